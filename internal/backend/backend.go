@@ -1,0 +1,112 @@
+// Package backend defines what a datapath (nftables on Linux, a MikroTik over its API) must do with a plan, and
+// a Fake that records what it was asked so the daemon and CLI are tested without root or a router.
+package backend
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/hairpin-nat/hairpin/internal/plan"
+)
+
+// Backend installs a plan. Every method is one atomic change: on error the previous state stays in force.
+type Backend interface {
+	// Apply replaces everything hairpin owns with d.
+	Apply(ctx context.Context, d *plan.Desired) error
+	// SetWANAddrs replaces only the set of addresses forwards answer on: the cheap path for address changes.
+	SetWANAddrs(ctx context.Context, addrs []netip.Addr) error
+	// Down removes everything hairpin created, and nothing else.
+	Down(ctx context.Context) error
+	// Counters returns traffic per forward name.
+	Counters(ctx context.Context) (map[string]Counter, error)
+}
+
+// Counter is the traffic a forward carried.
+type Counter struct {
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// Call is one recorded call to a Fake.
+type Call struct {
+	Method string
+	Plan   *plan.Desired
+	Addrs  []netip.Addr
+}
+
+// Fake records calls and keeps the state a real backend would have.
+type Fake struct {
+	mu    sync.Mutex
+	calls []Call
+	// State is what is installed; nil after Down.
+	State *plan.Desired
+	// Err, when set, fails every call without changing State.
+	Err error
+}
+
+var _ Backend = (*Fake)(nil)
+
+func (f *Fake) record(c Call) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, c)
+	return f.Err
+}
+
+// Apply implements Backend.
+func (f *Fake) Apply(_ context.Context, d *plan.Desired) error {
+	cp := *d
+	if err := f.record(Call{Method: "Apply", Plan: &cp}); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.State = &cp
+	f.mu.Unlock()
+	return nil
+}
+
+// SetWANAddrs implements Backend.
+func (f *Fake) SetWANAddrs(_ context.Context, addrs []netip.Addr) error {
+	if err := f.record(Call{Method: "SetWANAddrs", Addrs: slices.Clone(addrs)}); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.State != nil {
+		f.State.WANAddrs = slices.Clone(addrs)
+	}
+	return nil
+}
+
+// Down implements Backend.
+func (f *Fake) Down(context.Context) error {
+	if err := f.record(Call{Method: "Down"}); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.State = nil
+	f.mu.Unlock()
+	return nil
+}
+
+// Counters implements Backend.
+func (f *Fake) Counters(context.Context) (map[string]Counter, error) {
+	out := map[string]Counter{}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.State != nil {
+		for _, r := range f.State.Rules {
+			out[r.Name] = Counter{}
+		}
+	}
+	return out, f.Err
+}
+
+// Calls returns the recorded calls in order.
+func (f *Fake) Calls() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}

@@ -1,0 +1,291 @@
+// Package config reads hairpin's YAML config file: strict schema, defaults, and validation that reports every
+// problem at once as FILE:LINE:COL: key: problem (hint).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"regexp"
+	"sort"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults that a user can override.
+const (
+	DefaultStateDir        = "/var/lib/hairpin"
+	DefaultStatusSocket    = "/run/hairpin/hairpin.sock"
+	DefaultResync          = 5 * time.Minute
+	DefaultPublicIPEvery   = 10 * time.Minute
+	DefaultPublicIPTimeout = 3 * time.Second
+)
+
+// Protocol is the transport protocol of a forward.
+type Protocol string
+
+// Protocols a forward may name.
+const (
+	TCP  Protocol = "tcp"
+	UDP  Protocol = "udp"
+	Both Protocol = "both"
+)
+
+// Has reports whether a forward of protocol p carries proto ("tcp" or "udp").
+func (p Protocol) Has(proto Protocol) bool { return p == proto || p == Both }
+
+// DoubleNAT says whether the router sits behind another NAT.
+type DoubleNAT string
+
+// Double-NAT modes.
+const (
+	DoubleNATAuto DoubleNAT = "auto"
+	DoubleNATOn   DoubleNAT = "on"
+	DoubleNATOff  DoubleNAT = "off"
+)
+
+// PortRange is an inclusive range of ports; a single port has First == Last.
+type PortRange struct{ First, Last uint16 }
+
+// Len is the number of ports in the range.
+func (r PortRange) Len() int { return int(r.Last) - int(r.First) + 1 }
+
+// Overlaps reports whether two ranges share a port.
+func (r PortRange) Overlaps(o PortRange) bool { return r.First <= o.Last && o.First <= r.Last }
+
+func (r PortRange) String() string {
+	if r.First == r.Last {
+		return fmt.Sprint(r.First)
+	}
+	return fmt.Sprintf("%d-%d", r.First, r.Last)
+}
+
+// Forward is one port forward: external port(s) on the public address to an internal address and port(s).
+type Forward struct {
+	Name     string
+	Protocol Protocol
+	Port     PortRange // external
+	To       netip.Addr
+	ToPort   PortRange // internal; same length as Port
+	Line     int
+}
+
+// WAN describes the router's outside.
+type WAN struct {
+	Interface string
+	// PublicIP lists where to learn the public address behind a second NAT: http(s)://..., stun:host:port,
+	// dns:server[:port].
+	PublicIP      []string
+	DoubleNAT     DoubleNAT
+	PublicIPEvery time.Duration
+}
+
+// LAN describes the router's inside.
+type LAN struct {
+	Interface string
+	// Subnets, when set, replace the subnets read from the interface's addresses.
+	Subnets []netip.Prefix
+}
+
+// Daemon holds settings of `hairpin run`.
+type Daemon struct {
+	Resync    time.Duration
+	Status    string // unix socket path, or host:port for a TCP listener
+	LogFormat string // text or json
+}
+
+// Config is a validated config file.
+type Config struct {
+	File     string
+	Backend  string // linux or routeros
+	StateDir string
+	WAN      WAN
+	LAN      LAN
+	Forwards []Forward
+	Daemon   Daemon
+	DDNS     []DDNS
+	RouterOS *RouterOS
+	// Warnings are problems that do not stop the config from being used.
+	Warnings Errors
+}
+
+// Load reads and validates a config file. A returned error of type Errors lists every problem.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+
+// Parse validates data as a config file named file (the name is only used in messages).
+func Parse(file string, data []byte) (*Config, error) {
+	d := &decoder{file: file}
+	cfg := &Config{File: file, Backend: "linux", StateDir: DefaultStateDir,
+		WAN:    WAN{DoubleNAT: DoubleNATAuto, PublicIPEvery: DefaultPublicIPEvery},
+		Daemon: Daemon{Resync: DefaultResync, Status: DefaultStatusSocket, LogFormat: "text"}}
+
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "see the README for a minimal config"}}
+		}
+		return nil, Errors{yamlSyntaxIssue(file, err)}
+	}
+	doc := root.Content[0]
+	var wanNode, lanNode, fwdNode *yaml.Node
+	d.mapping(doc, "", map[string]field{
+		"backend":   func(k string, v *yaml.Node) { cfg.Backend, _ = d.oneOf(v, k, "linux", "routeros") },
+		"state_dir": func(k string, v *yaml.Node) { cfg.StateDir, _ = d.str(v, k) },
+		"wan":       func(k string, v *yaml.Node) { wanNode = v; d.wan(v, k, &cfg.WAN) },
+		"lan":       func(k string, v *yaml.Node) { lanNode = v; d.lan(v, k, &cfg.LAN) },
+		"forwards":  func(k string, v *yaml.Node) { fwdNode = v; cfg.Forwards = d.forwards(v, k) },
+		"daemon":    func(k string, v *yaml.Node) { d.daemon(v, k, &cfg.Daemon) },
+		"ddns":      func(k string, v *yaml.Node) { cfg.DDNS = d.ddns(v, k) },
+		"routeros":  func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
+	})
+	d.crossCheck(cfg, doc, wanNode, lanNode, fwdNode)
+	byPosition(d.errs)
+	byPosition(d.warns)
+	cfg.Warnings = d.warns
+	if len(d.errs) > 0 {
+		return nil, d.errs
+	}
+	return cfg, nil
+}
+
+func byPosition(e Errors) {
+	sort.SliceStable(e, func(i, j int) bool {
+		if e[i].Line != e[j].Line {
+			return e[i].Line < e[j].Line
+		}
+		return e[i].Col < e[j].Col
+	})
+}
+
+func yamlSyntaxIssue(file string, err error) Issue {
+	// yaml.v3 reports "yaml: line N: message"; keep the line so editors can jump to it.
+	var line int
+	msg := err.Error()
+	if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
+		msg = msg[len(fmt.Sprintf("yaml: line %d: ", line)):]
+	} else {
+		line = 1
+	}
+	return Issue{File: file, Line: line, Col: 1, Key: "(syntax)", Problem: msg, Hint: "fix the YAML syntax; indent with spaces, not tabs"}
+}
+
+func (d *decoder) wan(n *yaml.Node, path string, w *WAN) {
+	d.mapping(n, path, map[string]field{
+		"interface": func(k string, v *yaml.Node) { w.Interface, _ = d.ifname(v, k) },
+		"public_ip": func(k string, v *yaml.Node) {
+			for i, c := range d.sequence(v, k) {
+				key := fmt.Sprintf("%s[%d]", k, i)
+				if s, ok := d.str(c, key); ok {
+					if err := CheckPublicIPSource(s); err != nil {
+						d.errorf(c, key, "use http(s)://host/path, stun:host:port or dns:server[:port]", "%v", err)
+						continue
+					}
+					w.PublicIP = append(w.PublicIP, s)
+				}
+			}
+		},
+		"double_nat": func(k string, v *yaml.Node) {
+			// YAML 1.1 readers turn bare on/off into booleans; accept both spellings.
+			if v.Tag == "!!bool" {
+				if b, _ := d.boolean(v, k); b {
+					w.DoubleNAT = DoubleNATOn
+				} else {
+					w.DoubleNAT = DoubleNATOff
+				}
+				return
+			}
+			s, _ := d.oneOf(v, k, "auto", "on", "off")
+			if s != "" {
+				w.DoubleNAT = DoubleNAT(s)
+			}
+		},
+		"public_ip_interval": func(k string, v *yaml.Node) {
+			if t, ok := d.duration(v, k, 30*time.Second); ok {
+				w.PublicIPEvery = t
+			}
+		},
+	})
+}
+
+func (d *decoder) lan(n *yaml.Node, path string, l *LAN) {
+	d.mapping(n, path, map[string]field{
+		"interface": func(k string, v *yaml.Node) { l.Interface, _ = d.ifname(v, k) },
+		"subnets": func(k string, v *yaml.Node) {
+			for i, c := range d.sequence(v, k) {
+				key := fmt.Sprintf("%s[%d]", k, i)
+				s, ok := d.str(c, key)
+				if !ok {
+					continue
+				}
+				p, err := netip.ParsePrefix(s)
+				if err != nil || !p.Addr().Is4() {
+					d.errorf(c, key, "write an IPv4 subnet such as 192.168.88.0/24", "%q is not an IPv4 subnet", s)
+					continue
+				}
+				l.Subnets = append(l.Subnets, p.Masked())
+			}
+		},
+	})
+}
+
+var ifnameRE = regexp.MustCompile(`^[^\s/:]{1,15}$`)
+
+func (d *decoder) ifname(n *yaml.Node, path string) (string, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return "", false
+	}
+	if !ifnameRE.MatchString(s) {
+		d.errorf(n, path, "interface names are 1 to 15 characters without spaces, '/' or ':'", "%q is not a valid interface name", s)
+		return "", false
+	}
+	return s, true
+}
+
+func (d *decoder) daemon(n *yaml.Node, path string, dm *Daemon) {
+	d.mapping(n, path, map[string]field{
+		"resync": func(k string, v *yaml.Node) {
+			if t, ok := d.duration(v, k, time.Second); ok {
+				dm.Resync = t
+			}
+		},
+		"status": func(k string, v *yaml.Node) {
+			s, ok := d.str(v, k)
+			if !ok {
+				return
+			}
+			if err := checkStatusListen(s); err != nil {
+				d.errorf(v, k, "use a unix socket path such as /run/hairpin/hairpin.sock or host:port such as 127.0.0.1:9469", "%v", err)
+				return
+			}
+			if ap, err := netip.ParseAddrPort(s); err == nil && !ap.Addr().IsLoopback() {
+				d.warnf(v, k, "status shows your forwards and addresses; keep it on loopback unless you firewall it", "the status listener is reachable from the network")
+			}
+			dm.Status = s
+		},
+		"log_format": func(k string, v *yaml.Node) { dm.LogFormat, _ = d.oneOf(v, k, "text", "json") },
+	})
+}
+
+func checkStatusListen(s string) error {
+	if len(s) > 0 && s[0] == '/' {
+		return nil
+	}
+	if _, err := netip.ParseAddrPort(s); err != nil {
+		return fmt.Errorf("%q is neither an absolute socket path nor an IP:port", s)
+	}
+	return nil
+}

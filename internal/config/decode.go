@@ -1,0 +1,252 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Issue is one problem found in a config file, with enough position and context for the user to fix it
+// without reading the source.
+type Issue struct {
+	File    string
+	Line    int
+	Col     int
+	Key     string // dotted path, e.g. forwards[2].port
+	Problem string
+	Hint    string
+}
+
+func (i Issue) String() string {
+	s := fmt.Sprintf("%s:%d:%d: %s: %s", i.File, i.Line, i.Col, i.Key, i.Problem)
+	if i.Hint != "" {
+		s += " (" + i.Hint + ")"
+	}
+	return s
+}
+
+// Errors is every problem found in one config file; a config with any Errors is never used.
+type Errors []Issue
+
+func (e Errors) Error() string {
+	lines := make([]string, len(e))
+	for i, is := range e {
+		lines[i] = is.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// decoder walks a yaml.Node tree by hand rather than unmarshalling into structs, so that every error carries
+// its line and column and all of them are collected in one pass.
+type decoder struct {
+	file  string
+	errs  Errors
+	warns Errors
+}
+
+func (d *decoder) errorf(n *yaml.Node, key, hint, format string, args ...any) {
+	d.errs = append(d.errs, Issue{File: d.file, Line: n.Line, Col: n.Column, Key: key, Problem: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+func (d *decoder) warnf(n *yaml.Node, key, hint, format string, args ...any) {
+	d.warns = append(d.warns, Issue{File: d.file, Line: n.Line, Col: n.Column, Key: key, Problem: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// field handles the value of one known key.
+type field func(key string, value *yaml.Node)
+
+// mapping checks that n is a mapping, reports unknown and repeated keys, and hands each known value to its
+// field function. Keys are visited in file order so errors come out in file order.
+func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]field) bool {
+	n = resolveAlias(n)
+	if n.Kind != yaml.MappingNode {
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return false
+		}
+		d.errorf(n, path, "write it as `key: value` lines indented under "+orRoot(path), "expected a mapping, found %s", kindName(n))
+		return false
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := join(path, k.Value)
+		if seen[k.Value] {
+			d.errorf(k, key, "remove one of them", "key appears more than once")
+			continue
+		}
+		seen[k.Value] = true
+		f, ok := fields[k.Value]
+		if !ok {
+			d.errorf(k, key, suggest(k.Value, fields), "unknown key")
+			continue
+		}
+		f(key, resolveAlias(v))
+	}
+	return true
+}
+
+func (d *decoder) sequence(n *yaml.Node, path string) []*yaml.Node {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, path, "write it as a list of `- ` items", "expected a list, found %s", kindName(n))
+		return nil
+	}
+	out := make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		out[i] = resolveAlias(c)
+	}
+	return out
+}
+
+func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, path, "give a single value", "expected a string, found %s", kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) integer(n *yaml.Node, path string, min, max int) (int, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		d.errorf(n, path, fmt.Sprintf("use a whole number from %d to %d", min, max), "expected a number, found %s", kindName(n))
+		return 0, false
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil || v < min || v > max {
+		d.errorf(n, path, fmt.Sprintf("use a whole number from %d to %d", min, max), "%s is out of range", n.Value)
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		d.errorf(n, path, "use true or false", "expected true or false, found %s", kindName(n))
+		return false, false
+	}
+	return n.Value == "true", true
+}
+
+func (d *decoder) duration(n *yaml.Node, path string, min time.Duration) (time.Duration, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return 0, false
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < min {
+		d.errorf(n, path, fmt.Sprintf("use a duration such as 30s or 5m, at least %s", min), "%q is not a valid duration", s)
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) oneOf(n *yaml.Node, path string, allowed ...string) (string, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return "", false
+	}
+	for _, a := range allowed {
+		if s == a {
+			return s, true
+		}
+	}
+	d.errorf(n, path, "use one of: "+strings.Join(allowed, ", "), "%q is not allowed", s)
+	return "", false
+}
+
+func (d *decoder) strList(n *yaml.Node, path string) []string {
+	var out []string
+	for i, c := range d.sequence(n, path) {
+		if s, ok := d.str(c, fmt.Sprintf("%s[%d]", path, i)); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "nothing"
+		case "!!int":
+			return "the number " + n.Value
+		case "!!bool":
+			return n.Value
+		default:
+			return fmt.Sprintf("%q", n.Value)
+		}
+	}
+	return "something else"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "the top level"
+	}
+	return path
+}
+
+// suggest names the closest known key, because most unknown keys are typos.
+func suggest(key string, fields map[string]field) string {
+	known := make([]string, 0, len(fields))
+	for k := range fields {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	best, bestDist := "", 3
+	for _, k := range known {
+		if dist := editDistance(key, k); dist < bestDist {
+			best, bestDist = k, dist
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("did you mean %q? known keys: %s", best, strings.Join(known, ", "))
+	}
+	return "known keys: " + strings.Join(known, ", ")
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,252 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
+	var out []Forward
+	for i, item := range d.sequence(n, path) {
+		key := fmt.Sprintf("%s[%d]", path, i)
+		f := Forward{Protocol: TCP, Line: item.Line}
+		var toNode *yaml.Node
+		var toPort string
+		var hasName, hasPort, hasTo bool
+		ok := d.mapping(item, key, map[string]field{
+			"name": func(k string, v *yaml.Node) {
+				hasName = true
+				s, ok := d.str(v, k)
+				if ok && !nameRE.MatchString(s) {
+					d.errorf(v, k, "use 1 to 32 lowercase letters, digits and '-', not starting or ending with '-'", "%q is not a valid name", s)
+				}
+				f.Name = s
+			},
+			"port": func(k string, v *yaml.Node) {
+				hasPort = true
+				f.Port, _ = d.portRange(v, k)
+			},
+			"to": func(k string, v *yaml.Node) {
+				hasTo = true
+				toNode = v
+				s, ok := d.str(v, k)
+				if !ok {
+					return
+				}
+				addr, port, err := splitTarget(s)
+				if err != nil {
+					d.errorf(v, k, "write ADDRESS or ADDRESS:PORT or ADDRESS:FIRST-LAST, e.g. 192.168.88.180:80", "%v", err)
+					return
+				}
+				if !isUnicast4(addr) {
+					d.errorf(v, k, "forward to a host's unicast IPv4 address on your LAN", "%s is not a unicast IPv4 address", addr)
+					return
+				}
+				f.To, toPort = addr, port
+			},
+			"protocol": func(k string, v *yaml.Node) {
+				if s, ok := d.oneOf(v, k, "tcp", "udp", "both"); ok {
+					f.Protocol = Protocol(s)
+				}
+			},
+		})
+		if !ok {
+			continue
+		}
+		missing := func(has bool, name, example string) {
+			if !has {
+				d.errorf(item, key+"."+name, "add e.g. `"+name+": "+example+"`", "required key is missing")
+			}
+		}
+		missing(hasName, "name", "front-cam")
+		missing(hasPort, "port", "8090")
+		missing(hasTo, "to", "192.168.88.180:80")
+		if toNode != nil && f.To.IsValid() && f.Port.First != 0 {
+			f.ToPort = f.Port
+			if toPort != "" {
+				r, err := parsePortRange(toPort)
+				if err != nil {
+					d.errorf(toNode, key+".to", "ports are 1 to 65535; a range is FIRST-LAST", "%v", err)
+				} else if r.Len() != f.Port.Len() && r.Len() != 1 {
+					d.errorf(toNode, key+".to", fmt.Sprintf("give %d internal ports to match port %s, or a single port", f.Port.Len(), f.Port),
+						"range %s has %d ports but the external range has %d", r, r.Len(), f.Port.Len())
+				} else {
+					f.ToPort = r
+				}
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func (d *decoder) portRange(n *yaml.Node, path string) (PortRange, bool) {
+	const hint = "ports are 1 to 65535; a range is written \"8090-8093\""
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!str") {
+		d.errorf(n, path, hint, "expected a port or range, found %s", kindName(n))
+		return PortRange{}, false
+	}
+	r, err := parsePortRange(n.Value)
+	if err != nil {
+		d.errorf(n, path, hint, "%v", err)
+		return PortRange{}, false
+	}
+	return r, true
+}
+
+func parsePortRange(s string) (PortRange, error) {
+	first, last, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	a, err := parsePort(first)
+	if err != nil {
+		return PortRange{}, err
+	}
+	if !isRange {
+		return PortRange{a, a}, nil
+	}
+	b, err := parsePort(last)
+	if err != nil {
+		return PortRange{}, err
+	}
+	if b < a {
+		return PortRange{}, fmt.Errorf("range %s ends before it starts", s)
+	}
+	return PortRange{a, b}, nil
+}
+
+func parsePort(s string) (uint16, error) {
+	v, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a port number", s)
+	}
+	if v < 1 || v > 65535 {
+		return 0, fmt.Errorf("port %d is out of range", v)
+	}
+	return uint16(v), nil
+}
+
+// splitTarget splits "addr", "addr:port" or "addr:first-last".
+func splitTarget(s string) (netip.Addr, string, error) {
+	host, port, hasPort := strings.Cut(s, ":")
+	addr, err := netip.ParseAddr(host)
+	if err != nil || strings.Count(s, ":") > 1 {
+		return netip.Addr{}, "", fmt.Errorf("%q is not an IPv4 address with an optional port", s)
+	}
+	if hasPort && port == "" {
+		return netip.Addr{}, "", fmt.Errorf("%q has a ':' but no port", s)
+	}
+	return addr, port, nil
+}
+
+func isUnicast4(a netip.Addr) bool {
+	return a.Is4() && !a.IsUnspecified() && !a.IsMulticast() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
+		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+// CheckPublicIPSource validates one wan.public_ip entry.
+func CheckPublicIPSource(s string) error {
+	switch {
+	case strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("%q is not a valid URL", s)
+		}
+	case strings.HasPrefix(s, "stun:"):
+		if _, _, err := splitHostPortDefault(strings.TrimPrefix(s, "stun:"), "3478"); err != nil {
+			return err
+		}
+	case strings.HasPrefix(s, "dns:"):
+		if _, _, err := splitHostPortDefault(strings.TrimPrefix(s, "dns:"), "53"); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%q has an unknown scheme", s)
+	}
+	return nil
+}
+
+func splitHostPortDefault(s, def string) (string, string, error) {
+	if s == "" {
+		return "", "", fmt.Errorf("no host given")
+	}
+	host, port, ok := strings.Cut(s, ":")
+	if !ok {
+		return host, def, nil
+	}
+	if _, err := parsePort(port); err != nil || host == "" {
+		return "", "", fmt.Errorf("%q is not host:port", s)
+	}
+	return host, port, nil
+}
+
+// crossCheck validates what no single key can: required sections, unique names, overlapping ports.
+func (d *decoder) crossCheck(cfg *Config, doc, wanNode, lanNode, fwdNode *yaml.Node) {
+	if wanNode == nil {
+		d.errorf(doc, "wan", "add `wan: {interface: eth0}`", "required section is missing")
+	} else if cfg.WAN.Interface == "" {
+		d.errorf(wanNode, "wan.interface", "add `interface: eth0` (your WAN interface)", "required key is missing")
+	}
+	if lanNode == nil {
+		d.errorf(doc, "lan", "add `lan: {interface: br-lan}`", "required section is missing")
+	} else if cfg.LAN.Interface == "" && len(cfg.LAN.Subnets) == 0 {
+		d.errorf(lanNode, "lan.interface", "add `interface: br-lan` or `subnets: [192.168.88.0/24]`", "required key is missing")
+	}
+	if cfg.WAN.Interface != "" && cfg.WAN.Interface == cfg.LAN.Interface {
+		d.errorf(lanNode, "lan.interface", "hairpin needs distinct WAN and LAN interfaces", "%q is also the WAN interface", cfg.LAN.Interface)
+	}
+	if fwdNode == nil {
+		d.warnf(doc, "forwards", "add a `forwards:` list", "no forwards configured; hairpin will install an empty table")
+	}
+	d.checkForwardSet(cfg, fwdNode)
+}
+
+func (d *decoder) checkForwardSet(cfg *Config, fwdNode *yaml.Node) {
+	items := []*yaml.Node{}
+	if fwdNode != nil && fwdNode.Kind == yaml.SequenceNode {
+		items = fwdNode.Content
+	}
+	nodeOf := func(i int) *yaml.Node {
+		if i < len(items) {
+			return items[i]
+		}
+		return fwdNode
+	}
+	names := map[string]int{}
+	for i, f := range cfg.Forwards {
+		key := fmt.Sprintf("forwards[%d]", i)
+		if j, dup := names[f.Name]; dup && f.Name != "" {
+			d.errorf(nodeOf(i), key+".name", fmt.Sprintf("forwards[%d] on line %d has it already; names must be unique", j, cfg.Forwards[j].Line), "duplicate name %q", f.Name)
+		} else {
+			names[f.Name] = i
+		}
+		for j := 0; j < i; j++ {
+			g := cfg.Forwards[j]
+			if f.Port.First == 0 || g.Port.First == 0 || !f.Port.Overlaps(g.Port) {
+				continue
+			}
+			for _, p := range []Protocol{TCP, UDP} {
+				if f.Protocol.Has(p) && g.Protocol.Has(p) {
+					d.errorf(nodeOf(i), key+".port", fmt.Sprintf("%q on line %d uses %s %s; pick ports that do not overlap", g.Name, g.Line, p, g.Port),
+						"%s port %s overlaps another forward", p, f.Port)
+					break
+				}
+			}
+		}
+		if len(cfg.LAN.Subnets) > 0 && f.To.IsValid() && !inAny(f.To, cfg.LAN.Subnets) {
+			d.warnf(nodeOf(i), key+".to", "hairpin masquerades only LAN-to-LAN flows; a target elsewhere works from the internet only", "%s is outside the LAN subnets", f.To)
+		}
+	}
+}
+
+func inAny(a netip.Addr, nets []netip.Prefix) bool {
+	for _, p := range nets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,100 @@
+package nft
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
+)
+
+// readCounters lists the counting sets as JSON and returns the counter of every port, by protocol. A missing
+// table or set reads as empty.
+func readCounters(ctx context.Context, nftPath string) (map[string]map[uint16]backend.Counter, error) {
+	out := map[string]map[uint16]backend.Counter{}
+	for _, proto := range protocols {
+		cmd := exec.CommandContext(ctx, nftPath, "-j", "list", "set", "ip", Table, countSetBase+proto)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			if strings.Contains(stderr.String(), "No such file or directory") {
+				continue
+			}
+			return nil, fmt.Errorf("reading counters: %s", firstLines(strings.TrimSpace(stderr.String()), 2))
+		}
+		ports, err := parseCountSet(stdout.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		out[proto] = ports
+	}
+	return out, nil
+}
+
+// parseCountSet reads `nft -j list set` output whose elements look like
+// {"elem": {"val": 8090, "counter": {"packets": 1, "bytes": 60}}}.
+func parseCountSet(data []byte) (map[uint16]backend.Counter, error) {
+	var doc struct {
+		Nftables []struct {
+			Set *struct {
+				Elem []json.RawMessage `json:"elem"`
+			} `json:"set"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parsing nft counters: %w", err)
+	}
+	out := map[uint16]backend.Counter{}
+	for _, o := range doc.Nftables {
+		if o.Set == nil {
+			continue
+		}
+		for _, raw := range o.Set.Elem {
+			var e struct {
+				Elem struct {
+					Val     uint16          `json:"val"`
+					Counter backend.Counter `json:"counter"`
+				} `json:"elem"`
+			}
+			if err := json.Unmarshal(raw, &e); err != nil {
+				// A bare number: an element without a counter.
+				var port uint16
+				if json.Unmarshal(raw, &port) == nil {
+					out[port] = backend.Counter{}
+					continue
+				}
+				return nil, fmt.Errorf("parsing nft counter element %s: %w", raw, err)
+			}
+			out[e.Elem.Val] = e.Elem.Counter
+		}
+	}
+	return out, nil
+}
+
+func fakeCounters(ctx context.Context, fake *knftables.Fake) (map[string]map[uint16]backend.Counter, error) {
+	out := map[string]map[uint16]backend.Counter{}
+	for _, proto := range protocols {
+		elems, err := fake.ListElements(ctx, "set", countSetBase+proto)
+		if knftables.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[proto] = map[uint16]backend.Counter{}
+		for _, e := range elems {
+			p, err := strconv.Atoi(e.Key[0])
+			if err != nil {
+				return nil, err
+			}
+			out[proto][uint16(p)] = backend.Counter{}
+		}
+	}
+	return out, nil
+}

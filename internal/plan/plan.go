@@ -1,0 +1,168 @@
+// Package plan turns a config and what was observed on the router (its WAN addresses, LAN subnets, the public
+// address) into the desired forwarding state. It is pure: no I/O, so every decision is unit-tested, and every
+// backend (nftables, RouterOS) implements the same plan.
+package plan
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+)
+
+// Observed is what the watchers found on the router.
+type Observed struct {
+	// WANAddrs are the IPv4 addresses on the WAN interface.
+	WANAddrs []netip.Addr
+	// LANNets are the subnets of the LAN interface's addresses.
+	LANNets []netip.Prefix
+	// Public is the address the internet sees, learned from public_ip sources (zero when unknown).
+	Public netip.Addr
+}
+
+// Rule is one forward for one protocol.
+type Rule struct {
+	Name     string
+	Protocol string // "tcp" or "udp"
+	Port     config.PortRange
+	To       netip.Addr
+	ToPort   config.PortRange
+}
+
+// Desired is the complete state a backend must install.
+type Desired struct {
+	WANInterface string
+	LANInterface string
+	// WANAddrs are the addresses forwards answer on: the WAN interface's own and, behind a second NAT, the
+	// public address.
+	WANAddrs []netip.Addr
+	LANNets  []netip.Prefix
+	Rules    []Rule
+	// DoubleNAT is the verdict: the router is behind another NAT.
+	DoubleNAT bool
+	// Masquerade turns on hairpin masquerade of LAN-to-LAN flows that were DNATed. Off only for the negative
+	// control in the lab and tests.
+	Masquerade bool
+}
+
+// Options are knobs that are not in the config file.
+type Options struct {
+	NoMasquerade bool
+}
+
+// Build computes the desired state. It returns warnings for things that work but surprise users.
+func Build(cfg *config.Config, obs Observed, opt Options) (*Desired, []string) {
+	d := &Desired{
+		WANInterface: cfg.WAN.Interface,
+		LANInterface: cfg.LAN.Interface,
+		Masquerade:   !opt.NoMasquerade,
+	}
+	d.LANNets = slices.Clone(cfg.LAN.Subnets)
+	if len(d.LANNets) == 0 {
+		for _, p := range obs.LANNets {
+			d.LANNets = append(d.LANNets, p.Masked())
+		}
+	}
+	sortPrefixes(d.LANNets)
+	d.LANNets = slices.Compact(d.LANNets)
+
+	d.DoubleNAT = IsDoubleNAT(cfg.WAN.DoubleNAT, obs.WANAddrs)
+	d.WANAddrs = WANSet(obs.WANAddrs, obs.Public, d.DoubleNAT)
+
+	var warns []string
+	for _, f := range cfg.Forwards {
+		for _, proto := range []config.Protocol{config.TCP, config.UDP} {
+			if f.Protocol.Has(proto) {
+				d.Rules = append(d.Rules, Rule{Name: f.Name, Protocol: string(proto), Port: f.Port, To: f.To, ToPort: f.ToPort})
+			}
+		}
+		if len(cfg.LAN.Subnets) == 0 && len(d.LANNets) > 0 && !inAny(f.To, d.LANNets) {
+			warns = append(warns, fmt.Sprintf("forward %q: %s is outside the LAN subnets %v; it will work from the internet only", f.Name, f.To, d.LANNets))
+		}
+	}
+	if len(d.WANAddrs) == 0 {
+		warns = append(warns, fmt.Sprintf("WAN interface %s has no IPv4 address yet; forwards start working when it gets one", cfg.WAN.Interface))
+	}
+	if len(d.LANNets) == 0 {
+		warns = append(warns, fmt.Sprintf("LAN interface %s has no IPv4 subnet; hairpin from the LAN is off until it has one", cfg.LAN.Interface))
+	}
+	return d, warns
+}
+
+// WANSet is the set of addresses forwards answer on. Behind a second NAT the public address is added: LAN
+// clients use it and the router hairpins them itself.
+func WANSet(ifaceAddrs []netip.Addr, public netip.Addr, doubleNAT bool) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range ifaceAddrs {
+		if a.Is4() {
+			out = append(out, a)
+		}
+	}
+	if doubleNAT && public.IsValid() && public.Is4() {
+		out = append(out, public)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+var (
+	cgnat = netip.MustParsePrefix("100.64.0.0/10")
+)
+
+// IsDoubleNAT applies the double_nat setting: in auto mode the router is behind another NAT when none of its
+// WAN addresses is publicly routable (RFC 1918 or CGNAT).
+func IsDoubleNAT(mode config.DoubleNAT, wanAddrs []netip.Addr) bool {
+	switch mode {
+	case config.DoubleNATOn:
+		return true
+	case config.DoubleNATOff:
+		return false
+	}
+	if len(wanAddrs) == 0 {
+		return false
+	}
+	for _, a := range wanAddrs {
+		if !IsPrivate(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsPrivate reports whether a is an address no internet host can reach directly.
+func IsPrivate(a netip.Addr) bool {
+	return a.IsPrivate() || cgnat.Contains(a) || a.IsLinkLocalUnicast() || a.IsLoopback()
+}
+
+// Expand lists every external port of a rule with its internal address and port, mapping a range 1:1 (or
+// every port to one port when the internal side is a single port).
+func (r Rule) Expand(yield func(ext, internal uint16) bool) {
+	for i := 0; i < r.Port.Len(); i++ {
+		in := r.ToPort.First
+		if r.ToPort.Len() > 1 {
+			in += uint16(i)
+		}
+		if !yield(r.Port.First+uint16(i), in) {
+			return
+		}
+	}
+}
+
+func sortPrefixes(p []netip.Prefix) {
+	slices.SortFunc(p, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+}
+
+func inAny(a netip.Addr, nets []netip.Prefix) bool {
+	for _, p := range nets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
