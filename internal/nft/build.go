@@ -78,10 +78,11 @@ func addChains(tx *knftables.Transaction, d *plan.Desired) {
 		chain *knftables.Chain
 		rules []string
 	}{
+		// The jump target must exist before the rules that jump to it.
+		{&knftables.Chain{Name: chainDNAT}, []string{fmt.Sprintf("dnat ip to meta l4proto . th dport map @%s", mapDNAT)}},
 		{baseChain(chainPre, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority), []string{jump}},
 		// Connections the router itself opens to its public address (output hook) are forwarded too.
 		{baseChain(chainOut, knftables.NATType, knftables.OutputHook, knftables.DNATPriority), []string{jump}},
-		{&knftables.Chain{Name: chainDNAT}, []string{fmt.Sprintf("dnat ip to meta l4proto . th dport map @%s", mapDNAT)}},
 		{baseChain(chainPost, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority), masqueradeRules(d)},
 		{baseChain(chainFwd, knftables.FilterType, knftables.ForwardHook, "filter - 5"), countRules()},
 	}

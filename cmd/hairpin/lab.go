@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hairpin-nat/hairpin/internal/lab"
+)
+
+const labStateDir = "/run/hairpin-lab"
+
+func init() { subcommands = append(subcommands, labCmd) }
+
+func labCmd() *cobra.Command {
+	var keep bool
+	var prefix string
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Build the article's home network in namespaces and prove every forward from LAN, WAN and router",
+		Long: `lab builds an internet host, a router running hairpin, a LAN switch, four IP cameras and a laptop in
+network namespaces, applies hairpin, and fetches every bookmark from the laptop, the internet host and the
+router. Then it turns hairpin's masquerade off to show the classic failure from the LAN. Needs root.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep) },
+	}
+	cmd.Flags().BoolVar(&keep, "keep", false, "leave the lab running for exploring with `ip netns exec`")
+	cmd.PersistentFlags().StringVar(&prefix, "prefix", "hairpin-lab", "namespace name prefix")
+	cmd.AddCommand(labDownCmd(&prefix), labServeCmd())
+	return cmd
+}
+
+func runLab(ctx context.Context, out io.Writer, prefix string, keep bool) error {
+	_ = labDown(prefix) // a lab kept from an earlier run would collide with this one
+	fmt.Fprintf(out, "Building the lab (namespaces %s-*)...\n", prefix)
+	t, err := lab.Build(ctx, lab.Options{Prefix: prefix})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if !keep {
+			t.Close()
+		}
+	}()
+	if err := t.StartCameras(ctx); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "hairpin-lab-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if keep {
+		dir = filepath.Join(labStateDir, prefix)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	cfgPath, err := lab.WriteConfig(dir, t.Config())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nRouter config (%s):\n%s\n", cfgPath, indent(t.Config()))
+	failed, err := labProve(ctx, out, t, cfgPath)
+	if err != nil {
+		return err
+	}
+	if keep {
+		if err := saveLab(prefix, t.Detach()); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nThe lab is still up. Try:\n  ip netns exec %s curl http://%s:8090/\n  ip netns exec %s nft list table ip hairpin\nRemove it with: hairpin lab down\n",
+			t.Laptop, t.PublicAddr, t.Router)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d check(s) did not behave as expected", failed)
+	}
+	return nil
+}
+
+// labProve applies hairpin, proves every forward, then shows the negative control and restores hairpin.
+func labProve(ctx context.Context, out io.Writer, t *lab.Topology, cfgPath string) (failed int, err error) {
+	msg, err := t.Apply(ctx, cfgPath)
+	if err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(out, "router$ hairpin apply -c %s\n%s\n", cfgPath, indent(msg))
+	checks := t.ProveAll(ctx)
+	fmt.Fprintf(out, "Every bookmark, from the LAN (hairpin), the internet and the router itself, public address %s:\n\n", t.PublicAddr)
+	lab.PrintChecks(out, checks, false)
+	for _, c := range checks {
+		if !c.Pass() {
+			failed++
+		}
+	}
+
+	if _, err := t.Apply(ctx, cfgPath, "--no-hairpin-masquerade"); err != nil {
+		return failed, err
+	}
+	neg := t.ProveFromLAN(ctx)
+	fmt.Fprintf(out, "\nNegative control: the same rules without hairpin's masquerade. The camera answers the laptop\ndirectly from its LAN address, and the laptop drops the reply:\n\n")
+	lab.PrintChecks(out, neg, true)
+	for _, c := range neg {
+		if c.Answer.OK() {
+			failed++
+		}
+	}
+	if _, err := t.Apply(ctx, cfgPath); err != nil {
+		return failed, err
+	}
+	if failed == 0 {
+		fmt.Fprintf(out, "\nAll %d forwards work from LAN, WAN and router; without hairpin's masquerade all %d fail from the LAN.\n", len(checks), len(neg))
+	}
+	return failed, nil
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
+}
+
+type labState struct {
+	Prefix string `json:"prefix"`
+	PIDs   []int  `json:"pids"`
+}
+
+func saveLab(prefix string, pids []int) error {
+	data, _ := json.Marshal(labState{Prefix: prefix, PIDs: pids})
+	return os.WriteFile(filepath.Join(labStateDir, prefix+".json"), data, 0o600)
+}
+
+// labDown stops the servers of a kept lab, by the PIDs it recorded (and only if they still run this program's
+// lab server), then deletes the lab's namespaces.
+func labDown(prefix string) error {
+	stateFile := filepath.Join(labStateDir, prefix+".json")
+	if data, err := os.ReadFile(stateFile); err == nil {
+		var st labState
+		if json.Unmarshal(data, &st) == nil {
+			for _, pid := range st.PIDs {
+				if cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil && strings.Contains(string(cmdline), "lab\x00serve") {
+					_ = syscall.Kill(pid, syscall.SIGTERM)
+				}
+			}
+		}
+		_ = os.Remove(stateFile)
+	}
+	_ = os.RemoveAll(filepath.Join(labStateDir, prefix))
+	list, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return err
+	}
+	removed := 0
+	for _, line := range strings.Split(string(list), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if strings.HasPrefix(name, prefix+"-") {
+			if err := exec.Command("ip", "netns", "del", name).Run(); err == nil {
+				removed++
+			}
+		}
+	}
+	if removed == 0 {
+		return errors.New("no lab namespaces found with prefix " + prefix)
+	}
+	return nil
+}
+
+func labDownCmd(prefix *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Remove a lab left running with --keep",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := labDown(*prefix); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "lab removed")
+			return nil
+		},
+	}
+}
+
+func labServeCmd() *cobra.Command {
+	var name string
+	var tcp, udp []int
+	cmd := &cobra.Command{
+		Use:    "serve",
+		Short:  "Run a lab host's servers (used inside the lab's namespaces)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lab.Serve(cmd.Context(), name, tcp, udp)
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "server", "name to answer with")
+	cmd.Flags().IntSliceVar(&tcp, "tcp", nil, "TCP ports to serve HTTP on")
+	cmd.Flags().IntSliceVar(&udp, "udp", nil, "UDP ports to echo on")
+	return cmd
+}
