@@ -32,7 +32,9 @@ func labCmd() *cobra.Command {
 network namespaces, applies hairpin, and fetches every bookmark from the laptop, the internet host and the
 router. Then it turns hairpin's masquerade off to show the classic failure from the LAN. Needs root.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep)
+		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the lab running for exploring with `ip netns exec`")
 	cmd.PersistentFlags().StringVar(&prefix, "prefix", "hairpin-lab", "namespace name prefix")

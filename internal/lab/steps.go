@@ -91,7 +91,9 @@ type cmdError struct {
 	out  string
 }
 
-func (e *cmdError) Error() string { return e.what + ": " + e.err.Error() + ": " + strings.TrimSpace(e.out) }
+func (e *cmdError) Error() string {
+	return e.what + ": " + e.err.Error() + ": " + strings.TrimSpace(e.out)
+}
 
 // SafeBuffer is a bytes.Buffer safe for a process writing while a test reads.
 type SafeBuffer struct {
