@@ -175,7 +175,7 @@ func Watch(ctx context.Context, names []string, opts WatchOptions) (<-chan Snaps
 	out := make(chan Snapshot, 1)
 	out <- snap
 	w.last, w.index = snap, idx
-	go w.run(ctx, subCtx, cancel, events, out)
+	go w.run(ctx, cancel, events, out)
 	return out, nil
 }
 
@@ -195,7 +195,7 @@ type watcher struct {
 	index   map[int]string // index -> name of watched interfaces in the last list
 }
 
-func (w *watcher) run(ctx, subCtx context.Context, cancel context.CancelFunc, events <-chan Event, out chan Snapshot) {
+func (w *watcher) run(ctx context.Context, cancel context.CancelFunc, events <-chan Event, out chan Snapshot) {
 	defer close(out)
 	defer func() { cancel(); drain(events) }()
 	for {
@@ -207,8 +207,8 @@ func (w *watcher) run(ctx, subCtx context.Context, cancel context.CancelFunc, ev
 			w.opts.Logger.Warn("interface watch lost; subscribing again and re-listing")
 			cancel()
 			drain(events)
-			subCtx, cancel, events = w.resubscribe(ctx)
-			if subCtx == nil {
+			cancel, events = w.resubscribe(ctx)
+			if events == nil {
 				return
 			}
 			w.relist(ctx, out)
@@ -272,19 +272,19 @@ func (w *watcher) relevant(ev Event) bool {
 	return known
 }
 
-// resubscribe retries with backoff until subscribing and listing both work or ctx ends (nil subCtx).
-func (w *watcher) resubscribe(ctx context.Context) (context.Context, context.CancelFunc, <-chan Event) {
+// resubscribe retries with backoff until subscribing works or ctx ends (nil events).
+func (w *watcher) resubscribe(ctx context.Context) (context.CancelFunc, <-chan Event) {
 	wait := w.opts.Retry
 	for {
 		subCtx, cancel := context.WithCancel(ctx)
 		events, err := w.opts.Source.Subscribe(subCtx)
 		if err == nil {
-			return subCtx, cancel, events
+			return cancel, events
 		}
 		cancel()
 		w.opts.Logger.Warn("subscribing to interface changes failed; retrying", "err", err, "in", wait)
 		if !sleep(ctx, wait) {
-			return nil, nil, nil
+			return func() {}, nil
 		}
 		wait = min(2*wait, 5*time.Second)
 	}

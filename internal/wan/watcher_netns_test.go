@@ -1,0 +1,185 @@
+package wan
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// testNS creates a throwaway network namespace and returns its name and a handle to it.
+func testNS(t *testing.T) (string, *netns.NsHandle) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace (CI runs as root)")
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "hpwan-" + hex.EncodeToString(b)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return name, &h
+}
+
+func ipIn(t *testing.T, ns string, args ...string) {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip -n %s %s: %v: %s", ns, strings.Join(args, " "), err, out)
+	}
+}
+
+// addLink creates an interface in ns. Not every CI kernel has dummy interfaces, so it is one end of a veth
+// pair whose other end ("NAMEp") is up, so the interface runs as soon as it is set up.
+func addLink(t *testing.T, ns, name string) {
+	t.Helper()
+	ipIn(t, ns, "link", "add", name, "type", "veth", "peer", "name", name+"p")
+	ipIn(t, ns, "link", "set", name+"p", "up")
+}
+
+// waitFor reads snapshots until one equals want.
+func waitFor(t *testing.T, ch <-chan Snapshot, want Snapshot) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	var last Snapshot
+	for {
+		select {
+		case s, ok := <-ch:
+			if !ok {
+				t.Fatalf("channel closed waiting for %v", want)
+			}
+			if s.Equal(want) {
+				return
+			}
+			last = s
+		case <-deadline:
+			t.Fatalf("no snapshot %v within 5s; last %v", want, last)
+		}
+	}
+}
+
+func TestNetnsWatch(t *testing.T) {
+	ns, h := testNS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := Watch(ctx, []string{"wan0", "lan0"}, WatchOptions{NS: h, Logger: discard()})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range ch {
+		}
+	})
+	waitFor(t, ch, Snapshot{"wan0": {}, "lan0": {}})
+
+	// Created later, as PPPoE or a DHCP-configured VLAN would be.
+	addLink(t, ns, "wan0")
+	waitFor(t, ch, Snapshot{"wan0": {Exists: true}, "lan0": {}})
+	ipIn(t, ns, "link", "set", "wan0", "up")
+	ipIn(t, ns, "addr", "add", "198.51.100.2/24", "dev", "wan0")
+	ipIn(t, ns, "addr", "add", "2001:db8::1/64", "dev", "wan0") // ignored: IPv4 only
+	waitFor(t, ch, Snapshot{"wan0": up("198.51.100.2/24"), "lan0": {}})
+
+	// The address changes.
+	ipIn(t, ns, "addr", "add", "203.0.113.9/28", "dev", "wan0")
+	ipIn(t, ns, "addr", "del", "198.51.100.2/24", "dev", "wan0")
+	waitFor(t, ch, Snapshot{"wan0": up("203.0.113.9/28"), "lan0": {}})
+
+	// Renamed away, and another interface renamed to the watched name.
+	ipIn(t, ns, "link", "set", "wan0", "down")
+	ipIn(t, ns, "link", "set", "wan0", "name", "old0")
+	waitFor(t, ch, Snapshot{"wan0": {}, "lan0": {}})
+	addLink(t, ns, "tmp0")
+	ipIn(t, ns, "addr", "add", "192.0.2.1/24", "dev", "tmp0")
+	ipIn(t, ns, "link", "set", "tmp0", "name", "lan0")
+	waitFor(t, ch, Snapshot{"wan0": {}, "lan0": {Exists: true, Addrs: up("192.0.2.1/24").Addrs, Nets: up("192.0.2.1/24").Nets}})
+
+	// Deleted.
+	ipIn(t, ns, "link", "del", "lan0")
+	waitFor(t, ch, Snapshot{"wan0": {}, "lan0": {}})
+
+	snap, err := List(h, []string{"old0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Snapshot{"old0": {Exists: true, Addrs: up("203.0.113.9/28").Addrs, Nets: up("203.0.113.9/28").Nets}}); !snap.Equal(want) {
+		t.Errorf("List = %v, want %v", snap, want)
+	}
+}
+
+// TestNetnsLatency measures how long a kernel address change takes to come out as a snapshot.
+func TestNetnsLatency(t *testing.T) {
+	ns, h := testNS(t)
+	addLink(t, ns, "wan0")
+	ipIn(t, ns, "link", "set", "wan0", "up")
+	nl, err := netlink.NewHandleAt(*h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	link, err := nl.LinkByName("wan0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := Watch(ctx, []string{"wan0"}, WatchOptions{NS: h, Logger: discard()})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range ch {
+		}
+	})
+	waitFor(t, ch, Snapshot{"wan0": {Exists: true, Up: true}})
+
+	const rounds = 100
+	var lat []time.Duration
+	for i := range rounds {
+		// Alternate subnets: deleting a primary address would take its secondaries in the same subnet along.
+		addr := testAddr(i)
+		start := time.Now()
+		if err := nl.AddrReplace(link, addr); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			if err := nl.AddrDel(link, testAddr(i-1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, ch, Snapshot{"wan0": up(addr.IPNet.String())})
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	p50, p99 := lat[rounds/2], lat[rounds*99/100-1]
+	t.Logf("address change -> snapshot over %d rounds: p50 %v, p99 %v, max %v", rounds, p50, p99, lat[rounds-1])
+	if p99 > 50*time.Millisecond {
+		t.Errorf("p99 latency %v exceeds the project's 50ms budget", p99)
+	}
+}
+
+func testAddr(i int) *netlink.Addr {
+	ip := net.IPv4(203, 0, 113, 1)
+	if i%2 == 1 {
+		ip = net.IPv4(198, 51, 100, 1)
+	}
+	return &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(24, 32)}}
+}
