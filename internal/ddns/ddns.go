@@ -1,0 +1,254 @@
+// Package ddns keeps dynamic-DNS hostnames pointed at the router's public address without getting the user
+// banned. It sends an update only when the address differs from the last one the provider accepted for that
+// hostname, remembered across restarts in the state directory; it stops for good on answers that say repeating
+// will not help (until the entry's config changes), waits as long as a provider asks, and backs off
+// exponentially with jitter on network errors.
+//
+// Providers live in internal/ddns/providers/<name>, one package each, and are listed in the builders table
+// below.
+package ddns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
+)
+
+// builders is the registration table: a provider is one package and one line here.
+var builders = map[string]provider.Builder{
+	"dyndns2":    dyndns2.New,
+	"rfc2136":    rfc2136.New,
+	"cloudflare": cloudflare.New,
+	"duckdns":    duckdns.New,
+}
+
+// Provider is what each provider package implements.
+type Provider = provider.Provider
+
+// Errors a provider's failure matches with errors.Is; see the provider package for their meaning.
+var (
+	ErrHold       = provider.ErrHold
+	ErrAuth       = provider.ErrAuth
+	ErrRetryLater = provider.ErrRetryLater
+	ErrTransient  = provider.ErrTransient
+)
+
+// IsAuth reports whether err is a provider's refusal of the credentials.
+func IsAuth(err error) bool { return provider.IsAuth(err) }
+
+// IsHold reports whether err stopped updates for a hostname until its config changes.
+func IsHold(err error) bool { return provider.IsHold(err) }
+
+// Clock is time as the engine sees it; tests replace it.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Option changes how New builds the engine.
+type Option func(*Engine)
+
+// WithHTTPClient sets the client of HTTP providers (tests pass httptest's, which trusts the test CA).
+func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.http = c } }
+
+// WithClock replaces the wall clock.
+func WithClock(c Clock) Option { return func(e *Engine) { e.clock = c } }
+
+// UpdateTimeout bounds one update, whatever the provider does.
+const UpdateTimeout = 60 * time.Second
+
+// Engine keeps every configured hostname on the latest public address.
+type Engine struct {
+	log       *slog.Logger
+	clock     Clock
+	http      *http.Client
+	userAgent string
+	hosts     []*host
+	secrets   []string
+
+	mu   sync.Mutex
+	addr netip.Addr
+}
+
+type host struct {
+	entry config.DDNS
+	p     provider.Provider
+	hash  string // of the entry's config and secrets: a change lifts a hold
+	file  string
+	wake  chan struct{}
+
+	mu sync.Mutex // serialises updates of this host and guards st
+	st state
+}
+
+// HostStatus is one hostname as `hairpin status` shows it.
+type HostStatus struct {
+	Hostname    string    `json:"hostname"`
+	Provider    string    `json:"provider"`
+	LastAddress string    `json:"last_address,omitempty"`
+	LastSent    time.Time `json:"last_sent,omitzero"`
+	Answer      string    `json:"answer,omitempty"`
+	Held        bool      `json:"held"`
+	Reason      string    `json:"reason,omitempty"`
+	NextRetry   time.Time `json:"next_retry,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	StateFile   string    `json:"state_file"`
+}
+
+// New builds an engine for entries, reading their secrets now (from files or the environment; a secret file
+// readable by group or others draws a warning) and their last-sent state from stateDir/ddns. userAgent is sent
+// to HTTP providers, e.g. "hairpin/1.0 github.com/hairpin-nat/hairpin". Every bad entry is reported at once.
+func New(entries []config.DDNS, stateDir, userAgent string, logger *slog.Logger, opts ...Option) (*Engine, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{log: logger, clock: realClock{}, userAgent: userAgent}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.http == nil {
+		// The default transport verifies certificates against the system roots.
+		e.http = &http.Client{Timeout: UpdateTimeout}
+	}
+	dir := filepath.Join(stateDir, "ddns")
+	var errs []error
+	for i, ent := range entries {
+		h, err := e.newHost(ent, dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ddns[%d] %s (%s): %w", i, ent.Hostname, ent.Provider, err))
+			continue
+		}
+		e.hosts = append(e.hosts, h)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return e, nil
+}
+
+func (e *Engine) newHost(ent config.DDNS, dir string) (*host, error) {
+	build, ok := builders[ent.Provider]
+	if !ok {
+		return nil, fmt.Errorf("unknown provider %q", ent.Provider)
+	}
+	var secrets []string
+	env := provider.Env{HTTP: e.http, UserAgent: e.userAgent, Logger: e.log,
+		Secret: func(file, envName string) (string, error) {
+			s, err := readSecret(file, envName, e.log)
+			if err == nil {
+				secrets = append(secrets, s)
+			}
+			return s, err
+		}}
+	p, err := build(ent, env)
+	if err != nil {
+		return nil, err
+	}
+	e.secrets = append(e.secrets, secrets...)
+	h := &host{entry: ent, p: p, hash: configHash(ent, secrets), file: filepath.Join(dir, stateName(ent)),
+		wake: make(chan struct{}, 1)}
+	h.st = e.load(h)
+	return h, nil
+}
+
+// SetAddress records the latest public address and wakes every hostname; it never blocks.
+func (e *Engine) SetAddress(addr netip.Addr) {
+	e.mu.Lock()
+	changed := addr != e.addr
+	e.addr = addr
+	e.mu.Unlock()
+	if !changed {
+		return
+	}
+	for _, h := range e.hosts {
+		select {
+		case h.wake <- struct{}{}:
+		default: // a wake is already pending; it will read the latest address
+		}
+	}
+}
+
+func (e *Engine) address() netip.Addr {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.addr
+}
+
+// Run keeps every hostname up to date until ctx ends: one worker per hostname, so a slow provider delays no
+// other. It owns the retry and backoff timers.
+func (e *Engine) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, h := range e.hosts {
+		wg.Go(func() { e.work(ctx, h) })
+	}
+	wg.Wait()
+}
+
+func (e *Engine) work(ctx context.Context, h *host) {
+	for {
+		wait, _ := e.attempt(ctx, h, false)
+		var timer <-chan time.Time
+		if wait > 0 {
+			timer = e.clock.After(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.wake:
+		case <-timer:
+		}
+	}
+}
+
+// ForceUpdate sends the current address (from SetAddress) for every hostname now, even when it equals the
+// last one sent, and even during a network backoff. It does not override a hold, nor a pause the provider asked
+// for (dyndns2 dnserr/911, HTTP 429/5xx): ignoring those is exactly what gets clients banned. Those hostnames
+// come back as errors, as do failed updates.
+func (e *Engine) ForceUpdate(ctx context.Context) error {
+	if !e.address().IsValid() {
+		return errors.New("no public address to send")
+	}
+	var errs []error
+	for _, h := range e.hosts {
+		if _, err := e.attempt(ctx, h, true); err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %w", h.entry.Hostname, h.entry.Provider, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Status describes every hostname, in config order.
+func (e *Engine) Status() []HostStatus {
+	out := make([]HostStatus, 0, len(e.hosts))
+	for _, h := range e.hosts {
+		h.mu.Lock()
+		st := h.st
+		h.mu.Unlock()
+		hs := HostStatus{Hostname: h.entry.Hostname, Provider: h.entry.Provider, LastSent: st.LastSent,
+			Answer: st.Answer, Held: st.Held, Reason: st.Reason, NextRetry: st.NextRetry, LastError: st.LastError,
+			StateFile: h.file}
+		if st.LastAddress.IsValid() {
+			hs.LastAddress = st.LastAddress.String()
+		}
+		out = append(out, hs)
+	}
+	return out
+}

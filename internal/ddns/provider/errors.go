@@ -1,0 +1,118 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// The kinds of failure. Test with errors.Is; an *Error matches its Kind, and ErrAuth when Auth is set.
+var (
+	// ErrHold: the provider refused in a way that repeating cannot fix (bad credentials, unknown host, abuse
+	// block). Updates for the hostname stop until its config changes.
+	ErrHold = errors.New("held until the config changes")
+	// ErrAuth: the provider rejected the credentials. Always also ErrHold.
+	ErrAuth = errors.New("authentication failed")
+	// ErrRetryLater: the provider has trouble of its own and asked, by code or by protocol, for a pause of at
+	// least RetryAfter.
+	ErrRetryLater = errors.New("provider asked to retry later")
+	// ErrTransient: the network or the server failed in passing; retry with exponential backoff.
+	ErrTransient = errors.New("transient failure")
+)
+
+// ServerTrouble is the pause after a provider reports trouble of its own: the dyndns2 protocol requires at
+// least 30 minutes after dnserr or 911, and the same courtesy is extended to other providers' 5xx answers.
+const ServerTrouble = 30 * time.Minute
+
+// Error is a failed update.
+type Error struct {
+	Kind       error // ErrHold, ErrRetryLater or ErrTransient
+	Auth       bool
+	Answer     string        // the provider's answer, sanitized
+	RetryAfter time.Duration // with ErrRetryLater
+	Msg        string        // what it means for the user
+	Err        error         // cause, if any; never carries a secret
+}
+
+func (e *Error) Error() string {
+	s := e.Msg
+	if e.Answer != "" {
+		s = e.Answer + ": " + s
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrAuth) and errors.Is(err, ErrHold) work without string matching.
+func (e *Error) Is(target error) bool {
+	return target == e.Kind || (e.Auth && (target == ErrAuth || target == ErrHold))
+}
+
+// Hold is a refusal that stops updates until the config changes.
+func Hold(answer, msg string) *Error {
+	return &Error{Kind: ErrHold, Answer: Sanitize(answer), Msg: msg}
+}
+
+// AuthHold is a credentials refusal; it holds like Hold.
+func AuthHold(answer, msg string) *Error {
+	return &Error{Kind: ErrHold, Auth: true, Answer: Sanitize(answer), Msg: msg}
+}
+
+// RetryLater asks the engine to wait at least after.
+func RetryLater(answer string, after time.Duration, msg string) *Error {
+	return &Error{Kind: ErrRetryLater, Answer: Sanitize(answer), RetryAfter: after, Msg: msg}
+}
+
+// Transient wraps a passing failure, typically from the network. URLs inside err lose their query string and
+// user info, since tokens travel there.
+func Transient(msg string, err error) *Error {
+	return &Error{Kind: ErrTransient, Msg: msg, Err: RedactURL(err)}
+}
+
+// IsAuth reports whether err is a credentials refusal.
+func IsAuth(err error) bool { return errors.Is(err, ErrAuth) }
+
+// IsHold reports whether err stops updates until the config changes.
+func IsHold(err error) bool { return errors.Is(err, ErrHold) }
+
+// IsRetryLater reports whether the provider asked for a pause.
+func IsRetryLater(err error) bool { return errors.Is(err, ErrRetryLater) }
+
+// RedactURL rewrites a *url.Error so that its URL keeps only scheme, host and path: net/http puts the full
+// request URL in its errors, and DuckDNS, for one, takes its token in the query string.
+func RedactURL(err error) error {
+	var ue *url.Error
+	if err == nil || !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	safe := "(url)"
+	if perr == nil {
+		u.RawQuery, u.User, u.Fragment = "", nil, ""
+		safe = u.String()
+	}
+	return fmt.Errorf("%s %s: %w", ue.Op, safe, ue.Err)
+}
+
+// Sanitize makes a provider's answer fit for one log field: the first line, printable characters only, at
+// most 64 of them. Providers answer with anything from a code word to an HTML error page.
+func Sanitize(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, strings.TrimSpace(s))
+	if r := []rune(s); len(r) > 64 {
+		s = string(r[:64]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,74 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// MaxBody caps how much of an answer is read; every documented answer is far smaller.
+const MaxBody = 64 << 10
+
+// ParseServer checks a provider's base URL. https is expected; plain http is allowed because the URL says so,
+// with a warning, since credentials then cross the network in clear.
+func ParseServer(raw, fallback string, env Env, hostname string) (*url.URL, error) {
+	if raw == "" {
+		raw = fallback
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("server %q is not a URL such as %s", raw, fallback)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if env.Logger != nil {
+			env.Logger.Warn("ddns: server uses plain http; credentials cross the network unencrypted",
+				"hostname", hostname, "server", u.Scheme+"://"+u.Host)
+		}
+	default:
+		return nil, fmt.Errorf("server %q: scheme must be https (or http, unencrypted)", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("server URL must not carry credentials; use username and password_file")
+	}
+	return u, nil
+}
+
+// Do sends req with the user agent and returns the status, the (capped) body and the Retry-After delay if the
+// server gave one. Failures to get any answer are Transient.
+func Do(ctx context.Context, env Env, req *http.Request) (int, []byte, time.Duration, error) {
+	req = req.WithContext(ctx)
+	req.Header.Set("User-Agent", env.UserAgent)
+	client := env.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, 0, Transient("no answer from the server", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	if err != nil {
+		return 0, nil, 0, Transient("reading the answer", err)
+	}
+	return resp.StatusCode, body, retryAfter(resp.Header.Get("Retry-After")), nil
+}
+
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
+}

@@ -1,0 +1,38 @@
+// Package provider is the contract between the dynamic-DNS engine and the provider packages: the Provider
+// interface, what a provider is given to build itself, and the typed errors through which a provider tells the
+// engine what to do after a failed update (hold, wait, or back off).
+//
+// It is a separate package so that the engine (internal/ddns) can hold the registration table of providers
+// while each provider package (internal/ddns/providers/<name>) still shares these types without an import cycle.
+package provider
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+)
+
+// Provider points one hostname at an address.
+type Provider interface {
+	// Update sends addr for the hostname the provider was built for. answer is the provider's own word for the
+	// outcome ("good", "nochg", "NOERROR", "updated"), shown in status. A failure is an *Error whenever the
+	// provider can tell why; anything else is treated as transient.
+	Update(ctx context.Context, addr netip.Addr) (answer string, err error)
+}
+
+// Env is what a provider is built with.
+type Env struct {
+	// HTTP is the client for HTTP providers; it verifies certificates.
+	HTTP      *http.Client
+	UserAgent string
+	Logger    *slog.Logger
+	// Secret reads a secret from a file or from an environment variable, whichever the config names. The
+	// engine remembers every secret read through it so that they can be scrubbed from anything it prints.
+	Secret func(file, env string) (string, error)
+}
+
+// Builder makes a Provider for one config entry; it checks what the config schema cannot (secrets, URLs).
+type Builder func(entry config.DDNS, env Env) (Provider, error)

@@ -1,0 +1,172 @@
+// Package cloudflare keeps an A record at Cloudflare through API v4: it looks the record up with
+// GET /zones/{zone_id}/dns_records?type=A&name=..., then PATCHes it (or POSTs a new one) with a Bearer token.
+// Every answer is the JSON envelope {success, errors, result}.
+package cloudflare
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+)
+
+// DefaultServer is the API v4 base URL.
+const DefaultServer = "https://api.cloudflare.com/client/v4"
+
+type cloudflare struct {
+	env      provider.Env
+	base     *url.URL
+	zoneID   string
+	hostname string
+	token    string
+	ttl      int
+	proxied  bool
+}
+
+var _ provider.Provider = (*cloudflare)(nil)
+
+// New builds the provider for one entry.
+func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
+	u, err := provider.ParseServer(e.Server, DefaultServer, env, e.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	if e.ZoneID == "" {
+		return nil, errors.New("cloudflare needs zone_id (the zone's overview page shows it)")
+	}
+	tok, err := env.Secret(e.TokenFile, e.TokenEnv)
+	if err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
+	if tok == "" {
+		return nil, errors.New("token is empty")
+	}
+	ttl := e.TTL
+	if ttl <= 0 {
+		ttl = 1 // Cloudflare's "automatic"
+	}
+	return &cloudflare{env: env, base: u, zoneID: e.ZoneID, hostname: strings.TrimSuffix(e.Hostname, "."),
+		token: tok, ttl: ttl, proxied: e.Proxied}, nil
+}
+
+// Record is the part of a DNS record the provider reads.
+type Record struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Name    string `json:"name"`
+	Content string `json:"content"`
+}
+
+// Envelope is the API's answer around every result.
+type Envelope struct {
+	Success bool            `json:"success"`
+	Errors  []APIError      `json:"errors"`
+	Result  json.RawMessage `json:"result"`
+}
+
+// APIError is one entry of an envelope's errors.
+type APIError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func (c *cloudflare) Update(ctx context.Context, addr netip.Addr) (string, error) {
+	records, err := c.lookup(ctx)
+	if err != nil {
+		return "", err
+	}
+	body := map[string]any{"type": "A", "name": c.hostname, "content": addr.String(), "ttl": c.ttl, "proxied": c.proxied}
+	switch {
+	case len(records) == 0:
+		if _, err := c.call(ctx, http.MethodPost, c.base.JoinPath("zones", c.zoneID, "dns_records"), body); err != nil {
+			return "", err
+		}
+		return "created", nil
+	case records[0].Content == addr.String():
+		return "unchanged", nil
+	default:
+		if _, err := c.call(ctx, http.MethodPatch, c.base.JoinPath("zones", c.zoneID, "dns_records", records[0].ID), body); err != nil {
+			return "", err
+		}
+		return "updated", nil
+	}
+}
+
+func (c *cloudflare) lookup(ctx context.Context) ([]Record, error) {
+	u := c.base.JoinPath("zones", c.zoneID, "dns_records")
+	u.RawQuery = url.Values{"type": {"A"}, "name": {c.hostname}}.Encode()
+	res, err := c.call(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	var records []Record
+	if err := json.Unmarshal(res, &records); err != nil {
+		return nil, provider.RetryLater("bad JSON", provider.ServerTrouble, "the record list is not a JSON list")
+	}
+	return records, nil
+}
+
+func (c *cloudflare) call(ctx context.Context, method string, u *url.URL, body any) (json.RawMessage, error) {
+	var rd *bytes.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequest(method, u.String(), rd)
+	if err != nil {
+		return nil, provider.Transient("building the request", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	status, data, after, err := provider.Do(ctx, c.env, req)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(status, data, after)
+}
+
+// authCodes are the API error codes that mean the token is wrong, expired or lacks permission.
+var authCodes = map[int]bool{6003: true, 6111: true, 9103: true, 9106: true, 9109: true, 10000: true}
+
+// Parse reads one API answer and returns its result. 401/403 and the authentication error codes hold as auth
+// failures; 429 and 5xx wait (honouring Retry-After when longer); any other refusal holds, because it means
+// the zone ID or hostname is wrong.
+func Parse(status int, body []byte, retryAfter time.Duration) (json.RawMessage, error) {
+	var env Envelope
+	jsonErr := json.Unmarshal(body, &env)
+	answer := fmt.Sprintf("HTTP %d", status)
+	if len(env.Errors) > 0 {
+		answer = fmt.Sprintf("%d %s", env.Errors[0].Code, env.Errors[0].Message)
+	}
+	auth := status == http.StatusUnauthorized || status == http.StatusForbidden
+	for _, e := range env.Errors {
+		auth = auth || authCodes[e.Code]
+	}
+	switch {
+	case auth:
+		return nil, provider.AuthHold(answer, "Cloudflare refused the token (it needs Zone.DNS edit permission on this zone)")
+	case status == http.StatusTooManyRequests || status >= 500:
+		return nil, provider.RetryLater(answer, max(retryAfter, provider.ServerTrouble), "Cloudflare is rate limiting or in trouble")
+	case jsonErr != nil:
+		return nil, provider.RetryLater(answer, provider.ServerTrouble, "the answer is not the API's JSON envelope")
+	case !env.Success || status/100 != 2:
+		return nil, provider.Hold(answer, "Cloudflare refused the request (check zone_id and hostname)")
+	}
+	return env.Result, nil
+}

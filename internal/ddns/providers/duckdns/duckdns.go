@@ -1,0 +1,88 @@
+// Package duckdns updates a DuckDNS subdomain through https://www.duckdns.org/update?domains=&token=&ip=, which
+// answers OK or KO.
+package duckdns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+)
+
+// DefaultServer is DuckDNS itself.
+const DefaultServer = "https://www.duckdns.org"
+
+type duckdns struct {
+	env      provider.Env
+	endpoint *url.URL
+	domain   string
+	token    string
+}
+
+var _ provider.Provider = (*duckdns)(nil)
+
+// New builds the provider for one entry. The hostname may be written as "home" or "home.duckdns.org".
+func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
+	u, err := provider.ParseServer(e.Server, DefaultServer, env, e.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	if u.Path == "" || u.Path == "/" {
+		u = u.JoinPath("update")
+	}
+	domain := Subdomain(e.Hostname)
+	if domain == "" || strings.Contains(domain, ".") {
+		return nil, fmt.Errorf("hostname %q is not a DuckDNS name such as home or home.duckdns.org", e.Hostname)
+	}
+	tok, err := env.Secret(e.TokenFile, e.TokenEnv)
+	if err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
+	if tok == "" {
+		return nil, errors.New("token is empty")
+	}
+	return &duckdns{env: env, endpoint: u, domain: domain, token: tok}, nil
+}
+
+// Subdomain is the part of a hostname that DuckDNS calls the domain.
+func Subdomain(hostname string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(hostname, "."), ".duckdns.org")
+}
+
+func (d *duckdns) Update(ctx context.Context, addr netip.Addr) (string, error) {
+	u := *d.endpoint
+	q := url.Values{"domains": {d.domain}, "token": {d.token}, "ip": {addr.String()}}
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", provider.Transient("building the request", provider.RedactURL(err))
+	}
+	status, body, _, err := provider.Do(ctx, d.env, req)
+	if err != nil {
+		return "", err
+	}
+	return Parse(status, body)
+}
+
+// Parse reads an update answer. DuckDNS says only OK or KO; KO means the token or the domain is wrong, which
+// repeating will not fix.
+func Parse(status int, body []byte) (string, error) {
+	answer := strings.TrimSpace(string(body))
+	first, _, _ := strings.Cut(answer, "\n")
+	switch {
+	case status == http.StatusOK && strings.TrimSpace(first) == "OK":
+		return "OK", nil
+	case strings.TrimSpace(first) == "KO":
+		return "", provider.Hold("KO", "DuckDNS refused the update: the token or the domain is wrong")
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return "", provider.AuthHold(fmt.Sprintf("HTTP %d", status), "the server refused the token")
+	default:
+		return "", provider.RetryLater(first, provider.ServerTrouble, fmt.Sprintf("unexpected answer (HTTP %d)", status))
+	}
+}

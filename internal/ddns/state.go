@@ -1,0 +1,139 @@
+package ddns
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+)
+
+const stateVersion = 1
+
+// state is what hairpin remembers about one hostname, one JSON file each in stateDir/ddns.
+type state struct {
+	Version  int    `json:"version"`
+	Hostname string `json:"hostname"`
+	Provider string `json:"provider"`
+	// ConfigHash identifies the entry's config and secrets; state written under another hash is dropped, which
+	// lifts a hold and sends the address once to the possibly new destination.
+	ConfigHash  string     `json:"config_hash"`
+	LastAddress netip.Addr `json:"last_address"`
+	LastSent    time.Time  `json:"last_sent,omitzero"`
+	Answer      string     `json:"answer,omitempty"`
+	Held        bool       `json:"held,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+	NextRetry   time.Time  `json:"next_retry,omitzero"`
+	Wait        string     `json:"wait,omitempty"`
+	Failures    int        `json:"failures,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+}
+
+// configHash covers every field of the entry except its line number, and the secrets' values, so that fixing
+// a password in its file also counts as a change. Only a hash is stored, in a file readable by root alone.
+func configHash(ent config.DDNS, secrets []string) string {
+	ent.Line = 0
+	b, _ := json.Marshal(ent)
+	h := sha256.New()
+	h.Write([]byte("hairpin-ddns-v1\x00"))
+	h.Write(b)
+	for _, s := range secrets {
+		h.Write([]byte{0})
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// stateName is the file name for an entry. Hostnames are DNS names, but the config is not trusted to keep
+// path separators out; without them the name cannot leave the directory.
+func stateName(ent config.DDNS) string {
+	safe := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+				return r
+			}
+			return '_'
+		}, s)
+	}
+	return safe(ent.Provider) + "_" + safe(ent.Hostname) + ".json"
+}
+
+func (e *Engine) load(h *host) state {
+	fresh := state{Version: stateVersion, Hostname: h.entry.Hostname, Provider: h.entry.Provider, ConfigHash: h.hash}
+	log := e.log.With("hostname", h.entry.Hostname, "provider", h.entry.Provider)
+	data, err := os.ReadFile(h.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fresh
+	}
+	var st state
+	if err == nil {
+		err = json.Unmarshal(data, &st)
+	}
+	switch {
+	case err != nil:
+		log.Warn("ddns: ignoring unreadable state; the address will be sent once", "file", h.file, "error", err)
+		return fresh
+	case st.ConfigHash != h.hash:
+		if st.Held {
+			log.Info("ddns: the entry's config changed; lifting the hold", "was", st.Reason)
+		}
+		return fresh
+	case st.Held:
+		log.Error("ddns: UPDATES HELD for this hostname until its config changes", "answer", st.Answer,
+			"reason", st.Reason, "state_file", h.file)
+	}
+	return st
+}
+
+// save writes h's state atomically: a crash leaves the old file or the new one, never a torn one, and a
+// reboot right after an update does not resend it. Failing to save is logged; the state in memory still
+// prevents repeats until the process ends.
+func (e *Engine) save(h *host) {
+	if err := writeAtomic(h.file, h.st); err != nil {
+		e.log.Error("ddns: cannot save state; a restart may resend the address", "file", h.file, "error", err)
+	}
+}
+
+func writeAtomic(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // fails harmlessly once renamed
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	// The rename itself is durable only once the directory is synced.
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

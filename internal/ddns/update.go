@@ -1,0 +1,136 @@
+package ddns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+)
+
+// Backoff after transient failures: BackoffBase doubles with each failure in a row up to BackoffMax, and each
+// wait is drawn from its upper half so that many routers losing the same network do not retry in step.
+const (
+	BackoffBase = 30 * time.Second
+	BackoffMax  = 30 * time.Minute
+)
+
+// Why a hostname is waiting; persisted so a restart honours it.
+const (
+	waitBackoff  = "backoff"  // our own choice: a forced update may skip it
+	waitProvider = "provider" // the provider asked: nothing skips it
+)
+
+func backoff(failures int) time.Duration {
+	d := BackoffMax
+	if failures < 16 {
+		d = min(BackoffBase<<(failures-1), BackoffMax)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// attempt sends the current address for h if it is due, records the outcome and returns how long until h
+// should be tried again (0: only when woken). err is why nothing was accepted; the worker ignores it.
+func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duration, error) {
+	addr := e.address()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := &h.st
+	switch {
+	case !addr.IsValid():
+		return 0, nil
+	case st.Held:
+		return 0, fmt.Errorf("%w: %s (change the entry's config or secret, or delete %s)", ErrHold, st.Reason, h.file)
+	case addr == st.LastAddress && !force:
+		return 0, nil
+	}
+	now := e.clock.Now()
+	if now.Before(st.NextRetry) && (!force || st.Wait == waitProvider) {
+		wait := st.NextRetry.Sub(now)
+		return wait, fmt.Errorf("%w: not before %s (%s)", ErrRetryLater, st.NextRetry.Format(time.RFC3339), st.Reason)
+	}
+	uctx, cancel := context.WithTimeout(ctx, UpdateTimeout)
+	answer, err := h.p.Update(uctx, addr)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		return 0, ctx.Err() // shutting down: not the provider's failure
+	}
+	err = e.clean(err)
+	wait := e.record(h, addr, answer, err, now)
+	e.save(h)
+	return wait, err
+}
+
+// clean makes err safe to log and show: an *Error with every secret scrubbed from its text, of the same kind so
+// that errors.Is still works. Errors that are not an *Error are transient.
+func (e *Engine) clean(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *provider.Error
+	if !errors.As(err, &pe) {
+		return &provider.Error{Kind: ErrTransient, Msg: e.scrub(err.Error())}
+	}
+	c := *pe
+	c.Answer, c.Msg = e.scrub(c.Answer), e.scrub(c.Msg)
+	if c.Err != nil {
+		c.Err = errors.New(e.scrub(c.Err.Error()))
+	}
+	return &c
+}
+
+// record updates h's state after an update of addr (err already cleaned) and returns the wait before the next try.
+func (e *Engine) record(h *host, addr netip.Addr, answer string, err error, now time.Time) time.Duration {
+	st := &h.st
+	log := e.log.With("hostname", h.entry.Hostname, "provider", h.entry.Provider, "address", addr.String())
+	if err == nil {
+		*st = state{Version: st.Version, Hostname: st.Hostname, Provider: st.Provider, ConfigHash: st.ConfigHash,
+			LastAddress: addr, LastSent: now, Answer: provider.Sanitize(e.scrub(answer))}
+		log.Info("ddns: updated", "answer", st.Answer)
+		return 0
+	}
+	msg := err.Error()
+	pe := err.(*provider.Error) // clean made it one
+	st.Answer, st.LastError = pe.Answer, msg
+	switch pe.Kind {
+	case provider.ErrHold:
+		st.Held, st.Reason, st.NextRetry, st.Wait = true, msg, time.Time{}, ""
+		log.Error("ddns: UPDATES HELD for this hostname until its config changes; the provider said repeating will not help",
+			"answer", st.Answer, "reason", msg, "auth", pe.Auth, "state_file", h.file)
+		return 0
+	case provider.ErrRetryLater:
+		wait := pe.RetryAfter
+		if wait <= 0 {
+			wait = provider.ServerTrouble
+		}
+		st.NextRetry, st.Wait, st.Reason = now.Add(wait), waitProvider, msg
+		log.Warn("ddns: provider asked to retry later", "answer", st.Answer, "reason", msg, "next_retry", st.NextRetry)
+		return wait
+	default:
+		st.Failures++
+		wait := backoff(st.Failures)
+		st.NextRetry, st.Wait, st.Reason = now.Add(wait), waitBackoff, msg
+		log.Warn("ddns: update failed; backing off", "error", msg, "failures", st.Failures, "next_retry", st.NextRetry)
+		return wait
+	}
+}
+
+// scrub removes every secret the engine read from s, raw and URL-encoded: a last line of defence behind
+// providers that already keep secrets out of their errors.
+func (e *Engine) scrub(s string) string {
+	for _, sec := range e.secrets {
+		if sec == "" {
+			continue
+		}
+		s = strings.ReplaceAll(s, sec, "[redacted]")
+		if q := url.QueryEscape(sec); q != sec {
+			s = strings.ReplaceAll(s, q, "[redacted]")
+		}
+	}
+	return s
+}
