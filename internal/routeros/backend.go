@@ -1,0 +1,284 @@
+// Package routeros is hairpin's MikroTik backend: it installs the plan on a RouterOS v7 router through the
+// REST API (address lists for the WAN addresses and LAN subnets, one dst-nat rule per forward, one hairpin
+// masquerade), follows the router's own addresses for the daemon (Observe), and writes the equivalent
+// RouterOS script for users who want no daemon (Script).
+//
+// Ownership: every item hairpin creates carries a comment marker (MarkerPrefix). Items without it are the
+// user's and are never changed, moved or removed, whatever happens. Drift in hairpin's items (edited,
+// disabled, deleted, duplicated, shadowed) is repaired by the next reconcile.
+package routeros
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/plan"
+)
+
+// Backend reconciles hairpin's items on one router. Its methods may be called from several goroutines; they
+// run one at a time.
+type Backend struct {
+	c     *client
+	log   *slog.Logger
+	wanIf string
+	lanIf string
+	cloud bool
+	mu    sync.Mutex
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+type options struct {
+	wanIf, lanIf string
+	timeout      time.Duration
+}
+
+// Option changes how New builds a Backend.
+type Option func(*options)
+
+// WithInterfaces names the router's WAN and LAN interfaces, which Observe reads addresses from.
+func WithInterfaces(wan, lan string) Option {
+	return func(o *options) { o.wanIf, o.lanIf = wan, lan }
+}
+
+// WithTimeout bounds each request (default 15s).
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// New connects nothing yet: it reads the password, prepares TLS (pinning the certificate when
+// tls_fingerprint is set) and returns a Backend whose first request shows whether the router is reachable
+// and the credentials are right.
+func New(cfg *config.RouterOS, logger *slog.Logger, opts ...Option) (*Backend, error) {
+	if cfg == nil {
+		return nil, errors.New("backend routeros needs a routeros: section in the config")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	o := options{timeout: 15 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	password, err := readPassword(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	var caPEM []byte
+	if cfg.CAFile != "" {
+		if caPEM, err = os.ReadFile(cfg.CAFile); err != nil {
+			return nil, fmt.Errorf("routeros.ca_file: %w", err)
+		}
+	}
+	tc, err := tlsConfig(cfg, caPEM)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(cfg, password, tc, o.timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{c: c, log: logger, wanIf: o.wanIf, lanIf: o.lanIf, cloud: cfg.IPCloud}, nil
+}
+
+// FromConfig is New for a whole config: the router settings and the interface names.
+func FromConfig(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Backend, error) {
+	return New(cfg.RouterOS, logger, append([]Option{WithInterfaces(cfg.WAN.Interface, cfg.LAN.Interface)}, opts...)...)
+}
+
+// readPassword takes the password from the file or the environment variable the config names. A file
+// others can read is used but warned about.
+func readPassword(cfg *config.RouterOS, logger *slog.Logger) (string, error) {
+	if cfg.PasswordEnv != "" {
+		v, ok := os.LookupEnv(cfg.PasswordEnv)
+		if !ok || v == "" {
+			return "", fmt.Errorf("routeros.password_env: environment variable %s is not set or empty", cfg.PasswordEnv)
+		}
+		return v, nil
+	}
+	if cfg.PasswordFile == "" {
+		return "", errors.New("routeros: set password_file or password_env")
+	}
+	fi, err := os.Stat(cfg.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("routeros.password_file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		logger.Warn("the RouterOS password file is readable by group or others; chmod 600 it",
+			"file", cfg.PasswordFile, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
+	data, err := os.ReadFile(cfg.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("routeros.password_file: %w", err)
+	}
+	// Editors and `echo` add a final newline that is not part of the password.
+	pw := strings.TrimRight(string(data), "\r\n")
+	if pw == "" {
+		return "", fmt.Errorf("routeros.password_file: %s is empty", cfg.PasswordFile)
+	}
+	return pw, nil
+}
+
+// Requests returns how many reads (GET, print) and writes this Backend has sent, for logs and tests.
+func (b *Backend) Requests() (reads, writes int64) { return b.c.reads.Load(), b.c.writes.Load() }
+
+// Apply makes hairpin's items on the router exactly d: two reads, then only the writes that differ.
+func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lists, err := b.readOwnedLists(ctx, markWAN, markLAN)
+	if err != nil {
+		return err
+	}
+	nat, err := b.readTable(ctx, pathNAT, nil)
+	if err != nil {
+		return err
+	}
+	if err := b.syncList(ctx, lists, ListWAN, markWAN, addrStrings(d.WANAddrs)); err != nil {
+		return err
+	}
+	if err := b.syncList(ctx, lists, ListLAN, markLAN, prefixStrings(d.LANNets)); err != nil {
+		return err
+	}
+	return b.syncRules(ctx, nat, natItems(d))
+}
+
+// SetWANAddrs rewrites only the WAN address list: one read, and one write per changed address.
+func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lists, err := b.readOwnedLists(ctx, markWAN)
+	if err != nil {
+		return err
+	}
+	return b.syncList(ctx, lists, ListWAN, markWAN, addrStrings(addrs))
+}
+
+// Down removes every marked item: NAT rules first (they name the lists), then the lists, then the updater
+// script and scheduler entry that `hairpin export routeros` creates.
+func (b *Backend) Down(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	nat, err := b.readTable(ctx, pathNAT, url.Values{".proplist": {".id,comment"}})
+	if err != nil {
+		return err
+	}
+	n, err := b.removeOwned(ctx, nat, MarkerPrefix)
+	if err != nil {
+		return err
+	}
+	lists, err := b.readOwnedLists(ctx, markWAN, markLAN)
+	if err != nil {
+		return err
+	}
+	m, err := b.removeOwned(ctx, lists, MarkerPrefix)
+	if err != nil {
+		return err
+	}
+	for _, path := range []string{pathScheduler, pathScript} {
+		t, err := b.readTable(ctx, path, url.Values{"comment": {markUpdater}, ".proplist": {".id,comment"}})
+		if err != nil {
+			return err
+		}
+		if _, err := b.removeOwned(ctx, t, markUpdater); err != nil {
+			return err
+		}
+	}
+	b.log.Info("removed hairpin's items from the router", "rules", n, "address_list_entries", m)
+	return nil
+}
+
+// Counters sums the bytes and packets of each forward's dst-nat rules (both protocols, and the WAN
+// interface rule behind a second NAT).
+func (b *Backend) Counters(ctx context.Context) (map[string]backend.Counter, error) {
+	entries, err := b.c.do(ctx, http.MethodGet, pathNAT, url.Values{"chain": {"dstnat"}, ".proplist": {".id,comment,bytes,packets"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]backend.Counter{}
+	for _, e := range entries {
+		name := forwardOf(e["comment"])
+		if name == "" {
+			continue
+		}
+		c := out[name]
+		c.Bytes += parseUint(e["bytes"])
+		c.Packets += parseUint(e["packets"])
+		out[name] = c
+	}
+	return out, nil
+}
+
+// Observe reads what the router knows about its own addresses: the WAN interface's IPv4 addresses, the LAN
+// interface's subnets, and (when routeros.ip_cloud is on and the router has one) the public address that
+// /ip/cloud detected. Disabled and invalid addresses are skipped. It is one or two reads, cheap enough for
+// the daemon to poll every routeros.poll_interval.
+func (b *Backend) Observe(ctx context.Context) (plan.Observed, error) {
+	var obs plan.Observed
+	entries, err := b.c.do(ctx, http.MethodGet, pathAddress, url.Values{".proplist": {"address,interface,disabled,invalid"}}, nil)
+	if err != nil {
+		return obs, err
+	}
+	for _, e := range entries {
+		if e["disabled"] == "true" || e["invalid"] == "true" {
+			continue
+		}
+		p, err := netip.ParsePrefix(e["address"])
+		if err != nil || !p.Addr().Is4() {
+			continue
+		}
+		switch e["interface"] {
+		case b.wanIf:
+			obs.WANAddrs = append(obs.WANAddrs, p.Addr())
+		case b.lanIf:
+			obs.LANNets = append(obs.LANNets, p.Masked())
+		}
+	}
+	if b.cloud {
+		got, err := b.c.do(ctx, http.MethodGet, pathCloud, url.Values{".proplist": {"public-address"}}, nil)
+		if err != nil {
+			return obs, err
+		}
+		if len(got) == 1 {
+			if a, err := netip.ParseAddr(got[0]["public-address"]); err == nil && a.Is4() {
+				obs.Public = a
+			}
+		}
+	}
+	return obs, nil
+}
+
+func addrStrings(addrs []netip.Addr) []string {
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		if a.Is4() {
+			out = append(out, a.String())
+		}
+	}
+	return out
+}
+
+func prefixStrings(nets []netip.Prefix) []string {
+	out := make([]string, 0, len(nets))
+	for _, p := range nets {
+		if p.Addr().Is4() {
+			out = append(out, canonAddr(p.Masked().String()))
+		}
+	}
+	return out
+}
+
+func parseUint(s string) uint64 {
+	n, _ := strconv.ParseUint(s, 10, 64)
+	return n
+}

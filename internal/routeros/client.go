@@ -1,0 +1,199 @@
+package routeros
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+)
+
+// maxReply bounds what is read from the router: a NAT table of thousands of rules is well under this.
+const maxReply = 32 << 20
+
+// client speaks the RouterOS v7 REST API (https://help.mikrotik.com/docs/spaces/ROS/pages/47579162/REST+API):
+// GET lists, PUT creates, PATCH updates, DELETE removes, POST runs a console command such as print or move.
+type client struct {
+	base     string // https://host[:port]/rest
+	user     string
+	password string
+	http     *http.Client
+	// fix tells the user where the password comes from, for the 401 message.
+	passwordSource string
+	fixCert        string
+	reads, writes  atomic.Int64
+}
+
+// tlsConfig builds the TLS settings: a pinned fingerprint replaces chain verification by a check of the
+// leaf's SHA-256 (RouterOS's certificates are usually self-signed, so there is no chain to verify), a CA file
+// replaces the system roots, and otherwise the system roots verify the router.
+func tlsConfig(cfg *config.RouterOS, caPEM []byte) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	switch {
+	case cfg.TLSFingerprint != "":
+		want, err := config.ParseFingerprint(cfg.TLSFingerprint)
+		if err != nil {
+			return nil, err
+		}
+		// InsecureSkipVerify only turns off chain and name verification; VerifyConnection still runs on every
+		// handshake, including resumed ones, and refuses any certificate but the pinned one.
+		tc.InsecureSkipVerify = true
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return &pinError{}
+			}
+			got := sha256.Sum256(cs.PeerCertificates[0].Raw)
+			if subtle.ConstantTimeCompare(got[:], want) != 1 {
+				return &pinError{got: config.FormatFingerprint(got[:])}
+			}
+			return nil
+		}
+	case len(caPEM) > 0:
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// pinError is what VerifyConnection returns; do turns it into a CertMismatch Error.
+type pinError struct{ got string }
+
+func (e *pinError) Error() string { return "certificate fingerprint mismatch" }
+
+func newClient(cfg *config.RouterOS, password string, tc *tls.Config, timeout time.Duration) (*client, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("routeros url: %w", err)
+	}
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/rest") + "/rest"
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	tr.Proxy = nil // the router is on the LAN; a proxy would see the credentials
+	tr.MaxIdleConnsPerHost = 2
+	c := &client{
+		base:     u.String(),
+		user:     cfg.Username,
+		password: password,
+		http:     &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: noRedirect},
+	}
+	if cfg.PasswordFile != "" {
+		c.passwordSource = "the password in " + cfg.PasswordFile
+	} else {
+		c.passwordSource = "the password in $" + cfg.PasswordEnv
+	}
+	if cfg.TLSFingerprint != "" {
+		c.fixCert = "if you replaced the router's certificate on purpose, set routeros.tls_fingerprint to the new value; otherwise something between hairpin and the router is intercepting the connection"
+	} else {
+		c.fixCert = "pin the router's self-signed certificate with routeros.tls_fingerprint (the value above), or trust its CA with routeros.ca_file"
+	}
+	return c, nil
+}
+
+// A redirect would resend the credentials somewhere else; RouterOS never redirects REST requests.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// isRead tells reads from writes for the request counters: GET and POST print change nothing.
+func isRead(method, path string) bool {
+	return method == http.MethodGet || method == http.MethodPost && strings.HasSuffix(path, "/print")
+}
+
+// do sends one request. path is relative to /rest and starts with '/'; body, when not nil, is sent as JSON.
+func (c *client) do(ctx context.Context, method, path string, query url.Values, body any) ([]Entry, error) {
+	op := method + " " + path
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, &Error{Kind: BadReply, Op: op, Err: err}
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, &Error{Kind: BadReply, Op: op, Err: err}
+	}
+	req.SetBasicAuth(c.user, c.password)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if isRead(method, path) {
+		c.reads.Add(1)
+	} else {
+		c.writes.Add(1)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.transportError(op, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	if err != nil {
+		return nil, &Error{Kind: Unreachable, Op: op, Err: err, Fix: "the connection broke mid-answer; hairpin retries on the next reconcile"}
+	}
+	if resp.StatusCode >= 300 {
+		return nil, c.statusError(op, resp.StatusCode, data)
+	}
+	entries, err := ParseReply(data)
+	if err != nil {
+		return nil, &Error{Kind: BadReply, Op: op, Status: resp.StatusCode, Err: err,
+			Fix: "check that routeros.url points at the router's www-ssl service, not another web server"}
+	}
+	return entries, nil
+}
+
+func (c *client) transportError(op string, err error) error {
+	var pe *pinError
+	if errors.As(err, &pe) {
+		return &Error{Kind: CertMismatch, Op: op, Got: pe.got, Err: err, Fix: c.fixCert}
+	}
+	var ve *tls.CertificateVerificationError
+	if errors.As(err, &ve) {
+		got := ""
+		if len(ve.UnverifiedCertificates) > 0 {
+			sum := sha256.Sum256(ve.UnverifiedCertificates[0].Raw)
+			got = config.FormatFingerprint(sum[:])
+		}
+		return &Error{Kind: CertMismatch, Op: op, Got: got, Err: ve.Err, Fix: c.fixCert}
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &Error{Kind: Unreachable, Op: op, Err: errors.Unwrap(err),
+		Fix: "check that the router is reachable at " + c.base + " and that its www-ssl service is enabled (/ip/service/enable www-ssl)"}
+}
+
+func (c *client) statusError(op string, status int, body []byte) error {
+	code, msg, detail, ok := ParseError(body)
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		return &Error{Kind: Unauthorized, Op: op, Status: status, Message: msg, Detail: detail,
+			Fix: fmt.Sprintf("check routeros.username %q and %s; the user's group needs the read, write, api and rest-api policies", c.user, c.passwordSource)}
+	}
+	if !ok {
+		return &Error{Kind: BadReply, Op: op, Status: status, Err: fmt.Errorf("HTTP %d without a RouterOS error body", status),
+			Fix: "check that routeros.url points at the router's www-ssl service, not another web server"}
+	}
+	if code != 0 {
+		status = code
+	}
+	return &Error{Kind: APIError, Op: op, Status: status, Message: msg, Detail: detail, Fix: fixFor(status, detail)}
+}

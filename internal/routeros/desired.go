@@ -1,0 +1,130 @@
+package routeros
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/plan"
+)
+
+// Menus hairpin writes to.
+const (
+	pathAddrList  = "/ip/firewall/address-list"
+	pathNAT       = "/ip/firewall/nat"
+	pathAddress   = "/ip/address"
+	pathCloud     = "/ip/cloud"
+	pathScript    = "/system/script"
+	pathScheduler = "/system/scheduler"
+)
+
+// Address lists hairpin fills. A user's own entries in these lists (without the marker) are left alone and,
+// being in the list, take part in matching: that is how a user adds an address by hand.
+const (
+	ListWAN = "hairpin-wan"
+	ListLAN = "hairpin-lan"
+)
+
+// Every item hairpin creates carries a comment that starts with MarkerPrefix and parses completely (see
+// parseMarker). Only such items are ever changed or removed. The upper case is deliberate: RouterOS's `~`
+// regex match is case-sensitive, so scripts in the style of the article (`find comment~"hairpin"`), which also
+// match the user's own "front camera hairpin" rules, never select ours, and a human comment that merely
+// mentions hairpin never parses as ours.
+const MarkerPrefix = "HAIRPIN:v1:"
+
+// Markers of the items that are not per forward.
+const (
+	markWAN     = MarkerPrefix + "wan"
+	markLAN     = MarkerPrefix + "lan"
+	markMasq    = MarkerPrefix + "masq"
+	markUpdater = MarkerPrefix + "updater"
+)
+
+var markerRE = regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|updater|(dnat|dnat-wanif):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?)$`)
+
+// owned reports whether a comment is one of hairpin's markers.
+func owned(comment string) bool { return markerRE.MatchString(comment) }
+
+// forwardOf returns the forward name a dst-nat marker belongs to ("" for other markers).
+func forwardOf(comment string) string {
+	m := markerRE.FindStringSubmatch(comment)
+	if m == nil {
+		return ""
+	}
+	return m[2]
+}
+
+// item is one entry hairpin wants in a menu. key is its marker; props are exactly the properties it sets.
+type item struct {
+	key   string
+	props Entry
+}
+
+// natItems lists the NAT rules for d, dst-nat rules first (in the order of the forwards), then the masquerade.
+func natItems(d *plan.Desired) []item {
+	var out []item
+	for _, r := range d.Rules {
+		out = append(out, dnatItems(r, "dnat", Entry{"dst-address-list": ListWAN})...)
+	}
+	if d.DoubleNAT && d.WANInterface != "" {
+		// Behind a second NAT the upstream box forwards to the router's WAN address, which may change (DHCP
+		// from the upstream box) before the next poll updates the list. Matching the WAN interface keeps
+		// internet callers working through that window; dst-address-type=local limits it to packets for the
+		// router itself, so traffic passing through is never rewritten.
+		for _, r := range d.Rules {
+			out = append(out, dnatItems(r, "dnat-wanif", Entry{"in-interface": d.WANInterface, "dst-address-type": "local"})...)
+		}
+	}
+	if d.Masquerade {
+		// Only hairpinned flows: from the LAN, to the LAN, on a connection a dst-nat rule rewrote. The caller
+		// then sees answers coming from the router, as it expects, instead of straight from the server.
+		out = append(out, item{key: markMasq, props: Entry{
+			"chain": "srcnat", "action": "masquerade",
+			"src-address-list": ListLAN, "dst-address-list": ListLAN,
+			"connection-nat-state": "dstnat", "disabled": "false",
+		}})
+	}
+	return out
+}
+
+// dnatItems writes one forward's rule for one protocol. RouterOS keeps the destination port when to-ports is
+// absent, and maps a port range to one port, but (like Linux DNAT) a to-ports range is a pool, not a 1:1 map:
+// a range that moves to other ports is written as one rule per port.
+func dnatItems(r plan.Rule, kind string, match Entry) []item {
+	mk := func(ext, in string, suffix string) item {
+		p := Entry{"chain": "dstnat", "action": "dst-nat", "protocol": r.Protocol, "dst-port": ext,
+			"to-addresses": r.To.String(), "disabled": "false"}
+		if in != "" {
+			p["to-ports"] = in
+		}
+		for k, v := range match {
+			p[k] = v
+		}
+		return item{key: MarkerPrefix + kind + ":" + r.Name + ":" + r.Protocol + suffix, props: p}
+	}
+	switch {
+	case r.ToPort == r.Port:
+		return []item{mk(r.Port.String(), "", "")}
+	case r.ToPort.Len() == 1:
+		return []item{mk(r.Port.String(), r.ToPort.String(), "")}
+	}
+	var out []item
+	r.Expand(func(ext, in uint16) bool {
+		e := strconv.Itoa(int(ext))
+		out = append(out, mk(e, strconv.Itoa(int(in)), ":"+e))
+		return true
+	})
+	return out
+}
+
+// listItems lists the address-list entries for a set of addresses or subnets.
+func listItems(list, mark string, addrs []string) []item {
+	out := make([]item, len(addrs))
+	for i, a := range addrs {
+		out[i] = item{key: mark, props: Entry{"list": list, "address": a, "disabled": "false"}}
+	}
+	return out
+}
+
+// canonAddr writes an address the way RouterOS shows it in an address list: a host without "/32".
+func canonAddr(s string) string { return strings.TrimSuffix(s, "/32") }

@@ -1,0 +1,134 @@
+package routeros
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Entry is one RouterOS item as the REST API shows it: every value is a string (RouterOS encodes numbers and
+// booleans as strings too), ".id" is the item's internal id such as "*1A".
+type Entry map[string]string
+
+// ID is the item's internal id.
+func (e Entry) ID() string { return e[".id"] }
+
+// ParseReply reads the body of a successful REST answer. A print answers a list of objects, a single item or
+// a command answers one object, a DELETE answers nothing: all come back as a list. Values that are not
+// strings (RouterOS never sends them, but the parser must not be fooled) are kept in their JSON spelling.
+func ParseReply(body []byte) ([]Entry, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, nil
+	}
+	switch body[0] {
+	case '[':
+		var raw []map[string]json.RawMessage
+		if err := strictUnmarshal(body, &raw); err != nil {
+			return nil, err
+		}
+		out := make([]Entry, 0, len(raw))
+		for _, r := range raw {
+			e, err := toEntry(r)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	case '{':
+		var raw map[string]json.RawMessage
+		if err := strictUnmarshal(body, &raw); err != nil {
+			return nil, err
+		}
+		e, err := toEntry(raw)
+		if err != nil {
+			return nil, err
+		}
+		return []Entry{e}, nil
+	}
+	return nil, errors.New("reply is neither a JSON object nor a list")
+}
+
+func strictUnmarshal(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("reply is not RouterOS JSON: %w", err)
+	}
+	if dec.More() {
+		return errors.New("reply has data after the JSON value")
+	}
+	return nil
+}
+
+func toEntry(raw map[string]json.RawMessage) (Entry, error) {
+	if raw == nil {
+		return nil, errors.New("reply holds null where an item belongs")
+	}
+	e := make(Entry, len(raw))
+	for k, v := range raw {
+		s, err := scalar(v)
+		if err != nil {
+			return nil, fmt.Errorf("reply property %q: %w", k, err)
+		}
+		e[k] = s
+	}
+	return e, nil
+}
+
+func scalar(v json.RawMessage) (string, error) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "", errors.New("empty value")
+	}
+	switch v[0] {
+	case '"':
+		var s string
+		err := json.Unmarshal(v, &s)
+		return s, err
+	case '{', '[':
+		return "", errors.New("nested value where RouterOS sends a string")
+	case 'n':
+		return "", nil // null
+	}
+	return string(v), nil // number or boolean
+}
+
+// errorBody is RouterOS's failure answer: {"error":400,"message":"Bad Request","detail":"..."}. error is
+// the one non-string value in the API.
+type errorBody struct {
+	Error   int    `json:"error"`
+	Message string `json:"message"`
+	Detail  string `json:"detail"`
+}
+
+// ParseError reads a failure answer. ok is false when the body is not RouterOS's error shape (a proxy or a
+// web server that is not RouterOS answered).
+func ParseError(body []byte) (status int, message, detail string, ok bool) {
+	var raw map[string]json.RawMessage
+	if err := strictUnmarshal(bytes.TrimSpace(body), &raw); err != nil || raw == nil {
+		return 0, "", "", false
+	}
+	code, hasCode := raw["error"]
+	if !hasCode {
+		return 0, "", "", false
+	}
+	s, err := scalar(code)
+	if err != nil {
+		return 0, "", "", false
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, "", "", false
+	}
+	var eb errorBody
+	if m, ok := raw["message"]; ok {
+		eb.Message, _ = scalar(m)
+	}
+	if d, ok := raw["detail"]; ok {
+		eb.Detail, _ = scalar(d)
+	}
+	return n, eb.Message, eb.Detail, true
+}
