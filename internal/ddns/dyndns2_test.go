@@ -1,0 +1,409 @@
+package ddns_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns"
+)
+
+// dyndnsServer follows the DynDNS "Remote Access Update API" as documented by Dyn (help.dyn.com, "Perform
+// Update" and "Return Codes"): GET /nic/update?hostname=H&myip=A with HTTP basic auth and a User-Agent that
+// names the client; the body is a return code: "good A" when the address changed, "nochg A" when it did not,
+// else badauth, !donator, notfqdn, nohost, numhost, abuse, badagent, dnserr or 911. A test may queue answers
+// to force any of them.
+type dyndnsServer struct {
+	*httptest.Server
+	user, pass string
+	hosts      map[string]bool
+
+	mu      sync.Mutex
+	queue   []string
+	records map[string]string
+	reqs    []dyndnsReq
+}
+
+type dyndnsReq struct {
+	host, myip, ua string
+	authOK         bool
+}
+
+func newDyndnsServer(t *testing.T, tls bool, user, pass string, hosts ...string) *dyndnsServer {
+	s := &dyndnsServer{user: user, pass: pass, hosts: map[string]bool{}, records: map[string]string{}}
+	for _, h := range hosts {
+		s.hosts[h] = true
+	}
+	if tls {
+		s.Server = httptest.NewTLSServer(http.HandlerFunc(s.handle))
+	} else {
+		s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *dyndnsServer) handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/nic/update" || r.Method != http.MethodGet {
+		http.NotFound(w, r)
+		return
+	}
+	u, p, ok := r.BasicAuth()
+	q := r.URL.Query()
+	req := dyndnsReq{host: q.Get("hostname"), myip: q.Get("myip"), ua: r.UserAgent(), authOK: ok && u == s.user && p == s.pass}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqs = append(s.reqs, req)
+	if len(s.queue) > 0 {
+		a := s.queue[0]
+		s.queue = s.queue[1:]
+		if a == "HTTP500" {
+			http.Error(w, "<html>Internal Server Error</html>", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, a)
+		return
+	}
+	switch {
+	case !req.authOK:
+		fmt.Fprintln(w, "badauth")
+	case !strings.Contains(req.host, "."):
+		fmt.Fprintln(w, "notfqdn")
+	case !s.hosts[req.host]:
+		fmt.Fprintln(w, "nohost")
+	case s.records[req.host] == req.myip:
+		fmt.Fprintln(w, "nochg "+req.myip)
+	default:
+		s.records[req.host] = req.myip
+		fmt.Fprintln(w, "good "+req.myip)
+	}
+}
+
+func (s *dyndnsServer) Requests() []dyndnsReq {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]dyndnsReq(nil), s.reqs...)
+}
+
+func (s *dyndnsServer) Queue(answers ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queue = append(s.queue, answers...)
+}
+
+const (
+	dynUser   = "me"
+	dynPass   = "s3cret-Pa55word!"
+	dynHost   = "home.example.net"
+	dynPassV2 = "an0ther-Pa55word!"
+)
+
+type dynSetup struct {
+	srv   *dyndnsServer
+	entry config.DDNS
+	dir   string
+	clock *fakeClock
+	log   *logBuf
+}
+
+func newDynSetup(t *testing.T) *dynSetup {
+	srv := newDyndnsServer(t, true, dynUser, dynPass, dynHost)
+	return &dynSetup{
+		srv:   srv,
+		entry: config.DDNS{Provider: "dyndns2", Server: srv.URL, Hostname: dynHost, Username: dynUser, PasswordFile: writeSecret(t, dynPass)},
+		dir:   t.TempDir(),
+		clock: newFakeClock(),
+	}
+}
+
+func (s *dynSetup) engine(t *testing.T) *ddns.Engine {
+	t.Helper()
+	logger, lb := newLogger(t)
+	s.log = lb
+	e, err := ddns.New([]config.DDNS{s.entry}, s.dir, testUA, logger,
+		ddns.WithHTTPClient(s.srv.Client()), ddns.WithClock(s.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { assertNoSecret(t, lb, e, dynPass, dynPassV2) })
+	return e
+}
+
+var (
+	addrA = netip.MustParseAddr("203.0.113.10")
+	addrB = netip.MustParseAddr("203.0.113.11")
+	addrC = netip.MustParseAddr("198.51.100.7")
+)
+
+func force(t *testing.T, e *ddns.Engine, addr netip.Addr) error {
+	t.Helper()
+	e.SetAddress(addr)
+	return e.ForceUpdate(context.Background())
+}
+
+// TestDyndns2ReturnCodes sends one update per return code and checks what the engine makes of it.
+func TestDyndns2ReturnCodes(t *testing.T) {
+	hold := []string{"!donator", "notfqdn", "nohost", "numhost", "abuse", "badagent", "good 127.0.0.1"}
+	type want struct {
+		ok, held, auth, retryLater bool
+		wait                       time.Duration
+	}
+	cases := map[string]want{
+		"good 203.0.113.10":  {ok: true},
+		"nochg 203.0.113.10": {ok: true},
+		"badauth":            {held: true, auth: true},
+		"dnserr":             {retryLater: true, wait: 30 * time.Minute},
+		"911":                {retryLater: true, wait: 30 * time.Minute},
+		"HTTP500":            {retryLater: true, wait: 30 * time.Minute},
+		"surprise":           {retryLater: true, wait: 30 * time.Minute},
+	}
+	for _, h := range hold {
+		cases[h] = want{held: true}
+	}
+	for answer, w := range cases {
+		t.Run(answer, func(t *testing.T) {
+			s := newDynSetup(t)
+			e := s.engine(t)
+			s.srv.Queue(answer)
+			err := force(t, e, addrA)
+			st := e.Status()[0]
+			if (err == nil) != w.ok || ddns.IsHold(err) != w.held || ddns.IsAuth(err) != w.auth ||
+				errors.Is(err, ddns.ErrRetryLater) != w.retryLater {
+				t.Fatalf("err = %v; want %+v", err, w)
+			}
+			if st.Held != w.held {
+				t.Errorf("status held = %v, want %v (%+v)", st.Held, w.held, st)
+			}
+			if w.ok && st.LastAddress != addrA.String() {
+				t.Errorf("last address = %q, want %s", st.LastAddress, addrA)
+			}
+			if !w.ok && st.LastAddress != "" {
+				t.Errorf("a failed update recorded last address %q", st.LastAddress)
+			}
+			if got := st.NextRetry.Sub(s.clock.Now()); w.wait != 0 && got != w.wait {
+				t.Errorf("next retry in %v, want %v", got, w.wait)
+			}
+			if w.held && !strings.Contains(s.log.String(), "UPDATES HELD") {
+				t.Errorf("a hold was not logged loudly")
+			}
+			// A second forced update must not reach the server while held or asked to wait.
+			if !w.ok {
+				n := len(s.srv.Requests())
+				if err := force(t, e, addrB); err == nil {
+					t.Errorf("forced update after %q succeeded", answer)
+				}
+				if got := len(s.srv.Requests()); got != n {
+					t.Errorf("forced update after %q reached the server", answer)
+				}
+			}
+		})
+	}
+}
+
+// TestDyndns2Request checks what goes on the wire: path, parameters, basic auth and the User-Agent.
+func TestDyndns2Request(t *testing.T) {
+	s := newDynSetup(t)
+	e := s.engine(t)
+	if err := force(t, e, addrA); err != nil {
+		t.Fatal(err)
+	}
+	reqs := s.srv.Requests()
+	want := dyndnsReq{host: dynHost, myip: addrA.String(), ua: testUA, authOK: true}
+	if len(reqs) != 1 || reqs[0] != want {
+		t.Fatalf("requests = %+v, want [%+v]", reqs, want)
+	}
+	if st := e.Status()[0]; st.Answer != "good 203.0.113.10" || st.LastSent != s.clock.Now() {
+		t.Errorf("status = %+v", st)
+	}
+}
+
+// TestDyndns2OneUpdatePerChange runs the engine, changes the address a few times, restarts it, and checks that
+// the server saw exactly one request per distinct address, none repeated after the restart.
+func TestDyndns2OneUpdatePerChange(t *testing.T) {
+	s := newDynSetup(t)
+	e := s.engine(t)
+	stop := runEngine(t, e)
+	seq := []netip.Addr{addrA, addrA, addrB, addrB, addrC}
+	var want []string
+	for _, a := range seq {
+		e.SetAddress(a)
+		if len(want) == 0 || want[len(want)-1] != a.String() {
+			want = append(want, a.String())
+		}
+		waitFor(t, "update of "+a.String(), func() bool { return len(s.srv.Requests()) == len(want) })
+	}
+	stop()
+
+	// A restart with the same address sends nothing; the next change is the very next request.
+	e2 := s.engine(t)
+	runEngine(t, e2)
+	e2.SetAddress(addrC)
+	e2.SetAddress(addrA)
+	want = append(want, addrA.String())
+	waitFor(t, "update after restart", func() bool { return len(s.srv.Requests()) >= len(want) })
+	var got []string
+	for _, r := range s.srv.Requests() {
+		got = append(got, r.myip)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("server saw %v, want %v", got, want)
+	}
+	if st := e2.Status()[0]; st.LastAddress != addrA.String() || st.Answer != "good "+addrA.String() {
+		t.Errorf("status = %+v", st)
+	}
+}
+
+// TestDyndns2NoUpdateAtStartWhenUnchanged: the daemon calls SetAddress at start; if the persisted address is
+// the same, a restarted engine sends nothing, which a forced update then proves by being the first request.
+func TestDyndns2NoUpdateAtStartWhenUnchanged(t *testing.T) {
+	s := newDynSetup(t)
+	e := s.engine(t)
+	if err := force(t, e, addrA); err != nil {
+		t.Fatal(err)
+	}
+	e2 := s.engine(t)
+	e2.SetAddress(addrA)
+	runEngine(t, e2)
+	// Wait until the worker has looked at the address and gone back to sleep.
+	waitFor(t, "worker idle", func() bool { return e2.Status()[0].LastAddress == addrA.String() })
+	if err := e2.ForceUpdate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.srv.Requests()); n != 2 {
+		t.Fatalf("server saw %d requests, want 2 (the first update and the forced one)", n)
+	}
+	if st := e2.Status()[0]; st.Answer != "nochg "+addrA.String() {
+		t.Errorf("forced answer = %q", st.Answer)
+	}
+}
+
+// TestDyndns2HoldSurvivesRestartUntilConfigChanges: badauth holds; a restart keeps the hold; changing the
+// password file lifts it.
+func TestDyndns2HoldSurvivesRestartUntilConfigChanges(t *testing.T) {
+	s := newDynSetup(t)
+	s.entry.PasswordFile = writeSecret(t, dynPassV2) // wrong password
+	e := s.engine(t)
+	if err := force(t, e, addrA); !ddns.IsAuth(err) {
+		t.Fatalf("err = %v, want an auth failure", err)
+	}
+	e2 := s.engine(t)
+	if st := e2.Status()[0]; !st.Held || !strings.Contains(st.Reason, "badauth") {
+		t.Fatalf("after restart status = %+v, want held for badauth", st)
+	}
+	if !strings.Contains(s.log.String(), "UPDATES HELD") {
+		t.Errorf("a hold found at start was not logged loudly")
+	}
+	if err := force(t, e2, addrB); !ddns.IsHold(err) {
+		t.Fatalf("err = %v, want the hold", err)
+	}
+	if n := len(s.srv.Requests()); n != 1 {
+		t.Fatalf("server saw %d requests while held, want 1", n)
+	}
+	s.entry.PasswordFile = writeSecret(t, dynPass)
+	e3 := s.engine(t)
+	if st := e3.Status()[0]; st.Held {
+		t.Fatalf("hold not lifted by a config change: %+v", st)
+	}
+	if err := force(t, e3, addrB); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDyndns2RetryLaterWaits30Minutes: after dnserr the worker sends nothing for 30 minutes, whatever the
+// address does, then sends once.
+func TestDyndns2RetryLaterWaits30Minutes(t *testing.T) {
+	s := newDynSetup(t)
+	e := s.engine(t)
+	s.srv.Queue("dnserr")
+	runEngine(t, e)
+	e.SetAddress(addrA)
+	waitFor(t, "first request", func() bool { return len(s.srv.Requests()) == 1 })
+	waitFor(t, "worker waiting", func() bool { return s.clock.Afters() >= 1 })
+	n := s.clock.Afters()
+	e.SetAddress(addrB) // a change during the pause must not cut it short
+	waitFor(t, "worker waiting again", func() bool { return s.clock.Afters() > n })
+	s.clock.Advance(29*time.Minute + 59*time.Second)
+	if n := len(s.srv.Requests()); n != 1 {
+		t.Fatalf("%d requests before 30 minutes passed", n)
+	}
+	s.clock.Advance(time.Second)
+	waitFor(t, "retry after 30 minutes", func() bool { return len(s.srv.Requests()) == 2 })
+	waitFor(t, "success recorded", func() bool { return e.Status()[0].LastAddress == addrB.String() })
+	if got := s.srv.Requests()[1].myip; got != addrB.String() {
+		t.Errorf("retry sent %s, want the latest address %s", got, addrB)
+	}
+}
+
+// TestNetworkErrorsBackOff: a server that is gone gives transient errors, retried after growing, jittered
+// waits, and the first success after that resets them.
+func TestNetworkErrorsBackOff(t *testing.T) {
+	s := newDynSetup(t)
+	s.srv.Close() // every request now fails to connect
+	e := s.engine(t)
+	err := force(t, e, addrA)
+	if !errors.Is(err, ddns.ErrTransient) || ddns.IsHold(err) {
+		t.Fatalf("err = %v, want transient", err)
+	}
+	prev := time.Duration(0)
+	for i := 1; i <= 8; i++ {
+		st := e.Status()[0]
+		wait := st.NextRetry.Sub(s.clock.Now())
+		hi := min(ddns.BackoffBase<<(i-1), ddns.BackoffMax)
+		if wait < hi/2 || wait > hi {
+			t.Fatalf("failure %d: wait %v outside [%v, %v]", i, wait, hi/2, hi)
+		}
+		if i > 1 && hi < ddns.BackoffMax && wait < prev/2 {
+			t.Fatalf("failure %d: wait %v shrank from %v", i, wait, prev)
+		}
+		prev = wait
+		s.clock.Advance(wait)
+		e.ForceUpdate(context.Background())
+	}
+	if st := e.Status()[0]; st.Held || st.LastError == "" {
+		t.Errorf("status = %+v", st)
+	}
+}
+
+// TestCertificatesAreVerified: the engine's own client does not trust httptest's certificate.
+func TestCertificatesAreVerified(t *testing.T) {
+	s := newDynSetup(t)
+	logger, lb := newLogger(t)
+	e, err := ddns.New([]config.DDNS{s.entry}, s.dir, testUA, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = force(t, e, addrA)
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("err = %v, want a certificate error", err)
+	}
+	if len(s.srv.Requests()) != 0 {
+		t.Fatal("an update reached a server with an untrusted certificate")
+	}
+	assertNoSecret(t, lb, e, dynPass)
+}
+
+// TestPlainHTTPWarns: http:// works because the URL says so, and says it is unencrypted.
+func TestPlainHTTPWarns(t *testing.T) {
+	srv := newDyndnsServer(t, false, dynUser, dynPass, dynHost)
+	logger, lb := newLogger(t)
+	entry := config.DDNS{Provider: "dyndns2", Server: srv.URL, Hostname: dynHost, Username: dynUser, PasswordFile: writeSecret(t, dynPass)}
+	e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(lb.String(), "plain http") {
+		t.Errorf("no warning about plain http in %q", lb.String())
+	}
+	if err := force(t, e, addrA); err != nil {
+		t.Fatal(err)
+	}
+	assertNoSecret(t, lb, e, dynPass)
+}
