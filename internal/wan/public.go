@@ -1,0 +1,495 @@
+package wan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/pion/stun/v3"
+)
+
+// DefaultSources are well-known public services that tell a client its address, for users who do not want
+// to pick their own. They are tried in this order.
+var DefaultSources = []string{
+	"https://api.ipify.org",
+	"https://ipv4.icanhazip.com",
+	"https://checkip.amazonaws.com",
+	"stun:stun.cloudflare.com:3478",
+	"dns:resolver1.opendns.com",
+}
+
+// DefaultDNSName is the name whose A record an OpenDNS-style resolver answers with the asker's address.
+const DefaultDNSName = "myip.opendns.com"
+
+// DiscoverOptions tune a Discoverer. The zero value is what a daemon wants.
+type DiscoverOptions struct {
+	// Timeout bounds each source's query. Default 3s.
+	Timeout time.Duration
+	// MinInterval is the shortest time between two real rounds of queries; calls in between get the last
+	// answer (or error) again, so that no service is ever hammered. Default 30s.
+	MinInterval time.Duration
+	// Stagger is how long one source has before the next one is asked as well; a source that fails starts
+	// the next one at once. Default 300ms, so that usually only the first source is asked. Negative asks
+	// every source at once.
+	Stagger time.Duration
+	// Dial opens the UDP and TCP connections (always "udp4"/"tcp4", the public IPv4 address is wanted).
+	// Default net.Dialer.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// HTTPClient replaces the client built around Dial (tests with their own TLS roots).
+	HTTPClient *http.Client
+	// UserAgent is sent to HTTP sources. Default "hairpin (+https://github.com/hairpin-nat/hairpin)".
+	UserAgent string
+	// Now is the clock (tests). Default time.Now.
+	Now func() time.Time
+	// Logger receives rejected answers and failed sources. Nil discards.
+	Logger *slog.Logger
+}
+
+// Discoverer learns the router's public IPv4 address from outside services, for routers behind another NAT.
+// It is safe for concurrent use; concurrent calls share one round of queries.
+type Discoverer struct {
+	sources []source
+	opts    DiscoverOptions
+	http    *http.Client
+
+	mu     sync.Mutex
+	at     time.Time // when the cached answer was asked for; zero before the first round
+	addr   netip.Addr
+	from   string
+	err    error
+	rounds int
+}
+
+// source is one parsed public_ip entry.
+type source struct {
+	raw  string // as configured, with any URL password redacted, for logs and answers
+	kind string // "http", "stun" or "dns"
+	url  string // http
+	addr string // stun and dns: host:port
+	name string // dns: the name to look up
+}
+
+// NewDiscoverer checks the sources (http://..., https://..., stun:host[:port], dns:server[:port][/name]; the
+// STUN port defaults to 3478, the DNS port to 53, the DNS name to myip.opendns.com).
+func NewDiscoverer(sources []string, opts DiscoverOptions) (*Discoverer, error) {
+	if len(sources) == 0 {
+		return nil, errors.New("no public address sources")
+	}
+	d := &Discoverer{opts: opts}
+	for _, s := range sources {
+		src, err := parseSource(s)
+		if err != nil {
+			return nil, err
+		}
+		d.sources = append(d.sources, src)
+	}
+	d.defaults()
+	return d, nil
+}
+
+func (d *Discoverer) defaults() {
+	o := &d.opts
+	if o.Timeout <= 0 {
+		o.Timeout = 3 * time.Second
+	}
+	if o.MinInterval <= 0 {
+		o.MinInterval = 30 * time.Second
+	}
+	if o.Stagger == 0 {
+		o.Stagger = 300 * time.Millisecond
+	}
+	if o.Dial == nil {
+		o.Dial = (&net.Dialer{}).DialContext
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "hairpin (+https://github.com/hairpin-nat/hairpin)"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	d.http = o.HTTPClient
+	if d.http == nil {
+		dial := o.Dial
+		d.http = &http.Client{Transport: &http.Transport{
+			// No proxy: through one, the service would see the proxy's address.
+			Proxy: nil,
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+				return dial(ctx, "tcp4", addr)
+			},
+			ForceAttemptHTTP2:   true,
+			TLSHandshakeTimeout: o.Timeout,
+			MaxIdleConns:        4,
+			IdleConnTimeout:     90 * time.Second,
+		}}
+	}
+}
+
+func parseSource(s string) (source, error) {
+	switch {
+	case strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" {
+			return source{}, fmt.Errorf("public address source %q is not a valid URL", s)
+		}
+		return source{raw: u.Redacted(), kind: "http", url: s}, nil
+	case strings.HasPrefix(s, "stun:"):
+		addr, err := hostPort(strings.TrimPrefix(s, "stun:"), "3478")
+		if err != nil {
+			return source{}, fmt.Errorf("public address source %q: %w", s, err)
+		}
+		return source{raw: s, kind: "stun", addr: addr}, nil
+	case strings.HasPrefix(s, "dns:"):
+		server, name, ok := strings.Cut(strings.TrimPrefix(s, "dns:"), "/")
+		if !ok || name == "" {
+			name = DefaultDNSName
+		}
+		if _, ok := dns.IsDomainName(name); !ok {
+			return source{}, fmt.Errorf("public address source %q: %q is not a domain name", s, name)
+		}
+		addr, err := hostPort(server, "53")
+		if err != nil {
+			return source{}, fmt.Errorf("public address source %q: %w", s, err)
+		}
+		return source{raw: s, kind: "dns", addr: addr, name: dns.Fqdn(name)}, nil
+	}
+	return source{}, fmt.Errorf("public address source %q has an unknown scheme (use http(s)://, stun: or dns:)", s)
+}
+
+func hostPort(s, def string) (string, error) {
+	if !strings.Contains(s, ":") {
+		s = net.JoinHostPort(s, def)
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" || port == "" {
+		return "", fmt.Errorf("%q is not host[:port]", s)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// Discover returns the public IPv4 address and the source that told it. Inside MinInterval of the previous
+// round it returns that round's result again without asking anyone. The first valid answer wins; when no
+// source gives one, the error lists why each failed.
+func (d *Discoverer) Discover(ctx context.Context) (netip.Addr, string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.opts.Now()
+	if !d.at.IsZero() && now.Sub(d.at) < d.opts.MinInterval {
+		return d.addr, d.from, d.err
+	}
+	addr, from, err := d.round(ctx)
+	if ctx.Err() != nil && err != nil {
+		// The caller gave up; that says nothing about the sources, so do not cache it.
+		return addr, from, err
+	}
+	d.at, d.addr, d.from, d.err = now, addr, from, err
+	d.rounds++
+	return addr, from, err
+}
+
+type answer struct {
+	addr netip.Addr
+	src  string
+	err  error
+}
+
+// round asks the sources, staggered, until one gives a valid address.
+func (d *Discoverer) round(ctx context.Context) (netip.Addr, string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	answers := make(chan answer, len(d.sources))
+	next, running := 0, 0
+	start := func() {
+		src := d.sources[next]
+		next++
+		running++
+		go func() {
+			addr, err := d.ask(ctx, src)
+			answers <- answer{addr, src.raw, err}
+		}()
+	}
+	start()
+	for d.opts.Stagger < 0 && next < len(d.sources) {
+		start()
+	}
+	stagger := time.NewTimer(max(d.opts.Stagger, 0))
+	defer stagger.Stop()
+	var errs []error
+	for running > 0 {
+		select {
+		case a := <-answers:
+			running--
+			if a.err == nil {
+				return a.addr, a.src, nil
+			}
+			d.opts.Logger.Warn("public address source failed", "source", a.src, "err", a.err)
+			errs = append(errs, fmt.Errorf("%s: %w", a.src, a.err))
+			if next < len(d.sources) {
+				start()
+				stagger.Reset(d.opts.Stagger)
+			}
+		case <-stagger.C:
+			if next < len(d.sources) {
+				start()
+				stagger.Reset(d.opts.Stagger)
+			}
+		case <-ctx.Done():
+			errs = append(errs, ctx.Err())
+			return netip.Addr{}, "", fmt.Errorf("public address: %w", errors.Join(errs...))
+		}
+	}
+	return netip.Addr{}, "", fmt.Errorf("no public address from any source: %w", errors.Join(errs...))
+}
+
+// ask queries one source within the per-source timeout.
+func (d *Discoverer) ask(ctx context.Context, src source) (netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
+	switch src.kind {
+	case "http":
+		return d.askHTTP(ctx, src)
+	case "stun":
+		return d.askUDP(ctx, src, newSTUNQuery())
+	default:
+		return d.askUDP(ctx, src, newDNSQuery(src.name))
+	}
+}
+
+// maxBody is more than any address with whitespace; a longer body is not an address.
+const maxBody = 256
+
+func (d *Discoverer) askHTTP(ctx context.Context, src source) (netip.Addr, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.url, nil)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	req.Header.Set("User-Agent", d.opts.UserAgent)
+	req.Header.Set("Accept", "text/plain")
+	resp, err := d.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is already in the message, possibly with a secret
+		}
+		return netip.Addr{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return netip.Addr{}, fmt.Errorf("HTTP status %s", resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("reading the answer: %w", err)
+	}
+	if len(body) > maxBody {
+		return netip.Addr{}, fmt.Errorf("answer longer than %d bytes is not an address", maxBody)
+	}
+	return parseHTTPBody(body)
+}
+
+// parseHTTPBody reads an answer that is just an address, possibly with surrounding whitespace.
+func parseHTTPBody(body []byte) (netip.Addr, error) {
+	text := strings.TrimSpace(string(body))
+	a, err := netip.ParseAddr(text)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("answer %q is not an address", truncate(text, 40))
+	}
+	return checkPublic(a.Unmap())
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// cgnat is the shared address space of carrier-grade NAT (RFC 6598).
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// checkPublic accepts an IPv4 address that can be the router's address on the internet. The documentation
+// ranges pass, because tests use them as public addresses.
+func checkPublic(a netip.Addr) (netip.Addr, error) {
+	var why string
+	switch {
+	case !a.Is4():
+		why = "not an IPv4 address"
+	case a.IsUnspecified() || a.As4()[0] == 0:
+		why = "unspecified"
+	case a.IsLoopback():
+		why = "loopback"
+	case a.IsPrivate():
+		why = "private (RFC 1918)"
+	case cgnat.Contains(a):
+		why = "carrier-grade NAT space (RFC 6598)"
+	case a.IsLinkLocalUnicast():
+		why = "link-local"
+	case a.IsMulticast():
+		why = "multicast"
+	case a.As4()[0] >= 240:
+		why = "reserved"
+	default:
+		return a, nil
+	}
+	return netip.Addr{}, fmt.Errorf("answer %s is %s, not a public address", a, why)
+}
+
+// udpQuery is one request/response protocol over UDP: STUN or DNS.
+type udpQuery interface {
+	request() []byte
+	// parse returns ok false for a datagram that is not the answer (stray or stale), which is ignored.
+	parse(b []byte) (addr netip.Addr, ok bool, err error)
+}
+
+// udpRetry is the first retransmission timeout; it doubles (RFC 8489 section 6.2.1 uses 500ms).
+const udpRetry = 500 * time.Millisecond
+
+func (d *Discoverer) askUDP(ctx context.Context, src source, q udpQuery) (netip.Addr, error) {
+	conn, err := d.opts.Dial(ctx, "udp4", src.addr)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	req := q.request()
+	buf := make([]byte, 1500)
+	for wait := udpRetry; ; wait *= 2 {
+		if _, err := conn.Write(req); err != nil {
+			return netip.Addr{}, ctxErr(ctx, err)
+		}
+		resend := time.Now().Add(wait)
+		for {
+			conn.SetReadDeadline(resend)
+			n, err := conn.Read(buf)
+			if err != nil {
+				if ctx.Err() != nil {
+					return netip.Addr{}, ctx.Err()
+				}
+				if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+					break // resend
+				}
+				return netip.Addr{}, err
+			}
+			addr, ok, err := q.parse(buf[:n])
+			if ok {
+				return addr, err
+			}
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+type stunQuery struct{ msg *stun.Message }
+
+func newSTUNQuery() stunQuery {
+	return stunQuery{stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.Fingerprint)}
+}
+
+func (q stunQuery) request() []byte { return q.msg.Raw }
+
+func (q stunQuery) parse(b []byte) (netip.Addr, bool, error) {
+	return parseSTUN(b, q.msg.TransactionID)
+}
+
+// parseSTUN reads a binding response to the transaction id.
+func parseSTUN(b []byte, id [stun.TransactionIDSize]byte) (netip.Addr, bool, error) {
+	if !stun.IsMessage(b) {
+		return netip.Addr{}, false, nil
+	}
+	m := &stun.Message{Raw: append([]byte(nil), b...)}
+	if err := m.Decode(); err != nil || m.TransactionID != id {
+		return netip.Addr{}, false, nil
+	}
+	if m.Type != stun.BindingSuccess {
+		return netip.Addr{}, true, fmt.Errorf("STUN answer is %s, not a binding success", m.Type)
+	}
+	var ip net.IP
+	var xor stun.XORMappedAddress
+	if err := xor.GetFrom(m); err == nil {
+		ip = xor.IP
+	} else {
+		// RFC 3489 servers only send MAPPED-ADDRESS.
+		var mapped stun.MappedAddress
+		if err := mapped.GetFrom(m); err != nil {
+			return netip.Addr{}, true, errors.New("STUN answer has no mapped address")
+		}
+		ip = mapped.IP
+	}
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return netip.Addr{}, true, errors.New("STUN answer has a malformed address")
+	}
+	addr, err := checkPublic(a.Unmap())
+	return addr, true, err
+}
+
+type dnsQuery struct{ msg *dns.Msg }
+
+func newDNSQuery(name string) dnsQuery {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	return dnsQuery{m}
+}
+
+func (q dnsQuery) request() []byte {
+	b, err := q.msg.Pack()
+	if err != nil {
+		panic(err) // a question built by SetQuestion with a checked name always packs
+	}
+	return b
+}
+
+func (q dnsQuery) parse(b []byte) (netip.Addr, bool, error) {
+	return parseDNSAnswer(b, q.msg.Id, q.msg.Question[0].Name)
+}
+
+// parseDNSAnswer reads the answer to query id for name: its first A record for that name.
+func parseDNSAnswer(b []byte, id uint16, name string) (netip.Addr, bool, error) {
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil || !m.Response || m.Id != id {
+		return netip.Addr{}, false, nil
+	}
+	if len(m.Question) != 1 || !strings.EqualFold(m.Question[0].Name, name) {
+		return netip.Addr{}, false, nil
+	}
+	if m.Rcode != dns.RcodeSuccess {
+		return netip.Addr{}, true, fmt.Errorf("DNS answer is %s", dns.RcodeToString[m.Rcode])
+	}
+	for _, rr := range m.Answer {
+		a, ok := rr.(*dns.A)
+		if !ok || !strings.EqualFold(a.Hdr.Name, name) {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(a.A)
+		if !ok {
+			return netip.Addr{}, true, errors.New("DNS answer has a malformed A record")
+		}
+		addr, err := checkPublic(ip.Unmap())
+		return addr, true, err
+	}
+	return netip.Addr{}, true, fmt.Errorf("DNS answer has no A record for %s", name)
+}

@@ -1,0 +1,427 @@
+package wan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/miekg/dns"
+	"github.com/pion/stun/v3"
+)
+
+// httpIP serves body on 127.0.0.1 and counts requests.
+func httpIP(t *testing.T, status int, body string) (string, *atomic.Int32) {
+	t.Helper()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.UserAgent() == "" || !strings.HasPrefix(r.UserAgent(), "hairpin") {
+			t.Errorf("User-Agent = %q", r.UserAgent())
+		}
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &hits
+}
+
+// httpHung never answers until the client gives up.
+func httpHung(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// stunServer answers binding requests on 127.0.0.1 with ip as the mapped address, after ignoring the first
+// drop requests.
+func stunServer(t *testing.T, ip string, drop int) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+			if req.Decode() != nil || req.Type != stun.BindingRequest {
+				continue
+			}
+			if drop > 0 {
+				drop--
+				continue
+			}
+			resp := stun.MustBuild(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingSuccess,
+				&stun.XORMappedAddress{IP: net.ParseIP(ip), Port: 4242}, stun.Fingerprint)
+			pc.WriteTo(resp.Raw, from)
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// dnsServer answers A questions for name on 127.0.0.1 with ip, or with rcode when ip is "".
+func dnsServer(t *testing.T, name, ip string, rcode int) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		q := r.Question[0]
+		switch {
+		case ip == "":
+			m.Rcode = rcode
+		case q.Qtype == dns.TypeA && strings.EqualFold(q.Name, dns.Fqdn(name)):
+			m.Answer = append(m.Answer, &dns.A{
+				Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 0},
+				A:   net.ParseIP(ip),
+			})
+		default:
+			m.Rcode = dns.RcodeNameError
+		}
+		w.WriteMsg(m)
+	})}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		srv.ActivateAndServe()
+	}()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		wg.Wait()
+	})
+	return pc.LocalAddr().String()
+}
+
+func discover(t *testing.T, sources []string, opts DiscoverOptions) (netip.Addr, string, error) {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = discard()
+	}
+	d, err := NewDiscoverer(sources, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Discover(context.Background())
+}
+
+func TestDiscoverEachKind(t *testing.T) {
+	httpURL, _ := httpIP(t, 200, " 203.0.113.7\r\n")
+	stunAddr := stunServer(t, "198.51.100.4", 0)
+	dnsAddr := dnsServer(t, DefaultDNSName, "192.0.2.9", 0)
+	otherDNS := dnsServer(t, "me.example.test", "203.0.113.99", 0)
+	tests := []struct {
+		source string
+		want   string
+	}{
+		{httpURL, "203.0.113.7"},
+		{"stun:" + stunAddr, "198.51.100.4"},
+		{"dns:" + dnsAddr, "192.0.2.9"},
+		{"dns:" + otherDNS + "/me.example.test", "203.0.113.99"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.source, func(t *testing.T) {
+			addr, from, err := discover(t, []string{tt.source}, DiscoverOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if addr.String() != tt.want || from != tt.source {
+				t.Errorf("got %v from %s, want %s from %s", addr, from, tt.want, tt.source)
+			}
+		})
+	}
+}
+
+func TestDiscoverRejectsGarbage(t *testing.T) {
+	tests := []struct {
+		name   string
+		source func(t *testing.T) string
+		want   string
+	}{
+		{"http text", func(t *testing.T) string { u, _ := httpIP(t, 200, "<html>hello</html>"); return u }, "not an address"},
+		{"http private", func(t *testing.T) string { u, _ := httpIP(t, 200, "192.168.1.10"); return u }, "private"},
+		{"http cgnat", func(t *testing.T) string { u, _ := httpIP(t, 200, "100.64.3.4"); return u }, "carrier-grade"},
+		{"http ipv6", func(t *testing.T) string { u, _ := httpIP(t, 200, "2001:db8::1"); return u }, "not an IPv4"},
+		{"http loopback", func(t *testing.T) string { u, _ := httpIP(t, 200, "127.0.0.1"); return u }, "loopback"},
+		{"http long", func(t *testing.T) string { u, _ := httpIP(t, 200, strings.Repeat("1", 1000)); return u }, "longer than"},
+		{"http status", func(t *testing.T) string { u, _ := httpIP(t, 503, "203.0.113.1"); return u }, "503"},
+		{"stun private", func(t *testing.T) string { return "stun:" + stunServer(t, "10.1.2.3", 0) }, "private"},
+		{"dns nxdomain", func(t *testing.T) string { return "dns:" + dnsServer(t, "x", "", dns.RcodeNameError) }, "NXDOMAIN"},
+		{"dns wrong name", func(t *testing.T) string { return "dns:" + dnsServer(t, "other.test", "203.0.113.1", 0) }, "NXDOMAIN"},
+		{"dns multicast", func(t *testing.T) string { return "dns:" + dnsServer(t, DefaultDNSName, "224.0.0.1", 0) }, "multicast"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, _, err := discover(t, []string{tt.source(t)}, DiscoverOptions{Timeout: 2 * time.Second})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, %v; want an error with %q", addr, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDiscoverFirstAnswerWins(t *testing.T) {
+	good, _ := httpIP(t, 200, "203.0.113.1")
+	bad, _ := httpIP(t, 200, "garbage")
+	hung := httpHung(t)
+	tests := []struct {
+		name    string
+		sources []string
+		stagger time.Duration
+	}{
+		{"all at once, hung first", []string{hung, "stun:" + stunServer(t, "198.51.100.1", 0)}, -1},
+		{"all at once, good last", []string{hung, bad, good}, -1},
+		// A long stagger shows that a failure starts the next source at once.
+		{"failure moves on", []string{bad, good}, time.Minute},
+		{"stagger moves on from a hung source", []string{hung, good}, 20 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			addr, from, err := discover(t, tt.sources, DiscoverOptions{Timeout: time.Minute, Stagger: tt.stagger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if from != tt.sources[len(tt.sources)-1] {
+				t.Errorf("answer %v came from %s, want the last source", addr, from)
+			}
+			if el := time.Since(start); el > 10*time.Second {
+				t.Errorf("took %v: waited for the hung source", el)
+			}
+		})
+	}
+}
+
+func TestDiscoverTimeout(t *testing.T) {
+	hung := httpHung(t)
+	// A UDP socket that never answers.
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	start := time.Now()
+	_, _, err = discover(t, []string{hung, "stun:" + pc.LocalAddr().String(), "dns:" + pc.LocalAddr().String()},
+		DiscoverOptions{Timeout: 100 * time.Millisecond, Stagger: -1})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want a deadline", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("took %v with a 100ms timeout", el)
+	}
+}
+
+func TestDiscoverSTUNRetransmits(t *testing.T) {
+	addr, _, err := discover(t, []string{"stun:" + stunServer(t, "203.0.113.50", 1)}, DiscoverOptions{})
+	if err != nil || addr.String() != "203.0.113.50" {
+		t.Errorf("got %v, %v after a lost request", addr, err)
+	}
+}
+
+func TestDiscoverMinInterval(t *testing.T) {
+	u, hits := httpIP(t, 200, "203.0.113.1")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d, err := NewDiscoverer([]string{u}, DiscoverOptions{Now: func() time.Time { return now }, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		advance time.Duration
+		hits    int32
+	}{{0, 1}, {10 * time.Second, 1}, {19 * time.Second, 1}, {time.Second, 2}, {29 * time.Second, 2}, {time.Minute, 3}}
+	for i, s := range steps {
+		now = now.Add(s.advance)
+		addr, _, err := d.Discover(context.Background())
+		if err != nil || addr.String() != "203.0.113.1" {
+			t.Fatalf("step %d: %v, %v", i, addr, err)
+		}
+		if got := hits.Load(); got != s.hits {
+			t.Errorf("step %d: %d requests, want %d", i, got, s.hits)
+		}
+	}
+
+	// Errors are cached too, so a broken service is not hammered either.
+	bad, badHits := httpIP(t, 500, "")
+	d, _ = NewDiscoverer([]string{bad}, DiscoverOptions{Now: func() time.Time { return now }, Logger: discard()})
+	for range 3 {
+		if _, _, err := d.Discover(context.Background()); err == nil {
+			t.Fatal("no error from a failing source")
+		}
+	}
+	if got := badHits.Load(); got != 1 {
+		t.Errorf("failing source asked %d times, want 1", got)
+	}
+}
+
+func TestDiscoverCancelNotCached(t *testing.T) {
+	u, hits := httpIP(t, 200, "203.0.113.1")
+	hung := httpHung(t)
+	d, err := NewDiscoverer([]string{hung, u}, DiscoverOptions{Stagger: time.Hour, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := d.Discover(ctx); err == nil {
+		t.Fatal("no error from a cancelled discovery")
+	}
+	d.opts.Stagger = -1
+	if addr, _, err := d.Discover(context.Background()); err != nil || addr.String() != "203.0.113.1" {
+		t.Errorf("after a cancelled call: %v, %v (%d requests)", addr, err, hits.Load())
+	}
+}
+
+func TestDiscoverDial(t *testing.T) {
+	u, _ := httpIP(t, 200, "203.0.113.77")
+	httpAddr := strings.TrimPrefix(u, "http://")
+	stunAddr := stunServer(t, "198.51.100.77", 0)
+	var mu sync.Mutex
+	var networks []string
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		mu.Lock()
+		networks = append(networks, network+" "+address)
+		mu.Unlock()
+		switch address {
+		case "ip.example.test:80":
+			address = httpAddr
+		case "stun.example.test:3478":
+			address = stunAddr
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, address)
+	}
+	for _, tt := range []struct{ source, want string }{
+		{"http://ip.example.test/", "203.0.113.77"},
+		{"stun:stun.example.test", "198.51.100.77"},
+	} {
+		addr, _, err := discover(t, []string{tt.source}, DiscoverOptions{Dial: dial})
+		if err != nil || addr.String() != tt.want {
+			t.Errorf("%s: %v, %v", tt.source, addr, err)
+		}
+	}
+	want := []string{"tcp4 ip.example.test:80", "udp4 stun.example.test:3478"}
+	if strings.Join(networks, ",") != strings.Join(want, ",") {
+		t.Errorf("dialled %v, want %v", networks, want)
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	tests := []struct {
+		in, addr, name, raw string
+		bad                 bool
+	}{
+		{in: "https://api.example.test/ip", raw: "https://api.example.test/ip"},
+		{in: "https://user:secret@api.example.test/", raw: "https://user:xxxxx@api.example.test/"},
+		{in: "stun:stun.example.test", addr: "stun.example.test:3478"},
+		{in: "stun:192.0.2.1:19302", addr: "192.0.2.1:19302"},
+		{in: "dns:192.0.2.53", addr: "192.0.2.53:53", name: "myip.opendns.com."},
+		{in: "dns:192.0.2.53:5353/me.example.test", addr: "192.0.2.53:5353", name: "me.example.test."},
+		{in: "dns:resolver.example.test/me.example.test", addr: "resolver.example.test:53", name: "me.example.test."},
+		{in: "dns:", bad: true},
+		{in: "stun::3478", bad: true},
+		{in: "ftp://x", bad: true},
+		{in: "http://", bad: true},
+		{in: "dns:192.0.2.53/bad..name", bad: true},
+	}
+	for _, tt := range tests {
+		s, err := parseSource(tt.in)
+		if tt.bad {
+			if err == nil {
+				t.Errorf("parseSource(%q) accepted", tt.in)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseSource(%q): %v", tt.in, err)
+			continue
+		}
+		if s.addr != tt.addr || s.name != tt.name || (tt.raw != "" && s.raw != tt.raw) {
+			t.Errorf("parseSource(%q) = %+v", tt.in, s)
+		}
+	}
+}
+
+func TestDefaultSourcesValid(t *testing.T) {
+	for _, s := range DefaultSources {
+		if err := config.CheckPublicIPSource(s); err != nil {
+			t.Errorf("config rejects default source: %v", err)
+		}
+		if _, err := parseSource(s); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func FuzzParseHTTPBody(f *testing.F) {
+	for _, s := range []string{"203.0.113.1\n", " 10.0.0.1 ", "::ffff:198.51.100.2", "2001:db8::1", "", "x", "1.2.3.4.5"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		a, err := parseHTTPBody(body)
+		if err == nil {
+			if _, err := checkPublic(a); err != nil || !a.Is4() {
+				t.Errorf("accepted %v from %q", a, body)
+			}
+		}
+	})
+}
+
+func FuzzParseDNSAnswer(f *testing.F) {
+	q := newDNSQuery("myip.opendns.com.")
+	reply := func(ip string) []byte {
+		m := new(dns.Msg)
+		m.SetReply(q.msg)
+		m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: "myip.opendns.com.", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.ParseIP(ip)})
+		b, _ := m.Pack()
+		return b
+	}
+	f.Add(reply("203.0.113.1"))
+	f.Add(reply("10.0.0.1"))
+	f.Add(q.request())
+	f.Add([]byte{0, 1, 2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, ok, err := parseDNSAnswer(b, q.msg.Id, "myip.opendns.com.")
+		if ok && err == nil {
+			if _, err := checkPublic(a); err != nil {
+				t.Errorf("accepted %v", a)
+			}
+		}
+	})
+}
+
+func FuzzParseSTUN(f *testing.F) {
+	req := newSTUNQuery()
+	resp := stun.MustBuild(stun.NewTransactionIDSetter(req.msg.TransactionID), stun.BindingSuccess,
+		&stun.XORMappedAddress{IP: net.ParseIP("203.0.113.1"), Port: 1})
+	f.Add(resp.Raw)
+	f.Add(req.msg.Raw)
+	f.Add([]byte{0, 1, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, ok, err := parseSTUN(b, req.msg.TransactionID)
+		if ok && err == nil {
+			if _, err := checkPublic(a); err != nil {
+				t.Errorf("accepted %v", a)
+			}
+		}
+	})
+}
