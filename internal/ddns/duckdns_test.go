@@ -1,0 +1,107 @@
+package ddns_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns"
+)
+
+// duckServer follows the DuckDNS spec (www.duckdns.org/spec.jsp): GET
+// /update?domains={subdomains}&token={token}[&ip={address}] answers the plain text OK, or KO when the token or
+// a domain is wrong.
+type duckServer struct {
+	*httptest.Server
+	token, domain string
+
+	mu   sync.Mutex
+	ips  []string
+	uas  []string
+	down bool
+}
+
+func newDuckServer(t *testing.T, token, domain string) *duckServer {
+	s := &duckServer{token: token, domain: domain}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.uas = append(s.uas, r.UserAgent())
+		if r.URL.Path != "/update" || q.Get("token") != s.token || q.Get("domains") != s.domain {
+			fmt.Fprint(w, "KO")
+			return
+		}
+		s.ips = append(s.ips, q.Get("ip"))
+		fmt.Fprint(w, "OK")
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+const duckToken = "a7c4d0ad-114e-40ef-ba1d-d217904a50f2"
+
+func newDuckEngine(t *testing.T, srv *duckServer, server, token, hostname string) (*ddns.Engine, *logBuf) {
+	t.Helper()
+	logger, lb := newLogger(t)
+	entry := config.DDNS{Provider: "duckdns", Server: server, Hostname: hostname, TokenFile: writeSecret(t, token)}
+	e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(newFakeClock()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { assertNoSecret(t, lb, e, token) })
+	return e, lb
+}
+
+func TestDuckDNS(t *testing.T) {
+	cases := []struct {
+		name, token, hostname string
+		ok                    bool
+	}{
+		{"full name", duckToken, "myhome.duckdns.org", true},
+		{"bare subdomain", duckToken, "myhome", true},
+		{"wrong token", "00000000-0000-0000-0000-000000000000", "myhome.duckdns.org", false},
+		{"wrong domain", duckToken, "other.duckdns.org", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := newDuckServer(t, duckToken, "myhome")
+			e, _ := newDuckEngine(t, srv, srv.URL, c.token, c.hostname)
+			err := force(t, e, addrA)
+			if c.ok {
+				if err != nil || len(srv.ips) != 1 || srv.ips[0] != addrA.String() || e.Status()[0].Answer != "OK" {
+					t.Fatalf("err = %v, server saw %v, status %+v", err, srv.ips, e.Status()[0])
+				}
+				if srv.uas[0] != testUA {
+					t.Errorf("User-Agent = %q", srv.uas[0])
+				}
+				return
+			}
+			if !ddns.IsHold(err) || !e.Status()[0].Held || !strings.Contains(err.Error(), "KO") {
+				t.Fatalf("err = %v, status %+v; want held on KO", err, e.Status()[0])
+			}
+		})
+	}
+}
+
+// TestDuckDNSTokenNotInNetworkErrors: net/http puts the request URL, token included, in its errors; none of
+// it may reach the log or the status.
+func TestDuckDNSTokenNotInNetworkErrors(t *testing.T) {
+	srv := newDuckServer(t, duckToken, "myhome")
+	url := srv.URL
+	srv.Close()
+	e, lb := newDuckEngine(t, srv, url, duckToken, "myhome")
+	if err := force(t, e, netip.MustParseAddr("192.0.2.1")); err == nil || strings.Contains(err.Error(), duckToken) {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(lb.String(), "backing off") {
+		t.Errorf("network failure not logged: %s", lb.String())
+	}
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
