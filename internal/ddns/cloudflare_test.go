@@ -25,13 +25,13 @@ type cloudflareServer struct {
 	*httptest.Server
 	zone, token string
 
-	mu      sync.Mutex
-	records map[string]cfRecord // by id
-	nextID  int
-	writes  []string // "PATCH name content", "POST name content"
-	uas     []string
-	fail    int // HTTP status to answer everything with; 0: behave
-	failCode int
+	mu         sync.Mutex
+	records    map[string]cfRecord // by id
+	nextID     int
+	writes     []string // "PATCH name content", "POST name content"
+	uas        []string
+	fail       int // HTTP status to answer everything with; 0: behave
+	failCode   int
 	retryAfter string
 }
 
