@@ -36,7 +36,7 @@ func ParseFingerprint(s string) ([]byte, error) {
 		rest, ok = strings.CutPrefix(s, "SHA256:")
 	}
 	if !ok {
-		return nil, fmt.Errorf("%q does not start with sha256:", s)
+		return nil, fmt.Errorf("%q does not start with \"sha256:\"", s)
 	}
 	raw := rest
 	if strings.Contains(rest, ":") {
