@@ -650,7 +650,9 @@ func (m *menu) move(ids []string, dest string) *apiError {
 	if dest != "" && m.find(dest) < 0 {
 		return &apiError{http.StatusBadRequest, "no such item"}
 	}
-	m.items = slices.DeleteFunc(m.items, func(e Entry) bool { return slices.ContainsFunc(moving, func(x Entry) bool { return x[".id"] == e[".id"] }) })
+	m.items = slices.DeleteFunc(m.items, func(e Entry) bool {
+		return slices.ContainsFunc(moving, func(x Entry) bool { return x[".id"] == e[".id"] })
+	})
 	at := len(m.items)
 	if dest != "" {
 		at = m.find(dest)
