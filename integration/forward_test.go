@@ -1,0 +1,226 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/lab"
+)
+
+// TestForwardsFromEverywhere: every camera over TCP (and the front camera over UDP) from the laptop, the
+// internet and the router, each camera seeing the expected caller; then the negative control.
+func TestForwardsFromEverywhere(t *testing.T) {
+	topo, cfg := labWithCameras(t, lab.Options{})
+	ctx := context.Background()
+
+	// Negative control first: before hairpin, nothing answers on the public address.
+	for _, c := range topo.ProveAll(ctx)[:3] {
+		if c.Answer.OK() {
+			t.Fatalf("before apply, %s from %s answered: %v", c.Target, c.From, c.Answer)
+		}
+	}
+
+	mustApply(t, topo, cfg)
+	checks := topo.ProveAll(ctx)
+	if len(checks) != 15 {
+		t.Fatalf("got %d checks, want 15 (4 TCP + 1 UDP forwards from 3 places)", len(checks))
+	}
+	for _, c := range checks {
+		if !c.Pass() {
+			t.Errorf("%s %s from %s: got %v, want %s seeing caller %s", c.Proto, c.Target, c.From, c.Answer, c.WantServer, c.Want)
+		}
+	}
+
+	// Negative control for the rule under test: without the masquerade, hairpin from the LAN fails while
+	// the internet still works.
+	mustApply(t, topo, cfg, "--no-hairpin-masquerade")
+	for _, c := range topo.ProveFromLAN(ctx) {
+		if c.Answer.OK() {
+			t.Errorf("without masquerade, %s from the laptop answered (%v): the test cannot tell hairpin from no hairpin", c.Target, c.Answer)
+		}
+	}
+	for _, c := range topo.ProveAll(ctx) {
+		if c.From == "internet" && !c.Pass() {
+			t.Errorf("without masquerade, internet access to %s must still work: %v", c.Target, c.Answer)
+		}
+	}
+}
+
+// TestPortRange: a range maps 1:1, each port reaching its own server; the port after the range does not
+// forward.
+func TestPortRange(t *testing.T) {
+	topo := newLab(t, lab.Options{})
+	ctx := context.Background()
+	cam := topo.Cameras[0]
+	for _, p := range []int{7000, 7001, 7002, 7003} {
+		if _, _, err := topo.Start(cam.NS, "lab", "serve", "--name", fmt.Sprintf("port%d", p), "--tcp", fmt.Sprint(p), "--udp", fmt.Sprint(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := writeConfig(t, fmt.Sprintf(`wan: {interface: %s}
+lan: {interface: %s}
+forwards:
+  - name: range
+    port: "9000-9002"
+    to: %s:7000-7002
+    protocol: both
+`, topo.WANIf, topo.LANIf, cam.Addr))
+	if err := lab.PollUntil(ctx, 10*time.Second, func() bool {
+		return lab.HTTPGet(ctx, topo.Laptop, fmt.Sprintf("http://%s:7002/", cam.Addr), lab.ProbeTimeout).OK()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, topo, cfg)
+	for i := 0; i < 3; i++ {
+		url := fmt.Sprintf("http://%s:%d/", topo.PublicAddr, 9000+i)
+		want := fmt.Sprintf("port%d", 7000+i)
+		for _, from := range []string{topo.Laptop, topo.Internet} {
+			if a := lab.HTTPGet(ctx, from, url, lab.ProbeTimeout); !a.OK() || a.Server != want {
+				t.Errorf("%s from %s: got %v, want %s", url, from, a, want)
+			}
+		}
+		if a := lab.UDPAsk(ctx, topo.Laptop, fmt.Sprintf("%s:%d", topo.PublicAddr, 9000+i), lab.ProbeTimeout); !a.OK() || a.Server != want {
+			t.Errorf("udp %d from laptop: got %v, want %s", 9000+i, a, want)
+		}
+	}
+	if a := lab.HTTPGet(ctx, topo.Internet, fmt.Sprintf("http://%s:9003/", topo.PublicAddr), lab.ProbeTimeout); a.OK() {
+		t.Errorf("port 9003 is outside the range but answered: %v", a)
+	}
+}
+
+// TestApplyIsIdempotent: a second apply leaves the table byte for byte the same, counters included.
+func TestApplyIsIdempotent(t *testing.T) {
+	topo, cfg := labWithCameras(t, lab.Options{})
+	ctx := context.Background()
+	mustApply(t, topo, cfg)
+	for i := 0; i < 3; i++ {
+		if a := lab.HTTPGet(ctx, topo.Laptop, fmt.Sprintf("http://%s:8090/", topo.PublicAddr), lab.ProbeTimeout); !a.OK() {
+			t.Fatal(a)
+		}
+	}
+	before := tableText(t, topo)
+	if !regexp.MustCompile(`count_tcp[^}]*8090 counter packets [1-9]`).MatchString(before) {
+		t.Fatalf("front-cam's counter did not count the traffic:\n%s", before)
+	}
+	mustApply(t, topo, cfg)
+	if after := tableText(t, topo); after != before {
+		t.Errorf("second apply changed the table:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// foreignRules is what the user had before hairpin: a table of their own, and even one in another family
+// named hairpin. Neither may be touched.
+const foreignRules = `table ip user_nat {
+	chain pre { type nat hook prerouting priority dstnat; tcp dport 2222 dnat to 192.168.88.181:22; }
+}
+table inet hairpin {
+	chain c { type filter hook input priority 0; tcp dport 9 counter; }
+}
+`
+
+// TestForeignTablesUntouched: apply and down change nothing outside hairpin's table, and down leaves no trace.
+func TestForeignTablesUntouched(t *testing.T) {
+	topo, cfg := labWithCameras(t, lab.Options{})
+	ctx := context.Background()
+	if err := lab.LoadNFT(ctx, topo.Router, foreignRules); err != nil {
+		t.Fatal(err)
+	}
+	before := ruleset(t, topo)
+	mustApply(t, topo, cfg)
+	during := ruleset(t, topo)
+	for _, table := range splitTables(before) {
+		if !strings.Contains(during, table) {
+			t.Errorf("apply changed a foreign table:\n%s\nruleset after apply:\n%s", table, during)
+		}
+	}
+	if out, code := hairpin(t, topo, "down", "-c", cfg); code != 0 {
+		t.Fatalf("down exited %d: %s", code, out)
+	}
+	if after := ruleset(t, topo); after != before {
+		t.Errorf("down did not restore the ruleset exactly:\nbefore:\n%s\nafter down:\n%s", before, after)
+	}
+	if a := lab.HTTPGet(ctx, topo.Internet, fmt.Sprintf("http://%s:8090/", topo.PublicAddr), lab.ProbeTimeout); a.OK() {
+		t.Errorf("after down the forward still answers: %v", a)
+	}
+}
+
+// TestRefusesForeignTableNamedHairpin: a table ip hairpin that hairpin did not create is never changed.
+func TestRefusesForeignTableNamedHairpin(t *testing.T) {
+	topo := newLab(t, lab.Options{})
+	cfg := writeConfig(t, topo.Config())
+	if err := lab.LoadNFT(context.Background(), topo.Router, "table ip hairpin {\n set mine { type ipv4_addr; elements = { 192.0.2.1 }; }\n}\n"); err != nil {
+		t.Fatal(err)
+	}
+	before := ruleset(t, topo)
+	for _, cmd := range []string{"apply", "down"} {
+		out, code := hairpin(t, topo, cmd, "-c", cfg)
+		if code != 1 || !strings.Contains(out, "not created by hairpin") {
+			t.Errorf("%s: exit %d, output %q; want exit 1 naming the foreign table", cmd, code, out)
+		}
+	}
+	if after := ruleset(t, topo); after != before {
+		t.Errorf("the foreign table changed:\n%s", after)
+	}
+}
+
+// TestBadInputChangesNothing: a broken config (exit 2) and a missing interface (exit 1) leave the running
+// rules exactly as they were.
+func TestBadInputChangesNothing(t *testing.T) {
+	topo, cfg := labWithCameras(t, lab.Options{})
+	mustApply(t, topo, cfg)
+	before := tableText(t, topo)
+
+	bad := writeConfig(t, strings.Replace(topo.Config(), "port: 8091", "port: 70000", 1)+"  - name: front-cam\n    port: 8090\n    to: 192.168.88.300\n")
+	out, code := hairpin(t, topo, "apply", "-c", bad)
+	if code != 2 {
+		t.Errorf("bad config: exit %d, want 2: %s", code, out)
+	}
+	for _, want := range []string{"hairpin.yaml:11:", "forwards[1].port", "out of range", "duplicate name", "forwards[4].to"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bad config output lacks %q:\n%s", want, out)
+		}
+	}
+	missing := writeConfig(t, strings.Replace(topo.Config(), "interface: wan0", "interface: ppp0", 1))
+	out, code = hairpin(t, topo, "apply", "-c", missing)
+	if code != 1 || !strings.Contains(out, `"ppp0"`) || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Errorf("missing interface: exit %d, output %q; want exit 1 and one line naming ppp0", code, out)
+	}
+	if after := tableText(t, topo); after != before {
+		t.Errorf("rules changed after bad input:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if a := lab.HTTPGet(context.Background(), topo.Laptop, fmt.Sprintf("http://%s:8090/", topo.PublicAddr), lab.ProbeTimeout); !a.OK() {
+		t.Errorf("forwards stopped working after bad input: %v", a)
+	}
+}
+
+// TestCallerAddress pins the camera's view: the router's LAN address for hairpinned callers, the real address
+// from the internet. (Also covered in TestForwardsFromEverywhere; this one names the property.)
+func TestCallerAddress(t *testing.T) {
+	topo, cfg := labWithCameras(t, lab.Options{})
+	mustApply(t, topo, cfg)
+	ctx := context.Background()
+	url := fmt.Sprintf("http://%s:8091/", topo.PublicAddr)
+	for _, tc := range []struct {
+		ns   string
+		want netip.Addr
+	}{{topo.Laptop, topo.RouterLAN}, {topo.Internet, topo.InternetAddr}} {
+		if a := lab.HTTPGet(ctx, tc.ns, url, lab.ProbeTimeout); a.Caller != tc.want {
+			t.Errorf("from %s the camera saw %v, want %s", tc.ns, a, tc.want)
+		}
+	}
+}
+
+// splitTables cuts an `nft list ruleset` text into its tables.
+func splitTables(ruleset string) []string {
+	var out []string
+	for _, part := range strings.Split(ruleset, "\ntable ") {
+		part = strings.TrimPrefix(part, "table ")
+		out = append(out, "table "+strings.TrimSpace(part))
+	}
+	return out
+}
