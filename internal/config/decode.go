@@ -160,16 +160,6 @@ func (d *decoder) oneOf(n *yaml.Node, path string, allowed ...string) (string, b
 	return "", false
 }
 
-func (d *decoder) strList(n *yaml.Node, path string) []string {
-	var out []string
-	for i, c := range d.sequence(n, path) {
-		if s, ok := d.str(c, fmt.Sprintf("%s[%d]", path, i)); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 func resolveAlias(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias

@@ -1,0 +1,34 @@
+# The two commands of the README: `make lab` (the demo) and `make test` (everything CI runs). Both install
+# their own dependencies on Debian when run as root.
+GO ?= go
+GOBIN := $(shell $(GO) env GOPATH)/bin
+BIN := bin/hairpin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build deps lab test lint unit bench fuzz clean
+
+all: build
+
+deps:
+	./scripts/deps.sh
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/hairpin
+
+lab: deps build
+	./$(BIN) lab
+
+lint:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+
+test: deps lint
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+bench: deps build
+	./scripts/bench.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what hairpin's lab, tests and benchmarks need on Debian (run as root). Safe to run again: it only
+# installs what is missing.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have nft       || need+=(nftables)
+have ip        || need+=(iproute2)
+have sysctl    || need+=(procps)
+have iperf3    || need+=(iperf3)
+have named     || need+=(bind9)
+have dig       || need+=(bind9-dnsutils)
+have nsupdate  || need+=(bind9-dnsutils)
+have make      || need+=(make)
+have gcc       || need+=(gcc)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing: ${need[*]}; run as root (sudo) so they can be installed" >&2
+    exit 1
+  fi
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# BIND's packaging starts a system-wide named; hairpin's tests run their own, so keep it out of the way.
+if have systemctl && systemctl is-active --quiet named 2>/dev/null; then systemctl stop named || true; fi
+
+if ! have go; then
+  echo "Go is not installed: install Go 1.24 or newer (https://go.dev/doc/install) and put it on PATH" >&2
+  exit 1
+fi
+gobin="$(go env GOPATH)/bin"
+if [ ! -x "$gobin/staticcheck" ]; then
+  echo "installing staticcheck"
+  go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+go mod download
