@@ -103,8 +103,9 @@ func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	return Classify(r, err)
 }
 
-// Classify turns the server's answer into the engine's terms. A TSIG error (BADSIG, BADKEY, BADTIME) or
-// NOTAUTH is an auth failure and REFUSED means the key may not update this name: both hold. SERVFAIL and
+// Classify turns the server's answer into the engine's terms. A TSIG error (BADSIG, BADKEY, BADTIME, which
+// RFC 8945 sends with rcode NOTAUTH) is an auth failure, and so is REFUSED, the key not being allowed to update
+// this name: both hold. SERVFAIL and
 // network errors are transient. Any other rcode says the zone or name is wrong: hold.
 func Classify(r *dns.Msg, err error) (string, error) {
 	if r == nil {
@@ -134,7 +135,8 @@ func Classify(r *dns.Msg, err error) (string, error) {
 		}
 		return answer, nil
 	case dns.RcodeNotAuth:
-		return "", provider.AuthHold(answer, "the server rejected the TSIG key (check tsig_key, tsig_algorithm and the secret)")
+		// Without a TSIG error, NOTAUTH is RFC 2136's "not authoritative for the zone".
+		return "", provider.Hold(answer, "the server is not authoritative for the zone (check zone and server)")
 	case dns.RcodeRefused:
 		return "", provider.AuthHold(answer, "the server refused the update (its update policy does not allow this key and name)")
 	case dns.RcodeServerFailure:
