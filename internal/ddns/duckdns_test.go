@@ -20,10 +20,9 @@ type duckServer struct {
 	*httptest.Server
 	token, domain string
 
-	mu   sync.Mutex
-	ips  []string
-	uas  []string
-	down bool
+	mu  sync.Mutex
+	ips []string
+	uas []string
 }
 
 func newDuckServer(t *testing.T, token, domain string) *duckServer {
