@@ -23,9 +23,11 @@ package rostest
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -81,7 +83,10 @@ type Router struct {
 // It stops when the test ends.
 func New(t testing.TB, user, password string) *Router {
 	r := &Router{user: user, password: password, menus: defaultMenus()}
-	r.srv = httptest.NewTLSServer(http.HandlerFunc(r.serve))
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	// Tests of certificate pinning make handshakes fail on purpose; keep their noise out of the test log.
+	r.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	r.srv.StartTLS()
 	t.Cleanup(r.srv.Close)
 	return r
 }
@@ -153,6 +158,9 @@ func (r *Router) Fingerprint() string {
 	}
 	return "sha256:" + strings.Join(parts, ":")
 }
+
+// Certificate is the router's self-signed certificate (it is its own CA and names 127.0.0.1).
+func (r *Router) Certificate() *x509.Certificate { return r.srv.Certificate() }
 
 // Close stops the server (to simulate an unreachable router).
 func (r *Router) Close() { r.srv.Close() }
