@@ -16,6 +16,8 @@ import (
 type NetlinkSource struct {
 	// NS is the namespace; nil means the current one.
 	NS *netns.NsHandle
+
+	recvBuf int // socket buffer size for subscriptions; 0 means subscriptionBuffer (tests shrink it)
 }
 
 var _ Source = NetlinkSource{}
@@ -108,6 +110,10 @@ func (s NetlinkSource) Subscribe(ctx context.Context) (<-chan Event, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var once sync.Once
 	lost := func(error) { once.Do(cancel) }
+	rcvbuf := s.recvBuf
+	if rcvbuf == 0 {
+		rcvbuf = subscriptionBuffer
+	}
 	ns := s.NS
 	if ns == nil {
 		none := netns.None()
@@ -116,14 +122,14 @@ func (s NetlinkSource) Subscribe(ctx context.Context) (<-chan Event, error) {
 	links := make(chan netlink.LinkUpdate, 64)
 	addrs := make(chan netlink.AddrUpdate, 64)
 	err := netlink.LinkSubscribeWithOptions(links, ctx.Done(), netlink.LinkSubscribeOptions{
-		Namespace: ns, ErrorCallback: lost, ReceiveBufferSize: subscriptionBuffer,
+		Namespace: ns, ErrorCallback: lost, ReceiveBufferSize: rcvbuf,
 	})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("link subscription: %w", err)
 	}
 	err = netlink.AddrSubscribeWithOptions(addrs, ctx.Done(), netlink.AddrSubscribeOptions{
-		Namespace: ns, ErrorCallback: lost, ReceiveBufferSize: subscriptionBuffer,
+		Namespace: ns, ErrorCallback: lost, ReceiveBufferSize: rcvbuf,
 	})
 	if err != nil {
 		cancel()

@@ -89,9 +89,17 @@ func (s Snapshot) String() string {
 func (s IfaceState) normalise() IfaceState {
 	slices.SortFunc(s.Addrs, netip.Addr.Compare)
 	s.Addrs = slices.Compact(s.Addrs)
-	slices.SortFunc(s.Nets, netip.Prefix.Compare)
+	slices.SortFunc(s.Nets, comparePrefix)
 	s.Nets = slices.Compact(s.Nets)
 	return s
+}
+
+// comparePrefix orders by address, then by length (netip.Prefix.Compare needs a newer Go than go.mod names).
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
 }
 
 // Event says that something about one interface may have changed. It is only a hint: the watcher re-lists the

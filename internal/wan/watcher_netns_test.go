@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,4 +185,59 @@ func testAddr(i int) *netlink.Addr {
 		ip = net.IPv4(198, 51, 100, 1)
 	}
 	return &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(24, 32)}}
+}
+
+// countingSource counts subscriptions, to see re-subscriptions after a loss.
+type countingSource struct {
+	Source
+	subs atomic.Int32
+}
+
+func (c *countingSource) Subscribe(ctx context.Context) (<-chan Event, error) {
+	c.subs.Add(1)
+	return c.Source.Subscribe(ctx)
+}
+
+// TestNetnsOverflow shrinks the subscription's socket buffer so that a burst of address changes overflows it
+// (ENOBUFS); the watcher must re-subscribe, re-list and still end with the full state.
+func TestNetnsOverflow(t *testing.T) {
+	ns, h := testNS(t)
+	addLink(t, ns, "wan0")
+	ipIn(t, ns, "link", "set", "wan0", "up")
+	src := &countingSource{Source: NetlinkSource{NS: h, recvBuf: 1}}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := Watch(ctx, []string{"wan0"}, WatchOptions{Source: src, Logger: discard()})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range ch {
+		}
+	})
+	waitFor(t, ch, Snapshot{"wan0": {Exists: true, Up: true}})
+
+	var batch strings.Builder
+	want := IfaceState{Exists: true, Up: true}
+	for _, pfx := range []string{"192.0.2.", "198.51.100.", "203.0.113."} {
+		for i := 1; i <= 250; i++ {
+			fmt.Fprintf(&batch, "addr add %s%d/32 dev wan0\n", pfx, i)
+			want.Addrs = append(want.Addrs, netip.MustParseAddr(fmt.Sprint(pfx, i)))
+		}
+	}
+	want.Nets = make([]netip.Prefix, len(want.Addrs))
+	for i, a := range want.Addrs {
+		want.Nets[i] = netip.PrefixFrom(a, 32)
+	}
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(batch.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ip -batch: %v: %s", err, out)
+	}
+	waitFor(t, ch, Snapshot{"wan0": want.normalise()})
+	t.Logf("subscriptions: %d", src.subs.Load())
+	if src.subs.Load() < 2 {
+		t.Error("the burst did not overflow the subscription; the test no longer covers re-subscription")
+	}
 }
