@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/routeros/rostest"
@@ -346,5 +347,39 @@ func TestPortRanges(t *testing.T) {
 	}
 	if _, writes := f.apply(f.desired()); writes != 0 {
 		t.Errorf("re-apply wrote %d times", writes)
+	}
+}
+
+func TestPoll(t *testing.T) {
+	f := newFixture(t)
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 10)
+	ch := f.b.Poll(pctx, 5*time.Millisecond, func(err error) { errs <- err })
+	first := <-ch
+	if len(first.WANAddrs) != 1 || first.WANAddrs[0] != netip.MustParseAddr("203.0.113.7") {
+		t.Fatalf("first observation: %+v", first)
+	}
+	f.r.Edit(rostest.Address, f.wanID, rostest.Entry{"address": "198.51.100.20/24"})
+	deadline := time.After(5 * time.Second)
+	select {
+	case obs := <-ch:
+		if obs.WANAddrs[0] != netip.MustParseAddr("198.51.100.20") {
+			t.Errorf("after the change: %+v", obs)
+		}
+	case <-deadline:
+		t.Fatal("no observation after the WAN address changed")
+	}
+	f.r.Close()
+	select {
+	case err := <-errs:
+		if !IsUnreachable(err) {
+			t.Errorf("poll error: %v", err)
+		}
+	case <-deadline:
+		t.Fatal("no error after the router went away")
+	}
+	cancel()
+	for range ch {
 	}
 }
