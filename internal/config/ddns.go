@@ -2,16 +2,21 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// DDNS is one dynamic-DNS hostname to keep on the public address. Which keys apply depends on Provider; the
-// provider packages in internal/ddns/providers check the combination.
+// DDNS is one dynamic-DNS hostname to keep on the public address. Which keys apply depends on Provider (see
+// ddnsKeys); the provider packages in internal/ddns/providers check what needs the secrets themselves.
 type DDNS struct {
 	Provider string
 	Hostname string
-	Server   string // dyndns2: base URL; rfc2136: host:port
+	Server   string // dyndns2, cloudflare, duckdns: base URL (default: the provider's own); rfc2136: host[:port]
 	Username string
 	// Secrets are never held in the config itself: a file or an environment variable names them.
 	PasswordFile string
@@ -34,19 +39,44 @@ type DDNS struct {
 // DDNSProviders lists the provider names a ddns entry may use.
 var DDNSProviders = []string{"dyndns2", "rfc2136", "cloudflare", "duckdns"}
 
+// TSIGAlgorithms lists the tsig_algorithm values an rfc2136 entry may use.
+var TSIGAlgorithms = []string{"hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"}
+
+// ddnsRule says which keys a provider takes. required keys must be present; each pair in secrets is a
+// file/env alternative of which exactly one must be given; optional keys may be.
+type ddnsRule struct {
+	required []string
+	secrets  [][2]string
+	optional []string
+	// httpServer: server is a URL; otherwise host[:port].
+	httpServer bool
+}
+
+var ddnsKeys = map[string]ddnsRule{
+	"dyndns2":    {required: []string{"username"}, secrets: [][2]string{{"password_file", "password_env"}}, optional: []string{"server"}, httpServer: true},
+	"rfc2136":    {required: []string{"server", "tsig_key"}, secrets: [][2]string{{"tsig_secret_file", "tsig_secret_env"}}, optional: []string{"zone", "tsig_algorithm", "ttl"}},
+	"cloudflare": {required: []string{"zone_id"}, secrets: [][2]string{{"token_file", "token_env"}}, optional: []string{"server", "ttl", "proxied"}, httpServer: true},
+	"duckdns":    {secrets: [][2]string{{"token_file", "token_env"}}, optional: []string{"server"}, httpServer: true},
+}
+
+var dnsNameRE = regexp.MustCompile(`^([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$`)
+
 func (d *decoder) ddns(n *yaml.Node, path string) []DDNS {
 	var out []DDNS
+	seen := map[string]int{} // provider+hostname -> index
 	for i, item := range d.sequence(n, path) {
 		key := fmt.Sprintf("%s[%d]", path, i)
-		e := DDNS{Line: item.Line, TTL: 60}
-		str := func(dst *string) field { return func(k string, v *yaml.Node) { *dst, _ = d.str(v, k) } }
-		var hasProvider, hasHost bool
+		e := DDNS{Line: item.Line, TTL: 60, TSIGAlgorithm: "hmac-sha256"}
+		given := map[string]*yaml.Node{}
+		str := func(dst *string) field {
+			return func(k string, v *yaml.Node) { given[lastKey(k)] = v; *dst, _ = d.str(v, k) }
+		}
 		if !d.mapping(item, key, map[string]field{
 			"provider": func(k string, v *yaml.Node) {
-				hasProvider = true
+				given["provider"] = v
 				e.Provider, _ = d.oneOf(v, k, DDNSProviders...)
 			},
-			"hostname":         func(k string, v *yaml.Node) { hasHost = true; e.Hostname, _ = d.str(v, k) },
+			"hostname":         str(&e.Hostname),
 			"server":           str(&e.Server),
 			"username":         str(&e.Username),
 			"password_file":    str(&e.PasswordFile),
@@ -55,22 +85,130 @@ func (d *decoder) ddns(n *yaml.Node, path string) []DDNS {
 			"token_env":        str(&e.TokenEnv),
 			"zone":             str(&e.Zone),
 			"tsig_key":         str(&e.TSIGKey),
-			"tsig_algorithm":   str(&e.TSIGAlgorithm),
 			"tsig_secret_file": str(&e.TSIGSecretFile),
 			"tsig_secret_env":  str(&e.TSIGSecretEnv),
 			"zone_id":          str(&e.ZoneID),
-			"ttl":              func(k string, v *yaml.Node) { e.TTL, _ = d.integer(v, k, 1, 86400) },
-			"proxied":          func(k string, v *yaml.Node) { e.Proxied, _ = d.boolean(v, k) },
+			"tsig_algorithm": func(k string, v *yaml.Node) {
+				given["tsig_algorithm"] = v
+				e.TSIGAlgorithm, _ = d.oneOf(v, k, TSIGAlgorithms...)
+			},
+			"ttl":     func(k string, v *yaml.Node) { given["ttl"] = v; e.TTL, _ = d.integer(v, k, 1, 86400) },
+			"proxied": func(k string, v *yaml.Node) { given["proxied"] = v; e.Proxied, _ = d.boolean(v, k) },
 		}) {
 			continue
 		}
-		if !hasProvider {
+		if given["provider"] == nil {
 			d.errorf(item, key+".provider", "add e.g. `provider: dyndns2`", "required key is missing")
 		}
-		if !hasHost {
+		if given["hostname"] == nil {
 			d.errorf(item, key+".hostname", "add e.g. `hostname: home.example.net`", "required key is missing")
+		} else {
+			d.ddnsHostname(given["hostname"], key+".hostname", e)
+		}
+		if rule, ok := ddnsKeys[e.Provider]; ok {
+			d.ddnsRule(item, key, e, rule, given)
+		}
+		if e.Provider != "" && e.Hostname != "" {
+			id := e.Provider + " " + strings.ToLower(strings.TrimSuffix(e.Hostname, "."))
+			if j, dup := seen[id]; dup {
+				d.errorf(given["hostname"], key+".hostname", fmt.Sprintf("remove one; %s[%d] has it already", path, j),
+					"%s appears twice for provider %s", e.Hostname, e.Provider)
+			}
+			seen[id] = i
 		}
 		out = append(out, e)
 	}
 	return out
+}
+
+func lastKey(k string) string {
+	if i := strings.LastIndexByte(k, '.'); i >= 0 {
+		return k[i+1:]
+	}
+	return k
+}
+
+func (d *decoder) ddnsHostname(n *yaml.Node, key string, e DDNS) {
+	h := e.Hostname
+	if e.Provider == "duckdns" {
+		sub := strings.TrimSuffix(strings.TrimSuffix(h, "."), ".duckdns.org")
+		if !dnsNameRE.MatchString(sub) || strings.Contains(sub, ".") {
+			d.errorf(n, key, "write the DuckDNS name, e.g. home or home.duckdns.org", "%q is not a DuckDNS name", h)
+		}
+		return
+	}
+	if len(h) > 253 || !dnsNameRE.MatchString(h) || !strings.Contains(strings.TrimSuffix(h, "."), ".") {
+		d.errorf(n, key, "write a fully qualified name such as home.example.net", "%q is not a fully qualified host name", h)
+	}
+}
+
+// ddnsRule reports keys that do not apply to the provider, missing required keys and secrets, and checks
+// the server's form.
+func (d *decoder) ddnsRule(item *yaml.Node, key string, e DDNS, rule ddnsRule, given map[string]*yaml.Node) {
+	allowed := map[string]bool{"provider": true, "hostname": true}
+	for _, k := range rule.required {
+		allowed[k] = true
+		if given[k] == nil {
+			d.errorf(item, key+"."+k, "provider "+e.Provider+" needs it", "required key is missing")
+		}
+	}
+	for _, k := range rule.optional {
+		allowed[k] = true
+	}
+	for _, pair := range rule.secrets {
+		allowed[pair[0]], allowed[pair[1]] = true, true
+		switch {
+		case given[pair[0]] == nil && given[pair[1]] == nil:
+			d.errorf(item, key+"."+pair[0], fmt.Sprintf("name a file with %s (mode 600) or an environment variable with %s", pair[0], pair[1]), "the secret is missing")
+		case given[pair[0]] != nil && given[pair[1]] != nil:
+			d.errorf(given[pair[1]], key+"."+pair[1], "keep one of them", "%s and %s are both given", pair[0], pair[1])
+		}
+	}
+	var extra []string
+	for k := range given {
+		if !allowed[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		d.errorf(given[k], key+"."+k, "remove it", "does not apply to provider %s", e.Provider)
+	}
+	if n := given["server"]; n != nil && e.Server != "" {
+		if rule.httpServer {
+			d.ddnsURL(n, key+".server", e.Server)
+		} else if err := checkHostPort(e.Server); err != nil {
+			d.errorf(n, key+".server", "write the server as host or host:port, e.g. 192.0.2.53:53", "%v", err)
+		}
+	}
+}
+
+func (d *decoder) ddnsURL(n *yaml.Node, key, s string) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		d.errorf(n, key, "write a URL such as https://members.dyndns.org", "%q is not an http(s) URL", s)
+		return
+	}
+	if u.User != nil {
+		d.errorf(n, key, "use username and password_file instead", "the URL must not carry credentials")
+		return
+	}
+	if u.Scheme == "http" {
+		d.warnf(n, key, "use https unless the server is on a network you trust", "plain http sends the credentials unencrypted")
+	}
+}
+
+func checkHostPort(s string) error {
+	host := s
+	if h, port, err := net.SplitHostPort(s); err == nil {
+		host = h
+		var p int
+		if _, err := fmt.Sscanf(port, "%d", &p); err != nil || p < 1 || p > 65535 || fmt.Sprint(p) != port {
+			return fmt.Errorf("%q has a bad port", s)
+		}
+	}
+	if host == "" || strings.ContainsAny(host, "/ ") {
+		return fmt.Errorf("%q is not a host or host:port", s)
+	}
+	return nil
 }
