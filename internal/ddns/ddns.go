@@ -222,13 +222,19 @@ func (e *Engine) work(ctx context.Context, h *host) {
 // last one sent, and even during a network backoff. It does not override a hold, nor a pause the provider asked
 // for (dyndns2 dnserr/911, HTTP 429/5xx): ignoring those is exactly what gets clients banned. Those hostnames
 // come back as errors, as do failed updates.
-func (e *Engine) ForceUpdate(ctx context.Context) error {
+func (e *Engine) ForceUpdate(ctx context.Context) error { return e.updateAll(ctx, true) }
+
+// Update does once, in the caller's goroutine, what Run does on a change: it sends the current address for
+// every hostname whose last-sent address differs and that is not held or waiting.
+func (e *Engine) Update(ctx context.Context) error { return e.updateAll(ctx, false) }
+
+func (e *Engine) updateAll(ctx context.Context, force bool) error {
 	if !e.address().IsValid() {
 		return errors.New("no public address to send")
 	}
 	var errs []error
 	for _, h := range e.hosts {
-		if _, err := e.attempt(ctx, h, true); err != nil {
+		if _, err := e.attempt(ctx, h, force); err != nil {
 			errs = append(errs, fmt.Errorf("%s (%s): %w", h.entry.Hostname, h.entry.Provider, err))
 		}
 	}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/wan"
+)
+
+func init() {
+	subcommands = append(subcommands, ddnsCmd)
+}
+
+// ddnsUserAgent is what HTTP DDNS providers see; the dyndns2 protocol asks clients to name themselves.
+func ddnsUserAgent() string { return "hairpin/" + version + " github.com/hairpin-nat/hairpin" }
+
+func ddnsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ddns",
+		Short: "Dynamic DNS: send the public address to the providers in the config",
+	}
+	cmd.AddCommand(ddnsUpdateCmd())
+	return cmd
+}
+
+func ddnsUpdateCmd() *cobra.Command {
+	var path, address string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "update",
+		Short: "Send the public address now where it differs from the last one sent (all of them with --force)",
+		Long: `Send the public address to every ddns entry of the config, now.
+
+The address is --address, or else the first IPv4 address of the WAN interface. Without --force, only
+hostnames whose last successfully sent address differs get an update, as the daemon would do. --force sends
+to every hostname even when nothing changed (providers may count repeated unchanged updates as abuse: use
+it to check credentials, not from cron). Neither lifts a hold: a hostname whose provider refused for good
+(bad credentials, unknown host, abuse block) stays held until its config or secret changes, and one whose
+provider asked for a pause waits for it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, path)
+			if err != nil {
+				return err
+			}
+			if len(cfg.DDNS) == 0 {
+				return configError{fmt.Errorf("%s has no ddns entries", path)}
+			}
+			addr, err := ddnsAddress(cfg, address)
+			if err != nil {
+				return err
+			}
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			engine, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(), logger)
+			if err != nil {
+				return configError{err}
+			}
+			engine.SetAddress(addr)
+			if force {
+				err = engine.ForceUpdate(cmd.Context())
+			} else {
+				err = engine.Update(cmd.Context())
+			}
+			printDDNSStatus(cmd.OutOrStdout(), engine.Status())
+			return err
+		},
+	}
+	configFlag(cmd, &path)
+	cmd.Flags().StringVar(&address, "address", "", "address to send (default: the first IPv4 address of the WAN interface)")
+	cmd.Flags().BoolVar(&force, "force", false, "send even when the provider already has the address")
+	return cmd
+}
+
+func ddnsAddress(cfg *config.Config, flag string) (netip.Addr, error) {
+	if flag != "" {
+		a, err := netip.ParseAddr(flag)
+		if err != nil || !a.Is4() {
+			return netip.Addr{}, configError{fmt.Errorf("--address %q is not an IPv4 address", flag)}
+		}
+		return a, nil
+	}
+	addrs, _, err := wan.Addrs(cfg.WAN.Interface)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("WAN %w; give the address with --address", err)
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("WAN interface %s has no IPv4 address; give one with --address", cfg.WAN.Interface)
+	}
+	return addrs[0], nil
+}
+
+func printDDNSStatus(w io.Writer, hosts []ddns.HostStatus) {
+	for _, h := range hosts {
+		line := fmt.Sprintf("%s (%s):", h.Hostname, h.Provider)
+		if h.LastAddress != "" {
+			line += fmt.Sprintf(" %s sent %s", h.LastAddress, h.LastSent.Local().Format(time.DateTime))
+		} else {
+			line += " nothing sent yet"
+		}
+		if h.Answer != "" {
+			line += fmt.Sprintf(", answer %q", h.Answer)
+		}
+		switch {
+		case h.Held:
+			line += "; HELD until the config changes: " + h.Reason
+		case !h.NextRetry.IsZero():
+			line += fmt.Sprintf("; next try not before %s: %s", h.NextRetry.Local().Format(time.DateTime), h.Reason)
+		}
+		fmt.Fprintln(w, line)
+	}
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestDDNSUpdate runs `hairpin ddns update` against a dyndns2 test server (plain http, which the config
+// allows with a warning): a first update, a no-op, then a forced one.
+func TestDDNSUpdate(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r.URL.Query().Get("myip")+" "+r.UserAgent())
+		if u, p, _ := r.BasicAuth(); u != "me" || p != "pw-cli-test" {
+			fmt.Fprintln(w, "badauth")
+			return
+		}
+		if len(got) > 1 {
+			fmt.Fprintln(w, "nochg "+r.URL.Query().Get("myip"))
+			return
+		}
+		fmt.Fprintln(w, "good "+r.URL.Query().Get("myip"))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "pw")
+	os.WriteFile(secret, []byte("pw-cli-test\n"), 0o600)
+	cfg := filepath.Join(dir, "hairpin.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: %s
+wan:
+  interface: eth0
+lan:
+  interface: br-lan
+forwards:
+  - {name: web, port: 443, to: 192.168.88.10}
+ddns:
+  - {provider: dyndns2, server: %q, hostname: home.example.net, username: me, password_file: %s}
+`, filepath.Join(dir, "state"), srv.URL, secret)), 0o600)
+
+	steps := []struct {
+		args     []string
+		code     int
+		requests int
+		out      string
+	}{
+		{[]string{"--address", "203.0.113.10"}, 0, 1, `203.0.113.10 sent`},
+		{[]string{"--address", "203.0.113.10"}, 0, 1, `answer "good 203.0.113.10"`},
+		{[]string{"--address", "203.0.113.10", "--force"}, 0, 2, `answer "nochg 203.0.113.10"`},
+		{[]string{"--address", "not-an-ip"}, 2, 2, ``},
+	}
+	for i, st := range steps {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"ddns", "update", "-c", cfg}, st.args...), &stdout, &stderr)
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if code != st.code || n != st.requests || !strings.Contains(stdout.String(), st.out) {
+			t.Fatalf("step %d: exit %d, %d requests, stdout %q, stderr %q", i, code, n, stdout.String(), stderr.String())
+		}
+		if strings.Contains(stdout.String()+stderr.String(), "pw-cli-test") {
+			t.Fatalf("step %d printed the password", i)
+		}
+	}
+	if want := "203.0.113.10 hairpin/" + version + " github.com/hairpin-nat/hairpin"; got[0] != want {
+		t.Errorf("request = %q, want %q", got[0], want)
+	}
+}
