@@ -67,7 +67,7 @@ type Discoverer struct {
 	addr   netip.Addr
 	from   string
 	err    error
-	rounds int
+	forgot bool // Forget was called since the last round
 }
 
 // source is one parsed public_ip entry.
@@ -186,7 +186,7 @@ func (d *Discoverer) Discover(ctx context.Context) (netip.Addr, string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.opts.Now()
-	if !d.at.IsZero() && now.Sub(d.at) < d.opts.MinInterval {
+	if !d.at.IsZero() && now.Sub(d.at) < d.interval() {
 		return d.addr, d.from, d.err
 	}
 	addr, from, err := d.round(ctx)
@@ -195,8 +195,34 @@ func (d *Discoverer) Discover(ctx context.Context) (netip.Addr, string, error) {
 		return addr, from, err
 	}
 	d.at, d.addr, d.from, d.err = now, addr, from, err
-	d.rounds++
+	d.forgot = false
 	return addr, from, err
+}
+
+// minRound is the floor between real rounds even after Forget, so that a flapping link cannot make the
+// daemon hammer the services.
+const minRound = 2 * time.Second
+
+func (d *Discoverer) interval() time.Duration {
+	if d.forgot {
+		return min(minRound, d.opts.MinInterval)
+	}
+	return d.opts.MinInterval
+}
+
+// Forget drops the cached answer, so that the next Discover asks again (still at most once per 2s). A
+// daemon calls it when the WAN address changed, because the public address has probably changed too.
+func (d *Discoverer) Forget() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.forgot = true
+}
+
+// Last returns the cached result and when it was asked for (zero before the first round), for status output.
+func (d *Discoverer) Last() (addr netip.Addr, source string, at time.Time, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.addr, d.from, d.at, d.err
 }
 
 type answer struct {

@@ -425,3 +425,40 @@ func FuzzParseSTUN(f *testing.F) {
 		}
 	})
 }
+
+func TestDiscoverForget(t *testing.T) {
+	u, hits := httpIP(t, 200, "203.0.113.1")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d, err := NewDiscoverer([]string{u}, DiscoverOptions{Now: func() time.Time { return now }, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		forget  bool
+		advance time.Duration
+		hits    int32
+	}{
+		{false, 0, 1},
+		{true, time.Second, 1},  // forgotten, but inside the 2s floor
+		{false, time.Second, 2}, // floor passed: asks again
+		{true, 0, 2},
+		{false, 3 * time.Second, 3},
+		{false, 3 * time.Second, 3}, // back to the normal interval
+	}
+	for i, s := range steps {
+		if s.forget {
+			d.Forget()
+		}
+		now = now.Add(s.advance)
+		if _, _, err := d.Discover(context.Background()); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if got := hits.Load(); got != s.hits {
+			t.Errorf("step %d: %d requests, want %d", i, got, s.hits)
+		}
+	}
+	addr, from, at, err := d.Last()
+	if addr.String() != "203.0.113.1" || from != u || !at.Equal(now.Add(-3*time.Second)) || err != nil {
+		t.Errorf("Last = %v %s %v %v", addr, from, at, err)
+	}
+}
