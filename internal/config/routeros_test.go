@@ -1,0 +1,92 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+const rosTestFP = "sha256:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF"
+
+func routerosYAML(section string) string {
+	return "backend: routeros\nrouteros:\n" + section + "wan: {interface: ether1}\nlan: {interface: bridge}\nforwards: []\n"
+}
+
+func TestRouterOSValidation(t *testing.T) {
+	tests := []struct {
+		name    string
+		section string
+		errs    []string // substrings, one per expected error, in order
+		warns   []string
+	}{
+		{"pinned https", "  url: https://192.168.88.1\n  username: hairpin\n  password_file: /etc/hairpin/routeros.secret\n  tls_fingerprint: " + rosTestFP + "\n", nil, nil},
+		{"bare hex pin, ca file, env", "  url: https://192.168.88.1:8443/rest\n  username: hairpin\n  password_env: ROS_PW\n  tls_fingerprint: sha256:" + strings.Repeat("ab", 32) + "\n", nil, nil},
+		{"system roots", "  url: https://router.example.net\n  username: hairpin\n  password_env: ROS_PW\n", nil, nil},
+		{"http warns", "  url: http://192.168.88.1\n  username: hairpin\n  password_file: /etc/s\n", nil,
+			[]string{"routeros.url: over http the RouterOS password crosses the network in clear text"}},
+		{"http with pin", "  url: http://192.168.88.1\n  username: hairpin\n  password_file: /etc/s\n  tls_fingerprint: " + rosTestFP + "\n",
+			[]string{"routeros: tls_fingerprint and ca_file have no effect over http"}, []string{"clear text"}},
+		{"missing everything", "  poll_interval: 5s\n", []string{
+			"routeros.url: required key is missing", "routeros.username: required key is missing", "routeros.password_file: required key is missing"}, nil},
+		{"empty section", "", []string{"routeros: the routeros section is empty"}, nil},
+		{"ftp", "  url: ftp://192.168.88.1\n  username: u\n  password_env: P\n", []string{`scheme "ftp" is not supported`}, nil},
+		{"credentials in url", "  url: https://admin:pw@192.168.88.1\n  username: u\n  password_env: P\n", []string{"the url must not carry credentials"}, nil},
+		{"path in url", "  url: https://192.168.88.1/webfig\n  username: u\n  password_env: P\n", []string{"has a path, query or fragment"}, nil},
+		{"not a url", "  url: 192.168.88.1\n  username: u\n  password_env: P\n", []string{"is not a URL"}, nil},
+		{"both passwords", "  url: https://r\n  username: u\n  password_env: P\n  password_file: /s\n", []string{"both password_file and password_env are set"}, nil},
+		{"relative password file", "  url: https://r\n  username: u\n  password_file: secret\n", []string{`"secret" is not an absolute path`}, nil},
+		{"bad env name", "  url: https://r\n  username: u\n  password_env: 1-X\n", []string{"not a valid environment variable name"}, nil},
+		{"empty username", "  url: https://r\n  username: \"\"\n  password_env: P\n", []string{"the username is empty"}, nil},
+		{"short pin", "  url: https://r\n  username: u\n  password_env: P\n  tls_fingerprint: sha256:AB:CD\n", []string{"has 2 bytes; a SHA-256 fingerprint has 32"}, nil},
+		{"md5 pin", "  url: https://r\n  username: u\n  password_env: P\n  tls_fingerprint: md5:AB\n", []string{`does not start with "sha256:"`}, nil},
+		{"ragged pin", "  url: https://r\n  username: u\n  password_env: P\n  tls_fingerprint: sha256:ABC:D\n", []string{"separate every byte"}, nil},
+		{"pin and ca", "  url: https://r\n  username: u\n  password_env: P\n  tls_fingerprint: " + rosTestFP + "\n  ca_file: /etc/ca.pem\n", []string{"both tls_fingerprint and ca_file are set"}, nil},
+		{"unknown key", "  url: https://r\n  username: u\n  password_env: P\n  pasword_file: /s\n", []string{`did you mean "password_file"`}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("hairpin.yaml", []byte(routerosYAML(tt.section)))
+			var errs Errors
+			if err != nil {
+				errs = err.(Errors)
+			}
+			if len(errs) != len(tt.errs) {
+				t.Fatalf("got %d errors, want %d:\n%v", len(errs), len(tt.errs), err)
+			}
+			for i, want := range tt.errs {
+				if !strings.Contains(errs[i].String(), want) {
+					t.Errorf("error %d = %q, want it to contain %q", i, errs[i], want)
+				}
+				if !strings.HasPrefix(errs[i].String(), "hairpin.yaml:") {
+					t.Errorf("error %q has no position", errs[i])
+				}
+			}
+			if cfg == nil {
+				return
+			}
+			if len(cfg.Warnings) != len(tt.warns) {
+				t.Fatalf("warnings %v, want %v", cfg.Warnings, tt.warns)
+			}
+			for i, want := range tt.warns {
+				if !strings.Contains(cfg.Warnings[i].String(), want) {
+					t.Errorf("warning %q lacks %q", cfg.Warnings[i], want)
+				}
+			}
+			if !cfg.RouterOS.IPCloud || cfg.RouterOS.PollInterval.Seconds() != 10 {
+				t.Errorf("defaults: %+v", cfg.RouterOS)
+			}
+		})
+	}
+}
+
+func TestParseFingerprint(t *testing.T) {
+	b, err := ParseFingerprint(rosTestFP)
+	if err != nil || len(b) != 32 || b[1] != 0x11 {
+		t.Fatalf("ParseFingerprint = %x, %v", b, err)
+	}
+	if got := FormatFingerprint(b); got != rosTestFP {
+		t.Errorf("FormatFingerprint = %s", got)
+	}
+	if _, err := ParseFingerprint("SHA256:" + strings.ToLower(strings.ReplaceAll(rosTestFP[7:], ":", ""))); err != nil {
+		t.Errorf("bare lower-case hex: %v", err)
+	}
+}
