@@ -1,0 +1,140 @@
+// Command hairpin-bench is `make bench`: it builds the lab's namespaces, measures hairpin's datapath and apply
+// path against the kernel's floor, prints one table and writes it to a file. It needs root and changes
+// nothing outside the namespaces it creates, which it removes on exit, Ctrl-C included.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/bench"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	bin := flag.String("bin", "bin/hairpin", "hairpin binary to benchmark")
+	out := flag.String("out", "bench/results.txt", "also write the table here (empty: don't)")
+	rounds := flag.Int("rounds", 5, "alternating rounds for throughput and connection rate")
+	secs := flag.Int("seconds", 3, "seconds per iperf3 run")
+	sizes := flag.String("apply", "1000:5,10000:5,50000:3", "apply benchmark: forwards:rounds,...")
+	connFwds := flag.Int("conn-forwards", 10000, "forwards in the connection-rate benchmark")
+	connDur := flag.Duration("conn-time", 2*time.Second, "time per connection-rate measurement")
+	only := flag.String("only", "throughput,apply,connrate", "benchmarks to run")
+	quiet := flag.Bool("q", false, "do not log each measurement")
+	flag.Parse()
+
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "hairpin-bench needs root (network namespaces and nftables); run `sudo make bench`")
+		return 1
+	}
+	applyOpt, err := parseSizes(*sizes)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hairpin-bench: -apply:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	logf := func(format string, args ...any) {
+		if !*quiet {
+			fmt.Fprintf(os.Stderr, "  "+format+"\n", args...)
+		}
+	}
+	started := time.Now()
+	env, err := bench.NewEnv(ctx, *bin, logf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hairpin-bench: building the lab:", err)
+		return 1
+	}
+	defer env.Close()
+
+	var rows []bench.Row
+	var failed error
+	runs := []struct {
+		name string
+		fn   func() ([]bench.Row, error)
+	}{
+		{"throughput", func() ([]bench.Row, error) {
+			return bench.Throughput(ctx, env, bench.ThroughputOptions{Rounds: *rounds, Seconds: *secs})
+		}},
+		{"apply", func() ([]bench.Row, error) { return bench.ApplyTime(ctx, env, applyOpt) }},
+		{"connrate", func() ([]bench.Row, error) {
+			return bench.ConnRate(ctx, env, bench.ConnRateOptions{Forwards: *connFwds, Rounds: *rounds, Duration: *connDur, Workers: 2})
+		}},
+	}
+	for _, r := range runs {
+		if !strings.Contains(","+*only+",", ","+r.name+",") {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "%s...\n", r.name)
+		got, err := r.fn()
+		if err != nil {
+			failed = fmt.Errorf("%s: %w", r.name, err)
+			break
+		}
+		rows = append(rows, got...)
+	}
+	if err := report(rows, *out, time.Since(started)); err != nil {
+		fmt.Fprintln(os.Stderr, "hairpin-bench:", err)
+		return 1
+	}
+	if failed != nil {
+		fmt.Fprintln(os.Stderr, "hairpin-bench:", failed)
+		return 1
+	}
+	return 0
+}
+
+func report(rows []bench.Row, path string, took time.Duration) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var w io.Writer = os.Stdout
+	var f *os.File
+	if path != "" {
+		var err error
+		if f, err = os.Create(path); err != nil {
+			return err
+		}
+		defer f.Close()
+		w = io.MultiWriter(os.Stdout, f)
+	}
+	host, _ := os.Hostname()
+	fmt.Fprintf(w, "hairpin benchmarks, %s, %s, %d CPUs, took %s\n", time.Now().UTC().Format(time.RFC3339), host, runtime.NumCPU(), took.Round(time.Second))
+	fmt.Fprintf(w, "VALUE is the median over rounds, RATIO the median of per-round ratios against VS (variants alternate each round).\n\n")
+	if err := bench.WriteTable(w, rows); err != nil {
+		return err
+	}
+	if f != nil {
+		return f.Close()
+	}
+	return nil
+}
+
+// parseSizes reads "1000:5,10000:3" (forwards:rounds).
+func parseSizes(s string) (bench.ApplyOptions, error) {
+	var opt bench.ApplyOptions
+	for _, part := range strings.Split(s, ",") {
+		n, r, ok := strings.Cut(strings.TrimSpace(part), ":")
+		fn, err1 := strconv.Atoi(n)
+		fr, err2 := strconv.Atoi(r)
+		if !ok || err1 != nil || err2 != nil || fn < 1 || fr < 1 {
+			return opt, fmt.Errorf("%q is not forwards:rounds", part)
+		}
+		opt.Sizes = append(opt.Sizes, fn)
+		opt.Rounds = append(opt.Rounds, fr)
+	}
+	return opt, nil
+}

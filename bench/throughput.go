@@ -1,0 +1,230 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/netns"
+)
+
+// ThroughputOptions size the throughput benchmark.
+type ThroughputOptions struct {
+	Rounds  int
+	Seconds int // per iperf3 run
+}
+
+const (
+	iperfPort = 5201
+	proxyPort = 5300
+)
+
+// Throughput runs iperf3 from the laptop to a camera four ways, alternating round by round: through
+// hairpin's rules at the public address, through the minimal hand-written ruleset (the floor), directly on
+// the switch, and through a userland proxy on the router. Values are Gbit/s.
+func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, error) {
+	camNS, camAddr := e.Camera()
+	target := netip.AddrPortFrom(camAddr, iperfPort)
+	if _, err := e.StartIn(camNS, "iperf3", "-s", "-p", strconv.Itoa(iperfPort)); err != nil {
+		return nil, fmt.Errorf("starting iperf3: %w", err)
+	}
+	if err := WaitListening(ctx, camNS, iperfPort); err != nil {
+		return nil, err
+	}
+	proxy, err := StartProxy(e.Topo.Router, netip.AddrPortFrom(e.Topo.RouterLAN, proxyPort), target)
+	if err != nil {
+		return nil, err
+	}
+	e.OnClose(proxy.Close)
+
+	cfg, err := e.WriteFile("throughput.yaml", HairpinConfig(e.Topo.WANIf, e.Topo.LANIf, []Fwd{{Port: iperfPort, To: camAddr, ToPort: iperfPort}}))
+	if err != nil {
+		return nil, err
+	}
+	floor, err := e.WriteFile("throughput-floor.nft", FloorNAT(e.Public(), iperfPort, target, e.LAN()))
+	if err != nil {
+		return nil, err
+	}
+	public := netip.AddrPortFrom(e.Public(), iperfPort)
+	variants := []struct {
+		name, note string
+		dest       netip.AddrPort
+		setup      func() error
+	}{
+		{"hairpin", "hairpin apply", public, func() error { _, err := e.Apply(ctx, cfg); return err }},
+		{"floor", "1 dnat + 1 masquerade rule", public, func() error { _, err := e.LoadFile(ctx, floor); return err }},
+		{"direct", "laptop to camera on the switch, context", target, func() error { return nil }},
+		{"proxy", "userland io.Copy proxy on the router, context", netip.AddrPortFrom(e.Topo.RouterLAN, proxyPort), func() error { return nil }},
+	}
+	samples := make([][]float64, len(variants))
+	idx := []int{0, 1, 2, 3}
+	for round := range opt.Rounds {
+		for _, i := range Order(round, idx) {
+			v := variants[i]
+			if err := e.Clean(ctx); err != nil {
+				return nil, err
+			}
+			if err := v.setup(); err != nil {
+				return nil, fmt.Errorf("%s: %w", v.name, err)
+			}
+			bps, err := iperf(ctx, e.Topo.Laptop, v.dest, opt.Seconds)
+			if err != nil {
+				return nil, fmt.Errorf("throughput %s: %w", v.name, err)
+			}
+			samples[i] = append(samples[i], bps/1e9)
+			e.Log("throughput round %d %-8s %6.2f Gbit/s", round+1, v.name, bps/1e9)
+		}
+	}
+	if err := e.Clean(ctx); err != nil {
+		return nil, err
+	}
+	rows := make([]Row, len(variants))
+	for i, v := range variants {
+		rows[i] = Row{Bench: "throughput laptop->public->camera", Variant: v.name, Note: v.note, Samples: samples[i], Unit: "Gbit/s"}
+	}
+	for i := range rows {
+		if i != 1 {
+			Pair(&rows[i], rows[1])
+		}
+	}
+	rows[0].Target = Target{">=", 0.95}
+	// Floor first, then hairpin, then the context rows.
+	return []Row{rows[1], rows[0], rows[2], rows[3]}, nil
+}
+
+// iperf runs one iperf3 client in namespace ns and returns the receiver's bits per second.
+func iperf(ctx context.Context, ns string, dest netip.AddrPort, seconds int) (float64, error) {
+	_, out, err := Run(ctx, ns, "", "iperf3", "-c", dest.Addr().String(), "-p", strconv.Itoa(int(dest.Port())),
+		"-t", strconv.Itoa(seconds), "-J", "--connect-timeout", "3000")
+	if err != nil {
+		if msg := iperfError(out); msg != "" {
+			return 0, fmt.Errorf("iperf3: %s", msg)
+		}
+		return 0, err
+	}
+	return ParseIperf([]byte(out))
+}
+
+// ParseIperf reads the receiver's rate from `iperf3 -J` output.
+func ParseIperf(data []byte) (float64, error) {
+	var doc struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return 0, fmt.Errorf("parsing iperf3 output: %w", err)
+	}
+	if doc.Error != "" {
+		return 0, fmt.Errorf("iperf3: %s", doc.Error)
+	}
+	if doc.End.SumReceived.BitsPerSecond <= 0 {
+		return 0, fmt.Errorf("iperf3 reported no received data")
+	}
+	return doc.End.SumReceived.BitsPerSecond, nil
+}
+
+func iperfError(out string) string {
+	var doc struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal([]byte(out), &doc) == nil {
+		return doc.Error
+	}
+	return ""
+}
+
+// Proxy is a userland TCP relay, what proxy-based "NAT reflection" does: every byte crosses into user space
+// and back.
+type Proxy struct {
+	l  net.Listener
+	wg sync.WaitGroup
+	mu sync.Mutex
+	cs map[net.Conn]struct{}
+}
+
+// StartProxy listens on listen inside namespace ns and relays each connection to to, dialled from ns.
+func StartProxy(ns string, listen, to netip.AddrPort) (*Proxy, error) {
+	l, err := netns.Listen(ns, "tcp4", listen.String())
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{l: l, cs: map[net.Conn]struct{}{}}
+	dial := netns.Dialer(ns)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.wg.Add(1)
+			go func() { defer p.wg.Done(); p.relay(c, dial, to) }()
+		}
+	}()
+	return p, nil
+}
+
+func (p *Proxy) track(c net.Conn, on bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cs == nil {
+		return false
+	}
+	if on {
+		p.cs[c] = struct{}{}
+	} else {
+		delete(p.cs, c)
+	}
+	return true
+}
+
+func (p *Proxy) relay(in net.Conn, dial func(context.Context, string, string) (net.Conn, error), to netip.AddrPort) {
+	defer in.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	out, err := dial(ctx, "tcp4", to.String())
+	cancel()
+	if err != nil {
+		return
+	}
+	defer out.Close()
+	if !p.track(in, true) || !p.track(out, true) {
+		return
+	}
+	defer p.track(in, false)
+	defer p.track(out, false)
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		if tc, ok := dst.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go pipe(out, in)
+	go pipe(in, out)
+	<-done
+	<-done
+}
+
+// Close stops the proxy and every relayed connection.
+func (p *Proxy) Close() {
+	_ = p.l.Close()
+	p.mu.Lock()
+	for c := range p.cs {
+		_ = c.Close()
+	}
+	p.cs = nil
+	p.mu.Unlock()
+	p.wg.Wait()
+}
