@@ -399,6 +399,10 @@ func (r *Router) dispatch(method, path string, query map[string][]string, body m
 	if method == http.MethodPost {
 		return r.command(m, last, body)
 	}
+	switch last {
+	case "print", "add", "set", "remove", "move":
+		return nil, &apiError{http.StatusBadRequest, "no such command"}
+	}
 	return r.onItem(m, method, last, body)
 }
 
