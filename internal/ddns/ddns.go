@@ -169,8 +169,14 @@ func (e *Engine) newHost(ent config.DDNS, dir string) (*host, error) {
 	return h, nil
 }
 
-// SetAddress records the latest public address and wakes every hostname; it never blocks.
+// SetAddress records the latest public address and wakes every hostname; it never blocks. Only IPv4
+// addresses are kept: every provider here updates A records.
 func (e *Engine) SetAddress(addr netip.Addr) {
+	addr = addr.Unmap()
+	if !addr.Is4() {
+		e.log.Warn("ddns: ignoring an address that is not IPv4", "address", addr.String())
+		return
+	}
 	e.mu.Lock()
 	changed := addr != e.addr
 	e.addr = addr

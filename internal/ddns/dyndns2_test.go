@@ -2,11 +2,13 @@ package ddns_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -406,4 +408,51 @@ func TestPlainHTTPWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertNoSecret(t, lb, e, dynPass)
+}
+
+// TestSecretFileModeWarns: a password file others can read draws a warning naming the file, not its content.
+func TestSecretFileModeWarns(t *testing.T) {
+	s := newDynSetup(t)
+	if err := os.Chmod(s.entry.PasswordFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.engine(t)
+	if !strings.Contains(s.log.String(), "readable by group or others") || !strings.Contains(s.log.String(), s.entry.PasswordFile) {
+		t.Errorf("no warning about a world-readable secret file: %s", s.log.String())
+	}
+}
+
+// TestStatusJSON pins the field names `hairpin status` shows.
+func TestStatusJSON(t *testing.T) {
+	s := newDynSetup(t)
+	e := s.engine(t)
+	s.srv.Queue("abuse")
+	force(t, e, addrA)
+	b, err := json.Marshal(e.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"hostname":"home.example.net"`, `"provider":"dyndns2"`, `"held":true`, `"answer":"abuse"`, `"reason":"abuse: `, `"state_file":`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("status JSON %s lacks %s", b, k)
+		}
+	}
+	if strings.Contains(string(b), "last_sent") || strings.Contains(string(b), "next_retry") {
+		t.Errorf("zero times should be left out: %s", b)
+	}
+}
+
+// TestNonIPv4Ignored: the engine keeps A records; an IPv6 address is not sent anywhere.
+func TestNonIPv4Ignored(t *testing.T) {
+	s := newDynSetup(t)
+	e := s.engine(t)
+	if err := force(t, e, netip.MustParseAddr("2001:db8::1")); err == nil {
+		t.Fatal("an IPv6 address was accepted")
+	}
+	if err := force(t, e, netip.MustParseAddr("::ffff:203.0.113.10")); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.srv.Requests(); len(r) != 1 || r[0].myip != "203.0.113.10" {
+		t.Fatalf("requests = %+v", r)
+	}
 }

@@ -90,7 +90,7 @@ func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
 
 func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if !addr.Is4() {
-		return "", provider.Hold("", "only IPv4 addresses are sent")
+		return "", provider.Transient("only IPv4 addresses are sent", nil)
 	}
 	m := new(dns.Msg)
 	m.SetUpdate(p.zone)
