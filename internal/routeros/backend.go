@@ -5,7 +5,8 @@
 //
 // Ownership: every item hairpin creates carries a comment marker (MarkerPrefix). Items without it are the
 // user's and are never changed, moved or removed, whatever happens. Drift in hairpin's items (edited,
-// disabled, deleted, duplicated, shadowed) is repaired by the next reconcile.
+// disabled, deleted, duplicated, shadowed) is repaired by the next reconcile. Changing the comment of one of
+// hairpin's items hands it over to the user: hairpin leaves it alone from then on and creates its own again.
 package routeros
 
 import (

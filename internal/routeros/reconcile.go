@@ -101,9 +101,9 @@ func (b *Backend) syncRules(ctx context.Context, t *table, want []item) error {
 		delete(have, w.key)
 		stale = append(stale, extra...)
 		shadow := t.firstShadow(w.props)
-		if keep == nil || foreignSettings(keep, w) {
+		if keep == nil || foreignSetting(keep, w) != "" {
 			if keep != nil {
-				b.log.Warn("replacing a hairpin rule that was edited", "comment", w.key, "id", keep.ID())
+				b.log.Warn("replacing a hairpin rule that was edited", "comment", w.key, "id", keep.ID(), "property", foreignSetting(keep, w))
 				stale = append(stale, keep.ID())
 			}
 			if err := b.create(ctx, t, w, shadow); err != nil {
@@ -138,9 +138,9 @@ func pick(cands []Entry, w item) (Entry, []string) {
 	if len(cands) == 0 {
 		return nil, nil
 	}
-	best := slices.IndexFunc(cands, func(e Entry) bool { return len(changes(e, w)) == 0 && !foreignSettings(e, w) })
+	best := slices.IndexFunc(cands, func(e Entry) bool { return len(changes(e, w)) == 0 && foreignSetting(e, w) == "" })
 	if best < 0 {
-		best = slices.IndexFunc(cands, func(e Entry) bool { return !foreignSettings(e, w) })
+		best = slices.IndexFunc(cands, func(e Entry) bool { return foreignSetting(e, w) == "" })
 	}
 	if best < 0 {
 		best = 0

@@ -1,6 +1,7 @@
 package routeros
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,15 +77,16 @@ func nonDefault(k, v string) bool {
 	return true
 }
 
-// foreignSettings reports whether have carries a setting want does not make: such a rule matches other
-// traffic than hairpin's, and PATCH cannot take a property away, so it is replaced.
-func foreignSettings(have Entry, want item) bool {
-	for k, v := range have {
-		if _, ok := want.props[k]; !ok && nonDefault(k, v) {
-			return true
+// foreignSetting returns a setting have carries that want does not make ("" when there is none): such a rule
+// matches other traffic than hairpin's, and PATCH cannot take a property away, so it is replaced.
+func foreignSetting(have Entry, want item) string {
+	keys := slices.Sorted(maps.Keys(have))
+	for _, k := range keys {
+		if _, ok := want.props[k]; !ok && nonDefault(k, have[k]) {
+			return k
 		}
 	}
-	return false
+	return ""
 }
 
 // changes returns the properties of want that have differs in.
