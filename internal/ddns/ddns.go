@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"path/filepath"
@@ -69,6 +70,12 @@ type Option func(*Engine)
 // WithHTTPClient sets the client of HTTP providers (tests pass httptest's, which trusts the test CA).
 func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.http = c } }
 
+// WithDialer sets how DNS providers (rfc2136) reach their server; tests use it to reach a server inside a
+// network namespace of their own.
+func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(e *Engine) { e.dial = dial }
+}
+
 // WithClock replaces the wall clock.
 func WithClock(c Clock) Option { return func(e *Engine) { e.clock = c } }
 
@@ -80,6 +87,7 @@ type Engine struct {
 	log       *slog.Logger
 	clock     Clock
 	http      *http.Client
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	userAgent string
 	hosts     []*host
 	secrets   []string
@@ -150,7 +158,7 @@ func (e *Engine) newHost(ent config.DDNS, dir string) (*host, error) {
 		return nil, fmt.Errorf("unknown provider %q", ent.Provider)
 	}
 	var secrets []string
-	env := provider.Env{HTTP: e.http, UserAgent: e.userAgent, Logger: e.log,
+	env := provider.Env{HTTP: e.http, Dial: e.dial, UserAgent: e.userAgent, Logger: e.log,
 		Secret: func(file, envName string) (string, error) {
 			s, err := readSecret(file, envName, e.log)
 			if err == nil {

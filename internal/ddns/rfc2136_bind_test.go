@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -20,11 +21,15 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/netns"
 )
 
-// bindServer is a real BIND 9 primary for example.net, started by the test on a loopback port of its own, with a TSIG key allowed to update the zone.
+// bindServer is a real BIND 9 primary for example.net with a TSIG key allowed to update the zone, started by
+// the test in a network namespace of its own (as root), or else on a loopback port of its own.
 type bindServer struct {
 	addr    string // ip:port
+	ns      string // network namespace; "" on loopback
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	key     string
 	secret  string
 	logMu   sync.Mutex
@@ -49,6 +54,29 @@ const bindZone = `$TTL 60
 @   IN NS  ns.example.net.
 ns  IN A   192.0.2.53
 `
+
+// newNetns makes a network namespace with a unique name, its loopback up and 192.0.2.53 on it, and removes it
+// when the test ends, even on failure.
+func newNetns(t *testing.T, ipCmd string) string {
+	t.Helper()
+	var b [4]byte
+	rand.Read(b[:])
+	name := "hpddns-" + hex.EncodeToString(b[:])
+	if out, err := exec.Command(ipCmd, "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(ipCmd, "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", name, err, out)
+		}
+	})
+	for _, args := range [][]string{{"link", "set", "lo", "up"}, {"addr", "add", "192.0.2.53/32", "dev", "lo"}} {
+		if out, err := exec.Command(ipCmd, append([]string{"-n", name}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	return name
+}
 
 // freeLoopback picks a port free for both TCP and UDP on 127.0.0.1, so that parallel test runs do not meet.
 // (named listens only on addresses configured on an interface, so a random 127.x.y.z will not do.)
@@ -83,7 +111,16 @@ func startBIND(t *testing.T) *bindServer {
 	dir := t.TempDir()
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	b := &bindServer{addr: freeLoopback(t), key: "hairpin-key", secret: base64.StdEncoding.EncodeToString(secret)}
+	b := &bindServer{key: "hairpin-key", secret: base64.StdEncoding.EncodeToString(secret)}
+	var prefix []string
+	if ipCmd, err := exec.LookPath("ip"); err == nil && os.Geteuid() == 0 {
+		b.ns, b.addr = newNetns(t, ipCmd), "192.0.2.53:53"
+		b.dial = netns.Dialer(b.ns)
+		prefix = []string{ipCmd, "netns", "exec", b.ns}
+	} else {
+		t.Log("not root: BIND listens on a loopback port instead of in a namespace of its own")
+		b.addr = freeLoopback(t)
+	}
 	ip, port, _ := net.SplitHostPort(b.addr)
 	conf := fmt.Sprintf(`key "%s" { algorithm hmac-sha256; secret "%s"; };
 options {
@@ -109,7 +146,8 @@ zone "example.net" { type primary; file "%[3]s/example.net.zone"; allow-update {
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "root") // stay root: the temp dir is root's
 	}
-	cmd := exec.Command(named, args...)
+	args = append(append(prefix, named), args...)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = b, b
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -147,7 +185,18 @@ func (b *bindServer) query(name string, qtype uint16) (*dns.Msg, error) {
 	m.SetQuestion(name, qtype)
 	m.RecursionDesired = false
 	c := &dns.Client{Timeout: time.Second}
-	r, _, err := c.Exchange(m, b.addr)
+	var r *dns.Msg
+	var err error
+	if b.dial == nil {
+		r, _, err = c.Exchange(m, b.addr)
+	} else {
+		var conn net.Conn
+		if conn, err = b.dial(context.Background(), "udp", b.addr); err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		r, _, err = c.ExchangeWithConn(m, &dns.Conn{Conn: conn})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +225,14 @@ func (b *bindServer) lookupA(t *testing.T, name string) []string {
 	return out
 }
 
+// options let the engine reach the server wherever it runs.
+func (b *bindServer) options() []ddns.Option {
+	if b.dial == nil {
+		return nil
+	}
+	return []ddns.Option{ddns.WithDialer(b.dial)}
+}
+
 func (b *bindServer) entry(t *testing.T, secret string) config.DDNS {
 	return config.DDNS{Provider: "rfc2136", Server: b.addr, Zone: "example.net", Hostname: "home.example.net",
 		TSIGKey: b.key, TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: writeSecret(t, secret), TTL: 60}
@@ -186,7 +243,7 @@ func (b *bindServer) entry(t *testing.T, secret string) config.DDNS {
 func TestRFC2136AgainstBIND(t *testing.T) {
 	b := startBIND(t)
 	logger, lb := newLogger(t)
-	e, err := ddns.New([]config.DDNS{b.entry(t, b.secret)}, t.TempDir(), testUA, logger)
+	e, err := ddns.New([]config.DDNS{b.entry(t, b.secret)}, t.TempDir(), testUA, logger, b.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +269,11 @@ func TestRFC2136AgainstBIND(t *testing.T) {
 	}
 	if dig, err := exec.LookPath("dig"); err == nil {
 		ip, port, _ := net.SplitHostPort(b.addr)
-		out, err := exec.Command(dig, "+short", "+norecurse", "@"+ip, "-p", port, "home.example.net", "A").Output()
+		args := []string{dig, "+short", "+norecurse", "@" + ip, "-p", port, "home.example.net", "A"}
+		if b.ns != "" {
+			args = append([]string{"ip", "netns", "exec", b.ns}, args...)
+		}
+		out, err := exec.Command(args[0], args[1:]...).Output()
 		if err != nil || strings.TrimSpace(string(out)) != "203.0.113.39" {
 			t.Errorf("dig says %q (%v), want 203.0.113.39", out, err)
 		}
@@ -241,7 +302,7 @@ func TestRFC2136Refusals(t *testing.T) {
 			entry := b.entry(t, b.secret)
 			c.modify(&entry)
 			logger, lb := newLogger(t)
-			e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger)
+			e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger, b.options()...)
 			if err != nil {
 				t.Fatal(err)
 			}

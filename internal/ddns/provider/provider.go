@@ -9,6 +9,7 @@ package provider
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 
@@ -29,6 +30,8 @@ type Env struct {
 	HTTP      *http.Client
 	UserAgent string
 	Logger    *slog.Logger
+	// Dial, if set, opens connections for providers that speak DNS rather than HTTP (rfc2136).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Secret reads a secret from a file or from an environment variable, whichever the config names. The
 	// engine remembers every secret read through it so that they can be scrubbed from anything it prints.
 	Secret func(file, env string) (string, error)

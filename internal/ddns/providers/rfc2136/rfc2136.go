@@ -35,7 +35,7 @@ type rfc2136 struct {
 	alg    string
 	secret string
 	ttl    uint32
-	net    string
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 var _ provider.Provider = (*rfc2136)(nil)
@@ -85,7 +85,7 @@ func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
 		ttl = 60
 	}
 	return &rfc2136{server: server, zone: dns.CanonicalName(zone), name: dns.CanonicalName(e.Hostname),
-		key: dns.CanonicalName(e.TSIGKey), alg: alg, secret: secret, ttl: uint32(ttl), net: "udp"}, nil
+		key: dns.CanonicalName(e.TSIGKey), alg: alg, secret: secret, ttl: uint32(ttl), dial: env.Dial}, nil
 }
 
 func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
@@ -98,8 +98,17 @@ func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	m.Insert([]dns.RR{&dns.A{Hdr: dns.RR_Header{Name: p.name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: p.ttl},
 		A: addr.AsSlice()}})
 	m.SetTsig(p.key, p.alg, 300, time.Now().Unix())
-	c := &dns.Client{Net: p.net, TsigSecret: map[string]string{p.key: p.secret}, Timeout: 10 * time.Second}
-	r, _, err := c.ExchangeContext(ctx, m, p.server)
+	c := &dns.Client{Net: "udp", TsigSecret: map[string]string{p.key: p.secret}, Timeout: 10 * time.Second}
+	if p.dial == nil {
+		r, _, err := c.ExchangeContext(ctx, m, p.server)
+		return Classify(r, err)
+	}
+	conn, err := p.dial(ctx, "udp", p.server)
+	if err != nil {
+		return Classify(nil, err)
+	}
+	defer conn.Close()
+	r, _, err := c.ExchangeWithConnContext(ctx, m, &dns.Conn{Conn: conn})
 	return Classify(r, err)
 }
 
