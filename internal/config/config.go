@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -140,6 +141,11 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, Errors{yamlSyntaxIssue(file, err)}
 	}
 	doc := root.Content[0]
+	if doc.Kind == yaml.ScalarNode && doc.Tag == "!!null" {
+		// A lone "---" or "~" holds no settings, just like an empty file.
+		return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "see the README for a minimal config"}}
+	}
+	d.extraDocuments(dec)
 	var wanNode, lanNode, fwdNode *yaml.Node
 	d.mapping(doc, "", map[string]field{
 		"backend":   func(k string, v *yaml.Node) { cfg.Backend, _ = d.oneOf(v, k, "linux", "routeros") },
@@ -170,6 +176,20 @@ func byPosition(e Errors) {
 	})
 }
 
+// extraDocuments reports a second YAML document: it would be ignored silently, and a user who appended settings
+// after a "---" would wonder why they have no effect.
+func (d *decoder) extraDocuments(dec *yaml.Decoder) {
+	var next yaml.Node
+	err := dec.Decode(&next)
+	switch {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		d.errs = append(d.errs, yamlSyntaxIssue(d.file, err))
+	default:
+		d.errorf(&next, "(file)", "keep every setting in one document; remove the \"---\" line", "a second YAML document starts here")
+	}
+}
+
 func yamlSyntaxIssue(file string, err error) Issue {
 	// yaml.v3 reports "yaml: line N: message"; keep the line so editors can jump to it.
 	var line int
@@ -178,6 +198,7 @@ func yamlSyntaxIssue(file string, err error) Issue {
 		msg = msg[len(fmt.Sprintf("yaml: line %d: ", line)):]
 	} else {
 		line = 1
+		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
 	return Issue{File: file, Line: line, Col: 1, Key: "(syntax)", Problem: msg, Hint: "fix the YAML syntax; indent with spaces, not tabs"}
 }

@@ -46,6 +46,14 @@ type decoder struct {
 	file  string
 	errs  Errors
 	warns Errors
+	// fwdItems[i] is the list item that became Config.Forwards[i]; items that failed to decode are skipped in
+	// Forwards, so the cross-checks need this to name the right item and line.
+	fwdItems []listItem
+}
+
+type listItem struct {
+	node  *yaml.Node
+	index int
 }
 
 func (d *decoder) errorf(n *yaml.Node, key, hint, format string, args ...any) {
@@ -67,13 +75,21 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]field) bo
 		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 			return false
 		}
-		d.errorf(n, path, "write it as `key: value` lines indented under "+orRoot(path), "expected a mapping, found %s", kindName(n))
+		key := path
+		if key == "" {
+			key = "(file)"
+		}
+		d.errorf(n, key, "write it as `key: value` lines indented under "+orRoot(path), "expected a mapping, found %s", kindName(n))
 		return false
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		key := join(path, k.Value)
+		if k.Value == "" {
+			// An empty or non-scalar key would leave "FILE:L:C: : problem" with nothing to search for.
+			key = join(path, `""`)
+		}
 		if seen[k.Value] {
 			d.errorf(k, key, "remove one of them", "key appears more than once")
 			continue

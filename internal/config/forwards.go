@@ -14,6 +14,10 @@ func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
 	var out []Forward
 	for i, item := range d.sequence(n, path) {
 		key := fmt.Sprintf("%s[%d]", path, i)
+		if isNull(item) {
+			d.errorf(item, key, "write the forward's keys under the `-`, or remove the line", "empty list item")
+			continue
+		}
 		f := Forward{Protocol: TCP, Line: item.Line}
 		var toNode *yaml.Node
 		var toPort string
@@ -81,6 +85,7 @@ func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
 			}
 		}
 		out = append(out, f)
+		d.fwdItems = append(d.fwdItems, listItem{node: item, index: i})
 	}
 	return out
 }
@@ -160,7 +165,9 @@ func CheckPublicIPSource(s string) error {
 			return err
 		}
 	case strings.HasPrefix(s, "dns:"):
-		if _, _, err := splitHostPortDefault(strings.TrimPrefix(s, "dns:"), "53"); err != nil {
+		// dns:server[:port][/name]: the name to ask for follows a slash.
+		server, _, _ := strings.Cut(strings.TrimPrefix(s, "dns:"), "/")
+		if _, _, err := splitHostPortDefault(server, "53"); err != nil {
 			return err
 		}
 	default:
@@ -187,39 +194,54 @@ func splitHostPortDefault(s, def string) (string, string, error) {
 func (d *decoder) crossCheck(cfg *Config, doc, wanNode, lanNode, fwdNode *yaml.Node) {
 	if wanNode == nil {
 		d.errorf(doc, "wan", "add `wan: {interface: eth0}`", "required section is missing")
-	} else if cfg.WAN.Interface == "" {
+	} else if lacks(wanNode, "interface") {
 		d.errorf(wanNode, "wan.interface", "add `interface: eth0` (your WAN interface)", "required key is missing")
 	}
 	if lanNode == nil {
 		d.errorf(doc, "lan", "add `lan: {interface: br-lan}`", "required section is missing")
-	} else if cfg.LAN.Interface == "" && len(cfg.LAN.Subnets) == 0 {
+	} else if lacks(lanNode, "interface") && len(cfg.LAN.Subnets) == 0 {
 		d.errorf(lanNode, "lan.interface", "add `interface: br-lan` or `subnets: [192.168.88.0/24]`", "required key is missing")
 	}
 	if cfg.WAN.Interface != "" && cfg.WAN.Interface == cfg.LAN.Interface {
-		d.errorf(lanNode, "lan.interface", "hairpin needs distinct WAN and LAN interfaces", "%q is also the WAN interface", cfg.LAN.Interface)
+		d.errorf(valueOf(lanNode, "interface"), "lan.interface", "hairpin needs distinct WAN and LAN interfaces", "%q is also the WAN interface", cfg.LAN.Interface)
 	}
 	if fwdNode == nil {
 		d.warnf(doc, "forwards", "add a `forwards:` list", "no forwards configured; hairpin will install an empty table")
 	}
-	d.checkForwardSet(cfg, fwdNode)
+	d.checkForwardSet(cfg)
 }
 
-func (d *decoder) checkForwardSet(cfg *Config, fwdNode *yaml.Node) {
-	items := []*yaml.Node{}
-	if fwdNode != nil && fwdNode.Kind == yaml.SequenceNode {
-		items = fwdNode.Content
+// lacks reports whether section n, a mapping or empty, has no key named key. A section of the wrong kind was
+// already reported by mapping, so it does not lack anything here.
+func lacks(n *yaml.Node, key string) bool {
+	if isNull(n) {
+		return true
 	}
-	nodeOf := func(i int) *yaml.Node {
-		if i < len(items) {
-			return items[i]
+	return n.Kind == yaml.MappingNode && valueOf(n, key) == n
+}
+
+// valueOf returns the value of key in mapping n, or n itself when there is none, so that an error about the key
+// points at the value when it exists and at the section otherwise.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return resolveAlias(n.Content[i+1])
+			}
 		}
-		return fwdNode
 	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+func (d *decoder) checkForwardSet(cfg *Config) {
 	names := map[string]int{}
 	for i, f := range cfg.Forwards {
-		key := fmt.Sprintf("forwards[%d]", i)
+		item := d.fwdItems[i]
+		key := fmt.Sprintf("forwards[%d]", item.index)
 		if j, dup := names[f.Name]; dup && f.Name != "" {
-			d.errorf(nodeOf(i), key+".name", fmt.Sprintf("forwards[%d] on line %d has it already; names must be unique", j, cfg.Forwards[j].Line), "duplicate name %q", f.Name)
+			d.errorf(valueOf(item.node, "name"), key+".name", fmt.Sprintf("forwards[%d] on line %d has it already; names must be unique", d.fwdItems[j].index, cfg.Forwards[j].Line), "duplicate name %q", f.Name)
 		} else {
 			names[f.Name] = i
 		}
@@ -230,14 +252,14 @@ func (d *decoder) checkForwardSet(cfg *Config, fwdNode *yaml.Node) {
 			}
 			for _, p := range []Protocol{TCP, UDP} {
 				if f.Protocol.Has(p) && g.Protocol.Has(p) {
-					d.errorf(nodeOf(i), key+".port", fmt.Sprintf("%q on line %d uses %s %s; pick ports that do not overlap", g.Name, g.Line, p, g.Port),
+					d.errorf(valueOf(item.node, "port"), key+".port", fmt.Sprintf("%q on line %d uses %s %s; pick ports that do not overlap", g.Name, g.Line, p, g.Port),
 						"%s port %s overlaps another forward", p, f.Port)
 					break
 				}
 			}
 		}
 		if len(cfg.LAN.Subnets) > 0 && f.To.IsValid() && !inAny(f.To, cfg.LAN.Subnets) {
-			d.warnf(nodeOf(i), key+".to", "hairpin masquerades only LAN-to-LAN flows; a target elsewhere works from the internet only", "%s is outside the LAN subnets", f.To)
+			d.warnf(valueOf(item.node, "to"), key+".to", "hairpin masquerades only LAN-to-LAN flows; a target elsewhere works from the internet only", "%s is outside the LAN subnets", f.To)
 		}
 	}
 }
