@@ -103,8 +103,9 @@ type host struct {
 	file  string
 	wake  chan struct{}
 
-	mu sync.Mutex // serialises updates of this host and guards st
-	st state
+	send sync.Mutex // serialises updates of this host (the worker and ForceUpdate)
+	mu   sync.Mutex // guards st
+	st   state
 }
 
 // HostStatus is one hostname as `hairpin status` shows it.

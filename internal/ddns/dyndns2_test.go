@@ -28,6 +28,9 @@ type dyndnsServer struct {
 	user, pass string
 	hosts      map[string]bool
 
+	// gate, when set, holds every request until it is closed; arrived tells the test one is waiting.
+	gate, arrived chan struct{}
+
 	mu      sync.Mutex
 	queue   []string
 	records map[string]string
@@ -54,6 +57,10 @@ func newDyndnsServer(t *testing.T, tls bool, user, pass string, hosts ...string)
 }
 
 func (s *dyndnsServer) handle(w http.ResponseWriter, r *http.Request) {
+	if s.gate != nil {
+		s.arrived <- struct{}{}
+		<-s.gate
+	}
 	if r.URL.Path != "/nic/update" || r.Method != http.MethodGet {
 		http.NotFound(w, r)
 		return
@@ -455,4 +462,26 @@ func TestNonIPv4Ignored(t *testing.T) {
 	if r := s.srv.Requests(); len(r) != 1 || r[0].myip != "203.0.113.10" {
 		t.Fatalf("requests = %+v", r)
 	}
+}
+
+// TestStatusDuringSlowUpdate: status answers while a provider takes its time.
+func TestStatusDuringSlowUpdate(t *testing.T) {
+	s := newDynSetup(t)
+	s.srv.gate, s.srv.arrived = make(chan struct{}), make(chan struct{}, 1)
+	e := s.engine(t)
+	runEngine(t, e)
+	e.SetAddress(addrA)
+	<-s.srv.arrived
+	done := make(chan []ddns.HostStatus)
+	go func() { done <- e.Status() }()
+	select {
+	case st := <-done:
+		if st[0].LastAddress != "" {
+			t.Errorf("status shows %s before the provider answered", st[0].LastAddress)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Status blocked behind an update in flight")
+	}
+	close(s.srv.gate)
+	waitFor(t, "update", func() bool { return e.Status()[0].LastAddress == addrA.String() })
 }

@@ -29,6 +29,8 @@ type state struct {
 	LastSent    time.Time  `json:"last_sent,omitzero"`
 	Answer      string     `json:"answer,omitempty"`
 	Held        bool       `json:"held,omitempty"`
+	Auth        bool       `json:"auth,omitempty"` // the hold is a credentials refusal
+	HeldSince   time.Time  `json:"held_since,omitzero"`
 	Reason      string     `json:"reason,omitempty"`
 	NextRetry   time.Time  `json:"next_retry,omitzero"`
 	Wait        string     `json:"wait,omitempty"`
@@ -92,12 +94,12 @@ func (e *Engine) load(h *host) state {
 	return st
 }
 
-// save writes h's state atomically: a crash leaves the old file or the new one, never a torn one, and a
+// save writes a host's state atomically: a crash leaves the old file or the new one, never a torn one, and a
 // reboot right after an update does not resend it. Failing to save is logged; the state in memory still
 // prevents repeats until the process ends.
-func (e *Engine) save(h *host) {
-	if err := writeAtomic(h.file, h.st); err != nil {
-		e.log.Error("ddns: cannot save state; a restart may resend the address", "file", h.file, "error", err)
+func (e *Engine) save(file string, st state) {
+	if err := writeAtomic(file, st); err != nil {
+		e.log.Error("ddns: cannot save state; a restart may resend the address", "file", file, "error", err)
 	}
 }
 

@@ -37,22 +37,26 @@ func backoff(failures int) time.Duration {
 // attempt sends the current address for h if it is due, records the outcome and returns how long until h
 // should be tried again (0: only when woken). err is why nothing was accepted; the worker ignores it.
 func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duration, error) {
+	h.send.Lock() // one update of h at a time; h.mu is held only briefly so that Status never waits on a provider
+	defer h.send.Unlock()
 	addr := e.address()
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	st := &h.st
+	st := h.st
+	h.mu.Unlock()
 	switch {
 	case !addr.IsValid():
 		return 0, nil
 	case st.Held:
-		return 0, fmt.Errorf("%w: %s (change the entry's config or secret, or delete %s)", ErrHold, st.Reason, h.file)
+		return 0, &provider.Error{Kind: ErrHold, Auth: st.Auth,
+			Msg: fmt.Sprintf("held since %s: %s (change the entry's config or secret, or delete %s)",
+				st.HeldSince.Format(time.RFC3339), st.Reason, h.file)}
 	case addr == st.LastAddress && !force:
 		return 0, nil
 	}
 	now := e.clock.Now()
 	if now.Before(st.NextRetry) && (!force || st.Wait == waitProvider) {
-		wait := st.NextRetry.Sub(now)
-		return wait, fmt.Errorf("%w: not before %s (%s)", ErrRetryLater, st.NextRetry.Format(time.RFC3339), st.Reason)
+		return st.NextRetry.Sub(now), &provider.Error{Kind: ErrRetryLater,
+			Msg: fmt.Sprintf("not before %s: %s", st.NextRetry.Format(time.RFC3339), st.Reason)}
 	}
 	uctx, cancel := context.WithTimeout(ctx, UpdateTimeout)
 	answer, err := h.p.Update(uctx, addr)
@@ -61,8 +65,11 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 		return 0, ctx.Err() // shutting down: not the provider's failure
 	}
 	err = e.clean(err)
+	h.mu.Lock()
 	wait := e.record(h, addr, answer, err, now)
-	e.save(h)
+	st = h.st
+	h.mu.Unlock()
+	e.save(h.file, st)
 	return wait, err
 }
 
@@ -84,7 +91,7 @@ func (e *Engine) clean(err error) error {
 	return &c
 }
 
-// record updates h's state after an update of addr (err already cleaned) and returns the wait before the next try.
+// record updates h's state, under h.mu, after an update of addr (err already cleaned) and returns the wait before the next try.
 func (e *Engine) record(h *host, addr netip.Addr, answer string, err error, now time.Time) time.Duration {
 	st := &h.st
 	log := e.log.With("hostname", h.entry.Hostname, "provider", h.entry.Provider, "address", addr.String())
@@ -99,7 +106,7 @@ func (e *Engine) record(h *host, addr netip.Addr, answer string, err error, now 
 	st.Answer, st.LastError = pe.Answer, msg
 	switch pe.Kind {
 	case provider.ErrHold:
-		st.Held, st.Reason, st.NextRetry, st.Wait = true, msg, time.Time{}, ""
+		st.Held, st.Auth, st.HeldSince, st.Reason, st.NextRetry, st.Wait = true, pe.Auth, now, msg, time.Time{}, ""
 		log.Error("ddns: UPDATES HELD for this hostname until its config changes; the provider said repeating will not help",
 			"answer", st.Answer, "reason", msg, "auth", pe.Auth, "state_file", h.file)
 		return 0
