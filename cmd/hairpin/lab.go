@@ -193,17 +193,22 @@ func labDownCmd(prefix *string) *cobra.Command {
 func labServeCmd() *cobra.Command {
 	var name string
 	var tcp, udp []int
+	var whoami int
 	cmd := &cobra.Command{
 		Use:    "serve",
 		Short:  "Run a lab host's servers (used inside the lab's namespaces)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if whoami > 0 {
+				return lab.ServeWhoami(cmd.Context(), whoami)
+			}
 			return lab.Serve(cmd.Context(), name, tcp, udp)
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "server", "name to answer with")
 	cmd.Flags().IntSliceVar(&tcp, "tcp", nil, "TCP ports to serve HTTP on")
 	cmd.Flags().IntSliceVar(&udp, "udp", nil, "UDP ports to echo on")
+	cmd.Flags().IntVar(&whoami, "whoami", 0, "serve the caller's address as text on this TCP port instead")
 	return cmd
 }

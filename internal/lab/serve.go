@@ -45,6 +45,24 @@ func Serve(ctx context.Context, name string, tcpPorts, udpPorts []int) error {
 	}
 }
 
+// ServeWhoami answers HTTP on port with the caller's address alone, like the public "what is my IP" services
+// hairpin asks behind a second NAT; the lab runs it on its internet host.
+func ServeWhoami(ctx context.Context, port int) error {
+	l, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		fmt.Fprintln(w, host)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
 func echo(c net.PacketConn, name string) error {
 	buf := make([]byte, 1500)
 	for {

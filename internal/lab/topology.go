@@ -190,8 +190,12 @@ func (t *Topology) buildWAN(ctx context.Context, opt Options) error {
 // public address to the router, and masquerade the router's traffic out.
 func ispBoxRules(router netip.Addr) string {
 	return fmt.Sprintf(`table ip ispbox {
-	chain pre { type nat hook prerouting priority dstnat; iifname "wan0" ip daddr %s dnat ip to %s }
-	chain post { type nat hook postrouting priority srcnat; oifname "wan0" masquerade }
+	chain pre {
+		type nat hook prerouting priority dstnat; iifname "wan0" ip daddr %s dnat ip to %s
+	}
+	chain post {
+		type nat hook postrouting priority srcnat; oifname "wan0" masquerade
+	}
 }
 `, publicAddr, router)
 }

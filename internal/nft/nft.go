@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/knftables"
 
@@ -47,7 +48,10 @@ type Backend struct {
 	state func(ctx context.Context) (exists, owned bool, err error)
 	// counters reads per-port counters from the counting sets.
 	counters func(ctx context.Context) (map[string]map[uint16]backend.Counter, error)
+	// fastWAN replaces the WAN set over netlink; nil uses a transaction (the fake).
+	fastWAN func(addrs []netip.Addr) error
 	// ports remembers which ports belong to which forward, to sum counters per forward.
+	mu       sync.Mutex
 	lastPlan *plan.Desired
 }
 
@@ -126,18 +130,18 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	if err := b.run(ctx, tx); err != nil {
 		return fmt.Errorf("nftables rejected the transaction, nothing was changed: %w", err)
 	}
-	b.lastPlan = d
+	b.Remember(d)
 	return nil
 }
 
-// SetWANAddrs implements backend.Backend with a transaction that touches only the address set.
+// SetWANAddrs implements backend.Backend with a transaction that touches only the address set. Ownership was
+// checked by the full apply that created the set; a missing table fails here and the caller applies fully.
 func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
-	exists, err := b.checkOwned(ctx)
-	if err != nil {
-		return err
-	}
-	if !exists {
-		return fmt.Errorf("table ip %s is missing; a full apply is needed", Table)
+	if b.fastWAN != nil {
+		if err := b.fastWAN(addrs); err != nil {
+			return fmt.Errorf("updating the WAN address set: %w", err)
+		}
+		return nil
 	}
 	tx := b.nft.NewTransaction()
 	set := &knftables.Set{Name: setWAN, Type: "ipv4_addr"}
@@ -170,10 +174,13 @@ func (b *Backend) Counters(ctx context.Context) (map[string]backend.Counter, err
 		return nil, err
 	}
 	out := map[string]backend.Counter{}
-	if b.lastPlan == nil {
+	b.mu.Lock()
+	last := b.lastPlan
+	b.mu.Unlock()
+	if last == nil {
 		return out, nil
 	}
-	for _, r := range b.lastPlan.Rules {
+	for _, r := range last.Rules {
 		c := out[r.Name]
 		for p := int(r.Port.First); p <= int(r.Port.Last); p++ {
 			pc := perPort[r.Protocol][uint16(p)]
@@ -186,7 +193,11 @@ func (b *Backend) Counters(ctx context.Context) (map[string]backend.Counter, err
 }
 
 // Remember tells the backend which plan is installed, for Counters after a restart without Apply.
-func (b *Backend) Remember(d *plan.Desired) { b.lastPlan = d }
+func (b *Backend) Remember(d *plan.Desired) {
+	b.mu.Lock()
+	b.lastPlan = d
+	b.mu.Unlock()
+}
 
 // runBatched runs tx through `nft -f -`, first merging consecutive element lines of one set into a single
 // statement: nft parses one big element block about twice as fast as the same elements one line each, which is

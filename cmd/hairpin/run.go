@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/wan"
+)
+
+func init() { subcommands = append(subcommands, runCmd, statusCmd) }
+
+func runCmd() *cobra.Command {
+	var path, logFormat, logLevel, status string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon: apply, then follow WAN address changes, the public address and dynamic DNS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, path)
+			if err != nil {
+				return err
+			}
+			if logFormat == "" {
+				logFormat = cfg.Daemon.LogFormat
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return configError{fmt.Errorf("--log-level: %w", err)}
+			}
+			logger := slog.New(daemon.LogHandler(cmd.ErrOrStderr(), logFormat, level))
+			if status != "" {
+				cfg.Daemon.Status = status
+			}
+			return runDaemon(cmd.Context(), cfg, path, logger)
+		},
+	}
+	configFlag(cmd, &path)
+	cmd.Flags().StringVar(&logFormat, "log-format", "", "text or json (default: daemon.log_format from the config)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&status, "status", "", "status listener: a unix socket path or host:port (default: daemon.status)")
+	return cmd
+}
+
+func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slog.Logger) error {
+	daemon.Version = version
+	be, observe, err := daemonBackend(cfg, logger)
+	if err != nil {
+		return err
+	}
+	deps := daemon.Deps{
+		Backend: be,
+		Observe: observe,
+		Logger:  logger,
+		Load:    func() (*config.Config, error) { return config.Load(path) },
+		Ready: func() {
+			if err := daemon.NotifyReady(); err != nil {
+				logger.Warn("systemd readiness notification failed", "error", err)
+			}
+		},
+		NewDiscoverer: func(cfg *config.Config) (daemon.Discoverer, error) {
+			sources := cfg.WAN.PublicIP
+			if len(sources) == 0 {
+				sources = wan.DefaultSources
+			}
+			return wan.NewDiscoverer(sources, wan.DiscoverOptions{Logger: logger, UserAgent: userAgent()})
+		},
+		NewDDNS: func(cfg *config.Config) (daemon.DDNS, error) {
+			e, err := ddns.New(cfg.DDNS, cfg.StateDir, userAgent(), logger)
+			if err != nil {
+				return nil, err
+			}
+			return ddnsEngine{e}, nil
+		},
+	}
+	d := daemon.New(cfg, deps)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: reloading config", "file", path)
+				_ = d.Reload(ctx)
+			}
+		}
+	}()
+	go func() {
+		if err := d.Serve(ctx, cfg.Daemon.Status); err != nil {
+			logger.Error("status listener failed; hairpin status will not answer", "error", err)
+		}
+	}()
+	return d.Run(ctx)
+}
+
+// ddnsEngine adapts ddns.Engine's typed status to the daemon's interface.
+type ddnsEngine struct{ *ddns.Engine }
+
+func (e ddnsEngine) Status() any { return e.Engine.Status() }
+
+func userAgent() string { return "hairpin/" + version + " (+https://github.com/hairpin-nat/hairpin)" }
+
+// daemonBackend picks the datapath and how interfaces are observed.
+func daemonBackend(cfg *config.Config, logger *slog.Logger) (backendT, daemon.Observer, error) {
+	if cfg.Backend == "routeros" {
+		return routerosDaemon(cfg, logger)
+	}
+	be, err := linuxBackend()
+	if err != nil {
+		return nil, nil, err
+	}
+	return be, daemon.LinuxObserver(wan.WatchOptions{Logger: logger}), nil
+}
+
+func statusCmd() *cobra.Command {
+	var path, addr string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the running daemon's addresses, forwards with counters, DNS and recent events",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if addr == "" {
+				addr = config.DefaultStatusSocket
+				if cfg, err := config.Load(path); err == nil {
+					addr = cfg.Daemon.Status
+				} else if !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			st, err := daemon.Fetch(ctx, addr)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	configFlag(cmd, &path)
+	cmd.Flags().StringVar(&addr, "socket", "", "status address of the daemon (default: daemon.status from the config)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
+	return cmd
+}
+
+func printStatus(w io.Writer, st *daemon.Status) {
+	fmt.Fprintf(w, "hairpin %s, backend %s, config %s, up since %s\n", st.Version, st.Backend, st.Config, st.Started.Format(time.RFC3339))
+	wanState := strings.Join(st.WANAddrs, ", ")
+	if !st.WANExists {
+		wanState = "interface missing"
+	} else if wanState == "" {
+		wanState = "no IPv4 address"
+	}
+	fmt.Fprintf(w, "WAN %s: %s\n", st.WANInterface, wanState)
+	fmt.Fprintf(w, "LAN %s: %s\n", st.LANInterface, strings.Join(st.LANNets, ", "))
+	pub := st.Public
+	if pub == "" {
+		pub = "unknown"
+	}
+	if st.PublicFrom != "" {
+		pub += " (from " + st.PublicFrom + ")"
+	}
+	if st.PublicError != "" {
+		pub += " (last error: " + st.PublicError + ")"
+	}
+	fmt.Fprintf(w, "public address: %s\ndouble NAT: %v (mode %s)\n", pub, st.DoubleNAT, st.DoubleNATMode)
+	rules := "installed"
+	if !st.Installed {
+		rules = "NOT installed"
+	}
+	fmt.Fprintf(w, "rules: %s, forwarding on %s; last apply %s took %s\n", rules, strings.Join(st.ForwardSet, ", "), st.LastApply.Format(time.TimeOnly), st.LastApplyTook)
+	if st.LastError != "" {
+		fmt.Fprintf(w, "last error: %s\n", st.LastError)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES")
+	for _, f := range st.Forwards {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", f.Name, f.Protocol, f.Port, f.To, f.Packets, f.Bytes)
+	}
+	_ = tw.Flush()
+	if st.DDNS != nil {
+		data, _ := json.MarshalIndent(st.DDNS, "  ", "  ")
+		fmt.Fprintf(w, "\ndynamic DNS:\n  %s\n", data)
+	}
+	fmt.Fprintln(w, "\nrecent events:")
+	for _, e := range st.Events {
+		fmt.Fprintf(w, "  %s  %s\n", e.Time.Format("2006-01-02 15:04:05.000"), e.Message)
+	}
+}

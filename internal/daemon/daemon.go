@@ -1,0 +1,404 @@
+// Package daemon is `hairpin run`: one event loop that keeps the forwards right. It applies the plan at start,
+// follows interface changes (updating only the WAN address set when only addresses moved), learns the public
+// address behind a second NAT, feeds dynamic DNS, reloads on SIGHUP, repairs the table at every resync, and
+// serves its state to `hairpin status`.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/plan"
+)
+
+// Observation is what the router's interfaces look like now.
+type Observation struct {
+	WANExists bool
+	WANAddrs  []netip.Addr
+	LANNets   []netip.Prefix
+	// Public is a public address the router itself reports (RouterOS /ip/cloud); zero on Linux.
+	Public netip.Addr
+}
+
+func (o Observation) equal(p Observation) bool {
+	return o.WANExists == p.WANExists && slices.Equal(o.WANAddrs, p.WANAddrs) && slices.Equal(o.LANNets, p.LANNets) && o.Public == p.Public
+}
+
+// Observer delivers observations: the current one first, then one per change. The channel closes when ctx
+// ends.
+type Observer func(ctx context.Context, cfg *config.Config) (<-chan Observation, error)
+
+// Discoverer learns the public address (wan.Discoverer in production).
+type Discoverer interface {
+	Discover(ctx context.Context) (netip.Addr, string, error)
+}
+
+// DDNS keeps hostnames on the public address (ddns.Engine in production).
+type DDNS interface {
+	Run(ctx context.Context)
+	SetAddress(addr netip.Addr)
+	Status() any
+}
+
+// Deps are the daemon's connections to the world; tests replace each one.
+type Deps struct {
+	Backend backend.Backend
+	Observe Observer
+	// NewDiscoverer builds a discoverer for a config; nil disables public-address discovery.
+	NewDiscoverer func(cfg *config.Config) (Discoverer, error)
+	// NewDDNS builds the dynamic-DNS engine for a config; nil or a nil result means no DDNS.
+	NewDDNS func(cfg *config.Config) (DDNS, error)
+	// Load reads the config again on reload.
+	Load   func() (*config.Config, error)
+	Logger *slog.Logger
+	// Ready is called once the first apply has been attempted (systemd readiness).
+	Ready func()
+	// Options for the plan (tests).
+	PlanOptions plan.Options
+}
+
+// Daemon is the running state. Its exported methods are safe to call from other goroutines.
+type Daemon struct {
+	deps Deps
+	log  *slog.Logger
+
+	mu          sync.Mutex
+	cfg         *config.Config
+	obs         Observation
+	public      netip.Addr
+	publicFrom  string
+	publicErr   string
+	installed   *plan.Desired // nil when the last apply failed or none was made
+	lastApply   time.Time
+	lastApplyIn time.Duration
+	lastErr     string
+	events      []Event
+	started     time.Time
+
+	reload   chan chan error
+	ddns     DDNS
+	ddnsStop context.CancelFunc
+}
+
+// Event is one thing that happened, for `hairpin status`.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Message string    `json:"message"`
+}
+
+const maxEvents = 50
+
+// New prepares a daemon; Run starts it.
+func New(cfg *config.Config, deps Deps) *Daemon {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Daemon{deps: deps, log: deps.Logger, cfg: cfg, reload: make(chan chan error), started: time.Now()}
+}
+
+// Reload asks the running loop to read the config again. An invalid config is reported and the running
+// config stays in force.
+func (d *Daemon) Reload(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case d.reload <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *Daemon) event(level slog.Level, msg string, attrs ...any) {
+	d.log.Log(context.Background(), level, msg, attrs...)
+	text := msg
+	for i := 0; i+1 < len(attrs); i += 2 {
+		text += fmt.Sprintf(" %v=%v", attrs[i], attrs[i+1])
+	}
+	d.mu.Lock()
+	d.events = append(d.events, Event{Time: time.Now(), Message: text})
+	if len(d.events) > maxEvents {
+		d.events = d.events[len(d.events)-maxEvents:]
+	}
+	d.mu.Unlock()
+}
+
+// loop holds what only the Run goroutine touches.
+type loop struct {
+	obsCh      <-chan Observation
+	stopObs    context.CancelFunc
+	discoverer Discoverer
+	publicCh   chan publicResult
+	discoverOn bool // a discovery is in flight
+	retry      *time.Timer
+	retryWait  time.Duration
+	// publicRetry asks again after a failed discovery instead of waiting for the next periodic check.
+	publicRetry *time.Timer
+}
+
+type publicResult struct {
+	addr netip.Addr
+	from string
+	err  error
+}
+
+// Run applies, then follows changes until ctx ends. Rules stay in place when it returns: forwards keep
+// working while the daemon restarts.
+func (d *Daemon) Run(ctx context.Context) error {
+	l := &loop{publicCh: make(chan publicResult, 1), retry: time.NewTimer(time.Hour), publicRetry: time.NewTimer(time.Hour)}
+	l.retry.Stop()
+	l.publicRetry.Stop()
+	if err := d.start(ctx, l); err != nil {
+		return err
+	}
+	defer func() {
+		l.stopObs()
+		if d.ddnsStop != nil {
+			d.ddnsStop()
+		}
+	}()
+	if d.deps.Ready != nil {
+		d.deps.Ready()
+	}
+	resync := time.NewTicker(d.cfg.Daemon.Resync)
+	defer resync.Stop()
+	publicTick := time.NewTicker(d.cfg.WAN.PublicIPEvery)
+	defer publicTick.Stop()
+
+	for {
+		select {
+		case <-ctx.Done():
+			d.event(slog.LevelInfo, "stopping; rules stay in place (hairpin down removes them)")
+			return nil
+		case obs, ok := <-l.obsCh:
+			if !ok {
+				if ctx.Err() != nil {
+					continue // shutting down; ctx.Done is ready too
+				}
+				return errors.New("the interface watcher stopped")
+			}
+			d.observed(ctx, l, obs)
+		case res := <-l.publicCh:
+			l.discoverOn = false
+			d.publicLearned(ctx, l, res)
+		case <-publicTick.C:
+			d.maybeDiscover(ctx, l)
+		case <-l.publicRetry.C:
+			d.maybeDiscover(ctx, l)
+		case <-resync.C:
+			d.applyFull(ctx, l, "resync")
+		case <-l.retry.C:
+			d.applyFull(ctx, l, "retry")
+		case done := <-d.reload:
+			err := d.doReload(ctx, l)
+			done <- err
+			resync.Reset(d.cfg.Daemon.Resync)
+			publicTick.Reset(d.cfg.WAN.PublicIPEvery)
+		}
+	}
+}
+
+func (d *Daemon) start(ctx context.Context, l *loop) error {
+	if err := d.startObserver(ctx, l); err != nil {
+		return err
+	}
+	if err := d.setupPublic(l); err != nil {
+		return err
+	}
+	d.startDDNS(ctx)
+	d.event(slog.LevelInfo, "started", "forwards", len(d.cfg.Forwards), "wan", d.cfg.WAN.Interface, "lan", d.cfg.LAN.Interface)
+	// The watcher's first observation is already waiting; take it now so the first apply uses real
+	// addresses and readiness means "rules installed".
+	select {
+	case obs := <-l.obsCh:
+		d.setObs(obs)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	d.applyFull(ctx, l, "start")
+	d.maybeDiscover(ctx, l)
+	d.feedDDNS()
+	return nil
+}
+
+func (d *Daemon) startObserver(ctx context.Context, l *loop) error {
+	obsCtx, cancel := context.WithCancel(ctx)
+	ch, err := d.deps.Observe(obsCtx, d.cfg)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("watching interfaces: %w", err)
+	}
+	l.obsCh, l.stopObs = ch, cancel
+	return nil
+}
+
+func (d *Daemon) setupPublic(l *loop) error {
+	l.discoverer = nil
+	if d.deps.NewDiscoverer == nil {
+		return nil
+	}
+	disc, err := d.deps.NewDiscoverer(d.cfg)
+	if err != nil {
+		return fmt.Errorf("public address sources: %w", err)
+	}
+	l.discoverer = disc
+	return nil
+}
+
+func (d *Daemon) startDDNS(ctx context.Context) {
+	if d.ddnsStop != nil {
+		d.ddnsStop()
+		d.ddnsStop = nil
+	}
+	d.mu.Lock()
+	d.ddns = nil
+	d.mu.Unlock()
+	if d.deps.NewDDNS == nil || len(d.cfg.DDNS) == 0 {
+		return
+	}
+	engine, err := d.deps.NewDDNS(d.cfg)
+	if err != nil {
+		d.event(slog.LevelError, "dynamic DNS disabled", "error", err)
+		return
+	}
+	if engine == nil {
+		return
+	}
+	ddnsCtx, cancel := context.WithCancel(ctx)
+	go engine.Run(ddnsCtx)
+	d.mu.Lock()
+	d.ddns, d.ddnsStop = engine, cancel
+	d.mu.Unlock()
+}
+
+func (d *Daemon) setObs(obs Observation) {
+	d.mu.Lock()
+	d.obs = obs
+	d.mu.Unlock()
+}
+
+// desired computes the plan for the current config, observation and public address.
+func (d *Daemon) desired() *plan.Desired {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	public := d.public
+	if !public.IsValid() {
+		public = d.obs.Public
+	}
+	p, _ := plan.Build(d.cfg, plan.Observed{WANAddrs: d.obs.WANAddrs, LANNets: d.obs.LANNets, Public: public}, d.deps.PlanOptions)
+	return p
+}
+
+// observed reacts to an interface change: only the WAN set when only addresses moved, a full apply otherwise.
+func (d *Daemon) observed(ctx context.Context, l *loop, obs Observation) {
+	d.mu.Lock()
+	prev := d.obs
+	d.mu.Unlock()
+	if obs.equal(prev) {
+		return
+	}
+	d.setObs(obs)
+	switch {
+	case !obs.WANExists && prev.WANExists:
+		d.event(slog.LevelWarn, "WAN interface disappeared", "interface", d.cfg.WAN.Interface)
+	case obs.WANExists && !prev.WANExists:
+		d.event(slog.LevelInfo, "WAN interface appeared", "interface", d.cfg.WAN.Interface)
+	}
+	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
+		d.event(slog.LevelInfo, "WAN address changed", "old", fmtAddrs(prev.WANAddrs), "new", fmtAddrs(obs.WANAddrs))
+	}
+	d.update(ctx, l, "interface change")
+	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
+		if f, ok := l.discoverer.(interface{ Forget() }); ok {
+			f.Forget() // a new WAN address usually means a new public address too
+		}
+		d.maybeDiscover(ctx, l)
+		d.feedDDNS()
+	}
+}
+
+// update installs the current plan the cheapest correct way.
+func (d *Daemon) update(ctx context.Context, l *loop, why string) {
+	want := d.desired()
+	d.mu.Lock()
+	have := d.installed
+	d.mu.Unlock()
+	if have != nil && sameExceptWAN(have, want) {
+		if slices.Equal(have.WANAddrs, want.WANAddrs) {
+			return
+		}
+		start := time.Now()
+		bctx, cancel := backendContext(ctx)
+		err := d.deps.Backend.SetWANAddrs(bctx, want.WANAddrs)
+		cancel()
+		if err == nil {
+			d.installedNow(want, time.Since(start))
+			d.event(slog.LevelInfo, "WAN address set updated", "addresses", fmtAddrs(want.WANAddrs), "took", time.Since(start).Round(time.Microsecond))
+			return
+		}
+		d.event(slog.LevelWarn, "WAN set update failed; applying everything", "error", err)
+	}
+	d.applyFull(ctx, l, why)
+}
+
+func (d *Daemon) applyFull(ctx context.Context, l *loop, why string) {
+	want := d.desired()
+	start := time.Now()
+	bctx, cancel := backendContext(ctx)
+	err := d.deps.Backend.Apply(bctx, want)
+	cancel()
+	took := time.Since(start)
+	if err != nil {
+		d.mu.Lock()
+		d.installed, d.lastErr = nil, err.Error()
+		d.mu.Unlock()
+		l.retryWait = min(max(2*l.retryWait, time.Second), time.Minute)
+		l.retry.Reset(l.retryWait)
+		d.event(slog.LevelError, "applying rules failed; previous rules stay in force", "why", why, "error", err, "retry_in", l.retryWait)
+		return
+	}
+	l.retryWait = 0
+	d.installedNow(want, took)
+	if why == "resync" {
+		d.log.Debug("resync applied", "took", took)
+		return
+	}
+	d.event(slog.LevelInfo, "rules applied", "why", why, "forwards", len(d.cfg.Forwards), "wan", fmtAddrs(want.WANAddrs),
+		"double_nat", want.DoubleNAT, "took", took.Round(time.Microsecond))
+}
+
+func (d *Daemon) installedNow(p *plan.Desired, took time.Duration) {
+	d.mu.Lock()
+	d.installed, d.lastApply, d.lastApplyIn, d.lastErr = p, time.Now(), took, ""
+	d.mu.Unlock()
+}
+
+func sameExceptWAN(a, b *plan.Desired) bool {
+	return a.WANInterface == b.WANInterface && a.LANInterface == b.LANInterface && a.DoubleNAT == b.DoubleNAT &&
+		a.Masquerade == b.Masquerade && slices.Equal(a.LANNets, b.LANNets) && slices.Equal(a.Rules, b.Rules)
+}
+
+func fmtAddrs(a []netip.Addr) string {
+	if len(a) == 0 {
+		return "none"
+	}
+	return fmt.Sprint(a)
+}
+
+// backendContext lets a change that has started finish even when the daemon is told to stop: a half-done
+// apply is safe (transactions are atomic) but would log a misleading failure.
+func backendContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+}
