@@ -61,7 +61,10 @@ func Build(cfg *config.Config, obs Observed, opt Options) (*Desired, []string) {
 	d.LANNets = slices.Clone(cfg.LAN.Subnets)
 	if len(d.LANNets) == 0 {
 		for _, p := range obs.LANNets {
-			d.LANNets = append(d.LANNets, p.Masked())
+			// The backends hold IPv4 sets only; one IPv6 prefix would make the whole transaction fail.
+			if p.Addr().Is4() {
+				d.LANNets = append(d.LANNets, p.Masked())
+			}
 		}
 	}
 	sortPrefixes(d.LANNets)
@@ -95,11 +98,11 @@ func Build(cfg *config.Config, obs Observed, opt Options) (*Desired, []string) {
 func WANSet(ifaceAddrs []netip.Addr, public netip.Addr, doubleNAT bool) []netip.Addr {
 	var out []netip.Addr
 	for _, a := range ifaceAddrs {
-		if a.Is4() {
+		if a = a.Unmap(); a.Is4() {
 			out = append(out, a)
 		}
 	}
-	if doubleNAT && public.IsValid() && public.Is4() {
+	if public = public.Unmap(); doubleNAT && public.Is4() {
 		out = append(out, public)
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
@@ -119,15 +122,18 @@ func IsDoubleNAT(mode config.DoubleNAT, wanAddrs []netip.Addr) bool {
 	case config.DoubleNATOff:
 		return false
 	}
-	if len(wanAddrs) == 0 {
-		return false
-	}
+	// Only IPv4 is NATed: a global IPv6 address on the WAN says nothing about a second IPv4 NAT.
+	seen := false
 	for _, a := range wanAddrs {
+		if a = a.Unmap(); !a.Is4() {
+			continue
+		}
 		if !IsPrivate(a) {
 			return false
 		}
+		seen = true
 	}
-	return true
+	return seen
 }
 
 // IsPrivate reports whether a is an address no internet host can reach directly.
