@@ -388,3 +388,37 @@ func TestPoll(t *testing.T) {
 	for range ch {
 	}
 }
+
+func TestRecommentedRuleBecomesTheUsers(t *testing.T) {
+	f := newFixture(t)
+	d := f.desired()
+	f.apply(d)
+	e := findComment(f.r.Items(rostest.NAT), "HAIRPIN:v1:dnat:back-cam:tcp")
+	f.r.Edit(rostest.NAT, e[".id"], rostest.Entry{"comment": "back cam, mine now"})
+	if _, writes := f.apply(d); writes != 1 {
+		t.Errorf("recreating back-cam took %d writes", writes)
+	}
+	if got := f.r.Item(rostest.NAT, e[".id"]); got == nil || got["comment"] != "back cam, mine now" {
+		t.Errorf("the user's rule was touched: %v", got)
+	}
+	if err := f.b.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.r.Items(rostest.NAT); len(got) != 1 || got[0][".id"] != e[".id"] {
+		t.Errorf("after down: %v", got)
+	}
+}
+
+func TestObserveWithoutCloud(t *testing.T) {
+	f := newFixture(t)
+	f.b.cloud = false
+	f.r.SetSingleton(rostest.Cloud, rostest.Entry{"public-address": "198.51.100.7"})
+	f.r.ResetCounts()
+	obs, err := f.b.Observe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads, _ := f.r.Counts(); reads != 1 || obs.Public.IsValid() {
+		t.Errorf("ip_cloud off: %d reads, public %v", reads, obs.Public)
+	}
+}
