@@ -25,9 +25,10 @@ const (
 	proxyPort = 5300
 )
 
-// Throughput runs iperf3 from the laptop to a camera four ways, alternating round by round: through
-// hairpin's rules at the public address, through the minimal hand-written ruleset (the floor), directly on
-// the switch, and through a userland proxy on the router. Values are Gbit/s.
+// Throughput runs iperf3 from the laptop to a camera five ways, alternating round by round: through
+// hairpin's rules at the public address, through the minimal hand-written ruleset (the floor), through
+// hairpin's rules without the per-forward counting chain (to see what counting costs), directly on the
+// switch, and through a userland proxy on the router. Values are Gbit/s.
 func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, error) {
 	camNS, camAddr := e.Camera()
 	target := netip.AddrPortFrom(camAddr, iperfPort)
@@ -59,11 +60,19 @@ func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, erro
 	}{
 		{"hairpin", "hairpin apply", public, func() error { _, err := e.Apply(ctx, cfg); return err }},
 		{"floor", "1 dnat + 1 masquerade rule", public, func() error { _, err := e.LoadFile(ctx, floor); return err }},
+		// What hairpin's per-forward counting costs: the same table without its forward chain.
+		{"hairpin, no counting", "forward chain deleted, diagnosis", public, func() error {
+			if _, err := e.Apply(ctx, cfg); err != nil {
+				return err
+			}
+			_, _, err := Run(ctx, e.Topo.Router, "", "nft", "delete", "chain", "ip", "hairpin", "forward")
+			return err
+		}},
 		{"direct", "laptop to camera on the switch, context", target, func() error { return nil }},
 		{"proxy", "userland io.Copy proxy on the router, context", netip.AddrPortFrom(e.Topo.RouterLAN, proxyPort), func() error { return nil }},
 	}
 	samples := make([][]float64, len(variants))
-	idx := []int{0, 1, 2, 3}
+	idx := []int{0, 1, 2, 3, 4}
 	for round := range opt.Rounds {
 		for _, i := range Order(round, idx) {
 			v := variants[i]
@@ -78,7 +87,7 @@ func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, erro
 				return nil, fmt.Errorf("throughput %s: %w", v.name, err)
 			}
 			samples[i] = append(samples[i], bps/1e9)
-			e.Log("throughput round %d %-8s %6.2f Gbit/s", round+1, v.name, bps/1e9)
+			e.Log("throughput round %d %-20s %6.2f Gbit/s", round+1, v.name, bps/1e9)
 		}
 	}
 	if err := e.Clean(ctx); err != nil {
@@ -94,8 +103,8 @@ func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, erro
 		}
 	}
 	rows[0].Target = Target{">=", 0.95}
-	// Floor first, then hairpin, then the context rows.
-	return []Row{rows[1], rows[0], rows[2], rows[3]}, nil
+	// Floor first, then hairpin, then the rest.
+	return []Row{rows[1], rows[0], rows[2], rows[3], rows[4]}, nil
 }
 
 // iperf runs one iperf3 client in namespace ns and returns the receiver's bits per second.

@@ -26,7 +26,7 @@ func main() {
 func run() int {
 	bin := flag.String("bin", "bin/hairpin", "hairpin binary to benchmark")
 	out := flag.String("out", "bench/results.txt", "also write the table here (empty: don't)")
-	rounds := flag.Int("rounds", 5, "alternating rounds for throughput and connection rate")
+	rounds := flag.Int("rounds", 7, "alternating rounds for throughput and connection rate")
 	secs := flag.Int("seconds", 3, "seconds per iperf3 run")
 	sizes := flag.String("apply", "1000:5,10000:5,50000:3", "apply benchmark: forwards:rounds,...")
 	connFwds := flag.Int("conn-forwards", 10000, "forwards in the connection-rate benchmark")
@@ -112,7 +112,8 @@ func report(rows []bench.Row, path string, took time.Duration) error {
 		w = io.MultiWriter(os.Stdout, f)
 	}
 	host, _ := os.Hostname()
-	fmt.Fprintf(w, "hairpin benchmarks, %s, %s, %d CPUs, took %s\n", time.Now().UTC().Format(time.RFC3339), host, runtime.NumCPU(), took.Round(time.Second))
+	fmt.Fprintf(w, "hairpin benchmarks, %s, %s, %d CPUs, load average %s, took %s\n", time.Now().UTC().Format(time.RFC3339), host,
+		runtime.NumCPU(), loadAvg(), took.Round(time.Second))
 	fmt.Fprintf(w, "VALUE is the median over rounds, RATIO the median of per-round ratios against VS (variants alternate each round).\n\n")
 	if err := bench.WriteTable(w, rows); err != nil {
 		return err
@@ -137,4 +138,13 @@ func parseSizes(s string) (bench.ApplyOptions, error) {
 		opt.Rounds = append(opt.Rounds, fr)
 	}
 	return opt, nil
+}
+
+// loadAvg is the 1, 5 and 15 minute load average: a busy machine explains a wide RANGE.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
