@@ -68,7 +68,7 @@ func Build(cfg *config.Config, obs Observed, opt Options) (*Desired, []string) {
 		}
 	}
 	sortPrefixes(d.LANNets)
-	d.LANNets = slices.Compact(d.LANNets)
+	d.LANNets = dropCovered(d.LANNets)
 
 	d.DoubleNAT = IsDoubleNAT(cfg.WAN.DoubleNAT, obs.WANAddrs)
 	d.WANAddrs = WANSet(obs.WANAddrs, obs.Public, d.DoubleNAT)
@@ -162,6 +162,21 @@ func sortPrefixes(p []netip.Prefix) {
 		}
 		return a.Bits() - b.Bits()
 	})
+}
+
+// dropCovered removes from sorted prefixes every one that lies inside another (duplicates included): an
+// nftables interval set rejects overlapping elements, so 10.0.0.0/8 and 10.1.0.0/16 on one LAN interface would
+// otherwise fail the whole transaction. Sorted by address and then by length, a covering prefix comes before
+// what it covers, and the kept prefixes are disjoint, so comparing with the last kept one is enough.
+func dropCovered(p []netip.Prefix) []netip.Prefix {
+	out := p[:0]
+	for _, q := range p {
+		if n := len(out); n > 0 && out[n-1].Bits() <= q.Bits() && out[n-1].Contains(q.Addr()) {
+			continue
+		}
+		out = append(out, q)
+	}
+	return out
 }
 
 func inAny(a netip.Addr, nets []netip.Prefix) bool {

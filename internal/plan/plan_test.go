@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,8 +92,15 @@ func TestBuildLANNets(t *testing.T) {
 	}{
 		{"observed nets are masked", nil, nets("192.168.88.1/24"), nets("192.168.88.0/24")},
 		{"observed nets are sorted and deduplicated", nil,
-			nets("192.168.88.1/24", "10.0.0.1/8", "192.168.88.254/24", "10.0.0.0/16"),
-			nets("10.0.0.0/8", "10.0.0.0/16", "192.168.88.0/24")},
+			nets("192.168.88.1/24", "172.16.0.1/12", "192.168.88.254/24", "10.0.0.1/8"),
+			nets("10.0.0.0/8", "172.16.0.0/12", "192.168.88.0/24")},
+		// An nftables interval set refuses overlapping elements: keep only the covering net.
+		{"nets inside another are dropped", nil,
+			nets("10.1.2.3/16", "192.168.88.1/24", "10.0.0.1/8", "10.0.0.0/16", "192.168.0.0/16", "192.169.0.1/24"),
+			nets("10.0.0.0/8", "192.168.0.0/16", "192.169.0.0/24")},
+		{"configured nets inside another are dropped", nets("192.168.88.0/24", "192.168.0.0/16", "192.168.88.0/25"), nil,
+			nets("192.168.0.0/16")},
+		{"adjacent nets are kept", nil, nets("192.168.0.0/24", "192.168.1.0/24"), nets("192.168.0.0/24", "192.168.1.0/24")},
 		{"observed IPv6 nets are left out", nil, nets("fd00::1/64", "192.168.88.1/24"), nets("192.168.88.0/24")},
 		{"config overrides observed", nets("192.168.0.0/16"), nets("192.168.88.1/24", "10.0.0.1/8"), nets("192.168.0.0/16")},
 		{"config nets are sorted too", nets("192.168.88.0/24", "10.0.0.0/8"), nil, nets("10.0.0.0/8", "192.168.88.0/24")},
@@ -300,5 +309,31 @@ func TestRuleExpandStops(t *testing.T) {
 	rule("all", "tcp", 1, 65535, "192.168.88.5", 1, 65535).Expand(func(uint16, uint16) bool { n++; return true })
 	if n != 65535 {
 		t.Errorf("full range expanded to %d ports", n)
+	}
+}
+
+// Whatever the observed nets, the LAN set must stay free of overlaps (nftables refuses them) and still cover
+// every observed net.
+func TestBuildLANNetsNeverOverlap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var obs []netip.Prefix
+		for range 1 + rng.IntN(6) {
+			a := netip.AddrFrom4([4]byte{10, byte(rng.IntN(4)), byte(rng.IntN(4)), 1})
+			obs = append(obs, netip.PrefixFrom(a, 8+rng.IntN(17)))
+		}
+		d, _ := Build(cameras(), Observed{LANNets: obs}, Options{})
+		for i, p := range d.LANNets {
+			for _, q := range d.LANNets[i+1:] {
+				if p.Overlaps(q) {
+					t.Fatalf("observed %v gave overlapping %v and %v", obs, p, q)
+				}
+			}
+		}
+		for _, o := range obs {
+			if !slices.ContainsFunc(d.LANNets, func(p netip.Prefix) bool { return p.Bits() <= o.Bits() && p.Contains(o.Addr()) }) {
+				t.Fatalf("observed %v: %v is not covered by %v", obs, o, d.LANNets)
+			}
+		}
 	}
 }
