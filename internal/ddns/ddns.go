@@ -134,8 +134,7 @@ func New(entries []config.DDNS, stateDir, userAgent string, logger *slog.Logger,
 		o(e)
 	}
 	if e.http == nil {
-		// The default transport verifies certificates against the system roots.
-		e.http = &http.Client{Timeout: UpdateTimeout}
+		e.http = newHTTPClient()
 	}
 	dir := filepath.Join(stateDir, "ddns")
 	var errs []error
@@ -151,6 +150,23 @@ func New(entries []config.DDNS, stateDir, userAgent string, logger *slog.Logger,
 		return nil, errors.Join(errs...)
 	}
 	return e, nil
+}
+
+// newHTTPClient verifies certificates against the system roots (the default transport does) and follows no
+// redirect from https to plain http, which would send the credentials in clear.
+func newHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout: UpdateTimeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("stopped after 5 redirects")
+			}
+			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return errors.New("refusing a redirect from https to plain http")
+			}
+			return nil
+		},
+	}
 }
 
 func (e *Engine) newHost(ent config.DDNS, dir string) (*host, error) {
