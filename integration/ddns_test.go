@@ -1,0 +1,148 @@
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/netns"
+)
+
+// startNamed runs a real BIND 9 primary for example.net on the lab's internet host (203.0.113.1:53), accepting
+// DNS UPDATE signed with a fresh TSIG key. It returns the key's secret.
+func startNamed(t *testing.T, topo *lab.Topology) string {
+	t.Helper()
+	named, err := exec.LookPath("named")
+	if err != nil {
+		t.Skip("BIND's named is not installed (apt-get install bind9)")
+	}
+	dir := t.TempDir()
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	secret := base64.StdEncoding.EncodeToString(raw)
+	conf := fmt.Sprintf(`key "hairpin-key" { algorithm hmac-sha256; secret "%s"; };
+options {
+	directory "%[2]s"; pid-file "%[2]s/named.pid"; session-keyfile "%[2]s/session.key";
+	managed-keys-directory "%[2]s";
+	listen-on port 53 { 203.0.113.1; }; listen-on-v6 { none; };
+	recursion no; dnssec-validation no; notify no;
+};
+controls { };
+zone "example.net" { type primary; file "%[2]s/example.net.zone"; allow-update { key "hairpin-key"; }; };
+`, secret, dir)
+	zone := "$TTL 60\n@ IN SOA ns.example.net. admin.example.net. 1 3600 600 86400 60\n@ IN NS ns.example.net.\nns IN A 203.0.113.1\n"
+	for name, data := range map[string]string{"named.conf": conf, "example.net.zone": zone} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := &lab.SafeBuffer{}
+	cmd := exec.Command("ip", "netns", "exec", topo.Internet, named, "-g", "-u", "root", "-c", filepath.Join(dir, "named.conf"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // named was started by this test; ended by its PID
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("named log:\n%s", log.String())
+		}
+	})
+	if err := lab.PollUntil(context.Background(), 15*time.Second, func() bool {
+		_, err := lookupA(topo.Router, "ns.example.net")
+		return err == nil
+	}); err != nil {
+		t.Fatalf("named did not answer: %s", log.String())
+	}
+	return secret
+}
+
+// lookupA asks the lab's BIND server from inside namespace ns, with a real DNS query.
+func lookupA(ns, name string) ([]string, error) {
+	conn, err := netns.Dialer(ns)(context.Background(), "udp4", "203.0.113.1:53")
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	c := &dns.Client{Timeout: 500 * time.Millisecond}
+	r, _, err := c.ExchangeWithConn(m, &dns.Conn{Conn: conn})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	return out, nil
+}
+
+// TestDaemonUpdatesDNS: the daemon keeps home.example.net on the WAN address in a real BIND server, driven by
+// the same address events that move the forwards; the time from the address change to BIND serving the new
+// record is logged.
+func TestDaemonUpdatesDNS(t *testing.T) {
+	topo := newLab(t, lab.Options{})
+	secret := startNamed(t, topo)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "tsig.secret")
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, sock := daemonConfig(t, topo, fmt.Sprintf(`ddns:
+  - provider: rfc2136
+    server: 203.0.113.1:53
+    zone: example.net
+    hostname: home.example.net
+    tsig_key: hairpin-key
+    tsig_algorithm: hmac-sha256
+    tsig_secret_file: %s
+    ttl: 60
+`, secretFile))
+	d := startDaemon(t, topo, cfg, sock)
+	waitRecord(t, topo, "203.0.113.10", 15*time.Second)
+
+	var took []time.Duration
+	addrs := []string{"203.0.113.10", "203.0.113.11"}
+	for i := 0; i < 5; i++ {
+		old, next := addrs[i%2], addrs[(i+1)%2]
+		mustIP(t, topo, topo.Router, "addr del "+old+"/24 dev wan0", "addr add "+next+"/24 dev wan0")
+		start := time.Now()
+		waitRecord(t, topo, next, 10*time.Second)
+		took = append(took, time.Since(start))
+	}
+	t.Logf("WAN address change to new A record served by BIND: %v", took)
+
+	st := d.waitStatus(t, "the DNS status", func(s *daemon.Status) bool { return strings.Contains(fmt.Sprint(s.DDNS), "203.0.113.11") })
+	if strings.Contains(d.log.String(), secret) || strings.Contains(fmt.Sprint(st), secret) {
+		t.Error("the TSIG secret appears in the daemon's log or status")
+	}
+}
+
+func waitRecord(t *testing.T, topo *lab.Topology, want string, within time.Duration) {
+	t.Helper()
+	var got []string
+	err := lab.PollUntil(context.Background(), within, func() bool {
+		var err error
+		got, err = lookupA(topo.Router, "home.example.net")
+		return err == nil && len(got) == 1 && got[0] == want
+	})
+	if err != nil {
+		t.Fatalf("home.example.net never became %s in BIND (last answer %v)", want, got)
+	}
+}
+
