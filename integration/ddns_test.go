@@ -145,4 +145,3 @@ func waitRecord(t *testing.T, topo *lab.Topology, want string, within time.Durat
 		t.Fatalf("home.example.net never became %s in BIND (last answer %v)", want, got)
 	}
 }
-
