@@ -182,7 +182,9 @@ func (e *Engine) newHost(ent config.DDNS, dir string) (*host, error) {
 				secrets = append(secrets, s)
 			}
 			return s, err
-		}}
+		},
+		Sensitive: func(v string) { secrets = append(secrets, v) },
+	}
 	p, err := build(ent, env)
 	if err != nil {
 		return nil, err

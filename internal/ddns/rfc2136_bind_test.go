@@ -243,7 +243,9 @@ func (b *bindServer) entry(t *testing.T, secret string) config.DDNS {
 func TestRFC2136AgainstBIND(t *testing.T) {
 	b := startBIND(t)
 	logger, lb := newLogger(t)
-	e, err := ddns.New([]config.DDNS{b.entry(t, b.secret)}, t.TempDir(), testUA, logger, b.options()...)
+	// The secret file holds the key clause as tsig-keygen prints it, the same file BIND includes.
+	entry := b.entry(t, fmt.Sprintf("key %q {\n\talgorithm hmac-sha256;\n\tsecret %q;\n};", b.key, b.secret))
+	e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger, b.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}

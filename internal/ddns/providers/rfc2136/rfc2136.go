@@ -77,6 +77,9 @@ func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
 		return nil, fmt.Errorf("tsig secret: %w", err)
 	}
 	secret = KeySecret(secret)
+	if env.Sensitive != nil {
+		env.Sensitive(secret)
+	}
 	if _, err := base64.StdEncoding.DecodeString(secret); err != nil || secret == "" {
 		return nil, errors.New("tsig secret is not base64 (give the value of the key's secret line)")
 	}
