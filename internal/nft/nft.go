@@ -144,14 +144,14 @@ func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 		return nil
 	}
 	tx := b.nft.NewTransaction()
-	set := &knftables.Set{Name: setWAN, Type: "ipv4_addr"}
-	tx.Add(set)
-	tx.Flush(set)
+	// Flush without "add set": without the ownership check this path must never create anything, so a
+	// missing table, or someone else's table of the same name, fails here and the caller applies fully.
+	tx.Flush(&knftables.Set{Name: setWAN})
 	for _, a := range addrs {
 		tx.Add(&knftables.Element{Set: setWAN, Key: []string{a.String()}})
 	}
 	if err := b.run(ctx, tx); err != nil {
-		return fmt.Errorf("updating the WAN address set: %w", err)
+		return fmt.Errorf("updating the WAN address set (a full apply is needed): %w", err)
 	}
 	return nil
 }
