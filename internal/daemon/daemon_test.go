@@ -1,0 +1,260 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/config"
+)
+
+const baseConfig = `wan: {interface: wan0}
+lan: {interface: lan0}
+ddns: [{provider: duckdns, hostname: home.duckdns.org, token_env: HAIRPIN_TEST_TOKEN}]
+forwards:
+  - {name: front-cam, port: 8090, to: "192.168.88.180:80"}
+`
+
+func mustConfig(t *testing.T, text string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// harness runs a daemon over a fake backend and a hand-fed observer.
+type harness struct {
+	t     *testing.T
+	d     *Daemon
+	be    *backend.Fake
+	obs   chan Observation
+	ddns  *fakeDDNS
+	disc  *fakeDiscoverer
+	done  chan error
+	load  func() (*config.Config, error)
+	ready chan struct{}
+}
+
+type fakeDDNS struct {
+	mu    sync.Mutex
+	addrs []netip.Addr
+}
+
+func (f *fakeDDNS) Run(ctx context.Context) { <-ctx.Done() }
+func (f *fakeDDNS) SetAddress(a netip.Addr) {
+	f.mu.Lock()
+	f.addrs = append(f.addrs, a)
+	f.mu.Unlock()
+}
+func (f *fakeDDNS) Status() any { return "fake" }
+func (f *fakeDDNS) got() []netip.Addr {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.addrs)
+}
+
+type fakeDiscoverer struct {
+	mu    sync.Mutex
+	addr  netip.Addr
+	err   error
+	calls int
+}
+
+func (f *fakeDiscoverer) Discover(context.Context) (netip.Addr, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	return f.addr, "fake", f.err
+}
+
+func start(t *testing.T, cfgText string, first Observation) *harness {
+	return startPublic(t, cfgText, first, netip.Addr{})
+}
+
+// startPublic starts a daemon whose discoverer answers public.
+func startPublic(t *testing.T, cfgText string, first Observation, public netip.Addr) *harness {
+	t.Helper()
+	cfg := mustConfig(t, cfgText)
+	h := &harness{t: t, be: &backend.Fake{}, obs: make(chan Observation, 8), ddns: &fakeDDNS{}, disc: &fakeDiscoverer{addr: public},
+		done: make(chan error, 1), ready: make(chan struct{})}
+	h.load = func() (*config.Config, error) { return cfg, nil }
+	h.obs <- first
+	deps := Deps{
+		Backend:       h.be,
+		Observe:       func(ctx context.Context, _ *config.Config) (<-chan Observation, error) { return h.obs, nil },
+		NewDiscoverer: func(*config.Config) (Discoverer, error) { return h.disc, nil },
+		NewDDNS:       func(*config.Config) (DDNS, error) { return h.ddns, nil },
+		Load:          func() (*config.Config, error) { return h.load() },
+		Ready:         func() { close(h.ready) },
+	}
+	h.d = New(cfg, deps)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { h.done <- h.d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-h.done; err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	})
+	select {
+	case <-h.ready:
+	case <-time.After(5 * time.Second):
+		t.Fatal("daemon never became ready")
+	}
+	return h
+}
+
+// eventually polls cond with a deadline (no sleeps as synchronisation).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func methods(calls []backend.Call) []string {
+	var out []string
+	for _, c := range calls {
+		out = append(out, c.Method)
+	}
+	return out
+}
+
+var (
+	wan1 = netip.MustParseAddr("203.0.113.10")
+	wan2 = netip.MustParseAddr("203.0.113.11")
+	lan  = netip.MustParsePrefix("192.168.88.0/24")
+)
+
+func TestStartAppliesOnceAndIsReadyAfter(t *testing.T) {
+	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	calls := h.be.Calls()
+	if got := methods(calls); !slices.Equal(got, []string{"Apply"}) {
+		t.Fatalf("calls at start = %v, want one Apply", got)
+	}
+	if !slices.Equal(calls[0].Plan.WANAddrs, []netip.Addr{wan1}) || len(calls[0].Plan.Rules) != 1 {
+		t.Errorf("start plan = %+v", calls[0].Plan)
+	}
+	eventually(t, "DDNS fed the WAN address", func() bool { return slices.Equal(h.ddns.got(), []netip.Addr{wan1}) })
+}
+
+func TestAddressChangeTouchesOnlyTheWANSet(t *testing.T) {
+	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
+	eventually(t, "SetWANAddrs", func() bool { return len(h.be.Calls()) == 2 })
+	c := h.be.Calls()[1]
+	if c.Method != "SetWANAddrs" || !slices.Equal(c.Addrs, []netip.Addr{wan2}) {
+		t.Errorf("second call = %s %v, want SetWANAddrs [%s]", c.Method, c.Addrs, wan2)
+	}
+	eventually(t, "DDNS fed the new address", func() bool { return slices.Contains(h.ddns.got(), wan2) })
+
+	// The same observation again changes nothing.
+	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
+	// A LAN change needs the whole plan.
+	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}
+	eventually(t, "full apply after a LAN change", func() bool { return len(h.be.Calls()) == 3 })
+	if got := methods(h.be.Calls()); !slices.Equal(got, []string{"Apply", "SetWANAddrs", "Apply"}) {
+		t.Errorf("calls = %v", got)
+	}
+}
+
+func TestWANAppearsLater(t *testing.T) {
+	h := start(t, baseConfig, Observation{WANExists: false, LANNets: []netip.Prefix{lan}})
+	if p := h.be.Calls()[0].Plan; len(p.WANAddrs) != 0 {
+		t.Fatalf("start without WAN must install an empty WAN set, got %v", p.WANAddrs)
+	}
+	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
+	eventually(t, "the WAN set filled in", func() bool {
+		h.be.Calls()
+		st := h.d.Status(context.Background())
+		return strings.Join(st.ForwardSet, ",") == wan1.String() && st.WANExists
+	})
+}
+
+func TestFailedApplyKeepsStatusHonestAndRetries(t *testing.T) {
+	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h.be.Err = errors.New("nft said no")
+	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}
+	eventually(t, "failure in status", func() bool {
+		st := h.d.Status(context.Background())
+		return !st.Installed && strings.Contains(st.LastError, "nft said no")
+	})
+	h.be.Err = nil
+	eventually(t, "retry succeeds", func() bool { return h.d.Status(context.Background()).Installed })
+}
+
+func TestReloadRejectsBadConfigAndKeepsRunningOne(t *testing.T) {
+	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h.load = func() (*config.Config, error) {
+		return config.Parse("test.yaml", []byte(baseConfig+"  - {name: front-cam, port: 0, to: x}\n"))
+	}
+	err := h.d.Reload(context.Background())
+	var errs config.Errors
+	if !errors.As(err, &errs) || len(errs) < 2 {
+		t.Fatalf("Reload = %v, want every config error", err)
+	}
+	if n := len(h.be.Calls()); n != 1 {
+		t.Errorf("a rejected reload must not touch the backend; calls = %v", methods(h.be.Calls()))
+	}
+	h.load = func() (*config.Config, error) {
+		return mustConfig(t, baseConfig+"  - {name: back-cam, port: 8091, to: \"192.168.88.181:80\"}\n"), nil
+	}
+	if err := h.d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	last := h.be.Calls()[len(h.be.Calls())-1]
+	if last.Method != "Apply" || len(last.Plan.Rules) != 2 {
+		t.Errorf("after a good reload: %s with %d rules, want Apply with 2", last.Method, len(last.Plan.Rules))
+	}
+}
+
+func TestDoubleNATAddsPublicAddress(t *testing.T) {
+	private := netip.MustParseAddr("192.168.1.2")
+	public := netip.MustParseAddr("198.51.100.7")
+	cfgText := strings.Replace(baseConfig, "wan: {interface: wan0}", `wan: {interface: wan0, public_ip: ["http://198.51.100.53/ip"]}`, 1)
+	h := startPublic(t, cfgText, Observation{WANExists: true, WANAddrs: []netip.Addr{private}, LANNets: []netip.Prefix{lan}}, public)
+	eventually(t, "public address in the WAN set", func() bool {
+		st := h.d.Status(context.Background())
+		return st.DoubleNAT && strings.Join(st.ForwardSet, ",") == "192.168.1.2,198.51.100.7"
+	})
+	eventually(t, "DDNS gets the public address, not the private one", func() bool {
+		got := h.ddns.got()
+		return len(got) > 0 && got[len(got)-1] == public && !slices.Contains(got, private)
+	})
+	if calls := methods(h.be.Calls()); !slices.Equal(calls, []string{"Apply", "SetWANAddrs"}) {
+		t.Errorf("calls = %v, want the start Apply then one WAN set update for the public address", calls)
+	}
+}
+
+func TestStatusServerOverUnixSocket(t *testing.T) {
+	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = h.d.Serve(ctx, sock) }()
+	var st *Status
+	eventually(t, "status answers", func() bool {
+		var err error
+		st, err = Fetch(ctx, sock)
+		return err == nil
+	})
+	if len(st.Forwards) != 1 || st.Forwards[0].Name != "front-cam" || st.WANAddrs[0] != wan1.String() {
+		t.Errorf("status = %+v", st)
+	}
+	if _, err := Fetch(ctx, filepath.Join(t.TempDir(), "nobody.sock")); err == nil || !strings.Contains(err.Error(), "hairpin run") {
+		t.Errorf("fetch from no daemon: %v, want a hint to start hairpin run", err)
+	}
+}
