@@ -80,7 +80,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 			return wan.NewDiscoverer(sources, wan.DiscoverOptions{Logger: logger, UserAgent: userAgent()})
 		},
 		NewDDNS: func(cfg *config.Config) (daemon.DDNS, error) {
-			e, err := ddns.New(cfg.DDNS, cfg.StateDir, userAgent(), logger)
+			e, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(), logger)
 			if err != nil {
 				return nil, err
 			}

@@ -74,6 +74,7 @@ func New() (*Backend, error) {
 		counters: func(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
 			return readCounters(ctx, path)
 		},
+		fastWAN: setWANNetlink,
 	}, nil
 }
 
