@@ -1,0 +1,22 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+// TestExamplesAreValid keeps the README's example files honest.
+func TestExamplesAreValid(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples found: %v", err)
+	}
+	for _, f := range files {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{"check", "-c", f}, &out, &errOut); code != 0 {
+			t.Errorf("%s: exit %d\n%s", f, code, errOut.String())
+		}
+	}
+}
