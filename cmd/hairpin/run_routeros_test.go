@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/routeros/rostest"
+)
+
+// TestRunRouterOS runs the daemon against the simulated MikroTik: it installs the forwards, then follows a WAN
+// address change on the router with a single write (the address-list entry), leaving the rules alone.
+func TestRunRouterOS(t *testing.T) {
+	r := rostest.New(t, "hairpin", "pw")
+	wanID := r.Add(rostest.Address, rostest.Entry{"address": "203.0.113.7/24", "interface": "ether1"})
+	r.Add(rostest.Address, rostest.Entry{"address": "192.168.88.1/24", "interface": "bridge"})
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "routeros.secret")
+	if err := os.WriteFile(secret, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "hairpin.sock")
+	cfgFile := filepath.Join(dir, "hairpin.yaml")
+	cfg := fmt.Sprintf(`backend: routeros
+state_dir: %s
+daemon: {status: %s}
+routeros: {url: %q, username: hairpin, password_file: %q, tls_fingerprint: %q, poll_interval: 1s, ip_cloud: false}
+wan: {interface: ether1}
+lan: {interface: bridge}
+forwards:
+  - {name: front-cam, port: 8090, to: "192.168.88.180:80"}
+`, dir, sock, r.URL(), secret, r.Fingerprint())
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var out, errOut bytes.Buffer
+	go func() { done <- run(ctx, []string{"run", "-c", cfgFile}, &out, &errOut) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("run exited %d: %s", code, errOut.String())
+		}
+	}()
+
+	wanList := func() []string {
+		var addrs []string
+		for _, e := range r.Items(rostest.AddrList) {
+			if e["list"] == "hairpin-wan" {
+				addrs = append(addrs, e["address"])
+			}
+		}
+		return addrs
+	}
+	waitFor(t, "the WAN list holds 203.0.113.7", func() bool { return fmt.Sprint(wanList()) == "[203.0.113.7]" })
+	waitFor(t, "status answers", func() bool {
+		st, err := daemon.Fetch(ctx, sock)
+		return err == nil && st.Installed
+	})
+	r.ResetCounts()
+	r.Edit(rostest.Address, wanID, rostest.Entry{"address": "203.0.113.8/24"})
+	waitFor(t, "the WAN list follows to 203.0.113.8", func() bool { return fmt.Sprint(wanList()) == "[203.0.113.8]" })
+	if _, writes := r.Counts(); writes != 1 {
+		t.Errorf("an address change took %d writes, want 1: %v", writes, r.Requests())
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
