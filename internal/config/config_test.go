@@ -539,3 +539,19 @@ func TestLoad(t *testing.T) {
 		t.Errorf("missing file: err = %v, want a plain I/O error", err)
 	}
 }
+
+// The same external port may carry one forward for tcp and another for udp: they never meet in the kernel.
+func TestParseSamePortDifferentProtocols(t *testing.T) {
+	cfg, err := Parse(file, withHeader(
+		"  - {name: web, port: 8443, to: 192.168.88.10:443}",
+		"  - {name: quic, port: 8443, to: 192.168.88.11:443, protocol: udp}",
+		"  - {name: game-tcp, port: 27015-27020, to: 192.168.88.50, protocol: tcp}",
+		"  - {name: game-udp, port: 27010-27015, to: 192.168.88.51, protocol: udp}",
+	))
+	if err != nil {
+		t.Fatalf("tcp and udp on the same port rejected: %v", err)
+	}
+	if len(cfg.Forwards) != 4 {
+		t.Errorf("Forwards = %+v", cfg.Forwards)
+	}
+}
