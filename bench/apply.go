@@ -19,10 +19,11 @@ type ApplyOptions struct {
 	Rounds []int
 }
 
-// ApplyTime times installing n forwards on a router without any table, three ways alternating round by
-// round: the full `hairpin apply` CLI (config parsing and validation, plan, nft), hairpin's nft backend
-// alone in-process (plan already built: where the CLI's time goes), and `nft -f` loading the same map by
-// itself (the floor). Values are seconds.
+// ApplyTime times installing n forwards on a router without any table, alternating round by round: the full
+// `hairpin apply` CLI (config parsing and validation, plan, nft) against `nft -f` loading the same map by
+// itself (the floor). Three more variants show where the CLI's time goes: hairpin's nft backend alone
+// in-process (plan already built), nft loading hairpin's finished table from a file (the kernel's and nft's
+// share), and `hairpin check` (config parsing and validation). Values are seconds by the clock and of CPU.
 func ApplyTime(ctx context.Context, e *Env, opt ApplyOptions) ([]Row, error) {
 	var all []Row
 	for k, n := range opt.Sizes {
@@ -50,18 +51,27 @@ func applySize(ctx context.Context, e *Env, n, rounds int) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	dumpPath, err := e.dumpTable(ctx, cfgPath, n)
+	if err != nil {
+		return nil, err
+	}
 	variants := []struct {
 		name, note string
 		run        func() (Timing, error)
 	}{
 		{"nft -f map", "add map + 1 element block", func() (Timing, error) { return e.LoadFile(ctx, floorPath) }},
 		{"hairpin apply", "full CLI", func() (Timing, error) { return e.Apply(ctx, cfgPath) }},
-		{"hairpin nft backend", "plan built beforehand, context", func() (Timing, error) { return e.backendApply(ctx, desired) }},
+		{"hairpin nft backend", "in-process, plan built beforehand, diagnosis", func() (Timing, error) { return e.backendApply(ctx, desired) }},
+		{"nft -f hairpin table", "hairpin's own table as nft lists it, diagnosis", func() (Timing, error) { return e.LoadFile(ctx, dumpPath) }},
+		{"hairpin check", "config parsing and validation only, diagnosis", func() (Timing, error) {
+			took, _, err := Run(ctx, e.Topo.Router, "", e.Bin, "check", "-c", cfgPath)
+			return took, err
+		}},
 	}
 	wall := make([][]float64, len(variants))
 	cpu := make([][]float64, len(variants))
 	for round := range rounds {
-		for _, i := range Order(round, []int{0, 1, 2}) {
+		for _, i := range Order(round, []int{0, 1, 2, 3, 4}) {
 			if err := e.Clean(ctx); err != nil {
 				return nil, err
 			}
@@ -95,6 +105,22 @@ func applySize(ctx context.Context, e *Env, n, rounds int) ([]Row, error) {
 		}
 	}
 	return rows, nil
+}
+
+// dumpTable applies the config once and saves hairpin's table as `nft list` prints it, which nft -f loads
+// back as is.
+func (e *Env) dumpTable(ctx context.Context, cfgPath string, n int) (string, error) {
+	if err := e.Clean(ctx); err != nil {
+		return "", err
+	}
+	if _, err := e.Apply(ctx, cfgPath); err != nil {
+		return "", err
+	}
+	_, out, err := Run(ctx, e.Topo.Router, "", "nft", "list", "table", "ip", nft.Table)
+	if err != nil {
+		return "", err
+	}
+	return e.WriteFile(fmt.Sprintf("apply-%d-hairpin.nft", n), out)
 }
 
 // desired is the plan `hairpin apply` would build for the config at path on the lab's router.

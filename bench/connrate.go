@@ -18,7 +18,7 @@ import (
 type ConnRateOptions struct {
 	Forwards int
 	Rounds   int
-	Duration time.Duration // per measurement
+	Duration time.Duration // per destination and round, in turns of Slice
 	Workers  int           // concurrent connectors
 }
 
@@ -71,15 +71,20 @@ func ConnRate(ctx context.Context, e *Env, opt ConnRateOptions) ([]Row, error) {
 			}
 			// RST-closed flows linger in conntrack as CLOSE for 10 s; keep the router's table small. Best effort.
 			_ = Sysctl(ctx, e.Topo.Router, "net.netfilter.nf_conntrack_tcp_timeout_close", "1")
-			for _, p := range Order(round, []int{0, 1}) {
-				dest := netip.AddrPortFrom(e.Public(), uint16(positions[p].port))
-				rate, fails, err := Connect(ctx, e.Topo.Laptop, dest, opt.Workers, opt.Duration)
-				if err != nil {
-					return nil, fmt.Errorf("connection rate %s %s: %w", rulesets[r].name, positions[p].name, err)
-				}
-				samples[r][p] = append(samples[r][p], rate)
-				e.Log("connrate round %d %-9s %-5s %8.0f conn/s (%d failed)", round+1, rulesets[r].name, positions[p].name, rate, fails)
+			order := Order(round, []int{0, 1})
+			var dests []netip.AddrPort
+			for _, p := range order {
+				dests = append(dests, netip.AddrPortFrom(e.Public(), uint16(positions[p].port)))
 			}
+			rates, fails, err := Connect(ctx, e.Topo.Laptop, dests, opt.Workers, opt.Duration)
+			if err != nil {
+				return nil, fmt.Errorf("connection rate %s: %w", rulesets[r].name, err)
+			}
+			for k, p := range order {
+				samples[r][p] = append(samples[r][p], rates[k])
+			}
+			e.Log("connrate round %d %-9s first %6.0f last %6.0f conn/s (%d failed)", round+1, rulesets[r].name,
+				samples[r][0][round], samples[r][1][round], fails)
 		}
 	}
 	if err := e.Clean(ctx); err != nil {
@@ -99,16 +104,25 @@ func ConnRate(ctx context.Context, e *Env, opt ConnRateOptions) ([]Row, error) {
 	return rows, nil
 }
 
-// Connect opens and resets TCP connections to dest from namespace ns with workers connectors for d, after a
-// short warm-up, and returns completed connections per second and how many attempts failed. Each worker
-// holds one OS thread inside the namespace and uses plain blocking syscalls, so the client costs little and
-// the same for every variant. Connections close with SO_LINGER 0 (a reset): TIME_WAIT would otherwise fill
-// the port space and swamp the figure.
-func Connect(ctx context.Context, ns string, dest netip.AddrPort, workers int, d time.Duration) (float64, int64, error) {
-	sa := &syscall.SockaddrInet4{Port: int(dest.Port()), Addr: dest.Addr().As4()}
-	var ok, failed atomic.Int64
-	warm := time.Now().Add(200 * time.Millisecond)
-	stop := warm.Add(d)
+// Slice is how long the connectors stay with one destination before moving to the next: destinations
+// take turns many times a second, so a neighbour's burst of load hits them all alike.
+const Slice = 100 * time.Millisecond
+
+// Connect opens and resets TCP connections from namespace ns with workers connectors, after a short
+// warm-up, giving each destination d in all, in turns of Slice. It returns each destination's completed
+// connections per second and how many attempts failed. Each worker holds one OS thread inside the namespace
+// and uses plain blocking syscalls, so the client costs little and the same for every destination.
+// Connections close with SO_LINGER 0 (a reset): TIME_WAIT would otherwise fill the port space and swamp the
+// figure.
+func Connect(ctx context.Context, ns string, dests []netip.AddrPort, workers int, d time.Duration) ([]float64, int64, error) {
+	sas := make([]*syscall.SockaddrInet4, len(dests))
+	for i, dest := range dests {
+		sas[i] = &syscall.SockaddrInet4{Port: int(dest.Port()), Addr: dest.Addr().As4()}
+	}
+	ok := make([]atomic.Int64, len(dests))
+	var failed atomic.Int64
+	start := time.Now().Add(200 * time.Millisecond)
+	stop := start.Add(d * time.Duration(len(dests)))
 	var wg sync.WaitGroup
 	errc := make(chan error, workers)
 	for range workers {
@@ -121,13 +135,18 @@ func Connect(ctx context.Context, ns string, dest netip.AddrPort, workers int, d
 					if now.After(stop) {
 						return nil
 					}
-					err := connectReset(sa)
+					// The warm-up goes round the destinations too (negative turns), uncounted.
+					turn := int(now.Sub(start).Truncate(Slice)/Slice) % len(dests)
+					if turn < 0 {
+						turn += len(dests)
+					}
+					err := connectReset(sas[turn])
 					switch {
-					case !now.After(warm):
+					case now.Before(start):
 					case err != nil:
 						failed.Add(1)
 					default:
-						ok.Add(1)
+						ok[turn].Add(1)
 					}
 				}
 				return ctx.Err()
@@ -138,13 +157,17 @@ func Connect(ctx context.Context, ns string, dest netip.AddrPort, workers int, d
 	close(errc)
 	for err := range errc {
 		if err != nil {
-			return 0, failed.Load(), err
+			return nil, failed.Load(), err
 		}
 	}
-	if ok.Load() == 0 {
-		return 0, failed.Load(), fmt.Errorf("no connection to %s succeeded (%d failed)", dest, failed.Load())
+	rates := make([]float64, len(dests))
+	for i := range dests {
+		if ok[i].Load() == 0 {
+			return nil, failed.Load(), fmt.Errorf("no connection to %s succeeded (%d failed in all)", dests[i], failed.Load())
+		}
+		rates[i] = float64(ok[i].Load()) / d.Seconds()
 	}
-	return float64(ok.Load()) / d.Seconds(), failed.Load(), nil
+	return rates, failed.Load(), nil
 }
 
 // connectReset opens one connection and closes it with a reset.
