@@ -224,3 +224,21 @@ func splitTables(ruleset string) []string {
 	}
 	return out
 }
+
+// TestDoctor: all green on a working router; with forwarding off it names the problem and the fix.
+func TestDoctor(t *testing.T) {
+	topo := newLab(t, lab.Options{})
+	cfg := writeConfig(t, topo.Config()+"daemon: {status: /nonexistent/hairpin.sock}\n")
+	mustApply(t, topo, cfg)
+	out, code := hairpin(t, topo, "doctor", "-c", cfg)
+	if code != 0 || strings.Contains(out, "FAIL") || !strings.Contains(out, "owned by hairpin") {
+		t.Errorf("doctor on a working router: exit %d\n%s", code, out)
+	}
+	if _, err := lab.Exec(context.Background(), topo.Router, "sysctl", "-qw", "net.ipv4.ip_forward=0"); err != nil {
+		t.Fatal(err)
+	}
+	out, code = hairpin(t, topo, "doctor", "-c", cfg)
+	if code != 1 || !strings.Contains(out, "FAIL  IPv4 forwarding is off") || !strings.Contains(out, "sysctl -w net.ipv4.ip_forward=1") {
+		t.Errorf("doctor with forwarding off: exit %d\n%s", code, out)
+	}
+}
