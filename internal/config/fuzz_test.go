@@ -103,4 +103,9 @@ func checkAccepted(t *testing.T, cfg *Config) {
 	if cfg.Backend != "linux" && cfg.Backend != "routeros" {
 		t.Fatalf("backend %q", cfg.Backend)
 	}
+	for _, w := range cfg.Warnings {
+		if w.File != "fuzz.yaml" || w.Line < 1 || w.Col < 1 || w.Key == "" || w.Problem == "" {
+			t.Fatalf("warning without a position, key or problem: %#v", w)
+		}
+	}
 }
