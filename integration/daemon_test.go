@@ -136,6 +136,14 @@ func TestDaemonFollowsWANChange(t *testing.T) {
 	doesNotReach(t, topo.Laptop, "203.0.113.11:8092")
 
 	st := d.waitStatus(t, "the new address", func(s *daemon.Status) bool { return strings.Join(s.ForwardSet, ",") == "198.51.100.10" })
+	for _, f := range st.Forwards {
+		if (f.Name == "back-cam" || f.Name == "pool-cam") && (f.Packets == 0 || f.Bytes == 0) {
+			t.Errorf("status counters for %s are zero after traffic: %+v", f.Name, f)
+		}
+		if f.Name == "driveway-cam" && f.Packets != 0 {
+			t.Errorf("driveway-cam carried no traffic but counts %d packets", f.Packets)
+		}
+	}
 	if !strings.Contains(d.log.String(), "WAN address set updated") {
 		t.Errorf("an address change must update only the WAN set; log:\n%s", d.log.String())
 	}
