@@ -84,6 +84,7 @@ type Daemon struct {
 	started     time.Time
 
 	reload   chan chan error
+	metrics  *metrics
 	ddns     DDNS
 	ddnsStop context.CancelFunc
 }
@@ -101,7 +102,9 @@ func New(cfg *config.Config, deps Deps) *Daemon {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Daemon{deps: deps, log: deps.Logger, cfg: cfg, reload: make(chan chan error), started: time.Now()}
+	d := &Daemon{deps: deps, log: deps.Logger, cfg: cfg, reload: make(chan chan error), started: time.Now()}
+	d.metrics = newMetrics(d)
+	return d
 }
 
 // Reload asks the running loop to read the config again. An invalid config is reported and the running
@@ -317,6 +320,7 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs Observation) {
 		d.event(slog.LevelInfo, "WAN interface appeared", "interface", d.cfg.WAN.Interface)
 	}
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
+		d.metrics.wanChanges.Inc()
 		d.event(slog.LevelInfo, "WAN address changed", "old", fmtAddrs(prev.WANAddrs), "new", fmtAddrs(obs.WANAddrs))
 	}
 	d.update(ctx, l, "interface change")
@@ -343,6 +347,7 @@ func (d *Daemon) update(ctx context.Context, l *loop, why string) {
 		bctx, cancel := backendContext(ctx)
 		err := d.deps.Backend.SetWANAddrs(bctx, want.WANAddrs)
 		cancel()
+		d.metrics.change("wan_set", time.Since(start), err)
 		if err == nil {
 			d.installedNow(want, time.Since(start))
 			d.event(slog.LevelInfo, "WAN address set updated", "addresses", fmtAddrs(want.WANAddrs), "took", time.Since(start).Round(time.Microsecond))
@@ -360,6 +365,7 @@ func (d *Daemon) applyFull(ctx context.Context, l *loop, why string) {
 	err := d.deps.Backend.Apply(bctx, want)
 	cancel()
 	took := time.Since(start)
+	d.metrics.change("full", took, err)
 	if err != nil {
 		d.mu.Lock()
 		d.installed, d.lastErr = nil, err.Error()

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"io"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -253,6 +254,18 @@ func TestStatusServerOverUnixSocket(t *testing.T) {
 	})
 	if len(st.Forwards) != 1 || st.Forwards[0].Name != "front-cam" || st.WANAddrs[0] != wan1.String() {
 		t.Errorf("status = %+v", st)
+	}
+	client, base := clientFor(sock)
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`hairpin_forward_packets_total{forward="front-cam"} 0`, `hairpin_rule_changes_total{kind="full",result="ok"} 1`, "hairpin_rules_installed 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
 	}
 	if _, err := Fetch(ctx, filepath.Join(t.TempDir(), "nobody.sock")); err == nil || !strings.Contains(err.Error(), "hairpin run") {
 		t.Errorf("fetch from no daemon: %v, want a hint to start hairpin run", err)

@@ -129,6 +129,7 @@ func (d *Daemon) Serve(ctx context.Context, addr string) error {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(d.Status(r.Context()))
 	})
+	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := d.Reload(r.Context()); err != nil {
 			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
