@@ -65,6 +65,14 @@ func TestApplyDiffsCountingSets(t *testing.T) {
 	b, fake := NewFake()
 	d := camerasPlan(t)
 	apply(t, b, d)
+	// Traffic creates the counting elements in the kernel (the set is dynamic); do what the packets would.
+	traffic := fake.NewTransaction()
+	for _, p := range []string{"8090", "8091", "8092", "8093"} {
+		traffic.Add(&knftables.Element{Set: "count_tcp", Key: []string{p}})
+	}
+	if err := fake.Run(context.Background(), traffic); err != nil {
+		t.Fatal(err)
+	}
 	before := fake.Dump()
 
 	// The pool camera moves from 8092 to 9092, and a UDP forward appears.
@@ -76,25 +84,17 @@ func TestApplyDiffsCountingSets(t *testing.T) {
 	apply(t, b, &next)
 
 	tx := fake.LastTransaction.String()
-	for _, want := range []string{
-		"delete element ip hairpin count_tcp { 8092 }",
-		"add element ip hairpin count_tcp { 9092 }",
-		"add element ip hairpin count_udp { 53 }",
-	} {
-		if !strings.Contains(tx, want) {
-			t.Errorf("transaction lacks %q:\n%s", want, tx)
-		}
+	if !strings.Contains(tx, "delete element ip hairpin count_tcp { 8092 }") {
+		t.Errorf("the counter of the port no longer forwarded is not deleted:\n%s", tx)
 	}
-	for _, unwanted := range []string{"count_tcp { 8090 }", "count_tcp { 8091 }", "count_tcp { 8093 }", "flush set ip hairpin count_"} {
+	for _, unwanted := range []string{"count_tcp { 8090 }", "count_tcp { 8091 }", "count_tcp { 8093 }", "add element ip hairpin count_", "flush set ip hairpin count_"} {
 		if strings.Contains(tx, unwanted) {
-			t.Errorf("transaction touches unchanged counters (%q):\n%s", unwanted, tx)
+			t.Errorf("transaction touches counters it must leave to the packets (%q):\n%s", unwanted, tx)
 		}
 	}
 	got := changed(lineDiff(before, fake.Dump()))
 	want := []string{
 		"- add element ip hairpin count_tcp { 8092 }",
-		"+ add element ip hairpin count_tcp { 9092 }",
-		"+ add element ip hairpin count_udp { 53 }",
 		"- add element ip hairpin fwd_dnat { tcp . 8092 : 192.168.88.182 . 80 }",
 		"+ add element ip hairpin fwd_dnat { tcp . 9092 : 192.168.88.182 . 80 }",
 		"+ add element ip hairpin fwd_dnat { udp . 53 : 192.168.88.2 . 53 }",
@@ -121,8 +121,6 @@ func TestApplyRangeExpands(t *testing.T) {
 		"fwd_dnat { tcp . 8092 : 192.168.88.180 . 82 }",
 		"fwd_dnat { udp . 9000 : 192.168.88.190 . 554 }",
 		"fwd_dnat { udp . 9001 : 192.168.88.190 . 554 }",
-		"count_tcp { 8092 }",
-		"count_udp { 9001 }",
 	} {
 		if !strings.Contains(dump, want) {
 			t.Errorf("dump lacks %q:\n%s", want, dump)
@@ -143,8 +141,8 @@ func TestRuleShape(t *testing.T) {
 			"dnat_forwards": {"dnat ip to meta l4proto . th dport map @fwd_dnat"},
 			"postrouting":   {"ct status dnat ip saddr @lan_nets ct original ip daddr @wan_addrs masquerade"},
 			"forward": {
-				"ct status dnat ct original ip daddr @wan_addrs ct original protocol tcp ct original proto-dst @count_tcp",
-				"ct status dnat ct original ip daddr @wan_addrs ct original protocol udp ct original proto-dst @count_udp",
+				"ct status dnat ct original ip daddr @wan_addrs ct original protocol tcp update @count_tcp { ct original proto-dst }",
+				"ct status dnat ct original ip daddr @wan_addrs ct original protocol udp update @count_udp { ct original proto-dst }",
 			},
 		}},
 		// The negative control of the lab: everything but the hairpin masquerade.

@@ -121,6 +121,10 @@ func (tr *tracer) rule(w []string) bool {
 			}
 			tr.events = append(tr.events, "count "+tr.pkt.proto+" "+port)
 			w = w[4:]
+		case len(w) >= 7 && w[0] == "update" && strings.Join(w[2:], " ") == "{ ct original proto-dst }":
+			// The dynamic counting set: the packet creates or updates its port's element.
+			tr.events = append(tr.events, "count "+tr.pkt.proto+" "+strconv.Itoa(int(tr.origDP)))
+			w = w[7:]
 		case len(w) == 2 && w[0] == "jump":
 			return tr.chain(w[1])
 		case strings.Join(w, " ") == "dnat ip to meta l4proto . th dport map @"+mapDNAT:
