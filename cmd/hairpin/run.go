@@ -202,12 +202,49 @@ func printStatus(w io.Writer, st *daemon.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", f.Name, f.Protocol, f.Port, f.To, f.Packets, f.Bytes)
 	}
 	_ = tw.Flush()
-	if st.DDNS != nil {
-		data, _ := json.MarshalIndent(st.DDNS, "  ", "  ")
-		fmt.Fprintf(w, "\ndynamic DNS:\n  %s\n", data)
-	}
+	printDDNS(w, st.DDNS)
 	fmt.Fprintln(w, "\nrecent events:")
 	for _, e := range st.Events {
 		fmt.Fprintf(w, "  %s  %s\n", e.Time.Format("2006-01-02 15:04:05.000"), e.Message)
 	}
+}
+
+// printDDNS shows each hostname: what was last sent and when, the provider's answer, and whether updates are
+// held back (and why).
+func printDDNS(w io.Writer, raw any) {
+	if raw == nil {
+		return
+	}
+	data, _ := json.Marshal(raw)
+	var hosts []ddns.HostStatus
+	if json.Unmarshal(data, &hosts) != nil || len(hosts) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nHOSTNAME\tPROVIDER\tLAST SENT\tWHEN\tANSWER\tSTATE")
+	for _, h := range hosts {
+		when := "never"
+		if !h.LastSent.IsZero() {
+			when = h.LastSent.Format("2006-01-02 15:04:05")
+		}
+		state := "ok"
+		switch {
+		case h.Held:
+			state = "HELD: " + h.Reason
+		case !h.NextRetry.IsZero():
+			state = "retry at " + h.NextRetry.Format(time.TimeOnly)
+			if h.LastError != "" {
+				state += " (" + h.LastError + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Hostname, h.Provider, orDash(h.LastAddress), when, orDash(h.Answer), state)
+	}
+	_ = tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
