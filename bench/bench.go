@@ -146,3 +146,13 @@ func Order[T any](round int, variants []T) []T {
 	}
 	return out
 }
+
+// Rotate returns the variants rotated left by round: over len(variants) rounds every variant takes every
+// position once, so no variant always runs first after setup or last before a neighbour's burst.
+func Rotate[T any](round int, variants []T) []T {
+	if len(variants) == 0 {
+		return nil
+	}
+	k := round % len(variants)
+	return append(slices.Clone(variants[k:]), variants[:k]...)
+}

@@ -79,6 +79,19 @@ func TestOrderAlternates(t *testing.T) {
 	}
 }
 
+func TestRotate(t *testing.T) {
+	v := []int{1, 2, 3}
+	want := [][]int{{1, 2, 3}, {2, 3, 1}, {3, 1, 2}, {1, 2, 3}}
+	for round, w := range want {
+		if got := Rotate(round, v); !slices.Equal(got, w) {
+			t.Errorf("round %d: %v, want %v", round, got, w)
+		}
+	}
+	if !slices.Equal(v, []int{1, 2, 3}) {
+		t.Errorf("Rotate modified its input: %v", v)
+	}
+}
+
 func TestWriteTable(t *testing.T) {
 	base := Row{Bench: "b", Variant: "floor", Samples: []float64{10, 12}, Unit: "Gbit/s"}
 	r := Row{Bench: "b", Variant: "hairpin", Note: "apply", Samples: []float64{10, 11}, Unit: "Gbit/s", Target: Target{">=", 0.95}}

@@ -26,13 +26,15 @@ func main() {
 func run() int {
 	bin := flag.String("bin", "bin/hairpin", "hairpin binary to benchmark")
 	out := flag.String("out", "bench/results.txt", "also write the table here (empty: don't)")
-	rounds := flag.Int("rounds", 7, "alternating rounds for throughput and connection rate")
-	secs := flag.Int("seconds", 3, "seconds per iperf3 run")
+	rounds := flag.Int("rounds", 10, "rounds of the throughput benchmark (variants rotate each round)")
+	secs := flag.Int("seconds", 2, "seconds per iperf3 run")
 	sizes := flag.String("apply", "1000:5,10000:5,50000:3", "apply benchmark: forwards:rounds,...")
 	connFwds := flag.Int("conn-forwards", 10000, "forwards in the connection-rate benchmark")
+	connRounds := flag.Int("conn-rounds", 7, "rounds of the connection-rate benchmark")
 	connDur := flag.Duration("conn-time", 2*time.Second, "time per connection-rate measurement")
 	only := flag.String("only", "throughput,apply,connrate", "benchmarks to run")
 	quiet := flag.Bool("q", false, "do not log each measurement")
+	skip := flag.String("skip", "", "throughput variants to leave out: nocount,direct,proxy")
 	flag.Parse()
 
 	if os.Geteuid() != 0 {
@@ -67,11 +69,11 @@ func run() int {
 		fn   func() ([]bench.Row, error)
 	}{
 		{"throughput", func() ([]bench.Row, error) {
-			return bench.Throughput(ctx, env, bench.ThroughputOptions{Rounds: *rounds, Seconds: *secs})
+			return bench.Throughput(ctx, env, bench.ThroughputOptions{Rounds: *rounds, Seconds: *secs, Skip: strings.Split(*skip, ",")})
 		}},
 		{"apply", func() ([]bench.Row, error) { return bench.ApplyTime(ctx, env, applyOpt) }},
 		{"connrate", func() ([]bench.Row, error) {
-			return bench.ConnRate(ctx, env, bench.ConnRateOptions{Forwards: *connFwds, Rounds: *rounds, Duration: *connDur, Workers: 2})
+			return bench.ConnRate(ctx, env, bench.ConnRateOptions{Forwards: *connFwds, Rounds: *connRounds, Duration: *connDur, Workers: 2})
 		}},
 	}
 	for _, r := range runs {
