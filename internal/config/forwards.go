@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
