@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -77,6 +78,11 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep bool) error 
 	if err != nil {
 		return err
 	}
+	if failed == 0 {
+		if err := labFollow(ctx, out, t, dir); err != nil {
+			return err
+		}
+	}
 	if keep {
 		if err := saveLab(prefix, t.Detach()); err != nil {
 			return err
@@ -124,6 +130,60 @@ func labProve(ctx context.Context, out io.Writer, t *lab.Topology, cfgPath strin
 		fmt.Fprintf(out, "\nAll %d forwards work from LAN, WAN and router; without hairpin's masquerade all %d fail from the LAN.\n", len(checks), len(neg))
 	}
 	return failed, nil
+}
+
+// labFollow runs the daemon on the router and moves the WAN address, as an ISP's DHCP server would, showing
+// the forwards follow at once and the old address stops forwarding.
+func labFollow(ctx context.Context, out io.Writer, t *lab.Topology, dir string) error {
+	cfg := fmt.Sprintf("daemon: {status: %s/hairpin.sock}\nstate_dir: %s\n%s", dir, dir, t.Config())
+	cfgPath := filepath.Join(dir, "daemon.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return err
+	}
+	proc, logs, err := t.Start(t.Router, "run", "-c", cfgPath)
+	if err != nil {
+		return err
+	}
+	defer t.Stop(proc)
+	if err := lab.PollUntil(ctx, 10*time.Second, func() bool { return strings.Contains(logs.String(), "rules applied") }); err != nil {
+		return fmt.Errorf("the daemon did not start: %s", logs.String())
+	}
+	oldAddr, newAddr := t.PublicAddr.String(), "203.0.113.11"
+	fmt.Fprintf(out, "\nrouter$ hairpin run -c %s   (the daemon)\nThe ISP moves the WAN address from %s to %s:\n", cfgPath, oldAddr, newAddr)
+	for _, c := range []string{"addr del " + oldAddr + "/24 dev " + t.WANIf, "addr add " + newAddr + "/24 dev " + t.WANIf, "route replace default via " + t.InternetAddr.String()} {
+		if err := t.IP(ctx, t.Router, c); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	var a lab.Answer
+	err = lab.PollUntil(ctx, 5*time.Second, func() bool {
+		a = lab.HTTPGet(ctx, t.Laptop, "http://"+newAddr+":8090/", 200*time.Millisecond)
+		return a.OK()
+	})
+	took := time.Since(start)
+	if err != nil {
+		return fmt.Errorf("the forwards did not follow the new address: %s", logs.String())
+	}
+	old := lab.HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 500*time.Millisecond)
+	fmt.Fprintf(out, "  laptop -> %s:8090: %s, %s after the change\n  laptop -> %s:8090 (old): %s\n", newAddr, a, took.Round(time.Millisecond), oldAddr, old)
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if strings.Contains(line, "WAN address") {
+			fmt.Fprintf(out, "  daemon log: %s\n", line)
+		}
+	}
+	if old.OK() {
+		return fmt.Errorf("the old address %s still forwards", oldAddr)
+	}
+	// Put the lab back as it was, for --keep.
+	for _, c := range []string{"addr del " + newAddr + "/24 dev " + t.WANIf, "addr add " + oldAddr + "/24 dev " + t.WANIf, "route replace default via " + t.InternetAddr.String()} {
+		if err := t.IP(ctx, t.Router, c); err != nil {
+			return err
+		}
+	}
+	return lab.PollUntil(ctx, 5*time.Second, func() bool {
+		return lab.HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 200*time.Millisecond).OK()
+	})
 }
 
 func indent(s string) string {
