@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -240,5 +241,24 @@ func TestDoctor(t *testing.T) {
 	out, code = hairpin(t, topo, "doctor", "-c", cfg)
 	if code != 1 || !strings.Contains(out, "FAIL  IPv4 forwarding is off") || !strings.Contains(out, "sysctl -w net.ipv4.ip_forward=1") {
 		t.Errorf("doctor with forwarding off: exit %d\n%s", code, out)
+	}
+}
+
+// TestLabDemo runs `hairpin lab` as a user would, so the README's demo command keeps working.
+func TestLabDemo(t *testing.T) {
+	needRoot(t)
+	prefix := lab.RandomPrefix()
+	t.Cleanup(func() { _ = exec.Command(bin, "lab", "down", "--prefix", prefix).Run() })
+	out, err := exec.Command(bin, "lab", "--prefix", prefix).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hairpin lab: %v\n%s", err, out)
+	}
+	for _, want := range []string{"All 15 forwards work from LAN, WAN and router", "fails, as expected", "after the change"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("lab output lacks %q:\n%s", want, out)
+		}
+	}
+	if list, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(list), prefix) {
+		t.Errorf("the lab left namespaces behind:\n%s", list)
 	}
 }
