@@ -211,3 +211,18 @@ func TestParseIperf(t *testing.T) {
 		})
 	}
 }
+
+func TestForwardChains(t *testing.T) {
+	in := `{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"table": {"family": "ip", "name": "hairpin"}},
+{"chain": {"family": "ip", "table": "hairpin", "name": "dnat_forwards"}},
+{"chain": {"family": "ip", "table": "hairpin", "name": "prerouting", "type": "nat", "hook": "prerouting", "prio": -100}},
+{"chain": {"family": "ip", "table": "hairpin", "name": "forward", "type": "filter", "hook": "forward", "prio": -5}},
+{"map": {"family": "ip", "name": "fwd_dnat", "elem": [[{"concat": ["tcp", 1024]}, {"concat": ["192.168.88.2", 80]}]]}}]}`
+	got, err := ForwardChains([]byte(in))
+	if err != nil || !slices.Equal(got, []string{"forward"}) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if _, err := ForwardChains([]byte("Error: no such table")); err == nil {
+		t.Error("no error for text that is not JSON")
+	}
+}

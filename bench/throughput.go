@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/nft"
 )
 
 // ThroughputOptions size the throughput benchmark.
@@ -68,8 +69,7 @@ func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, erro
 			if _, err := e.Apply(ctx, cfg); err != nil {
 				return err
 			}
-			_, _, err := Run(ctx, e.Topo.Router, "", "nft", "delete", "chain", "ip", "hairpin", "forward")
-			return err
+			return e.dropForwardChains(ctx)
 		}},
 		{"direct", "laptop to camera on the switch, context", target, func() error { return nil }},
 		{"proxy", "userland io.Copy proxy on the router, context", netip.AddrPortFrom(e.Topo.RouterLAN, proxyPort), func() error { return nil }},
@@ -115,6 +115,50 @@ func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, erro
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// dropForwardChains deletes the chains of hairpin's table hooked at forward (its per-forward counting),
+// found by hook rather than by name so the diagnosis survives a rename.
+func (e *Env) dropForwardChains(ctx context.Context) error {
+	_, out, err := Run(ctx, e.Topo.Router, "", "nft", "-j", "list", "table", "ip", nft.Table)
+	if err != nil {
+		return err
+	}
+	names, err := ForwardChains([]byte(out))
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("table ip %s has no chain at the forward hook", nft.Table)
+	}
+	for _, name := range names {
+		if _, _, err := Run(ctx, e.Topo.Router, "", "nft", "delete", "chain", "ip", nft.Table, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ForwardChains names the base chains hooked at forward in `nft -j list table` output.
+func ForwardChains(data []byte) ([]string, error) {
+	var doc struct {
+		Nftables []struct {
+			Chain *struct {
+				Name string `json:"name"`
+				Hook string `json:"hook"`
+			} `json:"chain"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parsing nft -j output: %w", err)
+	}
+	var names []string
+	for _, o := range doc.Nftables {
+		if o.Chain != nil && o.Chain.Hook == "forward" {
+			names = append(names, o.Chain.Name)
+		}
+	}
+	return names, nil
 }
 
 // iperf runs one iperf3 client in namespace ns and returns the receiver's bits per second.
