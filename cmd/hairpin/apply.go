@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,7 @@ func checkCmd() *cobra.Command {
 		Short: "Validate the config file; print every problem and exit 2 if there are any",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			oneShot()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
 				return err
@@ -73,6 +75,7 @@ func showCmd() *cobra.Command {
 		Short: "Print the nftables rules hairpin would apply (no root needed, changes nothing)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			oneShot()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
 				return err
@@ -101,6 +104,7 @@ func applyCmd() *cobra.Command {
 		Short: "Install the forwards for the current interface addresses, once, and exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			oneShot()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
 				return err
@@ -141,6 +145,7 @@ func downCmd() *cobra.Command {
 		Short: "Remove everything hairpin created (and nothing else)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			oneShot()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
 				// down must work even when the config is broken: the table is found by name and marker.
@@ -167,6 +172,11 @@ func downCmd() *cobra.Command {
 	configFlag(cmd, &path)
 	return cmd
 }
+
+// oneShot tunes the garbage collector for a command that parses a config once and exits: a config of tens
+// of thousands of forwards is mostly short-lived YAML nodes, and collecting them less often saves about a
+// fifth of the parse at the cost of memory the process returns moments later. The daemon keeps the default.
+func oneShot() { debug.SetGCPercent(400) }
 
 func linuxBackend() (*nft.Backend, error) {
 	if os.Geteuid() != 0 {

@@ -63,12 +63,12 @@ func New() (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the nft command is not installed (apt-get install nftables): %w", err)
 	}
-	nft, err := knftables.New(knftables.IPv4Family, Table)
-	if err != nil {
-		return nil, fmt.Errorf("nftables is not usable here (are you root, with nf_tables in the kernel?): %w", err)
-	}
+	// knftables serves here only to build transactions as text; runBatched hands them to nft itself. Its
+	// fake builds the same text without the two nft runs knftables.New makes to probe the binary, which
+	// were most of the fixed cost of a small apply.
+	builder := knftables.NewFake(knftables.IPv4Family, Table)
 	return &Backend{
-		nft:   nft,
+		nft:   builder,
 		run:   func(ctx context.Context, tx *knftables.Transaction) error { return runBatched(ctx, path, tx) },
 		state: func(ctx context.Context) (bool, bool, error) { return tableState(ctx, path) },
 		counters: func(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
