@@ -29,6 +29,9 @@ test: deps lint
 
 bench: deps build
 	./scripts/bench.sh
+	@echo
+	@echo "Daemon: reaction time to WAN address changes (100 changes), idle memory and CPU with 100 forwards"
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./integration
 
 clean:
 	rm -rf bin
