@@ -58,7 +58,7 @@ func (e *Env) Close() {
 		closers[i]()
 	}
 	for _, p := range procs {
-		stop(p)
+		lab.StopProcess(p)
 	}
 	e.Topo.Close()
 	os.RemoveAll(e.Dir)
@@ -83,18 +83,6 @@ func (e *Env) StartIn(ns, name string, args ...string) (*exec.Cmd, error) {
 	e.procs = append(e.procs, cmd)
 	e.mu.Unlock()
 	return cmd, nil
-}
-
-func stop(c *exec.Cmd) {
-	_ = c.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = c.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		_ = c.Process.Kill()
-		<-done
-	}
 }
 
 // Timing is how long something took by the clock, and how much CPU it used (user plus system, its

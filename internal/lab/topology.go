@@ -236,7 +236,7 @@ func (t *Topology) Namespaces() []string { return append([]string(nil), t.namesp
 // Close stops the processes the lab started (by PID) and deletes its namespaces.
 func (t *Topology) Close() {
 	for _, p := range t.procs {
-		stopProcess(p)
+		StopProcess(p)
 	}
 	t.procs = nil
 	for _, ns := range t.namespaces {
@@ -254,7 +254,8 @@ func (t *Topology) Detach() (pids []int) {
 	return pids
 }
 
-func stopProcess(c *exec.Cmd) {
+// StopProcess ends a process this program started: SIGTERM, then SIGKILL after 3 s, and reaps it.
+func StopProcess(c *exec.Cmd) {
 	if c.Process == nil {
 		return
 	}
@@ -292,7 +293,7 @@ func (t *Topology) Stop(c *exec.Cmd) {
 			break
 		}
 	}
-	stopProcess(c)
+	StopProcess(c)
 }
 
 // Exec runs a command inside namespace ns and returns its combined output.
