@@ -262,3 +262,27 @@ func TestLabDemo(t *testing.T) {
 		t.Errorf("the lab left namespaces behind:\n%s", list)
 	}
 }
+
+// TestLabDemoDoubleNAT runs `hairpin lab --double-nat --keep`, checks the kept lab still forwards with its
+// daemon running, and that `hairpin lab down` removes it all.
+func TestLabDemoDoubleNAT(t *testing.T) {
+	needRoot(t)
+	prefix := lab.RandomPrefix()
+	t.Cleanup(func() { _ = exec.Command(bin, "lab", "down", "--prefix", prefix).Run() })
+	out, err := exec.Command(bin, "lab", "--double-nat", "--keep", "--prefix", prefix).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hairpin lab --double-nat: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Behind double NAT all 15 forwards work") {
+		t.Errorf("lab output:\n%s", out)
+	}
+	if a := lab.HTTPGet(context.Background(), prefix+"-laptop", "http://203.0.113.10:8091/", lab.ProbeTimeout); a.Server != "back-cam" {
+		t.Errorf("the kept lab does not forward: %v", a)
+	}
+	if out, err := exec.Command(bin, "lab", "down", "--prefix", prefix).CombinedOutput(); err != nil {
+		t.Fatalf("lab down: %v\n%s", err, out)
+	}
+	if list, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(list), prefix) {
+		t.Errorf("lab down left namespaces behind:\n%s", list)
+	}
+}

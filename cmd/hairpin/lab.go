@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/lab"
 )
 
@@ -24,7 +25,7 @@ const labStateDir = "/run/hairpin-lab"
 func init() { subcommands = append(subcommands, labCmd) }
 
 func labCmd() *cobra.Command {
-	var keep bool
+	var keep, doubleNAT bool
 	var prefix string
 	cmd := &cobra.Command{
 		Use:   "lab",
@@ -34,19 +35,20 @@ network namespaces, applies hairpin, and fetches every bookmark from the laptop,
 router. Then it turns hairpin's masquerade off to show the classic failure from the LAN. Needs root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep)
+			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep, doubleNAT)
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the lab running for exploring with `ip netns exec`")
+	cmd.Flags().BoolVar(&doubleNAT, "double-nat", false, "put an ISP box in front of the router (double NAT) and run the daemon, which learns the public address")
 	cmd.PersistentFlags().StringVar(&prefix, "prefix", "hairpin-lab", "namespace name prefix")
 	cmd.AddCommand(labDownCmd(&prefix), labServeCmd())
 	return cmd
 }
 
-func runLab(ctx context.Context, out io.Writer, prefix string, keep bool) error {
+func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT bool) error {
 	_ = labDown(prefix) // a lab kept from an earlier run would collide with this one
 	fmt.Fprintf(out, "Building the lab (namespaces %s-*)...\n", prefix)
-	t, err := lab.Build(ctx, lab.Options{Prefix: prefix})
+	t, err := lab.Build(ctx, lab.Options{Prefix: prefix, DoubleNAT: doubleNAT})
 	if err != nil {
 		return err
 	}
@@ -69,31 +71,122 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep bool) error 
 			return err
 		}
 	}
-	cfgPath, err := lab.WriteConfig(dir, t.Config())
+	var failed int
+	if doubleNAT {
+		failed, err = labDoubleNAT(ctx, out, t, dir)
+	} else {
+		failed, err = labSingleNAT(ctx, out, t, dir)
+	}
 	if err != nil {
 		return err
-	}
-	fmt.Fprintf(out, "\nRouter config (%s):\n%s\n", cfgPath, indent(t.Config()))
-	failed, err := labProve(ctx, out, t, cfgPath)
-	if err != nil {
-		return err
-	}
-	if failed == 0 {
-		if err := labFollow(ctx, out, t, dir); err != nil {
-			return err
-		}
 	}
 	if keep {
 		if err := saveLab(prefix, t.Detach()); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "\nThe lab is still up. Try:\n  ip netns exec %s curl http://%s:8090/\n  ip netns exec %s nft list table ip hairpin\nRemove it with: hairpin lab down\n",
+		fmt.Fprintf(out, "\nThe lab is still up. Try:\n  ip netns exec %s curl http://%s:8090/\n  ip netns exec %s nft list table ip hairpin\n",
 			t.Laptop, t.PublicAddr, t.Router)
+		if doubleNAT {
+			fmt.Fprintf(out, "  hairpin status --socket %s/hairpin.sock   (the daemon; its log is %s/daemon.log)\n", dir, dir)
+		}
+		fmt.Fprintf(out, "Remove it with: hairpin lab down --prefix %s\n", prefix)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d check(s) did not behave as expected", failed)
 	}
 	return nil
+}
+
+func labSingleNAT(ctx context.Context, out io.Writer, t *lab.Topology, dir string) (int, error) {
+	cfgPath, err := lab.WriteConfig(dir, t.Config())
+	if err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(out, "\nRouter config (%s):\n%s\n", cfgPath, indent(t.Config()))
+	failed, err := labProve(ctx, out, t, cfgPath)
+	if err != nil || failed > 0 {
+		return failed, err
+	}
+	return 0, labFollow(ctx, out, t, dir)
+}
+
+// labDoubleNAT runs the daemon behind the lab's ISP box: it learns the public address from a "what is my IP"
+// service on the internet host and forwards it too, so the bookmarks work from the LAN without the ISP box
+// (which does not hairpin) and from the internet through both NATs.
+func labDoubleNAT(ctx context.Context, out io.Writer, t *lab.Topology, dir string) (int, error) {
+	if _, _, err := t.Start(t.Internet, "lab", "serve", "--whoami", "8080"); err != nil {
+		return 0, err
+	}
+	whoami := "http://" + t.InternetAddr.String() + ":8080/ip"
+	if err := lab.PollUntil(ctx, 10*time.Second, func() bool {
+		a := lab.HTTPGet(ctx, t.Router, whoami, time.Second)
+		return a.Err != nil && strings.Contains(a.Err.Error(), "unexpected answer") // it answered, with a bare address
+	}); err != nil {
+		return 0, errors.New("the lab's what-is-my-IP service did not start")
+	}
+	wanSection := fmt.Sprintf("wan:\n  interface: %s\n", t.WANIf)
+	text := strings.Replace(t.Config(), wanSection, wanSection+"  double_nat: auto\n  public_ip: [\""+whoami+"\"]\n", 1)
+	cfgPath := filepath.Join(dir, "hairpin.yaml")
+	daemonText := fmt.Sprintf("daemon: {status: %s/hairpin.sock}\nstate_dir: %s\n%s", dir, dir, text)
+	if err := os.WriteFile(cfgPath, []byte(daemonText), 0o644); err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(out, "\nAn ISP box (%s) sits in front of the router: it owns the public address %s and forwards\neverything to the router's private WAN address %s. Router config (%s):\n%s\n",
+		t.ISPBox, t.PublicAddr, t.RouterWAN, cfgPath, indent(daemonText))
+	proc, logs, err := t.Start(t.Router, "run", "-c", cfgPath)
+	if err != nil {
+		return 0, err
+	}
+	if err := lab.PollUntil(ctx, 15*time.Second, func() bool { return strings.Contains(logs.String(), "WAN address set updated") }); err != nil {
+		t.Stop(proc)
+		return 0, fmt.Errorf("the daemon did not learn the public address:\n%s", logs.String())
+	}
+	fmt.Fprintf(out, "router$ hairpin run -c %s\n", cfgPath)
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		fmt.Fprintf(out, "  %s\n", line)
+	}
+	checks := t.ProveAll(ctx)
+	fmt.Fprintf(out, "\nEvery bookmark on the public address %s:\n\n", t.PublicAddr)
+	lab.PrintChecks(out, checks, false)
+	failed := 0
+	for _, c := range checks {
+		if !c.Pass() {
+			failed++
+		}
+	}
+
+	// Negative control: the same forwards without double-NAT handling.
+	t.Stop(proc)
+	off := strings.Replace(t.Config(), wanSection, wanSection+"  double_nat: off\n", 1)
+	offPath := filepath.Join(dir, "double-nat-off.yaml")
+	if err := os.WriteFile(offPath, []byte(off), 0o644); err != nil {
+		return failed, err
+	}
+	if _, err := t.Apply(ctx, offPath); err != nil {
+		return failed, err
+	}
+	neg := t.ProveFromLAN(ctx)
+	fmt.Fprintf(out, "\nNegative control: double_nat off. The router does not know the public address, the laptop's\nrequest goes to the ISP box, which does not hairpin:\n\n")
+	lab.PrintChecks(out, neg, true)
+	for _, c := range neg {
+		if c.Answer.OK() {
+			failed++
+		}
+	}
+	// Leave the daemon running again, for --keep; it logs to a file so it can outlive this command.
+	if _, err := t.StartToFile(t.Router, filepath.Join(dir, "daemon.log"), "run", "-c", cfgPath); err != nil {
+		return failed, err
+	}
+	if err := lab.PollUntil(ctx, 15*time.Second, func() bool {
+		st, err := daemon.Fetch(ctx, filepath.Join(dir, "hairpin.sock"))
+		return err == nil && len(st.ForwardSet) == 2
+	}); err != nil {
+		return failed, errors.New("the restarted daemon did not learn the public address again")
+	}
+	if failed == 0 {
+		fmt.Fprintf(out, "\nBehind double NAT all %d forwards work from LAN, WAN and router; without it all %d fail from the LAN.\n", len(checks), len(neg))
+	}
+	return failed, nil
 }
 
 // labProve applies hairpin, proves every forward, then shows the negative control and restores hairpin.
@@ -208,7 +301,9 @@ func labDown(prefix string) error {
 		var st labState
 		if json.Unmarshal(data, &st) == nil {
 			for _, pid := range st.PIDs {
-				if cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil && strings.Contains(string(cmdline), "lab\x00serve") {
+				// Only processes that are still this lab's: a server, or a daemon reading the lab's config.
+				cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+				if err == nil && (strings.Contains(string(cmdline), "lab\x00serve") || strings.Contains(string(cmdline), filepath.Join(labStateDir, prefix))) {
 					_ = syscall.Kill(pid, syscall.SIGTERM)
 				}
 			}

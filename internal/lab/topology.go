@@ -285,6 +285,24 @@ func (t *Topology) Start(ns string, args ...string) (*exec.Cmd, *SafeBuffer, err
 	return cmd, out, nil
 }
 
+// StartToFile is Start with the output going straight to a file, for processes that must outlive this
+// program (`hairpin lab --keep`): a pipe to a program that has exited would kill them on their next log line.
+func (t *Topology) StartToFile(ns, logPath string, args ...string) (*exec.Cmd, error) {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close() // the child has its own copy
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, t.Bin}, args...)...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	t.procs = append(t.procs, cmd)
+	return cmd, nil
+}
+
 // Stop ends one process started with Start.
 func (t *Topology) Stop(c *exec.Cmd) {
 	for i, p := range t.procs {
