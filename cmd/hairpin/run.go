@@ -58,6 +58,11 @@ func runCmd() *cobra.Command {
 
 func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slog.Logger) error {
 	daemon.Version = version
+	listener, err := daemon.Listen(cfg.Daemon.Status)
+	if err != nil {
+		return err
+	}
+	defer listener.Close()
 	be, observe, err := daemonBackend(cfg, logger)
 	if err != nil {
 		return err
@@ -104,7 +109,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 		}
 	}()
 	go func() {
-		if err := d.Serve(ctx, cfg.Daemon.Status); err != nil {
+		if err := d.ServeListener(ctx, listener); err != nil {
 			logger.Error("status listener failed; hairpin status will not answer", "error", err)
 		}
 	}()

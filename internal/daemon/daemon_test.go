@@ -271,3 +271,33 @@ func TestStatusServerOverUnixSocket(t *testing.T) {
 		t.Errorf("fetch from no daemon: %v, want a hint to start hairpin run", err)
 	}
 }
+
+func TestReloadRejectsBackendChange(t *testing.T) {
+	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h.load = func() (*config.Config, error) {
+		return mustConfig(t, "backend: routeros\nrouteros: {url: \"https://192.0.2.1\", username: u, password_env: P, tls_fingerprint: \"sha256:"+strings.Repeat("AB:", 31)+"AB\"}\n"+baseConfig), nil
+	}
+	if err := h.d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "restart") {
+		t.Errorf("Reload to another backend = %v, want a restart hint", err)
+	}
+	if n := len(h.be.Calls()); n != 1 {
+		t.Errorf("the rejected reload touched the backend: %v", methods(h.be.Calls()))
+	}
+}
+
+func TestSecondDaemonCannotListen(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = h.d.ServeListener(ctx, l) }()
+	eventually(t, "first listener answers", func() bool { _, err := Fetch(ctx, sock); return err == nil })
+	if _, err := Listen(sock); err == nil || !strings.Contains(err.Error(), "already listening") {
+		t.Errorf("a second daemon on the same socket: %v, want a refusal", err)
+	}
+}

@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -108,6 +110,11 @@ func (d *Daemon) doReload(ctx context.Context, l *loop) error {
 		return err
 	}
 	old := d.cfg
+	if cfg.Backend != old.Backend || !sameRouterOS(cfg.RouterOS, old.RouterOS) || cfg.Daemon.Status != old.Daemon.Status {
+		err := errors.New("the backend, the routeros connection and daemon.status change only with a restart (systemctl restart hairpin)")
+		d.event(slog.LevelError, "reload rejected; the running config stays in force", "error", err)
+		return err
+	}
 	d.mu.Lock()
 	d.cfg = cfg
 	d.mu.Unlock()
@@ -137,4 +144,11 @@ func (d *Daemon) doReload(ctx context.Context, l *loop) error {
 	d.maybeDiscover(ctx, l)
 	d.feedDDNS()
 	return nil
+}
+
+func sameRouterOS(a, b *config.RouterOS) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }

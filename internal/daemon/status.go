@@ -118,10 +118,26 @@ func appendMissing(list []string, s string) []string {
 // Serve answers status requests on addr (a unix socket path, or host:port) until ctx ends. A unix socket is
 // created mode 0660 so only root and the socket's group can read the router's state.
 func (d *Daemon) Serve(ctx context.Context, addr string) error {
+	l, err := Listen(addr)
+	if err != nil {
+		return err
+	}
+	return d.ServeListener(ctx, l)
+}
+
+// Listen opens the status listener. The daemon opens it before anything else: a second daemon for the same
+// socket fails here instead of fighting the first over the rules.
+func Listen(addr string) (net.Listener, error) {
 	l, err := listen(addr)
 	if err != nil {
-		return fmt.Errorf("status listener %s: %w", addr, err)
+		return nil, fmt.Errorf("status listener %s: %w", addr, err)
 	}
+	return l, nil
+}
+
+// ServeListener answers status requests on l until ctx ends.
+func (d *Daemon) ServeListener(ctx context.Context, l net.Listener) error {
+	addr := l.Addr().String()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
