@@ -117,6 +117,11 @@ func BenchmarkReactionTime(b *testing.B) {
 			b.Fatalf("change %d: %v", i, err)
 		}
 		took = append(took, time.Since(start))
+		// The daemon retires the old address after enabling the new one; let it finish (and check it did)
+		// before the next change, as real address changes are minutes apart.
+		if err := waitRetired(topo.Laptop, net.JoinHostPort(old.String(), "8090"), 5*time.Second); err != nil {
+			b.Fatalf("change %d: %v", i, err)
+		}
 	}
 	b.StopTimer()
 	slices.Sort(took)
@@ -148,6 +153,24 @@ func waitForward(ns, target string, within time.Duration) error {
 		time.Sleep(200 * time.Microsecond) // pacing between attempts, not synchronisation
 	}
 	return fmt.Errorf("%s not forwarded within %s", target, within)
+}
+
+// waitRetired connects from ns to target until the connection is refused: the address no longer forwards.
+func waitRetired(ns, target string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	dial := netns.Dialer(ns)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		c, err := dial(ctx, "tcp4", target)
+		cancel()
+		if err != nil {
+			return nil
+		}
+		_ = c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+		time.Sleep(time.Millisecond) // pacing between attempts, not synchronisation
+	}
+	return fmt.Errorf("%s still forwards %s after the change", target, within)
 }
 
 // BenchmarkDaemonIdle starts the daemon with 100 forwards and reports its resident memory and the CPU time
