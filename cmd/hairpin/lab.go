@@ -249,15 +249,16 @@ func labFollow(ctx context.Context, out io.Writer, t *lab.Topology, dir string) 
 		}
 	}
 	start := time.Now()
-	var a lab.Answer
-	err = lab.PollUntil(ctx, 5*time.Second, func() bool {
-		a = lab.HTTPGet(ctx, t.Laptop, "http://"+newAddr+":8090/", 200*time.Millisecond)
-		return a.OK()
-	})
-	took := time.Since(start)
-	if err != nil {
-		return fmt.Errorf("the forwards did not follow the new address: %s", logs.String())
+	url := "http://" + newAddr + ":8090/"
+	a := lab.HTTPGet(ctx, t.Laptop, url, 200*time.Millisecond)
+	for !a.OK() {
+		if time.Since(start) > 5*time.Second {
+			return fmt.Errorf("the forwards did not follow the new address: %s", logs.String())
+		}
+		time.Sleep(time.Millisecond) // pacing between attempts; a refused connection returns at once
+		a = lab.HTTPGet(ctx, t.Laptop, url, 200*time.Millisecond)
 	}
+	took := time.Since(start)
 	old := lab.HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 500*time.Millisecond)
 	fmt.Fprintf(out, "  laptop -> %s:8090: %s, %s after the change\n  laptop -> %s:8090 (old): %s\n", newAddr, a, took.Round(time.Millisecond), oldAddr, old)
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
