@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -111,6 +112,13 @@ func TestApplyIsIdempotent(t *testing.T) {
 	mustApply(t, topo, cfg)
 	if after := tableText(t, topo); after != before {
 		t.Errorf("second apply changed the table:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// Without a daemon, hairpin status reads the counters from the kernel.
+	out, code := hairpin(t, topo, "status", "-c", cfg, "--socket", filepath.Join(t.TempDir(), "none.sock"))
+	if code != 0 || !regexp.MustCompile(`front-cam\s+both\s+8090\s+192\.168\.88\.180:80\s+[1-9]\d*\s+[1-9]`).MatchString(out) ||
+		!regexp.MustCompile(`back-cam\s+tcp\s+8091\s+192\.168\.88\.181:80\s+0\s+0`).MatchString(out) {
+		t.Errorf("status without a daemon: exit %d\n%s", code, out)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/wan"
 )
 
@@ -143,19 +144,26 @@ func statusCmd() *cobra.Command {
 		Short: "Show the running daemon's addresses, forwards with counters, DNS and recent events",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, cfgErr := config.Load(path)
+			if cfgErr != nil && !errors.Is(cfgErr, os.ErrNotExist) {
+				return cfgErr
+			}
 			if addr == "" {
 				addr = config.DefaultStatusSocket
-				if cfg, err := config.Load(path); err == nil {
+				if cfgErr == nil {
 					addr = cfg.Daemon.Status
-				} else if !errors.Is(err, os.ErrNotExist) {
-					return err
 				}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
 			st, err := daemon.Fetch(ctx, addr)
 			if err != nil {
-				return err
+				// Without a daemon (rules put in place by hairpin apply), show what the kernel holds.
+				if cfgErr != nil || cfg.Backend != "linux" || os.Geteuid() != 0 || asJSON {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "No hairpin daemon answers at %s; this is what is installed now\n(start the daemon to follow address changes).\n", addr)
+				return printInstalled(ctx, cmd.OutOrStdout(), cfg)
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -252,4 +260,40 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printInstalled shows the addresses, whether hairpin's table is in place, and the counters per forward, read
+// straight from the kernel.
+func printInstalled(ctx context.Context, w io.Writer, cfg *config.Config) error {
+	obs, notes, _ := observe(cfg, true)
+	d, _ := plan.Build(cfg, obs, plan.Options{})
+	be, err := linuxBackend()
+	if err != nil {
+		return err
+	}
+	installed, err := be.Installed(ctx)
+	if err != nil {
+		return err
+	}
+	be.Remember(d)
+	counters, err := be.Counters(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
+	fmt.Fprintf(w, "WAN %s: %v\nLAN %s: %v\ndouble NAT: %v (mode %s)\n", cfg.WAN.Interface, obs.WANAddrs, cfg.LAN.Interface, d.LANNets, d.DoubleNAT, cfg.WAN.DoubleNAT)
+	if !installed {
+		fmt.Fprintln(w, "rules: NOT installed (hairpin apply, or start the daemon)")
+		return nil
+	}
+	fmt.Fprintln(w, "rules: installed (table ip hairpin)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES")
+	for _, f := range cfg.Forwards {
+		c := counters[f.Name]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s:%s\t%d\t%d\n", f.Name, f.Protocol, f.Port, f.To, f.ToPort, c.Packets, c.Bytes)
+	}
+	return tw.Flush()
 }

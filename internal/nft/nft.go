@@ -168,6 +168,9 @@ func (b *Backend) Down(ctx context.Context) error {
 	return b.run(ctx, tx)
 }
 
+// Installed reports whether hairpin's table is in place; a table of that name without our marker is an error.
+func (b *Backend) Installed(ctx context.Context) (bool, error) { return b.checkOwned(ctx) }
+
 // Counters implements backend.Backend: per-port counters summed per forward of the last applied plan.
 func (b *Backend) Counters(ctx context.Context) (map[string]backend.Counter, error) {
 	perPort, err := b.counters(ctx)
