@@ -259,7 +259,12 @@ func labFollow(ctx context.Context, out io.Writer, t *lab.Topology, dir string) 
 		a = lab.HTTPGet(ctx, t.Laptop, url, 200*time.Millisecond)
 	}
 	took := time.Since(start)
-	old := lab.HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 500*time.Millisecond)
+	// The daemon enables the new address before it retires the old one; give it the moment that takes.
+	var old lab.Answer
+	_ = lab.PollUntil(ctx, 2*time.Second, func() bool {
+		old = lab.HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 500*time.Millisecond)
+		return !old.OK()
+	})
 	fmt.Fprintf(out, "  laptop -> %s:8090: %s, %s after the change\n  laptop -> %s:8090 (old): %s\n", newAddr, a, took.Round(time.Millisecond), oldAddr, old)
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		if strings.Contains(line, "WAN address") {
