@@ -22,10 +22,10 @@ func setWANNetlink(addrs []netip.Addr) error {
 	}
 	defer conn.CloseLasting()
 	table := &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}
-	// The ownership comment is not visible over this netlink API; our own counting set stands in for it, so
-	// a same-named table of someone else's fails here and the caller's full apply refuses it by its comment.
-	if _, err := conn.GetSetByName(table, countSetBase+"tcp"); err != nil {
-		return fmt.Errorf("table ip %s does not look like hairpin's: %w", Table, err)
+	// The full apply checked ownership; check again, cheaply, so a table replaced since then by someone
+	// else's of the same name is never written to.
+	if exists, owned, err := tableStateNetlink(); err != nil || !exists || !owned {
+		return fmt.Errorf("table ip %s is missing or not hairpin's (%v)", Table, err)
 	}
 	set, err := conn.GetSetByName(table, setWAN)
 	if err != nil {

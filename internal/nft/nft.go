@@ -70,7 +70,7 @@ func New() (*Backend, error) {
 	return &Backend{
 		nft:   builder,
 		run:   func(ctx context.Context, tx *knftables.Transaction) error { return runBatched(ctx, path, tx) },
-		state: func(ctx context.Context) (bool, bool, error) { return tableState(ctx, path) },
+		state: func(context.Context) (bool, bool, error) { return tableStateNetlink() },
 		counters: func(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
 			return readCounters(ctx, path)
 		},
@@ -272,18 +272,4 @@ func firstLines(s string, n int) string {
 		lines = lines[:n]
 	}
 	return strings.Join(lines, " | ")
-}
-
-// tableState lists our table tersely (no elements) and looks for the ownership comment.
-func tableState(ctx context.Context, nftPath string) (exists, owned bool, err error) {
-	cmd := exec.CommandContext(ctx, nftPath, "-t", "list", "table", "ip", Table)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if strings.Contains(stderr.String(), "No such file or directory") {
-			return false, false, nil
-		}
-		return false, false, fmt.Errorf("listing table ip %s: %s", Table, firstLines(strings.TrimSpace(stderr.String()), 2))
-	}
-	return true, strings.Contains(stdout.String(), fmt.Sprintf("comment %q", OwnerComment)), nil
 }
