@@ -61,7 +61,7 @@ func applySize(ctx context.Context, e *Env, n, rounds int) ([]Row, error) {
 	}{
 		{"nft -f map", "add map + 1 element block", func() (Timing, error) { return e.LoadFile(ctx, floorPath) }},
 		{"hairpin apply", "full CLI", func() (Timing, error) { return e.Apply(ctx, cfgPath) }},
-		{"hairpin nft backend", "in-process, plan built beforehand, diagnosis", func() (Timing, error) { return e.backendApply(ctx, desired) }},
+		{"hairpin nft backend", "in-process, config parsed beforehand: the daemon's apply", func() (Timing, error) { return e.backendApply(ctx, desired) }},
 		{"nft -f hairpin table", "hairpin's own table as nft lists it, diagnosis", func() (Timing, error) { return e.LoadFile(ctx, dumpPath) }},
 		{"hairpin check", "config parsing and validation only, diagnosis", func() (Timing, error) {
 			took, _, err := Run(ctx, e.Topo.Router, "", e.Bin, "check", "-c", cfgPath)
@@ -98,7 +98,9 @@ func applySize(ctx context.Context, e *Env, n, rounds int) ([]Row, error) {
 		for i := 1; i < len(variants); i++ {
 			r := Row{Bench: bench, Variant: variants[i].name, Note: variants[i].note, Samples: m.samples[i], Unit: m.unit}
 			Pair(&r, base)
-			if i == 1 {
+			// The target holds both for the one-shot CLI (which also parses the YAML file) and for the
+			// datapath apply the daemon repeats on start, reload and resync.
+			if i == 1 || i == 2 {
 				r.Target = Target{"<=", 1.5}
 			}
 			rows = append(rows, r)
