@@ -164,6 +164,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	l.retry.Stop()
 	l.publicRetry.Stop()
 	if err := d.start(ctx, l); err != nil {
+		if l.stopObs != nil {
+			l.stopObs()
+		}
+		if ctx.Err() != nil {
+			return nil // told to stop while waiting for the first observation (a router still unreachable)
+		}
 		return err
 	}
 	defer func() {
