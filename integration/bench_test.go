@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -136,9 +137,19 @@ func nlAddr(a netip.Addr) *netlink.Addr {
 	return &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(24, 32)}}
 }
 
-// waitForward connects from ns to target until the camera accepts, closing every attempt with a reset so
-// that no TIME_WAIT state piles up.
+// waitForward connects from ns to target until the camera accepts.
 func waitForward(ns, target string, within time.Duration) error {
+	return waitConnect(ns, target, true, within, fmt.Sprintf("%s not forwarded within %s", target, within))
+}
+
+// waitRetired connects from ns to target until the connection is refused: the address no longer forwards.
+func waitRetired(ns, target string, within time.Duration) error {
+	return waitConnect(ns, target, false, within, fmt.Sprintf("%s still forwards %s after the change", target, within))
+}
+
+// waitConnect tries to connect from ns to target until the outcome is accepted (or not), closing every
+// connection with a reset so that no TIME_WAIT state piles up.
+func waitConnect(ns, target string, accepted bool, within time.Duration, failure string) error {
 	deadline := time.Now().Add(within)
 	dial := netns.Dialer(ns)
 	for time.Now().Before(deadline) {
@@ -148,29 +159,13 @@ func waitForward(ns, target string, within time.Duration) error {
 		if err == nil {
 			_ = c.(*net.TCPConn).SetLinger(0)
 			c.Close()
+		}
+		if (err == nil) == accepted {
 			return nil
 		}
 		time.Sleep(200 * time.Microsecond) // pacing between attempts, not synchronisation
 	}
-	return fmt.Errorf("%s not forwarded within %s", target, within)
-}
-
-// waitRetired connects from ns to target until the connection is refused: the address no longer forwards.
-func waitRetired(ns, target string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	dial := netns.Dialer(ns)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		c, err := dial(ctx, "tcp4", target)
-		cancel()
-		if err != nil {
-			return nil
-		}
-		_ = c.(*net.TCPConn).SetLinger(0)
-		c.Close()
-		time.Sleep(time.Millisecond) // pacing between attempts, not synchronisation
-	}
-	return fmt.Errorf("%s still forwards %s after the change", target, within)
+	return errors.New(failure)
 }
 
 // BenchmarkDaemonIdle starts the daemon with 100 forwards and reports its resident memory and the CPU time

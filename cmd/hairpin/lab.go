@@ -148,12 +148,7 @@ func labDoubleNAT(ctx context.Context, out io.Writer, t *lab.Topology, dir strin
 	checks := t.ProveAll(ctx)
 	fmt.Fprintf(out, "\nEvery bookmark on the public address %s:\n\n", t.PublicAddr)
 	lab.PrintChecks(out, checks, false)
-	failed := 0
-	for _, c := range checks {
-		if !c.Pass() {
-			failed++
-		}
-	}
+	failed := lab.Failures(checks)
 
 	// Negative control: the same forwards without double-NAT handling.
 	t.Stop(proc)
@@ -168,11 +163,7 @@ func labDoubleNAT(ctx context.Context, out io.Writer, t *lab.Topology, dir strin
 	neg := t.ProveFromLAN(ctx)
 	fmt.Fprintf(out, "\nNegative control: double_nat off. The router does not know the public address, the laptop's\nrequest goes to the ISP box, which does not hairpin:\n\n")
 	lab.PrintChecks(out, neg, true)
-	for _, c := range neg {
-		if c.Answer.OK() {
-			failed++
-		}
-	}
+	failed += lab.Answered(neg)
 	// Leave the daemon running again, for --keep; it logs to a file so it can outlive this command.
 	if _, err := t.StartToFile(t.Router, filepath.Join(dir, "daemon.log"), "run", "-c", cfgPath); err != nil {
 		return failed, err
@@ -199,11 +190,7 @@ func labProve(ctx context.Context, out io.Writer, t *lab.Topology, cfgPath strin
 	checks := t.ProveAll(ctx)
 	fmt.Fprintf(out, "Every bookmark, from the LAN (hairpin), the internet and the router itself, public address %s:\n\n", t.PublicAddr)
 	lab.PrintChecks(out, checks, false)
-	for _, c := range checks {
-		if !c.Pass() {
-			failed++
-		}
-	}
+	failed += lab.Failures(checks)
 
 	if _, err := t.Apply(ctx, cfgPath, "--no-hairpin-masquerade"); err != nil {
 		return failed, err
@@ -211,11 +198,7 @@ func labProve(ctx context.Context, out io.Writer, t *lab.Topology, cfgPath strin
 	neg := t.ProveFromLAN(ctx)
 	fmt.Fprintf(out, "\nNegative control: the same rules without hairpin's masquerade. The camera answers the laptop\ndirectly from its LAN address, and the laptop drops the reply:\n\n")
 	lab.PrintChecks(out, neg, true)
-	for _, c := range neg {
-		if c.Answer.OK() {
-			failed++
-		}
-	}
+	failed += lab.Answered(neg)
 	if _, err := t.Apply(ctx, cfgPath); err != nil {
 		return failed, err
 	}

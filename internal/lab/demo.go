@@ -126,6 +126,28 @@ func (t *Topology) ProveFromLAN(ctx context.Context) []Check {
 	return checks
 }
 
+// Failures counts the checks that did not pass.
+func Failures(checks []Check) int {
+	n := 0
+	for _, c := range checks {
+		if !c.Pass() {
+			n++
+		}
+	}
+	return n
+}
+
+// Answered counts the checks that got any answer: in a negative control, each one is a failure.
+func Answered(checks []Check) int {
+	n := 0
+	for _, c := range checks {
+		if c.Answer.OK() {
+			n++
+		}
+	}
+	return n
+}
+
 // PrintChecks writes a table of checks.
 func PrintChecks(w io.Writer, checks []Check, expectFail bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
