@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"net"
-	"os"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/wan"
@@ -36,22 +34,4 @@ func LinuxObserver(opts wan.WatchOptions) Observer {
 		}()
 		return out, nil
 	}
-}
-
-// NotifyReady tells systemd (Type=notify) that the daemon is up; without NOTIFY_SOCKET it does nothing.
-func NotifyReady() error {
-	sock := os.Getenv("NOTIFY_SOCKET")
-	if sock == "" {
-		return nil
-	}
-	if sock[0] == '@' {
-		sock = "\x00" + sock[1:] // abstract socket
-	}
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_, err = c.Write([]byte("READY=1"))
-	return err
 }

@@ -1,0 +1,41 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Fetch asks a running daemon for its status.
+func Fetch(ctx context.Context, addr string) (*Status, error) {
+	client, url := clientFor(addr)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("no hairpin daemon answers at %s (is `hairpin run` running?): %w", addr, err)
+	}
+	defer resp.Body.Close()
+	var s Status
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return nil, fmt.Errorf("reading status: %w", err)
+	}
+	return &s, nil
+}
+
+func clientFor(addr string) (*http.Client, string) {
+	if !strings.HasPrefix(addr, "/") {
+		return &http.Client{Timeout: 10 * time.Second}, "http://" + addr
+	}
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var dl net.Dialer
+		return dl.DialContext(ctx, "unix", addr)
+	}}
+	return &http.Client{Timeout: 10 * time.Second, Transport: tr}, "http://hairpin"
+}
