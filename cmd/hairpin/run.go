@@ -20,6 +20,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/publicip"
 	"github.com/hairpin-nat/hairpin/internal/wan"
 )
 
@@ -81,9 +82,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 		NewDiscoverer: func(cfg *config.Config) (daemon.Discoverer, error) {
 			sources := cfg.WAN.PublicIP
 			if len(sources) == 0 {
-				sources = wan.DefaultSources
+				sources = publicip.DefaultSources
 			}
-			return wan.NewDiscoverer(sources, wan.DiscoverOptions{Logger: logger, UserAgent: userAgent()})
+			return publicip.NewDiscoverer(sources, publicip.Options{Logger: logger, UserAgent: userAgent()})
 		},
 		NewDDNS: func(cfg *config.Config) (daemon.DDNS, error) {
 			e, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(), logger)

@@ -36,7 +36,7 @@ func (o Observation) equal(p Observation) bool {
 // ends.
 type Observer func(ctx context.Context, cfg *config.Config) (<-chan Observation, error)
 
-// Discoverer learns the public address (wan.Discoverer in production).
+// Discoverer learns the public address (publicip.Discoverer in production).
 type Discoverer interface {
 	Discover(ctx context.Context) (netip.Addr, string, error)
 }
@@ -105,23 +105,6 @@ func New(cfg *config.Config, deps Deps) *Daemon {
 	d := &Daemon{deps: deps, log: deps.Logger, cfg: cfg, reload: make(chan chan error), started: time.Now()}
 	d.metrics = newMetrics(d)
 	return d
-}
-
-// Reload asks the running loop to read the config again. An invalid config is reported and the running
-// config stays in force.
-func (d *Daemon) Reload(ctx context.Context) error {
-	done := make(chan error, 1)
-	select {
-	case d.reload <- done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func (d *Daemon) event(level slog.Level, msg string, attrs ...any) {

@@ -1,4 +1,6 @@
-package wan
+// Package publicip learns the router's public IPv4 address from outside services (HTTP, STUN, DNS), for a router
+// behind another NAT: the address the internet sees, which no interface of the router holds.
+package publicip
 
 import (
 	"context"
@@ -31,8 +33,8 @@ var DefaultSources = []string{
 // DefaultDNSName is the name whose A record an OpenDNS-style resolver answers with the asker's address.
 const DefaultDNSName = "myip.opendns.com"
 
-// DiscoverOptions tune a Discoverer. The zero value is what a daemon wants.
-type DiscoverOptions struct {
+// Options tune a Discoverer. The zero value is what a daemon wants.
+type Options struct {
 	// Timeout bounds each source's query. Default 3s.
 	Timeout time.Duration
 	// MinInterval is the shortest time between two real rounds of queries; calls in between get the last
@@ -59,7 +61,7 @@ type DiscoverOptions struct {
 // It is safe for concurrent use; concurrent calls share one round of queries.
 type Discoverer struct {
 	sources []source
-	opts    DiscoverOptions
+	opts    Options
 	http    *http.Client
 
 	mu     sync.Mutex
@@ -81,7 +83,7 @@ type source struct {
 
 // NewDiscoverer checks the sources (http://..., https://..., stun:host[:port], dns:server[:port][/name]; the
 // STUN port defaults to 3478, the DNS port to 53, the DNS name to myip.opendns.com).
-func NewDiscoverer(sources []string, opts DiscoverOptions) (*Discoverer, error) {
+func NewDiscoverer(sources []string, opts Options) (*Discoverer, error) {
 	if len(sources) == 0 {
 		return nil, errors.New("no public address sources")
 	}

@@ -1,9 +1,10 @@
-package wan
+package publicip
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -114,7 +115,7 @@ func dnsServer(t *testing.T, name, ip string, rcode int) string {
 	return pc.LocalAddr().String()
 }
 
-func discover(t *testing.T, sources []string, opts DiscoverOptions) (netip.Addr, string, error) {
+func discover(t *testing.T, sources []string, opts Options) (netip.Addr, string, error) {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = discard()
@@ -142,7 +143,7 @@ func TestDiscoverEachKind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.source, func(t *testing.T) {
-			addr, from, err := discover(t, []string{tt.source}, DiscoverOptions{})
+			addr, from, err := discover(t, []string{tt.source}, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -173,7 +174,7 @@ func TestDiscoverRejectsGarbage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr, _, err := discover(t, []string{tt.source(t)}, DiscoverOptions{Timeout: 2 * time.Second})
+			addr, _, err := discover(t, []string{tt.source(t)}, Options{Timeout: 2 * time.Second})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v, %v; want an error with %q", addr, err, tt.want)
 			}
@@ -199,7 +200,7 @@ func TestDiscoverFirstAnswerWins(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
-			addr, from, err := discover(t, tt.sources, DiscoverOptions{Timeout: time.Minute, Stagger: tt.stagger})
+			addr, from, err := discover(t, tt.sources, Options{Timeout: time.Minute, Stagger: tt.stagger})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +224,7 @@ func TestDiscoverTimeout(t *testing.T) {
 	defer pc.Close()
 	start := time.Now()
 	_, _, err = discover(t, []string{hung, "stun:" + pc.LocalAddr().String(), "dns:" + pc.LocalAddr().String()},
-		DiscoverOptions{Timeout: 100 * time.Millisecond, Stagger: -1})
+		Options{Timeout: 100 * time.Millisecond, Stagger: -1})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want a deadline", err)
 	}
@@ -233,7 +234,7 @@ func TestDiscoverTimeout(t *testing.T) {
 }
 
 func TestDiscoverSTUNRetransmits(t *testing.T) {
-	addr, _, err := discover(t, []string{"stun:" + stunServer(t, "203.0.113.50", 1)}, DiscoverOptions{})
+	addr, _, err := discover(t, []string{"stun:" + stunServer(t, "203.0.113.50", 1)}, Options{})
 	if err != nil || addr.String() != "203.0.113.50" {
 		t.Errorf("got %v, %v after a lost request", addr, err)
 	}
@@ -242,7 +243,7 @@ func TestDiscoverSTUNRetransmits(t *testing.T) {
 func TestDiscoverMinInterval(t *testing.T) {
 	u, hits := httpIP(t, 200, "203.0.113.1")
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d, err := NewDiscoverer([]string{u}, DiscoverOptions{Now: func() time.Time { return now }, Logger: discard()})
+	d, err := NewDiscoverer([]string{u}, Options{Now: func() time.Time { return now }, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestDiscoverMinInterval(t *testing.T) {
 
 	// Errors are cached too, so a broken service is not hammered either.
 	bad, badHits := httpIP(t, 500, "")
-	d, _ = NewDiscoverer([]string{bad}, DiscoverOptions{Now: func() time.Time { return now }, Logger: discard()})
+	d, _ = NewDiscoverer([]string{bad}, Options{Now: func() time.Time { return now }, Logger: discard()})
 	for range 3 {
 		if _, _, err := d.Discover(context.Background()); err == nil {
 			t.Fatal("no error from a failing source")
@@ -277,7 +278,7 @@ func TestDiscoverMinInterval(t *testing.T) {
 func TestDiscoverCancelNotCached(t *testing.T) {
 	u, hits := httpIP(t, 200, "203.0.113.1")
 	hung := httpHung(t)
-	d, err := NewDiscoverer([]string{hung, u}, DiscoverOptions{Stagger: time.Hour, Logger: discard()})
+	d, err := NewDiscoverer([]string{hung, u}, Options{Stagger: time.Hour, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +315,7 @@ func TestDiscoverDial(t *testing.T) {
 		{"http://ip.example.test/", "203.0.113.77"},
 		{"stun:stun.example.test", "198.51.100.77"},
 	} {
-		addr, _, err := discover(t, []string{tt.source}, DiscoverOptions{Dial: dial})
+		addr, _, err := discover(t, []string{tt.source}, Options{Dial: dial})
 		if err != nil || addr.String() != tt.want {
 			t.Errorf("%s: %v, %v", tt.source, addr, err)
 		}
@@ -429,7 +430,7 @@ func FuzzParseSTUN(f *testing.F) {
 func TestDiscoverForget(t *testing.T) {
 	u, hits := httpIP(t, 200, "203.0.113.1")
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d, err := NewDiscoverer([]string{u}, DiscoverOptions{Now: func() time.Time { return now }, Logger: discard()})
+	d, err := NewDiscoverer([]string{u}, Options{Now: func() time.Time { return now }, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,3 +463,5 @@ func TestDiscoverForget(t *testing.T) {
 		t.Errorf("Last = %v %s %v %v", addr, from, at, err)
 	}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

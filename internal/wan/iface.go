@@ -1,5 +1,5 @@
-// Package wan observes the router's outside: the addresses on its interfaces (read once or watched through
-// netlink), and the public address seen by the internet when the router sits behind another NAT.
+// Package wan observes the router's interfaces: their addresses, read once or watched through netlink. The
+// public address seen by the internet behind another NAT is publicip's job.
 package wan
 
 import (
