@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 // Env is a built lab plus what the benchmarks started in it. Close undoes all of it.
@@ -169,7 +170,7 @@ var errNoServer = errors.New("server did not start listening")
 
 // WaitListening polls ss in namespace ns until a TCP socket listens on port.
 func WaitListening(ctx context.Context, ns string, port int) error {
-	err := lab.PollUntil(ctx, 10*time.Second, func() bool {
+	err := poll.Until(ctx, 10*time.Second, func() bool {
 		_, out, err := Run(ctx, ns, "", "ss", "-Hltn", fmt.Sprintf("sport = :%d", port))
 		return err == nil && strings.TrimSpace(out) != ""
 	})

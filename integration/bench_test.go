@@ -22,6 +22,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/lab"
 	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 var (
@@ -75,7 +76,7 @@ func benchDaemon(b *testing.B, topo *lab.Topology, forwards string) (*exec.Cmd, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := lab.PollUntil(context.Background(), 15*time.Second, func() bool { return strings.Contains(out.String(), "rules applied") }); err != nil {
+	if err := poll.Until(context.Background(), 15*time.Second, func() bool { return strings.Contains(out.String(), "rules applied") }); err != nil {
 		b.Fatalf("daemon did not apply: %s", out.String())
 	}
 	return cmd, out

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 // runningDaemon is a `hairpin run` started in the lab's router namespace.
@@ -56,7 +57,7 @@ func (d *runningDaemon) waitStatus(t *testing.T, what string, cond func(*daemon.
 	t.Helper()
 	var last *daemon.Status
 	ctx := context.Background()
-	err := lab.PollUntil(ctx, 15*time.Second, func() bool {
+	err := poll.Until(ctx, 15*time.Second, func() bool {
 		s, err := daemon.Fetch(ctx, d.socket)
 		if err != nil {
 			return false
@@ -98,7 +99,7 @@ func reaches(t *testing.T, ns, target, want string) {
 	t.Helper()
 	ctx := context.Background()
 	var a lab.Answer
-	err := lab.PollUntil(ctx, 10*time.Second, func() bool {
+	err := poll.Until(ctx, 10*time.Second, func() bool {
 		a = lab.HTTPGet(ctx, ns, "http://"+target+"/", 500*time.Millisecond)
 		return a.OK() && a.Server == want
 	})
@@ -112,7 +113,7 @@ func reaches(t *testing.T, ns, target, want string) {
 func doesNotReach(t *testing.T, ns, target string) {
 	t.Helper()
 	var a lab.Answer
-	err := lab.PollUntil(context.Background(), 5*time.Second, func() bool {
+	err := poll.Until(context.Background(), 5*time.Second, func() bool {
 		a = lab.HTTPGet(context.Background(), ns, "http://"+target+"/", 700*time.Millisecond)
 		return !a.OK()
 	})
@@ -220,7 +221,7 @@ func TestDaemonSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.signal(t, syscall.SIGHUP)
-	if err := lab.PollUntil(context.Background(), 10*time.Second, func() bool {
+	if err := poll.Until(context.Background(), 10*time.Second, func() bool {
 		return strings.Contains(d.log.String(), "reload rejected")
 	}); err != nil {
 		t.Fatalf("no rejection logged:\n%s", d.log.String())
@@ -255,7 +256,7 @@ func TestDoubleNAT(t *testing.T) {
 	if _, _, err := topo.Start(topo.Internet, "lab", "serve", "--whoami", "8080"); err != nil {
 		t.Fatal(err)
 	}
-	if err := lab.PollUntil(context.Background(), 10*time.Second, func() bool {
+	if err := poll.Until(context.Background(), 10*time.Second, func() bool {
 		return lab.HTTPGet(context.Background(), topo.Router, "http://203.0.113.1:8080/", time.Second).Err != nil &&
 			strings.Contains(lab.HTTPGet(context.Background(), topo.Router, "http://203.0.113.1:8080/", time.Second).Err.Error(), "unexpected answer")
 	}); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/lab"
 	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 // startNamed runs a real BIND 9 primary for example.net on the lab's internet host (203.0.113.1:53), accepting
@@ -60,7 +61,7 @@ zone "example.net" { type primary; file "%[2]s/example.net.zone"; allow-update {
 			t.Logf("named log:\n%s", log.String())
 		}
 	})
-	if err := lab.PollUntil(context.Background(), 15*time.Second, func() bool {
+	if err := poll.Until(context.Background(), 15*time.Second, func() bool {
 		_, err := lookupA(topo.Router, "ns.example.net")
 		return err == nil
 	}); err != nil {

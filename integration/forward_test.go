@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 // TestForwardsFromEverywhere: every camera over TCP (and the front camera over UDP) from the laptop, the
@@ -72,7 +73,7 @@ forwards:
     to: %s:7000-7002
     protocol: both
 `, topo.WANIf, topo.LANIf, cam.Addr))
-	if err := lab.PollUntil(ctx, 10*time.Second, func() bool {
+	if err := poll.Until(ctx, 10*time.Second, func() bool {
 		return lab.HTTPGet(ctx, topo.Laptop, fmt.Sprintf("http://%s:7002/", cam.Addr), lab.ProbeTimeout).OK()
 	}); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 const labStateDir = "/run/hairpin-lab"
@@ -118,7 +119,7 @@ func labDoubleNAT(ctx context.Context, out io.Writer, t *lab.Topology, dir strin
 		return 0, err
 	}
 	whoami := "http://" + t.InternetAddr.String() + ":8080/ip"
-	if err := lab.PollUntil(ctx, 10*time.Second, func() bool {
+	if err := poll.Until(ctx, 10*time.Second, func() bool {
 		a := lab.HTTPGet(ctx, t.Router, whoami, time.Second)
 		return a.Err != nil && strings.Contains(a.Err.Error(), "unexpected answer") // it answered, with a bare address
 	}); err != nil {
@@ -137,7 +138,7 @@ func labDoubleNAT(ctx context.Context, out io.Writer, t *lab.Topology, dir strin
 	if err != nil {
 		return 0, err
 	}
-	if err := lab.PollUntil(ctx, 15*time.Second, func() bool { return strings.Contains(logs.String(), "WAN address set updated") }); err != nil {
+	if err := poll.Until(ctx, 15*time.Second, func() bool { return strings.Contains(logs.String(), "WAN address set updated") }); err != nil {
 		t.Stop(proc)
 		return 0, fmt.Errorf("the daemon did not learn the public address:\n%s", logs.String())
 	}
@@ -168,7 +169,7 @@ func labDoubleNAT(ctx context.Context, out io.Writer, t *lab.Topology, dir strin
 	if _, err := t.StartToFile(t.Router, filepath.Join(dir, "daemon.log"), "run", "-c", cfgPath); err != nil {
 		return failed, err
 	}
-	if err := lab.PollUntil(ctx, 15*time.Second, func() bool {
+	if err := poll.Until(ctx, 15*time.Second, func() bool {
 		st, err := daemon.Fetch(ctx, filepath.Join(dir, "hairpin.sock"))
 		return err == nil && len(st.ForwardSet) == 2
 	}); err != nil {
@@ -221,7 +222,7 @@ func labFollow(ctx context.Context, out io.Writer, t *lab.Topology, dir string) 
 		return err
 	}
 	defer t.Stop(proc)
-	if err := lab.PollUntil(ctx, 10*time.Second, func() bool { return strings.Contains(logs.String(), "rules applied") }); err != nil {
+	if err := poll.Until(ctx, 10*time.Second, func() bool { return strings.Contains(logs.String(), "rules applied") }); err != nil {
 		return fmt.Errorf("the daemon did not start: %s", logs.String())
 	}
 	oldAddr, newAddr := t.PublicAddr.String(), "203.0.113.11"
@@ -244,7 +245,7 @@ func labFollow(ctx context.Context, out io.Writer, t *lab.Topology, dir string) 
 	took := time.Since(start)
 	// The daemon enables the new address before it retires the old one; give it the moment that takes.
 	var old lab.Answer
-	_ = lab.PollUntil(ctx, 2*time.Second, func() bool {
+	_ = poll.Until(ctx, 2*time.Second, func() bool {
 		old = lab.HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 500*time.Millisecond)
 		return !old.OK()
 	})
@@ -263,7 +264,7 @@ func labFollow(ctx context.Context, out io.Writer, t *lab.Topology, dir string) 
 			return err
 		}
 	}
-	return lab.PollUntil(ctx, 5*time.Second, func() bool {
+	return poll.Until(ctx, 5*time.Second, func() bool {
 		return lab.HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 200*time.Millisecond).OK()
 	})
 }

@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 	"github.com/hairpin-nat/hairpin/internal/routeros/rostest"
 )
 
@@ -58,26 +58,15 @@ forwards:
 		}
 		return addrs
 	}
-	waitFor(t, "the WAN list holds 203.0.113.7", func() bool { return fmt.Sprint(wanList()) == "[203.0.113.7]" })
-	waitFor(t, "status answers", func() bool {
+	poll.Wait(t, "the WAN list holds 203.0.113.7", func() bool { return fmt.Sprint(wanList()) == "[203.0.113.7]" })
+	poll.Wait(t, "status answers", func() bool {
 		st, err := daemon.Fetch(ctx, sock)
 		return err == nil && st.Installed
 	})
 	r.ResetCounts()
 	r.Edit(rostest.Address, wanID, rostest.Entry{"address": "203.0.113.8/24"})
-	waitFor(t, "the WAN list follows to 203.0.113.8", func() bool { return fmt.Sprint(wanList()) == "[203.0.113.8]" })
+	poll.Wait(t, "the WAN list follows to 203.0.113.8", func() bool { return fmt.Sprint(wanList()) == "[203.0.113.8]" })
 	if _, writes := r.Counts(); writes != 1 {
 		t.Errorf("an address change took %d writes, want 1: %v", writes, r.Requests())
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 const baseConfig = `wan: {interface: wan0}
@@ -114,18 +115,6 @@ func startPublic(t *testing.T, cfgText string, first Observation, public netip.A
 	return h
 }
 
-// eventually polls cond with a deadline (no sleeps as synchronisation).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func methods(calls []backend.Call) []string {
 	var out []string
 	for _, c := range calls {
@@ -149,24 +138,24 @@ func TestStartAppliesOnceAndIsReadyAfter(t *testing.T) {
 	if !slices.Equal(calls[0].Plan.WANAddrs, []netip.Addr{wan1}) || len(calls[0].Plan.Rules) != 1 {
 		t.Errorf("start plan = %+v", calls[0].Plan)
 	}
-	eventually(t, "DDNS fed the WAN address", func() bool { return slices.Equal(h.ddns.got(), []netip.Addr{wan1}) })
+	poll.Wait(t, "DDNS fed the WAN address", func() bool { return slices.Equal(h.ddns.got(), []netip.Addr{wan1}) })
 }
 
 func TestAddressChangeTouchesOnlyTheWANSet(t *testing.T) {
 	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
 	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
-	eventually(t, "SetWANAddrs", func() bool { return len(h.be.Calls()) == 2 })
+	poll.Wait(t, "SetWANAddrs", func() bool { return len(h.be.Calls()) == 2 })
 	c := h.be.Calls()[1]
 	if c.Method != "SetWANAddrs" || !slices.Equal(c.Addrs, []netip.Addr{wan2}) {
 		t.Errorf("second call = %s %v, want SetWANAddrs [%s]", c.Method, c.Addrs, wan2)
 	}
-	eventually(t, "DDNS fed the new address", func() bool { return slices.Contains(h.ddns.got(), wan2) })
+	poll.Wait(t, "DDNS fed the new address", func() bool { return slices.Contains(h.ddns.got(), wan2) })
 
 	// The same observation again changes nothing.
 	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
 	// A LAN change needs the whole plan.
 	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}
-	eventually(t, "full apply after a LAN change", func() bool { return len(h.be.Calls()) == 3 })
+	poll.Wait(t, "full apply after a LAN change", func() bool { return len(h.be.Calls()) == 3 })
 	if got := methods(h.be.Calls()); !slices.Equal(got, []string{"Apply", "SetWANAddrs", "Apply"}) {
 		t.Errorf("calls = %v", got)
 	}
@@ -178,7 +167,7 @@ func TestWANAppearsLater(t *testing.T) {
 		t.Fatalf("start without WAN must install an empty WAN set, got %v", p.WANAddrs)
 	}
 	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
-	eventually(t, "the WAN set filled in", func() bool {
+	poll.Wait(t, "the WAN set filled in", func() bool {
 		h.be.Calls()
 		st := h.d.Status(context.Background())
 		return strings.Join(st.ForwardSet, ",") == wan1.String() && st.WANExists
@@ -189,12 +178,12 @@ func TestFailedApplyKeepsStatusHonestAndRetries(t *testing.T) {
 	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
 	h.be.Err = errors.New("nft said no")
 	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}
-	eventually(t, "failure in status", func() bool {
+	poll.Wait(t, "failure in status", func() bool {
 		st := h.d.Status(context.Background())
 		return !st.Installed && strings.Contains(st.LastError, "nft said no")
 	})
 	h.be.Err = nil
-	eventually(t, "retry succeeds", func() bool { return h.d.Status(context.Background()).Installed })
+	poll.Wait(t, "retry succeeds", func() bool { return h.d.Status(context.Background()).Installed })
 }
 
 func TestReloadRejectsBadConfigAndKeepsRunningOne(t *testing.T) {
@@ -227,11 +216,11 @@ func TestDoubleNATAddsPublicAddress(t *testing.T) {
 	public := netip.MustParseAddr("198.51.100.7")
 	cfgText := strings.Replace(baseConfig, "wan: {interface: wan0}", `wan: {interface: wan0, public_ip: ["http://198.51.100.53/ip"]}`, 1)
 	h := startPublic(t, cfgText, Observation{WANExists: true, WANAddrs: []netip.Addr{private}, LANNets: []netip.Prefix{lan}}, public)
-	eventually(t, "public address in the WAN set", func() bool {
+	poll.Wait(t, "public address in the WAN set", func() bool {
 		st := h.d.Status(context.Background())
 		return st.DoubleNAT && strings.Join(st.ForwardSet, ",") == "192.168.1.2,198.51.100.7"
 	})
-	eventually(t, "DDNS gets the public address, not the private one", func() bool {
+	poll.Wait(t, "DDNS gets the public address, not the private one", func() bool {
 		got := h.ddns.got()
 		return len(got) > 0 && got[len(got)-1] == public && !slices.Contains(got, private)
 	})
@@ -247,7 +236,7 @@ func TestStatusServerOverUnixSocket(t *testing.T) {
 	defer cancel()
 	go func() { _ = h.d.Serve(ctx, sock) }()
 	var st *Status
-	eventually(t, "status answers", func() bool {
+	poll.Wait(t, "status answers", func() bool {
 		var err error
 		st, err = Fetch(ctx, sock)
 		return err == nil
@@ -296,7 +285,7 @@ func TestSecondDaemonCannotListen(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = h.d.ServeListener(ctx, l) }()
-	eventually(t, "first listener answers", func() bool { _, err := Fetch(ctx, sock); return err == nil })
+	poll.Wait(t, "first listener answers", func() bool { _, err := Fetch(ctx, sock); return err == nil })
 	if _, err := Listen(sock); err == nil || !strings.Contains(err.Error(), "already listening") {
 		t.Errorf("a second daemon on the same socket: %v, want a refusal", err)
 	}

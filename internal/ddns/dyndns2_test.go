@@ -16,6 +16,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 // dyndnsServer follows the DynDNS "Remote Access Update API" as documented by Dyn (help.dyn.com, "Perform
@@ -247,9 +248,9 @@ func TestDyndns2OneUpdatePerChange(t *testing.T) {
 		if len(want) == 0 || want[len(want)-1] != a.String() {
 			want = append(want, a.String())
 		}
-		waitFor(t, "update of "+a.String(), func() bool { return len(s.srv.Requests()) == len(want) })
+		poll.Wait(t, "update of "+a.String(), func() bool { return len(s.srv.Requests()) == len(want) })
 		// The server has it; wait for the engine to have read the answer before changing again or stopping.
-		waitFor(t, "success recorded", func() bool { return e.Status()[0].LastAddress == a.String() })
+		poll.Wait(t, "success recorded", func() bool { return e.Status()[0].LastAddress == a.String() })
 	}
 	stop()
 
@@ -259,7 +260,7 @@ func TestDyndns2OneUpdatePerChange(t *testing.T) {
 	e2.SetAddress(addrC)
 	e2.SetAddress(addrA)
 	want = append(want, addrA.String())
-	waitFor(t, "update after restart", func() bool { return len(s.srv.Requests()) >= len(want) })
+	poll.Wait(t, "update after restart", func() bool { return len(s.srv.Requests()) >= len(want) })
 	var got []string
 	for _, r := range s.srv.Requests() {
 		got = append(got, r.myip)
@@ -335,18 +336,18 @@ func TestDyndns2RetryLaterWaits30Minutes(t *testing.T) {
 	s.srv.Queue("dnserr")
 	runEngine(t, e)
 	e.SetAddress(addrA)
-	waitFor(t, "first request", func() bool { return len(s.srv.Requests()) == 1 })
-	waitFor(t, "worker waiting", func() bool { return s.clock.Afters() >= 1 })
+	poll.Wait(t, "first request", func() bool { return len(s.srv.Requests()) == 1 })
+	poll.Wait(t, "worker waiting", func() bool { return s.clock.Afters() >= 1 })
 	n := s.clock.Afters()
 	e.SetAddress(addrB) // a change during the pause must not cut it short
-	waitFor(t, "worker waiting again", func() bool { return s.clock.Afters() > n })
+	poll.Wait(t, "worker waiting again", func() bool { return s.clock.Afters() > n })
 	s.clock.Advance(29*time.Minute + 59*time.Second)
 	if n := len(s.srv.Requests()); n != 1 {
 		t.Fatalf("%d requests before 30 minutes passed", n)
 	}
 	s.clock.Advance(time.Second)
-	waitFor(t, "retry after 30 minutes", func() bool { return len(s.srv.Requests()) == 2 })
-	waitFor(t, "success recorded", func() bool { return e.Status()[0].LastAddress == addrB.String() })
+	poll.Wait(t, "retry after 30 minutes", func() bool { return len(s.srv.Requests()) == 2 })
+	poll.Wait(t, "success recorded", func() bool { return e.Status()[0].LastAddress == addrB.String() })
 	if got := s.srv.Requests()[1].myip; got != addrB.String() {
 		t.Errorf("retry sent %s, want the latest address %s", got, addrB)
 	}
@@ -484,5 +485,5 @@ func TestStatusDuringSlowUpdate(t *testing.T) {
 		t.Fatal("Status blocked behind an update in flight")
 	}
 	close(s.srv.gate)
-	waitFor(t, "update", func() bool { return e.Status()[0].LastAddress == addrA.String() })
+	poll.Wait(t, "update", func() bool { return e.Status()[0].LastAddress == addrA.String() })
 }

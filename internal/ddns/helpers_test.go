@@ -129,18 +129,6 @@ func writeSecret(t *testing.T, value string) string {
 	return p
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // runEngine runs e until the test ends.
 func runEngine(t *testing.T, e *ddns.Engine) context.CancelFunc {
 	t.Helper()

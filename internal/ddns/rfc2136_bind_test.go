@@ -22,6 +22,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 // bindServer is a real BIND 9 primary for example.net with a TSIG key allowed to update the zone, started by
@@ -162,21 +163,24 @@ zone "example.net" { type primary; file "%[3]s/example.net.zone"; allow-update {
 			t.Logf("named log:\n%s", b.Log())
 		}
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	dead := false
+	err = poll.Until(context.Background(), 15*time.Second, func() bool {
 		select {
 		case <-exited:
-			t.Fatalf("named exited during start:\n%s", b.Log())
+			dead = true
+			return true
 		default:
 		}
-		if _, err := b.query("example.net.", dns.TypeSOA); err == nil {
-			return b
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("named did not answer within 15s:\n%s", b.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
+		_, err := b.query("example.net.", dns.TypeSOA)
+		return err == nil
+	})
+	if dead {
+		t.Fatalf("named exited during start:\n%s", b.Log())
 	}
+	if err != nil {
+		t.Fatalf("named did not answer: %v\n%s", err, b.Log())
+	}
+	return b
 }
 
 // query asks the server directly, with a real DNS query over UDP.
@@ -257,7 +261,7 @@ func TestRFC2136AgainstBIND(t *testing.T) {
 		addr := netip.AddrFrom4([4]byte{203, 0, 113, byte(20 + i)})
 		start := time.Now()
 		e.SetAddress(addr)
-		waitFor(t, "record "+addr.String(), func() bool {
+		poll.Wait(t, "record "+addr.String(), func() bool {
 			got := b.lookupA(t, "home.example.net")
 			return len(got) == 1 && got[0] == addr.String()
 		})
@@ -266,7 +270,7 @@ func TestRFC2136AgainstBIND(t *testing.T) {
 	t.Logf("SetAddress -> record served by BIND, over %d changes: p50 %v, p90 %v, max %v",
 		len(lat), percentile(lat, 0.5), percentile(lat, 0.9), percentile(lat, 1))
 	// BIND may serve the record before the engine has read its reply.
-	waitFor(t, "success recorded", func() bool { return e.Status()[0].LastAddress == "203.0.113.39" })
+	poll.Wait(t, "success recorded", func() bool { return e.Status()[0].LastAddress == "203.0.113.39" })
 	st := e.Status()[0]
 	if st.LastAddress != "203.0.113.39" || st.Answer != "NOERROR" || st.Held {
 		t.Errorf("status = %+v", st)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 // ProbeTimeout bounds each probe; a hairpin failure shows up as a timeout or a reset.
@@ -46,7 +48,7 @@ func (t *Topology) StartCameras(ctx context.Context) error {
 	}
 	for _, c := range t.Cameras {
 		url := fmt.Sprintf("http://%s/", c.Addr)
-		if err := PollUntil(ctx, 10*time.Second, func() bool { return HTTPGet(ctx, t.Laptop, url, 300*time.Millisecond).OK() }); err != nil {
+		if err := poll.Until(ctx, 10*time.Second, func() bool { return HTTPGet(ctx, t.Laptop, url, 300*time.Millisecond).OK() }); err != nil {
 			return fmt.Errorf("camera %s did not start: %w", c.Name, err)
 		}
 	}
@@ -165,22 +167,4 @@ func PrintChecks(w io.Writer, checks []Check, expectFail bool) {
 		fmt.Fprintf(tw, "%s\t%s://%s\t%s\t%s\t%s\n", c.Forward, c.Proto, c.Target, c.From, c.Answer, verdict)
 	}
 	_ = tw.Flush()
-}
-
-// PollUntil calls cond until it is true or the deadline passes.
-func PollUntil(ctx context.Context, within time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(within)
-	for {
-		if cond() {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not true within %s", within)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
