@@ -91,7 +91,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 			if err != nil {
 				return nil, err
 			}
-			return ddnsEngine{e}, nil
+			return e, nil
 		},
 	}
 	d := daemon.New(cfg, deps)
@@ -117,11 +117,6 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 	}()
 	return d.Run(ctx)
 }
-
-// ddnsEngine adapts ddns.Engine's typed status to the daemon's interface.
-type ddnsEngine struct{ *ddns.Engine }
-
-func (e ddnsEngine) Status() any { return e.Engine.Status() }
 
 func userAgent() string { return "hairpin/" + version + " (+https://github.com/hairpin-nat/hairpin)" }
 
@@ -225,13 +220,8 @@ func printStatus(w io.Writer, st *daemon.Status) {
 
 // printDDNS shows each hostname: what was last sent and when, the provider's answer, and whether updates are
 // held back (and why).
-func printDDNS(w io.Writer, raw any) {
-	if raw == nil {
-		return
-	}
-	data, _ := json.Marshal(raw)
-	var hosts []ddns.HostStatus
-	if json.Unmarshal(data, &hosts) != nil || len(hosts) == 0 {
+func printDDNS(w io.Writer, hosts []ddns.HostStatus) {
+	if len(hosts) == 0 {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

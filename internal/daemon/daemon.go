@@ -16,6 +16,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -39,13 +40,15 @@ type Observer func(ctx context.Context, cfg *config.Config) (<-chan Observation,
 // Discoverer learns the public address (publicip.Discoverer in production).
 type Discoverer interface {
 	Discover(ctx context.Context) (netip.Addr, string, error)
+	// Forget drops a cached answer: the WAN address changed, so the public address probably did too.
+	Forget()
 }
 
 // DDNS keeps hostnames on the public address (ddns.Engine in production).
 type DDNS interface {
 	Run(ctx context.Context)
 	SetAddress(addr netip.Addr)
-	Status() any
+	Status() []ddns.HostStatus
 }
 
 // Deps are the daemon's connections to the world; tests replace each one.
@@ -314,8 +317,8 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs Observation) {
 	}
 	d.update(ctx, l, "interface change")
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
-		if f, ok := l.discoverer.(interface{ Forget() }); ok {
-			f.Forget() // a new WAN address usually means a new public address too
+		if l.discoverer != nil {
+			l.discoverer.Forget() // a new WAN address usually means a new public address too
 		}
 		d.maybeDiscover(ctx, l)
 		d.feedDDNS()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
@@ -57,7 +58,7 @@ func (f *fakeDDNS) SetAddress(a netip.Addr) {
 	f.addrs = append(f.addrs, a)
 	f.mu.Unlock()
 }
-func (f *fakeDDNS) Status() any { return "fake" }
+func (f *fakeDDNS) Status() []ddns.HostStatus { return nil }
 func (f *fakeDDNS) got() []netip.Addr {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -70,6 +71,8 @@ type fakeDiscoverer struct {
 	err   error
 	calls int
 }
+
+func (f *fakeDiscoverer) Forget() {}
 
 func (f *fakeDiscoverer) Discover(context.Context) (netip.Addr, string, error) {
 	f.mu.Lock()

@@ -5,34 +5,35 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
 // Status is what `hairpin status` shows. It never holds a secret: DDNS status comes from the engine's own
 // redacted view.
 type Status struct {
-	Version       string          `json:"version"`
-	Config        string          `json:"config"`
-	Backend       string          `json:"backend"`
-	Started       time.Time       `json:"started"`
-	WANInterface  string          `json:"wan_interface"`
-	WANExists     bool            `json:"wan_exists"`
-	WANAddrs      []string        `json:"wan_addresses"`
-	LANInterface  string          `json:"lan_interface"`
-	LANNets       []string        `json:"lan_subnets"`
-	Public        string          `json:"public_address,omitempty"`
-	PublicFrom    string          `json:"public_address_source,omitempty"`
-	PublicError   string          `json:"public_address_error,omitempty"`
-	DoubleNAT     bool            `json:"double_nat"`
-	DoubleNATMode string          `json:"double_nat_mode"`
-	ForwardSet    []string        `json:"forwarding_addresses"`
-	Installed     bool            `json:"rules_installed"`
-	LastApply     time.Time       `json:"last_apply,omitempty"`
-	LastApplyTook string          `json:"last_apply_took,omitempty"`
-	LastError     string          `json:"last_error,omitempty"`
-	Forwards      []ForwardStatus `json:"forwards"`
-	DDNS          any             `json:"ddns,omitempty"`
-	Events        []Event         `json:"events"`
+	Version       string            `json:"version"`
+	Config        string            `json:"config"`
+	Backend       string            `json:"backend"`
+	Started       time.Time         `json:"started"`
+	WANInterface  string            `json:"wan_interface"`
+	WANExists     bool              `json:"wan_exists"`
+	WANAddrs      []string          `json:"wan_addresses"`
+	LANInterface  string            `json:"lan_interface"`
+	LANNets       []string          `json:"lan_subnets"`
+	Public        string            `json:"public_address,omitempty"`
+	PublicFrom    string            `json:"public_address_source,omitempty"`
+	PublicError   string            `json:"public_address_error,omitempty"`
+	DoubleNAT     bool              `json:"double_nat"`
+	DoubleNATMode string            `json:"double_nat_mode"`
+	ForwardSet    []string          `json:"forwarding_addresses"`
+	Installed     bool              `json:"rules_installed"`
+	LastApply     time.Time         `json:"last_apply,omitempty"`
+	LastApplyTook string            `json:"last_apply_took,omitempty"`
+	LastError     string            `json:"last_error,omitempty"`
+	Forwards      []ForwardStatus   `json:"forwards"`
+	DDNS          []ddns.HostStatus `json:"ddns,omitempty"`
+	Events        []Event           `json:"events"`
 }
 
 // ForwardStatus is one forward with its traffic.
