@@ -17,6 +17,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/reach"
 	"github.com/hairpin-nat/hairpin/internal/routeros"
 	"github.com/hairpin-nat/hairpin/internal/wan"
 )
@@ -49,7 +50,7 @@ func doctorCmd() *cobra.Command {
 			} else {
 				fs = append(fs, doctorLinux(cmd.Context(), cfg)...)
 			}
-			fs = append(fs, doctorDaemon(cmd.Context(), cfg))
+			fs = append(fs, doctorDaemon(cmd.Context(), cfg)...)
 			return report(cmd.OutOrStdout(), fs)
 		},
 	}
@@ -88,12 +89,9 @@ func doctorLinux(ctx context.Context, cfg *config.Config) []finding {
 	wanAddrs, wanF := iface("WAN", cfg.WAN.Interface)
 	fs = append(fs, wanF)
 	if len(wanAddrs) > 0 {
-		if plan.IsDoubleNAT(cfg.WAN.DoubleNAT, wanAddrs) {
-			fs = append(fs, finding{"warn", fmt.Sprintf("double NAT: the WAN address %v is private; the daemon learns the public address and forwards it too", wanAddrs),
-				"make the upstream box forward the ports (or DMZ) to this router's WAN address"})
-		} else {
-			fs = append(fs, finding{"ok", "not behind another NAT (double_nat " + string(cfg.WAN.DoubleNAT) + ")", ""})
-		}
+		dslite, why, _ := reach.DetectDSLite()
+		fs = append(fs, reachFinding(reach.Classify(reach.Facts{WANAddrs: wanAddrs, DoubleNAT: plan.IsDoubleNAT(cfg.WAN.DoubleNAT, wanAddrs),
+			DSLite: dslite, DSLiteWhy: why, UpstreamOn: cfg.WAN.Upstream.Mode.String()})))
 	}
 	if cfg.LAN.Interface != "" {
 		_, lanF := iface("LAN", cfg.LAN.Interface)
@@ -183,15 +181,25 @@ func doctorRouterOS(ctx context.Context, cfg *config.Config) []finding {
 	return []finding{{"ok", fmt.Sprintf("RouterOS answers: WAN %v, LAN %v, public %v", obs.WANAddrs, obs.LANNets, obs.Public), ""}}
 }
 
-func doctorDaemon(ctx context.Context, cfg *config.Config) finding {
+// doctorDaemon asks the running daemon; its reachability verdict knows what the upstream box answered, which
+// the checks above cannot.
+func doctorDaemon(ctx context.Context, cfg *config.Config) []finding {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	st, err := daemon.Fetch(ctx, cfg.Daemon.Status)
 	if err != nil {
-		return finding{"warn", "no daemon answers at " + cfg.Daemon.Status, "systemctl start hairpin (or hairpin run) to follow address changes"}
+		return []finding{{"warn", "no daemon answers at " + cfg.Daemon.Status, "systemctl start hairpin (or hairpin run) to follow address changes"}}
 	}
+	var fs []finding
 	if !st.Installed {
-		return finding{"fail", "the daemon runs but its rules are not installed: " + st.LastError, "see hairpin status and the daemon's log"}
+		fs = append(fs, finding{"fail", "the daemon runs but its rules are not installed: " + st.LastError, "see hairpin status and the daemon's log"})
+	} else {
+		fs = append(fs, finding{"ok", fmt.Sprintf("the daemon runs (up since %s), rules installed", st.Started.Format(time.RFC3339)), ""})
 	}
-	return finding{"ok", fmt.Sprintf("the daemon runs (up since %s), rules installed", st.Started.Format(time.RFC3339)), ""}
+	for _, v := range st.Reachability {
+		f := reachFinding(v)
+		f.what = "daemon: " + f.what
+		fs = append(fs, f)
+	}
+	return fs
 }

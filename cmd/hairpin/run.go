@@ -86,6 +86,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 			}
 			return publicip.NewDiscoverer(sources, publicip.Options{Logger: logger, UserAgent: userAgent()})
 		},
+		DetectDSLite: dsliteDetector(cfg),
 		NewDDNS: func(cfg *config.Config) (daemon.DDNS, error) {
 			e, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(), logger)
 			if err != nil {
@@ -197,6 +198,7 @@ func printStatus(w io.Writer, st *daemon.Status) {
 		pub += " (last error: " + st.PublicError + ")"
 	}
 	fmt.Fprintf(w, "public address: %s\ndouble NAT: %v (mode %s)\n", pub, st.DoubleNAT, st.DoubleNATMode)
+	printReach(w, st)
 	rules := "installed"
 	if !st.Installed {
 		rules = "NOT installed"
@@ -233,6 +235,8 @@ func printDDNS(w io.Writer, hosts []ddns.HostStatus) {
 		}
 		state := "ok"
 		switch {
+		case h.Withheld != "":
+			state = "WITHHELD: " + h.Withheld
 		case h.Held:
 			state = "HELD: " + h.Reason
 		case !h.NextRetry.IsZero():

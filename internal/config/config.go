@@ -83,6 +83,10 @@ type WAN struct {
 	PublicIP      []string
 	DoubleNAT     DoubleNAT
 	PublicIPEvery time.Duration
+	// Upstream maps the forwards on the box in front of the router (reach.go).
+	Upstream Upstream
+	// Probe asks a probe server whether the forwards are reachable from the internet; nil: no probe.
+	Probe *Probe
 }
 
 // LAN describes the router's inside.
@@ -129,7 +133,8 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
 func Parse(file string, data []byte) (*Config, error) {
 	d := &decoder{file: file}
 	cfg := &Config{File: file, Backend: "linux", StateDir: DefaultStateDir,
-		WAN:    WAN{DoubleNAT: DoubleNATAuto, PublicIPEvery: DefaultPublicIPEvery},
+		WAN: WAN{DoubleNAT: DoubleNATAuto, PublicIPEvery: DefaultPublicIPEvery,
+			Upstream: Upstream{Mode: UpstreamOff, Lease: DefaultUpstreamLease}},
 		Daemon: Daemon{Resync: DefaultResync, Status: DefaultStatusSocket, LogFormat: "text"}}
 
 	var root yaml.Node
@@ -238,6 +243,11 @@ func (d *decoder) wan(n *yaml.Node, path string, w *WAN) {
 				w.PublicIPEvery = t
 			}
 		},
+		"upstream":         func(k string, v *yaml.Node) { d.upstreamMode(v, k, &w.Upstream) },
+		"upstream_gateway": func(k string, v *yaml.Node) { d.upstreamGateway(v, k, &w.Upstream) },
+		"upstream_lease":   func(k string, v *yaml.Node) { d.upstreamLease(v, k, &w.Upstream) },
+		"upstream_on_stop": func(k string, v *yaml.Node) { d.upstreamOnStop(v, k, &w.Upstream) },
+		"probe":            func(k string, v *yaml.Node) { w.Probe = d.probe(v, k) },
 	})
 }
 

@@ -70,7 +70,7 @@ forwards:
 		File:     file,
 		Backend:  "linux",
 		StateDir: DefaultStateDir,
-		WAN:      WAN{Interface: "eth0", DoubleNAT: DoubleNATAuto, PublicIPEvery: DefaultPublicIPEvery},
+		WAN:      WAN{Interface: "eth0", DoubleNAT: DoubleNATAuto, PublicIPEvery: DefaultPublicIPEvery, Upstream: Upstream{Mode: UpstreamOff, Lease: DefaultUpstreamLease}},
 		LAN:      LAN{Interface: "br-lan"},
 		Forwards: []Forward{{
 			Name: "front-cam", Protocol: TCP, Port: PortRange{8090, 8090},
@@ -213,7 +213,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key without a close match", withHeader("  - name: cam", "    port: 8090", "    to: 192.168.88.180", "    colour: red"),
 			[]string{`hairpin.yaml:9:5: forwards[0].colour: unknown key (` + forwardKeys + `)`}},
 		{"unknown wan key", yamlLines("wan:", "  interface: eth0", "  interfce: eth1", "lan: {interface: br-lan}"),
-			[]string{`hairpin.yaml:3:3: wan.interfce: unknown key (did you mean "interface"? known keys: double_nat, interface, public_ip, public_ip_interval)`}},
+			[]string{`hairpin.yaml:3:3: wan.interfce: unknown key (did you mean "interface"? known keys: double_nat, interface, probe, public_ip, public_ip_interval, upstream, upstream_gateway, upstream_lease, upstream_on_stop)`}},
 
 		// Wrong types.
 		{"section is a string", yamlLines("wan: eth0", "lan: {interface: br-lan}"),

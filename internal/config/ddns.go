@@ -33,7 +33,10 @@ type DDNS struct {
 	// cloudflare
 	ZoneID  string
 	Proxied bool
-	Line    int
+	// PublishAlways sends the address even when the reachability classification says the internet cannot
+	// reach it (cgnat, ds-lite); by default such an address is withheld.
+	PublishAlways bool
+	Line          int
 }
 
 // DDNSProviders lists the provider names a ddns entry may use.
@@ -94,6 +97,11 @@ func (d *decoder) ddns(n *yaml.Node, path string) []DDNS {
 			},
 			"ttl":     func(k string, v *yaml.Node) { given["ttl"] = v; e.TTL, _ = d.integer(v, k, 1, 86400) },
 			"proxied": func(k string, v *yaml.Node) { given["proxied"] = v; e.Proxied, _ = d.boolean(v, k) },
+			"publish": func(k string, v *yaml.Node) {
+				given["publish"] = v
+				s, _ := d.oneOf(v, k, "auto", "always")
+				e.PublishAlways = s == "always"
+			},
 		}) {
 			continue
 		}
@@ -145,7 +153,7 @@ func (d *decoder) ddnsHostname(n *yaml.Node, key string, e DDNS) {
 // ddnsRule reports keys that do not apply to the provider, missing required keys and secrets, and checks
 // the server's form.
 func (d *decoder) ddnsRule(item *yaml.Node, key string, e DDNS, rule ddnsRule, given map[string]*yaml.Node) {
-	allowed := map[string]bool{"provider": true, "hostname": true}
+	allowed := map[string]bool{"provider": true, "hostname": true, "publish": true}
 	for _, k := range rule.required {
 		allowed[k] = true
 		if given[k] == nil {

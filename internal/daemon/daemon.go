@@ -18,6 +18,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/reach"
 )
 
 // Observation is what the router's interfaces look like now.
@@ -66,6 +67,9 @@ type Deps struct {
 	Ready func()
 	// Options for the plan (tests).
 	PlanOptions plan.Options
+	// DetectDSLite reports whether IPv4 leaves through a DS-Lite tunnel (reach.DetectDSLite on Linux); nil:
+	// never.
+	DetectDSLite func() (bool, string, error)
 }
 
 // Daemon is the running state. Its exported methods are safe to call from other goroutines.
@@ -85,6 +89,8 @@ type Daemon struct {
 	lastErr     string
 	events      []Event
 	started     time.Time
+	verdict     reach.Verdict
+	upstream    UpstreamFacts
 
 	reload   chan chan error
 	metrics  *metrics
@@ -194,6 +200,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.maybeDiscover(ctx, l)
 		case <-resync.C:
 			d.applyFull(ctx, l, "resync")
+			d.classify() // the route may have moved to a DS-Lite tunnel without any address change
 		case <-l.retry.C:
 			d.applyFull(ctx, l, "retry")
 		case done := <-d.reload:
@@ -223,6 +230,7 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 		return ctx.Err()
 	}
 	d.applyFull(ctx, l, "start")
+	d.classify()
 	d.maybeDiscover(ctx, l)
 	d.feedDDNS()
 	return nil
@@ -316,6 +324,7 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs Observation) {
 		d.event(slog.LevelInfo, "WAN address changed", "old", fmtAddrs(prev.WANAddrs), "new", fmtAddrs(obs.WANAddrs))
 	}
 	d.update(ctx, l, "interface change")
+	d.classify()
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
 		if l.discoverer != nil {
 			l.discoverer.Forget() // a new WAN address usually means a new public address too

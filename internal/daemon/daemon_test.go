@@ -48,8 +48,21 @@ type harness struct {
 }
 
 type fakeDDNS struct {
-	mu    sync.Mutex
-	addrs []netip.Addr
+	mu       sync.Mutex
+	addrs    []netip.Addr
+	withheld string
+}
+
+func (f *fakeDDNS) Withhold(reason string) {
+	f.mu.Lock()
+	f.withheld = reason
+	f.mu.Unlock()
+}
+
+func (f *fakeDDNS) withholding() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.withheld
 }
 
 func (f *fakeDDNS) Run(ctx context.Context) { <-ctx.Done() }

@@ -60,6 +60,8 @@ var (
 	fwdBytes   = prometheus.NewDesc("hairpin_forward_bytes_total", "Bytes carried by a forward (both directions).", []string{"forward"}, nil)
 	installed  = prometheus.NewDesc("hairpin_rules_installed", "1 when the last change of the datapath succeeded.", nil, nil)
 	doubleNAT  = prometheus.NewDesc("hairpin_double_nat", "1 when the router is behind another NAT.", nil, nil)
+	reachable  = prometheus.NewDesc("hairpin_reachability", "The reachability classification: 1 for the current class of each address family.",
+		[]string{"family", "class", "upstream"}, nil)
 )
 
 // forwardCollector reads the per-forward counters from the backend at scrape time.
@@ -70,6 +72,7 @@ func (c forwardCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- fwdBytes
 	ch <- installed
 	ch <- doubleNAT
+	ch <- reachable
 }
 
 func (c forwardCollector) Collect(ch chan<- prometheus.Metric) {
@@ -82,6 +85,9 @@ func (c forwardCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(installed, prometheus.GaugeValue, boolFloat(st.Installed))
 	ch <- prometheus.MustNewConstMetric(doubleNAT, prometheus.GaugeValue, boolFloat(st.DoubleNAT))
+	for _, v := range st.Reachability {
+		ch <- prometheus.MustNewConstMetric(reachable, prometheus.GaugeValue, 1, v.Family, string(v.Class), string(v.Upstream))
+	}
 }
 
 func boolFloat(b bool) float64 {

@@ -64,6 +64,7 @@ func (d *Daemon) doReload(ctx context.Context, l *loop) error {
 	d.startDDNS(ctx)
 	d.event(slog.LevelInfo, "config reloaded", "forwards", len(cfg.Forwards))
 	d.applyFull(ctx, l, "reload")
+	d.classify()
 	d.maybeDiscover(ctx, l)
 	d.feedDDNS()
 	return nil

@@ -7,25 +7,28 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/reach"
 )
 
 // Status is what `hairpin status` shows. It never holds a secret: DDNS status comes from the engine's own
 // redacted view.
 type Status struct {
-	Version       string            `json:"version"`
-	Config        string            `json:"config"`
-	Backend       string            `json:"backend"`
-	Started       time.Time         `json:"started"`
-	WANInterface  string            `json:"wan_interface"`
-	WANExists     bool              `json:"wan_exists"`
-	WANAddrs      []string          `json:"wan_addresses"`
-	LANInterface  string            `json:"lan_interface"`
-	LANNets       []string          `json:"lan_subnets"`
-	Public        string            `json:"public_address,omitempty"`
-	PublicFrom    string            `json:"public_address_source,omitempty"`
-	PublicError   string            `json:"public_address_error,omitempty"`
-	DoubleNAT     bool              `json:"double_nat"`
-	DoubleNATMode string            `json:"double_nat_mode"`
+	Version       string    `json:"version"`
+	Config        string    `json:"config"`
+	Backend       string    `json:"backend"`
+	Started       time.Time `json:"started"`
+	WANInterface  string    `json:"wan_interface"`
+	WANExists     bool      `json:"wan_exists"`
+	WANAddrs      []string  `json:"wan_addresses"`
+	LANInterface  string    `json:"lan_interface"`
+	LANNets       []string  `json:"lan_subnets"`
+	Public        string    `json:"public_address,omitempty"`
+	PublicFrom    string    `json:"public_address_source,omitempty"`
+	PublicError   string    `json:"public_address_error,omitempty"`
+	DoubleNAT     bool      `json:"double_nat"`
+	DoubleNATMode string    `json:"double_nat_mode"`
+	// Reachability is the classification per address family (IPv4 now).
+	Reachability  []reach.Verdict   `json:"reachability"`
 	ForwardSet    []string          `json:"forwarding_addresses"`
 	Installed     bool              `json:"rules_installed"`
 	LastApply     time.Time         `json:"last_apply,omitempty"`
@@ -61,6 +64,9 @@ func (d *Daemon) Status(ctx context.Context) Status {
 		DoubleNAT: plan.IsDoubleNAT(d.cfg.WAN.DoubleNAT, d.obs.WANAddrs), DoubleNATMode: string(d.cfg.WAN.DoubleNAT),
 		Installed: d.installed != nil, LastApply: d.lastApply, LastError: d.lastErr,
 		Events: append([]Event(nil), d.events...),
+	}
+	if d.verdict.Class != "" {
+		s.Reachability = []reach.Verdict{d.verdict}
 	}
 	if d.lastApplyIn > 0 {
 		s.LastApplyTook = d.lastApplyIn.Round(time.Microsecond).String()

@@ -94,6 +94,9 @@ type Engine struct {
 
 	mu   sync.Mutex
 	addr netip.Addr
+	// withheld, when set, is why the address is not sent (the internet cannot reach it: CGNAT, DS-Lite);
+	// hostnames with publish: always send it anyway.
+	withheld string
 }
 
 type host struct {
@@ -119,7 +122,9 @@ type HostStatus struct {
 	Reason      string    `json:"reason,omitempty"`
 	NextRetry   time.Time `json:"next_retry,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
-	StateFile   string    `json:"state_file"`
+	// Withheld says why the address is not sent now (see Engine.Withhold).
+	Withheld  string `json:"withheld,omitempty"`
+	StateFile string `json:"state_file"`
 }
 
 // New builds an engine for entries, reading their secrets now (from files or the environment; a secret file
@@ -219,6 +224,39 @@ func (e *Engine) SetAddress(addr netip.Addr) {
 	}
 }
 
+// Withhold stops sending the address while reason is not empty, for every hostname without publish: always;
+// an empty reason lets updates go again. The daemon withholds while the classification says the address cannot
+// be reached from the internet: a DNS name pointing at a carrier's shared address helps nobody.
+func (e *Engine) Withhold(reason string) {
+	e.mu.Lock()
+	changed := reason != e.withheld
+	e.withheld = reason
+	e.mu.Unlock()
+	if !changed {
+		return
+	}
+	if reason != "" {
+		e.log.Warn("ddns: not publishing the address", "why", reason)
+	} else {
+		e.log.Info("ddns: publishing the address again")
+	}
+	for _, h := range e.hosts {
+		select {
+		case h.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (e *Engine) withholding(h *host) string {
+	if h.entry.PublishAlways {
+		return ""
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.withheld
+}
+
 func (e *Engine) address() netip.Addr {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -283,7 +321,7 @@ func (e *Engine) Status() []HostStatus {
 		h.mu.Unlock()
 		hs := HostStatus{Hostname: h.entry.Hostname, Provider: h.entry.Provider, LastSent: st.LastSent,
 			Answer: st.Answer, Held: st.Held, Reason: st.Reason, NextRetry: st.NextRetry, LastError: st.LastError,
-			StateFile: h.file}
+			Withheld: e.withholding(h), StateFile: h.file}
 		if st.LastAddress.IsValid() {
 			hs.LastAddress = st.LastAddress.String()
 		}

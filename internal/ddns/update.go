@@ -46,6 +46,8 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	switch {
 	case !addr.IsValid():
 		return 0, nil
+	case e.withholding(h) != "":
+		return 0, &provider.Error{Kind: ErrRetryLater, Msg: "withheld: " + e.withholding(h) + " (publish: always sends it anyway)"}
 	case st.Held:
 		return 0, &provider.Error{Kind: ErrHold, Auth: st.Auth,
 			Msg: fmt.Sprintf("held since %s: %s (change the entry's config or secret, or delete %s)",

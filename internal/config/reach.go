@@ -1,0 +1,132 @@
+package config
+
+import (
+	"net/netip"
+	"net/url"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// UpstreamMode says whether and how hairpin asks the box in front of the router (behind a second NAT) to
+// forward the ports.
+type UpstreamMode string
+
+// Upstream modes. Off is the default: mapping ports on someone else's box is something the user opts in to.
+const (
+	UpstreamOff    UpstreamMode = "off"
+	UpstreamAuto   UpstreamMode = "auto" // PCP, then NAT-PMP, then UPnP IGD
+	UpstreamPCP    UpstreamMode = "pcp"
+	UpstreamNATPMP UpstreamMode = "natpmp"
+	UpstreamUPnP   UpstreamMode = "upnp"
+	UpstreamManual UpstreamMode = "manual" // the user forwarded the ports on the box by hand
+)
+
+// Maps reports whether the mode asks the upstream box for mappings.
+func (m UpstreamMode) Maps() bool { return m != UpstreamOff && m != UpstreamManual && m != "" }
+
+// Defaults of the upstream mapping and the probe.
+const (
+	DefaultUpstreamLease = 2 * time.Hour
+	DefaultProbeInterval = 15 * time.Minute
+)
+
+// Upstream configures port mapping on the upstream box.
+type Upstream struct {
+	Mode UpstreamMode
+	// Gateway is the box to ask; unset means the IPv4 default route's gateway.
+	Gateway netip.Addr
+	// Lease is the lifetime asked for; mappings are renewed at half of what the box grants.
+	Lease time.Duration
+	// DeleteOnStop removes the mappings when the daemon stops (they are removed at `hairpin down` anyway).
+	DeleteOnStop bool
+}
+
+// Probe configures the reachability probe: a hairpin probe-server elsewhere on the internet.
+type Probe struct {
+	URL        string
+	SecretFile string
+	SecretEnv  string
+	Interval   time.Duration
+}
+
+func (d *decoder) upstreamMode(n *yaml.Node, path string, u *Upstream) {
+	if s, ok := d.oneOf(n, path, "off", "auto", "pcp", "natpmp", "upnp", "manual"); ok {
+		u.Mode = UpstreamMode(s)
+	}
+}
+
+func (d *decoder) probe(n *yaml.Node, path string) *Probe {
+	p := &Probe{Interval: DefaultProbeInterval}
+	given := map[string]*yaml.Node{}
+	if !d.mapping(n, path, map[string]field{
+		"url": func(k string, v *yaml.Node) {
+			given["url"] = v
+			s, ok := d.str(v, k)
+			if !ok {
+				return
+			}
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+				d.errorf(v, k, "use the probe server's address, e.g. https://probe.example.net:9470/", "%q is not an http(s) URL without credentials", s)
+				return
+			}
+			p.URL = s
+		},
+		"secret_file": func(k string, v *yaml.Node) { given["secret"] = v; p.SecretFile, _ = d.str(v, k) },
+		"secret_env":  func(k string, v *yaml.Node) { given["secret_env"] = v; p.SecretEnv, _ = d.str(v, k) },
+		"interval": func(k string, v *yaml.Node) {
+			if t, ok := d.duration(v, k, 10*time.Second); ok {
+				p.Interval = t
+			}
+		},
+	}) {
+		return nil
+	}
+	if given["url"] == nil {
+		d.errorf(n, path+".url", "add e.g. `url: https://probe.example.net:9470/`", "required key is missing")
+	}
+	if (given["secret"] == nil) == (given["secret_env"] == nil) {
+		d.errorf(n, path+".secret_file", "give exactly one of secret_file and secret_env (the probe server's shared secret)", "the probe needs its shared secret")
+	}
+	return p
+}
+
+func (d *decoder) upstreamGateway(n *yaml.Node, path string, u *Upstream) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		d.errorf(n, path, "write the upstream box's IPv4 address, e.g. 192.168.1.1", "%q is not an IPv4 address", s)
+		return
+	}
+	u.Gateway = a
+}
+
+func (d *decoder) upstreamLease(n *yaml.Node, path string, u *Upstream) {
+	t, ok := d.duration(n, path, 30*time.Second)
+	if !ok {
+		return
+	}
+	if t > 24*time.Hour {
+		d.errorf(n, path, "use at most 24h; hairpin renews leases itself", "%s is too long", t)
+		return
+	}
+	u.Lease = t
+}
+
+func (d *decoder) upstreamOnStop(n *yaml.Node, path string, u *Upstream) {
+	if s, ok := d.oneOf(n, path, "keep", "delete"); ok {
+		u.DeleteOnStop = s == "delete"
+	}
+}
+
+// String is how status shows the mode.
+func (m UpstreamMode) String() string {
+	if m == "" {
+		return string(UpstreamOff)
+	}
+	return string(m)
+}

@@ -1,0 +1,79 @@
+package daemon
+
+import (
+	"log/slog"
+	"net/netip"
+
+	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/reach"
+)
+
+// UpstreamFacts is what the upstream mapper learned from the box in front, for the classification.
+type UpstreamFacts struct {
+	Protocol string
+	Mapped   int
+	Wanted   int
+	External netip.Addr
+	CGNAT    string
+}
+
+// classify recomputes the reachability verdict from what the daemon knows now. A change is an event, and
+// dynamic DNS withholds the address while the internet cannot reach it.
+func (d *Daemon) classify() {
+	var dslite bool
+	var why string
+	if d.deps.DetectDSLite != nil {
+		var err error
+		if dslite, why, err = d.deps.DetectDSLite(); err != nil {
+			d.log.Debug("DS-Lite detection", "error", err)
+		}
+	}
+	d.mu.Lock()
+	f := reach.Facts{
+		WANAddrs:      d.obs.WANAddrs,
+		DoubleNAT:     plan.IsDoubleNAT(d.cfg.WAN.DoubleNAT, d.obs.WANAddrs),
+		DSLite:        dslite,
+		DSLiteWhy:     why,
+		UpstreamOn:    d.cfg.WAN.Upstream.Mode.String(),
+		Public:        d.public,
+		Protocol:      d.upstream.Protocol,
+		Mapped:        d.upstream.Mapped,
+		Wanted:        d.upstream.Wanted,
+		External:      d.upstream.External,
+		UpstreamCGNAT: d.upstream.CGNAT,
+	}
+	v := reach.Classify(f)
+	prev := d.verdict
+	d.verdict = v
+	engine := d.ddns
+	d.mu.Unlock()
+	if w, ok := engine.(interface{ Withhold(string) }); ok {
+		reason := ""
+		if v.Class.Unreachable() {
+			reason = string(v.Class) + ": " + v.Reason
+		}
+		w.Withhold(reason)
+	}
+	if v.Class == prev.Class && v.Upstream == prev.Upstream {
+		return
+	}
+	level := slog.LevelInfo
+	if v.Class.Unreachable() || v.Upstream == reach.UnknownMapped {
+		level = slog.LevelWarn
+	}
+	attrs := []any{"family", v.Family, "class", v.String(), "reason", v.Reason}
+	if v.Advice != "" {
+		attrs = append(attrs, "next_step", v.Advice)
+	}
+	if v.Class.Unreachable() {
+		attrs = append(attrs, "ddns", "A records withheld (publish: always overrides)")
+	}
+	d.event(level, "reachability", attrs...)
+}
+
+// Verdict is the current IPv4 reachability classification.
+func (d *Daemon) Verdict() reach.Verdict {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.verdict
+}
