@@ -37,6 +37,12 @@ var subcommands []func() *cobra.Command
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// The first signal asks for a clean stop; handing the signals back to the runtime then makes a second one
+	// end the process whatever it is waiting for.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -67,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.As(err, &cfgErrs):
 		fmt.Fprintln(stderr, cfgErrs.Error())
-		fmt.Fprintf(stderr, "%d error(s) in the config; nothing was changed\n", len(cfgErrs))
+		fmt.Fprintf(stderr, "%d error(s) in the config; nothing was changed\n", cfgErrs.Count())
 		return exitConfig
 	case errors.As(err, &ce):
 		fmt.Fprintln(stderr, "hairpin: "+ce.Error())

@@ -8,13 +8,15 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
 // Defaults that a user can override.
@@ -118,9 +120,10 @@ type Config struct {
 	Warnings Errors
 }
 
-// Load reads and validates a config file. A returned error of type Errors lists every problem.
+// Load reads and validates a config file. A returned error of type Errors lists every problem. The file must
+// be a regular file of at most MaxFileSize bytes: a FIFO or a device would block or never end.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := secret.ReadFile(path, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +134,10 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
 
 // Parse validates data as a config file named file (the name is only used in messages).
 func Parse(file string, data []byte) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: fmt.Sprintf("the file is %d bytes, more than the limit of %d (%d MiB)", len(data), MaxFileSize, MaxFileSize>>20),
+			Hint: "a config of 50,000 forwards is about 3 MB; check that this is the right file"}}
+	}
 	d := &decoder{file: file}
 	cfg := &Config{File: file, Backend: "linux", StateDir: DefaultStateDir,
 		WAN: WAN{DoubleNAT: DoubleNATAuto, PublicIPEvery: DefaultPublicIPEvery,
@@ -163,11 +170,15 @@ func Parse(file string, data []byte) (*Config, error) {
 		"routeros":  func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
 	})
 	d.crossCheck(cfg, doc, wanNode, lanNode, fwdNode)
-	byPosition(d.errs)
-	byPosition(d.warns)
-	cfg.Warnings = d.warns
-	if len(d.errs) > 0 {
-		return nil, d.errs
+	for i := range cfg.DDNS {
+		cfg.DDNS[i].ConfigDir = filepath.Dir(file)
+	}
+	if cfg.RouterOS != nil {
+		cfg.RouterOS.ConfigDir = filepath.Dir(file)
+	}
+	cfg.Warnings = d.warns.result(file)
+	if errs := d.errs.result(file); len(errs) > 0 {
+		return nil, errs
 	}
 	return cfg, nil
 }
@@ -189,7 +200,7 @@ func (d *decoder) extraDocuments(dec *yaml.Decoder) {
 	switch {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		d.errs = append(d.errs, yamlSyntaxIssue(d.file, err))
+		d.errs.add(yamlSyntaxIssue(d.file, err))
 	default:
 		d.errorf(&next, "(file)", "keep every setting in one document; remove the \"---\" line", "a second YAML document starts here")
 	}

@@ -37,6 +37,8 @@ type DDNS struct {
 	// reach it (cgnat, ds-lite); by default such an address is withheld.
 	PublishAlways bool
 	Line          int
+	// ConfigDir is the directory of the config file: a secret file that is a symbolic link must stay in it.
+	ConfigDir string `json:"-"`
 }
 
 // DDNSProviders lists the provider names a ddns entry may use.

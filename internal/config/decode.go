@@ -19,9 +19,14 @@ type Issue struct {
 	Key     string // dotted path, e.g. forwards[2].port
 	Problem string
 	Hint    string
+	// More, when set, makes this the last issue of a capped list: it counts the problems not listed.
+	More int
 }
 
 func (i Issue) String() string {
+	if i.More > 0 {
+		return fmt.Sprintf("%s: and %d more (fix the ones above first)", i.File, i.More)
+	}
 	s := fmt.Sprintf("%s:%d:%d: %s: %s", i.File, i.Line, i.Col, i.Key, i.Problem)
 	if i.Hint != "" {
 		s += " (" + i.Hint + ")"
@@ -40,12 +45,26 @@ func (e Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Count is the number of problems, including those not listed.
+func (e Errors) Count() int {
+	n := 0
+	for _, is := range e {
+		if is.More > 0 {
+			n += is.More
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
 // decoder walks a yaml.Node tree by hand rather than unmarshalling into structs, so that every error carries
 // its line and column and all of them are collected in one pass.
 type decoder struct {
-	file  string
-	errs  Errors
-	warns Errors
+	file    string
+	errs    issueList
+	warns   issueList
+	aliases aliasBudget
 	// fwdItems[i] is the list item that became Config.Forwards[i]; items that failed to decode are skipped in
 	// Forwards, so the cross-checks need this to name the right item and line.
 	fwdItems []listItem
@@ -57,11 +76,11 @@ type listItem struct {
 }
 
 func (d *decoder) errorf(n *yaml.Node, key, hint, format string, args ...any) {
-	d.errs = append(d.errs, Issue{File: d.file, Line: n.Line, Col: n.Column, Key: key, Problem: fmt.Sprintf(format, args...), Hint: hint})
+	d.errs.add(Issue{File: d.file, Line: n.Line, Col: n.Column, Key: shortKey(key), Problem: message(format, args), Hint: hint})
 }
 
 func (d *decoder) warnf(n *yaml.Node, key, hint, format string, args ...any) {
-	d.warns = append(d.warns, Issue{File: d.file, Line: n.Line, Col: n.Column, Key: key, Problem: fmt.Sprintf(format, args...), Hint: hint})
+	d.warns.add(Issue{File: d.file, Line: n.Line, Col: n.Column, Key: shortKey(key), Problem: message(format, args), Hint: hint})
 }
 
 // field handles the value of one known key.
@@ -70,7 +89,7 @@ type field func(key string, value *yaml.Node)
 // mapping checks that n is a mapping, reports unknown and repeated keys, and hands each known value to its
 // field function. Keys are visited in file order so errors come out in file order.
 func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]field) bool {
-	n = resolveAlias(n)
+	n = d.deref(n)
 	if n.Kind != yaml.MappingNode {
 		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 			return false
@@ -97,10 +116,14 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]field) bo
 		seen[k.Value] = true
 		f, ok := fields[k.Value]
 		if !ok {
-			d.errorf(k, key, suggest(k.Value, fields), "unknown key")
+			hint := "" // the suggestion costs an edit distance per known key; skip it for issues only counted
+			if !d.errs.full() {
+				hint = suggest(k.Value, fields)
+			}
+			d.errorf(k, key, hint, "unknown key")
 			continue
 		}
-		f(key, resolveAlias(v))
+		f(key, d.deref(v))
 	}
 	return true
 }
@@ -115,7 +138,7 @@ func (d *decoder) sequence(n *yaml.Node, path string) []*yaml.Node {
 	}
 	out := make([]*yaml.Node, len(n.Content))
 	for i, c := range n.Content {
-		out[i] = resolveAlias(c)
+		out[i] = d.deref(c)
 	}
 	return out
 }
@@ -172,8 +195,24 @@ func (d *decoder) oneOf(n *yaml.Node, path string, allowed ...string) (string, b
 			return s, true
 		}
 	}
-	d.errorf(n, path, "use one of: "+strings.Join(allowed, ", "), "%q is not allowed", s)
+	d.errorf(n, path, "use one of: "+strings.Join(allowed, ", "), "%s is not allowed", echo(s))
 	return "", false
+}
+
+// deref follows an alias to its anchor, charging the expansion to the file's alias budget; past the budget it
+// reports the alias once and returns an empty value, so nothing more is expanded.
+func (d *decoder) deref(n *yaml.Node) *yaml.Node {
+	if n.Kind != yaml.AliasNode {
+		return n
+	}
+	if !d.aliases.spend(n) {
+		if !d.aliases.reported {
+			d.aliases.reported = true
+			d.errorf(n, "(file)", "write the values out, or use fewer aliases", "YAML aliases expand to more than %d values", maxAliasNodes)
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+	}
+	return resolveAlias(n)
 }
 
 func resolveAlias(n *yaml.Node) *yaml.Node {
@@ -198,7 +237,7 @@ func kindName(n *yaml.Node) string {
 		case "!!bool":
 			return n.Value
 		default:
-			return fmt.Sprintf("%q", n.Value)
+			return string(echo(n.Value))
 		}
 	}
 	return "something else"
@@ -238,6 +277,9 @@ func suggest(key string, fields map[string]field) string {
 }
 
 func editDistance(a, b string) int {
+	if len(a) > len(b)+3 || len(b) > len(a)+3 {
+		return 4 // more than suggest considers, without the quadratic work on a huge key
+	}
 	prev := make([]int, len(b)+1)
 	for j := range prev {
 		prev[j] = j

@@ -229,15 +229,16 @@ func inAny(a netip.Addr, nets []netip.Prefix) bool {
 	return false
 }
 
-// checkOverlaps reports each pair of forwards whose external ports overlap for the same protocol, on the later
-// one. It sorts and sweeps, keeping only the ranges still open, instead of comparing every pair, so that a
-// config of 50,000 forwards validates in milliseconds.
+// checkOverlaps reports each forward whose external ports overlap an earlier one's for the same protocol, once,
+// naming one forward it collides with. It sorts and sweeps, keeping only the open range that reaches
+// furthest, so the work is O(n log n) whatever the overlaps: a config of 50,000 forwards validates in
+// milliseconds, and 2,000 forwards on one port give 1,999 short reports instead of two million.
 func (d *decoder) checkOverlaps(cfg *Config) {
 	type span struct {
 		r PortRange
 		i int
 	}
-	reported := map[[2]int]bool{}
+	reported := map[int]bool{}
 	for _, p := range []Protocol{TCP, UDP} {
 		var spans []span
 		for i, f := range cfg.Forwards {
@@ -251,28 +252,23 @@ func (d *decoder) checkOverlaps(cfg *Config) {
 			}
 			return spans[a].i < spans[b].i
 		})
-		var open []span
-		for _, s := range spans {
-			kept := open[:0]
-			for _, o := range open {
-				if o.r.Last >= s.r.First {
-					kept = append(kept, o)
+		var reach span // the range seen so far that ends last
+		for n, s := range spans {
+			if n > 0 && reach.r.Last >= s.r.First {
+				// Report on the later of the two in file order; a forward is reported once.
+				later, earlier := max(reach.i, s.i), min(reach.i, s.i)
+				if !reported[later] {
+					reported[later] = true
+					f, g := cfg.Forwards[later], cfg.Forwards[earlier]
+					item := d.fwdItems[later]
+					d.errorf(valueOf(item.node, "port"), fmt.Sprintf("forwards[%d].port", item.index),
+						fmt.Sprintf("%q on line %d uses %s %s; pick ports that do not overlap", g.Name, g.Line, p, g.Port),
+						"%s port %s overlaps another forward", p, f.Port)
 				}
 			}
-			open = kept
-			for _, o := range open {
-				earlier, later := min(o.i, s.i), max(o.i, s.i)
-				if reported[[2]int{earlier, later}] {
-					continue
-				}
-				reported[[2]int{earlier, later}] = true
-				f, g := cfg.Forwards[later], cfg.Forwards[earlier]
-				item := d.fwdItems[later]
-				d.errorf(valueOf(item.node, "port"), fmt.Sprintf("forwards[%d].port", item.index),
-					fmt.Sprintf("%q on line %d uses %s %s; pick ports that do not overlap", g.Name, g.Line, p, g.Port),
-					"%s port %s overlaps another forward", p, f.Port)
+			if n == 0 || s.r.Last > reach.r.Last {
+				reach = s
 			}
-			open = append(open, s)
 		}
 	}
 }

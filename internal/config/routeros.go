@@ -25,6 +25,8 @@ type RouterOS struct {
 	// router). On by default: it costs one request per poll and is ignored while /ip/cloud has no address.
 	IPCloud bool
 	Line    int
+	// ConfigDir is the directory of the config file: a password file that is a symbolic link must stay in it.
+	ConfigDir string
 }
 
 // ParseFingerprint decodes a pinned certificate fingerprint: "sha256:" and the 32 bytes of the SHA-256 of the

@@ -26,6 +26,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
+	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
 // builders is the registration table: a provider is one package and one line here.
@@ -182,7 +183,9 @@ func (e *Engine) newHost(ent config.DDNS, dir string) (*host, error) {
 	var secrets []string
 	env := provider.Env{HTTP: e.http, Dial: e.dial, UserAgent: e.userAgent, Logger: e.log,
 		Secret: func(file, envName string) (string, error) {
-			s, err := readSecret(file, envName, e.log)
+			// A TSIG key file holds the key clause as tsig-keygen prints it, over several lines.
+			o := secret.Options{ConfigDir: ent.ConfigDir, Lines: file != "" && file == ent.TSIGSecretFile}
+			s, err := readSecret(file, envName, o, e.log)
 			if err == nil {
 				secrets = append(secrets, s)
 			}

@@ -9,8 +9,10 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -428,6 +430,31 @@ func TestSecretFileModeWarns(t *testing.T) {
 	s.engine(t)
 	if !strings.Contains(s.log.String(), "readable by group or others") || !strings.Contains(s.log.String(), s.entry.PasswordFile) {
 		t.Errorf("no warning about a world-readable secret file: %s", s.log.String())
+	}
+}
+
+// TestSecretFileRefused: a FIFO as password_file is an error from New at once (it used to block the daemon
+// before it applied anything, and on SIGHUP for good); a 1 GB file is refused before it is read.
+func TestSecretFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge")
+	if err := os.WriteFile(huge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{fifo: "is a FIFO, not a regular file", huge: "more than the limit of 4096"} {
+		s := newDynSetup(t)
+		s.entry.PasswordFile = file
+		_, err := ddns.New([]config.DDNS{s.entry}, t.TempDir(), testUA, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New with %s: %v, want %q", file, err, want)
+		}
 	}
 }
 

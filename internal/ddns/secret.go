@@ -5,33 +5,20 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
-// readSecret reads a secret from a file (trailing newline dropped) or an environment variable. The value is
-// never part of an error or a log line.
-func readSecret(file, env string, log *slog.Logger) (string, error) {
+// readSecret reads a secret from a file (see secret.Read: one line, a regular file hairpin's user owns, links
+// only inside the config's directory) or an environment variable. The value is never part of an error or a
+// log line.
+func readSecret(file, env string, o secret.Options, log *slog.Logger) (string, error) {
 	switch {
 	case file != "" && env != "":
 		return "", errors.New("give a secret file or an environment variable, not both")
 	case file != "":
-		fi, err := os.Stat(file)
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			log.Warn("ddns: secret file is readable by group or others; chmod 600 it", "file", file,
-				"mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
-		}
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", err
-		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if strings.TrimSpace(s) == "" {
-			return "", fmt.Errorf("secret file %s is empty", file)
-		}
-		return s, nil
+		o.Warn = func(msg string, args ...any) { log.Warn("ddns: "+msg, args...) }
+		return secret.Read(file, o)
 	case env != "":
 		s, ok := os.LookupEnv(env)
 		if !ok || s == "" {

@@ -19,13 +19,13 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
 // Backend reconciles hairpin's items on one router. Its methods may be called from several goroutines; they
@@ -97,8 +97,8 @@ func FromConfig(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Backe
 	return New(cfg.RouterOS, logger, append([]Option{WithInterfaces(cfg.WAN.Interface, cfg.LAN.Interface)}, opts...)...)
 }
 
-// readPassword takes the password from the file or the environment variable the config names. A file
-// others can read is used but warned about.
+// readPassword takes the password from the file (read by secret.Read) or the environment variable the config
+// names. A file others can read is used but warned about.
 func readPassword(cfg *config.RouterOS, logger *slog.Logger) (string, error) {
 	if cfg.PasswordEnv != "" {
 		v, ok := os.LookupEnv(cfg.PasswordEnv)
@@ -110,22 +110,10 @@ func readPassword(cfg *config.RouterOS, logger *slog.Logger) (string, error) {
 	if cfg.PasswordFile == "" {
 		return "", errors.New("routeros: set password_file or password_env")
 	}
-	fi, err := os.Stat(cfg.PasswordFile)
+	pw, err := secret.Read(cfg.PasswordFile, secret.Options{ConfigDir: cfg.ConfigDir,
+		Warn: func(msg string, args ...any) { logger.Warn("routeros: "+msg, args...) }})
 	if err != nil {
 		return "", fmt.Errorf("routeros.password_file: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		logger.Warn("the RouterOS password file is readable by group or others; chmod 600 it",
-			"file", cfg.PasswordFile, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
-	}
-	data, err := os.ReadFile(cfg.PasswordFile)
-	if err != nil {
-		return "", fmt.Errorf("routeros.password_file: %w", err)
-	}
-	// Editors and `echo` add a final newline that is not part of the password.
-	pw := strings.TrimRight(string(data), "\r\n")
-	if pw == "" {
-		return "", fmt.Errorf("routeros.password_file: %s is empty", cfg.PasswordFile)
 	}
 	return pw, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/hairpin-nat/hairpin/internal/plan"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/plan"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/routeros/rostest"
@@ -180,6 +182,32 @@ func TestPassword(t *testing.T) {
 	} {
 		if _, err := New(c, nil); err == nil {
 			t.Errorf("%s: New succeeded", name)
+		}
+	}
+}
+
+// TestPasswordFileRefused: the password goes through secret.Read, so a FIFO is an error at once (it used to
+// hang the daemon before it applied anything), and so are two lines and a link out of the config's directory
+// (a link to /etc/shadow used to be sent as the password).
+func TestPasswordFileRefused(t *testing.T) {
+	r := rostest.New(t, testUser, testPassword)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "shadow")
+	if err := os.Symlink("/etc/shadow", link); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct{ file, want string }{
+		"fifo":      {fifo, "is a FIFO, not a regular file"},
+		"two lines": {writeSecret(t, testPassword+"\nsecond", 0o600), "has more than one line"},
+		"link out":  {link, "is a symbolic link to /etc/shadow"},
+	} {
+		_, err := New(&config.RouterOS{URL: r.URL(), Username: testUser, PasswordFile: tc.file, ConfigDir: dir}, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: New: %v, want %q", name, err, tc.want)
 		}
 	}
 }

@@ -1,0 +1,78 @@
+// Package hostile generates the config files that once took hairpin minutes and gigabytes to check, at the
+// sizes they were reported with, next to a large normal one. Tests hold the limits against them and `make
+// bench` measures `hairpin check` on them.
+package hostile
+
+import (
+	"fmt"
+	"strings"
+)
+
+const header = "wan:\n  interface: eth0\nlan:\n  interface: br-lan\n  subnets: [192.168.0.0/16]\n"
+
+// File is one generated config.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Forwards is a normal config: n forwards on distinct ports (n up to 64,000).
+func Forwards(n int) []byte {
+	var b strings.Builder
+	b.Grow(70 * n)
+	b.WriteString(header + "forwards:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: f%d\n    port: %d\n    to: 192.168.%d.%d:80\n", i, 1024+i, 1+i/250, 2+i%250)
+	}
+	return []byte(b.String())
+}
+
+// SamePort is n forwards on one port (2,000 make a 109 KB file): every pair overlaps.
+func SamePort(n int) []byte {
+	var b strings.Builder
+	b.WriteString(header + "forwards:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: f%d, port: 8090, to: 192.168.%d.%d:80}\n", i, 1+i/250, 2+i%250)
+	}
+	return []byte(b.String())
+}
+
+// Aliases is one forward repeated by n YAML aliases (3,000 make a 9 KB file).
+func Aliases(n int) []byte {
+	var b strings.Builder
+	b.WriteString(header + "forwards: [&f {name: cam, port: 8090, to: 192.168.88.10:80}")
+	for range n {
+		b.WriteString(",*f")
+	}
+	b.WriteString("]\n")
+	return []byte(b.String())
+}
+
+// Laughs is the "billion laughs": levels of lists that each repeat the one before ten times, which expand to
+// 10^levels values from a file of a few hundred bytes.
+func Laughs(levels int) []byte {
+	var b strings.Builder
+	b.WriteString(header + "x0: &x0 [a, a, a, a, a, a, a, a, a, a]\n")
+	for i := 1; i <= levels; i++ {
+		p := fmt.Sprintf("*x%d", i-1)
+		fmt.Fprintf(&b, "x%d: &x%d [%s]\n", i, i, strings.Repeat(p+", ", 9)+p)
+	}
+	fmt.Fprintf(&b, "forwards: *x%d\n", levels)
+	return []byte(b.String())
+}
+
+// UnknownKeys is a file of size bytes of unknown keys (34 MB took 57 s and 5.4 GB).
+func UnknownKeys(size int) []byte {
+	var b strings.Builder
+	b.Grow(size + 32)
+	b.WriteString(header)
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "k%d: 1\n", i)
+	}
+	return []byte(b.String())
+}
+
+// LongString is a config whose backend is a string of size bytes (100 MB was echoed whole in one error).
+func LongString(size int) []byte {
+	return []byte(header + "backend: \"" + strings.Repeat("A", size) + "\"\n")
+}
