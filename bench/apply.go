@@ -147,6 +147,7 @@ func (e *Env) backendApply(ctx context.Context, d *plan.Desired) (Timing, error)
 		if err != nil {
 			return err
 		}
+		defer be.Close()
 		err = be.Apply(ctx, d)
 		took = Timing{Wall: time.Since(start), CPU: cpuUsed() - cpu0}
 		return err

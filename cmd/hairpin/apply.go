@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/nft"
@@ -85,10 +84,7 @@ func showCmd() *cobra.Command {
 			for _, n := range append(notes, warns...) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note: "+n)
 			}
-			fake := knftables.NewFake(knftables.IPv4Family, nft.Table)
-			tx := fake.NewTransaction()
-			nft.Build(tx, d)
-			fmt.Fprint(cmd.OutOrStdout(), tx.String())
+			fmt.Fprint(cmd.OutOrStdout(), nft.Render(d))
 			return nil
 		},
 	}

@@ -270,8 +270,7 @@ func printInstalled(ctx context.Context, w io.Writer, cfg *config.Config) error 
 	if err != nil {
 		return err
 	}
-	be.Remember(d)
-	counters, err := be.Counters(ctx)
+	counters, err := be.Counters(ctx, d)
 	if err != nil {
 		return err
 	}

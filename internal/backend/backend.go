@@ -19,8 +19,8 @@ type Backend interface {
 	SetWANAddrs(ctx context.Context, addrs []netip.Addr) error
 	// Down removes everything hairpin created, and nothing else.
 	Down(ctx context.Context) error
-	// Counters returns traffic per forward name.
-	Counters(ctx context.Context) (map[string]Counter, error)
+	// Counters returns traffic per forward name of d, the plan that is installed (nil: none).
+	Counters(ctx context.Context, d *plan.Desired) (map[string]Counter, error)
 }
 
 // Counter is the traffic a forward carried.
@@ -91,16 +91,16 @@ func (f *Fake) Down(context.Context) error {
 	return nil
 }
 
-// Counters implements Backend.
-func (f *Fake) Counters(context.Context) (map[string]Counter, error) {
+// Counters implements Backend: every forward of d, with no traffic.
+func (f *Fake) Counters(_ context.Context, d *plan.Desired) (map[string]Counter, error) {
 	out := map[string]Counter{}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.State != nil {
-		for _, r := range f.State.Rules {
+	if d != nil {
+		for _, r := range d.Rules {
 			out[r.Name] = Counter{}
 		}
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return out, f.Err
 }
 

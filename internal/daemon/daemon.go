@@ -84,6 +84,7 @@ type Daemon struct {
 	publicFrom  string
 	publicErr   string
 	installed   *plan.Desired // nil when the last apply failed or none was made
+	lastGood    *plan.Desired // the last plan installed; after a failed apply its rules are still in force
 	lastApply   time.Time
 	lastApplyIn time.Duration
 	lastErr     string
@@ -388,7 +389,7 @@ func (d *Daemon) applyFull(ctx context.Context, l *loop, why string) {
 
 func (d *Daemon) installedNow(p *plan.Desired, took time.Duration) {
 	d.mu.Lock()
-	d.installed, d.lastApply, d.lastApplyIn, d.lastErr = p, time.Now(), took, ""
+	d.installed, d.lastGood, d.lastApply, d.lastApplyIn, d.lastErr = p, p, time.Now(), took, ""
 	d.mu.Unlock()
 }
 

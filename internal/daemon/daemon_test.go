@@ -15,7 +15,9 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/poll"
+	"sigs.k8s.io/knftables"
 )
 
 const baseConfig = `wan: {interface: wan0}
@@ -98,16 +100,25 @@ func start(t *testing.T, cfgText string, first Observation) *harness {
 	return startPublic(t, cfgText, first, netip.Addr{})
 }
 
-// startPublic starts a daemon whose discoverer answers public.
+// startPublic starts a daemon over a recording fake backend whose discoverer answers public.
 func startPublic(t *testing.T, cfgText string, first Observation, public netip.Addr) *harness {
 	t.Helper()
+	be := &backend.Fake{}
+	h := startWith(t, cfgText, first, public, be)
+	h.be = be
+	return h
+}
+
+// startWith starts a daemon over the backend be.
+func startWith(t *testing.T, cfgText string, first Observation, public netip.Addr, be backend.Backend) *harness {
+	t.Helper()
 	cfg := mustConfig(t, cfgText)
-	h := &harness{t: t, be: &backend.Fake{}, obs: make(chan Observation, 8), ddns: &fakeDDNS{}, disc: &fakeDiscoverer{addr: public},
+	h := &harness{t: t, obs: make(chan Observation, 8), ddns: &fakeDDNS{}, disc: &fakeDiscoverer{addr: public},
 		done: make(chan error, 1), ready: make(chan struct{})}
 	h.load = func() (*config.Config, error) { return cfg, nil }
 	h.obs <- first
 	deps := Deps{
-		Backend:       h.be,
+		Backend:       be,
 		Observe:       func(ctx context.Context, _ *config.Config) (<-chan Observation, error) { return h.obs, nil },
 		NewDiscoverer: func(*config.Config) (Discoverer, error) { return h.disc, nil },
 		NewDDNS:       func(*config.Config) (DDNS, error) { return h.ddns, nil },
@@ -174,6 +185,46 @@ func TestAddressChangeTouchesOnlyTheWANSet(t *testing.T) {
 	poll.Wait(t, "full apply after a LAN change", func() bool { return len(h.be.Calls()) == 3 })
 	if got := methods(h.be.Calls()); !slices.Equal(got, []string{"Apply", "SetWANAddrs", "Apply"}) {
 		t.Errorf("calls = %v", got)
+	}
+}
+
+// The same change over the nft backend's fake: the daemon's hot path runs the production code down to the
+// kernel seam. A table removed behind the daemon's back makes the fast path refuse, and a full apply puts
+// everything back.
+func TestAddressChangeOverTheNftFastPath(t *testing.T) {
+	be, fake := nft.NewFake()
+	h := startWith(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be)
+	wanSet := func() []string {
+		elems, _ := fake.ListElements(context.Background(), "set", "wan_addrs")
+		var out []string
+		for _, e := range elems {
+			out = append(out, e.Key...)
+		}
+		return out
+	}
+	lastTx := func() string {
+		fake.RLock()
+		defer fake.RUnlock()
+		return fake.LastTransaction.String()
+	}
+	if got := wanSet(); !slices.Equal(got, []string{wan1.String()}) {
+		t.Fatalf("wan_addrs at start = %v, want [%s]", got, wan1)
+	}
+	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
+	poll.Wait(t, "the fast path to move the set", func() bool { return slices.Equal(wanSet(), []string{wan2.String()}) })
+	if tx := lastTx(); strings.Contains(tx, "add table") || !strings.HasPrefix(tx, "flush set ip hairpin wan_addrs") {
+		t.Errorf("an address change ran more than the WAN set update:\n%s", tx)
+	}
+
+	tx := fake.NewTransaction()
+	tx.Delete(&knftables.Table{})
+	if err := fake.Run(context.Background(), tx); err != nil {
+		t.Fatal(err)
+	}
+	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
+	poll.Wait(t, "a full apply after the fast path failed", func() bool { return slices.Equal(wanSet(), []string{wan1.String()}) })
+	if tx := lastTx(); !strings.Contains(tx, "add table ip hairpin") {
+		t.Errorf("the table came back without a full apply:\n%s", tx)
 	}
 }
 

@@ -54,7 +54,10 @@ var Version = "dev"
 
 // Status collects the current state, counters included.
 func (d *Daemon) Status(ctx context.Context) Status {
-	counters, cerr := d.deps.Backend.Counters(ctx)
+	d.mu.Lock()
+	inForce := d.lastGood
+	d.mu.Unlock()
+	counters, cerr := d.deps.Backend.Counters(ctx, inForce)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := Status{

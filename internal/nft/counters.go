@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"strconv"
 	"strings"
-
-	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 )
@@ -72,28 +69,6 @@ func parseCountSet(data []byte) (map[uint16]backend.Counter, error) {
 				return nil, fmt.Errorf("parsing nft counter element %s: %w", raw, err)
 			}
 			out[e.Elem.Val] = e.Elem.Counter
-		}
-	}
-	return out, nil
-}
-
-func fakeCounters(ctx context.Context, fake *knftables.Fake) (map[string]map[uint16]backend.Counter, error) {
-	out := map[string]map[uint16]backend.Counter{}
-	for _, proto := range protocols {
-		elems, err := fake.ListElements(ctx, "set", countSetBase+proto)
-		if knftables.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[proto] = map[uint16]backend.Counter{}
-		for _, e := range elems {
-			p, err := strconv.Atoi(e.Key[0])
-			if err != nil {
-				return nil, err
-			}
-			out[proto][uint16(p)] = backend.Counter{}
 		}
 	}
 	return out, nil

@@ -15,18 +15,8 @@ import (
 // grace period (about 13 ms measured), one that only adds does not (under 1 ms). So forwards on a new address
 // work before the old one is retired. Each step is atomic; between them both addresses forward, which is
 // harmless for the few milliseconds it lasts.
-func setWANNetlink(addrs []netip.Addr) error {
-	conn, err := gnft.New()
-	if err != nil {
-		return err
-	}
-	defer conn.CloseLasting()
+func setWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
 	table := &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}
-	// The full apply checked ownership; check again, cheaply, so a table replaced since then by someone
-	// else's of the same name is never written to.
-	if exists, owned, err := tableStateNetlink(); err != nil || !exists || !owned {
-		return fmt.Errorf("table ip %s is missing or not hairpin's (%v)", Table, err)
-	}
 	set, err := conn.GetSetByName(table, setWAN)
 	if err != nil {
 		return fmt.Errorf("set %s: %w", setWAN, err)

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 
 	"sigs.k8s.io/knftables"
 
@@ -39,65 +38,46 @@ const (
 // ErrNotOwned is returned when a table named hairpin exists that hairpin did not create.
 var ErrNotOwned = errors.New("table ip hairpin exists but was not created by hairpin (no ownership comment); rename or remove it, hairpin will not touch it")
 
+// ErrNotInstalled is returned by SetWANAddrs when hairpin's table is not there: only a full Apply creates it.
+var ErrNotInstalled = errors.New("table ip hairpin is not installed")
+
 // Backend implements backend.Backend with nftables.
 type Backend struct {
-	nft knftables.Interface
-	// run applies a transaction; the real one batches element lines, the fake one hands tx to knftables.Fake.
-	run func(ctx context.Context, tx *knftables.Transaction) error
-	// state reports whether the table exists and carries our marker.
-	state func(ctx context.Context) (exists, owned bool, err error)
-	// counters reads per-port counters from the counting sets.
-	counters func(ctx context.Context) (map[string]map[uint16]backend.Counter, error)
-	// fastWAN replaces the WAN set over netlink; nil uses a transaction (the fake).
-	fastWAN func(addrs []netip.Addr) error
-	// ports remembers which ports belong to which forward, to sum counters per forward.
-	mu       sync.Mutex
-	lastPlan *plan.Desired
+	// build only assembles transactions as text: knftables' fake builds the same text as the real thing
+	// without the two nft runs knftables.New makes to probe the binary, which were most of the fixed cost of a
+	// small apply.
+	build knftables.Interface
+	k     kernel
 }
 
 var _ backend.Backend = (*Backend)(nil)
 
-// New returns a backend that drives the nft binary in the caller's network namespace.
+func newBackend(k kernel) *Backend {
+	return &Backend{build: knftables.NewFake(knftables.IPv4Family, Table), k: k}
+}
+
+// New returns a backend that drives the nft binary and netlink in the caller's network namespace. Close
+// releases its netlink sockets.
 func New() (*Backend, error) {
 	path, err := exec.LookPath("nft")
 	if err != nil {
 		return nil, fmt.Errorf("the nft command is not installed (apt-get install nftables): %w", err)
 	}
-	// knftables serves here only to build transactions as text; runBatched hands them to nft itself. Its
-	// fake builds the same text without the two nft runs knftables.New makes to probe the binary, which
-	// were most of the fixed cost of a small apply.
-	builder := knftables.NewFake(knftables.IPv4Family, Table)
-	return &Backend{
-		nft:   builder,
-		run:   func(ctx context.Context, tx *knftables.Transaction) error { return runBatched(ctx, path, tx) },
-		state: func(context.Context) (bool, bool, error) { return tableStateNetlink() },
-		counters: func(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
-			return readCounters(ctx, path)
-		},
-		fastWAN: setWANNetlink,
-	}, nil
+	return newBackend(&netKernel{nftPath: path}), nil
 }
 
-// NewFake returns a backend over knftables.Fake, for tests without root.
-func NewFake() (*Backend, *knftables.Fake) {
-	fake := knftables.NewFake(knftables.IPv4Family, Table)
-	return &Backend{
-		nft: fake,
-		run: fake.Run,
-		state: func(context.Context) (bool, bool, error) {
-			if fake.Table == nil {
-				return false, false, nil
-			}
-			return true, fake.Table.Comment != nil && *fake.Table.Comment == OwnerComment, nil
-		},
-		counters: func(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
-			return fakeCounters(ctx, fake)
-		},
-	}, fake
+// Close releases the netlink sockets the backend keeps open between calls.
+func (b *Backend) Close() error { return b.k.close() }
+
+// Render returns the nftables script that applies d to an empty machine, for `hairpin show`.
+func Render(d *plan.Desired) string {
+	tx := knftables.NewFake(knftables.IPv4Family, Table).NewTransaction()
+	Build(tx, d)
+	return tx.String()
 }
 
 func (b *Backend) checkOwned(ctx context.Context) (exists bool, err error) {
-	exists, owned, err := b.state(ctx)
+	exists, owned, err := b.k.tableState(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -115,7 +95,7 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	}
 	have := map[string][]uint16{}
 	if exists {
-		perPort, err := b.counters(ctx)
+		perPort, err := b.k.portCounters(ctx)
 		if err != nil {
 			return err
 		}
@@ -126,32 +106,19 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 			slices.Sort(have[proto])
 		}
 	}
-	tx := b.nft.NewTransaction()
+	tx := b.build.NewTransaction()
 	Build(tx, d, have)
-	if err := b.run(ctx, tx); err != nil {
+	if err := b.k.run(ctx, tx); err != nil {
 		return fmt.Errorf("nftables rejected the transaction, nothing was changed: %w", err)
 	}
-	b.Remember(d)
 	return nil
 }
 
-// SetWANAddrs implements backend.Backend with a transaction that touches only the address set. Ownership was
-// checked by the full apply that created the set; a missing table fails here and the caller applies fully.
+// SetWANAddrs implements backend.Backend by changing only the address set, over netlink: the daemon's hot
+// path. It never creates anything: a missing table (ErrNotInstalled) or someone else's (ErrNotOwned) fails
+// here, and the caller applies fully.
 func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
-	if b.fastWAN != nil {
-		if err := b.fastWAN(addrs); err != nil {
-			return fmt.Errorf("updating the WAN address set: %w", err)
-		}
-		return nil
-	}
-	tx := b.nft.NewTransaction()
-	// Flush without "add set": without the ownership check this path must never create anything, so a
-	// missing table, or someone else's table of the same name, fails here and the caller applies fully.
-	tx.Flush(&knftables.Set{Name: setWAN})
-	for _, a := range addrs {
-		tx.Add(&knftables.Element{Set: setWAN, Key: []string{a.String()}})
-	}
-	if err := b.run(ctx, tx); err != nil {
+	if err := b.k.setWAN(ctx, addrs); err != nil {
 		return fmt.Errorf("updating the WAN address set (a full apply is needed): %w", err)
 	}
 	return nil
@@ -163,28 +130,26 @@ func (b *Backend) Down(ctx context.Context) error {
 	if err != nil || !exists {
 		return err
 	}
-	tx := b.nft.NewTransaction()
+	tx := b.build.NewTransaction()
 	tx.Delete(&knftables.Table{})
-	return b.run(ctx, tx)
+	return b.k.run(ctx, tx)
 }
 
 // Installed reports whether hairpin's table is in place; a table of that name without our marker is an error.
 func (b *Backend) Installed(ctx context.Context) (bool, error) { return b.checkOwned(ctx) }
 
-// Counters implements backend.Backend: per-port counters summed per forward of the last applied plan.
-func (b *Backend) Counters(ctx context.Context) (map[string]backend.Counter, error) {
-	perPort, err := b.counters(ctx)
+// Counters implements backend.Backend: the kernel counts per port; the sums per forward come from d, the
+// plan that is installed.
+func (b *Backend) Counters(ctx context.Context, d *plan.Desired) (map[string]backend.Counter, error) {
+	out := map[string]backend.Counter{}
+	if d == nil {
+		return out, nil
+	}
+	perPort, err := b.k.portCounters(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]backend.Counter{}
-	b.mu.Lock()
-	last := b.lastPlan
-	b.mu.Unlock()
-	if last == nil {
-		return out, nil
-	}
-	for _, r := range last.Rules {
+	for _, r := range d.Rules {
 		c := out[r.Name]
 		for p := int(r.Port.First); p <= int(r.Port.Last); p++ {
 			pc := perPort[r.Protocol][uint16(p)]
@@ -194,13 +159,6 @@ func (b *Backend) Counters(ctx context.Context) (map[string]backend.Counter, err
 		out[r.Name] = c
 	}
 	return out, nil
-}
-
-// Remember tells the backend which plan is installed, for Counters after a restart without Apply.
-func (b *Backend) Remember(d *plan.Desired) {
-	b.mu.Lock()
-	b.lastPlan = d
-	b.mu.Unlock()
 }
 
 // runBatched runs tx through `nft -f -`, first merging consecutive element lines of one set into a single

@@ -18,12 +18,7 @@ const (
 
 // tableStateNetlink asks the kernel for table ip hairpin and reads its comment, the ownership marker. One
 // netlink round trip instead of an nft process: this runs before every apply and every WAN update.
-func tableStateNetlink() (exists, owned bool, err error) {
-	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
-	if err != nil {
-		return false, false, fmt.Errorf("netlink: %w", err)
-	}
-	defer conn.Close()
+func tableStateNetlink(conn *netlink.Conn) (exists, owned bool, err error) {
 	ae := netlink.NewAttributeEncoder()
 	ae.String(nftaTableName, Table)
 	attrs, err := ae.Encode()
@@ -31,7 +26,9 @@ func tableStateNetlink() (exists, owned bool, err error) {
 		return false, false, err
 	}
 	msgs, err := conn.Execute(netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(nfnlSubsysNFTables<<8 | unix.NFT_MSG_GETTABLE), Flags: netlink.Request | netlink.Acknowledge},
+		// No Acknowledge flag: the answer (or an error) is the reply, and an extra ACK would be left in the
+		// socket, where the next question on this lasting socket would read it as a mismatched reply.
+		Header: netlink.Header{Type: netlink.HeaderType(nfnlSubsysNFTables<<8 | unix.NFT_MSG_GETTABLE), Flags: netlink.Request},
 		// struct nfgenmsg: family, version, resource id.
 		Data: append([]byte{unix.AF_INET, unix.NFNETLINK_V0, 0, 0}, attrs...),
 	})

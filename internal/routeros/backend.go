@@ -188,8 +188,8 @@ func (b *Backend) Down(ctx context.Context) error {
 }
 
 // Counters sums the bytes and packets of each forward's dst-nat rules (both protocols, and the WAN
-// interface rule behind a second NAT).
-func (b *Backend) Counters(ctx context.Context) (map[string]backend.Counter, error) {
+// interface rule behind a second NAT). The rules carry their forward's name, so the plan is not needed.
+func (b *Backend) Counters(ctx context.Context, _ *plan.Desired) (map[string]backend.Counter, error) {
 	entries, err := b.c.do(ctx, http.MethodGet, pathNAT, url.Values{"chain": {"dstnat"}, ".proplist": {".id,comment,bytes,packets"}}, nil)
 	if err != nil {
 		return nil, err

@@ -271,7 +271,7 @@ func TestCounters(t *testing.T) {
 			f.r.Edit(rostest.NAT, e[".id"], rostest.Entry{"bytes": "100", "packets": "1"})
 		}
 	}
-	got, err := f.b.Counters(ctx)
+	got, err := f.b.Counters(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,95 @@
+package nft
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
+)
+
+// NewFake returns a backend over knftables.Fake, for tests without root. It takes the same paths as the real
+// backend, the WAN fast path included; the fake keeps no traffic counters (every port reads zero).
+func NewFake() (*Backend, *knftables.Fake) {
+	k := &fakeKernel{fake: knftables.NewFake(knftables.IPv4Family, Table)}
+	return newBackend(k), k.fake
+}
+
+// fakeKernel implements kernel over knftables.Fake.
+type fakeKernel struct {
+	fake *knftables.Fake
+
+	mu sync.Mutex
+	// failRun, when set, fails every transaction without changing the table.
+	failRun error
+	// counts, when set, replaces the counters the fake reads (it keeps none itself).
+	counts map[string]map[uint16]backend.Counter
+}
+
+func (k *fakeKernel) run(ctx context.Context, tx *knftables.Transaction) error {
+	k.mu.Lock()
+	err := k.failRun
+	k.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return k.fake.Run(ctx, tx)
+}
+
+func (k *fakeKernel) tableState(context.Context) (bool, bool, error) {
+	k.fake.RLock()
+	defer k.fake.RUnlock()
+	if k.fake.Table == nil {
+		return false, false, nil
+	}
+	return true, k.fake.Table.Comment != nil && *k.fake.Table.Comment == OwnerComment, nil
+}
+
+func (k *fakeKernel) portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
+	k.mu.Lock()
+	counts := k.counts
+	k.mu.Unlock()
+	if counts != nil {
+		return counts, nil
+	}
+	out := map[string]map[uint16]backend.Counter{}
+	for _, proto := range protocols {
+		elems, err := k.fake.ListElements(ctx, "set", countSetBase+proto)
+		if knftables.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[proto] = map[uint16]backend.Counter{}
+		for _, e := range elems {
+			p, err := strconv.Atoi(e.Key[0])
+			if err != nil {
+				return nil, err
+			}
+			out[proto][uint16(p)] = backend.Counter{}
+		}
+	}
+	return out, nil
+}
+
+// setWAN checks ownership as the netlink path does, then replaces the set's elements in one transaction.
+func (k *fakeKernel) setWAN(ctx context.Context, addrs []netip.Addr) error {
+	if err := mustOwn(k.tableState(ctx)); err != nil {
+		return err
+	}
+	tx := k.fake.NewTransaction()
+	// Flush without "add set": this path must never create anything.
+	tx.Flush(&knftables.Set{Name: setWAN})
+	for _, a := range addrs {
+		if a.Is4() {
+			tx.Add(&knftables.Element{Set: setWAN, Key: []string{a.String()}})
+		}
+	}
+	return k.run(ctx, tx)
+}
+
+func (k *fakeKernel) close() error { return nil }

@@ -1,0 +1,114 @@
+package nft
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/netns"
+)
+
+// testNS creates a throwaway network namespace, removed when the test ends.
+func testNS(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace (CI runs as root)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs the nft command (apt-get install nftables)")
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "hpnft-" + hex.EncodeToString(b)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	return name
+}
+
+func nftIn(t *testing.T, ns string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+// The WAN fast path keeps its netlink sockets: twenty address changes open none beyond the first ones, and the
+// kernel's set follows every change.
+func TestFastPathReusesItsSockets(t *testing.T) {
+	ns := testNS(t)
+	ctx := context.Background()
+	var last netip.Addr
+	var dials int
+	err := netns.Do(ns, func() error {
+		b, err := New()
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		if err := b.Apply(ctx, camerasPlan(t)); err != nil {
+			return err
+		}
+		for i := 1; i <= 20; i++ {
+			last = netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})
+			if err := b.SetWANAddrs(ctx, []netip.Addr{last}); err != nil {
+				return err
+			}
+		}
+		dials = b.k.(*netKernel).dials
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dials != 2 {
+		t.Errorf("20 WAN changes opened %d netlink sockets, want 2 (one for the ownership check, one for the set)", dials)
+	}
+	set := nftIn(t, ns, "list", "set", "ip", Table, setWAN)
+	if !strings.Contains(set, "elements = { "+last.String()+" }") {
+		t.Errorf("wan_addrs after the changes, want only %s:\n%s", last, set)
+	}
+}
+
+// The fast path refuses a table that is not hairpin's with ErrNotOwned, and a missing one with
+// ErrNotInstalled, and says so in words.
+func TestFastPathRefusesForeignOrMissingTable(t *testing.T) {
+	ns := testNS(t)
+	ctx := context.Background()
+	addrs := []netip.Addr{netip.MustParseAddr("203.0.113.9")}
+	var missing, foreign error
+	err := netns.Do(ns, func() error {
+		b, err := New()
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		missing = b.SetWANAddrs(ctx, addrs)
+		if out, err := exec.Command("nft", "add table ip "+Table+"; add set ip "+Table+" "+setWAN+" { type ipv4_addr; }").CombinedOutput(); err != nil {
+			t.Fatalf("making a foreign table: %v: %s", err, out)
+		}
+		foreign = b.SetWANAddrs(ctx, addrs)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(missing, ErrNotInstalled) {
+		t.Errorf("SetWANAddrs without a table = %v, want ErrNotInstalled", missing)
+	}
+	if !errors.Is(foreign, ErrNotOwned) || strings.Contains(foreign.Error(), "<nil>") {
+		t.Errorf("SetWANAddrs on a foreign table = %v, want ErrNotOwned in words", foreign)
+	}
+	if set := nftIn(t, ns, "list", "set", "ip", Table, setWAN); strings.Contains(set, "203.0.113.9") {
+		t.Errorf("the foreign set was written to:\n%s", set)
+	}
+}

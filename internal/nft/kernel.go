@@ -1,0 +1,41 @@
+package nft
+
+import (
+	"context"
+	"net/netip"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
+)
+
+// kernel is everything the backend asks of the kernel. The real one (netKernel) runs nft for transactions and
+// speaks netlink on the hot paths; the fake (fakeKernel) keeps the table in a knftables.Fake, so the unit tests
+// of this package and of the daemon run the same Backend code, fast path included, without root.
+type kernel interface {
+	// run commits tx atomically: all of it or nothing.
+	run(ctx context.Context, tx *knftables.Transaction) error
+	// tableState reports whether table ip hairpin exists and carries the ownership comment.
+	tableState(ctx context.Context) (exists, owned bool, err error)
+	// portCounters reads the counting sets: the counter of every port that carried traffic, by protocol. A
+	// missing table or set reads as empty.
+	portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error)
+	// setWAN brings the WAN address set to addrs and changes nothing else. It fails with ErrNotInstalled or
+	// ErrNotOwned, without writing, unless the table is there and hairpin's.
+	setWAN(ctx context.Context, addrs []netip.Addr) error
+	// close releases what the kernel holds open (netlink sockets).
+	close() error
+}
+
+// mustOwn turns a table state into the error of a writer that may only change hairpin's existing table.
+func mustOwn(exists, owned bool, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case !exists:
+		return ErrNotInstalled
+	case !owned:
+		return ErrNotOwned
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package nft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	gnft "github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+	"sigs.k8s.io/knftables"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
+)
+
+// netKernel is the real kernel: transactions go through the nft binary (runBatched), the ownership check and
+// the WAN fast path through netlink sockets that stay open for the backend's life. The sockets belong to the
+// network namespace of the thread that first used them.
+type netKernel struct {
+	nftPath string
+
+	mu sync.Mutex
+	// owner asks for the table and its comment (owner.go); nftConn changes the WAN set (fastpath.go). Both
+	// are opened on first use and dropped after an error, so a broken socket is replaced, not reused.
+	owner   *netlink.Conn
+	nftConn *gnft.Conn
+	// dials counts sockets opened, for the test that a WAN change does not open one.
+	dials int
+}
+
+func (k *netKernel) run(ctx context.Context, tx *knftables.Transaction) error {
+	return runBatched(ctx, k.nftPath, tx)
+}
+
+func (k *netKernel) portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
+	return readCounters(ctx, k.nftPath)
+}
+
+func (k *netKernel) tableState(context.Context) (bool, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.tableStateLocked()
+}
+
+func (k *netKernel) tableStateLocked() (bool, bool, error) {
+	if k.owner == nil {
+		c, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
+		if err != nil {
+			return false, false, fmt.Errorf("netlink: %w", err)
+		}
+		k.owner = c
+		k.dials++
+	}
+	exists, owned, err := tableStateNetlink(k.owner)
+	if err != nil {
+		k.owner.Close()
+		k.owner = nil
+	}
+	return exists, owned, err
+}
+
+func (k *netKernel) setWAN(_ context.Context, addrs []netip.Addr) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	// The full apply checked ownership; check again, cheaply, so a table replaced since then by someone
+	// else's of the same name is never written to.
+	if err := mustOwn(k.tableStateLocked()); err != nil {
+		return err
+	}
+	if k.nftConn == nil {
+		c, err := gnft.New(gnft.AsLasting())
+		if err != nil {
+			return fmt.Errorf("netlink: %w", err)
+		}
+		k.nftConn = c
+		k.dials++
+	}
+	if err := setWANNetlink(k.nftConn, addrs); err != nil {
+		_ = k.nftConn.CloseLasting()
+		k.nftConn = nil
+		return err
+	}
+	return nil
+}
+
+func (k *netKernel) close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var errs []error
+	if k.owner != nil {
+		errs = append(errs, k.owner.Close())
+		k.owner = nil
+	}
+	if k.nftConn != nil {
+		errs = append(errs, k.nftConn.CloseLasting())
+		k.nftConn = nil
+	}
+	return errors.Join(errs...)
+}
