@@ -45,16 +45,16 @@ forwards:
 		}
 		return out.String() + errOut.String()
 	}
-	if out := hairpin(0, "apply", "-c", cfgFile); !strings.Contains(out, "(4 reads, 5 writes)") {
+	if out := hairpin(0, "apply", "-c", cfgFile); !strings.Contains(out, "(5 reads, 8 writes)") {
 		t.Errorf("apply: %s", out)
 	}
-	if out := hairpin(0, "apply", "-c", cfgFile); !strings.Contains(out, "(4 reads, 0 writes)") {
+	if out := hairpin(0, "apply", "-c", cfgFile); !strings.Contains(out, "(5 reads, 0 writes)") {
 		t.Errorf("second apply: %s", out)
 	}
 	if out := hairpin(0, "export", "routeros", "-c", cfgFile); !strings.Contains(out, `comment="HAIRPIN:v1:dnat:back-cam:tcp"`) {
 		t.Errorf("export: %s", out)
 	}
-	if out := hairpin(0, "down", "-c", cfgFile); !strings.Contains(out, "removed hairpin's 5 items") {
+	if out := hairpin(0, "down", "-c", cfgFile); !strings.Contains(out, "removed hairpin's 8 items") {
 		t.Errorf("down: %s", out)
 	}
 	if items := r.Items(rostest.NAT); len(items) != 1 || items[0]["comment"] != "front camera hairpin" {

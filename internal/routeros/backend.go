@@ -121,15 +121,19 @@ func readPassword(cfg *config.RouterOS, logger *slog.Logger) (string, error) {
 // Requests returns how many reads (GET, print) and writes this Backend has sent, for logs and tests.
 func (b *Backend) Requests() (reads, writes int64) { return b.c.reads.Load(), b.c.writes.Load() }
 
-// Apply makes hairpin's items on the router exactly d: two reads, then only the writes that differ.
+// Apply makes hairpin's items on the router exactly d: three reads, then only the writes that differ.
 func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	lists, err := b.readOwnedLists(ctx, markWAN, markLAN)
+	lists, err := b.readLists(ctx)
 	if err != nil {
 		return err
 	}
-	nat, err := b.readTable(ctx, pathNAT, nil)
+	nat, err := b.readTable(ctx, pathNAT, url.Values{".proplist": {natProps}})
+	if err != nil {
+		return err
+	}
+	mangle, err := b.readTable(ctx, pathMangle, url.Values{".proplist": {mangleProps}})
 	if err != nil {
 		return err
 	}
@@ -139,41 +143,29 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	if err := b.syncList(ctx, lists, ListLAN, markLAN, prefixStrings(d.LANNets)); err != nil {
 		return err
 	}
-	return b.syncRules(ctx, nat, natItems(d))
+	if err := b.syncRules(ctx, nat, natItems(d)); err != nil {
+		return err
+	}
+	return b.syncRules(ctx, mangle, mangleItems(d))
 }
 
 // SetWANAddrs rewrites only the WAN address list: one read, and one write per changed address.
 func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	lists, err := b.readOwnedLists(ctx, markWAN)
+	lists, err := b.readLists(ctx)
 	if err != nil {
 		return err
 	}
 	return b.syncList(ctx, lists, ListWAN, markWAN, addrStrings(addrs))
 }
 
-// Down removes every marked item: NAT rules first (they name the lists), then the lists, then the updater
-// script and scheduler entry that `hairpin export routeros` creates.
+// Down removes every marked item. The scheduler entry and the updater script that `hairpin export routeros`
+// creates go first, so the updater cannot run halfway and add list entries back; then the rules (the mangle
+// mark before the masquerade that uses it, the NAT rules before the lists they name), then the lists.
 func (b *Backend) Down(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	nat, err := b.readTable(ctx, pathNAT, url.Values{".proplist": {".id,comment"}})
-	if err != nil {
-		return err
-	}
-	n, err := b.removeOwned(ctx, nat, MarkerPrefix)
-	if err != nil {
-		return err
-	}
-	lists, err := b.readOwnedLists(ctx, markWAN, markLAN)
-	if err != nil {
-		return err
-	}
-	m, err := b.removeOwned(ctx, lists, MarkerPrefix)
-	if err != nil {
-		return err
-	}
 	for _, path := range []string{pathScheduler, pathScript} {
 		t, err := b.readTable(ctx, path, url.Values{"comment": {markUpdater}, ".proplist": {".id,comment"}})
 		if err != nil {
@@ -183,14 +175,35 @@ func (b *Backend) Down(ctx context.Context) error {
 			return err
 		}
 	}
-	b.log.Info("removed hairpin's items from the router", "rules", n, "address_list_entries", m)
+	rules := 0
+	for _, path := range []string{pathMangle, pathNAT} {
+		t, err := b.readTable(ctx, path, url.Values{".proplist": {".id,comment"}})
+		if err != nil {
+			return err
+		}
+		n, err := b.removeOwned(ctx, t, MarkerPrefix)
+		if err != nil {
+			return err
+		}
+		rules += n
+	}
+	lists, err := b.readLists(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := b.removeOwned(ctx, lists, MarkerPrefix)
+	if err != nil {
+		return err
+	}
+	b.log.Info("removed hairpin's items from the router", "rules", rules, "address_list_entries", m)
 	return nil
 }
 
-// Counters sums the bytes and packets of each forward's dst-nat rules (both protocols, and the WAN
-// interface rule behind a second NAT). The rules carry their forward's name, so the plan is not needed.
+// Counters sums the bytes and packets of each forward's dst-nat rules (both protocols, the router's own
+// connections, and the WAN interface rule behind a second NAT). The rules carry their forward's name, so the
+// plan is not needed.
 func (b *Backend) Counters(ctx context.Context, _ *plan.Desired) (map[string]backend.Counter, error) {
-	entries, err := b.c.do(ctx, http.MethodGet, pathNAT, url.Values{"chain": {"dstnat"}, ".proplist": {".id,comment,bytes,packets"}}, nil)
+	entries, err := b.c.do(ctx, http.MethodGet, pathNAT, url.Values{".proplist": {".id,comment,bytes,packets"}}, nil)
 	if err != nil {
 		return nil, err
 	}

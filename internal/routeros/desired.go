@@ -12,6 +12,7 @@ import (
 const (
 	pathAddrList  = "/ip/firewall/address-list"
 	pathNAT       = "/ip/firewall/nat"
+	pathMangle    = "/ip/firewall/mangle"
 	pathAddress   = "/ip/address"
 	pathCloud     = "/ip/cloud"
 	pathScript    = "/system/script"
@@ -37,10 +38,11 @@ const (
 	markWAN     = MarkerPrefix + "wan"
 	markLAN     = MarkerPrefix + "lan"
 	markMasq    = MarkerPrefix + "masq"
+	markMark    = MarkerPrefix + "mark"
 	markUpdater = MarkerPrefix + "updater"
 )
 
-var markerRE = regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|updater|(dnat|dnat-wanif):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?)$`)
+var markerRE = regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|mark|updater|(dnat|dnat-out|dnat-wanif):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?)$`)
 
 // owned reports whether a comment is one of hairpin's markers.
 func owned(comment string) bool { return markerRE.MatchString(comment) }
@@ -60,11 +62,21 @@ type item struct {
 	props Entry
 }
 
+// ConnMark is the connection mark hairpin's mangle rule gives hairpinned connections, which its masquerade
+// then matches. /ip firewall nat has no connection-nat-state matcher in any RouterOS release (the
+// /console/inspect schema of 7.9 to 7.24rc3 says so); /ip firewall mangle has.
+const ConnMark = "hairpin-masq"
+
 // natItems lists the NAT rules for d, dst-nat rules first (in the order of the forwards), then the masquerade.
 func natItems(d *plan.Desired) []item {
 	var out []item
 	for _, r := range d.Rules {
-		out = append(out, dnatItems(r, "dnat", Entry{"dst-address-list": ListWAN})...)
+		out = append(out, dnatItems(r, "dnat", Entry{"chain": "dstnat", "dst-address-list": ListWAN})...)
+	}
+	// The router's own connections (a script's /tool fetch, a VPN endpoint) to the public address never pass
+	// the dstnat chain, which only sees packets arriving on an interface: the output chain rewrites them.
+	for _, r := range d.Rules {
+		out = append(out, dnatItems(r, "dnat-out", Entry{"chain": "output", "dst-address-list": ListWAN})...)
 	}
 	if d.DoubleNAT && d.WANInterface != "" {
 		// Behind a second NAT the upstream box forwards to the router's WAN address, which may change (DHCP
@@ -72,19 +84,34 @@ func natItems(d *plan.Desired) []item {
 		// internet callers working through that window; dst-address-type=local limits it to packets for the
 		// router itself, so traffic passing through is never rewritten.
 		for _, r := range d.Rules {
-			out = append(out, dnatItems(r, "dnat-wanif", Entry{"in-interface": d.WANInterface, "dst-address-type": "local"})...)
+			out = append(out, dnatItems(r, "dnat-wanif", Entry{"chain": "dstnat", "in-interface": d.WANInterface, "dst-address-type": "local"})...)
 		}
 	}
 	if d.Masquerade {
-		// Only hairpinned flows: from the LAN, to the LAN, on a connection a dst-nat rule rewrote. The caller
-		// then sees answers coming from the router, as it expects, instead of straight from the server.
+		// Only connections the mangle rule marked: a LAN client reaching a forward through the public address.
+		// The server then answers the router, which hands the answer back from the public address the client
+		// expects, instead of answering the client straight from its LAN address.
 		out = append(out, item{key: markMasq, props: Entry{
-			"chain": "srcnat", "action": "masquerade",
-			"src-address-list": ListLAN, "dst-address-list": ListLAN,
-			"connection-nat-state": "dstnat", "disabled": "false",
+			"chain": "srcnat", "action": "masquerade", "connection-mark": ConnMark, "disabled": "false",
 		}})
 	}
 	return out
+}
+
+// mangleItems lists the mangle rule that marks hairpinned connections: from the LAN, to the LAN, on a
+// connection a dst-nat rule rewrote, and not marked by anyone yet (connection-mark=no-mark), so a user's own
+// marks (PCC load balancing, routing marks) are never overwritten. It runs in postrouting, the one hook
+// every connection passes after dst-nat and before src-nat, forwarded and the router's own alike (RouterOS
+// decides NAT on a connection's first packet; mangle prerouting would run before the dst-nat rewrite).
+func mangleItems(d *plan.Desired) []item {
+	if !d.Masquerade {
+		return nil
+	}
+	return []item{{key: markMark, props: Entry{
+		"chain": "postrouting", "action": "mark-connection", "new-connection-mark": ConnMark, "passthrough": "true",
+		"connection-nat-state": "dstnat", "connection-mark": "no-mark",
+		"src-address-list": ListLAN, "dst-address-list": ListLAN, "disabled": "false",
+	}}}
 }
 
 // dnatItems writes one forward's rule for one protocol. RouterOS keeps the destination port when to-ports is
@@ -92,7 +119,7 @@ func natItems(d *plan.Desired) []item {
 // a range that moves to other ports is written as one rule per port.
 func dnatItems(r plan.Rule, kind string, match Entry) []item {
 	mk := func(ext, in string, suffix string) item {
-		p := Entry{"chain": "dstnat", "action": "dst-nat", "protocol": r.Protocol, "dst-port": ext,
+		p := Entry{"action": "dst-nat", "protocol": r.Protocol, "dst-port": ext,
 			"to-addresses": r.To.String(), "disabled": "false"}
 		if in != "" {
 			p["to-ports"] = in

@@ -38,6 +38,22 @@ forwards:
   - {name: driveway-cam, port: 8093, to: "192.168.88.183:80"}
 `
 
+// simVersion is the RouterOS release newFixture's router runs ("": the newest in the schema).
+var simVersion string
+
+// eachRelease runs a test against the oldest and the newest release of the schema (7.9 and 7.24rc3), whose
+// commands and parameters the simulator enforces.
+func eachRelease(t *testing.T, fn func(t *testing.T)) {
+	for _, v := range []string{rostest.Oldest(), rostest.Newest()} {
+		t.Run("RouterOS-"+v, func(t *testing.T) {
+			old := simVersion
+			simVersion = v
+			defer func() { simVersion = old }()
+			fn(t)
+		})
+	}
+}
+
 // fixture is a simulated router with the article's addressing, and a Backend and config for it.
 type fixture struct {
 	t      *testing.T
@@ -50,7 +66,11 @@ type fixture struct {
 
 func newFixture(t *testing.T, extraYAML ...string) *fixture {
 	t.Helper()
-	r := rostest.New(t, testUser, testPassword)
+	var opts []rostest.Option
+	if simVersion != "" {
+		opts = append(opts, rostest.WithVersion(simVersion))
+	}
+	r := rostest.New(t, testUser, testPassword, opts...)
 	wanID := r.Add(rostest.Address, rostest.Entry{"address": "203.0.113.7/24", "interface": "ether1", "dynamic": "true"})
 	r.Add(rostest.Address, rostest.Entry{"address": "192.168.88.1/24", "interface": "bridge"})
 	pwFile := writeSecret(t, testPassword, 0o600)
@@ -118,7 +138,7 @@ func (f *fixture) foreign(path string) []rostest.Entry {
 // state is a comparable summary of hairpin's items: comment and settings, without ids and counters.
 func (f *fixture) state() []string {
 	var out []string
-	for _, path := range []string{rostest.AddrList, rostest.NAT} {
+	for _, path := range []string{rostest.AddrList, rostest.NAT, rostest.Mangle} {
 		for _, e := range f.ours(path) {
 			out = append(out, summary(e))
 		}
@@ -151,4 +171,11 @@ func seedForeign(r *rostest.Router) {
 		"dst-address-list": "LocalNet", "out-interface": "bridge", "comment": "hairpin"})
 	r.Add(rostest.AddrList, rostest.Entry{"list": "LocalNet", "address": "192.168.88.0/24", "comment": "hairpin"})
 	r.Add(rostest.AddrList, rostest.Entry{"list": ListWAN, "address": "198.51.100.99", "comment": "added by hand"})
+	// The WAN address itself, added by hand before hairpin ran: RouterOS refuses hairpin's own duplicate.
+	r.Add(rostest.AddrList, rostest.Entry{"list": ListWAN, "address": "203.0.113.7"})
+	// A comment pasted with a terminal escape sequence: RouterOS serves it as invalid JSON.
+	r.Add(rostest.NAT, rostest.Entry{"chain": "srcnat", "action": "accept", "dst-address": "10.9.0.0/16", "comment": "\x1b[31mred\x1b[0m tunnel"})
+	// PCC load balancing marks connections in prerouting; hairpin's mark must never overwrite them.
+	r.Add(rostest.Mangle, rostest.Entry{"chain": "prerouting", "action": "mark-connection", "new-connection-mark": "ISP1_conn",
+		"per-connection-classifier": "both-addresses:2/0", "connection-mark": "no-mark", "in-interface": "bridge", "dst-address-type": "!local"})
 }

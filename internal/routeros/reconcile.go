@@ -22,19 +22,15 @@ func (b *Backend) readTable(ctx context.Context, path string, query url.Values) 
 	return &table{path: path, entries: entries}, nil
 }
 
-// readOwnedLists fetches hairpin's address-list entries only, with one print query on the markers: address
-// lists can hold hundreds of thousands of entries (blocklists) that hairpin must not download.
-func (b *Backend) readOwnedLists(ctx context.Context, marks ...string) (*table, error) {
-	q := make([]string, 0, 2*len(marks))
-	for i, m := range marks {
-		q = append(q, "comment="+m)
-		if i > 0 {
-			q = append(q, "#|")
-		}
-	}
+// readLists fetches hairpin's two address lists by name, and hairpin's marked entries wherever someone moved
+// them, with one print query: address lists can hold hundreds of thousands of entries (blocklists) that
+// hairpin must not download. A user's own entries in hairpin's lists are read too: they provide their
+// address, and hairpin never adds a duplicate (RouterOS refuses it) nor touches them.
+func (b *Backend) readLists(ctx context.Context) (*table, error) {
 	entries, err := b.c.do(ctx, http.MethodPost, pathAddrList+"/print", nil, map[string]any{
 		".proplist": ".id,list,address,comment,disabled",
-		".query":    q,
+		".query": []string{"list=" + ListWAN, "list=" + ListLAN, "#|", "comment=" + markWAN, "#|",
+			"comment=" + markLAN, "#|"},
 	})
 	if err != nil {
 		return nil, err
@@ -172,6 +168,18 @@ func (b *Backend) syncList(ctx context.Context, t *table, list, mark string, add
 	var spare []Entry
 	have := t.ownedBy()[mark]
 	taken := map[string]bool{}
+	for _, e := range t.entries {
+		if owned(e["comment"]) || e["list"] != list {
+			continue
+		}
+		// The user's own entry already puts this address in the list, and RouterOS would refuse a second one.
+		a := canonAddr(e["address"])
+		taken[a] = true
+		if e["disabled"] == "true" && slices.Contains(addrs, a) {
+			b.log.Warn("your own disabled entry in a hairpin address list keeps hairpin from adding the address; enable or remove it",
+				"list", list, "address", a, "id", e.ID())
+		}
+	}
 	for _, e := range have {
 		a := canonAddr(e["address"])
 		if e["list"] == list && e["disabled"] != "true" && !taken[a] && slices.Contains(addrs, a) {

@@ -19,6 +19,45 @@ func (e Entry) ID() string { return e[".id"] }
 // a command answers one object, a DELETE answers nothing: all come back as a list. Values that are not
 // strings (RouterOS never sends them, but the parser must not be fooled) are kept in their JSON spelling.
 func ParseReply(body []byte) ([]Entry, error) {
+	out, err := parseReply(body)
+	if err != nil && hasControl(body) {
+		// RouterOS writes bytes below 0x20 raw inside strings (a comment someone pasted with an escape
+		// sequence), which is not valid JSON. Escaping them is what RouterOS should have done.
+		if fixed, err2 := parseReply(escapeControls(body)); err2 == nil {
+			return fixed, nil
+		}
+	}
+	return out, err
+}
+
+func hasControl(b []byte) bool {
+	return bytes.IndexFunc(b, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' }) >= 0
+}
+
+// escapeControls writes every byte below 0x20 inside a JSON string as \u00XX, leaving the whitespace between
+// values alone.
+func escapeControls(b []byte) []byte {
+	out := make([]byte, 0, len(b)+16)
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString && c == '\\' && i+1 < len(b):
+			out = append(out, c, b[i+1])
+			i++
+			continue
+		case c == '"':
+			inString = !inString
+		case inString && c < 0x20:
+			out = append(out, fmt.Sprintf("\\u%04x", c)...)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func parseReply(body []byte) ([]Entry, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, nil
@@ -109,7 +148,9 @@ type errorBody struct {
 func ParseError(body []byte) (status int, message, detail string, ok bool) {
 	var raw map[string]json.RawMessage
 	if err := strictUnmarshal(bytes.TrimSpace(body), &raw); err != nil || raw == nil {
-		return 0, "", "", false
+		if !hasControl(body) || strictUnmarshal(bytes.TrimSpace(escapeControls(body)), &raw) != nil || raw == nil {
+			return 0, "", "", false
+		}
 	}
 	code, hasCode := raw["error"]
 	if !hasCode {

@@ -26,6 +26,11 @@ func TestParseReply(t *testing.T) {
 		{"trailing data", `{} {}`, nil, true},
 		{"truncated", `[{"a":"b"`, nil, true},
 		{"string", `"x"`, nil, true},
+		{"raw control bytes in a string, as RouterOS sends them", "[{\"comment\":\"cam \x1b[1mred\x1b[0m\ttab\"}]",
+			[]Entry{{"comment": "cam \x1b[1mred\x1b[0m\ttab"}}, false},
+		{"raw newline between values is whitespace", "[{\"a\":\"\x01\"},\n{\"b\":\"c\"}]", []Entry{{"a": "\x01"}, {"b": "c"}}, false},
+		{"escaped quote before a control byte", "[{\"a\":\"x\\\"\x1b\"}]", []Entry{{"a": "x\"\x1b"}}, false},
+		{"control byte outside a string is still an error", "[\x01]", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,16 +12,21 @@ import (
 // propOrder is the order properties are written in the script, as RouterOS's own export does: what the rule
 // is, what it matches, what it does.
 var propOrder = []string{"chain", "action", "in-interface", "dst-address-type", "src-address-list", "dst-address-list",
-	"connection-nat-state", "protocol", "dst-port", "to-addresses", "to-ports"}
+	"connection-nat-state", "connection-mark", "protocol", "dst-port", "to-addresses", "to-ports", "new-connection-mark",
+	"passthrough"}
 
 // UpdaterName is the name of the script and scheduler entry Script creates.
 const UpdaterName = "hairpin-update"
 
+// CheckedReleases are the RouterOS releases whose command schema (/console/inspect) the script and the REST
+// requests are checked against in the tests; no real router is part of them.
+const CheckedReleases = "7.9 to 7.24rc3"
+
 // Script writes a RouterOS v7 script that sets up what the config describes without the daemon: the address
-// lists, the forwards, the masquerade, and an updater script with a scheduler entry that keeps the WAN
-// address list equal to the WAN interface's addresses (at startup and every minute). It uses the same
-// markers as the REST backend, so running it again (or `hairpin down`) replaces or removes exactly what it
-// added.
+// lists, the forwards, the hairpin mark and masquerade, and an updater script with a scheduler entry that
+// keeps the WAN address list equal to the WAN interface's addresses (at startup and every minute). It uses
+// the same markers as the REST backend, so running it again (or `hairpin down`) replaces or removes exactly
+// what it added.
 func Script(cfg *config.Config) string {
 	d, _ := plan.Build(cfg, plan.Observed{}, plan.Options{})
 	// Offline there is no address to decide double NAT by. The WAN-interface rules only match packets that
@@ -35,35 +40,50 @@ func Script(cfg *config.Config) string {
 	w("# Paste it into a terminal, or upload it and run /import file-name=hairpin.rsc. Running it again replaces")
 	w("# what it added. Everything it creates has a comment starting with %s; nothing else is changed,", MarkerPrefix)
 	w("# including rules of your own that mention hairpin in their comment.")
+	w("# Checked against the command schema of RouterOS %s (/console/inspect); not tried on a real router.", CheckedReleases)
 	w("")
-	w("/ip firewall nat remove [find where comment~\"^%s\"]", MarkerPrefix)
-	w("/ip firewall address-list remove [find where comment~\"^%s\"]", MarkerPrefix)
+	w("# The updater goes first, so it cannot run halfway through and add entries back.")
 	w("/system scheduler remove [find where comment=\"%s\"]", markUpdater)
 	w("/system script remove [find where comment=\"%s\"]", markUpdater)
+	w("/ip firewall mangle remove [find where comment~\"^%s\"]", MarkerPrefix)
+	w("/ip firewall nat remove [find where comment~\"^%s\"]", MarkerPrefix)
+	w("/ip firewall address-list remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("")
 	if len(cfg.LAN.Subnets) > 0 {
 		w("# The LAN subnets: source and destination of the hairpin masquerade.")
 		for _, p := range d.LANNets {
-			w("/ip firewall address-list add list=%s address=%s comment=\"%s\"", ListLAN, canonAddr(p.String()), markLAN)
+			w("/ip firewall address-list add list=%s address=%s comment=%s", ListLAN, canonAddr(p.String()), quote(markLAN))
 		}
 	} else {
 		w("# The LAN subnets (list %s) come from %s's addresses: the updater below fills the list.", ListLAN, cfg.LAN.Interface)
 	}
 	w("")
 	w("# One dst-nat rule per forward and protocol, matching list %s (the WAN addresses, kept by the updater).", ListWAN)
-	wanifNoted := false
+	outNoted, wanifNoted := false, false
 	for _, it := range natItems(d) {
-		if it.key == markMasq {
+		switch {
+		case it.key == markMasq:
 			w("")
-			w("# Hairpin masquerade: LAN clients reaching a forward through the WAN address get the answers from the")
-			w("# router, as they expect, not straight from the server. Only flows a dst-nat rule rewrote are touched.")
-		} else if strings.HasPrefix(it.key, MarkerPrefix+"dnat-wanif:") && !wanifNoted {
+			w("# Hairpin masquerade: LAN clients reaching a forward through the public address get the answers from")
+			w("# the router, as they expect, not straight from the server. Only connections the mangle rule below")
+			w("# marked are touched: internet callers keep their address, plain LAN-to-LAN traffic is left alone.")
+		case strings.HasPrefix(it.key, MarkerPrefix+"dnat-out:") && !outNoted:
+			outNoted = true
+			w("")
+			w("# The same for the router's own connections to the public address (output chain).")
+		case strings.HasPrefix(it.key, MarkerPrefix+"dnat-wanif:") && !wanifNoted:
 			wanifNoted = true
 			w("")
 			w("# Behind another NAT (double_nat: %s) the upstream box forwards to the router's own WAN address, which may", cfg.WAN.DoubleNAT)
 			w("# change before the updater runs: these match packets arriving on %s for the router itself.", cfg.WAN.Interface)
 		}
-		w("/ip firewall nat add %s comment=\"%s\"", renderProps(it.props), it.key)
+		w("/ip firewall nat add %s comment=%s", renderProps(it.props), quote(it.key))
+	}
+	for _, it := range mangleItems(d) {
+		w("")
+		w("# Mark hairpinned connections (from the LAN, to the LAN, rewritten by a dst-nat rule) that carry no mark of")
+		w("# yours yet, for the masquerade above. /ip firewall nat cannot match connection-nat-state; mangle can.")
+		w("/ip firewall mangle add %s comment=%s", renderProps(it.props), quote(it.key))
 	}
 	w("")
 	w("# Put the forwards above the first rule of yours that would take their packets first. Your rules keep their")
@@ -71,6 +91,8 @@ func Script(cfg *config.Config) string {
 	w("{")
 	w("  :local first [/ip firewall nat find where chain=dstnat && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
 	w("  :if ([:len $first] > 0) do={ /ip firewall nat move [find where chain=dstnat && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
+	w("  :set first [/ip firewall nat find where chain=output && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
+	w("  :if ([:len $first] > 0) do={ /ip firewall nat move [find where chain=output && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
 	if d.Masquerade {
 		w("  :set first [/ip firewall nat find where chain=srcnat && !dynamic && !(comment~\"^%s\") && (action=\"masquerade\" || action=\"src-nat\" || action=\"netmap\" || action=\"same\")]", MarkerPrefix)
 		w("  :if ([:len $first] > 0) do={ /ip firewall nat move [find where comment=\"%s\"] destination=[:pick $first 0] }", markMasq)
@@ -81,25 +103,28 @@ func Script(cfg *config.Config) string {
 	return b.String()
 }
 
-// writeUpdater writes the updater script, its scheduler entry and a first run.
+// writeUpdater writes the updater script, its scheduler entry and a first run. Its variables are named
+// unlike any property of the menus it searches: in `find where list=$list` RouterOS reads `list` as the
+// entry's own property, so the comparison is always true (the manual's reserved variable names).
 func writeUpdater(w func(string, ...any), cfg *config.Config) {
 	w("# %s keeps list %s equal to %s's IPv4 addresses.", UpdaterName, ListWAN, cfg.WAN.Interface)
-	w("/system script add name=%s comment=\"%s\" policy=read,write,test dont-require-permissions=no source={", UpdaterName, markUpdater)
+	w("/system script add name=%s comment=%s policy=read,write,test dont-require-permissions=no source={", UpdaterName, quote(markUpdater))
 	w("  # :local, not :global: every value is read fresh on each run and forgotten after it, so no address from an")
 	w("  # earlier run (or from DNS, which may still hold the old one) can end up in the rules.")
 	w("  :local sync do={")
-	w("    :foreach id in=[/ip firewall address-list find where list=$list && comment=$mark] do={")
-	w("      :if ([:len [:find $want [:tostr [/ip firewall address-list get $id address]]]] = 0) do={ /ip firewall address-list remove $id }")
+	w("    :foreach i in=[/ip firewall address-list find where list=$hpList && comment=$hpMark] do={")
+	w("      :if ([:len [:find $hpWant [:tostr [/ip firewall address-list get $i address]]]] = 0) do={ /ip firewall address-list remove $i }")
 	w("    }")
-	w("    :foreach a in=$want do={")
-	w("      :if ([:len [/ip firewall address-list find where list=$list && comment=$mark && address=$a]] = 0) do={")
-	w("        /ip firewall address-list add list=$list address=$a comment=$mark")
+	w("    # An entry of your own with the same address already provides it (RouterOS refuses a duplicate).")
+	w("    :foreach a in=$hpWant do={")
+	w("      :if ([:len [/ip firewall address-list find where list=$hpList && address=$a]] = 0) do={")
+	w("        /ip firewall address-list add list=$hpList address=$a comment=$hpMark")
 	w("      }")
 	w("    }")
 	w("  }")
 	w("  :local wan [:toarray \"\"]")
-	w("  :foreach id in=[/ip address find where interface=\"%s\" && !disabled && !invalid] do={", cfg.WAN.Interface)
-	w("    :local a [:tostr [/ip address get $id address]]")
+	w("  :foreach i in=[/ip address find where interface=%s && !disabled && !invalid] do={", quoteAlways(cfg.WAN.Interface))
+	w("    :local a [:tostr [/ip address get $i address]]")
 	w("    :set wan ($wan, [:pick $a 0 [:find $a \"/\"]])")
 	w("  }")
 	if cfg.WAN.DoubleNAT != config.DoubleNATOff && (cfg.RouterOS == nil || cfg.RouterOS.IPCloud) {
@@ -109,38 +134,65 @@ func writeUpdater(w func(string, ...any), cfg *config.Config) {
 		w("    :if ([:len $pub] > 0 && [:len [:find $wan $pub]] = 0) do={ :set wan ($wan, $pub) }")
 		w("  } on-error={}")
 	}
-	w("  $sync list=\"%s\" mark=\"%s\" want=$wan", ListWAN, markWAN)
+	w("  $sync hpList=%s hpMark=%s hpWant=$wan", quoteAlways(ListWAN), quoteAlways(markWAN))
 	if len(cfg.LAN.Subnets) == 0 {
 		w("  :local lan [:toarray \"\"]")
-		w("  :foreach id in=[/ip address find where interface=\"%s\" && !disabled && !invalid] do={", cfg.LAN.Interface)
-		w("    :local a [:tostr [/ip address get $id address]]")
-		w("    :set lan ($lan, ([:tostr [/ip address get $id network]] . [:pick $a [:find $a \"/\"] [:len $a]]))")
+		w("  :foreach i in=[/ip address find where interface=%s && !disabled && !invalid] do={", quoteAlways(cfg.LAN.Interface))
+		w("    :local a [:tostr [/ip address get $i address]]")
+		w("    :set lan ($lan, ([:tostr [/ip address get $i network]] . [:pick $a [:find $a \"/\"] [:len $a]]))")
 		w("  }")
-		w("  $sync list=\"%s\" mark=\"%s\" want=$lan", ListLAN, markLAN)
+		w("  $sync hpList=%s hpMark=%s hpWant=$lan", quoteAlways(ListLAN), quoteAlways(markLAN))
 	}
 	w("}")
-	w("/system scheduler add name=%s comment=\"%s\" start-time=startup interval=1m policy=read,write,test on-event=\"/system script run %s\"", UpdaterName, markUpdater, UpdaterName)
+	w("/system scheduler add name=%s comment=%s start-time=startup interval=1m policy=read,write,test on-event=%s", UpdaterName, quote(markUpdater), quoteAlways("/system script run "+UpdaterName))
 	w("/system script run %s", UpdaterName)
 }
 
 func renderProps(p Entry) string {
 	var parts []string
 	for _, k := range propOrder {
-		if v, ok := p[k]; ok {
-			parts = append(parts, k+"="+quote(v))
+		v, ok := p[k]
+		if !ok {
+			continue
 		}
+		switch v {
+		case "true":
+			v = "yes"
+		case "false":
+			v = "no"
+		}
+		parts = append(parts, k+"="+quote(v))
 	}
 	return strings.Join(parts, " ")
 }
 
-// quote writes a value for the RouterOS console: bare when it is plain, else in double quotes with \, " and $
-// escaped.
+// quote writes a value for the RouterOS console: bare when it is plain, else in double quotes (quoteAlways).
 func quote(v string) string {
 	if v != "" && strings.IndexFunc(v, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-/_:,", r))
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-/_,", r))
 	}) < 0 {
 		return v
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`)
-	return `"` + r.Replace(v) + `"`
+	return quoteAlways(v)
+}
+
+// quoteAlways writes a RouterOS string literal: in double quotes, with \, ", $ and ? escaped (the console
+// reads $ as a variable and ? as a request for help) and bytes outside printable ASCII as \XX.
+func quoteAlways(v string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '\\' || c == '"' || c == '$' || c == '?':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c >= 0x7f:
+			fmt.Fprintf(&b, "\\%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -7,6 +7,30 @@ import (
 	"strings"
 )
 
+// natProps and mangleProps are what hairpin reads of each firewall rule (.proplist): every setting a rule can
+// carry (so a matcher someone added to one of hairpin's rules is seen, and a foreign rule's placement judged)
+// but not the counters and state a big table is mostly made of. TestProplistCoversSchema keeps them equal to
+// the schema's add parameters.
+const (
+	natProps = ".id,dynamic,action,address-list,address-list-timeout,chain,comment,connection-bytes,connection-limit," +
+		"connection-mark,connection-rate,connection-type,content,disabled,dscp,dst-address,dst-address-list," +
+		"dst-address-type,dst-limit,dst-port,fragment,hotspot,icmp-options,in-bridge-port,in-bridge-port-list," +
+		"in-interface,in-interface-list,ingress-priority,ipsec-policy,ipv4-options,jump-target,layer7-protocol,limit," +
+		"log,log-prefix,nth,out-bridge-port,out-bridge-port-list,out-interface,out-interface-list,packet-mark," +
+		"packet-size,per-connection-classifier,port,priority,protocol,psd,random,randomise-ports,realm,routing-mark," +
+		"same-not-by-dst,socks5-port,socks5-server,socksify-service,src-address,src-address-list,src-address-type," +
+		"src-mac-address,src-port,tcp-mss,time,tls-host,to-addresses,to-ports,tos,ttl"
+	mangleProps = ".id,dynamic,action,address-list,address-list-timeout,chain,comment,connection-bytes,connection-limit," +
+		"connection-mark,connection-nat-state,connection-rate,connection-state,connection-type,content,disabled,dscp," +
+		"dst-address,dst-address-list,dst-address-type,dst-limit,dst-port,fragment,hotspot,icmp-options," +
+		"in-bridge-port,in-bridge-port-list,in-interface,in-interface-list,ingress-priority,ipsec-policy,ipv4-options," +
+		"jump-target,layer7-protocol,limit,log,log-prefix,new-connection-mark,new-dscp,new-mss,new-packet-mark," +
+		"new-priority,new-routing-mark,new-ttl,nth,out-bridge-port,out-bridge-port-list,out-interface," +
+		"out-interface-list,p2p,packet-mark,packet-size,passthrough,per-connection-classifier,port,priority,protocol," +
+		"psd,random,realm,route-dst,routing-mark,sniff-id,sniff-target,sniff-target-port,src-address,src-address-list," +
+		"src-address-type,src-mac-address,src-port,tcp-flags,tcp-mss,time,tls-host,tos,ttl"
+)
+
 // table is hairpin's copy of one RouterOS menu, in the router's order. Every write updates it, so later
 // decisions of the same reconcile (where to place the next rule) see the effect of earlier ones.
 type table struct {

@@ -1,27 +1,41 @@
 // Package rostest is a RouterOS v7 REST API simulator for tests: an httptest TLS server that keeps menus of
 // items in order and answers the way a router does, so backends and the daemon are tested without hardware.
 //
-// It follows MikroTik's documentation:
+// It is strict where the routers' own word is available: every PUT and PATCH body and every POST command
+// (add, set, move, remove, print, unset) is checked against the /console/inspect schema of the chosen
+// RouterOS release (testdata/commands.json, 7.9 to 7.24rc3; see schema.go). A parameter the command does not
+// take in that release is refused with 400 "unknown parameter NAME", a value outside an enumeration with
+// "input does not match any value of NAME" (the router's wording, as seen in terraform-routeros issues
+// #619, #810 and pull request #435), so place-before is accepted only on add in the firewall tables, never
+// on set or in address lists.
+//
+// The rest follows MikroTik's documentation:
 //   - REST API, https://help.mikrotik.com/docs/spaces/ROS/pages/47579162/REST+API : basic auth; every value a
 //     JSON string; GET lists a menu (with ?key=value filters and .proplist) or one item by .id or name; PUT
 //     creates and answers the new item; PATCH updates and answers the item; DELETE removes and answers
 //     nothing (404 the second time); POST runs a console command (print with .proplist and .query, add,
-//     set, remove, move); failures answer {"error":N,"message":"...","detail":"..."}.
+//     set, remove, move, unset); failures answer {"error":N,"message":"...","detail":"..."}.
 //   - API, https://help.mikrotik.com/docs/spaces/ROS/pages/47579160/API : the print query stack (?name,
 //     ?-name, ?name=x, ?<name=x, ?>name=x, ?#!&|. and stack indexes), .id values such as "*1A".
-//   - Firewall NAT and address lists, https://help.mikrotik.com/docs/spaces/ROS/pages/3211299/NAT and
-//     .../pages/48660587/Address-lists : the properties simulated, place-before on add, "already have such
-//     entry" for a duplicate address-list entry, bytes and packets counters on rules.
+//   - Address lists, https://help.mikrotik.com/docs/spaces/ROS/pages/48660587/Address-lists : "failure:
+//     already have such entry" for a second entry with the same list and address.
+//   - Users, https://help.mikrotik.com/docs/spaces/ROS/pages/8978504/User : the read, write, api and
+//     rest-api policies; a user without them is answered 403.
 //
-// Where the documentation is silent the simulator picks a plausible behaviour and says so: PATCH with an
-// empty string removes a property (how the console unsets a matcher); place-before and move destination
-// take an .id; an unknown property is refused with "unknown parameter NAME" as RouterOS does.
+// Observed router behaviour it reproduces: PATCH with an empty string does not unset a property (unset is
+// POST .../unset): an enumerated matcher answers "input does not match any value of NAME", an interface
+// "ambiguous value of interface, more than one possible value matches input" (terraform-routeros #521), and
+// other matchers keep the empty value (terraform-routeros #995). A string holding bytes below 0x20 (a comment
+// pasted with an escape sequence) is written raw into the JSON, which makes the answer invalid JSON, as
+// RouterOS does.
 //
-// The simulator counts reads (GET, POST print) and writes (everything else) separately, can fail the Nth
-// write, and records every request.
+// The simulator counts reads (GET, POST print) and writes (everything else) and the bytes it answers, can
+// fail the Nth write, and records every request and every read that did not name its properties
+// (.proplist).
 package rostest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
@@ -32,6 +46,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +58,8 @@ type Entry = map[string]string
 // Menus the simulator knows.
 const (
 	NAT       = "/ip/firewall/nat"
+	Mangle    = "/ip/firewall/mangle"
+	Filter    = "/ip/firewall/filter"
 	AddrList  = "/ip/firewall/address-list"
 	Address   = "/ip/address"
 	Cloud     = "/ip/cloud"
@@ -51,38 +68,66 @@ const (
 	Scheduler = "/system/scheduler"
 )
 
+// Policies a RouterOS user group can hold that matter to the REST API.
+const (
+	PolicyRead    = "read"
+	PolicyWrite   = "write"
+	PolicyAPI     = "api"
+	PolicyRESTAPI = "rest-api"
+)
+
 type menu struct {
 	items     []Entry
 	next      int
 	singleton Entry
-	// props are the settable properties; defaults are added to every new item.
-	props    map[string]bool
+	// defaults are what RouterOS shows on every new item.
 	defaults Entry
 	required []string
 	check    func(m *menu, e Entry, self string) string
 }
 
 // Router is a simulated RouterOS router. Its exported methods read and change state directly (as a human
-// with Winbox would) without counting as requests.
+// with Winbox would) without counting as requests and without the schema's checks.
 type Router struct {
 	srv      *httptest.Server
 	user     string
 	password string
+	schema   *Schema
 
-	mu       sync.Mutex
-	menus    map[string]*menu
-	reads    int
-	writes   int
-	failAt   int // fail the write with this number (1 = the next); 0: none
-	failCode int
-	failMsg  string
-	requests []string
+	mu         sync.Mutex
+	menus      map[string]*menu
+	policies   map[string]bool
+	reads      int
+	writes     int
+	bytesOut   int64
+	failAt     int // fail the write with this number (1 = the next); 0: none
+	failCode   int
+	failMsg    string
+	requests   []string
+	noProplist []string
 }
 
-// New starts a simulated router with an empty NAT table and address lists, accepting user and password.
-// It stops when the test ends.
-func New(t testing.TB, user, password string) *Router {
-	r := &Router{user: user, password: password, menus: defaultMenus()}
+// Option changes how New builds a Router.
+type Option func(*Router)
+
+// WithVersion makes the router run a RouterOS release from Versions (default Newest): commands and
+// parameters that release lacks are refused.
+func WithVersion(v string) Option {
+	return func(r *Router) { r.schema = MustSchema(v) }
+}
+
+// New starts a simulated router with empty menus, accepting user and password with full rights. It stops
+// when the test ends.
+func New(t testing.TB, user, password string, opts ...Option) *Router {
+	r := &Router{user: user, password: password, menus: defaultMenus(),
+		policies: map[string]bool{PolicyRead: true, PolicyWrite: true, PolicyAPI: true, PolicyRESTAPI: true}}
+	for _, o := range opts {
+		o(r)
+	}
+	if r.schema == nil {
+		r.schema = MustSchema(Newest())
+	}
+	r.menus[Resource].singleton["version"] = r.schema.Version + " (stable)"
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
 	// Tests of certificate pinning make handshakes fail on purpose; keep their noise out of the test log.
 	r.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -91,48 +136,40 @@ func New(t testing.TB, user, password string) *Router {
 	return r
 }
 
-func set(keys ...string) map[string]bool {
-	m := map[string]bool{"comment": true, "disabled": true}
-	for _, k := range keys {
-		m[k] = true
+// Version is the RouterOS release the router runs.
+func (r *Router) Version() string { return r.schema.Version }
+
+// Schema is the command schema of the router's release.
+func (r *Router) Schema() *Schema { return r.schema }
+
+// SetPolicies replaces the policies of the user's group (see the Policy constants).
+func (r *Router) SetPolicies(p ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.policies = map[string]bool{}
+	for _, x := range p {
+		r.policies[x] = true
 	}
-	return m
+}
+
+func firewallDefaults() Entry {
+	return Entry{"action": "accept", "disabled": "false", "dynamic": "false", "invalid": "false",
+		"log": "false", "log-prefix": "", "bytes": "0", "packets": "0"}
 }
 
 func defaultMenus() map[string]*menu {
+	mangle := firewallDefaults()
+	mangle["passthrough"] = "true"
 	return map[string]*menu{
-		NAT: {
-			props: set("chain", "action", "protocol", "src-address", "dst-address", "src-port", "dst-port", "any-port",
-				"src-address-list", "dst-address-list", "in-interface", "out-interface", "in-interface-list",
-				"out-interface-list", "dst-address-type", "src-address-type", "connection-nat-state", "connection-state",
-				"connection-mark", "packet-mark", "to-addresses", "to-ports", "log", "log-prefix", "jump-target"),
-			defaults: Entry{"action": "accept", "disabled": "false", "dynamic": "false", "invalid": "false",
-				"log": "false", "log-prefix": "", "bytes": "0", "packets": "0"},
-			required: []string{"chain"},
-		},
-		AddrList: {
-			props:    set("list", "address", "timeout"),
-			defaults: Entry{"disabled": "false", "dynamic": "false"},
-			required: []string{"list", "address"},
-			check:    uniqueListEntry,
-		},
-		Address: {
-			props:    set("address", "interface", "network"),
-			defaults: Entry{"disabled": "false", "dynamic": "false", "invalid": "false"},
-			required: []string{"address", "interface"},
-		},
-		Script: {
-			props:    set("name", "source", "policy", "dont-require-permissions", "owner"),
-			defaults: Entry{"dont-require-permissions": "false", "run-count": "0"},
-			required: []string{"name"},
-		},
-		Scheduler: {
-			props:    set("name", "on-event", "start-time", "start-date", "interval", "policy"),
-			defaults: Entry{"disabled": "false", "run-count": "0"},
-			required: []string{"name"},
-		},
-		Cloud:    {singleton: Entry{"ddns-enabled": "false", "status": "", "public-address": ""}},
-		Resource: {singleton: Entry{"version": "7.16.2 (stable)", "board-name": "rostest", "platform": "MikroTik"}},
+		NAT:       {defaults: firewallDefaults(), required: []string{"chain"}},
+		Mangle:    {defaults: mangle, required: []string{"chain"}},
+		Filter:    {defaults: firewallDefaults(), required: []string{"chain"}},
+		AddrList:  {defaults: Entry{"disabled": "false", "dynamic": "false"}, required: []string{"list", "address"}, check: uniqueListEntry},
+		Address:   {defaults: Entry{"disabled": "false", "dynamic": "false", "invalid": "false"}, required: []string{"address", "interface"}},
+		Script:    {defaults: Entry{"dont-require-permissions": "false", "run-count": "0"}, required: []string{"name"}},
+		Scheduler: {defaults: Entry{"disabled": "false", "run-count": "0"}, required: []string{"name"}},
+		Cloud:     {singleton: Entry{"ddns-enabled": "false", "status": "", "public-address": ""}},
+		Resource:  {singleton: Entry{"version": "", "board-name": "rostest", "platform": "MikroTik"}},
 	}
 }
 
@@ -172,11 +209,18 @@ func (r *Router) Counts() (reads, writes int) {
 	return r.reads, r.writes
 }
 
-// ResetCounts zeroes the request counters and the request log.
+// BytesServed returns the bytes of the answer bodies since the start or the last ResetCounts.
+func (r *Router) BytesServed() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bytesOut
+}
+
+// ResetCounts zeroes the request and byte counters and the request logs.
 func (r *Router) ResetCounts() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.reads, r.writes, r.requests = 0, 0, nil
+	r.reads, r.writes, r.bytesOut, r.requests, r.noProplist = 0, 0, 0, nil, nil
 }
 
 // Requests returns every request served since the last ResetCounts, as "METHOD /path".
@@ -184,6 +228,14 @@ func (r *Router) Requests() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.requests)
+}
+
+// ReadsWithoutProplist returns the reads since the last ResetCounts that asked for every property of
+// every item (no .proplist): on a router with big tables each one downloads far more than needed.
+func (r *Router) ReadsWithoutProplist() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.noProplist)
 }
 
 // FailWrite makes the nth write from now (1 = the next one) fail without effect. With status 0 the
@@ -207,6 +259,17 @@ func (r *Router) Add(path string, props Entry) string {
 	return e[".id"]
 }
 
+// AddMany appends n items made by mk (as a big router's blocklists are), faster than n calls of Add.
+func (r *Router) AddMany(path string, n int, mk func(i int) Entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.menus[path]
+	m.items = slices.Grow(m.items, n)
+	for i := range n {
+		m.items = append(m.items, m.newItem(mk(i)))
+	}
+}
+
 // Items returns a copy of a menu's items in order.
 func (r *Router) Items(path string) []Entry {
 	r.mu.Lock()
@@ -228,13 +291,19 @@ func (r *Router) Item(path, id string) Entry {
 	return nil
 }
 
-// Edit changes properties of an item; an empty value removes the property.
+// Edit changes properties of an item; an empty value removes the property (as unset does).
 func (r *Router) Edit(path, id string, props Entry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := r.menus[path]
 	if i := m.find(id); i >= 0 {
-		applyProps(m.items[i], props)
+		for k, v := range props {
+			if v == "" && k != "comment" {
+				delete(m.items[i], k)
+				continue
+			}
+			m.items[i][k] = v
+		}
 	}
 }
 
@@ -259,7 +328,9 @@ func (r *Router) Move(path, id, dest string) {
 func (r *Router) SetSingleton(path string, props Entry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	applyProps(r.menus[path].singleton, props)
+	for k, v := range props {
+		r.menus[path].singleton[k] = v
+	}
 }
 
 func clone(e Entry) Entry {
@@ -268,16 +339,6 @@ func clone(e Entry) Entry {
 		out[k] = v
 	}
 	return out
-}
-
-func applyProps(e Entry, props Entry) {
-	for k, v := range props {
-		if v == "" && k != "comment" {
-			delete(e, k)
-			continue
-		}
-		e[k] = v
-	}
 }
 
 func (m *menu) newItem(props Entry) Entry {
@@ -310,19 +371,52 @@ type apiError struct {
 	detail string
 }
 
-func writeError(w http.ResponseWriter, status int, detail string) {
+func badRequest(detail string) *apiError { return &apiError{http.StatusBadRequest, detail} }
+
+func (r *Router) writeError(w http.ResponseWriter, status int, detail string) {
 	body := map[string]any{"error": status, "message": http.StatusText(status)}
 	if detail != "" {
 		body["detail"] = detail
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	r.writeJSON(w, status, body)
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+// writeJSON answers v as RouterOS does: strings with bytes below 0x20 other than tab, newline and carriage
+// return hold them raw, which is not valid JSON.
+func (r *Router) writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	data := rawControls(buf.Bytes())
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	w.WriteHeader(status)
+	n, _ := w.Write(data)
+	r.bytesOut += int64(n)
+}
+
+// rawControls turns the \u00XX escapes encoding/json writes for control bytes back into the bytes.
+func rawControls(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u00`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\\' && i+5 < len(b) && b[i+1] == 'u' && b[i+2] == '0' && b[i+3] == '0' {
+			if n, err := strconv.ParseUint(string(b[i+4:i+6]), 16, 8); err == nil && n < 0x20 {
+				out = append(out, byte(n))
+				i += 5
+				continue
+			}
+		}
+		if b[i] == '\\' && i+1 < len(b) {
+			out = append(out, b[i], b[i+1])
+			i++
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return out
 }
 
 func (r *Router) serve(w http.ResponseWriter, req *http.Request) {
@@ -337,11 +431,15 @@ func (r *Router) serve(w http.ResponseWriter, req *http.Request) {
 		r.writes++
 	}
 	if u, p, ok := req.BasicAuth(); !ok || u != r.user || p != r.password {
-		writeError(w, http.StatusUnauthorized, "")
+		r.writeError(w, http.StatusUnauthorized, "")
+		return
+	}
+	if !r.policies[PolicyRESTAPI] || !r.policies[PolicyAPI] || read && !r.policies[PolicyRead] || !read && !r.policies[PolicyWrite] {
+		r.writeError(w, http.StatusForbidden, "not enough permissions")
 		return
 	}
 	if !ok || path == "" {
-		writeError(w, http.StatusBadRequest, "no such command or directory")
+		r.writeError(w, http.StatusBadRequest, "no such command or directory")
 		return
 	}
 	if !read && r.failAt > 0 && r.writes == r.failAt {
@@ -350,28 +448,39 @@ func (r *Router) serve(w http.ResponseWriter, req *http.Request) {
 			hijackClose(w)
 			return
 		}
-		writeError(w, r.failCode, r.failMsg)
+		r.writeError(w, r.failCode, r.failMsg)
 		return
 	}
 	var body map[string]any
 	if req.Body != nil {
 		data, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
-		if len(strings.TrimSpace(string(data))) > 0 {
+		if len(bytes.TrimSpace(data)) > 0 {
 			if err := json.Unmarshal(data, &body); err != nil {
-				writeError(w, http.StatusBadRequest, "JSON parsing error: "+err.Error())
+				r.writeError(w, http.StatusBadRequest, "JSON parsing error: "+err.Error())
 				return
 			}
 		}
 	}
+	if read && !hasProplist(req.URL.Query(), body) {
+		r.noProplist = append(r.noProplist, req.Method+" "+path)
+	}
 	out, aerr := r.dispatch(req.Method, path, req.URL.Query(), body)
 	switch {
 	case aerr != nil:
-		writeError(w, aerr.status, aerr.detail)
+		r.writeError(w, aerr.status, aerr.detail)
 	case out == nil:
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		writeJSON(w, out)
+		r.writeJSON(w, http.StatusOK, out)
 	}
+}
+
+func hasProplist(query map[string][]string, body map[string]any) bool {
+	if len(query[".proplist"]) > 0 {
+		return true
+	}
+	_, ok := body[".proplist"]
+	return ok
 }
 
 func hijackClose(w http.ResponseWriter) {
@@ -387,29 +496,62 @@ func hijackClose(w http.ResponseWriter) {
 // dispatch resolves the path to a menu and an optional item or command, and runs the method.
 func (r *Router) dispatch(method, path string, query map[string][]string, body map[string]any) (any, *apiError) {
 	if m, ok := r.menus[path]; ok {
-		return r.onMenu(m, method, query, body)
+		return r.onMenu(m, path, method, query, body)
 	}
 	i := strings.LastIndex(path, "/")
 	m, ok := r.menus[path[:i]]
 	if !ok {
 		first := strings.Split(strings.TrimPrefix(path, "/"), "/")[0]
-		return nil, &apiError{http.StatusBadRequest, "no such command or directory (" + first + ")"}
+		return nil, badRequest("no such command or directory (" + first + ")")
 	}
 	last := path[i+1:]
 	if method == http.MethodPost {
-		return r.command(m, last, body)
+		return r.command(m, path[:i], last, body)
 	}
 	switch last {
-	case "print", "add", "set", "remove", "move":
-		return nil, &apiError{http.StatusBadRequest, "no such command"}
+	case "print", "add", "set", "remove", "move", "unset":
+		return nil, badRequest("no such command")
 	}
-	return r.onItem(m, method, last, body)
+	return r.onItem(m, path[:i], method, last, query, body)
 }
 
-func (r *Router) onMenu(m *menu, method string, query map[string][]string, body map[string]any) (any, *apiError) {
+// schemaName is the menu's name in the schema: the REST path without its leading slash.
+func schemaName(path string) string { return strings.TrimPrefix(path, "/") }
+
+// checkCommand refuses a command (and its arguments) the router's release does not have. Menus the schema
+// does not cover (/system/resource) are not checked.
+func (r *Router) checkCommand(path, cmd string, args Entry) *apiError {
+	name := schemaName(path)
+	if !r.schema.HasMenu(name) {
+		return nil
+	}
+	if !r.schema.HasCommand(name, cmd) {
+		return badRequest("no such command")
+	}
+	if msg := r.schema.CheckArgs(name, cmd, args); msg != "" {
+		return badRequest(msg)
+	}
+	return nil
+}
+
+// normalize writes booleans as RouterOS shows them over REST ("true"/"false").
+func (r *Router) normalize(path, cmd string, props Entry) {
+	for k, v := range props {
+		if r.schema.IsBoolean(schemaName(path), cmd, k) {
+			switch v {
+			case "yes":
+				props[k] = "true"
+			case "no":
+				props[k] = "false"
+			}
+		}
+	}
+}
+
+func (r *Router) onMenu(m *menu, path, method string, query map[string][]string, body map[string]any) (any, *apiError) {
 	if m.singleton != nil {
 		if method != http.MethodGet {
-			return nil, &apiError{http.StatusBadRequest, "no such command"}
+			return nil, badRequest("no such command")
 		}
 		return project(m.singleton, proplist(query[".proplist"])), nil
 	}
@@ -423,36 +565,57 @@ func (r *Router) onMenu(m *menu, method string, query map[string][]string, body 
 		}
 		return m.print(words, proplist(query[".proplist"]))
 	case http.MethodPut:
-		return m.add(body)
+		return r.add(m, path, body)
 	}
-	return nil, &apiError{http.StatusBadRequest, "no such command"}
+	return nil, badRequest("no such command")
 }
 
-func (r *Router) onItem(m *menu, method, id string, body map[string]any) (any, *apiError) {
+func (r *Router) onItem(m *menu, path, method, id string, query map[string][]string, body map[string]any) (any, *apiError) {
 	i := m.find(id)
 	if i < 0 {
 		if method == http.MethodGet || method == http.MethodPatch || method == http.MethodDelete {
 			return nil, &apiError{http.StatusNotFound, ""}
 		}
-		return nil, &apiError{http.StatusBadRequest, "no such command"}
+		return nil, badRequest("no such command")
 	}
 	switch method {
 	case http.MethodGet:
-		return clone(m.items[i]), nil
+		return project(m.items[i], proplist(query[".proplist"])), nil
 	case http.MethodPatch:
-		return m.set(i, body)
+		return r.set(m, path, i, body)
 	case http.MethodDelete:
+		if err := r.checkCommand(path, "remove", nil); err != nil {
+			return nil, err
+		}
 		m.items = slices.Delete(m.items, i, i+1)
 		return nil, nil
 	}
-	return nil, &apiError{http.StatusBadRequest, "no such command"}
+	return nil, badRequest("no such command")
 }
 
 // command runs a POST console command on a menu.
-func (r *Router) command(m *menu, cmd string, body map[string]any) (any, *apiError) {
+func (r *Router) command(m *menu, path, cmd string, body map[string]any) (any, *apiError) {
+	args, err := stringArgs(body)
+	if err != nil {
+		return nil, err
+	}
+	if m.singleton != nil {
+		if cmd == "print" {
+			return project(m.singleton, proplistAny(body[".proplist"])), nil
+		}
+		return nil, badRequest("no such command")
+	}
 	switch cmd {
 	case "print":
-		pl, _ := body[".proplist"]
+		check := Entry{}
+		for k, v := range args {
+			if k != ".proplist" && k != ".query" {
+				check[k] = v
+			}
+		}
+		if err := r.checkCommand(path, "print", check); err != nil {
+			return nil, err
+		}
 		var words []string
 		if q, ok := body[".query"].([]any); ok {
 			for _, w := range q {
@@ -460,42 +623,66 @@ func (r *Router) command(m *menu, cmd string, body map[string]any) (any, *apiErr
 				words = append(words, s)
 			}
 		}
-		return m.print(words, proplistAny(pl))
+		return m.print(words, proplistAny(body[".proplist"]))
 	case "add":
-		return m.add(body)
-	case "set", "remove", "move":
-		if m.singleton != nil {
-			return nil, &apiError{http.StatusBadRequest, "no such command"}
-		}
+		return r.add(m, path, body)
+	case "set", "remove", "move", "unset":
 	default:
-		return nil, &apiError{http.StatusBadRequest, "no such command or directory (" + cmd + ")"}
+		if r.schema.HasMenu(schemaName(path)) && !r.schema.HasCommand(schemaName(path), cmd) {
+			return nil, badRequest("no such command")
+		}
+		return nil, badRequest("no such command or directory (" + cmd + ")")
 	}
 	ids := idsOf(body)
+	check := Entry{}
+	for k, v := range args {
+		if k != ".id" {
+			check[k] = v
+		}
+	}
+	if cmd == "set" {
+		delete(check, "numbers")
+	}
+	if err := r.checkCommand(path, cmd, check); err != nil {
+		return nil, err
+	}
 	if len(ids) == 0 {
-		return nil, &apiError{http.StatusBadRequest, "missing value(s) of argument(s) numbers"}
+		return nil, badRequest("missing value(s) of argument(s) numbers")
 	}
 	switch cmd {
 	case "set":
 		i := m.find(ids[0])
 		if i < 0 {
-			return nil, &apiError{http.StatusBadRequest, "no such item"}
+			return nil, badRequest("no such item")
 		}
-		props := maps(body)
+		props := clone(args)
 		delete(props, ".id")
 		delete(props, "numbers")
-		if _, err := m.set(i, anyMap(props)); err != nil {
+		if _, err := r.set(m, path, i, anyMap(props)); err != nil {
 			return nil, err
+		}
+	case "unset":
+		name := args["value-name"]
+		if !r.schema.HasParam(schemaName(path), "set", name) || name == "numbers" {
+			return nil, badRequest("input does not match any value of value-name")
+		}
+		for _, id := range ids {
+			i := m.find(id)
+			if i < 0 {
+				return nil, badRequest("no such item")
+			}
+			delete(m.items[i], name)
 		}
 	case "remove":
 		for _, id := range ids {
 			if i := m.find(id); i >= 0 {
 				m.items = slices.Delete(m.items, i, i+1)
 			} else {
-				return nil, &apiError{http.StatusBadRequest, "no such item"}
+				return nil, badRequest("no such item")
 			}
 		}
 	case "move":
-		dest, _ := body["destination"].(string)
+		dest := args["destination"]
 		if err := m.move(ids, dest); err != nil {
 			return nil, err
 		}
@@ -517,7 +704,7 @@ func (m *menu) print(words, props []string) (any, *apiError) {
 	for _, e := range m.items {
 		ok, err := matchQuery(words, e)
 		if err != nil {
-			return nil, &apiError{http.StatusBadRequest, err.Error()}
+			return nil, badRequest(err.Error())
 		}
 		if ok {
 			out = append(out, project(e, props))
@@ -562,22 +749,28 @@ func proplistAny(v any) []string {
 	return nil
 }
 
-// maps turns a JSON body into string properties; RouterOS also takes numbers, never objects.
-func maps(body map[string]any) Entry {
+// stringArgs turns a JSON body into string arguments; RouterOS also takes numbers and booleans, never
+// objects. .proplist and .query may be lists.
+func stringArgs(body map[string]any) (Entry, *apiError) {
 	out := Entry{}
 	for k, v := range body {
 		switch x := v.(type) {
 		case string:
 			out[k] = x
 		case float64:
-			out[k] = fmt.Sprint(x)
+			out[k] = strconv.FormatFloat(x, 'f', -1, 64)
 		case bool:
-			out[k] = fmt.Sprint(x)
+			out[k] = strconv.FormatBool(x)
+		case []any:
+			if k != ".proplist" && k != ".query" {
+				return nil, badRequest("invalid value for argument " + k)
+			}
+			out[k] = ""
 		default:
-			out[k] = "\x00invalid"
+			return nil, badRequest("invalid value for argument " + k)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func anyMap(e Entry) map[string]any {
@@ -588,62 +781,71 @@ func anyMap(e Entry) map[string]any {
 	return out
 }
 
-func (m *menu) validate(props Entry) *apiError {
-	for k, v := range props {
-		if v == "\x00invalid" {
-			return &apiError{http.StatusBadRequest, "invalid value for argument " + k}
-		}
-		if !m.props[k] {
-			return &apiError{http.StatusBadRequest, "unknown parameter " + k}
-		}
-	}
-	return nil
-}
-
-func (m *menu) add(body map[string]any) (any, *apiError) {
-	props := maps(body)
-	before, hasBefore := props["place-before"]
-	delete(props, "place-before")
-	if err := m.validate(props); err != nil {
+func (r *Router) add(m *menu, path string, body map[string]any) (any, *apiError) {
+	props, err := stringArgs(body)
+	if err != nil {
 		return nil, err
 	}
+	if err := r.checkCommand(path, "add", props); err != nil {
+		return nil, err
+	}
+	before, hasBefore := props["place-before"]
+	delete(props, "place-before")
 	for _, k := range m.required {
 		if props[k] == "" {
-			return nil, &apiError{http.StatusBadRequest, "missing value(s) of argument(s) " + k}
+			return nil, badRequest("missing value(s) of argument(s) " + k)
 		}
 	}
+	r.normalize(path, "add", props)
 	at := len(m.items)
 	if hasBefore {
 		if at = m.find(before); at < 0 {
-			return nil, &apiError{http.StatusBadRequest, "no such item"}
+			return nil, badRequest("no such item")
 		}
 	}
 	e := m.newItem(props)
 	if m.check != nil {
 		if msg := m.check(m, e, e[".id"]); msg != "" {
 			m.next--
-			return nil, &apiError{http.StatusBadRequest, msg}
+			return nil, badRequest(msg)
 		}
 	}
-	if _, ok := m.props["network"]; ok {
+	if path == Address {
 		fillNetwork(e)
 	}
 	m.items = slices.Insert(m.items, at, e)
 	return clone(e), nil
 }
 
-func (m *menu) set(i int, body map[string]any) (any, *apiError) {
-	props := maps(body)
-	delete(props, ".id")
-	if err := m.validate(props); err != nil {
+// interfaceParams take an interface name; an empty one is ambiguous to RouterOS.
+var interfaceParams = map[string]bool{"in-interface": true, "out-interface": true, "interface": true}
+
+func (r *Router) set(m *menu, path string, i int, body map[string]any) (any, *apiError) {
+	props, err := stringArgs(body)
+	if err != nil {
 		return nil, err
 	}
+	delete(props, ".id")
+	if err := r.checkCommand(path, "set", props); err != nil {
+		return nil, err
+	}
+	for k, v := range props {
+		if v == "" && interfaceParams[k] {
+			return nil, badRequest("ambiguous value of interface, more than one possible value matches input")
+		}
+	}
+	r.normalize(path, "set", props)
 	e := clone(m.items[i])
-	applyProps(e, props)
+	for k, v := range props {
+		e[k] = v // an empty value stays: unsetting is POST .../unset
+	}
 	if m.check != nil {
 		if msg := m.check(m, e, e[".id"]); msg != "" {
-			return nil, &apiError{http.StatusBadRequest, msg}
+			return nil, badRequest(msg)
 		}
+	}
+	if path == Address {
+		fillNetwork(e)
 	}
 	m.items[i] = e
 	return clone(e), nil
@@ -655,12 +857,12 @@ func (m *menu) move(ids []string, dest string) *apiError {
 	for _, id := range ids {
 		i := m.find(id)
 		if i < 0 {
-			return &apiError{http.StatusBadRequest, "no such item"}
+			return badRequest("no such item")
 		}
 		moving = append(moving, m.items[i])
 	}
 	if dest != "" && m.find(dest) < 0 {
-		return &apiError{http.StatusBadRequest, "no such item"}
+		return badRequest("no such item")
 	}
 	m.items = slices.DeleteFunc(m.items, func(e Entry) bool {
 		return slices.ContainsFunc(moving, func(x Entry) bool { return x[".id"] == e[".id"] })
