@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
 const stateVersion = 1
@@ -90,6 +91,17 @@ func (e *Engine) load(h *host) state {
 	case st.Held:
 		log.Error("ddns: UPDATES HELD for this hostname until its config changes", "answer", st.Answer,
 			"reason", st.Reason, "state_file", h.file)
+	}
+	// A saved wait is recomputed against this clock: one that jumped back (or a file from elsewhere) must not
+	// pause the hostname for years.
+	limit := provider.MaxWait
+	if st.Wait == waitBackoff {
+		limit = BackoffMax
+	}
+	if now := e.clock.Now(); st.NextRetry.After(now.Add(limit)) {
+		log.Warn("ddns: the saved retry time is too far ahead (clock change?); waiting at most "+limit.String(),
+			"next_retry", st.NextRetry, "state_file", h.file)
+		st.NextRetry = now.Add(limit)
 	}
 	return st
 }

@@ -86,7 +86,7 @@ func (e *Engine) clean(err error) error {
 		return &provider.Error{Kind: ErrTransient, Msg: e.scrub(err.Error())}
 	}
 	c := *pe
-	c.Answer, c.Msg = e.scrub(c.Answer), e.scrub(c.Msg)
+	c.Answer, c.Msg = e.answer(c.Answer), e.scrub(c.Msg)
 	if c.Err != nil {
 		c.Err = errors.New(e.scrub(c.Err.Error()))
 	}
@@ -99,7 +99,7 @@ func (e *Engine) record(h *host, addr netip.Addr, answer string, err error, now 
 	log := e.log.With("hostname", h.entry.Hostname, "provider", h.entry.Provider, "address", addr.String())
 	if err == nil {
 		*st = state{Version: st.Version, Hostname: st.Hostname, Provider: st.Provider, ConfigHash: st.ConfigHash,
-			LastAddress: addr, LastSent: now, Answer: provider.Sanitize(e.scrub(answer))}
+			LastAddress: addr, LastSent: now, Answer: e.answer(answer)}
 		log.Info("ddns: updated", "answer", st.Answer)
 		return 0
 	}
@@ -113,7 +113,7 @@ func (e *Engine) record(h *host, addr netip.Addr, answer string, err error, now 
 			"answer", st.Answer, "reason", msg, "auth", pe.Auth, "state_file", h.file)
 		return 0
 	case provider.ErrRetryLater:
-		wait := pe.RetryAfter
+		wait := min(pe.RetryAfter, provider.MaxWait)
 		if wait <= 0 {
 			wait = provider.ServerTrouble
 		}
@@ -129,16 +129,58 @@ func (e *Engine) record(h *host, addr netip.Addr, answer string, err error, now 
 	}
 }
 
-// scrub removes every secret the engine read from s, raw and URL-encoded: a last line of defence behind
-// providers that already keep secrets out of their errors.
+// scrub removes every secret the engine read from s, raw and URL-encoded, and the start of one (4 characters
+// or more) where s was cut: a last line of defence behind providers that already keep secrets out of their
+// errors.
 func (e *Engine) scrub(s string) string {
 	for _, sec := range e.secrets {
 		if sec == "" {
 			continue
 		}
-		s = strings.ReplaceAll(s, sec, "[redacted]")
+		s = strings.ReplaceAll(s, sec, redacted)
 		if q := url.QueryEscape(sec); q != sec {
-			s = strings.ReplaceAll(s, q, "[redacted]")
+			s = strings.ReplaceAll(s, q, redacted)
+		}
+	}
+	for _, sec := range e.secrets {
+		s = scrubCut(s, sec)
+		if q := url.QueryEscape(sec); q != sec {
+			s = scrubCut(s, q)
+		}
+	}
+	return s
+}
+
+const redacted = "[redacted]"
+
+// answer is a provider's answer made fit to log, show and save: scrubbed, then cut to 64 characters, then
+// scrubbed again where the cut fell.
+func (e *Engine) answer(s string) string { return e.scrub(provider.Sanitize(e.scrub(s))) }
+
+// scrubCut replaces a prefix of sec, 4 characters or longer, that ends s or stands before a cut mark ("…").
+func scrubCut(s, sec string) string {
+	const mark = "…"
+	var out strings.Builder
+	rest := s
+	for {
+		i := strings.Index(rest, mark)
+		end := len(rest)
+		if i >= 0 {
+			end = i
+		}
+		out.WriteString(cutTail(rest[:end], sec))
+		if i < 0 {
+			return out.String()
+		}
+		out.WriteString(mark)
+		rest = rest[i+len(mark):]
+	}
+}
+
+func cutTail(s, sec string) string {
+	for k := min(len(sec)-1, len(s)); k >= 4; k-- {
+		if strings.HasSuffix(s, sec[:k]) {
+			return s[:len(s)-k] + redacted
 		}
 	}
 	return s

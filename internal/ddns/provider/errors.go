@@ -57,17 +57,17 @@ func (e *Error) Is(target error) bool {
 
 // Hold is a refusal that stops updates until the config changes.
 func Hold(answer, msg string) *Error {
-	return &Error{Kind: ErrHold, Answer: Sanitize(answer), Msg: msg}
+	return &Error{Kind: ErrHold, Answer: Clean(answer), Msg: msg}
 }
 
 // AuthHold is a credentials refusal; it holds like Hold.
 func AuthHold(answer, msg string) *Error {
-	return &Error{Kind: ErrHold, Auth: true, Answer: Sanitize(answer), Msg: msg}
+	return &Error{Kind: ErrHold, Auth: true, Answer: Clean(answer), Msg: msg}
 }
 
 // RetryLater asks the engine to wait at least after.
 func RetryLater(answer string, after time.Duration, msg string) *Error {
-	return &Error{Kind: ErrRetryLater, Answer: Sanitize(answer), RetryAfter: after, Msg: msg}
+	return &Error{Kind: ErrRetryLater, Answer: Clean(answer), RetryAfter: after, Msg: msg}
 }
 
 // Transient wraps a passing failure, typically from the network. URLs inside err lose their query string and
@@ -101,9 +101,17 @@ func RedactURL(err error) error {
 	return fmt.Errorf("%s %s: %w", ue.Op, safe, ue.Err)
 }
 
-// Sanitize makes a provider's answer fit for one log field: the first line, printable characters only, at
-// most 64 of them. Providers answer with anything from a code word to an HTML error page.
-func Sanitize(s string) string {
+// MaxWait caps every wait a provider asks for or a state file holds: a wrong clock or a hostile server must not
+// pause a hostname for longer than a day.
+const MaxWait = 24 * time.Hour
+
+// MaxAnswer bounds an answer as a provider hands it to the engine. The engine cuts it to 64 characters only
+// after scrubbing every secret from it: cutting first could leave the start of a secret behind.
+const MaxAnswer = 1024
+
+// Clean makes a provider's answer fit for one log field: the first line, printable characters only, at most
+// MaxAnswer of them. Providers answer with anything from a code word to an HTML error page.
+func Clean(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
@@ -111,6 +119,15 @@ func Sanitize(s string) string {
 		}
 		return -1
 	}, strings.TrimSpace(s))
+	if r := []rune(s); len(r) > MaxAnswer {
+		s = string(r[:MaxAnswer]) + "…"
+	}
+	return s
+}
+
+// Sanitize is Clean cut to 64 characters, for showing. Call it only on text already scrubbed of secrets.
+func Sanitize(s string) string {
+	s = Clean(s)
 	if r := []rune(s); len(r) > 64 {
 		s = string(r[:64]) + "…"
 	}

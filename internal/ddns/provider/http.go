@@ -60,15 +60,17 @@ func Do(ctx context.Context, env Env, req *http.Request) (int, []byte, time.Dura
 	return resp.StatusCode, body, retryAfter(resp.Header.Get("Retry-After")), nil
 }
 
+// retryAfter reads a Retry-After header, capped at MaxWait (a server asking for a century must not silence a
+// hostname for one, and a huge number must not overflow into a negative wait).
 func retryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s > 0 {
+		return min(time.Duration(min(s, int64(MaxWait/time.Second)))*time.Second, MaxWait)
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		return min(time.Until(t), MaxWait)
 	}
 	return 0
 }

@@ -108,7 +108,7 @@ func Parse(status int, body []byte, addr netip.Addr) (string, error) {
 		if status/100 != 2 {
 			return "", provider.RetryLater(line, provider.ServerTrouble, fmt.Sprintf("success code with HTTP status %d", status))
 		}
-		return provider.Sanitize(line), nil
+		return provider.Clean(line), nil
 	case known && o.kind == provider.ErrRetryLater:
 		return "", provider.RetryLater(code, provider.ServerTrouble, o.msg)
 	case known && o.auth:

@@ -1,0 +1,71 @@
+package ddns_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns"
+)
+
+// TestServerWaitCapped: Cloudflare answering 429 with Retry-After: 3153600000 (a century) pauses the hostname
+// for a day at most.
+func TestServerWaitCapped(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "3153600000")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"success":false,"errors":[{"code":971,"message":"rate limited"}],"messages":[],"result":null}`)
+	}))
+	defer srv.Close()
+	t.Setenv("HAIRPIN_TEST_CF_TOKEN", "cf-token-0123456789")
+	clock := newFakeClock()
+	logger, _ := newLogger(t)
+	entry := config.DDNS{Provider: "cloudflare", Server: srv.URL + "/client/v4", Hostname: "home.example.net",
+		ZoneID: "0123456789abcdef0123456789abcdef", TokenEnv: "HAIRPIN_TEST_CF_TOKEN", TTL: 60}
+	e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := force(t, e, addrA); !errors.Is(err, ddns.ErrRetryLater) {
+		t.Fatalf("got %v, want a retry-later", err)
+	}
+	if wait := e.Status()[0].NextRetry.Sub(clock.Now()); wait > 24*time.Hour || wait < time.Hour {
+		t.Errorf("waits %s, want at most 24h (and the server's wish beyond the default)", wait)
+	}
+}
+
+// TestSavedWaitCapped: a state file whose next_retry lies a century ahead (the clock jumped back, or the file
+// was edited) is recomputed on load to a day at most.
+func TestSavedWaitCapped(t *testing.T) {
+	s := newDynSetup(t)
+	e := s.engine(t)
+	s.srv.Queue("dnserr")
+	if err := force(t, e, addrA); !errors.Is(err, ddns.ErrRetryLater) {
+		t.Fatalf("got %v, want a retry-later", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(s.dir, "ddns", "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("state files: %v", files)
+	}
+	var st map[string]any
+	b, _ := os.ReadFile(files[0])
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["next_retry"] = s.clock.Now().AddDate(100, 0, 0).Format(time.RFC3339)
+	b, _ = json.Marshal(st)
+	if err := os.WriteFile(files[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e = s.engine(t)
+	if wait := e.Status()[0].NextRetry.Sub(s.clock.Now()); wait > 24*time.Hour || wait <= 0 {
+		t.Errorf("after loading, waits %s, want at most 24h", wait)
+	}
+}
