@@ -105,7 +105,7 @@ func (d *decoder) portRange(n *yaml.Node, path string) (PortRange, bool) {
 }
 
 func parsePortRange(s string) (PortRange, error) {
-	first, last, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	first, last, isRange := strings.Cut(s, "-")
 	a, err := parsePort(first)
 	if err != nil {
 		return PortRange{}, err
@@ -123,8 +123,12 @@ func parsePortRange(s string) (PortRange, error) {
 	return PortRange{a, b}, nil
 }
 
+// parsePort takes decimal digits only: Atoi's sign ("+8095") and spaces (" 8096 ") would let a typo through.
 func parsePort(s string) (uint16, error) {
-	v, err := strconv.Atoi(strings.TrimSpace(s))
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a port number", s)
+	}
+	v, err := strconv.Atoi(s)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a port number", s)
 	}
@@ -147,9 +151,35 @@ func splitTarget(s string) (netip.Addr, string, error) {
 	return addr, port, nil
 }
 
+// isUnicast4 leaves out, besides the obvious, 0.0.0.0/8 ("this network", never a destination) and 240.0.0.0/4
+// (reserved, dropped by hosts and routers).
 func isUnicast4(a netip.Addr) bool {
-	return a.Is4() && !a.IsUnspecified() && !a.IsMulticast() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
-		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	return a.Is4() && !a.IsMulticast() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
+		!thisNetwork.Contains(a) && !reserved.Contains(a)
+}
+
+var (
+	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
+	reserved    = netip.MustParsePrefix("240.0.0.0/4") // includes 255.255.255.255
+)
+
+// edgeOf returns the LAN subnet whose network or broadcast address a is (subnets of /31 and /32 have neither).
+func edgeOf(a netip.Addr, nets []netip.Prefix) (netip.Prefix, string, bool) {
+	for _, p := range nets {
+		if !p.Contains(a) || p.Bits() > 30 {
+			continue
+		}
+		if a == p.Masked().Addr() {
+			return p, "network", true
+		}
+		b := p.Masked().Addr().As4()
+		host := uint32(1)<<(32-p.Bits()) - 1
+		v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
+		if a == netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}) {
+			return p, "broadcast", true
+		}
+	}
+	return netip.Prefix{}, "", false
 }
 
 // crossCheck validates what no single key can: required sections, unique names, overlapping ports.
@@ -214,7 +244,10 @@ func (d *decoder) checkForwardSet(cfg *Config) {
 		} else {
 			names[f.Name] = i
 		}
-		if len(cfg.LAN.Subnets) > 0 && f.To.IsValid() && !inAny(f.To, cfg.LAN.Subnets) {
+		if p, which, ok := edgeOf(f.To, cfg.LAN.Subnets); f.To.IsValid() && ok {
+			d.errorf(valueOf(item.node, "to"), key+".to", "forward to a host's own address inside "+p.String(),
+				"%s is the %s address of LAN subnet %s", f.To, which, p)
+		} else if len(cfg.LAN.Subnets) > 0 && f.To.IsValid() && !inAny(f.To, cfg.LAN.Subnets) {
 			d.warnf(valueOf(item.node, "to"), key+".to", "hairpin masquerades only LAN-to-LAN flows; a target elsewhere works from the internet only", "%s is outside the LAN subnets", f.To)
 		}
 	}
