@@ -12,6 +12,14 @@ have iperf3    || need+=(iperf3)
 have named     || need+=(bind9)
 have dig       || need+=(bind9-dnsutils)
 have nsupdate  || need+=(bind9-dnsutils)
+# Real DNS servers the rfc2136 tests update (each in a namespace of its own), and libfaketime to shift one
+# server's clock for the TSIG BADTIME test.
+have knotd       || [ -x /usr/sbin/knotd ] || need+=(knot)
+have pdns_server || [ -x /usr/sbin/pdns_server ] || need+=(pdns-server)
+ls /usr/lib/*/pdns/libgsqlite3backend.so >/dev/null 2>&1 || need+=(pdns-backend-sqlite3)
+have sqlite3     || need+=(sqlite3)
+have faketime    || need+=(faketime)
+ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 || need+=(libfaketime)
 have make      || need+=(make)
 have gcc       || need+=(gcc)
 if [ ${#need[@]} -gt 0 ]; then
@@ -24,8 +32,11 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-# BIND's packaging starts a system-wide named; hairpin's tests run their own, so keep it out of the way.
-if have systemctl && systemctl is-active --quiet named 2>/dev/null; then systemctl stop named || true; fi
+# BIND's, Knot's and PowerDNS's packaging start system-wide servers; hairpin's tests run their own, so keep
+# them out of the way.
+for svc in named knot pdns; do
+  if have systemctl && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
+done
 
 if ! have go; then
   echo "Go is not installed: install Go 1.24 or newer (https://go.dev/doc/install) and put it on PATH" >&2

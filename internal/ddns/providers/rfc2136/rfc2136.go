@@ -1,15 +1,23 @@
 // Package rfc2136 updates an A record with a standard DNS UPDATE (RFC 2136) signed with TSIG (RFC 8945), as
-// BIND, Knot and PowerDNS accept it: delete the name's A records and add the new one in one message.
+// BIND, Knot and PowerDNS accept it. One update:
+//
+//  1. asks the server for the name's A records and sends nothing when it already holds exactly the wanted
+//     one (PowerDNS would otherwise delete and re-add it and bump the zone's serial);
+//  2. sends, over TCP, "no CNAME at the name" as a prerequisite, then the deletion of the name's A records
+//     and the new record, in one message (without the prerequisite, RFC 2136 section 3.4.2.2 has the server
+//     ignore an A record at a CNAME silently and still answer NOERROR);
+//  3. after NOERROR, asks the server again and reports success only when it serves the new address.
 package rfc2136
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -27,6 +35,21 @@ var Algorithms = map[string]string{
 	"hmac-sha512": dns.HmacSHA512,
 }
 
+// Fudge is the TSIG time window hairpin asks for (RFC 8945 recommends 300 s); a server whose clock is further
+// off answers BADTIME.
+const Fudge = 300
+
+// DialTimeout bounds connecting to the server, so that a dead route fails in seconds, not at the update's
+// overall timeout.
+const DialTimeout = 5 * time.Second
+
+// exchangeTimeout bounds one query or update once connected.
+const exchangeTimeout = 10 * time.Second
+
+// UnsignedRefusalsToHold is how many error answers in a row without a valid TSIG record it takes to hold:
+// one could be forged, but a server refusing the same signed update this often over TCP means it.
+const UnsignedRefusalsToHold = 3
+
 type rfc2136 struct {
 	server string
 	zone   string
@@ -36,6 +59,9 @@ type rfc2136 struct {
 	secret string
 	ttl    uint32
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	mu       sync.Mutex
+	unsigned int // unsigned or unverified error answers in a row
 }
 
 var _ provider.Provider = (*rfc2136)(nil)
@@ -72,85 +98,377 @@ func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
 	if !ok {
 		return nil, fmt.Errorf("tsig_algorithm %q is not one of hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512", algName)
 	}
-	secret, err := env.Secret(e.TSIGSecretFile, e.TSIGSecretEnv)
+	raw, err := env.Secret(e.TSIGSecretFile, e.TSIGSecretEnv)
 	if err != nil {
 		return nil, fmt.Errorf("tsig secret: %w", err)
 	}
-	secret = KeySecret(secret)
-	if env.Sensitive != nil {
-		env.Sensitive(secret)
+	k, err := ParseKeyFile(raw)
+	if k.Secret != "" && env.Sensitive != nil {
+		env.Sensitive(k.Secret)
 	}
-	if _, err := base64.StdEncoding.DecodeString(secret); err != nil || secret == "" {
-		return nil, errors.New("tsig secret is not base64 (give the value of the key's secret line)")
+	if err != nil {
+		return nil, fmt.Errorf("tsig secret: %w", err)
+	}
+	if err := k.agrees(e.TSIGKey, algName); err != nil {
+		return nil, fmt.Errorf("tsig secret %s: %w", secretSource(e), err)
 	}
 	ttl := e.TTL
 	if ttl <= 0 {
 		ttl = 60
 	}
 	return &rfc2136{server: server, zone: dns.CanonicalName(zone), name: dns.CanonicalName(e.Hostname),
-		key: dns.CanonicalName(e.TSIGKey), alg: alg, secret: secret, ttl: uint32(ttl), dial: env.Dial}, nil
+		key: dns.CanonicalName(e.TSIGKey), alg: alg, secret: k.Secret, ttl: uint32(ttl), dial: env.Dial}, nil
+}
+
+func secretSource(e config.DDNS) string {
+	if e.TSIGSecretFile != "" {
+		return e.TSIGSecretFile
+	}
+	return "$" + e.TSIGSecretEnv
+}
+
+// agrees checks the key name and algorithm the secret file states, if any, against the config: a mismatch
+// would only show up later as the server's BADKEY or BADSIG.
+func (k Key) agrees(name, alg string) error {
+	var errs []error
+	if k.Name != "" && dns.CanonicalName(k.Name) != dns.CanonicalName(name) {
+		errs = append(errs, fmt.Errorf("the file is for key %q but tsig_key is %q (set tsig_key: %s)", k.Name, name, k.Name))
+	}
+	if k.Algorithm != "" && k.Algorithm != alg {
+		errs = append(errs, fmt.Errorf("the file's key uses %s but tsig_algorithm is %s (set tsig_algorithm: %s)", k.Algorithm, alg, k.Algorithm))
+	}
+	return errors.Join(errs...)
 }
 
 func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if !addr.Is4() {
 		return "", provider.Transient("only IPv4 addresses are sent", nil)
 	}
+	// Query first: an update that changes nothing is not free on every server (PowerDNS deletes and re-adds
+	// the record and bumps the serial, which sends NOTIFY and zone transfers to every secondary). A failed
+	// query is no reason not to try the update.
+	if held, err := p.lookup(ctx); err == nil && held.exactly(addr, p.ttl) {
+		return "unchanged", nil
+	}
 	m := new(dns.Msg)
 	m.SetUpdate(p.zone)
+	m.RRsetNotUsed([]dns.RR{&dns.CNAME{Hdr: dns.RR_Header{Name: p.name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET}}})
 	m.RemoveRRset([]dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: p.name, Rrtype: dns.TypeA, Class: dns.ClassINET}}})
 	m.Insert([]dns.RR{&dns.A{Hdr: dns.RR_Header{Name: p.name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: p.ttl},
 		A: addr.AsSlice()}})
-	m.SetTsig(p.key, p.alg, 300, time.Now().Unix())
-	c := &dns.Client{Net: "udp", TsigSecret: map[string]string{p.key: p.secret}, Timeout: 10 * time.Second}
-	if p.dial == nil {
-		r, _, err := c.ExchangeContext(ctx, m, p.server)
-		return Classify(r, err)
-	}
-	conn, err := p.dial(ctx, "udp", p.server)
+	sent := time.Now()
+	m.SetTsig(p.key, p.alg, Fudge, sent.Unix())
+	r, verr, err := p.exchange(ctx, m, true)
 	if err != nil {
-		return Classify(nil, err)
-	}
-	defer conn.Close()
-	r, _, err := c.ExchangeWithConnContext(ctx, m, &dns.Conn{Conn: conn})
-	return Classify(r, err)
-}
-
-// Classify turns the server's answer into the engine's terms. A TSIG error (BADSIG, BADKEY, BADTIME, which
-// RFC 8945 sends with rcode NOTAUTH) is an auth failure, and so is REFUSED, the key not being allowed to update
-// this name: both hold. SERVFAIL and
-// network errors are transient. Any other rcode says the zone or name is wrong: hold.
-func Classify(r *dns.Msg, err error) (string, error) {
-	if r == nil {
-		if err == nil {
-			err = errors.New("no answer")
-		}
 		return "", provider.Transient("no answer from the DNS server", err)
 	}
-	answer := dns.RcodeToString[r.Rcode]
-	if answer == "" {
-		answer = fmt.Sprintf("RCODE%d", r.Rcode)
-	}
-	if t := r.IsTsig(); t != nil && t.Error != dns.RcodeSuccess {
-		name := dns.RcodeToString[int(t.Error)]
-		if name == "" {
-			name = fmt.Sprintf("%d", t.Error)
+	answer, cerr := Classify(r, verr, p.name, sent)
+	if cerr != nil && errors.Is(cerr, errUnsigned) {
+		// Some servers (PowerDNS) answer a bad key, a bad signature and a clock off by more than the fudge
+		// alike, with a bare REFUSED. A signed query can tell the clock apart.
+		clock, keyOK := p.probe(ctx)
+		if clock != nil {
+			return "", clock
 		}
-		answer += " (TSIG " + name + ")"
+		return "", p.count(cerr, keyOK)
+	}
+	if cerr != nil {
+		return "", p.count(cerr, false)
+	}
+	p.count(nil, false)
+	// NOERROR is not proof: the server may have applied nothing (an update policy that drops what it does not
+	// allow, a record type clash). Success is what the server serves afterwards.
+	held, err := p.lookup(ctx)
+	switch {
+	case err != nil:
+		return "", provider.Transient("the server answered NOERROR but could not be asked whether it serves the new address", err)
+	case held.cname != "":
+		return "", provider.Hold(answer, cnameMsg(p.name, held.cname))
+	case !held.has(addr):
+		return "", provider.Transient(fmt.Sprintf("the server answered NOERROR but serves %s for %s, not %s",
+			held.list(), strings.TrimSuffix(p.name, "."), addr), nil)
+	}
+	return answer, nil
+}
+
+// count keeps the tally of untrusted error answers and turns the last of too many in a row into a hold. keyOK
+// says a signed query showed that the server accepts the key.
+func (p *rfc2136) count(err *provider.Error, keyOK bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil || !errors.Is(err, errUnsigned) {
+		p.unsigned = 0
+		if err == nil {
+			return nil
+		}
+		return err
+	}
+	p.unsigned++
+	if p.unsigned < UnsignedRefusalsToHold {
+		err.Msg += fmt.Sprintf(" (%d of %d in a row before updates are held)", p.unsigned, UnsignedRefusalsToHold)
+		return err
+	}
+	key := strings.TrimSuffix(p.key, ".")
+	why := fmt.Sprintf("check that it knows tsig_key %s with this secret and algorithm, and that its update policy "+
+		"allows the key this name", key)
+	if keyOK {
+		why = fmt.Sprintf("it accepts key %s for a change-nothing update, so its update policy does not allow the key this name", key)
+	}
+	held := provider.Hold(err.Answer, fmt.Sprintf("the server refused %d signed updates in a row over TCP without "+
+		"a valid TSIG record in its answers: %s", p.unsigned, why))
+	held.Auth = true
+	return held
+}
+
+// probeAt sends a signed update that cannot change anything, its only content the prerequisite that a name
+// no one uses exists, with time window fudge. (A query will not do: PowerDNS ignores TSIG on queries.) ok says
+// the server signed its answer with the key: the key, the secret and the router's clock within fudge of the
+// server's are all right. server is the time the answer was signed at. Replaying a probe changes nothing
+// either, so a wide window gives nothing away.
+func (p *rfc2136) probeAt(ctx context.Context, fudge uint16) (ok bool, server time.Time) {
+	m := new(dns.Msg)
+	m.SetUpdate(p.zone)
+	m.NameUsed([]dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: "_hairpin-clock-probe." + p.zone}}})
+	m.SetTsig(p.key, p.alg, fudge, time.Now().Unix())
+	r, verr, err := p.exchange(ctx, m, true)
+	if err != nil || r == nil {
+		return false, time.Time{}
+	}
+	t := r.IsTsig()
+	if t == nil || t.Error != dns.RcodeSuccess || (verr != nil && !errors.Is(verr, dns.ErrTime)) {
+		return false, time.Time{}
+	}
+	return true, time.Unix(int64(t.TimeSigned), 0)
+}
+
+// wideFudge is the widest TSIG time window, 18 hours: enough for any clock a router boots with.
+const wideFudge = 1<<16 - 1
+
+// probe finds out whether an unexplained refusal was the router's clock. If the server accepts the key with
+// the widest time window, the key is right (keyOK); if it then refuses it with the normal window, the clock is
+// off, by as much as the narrowest window it accepts (found by bisection, since PowerDNS signs its answer
+// with the request's time rather than its own and says nothing else about its clock).
+func (p *rfc2136) probe(ctx context.Context) (clock *provider.Error, keyOK bool) {
+	ok, server := p.probeAt(ctx, wideFudge)
+	if !ok {
+		return nil, false
+	}
+	now := time.Now()
+	if d := server.Sub(now); d > Fudge*time.Second || d < -Fudge*time.Second {
+		return &provider.Error{Kind: provider.ErrTransient, Answer: "REFUSED",
+			Msg: clockDiff("the server refused the update; a signed probe shows its clock differs", now, server)}, true
+	}
+	if ok, _ := p.probeAt(ctx, Fudge); ok {
+		return nil, true // the clock is fine: the refusal was something else
+	}
+	lo, hi := uint16(Fudge), uint16(wideFudge) // refused at lo, accepted at hi
+	for hi-lo > 2 && ctx.Err() == nil {
+		mid := lo + (hi-lo)/2
+		if ok, _ := p.probeAt(ctx, mid); ok {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return &provider.Error{Kind: provider.ErrTransient, Answer: "REFUSED",
+		Msg: fmt.Sprintf("the server refused the update but accepts the key with a wider time window: this router's clock "+
+			"(%s) differs from the server's by about %d s%s", now.UTC().Format(time.RFC3339), hi, clockFix)}, true
+}
+
+// records is what the server serves at the name.
+type records struct {
+	a     []*dns.A
+	cname string
+}
+
+func (h records) exactly(addr netip.Addr, ttl uint32) bool {
+	return h.cname == "" && len(h.a) == 1 && h.has(addr) && h.a[0].Hdr.Ttl == ttl
+}
+
+func (h records) has(addr netip.Addr) bool {
+	for _, a := range h.a {
+		if got, ok := netip.AddrFromSlice(a.A); ok && got.Unmap() == addr {
+			return true
+		}
+	}
+	return false
+}
+
+func (h records) list() string {
+	if len(h.a) == 0 {
+		return "no A record"
+	}
+	var s []string
+	for _, a := range h.a {
+		s = append(s, a.A.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// lookup asks the server itself (the primary the update goes to, not a resolver's cache) what it serves.
+func (p *rfc2136) lookup(ctx context.Context) (records, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(p.name, dns.TypeA)
+	m.RecursionDesired = false
+	r, _, err := p.exchange(ctx, m, false)
+	if err != nil {
+		return records{}, err
+	}
+	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
+		return records{}, fmt.Errorf("query answered %s", rcodeName(r.Rcode))
+	}
+	if !r.Authoritative {
+		return records{}, errors.New("the server does not answer authoritatively for the name")
+	}
+	var h records
+	for _, rr := range r.Answer {
+		if !strings.EqualFold(rr.Header().Name, p.name) {
+			continue
+		}
+		switch rr := rr.(type) {
+		case *dns.A:
+			h.a = append(h.a, rr)
+		case *dns.CNAME:
+			h.cname = rr.Target
+		}
+	}
+	return h, nil
+}
+
+// errUnsigned marks an error answer that carried no valid signature.
+var errUnsigned = errors.New("the answer is not signed")
+
+// exchange sends m over TCP (no truncation, and an answer cannot be forged by one spoofed datagram) and reads
+// the answer. When sign is set, m carries a TSIG record and verr says whether the answer's signature verified
+// (nil) or why not.
+func (p *rfc2136) exchange(ctx context.Context, m *dns.Msg, sign bool) (r *dns.Msg, verr error, err error) {
+	ctx, cancel := context.WithTimeout(ctx, DialTimeout+exchangeTimeout)
+	defer cancel()
+	dial := p.dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: DialTimeout}).DialContext
+	}
+	dctx, dcancel := context.WithTimeout(ctx, DialTimeout)
+	conn, err := dial(dctx, "tcp", p.server)
+	dcancel()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	var wire []byte
+	var mac string
+	if sign {
+		wire, mac, err = dns.TsigGenerate(m, p.secret, "", false)
+	} else {
+		wire, err = m.Pack()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	co := &dns.Conn{Conn: conn}
+	if _, err := co.Write(wire); err != nil {
+		return nil, nil, err
+	}
+	raw, err := co.ReadMsgHeader(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	r = new(dns.Msg)
+	if err := r.Unpack(raw); err != nil {
+		return nil, nil, fmt.Errorf("unreadable answer: %w", err)
+	}
+	if r.Id != m.Id {
+		return nil, nil, errors.New("answer to another message")
+	}
+	if sign {
+		if r.IsTsig() == nil {
+			verr = errUnsigned
+		} else {
+			verr = dns.TsigVerify(append([]byte(nil), raw...), p.secret, mac, false)
+			if errors.Is(verr, dns.ErrAuth) && r.Rcode == dns.RcodeNotAuth {
+				verr = verifyNotAuth(raw, p.secret, mac)
+			}
+		}
+	}
+	return r, verr, nil
+}
+
+func rcodeName(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return fmt.Sprintf("RCODE%d", rc)
+}
+
+func cnameMsg(name, target string) string {
+	n := strings.TrimSuffix(name, ".")
+	if target != "" {
+		return fmt.Sprintf("%s is a CNAME (for %s); point the update at the name that holds the address", n,
+			strings.TrimSuffix(target, "."))
+	}
+	return fmt.Sprintf("%s is a CNAME; point the update at the name that holds the address", n)
+}
+
+// Classify turns the server's answer to a signed update into the engine's terms. verr is nil when the
+// answer's TSIG signature verified, else why not (errUnsigned when it had no TSIG record). sent is the time
+// the update was signed with.
+//
+//   - A TSIG error (the answer's TSIG record names it; RFC 8945 has such answers unsigned, since the server
+//     could not check the key): BADTIME is the router's clock, retried with backoff; BADSIG, BADKEY and the
+//     rest are a wrong key, held.
+//   - An error answer without a valid signature is not trusted: over UDP anyone could forge one. It is
+//     transient, marked errUnsigned, and the provider holds after UnsignedRefusalsToHold in a row.
+//   - A signed answer is believed: YXRRSET means the prerequisite found a CNAME, REFUSED an update policy
+//     that does not allow the key this name, SERVFAIL is transient, anything else holds.
+func Classify(r *dns.Msg, verr error, name string, sent time.Time) (string, *provider.Error) {
+	if r == nil {
+		return "", provider.Transient("no answer from the DNS server", verr)
+	}
+	answer := rcodeName(r.Rcode)
+	if t := r.IsTsig(); t != nil && t.Error != dns.RcodeSuccess {
+		answer += " (TSIG " + rcodeName(int(t.Error)) + ")"
+		if t.Error == dns.RcodeBadTime {
+			return "", &provider.Error{Kind: provider.ErrTransient, Answer: answer, Msg: clockMsg(t, sent)}
+		}
+		switch t.Error {
+		case dns.RcodeBadSig:
+			return "", provider.AuthHold(answer, "the server knows the key but the signature does not verify: the secret or tsig_algorithm differs from the server's")
+		case dns.RcodeBadKey:
+			return "", provider.AuthHold(answer, "the server does not know the key: check tsig_key and tsig_algorithm")
+		}
 		return "", provider.AuthHold(answer, "the server rejected the TSIG key (check tsig_key, tsig_algorithm and the secret)")
 	}
+	trusted := verr == nil || errors.Is(verr, dns.ErrTime) // ErrTime: the MAC verified, only the time is off
+	if !trusted {
+		why := "unsigned"
+		if !errors.Is(verr, errUnsigned) {
+			why = "with a TSIG signature that does not verify (" + verr.Error() + ")"
+		}
+		if r.Rcode == dns.RcodeServerFailure {
+			return "", provider.Transient("the DNS server failed", errors.New(answer))
+		}
+		return "", &provider.Error{Kind: provider.ErrTransient, Answer: answer + " (" + strings.Fields(why)[0] + ")",
+			Msg: fmt.Sprintf("the server's answer came %s; not trusted, retrying with backoff", why), Err: errUnsigned}
+	}
+	n := strings.TrimSuffix(name, ".")
 	switch r.Rcode {
 	case dns.RcodeSuccess:
-		if err != nil {
-			// The update went through but the reply's signature did not verify: someone else answered, or
-			// the secret differs in a way the server tolerated. Either way, do not trust it.
-			return "", provider.AuthHold(answer+" (unverified reply)", "the reply's TSIG signature did not verify")
-		}
 		return answer, nil
+	case dns.RcodeYXRrset:
+		return "", provider.Hold(answer, cnameMsg(name, ""))
+	case dns.RcodeNXRrset, dns.RcodeYXDomain, dns.RcodeNameError:
+		return "", provider.Hold(answer, fmt.Sprintf("a prerequisite of the update of %s failed", n))
 	case dns.RcodeNotAuth:
-		// Without a TSIG error, NOTAUTH is RFC 2136's "not authoritative for the zone".
 		return "", provider.Hold(answer, "the server is not authoritative for the zone (check zone and server)")
+	case dns.RcodeNotZone:
+		return "", provider.Hold(answer, fmt.Sprintf("%s is not in the zone (check zone and hostname)", n))
 	case dns.RcodeRefused:
-		return "", provider.AuthHold(answer, "the server refused the update (its update policy does not allow this key and name)")
+		return "", provider.AuthHold(answer, fmt.Sprintf("the server refused the update: its update policy does not allow this key to change %s", n))
 	case dns.RcodeServerFailure:
 		return "", provider.Transient("the DNS server failed", errors.New(answer))
 	default:
@@ -158,14 +476,39 @@ func Classify(r *dns.Msg, err error) (string, error) {
 	}
 }
 
-// KeySecret accepts a secret file holding either the bare base64 value or a key clause as tsig-keygen prints
-// it (key "name" { algorithm ...; secret "..."; };), so the same file can serve BIND and hairpin.
-func KeySecret(s string) string {
-	if _, after, ok := strings.Cut(s, "secret"); ok && strings.Contains(s, "{") {
-		if _, v, ok := strings.Cut(after, `"`); ok {
-			v, _, _ = strings.Cut(v, `"`)
-			return strings.TrimSpace(v)
+// clockMsg says how far the router's clock is from the server's. RFC 8945 section 5.2.3 has the server put its
+// own time in the BADTIME answer's Other Data; servers that do not, leave only the request's time to quote.
+func clockMsg(t *dns.TSIG, sent time.Time) string {
+	const what = "the server rejected the update's time (BADTIME)"
+	if server, ok := serverTime(t, sent); ok {
+		return clockDiff(what, sent, server)
+	}
+	return fmt.Sprintf("%s: this router's clock (%s) differs from the server's by more than %d s%s", what,
+		sent.UTC().Format(time.RFC3339), Fudge, clockFix)
+}
+
+const clockFix = "; TSIG allows 300 s. Set the router's clock (NTP); retrying with backoff"
+
+func clockDiff(what string, router, server time.Time) string {
+	diff := router.Sub(server).Round(time.Second)
+	dir := "ahead of"
+	if diff < 0 {
+		dir, diff = "behind", -diff
+	}
+	return fmt.Sprintf("%s: this router's clock is about %d s %s the server's (server time %s, router time %s)%s",
+		what, int64(diff/time.Second), dir, server.UTC().Format(time.RFC3339), router.UTC().Format(time.RFC3339), clockFix)
+}
+
+// serverTime reads the 48-bit time in a BADTIME answer's Other Data, or else a Time Signed that is not the
+// request's own (some servers sign the error with their clock).
+func serverTime(t *dns.TSIG, sent time.Time) (time.Time, bool) {
+	if t.OtherLen == 6 && len(t.OtherData) == 12 {
+		if v, err := strconv.ParseUint(t.OtherData, 16, 64); err == nil {
+			return time.Unix(int64(v), 0), true
 		}
 	}
-	return strings.TrimSpace(s)
+	if d := int64(t.TimeSigned) - sent.Unix(); t.TimeSigned != 0 && (d > Fudge || d < -Fudge) {
+		return time.Unix(int64(t.TimeSigned), 0), true
+	}
+	return time.Time{}, false
 }

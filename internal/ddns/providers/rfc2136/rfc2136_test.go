@@ -1,13 +1,23 @@
 package rfc2136
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
+
+const testSecret = "vLOYVi76SJwCOvgi0woFuu8jx6svhl1M5LQXabpivGw="
 
 func reply(rcode int, tsigErr uint16) *dns.Msg {
 	m := new(dns.Msg)
@@ -21,44 +31,295 @@ func reply(rcode int, tsigErr uint16) *dns.Msg {
 }
 
 func TestClassify(t *testing.T) {
+	unsigned := errUnsigned
 	cases := []struct {
-		name string
-		r    *dns.Msg
-		err  error
-		kind error
-		auth bool
+		name     string
+		r        *dns.Msg
+		verr     error
+		kind     error
+		auth     bool
+		unsigned bool
+		msg      string
 	}{
-		{"noerror", reply(dns.RcodeSuccess, 0), nil, nil, false},
-		{"badsig", reply(dns.RcodeNotAuth, dns.RcodeBadSig), dns.ErrSig, provider.ErrHold, true},
-		{"badkey", reply(dns.RcodeNotAuth, dns.RcodeBadKey), dns.ErrSig, provider.ErrHold, true},
-		{"badtime", reply(dns.RcodeNotAuth, dns.RcodeBadTime), dns.ErrSig, provider.ErrHold, true},
-		{"notauth for the zone", reply(dns.RcodeNotAuth, 0), nil, provider.ErrHold, false},
-		{"refused", reply(dns.RcodeRefused, 0), nil, provider.ErrHold, true},
-		{"servfail", reply(dns.RcodeServerFailure, 0), nil, provider.ErrTransient, false},
-		{"notzone", reply(dns.RcodeNotZone, 0), nil, provider.ErrHold, false},
-		{"unverified noerror", reply(dns.RcodeSuccess, 0), dns.ErrSig, provider.ErrHold, true},
-		{"timeout", nil, errors.New("i/o timeout"), provider.ErrTransient, false},
+		{"noerror", reply(dns.RcodeSuccess, 0), nil, nil, false, false, ""},
+		{"badsig", reply(dns.RcodeNotAuth, dns.RcodeBadSig), dns.ErrSig, provider.ErrHold, true, false, "secret"},
+		{"badkey", reply(dns.RcodeNotAuth, dns.RcodeBadKey), dns.ErrSig, provider.ErrHold, true, false, "does not know the key"},
+		{"badtime", reply(dns.RcodeNotAuth, dns.RcodeBadTime), dns.ErrTime, provider.ErrTransient, false, false, "clock"},
+		{"signed notauth", reply(dns.RcodeNotAuth, 0), nil, provider.ErrHold, false, false, "not authoritative"},
+		{"signed refused", reply(dns.RcodeRefused, 0), nil, provider.ErrHold, true, false, "update policy"},
+		{"signed yxrrset", reply(dns.RcodeYXRrset, 0), nil, provider.ErrHold, false, false, "home.example.net is a CNAME"},
+		{"signed nxrrset", reply(dns.RcodeNXRrset, 0), nil, provider.ErrHold, false, false, "prerequisite"},
+		{"servfail", reply(dns.RcodeServerFailure, 0), unsigned, provider.ErrTransient, false, false, "failed"},
+		{"signed notzone", reply(dns.RcodeNotZone, 0), nil, provider.ErrHold, false, false, "not in the zone"},
+		{"unsigned refused", reply(dns.RcodeRefused, 0), unsigned, provider.ErrTransient, false, true, "unsigned"},
+		{"unsigned notauth", reply(dns.RcodeNotAuth, 0), unsigned, provider.ErrTransient, false, true, "unsigned"},
+		{"unsigned noerror", reply(dns.RcodeSuccess, 0), unsigned, provider.ErrTransient, false, true, "unsigned"},
+		{"bad signature on noerror", reply(dns.RcodeSuccess, 0), dns.ErrSig, provider.ErrTransient, false, true, "does not verify"},
+		{"timeout", nil, errors.New("i/o timeout"), provider.ErrTransient, false, false, "no answer"},
 	}
 	for _, c := range cases {
-		_, err := Classify(c.r, c.err)
-		if c.kind == nil && err != nil || c.kind != nil && !errors.Is(err, c.kind) || provider.IsAuth(err) != c.auth {
-			t.Errorf("%s: err = %v, want %v auth %v", c.name, err, c.kind, c.auth)
+		t.Run(c.name, func(t *testing.T) {
+			_, perr := Classify(c.r, c.verr, "home.example.net.", time.Unix(1e9, 0))
+			var err error
+			if perr != nil {
+				err = perr
+			}
+			if c.kind == nil && err != nil || c.kind != nil && !errors.Is(err, c.kind) || provider.IsAuth(err) != c.auth ||
+				errors.Is(err, errUnsigned) != c.unsigned || err != nil && !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("err = %v, want %v auth %v unsigned %v saying %q", err, c.kind, c.auth, c.unsigned, c.msg)
+			}
+		})
+	}
+}
+
+// TestClockMessage: the BADTIME message gives the difference and the server's time from Other Data (RFC 8945
+// section 5.2.3), or from a Time Signed that is not the request's.
+func TestClockMessage(t *testing.T) {
+	sent := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	server := sent.Add(-2 * time.Hour)
+	other := &dns.TSIG{TimeSigned: uint64(sent.Unix()), OtherLen: 6, OtherData: fmt.Sprintf("%012x", server.Unix())}
+	signed := &dns.TSIG{TimeSigned: uint64(server.Unix())}
+	none := &dns.TSIG{TimeSigned: uint64(sent.Unix())}
+	for name, c := range map[string]struct {
+		t    *dns.TSIG
+		want string
+	}{
+		"other data":  {other, "about 7200 s ahead of the server's (server time 2026-01-02T01:00:00Z"},
+		"time signed": {signed, "about 7200 s ahead of the server's (server time 2026-01-02T01:00:00Z"},
+		"neither":     {none, "(2026-01-02T03:00:00Z) differs from the server's by more than 300 s"},
+	} {
+		if got := clockMsg(c.t, sent); !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q, want it to contain %q", name, got, c.want)
 		}
 	}
 }
 
-func TestKeySecret(t *testing.T) {
-	const v = "vLOYVi76SJwCOvgi0woFuu8jx6svhl1M5LQXabpivGw="
-	for _, in := range []string{v, v + "\n", "key \"k\" {\n\talgorithm hmac-sha256;\n\tsecret \"" + v + "\";\n};\n"} {
-		if got := KeySecret(in); got != v {
-			t.Errorf("KeySecret(%q) = %q", in, got)
+// fakeServer answers DNS over TCP on loopback with whatever answer says, and counts UDP datagrams, which it
+// never answers: updates must not go over UDP.
+type fakeServer struct {
+	addr   string
+	mu     sync.Mutex
+	udp    int
+	msgs   []*dns.Msg
+	answer func(req *dns.Msg) *dns.Msg
+}
+
+func newFakeServer(t *testing.T, answer func(req *dns.Msg) *dns.Msg) *fakeServer {
+	t.Helper()
+	f := &fakeServer{answer: answer}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.addr = l.Addr().String()
+	u, err := net.ListenPacket("udp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(); u.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, _, err := u.ReadFrom(buf); err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.udp++
+			f.mu.Unlock()
+		}
+	}()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				co := &dns.Conn{Conn: c}
+				raw, err := co.ReadMsgHeader(nil)
+				if err != nil {
+					return
+				}
+				req := new(dns.Msg)
+				if req.Unpack(raw) != nil {
+					return
+				}
+				f.mu.Lock()
+				f.msgs = append(f.msgs, req)
+				f.mu.Unlock()
+				r := f.answer(req)
+				r.Id = req.Id
+				b, _ := r.Pack()
+				co.Write(b)
+			}()
+		}
+	}()
+	return f
+}
+
+func (f *fakeServer) updates() (n int, udp int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.msgs {
+		if m.Opcode == dns.OpcodeUpdate {
+			n++
 		}
 	}
+	return n, f.udp
+}
+
+func newProvider(t *testing.T, server string) *rfc2136 {
+	t.Helper()
+	p, err := New(config.DDNS{Provider: "rfc2136", Server: server, Zone: "example.net", Hostname: "home.example.net",
+		TSIGKey: "hairpin-key", TSIGAlgorithm: "hmac-sha256", TTL: 60},
+		provider.Env{Secret: func(file, env string) (string, error) { return testSecret, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.(*rfc2136)
+}
+
+// TestUnsignedRefusals: an unsigned REFUSED to a signed update is transient the first times and holds only
+// when it keeps coming, over TCP; nothing goes over UDP. A probe that the server does not sign either leaves
+// the clock out of it.
+func TestUnsignedRefusals(t *testing.T) {
+	f := newFakeServer(t, func(req *dns.Msg) *dns.Msg {
+		r := new(dns.Msg)
+		r.SetRcode(req, dns.RcodeRefused)
+		return r
+	})
+	p := newProvider(t, f.addr)
+	addr := netip.MustParseAddr("203.0.113.10")
+	for i := 1; i <= UnsignedRefusalsToHold; i++ {
+		_, err := p.Update(context.Background(), addr)
+		last := i == UnsignedRefusalsToHold
+		if provider.IsHold(err) != last || !last && !errors.Is(err, provider.ErrTransient) {
+			t.Fatalf("try %d: err = %v", i, err)
+		}
+		if last && (!provider.IsAuth(err) || !strings.Contains(err.Error(), "3 signed updates in a row over TCP")) {
+			t.Errorf("hold = %v", err)
+		}
+		t.Logf("try %d: %v", i, err)
+	}
+	if n, udp := f.updates(); n < UnsignedRefusalsToHold || udp != 0 {
+		t.Errorf("%d updates over TCP and %d datagrams over UDP", n, udp)
+	}
+
+	// Negative control: a signed answer in between starts the count again.
+	p.unsigned = UnsignedRefusalsToHold - 1
+	p.count(nil, false)
+	if _, err := p.Update(context.Background(), addr); provider.IsHold(err) {
+		t.Errorf("held after the count was reset: %v", err)
+	}
+}
+
+// TestUpdateConfirms: an update the server answers NOERROR but does not apply (as Knot does for an A record at
+// a CNAME without the prerequisite) is not a success; a server that already holds the record gets no update.
+func TestUpdateConfirms(t *testing.T) {
+	addr := netip.MustParseAddr("203.0.113.10")
+	for name, c := range map[string]struct {
+		serves  []dns.RR
+		updates int
+		ok      bool
+		msg     string
+	}{
+		"applies nothing": {nil, 1, false, "serves no A record for home.example.net, not 203.0.113.10"},
+		"already there":   {[]dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "home.example.net.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: addr.AsSlice()}}, 0, true, ""},
+		"other ttl":       {[]dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "home.example.net.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300}, A: addr.AsSlice()}}, 1, true, ""},
+		"CNAME": {[]dns.RR{&dns.CNAME{Hdr: dns.RR_Header{Name: "home.example.net.", Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 60}, Target: "other.example.net."},
+			&dns.A{Hdr: dns.RR_Header{Name: "other.example.net.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: addr.AsSlice()}}, 1, false,
+			"home.example.net is a CNAME (for other.example.net)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeServer(t, func(req *dns.Msg) *dns.Msg {
+				r := new(dns.Msg)
+				r.SetReply(req)
+				r.Authoritative = true
+				if req.Opcode == dns.OpcodeUpdate {
+					r.SetTsig("hairpin-key.", dns.HmacSHA256, 300, time.Now().Unix())
+					return signAnswer(t, r, req)
+				}
+				r.Answer = c.serves
+				return r
+			})
+			p := newProvider(t, f.addr)
+			answer, err := p.Update(context.Background(), addr)
+			if (err == nil) != c.ok || err != nil && !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("answer %q, err = %v; want ok %v saying %q", answer, err, c.ok, c.msg)
+			}
+			if n, _ := f.updates(); n != c.updates {
+				t.Errorf("%d updates sent, want %d", n, c.updates)
+			}
+		})
+	}
+}
+
+// signAnswer signs r as the server would, with the request's MAC.
+func signAnswer(t *testing.T, r, req *dns.Msg) *dns.Msg {
+	t.Helper()
+	// The request as received carries the client's MAC; the answer is signed over it.
+	mac := req.IsTsig().MAC
+	wire, _, err := dns.TsigGenerate(r, testSecret, mac, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := new(dns.Msg)
+	if err := out.Unpack(wire); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestParseKeyFile(t *testing.T) {
+	const v = testSecret
+	cases := map[string]Key{
+		v:               {Secret: v},
+		v + "\n":        {Secret: v},
+		"  " + v + "\n": {Secret: v},
+		"key \"k\" {\n\talgorithm hmac-sha256;\n\tsecret \"" + v + "\";\n};\n":                     {Name: "k", Algorithm: "hmac-sha256", Secret: v},
+		"# made by tsig-keygen\nkey k. { algorithm HMAC-SHA512; secret \"" + v + "\"; };":          {Name: "k.", Algorithm: "hmac-sha512", Secret: v},
+		"algorithm hmac-sha1; secret \"" + v + "\";":                                               {Algorithm: "hmac-sha1", Secret: v},
+		"# hmac-sha256:k:" + v + "\nkey:\n  - id: k\n    algorithm: hmac-sha256\n    secret: " + v: {Name: "k", Algorithm: "hmac-sha256", Secret: v},
+		"hmac-sha224:k:" + v:                     {Name: "k", Algorithm: "hmac-sha224", Secret: v},
+		"k:" + v:                                 {Name: "k", Secret: v},
+		"key \"a//b\" { secret \"ab//cd==\"; };": {Name: "a//b", Secret: "ab//cd=="},
+	}
+	for in, want := range cases {
+		got, err := ParseKeyFile(in)
+		if err != nil || got != want {
+			t.Errorf("ParseKeyFile(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "not base64!", "a:b:c:d", "key:\n  - id: a\n", "key \"k\" { algorithm hmac-sha256; };",
+		"hmac-sha256:k:" + v + "\nhmac-sha256:j:" + v} {
+		if k, err := ParseKeyFile(bad); err == nil {
+			t.Errorf("ParseKeyFile(%q) = %+v, want an error", bad, k)
+		} else if strings.Contains(err.Error(), v) {
+			t.Errorf("the error shows the secret: %v", err)
+		}
+	}
+}
+
+// FuzzParseKeyFile: any file content gives a key or an error, and an error never holds the secret-looking
+// content.
+func FuzzParseKeyFile(f *testing.F) {
+	f.Add(testSecret)
+	f.Add("key \"k\" { algorithm hmac-sha256; secret \"" + testSecret + "\"; };")
+	f.Add("key:\n  - id: k\n    algorithm: hmac-sha256\n    secret: " + testSecret)
+	f.Add("hmac-sha256:k:" + testSecret)
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseKeyFile(s)
+		if err == nil && k.Secret == "" {
+			t.Fatalf("ParseKeyFile(%q) gave an empty secret", s)
+		}
+	})
 }
 
 // FuzzClassify feeds arbitrary wire messages, as a server might send, to the classifier.
 func FuzzClassify(f *testing.F) {
-	for _, m := range []*dns.Msg{reply(dns.RcodeSuccess, 0), reply(dns.RcodeNotAuth, dns.RcodeBadSig), reply(dns.RcodeRefused, 0)} {
+	for _, m := range []*dns.Msg{reply(dns.RcodeSuccess, 0), reply(dns.RcodeNotAuth, dns.RcodeBadSig), reply(dns.RcodeRefused, 0),
+		reply(dns.RcodeNotAuth, dns.RcodeBadTime)} {
 		b, _ := m.Pack()
 		f.Add(b, false)
 	}
@@ -72,10 +333,45 @@ func FuzzClassify(f *testing.F) {
 		if verifyFailed {
 			err = dns.ErrSig
 		}
-		answer, cerr := Classify(m, err)
-		var pe *provider.Error
-		if cerr != nil && !errors.As(cerr, &pe) || cerr == nil && answer != "NOERROR" {
+		answer, cerr := Classify(m, err, "home.example.net.", time.Now())
+		if cerr == nil && answer != "NOERROR" {
 			t.Fatalf("Classify = %q, %v", answer, cerr)
 		}
 	})
+}
+
+// TestVerifyNotAuth: a NOTAUTH answer signed with the key verifies (miekg/dns refuses to check any), and one
+// with a changed byte or signed with another secret does not.
+func TestVerifyNotAuth(t *testing.T) {
+	const reqMAC = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	sign := func(secret string) []byte {
+		m := new(dns.Msg)
+		m.SetUpdate("example.org.")
+		m.Rcode = dns.RcodeNotAuth
+		m.Response = true
+		m.SetTsig("hairpin-key.", dns.HmacSHA256, 300, time.Now().Unix())
+		wire, _, err := dns.TsigGenerate(m, secret, reqMAC, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wire
+	}
+	good := sign(testSecret)
+	if err := verifyNotAuth(good, testSecret, reqMAC); err != nil {
+		t.Fatalf("a NOTAUTH signed with the key: %v", err)
+	}
+	if err := dns.TsigVerify(append([]byte(nil), good...), testSecret, reqMAC, false); err == nil {
+		t.Log("miekg/dns verifies NOTAUTH now; verifyNotAuth may go")
+	}
+	tampered := append([]byte(nil), good...)
+	tampered[14] ^= 1 // inside the question name
+	other := sign("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	for name, wire := range map[string][]byte{"tampered": tampered, "other secret": other} {
+		if err := verifyNotAuth(wire, testSecret, reqMAC); !errors.Is(err, dns.ErrSig) {
+			t.Errorf("%s: err = %v, want ErrSig", name, err)
+		}
+	}
+	if err := verifyNotAuth(good, testSecret, strings.Repeat("ff", 32)); !errors.Is(err, dns.ErrSig) {
+		t.Errorf("another request's MAC: err = %v, want ErrSig", err)
+	}
 }
