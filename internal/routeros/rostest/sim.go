@@ -105,6 +105,9 @@ type Router struct {
 	failMsg    string
 	requests   []string
 	noProplist []string
+	// The network Evaluate routes in (flow.go).
+	ifLists   map[string][]string
+	defaultIf string
 }
 
 // Option changes how New builds a Router.

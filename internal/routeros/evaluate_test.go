@@ -1,0 +1,220 @@
+package routeros
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/routeros/rostest"
+)
+
+var (
+	laptop   = netip.MustParseAddr("192.168.88.10")
+	frontCam = netip.MustParseAddr("192.168.88.180")
+	routerIP = netip.MustParseAddr("192.168.88.1")
+	caller   = netip.MustParseAddr("198.51.100.50")
+	otherLAN = netip.MustParseAddr("10.10.0.5")
+)
+
+// flow is one connection and what must become of it for hairpin to be right.
+type flow struct {
+	name  string
+	p     rostest.Packet
+	check func(v rostest.Verdict, r *rostest.Router) string // "" when right
+}
+
+func tcp(in string, src, dst netip.Addr, port uint16) rostest.Packet {
+	return rostest.Packet{InInterface: in, Src: src, Dst: dst, Protocol: "tcp", SrcPort: 40000, DstPort: port}
+}
+
+// reachesCamera: the camera gets the connection on port 80, from wantSrc, and its answer goes back through
+// the router.
+func reachesCamera(wantSrc netip.Addr) func(rostest.Verdict, *rostest.Router) string {
+	return func(v rostest.Verdict, r *rostest.Router) string {
+		switch {
+		case v.Local:
+			return "ends at the router; no forward took it"
+		case v.Dst != frontCam || v.DstPort != 80:
+			return "reaches " + v.Dst.String() + " instead of the camera"
+		case v.Src != wantSrc:
+			return "the camera sees " + v.Src.String() + ", want " + wantSrc.String()
+		case v.ReplyBypassesRouter(r):
+			return "the camera answers " + v.Src.String() + " directly, bypassing the router: the client drops the answer"
+		}
+		return ""
+	}
+}
+
+// untouched: the connection passes the router with neither address rewritten.
+func untouched(v rostest.Verdict, _ *rostest.Router) string {
+	if v.DstNAT || v.SrcNAT || v.Local {
+		return "rewritten (dst-nat " + boolWord(v.DstNAT) + ", src-nat " + boolWord(v.SrcNAT) + ")"
+	}
+	return ""
+}
+
+func boolWord(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func hairpinFlows(public, wan netip.Addr) []flow {
+	return []flow{
+		{"laptop to the public address", tcp("bridge", laptop, public, 8090), reachesCamera(routerIP)},
+		{"internet caller keeps its address", tcp("ether1", caller, wan, 8090), reachesCamera(caller)},
+		{"the router's own connection", rostest.Packet{Dst: public, Protocol: "tcp", SrcPort: 40000, DstPort: 8090},
+			func(v rostest.Verdict, r *rostest.Router) string {
+				if v.Local || v.Dst != frontCam || v.DstPort != 80 || v.ReplyBypassesRouter(r) {
+					return "does not reach the camera through the router"
+				}
+				return ""
+			}},
+		{"plain LAN-to-LAN is untouched", tcp("bridge", laptop, otherLAN, 80), untouched},
+		{"a port no forward has stays with the router", tcp("ether1", caller, wan, 22), func(v rostest.Verdict, _ *rostest.Router) string {
+			if !v.Local || v.DstNAT {
+				return "forwarded"
+			}
+			return ""
+		}},
+	}
+}
+
+// evalFixture applies the cameras to a simulated router with a second LAN subnet (so LAN-to-LAN traffic is
+// routed) and returns it.
+func evalFixture(t *testing.T) *fixture {
+	f := newFixture(t)
+	f.r.Add(rostest.Address, rostest.Entry{"address": "10.10.0.1/16", "interface": "bridge"})
+	f.r.SetDefaultRoute("ether1")
+	f.apply(f.desired())
+	return f
+}
+
+func runFlows(t *testing.T, r *rostest.Router, flows []flow) (failed []string) {
+	t.Helper()
+	for _, fl := range flows {
+		v, err := r.Evaluate(fl.p)
+		if err != nil {
+			t.Fatalf("%s: %v", fl.name, err)
+		}
+		if msg := fl.check(v, r); msg != "" {
+			failed = append(failed, fl.name+": "+msg+" (rules "+strings.Join(v.Rules, ", ")+")")
+		}
+	}
+	return failed
+}
+
+// TestHairpinFlows runs hairpin's rules, as the simulated router holds them after Apply, over the article's
+// flows: a laptop on the LAN reaches the camera on the public address and the camera sees the router; an
+// internet caller keeps its address; the router's own connection is forwarded; LAN-to-LAN traffic is
+// untouched.
+func TestHairpinFlows(t *testing.T) { eachRelease(t, testHairpinFlows) }
+
+func testHairpinFlows(t *testing.T) {
+	f := evalFixture(t)
+	wan := netip.MustParseAddr("203.0.113.7")
+	for _, msg := range runFlows(t, f.r, hairpinFlows(wan, wan)) {
+		t.Error(msg)
+	}
+}
+
+// TestHairpinFlowsDoubleNAT: behind an ISP box the LAN uses the public address /ip cloud found, and
+// internet callers arrive on the router's private WAN address.
+func TestHairpinFlowsDoubleNAT(t *testing.T) { eachRelease(t, testHairpinFlowsDoubleNAT) }
+
+func testHairpinFlowsDoubleNAT(t *testing.T) {
+	f := newFixture(t)
+	f.r.Edit(rostest.Address, f.wanID, rostest.Entry{"address": "192.168.1.2/24"})
+	f.r.Add(rostest.Address, rostest.Entry{"address": "10.10.0.1/16", "interface": "bridge"})
+	f.r.SetSingleton(rostest.Cloud, rostest.Entry{"ddns-enabled": "true", "public-address": "198.51.100.7"})
+	f.r.SetDefaultRoute("ether1")
+	d := f.desired()
+	if !d.DoubleNAT {
+		t.Fatal("no double NAT")
+	}
+	f.apply(d)
+	for _, msg := range runFlows(t, f.r, hairpinFlows(netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("192.168.1.2"))) {
+		t.Error(msg)
+	}
+}
+
+// TestHairpinFlowsKeepUsersMarks: a connection the user marked first (policy routing) keeps the user's mark.
+func TestHairpinFlowsKeepUsersMarks(t *testing.T) {
+	f := evalFixture(t)
+	f.r.Add(rostest.Mangle, rostest.Entry{"chain": "prerouting", "action": "mark-connection", "new-connection-mark": "via-vpn",
+		"src-address": "192.168.88.20", "connection-mark": "no-mark", "passthrough": "true"})
+	v, err := f.r.Evaluate(tcp("bridge", netip.MustParseAddr("192.168.88.20"), netip.MustParseAddr("203.0.113.7"), 8090))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.ConnMark != "via-vpn" {
+		t.Errorf("the user's connection mark became %q", v.ConnMark)
+	}
+}
+
+// TestHairpinFlowsNegativeControls shows each flow fails without the rule that makes it work, and that the
+// article's plain LAN masquerade, which also makes the laptop work, rewrites LAN-to-LAN traffic.
+func TestHairpinFlowsNegativeControls(t *testing.T) {
+	wan := netip.MustParseAddr("203.0.113.7")
+	for _, tt := range []struct {
+		name   string
+		change func(r *rostest.Router)
+		fails  string
+	}{
+		{"no masquerade", func(r *rostest.Router) { removeComment(r, rostest.NAT, markMasq) }, "laptop to the public address"},
+		{"no mark", func(r *rostest.Router) { removeComment(r, rostest.Mangle, markMark) }, "laptop to the public address"},
+		{"the article's LAN masquerade instead of the mark", func(r *rostest.Router) {
+			removeComment(r, rostest.NAT, markMasq)
+			removeComment(r, rostest.Mangle, markMark)
+			r.Add(rostest.NAT, rostest.Entry{"chain": "srcnat", "action": "masquerade", "src-address-list": ListLAN,
+				"dst-address-list": ListLAN, "out-interface": "bridge", "comment": "hairpin"})
+		}, "plain LAN-to-LAN is untouched"},
+		{"no output-chain forwards", func(r *rostest.Router) {
+			for _, e := range r.Items(rostest.NAT) {
+				if strings.HasPrefix(e["comment"], MarkerPrefix+"dnat-out:") {
+					r.Remove(rostest.NAT, e[".id"])
+				}
+			}
+		}, "the router's own connection"},
+		{"no dst-nat forwards", func(r *rostest.Router) {
+			for _, e := range r.Items(rostest.NAT) {
+				if strings.HasPrefix(e["comment"], MarkerPrefix+"dnat:") {
+					r.Remove(rostest.NAT, e[".id"])
+				}
+			}
+		}, "internet caller keeps its address"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := evalFixture(t)
+			tt.change(f.r)
+			failed := runFlows(t, f.r, hairpinFlows(wan, wan))
+			if !slices.ContainsFunc(failed, func(s string) bool { return strings.HasPrefix(s, tt.fails+":") }) {
+				t.Errorf("%q did not fail; failures: %v", tt.fails, failed)
+			}
+			t.Logf("failures: %v", failed)
+		})
+	}
+
+	// The rule hairpin used to write cannot be installed: the router refuses it, and the evaluator refuses a
+	// rule set holding it.
+	f := evalFixture(t)
+	old := map[string]string{"chain": "srcnat", "action": "masquerade", "src-address-list": ListLAN,
+		"dst-address-list": ListLAN, "connection-nat-state": "dstnat", "comment": "old"}
+	if _, err := f.b.c.do(ctx, "PUT", pathNAT, nil, old); !IsAPIError(err) || !strings.Contains(err.Error(), "unknown parameter connection-nat-state") {
+		t.Errorf("router accepted the old masquerade: %v", err)
+	}
+	f.r.Add(rostest.NAT, old)
+	if _, err := f.r.Evaluate(tcp("bridge", laptop, wan, 8090)); err == nil || !strings.Contains(err.Error(), "connection-nat-state") {
+		t.Errorf("evaluator ran the old masquerade: %v", err)
+	}
+}
+
+func removeComment(r *rostest.Router, path, comment string) {
+	for _, e := range r.Items(path) {
+		if e["comment"] == comment {
+			r.Remove(path, e[".id"])
+		}
+	}
+}

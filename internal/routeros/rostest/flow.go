@@ -1,0 +1,382 @@
+package rostest
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Packet is the first packet of a new connection, for Evaluate. InInterface is where it arrives; "" means
+// the router itself sends it (its source is then the router's address on the way to Dst).
+type Packet struct {
+	InInterface string
+	Src, Dst    netip.Addr
+	Protocol    string // tcp or udp
+	SrcPort     uint16
+	DstPort     uint16
+}
+
+// Verdict is what becomes of a Packet.
+type Verdict struct {
+	// Local: the packet ends at the router itself (no forward took it).
+	Local bool
+	// OutInterface is where it leaves; Src/Dst/SrcPort/DstPort are what the receiver sees.
+	OutInterface     string
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16
+	// DstNAT and SrcNAT say which rewrites happened; ConnMark is the connection's mark afterwards.
+	DstNAT, SrcNAT bool
+	ConnMark       string
+	// Rules lists the comments (or .ids) of the rules that acted, in order.
+	Rules []string
+}
+
+// ReplyBypassesRouter reports the classic broken hairpin: the connection's destination was rewritten, but the
+// receiver sees a source on its own subnet that is not the router, so it answers that host directly; the
+// host expected the answer from the address it connected to and drops it.
+func (v Verdict) ReplyBypassesRouter(r *Router) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !v.DstNAT || v.Local {
+		return false
+	}
+	if r.isLocal(v.Src) {
+		return false
+	}
+	out, _ := r.route(v.Src)
+	return out == v.OutInterface
+}
+
+// SetInterfaceLists defines interface lists (/interface/list) for rules that match in-interface-list or
+// out-interface-list, e.g. {"WAN": {"ether1"}, "LAN": {"bridge"}}.
+func (r *Router) SetInterfaceLists(lists map[string][]string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ifLists = lists
+}
+
+// SetDefaultRoute names the interface of the default route (for packets to addresses on no connected subnet).
+func (r *Router) SetDefaultRoute(iface string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.defaultIf = iface
+}
+
+// Evaluate runs a connection's first packet through the rules the router holds, in RouterOS's packet flow
+// (https://help.mikrotik.com/docs/spaces/ROS/pages/328227/Packet+Flow+in+RouterOS): a packet arriving on an
+// interface passes mangle prerouting and nat dstnat, then routing, mangle forward, mangle postrouting and nat
+// srcnat; one the router sends passes mangle output and nat output, then routing, mangle postrouting and nat
+// srcnat. NAT is decided on this first packet, as on a router. Only what hairpin's tests need is modelled:
+// matchers on addresses, address lists, interfaces and interface lists, protocol and ports, address type
+// local, connection-nat-state, connection-mark and connection-state=new; actions accept, dst-nat,
+// masquerade, src-nat, mark-connection, passthrough and log. A rule with anything else, or with a property
+// its menu does not have in the router's release, is an error rather than a guess.
+func (r *Router) Evaluate(p Packet) (Verdict, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Every rule must be one the router's release can hold, whether or not this packet reaches it.
+	for _, table := range []string{Mangle, NAT} {
+		for _, e := range r.menus[table].items {
+			for k := range e {
+				if !r.schema.HasParam(schemaName(table), "add", k) && !readOnly[k] {
+					return Verdict{}, fmt.Errorf("rule %s (%s) in %s: RouterOS %s has no %s there", e[".id"], e["comment"], table, r.schema.Version, k)
+				}
+			}
+		}
+	}
+	ev := &evaluation{r: r, p: p}
+	if p.InInterface == "" && !p.Src.IsValid() {
+		out, _ := r.route(p.Dst)
+		ev.p.Src = r.addressOn(out)
+		if r.isLocal(p.Dst) {
+			ev.p.Src = p.Dst
+		}
+	}
+	if err := ev.run(); err != nil {
+		return Verdict{}, err
+	}
+	ev.v.Src, ev.v.Dst, ev.v.SrcPort, ev.v.DstPort = ev.p.Src, ev.p.Dst, ev.p.SrcPort, ev.p.DstPort
+	ev.v.ConnMark = ev.mark
+	return ev.v, nil
+}
+
+type evaluation struct {
+	r      *Router
+	p      Packet
+	in     string
+	out    string
+	mark   string
+	dstnat bool
+	srcnat bool
+	v      Verdict
+}
+
+func (ev *evaluation) run() error {
+	ev.in = ev.p.InInterface
+	local := ev.in == ""
+	pre, nat := "prerouting", "dstnat"
+	if local {
+		pre, nat = "output", "output"
+	}
+	if err := ev.chain(Mangle, pre); err != nil {
+		return err
+	}
+	if err := ev.chain(NAT, nat); err != nil {
+		return err
+	}
+	if ev.r.isLocal(ev.p.Dst) {
+		ev.v.Local = true
+		return nil
+	}
+	out, ok := ev.r.route(ev.p.Dst)
+	if !ok {
+		return fmt.Errorf("no route to %s (SetDefaultRoute)", ev.p.Dst)
+	}
+	ev.out, ev.v.OutInterface = out, out
+	if !local {
+		if err := ev.chain(Mangle, "forward"); err != nil {
+			return err
+		}
+	}
+	if err := ev.chain(Mangle, "postrouting"); err != nil {
+		return err
+	}
+	return ev.chain(NAT, "srcnat")
+}
+
+// chain runs one chain of one table; it ends at the first rule whose action ends the chain.
+func (ev *evaluation) chain(table, chain string) error {
+	for _, e := range ev.r.menus[table].items {
+		if e["chain"] != chain || e["disabled"] == "true" {
+			continue
+		}
+		ok, err := ev.matches(e)
+		if err != nil {
+			return fmt.Errorf("rule %s (%s) in %s: %w", e[".id"], e["comment"], table, err)
+		}
+		if !ok {
+			continue
+		}
+		stop, err := ev.act(e)
+		if err != nil {
+			return fmt.Errorf("rule %s (%s) in %s: %w", e[".id"], e["comment"], table, err)
+		}
+		name := e["comment"]
+		if name == "" {
+			name = e[".id"]
+		}
+		ev.v.Rules = append(ev.v.Rules, name)
+		if stop {
+			return nil
+		}
+	}
+	return nil
+}
+
+var readOnly = map[string]bool{".id": true, "dynamic": true, "invalid": true, "bytes": true, "packets": true}
+
+// settings are rule properties that are not matchers.
+var settings = map[string]bool{".id": true, "chain": true, "action": true, "comment": true, "disabled": true,
+	"dynamic": true, "invalid": true, "bytes": true, "packets": true, "log": true, "log-prefix": true,
+	"to-addresses": true, "to-ports": true, "new-connection-mark": true, "passthrough": true}
+
+func (ev *evaluation) matches(e Entry) (bool, error) {
+	for k, raw := range e {
+		if settings[k] {
+			continue
+		}
+		neg := strings.HasPrefix(raw, "!")
+		v := strings.TrimPrefix(raw, "!")
+		var ok bool
+		switch k {
+		case "src-address":
+			ok = inAddrSpec(ev.p.Src, v)
+		case "dst-address":
+			ok = inAddrSpec(ev.p.Dst, v)
+		case "src-address-list":
+			ok = ev.r.inList(v, ev.p.Src)
+		case "dst-address-list":
+			ok = ev.r.inList(v, ev.p.Dst)
+		case "protocol":
+			ok = v == ev.p.Protocol
+		case "src-port":
+			ok = inPorts(ev.p.SrcPort, v)
+		case "dst-port":
+			ok = inPorts(ev.p.DstPort, v)
+		case "in-interface":
+			ok = ev.in != "" && v == ev.in
+		case "out-interface":
+			ok = ev.out != "" && v == ev.out
+		case "in-interface-list":
+			ok = ev.in != "" && slices.Contains(ev.r.ifLists[v], ev.in)
+		case "out-interface-list":
+			ok = ev.out != "" && slices.Contains(ev.r.ifLists[v], ev.out)
+		case "dst-address-type", "src-address-type":
+			a := ev.p.Dst
+			if k == "src-address-type" {
+				a = ev.p.Src
+			}
+			switch v {
+			case "local":
+				ok = ev.r.isLocal(a)
+			case "unicast":
+				ok = true
+			default:
+				return false, fmt.Errorf("%s=%s is not modelled", k, v)
+			}
+		case "connection-nat-state":
+			for _, s := range strings.Split(v, ",") {
+				ok = ok || s == "dstnat" && ev.dstnat || s == "srcnat" && ev.srcnat
+			}
+		case "connection-mark":
+			ok = v == "no-mark" && ev.mark == "" || v != "no-mark" && v == ev.mark
+		case "connection-state":
+			ok = slices.Contains(strings.Split(v, ","), "new")
+		default:
+			return false, fmt.Errorf("matcher %s is not modelled", k)
+		}
+		if ok == neg {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// act applies a matching rule's action and reports whether the chain ends here.
+func (ev *evaluation) act(e Entry) (bool, error) {
+	switch e["action"] {
+	case "accept":
+		return true, nil
+	case "passthrough", "log":
+		return false, nil
+	case "mark-connection":
+		m := e["new-connection-mark"]
+		if m == "no-mark" {
+			m = ""
+		}
+		ev.mark = m
+		return e["passthrough"] == "false", nil
+	case "dst-nat":
+		if ev.dstnat {
+			return true, nil
+		}
+		a, err := netip.ParseAddr(e["to-addresses"])
+		if err != nil {
+			return false, fmt.Errorf("to-addresses %q is not one address", e["to-addresses"])
+		}
+		ev.p.Dst = a
+		if tp := e["to-ports"]; tp != "" {
+			n, err := strconv.ParseUint(tp, 10, 16)
+			if err != nil {
+				return false, fmt.Errorf("to-ports %q is not one port", tp)
+			}
+			ev.p.DstPort = uint16(n)
+		}
+		ev.dstnat, ev.v.DstNAT = true, true
+		return true, nil
+	case "masquerade", "src-nat":
+		if ev.srcnat {
+			return true, nil
+		}
+		a := ev.r.addressOn(ev.out)
+		if e["action"] == "src-nat" {
+			var err error
+			if a, err = netip.ParseAddr(e["to-addresses"]); err != nil {
+				return false, fmt.Errorf("to-addresses %q is not one address", e["to-addresses"])
+			}
+		}
+		ev.p.Src = a
+		ev.srcnat, ev.v.SrcNAT = true, true
+		return true, nil
+	}
+	return false, fmt.Errorf("action %s is not modelled", e["action"])
+}
+
+type ifAddr struct {
+	iface string
+	p     netip.Prefix
+}
+
+// ifAddrs are the router's enabled addresses.
+func (r *Router) ifAddrs() []ifAddr {
+	var out []ifAddr
+	for _, e := range r.menus[Address].items {
+		if e["disabled"] == "true" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(e["address"]); err == nil {
+			out = append(out, ifAddr{e["interface"], p})
+		}
+	}
+	return out
+}
+
+func (r *Router) isLocal(a netip.Addr) bool {
+	return slices.ContainsFunc(r.ifAddrs(), func(x ifAddr) bool { return x.p.Addr() == a })
+}
+
+// route returns the interface of the connected subnet holding a, else the default route's.
+func (r *Router) route(a netip.Addr) (string, bool) {
+	best, bits := "", -1
+	for _, x := range r.ifAddrs() {
+		if x.p.Masked().Contains(a) && x.p.Bits() > bits {
+			best, bits = x.iface, x.p.Bits()
+		}
+	}
+	if bits >= 0 {
+		return best, true
+	}
+	return r.defaultIf, r.defaultIf != ""
+}
+
+// addressOn returns the first address of an interface (what masquerade picks).
+func (r *Router) addressOn(iface string) netip.Addr {
+	for _, x := range r.ifAddrs() {
+		if x.iface == iface {
+			return x.p.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
+// inList reports whether an enabled entry of the address list holds a (an address, a prefix or a range).
+func (r *Router) inList(list string, a netip.Addr) bool {
+	for _, e := range r.menus[AddrList].items {
+		if e["list"] == list && e["disabled"] != "true" && inAddrSpec(a, e["address"]) {
+			return true
+		}
+	}
+	return false
+}
+
+// inAddrSpec reports whether a is the address, in the prefix or in the range "a-b" spec names.
+func inAddrSpec(a netip.Addr, spec string) bool {
+	if lo, hi, ok := strings.Cut(spec, "-"); ok {
+		l, err1 := netip.ParseAddr(lo)
+		h, err2 := netip.ParseAddr(hi)
+		return err1 == nil && err2 == nil && l.Compare(a) <= 0 && a.Compare(h) <= 0
+	}
+	if p, err := netip.ParsePrefix(spec); err == nil {
+		return p.Masked().Contains(a)
+	}
+	b, err := netip.ParseAddr(spec)
+	return err == nil && a == b
+}
+
+// inPorts reports whether port is in a RouterOS port list ("80,443,8000-8010").
+func inPorts(port uint16, list string) bool {
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			hi = lo
+		}
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if err1 == nil && err2 == nil && l <= int(port) && int(port) <= h {
+			return true
+		}
+	}
+	return false
+}
