@@ -3,16 +3,18 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/backends"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/plan"
-	"github.com/hairpin-nat/hairpin/internal/wan"
 )
 
 func init() {
@@ -39,34 +41,6 @@ func checkCmd() *cobra.Command {
 	return cmd
 }
 
-// observe reads the interfaces named in the config. Missing interfaces are errors for apply; show passes
-// lenient to print the rules anyway.
-func observe(cfg *config.Config, lenient bool) (plan.Observed, []string, error) {
-	var obs plan.Observed
-	var notes []string
-	addrs, _, err := wan.Addrs(cfg.WAN.Interface)
-	switch {
-	case err == nil:
-		obs.WANAddrs = addrs
-	case lenient:
-		notes = append(notes, "WAN "+err.Error())
-	default:
-		return obs, nil, fmt.Errorf("WAN %w", err)
-	}
-	if cfg.LAN.Interface != "" && len(cfg.LAN.Subnets) == 0 {
-		_, nets, err := wan.Addrs(cfg.LAN.Interface)
-		switch {
-		case err == nil:
-			obs.LANNets = nets
-		case lenient:
-			notes = append(notes, "LAN "+err.Error())
-		default:
-			return obs, nil, fmt.Errorf("LAN %w", err)
-		}
-	}
-	return obs, notes, nil
-}
-
 func showCmd() *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
@@ -79,7 +53,7 @@ func showCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			obs, notes, _ := observe(cfg, true)
+			obs, notes, _ := nft.Observe(cfg, true)
 			d, warns := plan.Build(cfg, obs, plan.Options{})
 			for _, n := range append(notes, warns...) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note: "+n)
@@ -105,10 +79,13 @@ func applyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cfg.Backend != "linux" {
-				return applyRouterOS(cmd, cfg)
+			drv, err := openBackend(cmd, cfg)
+			if err != nil {
+				return err
 			}
-			obs, _, err := observe(cfg, false)
+			defer closeBackend(drv)
+			start := time.Now()
+			obs, err := drv.Observe(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -116,15 +93,14 @@ func applyCmd() *cobra.Command {
 			for _, w := range warns {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
 			}
-			be, err := linuxBackend()
-			if err != nil {
+			if err := drv.Apply(cmd.Context(), d); err != nil {
 				return err
 			}
-			start := time.Now()
-			if err := be.Apply(cmd.Context(), d); err != nil {
-				return err
+			requests := ""
+			if drv.Requests != nil {
+				requests = " (" + drv.Requests() + ")"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "applied %d forwards on %v in %s\n", len(cfg.Forwards), d.WANAddrs, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(cmd.OutOrStdout(), "applied %d forwards on %v%s in %s%s\n", len(cfg.Forwards), d.WANAddrs, drv.At, time.Since(start).Round(time.Millisecond), requests)
 			return nil
 		},
 	}
@@ -149,19 +125,17 @@ func downCmd() *cobra.Command {
 				if !errors.As(err, &errs) && !errors.Is(err, os.ErrNotExist) {
 					return err
 				}
-				cfg = &config.Config{Backend: "linux"}
+				cfg = &config.Config{Backend: config.BackendLinux}
 			}
-			if cfg.Backend != "linux" {
-				return downRouterOS(cmd, cfg)
-			}
-			be, err := linuxBackend()
+			drv, err := openBackend(cmd, cfg)
 			if err != nil {
 				return err
 			}
-			if err := be.Down(cmd.Context()); err != nil {
+			defer closeBackend(drv)
+			if err := drv.Down(cmd.Context()); err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "removed table ip "+nft.Table)
+			fmt.Fprintln(cmd.OutOrStdout(), drv.Removed())
 			return nil
 		},
 	}
@@ -174,9 +148,31 @@ func downCmd() *cobra.Command {
 // fifth of the parse at the cost of memory the process returns moments later. The daemon keeps the default.
 func oneShot() { debug.SetGCPercent(400) }
 
-func linuxBackend() (*nft.Backend, error) {
-	if os.Geteuid() != 0 {
-		return nil, errors.New("changing nftables needs root (run with sudo, or use `hairpin show` to see the rules)")
+// openBackend builds the config's backend for a one-shot command; its warnings (a readable password file) go
+// to stderr.
+func openBackend(cmd *cobra.Command, cfg *config.Config) (*backend.Driver, error) {
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return openChanging(cfg, logger)
+}
+
+// openChanging builds the backend for a command that changes the rules, and fails at once when this process
+// cannot (not root).
+func openChanging(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
+	drv, err := backends.Open(cfg, logger)
+	if err != nil {
+		return nil, err
 	}
-	return nft.New()
+	if drv.CanChange != nil {
+		if err := drv.CanChange(); err != nil {
+			closeBackend(drv)
+			return nil, err
+		}
+	}
+	return drv, nil
+}
+
+func closeBackend(drv *backend.Driver) {
+	if drv.Close != nil {
+		_ = drv.Close()
+	}
 }

@@ -16,12 +16,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/publicip"
-	"github.com/hairpin-nat/hairpin/internal/wan"
 )
 
 func init() { subcommands = append(subcommands, runCmd, statusCmd) }
@@ -65,13 +65,14 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 		return err
 	}
 	defer listener.Close()
-	be, observe, err := daemonBackend(cfg, logger)
+	drv, err := openChanging(cfg, logger)
 	if err != nil {
 		return err
 	}
+	defer closeBackend(drv)
 	deps := daemon.Deps{
-		Backend: be,
-		Observe: observe,
+		Backend: drv.Backend,
+		Observe: drv.Watch,
 		Logger:  logger,
 		Load:    func() (*config.Config, error) { return config.Load(path) },
 		Ready: func() {
@@ -86,7 +87,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 			}
 			return publicip.NewDiscoverer(sources, publicip.Options{Logger: logger, UserAgent: userAgent()})
 		},
-		DetectDSLite: dsliteDetector(cfg),
+		DetectDSLite: drv.DetectDSLite,
 		NewDDNS: func(cfg *config.Config) (daemon.DDNS, error) {
 			e, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(), logger)
 			if err != nil {
@@ -121,18 +122,6 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 
 func userAgent() string { return "hairpin/" + version + " (+https://github.com/hairpin-nat/hairpin)" }
 
-// daemonBackend picks the datapath and how interfaces are observed.
-func daemonBackend(cfg *config.Config, logger *slog.Logger) (backendT, daemon.Observer, error) {
-	if cfg.Backend == "routeros" {
-		return routerosDaemon(cfg, logger)
-	}
-	be, err := linuxBackend()
-	if err != nil {
-		return nil, nil, err
-	}
-	return be, daemon.LinuxObserver(wan.WatchOptions{Logger: logger}), nil
-}
-
 func statusCmd() *cobra.Command {
 	var path, addr string
 	var asJSON bool
@@ -156,11 +145,19 @@ func statusCmd() *cobra.Command {
 			st, err := daemon.Fetch(ctx, addr)
 			if err != nil {
 				// Without a daemon (rules put in place by hairpin apply), show what the kernel holds.
-				if cfgErr != nil || cfg.Backend != "linux" || os.Geteuid() != 0 || asJSON {
+				if cfgErr != nil || asJSON {
+					return err
+				}
+				drv, derr := openChanging(cfg, nil)
+				if derr != nil {
+					return err
+				}
+				defer closeBackend(drv)
+				if drv.Installed == nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "No hairpin daemon answers at %s; this is what is installed now\n(start the daemon to follow address changes).\n", addr)
-				return printInstalled(ctx, cmd.OutOrStdout(), cfg)
+				return printInstalled(ctx, cmd.OutOrStdout(), cfg, drv)
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -259,23 +256,19 @@ func orDash(s string) string {
 
 // printInstalled shows the addresses, whether hairpin's table is in place, and the counters per forward, read
 // straight from the kernel.
-func printInstalled(ctx context.Context, w io.Writer, cfg *config.Config) error {
-	obs, notes, _ := observe(cfg, true)
+func printInstalled(ctx context.Context, w io.Writer, cfg *config.Config, drv *backend.Driver) error {
+	obs, oerr := drv.Observe(ctx)
 	d, _ := plan.Build(cfg, obs, plan.Options{})
-	be, err := linuxBackend()
+	installed, err := drv.Installed(ctx)
 	if err != nil {
 		return err
 	}
-	installed, err := be.Installed(ctx)
+	counters, err := drv.Counters(ctx, d)
 	if err != nil {
 		return err
 	}
-	counters, err := be.Counters(ctx, d)
-	if err != nil {
-		return err
-	}
-	for _, n := range notes {
-		fmt.Fprintln(w, n)
+	if oerr != nil {
+		fmt.Fprintln(w, oerr)
 	}
 	fmt.Fprintf(w, "WAN %s: %v\nLAN %s: %v\ndouble NAT: %v (mode %s)\n", cfg.WAN.Interface, obs.WANAddrs, cfg.LAN.Interface, d.LANNets, d.DoubleNAT, cfg.WAN.DoubleNAT)
 	if !installed {

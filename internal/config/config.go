@@ -105,10 +105,21 @@ type Daemon struct {
 	LogFormat string // text or json
 }
 
+// BackendKind names the datapath hairpin drives. internal/backends turns it into a backend; nothing else
+// compares it.
+type BackendKind string
+
+const (
+	// BackendLinux is nftables on this machine.
+	BackendLinux BackendKind = "linux"
+	// BackendRouterOS is a MikroTik router over its REST API.
+	BackendRouterOS BackendKind = "routeros"
+)
+
 // Config is a validated config file.
 type Config struct {
 	File     string
-	Backend  string // linux or routeros
+	Backend  BackendKind
 	StateDir string
 	WAN      WAN
 	LAN      LAN
@@ -139,7 +150,7 @@ func Parse(file string, data []byte) (*Config, error) {
 			Hint: "a config of 50,000 forwards is about 3 MB; check that this is the right file"}}
 	}
 	d := &decoder{file: file}
-	cfg := &Config{File: file, Backend: "linux", StateDir: DefaultStateDir,
+	cfg := &Config{File: file, Backend: BackendLinux, StateDir: DefaultStateDir,
 		WAN: WAN{DoubleNAT: DoubleNATAuto, PublicIPEvery: DefaultPublicIPEvery,
 			Upstream: Upstream{Mode: UpstreamOff, Lease: DefaultUpstreamLease}},
 		Daemon: Daemon{Resync: DefaultResync, Status: DefaultStatusSocket, LogFormat: "text"}}
@@ -160,7 +171,10 @@ func Parse(file string, data []byte) (*Config, error) {
 	d.extraDocuments(dec)
 	var wanNode, lanNode, fwdNode *yaml.Node
 	d.mapping(doc, "", map[string]field{
-		"backend":   func(k string, v *yaml.Node) { cfg.Backend, _ = d.oneOf(v, k, "linux", "routeros") },
+		"backend": func(k string, v *yaml.Node) {
+			s, _ := d.oneOf(v, k, string(BackendLinux), string(BackendRouterOS))
+			cfg.Backend = BackendKind(s)
+		},
 		"state_dir": func(k string, v *yaml.Node) { cfg.StateDir, _ = d.str(v, k) },
 		"wan":       func(k string, v *yaml.Node) { wanNode = v; d.wan(v, k, &cfg.WAN) },
 		"lan":       func(k string, v *yaml.Node) { lanNode = v; d.lan(v, k, &cfg.LAN) },

@@ -21,22 +21,9 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/reach"
 )
 
-// Observation is what the router's interfaces look like now.
-type Observation struct {
-	WANExists bool
-	WANAddrs  []netip.Addr
-	LANNets   []netip.Prefix
-	// Public is a public address the router itself reports (RouterOS /ip/cloud); zero on Linux.
-	Public netip.Addr
-}
-
-func (o Observation) equal(p Observation) bool {
-	return o.WANExists == p.WANExists && slices.Equal(o.WANAddrs, p.WANAddrs) && slices.Equal(o.LANNets, p.LANNets) && o.Public == p.Public
-}
-
 // Observer delivers observations: the current one first, then one per change. The channel closes when ctx
 // ends.
-type Observer func(ctx context.Context, cfg *config.Config) (<-chan Observation, error)
+type Observer func(ctx context.Context, cfg *config.Config) (<-chan plan.Observed, error)
 
 // Discoverer learns the public address (publicip.Discoverer in production).
 type Discoverer interface {
@@ -79,7 +66,7 @@ type Daemon struct {
 
 	mu          sync.Mutex
 	cfg         *config.Config
-	obs         Observation
+	obs         plan.Observed
 	public      netip.Addr
 	publicFrom  string
 	publicErr   string
@@ -133,7 +120,7 @@ func (d *Daemon) event(level slog.Level, msg string, attrs ...any) {
 
 // loop holds what only the Run goroutine touches.
 type loop struct {
-	obsCh      <-chan Observation
+	obsCh      <-chan plan.Observed
 	stopObs    context.CancelFunc
 	discoverer Discoverer
 	publicCh   chan publicResult
@@ -287,7 +274,7 @@ func (d *Daemon) startDDNS(ctx context.Context) {
 	d.mu.Unlock()
 }
 
-func (d *Daemon) setObs(obs Observation) {
+func (d *Daemon) setObs(obs plan.Observed) {
 	d.mu.Lock()
 	d.obs = obs
 	d.mu.Unlock()
@@ -297,20 +284,20 @@ func (d *Daemon) setObs(obs Observation) {
 func (d *Daemon) desired() *plan.Desired {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	public := d.public
-	if !public.IsValid() {
-		public = d.obs.Public
+	obs := d.obs
+	if d.public.IsValid() {
+		obs.Public = d.public // learned from the public_ip sources; else what the router itself reports
 	}
-	p, _ := plan.Build(d.cfg, plan.Observed{WANAddrs: d.obs.WANAddrs, LANNets: d.obs.LANNets, Public: public}, d.deps.PlanOptions)
+	p, _ := plan.Build(d.cfg, obs, d.deps.PlanOptions)
 	return p
 }
 
 // observed reacts to an interface change: only the WAN set when only addresses moved, a full apply otherwise.
-func (d *Daemon) observed(ctx context.Context, l *loop, obs Observation) {
+func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 	d.mu.Lock()
 	prev := d.obs
 	d.mu.Unlock()
-	if obs.equal(prev) {
+	if obs.Equal(prev) {
 		return
 	}
 	d.setObs(obs)

@@ -16,6 +16,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/nft"
+	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 	"sigs.k8s.io/knftables"
 )
@@ -41,7 +42,7 @@ type harness struct {
 	t     *testing.T
 	d     *Daemon
 	be    *backend.Fake
-	obs   chan Observation
+	obs   chan plan.Observed
 	ddns  *fakeDDNS
 	disc  *fakeDiscoverer
 	done  chan error
@@ -96,12 +97,12 @@ func (f *fakeDiscoverer) Discover(context.Context) (netip.Addr, string, error) {
 	return f.addr, "fake", f.err
 }
 
-func start(t *testing.T, cfgText string, first Observation) *harness {
+func start(t *testing.T, cfgText string, first plan.Observed) *harness {
 	return startPublic(t, cfgText, first, netip.Addr{})
 }
 
 // startPublic starts a daemon over a recording fake backend whose discoverer answers public.
-func startPublic(t *testing.T, cfgText string, first Observation, public netip.Addr) *harness {
+func startPublic(t *testing.T, cfgText string, first plan.Observed, public netip.Addr) *harness {
 	t.Helper()
 	be := &backend.Fake{}
 	h := startWith(t, cfgText, first, public, be)
@@ -110,16 +111,16 @@ func startPublic(t *testing.T, cfgText string, first Observation, public netip.A
 }
 
 // startWith starts a daemon over the backend be.
-func startWith(t *testing.T, cfgText string, first Observation, public netip.Addr, be backend.Backend) *harness {
+func startWith(t *testing.T, cfgText string, first plan.Observed, public netip.Addr, be backend.Backend) *harness {
 	t.Helper()
 	cfg := mustConfig(t, cfgText)
-	h := &harness{t: t, obs: make(chan Observation, 8), ddns: &fakeDDNS{}, disc: &fakeDiscoverer{addr: public},
+	h := &harness{t: t, obs: make(chan plan.Observed, 8), ddns: &fakeDDNS{}, disc: &fakeDiscoverer{addr: public},
 		done: make(chan error, 1), ready: make(chan struct{})}
 	h.load = func() (*config.Config, error) { return cfg, nil }
 	h.obs <- first
 	deps := Deps{
 		Backend:       be,
-		Observe:       func(ctx context.Context, _ *config.Config) (<-chan Observation, error) { return h.obs, nil },
+		Observe:       func(ctx context.Context, _ *config.Config) (<-chan plan.Observed, error) { return h.obs, nil },
 		NewDiscoverer: func(*config.Config) (Discoverer, error) { return h.disc, nil },
 		NewDDNS:       func(*config.Config) (DDNS, error) { return h.ddns, nil },
 		Load:          func() (*config.Config, error) { return h.load() },
@@ -157,7 +158,7 @@ var (
 )
 
 func TestStartAppliesOnceAndIsReadyAfter(t *testing.T) {
-	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
 	calls := h.be.Calls()
 	if got := methods(calls); !slices.Equal(got, []string{"Apply"}) {
 		t.Fatalf("calls at start = %v, want one Apply", got)
@@ -169,8 +170,8 @@ func TestStartAppliesOnceAndIsReadyAfter(t *testing.T) {
 }
 
 func TestAddressChangeTouchesOnlyTheWANSet(t *testing.T) {
-	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
-	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
+	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
 	poll.Wait(t, "SetWANAddrs", func() bool { return len(h.be.Calls()) == 2 })
 	c := h.be.Calls()[1]
 	if c.Method != "SetWANAddrs" || !slices.Equal(c.Addrs, []netip.Addr{wan2}) {
@@ -179,9 +180,9 @@ func TestAddressChangeTouchesOnlyTheWANSet(t *testing.T) {
 	poll.Wait(t, "DDNS fed the new address", func() bool { return slices.Contains(h.ddns.got(), wan2) })
 
 	// The same observation again changes nothing.
-	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
 	// A LAN change needs the whole plan.
-	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}
 	poll.Wait(t, "full apply after a LAN change", func() bool { return len(h.be.Calls()) == 3 })
 	if got := methods(h.be.Calls()); !slices.Equal(got, []string{"Apply", "SetWANAddrs", "Apply"}) {
 		t.Errorf("calls = %v", got)
@@ -193,7 +194,7 @@ func TestAddressChangeTouchesOnlyTheWANSet(t *testing.T) {
 // everything back.
 func TestAddressChangeOverTheNftFastPath(t *testing.T) {
 	be, fake := nft.NewFake()
-	h := startWith(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be)
+	h := startWith(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be)
 	wanSet := func() []string {
 		elems, _ := fake.ListElements(context.Background(), "set", "wan_addrs")
 		var out []string
@@ -210,7 +211,7 @@ func TestAddressChangeOverTheNftFastPath(t *testing.T) {
 	if got := wanSet(); !slices.Equal(got, []string{wan1.String()}) {
 		t.Fatalf("wan_addrs at start = %v, want [%s]", got, wan1)
 	}
-	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
 	poll.Wait(t, "the fast path to move the set", func() bool { return slices.Equal(wanSet(), []string{wan2.String()}) })
 	if tx := lastTx(); strings.Contains(tx, "add table") || !strings.HasPrefix(tx, "flush set ip hairpin wan_addrs") {
 		t.Errorf("an address change ran more than the WAN set update:\n%s", tx)
@@ -221,7 +222,7 @@ func TestAddressChangeOverTheNftFastPath(t *testing.T) {
 	if err := fake.Run(context.Background(), tx); err != nil {
 		t.Fatal(err)
 	}
-	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
 	poll.Wait(t, "a full apply after the fast path failed", func() bool { return slices.Equal(wanSet(), []string{wan1.String()}) })
 	if tx := lastTx(); !strings.Contains(tx, "add table ip hairpin") {
 		t.Errorf("the table came back without a full apply:\n%s", tx)
@@ -229,11 +230,11 @@ func TestAddressChangeOverTheNftFastPath(t *testing.T) {
 }
 
 func TestWANAppearsLater(t *testing.T) {
-	h := start(t, baseConfig, Observation{WANExists: false, LANNets: []netip.Prefix{lan}})
+	h := start(t, baseConfig, plan.Observed{WANExists: false, LANNets: []netip.Prefix{lan}})
 	if p := h.be.Calls()[0].Plan; len(p.WANAddrs) != 0 {
 		t.Fatalf("start without WAN must install an empty WAN set, got %v", p.WANAddrs)
 	}
-	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
 	poll.Wait(t, "the WAN set filled in", func() bool {
 		h.be.Calls()
 		st := h.d.Status(context.Background())
@@ -242,9 +243,9 @@ func TestWANAppearsLater(t *testing.T) {
 }
 
 func TestFailedApplyKeepsStatusHonestAndRetries(t *testing.T) {
-	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
 	h.be.Err = errors.New("nft said no")
-	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}
 	poll.Wait(t, "failure in status", func() bool {
 		st := h.d.Status(context.Background())
 		return !st.Installed && strings.Contains(st.LastError, "nft said no")
@@ -254,7 +255,7 @@ func TestFailedApplyKeepsStatusHonestAndRetries(t *testing.T) {
 }
 
 func TestReloadRejectsBadConfigAndKeepsRunningOne(t *testing.T) {
-	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
 	h.load = func() (*config.Config, error) {
 		return config.Parse("test.yaml", []byte(baseConfig+"  - {name: front-cam, port: 0, to: x}\n"))
 	}
@@ -282,7 +283,7 @@ func TestDoubleNATAddsPublicAddress(t *testing.T) {
 	private := netip.MustParseAddr("192.168.1.2")
 	public := netip.MustParseAddr("198.51.100.7")
 	cfgText := strings.Replace(baseConfig, "wan: {interface: wan0}", `wan: {interface: wan0, public_ip: ["http://198.51.100.53/ip"]}`, 1)
-	h := startPublic(t, cfgText, Observation{WANExists: true, WANAddrs: []netip.Addr{private}, LANNets: []netip.Prefix{lan}}, public)
+	h := startPublic(t, cfgText, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{private}, LANNets: []netip.Prefix{lan}}, public)
 	poll.Wait(t, "public address in the WAN set", func() bool {
 		st := h.d.Status(context.Background())
 		return st.DoubleNAT && strings.Join(st.ForwardSet, ",") == "192.168.1.2,198.51.100.7"
@@ -297,7 +298,7 @@ func TestDoubleNATAddsPublicAddress(t *testing.T) {
 }
 
 func TestStatusServerOverUnixSocket(t *testing.T) {
-	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
 	sock := filepath.Join(t.TempDir(), "s.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -329,7 +330,7 @@ func TestStatusServerOverUnixSocket(t *testing.T) {
 }
 
 func TestReloadRejectsBackendChange(t *testing.T) {
-	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
 	h.load = func() (*config.Config, error) {
 		return mustConfig(t, "backend: routeros\nrouteros: {url: \"https://192.0.2.1\", username: u, password_env: P, tls_fingerprint: \"sha256:"+strings.Repeat("AB:", 31)+"AB\"}\n"+baseConfig), nil
 	}
@@ -348,7 +349,7 @@ func TestSecondDaemonCannotListen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = h.d.ServeListener(ctx, l) }()

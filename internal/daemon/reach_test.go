@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 	"github.com/hairpin-nat/hairpin/internal/reach"
 )
@@ -16,7 +17,7 @@ import (
 // withheld exactly while it is cgnat; a public address (the control) lifts the hold.
 func TestReachabilityFollowsTheWAN(t *testing.T) {
 	cgn := netip.MustParseAddr("100.64.7.9")
-	h := start(t, baseConfig, Observation{WANExists: true, WANAddrs: []netip.Addr{cgn}, LANNets: []netip.Prefix{lan}})
+	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{cgn}, LANNets: []netip.Prefix{lan}})
 	poll.Wait(t, "cgnat classified", func() bool { return h.d.Verdict().Class == reach.CGNAT })
 	if w := h.ddns.withholding(); !strings.Contains(w, "cgnat") || !strings.Contains(w, "100.64.0.0/10") {
 		t.Errorf("DDNS not withheld under CGNAT: %q", w)
@@ -44,7 +45,7 @@ func TestReachabilityFollowsTheWAN(t *testing.T) {
 		t.Errorf("/metrics lacks %s:\n%s", want, body)
 	}
 
-	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
 	poll.Wait(t, "public classified", func() bool { return h.d.Verdict().Class == reach.Public })
 	if w := h.ddns.withholding(); w != "" {
 		t.Errorf("DDNS still withheld on a public address: %q", w)
@@ -60,7 +61,7 @@ func TestReachabilityFollowsTheWAN(t *testing.T) {
 func TestReachabilityDSLiteAndDoubleNAT(t *testing.T) {
 	private := netip.MustParseAddr("192.168.1.2")
 	manual := strings.Replace(baseConfig, "wan: {interface: wan0}", "wan: {interface: wan0, upstream: manual}", 1)
-	h := start(t, manual, Observation{WANExists: true, WANAddrs: []netip.Addr{private}, LANNets: []netip.Prefix{lan}})
+	h := start(t, manual, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{private}, LANNets: []netip.Prefix{lan}})
 	poll.Wait(t, "double-nat manual", func() bool {
 		v := h.d.Verdict()
 		return v.Class == reach.DoubleNAT && v.Upstream == reach.Manual
@@ -70,7 +71,7 @@ func TestReachabilityDSLiteAndDoubleNAT(t *testing.T) {
 	}
 
 	h.d.deps.DetectDSLite = func() (bool, string, error) { return true, "the IPv4 default route goes through ds0", nil }
-	h.obs <- Observation{WANExists: true, WANAddrs: []netip.Addr{netip.MustParseAddr("192.0.0.2")}, LANNets: []netip.Prefix{lan}}
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{netip.MustParseAddr("192.0.0.2")}, LANNets: []netip.Prefix{lan}}
 	poll.Wait(t, "ds-lite", func() bool { return h.d.Verdict().Class == reach.DSLite })
 	if w := h.ddns.withholding(); !strings.Contains(w, "ds-lite") {
 		t.Errorf("DDNS not withheld under DS-Lite: %q", w)

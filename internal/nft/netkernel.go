@@ -31,14 +31,23 @@ type netKernel struct {
 }
 
 func (k *netKernel) run(ctx context.Context, tx *knftables.Transaction) error {
+	if !isRoot() {
+		return errNeedRoot
+	}
 	return runBatched(ctx, k.nftPath, tx)
 }
 
 func (k *netKernel) portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
+	if !isRoot() {
+		return nil, errNeedRoot
+	}
 	return readCounters(ctx, k.nftPath)
 }
 
 func (k *netKernel) tableState(context.Context) (bool, bool, error) {
+	if !isRoot() {
+		return false, false, errNeedRoot
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.tableStateLocked()
@@ -62,6 +71,9 @@ func (k *netKernel) tableStateLocked() (bool, bool, error) {
 }
 
 func (k *netKernel) setWAN(_ context.Context, addrs []netip.Addr) error {
+	if !isRoot() {
+		return errNeedRoot
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	// The full apply checked ownership; check again, cheaply, so a table replaced since then by someone

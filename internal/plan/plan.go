@@ -11,14 +11,22 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 )
 
-// Observed is what the watchers found on the router.
+// Observed is what the router's interfaces look like now: the one observation type of every backend, read once
+// by the commands and delivered on each change to the daemon.
 type Observed struct {
+	// WANExists is false while the WAN interface is missing (a PPP link that is down); the rules stay.
+	WANExists bool
 	// WANAddrs are the IPv4 addresses on the WAN interface.
 	WANAddrs []netip.Addr
 	// LANNets are the subnets of the LAN interface's addresses.
 	LANNets []netip.Prefix
 	// Public is the address the internet sees, learned from public_ip sources (zero when unknown).
 	Public netip.Addr
+}
+
+// Equal reports whether two observations are the same: the daemon and the pollers pass on only changes.
+func (o Observed) Equal(p Observed) bool {
+	return o.WANExists == p.WANExists && slices.Equal(o.WANAddrs, p.WANAddrs) && slices.Equal(o.LANNets, p.LANNets) && o.Public == p.Public
 }
 
 // Rule is one forward for one protocol.

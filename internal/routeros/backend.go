@@ -226,7 +226,8 @@ func (b *Backend) Counters(ctx context.Context, _ *plan.Desired) (map[string]bac
 // /ip/cloud detected. Disabled and invalid addresses are skipped. It is one or two reads, cheap enough for
 // the daemon to poll every routeros.poll_interval.
 func (b *Backend) Observe(ctx context.Context) (plan.Observed, error) {
-	var obs plan.Observed
+	// RouterOS lists addresses, not links: a router that answers is taken to have its WAN interface.
+	obs := plan.Observed{WANExists: true}
 	entries, err := b.c.do(ctx, http.MethodGet, pathAddress, url.Values{".proplist": {"address,interface,disabled,invalid"}}, nil)
 	if err != nil {
 		return obs, err

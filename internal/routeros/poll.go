@@ -2,7 +2,6 @@ package routeros
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/plan"
@@ -34,7 +33,7 @@ func (b *Backend) Poll(ctx context.Context, every time.Duration, onErr func(erro
 				return
 			case err != nil:
 				onErr(err)
-			case last == nil || !sameObserved(*last, obs):
+			case last == nil || !last.Equal(obs):
 				last = &obs
 				select {
 				case out <- obs:
@@ -50,8 +49,4 @@ func (b *Backend) Poll(ctx context.Context, every time.Duration, onErr func(erro
 		}
 	}()
 	return out
-}
-
-func sameObserved(a, b plan.Observed) bool {
-	return slices.Equal(a.WANAddrs, b.WANAddrs) && slices.Equal(a.LANNets, b.LANNets) && a.Public == b.Public
 }

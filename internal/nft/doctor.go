@@ -1,0 +1,113 @@
+package nft
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/doctor"
+	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/reach"
+	"github.com/hairpin-nat/hairpin/internal/wan"
+)
+
+// doctor checks this machine for what the Linux backend needs.
+func (b *Backend) doctor(ctx context.Context, cfg *config.Config) []doctor.Finding {
+	var fs []doctor.Finding
+	if !isRoot() {
+		fs = append(fs, doctor.Finding{Level: doctor.Warn, What: "not running as root: the nftables checks below are limited", Fix: "run hairpin doctor as root"})
+	}
+	if p, err := exec.LookPath("nft"); err != nil {
+		fs = append(fs, doctor.Finding{Level: doctor.Fail, What: "the nft command is missing", Fix: "apt-get install nftables"})
+	} else if out, err := exec.CommandContext(ctx, p, "--version").Output(); err == nil {
+		fs = append(fs, doctor.Finding{Level: doctor.OK, What: strings.TrimSpace(string(out))})
+	}
+	fs = append(fs, ipForward())
+	wanAddrs, wanF := iface("WAN", cfg.WAN.Interface)
+	fs = append(fs, wanF)
+	if len(wanAddrs) > 0 {
+		dslite, why, _ := reach.DetectDSLite()
+		fs = append(fs, doctor.Reach(reach.Classify(reach.Facts{WANAddrs: wanAddrs, DoubleNAT: plan.IsDoubleNAT(cfg.WAN.DoubleNAT, wanAddrs),
+			DSLite: dslite, DSLiteWhy: why, UpstreamOn: cfg.WAN.Upstream.Mode.String()})))
+	}
+	if cfg.LAN.Interface != "" {
+		_, lanF := iface("LAN", cfg.LAN.Interface)
+		fs = append(fs, lanF)
+	}
+	if isRoot() {
+		fs = append(fs, b.tableFinding(ctx), forwardPolicy(ctx))
+	}
+	return fs
+}
+
+func ipForward() doctor.Finding {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if err != nil {
+		return doctor.Finding{Level: doctor.Warn, What: "cannot read net.ipv4.ip_forward: " + err.Error()}
+	}
+	if strings.TrimSpace(string(data)) != "1" {
+		return doctor.Finding{Level: doctor.Fail, What: "IPv4 forwarding is off: the router forwards nothing", Fix: "sysctl -w net.ipv4.ip_forward=1 (and set it in /etc/sysctl.d/)"}
+	}
+	return doctor.Finding{Level: doctor.OK, What: "IPv4 forwarding is on"}
+}
+
+func iface(role, name string) ([]netip.Addr, doctor.Finding) {
+	addrs, nets, err := wan.Addrs(name)
+	if err != nil {
+		return nil, doctor.Finding{Level: doctor.Fail, What: role + " " + err.Error(), Fix: "fix " + strings.ToLower(role) + ".interface in the config"}
+	}
+	if len(addrs) == 0 {
+		return nil, doctor.Finding{Level: doctor.Warn, What: fmt.Sprintf("%s interface %s has no IPv4 address", role, name), Fix: "hairpin run fills in the forwards when it gets one"}
+	}
+	return addrs, doctor.Finding{Level: doctor.OK, What: fmt.Sprintf("%s interface %s: %v (%v)", role, name, addrs, nets)}
+}
+
+// tableFinding asks the backend itself (the netlink ownership check every apply makes) instead of reading
+// nft's output.
+func (b *Backend) tableFinding(ctx context.Context) doctor.Finding {
+	installed, err := b.Installed(ctx)
+	switch {
+	case errors.Is(err, ErrNotOwned):
+		return doctor.Finding{Level: doctor.Fail, What: "table ip hairpin exists but was not created by hairpin", Fix: "rename or remove that table; hairpin will not touch it"}
+	case err != nil:
+		return doctor.Finding{Level: doctor.Fail, What: "reading nftables: " + err.Error()}
+	case !installed:
+		return doctor.Finding{Level: doctor.Warn, What: "hairpin's table ip hairpin is not installed", Fix: "hairpin apply, or start the daemon"}
+	}
+	return doctor.Finding{Level: doctor.OK, What: "table ip hairpin is installed and owned by hairpin"}
+}
+
+// forwardPolicy warns about forward chains of other tables that drop by default: DNATed traffic must be
+// accepted there, and hairpin never edits other tables.
+func forwardPolicy(ctx context.Context) doctor.Finding {
+	out, err := exec.CommandContext(ctx, "nft", "-j", "list", "chains").Output()
+	if err != nil {
+		return doctor.Finding{Level: doctor.Warn, What: "cannot list nftables chains"}
+	}
+	var doc struct {
+		Nftables []struct {
+			Chain *struct {
+				Table  string `json:"table"`
+				Name   string `json:"name"`
+				Hook   string `json:"hook"`
+				Policy string `json:"policy"`
+			} `json:"chain"`
+		} `json:"nftables"`
+	}
+	if json.Unmarshal(out, &doc) != nil {
+		return doctor.Finding{Level: doctor.Warn, What: "cannot parse the nftables chains"}
+	}
+	for _, o := range doc.Nftables {
+		if c := o.Chain; c != nil && c.Hook == "forward" && c.Policy == "drop" && c.Table != Table {
+			return doctor.Finding{Level: doctor.Warn, What: fmt.Sprintf("chain %s %s drops forwarded traffic by default", c.Table, c.Name),
+				Fix: "make sure it accepts forwarded connections hairpin DNATs, e.g. `ct status dnat accept`"}
+		}
+	}
+	return doctor.Finding{Level: doctor.OK, What: "no forward chain drops by default"}
+}

@@ -1,0 +1,108 @@
+package nft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/doctor"
+	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/reach"
+	"github.com/hairpin-nat/hairpin/internal/wan"
+)
+
+// errNeedRoot is what every kernel call of a user without root returns, before trying.
+var errNeedRoot = errors.New("changing nftables needs root (run with sudo, or use `hairpin show` to see the rules)")
+
+// Open is the Linux backend for a config: nftables on this machine, its interfaces observed through netlink.
+func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	b, err := New()
+	if err != nil {
+		return nil, err
+	}
+	return &backend.Driver{
+		Backend: b,
+		Observe: func(context.Context) (plan.Observed, error) {
+			obs, _, err := Observe(cfg, false)
+			return obs, err
+		},
+		Watch:        watcher(wan.WatchOptions{Logger: logger}),
+		Doctor:       func(ctx context.Context) []doctor.Finding { return b.doctor(ctx, cfg) },
+		Installed:    b.Installed,
+		DetectDSLite: reach.DetectDSLite,
+		Removed:      func() string { return "removed table ip " + Table },
+		CanChange: func() error {
+			if !isRoot() {
+				return errNeedRoot
+			}
+			return nil
+		},
+		Close:        b.Close,
+	}, nil
+}
+
+// Observe reads the interfaces named in the config once. A missing interface is an error, unless lenient:
+// then it is left out and described in a note (hairpin show prints the rules anyway).
+func Observe(cfg *config.Config, lenient bool) (plan.Observed, []string, error) {
+	var obs plan.Observed
+	var notes []string
+	addrs, _, err := wan.Addrs(cfg.WAN.Interface)
+	switch {
+	case err == nil:
+		obs.WANExists, obs.WANAddrs = true, addrs
+	case lenient:
+		notes = append(notes, "WAN "+err.Error())
+	default:
+		return obs, nil, fmt.Errorf("WAN %w", err)
+	}
+	if cfg.LAN.Interface != "" && len(cfg.LAN.Subnets) == 0 {
+		_, nets, err := wan.Addrs(cfg.LAN.Interface)
+		switch {
+		case err == nil:
+			obs.LANNets = nets
+		case lenient:
+			notes = append(notes, "LAN "+err.Error())
+		default:
+			return obs, nil, fmt.Errorf("LAN %w", err)
+		}
+	}
+	return obs, notes, nil
+}
+
+// watcher follows the WAN and LAN interfaces through netlink (wan.Watch) and turns each snapshot into an
+// observation.
+func watcher(opts wan.WatchOptions) func(ctx context.Context, cfg *config.Config) (<-chan plan.Observed, error) {
+	return func(ctx context.Context, cfg *config.Config) (<-chan plan.Observed, error) {
+		names := []string{cfg.WAN.Interface}
+		if cfg.LAN.Interface != "" {
+			names = append(names, cfg.LAN.Interface)
+		}
+		snaps, err := wan.Watch(ctx, names, opts)
+		if err != nil {
+			return nil, err
+		}
+		out := make(chan plan.Observed, 1)
+		go func() {
+			defer close(out)
+			for snap := range snaps {
+				w, l := snap[cfg.WAN.Interface], snap[cfg.LAN.Interface]
+				obs := plan.Observed{WANExists: w.Exists, WANAddrs: w.Addrs, LANNets: l.Nets}
+				select {
+				case out <- obs:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		return out, nil
+	}
+}
+
+func isRoot() bool { return os.Geteuid() == 0 }
