@@ -44,7 +44,7 @@ func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
 			}
 			return nil
 		},
-		Close:        b.Close,
+		Close: b.Close,
 	}, nil
 }
 
