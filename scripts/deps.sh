@@ -22,6 +22,7 @@ have faketime    || need+=(faketime)
 ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 || need+=(libfaketime)
 have make      || need+=(make)
 have gcc       || need+=(gcc)
+[ -x /usr/bin/time ] || need+=(time)   # GNU time: peak memory of `hairpin check` in make bench
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing: ${need[*]}; run as root (sudo) so they can be installed" >&2

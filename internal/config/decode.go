@@ -76,10 +76,18 @@ type listItem struct {
 }
 
 func (d *decoder) errorf(n *yaml.Node, key, hint, format string, args ...any) {
+	if !d.errs.wants(n.Line, n.Column) {
+		d.errs.skip()
+		return
+	}
 	d.errs.add(Issue{File: d.file, Line: n.Line, Col: n.Column, Key: shortKey(key), Problem: message(format, args), Hint: hint})
 }
 
 func (d *decoder) warnf(n *yaml.Node, key, hint, format string, args ...any) {
+	if !d.warns.wants(n.Line, n.Column) {
+		d.warns.skip()
+		return
+	}
 	d.warns.add(Issue{File: d.file, Line: n.Line, Col: n.Column, Key: shortKey(key), Problem: message(format, args), Hint: hint})
 }
 

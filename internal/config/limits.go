@@ -26,23 +26,39 @@ const (
 type issueList struct {
 	list    Errors
 	dropped int
+	last    int // index in list of the latest kept issue, once full
+}
+
+// wants reports whether an issue at line:col would be kept; one that would only be counted need not be built.
+func (s *issueList) wants(line, col int) bool {
+	return len(s.list) < MaxIssues || before(Issue{Line: line, Col: col}, s.list[s.last])
 }
 
 func (s *issueList) add(is Issue) {
 	if len(s.list) < MaxIssues {
 		s.list = append(s.list, is)
+		if len(s.list) == MaxIssues {
+			s.findLast()
+		}
 		return
 	}
 	s.dropped++
 	// Keep the earliest: replace the latest kept issue when this one comes before it.
-	last := 0
-	for i := range s.list {
-		if before(s.list[last], s.list[i]) {
-			last = i
-		}
+	if before(is, s.list[s.last]) {
+		s.list[s.last] = is
+		s.findLast()
 	}
-	if before(is, s.list[last]) {
-		s.list[last] = is
+}
+
+// skip counts an issue that wants said would not be kept.
+func (s *issueList) skip() { s.dropped++ }
+
+func (s *issueList) findLast() {
+	s.last = 0
+	for i := range s.list {
+		if before(s.list[s.last], s.list[i]) {
+			s.last = i
+		}
 	}
 }
 

@@ -32,7 +32,8 @@ func run() int {
 	connFwds := flag.Int("conn-forwards", 10000, "forwards in the connection-rate benchmark")
 	connRounds := flag.Int("conn-rounds", 7, "rounds of the connection-rate benchmark")
 	connDur := flag.Duration("conn-time", 2*time.Second, "time per connection-rate measurement")
-	only := flag.String("only", "throughput,apply,connrate", "benchmarks to run")
+	checkRounds := flag.Int("check-rounds", 3, "rounds of the config-check benchmark")
+	only := flag.String("only", "check,throughput,apply,connrate", "benchmarks to run")
 	quiet := flag.Bool("q", false, "do not log each measurement")
 	skip := flag.String("skip", "", "throughput variants to leave out: nocount,direct,proxy")
 	flag.Parse()
@@ -68,6 +69,9 @@ func run() int {
 		name string
 		fn   func() ([]bench.Row, error)
 	}{
+		{"check", func() ([]bench.Row, error) {
+			return bench.CheckFiles(ctx, *bin, bench.CheckOptions{Rounds: *checkRounds}, logf)
+		}},
 		{"throughput", func() ([]bench.Row, error) {
 			return bench.Throughput(ctx, env, bench.ThroughputOptions{Rounds: *rounds, Seconds: *secs, Skip: strings.Split(*skip, ",")})
 		}},

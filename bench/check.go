@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/config/hostile"
+)
+
+// CheckOptions size the config-check benchmark.
+type CheckOptions struct {
+	Rounds int
+	Dir    string // where the files are written (a fresh temporary directory when empty)
+}
+
+// CheckFiles times `hairpin check` and measures its peak memory on the config files that once took minutes and
+// gigabytes, at the sizes they were reported with, against a normal config of 50,000 forwards (the baseline).
+// Targets: at most 3x the normal file's time and 2x its memory, whatever the file.
+func CheckFiles(ctx context.Context, bin string, opt CheckOptions, logf func(string, ...any)) ([]Row, error) {
+	dir := opt.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "hairpin-bench-check-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	files := []struct {
+		name, note string
+		data       []byte
+		exit       int
+	}{
+		{"50000 forwards", "a normal large config", hostile.Forwards(50_000), 0},
+		{"2000 on one port", "109 KB; was 42 s, 2.2 GB", hostile.SamePort(2000), 2},
+		{"3000 aliases", "9 KB; was 52 s, 4.6 GB", hostile.Aliases(3000), 2},
+		{"aliases to 10^9", "billion laughs, 1 KB", hostile.Laughs(9), 2},
+		{"unknown keys 4 MB", "just under the size limit", hostile.UnknownKeys(config.MaxFileSize - 1024), 2},
+		{"unknown keys 34 MB", "over the limit; was 57 s, 5.4 GB", hostile.UnknownKeys(34 << 20), 2},
+		{"100 MB string", "over the limit; was echoed whole", hostile.LongString(100 << 20), 2},
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = filepath.Join(dir, fmt.Sprintf("check-%d.yaml", i))
+		if err := os.WriteFile(paths[i], f.data, 0o600); err != nil {
+			return nil, err
+		}
+		files[i].data = nil
+	}
+	wall := make([][]float64, len(files))
+	mem := make([][]float64, len(files))
+	idx := make([]int, len(files))
+	for i := range idx {
+		idx[i] = i
+	}
+	for round := range opt.Rounds {
+		for _, i := range Order(round, idx) {
+			took, rss, err := checkOnce(ctx, bin, paths[i], files[i].exit)
+			if err != nil {
+				return nil, fmt.Errorf("check %s: %w", files[i].name, err)
+			}
+			wall[i] = append(wall[i], took.Seconds())
+			mem[i] = append(mem[i], rss)
+			logf("check round %d %-20s %7.3f s %7.1f MB", round+1, files[i].name, took.Seconds(), rss)
+		}
+	}
+	var rows []Row
+	for _, m := range []struct {
+		unit    string
+		samples [][]float64
+		limit   float64
+	}{{"s", wall, 3}, {"MB peak", mem, 2}} {
+		base := Row{Bench: "hairpin check", Variant: files[0].name, Note: files[0].note, Samples: m.samples[0], Unit: m.unit}
+		rows = append(rows, base)
+		for i := 1; i < len(files); i++ {
+			r := Row{Bench: "hairpin check", Variant: files[i].name, Note: files[i].note, Samples: m.samples[i], Unit: m.unit,
+				Target: Target{"<=", m.limit}}
+			Pair(&r, base)
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// checkOnce runs `hairpin check` on path and returns its wall time and peak resident memory in MB. The
+// memory comes from GNU time: a child Go starts directly inherits this process's peak in its own (Go's
+// clone shares the address space until exec), while time's child is a plain fork of a small process.
+func checkOnce(ctx context.Context, bin, path string, wantExit int) (time.Duration, float64, error) {
+	rssFile := path + ".rss"
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", "-q", "-o", rssFile, "-f", "%M", bin, "check", "-c", path)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	took := time.Since(start)
+	var ee *exec.ExitError
+	switch {
+	case err == nil && wantExit != 0, err != nil && !errors.As(err, &ee), ee != nil && ee.ExitCode() != wantExit:
+		return 0, 0, fmt.Errorf("exit %v, want %d: %.300s", err, wantExit, out)
+	}
+	b, err := os.ReadFile(rssFile)
+	if err != nil {
+		return 0, 0, fmt.Errorf("GNU time's output (install the time package): %w", err)
+	}
+	kb, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, 0, fmt.Errorf("GNU time's output %q: %w", b, err)
+	}
+	return took, float64(kb) / 1024, nil
+}
