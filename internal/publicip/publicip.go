@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -91,7 +92,7 @@ func NewDiscoverer(sources []string, opts Options) (*Discoverer, error) {
 	for _, s := range sources {
 		src, err := parseSource(s)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("public address source %w", err)
 		}
 		d.sources = append(d.sources, src)
 	}
@@ -139,18 +140,27 @@ func (d *Discoverer) defaults() {
 	}
 }
 
+// CheckSource validates one public_ip entry: config.Parse (hairpin check) and NewDiscoverer (hairpin run) both
+// call it, so they cannot disagree about what is valid.
+func CheckSource(s string) error {
+	_, err := parseSource(s)
+	return err
+}
+
+// parseSource reads one public_ip entry. Errors name the entry and what is wrong, without a prefix: the
+// config's error and the discoverer's each say where it came from.
 func parseSource(s string) (source, error) {
 	switch {
 	case strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {
-			return source{}, fmt.Errorf("public address source %q is not a valid URL", s)
+			return source{}, fmt.Errorf("%q is not a valid URL", redact(s))
 		}
 		return source{raw: u.Redacted(), kind: "http", url: s}, nil
 	case strings.HasPrefix(s, "stun:"):
 		addr, err := hostPort(strings.TrimPrefix(s, "stun:"), "3478")
 		if err != nil {
-			return source{}, fmt.Errorf("public address source %q: %w", s, err)
+			return source{}, fmt.Errorf("%q: %w", s, err)
 		}
 		return source{raw: s, kind: "stun", addr: addr}, nil
 	case strings.HasPrefix(s, "dns:"):
@@ -159,24 +169,39 @@ func parseSource(s string) (source, error) {
 			name = DefaultDNSName
 		}
 		if _, ok := dns.IsDomainName(name); !ok {
-			return source{}, fmt.Errorf("public address source %q: %q is not a domain name", s, name)
+			return source{}, fmt.Errorf("%q: %q is not a domain name", s, name)
 		}
 		addr, err := hostPort(server, "53")
 		if err != nil {
-			return source{}, fmt.Errorf("public address source %q: %w", s, err)
+			return source{}, fmt.Errorf("%q: %w", s, err)
 		}
 		return source{raw: s, kind: "dns", addr: addr, name: dns.Fqdn(name)}, nil
 	}
-	return source{}, fmt.Errorf("public address source %q has an unknown scheme (use http(s)://, stun: or dns:)", s)
+	return source{}, fmt.Errorf("%q has an unknown scheme", redact(s))
 }
 
+// redact hides a URL's password in messages about an entry that did not parse as a URL.
+func redact(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
+}
+
+// hostPort checks host[:port] (port 1-65535, default def) and returns host:port.
 func hostPort(s, def string) (string, error) {
+	if s == "" {
+		return "", errors.New("no host given")
+	}
 	if !strings.Contains(s, ":") {
 		s = net.JoinHostPort(s, def)
 	}
 	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" || port == "" {
-		return "", fmt.Errorf("%q is not host[:port]", s)
+	if err != nil || host == "" {
+		return "", fmt.Errorf("%q is not host:port", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("%q is not host:port (the port is a number from 1 to 65535)", s)
 	}
 	return net.JoinHostPort(host, port), nil
 }
