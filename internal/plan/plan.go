@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ipclass"
 )
 
 // Observed is what the router's interfaces look like now: the one observation type of every backend, read once
@@ -117,10 +118,6 @@ func WANSet(ifaceAddrs []netip.Addr, public netip.Addr, doubleNAT bool) []netip.
 	return slices.Compact(out)
 }
 
-var (
-	cgnat = netip.MustParsePrefix("100.64.0.0/10")
-)
-
 // IsDoubleNAT applies the double_nat setting: in auto mode the router is behind another NAT when none of its
 // WAN addresses is publicly routable (RFC 1918 or CGNAT).
 func IsDoubleNAT(mode config.DoubleNAT, wanAddrs []netip.Addr) bool {
@@ -136,17 +133,12 @@ func IsDoubleNAT(mode config.DoubleNAT, wanAddrs []netip.Addr) bool {
 		if a = a.Unmap(); !a.Is4() {
 			continue
 		}
-		if !IsPrivate(a) {
+		if !ipclass.BehindNAT(a) {
 			return false
 		}
 		seen = true
 	}
 	return seen
-}
-
-// IsPrivate reports whether a is an address no internet host can reach directly.
-func IsPrivate(a netip.Addr) bool {
-	return a.IsPrivate() || cgnat.Contains(a) || a.IsLinkLocalUnicast() || a.IsLoopback()
 }
 
 // Expand lists every external port of a rule with its internal address and port, mapping a range 1:1 (or

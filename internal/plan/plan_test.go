@@ -255,17 +255,6 @@ func TestBuildDoubleNAT(t *testing.T) {
 	}
 }
 
-func TestIsPrivate(t *testing.T) {
-	for s, want := range map[string]bool{
-		"10.0.0.1": true, "172.16.0.1": true, "192.168.0.1": true, "100.64.0.1": true, "169.254.1.1": true,
-		"127.0.0.1": true, "203.0.113.7": false, "8.8.8.8": false, "100.63.255.255": false,
-	} {
-		if got := IsPrivate(netip.MustParseAddr(s)); got != want {
-			t.Errorf("IsPrivate(%s) = %v", s, got)
-		}
-	}
-}
-
 func TestRuleExpand(t *testing.T) {
 	type pair struct{ ext, in uint16 }
 	tests := []struct {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/miekg/dns"
 	"github.com/pion/stun/v3"
 )
@@ -369,34 +370,12 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// cgnat is the shared address space of carrier-grade NAT (RFC 6598).
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// checkPublic accepts an IPv4 address that can be the router's address on the internet. The documentation
-// ranges pass, because tests use them as public addresses.
+// checkPublic accepts an IPv4 address that can be the router's address on the internet.
 func checkPublic(a netip.Addr) (netip.Addr, error) {
-	var why string
-	switch {
-	case !a.Is4():
-		why = "not an IPv4 address"
-	case a.IsUnspecified() || a.As4()[0] == 0:
-		why = "unspecified"
-	case a.IsLoopback():
-		why = "loopback"
-	case a.IsPrivate():
-		why = "private (RFC 1918)"
-	case cgnat.Contains(a):
-		why = "carrier-grade NAT space (RFC 6598)"
-	case a.IsLinkLocalUnicast():
-		why = "link-local"
-	case a.IsMulticast():
-		why = "multicast"
-	case a.As4()[0] >= 240:
-		why = "reserved"
-	default:
-		return a, nil
+	if why := ipclass.NotPublic(a); why != "" {
+		return netip.Addr{}, fmt.Errorf("answer %s is %s, not a public address", a, why)
 	}
-	return netip.Addr{}, fmt.Errorf("answer %s is %s, not a public address", a, why)
+	return a, nil
 }
 
 // udpQuery is one request/response protocol over UDP: STUN or DNS.

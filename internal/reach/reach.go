@@ -6,6 +6,8 @@ package reach
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/hairpin-nat/hairpin/internal/ipclass"
 )
 
 // Class is the reachability classification of one address family.
@@ -79,22 +81,8 @@ type Facts struct {
 }
 
 var (
-	shared   = netip.MustParsePrefix("100.64.0.0/10") // RFC 6598 carrier-grade NAT
-	dsliteB4 = netip.MustParsePrefix("192.0.0.0/29")  // RFC 6333 B4/AFTR addresses
+	dsliteB4 = netip.MustParsePrefix("192.0.0.0/29") // RFC 6333 B4/AFTR addresses
 )
-
-// IsShared reports whether a is in the carrier-grade NAT range 100.64.0.0/10.
-func IsShared(a netip.Addr) bool { return shared.Contains(a.Unmap()) }
-
-// IsReserved reports whether a cannot be a public IPv4 address: private, shared (CGNAT), loopback,
-// link-local, the IETF protocol assignments (192.0.0.0/24), documentation ranges count as public (tests and the
-// lab use them for "the internet").
-func IsReserved(a netip.Addr) bool {
-	a = a.Unmap()
-	return !a.IsValid() || a.IsUnspecified() || a.IsPrivate() || IsShared(a) || a.IsLoopback() ||
-		a.IsLinkLocalUnicast() || a.IsMulticast() || netip.MustParsePrefix("192.0.0.0/24").Contains(a) ||
-		netip.MustParsePrefix("240.0.0.0/4").Contains(a) || netip.MustParsePrefix("0.0.0.0/8").Contains(a)
-}
 
 // Advice for each outcome: the concrete ways out.
 const (
@@ -132,7 +120,7 @@ func Classify(f Facts) Verdict {
 		return v
 	}
 	for _, a := range wan4 {
-		if IsShared(a) {
+		if ipclass.IsShared(a) {
 			v.Class, v.Advice = CGNAT, adviceNoWay
 			v.Reason = fmt.Sprintf("the WAN address %s is in the ISP's shared range 100.64.0.0/10 (carrier-grade NAT, RFC 6598)", a)
 			return v
@@ -152,7 +140,7 @@ func Classify(f Facts) Verdict {
 		v.Class, v.Advice = CGNAT, adviceNoWay
 		v.Reason = "the box in front cannot map ports from outside: " + f.UpstreamCGNAT
 		return v
-	case f.External.IsValid() && IsReserved(f.External):
+	case f.External.IsValid() && !ipclass.IsPublic(f.External):
 		v.Class, v.Advice = CGNAT, adviceNoWay
 		v.Reason = fmt.Sprintf("the box in front reports the external address %s, which is not public: its ISP NATs it again", f.External)
 		return v

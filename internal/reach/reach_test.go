@@ -71,15 +71,6 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestIsReserved(t *testing.T) {
-	for a, want := range map[string]bool{"100.64.0.1": true, "10.0.0.1": true, "192.168.0.1": true, "169.254.1.1": true,
-		"192.0.0.2": true, "0.0.0.0": true, "203.0.113.5": false, "8.8.8.8": false, "100.128.0.1": false} {
-		if got := IsReserved(netip.MustParseAddr(a)); got != want {
-			t.Errorf("IsReserved(%s) = %v, want %v", a, got, want)
-		}
-	}
-}
-
 // TestDetectDSLite builds a B4 in a namespace: the IPv4 default route through an ip6tnl in mode ipip6 is
 // DS-Lite; the same namespace with the default route on an ordinary link (the negative control) is not.
 func TestDetectDSLite(t *testing.T) {
