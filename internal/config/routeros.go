@@ -21,6 +21,10 @@ type RouterOS struct {
 	TLSFingerprint string
 	CAFile         string
 	PollInterval   time.Duration
+	// Timeout bounds each request to the router. RouterOS serves REST requests one at a time and a filtered
+	// print over an address list of 50,000+ entries takes 8-20 s, so the default (55 s) is long, yet under
+	// RouterOS's own 60 s limit, after which the router gives up on the request itself.
+	Timeout time.Duration
 	// IPCloud reads the public address from /ip/cloud (the router's own detection; needs ddns-enabled on the
 	// router). On by default: it costs one request per poll and is ignored while /ip/cloud has no address.
 	IPCloud bool
@@ -28,6 +32,12 @@ type RouterOS struct {
 	// ConfigDir is the directory of the config file: a password file that is a symbolic link must stay in it.
 	ConfigDir string
 }
+
+// DefaultRouterOSTimeout and MaxRouterOSTimeout bound a request to the router (routeros.timeout).
+const (
+	DefaultRouterOSTimeout = 55 * time.Second
+	MaxRouterOSTimeout     = 60 * time.Second
+)
 
 // ParseFingerprint decodes a pinned certificate fingerprint: "sha256:" and the 32 bytes of the SHA-256 of the
 // certificate in hex, with or without a colon between bytes (both `openssl x509 -fingerprint -sha256` output
@@ -70,7 +80,7 @@ func FormatFingerprint(sum []byte) string {
 }
 
 func (d *decoder) routeros(n *yaml.Node, path string) *RouterOS {
-	r := &RouterOS{Line: n.Line, PollInterval: 10 * time.Second, IPCloud: true}
+	r := &RouterOS{Line: n.Line, PollInterval: 10 * time.Second, Timeout: DefaultRouterOSTimeout, IPCloud: true}
 	nodes := map[string]*yaml.Node{}
 	str := func(dst *string) field {
 		return func(k string, v *yaml.Node) {
@@ -89,6 +99,17 @@ func (d *decoder) routeros(n *yaml.Node, path string) *RouterOS {
 			if t, ok := d.duration(v, k, time.Second); ok {
 				r.PollInterval = t
 			}
+		},
+		"timeout": func(k string, v *yaml.Node) {
+			t, ok := d.duration(v, k, time.Second)
+			if !ok {
+				return
+			}
+			if t > MaxRouterOSTimeout {
+				d.errorf(v, k, "RouterOS ends a REST request after 60 s itself; use at most 60s (the default is 55s)", "%s is longer than the router waits", t)
+				return
+			}
+			r.Timeout = t
 		},
 		"ip_cloud": func(k string, v *yaml.Node) {
 			if b, ok := d.boolean(v, k); ok {

@@ -40,6 +40,9 @@ func TestRouterOSValidation(t *testing.T) {
 		{"md5 pin", "  url: https://r\n  username: u\n  password_env: P\n  tls_fingerprint: md5:AB\n", []string{`does not start with "sha256:"`}, nil},
 		{"ragged pin", "  url: https://r\n  username: u\n  password_env: P\n  tls_fingerprint: sha256:ABC:D\n", []string{"separate every byte"}, nil},
 		{"pin and ca", "  url: https://r\n  username: u\n  password_env: P\n  tls_fingerprint: " + rosTestFP + "\n  ca_file: /etc/ca.pem\n", []string{"both tls_fingerprint and ca_file are set"}, nil},
+		{"timeout", "  url: https://r\n  username: u\n  password_env: P\n  timeout: 20s\n", nil, nil},
+		{"timeout too long", "  url: https://r\n  username: u\n  password_env: P\n  timeout: 2m\n", []string{"routeros.timeout: 2m0s is longer than the router waits"}, nil},
+		{"timeout too short", "  url: https://r\n  username: u\n  password_env: P\n  timeout: 10ms\n", []string{"not a valid duration"}, nil},
 		{"unknown key", "  url: https://r\n  username: u\n  password_env: P\n  pasword_file: /s\n", []string{`did you mean "password_file"`}, nil},
 	}
 	for _, tt := range tests {
@@ -73,6 +76,13 @@ func TestRouterOSValidation(t *testing.T) {
 			}
 			if !cfg.RouterOS.IPCloud || cfg.RouterOS.PollInterval.Seconds() != 10 {
 				t.Errorf("defaults: %+v", cfg.RouterOS)
+			}
+			if want := DefaultRouterOSTimeout; tt.name == "timeout" {
+				if cfg.RouterOS.Timeout.Seconds() != 20 {
+					t.Errorf("timeout: %v", cfg.RouterOS.Timeout)
+				}
+			} else if len(tt.errs) == 0 && cfg.RouterOS.Timeout != want {
+				t.Errorf("default timeout %v, want %v", cfg.RouterOS.Timeout, want)
 			}
 		})
 	}

@@ -54,7 +54,7 @@ func WithInterfaces(wan, lan string) Option {
 	return func(o *options) { o.wanIf, o.lanIf = wan, lan }
 }
 
-// WithTimeout bounds each request (default 15s).
+// WithTimeout bounds each request (default routeros.timeout, 55 s).
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // New connects nothing yet: it reads the password, prepares TLS (pinning the certificate when
@@ -67,7 +67,10 @@ func New(cfg *config.RouterOS, logger *slog.Logger, opts ...Option) (*Backend, e
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := options{timeout: 15 * time.Second}
+	o := options{timeout: cfg.Timeout}
+	if o.timeout <= 0 {
+		o.timeout = config.DefaultRouterOSTimeout
+	}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
@@ -27,6 +29,7 @@ const maxReply = 32 << 20
 // GET lists, PUT creates, PATCH updates, DELETE removes, POST runs a console command such as print or move.
 type client struct {
 	base     string // https://host[:port]/rest
+	host     string
 	user     string
 	password string
 	http     *http.Client
@@ -87,6 +90,7 @@ func newClient(cfg *config.RouterOS, password string, tc *tls.Config, timeout ti
 	tr.MaxIdleConnsPerHost = 2
 	c := &client{
 		base:     u.String(),
+		host:     u.Hostname(),
 		user:     cfg.Username,
 		password: password,
 		http:     &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: noRedirect},
@@ -166,6 +170,16 @@ func (c *client) transportError(op string, err error) error {
 	if errors.As(err, &pe) {
 		return &Error{Kind: CertMismatch, Op: op, Got: pe.got, Err: err, Fix: c.fixCert}
 	}
+	var he x509.HostnameError
+	if errors.As(err, &he) {
+		got := ""
+		if he.Certificate != nil {
+			sum := sha256.Sum256(he.Certificate.Raw)
+			got = config.FormatFingerprint(sum[:])
+		}
+		return &Error{Kind: CertMismatch, Op: op, Got: got, Err: he,
+			Fix: fmt.Sprintf("the router's certificate does not name %s; a certificate for an IP address needs subject-alt-name=IP:%s (%s), or pin this one with routeros.tls_fingerprint", he.Host, he.Host, c.certCommands())}
+	}
 	var ve *tls.CertificateVerificationError
 	if errors.As(err, &ve) {
 		got := ""
@@ -178,15 +192,45 @@ func (c *client) transportError(op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return &Error{Kind: Unreachable, Op: op, Err: errors.Unwrap(err),
+			Fix: fmt.Sprintf("the router did not answer within routeros.timeout (%s): RouterOS serves one REST request at a time, and prints over big address lists take seconds; check the router's CPU load, or raise routeros.timeout (at most 60s)", c.http.Timeout)}
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return &Error{Kind: Unreachable, Op: op, Err: errors.Unwrap(err),
+			Fix: "nothing listens at " + c.base + ": enable the www-ssl service with a certificate (" + c.certCommands() + "), and check the port in routeros.url"}
+	}
+	var re tls.RecordHeaderError
+	if errors.As(err, &re) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "handshake") {
+		return &Error{Kind: Unreachable, Op: op, Err: errors.Unwrap(err),
+			Fix: "the TLS handshake failed: the www-ssl service needs a certificate assigned (" + c.certCommands() + "); if routeros.url names the plain www port, use the www-ssl one"}
+	}
 	return &Error{Kind: Unreachable, Op: op, Err: errors.Unwrap(err),
-		Fix: "check that the router is reachable at " + c.base + " and that its www-ssl service is enabled (/ip/service/enable www-ssl)"}
+		Fix: "check that the router is reachable at " + c.base + " and that its www-ssl service is enabled with a certificate (" + c.certCommands() + ")"}
+}
+
+// certCommands are the RouterOS commands that give the www-ssl service a self-signed certificate naming the
+// router's address (from MikroTik's certificate manual; the certificate menu is not in hairpin's schema).
+func (c *client) certCommands() string {
+	host := c.host
+	san := "DNS:" + host
+	if ip := net.ParseIP(host); ip != nil {
+		san = "IP:" + host
+	}
+	return fmt.Sprintf("/certificate add name=hairpin-www common-name=%s subject-alt-name=%s key-usage=digital-signature,key-encipherment,tls-server; "+
+		"/certificate sign hairpin-www; /ip service set www-ssl certificate=hairpin-www disabled=no", host, san)
 }
 
 func (c *client) statusError(op string, status int, body []byte) error {
 	code, msg, detail, ok := ParseError(body)
-	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+	switch status {
+	case http.StatusUnauthorized:
 		return &Error{Kind: Unauthorized, Op: op, Status: status, Message: msg, Detail: detail,
 			Fix: fmt.Sprintf("check routeros.username %q and %s; the user's group needs the read, write, api and rest-api policies", c.user, c.passwordSource)}
+	case http.StatusForbidden:
+		return &Error{Kind: Unauthorized, Op: op, Status: status, Message: msg, Detail: detail,
+			Fix: fmt.Sprintf("the login worked, but user %q's group lacks a policy this request needs: give the group read, write, api and rest-api (/user group set [find name=GROUP] policy=read,write,api,rest-api,...)", c.user)}
 	}
 	if !ok {
 		return &Error{Kind: BadReply, Op: op, Status: status, Err: fmt.Errorf("HTTP %d without a RouterOS error body", status),

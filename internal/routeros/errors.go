@@ -69,6 +69,9 @@ func (e *Error) Error() string {
 		}
 	case Unauthorized:
 		what = fmt.Sprintf("router rejected the login (%d %s)", e.Status, http.StatusText(e.Status))
+		if e.Status == http.StatusForbidden {
+			what = "router refused the request: the user lacks permissions (403 Forbidden)"
+		}
 	case CertMismatch:
 		what = "router's certificate is not the expected one"
 		if e.Got != "" {
@@ -105,7 +108,8 @@ func kindOf(err error) Kind {
 // IsUnreachable reports whether err means the router did not answer.
 func IsUnreachable(err error) bool { return kindOf(err) == Unreachable }
 
-// IsUnauthorized reports whether the router rejected the username or password (or the user lacks rights).
+// IsUnauthorized reports whether the router rejected the username or password (401) or the user lacks a
+// policy (403).
 func IsUnauthorized(err error) bool { return kindOf(err) == Unauthorized }
 
 // IsCertMismatch reports whether the router's certificate did not match the pin or did not verify.
@@ -126,7 +130,8 @@ func fixFor(status int, detail string) string {
 	case status == http.StatusNotFound:
 		return "the item was removed meanwhile; the next reconcile recreates what hairpin needs"
 	case strings.HasPrefix(detail, "no such command"):
-		return "the REST API needs RouterOS v7.1 or later; check /system/resource version"
+		return "RouterOS has no such command or menu here: the REST API needs RouterOS v7 (hairpin's requests are checked against the schema of " +
+			CheckedReleases + "); on such a release it means a package providing the menu is disabled, or the release changed the menu: report it with the version /system resource print shows"
 	case status >= 500:
 		return "the router had an internal error; hairpin retries on the next reconcile"
 	}

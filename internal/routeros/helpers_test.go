@@ -56,7 +56,7 @@ func eachRelease(t *testing.T, fn func(t *testing.T)) {
 
 // fixture is a simulated router with the article's addressing, and a Backend and config for it.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	r      *rostest.Router
 	cfg    *config.Config
 	b      *Backend
@@ -64,7 +64,7 @@ type fixture struct {
 	wanID  string
 }
 
-func newFixture(t *testing.T, extraYAML ...string) *fixture {
+func newFixture(t testing.TB, extraYAML ...string) *fixture {
 	t.Helper()
 	var opts []rostest.Option
 	if simVersion != "" {
@@ -84,7 +84,7 @@ func newFixture(t *testing.T, extraYAML ...string) *fixture {
 	return &fixture{t: t, r: r, cfg: cfg, b: b, logBuf: &buf, wanID: wanID}
 }
 
-func writeSecret(t *testing.T, pw string, mode os.FileMode) string {
+func writeSecret(t testing.TB, pw string, mode os.FileMode) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "routeros.secret")
 	if err := os.WriteFile(p, []byte(pw+"\n"), mode); err != nil {
@@ -96,7 +96,7 @@ func writeSecret(t *testing.T, pw string, mode os.FileMode) string {
 	return p
 }
 
-func parseConfig(t *testing.T, yaml string) *config.Config {
+func parseConfig(t testing.TB, yaml string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {

@@ -50,6 +50,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Entry is one item, as the REST API shows it.
@@ -105,6 +106,7 @@ type Router struct {
 	failMsg    string
 	requests   []string
 	noProplist []string
+	delay      time.Duration
 	// The network Evaluate routes in (flow.go).
 	ifLists   map[string][]string
 	defaultIf string
@@ -239,6 +241,14 @@ func (r *Router) ReadsWithoutProplist() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.noProplist)
+}
+
+// SetDelay makes every answer wait d (holding the router, which serves one request at a time as
+// RouterOS's REST server does): a slow big router.
+func (r *Router) SetDelay(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delay = d
 }
 
 // FailWrite makes the nth write from now (1 = the next one) fail without effect. With status 0 the
@@ -432,6 +442,13 @@ func (r *Router) serve(w http.ResponseWriter, req *http.Request) {
 		r.reads++
 	} else {
 		r.writes++
+	}
+	if r.delay > 0 {
+		select {
+		case <-time.After(r.delay):
+		case <-req.Context().Done():
+			return
+		}
 	}
 	if u, p, ok := req.BasicAuth(); !ok || u != r.user || p != r.password {
 		r.writeError(w, http.StatusUnauthorized, "")
