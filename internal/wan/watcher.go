@@ -187,13 +187,6 @@ func Watch(ctx context.Context, names []string, opts WatchOptions) (<-chan Snaps
 	return out, nil
 }
 
-// List returns the current state of the named interfaces in a namespace (nil: the current one) without
-// watching.
-func List(ns *netns.NsHandle, names []string) (Snapshot, error) {
-	snap, _, err := NetlinkSource{NS: ns}.List(names)
-	return snap, err
-}
-
 type watcher struct {
 	opts    WatchOptions
 	names   []string

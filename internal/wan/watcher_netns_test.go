@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -118,7 +119,7 @@ func TestNetnsWatch(t *testing.T) {
 	ipIn(t, ns, "link", "del", "lan0")
 	waitFor(t, ch, Snapshot{"wan0": {}, "lan0": {}})
 
-	snap, err := List(h, []string{"old0"})
+	snap, _, err := NetlinkSource{NS: h}.List([]string{"old0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,5 +243,42 @@ func TestNetnsOverflow(t *testing.T) {
 	t.Logf("subscriptions: %d", src.subs.Load())
 	if src.subs.Load() < 2 {
 		t.Error("the burst did not overflow the subscription; the test no longer covers re-subscription")
+	}
+}
+
+// A one-shot read (Addrs, for hairpin apply) sees exactly what the watcher sees (for the daemon): the same
+// addresses, the same subnets, sorted and without the duplicate a second address in one subnet gives.
+func TestNetnsAddrsMatchesWatcher(t *testing.T) {
+	ns, h := testNS(t)
+	addLink(t, ns, "if0")
+	ipIn(t, ns, "addr", "add", "10.0.0.2/24", "dev", "if0")
+	ipIn(t, ns, "addr", "add", "10.0.0.1/24", "dev", "if0")
+	ipIn(t, ns, "addr", "add", "192.0.2.7/32", "dev", "if0")
+	snap, _, err := NetlinkSource{NS: h}.List([]string{"if0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []netip.Addr
+	var nets []netip.Prefix
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, namespace and all
+		if err := netns.Set(*h); err != nil {
+			done <- err
+			return
+		}
+		var err error
+		addrs, nets, err = Addrs("if0")
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := snap["if0"]
+	if !slices.Equal(addrs, want.Addrs) || !slices.Equal(nets, want.Nets) {
+		t.Errorf("Addrs = %v %v, the watcher lists %v %v", addrs, nets, want.Addrs, want.Nets)
+	}
+	if len(nets) != 2 {
+		t.Errorf("subnets %v, want 10.0.0.0/24 once and 192.0.2.7/32", nets)
 	}
 }
