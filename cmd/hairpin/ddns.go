@@ -107,6 +107,9 @@ func printDDNSStatus(w io.Writer, hosts []ddns.HostStatus) {
 		if h.Answer != "" {
 			line += fmt.Sprintf(", answer %q", h.Answer)
 		}
+		if h.Warning != "" {
+			line += "; WARNING: " + h.Warning
+		}
 		switch {
 		case h.Held:
 			line += "; HELD until the config changes: " + h.Reason

@@ -241,6 +241,8 @@ func printDDNS(w io.Writer, hosts []ddns.HostStatus) {
 			if h.LastError != "" {
 				state += " (" + h.LastError + ")"
 			}
+		case h.Warning != "":
+			state = "WARNING: " + h.Warning
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Hostname, h.Provider, orDash(h.LastAddress), when, orDash(h.Answer), state)
 	}

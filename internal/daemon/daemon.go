@@ -317,6 +317,7 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 		if l.discoverer != nil {
 			l.discoverer.Forget() // a new WAN address usually means a new public address too
 		}
+		d.networkChanged()
 		d.maybeDiscover(ctx, l)
 		d.feedDDNS()
 	}

@@ -89,6 +89,17 @@ func (d *Daemon) ddnsAddress() netip.Addr {
 	return netip.Addr{}
 }
 
+// networkChanged tells the DNS engine that the WAN address moved, so that it drops connections bound to the
+// old one (behind a second NAT the public address, and so SetAddress, may not change).
+func (d *Daemon) networkChanged() {
+	d.mu.Lock()
+	engine := d.ddns
+	d.mu.Unlock()
+	if n, ok := engine.(interface{ NetworkChanged() }); ok {
+		n.NetworkChanged()
+	}
+}
+
 func (d *Daemon) feedDDNS() {
 	d.mu.Lock()
 	engine := d.ddns

@@ -42,6 +42,7 @@ type Provider = provider.Provider
 
 // Errors a provider's failure matches with errors.Is; see the provider package for their meaning.
 var (
+	ErrWarning    = provider.ErrWarning
 	ErrHold       = provider.ErrHold
 	ErrAuth       = provider.ErrAuth
 	ErrRetryLater = provider.ErrRetryLater
@@ -123,6 +124,8 @@ type HostStatus struct {
 	Reason      string    `json:"reason,omitempty"`
 	NextRetry   time.Time `json:"next_retry,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
+	// Warning is what the provider's last accepted answer says that the user should know.
+	Warning string `json:"warning,omitempty"`
 	// Withheld says why the address is not sent now (see Engine.Withhold).
 	Withheld  string `json:"withheld,omitempty"`
 	StateFile string `json:"state_file"`
@@ -158,11 +161,20 @@ func New(entries []config.DDNS, stateDir, userAgent string, logger *slog.Logger,
 	return e, nil
 }
 
-// newHTTPClient verifies certificates against the system roots (the default transport does) and follows no
-// redirect from https to plain http, which would send the credentials in clear.
+// DialTimeout bounds connecting to an HTTP provider: a route that went away with the WAN address fails in
+// seconds rather than at UpdateTimeout.
+const DialTimeout = 5 * time.Second
+
+// newHTTPClient verifies certificates against the system roots and follows no redirect from https to plain
+// http, which would send the credentials in clear. It has a transport of its own, so that closing its idle
+// connections on a WAN change touches no one else's.
 func newHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = 10 * time.Second
 	return &http.Client{
-		Timeout: UpdateTimeout,
+		Transport: tr,
+		Timeout:   UpdateTimeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
 				return errors.New("stopped after 5 redirects")
@@ -219,6 +231,7 @@ func (e *Engine) SetAddress(addr netip.Addr) {
 	if !changed {
 		return
 	}
+	e.NetworkChanged()
 	for _, h := range e.hosts {
 		select {
 		case h.wake <- struct{}{}:
@@ -259,6 +272,12 @@ func (e *Engine) withholding(h *host) string {
 	defer e.mu.Unlock()
 	return e.withheld
 }
+
+// NetworkChanged drops the HTTP client's idle keep-alive connections: after a WAN address change they are
+// bound to an address the router no longer has, and a request sent on one waits for a timeout instead of
+// reaching the provider. SetAddress calls it when the public address changes; the daemon calls it on every
+// WAN change, since behind a second NAT the public address may stay the same.
+func (e *Engine) NetworkChanged() { e.http.CloseIdleConnections() }
 
 func (e *Engine) address() netip.Addr {
 	e.mu.Lock()
@@ -324,7 +343,7 @@ func (e *Engine) Status() []HostStatus {
 		h.mu.Unlock()
 		hs := HostStatus{Hostname: h.entry.Hostname, Provider: h.entry.Provider, LastSent: st.LastSent,
 			Answer: st.Answer, Held: st.Held, Reason: st.Reason, NextRetry: st.NextRetry, LastError: st.LastError,
-			Withheld: e.withholding(h), StateFile: h.file}
+			Warning: st.Warning, Withheld: e.withholding(h), StateFile: h.file}
 		if st.LastAddress.IsValid() {
 			hs.LastAddress = st.LastAddress.String()
 		}

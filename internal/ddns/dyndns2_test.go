@@ -42,6 +42,7 @@ type dyndnsServer struct {
 
 type dyndnsReq struct {
 	host, myip, ua string
+	remote         string // the client's address and port: one per connection
 	authOK         bool
 }
 
@@ -70,13 +71,16 @@ func (s *dyndnsServer) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	u, p, ok := r.BasicAuth()
 	q := r.URL.Query()
-	req := dyndnsReq{host: q.Get("hostname"), myip: q.Get("myip"), ua: r.UserAgent(), authOK: ok && u == s.user && p == s.pass}
+	req := dyndnsReq{host: q.Get("hostname"), myip: q.Get("myip"), ua: r.UserAgent(), remote: r.RemoteAddr, authOK: ok && u == s.user && p == s.pass}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqs = append(s.reqs, req)
 	if len(s.queue) > 0 {
 		a := s.queue[0]
 		s.queue = s.queue[1:]
+		if a == "ABORT" {
+			panic(http.ErrAbortHandler) // the connection breaks without an answer
+		}
 		if a == "HTTP500" {
 			http.Error(w, "<html>Internal Server Error</html>", http.StatusInternalServerError)
 			return
@@ -229,6 +233,9 @@ func TestDyndns2Request(t *testing.T) {
 	}
 	reqs := s.srv.Requests()
 	want := dyndnsReq{host: dynHost, myip: addrA.String(), ua: testUA, authOK: true}
+	if len(reqs) == 1 {
+		reqs[0].remote = ""
+	}
 	if len(reqs) != 1 || reqs[0] != want {
 		t.Fatalf("requests = %+v, want [%+v]", reqs, want)
 	}
@@ -270,6 +277,8 @@ func TestDyndns2OneUpdatePerChange(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("server saw %v, want %v", got, want)
 	}
+	// The server has it before the engine has read the answer.
+	poll.Wait(t, "success recorded", func() bool { return e2.Status()[0].LastAddress == addrA.String() })
 	if st := e2.Status()[0]; st.LastAddress != addrA.String() || st.Answer != "good "+addrA.String() {
 		t.Errorf("status = %+v", st)
 	}

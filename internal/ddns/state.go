@@ -37,6 +37,7 @@ type state struct {
 	Wait        string     `json:"wait,omitempty"`
 	Failures    int        `json:"failures,omitempty"`
 	LastError   string     `json:"last_error,omitempty"`
+	Warning     string     `json:"warning,omitempty"` // the provider accepted the update with a remark
 }
 
 // configHash covers every field of the entry except its line number, and the secrets' values, so that fixing

@@ -68,10 +68,15 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	}
 	err = e.clean(err)
 	h.mu.Lock()
-	wait := e.record(h, addr, answer, err, now)
+	// The outcome is dated when it arrived: an update may take up to UpdateTimeout, and a retry planned from
+	// the time it was sent would show in status as earlier than the failure.
+	wait := e.record(h, addr, answer, err, e.clock.Now())
 	st = h.st
 	h.mu.Unlock()
 	e.save(h.file, st)
+	if errors.Is(err, ErrWarning) {
+		return wait, nil // accepted; the warning is in status and the log
+	}
 	return wait, err
 }
 
@@ -97,14 +102,19 @@ func (e *Engine) clean(err error) error {
 func (e *Engine) record(h *host, addr netip.Addr, answer string, err error, now time.Time) time.Duration {
 	st := &h.st
 	log := e.log.With("hostname", h.entry.Hostname, "provider", h.entry.Provider, "address", addr.String())
-	if err == nil {
+	pe, _ := err.(*provider.Error) // clean made every error one
+	if err == nil || pe.Kind == provider.ErrWarning {
 		*st = state{Version: st.Version, Hostname: st.Hostname, Provider: st.Provider, ConfigHash: st.ConfigHash,
 			LastAddress: addr, LastSent: now, Answer: e.answer(answer)}
+		if pe != nil {
+			st.Answer, st.Warning = pe.Answer, pe.Msg
+			log.Warn("ddns: updated, with a WARNING", "answer", st.Answer, "warning", st.Warning)
+			return 0
+		}
 		log.Info("ddns: updated", "answer", st.Answer)
 		return 0
 	}
 	msg := err.Error()
-	pe := err.(*provider.Error) // clean made it one
 	st.Answer, st.LastError = pe.Answer, msg
 	switch pe.Kind {
 	case provider.ErrHold:

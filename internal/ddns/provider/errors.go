@@ -21,6 +21,10 @@ var (
 	ErrRetryLater = errors.New("provider asked to retry later")
 	// ErrTransient: the network or the server failed in passing; retry with exponential backoff.
 	ErrTransient = errors.New("transient failure")
+	// ErrWarning is not a failure: the provider accepted the update, but its answer says something the user
+	// should see (dyndns2 "good 192.0.2.1" for another address than the one sent). The engine records success
+	// and shows Msg as a warning.
+	ErrWarning = errors.New("accepted with a warning")
 )
 
 // ServerTrouble is the pause after a provider reports trouble of its own: the dyndns2 protocol requires at
@@ -29,7 +33,7 @@ const ServerTrouble = 30 * time.Minute
 
 // Error is a failed update.
 type Error struct {
-	Kind       error // ErrHold, ErrRetryLater or ErrTransient
+	Kind       error // ErrHold, ErrRetryLater, ErrTransient or ErrWarning
 	Auth       bool
 	Answer     string        // the provider's answer, sanitized
 	RetryAfter time.Duration // with ErrRetryLater
@@ -68,6 +72,11 @@ func AuthHold(answer, msg string) *Error {
 // RetryLater asks the engine to wait at least after.
 func RetryLater(answer string, after time.Duration, msg string) *Error {
 	return &Error{Kind: ErrRetryLater, Answer: Clean(answer), RetryAfter: after, Msg: msg}
+}
+
+// Warn is an accepted update with a warning for the user.
+func Warn(answer, msg string) *Error {
+	return &Error{Kind: ErrWarning, Answer: Clean(answer), Msg: msg}
 }
 
 // Transient wraps a passing failure, typically from the network. URLs inside err lose their query string and

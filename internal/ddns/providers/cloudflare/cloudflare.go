@@ -50,6 +50,11 @@ func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
 	if tok == "" {
 		return nil, errors.New("token is empty")
 	}
+	// A token with a line break or a space in it can never be sent (net/http refuses the header), which would
+	// show up only as "no answer from the server", again and again.
+	if strings.IndexFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return nil, errors.New("token holds a line break, a space or a control character; give the API token alone, on one line")
+	}
 	ttl := e.TTL
 	if ttl <= 0 {
 		ttl = 1 // Cloudflare's "automatic"

@@ -108,6 +108,13 @@ func Parse(status int, body []byte, addr netip.Addr) (string, error) {
 		if status/100 != 2 {
 			return "", provider.RetryLater(line, provider.ServerTrouble, fmt.Sprintf("success code with HTTP status %d", status))
 		}
+		if len(fields) > 1 {
+			if held, err := netip.ParseAddr(fields[1]); err == nil && held.Unmap() != addr.Unmap() {
+				// Accepted, so repeating would only annoy the provider; but the hostname points elsewhere.
+				return "", provider.Warn(line, fmt.Sprintf("the provider holds %s for the hostname, not the %s sent "+
+					"(it may have taken the address the request came from: a proxy or VPN on the way?)", held, addr))
+			}
+		}
 		return provider.Clean(line), nil
 	case known && o.kind == provider.ErrRetryLater:
 		return "", provider.RetryLater(code, provider.ServerTrouble, o.msg)
