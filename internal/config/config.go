@@ -74,7 +74,13 @@ type Forward struct {
 	Port     PortRange // external
 	To       netip.Addr
 	ToPort   PortRange // internal; same length as Port
-	Line     int
+	// AllowOn says the forward has an allow list: only the sets named in Allow may reach it from the
+	// internet (none, when Allow is empty). Without it the forward is open to all.
+	AllowOn bool
+	Allow   []string // IDs of Config.AllowSets
+	// Limit, when set, caps new connections per source from the internet.
+	Limit *Limit
+	Line  int
 }
 
 // WAN describes the router's outside.
@@ -124,9 +130,11 @@ type Config struct {
 	WAN      WAN
 	LAN      LAN
 	Forwards []Forward
-	Daemon   Daemon
-	DDNS     []DDNS
-	RouterOS *RouterOS
+	// AllowSets are the allow lists forwards use, by ID.
+	AllowSets []AllowSet
+	Daemon    Daemon
+	DDNS      []DDNS
+	RouterOS  *RouterOS
 	// Warnings are problems that do not stop the config from being used.
 	Warnings Errors
 }
@@ -169,21 +177,24 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "see the README for a minimal config"}}
 	}
 	d.extraDocuments(dec)
-	var wanNode, lanNode, fwdNode *yaml.Node
+	var wanNode, lanNode, fwdNode, setsNode *yaml.Node
+	named := map[string]*allowEntries{}
 	d.mapping(doc, "", map[string]field{
 		"backend": func(k string, v *yaml.Node) {
 			s, _ := d.oneOf(v, k, string(BackendLinux), string(BackendRouterOS))
 			cfg.Backend = BackendKind(s)
 		},
-		"state_dir": func(k string, v *yaml.Node) { cfg.StateDir, _ = d.str(v, k) },
-		"wan":       func(k string, v *yaml.Node) { wanNode = v; d.wan(v, k, &cfg.WAN) },
-		"lan":       func(k string, v *yaml.Node) { lanNode = v; d.lan(v, k, &cfg.LAN) },
-		"forwards":  func(k string, v *yaml.Node) { fwdNode = v; cfg.Forwards = d.forwards(v, k) },
-		"daemon":    func(k string, v *yaml.Node) { d.daemon(v, k, &cfg.Daemon) },
-		"ddns":      func(k string, v *yaml.Node) { cfg.DDNS = d.ddns(v, k) },
-		"routeros":  func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
+		"state_dir":  func(k string, v *yaml.Node) { cfg.StateDir, _ = d.str(v, k) },
+		"wan":        func(k string, v *yaml.Node) { wanNode = v; d.wan(v, k, &cfg.WAN) },
+		"lan":        func(k string, v *yaml.Node) { lanNode = v; d.lan(v, k, &cfg.LAN) },
+		"forwards":   func(k string, v *yaml.Node) { fwdNode = v; cfg.Forwards = d.forwards(v, k) },
+		"allow_sets": func(k string, v *yaml.Node) { setsNode = v; named = d.allowSets(v, k) },
+		"daemon":     func(k string, v *yaml.Node) { d.daemon(v, k, &cfg.Daemon) },
+		"ddns":       func(k string, v *yaml.Node) { cfg.DDNS = d.ddns(v, k) },
+		"routeros":   func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
 	})
 	d.crossCheck(cfg, doc, wanNode, lanNode, fwdNode)
+	d.resolveAllow(cfg, named, setsNode)
 	for i := range cfg.DDNS {
 		cfg.DDNS[i].ConfigDir = filepath.Dir(file)
 	}
@@ -197,8 +208,15 @@ func Parse(file string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-func byPosition(e Errors) {
+// byPosition sorts issues by line, the config file's first and those in files it names (allow lists) after.
+func byPosition(file string, e Errors) {
 	sort.SliceStable(e, func(i, j int) bool {
+		if e[i].File != e[j].File {
+			if e[i].File == file || e[j].File == file {
+				return e[i].File == file
+			}
+			return e[i].File < e[j].File
+		}
 		if e[i].Line != e[j].Line {
 			return e[i].Line < e[j].Line
 		}

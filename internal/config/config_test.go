@@ -118,7 +118,7 @@ func TestParseForwardDefaults(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if len(cfg.Forwards) != 1 || cfg.Forwards[0] != tt.want {
+			if len(cfg.Forwards) != 1 || !reflect.DeepEqual(cfg.Forwards[0], tt.want) {
 				t.Errorf("Forwards = %+v, want [%+v]", cfg.Forwards, tt.want)
 			}
 		})
@@ -198,8 +198,8 @@ func TestParseLANSubnetsOnly(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	const forwardKeys = "known keys: name, port, protocol, to"
-	const topKeys = "known keys: backend, daemon, ddns, forwards, lan, routeros, state_dir, wan"
+	const forwardKeys = "known keys: allow, limit, name, port, protocol, to"
+	const topKeys = "known keys: allow_sets, backend, daemon, ddns, forwards, lan, routeros, state_dir, wan"
 	tests := []struct {
 		name string
 		data []byte

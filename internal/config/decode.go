@@ -68,6 +68,8 @@ type decoder struct {
 	// fwdItems[i] is the list item that became Config.Forwards[i]; items that failed to decode are skipped in
 	// Forwards, so the cross-checks need this to name the right item and line.
 	fwdItems []listItem
+	// fwdAllow[i] is the allow list of Config.Forwards[i], nil without one.
+	fwdAllow []*allowEntries
 }
 
 type listItem struct {

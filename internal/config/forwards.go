@@ -22,6 +22,7 @@ func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
 		var toNode *yaml.Node
 		var toPort string
 		var hasName, hasPort, hasTo bool
+		var allow *allowEntries
 		ok := d.mapping(item, key, map[string]field{
 			"name": func(k string, v *yaml.Node) {
 				hasName = true
@@ -58,6 +59,8 @@ func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
 					f.Protocol = Protocol(s)
 				}
 			},
+			"allow": func(k string, v *yaml.Node) { allow = d.allowList(v, k, false) },
+			"limit": func(k string, v *yaml.Node) { f.Limit = d.limit(v, k) },
 		})
 		if !ok {
 			continue
@@ -86,6 +89,7 @@ func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
 		}
 		out = append(out, f)
 		d.fwdItems = append(d.fwdItems, listItem{node: item, index: i})
+		d.fwdAllow = append(d.fwdAllow, allow)
 	}
 	return out
 }

@@ -2,9 +2,12 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sort"
 	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
 // FuzzParse checks that no input panics Parse, that every rejection is a sorted, positioned list of issues, and
@@ -28,9 +31,14 @@ func FuzzParse(f *testing.F) {
 		"wan:\n\tinterface: eth0\n",
 		"a: b\n---\nc: d\n",
 		"- [x, {y: z}]\n",
+		"wan: {interface: eth0}\nlan: {interface: l}\nallow_sets: {a: [x.example.com, 192.0.2.0/24]}\nforwards:\n  - {name: a, port: 1, to: 1.2.3.4, allow: [a, /f, 198.51.100.7], limit: {new_per_source: 5/minute}}\n",
 	} {
 		f.Add([]byte(s))
 	}
+	readAllowFile = func(path string, _ int64) ([]byte, error) {
+		return nil, fmt.Errorf("fuzz: no file %s", path)
+	}
+	f.Cleanup(func() { readAllowFile = secret.ReadFile })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse("fuzz.yaml", data)
 		if err != nil {

@@ -74,7 +74,7 @@ func before(a, b Issue) bool {
 
 // result sorts the kept issues and appends "and N more" when some were dropped.
 func (s *issueList) result(file string) Errors {
-	byPosition(s.list)
+	byPosition(file, s.list)
 	if s.dropped > 0 {
 		return append(s.list, Issue{File: file, More: s.dropped})
 	}

@@ -1,0 +1,408 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hairpin-nat/hairpin/internal/secret"
+)
+
+// AllowSet is one list of internet sources that may reach a forward: a named entry of allow_sets, or the
+// entries written inline under a forward's allow.
+type AllowSet struct {
+	// ID is unique among a config's sets: "set-NAME" for allow_sets, "fwd-NAME" for a forward's own entries.
+	ID string
+	// Prefixes are the literal prefixes and those read from files, sorted and disjoint (a prefix inside
+	// another is dropped), as an nftables interval set needs them.
+	Prefixes []netip.Prefix
+	// Hosts are hostnames, resolved by the daemon (or, on RouterOS, by the router).
+	Hosts []string
+	// Files are the prefix files this set read, for status and SIGHUP.
+	Files []string
+	Line  int
+}
+
+// Limit caps new connections per source address.
+type Limit struct {
+	// Count new connections per Unit ("second", "minute", "hour" or "day").
+	Count uint32
+	Unit  string
+	// Burst is how many new connections one source may open at once before the rate applies.
+	Burst uint32
+}
+
+// Period is the length of the limit's unit.
+func (l Limit) Period() time.Duration { return limitUnits[l.Unit] }
+
+func (l Limit) String() string { return fmt.Sprintf("%d/%s burst %d", l.Count, l.Unit, l.Burst) }
+
+var limitUnits = map[string]time.Duration{"second": time.Second, "minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}
+
+// Bounds on what a config may hold, so that a mistaken file cannot exhaust the router's memory.
+const (
+	MaxAllowFileBytes = 64 << 20
+	MaxAllowPrefixes  = 2_000_000
+	maxFileIssues     = 10
+)
+
+// hostnameRE accepts a DNS name of at least two labels; a single word is taken for an allow_sets name.
+var hostnameRE = regexp.MustCompile(`^(?i:[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?)(\.(?i:[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?))+\.?$`)
+
+// allowEntries collects a list's entries; references to allow_sets are resolved once every set is known.
+type allowEntries struct {
+	set  AllowSet
+	refs []*yaml.Node // entries naming an allow_set, resolved in resolveAllow
+	key  string
+	node *yaml.Node
+}
+
+const allowHint = "write an IPv4 prefix (198.51.100.0/24), an address, a hostname (home.example.net), an absolute file path (/etc/hairpin/office.txt) or the name of an allow_sets entry"
+
+// allowList reads an allow list: a sequence of strings (a single string is a list of one).
+func (d *decoder) allowList(n *yaml.Node, path string, named bool) *allowEntries {
+	e := &allowEntries{key: path, node: n, set: AllowSet{Line: n.Line}}
+	items := []*yaml.Node{n}
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		items = d.sequence(n, path)
+	}
+	var prefixes []netip.Prefix
+	for i, c := range items {
+		key := path
+		if n.Kind == yaml.SequenceNode {
+			key = fmt.Sprintf("%s[%d]", path, i)
+		}
+		s, ok := d.str(c, key)
+		if !ok {
+			continue
+		}
+		s = strings.TrimSpace(s)
+		switch {
+		case strings.HasPrefix(s, "/"):
+			if slices.Contains(e.set.Files, s) {
+				d.errorf(c, key, "remove one of them", "file %s is listed twice", s)
+				continue
+			}
+			e.set.Files = append(e.set.Files, s)
+			prefixes = append(prefixes, d.allowFile(c, key, s)...)
+		case strings.ContainsAny(s, "/:") || looksNumeric(s):
+			p, err := ParseAllowPrefix(s)
+			if err != nil {
+				hint := allowHint
+				if before, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && !strings.Contains(s, ":") && !looksNumeric(before) {
+					hint = "file paths must be absolute, e.g. /etc/hairpin/office.txt"
+				}
+				d.errorf(c, key, hint, "%v", err)
+				continue
+			}
+			if p.Bits() == 0 {
+				d.warnf(c, key, "remove the allow list to say \"everyone\" plainly, or list the networks that need access", "%s allows the whole internet", p)
+			}
+			prefixes = append(prefixes, p)
+		case hostnameRE.MatchString(s):
+			h := strings.ToLower(strings.TrimSuffix(s, "."))
+			if slices.Contains(e.set.Hosts, h) {
+				d.errorf(c, key, "remove one of them", "hostname %s is listed twice", h)
+				continue
+			}
+			e.set.Hosts = append(e.set.Hosts, h)
+		case nameRE.MatchString(s) && !named:
+			e.refs = append(e.refs, c)
+		case nameRE.MatchString(s):
+			d.errorf(c, key, "an allow_sets entry cannot name another set; list its entries here, or write the hostname in full", "%q is not a hostname (it has no dot)", s)
+		default:
+			d.errorf(c, key, allowHint, "%q is not a prefix, hostname, file or set name", s)
+		}
+	}
+	e.set.Prefixes = NormalizePrefixes(prefixes)
+	return e
+}
+
+func looksNumeric(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789.") == ""
+}
+
+// ParseAllowPrefix reads an IPv4 prefix or address (a /32). Host bits beyond the prefix length are an error:
+// 198.51.100.7/24 is more likely a typo for a single address than a wish for the whole /24.
+func ParseAllowPrefix(s string) (netip.Prefix, error) {
+	var p netip.Prefix
+	if strings.Contains(s, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
+			return p, fmt.Errorf("%q is not an IPv4 prefix", s)
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return p, fmt.Errorf("%q is not an IPv4 address", s)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if !p.Addr().Is4() {
+		return p, fmt.Errorf("%s is IPv6; hairpin forwards IPv4 only", s)
+	}
+	if p.Masked() != p {
+		return p, fmt.Errorf("%s has bits set past the /%d; write %s, or %s/32 for the one address", s, p.Bits(), p.Masked(), p.Addr())
+	}
+	return p, nil
+}
+
+// NormalizePrefixes sorts prefixes and drops every one that lies inside another, which leaves them disjoint:
+// two CIDR prefixes either nest or do not meet.
+func NormalizePrefixes(p []netip.Prefix) []netip.Prefix {
+	slices.SortFunc(p, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	out := p[:0]
+	for _, q := range p {
+		if n := len(out); n > 0 && out[n-1].Contains(q.Addr()) {
+			continue
+		}
+		out = append(out, q)
+	}
+	return slices.Clip(out)
+}
+
+// readAllowFile is replaced by the fuzz test, whose configs name arbitrary paths.
+var readAllowFile = secret.ReadFile
+
+// allowFile reads a file of prefixes: one per line, blank lines and # comments ignored. Problems are reported
+// at the file's own line numbers, the first few of them.
+func (d *decoder) allowFile(n *yaml.Node, key, path string) []netip.Prefix {
+	data, err := readAllowFile(path, MaxAllowFileBytes)
+	if err != nil {
+		d.errorf(n, key, "give a readable regular file of prefixes, one per line", "%v", err)
+		return nil
+	}
+	prefixes, issues := ParseAllowFile(path, data)
+	for i, is := range issues {
+		if i == maxFileIssues {
+			d.errorf(n, key, "fix the lines above first", "%s has %d more bad lines", path, len(issues)-maxFileIssues)
+			break
+		}
+		is.Key = key
+		d.errs.add(is)
+	}
+	return prefixes
+}
+
+// ParseAllowFile reads a prefix file's contents. It does not sort; the caller normalizes.
+func ParseAllowFile(file string, data []byte) ([]netip.Prefix, []Issue) {
+	var out []netip.Prefix
+	var issues []Issue
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 4096)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := sc.Bytes()
+		if i := bytes.IndexByte(text, '#'); i >= 0 {
+			text = text[:i]
+		}
+		text = bytes.TrimSpace(text)
+		if len(text) == 0 {
+			continue
+		}
+		p, err := parsePrefixBytes(text)
+		if err != nil {
+			issues = append(issues, Issue{File: file, Line: line, Col: 1, Problem: err.Error(), Hint: "one IPv4 prefix or address per line; # starts a comment"})
+			continue
+		}
+		if len(out) == MaxAllowPrefixes {
+			issues = append(issues, Issue{File: file, Line: line, Col: 1, Problem: fmt.Sprintf("more than %d prefixes", MaxAllowPrefixes), Hint: "aggregate the list"})
+			break
+		}
+		out = append(out, p)
+	}
+	if err := sc.Err(); err != nil {
+		issues = append(issues, Issue{File: file, Line: line + 1, Col: 1, Problem: "line too long or unreadable: " + err.Error(), Hint: "one IPv4 prefix or address per line"})
+	}
+	return out, issues
+}
+
+// parsePrefixBytes is ParseAllowPrefix without allocating for the common case: a country list of 100,000
+// lines is parsed in a few milliseconds.
+func parsePrefixBytes(b []byte) (netip.Prefix, error) {
+	var a [4]byte
+	i, part := 0, 0
+	for part < 4 {
+		v, n := 0, 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' && n < 4 {
+			v = v*10 + int(b[i]-'0')
+			i++
+			n++
+		}
+		if n == 0 || n > 3 || v > 255 || (n > 1 && b[i-n] == '0') {
+			return ParseAllowPrefix(string(b))
+		}
+		a[part] = byte(v)
+		part++
+		if part < 4 {
+			if i >= len(b) || b[i] != '.' {
+				return ParseAllowPrefix(string(b))
+			}
+			i++
+		}
+	}
+	bits := 32
+	if i < len(b) {
+		if b[i] != '/' {
+			return ParseAllowPrefix(string(b))
+		}
+		v, err := strconv.Atoi(string(b[i+1:]))
+		if err != nil || v < 0 || v > 32 || len(b[i+1:]) > 2 || (len(b[i+1:]) > 1 && b[i+1] == '0') {
+			return ParseAllowPrefix(string(b))
+		}
+		bits = v
+	}
+	p := netip.PrefixFrom(netip.AddrFrom4(a), bits)
+	if p.Masked() != p {
+		return ParseAllowPrefix(string(b))
+	}
+	return p, nil
+}
+
+// allowSets reads the top-level allow_sets: name -> list.
+func (d *decoder) allowSets(n *yaml.Node, path string) map[string]*allowEntries {
+	out := map[string]*allowEntries{}
+	if isNull(n) {
+		return out
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "write `NAME: [entries]` lines under allow_sets", "expected a mapping, found %s", kindName(n))
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], resolveAlias(n.Content[i+1])
+		key := join(path, k.Value)
+		if !nameRE.MatchString(k.Value) {
+			d.errorf(k, key, "use 1 to 32 lowercase letters, digits and '-', not starting or ending with '-'", "%q is not a valid set name", k.Value)
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			d.errorf(k, key, "remove one of them", "key appears more than once")
+			continue
+		}
+		e := d.allowList(v, key, true)
+		e.set.ID = "set-" + k.Value
+		e.set.Line = k.Line
+		out[k.Value] = e
+	}
+	return out
+}
+
+// limit reads `{new_per_source: 10/minute, burst: 20}`.
+func (d *decoder) limit(n *yaml.Node, path string) *Limit {
+	l := &Limit{}
+	var rateNode *yaml.Node
+	burst := -1
+	if !d.mapping(n, path, map[string]field{
+		"new_per_source": func(k string, v *yaml.Node) {
+			rateNode = v
+			s, ok := d.str(v, k)
+			if !ok {
+				return
+			}
+			count, unit, found := strings.Cut(strings.TrimSpace(s), "/")
+			c, err := strconv.ParseUint(strings.TrimSpace(count), 10, 32)
+			unit = strings.TrimSuffix(strings.TrimSpace(unit), "s")
+			if _, known := limitUnits[unit]; !found || err != nil || !known || c < 1 || c > 1_000_000 {
+				d.errorf(v, k, "write COUNT/UNIT with COUNT from 1 to 1000000 and UNIT second, minute, hour or day, e.g. 10/minute", "%q is not a rate", s)
+				return
+			}
+			l.Count, l.Unit = uint32(c), unit
+		},
+		"burst": func(k string, v *yaml.Node) { burst, _ = d.integer(v, k, 1, 1_000_000) },
+	}) {
+		return nil
+	}
+	if rateNode == nil {
+		d.errorf(n, path+".new_per_source", "add e.g. `new_per_source: 10/minute`", "required key is missing")
+		return nil
+	}
+	if l.Count == 0 {
+		return nil
+	}
+	l.Burst = l.Count
+	if burst > 0 {
+		l.Burst = uint32(burst)
+	}
+	return l
+}
+
+// resolveAllow turns each forward's allow entries into the set IDs it uses, now that every allow_sets name is
+// known, and keeps only the sets some forward uses.
+func (d *decoder) resolveAllow(cfg *Config, named map[string]*allowEntries, setsNode *yaml.Node) {
+	used := map[string]bool{}
+	for i := range cfg.Forwards {
+		f := &cfg.Forwards[i]
+		e := d.fwdAllow[i]
+		if e == nil {
+			continue
+		}
+		f.AllowOn = true
+		if len(e.set.Prefixes)+len(e.set.Hosts) > 0 || len(e.set.Files) > 0 {
+			e.set.ID = "fwd-" + f.Name
+			cfg.AllowSets = append(cfg.AllowSets, e.set)
+			f.Allow = append(f.Allow, e.set.ID)
+		}
+		for _, r := range e.refs {
+			ne, ok := named[r.Value]
+			if !ok {
+				hint := "define it under allow_sets, or write a hostname in full (with its domain)"
+				if len(named) > 0 {
+					hint = "known sets: " + strings.Join(sortedKeys(named), ", ")
+				}
+				d.errorf(r, e.key, hint, "no allow_sets entry named %q", r.Value)
+				continue
+			}
+			if slices.Contains(f.Allow, ne.set.ID) {
+				d.errorf(r, e.key, "remove one of them", "set %q is listed twice", r.Value)
+				continue
+			}
+			used[r.Value] = true
+			f.Allow = append(f.Allow, ne.set.ID)
+		}
+		if len(f.Allow) == 0 && len(e.refs) == 0 {
+			d.warnf(e.node, e.key, "list who may connect, or remove `allow:` to open the forward to everyone", "the allow list is empty: only the LAN and the router reach this forward")
+		}
+	}
+	for _, name := range sortedKeys(named) {
+		if used[name] {
+			cfg.AllowSets = append(cfg.AllowSets, named[name].set)
+		} else {
+			d.warnf(valueOf(setsNode, name), "allow_sets."+name, "name it in a forward's allow list, or remove it", "no forward uses this set")
+		}
+	}
+	slices.SortFunc(cfg.AllowSets, func(a, b AllowSet) int { return strings.Compare(a.ID, b.ID) })
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// AllowSetByID returns the set with the given ID.
+func (c *Config) AllowSetByID(id string) *AllowSet {
+	for i := range c.AllowSets {
+		if c.AllowSets[i].ID == id {
+			return &c.AllowSets[i]
+		}
+	}
+	return nil
+}
