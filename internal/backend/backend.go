@@ -23,10 +23,19 @@ type Backend interface {
 	Counters(ctx context.Context, d *plan.Desired) (map[string]Counter, error)
 }
 
-// Counter is the traffic a forward carried.
+// Counter is the traffic a forward carried, and the packets from the internet its guard dropped.
 type Counter struct {
-	Packets uint64 `json:"packets"`
-	Bytes   uint64 `json:"bytes"`
+	Packets    uint64 `json:"packets"`
+	Bytes      uint64 `json:"bytes"`
+	AllowDrops uint64 `json:"dropped_allow"`
+	LimitDrops uint64 `json:"dropped_limit"`
+}
+
+// HostUpdater is a backend that holds the addresses of allow lists' hostnames itself and lets the daemon
+// update them in place (nftables). A backend without it resolves the names on its own (RouterOS).
+type HostUpdater interface {
+	// SetAllowHosts replaces the host addresses of the given allow sets, and nothing else.
+	SetAllowHosts(ctx context.Context, sets []plan.AllowSet) error
 }
 
 // Call is one recorded call to a Fake.
@@ -34,6 +43,7 @@ type Call struct {
 	Method string
 	Plan   *plan.Desired
 	Addrs  []netip.Addr
+	Sets   []plan.AllowSet
 }
 
 // Fake records calls and keeps the state a real backend would have.
@@ -46,7 +56,30 @@ type Fake struct {
 	Err error
 }
 
-var _ Backend = (*Fake)(nil)
+var (
+	_ Backend     = (*Fake)(nil)
+	_ HostUpdater = (*Fake)(nil)
+)
+
+// SetAllowHosts implements HostUpdater.
+func (f *Fake) SetAllowHosts(_ context.Context, sets []plan.AllowSet) error {
+	if err := f.record(Call{Method: "SetAllowHosts", Sets: slices.Clone(sets)}); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.State != nil {
+		f.State.AllowSets = slices.Clone(f.State.AllowSets)
+		for _, s := range sets {
+			for i := range f.State.AllowSets {
+				if f.State.AllowSets[i].ID == s.ID {
+					f.State.AllowSets[i].HostAddrs = slices.Clone(s.HostAddrs)
+				}
+			}
+		}
+	}
+	return nil
+}
 
 func (f *Fake) record(c Call) error {
 	f.mu.Lock()

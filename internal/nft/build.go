@@ -43,6 +43,7 @@ func Build(tx *knftables.Transaction, d *plan.Desired, keepCount ...map[string][
 	}
 
 	addChains(tx, d)
+	buildGuards(tx, d)
 }
 
 func replaceSet(tx *knftables.Transaction, s *knftables.Set, keys []string) {

@@ -93,3 +93,7 @@ func (k *fakeKernel) setWAN(ctx context.Context, addrs []netip.Addr) error {
 }
 
 func (k *fakeKernel) close() error { return nil }
+
+func (k *fakeKernel) objects(ctx context.Context) (Objects, map[string]uint64, error) {
+	return objectsFake(ctx, k.fake)
+}

@@ -23,6 +23,9 @@ type kernel interface {
 	// setWAN brings the WAN address set to addrs and changes nothing else. It fails with ErrNotInstalled or
 	// ErrNotOwned, without writing, unless the table is there and hairpin's.
 	setWAN(ctx context.Context, addrs []netip.Addr) error
+	// objects lists the table's chains, sets (maps included) and named counters, and reads the counters; a
+	// missing table lists as empty.
+	objects(ctx context.Context) (Objects, map[string]uint64, error)
 	// close releases what the kernel holds open (netlink sockets).
 	close() error
 }

@@ -111,3 +111,7 @@ func (k *netKernel) close() error {
 	}
 	return errors.Join(errs...)
 }
+
+func (k *netKernel) objects(context.Context) (Objects, map[string]uint64, error) {
+	return objectsNetlink()
+}

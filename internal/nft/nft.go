@@ -50,7 +50,10 @@ type Backend struct {
 	k     kernel
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend     = (*Backend)(nil)
+	_ backend.HostUpdater = (*Backend)(nil)
+)
 
 func newBackend(k kernel) *Backend {
 	return &Backend{build: knftables.NewFake(knftables.IPv4Family, Table), k: k}
@@ -94,7 +97,11 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 		return err
 	}
 	have := map[string][]uint16{}
+	var objs Objects
 	if exists {
+		if objs, _, err = b.k.objects(ctx); err != nil {
+			return err
+		}
 		perPort, err := b.k.portCounters(ctx)
 		if err != nil {
 			return err
@@ -108,6 +115,7 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	}
 	tx := b.build.NewTransaction()
 	Build(tx, d, have)
+	deleteStaleGuards(tx, objs, d)
 	if err := b.k.run(ctx, tx); err != nil {
 		return fmt.Errorf("nftables rejected the transaction, nothing was changed: %w", err)
 	}
@@ -149,8 +157,14 @@ func (b *Backend) Counters(ctx context.Context, d *plan.Desired) (map[string]bac
 	if err != nil {
 		return nil, err
 	}
+	_, named, err := b.k.objects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	drops := dropsFromCounters(named)
 	for _, r := range d.Rules {
 		c := out[r.Name]
+		c.AllowDrops, c.LimitDrops = drops[r.Name].Allow, drops[r.Name].Limit
 		for p := int(r.Port.First); p <= int(r.Port.Last); p++ {
 			pc := perPort[r.Protocol][uint16(p)]
 			c.Packets += pc.Packets

@@ -4,6 +4,7 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -23,6 +24,8 @@ type Observed struct {
 	LANNets []netip.Prefix
 	// Public is the address the internet sees, learned from public_ip sources (zero when unknown).
 	Public netip.Addr
+	// HostAddrs are the current IPv4 addresses of the hostnames in allow lists.
+	HostAddrs map[string][]netip.Addr
 }
 
 // Equal reports whether two observations are the same: the daemon and the pollers pass on only changes.
@@ -53,6 +56,30 @@ type Desired struct {
 	// Masquerade turns on hairpin masquerade of LAN-to-LAN flows that were DNATed. Off only for the negative
 	// control in the lab and tests.
 	Masquerade bool
+	// AllowSets are the allow lists the Guards name, sorted by ID.
+	AllowSets []AllowSet
+	// Guards restrict who reaches a forward from the internet; forwards without one are open to all.
+	Guards []Guard
+}
+
+// AllowSet is one allow list with its hostnames' current addresses.
+type AllowSet struct {
+	ID       string
+	Prefixes []netip.Prefix // sorted, disjoint
+	Hosts    []string
+	// HostAddrs are the addresses Hosts resolve to now, sorted and unique; they change without a re-apply.
+	HostAddrs []netip.Addr
+}
+
+// Guard holds what restricts one forward. It applies to traffic from the internet only: the LAN and the
+// router itself always reach the forward.
+type Guard struct {
+	Forward string
+	// Allow turns the allowlist on: only sources in the sets named by Sets pass (none, when Sets is empty).
+	Allow bool
+	Sets  []string
+	// Limit, when set, caps new connections per source.
+	Limit *config.Limit
 }
 
 // Options are knobs that are not in the config file.
@@ -93,6 +120,7 @@ func Build(cfg *config.Config, obs Observed, opt Options) (*Desired, []string) {
 			warns = append(warns, fmt.Sprintf("forward %q: %s is outside the LAN subnets %v; it will work from the internet only", f.Name, f.To, d.LANNets))
 		}
 	}
+	d.AllowSets, d.Guards = guards(cfg, obs.HostAddrs)
 	if len(d.WANAddrs) == 0 {
 		warns = append(warns, fmt.Sprintf("WAN interface %s has no IPv4 address yet; forwards start working when it gets one", cfg.WAN.Interface))
 	}
@@ -186,4 +214,71 @@ func inAny(a netip.Addr, nets []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+func guards(cfg *config.Config, hostAddrs map[string][]netip.Addr) ([]AllowSet, []Guard) {
+	var gs []Guard
+	for _, f := range cfg.Forwards {
+		if !f.AllowOn && f.Limit == nil {
+			continue
+		}
+		g := Guard{Forward: f.Name, Allow: f.AllowOn, Sets: slices.Clone(f.Allow)}
+		if f.Limit != nil {
+			l := *f.Limit
+			g.Limit = &l
+		}
+		gs = append(gs, g)
+	}
+	var sets []AllowSet
+	for _, s := range cfg.AllowSets {
+		sets = append(sets, AllowSet{ID: s.ID, Prefixes: s.Prefixes, Hosts: slices.Clone(s.Hosts), HostAddrs: HostSetAddrs(s.Hosts, hostAddrs)})
+	}
+	slices.SortFunc(sets, func(a, b AllowSet) int { return cmp.Compare(a.ID, b.ID) })
+	return sets, gs
+}
+
+// HostSetAddrs is the union of the addresses of hosts: sorted, unique, IPv4 only.
+func HostSetAddrs(hosts []string, hostAddrs map[string][]netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, h := range hosts {
+		for _, a := range hostAddrs[h] {
+			if a = a.Unmap(); a.Is4() {
+				out = append(out, a)
+			}
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+// SameGuards reports whether a and b restrict forwards the same way, hostnames' addresses aside: when they
+// do, a change of those addresses is installed by updating the host sets alone.
+func SameGuards(a, b *Desired) bool {
+	return slices.EqualFunc(a.Guards, b.Guards, func(x, y Guard) bool {
+		return x.Forward == y.Forward && x.Allow == y.Allow && slices.Equal(x.Sets, y.Sets) &&
+			(x.Limit == nil) == (y.Limit == nil) && (x.Limit == nil || *x.Limit == *y.Limit)
+	}) && slices.EqualFunc(a.AllowSets, b.AllowSets, func(x, y AllowSet) bool {
+		return x.ID == y.ID && slices.Equal(x.Prefixes, y.Prefixes) && slices.Equal(x.Hosts, y.Hosts)
+	})
+}
+
+// ChangedHostSets lists the sets of want whose host addresses differ from have's; both must be SameGuards.
+func ChangedHostSets(have, want *Desired) []AllowSet {
+	var out []AllowSet
+	for i, s := range want.AllowSets {
+		if !slices.Equal(s.HostAddrs, have.AllowSets[i].HostAddrs) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Hosts lists every hostname the allow lists name, sorted and unique.
+func Hosts(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.AllowSets {
+		out = append(out, s.Hosts...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -1,0 +1,311 @@
+package nft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	gnft "github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+	"sigs.k8s.io/knftables"
+
+	"github.com/hairpin-nat/hairpin/internal/plan"
+)
+
+// Names of the guard objects: who may reach a forward from the internet. Every one of them starts with a
+// prefix below, so an apply can find and delete those a new plan no longer needs.
+const (
+	chainGuard     = "guard"         // base chain: filter prerouting, before DNAT
+	mapGuardPorts  = "guard_ports"   // protocol . port : jump guard_FORWARD
+	chainGuardBase = "guard_"        // + forward: the allowlist
+	chainLimitBase = "limit_"        // + forward: the connection limit
+	setAllowBase   = "allow_"        // + set ID: static prefixes (interval set)
+	setHostsBase   = "allowhosts_"   // + set ID: current addresses of the set's hostnames
+	setMeterBase   = "meter_"        // + forward + limit: one bucket per source
+	counterAllow   = "drop_allow_"   // + forward
+	counterLimit   = "drop_limit_"   // + forward
+	guardPriority  = "dstnat - 10"   // before the DNAT in prerouting, so a dropped packet never reaches the camera
+	meterSize      = uint64(65535)   // sources tracked per forward; beyond that, new sources are not limited
+	minMeterExpiry = 1 * time.Minute // a source's bucket lives at least this long after its last new connection
+)
+
+var guardPrefixes = []string{chainGuard, chainGuardBase, chainLimitBase, setAllowBase, setHostsBase, setMeterBase, counterAllow, counterLimit}
+
+// buildGuards adds the allowlists and limits of d. The base chain runs only for new connections to a
+// forwarded port of a WAN address that do not come from the LAN: the LAN (hairpin) and the router itself
+// (whose own connections never pass prerouting) always reach the forward. Which forward a packet is for is one
+// verdict-map lookup on protocol and port, and whether its source is allowed one lookup per set, so the cost
+// does not grow with the number of forwards or prefixes.
+func buildGuards(tx *knftables.Transaction, d *plan.Desired) {
+	if len(d.Guards) == 0 {
+		// Nothing to check: no chain at all, so that unguarded forwards cost nothing per packet.
+		return
+	}
+	for _, s := range d.AllowSets {
+		if len(s.Prefixes) > 0 {
+			keys := make([]string, len(s.Prefixes))
+			for i, p := range s.Prefixes {
+				keys[i] = p.String()
+			}
+			replaceSet(tx, &knftables.Set{Name: setAllowBase + s.ID, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}}, keys)
+		}
+		if len(s.Hosts) > 0 {
+			replaceSet(tx, &knftables.Set{Name: setHostsBase + s.ID, Type: "ipv4_addr"}, hostKeys(s))
+		}
+	}
+	sets := map[string]plan.AllowSet{}
+	for _, s := range d.AllowSets {
+		sets[s.ID] = s
+	}
+
+	vmap := &knftables.Map{Name: mapGuardPorts, Type: "inet_proto . inet_service : verdict"}
+	tx.Add(vmap)
+	tx.Flush(vmap)
+	for _, g := range d.Guards {
+		// The jump targets must exist before the map elements that name them.
+		first := guardChains(tx, g, sets)
+		for _, r := range d.Rules {
+			if r.Name != g.Forward {
+				continue
+			}
+			for p := int(r.Port.First); p <= int(r.Port.Last); p++ {
+				tx.Add(&knftables.Element{Map: mapGuardPorts, Key: []string{r.Protocol, strconv.Itoa(p)}, Value: []string{"jump " + first}})
+			}
+		}
+	}
+
+	base := baseChain(chainGuard, knftables.FilterType, knftables.PreroutingHook, guardPriority)
+	tx.Add(base)
+	tx.Flush(base)
+	var rules []string
+	if d.LANInterface != "" {
+		rules = append(rules, fmt.Sprintf("iifname %q return", d.LANInterface))
+	}
+	// A LAN address arriving on the WAN interface is spoofed: it is checked like any internet source.
+	rules = append(rules,
+		fmt.Sprintf("iifname != %q ip saddr @%s return", d.WANInterface, setLAN),
+		fmt.Sprintf("ct state new ip daddr @%s meta l4proto . th dport vmap @%s", setWAN, mapGuardPorts))
+	for _, r := range rules {
+		tx.Add(&knftables.Rule{Chain: chainGuard, Rule: r})
+	}
+}
+
+// guardChains adds the chains of one guard and returns the one the verdict map jumps to.
+func guardChains(tx *knftables.Transaction, g plan.Guard, sets map[string]plan.AllowSet) string {
+	pass := "accept"
+	if g.Limit != nil {
+		limit := chainLimitBase + g.Forward
+		meter := meterName(g)
+		expiry := max(time.Duration(g.Limit.Burst)*g.Limit.Period()/time.Duration(g.Limit.Count), minMeterExpiry)
+		size := meterSize
+		// A bucket must outlive its refill time, or a source that pauses would find a fresh burst early. The
+		// set is never flushed, so buckets survive a re-apply; a changed limit gets a set of its own name.
+		tx.Add(&knftables.Set{Name: meter, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag},
+			Size: &size, Timeout: &expiry})
+		tx.Add(&knftables.Counter{Name: counterLimit + g.Forward})
+		c := &knftables.Chain{Name: limit}
+		tx.Add(c)
+		tx.Flush(c)
+		tx.Add(&knftables.Rule{Chain: limit, Rule: fmt.Sprintf("update @%s { ip saddr limit rate over %d/%s burst %d packets } counter name %q drop",
+			meter, g.Limit.Count, g.Limit.Unit, g.Limit.Burst, counterLimit+g.Forward)})
+		if !g.Allow {
+			return limit
+		}
+		pass = "goto " + limit
+	}
+	name := chainGuardBase + g.Forward
+	c := &knftables.Chain{Name: name}
+	tx.Add(c)
+	tx.Flush(c)
+	tx.Add(&knftables.Counter{Name: counterAllow + g.Forward})
+	for _, id := range g.Sets {
+		s := sets[id]
+		if len(s.Prefixes) > 0 {
+			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s%s %s", setAllowBase, id, pass)})
+		}
+		if len(s.Hosts) > 0 {
+			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s%s %s", setHostsBase, id, pass)})
+		}
+	}
+	tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("counter name %q drop", counterAllow+g.Forward)})
+	return name
+}
+
+func meterName(g plan.Guard) string {
+	return fmt.Sprintf("%s%s_%d_%c_%d", setMeterBase, g.Forward, g.Limit.Count, g.Limit.Unit[0], g.Limit.Burst)
+}
+
+func hostKeys(s plan.AllowSet) []string {
+	out := make([]string, len(s.HostAddrs))
+	for i, a := range s.HostAddrs {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// Objects lists hairpin's table by kind: "chain", "set" (maps included) and "counter".
+type Objects map[string][]string
+
+// deleteStaleGuards deletes the guard objects of have that d no longer uses, after Build has emptied every
+// chain and the verdict map that could refer to them.
+func deleteStaleGuards(tx *knftables.Transaction, have Objects, d *plan.Desired) {
+	want := map[string]bool{chainGuard: len(d.Guards) > 0, mapGuardPorts: len(d.Guards) > 0}
+	for _, s := range d.AllowSets {
+		want[setAllowBase+s.ID] = len(s.Prefixes) > 0
+		want[setHostsBase+s.ID] = len(s.Hosts) > 0
+	}
+	for _, g := range d.Guards {
+		if g.Allow {
+			want[chainGuardBase+g.Forward], want[counterAllow+g.Forward] = true, true
+		}
+		if g.Limit != nil {
+			want[chainLimitBase+g.Forward], want[counterLimit+g.Forward], want[meterName(g)] = true, true, true
+		}
+	}
+	stale := func(name string) bool {
+		if want[name] {
+			return false
+		}
+		for _, p := range guardPrefixes {
+			if strings.HasPrefix(name, p) {
+				return true
+			}
+		}
+		return false
+	}
+	// Emptying the chains drops every reference to the sets, the map and the counters; deleting the map drops
+	// its jumps to the chains. Only then can each be deleted.
+	for _, c := range have["chain"] {
+		if stale(c) {
+			tx.Flush(&knftables.Chain{Name: c})
+		}
+	}
+	for _, s := range have["set"] {
+		if stale(s) {
+			tx.Delete(&knftables.Set{Name: s})
+		}
+	}
+	for _, c := range have["chain"] {
+		if stale(c) {
+			tx.Delete(&knftables.Chain{Name: c})
+		}
+	}
+	for _, c := range have["counter"] {
+		if stale(c) {
+			tx.Delete(&knftables.Counter{Name: c})
+		}
+	}
+}
+
+// Drops are packets a guard dropped, by forward.
+type Drops map[string]struct{ Allow, Limit uint64 }
+
+func dropsFromCounters(counters map[string]uint64) Drops {
+	out := Drops{}
+	for name, v := range counters {
+		if f, ok := strings.CutPrefix(name, counterAllow); ok {
+			d := out[f]
+			d.Allow = v
+			out[f] = d
+		} else if f, ok := strings.CutPrefix(name, counterLimit); ok {
+			d := out[f]
+			d.Limit = v
+			out[f] = d
+		}
+	}
+	return out
+}
+
+// objectsNetlink lists hairpin's chains, sets and named counters (with their packet counts) over netlink: no
+// elements are read, so a table holding 100,000 allowed prefixes lists as fast as an empty one.
+func objectsNetlink() (Objects, map[string]uint64, error) {
+	conn, err := gnft.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.CloseLasting()
+	table := &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}
+	objs := Objects{}
+	chains, err := conn.ListChainsOfTableFamily(gnft.TableFamilyIPv4)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing chains: %w", err)
+	}
+	for _, c := range chains {
+		if c.Table != nil && c.Table.Name == Table {
+			objs["chain"] = append(objs["chain"], c.Name)
+		}
+	}
+	sets, err := conn.GetSets(table)
+	if errors.Is(err, unix.ENOENT) {
+		return objs, map[string]uint64{}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing sets: %w", err)
+	}
+	for _, s := range sets {
+		objs["set"] = append(objs["set"], s.Name)
+	}
+	named, err := conn.GetNamedObjects(table)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing counters: %w", err)
+	}
+	counters := map[string]uint64{}
+	for _, o := range named {
+		if no, ok := o.(*gnft.NamedObj); ok && no.Type == gnft.ObjTypeCounter {
+			objs["counter"] = append(objs["counter"], no.Name)
+			if c, ok := no.Obj.(*expr.Counter); ok {
+				counters[no.Name] = c.Packets
+			}
+		}
+	}
+	for _, v := range objs {
+		slices.Sort(v)
+	}
+	return objs, counters, nil
+}
+
+func objectsFake(ctx context.Context, fake *knftables.Fake) (Objects, map[string]uint64, error) {
+	objs := Objects{}
+	for _, kind := range []string{"chain", "set", "map", "counter"} {
+		names, err := fake.List(ctx, kind)
+		if err != nil && !knftables.IsNotFound(err) {
+			return nil, nil, err
+		}
+		key := kind
+		if kind == "map" {
+			key = "set"
+		}
+		objs[key] = append(objs[key], names...)
+	}
+	counters := map[string]uint64{}
+	for _, name := range objs["counter"] {
+		counters[name] = 0
+	}
+	return objs, counters, nil
+}
+
+// SetAllowHosts implements backend.HostUpdater: it replaces the host sets of the given allow sets in one
+// transaction and touches nothing else, so a hostname's new address is allowed without a re-apply.
+func (b *Backend) SetAllowHosts(ctx context.Context, sets []plan.AllowSet) error {
+	if err := mustOwn(b.k.tableState(ctx)); err != nil {
+		return err
+	}
+	tx := b.build.NewTransaction()
+	for _, s := range sets {
+		// Flush without "add set": a set that is missing means the table is not what the last apply
+		// installed, and the caller applies fully instead.
+		tx.Flush(&knftables.Set{Name: setHostsBase + s.ID})
+		for _, k := range hostKeys(s) {
+			tx.Add(&knftables.Element{Set: setHostsBase + s.ID, Key: []string{k}})
+		}
+	}
+	if err := b.k.run(ctx, tx); err != nil {
+		return fmt.Errorf("updating allowed host addresses (a full apply is needed): %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package nft
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/plan"
+)
+
+// guardedPlan is the cameras plan with the front camera behind an allowlist (a prefix set and a hostname) and
+// a limit, and the back camera behind a limit only.
+func guardedPlan(t *testing.T, hostAddrs map[string][]netip.Addr, frontLimit *config.Limit) *plan.Desired {
+	t.Helper()
+	cfg := &config.Config{
+		WAN: config.WAN{Interface: "ether1", DoubleNAT: config.DoubleNATAuto},
+		LAN: config.LAN{Interface: "bridge-local"},
+		AllowSets: []config.AllowSet{
+			{ID: "fwd-front-cam", Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}, Hosts: []string{"phone.example.net"}},
+			{ID: "set-family", Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/25"), netip.MustParsePrefix("192.0.2.200/32")}},
+		},
+	}
+	for i, name := range []string{"front-cam", "back-cam", "pool-cam"} {
+		cfg.Forwards = append(cfg.Forwards, config.Forward{
+			Name: name, Protocol: config.TCP,
+			Port: config.PortRange{First: uint16(8090 + i), Last: uint16(8090 + i)},
+			To:   netip.AddrFrom4([4]byte{192, 168, 88, byte(180 + i)}), ToPort: config.PortRange{First: 80, Last: 80},
+		})
+	}
+	cfg.Forwards[0].AllowOn, cfg.Forwards[0].Allow, cfg.Forwards[0].Limit = true, []string{"fwd-front-cam", "set-family"}, frontLimit
+	cfg.Forwards[1].Limit = &config.Limit{Count: 10, Unit: "minute", Burst: 10}
+	d, _ := plan.Build(cfg, plan.Observed{
+		WANAddrs:  []netip.Addr{netip.MustParseAddr("203.0.113.7")},
+		LANNets:   []netip.Prefix{netip.MustParsePrefix("192.168.88.1/24")},
+		HostAddrs: hostAddrs,
+	}, plan.Options{})
+	return d
+}
+
+func TestGuardsGolden(t *testing.T) {
+	b, fake := NewFake()
+	d := guardedPlan(t, map[string][]netip.Addr{"phone.example.net": {netip.MustParseAddr("198.51.100.77"), netip.MustParseAddr("203.0.113.99")}},
+		&config.Limit{Count: 10, Unit: "minute", Burst: 20})
+	if err := b.Apply(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "guards.nft", fake.Dump())
+}
+
+// TestGuardsInKernel applies guarded plans to a real kernel in a namespace of its own: the kernel accepts
+// the rules, a change of the plan removes what it no longer needs (and only that), a hostname update touches
+// only its set, and the drop counters are read.
+func TestGuardsInKernel(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: applies rules to a kernel in a network namespace")
+	}
+	ns := lab.RandomPrefix() + "-guard"
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	in := func(fn func() error) {
+		t.Helper()
+		if err := netns.Do(ns, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func() string {
+		t.Helper()
+		out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "ip", Table).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft list: %v %s", err, out)
+		}
+		return string(out)
+	}
+	ctx := context.Background()
+	var b *Backend
+	in(func() (err error) { b, err = New(); return err })
+	phone := map[string][]netip.Addr{"phone.example.net": {netip.MustParseAddr("198.51.100.77")}}
+	full := guardedPlan(t, phone, &config.Limit{Count: 10, Unit: "minute", Burst: 20})
+	in(func() error { return b.Apply(ctx, full) })
+	got := list()
+	for _, want := range []string{"chain guard {", "chain guard_front-cam", "chain limit_front-cam", "chain limit_back-cam",
+		"set meter_front-cam_10_m_20", "set allow_fwd-front-cam", "set allowhosts_fwd-front-cam", "set allow_set-family",
+		"counter drop_allow_front-cam", "counter drop_limit_back-cam", "198.51.100.77"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("after the first apply the table lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "guard_back-cam") || strings.Contains(got, "pool-cam") {
+		t.Errorf("a forward without allow has no allowlist chain, and an open one no guard at all:\n%s", got)
+	}
+
+	// The hostname moves: only its set changes.
+	moved := guardedPlan(t, map[string][]netip.Addr{"phone.example.net": {netip.MustParseAddr("203.0.113.99")}}, &config.Limit{Count: 10, Unit: "minute", Burst: 20})
+	if !plan.SameGuards(full, moved) {
+		t.Fatal("a host address change must keep the guards the same")
+	}
+	in(func() error { return b.SetAllowHosts(ctx, plan.ChangedHostSets(full, moved)) })
+	if got := list(); strings.Contains(got, "198.51.100.77") || !strings.Contains(got, "203.0.113.99") {
+		t.Errorf("after SetAllowHosts the host set must hold only the new address:\n%s", got)
+	}
+
+	// The front camera's limit changes: a new meter, the old one goes.
+	in(func() error {
+		return b.Apply(ctx, guardedPlan(t, phone, &config.Limit{Count: 5, Unit: "second", Burst: 5}))
+	})
+	if got := list(); strings.Contains(got, "meter_front-cam_10_m_20") || !strings.Contains(got, "meter_front-cam_5_s_5") {
+		t.Errorf("a changed limit must replace the meter:\n%s", got)
+	}
+	// No limit on the front camera any more.
+	in(func() error { return b.Apply(ctx, guardedPlan(t, phone, nil)) })
+	if got := list(); strings.Contains(got, "limit_front-cam") || strings.Contains(got, "meter_front-cam") || strings.Contains(got, "drop_limit_front-cam") {
+		t.Errorf("a removed limit must leave nothing behind:\n%s", got)
+	}
+
+	in(func() error {
+		c, err := b.Counters(ctx, guardedPlan(t, phone, nil))
+		if err != nil {
+			return err
+		}
+		if _, ok := c["front-cam"]; !ok {
+			return fmt.Errorf("no counters for front-cam: %v", c)
+		}
+		return nil
+	})
+
+	// Without any guard nothing of them stays, and the rest of the table is what an unguarded plan makes.
+	in(func() error { return b.Apply(ctx, camerasPlan(t)) })
+	got = list()
+	for _, p := range guardPrefixes {
+		for _, line := range strings.Split(got, "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && slices.Contains([]string{"chain", "set", "map", "counter"}, f[0]) && strings.HasPrefix(f[1], p) {
+				t.Errorf("%s left after the guards were removed:\n%s", line, got)
+			}
+		}
+	}
+}
