@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/backends"
 	"github.com/hairpin-nat/hairpin/internal/config"
@@ -89,6 +92,7 @@ func applyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			obs.HostAddrs = resolveHosts(cmd, cfg)
 			d, warns := plan.Build(cfg, obs, plan.Options{NoMasquerade: noMasq})
 			for _, w := range warns {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
@@ -175,4 +179,30 @@ func closeBackend(drv *backend.Driver) {
 	if drv.Close != nil {
 		_ = drv.Close()
 	}
+}
+
+// resolveHosts looks up the hostnames of allow lists once, for a one-shot apply; the daemon follows their TTLs.
+// A name that does not resolve is reported and allows nobody.
+func resolveHosts(cmd *cobra.Command, cfg *config.Config) map[string][]netip.Addr {
+	hosts := plan.Hosts(cfg)
+	if len(hosts) == 0 {
+		return nil
+	}
+	servers := cfg.Daemon.Resolver
+	if len(servers) == 0 {
+		servers = allowdns.SystemServers()
+	}
+	lookup := allowdns.DNSLookup(servers)
+	out := map[string][]netip.Addr{}
+	for _, h := range hosts {
+		ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+		addrs, _, err := lookup(ctx, h)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: allowed hostname %s: %v; it allows nobody until it resolves (the daemon retries)\n", h, err)
+			continue
+		}
+		out[h] = addrs
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
@@ -205,11 +206,13 @@ func printStatus(w io.Writer, st *daemon.Status) {
 		fmt.Fprintf(w, "last error: %s\n", st.LastError)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES")
+	fmt.Fprintln(tw, "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES\tFROM THE INTERNET\tDROPPED (ALLOW/LIMIT)")
 	for _, f := range st.Forwards {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", f.Name, f.Protocol, f.Port, f.To, f.Packets, f.Bytes)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", f.Name, f.Protocol, f.Port, f.To, f.Packets, f.Bytes, who(f.Allow != nil, f.Allow, f.Limit),
+			drops(f.Allow != nil, f.Limit != "", f.DroppedAllow, f.DroppedLimit))
 	}
 	_ = tw.Flush()
+	printAllowedHosts(w, st.AllowedHosts)
 	printDDNS(w, st.DDNS)
 	fmt.Fprintln(w, "\nrecent events:")
 	for _, e := range st.Events {
@@ -279,10 +282,61 @@ func printInstalled(ctx context.Context, w io.Writer, cfg *config.Config, drv *b
 	}
 	fmt.Fprintln(w, "rules: installed (table ip hairpin)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES")
+	fmt.Fprintln(tw, "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES\tFROM THE INTERNET\tDROPPED (ALLOW/LIMIT)")
 	for _, f := range cfg.Forwards {
 		c := counters[f.Name]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s:%s\t%d\t%d\n", f.Name, f.Protocol, f.Port, f.To, f.ToPort, c.Packets, c.Bytes)
+		limit := ""
+		if f.Limit != nil {
+			limit = f.Limit.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s:%s\t%d\t%d\t%s\t%s\n", f.Name, f.Protocol, f.Port, f.To, f.ToPort, c.Packets, c.Bytes,
+			who(f.AllowOn, f.Allow, limit), drops(f.AllowOn, f.Limit != nil, c.AllowDrops, c.LimitDrops))
 	}
 	return tw.Flush()
+}
+
+// who says which internet sources reach a forward.
+func who(allowOn bool, sets []string, limit string) string {
+	s := "everyone"
+	if allowOn {
+		s = "allow " + strings.Join(sets, ",")
+		if len(sets) == 0 {
+			s = "nobody (LAN only)"
+		}
+	}
+	if limit != "" {
+		s += ", limit " + limit
+	}
+	return s
+}
+
+func drops(allowOn, limitOn bool, allow, limit uint64) string {
+	a, l := "-", "-"
+	if allowOn {
+		a = fmt.Sprint(allow)
+	}
+	if limitOn {
+		l = fmt.Sprint(limit)
+	}
+	return a + "/" + l
+}
+
+// printAllowedHosts shows the hostnames of allow lists with their current addresses.
+func printAllowedHosts(w io.Writer, hosts []allowdns.HostStatus) {
+	if len(hosts) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nALLOWED HOST\tADDRESSES\tTTL\tNEXT LOOKUP\tSTATE")
+	for _, h := range hosts {
+		state := "ok"
+		switch {
+		case h.Error != "" && !h.KeepUntil.IsZero():
+			state = fmt.Sprintf("NOT RESOLVING (%s); keeping the last addresses until %s", h.Error, h.KeepUntil.Format(time.DateTime))
+		case h.Error != "":
+			state = "NOT RESOLVING: " + h.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.Host, orDash(strings.Join(h.Addrs, ",")), orDash(h.TTL), h.Next.Format(time.TimeOnly), state)
+	}
+	_ = tw.Flush()
 }

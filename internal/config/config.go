@@ -109,6 +109,9 @@ type Daemon struct {
 	Resync    time.Duration
 	Status    string // unix socket path, or host:port for a TCP listener
 	LogFormat string // text or json
+	// Resolver lists the DNS servers (host:port) that resolve allow lists' hostnames; empty means those of
+	// /etc/resolv.conf.
+	Resolver []string
 }
 
 // BackendKind names the datapath hairpin drives. internal/backends turns it into a backend; nothing else
@@ -351,6 +354,30 @@ func (d *decoder) daemon(n *yaml.Node, path string, dm *Daemon) {
 			dm.Status = s
 		},
 		"log_format": func(k string, v *yaml.Node) { dm.LogFormat, _ = d.oneOf(v, k, "text", "json") },
+		"resolver": func(k string, v *yaml.Node) {
+			items := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				items = d.sequence(v, k)
+			}
+			for i, c := range items {
+				key := k
+				if v.Kind == yaml.SequenceNode {
+					key = fmt.Sprintf("%s[%d]", k, i)
+				}
+				s, ok := d.str(c, key)
+				if !ok {
+					continue
+				}
+				if a, err := netip.ParseAddr(s); err == nil {
+					s = netip.AddrPortFrom(a, 53).String()
+				}
+				if _, err := netip.ParseAddrPort(s); err != nil {
+					d.errorf(c, key, "write a DNS server's IP address, with :PORT if not 53, e.g. 192.0.2.53", "%q is not an IP address", s)
+					continue
+				}
+				dm.Resolver = append(dm.Resolver, s)
+			}
+		},
 	})
 }
 

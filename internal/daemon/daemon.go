@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
@@ -57,6 +58,9 @@ type Deps struct {
 	// DetectDSLite reports whether IPv4 leaves through a DS-Lite tunnel (reach.DetectDSLite on Linux); nil:
 	// never.
 	DetectDSLite func() (bool, string, error)
+	// Lookup resolves the hostnames of allow lists; nil asks daemon.resolver or the servers of
+	// /etc/resolv.conf.
+	Lookup allowdns.LookupFunc
 }
 
 // Daemon is the running state. Its exported methods are safe to call from other goroutines.
@@ -84,6 +88,8 @@ type Daemon struct {
 	metrics  *metrics
 	ddns     DDNS
 	ddnsStop context.CancelFunc
+	// hosts follows the hostnames of allow lists; nil when the backend resolves them itself (RouterOS).
+	hosts *allowdns.Resolver
 }
 
 // Event is one thing that happened, for `hairpin status`.
@@ -165,6 +171,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer resync.Stop()
 	publicTick := time.NewTicker(d.cfg.WAN.PublicIPEvery)
 	defer publicTick.Stop()
+	var hostsChanged <-chan struct{}
+	if d.hosts != nil {
+		hostsChanged = d.hosts.Changed()
+	}
 
 	for {
 		select {
@@ -186,6 +196,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.maybeDiscover(ctx, l)
 		case <-l.publicRetry.C:
 			d.maybeDiscover(ctx, l)
+		case <-hostsChanged:
+			d.update(ctx, l, "allowed hostname changed")
 		case <-resync.C:
 			d.applyFull(ctx, l, "resync")
 			d.classify() // the route may have moved to a DS-Lite tunnel without any address change
@@ -208,6 +220,7 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 		return err
 	}
 	d.startDDNS(ctx)
+	d.startHosts(ctx)
 	d.event(slog.LevelInfo, "started", "forwards", len(d.cfg.Forwards), "wan", d.cfg.WAN.Interface, "lan", d.cfg.LAN.Interface)
 	// The watcher's first observation is already waiting; take it now so the first apply uses real
 	// addresses and readiness means "rules installed".
@@ -288,6 +301,9 @@ func (d *Daemon) desired() *plan.Desired {
 	if d.public.IsValid() {
 		obs.Public = d.public // learned from the public_ip sources; else what the router itself reports
 	}
+	if d.hosts != nil {
+		obs.HostAddrs = d.hosts.Addrs()
+	}
 	p, _ := plan.Build(d.cfg, obs, d.deps.PlanOptions)
 	return p
 }
@@ -323,29 +339,55 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 	}
 }
 
-// update installs the current plan the cheapest correct way.
+// update installs the current plan the cheapest correct way: when only the WAN addresses or the addresses of
+// allowed hostnames changed, only their sets are replaced.
 func (d *Daemon) update(ctx context.Context, l *loop, why string) {
 	want := d.desired()
 	d.mu.Lock()
 	have := d.installed
 	d.mu.Unlock()
-	if have != nil && sameExceptWAN(have, want) {
-		if slices.Equal(have.WANAddrs, want.WANAddrs) {
+	if have != nil && sameExceptWAN(have, want) && plan.SameGuards(have, want) {
+		if d.updateSets(ctx, have, want) {
 			return
 		}
-		start := time.Now()
+	}
+	d.applyFull(ctx, l, why)
+}
+
+// updateSets installs the WAN and host set changes between have and want; false means a full apply is needed.
+func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool {
+	start := time.Now()
+	if !slices.Equal(have.WANAddrs, want.WANAddrs) {
 		bctx, cancel := backendContext(ctx)
 		err := d.deps.Backend.SetWANAddrs(bctx, want.WANAddrs)
 		cancel()
 		d.metrics.change("wan_set", time.Since(start), err)
-		if err == nil {
-			d.installedNow(want, time.Since(start))
-			d.event(slog.LevelInfo, "WAN address set updated", "addresses", fmtAddrs(want.WANAddrs), "took", time.Since(start).Round(time.Microsecond))
-			return
+		if err != nil {
+			d.event(slog.LevelWarn, "WAN set update failed; applying everything", "error", err)
+			return false
 		}
-		d.event(slog.LevelWarn, "WAN set update failed; applying everything", "error", err)
+		d.event(slog.LevelInfo, "WAN address set updated", "addresses", fmtAddrs(want.WANAddrs), "took", time.Since(start).Round(time.Microsecond))
 	}
-	d.applyFull(ctx, l, why)
+	if changed := plan.ChangedHostSets(have, want); len(changed) > 0 {
+		hu, ok := d.deps.Backend.(backend.HostUpdater)
+		if !ok {
+			return false
+		}
+		hstart := time.Now()
+		bctx, cancel := backendContext(ctx)
+		err := hu.SetAllowHosts(bctx, changed)
+		cancel()
+		d.metrics.change("allow_hosts", time.Since(hstart), err)
+		if err != nil {
+			d.event(slog.LevelWarn, "allowed host set update failed; applying everything", "error", err)
+			return false
+		}
+		for _, s := range changed {
+			d.event(slog.LevelInfo, "allowed host addresses updated", "set", s.ID, "addresses", fmtAddrs(s.HostAddrs), "took", time.Since(hstart).Round(time.Microsecond))
+		}
+	}
+	d.installedNow(want, time.Since(start))
+	return true
 }
 
 func (d *Daemon) applyFull(ctx context.Context, l *loop, why string) {
@@ -397,4 +439,29 @@ func fmtAddrs(a []netip.Addr) string {
 // apply is safe (transactions are atomic) but would log a misleading failure.
 func backendContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+}
+
+// startHosts starts following the hostnames of allow lists and waits for their first answers, so the first
+// apply allows them. A backend that resolves names itself (RouterOS) gets none.
+func (d *Daemon) startHosts(ctx context.Context) {
+	if _, ok := d.deps.Backend.(backend.HostUpdater); !ok {
+		return
+	}
+	lookup := d.deps.Lookup
+	if lookup == nil {
+		lookup = func(ctx context.Context, host string) ([]netip.Addr, time.Duration, error) {
+			d.mu.Lock()
+			servers := d.cfg.Daemon.Resolver
+			d.mu.Unlock()
+			if len(servers) == 0 {
+				servers = allowdns.SystemServers()
+			}
+			return allowdns.DNSLookup(servers)(ctx, host)
+		}
+	}
+	r := allowdns.New(lookup, 0, func(msg string, attrs ...any) { d.event(slog.LevelWarn, msg, attrs...) })
+	r.Start(ctx, plan.Hosts(d.cfg))
+	d.mu.Lock()
+	d.hosts = r
+	d.mu.Unlock()
 }

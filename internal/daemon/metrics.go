@@ -58,6 +58,7 @@ func (m *metrics) handler() http.Handler {
 var (
 	fwdPackets = prometheus.NewDesc("hairpin_forward_packets_total", "Packets carried by a forward (both directions).", []string{"forward"}, nil)
 	fwdBytes   = prometheus.NewDesc("hairpin_forward_bytes_total", "Bytes carried by a forward (both directions).", []string{"forward"}, nil)
+	fwdDropped = prometheus.NewDesc("hairpin_forward_dropped_packets_total", "Packets from the internet a forward's guard dropped, by reason (allowlist or limit).", []string{"forward", "reason"}, nil)
 	installed  = prometheus.NewDesc("hairpin_rules_installed", "1 when the last change of the datapath succeeded.", nil, nil)
 	doubleNAT  = prometheus.NewDesc("hairpin_double_nat", "1 when the router is behind another NAT.", nil, nil)
 	reachable  = prometheus.NewDesc("hairpin_reachability", "The reachability classification: 1 for the current class of each address family.",
@@ -70,6 +71,7 @@ type forwardCollector struct{ d *Daemon }
 func (c forwardCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- fwdPackets
 	ch <- fwdBytes
+	ch <- fwdDropped
 	ch <- installed
 	ch <- doubleNAT
 	ch <- reachable
@@ -82,6 +84,12 @@ func (c forwardCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, f := range st.Forwards {
 		ch <- prometheus.MustNewConstMetric(fwdPackets, prometheus.CounterValue, float64(f.Packets), f.Name)
 		ch <- prometheus.MustNewConstMetric(fwdBytes, prometheus.CounterValue, float64(f.Bytes), f.Name)
+		if f.Allow != nil {
+			ch <- prometheus.MustNewConstMetric(fwdDropped, prometheus.CounterValue, float64(f.DroppedAllow), f.Name, "allowlist")
+		}
+		if f.Limit != "" {
+			ch <- prometheus.MustNewConstMetric(fwdDropped, prometheus.CounterValue, float64(f.DroppedLimit), f.Name, "limit")
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(installed, prometheus.GaugeValue, boolFloat(st.Installed))
 	ch <- prometheus.MustNewConstMetric(doubleNAT, prometheus.GaugeValue, boolFloat(st.DoubleNAT))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
 // Reload asks the running loop to read the config again. An invalid config is reported and the running
@@ -62,6 +63,9 @@ func (d *Daemon) doReload(ctx context.Context, l *loop) error {
 		d.event(slog.LevelError, "public address sources", "error", err)
 	}
 	d.startDDNS(ctx)
+	if d.hosts != nil {
+		d.hosts.SetHosts(plan.Hosts(cfg))
+	}
 	d.event(slog.LevelInfo, "config reloaded", "forwards", len(cfg.Forwards))
 	d.applyFull(ctx, l, "reload")
 	d.classify()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
@@ -28,15 +29,16 @@ type Status struct {
 	DoubleNAT     bool      `json:"double_nat"`
 	DoubleNATMode string    `json:"double_nat_mode"`
 	// Reachability is the classification per address family (IPv4 now).
-	Reachability  []reach.Verdict   `json:"reachability"`
-	ForwardSet    []string          `json:"forwarding_addresses"`
-	Installed     bool              `json:"rules_installed"`
-	LastApply     time.Time         `json:"last_apply,omitempty"`
-	LastApplyTook string            `json:"last_apply_took,omitempty"`
-	LastError     string            `json:"last_error,omitempty"`
-	Forwards      []ForwardStatus   `json:"forwards"`
-	DDNS          []ddns.HostStatus `json:"ddns,omitempty"`
-	Events        []Event           `json:"events"`
+	Reachability  []reach.Verdict       `json:"reachability"`
+	ForwardSet    []string              `json:"forwarding_addresses"`
+	Installed     bool                  `json:"rules_installed"`
+	LastApply     time.Time             `json:"last_apply,omitempty"`
+	LastApplyTook string                `json:"last_apply_took,omitempty"`
+	LastError     string                `json:"last_error,omitempty"`
+	Forwards      []ForwardStatus       `json:"forwards"`
+	DDNS          []ddns.HostStatus     `json:"ddns,omitempty"`
+	AllowedHosts  []allowdns.HostStatus `json:"allowed_hosts,omitempty"`
+	Events        []Event               `json:"events"`
 }
 
 // ForwardStatus is one forward with its traffic.
@@ -47,6 +49,12 @@ type ForwardStatus struct {
 	To       string `json:"to"`
 	Packets  uint64 `json:"packets"`
 	Bytes    uint64 `json:"bytes"`
+	// Allow lists the sets that may reach the forward from the internet; nil means everyone.
+	Allow []string `json:"allow,omitempty"`
+	Limit string   `json:"limit,omitempty"`
+	// Packets from the internet dropped by the allowlist and by the connection limit.
+	DroppedAllow uint64 `json:"dropped_allow"`
+	DroppedLimit uint64 `json:"dropped_limit"`
 }
 
 // Version is reported in status; set by the command.
@@ -98,8 +106,18 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	}
 	for _, f := range d.cfg.Forwards {
 		c := counters[f.Name]
-		s.Forwards = append(s.Forwards, ForwardStatus{Name: f.Name, Protocol: string(f.Protocol), Port: f.Port.String(),
-			To: fmt.Sprintf("%s:%s", f.To, f.ToPort), Packets: c.Packets, Bytes: c.Bytes})
+		fs := ForwardStatus{Name: f.Name, Protocol: string(f.Protocol), Port: f.Port.String(),
+			To: fmt.Sprintf("%s:%s", f.To, f.ToPort), Packets: c.Packets, Bytes: c.Bytes, DroppedAllow: c.AllowDrops, DroppedLimit: c.LimitDrops}
+		if f.AllowOn {
+			fs.Allow = append([]string{}, f.Allow...)
+		}
+		if f.Limit != nil {
+			fs.Limit = f.Limit.String()
+		}
+		s.Forwards = append(s.Forwards, fs)
+	}
+	if d.hosts != nil {
+		s.AllowedHosts = d.hosts.Status()
 	}
 	if d.ddns != nil {
 		s.DDNS = d.ddns.Status()

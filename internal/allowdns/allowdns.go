@@ -1,0 +1,323 @@
+// Package allowdns keeps the addresses of the hostnames in allow lists: each name is resolved at start and again
+// when its TTL runs out (bounded, so a TTL of 0 cannot hammer the resolver and a TTL of a week cannot leave a
+// moved address allowed for days). A name that stops resolving keeps its last addresses for a grace period,
+// and says so, so that a DNS outage does not lock the owner out of their camera.
+package allowdns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Bounds and defaults.
+const (
+	MinTTL       = 2 * time.Second
+	MaxTTL       = time.Hour
+	DefaultGrace = time.Hour
+	// retry is the first wait after a failed lookup; it doubles up to maxRetry.
+	retry    = 5 * time.Second
+	maxRetry = 5 * time.Minute
+	// lookupTimeout bounds one lookup, all servers included.
+	lookupTimeout = 5 * time.Second
+)
+
+// LookupFunc returns a name's IPv4 addresses and how long they may be cached.
+type LookupFunc func(ctx context.Context, host string) ([]netip.Addr, time.Duration, error)
+
+// HostStatus is one name as `hairpin status` shows it.
+type HostStatus struct {
+	Host      string    `json:"host"`
+	Addrs     []string  `json:"addresses"`
+	TTL       string    `json:"ttl,omitempty"`
+	Resolved  time.Time `json:"resolved,omitempty"`
+	Next      time.Time `json:"next_lookup"`
+	Error     string    `json:"error,omitempty"`
+	KeepUntil time.Time `json:"keeping_last_addresses_until,omitempty"`
+}
+
+type host struct {
+	addrs   []netip.Addr
+	ttl     time.Duration
+	lastOK  time.Time
+	next    time.Time
+	err     string
+	failing time.Duration // current retry wait
+	stop    context.CancelFunc
+}
+
+// Resolver follows a set of names. Changed signals (without blocking) when any name's addresses changed.
+type Resolver struct {
+	lookup  LookupFunc
+	grace   time.Duration
+	onEvent func(msg string, attrs ...any)
+
+	mu      sync.Mutex
+	hosts   map[string]*host
+	changed chan struct{}
+	ctx     context.Context
+}
+
+// New returns a resolver; Start begins the lookups. onEvent, when not nil, hears of failures and expiries.
+func New(lookup LookupFunc, grace time.Duration, onEvent func(msg string, attrs ...any)) *Resolver {
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	if onEvent == nil {
+		onEvent = func(string, ...any) {}
+	}
+	return &Resolver{lookup: lookup, grace: grace, onEvent: onEvent, hosts: map[string]*host{}, changed: make(chan struct{}, 1)}
+}
+
+// Changed receives a value after one or more names changed their addresses.
+func (r *Resolver) Changed() <-chan struct{} { return r.changed }
+
+// Start resolves every name once, all in parallel, waiting at most for one lookup's timeout, then keeps them
+// fresh until ctx ends.
+func (r *Resolver) Start(ctx context.Context, hosts []string) {
+	r.mu.Lock()
+	r.ctx = ctx
+	r.mu.Unlock()
+	r.SetHosts(hosts)
+}
+
+// SetHosts changes the names followed (on a config reload); names kept keep their addresses.
+func (r *Resolver) SetHosts(hosts []string) {
+	r.mu.Lock()
+	ctx := r.ctx
+	want := map[string]bool{}
+	for _, h := range hosts {
+		want[h] = true
+	}
+	for name, h := range r.hosts {
+		if !want[name] {
+			h.stop()
+			delete(r.hosts, name)
+		}
+	}
+	added := map[string]context.Context{}
+	for _, name := range hosts {
+		if _, ok := r.hosts[name]; !ok {
+			hctx, cancel := context.WithCancel(ctx)
+			r.hosts[name] = &host{stop: cancel}
+			added[name] = hctx
+		}
+	}
+	r.mu.Unlock()
+	// The first lookups run here, in parallel, so that the first apply has the addresses.
+	var wg sync.WaitGroup
+	for name, hctx := range added {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.resolve(hctx, name)
+		}()
+	}
+	wg.Wait()
+	for name, hctx := range added {
+		go r.follow(hctx, name)
+	}
+}
+
+// follow re-resolves one name whenever its time comes, until ctx ends.
+func (r *Resolver) follow(ctx context.Context, name string) {
+	for {
+		r.mu.Lock()
+		h, ok := r.hosts[name]
+		var wait time.Duration
+		if ok {
+			wait = time.Until(h.next)
+		}
+		r.mu.Unlock()
+		if !ok {
+			return
+		}
+		t := time.NewTimer(max(wait, 0))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		r.resolve(ctx, name)
+	}
+}
+
+func (r *Resolver) resolve(ctx context.Context, name string) {
+	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	addrs, ttl, err := r.lookup(lctx, name)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	now := time.Now()
+	r.mu.Lock()
+	h, ok := r.hosts[name]
+	if !ok {
+		r.mu.Unlock()
+		return
+	}
+	var v4 []netip.Addr
+	for _, a := range addrs {
+		if a = a.Unmap(); a.Is4() {
+			v4 = append(v4, a)
+		}
+	}
+	slices.SortFunc(v4, netip.Addr.Compare)
+	v4 = slices.Compact(v4)
+	if err == nil && len(v4) == 0 {
+		err = errors.New("no IPv4 address")
+	}
+	old := h.addrs
+	var event func()
+	if err == nil {
+		h.ttl = min(max(ttl, MinTTL), MaxTTL)
+		h.addrs, h.lastOK, h.err, h.failing = v4, now, "", 0
+		h.next = now.Add(h.ttl)
+	} else {
+		h.err = err.Error()
+		h.failing = min(max(2*h.failing, retry), maxRetry)
+		h.next = now.Add(h.failing)
+		switch {
+		case len(h.addrs) == 0:
+			event = func() { r.onEvent("allowed hostname does not resolve", "host", name, "error", err) }
+		case now.Sub(h.lastOK) >= r.grace:
+			h.addrs = nil
+			event = func() {
+				r.onEvent("allowed hostname stopped resolving; its grace period is over and its addresses are no longer allowed", "host", name, "error", err)
+			}
+		default:
+			until := h.lastOK.Add(r.grace)
+			h.next = minTime(h.next, until)
+			event = func() {
+				r.onEvent("allowed hostname does not resolve; keeping its last addresses", "host", name, "addresses", fmt.Sprint(old), "until", until.Format(time.RFC3339), "error", err)
+			}
+		}
+	}
+	changed := !slices.Equal(old, h.addrs)
+	r.mu.Unlock()
+	if event != nil {
+		event()
+	}
+	if changed {
+		select {
+		case r.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// Addrs returns the current addresses of every name.
+func (r *Resolver) Addrs() map[string][]netip.Addr {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string][]netip.Addr, len(r.hosts))
+	for name, h := range r.hosts {
+		if len(h.addrs) > 0 {
+			out[name] = slices.Clone(h.addrs)
+		}
+	}
+	return out
+}
+
+// Status lists every name, sorted.
+func (r *Resolver) Status() []HostStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]HostStatus, 0, len(r.hosts))
+	for name, h := range r.hosts {
+		s := HostStatus{Host: name, Resolved: h.lastOK, Next: h.next, Error: h.err, Addrs: []string{}}
+		for _, a := range h.addrs {
+			s.Addrs = append(s.Addrs, a.String())
+		}
+		if h.ttl > 0 {
+			s.TTL = h.ttl.String()
+		}
+		if h.err != "" && len(h.addrs) > 0 {
+			s.KeepUntil = h.lastOK.Add(r.grace)
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	return out
+}
+
+// DNSLookup asks the given servers (host:port) for a name's A records, recursively, and returns them with the
+// smallest TTL on the way (CNAMEs included). Servers are tried in order until one answers.
+func DNSLookup(servers []string) LookupFunc {
+	return func(ctx context.Context, name string) ([]netip.Addr, time.Duration, error) {
+		if len(servers) == 0 {
+			return nil, 0, errors.New("no DNS server configured (daemon.resolver or /etc/resolv.conf)")
+		}
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		m.RecursionDesired = true
+		c := &dns.Client{Timeout: 2 * time.Second}
+		var lastErr error
+		for _, s := range servers {
+			in, _, err := c.ExchangeContext(ctx, m, s)
+			if err == nil && in.Truncated {
+				tc := &dns.Client{Net: "tcp", Timeout: 2 * time.Second}
+				in, _, err = tc.ExchangeContext(ctx, m, s)
+			}
+			if err != nil {
+				lastErr = fmt.Errorf("%s: %w", s, err)
+				continue
+			}
+			switch in.Rcode {
+			case dns.RcodeSuccess:
+			case dns.RcodeNameError:
+				return nil, 0, fmt.Errorf("%s does not exist (NXDOMAIN from %s)", name, s)
+			default:
+				lastErr = fmt.Errorf("%s answered %s", s, dns.RcodeToString[in.Rcode])
+				continue
+			}
+			var addrs []netip.Addr
+			ttl := MaxTTL
+			for _, rr := range in.Answer {
+				switch v := rr.(type) {
+				case *dns.A:
+					if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
+						addrs = append(addrs, a)
+					}
+					ttl = min(ttl, time.Duration(v.Hdr.Ttl)*time.Second)
+				case *dns.CNAME:
+					ttl = min(ttl, time.Duration(v.Hdr.Ttl)*time.Second)
+				}
+			}
+			if len(addrs) == 0 {
+				return nil, 0, fmt.Errorf("%s has no A record (asked %s)", name, s)
+			}
+			return addrs, ttl, nil
+		}
+		return nil, 0, lastErr
+	}
+}
+
+// SystemServers reads the name servers of /etc/resolv.conf as host:port.
+func SystemServers() []string {
+	cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(cc.Servers))
+	for _, s := range cc.Servers {
+		out = append(out, net.JoinHostPort(s, cc.Port))
+	}
+	return out
+}
