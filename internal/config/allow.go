@@ -378,6 +378,20 @@ func (d *decoder) resolveAllow(cfg *Config, named map[string]*allowEntries, sets
 			d.warnf(e.node, e.key, "list who may connect, or remove `allow:` to open the forward to everyone", "the allow list is empty: only the LAN and the router reach this forward")
 		}
 	}
+	if cfg.Backend == "routeros" {
+		// Never accept a restriction the backend would not install: an allowlist silently ignored is worse
+		// than none.
+		for i, f := range cfg.Forwards {
+			item := d.fwdItems[i]
+			key := fmt.Sprintf("forwards[%d]", item.index)
+			if f.AllowOn {
+				d.errorf(valueOf(item.node, "allow"), key+".allow", "restrict the forward on the router itself for now", "allow lists are not supported by the routeros backend yet")
+			}
+			if f.Limit != nil {
+				d.errorf(valueOf(item.node, "limit"), key+".limit", "limit connections on the router itself", "connection limits are not supported by the routeros backend")
+			}
+		}
+	}
 	for _, name := range sortedKeys(named) {
 		if used[name] {
 			cfg.AllowSets = append(cfg.AllowSets, named[name].set)

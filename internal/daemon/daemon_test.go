@@ -125,6 +125,7 @@ func startWith(t *testing.T, cfgText string, first plan.Observed, public netip.A
 		NewDDNS:       func(*config.Config) (DDNS, error) { return h.ddns, nil },
 		Load:          func() (*config.Config, error) { return h.load() },
 		Ready:         func() { close(h.ready) },
+		Lookup:        harnessLookup,
 	}
 	h.d = New(cfg, deps)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,0 +1,107 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/allowdns"
+	"github.com/hairpin-nat/hairpin/internal/nft"
+	"github.com/hairpin-nat/hairpin/internal/poll"
+)
+
+// harnessLookup resolves allow lists' hostnames in the harness; nil answers nothing.
+var harnessLookup allowdns.LookupFunc = func(context.Context, string) ([]netip.Addr, time.Duration, error) {
+	return nil, 0, errors.New("no DNS in this test")
+}
+
+// dnsTable is a DNS server a test edits: a name's answer changes at once, with a TTL of the minimum.
+type dnsTable struct {
+	mu sync.Mutex
+	a  map[string][]netip.Addr
+}
+
+func (d *dnsTable) set(host string, addrs ...netip.Addr) {
+	d.mu.Lock()
+	d.a[host] = addrs
+	d.mu.Unlock()
+}
+
+func (d *dnsTable) lookup(_ context.Context, host string) ([]netip.Addr, time.Duration, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a, ok := d.a[host]; ok {
+		return a, 0, nil
+	}
+	return nil, 0, errors.New("NXDOMAIN")
+}
+
+const allowConfig = `wan: {interface: wan0}
+lan: {interface: lan0}
+allow_sets:
+  family: [phone.example.net, 198.51.100.0/24]
+forwards:
+  - {name: front-cam, port: 8090, to: "192.168.88.180:80", allow: [family], limit: {new_per_source: 10/minute}}
+  - {name: open-cam, port: 8091, to: "192.168.88.181:80"}
+`
+
+// A hostname's new address reaches the datapath by updating its host set alone, both in the recording fake
+// and down to the nft backend's kernel seam; the first apply already holds the address resolved at start.
+func TestAllowedHostnameMovesUpdatesOnlyItsSet(t *testing.T) {
+	phone1, phone2 := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("192.0.2.8")
+	dns := &dnsTable{a: map[string][]netip.Addr{"phone.example.net": {phone1}}}
+	defer func(l allowdns.LookupFunc) { harnessLookup = l }(harnessLookup)
+	harnessLookup = dns.lookup
+	first := Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
+
+	t.Run("recording fake", func(t *testing.T) {
+		dns.set("phone.example.net", phone1)
+		h := start(t, allowConfig, first)
+		calls := h.be.Calls()
+		if len(calls) != 1 || calls[0].Method != "Apply" || len(calls[0].Plan.AllowSets) != 1 ||
+			!slices.Equal(calls[0].Plan.AllowSets[0].HostAddrs, []netip.Addr{phone1}) {
+			t.Fatalf("the first apply must hold the address resolved at start: %+v", calls)
+		}
+		dns.set("phone.example.net", phone2)
+		poll.Wait(t, "SetAllowHosts after the TTL", func() bool { return len(h.be.Calls()) >= 2 })
+		c := h.be.Calls()[1]
+		if c.Method != "SetAllowHosts" || len(c.Sets) != 1 || !slices.Equal(c.Sets[0].HostAddrs, []netip.Addr{phone2}) {
+			t.Errorf("second call = %s %+v, want SetAllowHosts with %s", c.Method, c.Sets, phone2)
+		}
+		st := h.d.Status(context.Background())
+		if len(st.AllowedHosts) != 1 || st.AllowedHosts[0].Host != "phone.example.net" {
+			t.Errorf("status must list the allowed hostname: %+v", st.AllowedHosts)
+		}
+		for _, f := range st.Forwards {
+			if f.Name == "front-cam" && (!slices.Equal(f.Allow, []string{"set-family"}) || f.Limit != "10/minute burst 10") {
+				t.Errorf("front-cam status: %+v", f)
+			}
+			if f.Name == "open-cam" && (f.Allow != nil || f.Limit != "") {
+				t.Errorf("open-cam must show open: %+v", f)
+			}
+		}
+	})
+
+	t.Run("nft backend", func(t *testing.T) {
+		dns.set("phone.example.net", phone1)
+		be, fake := nft.NewFake()
+		startWith(t, allowConfig, first, netip.Addr{}, be)
+		hostSet := func() []string {
+			elems, _ := fake.ListElements(context.Background(), "set", "allowhosts_set-family")
+			var out []string
+			for _, e := range elems {
+				out = append(out, e.Key...)
+			}
+			return out
+		}
+		if got := hostSet(); !slices.Equal(got, []string{phone1.String()}) {
+			t.Fatalf("host set after start = %v", got)
+		}
+		dns.set("phone.example.net", phone2)
+		poll.Wait(t, "the host set follows the name", func() bool { return slices.Equal(hostSet(), []string{phone2.String()}) })
+	})
+}
