@@ -378,7 +378,7 @@ func (d *decoder) resolveAllow(cfg *Config, named map[string]*allowEntries, sets
 			d.warnf(e.node, e.key, "list who may connect, or remove `allow:` to open the forward to everyone", "the allow list is empty: only the LAN and the router reach this forward")
 		}
 	}
-	if cfg.Backend == "routeros" {
+	if cfg.Backend == BackendRouterOS {
 		// Never accept a restriction the backend would not install: an allowlist silently ignored is worse
 		// than none.
 		for i, f := range cfg.Forwards {

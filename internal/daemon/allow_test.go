@@ -11,6 +11,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/nft"
+	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
@@ -56,7 +57,7 @@ func TestAllowedHostnameMovesUpdatesOnlyItsSet(t *testing.T) {
 	dns := &dnsTable{a: map[string][]netip.Addr{"phone.example.net": {phone1}}}
 	defer func(l allowdns.LookupFunc) { harnessLookup = l }(harnessLookup)
 	harnessLookup = dns.lookup
-	first := Observation{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
+	first := plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
 
 	t.Run("recording fake", func(t *testing.T) {
 		dns.set("phone.example.net", phone1)
