@@ -196,6 +196,7 @@ func Parse(file string, data []byte) (*Config, error) {
 		"ddns":       func(k string, v *yaml.Node) { cfg.DDNS = d.ddns(v, k) },
 		"routeros":   func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
 	})
+	d.checkInterfaceNames(cfg.Backend)
 	d.crossCheck(cfg, doc, wanNode, lanNode, fwdNode)
 	d.resolveAllow(cfg, named, setsNode)
 	for i := range cfg.DDNS {
@@ -318,17 +319,13 @@ func (d *decoder) lan(n *yaml.Node, path string, l *LAN) {
 	})
 }
 
-var ifnameRE = regexp.MustCompile(`^[^\s/:]{1,15}$`)
-
+// ifname reads an interface name; which names are valid depends on the backend (checkInterfaceNames).
 func (d *decoder) ifname(n *yaml.Node, path string) (string, bool) {
 	s, ok := d.str(n, path)
 	if !ok {
 		return "", false
 	}
-	if !ifnameRE.MatchString(s) {
-		d.errorf(n, path, "interface names are 1 to 15 characters without spaces, '/' or ':'", "%q is not a valid interface name", s)
-		return "", false
-	}
+	d.ifnames = append(d.ifnames, ifnameNode{node: n, path: path, name: s})
 	return s, true
 }
 

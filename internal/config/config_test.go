@@ -245,7 +245,7 @@ func TestParseErrors(t *testing.T) {
 		{"duration too short", yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "daemon: {resync: 10ms}"),
 			[]string{`hairpin.yaml:3:18: daemon.resync: "10ms" is not a valid duration (use a duration such as 30s or 5m, at least 1s)`}},
 		{"interface name with a space", yamlLines("wan: {interface: 'eth 0'}", "lan: {interface: br-lan}"),
-			[]string{`hairpin.yaml:1:18: wan.interface: "eth 0" is not a valid interface name (interface names are 1 to 15 characters without spaces, '/' or ':')`}},
+			[]string{`hairpin.yaml:1:18: wan.interface: "eth 0" is not a valid interface name (interface names are 1 to 15 characters without spaces, '/' or ':'; a RouterOS name such as "ether1 - uplink" needs backend: routeros)`}},
 		{"unknown public_ip scheme", yamlLines("wan: {interface: eth0, public_ip: ['ftp://x']}", "lan: {interface: br-lan}"),
 			[]string{`hairpin.yaml:1:36: wan.public_ip[0]: "ftp://x" has an unknown scheme (use http(s)://host/path, stun:host:port or dns:server[:port])`}},
 		{"status neither path nor address", yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "daemon: {status: run/hairpin.sock}"),

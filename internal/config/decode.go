@@ -70,6 +70,14 @@ type decoder struct {
 	fwdItems []listItem
 	// fwdAllow[i] is the allow list of Config.Forwards[i], nil without one.
 	fwdAllow []*allowEntries
+	// ifnames are the interface names given, checked once the backend is known (checkInterfaceNames).
+	ifnames []ifnameNode
+}
+
+type ifnameNode struct {
+	node *yaml.Node
+	path string
+	name string
 }
 
 type listItem struct {

@@ -4,8 +4,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -192,6 +195,35 @@ func (d *decoder) checkRouterOSURL(r *RouterOS, n *yaml.Node, key string, v *yam
 	default:
 		d.errorf(v, key, "use https:// (the router's www-ssl service)", "scheme %q is not supported", u.Scheme)
 		return true
+	}
+}
+
+// linuxIfnameRE is the kernel's rule (dev_valid_name): at most 15 bytes, no whitespace, '/' or ':'.
+var linuxIfnameRE = regexp.MustCompile(`^[^\s/:]{1,15}$`)
+
+// maxRouterOSIfname bounds a RouterOS interface name; RouterOS itself allows long names with spaces and
+// punctuation ("ether1 - uplink").
+const maxRouterOSIfname = 255
+
+// checkInterfaceNames validates the interface names by the backend's rules: a Linux name is what the kernel
+// accepts; a RouterOS name may hold spaces and punctuation (the script and the REST requests quote it) but no
+// control characters.
+func (d *decoder) checkInterfaceNames(backend BackendKind) {
+	for _, in := range d.ifnames {
+		switch {
+		case backend == BackendRouterOS:
+			if in.name == "" || len(in.name) > maxRouterOSIfname || !utf8.ValidString(in.name) ||
+				strings.IndexFunc(in.name, func(r rune) bool { return unicode.IsControl(r) }) >= 0 {
+				d.errorf(in.node, in.path, fmt.Sprintf("give the name as /interface print shows it: 1 to %d characters, no control characters", maxRouterOSIfname),
+					"%s is not a valid RouterOS interface name", echo(in.name))
+			}
+		case !linuxIfnameRE.MatchString(in.name) || in.name == "." || in.name == "..":
+			hint := "interface names are 1 to 15 characters without spaces, '/' or ':'"
+			if strings.ContainsAny(in.name, " /:") {
+				hint += `; a RouterOS name such as "ether1 - uplink" needs backend: routeros`
+			}
+			d.errorf(in.node, in.path, hint, "%s is not a valid interface name", echo(in.name))
+		}
 	}
 }
 

@@ -100,3 +100,37 @@ func TestParseFingerprint(t *testing.T) {
 		t.Errorf("bare lower-case hex: %v", err)
 	}
 }
+
+// TestInterfaceNamesPerBackend: RouterOS names may hold spaces and punctuation, Linux names may not.
+func TestInterfaceNamesPerBackend(t *testing.T) {
+	for _, tt := range []struct {
+		backend, name string
+		ok            bool
+	}{
+		{"routeros", "ether1 - uplink", true},
+		{"routeros", "WAN (fibre) #1: $ISP?", true},
+		{"routeros", "bridge/vlan10", true},
+		{"routeros", "caf\u00e9 lan", true},
+		{"routeros", `tab\there`, false}, // YAML escapes: the value holds the control character
+		{"routeros", `esc\u001b`, false},
+		{"routeros", strings.Repeat("x", 256), false},
+		{"linux", "ether1 - uplink", false},
+		{"linux", "eth0.10", true},
+		{"linux", "vlan:1", false},
+		{"linux", "..", false},
+		{"linux", strings.Repeat("x", 16), false},
+	} {
+		y := "backend: " + tt.backend + "\n"
+		if tt.backend == "routeros" {
+			y += "routeros: {url: https://r, username: u, password_env: P}\n"
+		}
+		y += "wan: {interface: \"" + tt.name + "\"}\nlan: {interface: bridge}\nforwards: []\n"
+		_, err := Parse("hairpin.yaml", []byte(y))
+		if (err == nil) != tt.ok {
+			t.Errorf("%s %q: %v", tt.backend, tt.name, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "wan.interface") {
+			t.Errorf("%s %q: error does not name the key: %v", tt.backend, tt.name, err)
+		}
+	}
+}

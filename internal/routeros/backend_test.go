@@ -2,6 +2,7 @@ package routeros
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -471,5 +472,33 @@ func TestObserveWithoutCloud(t *testing.T) {
 	}
 	if reads, _ := f.r.Counts(); reads != 1 || obs.Public.IsValid() {
 		t.Errorf("ip_cloud off: %d reads, public %v", reads, obs.Public)
+	}
+}
+
+// TestInterfaceNameWithSpaces: a RouterOS interface name with spaces and punctuation goes through Observe and
+// into the rules unchanged.
+func TestInterfaceNameWithSpaces(t *testing.T) {
+	const wan = `ether1 - uplink "fibre" $1?`
+	r := rostest.New(t, testUser, testPassword)
+	r.Add(rostest.Address, rostest.Entry{"address": "192.168.1.2/24", "interface": wan})
+	r.Add(rostest.Address, rostest.Entry{"address": "192.168.88.1/24", "interface": "bridge"})
+	r.SetSingleton(rostest.Cloud, rostest.Entry{"public-address": "198.51.100.7"})
+	y := strings.Replace(fmt.Sprintf(camerasYAML, r.URL(), writeSecret(t, testPassword, 0o600), r.Fingerprint()),
+		"wan: {interface: ether1}", "wan: {interface: 'ether1 - uplink \"fibre\" $1?'}", 1)
+	cfg := parseConfig(t, y)
+	b, err := FromConfig(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := b.Observe(ctx)
+	if err != nil || len(obs.WANAddrs) != 1 {
+		t.Fatalf("Observe: %+v, %v", obs, err)
+	}
+	d, _ := plan.Build(cfg, obs, plan.Options{})
+	if err := b.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if e := findComment(r.Items(rostest.NAT), "HAIRPIN:v1:dnat-wanif:front-cam:tcp"); e == nil || e["in-interface"] != wan {
+		t.Errorf("WAN-interface rule: %v", e)
 	}
 }

@@ -328,3 +328,35 @@ func TestCheckedReleasesNamed(t *testing.T) {
 		t.Errorf("CheckedReleases = %q, the schema holds %s", CheckedReleases, want)
 	}
 }
+
+// TestScriptQuotesInterfaceNames: RouterOS interface names may hold spaces and characters the console reads
+// as syntax ($ variables, ? help, quotes); every interpolated value is quoted so the script stays one
+// command per line and the schema check still passes.
+func TestScriptQuotesInterfaceNames(t *testing.T) {
+	y := "backend: routeros\nrouteros: {url: https://192.168.88.1, username: u, password_env: P}\n" +
+		"wan: {interface: 'ether1 - uplink \"$isp\"?', double_nat: auto}\nlan: {interface: 'bridge lan'}\n" +
+		"forwards:\n  - {name: cam, port: 8090, to: \"192.168.88.180:80\"}\n"
+	cfg := parseConfig(t, y)
+	script := Script(cfg)
+	for _, want := range []string{
+		`in-interface="ether1 - uplink \"\$isp\"\?"`,
+		`find where interface="ether1 - uplink \"\$isp\"\?" && !disabled`,
+		`find where interface="bridge lan" && !disabled`,
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %s:\n%s", want, script)
+		}
+	}
+	for _, v := range []string{rostest.Oldest(), rostest.Newest()} {
+		c := checkScript(rostest.MustSchema(v), script)
+		for _, p := range c.problems {
+			t.Errorf("RouterOS %s: %s", v, p)
+		}
+		if !slices.Contains(c.seen, "ip/firewall/nat add") {
+			t.Errorf("the check saw no nat add: %v", c.seen)
+		}
+	}
+	if got := unquote(quoteAlways("ether1 - uplink \"$isp\"?\\ caf\u00e9")); got != "ether1 - uplink \"$isp\"?\\ caf\u00e9" {
+		t.Errorf("quoteAlways does not round-trip: %q", got)
+	}
+}
