@@ -1,0 +1,225 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/poll"
+)
+
+// allowLab is the camera lab with a second internet host ("other") and a BIND server in the internet
+// namespace holding phone.example.net, the address of the owner's phone.
+type allowLab struct {
+	topo      *lab.Topology
+	other     string // namespace of the second internet host
+	otherAddr netip.Addr
+	dns       *lab.DNSServer
+}
+
+const phoneTTL = 2 * time.Second
+
+func newAllowLab(t *testing.T, phone netip.Addr) *allowLab {
+	t.Helper()
+	topo, _ := labWithCameras(t, lab.Options{})
+	ctx := context.Background()
+	other, otherAddr, err := topo.AddInternetHost(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns, err := topo.StartDNS(ctx, t.TempDir(), phoneTTL, map[string]netip.Addr{"phone": phone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &allowLab{topo: topo, other: other, otherAddr: otherAddr, dns: dns}
+}
+
+// get fetches a camera through the public address from namespace ns.
+func (l *allowLab) get(ns string, port int) lab.Answer {
+	return lab.HTTPGet(context.Background(), ns, fmt.Sprintf("http://%s:%d/", l.topo.PublicAddr, port), lab.ProbeTimeout)
+}
+
+// allowConfig restricts the front camera to the internet host's address, the back camera to the owner's
+// phone (a hostname), and limits new connections to the pool camera; the driveway camera stays open.
+func (l *allowLab) config(t *testing.T, guarded bool) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	socket := filepath.Join(dir, "hairpin.sock")
+	guards := [4]string{}
+	if guarded {
+		guards = [4]string{
+			fmt.Sprintf("    allow: [%s]\n", l.topo.InternetAddr),
+			"    allow: [phone.example.net]\n",
+			"    limit: {new_per_source: 10/minute}\n",
+			"",
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "daemon:\n  status: %s\n  resolver: %s\nstate_dir: %s\nwan: {interface: %s}\nlan: {interface: %s}\nforwards:\n",
+		socket, l.dns.Addr, dir, l.topo.WANIf, l.topo.LANIf)
+	for i, c := range l.topo.Cameras {
+		fmt.Fprintf(&b, "  - name: %s\n    port: %d\n    to: %s:80\n%s", c.Name, c.Port, c.Addr, guards[i])
+	}
+	path := filepath.Join(dir, "hairpin.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, socket
+}
+
+// TestAllowlists: two internet hosts, one allowed and one not, with the open forward as the negative control;
+// the laptop (hairpin) and the router reach a restricted camera regardless; a hostname's address changes at
+// BIND and access follows within its TTL.
+func TestAllowlists(t *testing.T) {
+	needRoot(t)
+	l := newAllowLab(t, netip.MustParseAddr("198.51.100.66"))
+	topo := l.topo
+	front, back, driveway := topo.Cameras[0], topo.Cameras[1], topo.Cameras[3]
+
+	// Negative control: without allow lists both internet hosts reach every camera, so a failure below is
+	// the allowlist's doing and not the lab's.
+	open, _ := l.config(t, false)
+	mustApply(t, topo, open)
+	for _, c := range []lab.Camera{front, back} {
+		for _, from := range []struct {
+			ns   string
+			addr netip.Addr
+		}{{topo.Internet, topo.InternetAddr}, {l.other, l.otherAddr}} {
+			if a := l.get(from.ns, c.Port); !a.OK() || a.Server != c.Name || a.Caller != from.addr {
+				t.Fatalf("without allow lists %s from %s: %v", c.Name, from.addr, a)
+			}
+		}
+	}
+
+	cfg, socket := l.config(t, true)
+	d := startDaemon(t, topo, cfg, socket)
+
+	// The front camera: the internet host is allowed, the other is not, and its drops are counted.
+	if a := l.get(topo.Internet, front.Port); !a.OK() || a.Caller != topo.InternetAddr {
+		t.Errorf("allowed internet host to %s: %v", front.Name, a)
+	}
+	if a := l.get(l.other, front.Port); a.OK() {
+		t.Errorf("the other internet host reached %s despite the allowlist: %v", front.Name, a)
+	}
+	st := d.waitStatus(t, "front-cam drops counted", func(s *daemon.Status) bool { return forward(s, front.Name).DroppedAllow > 0 })
+	if f := forward(st, front.Name); len(f.Allow) != 1 {
+		t.Errorf("status must show the allow list: %+v", f)
+	}
+	// The open forward is the control on the same daemon: the other host still reaches it.
+	if a := l.get(l.other, driveway.Port); !a.OK() {
+		t.Errorf("an open forward must stay open to everyone: %v", a)
+	}
+	// The LAN (hairpin) and the router always reach a restricted forward.
+	if a := l.get(topo.Laptop, front.Port); !a.OK() || a.Server != front.Name {
+		t.Errorf("the laptop must reach %s through hairpin regardless of the allowlist: %v", front.Name, a)
+	}
+	if a := l.get(topo.Router, front.Port); !a.OK() || a.Server != front.Name {
+		t.Errorf("the router must reach %s regardless of the allowlist: %v", front.Name, a)
+	}
+
+	// The back camera follows the phone's hostname: now the other host's address.
+	if a := l.get(l.other, back.Port); !a.OK() {
+		t.Errorf("the phone's address must reach %s: %v", back.Name, a)
+	}
+	if a := l.get(topo.Internet, back.Port); a.OK() {
+		t.Errorf("an address the phone's name does not have reached %s: %v", back.Name, a)
+	}
+	// The phone moves to the internet host's address at the DNS server.
+	ctx := context.Background()
+	moved := time.Now()
+	if err := l.dns.SetA(ctx, "phone", topo.InternetAddr, phoneTTL); err != nil {
+		t.Fatal(err)
+	}
+	// Within the TTL (plus the probe's own time and a margin for a loaded machine).
+	if err := poll.Until(ctx, phoneTTL+5*time.Second, func() bool { return l.get(topo.Internet, back.Port).OK() }); err != nil {
+		t.Fatalf("access did not follow the hostname's new address: %v", err)
+	}
+	t.Logf("access followed the DNS change in %s (TTL %s)", time.Since(moved).Round(time.Millisecond), phoneTTL)
+	if a := l.get(l.other, back.Port); a.OK() {
+		t.Errorf("the phone's old address still reaches %s: %v", back.Name, a)
+	}
+	if !strings.Contains(d.log.String(), "allowed host addresses updated") {
+		t.Errorf("the daemon must update the host set in place, not re-apply:\n%s", d.log.String())
+	}
+}
+
+// TestConnectionLimit: the 11th new connection in a minute from one source is dropped and counted, another
+// source still connects, and an unlimited forward takes the same burst (the negative control).
+func TestConnectionLimit(t *testing.T) {
+	needRoot(t)
+	l := newAllowLab(t, netip.MustParseAddr("192.0.2.1"))
+	topo := l.topo
+	pool, driveway := topo.Cameras[2], topo.Cameras[3]
+	cfg, socket := l.config(t, true)
+	d := startDaemon(t, topo, cfg, socket)
+
+	// Negative control: the open forward takes 12 new connections in a row from one source.
+	for i := 1; i <= 12; i++ {
+		if a := l.get(topo.Internet, driveway.Port); !a.OK() {
+			t.Fatalf("connection %d to the unlimited %s failed: %v", i, driveway.Name, a)
+		}
+	}
+	for i := 1; i <= 10; i++ {
+		if a := l.get(topo.Internet, pool.Port); !a.OK() {
+			t.Fatalf("connection %d of 10 to %s failed: %v", i, pool.Name, a)
+		}
+	}
+	if a := l.get(topo.Internet, pool.Port); a.OK() {
+		t.Fatalf("the 11th new connection in a minute reached %s: %v", pool.Name, a)
+	}
+	if a := l.get(l.other, pool.Port); !a.OK() {
+		t.Errorf("another source must still connect to %s: %v", pool.Name, a)
+	}
+	st := d.waitStatus(t, "limit drops counted", func(s *daemon.Status) bool { return forward(s, pool.Name).DroppedLimit > 0 })
+	if f := forward(st, pool.Name); f.Limit != "10/minute burst 10" || f.DroppedAllow != 0 {
+		t.Errorf("status of %s: %+v", pool.Name, f)
+	}
+	// The LAN is never limited.
+	for i := 1; i <= 3; i++ {
+		if a := l.get(topo.Laptop, pool.Port); !a.OK() {
+			t.Errorf("the laptop must never be limited: %v", a)
+		}
+	}
+	metrics := fetchMetrics(t, socket)
+	if !strings.Contains(metrics, fmt.Sprintf(`hairpin_forward_dropped_packets_total{forward=%q,reason="limit"}`, pool.Name)) {
+		t.Errorf("/metrics lacks the limit drops:\n%s", metrics)
+	}
+}
+
+func forward(s *daemon.Status, name string) daemon.ForwardStatus {
+	for _, f := range s.Forwards {
+		if f.Name == name {
+			return f
+		}
+	}
+	return daemon.ForwardStatus{}
+}
+
+// fetchMetrics reads /metrics from the daemon's unix socket.
+func fetchMetrics(t *testing.T, socket string) string {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var dl net.Dialer
+		return dl.DialContext(ctx, "unix", socket)
+	}}}
+	resp, err := client.Get("http://hairpin/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
