@@ -275,11 +275,28 @@ func testDownRemovesOnlyOurs(t *testing.T) {
 	f.r.Add(rostest.Scheduler, rostest.Entry{"name": "hairpin-update", "comment": markUpdater})
 	f.apply(f.desired())
 	before := map[string][]rostest.Entry{}
-	for _, p := range []string{rostest.NAT, rostest.AddrList} {
+	for _, p := range []string{rostest.NAT, rostest.AddrList, rostest.Mangle} {
 		before[p] = f.foreign(p)
 	}
+	f.r.ResetCounts()
 	if err := f.b.Down(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// The updater goes first (it would add list entries back), then the mark, the NAT rules, the lists.
+	var order []string
+	for _, req := range f.r.Requests() {
+		if m, path, _ := strings.Cut(req, " "); m == "DELETE" {
+			menu := path[:strings.LastIndex(path, "/")]
+			if len(order) == 0 || order[len(order)-1] != menu {
+				order = append(order, menu)
+			}
+		}
+	}
+	if want := []string{rostest.Scheduler, rostest.Script, rostest.Mangle, rostest.NAT, rostest.AddrList}; !slices.Equal(order, want) {
+		t.Errorf("down removed in the order %v, want %v", order, want)
+	}
+	if got := f.r.ReadsWithoutProplist(); len(got) != 0 {
+		t.Errorf("down read without .proplist: %v", got)
 	}
 	for p, es := range before {
 		if got := f.r.Items(p); !slices.EqualFunc(got, es, equalEntry) {

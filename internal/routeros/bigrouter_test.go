@@ -61,6 +61,12 @@ func BenchmarkReconcileBigRouter(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(f.r.BytesServed()), "nat-read-with-proplist-bytes")
+				// What reading the address lists whole (instead of hairpin's two by name) would download.
+				f.r.ResetCounts()
+				if _, err := f.b.c.do(ctx, "GET", pathAddrList, url.Values{".proplist": {".id,list,address,comment,disabled"}}, nil); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(f.r.BytesServed()), "all-lists-read-bytes")
 			}
 		})
 	}
