@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
@@ -136,7 +137,7 @@ type Config struct {
 	// AllowSets are the allow lists forwards use, by ID.
 	AllowSets []AllowSet
 	Daemon    Daemon
-	DDNS      []DDNS
+	DDNS      []provider.Entry
 	RouterOS  *RouterOS
 	// Warnings are problems that do not stop the config from being used.
 	Warnings Errors

@@ -8,70 +8,20 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
 	"gopkg.in/yaml.v3"
 )
 
-// DDNS is one dynamic-DNS hostname to keep on the public address. Which keys apply depends on Provider (see
-// ddnsKeys); the provider packages in internal/ddns/providers check what needs the secrets themselves.
-type DDNS struct {
-	Provider string
-	Hostname string
-	Server   string // dyndns2, cloudflare, duckdns: base URL (default: the provider's own); rfc2136: host[:port]
-	Username string
-	// Secrets are never held in the config itself: a file or an environment variable names them.
-	PasswordFile string
-	PasswordEnv  string
-	TokenFile    string
-	TokenEnv     string
-	// rfc2136
-	Zone           string
-	TSIGKey        string
-	TSIGAlgorithm  string
-	TSIGSecretFile string
-	TSIGSecretEnv  string
-	TTL            int
-	// cloudflare
-	ZoneID  string
-	Proxied bool
-	// PublishAlways sends the address even when the reachability classification says the internet cannot
-	// reach it (cgnat, ds-lite); by default such an address is withheld.
-	PublishAlways bool
-	Line          int
-	// ConfigDir is the directory of the config file: a secret file that is a symbolic link must stay in it.
-	ConfigDir string `json:"-"`
-}
-
-// DDNSProviders lists the provider names a ddns entry may use.
-var DDNSProviders = []string{"dyndns2", "rfc2136", "cloudflare", "duckdns"}
-
-// TSIGAlgorithms lists the tsig_algorithm values an rfc2136 entry may use.
-var TSIGAlgorithms = []string{"hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"}
-
-// ddnsRule says which keys a provider takes. required keys must be present; each pair in secrets is a
-// file/env alternative of which exactly one must be given; optional keys may be.
-type ddnsRule struct {
-	required []string
-	secrets  [][2]string
-	optional []string
-	// httpServer: server is a URL; otherwise host[:port].
-	httpServer bool
-}
-
-var ddnsKeys = map[string]ddnsRule{
-	"dyndns2":    {required: []string{"username"}, secrets: [][2]string{{"password_file", "password_env"}}, optional: []string{"server"}, httpServer: true},
-	"rfc2136":    {required: []string{"server", "tsig_key"}, secrets: [][2]string{{"tsig_secret_file", "tsig_secret_env"}}, optional: []string{"zone", "tsig_algorithm", "ttl"}},
-	"cloudflare": {required: []string{"zone_id"}, secrets: [][2]string{{"token_file", "token_env"}}, optional: []string{"server", "ttl", "proxied"}, httpServer: true},
-	"duckdns":    {secrets: [][2]string{{"token_file", "token_env"}}, optional: []string{"server"}, httpServer: true},
-}
-
 var dnsNameRE = regexp.MustCompile(`^([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$`)
 
-func (d *decoder) ddns(n *yaml.Node, path string) []DDNS {
-	var out []DDNS
+func (d *decoder) ddns(n *yaml.Node, path string) []provider.Entry {
+	var out []provider.Entry
 	seen := map[string]int{} // provider+hostname -> index
 	for i, item := range d.sequence(n, path) {
 		key := fmt.Sprintf("%s[%d]", path, i)
-		e := DDNS{Line: item.Line, TTL: 60, TSIGAlgorithm: "hmac-sha256"}
+		e := provider.Entry{Line: item.Line, TTL: 60, TSIGAlgorithm: rfc2136.DefaultAlgorithm}
 		given := map[string]*yaml.Node{}
 		str := func(dst *string) field {
 			return func(k string, v *yaml.Node) { given[lastKey(k)] = v; *dst, _ = d.str(v, k) }
@@ -79,7 +29,7 @@ func (d *decoder) ddns(n *yaml.Node, path string) []DDNS {
 		if !d.mapping(item, key, map[string]field{
 			"provider": func(k string, v *yaml.Node) {
 				given["provider"] = v
-				e.Provider, _ = d.oneOf(v, k, DDNSProviders...)
+				e.Provider, _ = d.oneOf(v, k, providers.Names()...)
 			},
 			"hostname":         str(&e.Hostname),
 			"server":           str(&e.Server),
@@ -93,12 +43,9 @@ func (d *decoder) ddns(n *yaml.Node, path string) []DDNS {
 			"tsig_secret_file": str(&e.TSIGSecretFile),
 			"tsig_secret_env":  str(&e.TSIGSecretEnv),
 			"zone_id":          str(&e.ZoneID),
-			"tsig_algorithm": func(k string, v *yaml.Node) {
-				given["tsig_algorithm"] = v
-				e.TSIGAlgorithm, _ = d.oneOf(v, k, TSIGAlgorithms...)
-			},
-			"ttl":     func(k string, v *yaml.Node) { given["ttl"] = v; e.TTL, _ = d.integer(v, k, 1, 86400) },
-			"proxied": func(k string, v *yaml.Node) { given["proxied"] = v; e.Proxied, _ = d.boolean(v, k) },
+			"tsig_algorithm":   str(&e.TSIGAlgorithm),
+			"ttl":              func(k string, v *yaml.Node) { given["ttl"] = v; e.TTL, _ = d.integer(v, k, 1, 86400) },
+			"proxied":          func(k string, v *yaml.Node) { given["proxied"] = v; e.Proxied, _ = d.boolean(v, k) },
 			"publish": func(k string, v *yaml.Node) {
 				given["publish"] = v
 				s, _ := d.oneOf(v, k, "auto", "always")
@@ -110,13 +57,14 @@ func (d *decoder) ddns(n *yaml.Node, path string) []DDNS {
 		if given["provider"] == nil {
 			d.errorf(item, key+".provider", "add e.g. `provider: dyndns2`", "required key is missing")
 		}
+		p, known := providers.Lookup(e.Provider)
 		if given["hostname"] == nil {
 			d.errorf(item, key+".hostname", "add e.g. `hostname: home.example.net`", "required key is missing")
 		} else {
-			d.ddnsHostname(given["hostname"], key+".hostname", e)
+			d.ddnsHostname(given["hostname"], key+".hostname", e, p.Schema.Hostname)
 		}
-		if rule, ok := ddnsKeys[e.Provider]; ok {
-			d.ddnsRule(item, key, e, rule, given)
+		if known {
+			d.ddnsSchema(item, key, e, p.Schema, given)
 		}
 		if e.Provider != "" && e.Hostname != "" {
 			id := e.Provider + " " + strings.ToLower(strings.TrimSuffix(e.Hostname, "."))
@@ -138,12 +86,11 @@ func lastKey(k string) string {
 	return k
 }
 
-func (d *decoder) ddnsHostname(n *yaml.Node, key string, e DDNS) {
+func (d *decoder) ddnsHostname(n *yaml.Node, key string, e provider.Entry, check func(string) (string, string)) {
 	h := e.Hostname
-	if e.Provider == "duckdns" {
-		sub := strings.TrimSuffix(strings.TrimSuffix(h, "."), ".duckdns.org")
-		if !dnsNameRE.MatchString(sub) || strings.Contains(sub, ".") {
-			d.errorf(n, key, "write the DuckDNS name, e.g. home or home.duckdns.org", "%q is not a DuckDNS name", h)
+	if check != nil {
+		if problem, fix := check(h); problem != "" {
+			d.errorf(n, key, fix, "%s", problem)
 		}
 		return
 	}
@@ -152,20 +99,20 @@ func (d *decoder) ddnsHostname(n *yaml.Node, key string, e DDNS) {
 	}
 }
 
-// ddnsRule reports keys that do not apply to the provider, missing required keys and secrets, and checks
-// the server's form.
-func (d *decoder) ddnsRule(item *yaml.Node, key string, e DDNS, rule ddnsRule, given map[string]*yaml.Node) {
+// ddnsSchema reports keys that do not apply to the provider, missing required keys and secrets, values
+// outside the provider's lists, and checks the server's form.
+func (d *decoder) ddnsSchema(item *yaml.Node, key string, e provider.Entry, rule provider.Schema, given map[string]*yaml.Node) {
 	allowed := map[string]bool{"provider": true, "hostname": true, "publish": true}
-	for _, k := range rule.required {
+	for _, k := range rule.Required {
 		allowed[k] = true
 		if given[k] == nil {
 			d.errorf(item, key+"."+k, "provider "+e.Provider+" needs it", "required key is missing")
 		}
 	}
-	for _, k := range rule.optional {
+	for _, k := range rule.Optional {
 		allowed[k] = true
 	}
-	for _, pair := range rule.secrets {
+	for _, pair := range rule.Secrets {
 		allowed[pair[0]], allowed[pair[1]] = true, true
 		switch {
 		case given[pair[0]] == nil && given[pair[1]] == nil:
@@ -184,8 +131,13 @@ func (d *decoder) ddnsRule(item *yaml.Node, key string, e DDNS, rule ddnsRule, g
 	for _, k := range extra {
 		d.errorf(given[k], key+"."+k, "remove it", "does not apply to provider %s", e.Provider)
 	}
+	for k, values := range rule.Values {
+		if n := given[k]; n != nil && allowed[k] {
+			d.oneOf(n, key+"."+k, values...)
+		}
+	}
 	if n := given["server"]; n != nil && e.Server != "" {
-		if rule.httpServer {
+		if rule.HTTPServer {
 			d.ddnsURL(n, key+".server", e.Server)
 		} else if err := checkHostPort(e.Server); err != nil {
 			d.errorf(n, key+".server", "write the server as host or host:port, e.g. 192.0.2.53:53", "%v", err)

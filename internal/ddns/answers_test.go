@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
 // TestDyndns2GoodOtherAddress: "good 192.0.2.99" for another address than the one sent is accepted (no resend,
@@ -53,11 +53,11 @@ func TestDyndns2GoodOtherAddress(t *testing.T) {
 // server" forever.
 func TestCloudflareTokenLines(t *testing.T) {
 	const token = "tok3n-abcdefghijklmnopqrstuvwxyz012345"
-	entry := func() config.DDNS {
-		return config.DDNS{Provider: "cloudflare", Hostname: "home.example.net", ZoneID: "z1", Server: "https://127.0.0.1:1/client/v4"}
+	entry := func() provider.Entry {
+		return provider.Entry{Provider: "cloudflare", Hostname: "home.example.net", ZoneID: "z1", Server: "https://127.0.0.1:1/client/v4"}
 	}
-	cases := map[string]func(t *testing.T) config.DDNS{
-		"file with two lines": func(t *testing.T) config.DDNS {
+	cases := map[string]func(t *testing.T) provider.Entry{
+		"file with two lines": func(t *testing.T) provider.Entry {
 			e := entry()
 			e.TokenFile = filepath.Join(t.TempDir(), "token")
 			if err := os.WriteFile(e.TokenFile, []byte(token+"\nsecond line\n"), 0o600); err != nil {
@@ -65,13 +65,13 @@ func TestCloudflareTokenLines(t *testing.T) {
 			}
 			return e
 		},
-		"environment with a line break": func(t *testing.T) config.DDNS {
+		"environment with a line break": func(t *testing.T) provider.Entry {
 			e := entry()
 			e.TokenEnv = "HAIRPIN_TEST_CF_TOKEN"
 			t.Setenv(e.TokenEnv, token+"\n"+token)
 			return e
 		},
-		"environment with a space": func(t *testing.T) config.DDNS {
+		"environment with a space": func(t *testing.T) provider.Entry {
 			e := entry()
 			e.TokenEnv = "HAIRPIN_TEST_CF_TOKEN"
 			t.Setenv(e.TokenEnv, "Bearer "+token)
@@ -80,7 +80,7 @@ func TestCloudflareTokenLines(t *testing.T) {
 	}
 	for name, mk := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := ddns.New([]config.DDNS{mk(t)}, t.TempDir(), testUA, nil)
+			_, err := ddns.New([]provider.Entry{mk(t)}, t.TempDir(), testUA, nil)
 			if err == nil || !strings.Contains(err.Error(), "line") && !strings.Contains(err.Error(), "space") {
 				t.Fatalf("err = %v; want a config error about the token", err)
 			}
@@ -92,7 +92,7 @@ func TestCloudflareTokenLines(t *testing.T) {
 	// Negative control: the token alone, with the usual final newline, is fine.
 	e := entry()
 	e.TokenFile = writeSecret(t, token)
-	if _, err := ddns.New([]config.DDNS{e}, t.TempDir(), testUA, nil); err != nil {
+	if _, err := ddns.New([]provider.Entry{e}, t.TempDir(), testUA, nil); err != nil {
 		t.Fatalf("a one-line token: %v", err)
 	}
 }

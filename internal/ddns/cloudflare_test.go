@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
 // cloudflareServer follows Cloudflare API v4 (developers.cloudflare.com/api, "DNS Records for a Zone"):
@@ -138,9 +138,9 @@ func newCloudflareEngine(t *testing.T, srv *cloudflareServer, token, zone string
 	t.Setenv("HAIRPIN_TEST_CF_TOKEN", token)
 	logger, lb := newLogger(t)
 	clock := newFakeClock()
-	entry := config.DDNS{Provider: "cloudflare", Server: srv.URL + "/client/v4", Hostname: "home.example.net",
+	entry := provider.Entry{Provider: "cloudflare", Server: srv.URL + "/client/v4", Hostname: "home.example.net",
 		ZoneID: zone, TokenEnv: "HAIRPIN_TEST_CF_TOKEN", TTL: 60}
-	e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(clock))
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}

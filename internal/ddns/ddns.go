@@ -4,8 +4,8 @@
 // will not help (until the entry's config changes), waits as long as a provider asks, and backs off
 // exponentially with jitter on network errors.
 //
-// Providers live in internal/ddns/providers/<name>, one package each, and are listed in the builders table
-// below.
+// Providers live in internal/ddns/providers/<name>, one package each, and are listed in
+// internal/ddns/providers.
 package ddns
 
 import (
@@ -20,22 +20,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
-	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
-	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
-	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
-	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
-
-// builders is the registration table: a provider is one package and one line here.
-var builders = map[string]provider.Builder{
-	"dyndns2":    dyndns2.New,
-	"rfc2136":    rfc2136.New,
-	"cloudflare": cloudflare.New,
-	"duckdns":    duckdns.New,
-}
 
 // Provider is what each provider package implements.
 type Provider = provider.Provider
@@ -102,7 +90,7 @@ type Engine struct {
 }
 
 type host struct {
-	entry config.DDNS
+	entry provider.Entry
 	p     provider.Provider
 	hash  string // of the entry's config and secrets: a change lifts a hold
 	file  string
@@ -134,7 +122,7 @@ type HostStatus struct {
 // New builds an engine for entries, reading their secrets now (from files or the environment; a secret file
 // readable by group or others draws a warning) and their last-sent state from stateDir/ddns. userAgent is sent
 // to HTTP providers, e.g. "hairpin/1.0 github.com/hairpin-nat/hairpin". Every bad entry is reported at once.
-func New(entries []config.DDNS, stateDir, userAgent string, logger *slog.Logger, opts ...Option) (*Engine, error) {
+func New(entries []provider.Entry, stateDir, userAgent string, logger *slog.Logger, opts ...Option) (*Engine, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -187,8 +175,8 @@ func newHTTPClient() *http.Client {
 	}
 }
 
-func (e *Engine) newHost(ent config.DDNS, dir string) (*host, error) {
-	build, ok := builders[ent.Provider]
+func (e *Engine) newHost(ent provider.Entry, dir string) (*host, error) {
+	reg, ok := providers.Lookup(ent.Provider)
 	if !ok {
 		return nil, fmt.Errorf("unknown provider %q", ent.Provider)
 	}
@@ -205,7 +193,7 @@ func (e *Engine) newHost(ent config.DDNS, dir string) (*host, error) {
 		},
 		Sensitive: func(v string) { secrets = append(secrets, v) },
 	}
-	p, err := build(ent, env)
+	p, err := reg.New(ent, env)
 	if err != nil {
 		return nil, err
 	}

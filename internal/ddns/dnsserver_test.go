@@ -20,8 +20,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -416,8 +416,8 @@ func (b *dnsServer) options() []ddns.Option {
 	return []ddns.Option{ddns.WithDialer(b.dial)}
 }
 
-func (b *dnsServer) entry(t *testing.T, secret string) config.DDNS {
-	return config.DDNS{Provider: "rfc2136", Server: b.addr, Zone: "example.net", Hostname: "home.example.net",
+func (b *dnsServer) entry(t *testing.T, secret string) provider.Entry {
+	return provider.Entry{Provider: "rfc2136", Server: b.addr, Zone: "example.net", Hostname: "home.example.net",
 		TSIGKey: b.key, TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: writeSecret(t, secret), TTL: 60}
 }
 

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
 // duckServer follows the DuckDNS spec (www.duckdns.org/spec.jsp): GET
@@ -48,8 +48,8 @@ const duckToken = "a7c4d0ad-114e-40ef-ba1d-d217904a50f2"
 func newDuckEngine(t *testing.T, srv *duckServer, server, token, hostname string) (*ddns.Engine, *logBuf) {
 	t.Helper()
 	logger, lb := newLogger(t)
-	entry := config.DDNS{Provider: "duckdns", Server: server, Hostname: hostname, TokenFile: writeSecret(t, token)}
-	e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(newFakeClock()))
+	entry := provider.Entry{Provider: "duckdns", Server: server, Hostname: hostname, TokenFile: writeSecret(t, token)}
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(newFakeClock()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
@@ -124,7 +124,7 @@ const (
 
 type dynSetup struct {
 	srv   *dyndnsServer
-	entry config.DDNS
+	entry provider.Entry
 	dir   string
 	clock *fakeClock
 	log   *logBuf
@@ -134,7 +134,7 @@ func newDynSetup(t *testing.T) *dynSetup {
 	srv := newDyndnsServer(t, true, dynUser, dynPass, dynHost)
 	return &dynSetup{
 		srv:   srv,
-		entry: config.DDNS{Provider: "dyndns2", Server: srv.URL, Hostname: dynHost, Username: dynUser, PasswordFile: writeSecret(t, dynPass)},
+		entry: provider.Entry{Provider: "dyndns2", Server: srv.URL, Hostname: dynHost, Username: dynUser, PasswordFile: writeSecret(t, dynPass)},
 		dir:   t.TempDir(),
 		clock: newFakeClock(),
 	}
@@ -144,7 +144,7 @@ func (s *dynSetup) engine(t *testing.T) *ddns.Engine {
 	t.Helper()
 	logger, lb := newLogger(t)
 	s.log = lb
-	e, err := ddns.New([]config.DDNS{s.entry}, s.dir, testUA, logger,
+	e, err := ddns.New([]provider.Entry{s.entry}, s.dir, testUA, logger,
 		ddns.WithHTTPClient(s.srv.Client()), ddns.WithClock(s.clock))
 	if err != nil {
 		t.Fatal(err)
@@ -398,7 +398,7 @@ func TestNetworkErrorsBackOff(t *testing.T) {
 func TestCertificatesAreVerified(t *testing.T) {
 	s := newDynSetup(t)
 	logger, lb := newLogger(t)
-	e, err := ddns.New([]config.DDNS{s.entry}, s.dir, testUA, logger)
+	e, err := ddns.New([]provider.Entry{s.entry}, s.dir, testUA, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,8 +416,8 @@ func TestCertificatesAreVerified(t *testing.T) {
 func TestPlainHTTPWarns(t *testing.T) {
 	srv := newDyndnsServer(t, false, dynUser, dynPass, dynHost)
 	logger, lb := newLogger(t)
-	entry := config.DDNS{Provider: "dyndns2", Server: srv.URL, Hostname: dynHost, Username: dynUser, PasswordFile: writeSecret(t, dynPass)}
-	e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger)
+	entry := provider.Entry{Provider: "dyndns2", Server: srv.URL, Hostname: dynHost, Username: dynUser, PasswordFile: writeSecret(t, dynPass)}
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +460,7 @@ func TestSecretFileRefused(t *testing.T) {
 	for file, want := range map[string]string{fifo: "is a FIFO, not a regular file", huge: "more than the limit of 4096"} {
 		s := newDynSetup(t)
 		s.entry.PasswordFile = file
-		_, err := ddns.New([]config.DDNS{s.entry}, t.TempDir(), testUA, nil)
+		_, err := ddns.New([]provider.Entry{s.entry}, t.TempDir(), testUA, nil)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New with %s: %v, want %q", file, err, want)
 		}

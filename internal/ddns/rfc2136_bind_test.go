@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
@@ -24,7 +24,7 @@ func TestRFC2136AgainstBIND(t *testing.T) {
 	logger, lb := newLogger(t)
 	// The secret file holds the key clause as tsig-keygen prints it, the same file BIND includes.
 	entry := b.entry(t, fmt.Sprintf("key %q {\n\talgorithm hmac-sha256;\n\tsecret %q;\n};", b.key, b.secret))
-	e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger, b.options()...)
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, b.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,20 +72,20 @@ func TestRFC2136Refusals(t *testing.T) {
 	wrongSecret := base64.StdEncoding.EncodeToString(wrong)
 	cases := []struct {
 		name   string
-		modify func(*config.DDNS)
+		modify func(*provider.Entry)
 		auth   bool
 	}{
-		{"wrong secret", func(e *config.DDNS) { e.TSIGSecretFile = writeSecret(t, wrongSecret) }, true},
-		{"unknown key", func(e *config.DDNS) { e.TSIGKey = "nobody-key" }, true},
-		{"wrong algorithm", func(e *config.DDNS) { e.TSIGAlgorithm = "hmac-sha512" }, true},
-		{"zone not served", func(e *config.DDNS) { e.Zone, e.Hostname = "example.org", "home.example.org" }, false},
+		{"wrong secret", func(e *provider.Entry) { e.TSIGSecretFile = writeSecret(t, wrongSecret) }, true},
+		{"unknown key", func(e *provider.Entry) { e.TSIGKey = "nobody-key" }, true},
+		{"wrong algorithm", func(e *provider.Entry) { e.TSIGAlgorithm = "hmac-sha512" }, true},
+		{"zone not served", func(e *provider.Entry) { e.Zone, e.Hostname = "example.org", "home.example.org" }, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			entry := b.entry(t, b.secret)
 			c.modify(&entry)
 			logger, lb := newLogger(t)
-			e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger, b.options()...)
+			e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, b.options()...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
 )
 
@@ -30,10 +30,10 @@ var servers = []struct {
 }
 
 // rfcEngine builds an engine for one entry against b.
-func rfcEngine(t *testing.T, b *dnsServer, entry config.DDNS) (*ddns.Engine, *logBuf) {
+func rfcEngine(t *testing.T, b *dnsServer, entry provider.Entry) (*ddns.Engine, *logBuf) {
 	t.Helper()
 	logger, lb := newLogger(t)
-	e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger, b.options()...)
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, b.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,9 +109,9 @@ func TestRFC2136Servers(t *testing.T) {
 				wrong := make([]byte, 32)
 				rand.Read(wrong)
 				wrongSecret := base64.StdEncoding.EncodeToString(wrong)
-				for name, modify := range map[string]func(*config.DDNS){
-					"wrong secret": func(e *config.DDNS) { e.TSIGSecretFile = writeSecret(t, wrongSecret) },
-					"wrong key":    func(e *config.DDNS) { e.TSIGKey = "nobody-key" },
+				for name, modify := range map[string]func(*provider.Entry){
+					"wrong secret": func(e *provider.Entry) { e.TSIGSecretFile = writeSecret(t, wrongSecret) },
+					"wrong key":    func(e *provider.Entry) { e.TSIGKey = "nobody-key" },
 				} {
 					entry := b.entry(t, b.secret)
 					entry.Hostname = "refused.example.net"
@@ -182,9 +182,9 @@ func TestRFC2136SecretFileDisagrees(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			entry := config.DDNS{Provider: "rfc2136", Server: "192.0.2.53", Zone: "example.net", Hostname: "home.example.net",
+			entry := provider.Entry{Provider: "rfc2136", Server: "192.0.2.53", Zone: "example.net", Hostname: "home.example.net",
 				TSIGKey: "hairpin-key", TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: writeSecret(t, c.file), TTL: 60}
-			_, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, nil)
+			_, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v; want it to say %q", err, c.want)
 			}

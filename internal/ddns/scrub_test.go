@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
 // TestPartialSecretNeverShown: a provider answers "Z"*58 + " " + the secret. Answers are cut to 64
@@ -25,17 +25,17 @@ func TestPartialSecretNeverShown(t *testing.T) {
 		provider string
 		status   int
 		body     string
-		entry    func(server, file string) config.DDNS
+		entry    func(server, file string) provider.Entry
 	}{
-		{"dyndns2", 200, strings.Repeat("Z", 58) + " " + secret + "\n", func(server, file string) config.DDNS {
-			return config.DDNS{Provider: "dyndns2", Server: server, Hostname: "home.example.net", Username: "me", PasswordFile: file}
+		{"dyndns2", 200, strings.Repeat("Z", 58) + " " + secret + "\n", func(server, file string) provider.Entry {
+			return provider.Entry{Provider: "dyndns2", Server: server, Hostname: "home.example.net", Username: "me", PasswordFile: file}
 		}},
-		{"duckdns", 200, strings.Repeat("Z", 58) + " " + secret + "\n", func(server, file string) config.DDNS {
-			return config.DDNS{Provider: "duckdns", Server: server, Hostname: "myhome.duckdns.org", TokenFile: file}
+		{"duckdns", 200, strings.Repeat("Z", 58) + " " + secret + "\n", func(server, file string) provider.Entry {
+			return provider.Entry{Provider: "duckdns", Server: server, Hostname: "myhome.duckdns.org", TokenFile: file}
 		}},
 		{"cloudflare", 400, fmt.Sprintf(`{"success":false,"errors":[{"code":1000,"message":%q}],"messages":[],"result":null}`,
-			strings.Repeat("Z", 53)+" "+secret), func(server, file string) config.DDNS {
-			return config.DDNS{Provider: "cloudflare", Server: server + "/client/v4", Hostname: "home.example.net",
+			strings.Repeat("Z", 53)+" "+secret), func(server, file string) provider.Entry {
+			return provider.Entry{Provider: "cloudflare", Server: server + "/client/v4", Hostname: "home.example.net",
 				ZoneID: "0123456789abcdef0123456789abcdef", TokenFile: file, TTL: 60}
 		}},
 	} {
@@ -52,7 +52,7 @@ func TestPartialSecretNeverShown(t *testing.T) {
 					h = slog.NewJSONHandler(&logs, nil)
 				}
 				dir := t.TempDir()
-				e, err := ddns.New([]config.DDNS{tc.entry(srv.URL, writeSecret(t, secret))}, dir, testUA, slog.New(h),
+				e, err := ddns.New([]provider.Entry{tc.entry(srv.URL, writeSecret(t, secret))}, dir, testUA, slog.New(h),
 					ddns.WithHTTPClient(srv.Client()), ddns.WithClock(newFakeClock()))
 				if err != nil {
 					t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -42,7 +41,7 @@ type state struct {
 
 // configHash covers every field of the entry except its line number, and the secrets' values, so that fixing
 // a password in its file also counts as a change. Only a hash is stored, in a file readable by root alone.
-func configHash(ent config.DDNS, secrets []string) string {
+func configHash(ent provider.Entry, secrets []string) string {
 	ent.Line = 0
 	b, _ := json.Marshal(ent)
 	h := sha256.New()
@@ -57,7 +56,7 @@ func configHash(ent config.DDNS, secrets []string) string {
 
 // stateName is the file name for an entry. Hostnames are DNS names, but the config is not trusted to keep
 // path separators out; without them the name cannot leave the directory.
-func stateName(ent config.DDNS) string {
+func stateName(ent provider.Entry) string {
 	safe := func(s string) string {
 		return strings.Map(func(r rune) rune {
 			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
 // TestServerWaitCapped: Cloudflare answering 429 with Retry-After: 3153600000 (a century) pauses the hostname
@@ -27,9 +27,9 @@ func TestServerWaitCapped(t *testing.T) {
 	t.Setenv("HAIRPIN_TEST_CF_TOKEN", "cf-token-0123456789")
 	clock := newFakeClock()
 	logger, _ := newLogger(t)
-	entry := config.DDNS{Provider: "cloudflare", Server: srv.URL + "/client/v4", Hostname: "home.example.net",
+	entry := provider.Entry{Provider: "cloudflare", Server: srv.URL + "/client/v4", Hostname: "home.example.net",
 		ZoneID: "0123456789abcdef0123456789abcdef", TokenEnv: "HAIRPIN_TEST_CF_TOKEN", TTL: 60}
-	e, err := ddns.New([]config.DDNS{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(clock))
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}

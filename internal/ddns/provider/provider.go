@@ -12,8 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-
-	"github.com/hairpin-nat/hairpin/internal/config"
 )
 
 // Provider points one hostname at an address.
@@ -41,4 +39,4 @@ type Env struct {
 }
 
 // Builder makes a Provider for one config entry; it checks what the config schema cannot (secrets, URLs).
-type Builder func(entry config.DDNS, env Env) (Provider, error)
+type Builder func(entry Entry, env Env) (Provider, error)

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -34,8 +33,12 @@ type cloudflare struct {
 
 var _ provider.Provider = (*cloudflare)(nil)
 
+// Schema is the config keys of a cloudflare entry.
+var Schema = provider.Schema{Name: "cloudflare", Required: []string{"zone_id"}, Secrets: [][2]string{{"token_file", "token_env"}},
+	Optional: []string{"server", "ttl", "proxied"}, HTTPServer: true}
+
 // New builds the provider for one entry.
-func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
+func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
 	u, err := provider.ParseServer(e.Server, DefaultServer, env, e.Hostname)
 	if err != nil {
 		return nil, err

@@ -9,9 +9,9 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -27,8 +27,20 @@ type duckdns struct {
 
 var _ provider.Provider = (*duckdns)(nil)
 
+// Schema is the config keys of a duckdns entry; the hostname is a DuckDNS name.
+var Schema = provider.Schema{Name: "duckdns", Secrets: [][2]string{{"token_file", "token_env"}}, Optional: []string{"server"}, HTTPServer: true,
+	Hostname: func(h string) (string, string) {
+		if sub := Subdomain(h); !label.MatchString(sub) {
+			return fmt.Sprintf("%q is not a DuckDNS name", h), "write the DuckDNS name, e.g. home or home.duckdns.org"
+		}
+		return "", ""
+	}}
+
+// label is one DNS label: a DuckDNS domain has exactly one.
+var label = regexp.MustCompile(`^[a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+
 // New builds the provider for one entry. The hostname may be written as "home" or "home.duckdns.org".
-func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
+func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
 	u, err := provider.ParseServer(e.Server, DefaultServer, env, e.Hostname)
 	if err != nil {
 		return nil, err

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -28,9 +27,13 @@ type dyndns2 struct {
 
 var _ provider.Provider = (*dyndns2)(nil)
 
+// Schema is the config keys of a dyndns2 entry.
+var Schema = provider.Schema{Name: "dyndns2", Required: []string{"username"}, Secrets: [][2]string{{"password_file", "password_env"}},
+	Optional: []string{"server"}, HTTPServer: true}
+
 // New builds the provider for one entry. A server URL without a path gets the protocol's /nic/update; one with
 // a path is used as given, for services that put the same protocol elsewhere.
-func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
+func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
 	u, err := provider.ParseServer(e.Server, DefaultServer, env, e.Hostname)
 	if err != nil {
 		return nil, err

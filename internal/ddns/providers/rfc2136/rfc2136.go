@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +23,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -34,6 +34,9 @@ var Algorithms = map[string]string{
 	"hmac-sha384": dns.HmacSHA384,
 	"hmac-sha512": dns.HmacSHA512,
 }
+
+// DefaultAlgorithm is the tsig_algorithm of an entry that names none.
+const DefaultAlgorithm = "hmac-sha256"
 
 // Fudge is the TSIG time window hairpin asks for (RFC 8945 recommends 300 s); a server whose clock is further
 // off answers BADTIME.
@@ -66,9 +69,23 @@ type rfc2136 struct {
 
 var _ provider.Provider = (*rfc2136)(nil)
 
+// Schema is the config keys of an rfc2136 entry.
+var Schema = provider.Schema{Name: "rfc2136", Required: []string{"server", "tsig_key"}, Secrets: [][2]string{{"tsig_secret_file", "tsig_secret_env"}},
+	Optional: []string{"zone", "tsig_algorithm", "ttl"}, Values: map[string][]string{"tsig_algorithm": algorithmNames()}}
+
+// algorithmNames lists the tsig_algorithm values, from Algorithms.
+func algorithmNames() []string {
+	names := make([]string, 0, len(Algorithms))
+	for n := range Algorithms {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // New builds the provider for one entry. server is host:port (port 53 when left out); zone defaults to the
 // hostname's parent.
-func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
+func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
 	server := e.Server
 	if server == "" {
 		return nil, errors.New("rfc2136 needs server (the primary's address, e.g. 192.0.2.53:53)")
@@ -92,11 +109,11 @@ func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
 	}
 	algName := e.TSIGAlgorithm
 	if algName == "" {
-		algName = "hmac-sha256"
+		algName = DefaultAlgorithm
 	}
 	alg, ok := Algorithms[algName]
 	if !ok {
-		return nil, fmt.Errorf("tsig_algorithm %q is not one of hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512", algName)
+		return nil, fmt.Errorf("tsig_algorithm %q is not one of %s", algName, strings.Join(algorithmNames(), ", "))
 	}
 	raw, err := env.Secret(e.TSIGSecretFile, e.TSIGSecretEnv)
 	if err != nil {
@@ -120,7 +137,7 @@ func New(e config.DDNS, env provider.Env) (provider.Provider, error) {
 		key: dns.CanonicalName(e.TSIGKey), alg: alg, secret: k.Secret, ttl: uint32(ttl), dial: env.Dial}, nil
 }
 
-func secretSource(e config.DDNS) string {
+func secretSource(e provider.Entry) string {
 	if e.TSIGSecretFile != "" {
 		return e.TSIGSecretFile
 	}

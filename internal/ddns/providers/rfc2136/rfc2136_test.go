@@ -13,7 +13,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -171,7 +170,7 @@ func (f *fakeServer) updates() (n int, udp int) {
 
 func newProvider(t *testing.T, server string) *rfc2136 {
 	t.Helper()
-	p, err := New(config.DDNS{Provider: "rfc2136", Server: server, Zone: "example.net", Hostname: "home.example.net",
+	p, err := New(provider.Entry{Provider: "rfc2136", Server: server, Zone: "example.net", Hostname: "home.example.net",
 		TSIGKey: "hairpin-key", TSIGAlgorithm: "hmac-sha256", TTL: 60},
 		provider.Env{Secret: func(file, env string) (string, error) { return testSecret, nil }})
 	if err != nil {

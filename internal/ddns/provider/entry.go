@@ -1,0 +1,50 @@
+package provider
+
+// Entry is one ddns entry of the config: a hostname to keep on the public address. config decodes it; which
+// keys apply depends on the provider's Schema, and the provider's Builder checks what needs the secrets.
+type Entry struct {
+	Provider string
+	Hostname string
+	Server   string // dyndns2, cloudflare, duckdns: base URL (default: the provider's own); rfc2136: host[:port]
+	Username string
+	// Secrets are never held in the config itself: a file or an environment variable names them.
+	PasswordFile string
+	PasswordEnv  string
+	TokenFile    string
+	TokenEnv     string
+	// rfc2136
+	Zone           string
+	TSIGKey        string
+	TSIGAlgorithm  string
+	TSIGSecretFile string
+	TSIGSecretEnv  string
+	TTL            int
+	// cloudflare
+	ZoneID  string
+	Proxied bool
+	// PublishAlways sends the address even when the reachability classification says the internet cannot
+	// reach it (cgnat, ds-lite); by default such an address is withheld.
+	PublishAlways bool
+	Line          int
+	// ConfigDir is the directory of the config file: a secret file that is a symbolic link must stay in it.
+	ConfigDir string `json:"-"`
+}
+
+// Schema says which config keys a provider takes. Each provider package declares its own; config checks
+// every entry against it, so adding a provider touches its own folder and one line of the providers list.
+type Schema struct {
+	Name string
+	// Required keys must be given.
+	Required []string
+	// Secrets are file/env alternatives of which exactly one must be given.
+	Secrets [][2]string
+	// Optional keys may be given.
+	Optional []string
+	// HTTPServer: server is an http(s) URL; otherwise host[:port].
+	HTTPServer bool
+	// Values lists the allowed values of keys that take one of a few (rfc2136's tsig_algorithm).
+	Values map[string][]string
+	// Hostname checks the hostname where the provider has its own rule, returning the problem and the fix;
+	// nil: a fully qualified name.
+	Hostname func(hostname string) (problem, fix string)
+}
