@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	vnetns "github.com/vishvananda/netns"
 
 	"github.com/hairpin-nat/hairpin/internal/lab"
 	"github.com/hairpin-nat/hairpin/internal/netns"
@@ -63,7 +61,7 @@ func benchLab(b *testing.B) *lab.Topology {
 	return topo
 }
 
-func benchDaemon(b *testing.B, topo *lab.Topology, forwards string) (*exec.Cmd, *lab.SafeBuffer) {
+func benchDaemon(b *testing.B, topo *lab.Topology, forwards string, flags ...string) (*exec.Cmd, *lab.SafeBuffer) {
 	b.Helper()
 	dir := b.TempDir()
 	sock := filepath.Join(dir, "hairpin.sock")
@@ -72,7 +70,7 @@ func benchDaemon(b *testing.B, topo *lab.Topology, forwards string) (*exec.Cmd, 
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	cmd, out, err := topo.Start(topo.Router, "run", "-c", cfg)
+	cmd, out, err := topo.Start(topo.Router, append([]string{"run", "-c", cfg}, flags...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,65 +80,8 @@ func benchDaemon(b *testing.B, topo *lab.Topology, forwards string) (*exec.Cmd, 
 	return cmd, out
 }
 
-// BenchmarkReactionTime changes the router's WAN address 100 times (delete old, add new) and measures, for
-// each change, the time from the kernel's acknowledgement of the new address to the first connection from the
-// laptop to the new address that reaches the camera. Reported as p50 and p99 in milliseconds.
-func BenchmarkReactionTime(b *testing.B) {
-	topo := benchLab(b)
-	benchDaemon(b, topo, "  - {name: front-cam, port: 8090, to: \"192.168.88.180:80\"}\n")
-	h, err := vnetns.GetFromName(topo.Router)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
-	nl, err := netlink.NewHandleAt(h)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nl.Close()
-	link, err := nl.LinkByName(topo.WANIf)
-	if err != nil {
-		b.Fatal(err)
-	}
-	addrs := []netip.Addr{netip.MustParseAddr("203.0.113.10"), netip.MustParseAddr("203.0.113.11")}
-	const changes = 100
-	var took []time.Duration
-	b.ResetTimer()
-	for i := 0; i < changes; i++ {
-		old, next := addrs[i%2], addrs[(i+1)%2]
-		if err := nl.AddrDel(link, nlAddr(old)); err != nil {
-			b.Fatal(err)
-		}
-		if err := nl.AddrAdd(link, nlAddr(next)); err != nil {
-			b.Fatal(err)
-		}
-		start := time.Now()
-		if err := waitForward(topo.Laptop, net.JoinHostPort(next.String(), "8090"), 5*time.Second); err != nil {
-			b.Fatalf("change %d: %v", i, err)
-		}
-		took = append(took, time.Since(start))
-		// The daemon retires the old address after enabling the new one; let it finish (and check it did)
-		// before the next change, as real address changes are minutes apart.
-		if err := waitRetired(topo.Laptop, net.JoinHostPort(old.String(), "8090"), 5*time.Second); err != nil {
-			b.Fatalf("change %d: %v", i, err)
-		}
-	}
-	b.StopTimer()
-	slices.Sort(took)
-	p := func(q float64) float64 { return float64(took[int(q*float64(len(took)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(p(0.5), "p50-ms")
-	b.ReportMetric(p(0.99), "p99-ms")
-	b.ReportMetric(p(1), "max-ms")
-	b.Logf("reaction time over %d WAN address changes: p50 %.1f ms, p99 %.1f ms, max %.1f ms", changes, p(0.5), p(0.99), p(1))
-}
-
 func nlAddr(a netip.Addr) *netlink.Addr {
 	return &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(24, 32)}}
-}
-
-// waitForward connects from ns to target until the camera accepts.
-func waitForward(ns, target string, within time.Duration) error {
-	return waitConnect(ns, target, true, within, fmt.Sprintf("%s not forwarded within %s", target, within))
 }
 
 // waitRetired connects from ns to target until the connection is refused: the address no longer forwards.

@@ -366,6 +366,9 @@ func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool 
 			d.event(slog.LevelWarn, "WAN set update failed; applying everything", "error", err)
 			return false
 		}
+		// The debug line carries wall-clock times so that a benchmark can put the daemon's stages next to
+		// the kernel's (BenchmarkReactionTime).
+		d.log.Debug("WAN set timing", "addresses", fmtAddrs(want.WANAddrs), "sent", start, "done", time.Now())
 		d.event(slog.LevelInfo, "WAN address set updated", "addresses", fmtAddrs(want.WANAddrs), "took", time.Since(start).Round(time.Microsecond))
 	}
 	if changed := plan.ChangedHostSets(have, want); len(changed) > 0 {

@@ -128,9 +128,9 @@ type WatchOptions struct {
 	Source Source
 	// NS is the network namespace to watch when Source is nil; nil means the current one.
 	NS *netns.NsHandle
-	// Coalesce is how long the watcher waits for more events after one arrives, so that "delete old address,
-	// add new one" yields one snapshot. The wait restarts with each event but never exceeds 10*Coalesce in
-	// total. Default 2ms; it adds directly to the reaction time of the daemon, so keep it tiny.
+	// Coalesce is how long a change that only removes something waits for more events, so that "delete old
+	// address, add new one" yields one snapshot. The wait restarts with each event but never exceeds
+	// 10*Coalesce in total. A change that adds something is never held back. Default 2ms.
 	Coalesce time.Duration
 	// Retry is the first wait before re-subscribing after a failed subscription or list; it doubles up to
 	// 5s. Default 50ms.
@@ -183,7 +183,8 @@ func Watch(ctx context.Context, names []string, opts WatchOptions) (<-chan Snaps
 	out := make(chan Snapshot, 1)
 	out <- snap
 	w.last, w.index = snap, idx
-	go w.run(ctx, cancel, events, out)
+	w.out = out
+	go w.run(ctx, cancel, events)
 	return out, nil
 }
 
@@ -194,10 +195,11 @@ type watcher struct {
 	last    Snapshot       // last snapshot put in out (read or not)
 	seen    Snapshot       // what the reader held when last was put in out
 	index   map[int]string // index -> name of watched interfaces in the last list
+	out     chan Snapshot  // holds at most the newest unread snapshot
 }
 
-func (w *watcher) run(ctx context.Context, cancel context.CancelFunc, events <-chan Event, out chan Snapshot) {
-	defer close(out)
+func (w *watcher) run(ctx context.Context, cancel context.CancelFunc, events <-chan Event) {
+	defer close(w.out)
 	defer func() { cancel(); drain(events) }()
 	for {
 		ev, ok := w.next(ctx, events)
@@ -212,16 +214,15 @@ func (w *watcher) run(ctx context.Context, cancel context.CancelFunc, events <-c
 			if events == nil {
 				return
 			}
-			w.relist(ctx, out)
+			w.relist(ctx, time.Now(), false)
 			continue
 		}
 		if !w.relevant(ev) {
 			continue
 		}
-		if !w.coalesce(ctx, events) {
+		if !w.settle(ctx, events, time.Now()) {
 			continue // lost or ending: the next round handles it, then re-lists anyway
 		}
-		w.relist(ctx, out)
 	}
 }
 
@@ -235,26 +236,65 @@ func (w *watcher) next(ctx context.Context, events <-chan Event) (Event, bool) {
 	}
 }
 
-// coalesce swallows the events of a burst. It returns false when the subscription ended meanwhile.
-func (w *watcher) coalesce(ctx context.Context, events <-chan Event) bool {
-	limit := time.NewTimer(10 * w.opts.Coalesce)
-	defer limit.Stop()
-	quiet := time.NewTimer(w.opts.Coalesce)
-	defer quiet.Stop()
+// settle re-lists after an event and publishes what it finds. A state that gained something (an interface
+// appeared or came up, an address or subnet was added) goes out at once: that is the daemon's hot path, and a
+// timer there would add its whole length to every WAN change. A state that only lost something waits until
+// the events have been quiet for Coalesce (at most 10*Coalesce in all), because "delete the old address,
+// add the new one" first looks like a loss: waiting lets the addition join it, so the daemon sees one change
+// instead of a removal followed by an addition. Losing an address a few milliseconds late is harmless; the
+// rules for the old address simply forward a little longer.
+//
+// Events already queued are swallowed before each list, since one list covers them all. settle returns false
+// when the subscription ended meanwhile.
+func (w *watcher) settle(ctx context.Context, events <-chan Event, read time.Time) bool {
+	var limit, quiet *time.Timer
+	defer func() {
+		if limit != nil {
+			limit.Stop()
+			quiet.Stop()
+		}
+	}()
 	for {
+		if !swallow(events) {
+			return false
+		}
+		if w.relist(ctx, read, true) {
+			return true
+		}
+		if limit == nil {
+			limit = time.NewTimer(10 * w.opts.Coalesce)
+			quiet = time.NewTimer(w.opts.Coalesce)
+		} else {
+			quiet.Reset(w.opts.Coalesce)
+		}
 		select {
 		case <-ctx.Done():
 			return false
 		case <-limit.C:
+			w.relist(ctx, read, false)
 			return true
 		case <-quiet.C:
+			w.relist(ctx, read, false)
 			return true
 		case _, ok := <-events:
 			if !ok {
-				// Put the closure back in view of run by reporting it; run re-lists after re-subscribing.
+				return false // run sees the closed channel next, re-subscribes and re-lists
+			}
+			read = time.Now()
+		}
+	}
+}
+
+// swallow takes every event already queued without waiting; false means the subscription ended.
+func swallow(events <-chan Event) bool {
+	for {
+		select {
+		case _, ok := <-events:
+			if !ok {
 				return false
 			}
-			quiet.Reset(w.opts.Coalesce)
+		default:
+			return true
 		}
 	}
 }
@@ -291,34 +331,61 @@ func (w *watcher) resubscribe(ctx context.Context) (context.CancelFunc, <-chan E
 	}
 }
 
-// relist lists the state and queues it when it changed. A failed list is retried with backoff, because the
-// event that triggered it will not come again.
-func (w *watcher) relist(ctx context.Context, out chan Snapshot) {
+// relist lists the state and queues it when it changed; read is when the event that led here was read, for
+// the debug log that times each stage of a change. With gainsOnly, a state that only lost something is held
+// back (relist returns false, and the caller waits for more events); otherwise it returns true. A failed list
+// is retried with backoff, because the event that triggered it will not come again.
+func (w *watcher) relist(ctx context.Context, read time.Time, gainsOnly bool) bool {
 	wait := w.opts.Retry
 	for {
 		snap, idx, err := w.opts.Source.List(w.names)
 		if err == nil {
 			w.index = idx
-			w.publish(snap, out)
-			return
+			if gainsOnly && !snap.Equal(w.last) && !snap.gained(w.last) {
+				return false
+			}
+			w.publish(snap, read)
+			return true
 		}
 		w.opts.Logger.Warn("listing interfaces failed; retrying", "err", err, "in", wait)
 		if !sleep(ctx, wait) {
-			return
+			return true
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
 }
 
+// gained reports whether s has anything prev lacks: an interface that appeared or came up, or an address or
+// subnet that is new.
+func (s Snapshot) gained(prev Snapshot) bool {
+	for name, st := range s {
+		p := prev[name]
+		if st.Exists && !p.Exists || st.Up && !p.Up {
+			return true
+		}
+		for _, a := range st.Addrs {
+			if !slices.Contains(p.Addrs, a) {
+				return true
+			}
+		}
+		for _, n := range st.Nets {
+			if !slices.Contains(p.Nets, n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // publish hands snap to the reader unless the reader already has the same state. An unread older snapshot
 // is taken back first, so the reader always gets the newest state and never the same state twice in a row.
-func (w *watcher) publish(snap Snapshot, out chan Snapshot) {
+func (w *watcher) publish(snap Snapshot, read time.Time) {
 	if snap.Equal(w.last) {
 		return
 	}
 	readerHas := w.last
 	select {
-	case <-out:
+	case <-w.out:
 		readerHas = w.seen // taken back unread: the reader still holds the one before
 	default:
 	}
@@ -326,8 +393,9 @@ func (w *watcher) publish(snap Snapshot, out chan Snapshot) {
 		w.last = readerHas
 		return
 	}
-	w.opts.Logger.Debug("interfaces changed", "changed", snap.Changed(w.last), "state", snap.String())
-	out <- snap // never blocks: only this goroutine sends and the buffer is empty
+	w.opts.Logger.Debug("interfaces changed", "changed", snap.Changed(w.last), "state", snap.String(),
+		"event_read", read, "listed", time.Now())
+	w.out <- snap // never blocks: only this goroutine sends and the buffer is empty
 	w.seen, w.last = readerHas, snap
 }
 

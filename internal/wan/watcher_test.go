@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -296,14 +297,14 @@ func TestPublishKeepsNewest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := make(chan Snapshot, 1)
-			w := &watcher{last: s0}
+			w := &watcher{last: s0, out: out}
 			w.opts.Logger = discard()
 			out <- s0
 			if tt.read {
 				<-out
 			}
 			for _, s := range tt.publ {
-				w.publish(s, out)
+				w.publish(s, time.Now())
 			}
 			var got Snapshot
 			select {
@@ -350,3 +351,47 @@ func TestSnapshotChanged(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestWatchGainGoesOutAtOnce: an added address is the daemon's hot path, so no timer may stand in front of
+// it, however long the coalescing window. A loss waits for the window, so that an addition can join it.
+func TestWatchGainGoesOutAtOnce(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  IfaceState
+		waitFor time.Duration // fake time that must pass before the snapshot goes out
+	}{
+		{"address added", up("198.51.100.2/24", "192.0.2.7/24"), 0},
+		{"address replaced", up("192.0.2.7/24"), 0},
+		{"address removed", IfaceState{Exists: true, Up: true}, time.Second},
+		{"link down", IfaceState{Exists: true, Addrs: up("198.51.100.2/24").Addrs, Nets: up("198.51.100.2/24").Nets}, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake()
+				f.setQuiet("wan0", 3, up("198.51.100.2/24"))
+				ch := startWatch(t, f, time.Second, "wan0")
+				<-ch
+				f.set("wan0", 3, tt.change)
+				synctest.Wait()
+				if tt.waitFor > 0 {
+					select {
+					case s := <-ch:
+						t.Fatalf("a loss went out before the coalescing window: %v", s)
+					default:
+					}
+					time.Sleep(tt.waitFor)
+					synctest.Wait()
+				}
+				select {
+				case s := <-ch:
+					if !s.Equal(Snapshot{"wan0": tt.change}) {
+						t.Fatalf("got %v, want %v", s, tt.change)
+					}
+				default:
+					t.Fatalf("no snapshot after %s of fake time", tt.waitFor)
+				}
+			})
+		})
+	}
+}
