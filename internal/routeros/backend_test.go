@@ -193,6 +193,21 @@ func testDriftRepaired(t *testing.T) {
 			e := findComment(f.r.Items(rostest.AddrList), markWAN)
 			f.r.Edit(rostest.AddrList, e[".id"], rostest.Entry{"address": "192.0.2.1"})
 		}, 1},
+		{"mark rule lost its no-mark guard", func(f *fixture, _ string) {
+			// Without connection-mark=no-mark it would overwrite users' marks: one PATCH puts it back.
+			e := findComment(f.r.Items(rostest.Mangle), markMark)
+			f.r.Edit(rostest.Mangle, e[".id"], rostest.Entry{"connection-mark": ""})
+		}, 1},
+		{"mark rule edited", func(f *fixture, _ string) {
+			e := findComment(f.r.Items(rostest.Mangle), markMark)
+			f.r.Edit(rostest.Mangle, e[".id"], rostest.Entry{"new-connection-mark": "other", "passthrough": "false"})
+		}, 1},
+		{"mark rule deleted", func(f *fixture, _ string) {
+			f.r.Remove(rostest.Mangle, findComment(f.r.Items(rostest.Mangle), markMark)[".id"])
+		}, 1},
+		{"masquerade deleted", func(f *fixture, _ string) {
+			f.r.Remove(rostest.NAT, findComment(f.r.Items(rostest.NAT), markMasq)[".id"])
+		}, 1},
 		{"shadowed by a new foreign rule", func(f *fixture, id string) {
 			// A user adds a forward of 8080-8090 and moves it to the top; hairpin moves its own rule
 			// above it (one write) and leaves the user's rule as it is.
@@ -517,5 +532,43 @@ func TestInterfaceNameWithSpaces(t *testing.T) {
 	}
 	if e := findComment(r.Items(rostest.NAT), "HAIRPIN:v1:dnat-wanif:front-cam:tcp"); e == nil || e["in-interface"] != wan {
 		t.Errorf("WAN-interface rule: %v", e)
+	}
+}
+
+// TestDownFailureHalfwayConverges: down failing at any write leaves foreign items alone, and the next down
+// finishes the job.
+func TestDownFailureHalfwayConverges(t *testing.T) {
+	ref := newFixture(t)
+	ref.r.Add(rostest.Scheduler, rostest.Entry{"name": "hairpin-update", "comment": markUpdater})
+	ref.apply(ref.desired())
+	ref.r.ResetCounts()
+	if err := ref.b.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, total := ref.r.Counts()
+	for n := 1; n <= total; n++ {
+		f := newFixture(t)
+		seedForeign(f.r)
+		f.r.Add(rostest.Scheduler, rostest.Entry{"name": "hairpin-update", "comment": markUpdater})
+		f.apply(f.desired())
+		before := map[string][]rostest.Entry{}
+		for _, p := range []string{rostest.NAT, rostest.AddrList, rostest.Mangle} {
+			before[p] = f.foreign(p)
+		}
+		f.r.FailWrite(n, 500, "simulated failure")
+		if err := f.b.Down(ctx); err == nil {
+			t.Fatalf("write %d: down did not fail", n)
+		}
+		if err := f.b.Down(ctx); err != nil {
+			t.Fatalf("write %d: second down: %v", n, err)
+		}
+		for p, es := range before {
+			if got := f.r.Items(p); !slices.EqualFunc(got, es, equalEntry) {
+				t.Errorf("write %d: %s after down:\n got %v\nwant %v", n, p, got, es)
+			}
+		}
+		if s := f.r.Items(rostest.Scheduler); len(s) != 0 {
+			t.Errorf("write %d: scheduler left: %v", n, s)
+		}
 	}
 }
