@@ -20,10 +20,6 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
-func init() {
-	subcommands = append(subcommands, checkCmd, showCmd, applyCmd, downCmd)
-}
-
 func checkCmd() *cobra.Command {
 	var path string
 	cmd := &cobra.Command{

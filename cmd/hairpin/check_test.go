@@ -32,7 +32,7 @@ func TestCheckHostileFiles(t *testing.T) {
 		{same, "1999 error(s) in the config; nothing was changed", 102},
 	} {
 		var out, errOut bytes.Buffer
-		if code := run(context.Background(), []string{"check", "-c", tc.file}, &out, &errOut); code != exitConfig {
+		if code := run(context.Background(), "test", []string{"check", "-c", tc.file}, &out, &errOut); code != exitConfig {
 			t.Errorf("%s: exit %d, want %d", tc.file, code, exitConfig)
 		}
 		if !strings.Contains(errOut.String(), tc.want) {

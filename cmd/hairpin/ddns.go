@@ -14,23 +14,21 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/wan"
 )
 
-func init() {
-	subcommands = append(subcommands, ddnsCmd)
+// ddnsUserAgent is what HTTP DDNS providers see; the dyndns2 protocol asks clients to name themselves.
+func ddnsUserAgent(version string) string {
+	return "hairpin/" + version + " github.com/hairpin-nat/hairpin"
 }
 
-// ddnsUserAgent is what HTTP DDNS providers see; the dyndns2 protocol asks clients to name themselves.
-func ddnsUserAgent() string { return "hairpin/" + version + " github.com/hairpin-nat/hairpin" }
-
-func ddnsCmd() *cobra.Command {
+func ddnsCmd(version string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ddns",
 		Short: "Dynamic DNS: send the public address to the providers in the config",
 	}
-	cmd.AddCommand(ddnsUpdateCmd())
+	cmd.AddCommand(ddnsUpdateCmd(version))
 	return cmd
 }
 
-func ddnsUpdateCmd() *cobra.Command {
+func ddnsUpdateCmd(version string) *cobra.Command {
 	var path, address string
 	var force bool
 	cmd := &cobra.Command{
@@ -58,7 +56,7 @@ provider asked for a pause waits for it.`,
 				return err
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			engine, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(), logger)
+			engine, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(version), logger)
 			if err != nil {
 				return configError{err}
 			}

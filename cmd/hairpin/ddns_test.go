@@ -61,7 +61,7 @@ ddns:
 	}
 	for i, st := range steps {
 		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), append([]string{"ddns", "update", "-c", cfg}, st.args...), &stdout, &stderr)
+		code := run(context.Background(), "test", append([]string{"ddns", "update", "-c", cfg}, st.args...), &stdout, &stderr)
 		mu.Lock()
 		n := len(got)
 		mu.Unlock()

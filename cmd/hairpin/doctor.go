@@ -14,8 +14,6 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/doctor"
 )
 
-func init() { subcommands = append(subcommands, doctorCmd) }
-
 func doctorCmd() *cobra.Command {
 	var path string
 	cmd := &cobra.Command{

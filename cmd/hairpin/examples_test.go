@@ -15,7 +15,7 @@ func TestExamplesAreValid(t *testing.T) {
 	}
 	for _, f := range files {
 		var out, errOut bytes.Buffer
-		if code := run(context.Background(), []string{"check", "-c", f}, &out, &errOut); code != 0 {
+		if code := run(context.Background(), "test", []string{"check", "-c", f}, &out, &errOut); code != 0 {
 			t.Errorf("%s: exit %d\n%s", f, code, errOut.String())
 		}
 	}

@@ -23,8 +23,6 @@ import (
 
 const labStateDir = "/run/hairpin-lab"
 
-func init() { subcommands = append(subcommands, labCmd) }
-
 func labCmd() *cobra.Command {
 	var keep, doubleNAT bool
 	var prefix string

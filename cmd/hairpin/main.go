@@ -32,9 +32,6 @@ type configError struct{ err error }
 func (e configError) Error() string { return e.err.Error() }
 func (e configError) Unwrap() error { return e.err }
 
-// subcommands lets each file of this package add its commands to the root without editing this file.
-var subcommands []func() *cobra.Command
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	// The first signal asks for a clean stop; handing the signals back to the runtime then makes a second one
@@ -43,13 +40,13 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, version, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run is main without the process: tests call it with their own arguments and buffers.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, version string, args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "hairpin",
 		Short:         "Port forwarding with hairpin NAT that follows the WAN address",
@@ -61,9 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.SetContext(ctx)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return configError{err} })
-	for _, sub := range subcommands {
-		root.AddCommand(sub())
-	}
+	root.AddCommand(versionCmd(version), checkCmd(), showCmd(), applyCmd(), downCmd(), runCmd(version), statusCmd(),
+		doctorCmd(), ddnsCmd(version), exportCmd(), labCmd())
 	err := root.Execute()
 	if err == nil {
 		return exitOK
@@ -84,18 +80,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func init() {
-	subcommands = append(subcommands, func() *cobra.Command {
-		return &cobra.Command{
-			Use:   "version",
-			Short: "Print the version",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				fmt.Fprintln(cmd.OutOrStdout(), "hairpin "+version)
-				return nil
-			},
-		}
-	})
+func versionCmd(version string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), "hairpin "+version)
+			return nil
+		},
+	}
 }
 
 // loadConfig reads the config and prints its warnings; errors come back as config.Errors (exit 2).

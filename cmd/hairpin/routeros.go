@@ -8,10 +8,6 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/routeros"
 )
 
-func init() {
-	subcommands = append(subcommands, exportCmd)
-}
-
 func exportCmd() *cobra.Command {
 	export := &cobra.Command{
 		Use:   "export",

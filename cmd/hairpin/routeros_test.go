@@ -40,7 +40,7 @@ forwards:
 	hairpin := func(want int, args ...string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		if code := run(context.Background(), args, &out, &errOut); code != want {
+		if code := run(context.Background(), "test", args, &out, &errOut); code != want {
 			t.Fatalf("hairpin %v: exit %d, want %d\n%s%s", args, code, want, out.String(), errOut.String())
 		}
 		return out.String() + errOut.String()

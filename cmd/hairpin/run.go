@@ -25,9 +25,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/publicip"
 )
 
-func init() { subcommands = append(subcommands, runCmd, statusCmd) }
-
-func runCmd() *cobra.Command {
+func runCmd(version string) *cobra.Command {
 	var path, logFormat, logLevel, status string
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -49,7 +47,7 @@ func runCmd() *cobra.Command {
 			if status != "" {
 				cfg.Daemon.Status = status
 			}
-			return runDaemon(cmd.Context(), cfg, path, logger)
+			return runDaemon(cmd.Context(), version, cfg, path, logger)
 		},
 	}
 	configFlag(cmd, &path)
@@ -59,8 +57,7 @@ func runCmd() *cobra.Command {
 	return cmd
 }
 
-func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slog.Logger) error {
-	daemon.Version = version
+func runDaemon(ctx context.Context, version string, cfg *config.Config, path string, logger *slog.Logger) error {
 	listener, err := daemon.Listen(cfg.Daemon.Status)
 	if err != nil {
 		return err
@@ -72,6 +69,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 	}
 	defer closeBackend(drv)
 	deps := daemon.Deps{
+		Version: version,
 		Backend: drv.Backend,
 		Observe: drv.Watch,
 		Logger:  logger,
@@ -86,11 +84,11 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 			if len(sources) == 0 {
 				sources = publicip.DefaultSources
 			}
-			return publicip.NewDiscoverer(sources, publicip.Options{Logger: logger, UserAgent: userAgent()})
+			return publicip.NewDiscoverer(sources, publicip.Options{Logger: logger, UserAgent: userAgent(version)})
 		},
 		DetectDSLite: drv.DetectDSLite,
 		NewDDNS: func(cfg *config.Config) (daemon.DDNS, error) {
-			e, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(), logger)
+			e, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(version), logger)
 			if err != nil {
 				return nil, err
 			}
@@ -121,7 +119,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, path string, logger *slo
 	return d.Run(ctx)
 }
 
-func userAgent() string { return "hairpin/" + version + " (+https://github.com/hairpin-nat/hairpin)" }
+func userAgent(version string) string {
+	return "hairpin/" + version + " (+https://github.com/hairpin-nat/hairpin)"
+}
 
 func statusCmd() *cobra.Command {
 	var path, addr string

@@ -41,7 +41,7 @@ forwards:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var out, errOut bytes.Buffer
-	go func() { done <- run(ctx, []string{"run", "-c", cfgFile}, &out, &errOut) }()
+	go func() { done <- run(ctx, "test", []string{"run", "-c", cfgFile}, &out, &errOut) }()
 	defer func() {
 		cancel()
 		if code := <-done; code != 0 {

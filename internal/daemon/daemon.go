@@ -42,6 +42,8 @@ type DDNS interface {
 
 // Deps are the daemon's connections to the world; tests replace each one.
 type Deps struct {
+	// Version is reported in status.
+	Version string
 	Backend backend.Backend
 	Observe Observer
 	// NewDiscoverer builds a discoverer for a config; nil disables public-address discovery.

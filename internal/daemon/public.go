@@ -14,7 +14,7 @@ const discoverTimeout = 15 * time.Second
 
 // publicRetryAfter is the wait after a failed discovery; the discoverer's minimum interval (30s) caps how
 // often sources are really asked anyway.
-var publicRetryAfter = 31 * time.Second
+const publicRetryAfter = 31 * time.Second
 
 // doubleNAT is the current verdict.
 func (d *Daemon) doubleNAT() bool {

@@ -57,9 +57,6 @@ type ForwardStatus struct {
 	DroppedLimit uint64 `json:"dropped_limit"`
 }
 
-// Version is reported in status; set by the command.
-var Version = "dev"
-
 // Status collects the current state, counters included.
 func (d *Daemon) Status(ctx context.Context) Status {
 	d.mu.Lock()
@@ -69,7 +66,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := Status{
-		Version: Version, Config: d.cfg.File, Backend: string(d.cfg.Backend), Started: d.started,
+		Version: d.deps.Version, Config: d.cfg.File, Backend: string(d.cfg.Backend), Started: d.started,
 		WANInterface: d.cfg.WAN.Interface, WANExists: d.obs.WANExists, LANInterface: d.cfg.LAN.Interface,
 		PublicFrom: d.publicFrom, PublicError: d.publicErr,
 		DoubleNAT: plan.IsDoubleNAT(d.cfg.WAN.DoubleNAT, d.obs.WANAddrs), DoubleNATMode: string(d.cfg.WAN.DoubleNAT),
