@@ -11,36 +11,44 @@ import (
 // address change is the hot path of the daemon (target: forwards follow within milliseconds), and a fork and
 // exec of nft costs more than the kernel transaction.
 //
-// It commits in two steps, new addresses first: a transaction that removes set elements waits for an RCU
-// grace period (about 13 ms measured), one that only adds does not (under 1 ms). So forwards on a new address
-// work before the old one is retired. Each step is atomic; between them both addresses forward, which is
-// harmless for the few milliseconds it lasts.
+// It commits in two steps, new addresses first, and sends the first step before asking the kernel anything
+// about the set: adding an element that is already there changes nothing (no NLM_F_EXCL), so every wanted
+// address is simply added, and the set is named rather than looked up. Only then does it read what the set
+// holds and retire what is no longer wanted. Each step is atomic; between them both addresses forward,
+// which is harmless for the moment it lasts, and a removal never delays an addition.
 func setWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
-	table := &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}
-	set, err := conn.GetSetByName(table, setWAN)
-	if err != nil {
-		return fmt.Errorf("set %s: %w", setWAN, err)
+	set := &gnft.Set{Table: &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}, Name: setWAN}
+	if want := wanElements(addrs); len(want) > 0 {
+		if err := conn.SetAddElements(set, want); err != nil {
+			return err
+		}
+		if err := conn.Flush(); err != nil {
+			return fmt.Errorf("set %s: %w", setWAN, err)
+		}
 	}
 	current, err := conn.GetSetElements(set)
 	if err != nil {
 		return fmt.Errorf("set %s: %w", setWAN, err)
 	}
-	add, del := wanDiff(current, addrs)
-	if len(add) > 0 {
-		if err := conn.SetAddElements(set, add); err != nil {
-			return err
-		}
-		if err := conn.Flush(); err != nil {
-			return err
-		}
-	}
-	if len(del) > 0 {
+	if _, del := wanDiff(current, addrs); len(del) > 0 {
 		if err := conn.SetDeleteElements(set, del); err != nil {
 			return err
 		}
 		return conn.Flush()
 	}
 	return nil
+}
+
+// wanElements turns the IPv4 addresses of addrs into set elements.
+func wanElements(addrs []netip.Addr) []gnft.SetElement {
+	var out []gnft.SetElement
+	for _, a := range addrs {
+		if a.Is4() {
+			b := a.As4()
+			out = append(out, gnft.SetElement{Key: b[:]})
+		}
+	}
+	return out
 }
 
 // wanDiff returns the elements to add and to delete to turn current into want.
