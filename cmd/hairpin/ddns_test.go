@@ -72,7 +72,7 @@ ddns:
 			t.Fatalf("step %d printed the password", i)
 		}
 	}
-	if want := "203.0.113.10 hairpin/" + version + " github.com/hairpin-nat/hairpin"; got[0] != want {
+	if want := "203.0.113.10 hairpin/test github.com/hairpin-nat/hairpin"; got[0] != want {
 		t.Errorf("request = %q, want %q", got[0], want)
 	}
 }
