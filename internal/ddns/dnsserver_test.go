@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -437,4 +438,32 @@ func readMaybeGzip(path string) (string, error) {
 	}
 	b, err := io.ReadAll(r)
 	return string(b), err
+}
+
+// sendRaw sends a signed update of name's A record to addr, as a client without hairpin's prerequisite would,
+// over TCP, and returns the rcode.
+func (b *dnsServer) sendRaw(t *testing.T, name string, addr netip.Addr) int {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetUpdate("example.net.")
+	m.RemoveRRset([]dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET}}})
+	m.Insert([]dns.RR{&dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: addr.AsSlice()}})
+	m.SetTsig(b.key+".", dns.HmacSHA256, 300, time.Now().Unix())
+	c := &dns.Client{Net: "tcp", Timeout: 2 * time.Second, TsigSecret: map[string]string{b.key + ".": b.secret}}
+	var r *dns.Msg
+	var err error
+	if b.dial == nil {
+		r, _, err = c.Exchange(m, b.addr)
+	} else {
+		var conn net.Conn
+		if conn, err = b.dial(context.Background(), "tcp", b.addr); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		r, _, err = c.ExchangeWithConn(m, &dns.Conn{Conn: conn})
+	}
+	if r == nil {
+		t.Fatalf("raw update: %v", err)
+	}
+	return r.Rcode
 }

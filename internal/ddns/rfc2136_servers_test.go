@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
@@ -102,6 +104,18 @@ func TestRFC2136Servers(t *testing.T) {
 				}
 				if st := e.Status()[0]; !st.Held || st.LastAddress != "" {
 					t.Errorf("status = %+v", st)
+				}
+
+				// Negative control: the same update without the prerequisite. RFC 2136 section 3.4.2.2 has the
+				// server ignore it; Knot and BIND answer NOERROR having changed nothing (so only the
+				// prerequisite or the confirming query tells), PowerDNS refuses it.
+				rcode := b.sendRaw(t, "alias.example.net.", addrC)
+				t.Logf("%s answers the update without the prerequisite with %s", srv.name, dns.RcodeToString[rcode])
+				if srv.name != "PowerDNS" && rcode != dns.RcodeSuccess {
+					t.Errorf("%s no longer ignores the update silently: the negative control proves nothing", srv.name)
+				}
+				if got := b.lookupA(t, "alias.example.net"); !slices.Equal(got, []string{"CNAME " + zoneAlias}) {
+					t.Errorf("alias.example.net now holds %v", got)
 				}
 			})
 

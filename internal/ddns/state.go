@@ -88,6 +88,10 @@ func (e *Engine) load(h *host) state {
 			log.Info("ddns: the entry's config changed; lifting the hold", "was", st.Reason)
 		}
 		return fresh
+	case st.Held && strings.Contains(st.Answer, "TSIG BADTIME"):
+		// Earlier versions held on BADTIME, which is the router's clock and goes away with NTP.
+		log.Info("ddns: lifting a hold for TSIG BADTIME (a clock difference, retried now)", "was", st.Reason)
+		return fresh
 	case st.Held:
 		log.Error("ddns: UPDATES HELD for this hostname until its config changes", "answer", st.Answer,
 			"reason", st.Reason, "state_file", h.file)
