@@ -374,3 +374,20 @@ func TestVerifyNotAuth(t *testing.T) {
 		t.Errorf("another request's MAC: err = %v, want ErrSig", err)
 	}
 }
+
+// FuzzVerifyNotAuth: any bytes a server sends give an error or nil, never a panic, and nothing verifies
+// without the key.
+func FuzzVerifyNotAuth(f *testing.F) {
+	m := new(dns.Msg)
+	m.SetUpdate("example.org.")
+	m.Rcode = dns.RcodeNotAuth
+	m.SetTsig("hairpin-key.", dns.HmacSHA256, 300, time.Now().Unix())
+	wire, _, _ := dns.TsigGenerate(m, testSecret, "", false)
+	f.Add(wire)
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if err := verifyNotAuth(raw, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", ""); err == nil {
+			t.Fatalf("verified with another key: %x", raw)
+		}
+	})
+}
