@@ -1,6 +1,7 @@
 // Package routeros is hairpin's MikroTik backend: it installs the plan on a RouterOS v7 router through the
-// REST API (address lists for the WAN addresses and LAN subnets, one dst-nat rule per forward, one hairpin
-// masquerade), follows the router's own addresses for the daemon (Observe), and writes the equivalent
+// REST API (address lists for the WAN addresses and LAN subnets, dst-nat rules per forward for the router's
+// interfaces and its own connections, a mangle rule marking hairpinned connections and a masquerade of that
+// mark), follows the router's own addresses for the daemon (Observe), and writes the equivalent
 // RouterOS script for users who want no daemon (Script).
 //
 // Ownership: every item hairpin creates carries a comment marker (MarkerPrefix). Items without it are the

@@ -79,6 +79,7 @@ func FuzzParseReply(f *testing.F) {
 	for _, s := range []string{
 		`[{".id":"*1","address":"10.0.0.111/24"}]`, `{".id":"*A"}`, `[]`, ``, `{"a":1,"b":true,"c":null}`,
 		`{"error":400,"message":"Bad Request","detail":"x"}`, `[{"a":"\u00e9\n"}]`, `[null]`, `{"a":{}}`,
+		"[{\"comment\":\"\x1b[31mred\x1b[0m\"}]", "[{\"a\":\"x\\\"\x01\"},\n{\"b\":\"\x1f\"}]", "{\"error\":400,\"detail\":\"\x07\"}",
 	} {
 		f.Add([]byte(s))
 	}
