@@ -137,6 +137,13 @@ func (f *Fake) Counters(_ context.Context, d *plan.Desired) (map[string]Counter,
 	return out, f.Err
 }
 
+// Fail makes every later call fail with err (nil: succeed again), safely while another goroutine calls.
+func (f *Fake) Fail(err error) {
+	f.mu.Lock()
+	f.Err = err
+	f.mu.Unlock()
+}
+
 // Calls returns the recorded calls in order.
 func (f *Fake) Calls() []Call {
 	f.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
@@ -59,50 +60,55 @@ func TestAllowedHostnameMovesUpdatesOnlyItsSet(t *testing.T) {
 	harnessLookup = dns.lookup
 	first := plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
 
+	// In a synctest bubble the minimum TTL passes in fake time, without waiting seconds.
 	t.Run("recording fake", func(t *testing.T) {
-		dns.set("phone.example.net", phone1)
-		h := start(t, allowConfig, first)
-		calls := h.be.Calls()
-		if len(calls) != 1 || calls[0].Method != "Apply" || len(calls[0].Plan.AllowSets) != 1 ||
-			!slices.Equal(calls[0].Plan.AllowSets[0].HostAddrs, []netip.Addr{phone1}) {
-			t.Fatalf("the first apply must hold the address resolved at start: %+v", calls)
-		}
-		dns.set("phone.example.net", phone2)
-		poll.Wait(t, "SetAllowHosts after the TTL", func() bool { return len(h.be.Calls()) >= 2 })
-		c := h.be.Calls()[1]
-		if c.Method != "SetAllowHosts" || len(c.Sets) != 1 || !slices.Equal(c.Sets[0].HostAddrs, []netip.Addr{phone2}) {
-			t.Errorf("second call = %s %+v, want SetAllowHosts with %s", c.Method, c.Sets, phone2)
-		}
-		st := h.d.Status(context.Background())
-		if len(st.AllowedHosts) != 1 || st.AllowedHosts[0].Host != "phone.example.net" {
-			t.Errorf("status must list the allowed hostname: %+v", st.AllowedHosts)
-		}
-		for _, f := range st.Forwards {
-			if f.Name == "front-cam" && (!slices.Equal(f.Allow, []string{"set-family"}) || f.Limit != "10/minute burst 10") {
-				t.Errorf("front-cam status: %+v", f)
+		synctest.Test(t, func(t *testing.T) {
+			dns.set("phone.example.net", phone1)
+			h := start(t, allowConfig, first)
+			calls := h.be.Calls()
+			if len(calls) != 1 || calls[0].Method != "Apply" || len(calls[0].Plan.AllowSets) != 1 ||
+				!slices.Equal(calls[0].Plan.AllowSets[0].HostAddrs, []netip.Addr{phone1}) {
+				t.Fatalf("the first apply must hold the address resolved at start: %+v", calls)
 			}
-			if f.Name == "open-cam" && (f.Allow != nil || f.Limit != "") {
-				t.Errorf("open-cam must show open: %+v", f)
+			dns.set("phone.example.net", phone2)
+			poll.Wait(t, "SetAllowHosts after the TTL", func() bool { return len(h.be.Calls()) >= 2 })
+			c := h.be.Calls()[1]
+			if c.Method != "SetAllowHosts" || len(c.Sets) != 1 || !slices.Equal(c.Sets[0].HostAddrs, []netip.Addr{phone2}) {
+				t.Errorf("second call = %s %+v, want SetAllowHosts with %s", c.Method, c.Sets, phone2)
 			}
-		}
+			st := h.d.Status(context.Background())
+			if len(st.AllowedHosts) != 1 || st.AllowedHosts[0].Host != "phone.example.net" {
+				t.Errorf("status must list the allowed hostname: %+v", st.AllowedHosts)
+			}
+			for _, f := range st.Forwards {
+				if f.Name == "front-cam" && (!slices.Equal(f.Allow, []string{"set-family"}) || f.Limit != "10/minute burst 10") {
+					t.Errorf("front-cam status: %+v", f)
+				}
+				if f.Name == "open-cam" && (f.Allow != nil || f.Limit != "") {
+					t.Errorf("open-cam must show open: %+v", f)
+				}
+			}
+		})
 	})
 
 	t.Run("nft backend", func(t *testing.T) {
-		dns.set("phone.example.net", phone1)
-		be, fake := nft.NewFake()
-		startWith(t, allowConfig, first, netip.Addr{}, be)
-		hostSet := func() []string {
-			elems, _ := fake.ListElements(context.Background(), "set", "allowhosts_set-family")
-			var out []string
-			for _, e := range elems {
-				out = append(out, e.Key...)
+		synctest.Test(t, func(t *testing.T) {
+			dns.set("phone.example.net", phone1)
+			be, fake := nft.NewFake()
+			startWith(t, allowConfig, first, netip.Addr{}, be)
+			hostSet := func() []string {
+				elems, _ := fake.ListElements(context.Background(), "set", "allowhosts_set-family")
+				var out []string
+				for _, e := range elems {
+					out = append(out, e.Key...)
+				}
+				return out
 			}
-			return out
-		}
-		if got := hostSet(); !slices.Equal(got, []string{phone1.String()}) {
-			t.Fatalf("host set after start = %v", got)
-		}
-		dns.set("phone.example.net", phone2)
-		poll.Wait(t, "the host set follows the name", func() bool { return slices.Equal(hostSet(), []string{phone2.String()}) })
+			if got := hostSet(); !slices.Equal(got, []string{phone1.String()}) {
+				t.Fatalf("host set after start = %v", got)
+			}
+			dns.set("phone.example.net", phone2)
+			poll.Wait(t, "the host set follows the name", func() bool { return slices.Equal(hostSet(), []string{phone2.String()}) })
+		})
 	})
 }

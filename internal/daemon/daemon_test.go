@@ -243,18 +243,6 @@ func TestWANAppearsLater(t *testing.T) {
 	})
 }
 
-func TestFailedApplyKeepsStatusHonestAndRetries(t *testing.T) {
-	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
-	h.be.Err = errors.New("nft said no")
-	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}
-	poll.Wait(t, "failure in status", func() bool {
-		st := h.d.Status(context.Background())
-		return !st.Installed && strings.Contains(st.LastError, "nft said no")
-	})
-	h.be.Err = nil
-	poll.Wait(t, "retry succeeds", func() bool { return h.d.Status(context.Background()).Installed })
-}
-
 func TestReloadRejectsBadConfigAndKeepsRunningOne(t *testing.T) {
 	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
 	h.load = func() (*config.Config, error) {
