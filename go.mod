@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	github.com/google/nftables v0.3.0
+	github.com/huin/goupnp v1.3.1
 	github.com/mdlayher/netlink v1.11.2
 	github.com/miekg/dns v1.1.73
 	github.com/pion/stun/v3 v3.1.7
