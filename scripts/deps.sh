@@ -20,6 +20,8 @@ ls /usr/lib/*/pdns/libgsqlite3backend.so >/dev/null 2>&1 || need+=(pdns-backend-
 have sqlite3     || need+=(sqlite3)
 have faketime    || need+=(faketime)
 ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 || need+=(libfaketime)
+[ -x /usr/sbin/miniupnpd ] || need+=(miniupnpd-nftables)  # the lab's UPnP/NAT-PMP/PCP ISP box
+have upnpc     || need+=(miniupnpc)
 have make      || need+=(make)
 have gcc       || need+=(gcc)
 [ -x /usr/bin/time ] || need+=(time)   # GNU time: peak memory of `hairpin check` in make bench
@@ -33,9 +35,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-# BIND's, Knot's and PowerDNS's packaging start system-wide servers; hairpin's tests run their own, so keep
+# BIND's, Knot's, PowerDNS's and miniupnpd's packaging start system-wide servers; hairpin's tests run their own, so keep
 # them out of the way.
-for svc in named knot pdns; do
+for svc in named knot pdns miniupnpd; do
   if have systemctl && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
 done
 

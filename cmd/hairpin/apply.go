@@ -136,7 +136,7 @@ func downCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), drv.Removed())
-			return nil
+			return downUpstream(cmd.Context(), cmd.OutOrStdout(), cfg)
 		},
 	}
 	configFlag(cmd, &path)

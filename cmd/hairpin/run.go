@@ -23,6 +23,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/publicip"
+	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
 
 func runCmd(version string) *cobra.Command {
@@ -86,7 +87,9 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 			}
 			return publicip.NewDiscoverer(sources, publicip.Options{Logger: logger, UserAgent: userAgent(version)})
 		},
-		DetectDSLite: drv.DetectDSLite,
+		DetectDSLite:    drv.DetectDSLite,
+		NewUpstream:     upstreamMapper(logger),
+		UpstreamGateway: upstream.DefaultGateway,
 		NewDDNS: func(cfg *config.Config) (daemon.DDNS, error) {
 			e, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(version), logger)
 			if err != nil {
@@ -197,6 +200,7 @@ func printStatus(w io.Writer, st *daemon.Status) {
 	}
 	fmt.Fprintf(w, "public address: %s\ndouble NAT: %v (mode %s)\n", pub, st.DoubleNAT, st.DoubleNATMode)
 	printReach(w, st)
+	printUpstream(w, st.Upstream)
 	rules := "installed"
 	if !st.Installed {
 		rules = "NOT installed"

@@ -106,7 +106,7 @@ func (d *decoder) upstreamGateway(n *yaml.Node, path string, u *Upstream) {
 }
 
 func (d *decoder) upstreamLease(n *yaml.Node, path string, u *Upstream) {
-	t, ok := d.duration(n, path, 30*time.Second)
+	t, ok := d.duration(n, path, 10*time.Second)
 	if !ok {
 		return
 	}

@@ -57,6 +57,10 @@ type Deps struct {
 	Ready func()
 	// Options for the plan (tests).
 	PlanOptions plan.Options
+	// NewUpstream builds the mapper for wan.upstream; nil: never map.
+	NewUpstream func(cfg *config.Config) (Upstream, error)
+	// UpstreamGateway finds the box in front when wan.upstream_gateway is unset (upstream.DefaultGateway).
+	UpstreamGateway func() (netip.Addr, error)
 	// DetectDSLite reports whether IPv4 leaves through a DS-Lite tunnel (reach.DetectDSLite on Linux); nil:
 	// never.
 	DetectDSLite func() (bool, string, error)
@@ -85,6 +89,7 @@ type Daemon struct {
 	started     time.Time
 	verdict     reach.Verdict
 	upstream    UpstreamFacts
+	up          *upstreamRun
 
 	reload   chan chan error
 	metrics  *metrics
@@ -165,6 +170,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if d.ddnsStop != nil {
 			d.ddnsStop()
 		}
+		d.stopUpstream()
 	}()
 	if d.deps.Ready != nil {
 		d.deps.Ready()
@@ -205,6 +211,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.classify() // the route may have moved to a DS-Lite tunnel without any address change
 		case <-l.retry.C:
 			d.applyFull(ctx, l, "retry")
+		case <-d.upstreamChanged():
+			d.upstreamUpdated(ctx, l)
 		case done := <-d.reload:
 			err := d.doReload(ctx, l)
 			done <- err
@@ -233,6 +241,8 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 		return ctx.Err()
 	}
 	d.applyFull(ctx, l, "start")
+	d.startUpstream(ctx)
+	d.feedUpstream()
 	d.classify()
 	d.maybeDiscover(ctx, l)
 	d.feedDDNS()
@@ -330,6 +340,9 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 		d.event(slog.LevelInfo, "WAN address changed", "old", fmtAddrs(prev.WANAddrs), "new", fmtAddrs(obs.WANAddrs))
 	}
 	d.update(ctx, l, "interface change")
+	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
+		d.feedUpstream()
+	}
 	d.classify()
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
 		if l.discoverer != nil {

@@ -14,6 +14,7 @@ type UpstreamFacts struct {
 	Mapped   int
 	Wanted   int
 	External netip.Addr
+	Error    string
 	CGNAT    string
 }
 
@@ -41,6 +42,7 @@ func (d *Daemon) classify() {
 		Wanted:        d.upstream.Wanted,
 		External:      d.upstream.External,
 		UpstreamCGNAT: d.upstream.CGNAT,
+		UpstreamError: d.upstream.Error,
 	}
 	v := reach.Classify(f)
 	prev := d.verdict

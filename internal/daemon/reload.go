@@ -68,6 +68,8 @@ func (d *Daemon) doReload(ctx context.Context, l *loop) error {
 	}
 	d.event(slog.LevelInfo, "config reloaded", "forwards", len(cfg.Forwards))
 	d.applyFull(ctx, l, "reload")
+	d.startUpstream(ctx)
+	d.feedUpstream()
 	d.classify()
 	d.maybeDiscover(ctx, l)
 	d.feedDDNS()

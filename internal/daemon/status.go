@@ -9,6 +9,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
+	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
 
 // Status is what `hairpin status` shows. It never holds a secret: DDNS status comes from the engine's own
@@ -29,7 +30,9 @@ type Status struct {
 	DoubleNAT     bool      `json:"double_nat"`
 	DoubleNATMode string    `json:"double_nat_mode"`
 	// Reachability is the classification per address family (IPv4 now).
-	Reachability  []reach.Verdict       `json:"reachability"`
+	Reachability []reach.Verdict `json:"reachability"`
+	// Upstream is the port mapping on the box in front (wan.upstream).
+	Upstream      *upstream.Status      `json:"upstream,omitempty"`
 	ForwardSet    []string              `json:"forwarding_addresses"`
 	Installed     bool                  `json:"rules_installed"`
 	LastApply     time.Time             `json:"last_apply,omitempty"`
@@ -75,6 +78,10 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	}
 	if d.verdict.Class != "" {
 		s.Reachability = []reach.Verdict{d.verdict}
+	}
+	if d.up != nil {
+		us := d.up.m.Status()
+		s.Upstream = &us
 	}
 	if d.lastApplyIn > 0 {
 		s.LastApplyTook = d.lastApplyIn.Round(time.Microsecond).String()

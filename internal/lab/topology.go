@@ -55,6 +55,9 @@ type Topology struct {
 
 	namespaces []string
 	procs      []*exec.Cmd
+	dirs       []string // removed at Close
+	boxDir     string   // the UPnP box's miniupnpd config, log and leases
+	miniupnpd  *exec.Cmd
 }
 
 // Options shape the topology.
@@ -64,6 +67,9 @@ type Options struct {
 	// DoubleNAT puts an ISP box between the internet and the router: the router's WAN address is private and
 	// the box forwards everything for the public address to it.
 	DoubleNAT bool
+	// ISP, when set, is the kind of box in front of the router instead of DoubleNAT's DMZ box: ISPUPnP runs
+	// miniupnpd (isp.go).
+	ISP string
 	// NoWANAddr leaves the router's WAN interface without an address (DHCP or PPPoE still coming up).
 	NoWANAddr bool
 	// Bin is the hairpin binary; empty means this executable.
@@ -117,9 +123,12 @@ func Build(ctx context.Context, opt Options) (*Topology, error) {
 		InternetAddr: internetAddr, PublicAddr: publicAddr, RouterWAN: publicAddr, RouterLAN: routerLAN,
 		LaptopAddr: laptopAddr, LANNet: lanNet, WANIf: "wan0", LANIf: "lan0", Bin: opt.Bin,
 	}
-	if opt.DoubleNAT {
+	if opt.DoubleNAT || opt.ISP != "" {
 		t.ISPBox = p + "-ispbox"
 		t.RouterWAN = routerWANNAT
+	}
+	if opt.ISP == ISPUPnP {
+		t.InternetAddr, t.PublicAddr = upnpInternetAddr, upnpPublicAddr
 	}
 	for i, name := range CameraNames {
 		t.Cameras = append(t.Cameras, Camera{Name: name, NS: fmt.Sprintf("%s-cam%d", p, i),
@@ -159,6 +168,9 @@ func (t *Topology) buildWAN(ctx context.Context, opt Options) error {
 	wanAddr := ""
 	if !opt.NoWANAddr {
 		wanAddr = t.RouterWAN.String() + "/24"
+	}
+	if opt.ISP == ISPUPnP {
+		return t.buildUPnPBox(ctx, wanAddr)
 	}
 	if t.ISPBox == "" {
 		// internet eth0 <-> router wan0, one /24 of documentation addresses.
@@ -243,6 +255,10 @@ func (t *Topology) Close() {
 		_ = run(context.Background(), "ip", "netns", "del", ns)
 	}
 	t.namespaces = nil
+	for _, d := range t.dirs {
+		_ = os.RemoveAll(d)
+	}
+	t.dirs = nil
 }
 
 // Detach forgets the lab's processes and namespaces without stopping them (for `hairpin lab --keep`).
@@ -250,7 +266,7 @@ func (t *Topology) Detach() (pids []int) {
 	for _, p := range t.procs {
 		pids = append(pids, p.Process.Pid)
 	}
-	t.procs, t.namespaces = nil, nil
+	t.procs, t.namespaces, t.dirs = nil, nil, nil
 	return pids
 }
 

@@ -75,6 +75,8 @@ type Facts struct {
 	// (public_ip sources). Either may be invalid.
 	External netip.Addr
 	Public   netip.Addr
+	// UpstreamError is why the upstream box mapped nothing; empty while hairpin is still asking.
+	UpstreamError string
 	// UpstreamCGNAT is the box's own answer that it cannot map from outside (PCP/NAT-PMP NO_RESOURCES,
 	// ADDRESS_MISMATCH, ...), with its words.
 	UpstreamCGNAT string
@@ -161,10 +163,14 @@ func Classify(f Facts) Verdict {
 		v.Upstream = Mapped
 		v.Reason = fmt.Sprintf("the WAN address %s is private; the box in front maps %d of %d forward ports (%s)", wan4[0], f.Mapped, f.Wanted, f.Protocol)
 		v.Advice = "see the upstream mappings in hairpin status for the ports the box refused"
+	case f.UpstreamOn != "" && f.UpstreamOn != "off" && f.UpstreamError == "" && f.Mapped == 0:
+		v.Upstream = UnknownMapped
+		v.Reason = fmt.Sprintf("the WAN address %s is private; asking the box in front to forward the ports (wan.upstream: %s)", wan4[0], f.UpstreamOn)
 	default:
 		v.Upstream, v.Advice = UnknownMapped, adviceUnknown
 		v.Reason = fmt.Sprintf("the WAN address %s is private: a box in front NATs again, and nobody knows whether it forwards the ports", wan4[0])
 		if f.UpstreamOn != "" && f.UpstreamOn != "off" {
+			v.Reason = fmt.Sprintf("the WAN address %s is private and the box in front mapped nothing: %s", wan4[0], f.UpstreamError)
 			v.Advice = "hairpin asked the box in front (wan.upstream: " + f.UpstreamOn + ") but it mapped nothing: " +
 				"turn on UPnP, NAT-PMP or PCP there, or forward the ports by hand and set wan.upstream: manual"
 		}

@@ -1,0 +1,196 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ISP box kinds (Options.ISP).
+const (
+	// ISPUPnP: the box runs miniupnpd with UPnP IGD, NAT-PMP and PCP on, and forwards nothing by itself.
+	ISPUPnP = "upnp"
+)
+
+// MiniupnpdPath is Debian's miniupnpd-nftables.
+const MiniupnpdPath = "/usr/sbin/miniupnpd"
+
+// miniupnpd refuses private, shared and documentation ranges as its outside address ("port forwarding is
+// impossible"), so the UPnP box's outside looks public. The lab's namespaces have no route out: nothing
+// sent to these addresses leaves them.
+var (
+	upnpInternetAddr = netip.MustParseAddr("11.13.0.1")
+	upnpPublicAddr   = netip.MustParseAddr("11.13.0.10")
+)
+
+// MiniupnpdOptions choose what the box's miniupnpd offers.
+type MiniupnpdOptions struct {
+	NoUPnP   bool // enable_upnp=no
+	NoNATPMP bool // enable_natpmp=no (NAT-PMP and PCP)
+}
+
+// miniupnpdRules are the chains miniupnpd fills (its own table, named in its config) and the box's masquerade.
+const miniupnpdRules = `table inet ispbox {
+	chain forward { type filter hook forward priority 0; policy accept; jump miniupnpd; }
+	chain miniupnpd { }
+	chain prerouting { type nat hook prerouting priority -100; policy accept; jump prerouting_miniupnpd; }
+	chain postrouting { type nat hook postrouting priority 100; policy accept; jump postrouting_miniupnpd; oifname "wan0" masquerade; }
+	chain prerouting_miniupnpd { }
+	chain postrouting_miniupnpd { }
+}
+`
+
+func (t *Topology) buildUPnPBox(ctx context.Context, wanAddr string) error {
+	if _, err := os.Stat(MiniupnpdPath); err != nil {
+		return errors.New("miniupnpd is not installed (apt-get install miniupnpd-nftables)")
+	}
+	dir, err := os.MkdirTemp("", t.Prefix+"-miniupnpd-")
+	if err != nil {
+		return err
+	}
+	t.dirs = append(t.dirs, dir)
+	t.boxDir = dir
+	if err := t.steps(ctx,
+		link{t.Internet, "eth0", t.ISPBox, "wan0"},
+		addr{t.Internet, "eth0", upnpInternetAddr.String() + "/24"},
+		addr{t.ISPBox, "wan0", upnpPublicAddr.String() + "/24"},
+		link{t.ISPBox, "lan0", t.Router, t.WANIf},
+		addr{t.ISPBox, "lan0", ispLANAddr.String() + "/24"},
+		addr{t.Router, t.WANIf, wanAddr},
+		route{t.Router, ispLANAddr.String()},
+		route{t.ISPBox, upnpInternetAddr.String()},
+		sysctl{t.Router, "net.ipv4.ip_forward", "1"},
+		sysctl{t.ISPBox, "net.ipv4.ip_forward", "1"},
+		nftScript{t.ISPBox, miniupnpdRules},
+	); err != nil {
+		return err
+	}
+	return t.StartMiniupnpd(MiniupnpdOptions{})
+}
+
+// StartMiniupnpd (re)starts the box's miniupnpd with a config file of its own; a running one is stopped first
+// (by PID). It waits until miniupnpd listens.
+func (t *Topology) StartMiniupnpd(opt MiniupnpdOptions) error {
+	if t.boxDir == "" {
+		return errors.New("this lab has no UPnP ISP box")
+	}
+	t.StopMiniupnpd()
+	yes := func(off bool) string {
+		if off {
+			return "no"
+		}
+		return "yes"
+	}
+	conf := fmt.Sprintf(`ext_ifname=wan0
+listening_ip=lan0
+http_port=5000
+enable_upnp=%s
+enable_natpmp=%s
+secure_mode=yes
+system_uptime=no
+min_lifetime=2
+max_lifetime=86400
+clean_ruleset_interval=600
+upnp_table_name=ispbox
+upnp_nat_table_name=ispbox
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+uuid=7e3f6a52-3c1b-4b7e-9d55-%012x
+allow 1024-65535 %s 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+`, yes(opt.NoUPnP), yes(opt.NoNATPMP), time.Now().UnixNano()&0xffffffffffff, netip.PrefixFrom(ispLANAddr, 24).Masked())
+	path := filepath.Join(t.boxDir, "miniupnpd.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		return err
+	}
+	log, err := os.OpenFile(filepath.Join(t.boxDir, "miniupnpd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	// -d: stay in the foreground (no pid file, no daemonizing), so the lab holds its PID.
+	cmd := exec.Command("ip", "netns", "exec", t.ISPBox, MiniupnpdPath, "-f", path, "-d")
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	t.procs = append(t.procs, cmd)
+	t.miniupnpd = cmd
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		data, _ := os.ReadFile(filepath.Join(t.boxDir, "miniupnpd.log"))
+		if strings.Contains(string(data), "Listening for NAT-PMP/PCP") || (opt.NoNATPMP && strings.Contains(string(data), "HTTP listening")) {
+			return nil
+		}
+		if strings.Contains(string(data), "impossible") || strings.Contains(string(data), "Failed") {
+			return fmt.Errorf("miniupnpd: %s", data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return errors.New("miniupnpd did not start listening within 5s")
+}
+
+// RebootISPBox is the box losing power: miniupnpd stops, its rules are gone (a fresh ruleset, as after a
+// boot), and it starts again with opt, forgetting every mapping.
+func (t *Topology) RebootISPBox(ctx context.Context, opt MiniupnpdOptions) error {
+	t.StopMiniupnpd()
+	if _, err := Exec(ctx, t.ISPBox, "nft", "delete", "table", "inet", "ispbox"); err != nil {
+		return err
+	}
+	if err := t.steps(ctx, nftScript{t.ISPBox, miniupnpdRules}); err != nil {
+		return err
+	}
+	return t.StartMiniupnpd(opt)
+}
+
+// StopMiniupnpd stops the box's miniupnpd (SIGTERM by PID). miniupnpd removes its rules on the way out.
+func (t *Topology) StopMiniupnpd() {
+	if t.miniupnpd != nil {
+		t.Stop(t.miniupnpd)
+		t.miniupnpd = nil
+	}
+}
+
+// MiniupnpdLog is what the box's miniupnpd logged.
+func (t *Topology) MiniupnpdLog() string {
+	data, _ := os.ReadFile(filepath.Join(t.boxDir, "miniupnpd.log"))
+	return string(data)
+}
+
+// BoxRedirects lists the port redirections miniupnpd holds in the box's nftables, as "tcp 8090 192.168.1.2".
+func (t *Topology) BoxRedirects(ctx context.Context) ([]string, error) {
+	out, err := Exec(ctx, t.ISPBox, "nft", "list", "chain", "inet", "ispbox", "prerouting_miniupnpd")
+	if err != nil {
+		return nil, err
+	}
+	var rules []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		var proto, port, to string
+		for i := 0; i+1 < len(f); i++ {
+			switch f[i] {
+			case "dport":
+				port = f[i+1]
+			case "to":
+				to, _, _ = strings.Cut(f[i+1], ":")
+			case "0x6":
+				proto = "tcp"
+			case "0x11":
+				proto = "udp"
+			}
+		}
+		if strings.Contains(line, "dnat") && port != "" {
+			rules = append(rules, fmt.Sprintf("%s %s %s", proto, port, to))
+		}
+	}
+	return rules, nil
+}
