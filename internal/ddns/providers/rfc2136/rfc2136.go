@@ -53,6 +53,10 @@ const exchangeTimeout = 10 * time.Second
 // one could be forged, but a server refusing the same signed update this often over TCP means it.
 const UnsignedRefusalsToHold = 3
 
+// PlausibleClock is a time this router's clock is surely past once it is set; before it, refusals may be the
+// clock's fault.
+var PlausibleClock = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
 type rfc2136 struct {
 	server string
 	zone   string
@@ -221,6 +225,14 @@ func (p *rfc2136) count(err *provider.Error, keyOK bool) error {
 		return err
 	}
 	p.unsigned++
+	if now := time.Now(); now.Before(PlausibleClock) {
+		// PowerDNS refuses a clock off by more than the probe's widest window (18 hours) just like a wrong key.
+		// A router without a real-time clock boots in 1970 or thereabouts: until NTP has set the clock, a
+		// refusal may be the clock's fault, so it is never a reason to hold.
+		err.Msg += fmt.Sprintf("; not held: this router's clock reads %s, which cannot be right (set it with NTP)",
+			now.UTC().Format(time.RFC3339))
+		return err
+	}
 	if p.unsigned < UnsignedRefusalsToHold {
 		err.Msg += fmt.Sprintf(" (%d of %d in a row before updates are held)", p.unsigned, UnsignedRefusalsToHold)
 		return err

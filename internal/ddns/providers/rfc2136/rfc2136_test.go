@@ -205,6 +205,18 @@ func TestUnsignedRefusals(t *testing.T) {
 		t.Errorf("%d updates over TCP and %d datagrams over UDP", n, udp)
 	}
 
+	// A router clock that cannot be right (no real-time clock, NTP not synced yet) never holds on refusals
+	// that may be the clock's fault.
+	q := newProvider(t, f.addr)
+	saved := PlausibleClock
+	PlausibleClock = time.Now().Add(time.Hour)
+	for i := range UnsignedRefusalsToHold + 1 {
+		if _, err := q.Update(context.Background(), addr); provider.IsHold(err) || !strings.Contains(err.Error(), "cannot be right") {
+			t.Fatalf("try %d with an implausible clock: %v", i+1, err)
+		}
+	}
+	PlausibleClock = saved
+
 	// Negative control: a signed answer in between starts the count again.
 	p.unsigned = UnsignedRefusalsToHold - 1
 	p.count(nil, false)
