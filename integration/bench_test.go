@@ -20,7 +20,6 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/lab"
 	"github.com/hairpin-nat/hairpin/internal/netns"
-	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 var (
@@ -74,8 +73,8 @@ func benchDaemon(b *testing.B, topo *lab.Topology, forwards string, flags ...str
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := poll.Until(context.Background(), 15*time.Second, func() bool { return strings.Contains(out.String(), "rules applied") }); err != nil {
-		b.Fatalf("daemon did not apply: %s", out.String())
+	if _, err := lab.WaitDaemon(context.Background(), sock, 15*time.Second, lab.Installed); err != nil {
+		b.Fatalf("daemon did not apply: %v\n%s", err, out.String())
 	}
 	return cmd, out
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -221,11 +222,9 @@ func TestDaemonSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.signal(t, syscall.SIGHUP)
-	if err := poll.Until(context.Background(), 10*time.Second, func() bool {
-		return strings.Contains(d.log.String(), "reload rejected")
-	}); err != nil {
-		t.Fatalf("no rejection logged:\n%s", d.log.String())
-	}
+	d.waitStatus(t, "the rejected reload", func(s *daemon.Status) bool {
+		return slices.ContainsFunc(s.Events, func(e daemon.Event) bool { return strings.HasPrefix(e.Message, "reload rejected") })
+	})
 	for _, want := range []string{"port 99999 is out of range", "duplicate name"} {
 		if !strings.Contains(d.log.String(), want) {
 			t.Errorf("the rejection does not say %q:\n%s", want, d.log.String())

@@ -76,8 +76,8 @@ func labWithCameras(t *testing.T, opt lab.Options) (*lab.Topology, string) {
 
 func writeConfig(t *testing.T, text string) string {
 	t.Helper()
-	path, err := lab.WriteConfig(t.TempDir(), text)
-	if err != nil {
+	path := filepath.Join(t.TempDir(), "hairpin.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -12,13 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/lab"
-	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 const labStateDir = "/run/hairpin-lab"
@@ -70,12 +67,7 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 			return err
 		}
 	}
-	var failed int
-	if doubleNAT {
-		failed, err = labDoubleNAT(ctx, out, t, dir)
-	} else {
-		failed, err = labSingleNAT(ctx, out, t, dir)
-	}
+	failed, err := t.Demo(ctx, out, dir)
 	if err != nil {
 		return err
 	}
@@ -94,181 +86,6 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 		return fmt.Errorf("%d check(s) did not behave as expected", failed)
 	}
 	return nil
-}
-
-func labSingleNAT(ctx context.Context, out io.Writer, t *lab.Topology, dir string) (int, error) {
-	cfgPath, err := lab.WriteConfig(dir, t.Config())
-	if err != nil {
-		return 0, err
-	}
-	fmt.Fprintf(out, "\nRouter config (%s):\n%s\n", cfgPath, indent(t.Config()))
-	failed, err := labProve(ctx, out, t, cfgPath)
-	if err != nil || failed > 0 {
-		return failed, err
-	}
-	return 0, labFollow(ctx, out, t, dir)
-}
-
-// labDoubleNAT runs the daemon behind the lab's ISP box: it learns the public address from a "what is my IP"
-// service on the internet host and forwards it too, so the bookmarks work from the LAN without the ISP box
-// (which does not hairpin) and from the internet through both NATs.
-func labDoubleNAT(ctx context.Context, out io.Writer, t *lab.Topology, dir string) (int, error) {
-	if _, _, err := t.Start(t.Internet, "lab", "serve", "--whoami", "8080"); err != nil {
-		return 0, err
-	}
-	whoami := "http://" + t.InternetAddr.String() + ":8080/ip"
-	if err := poll.Until(ctx, 10*time.Second, func() bool {
-		a := lab.HTTPGet(ctx, t.Router, whoami, time.Second)
-		return a.Err != nil && strings.Contains(a.Err.Error(), "unexpected answer") // it answered, with a bare address
-	}); err != nil {
-		return 0, errors.New("the lab's what-is-my-IP service did not start")
-	}
-	wanSection := fmt.Sprintf("wan:\n  interface: %s\n", t.WANIf)
-	text := strings.Replace(t.Config(), wanSection, wanSection+"  double_nat: auto\n  public_ip: [\""+whoami+"\"]\n", 1)
-	cfgPath := filepath.Join(dir, "hairpin.yaml")
-	daemonText := fmt.Sprintf("daemon: {status: %s/hairpin.sock}\nstate_dir: %s\n%s", dir, dir, text)
-	if err := os.WriteFile(cfgPath, []byte(daemonText), 0o644); err != nil {
-		return 0, err
-	}
-	fmt.Fprintf(out, "\nAn ISP box (%s) sits in front of the router: it owns the public address %s and forwards\neverything to the router's private WAN address %s. Router config (%s):\n%s\n",
-		t.ISPBox, t.PublicAddr, t.RouterWAN, cfgPath, indent(daemonText))
-	proc, logs, err := t.Start(t.Router, "run", "-c", cfgPath)
-	if err != nil {
-		return 0, err
-	}
-	if err := poll.Until(ctx, 15*time.Second, func() bool { return strings.Contains(logs.String(), "WAN address set updated") }); err != nil {
-		t.Stop(proc)
-		return 0, fmt.Errorf("the daemon did not learn the public address:\n%s", logs.String())
-	}
-	fmt.Fprintf(out, "router$ hairpin run -c %s\n", cfgPath)
-	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		fmt.Fprintf(out, "  %s\n", line)
-	}
-	checks := t.ProveAll(ctx)
-	fmt.Fprintf(out, "\nEvery bookmark on the public address %s:\n\n", t.PublicAddr)
-	lab.PrintChecks(out, checks, false)
-	failed := lab.Failures(checks)
-
-	// Negative control: the same forwards without double-NAT handling.
-	t.Stop(proc)
-	off := strings.Replace(t.Config(), wanSection, wanSection+"  double_nat: off\n", 1)
-	offPath := filepath.Join(dir, "double-nat-off.yaml")
-	if err := os.WriteFile(offPath, []byte(off), 0o644); err != nil {
-		return failed, err
-	}
-	if _, err := t.Apply(ctx, offPath); err != nil {
-		return failed, err
-	}
-	neg := t.ProveFromLAN(ctx)
-	fmt.Fprintf(out, "\nNegative control: double_nat off. The router does not know the public address, the laptop's\nrequest goes to the ISP box, which does not hairpin:\n\n")
-	lab.PrintChecks(out, neg, true)
-	failed += lab.Answered(neg)
-	// Leave the daemon running again, for --keep; it logs to a file so it can outlive this command.
-	if _, err := t.StartToFile(t.Router, filepath.Join(dir, "daemon.log"), "run", "-c", cfgPath); err != nil {
-		return failed, err
-	}
-	if err := poll.Until(ctx, 15*time.Second, func() bool {
-		st, err := daemon.Fetch(ctx, filepath.Join(dir, "hairpin.sock"))
-		return err == nil && len(st.ForwardSet) == 2
-	}); err != nil {
-		return failed, errors.New("the restarted daemon did not learn the public address again")
-	}
-	if failed == 0 {
-		fmt.Fprintf(out, "\nBehind double NAT all %d forwards work from LAN, WAN and router; without it all %d fail from the LAN.\n", len(checks), len(neg))
-	}
-	return failed, nil
-}
-
-// labProve applies hairpin, proves every forward, then shows the negative control and restores hairpin.
-func labProve(ctx context.Context, out io.Writer, t *lab.Topology, cfgPath string) (failed int, err error) {
-	msg, err := t.Apply(ctx, cfgPath)
-	if err != nil {
-		return 0, err
-	}
-	fmt.Fprintf(out, "router$ hairpin apply -c %s\n%s\n", cfgPath, indent(msg))
-	checks := t.ProveAll(ctx)
-	fmt.Fprintf(out, "Every bookmark, from the LAN (hairpin), the internet and the router itself, public address %s:\n\n", t.PublicAddr)
-	lab.PrintChecks(out, checks, false)
-	failed += lab.Failures(checks)
-
-	if _, err := t.Apply(ctx, cfgPath, "--no-hairpin-masquerade"); err != nil {
-		return failed, err
-	}
-	neg := t.ProveFromLAN(ctx)
-	fmt.Fprintf(out, "\nNegative control: the same rules without hairpin's masquerade. The camera answers the laptop\ndirectly from its LAN address, and the laptop drops the reply:\n\n")
-	lab.PrintChecks(out, neg, true)
-	failed += lab.Answered(neg)
-	if _, err := t.Apply(ctx, cfgPath); err != nil {
-		return failed, err
-	}
-	if failed == 0 {
-		fmt.Fprintf(out, "\nAll %d forwards work from LAN, WAN and router; without hairpin's masquerade all %d fail from the LAN.\n", len(checks), len(neg))
-	}
-	return failed, nil
-}
-
-// labFollow runs the daemon on the router and moves the WAN address, as an ISP's DHCP server would, showing
-// the forwards follow at once and the old address stops forwarding.
-func labFollow(ctx context.Context, out io.Writer, t *lab.Topology, dir string) error {
-	cfg := fmt.Sprintf("daemon: {status: %s/hairpin.sock}\nstate_dir: %s\n%s", dir, dir, t.Config())
-	cfgPath := filepath.Join(dir, "daemon.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return err
-	}
-	proc, logs, err := t.Start(t.Router, "run", "-c", cfgPath)
-	if err != nil {
-		return err
-	}
-	defer t.Stop(proc)
-	if err := poll.Until(ctx, 10*time.Second, func() bool { return strings.Contains(logs.String(), "rules applied") }); err != nil {
-		return fmt.Errorf("the daemon did not start: %s", logs.String())
-	}
-	oldAddr, newAddr := t.PublicAddr.String(), "203.0.113.11"
-	fmt.Fprintf(out, "\nrouter$ hairpin run -c %s   (the daemon)\nThe ISP moves the WAN address from %s to %s:\n", cfgPath, oldAddr, newAddr)
-	for _, c := range []string{"addr del " + oldAddr + "/24 dev " + t.WANIf, "addr add " + newAddr + "/24 dev " + t.WANIf, "route replace default via " + t.InternetAddr.String()} {
-		if err := t.IP(ctx, t.Router, c); err != nil {
-			return err
-		}
-	}
-	start := time.Now()
-	url := "http://" + newAddr + ":8090/"
-	a := lab.HTTPGet(ctx, t.Laptop, url, 200*time.Millisecond)
-	for !a.OK() {
-		if time.Since(start) > 5*time.Second {
-			return fmt.Errorf("the forwards did not follow the new address: %s", logs.String())
-		}
-		time.Sleep(time.Millisecond) // pacing between attempts; a refused connection returns at once
-		a = lab.HTTPGet(ctx, t.Laptop, url, 200*time.Millisecond)
-	}
-	took := time.Since(start)
-	// The daemon enables the new address before it retires the old one; give it the moment that takes.
-	var old lab.Answer
-	_ = poll.Until(ctx, 2*time.Second, func() bool {
-		old = lab.HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 500*time.Millisecond)
-		return !old.OK()
-	})
-	fmt.Fprintf(out, "  laptop -> %s:8090: %s, %s after the change\n  laptop -> %s:8090 (old): %s\n", newAddr, a, took.Round(time.Millisecond), oldAddr, old)
-	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		if strings.Contains(line, "WAN address") {
-			fmt.Fprintf(out, "  daemon log: %s\n", line)
-		}
-	}
-	if old.OK() {
-		return fmt.Errorf("the old address %s still forwards", oldAddr)
-	}
-	// Put the lab back as it was, for --keep.
-	for _, c := range []string{"addr del " + newAddr + "/24 dev " + t.WANIf, "addr add " + oldAddr + "/24 dev " + t.WANIf, "route replace default via " + t.InternetAddr.String()} {
-		if err := t.IP(ctx, t.Router, c); err != nil {
-			return err
-		}
-	}
-	return poll.Until(ctx, 5*time.Second, func() bool {
-		return lab.HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 200*time.Millisecond).OK()
-	})
-}
-
-func indent(s string) string {
-	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
 }
 
 type labState struct {

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,27 +13,6 @@ import (
 
 // ProbeTimeout bounds each probe; a hairpin failure shows up as a timeout or a reset.
 const ProbeTimeout = 1500 * time.Millisecond
-
-// Config is the hairpin config for the lab's router: the article's four cameras on 8090-8093, the front
-// camera also over UDP.
-func (t *Topology) Config() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "wan:\n  interface: %s\nlan:\n  interface: %s\nforwards:\n", t.WANIf, t.LANIf)
-	for _, c := range t.Cameras {
-		proto := "tcp"
-		if c.Name == "front-cam" {
-			proto = "both"
-		}
-		fmt.Fprintf(&b, "  - name: %s\n    port: %d\n    to: %s:80\n    protocol: %s\n", c.Name, c.Port, c.Addr, proto)
-	}
-	return b.String()
-}
-
-// WriteConfig writes text as a config file in dir and returns its path.
-func WriteConfig(dir, text string) (string, error) {
-	path := filepath.Join(dir, "hairpin.yaml")
-	return path, os.WriteFile(path, []byte(text), 0o644)
-}
 
 // StartCameras starts each camera's server (HTTP and UDP echo on port 80) and waits until all answer on the
 // LAN.
