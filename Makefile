@@ -33,5 +33,15 @@ bench: deps build
 	@echo "Daemon: reaction time to WAN address changes (100 changes), idle memory and CPU with 100 forwards"
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./integration
 
+# fuzz runs every fuzz target of the module for FUZZTIME each (go test runs their seed corpora in make test).
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
 clean:
 	rm -rf bin
