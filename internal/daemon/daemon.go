@@ -91,10 +91,11 @@ type Daemon struct {
 	upstream    UpstreamFacts
 	up          *upstreamRun
 
-	reload   chan chan error
-	metrics  *metrics
-	ddns     DDNS
-	ddnsStop context.CancelFunc
+	reload    chan reloadRequest
+	reloading sync.Mutex // one reload at a time
+	metrics   *metrics
+	ddns      DDNS
+	ddnsStop  context.CancelFunc
 	// hosts follows the hostnames of allow lists; nil when the backend resolves them itself (RouterOS).
 	hosts *allowdns.Resolver
 }
@@ -112,7 +113,7 @@ func New(cfg *config.Config, deps Deps) *Daemon {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{deps: deps, log: deps.Logger, cfg: cfg, reload: make(chan chan error), started: time.Now()}
+	d := &Daemon{deps: deps, log: deps.Logger, cfg: cfg, reload: make(chan reloadRequest), started: time.Now()}
 	d.metrics = newMetrics(d)
 	return d
 }
@@ -213,9 +214,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.applyFull(ctx, l, "retry")
 		case <-d.upstreamChanged():
 			d.upstreamUpdated(ctx, l)
-		case done := <-d.reload:
-			err := d.doReload(ctx, l)
-			done <- err
+		case req := <-d.reload:
+			req.done <- d.doReload(ctx, l, req.cfg)
 			resync.Reset(d.cfg.Daemon.Resync)
 			publicTick.Reset(d.cfg.WAN.PublicIPEvery)
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,8 @@ type harness struct {
 	done  chan error
 	load  func() (*config.Config, error)
 	ready chan struct{}
+	// ddnsBuilt counts DDNS engines built: one at start, one per reload that changes DDNS settings.
+	ddnsBuilt atomic.Int32
 }
 
 type fakeDDNS struct {
@@ -122,7 +125,7 @@ func startWith(t *testing.T, cfgText string, first plan.Observed, public netip.A
 		Backend:       be,
 		Observe:       func(ctx context.Context, _ *config.Config) (<-chan plan.Observed, error) { return h.obs, nil },
 		NewDiscoverer: func(*config.Config) (Discoverer, error) { return h.disc, nil },
-		NewDDNS:       func(*config.Config) (DDNS, error) { return h.ddns, nil },
+		NewDDNS:       func(*config.Config) (DDNS, error) { h.ddnsBuilt.Add(1); return h.ddns, nil },
 		Load:          func() (*config.Config, error) { return h.load() },
 		Ready:         func() { close(h.ready) },
 		Lookup:        harnessLookup,

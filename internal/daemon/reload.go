@@ -4,20 +4,36 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
-// Reload asks the running loop to read the config again. An invalid config is reported and the running
-// config stays in force.
+// reloadRequest hands a config, already read and validated, to the loop.
+type reloadRequest struct {
+	cfg  *config.Config
+	done chan error
+}
+
+// Reload reads the config again and hands it to the running loop. The file is read and validated here, in
+// the caller's goroutine, so address changes keep being applied while a large or broken file is checked. An
+// invalid config is reported and the running config stays in force. Reloads run one at a time.
 func (d *Daemon) Reload(ctx context.Context) error {
-	done := make(chan error, 1)
+	d.reloading.Lock()
+	defer d.reloading.Unlock()
+	cfg, err := d.deps.Load()
+	if err != nil {
+		d.event(slog.LevelError, "reload rejected; the running config stays in force", "error", err)
+		return err
+	}
+	req := reloadRequest{cfg: cfg, done: make(chan error, 1)}
 	select {
-	case d.reload <- done:
+	case d.reload <- req:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	done := req.done
 	select {
 	case err := <-done:
 		return err
@@ -26,13 +42,8 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	}
 }
 
-// doReload reads the config again; on any error the running config stays.
-func (d *Daemon) doReload(ctx context.Context, l *loop) error {
-	cfg, err := d.deps.Load()
-	if err != nil {
-		d.event(slog.LevelError, "reload rejected; the running config stays in force", "error", err)
-		return err
-	}
+// doReload switches to cfg; on any error the running config stays.
+func (d *Daemon) doReload(ctx context.Context, l *loop, cfg *config.Config) error {
 	old := d.cfg
 	if cfg.Backend != old.Backend || !sameRouterOS(cfg.RouterOS, old.RouterOS) || cfg.Daemon.Status != old.Daemon.Status {
 		err := errors.New("the backend, the routeros connection and daemon.status change only with a restart (systemctl restart hairpin)")
@@ -62,7 +73,10 @@ func (d *Daemon) doReload(ctx context.Context, l *loop) error {
 	if err := d.setupPublic(l); err != nil {
 		d.event(slog.LevelError, "public address sources", "error", err)
 	}
-	d.startDDNS(ctx)
+	// Restarting DDNS cancels updates in flight and resends; do it only when its settings changed.
+	if !sameDDNS(old, cfg) {
+		d.startDDNS(ctx)
+	}
 	if d.hosts != nil {
 		d.hosts.SetHosts(plan.Hosts(cfg))
 	}
@@ -81,4 +95,20 @@ func sameRouterOS(a, b *config.RouterOS) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// sameDDNS reports whether two configs give the same DDNS engine: the same entries (line numbers aside) and
+// state directory.
+func sameDDNS(a, b *config.Config) bool {
+	if a.StateDir != b.StateDir || len(a.DDNS) != len(b.DDNS) {
+		return false
+	}
+	for i := range a.DDNS {
+		x, y := a.DDNS[i], b.DDNS[i]
+		x.Line, y.Line = 0, 0
+		if !reflect.DeepEqual(x, y) {
+			return false
+		}
+	}
+	return true
 }

@@ -71,12 +71,20 @@ func listen(addr string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(addr), 0o755); err != nil {
 		return nil, err
 	}
-	// A stale socket from a daemon that died is in the way; a live one answers, and then we refuse.
-	if c, err := net.DialTimeout("unix", addr, 200*time.Millisecond); err == nil {
-		c.Close()
-		return nil, errors.New("another hairpin daemon is already listening there")
+	// A stale socket from a daemon that died is in the way; a live one answers, and then we refuse. Anything
+	// that is not a socket is someone's file: never removed.
+	if fi, err := os.Lstat(addr); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("%s exists and is not a socket; refusing to replace it (choose another path or move the file)", addr)
+		}
+		if c, err := net.DialTimeout("unix", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil, errors.New("another hairpin daemon is already listening there")
+		}
+		if err := os.Remove(addr); err != nil {
+			return nil, err
+		}
 	}
-	_ = os.Remove(addr)
 	l, err := net.Listen("unix", addr)
 	if err != nil {
 		return nil, err
