@@ -59,6 +59,12 @@ func runCmd(version string) *cobra.Command {
 }
 
 func runDaemon(ctx context.Context, version string, cfg *config.Config, path string, logger *slog.Logger) error {
+	// One daemon per state directory: two would undo each other's rules at every resync.
+	release, err := daemon.Lock(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	listener, err := daemon.Listen(cfg.Daemon.Status)
 	if err != nil {
 		return err
