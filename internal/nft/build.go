@@ -16,6 +16,15 @@ var protocols = []string{"tcp", "udp"}
 // elements already in each counting set: they are left in place (so their counters survive a re-apply) and
 // only the difference is added or deleted.
 func Build(tx *knftables.Transaction, d *plan.Desired, keepCount ...map[string][]uint16) {
+	var existing map[string][]uint16
+	if len(keepCount) > 0 {
+		existing = keepCount[0]
+	}
+	build(tx, d, existing, nil)
+}
+
+// build is Build leaving out the allow-list prefix sets named in preloaded, which are already in place.
+func build(tx *knftables.Transaction, d *plan.Desired, existing map[string][]uint16, preloaded map[string]bool) {
 	comment := OwnerComment
 	tx.Add(&knftables.Table{Comment: &comment})
 
@@ -34,16 +43,12 @@ func Build(tx *knftables.Transaction, d *plan.Desired, keepCount ...map[string][
 		})
 	}
 
-	var existing map[string][]uint16
-	if len(keepCount) > 0 {
-		existing = keepCount[0]
-	}
 	for _, proto := range protocols {
 		syncCountSet(tx, proto, portsOf(d, proto), existing[proto])
 	}
 
 	addChains(tx, d)
-	buildGuards(tx, d)
+	buildGuards(tx, d, preloaded)
 }
 
 func replaceSet(tx *knftables.Transaction, s *knftables.Set, keys []string) {

@@ -97,3 +97,22 @@ func (k *fakeKernel) close() error { return nil }
 func (k *fakeKernel) objects(ctx context.Context) (Objects, map[string]uint64, error) {
 	return objectsFake(ctx, k.fake)
 }
+
+func (k *fakeKernel) loadPrefixSet(ctx context.Context, name string, prefixes []netip.Prefix) error {
+	return loadPrefixSetTx(ctx, k.run, k.fake.NewTransaction(), name, prefixes)
+}
+
+func (k *fakeKernel) setHosts(ctx context.Context, want map[string][]netip.Addr) error {
+	if err := mustOwn(k.tableState(ctx)); err != nil {
+		return err
+	}
+	tx := k.fake.NewTransaction()
+	for name, addrs := range want {
+		// Flush without "add set": a missing set fails, as over netlink.
+		tx.Flush(&knftables.Set{Name: name})
+		for _, a := range addrs {
+			tx.Add(&knftables.Element{Set: name, Key: []string{a.String()}})
+		}
+	}
+	return k.run(ctx, tx)
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,18 +43,22 @@ var guardPrefixes = []string{chainGuard, chainGuardBase, chainLimitBase, setAllo
 // (whose own connections never pass prerouting) always reach the forward. Which forward a packet is for is one
 // verdict-map lookup on protocol and port, and whether its source is allowed one lookup per set, so the cost
 // does not grow with the number of forwards or prefixes.
-func buildGuards(tx *knftables.Transaction, d *plan.Desired) {
+func buildGuards(tx *knftables.Transaction, d *plan.Desired, preloaded map[string]bool) {
 	if len(d.Guards) == 0 {
 		// Nothing to check: no chain at all, so that unguarded forwards cost nothing per packet.
 		return
 	}
 	for _, s := range d.AllowSets {
-		if len(s.Prefixes) > 0 {
+		if name := prefixSetName(s); len(s.Prefixes) > 0 && !preloaded[name] {
 			keys := make([]string, len(s.Prefixes))
 			for i, p := range s.Prefixes {
 				keys[i] = p.String()
 			}
-			replaceSet(tx, &knftables.Set{Name: setAllowBase + s.ID, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}}, keys)
+			// Never flushed: the name says what it holds.
+			tx.Add(&knftables.Set{Name: name, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+			for _, k := range keys {
+				tx.Add(&knftables.Element{Set: name, Key: []string{k}})
+			}
 		}
 		if len(s.Hosts) > 0 {
 			replaceSet(tx, &knftables.Set{Name: setHostsBase + s.ID, Type: "ipv4_addr"}, hostKeys(s))
@@ -126,7 +132,7 @@ func guardChains(tx *knftables.Transaction, g plan.Guard, sets map[string]plan.A
 	for _, id := range g.Sets {
 		s := sets[id]
 		if len(s.Prefixes) > 0 {
-			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s%s %s", setAllowBase, id, pass)})
+			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s %s", prefixSetName(s), pass)})
 		}
 		if len(s.Hosts) > 0 {
 			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s%s %s", setHostsBase, id, pass)})
@@ -156,7 +162,7 @@ type Objects map[string][]string
 func deleteStaleGuards(tx *knftables.Transaction, have Objects, d *plan.Desired) {
 	want := map[string]bool{chainGuard: len(d.Guards) > 0, mapGuardPorts: len(d.Guards) > 0}
 	for _, s := range d.AllowSets {
-		want[setAllowBase+s.ID] = len(s.Prefixes) > 0
+		want[prefixSetName(s)] = len(s.Prefixes) > 0
 		want[setHostsBase+s.ID] = len(s.Hosts) > 0
 	}
 	for _, g := range d.Guards {
@@ -289,23 +295,49 @@ func objectsFake(ctx context.Context, fake *knftables.Fake) (Objects, map[string
 	return objs, counters, nil
 }
 
-// SetAllowHosts implements backend.HostUpdater: it replaces the host sets of the given allow sets in one
-// transaction and touches nothing else, so a hostname's new address is allowed without a re-apply.
+// SetAllowHosts implements backend.HostUpdater: it brings the host sets of the given allow sets to their new
+// addresses in one netlink transaction and touches nothing else, so a hostname's new address is allowed
+// without a re-apply (and without an nft run, which would read every interval set in the ruleset first).
 func (b *Backend) SetAllowHosts(ctx context.Context, sets []plan.AllowSet) error {
-	if err := mustOwn(b.k.tableState(ctx)); err != nil {
-		return err
-	}
-	tx := b.build.NewTransaction()
+	want := map[string][]netip.Addr{}
 	for _, s := range sets {
-		// Flush without "add set": a set that is missing means the table is not what the last apply
-		// installed, and the caller applies fully instead.
-		tx.Flush(&knftables.Set{Name: setHostsBase + s.ID})
-		for _, k := range hostKeys(s) {
-			tx.Add(&knftables.Element{Set: setHostsBase + s.ID, Key: []string{k}})
-		}
+		want[setHostsBase+s.ID] = s.HostAddrs
 	}
-	if err := b.k.run(ctx, tx); err != nil {
+	if err := b.k.setHosts(ctx, want); err != nil {
 		return fmt.Errorf("updating allowed host addresses (a full apply is needed): %w", err)
 	}
 	return nil
+}
+
+// setHostsNetlink brings each named set to its addresses, all sets in one transaction. A missing set fails
+// the whole change.
+func setHostsNetlink(want map[string][]netip.Addr) error {
+	conn, err := gnft.New()
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer conn.CloseLasting()
+	table := &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		set, err := conn.GetSetByName(table, name)
+		if err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+		current, err := conn.GetSetElements(set)
+		if err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+		add, del := wanDiff(current, want[name])
+		if len(add) > 0 {
+			if err := conn.SetAddElements(set, add); err != nil {
+				return err
+			}
+		}
+		if len(del) > 0 {
+			if err := conn.SetDeleteElements(set, del); err != nil {
+				return err
+			}
+		}
+	}
+	return conn.Flush()
 }

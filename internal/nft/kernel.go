@@ -26,6 +26,11 @@ type kernel interface {
 	// objects lists the table's chains, sets (maps included) and named counters, and reads the counters; a
 	// missing table lists as empty.
 	objects(ctx context.Context) (Objects, map[string]uint64, error)
+	// setHosts brings each named host set to its addresses in one transaction, after checking the table is
+	// hairpin's; it changes nothing else.
+	setHosts(ctx context.Context, want map[string][]netip.Addr) error
+	// loadPrefixSet creates the interval set name holding prefixes (sorted, disjoint), complete or not at all.
+	loadPrefixSet(ctx context.Context, name string, prefixes []netip.Prefix) error
 	// close releases what the kernel holds open (netlink sockets).
 	close() error
 }

@@ -115,3 +115,20 @@ func (k *netKernel) close() error {
 func (k *netKernel) objects(context.Context) (Objects, map[string]uint64, error) {
 	return objectsNetlink()
 }
+
+func (k *netKernel) loadPrefixSet(_ context.Context, name string, prefixes []netip.Prefix) error {
+	if !isRoot() {
+		return errNeedRoot
+	}
+	return loadPrefixSetNetlink(name, prefixes)
+}
+
+func (k *netKernel) setHosts(ctx context.Context, want map[string][]netip.Addr) error {
+	if !isRoot() {
+		return errNeedRoot
+	}
+	if err := mustOwn(k.tableState(ctx)); err != nil {
+		return err
+	}
+	return setHostsNetlink(want)
+}

@@ -113,13 +113,66 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 			slices.Sort(have[proto])
 		}
 	}
+	preloaded, created, err := b.preloadPrefixSets(ctx, d, exists, objs)
+	if err != nil {
+		return err
+	}
 	tx := b.build.NewTransaction()
-	Build(tx, d, have)
+	build(tx, d, have, preloaded)
 	deleteStaleGuards(tx, objs, d)
 	if err := b.k.run(ctx, tx); err != nil {
+		b.dropSets(ctx, created)
 		return fmt.Errorf("nftables rejected the transaction, nothing was changed: %w", err)
 	}
 	return nil
+}
+
+// preloadPrefixSets loads every allow list's prefix set that is not in the table yet, before the transaction
+// that refers to it. A table that does not exist yet is created first, empty but for its ownership comment.
+func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists bool, objs Objects) (preloaded map[string]bool, created []string, err error) {
+	have := map[string]bool{}
+	for _, name := range objs["set"] {
+		have[name] = true
+	}
+	preloaded = map[string]bool{}
+	for _, s := range d.AllowSets {
+		if len(s.Prefixes) == 0 {
+			continue
+		}
+		name := prefixSetName(s)
+		if have[name] {
+			preloaded[name] = true
+			continue
+		}
+		if !exists {
+			tx := b.build.NewTransaction()
+			comment := OwnerComment
+			tx.Add(&knftables.Table{Comment: &comment})
+			if err := b.k.run(ctx, tx); err != nil {
+				return nil, nil, fmt.Errorf("creating table ip %s: %w", Table, err)
+			}
+			exists = true
+		}
+		if err := b.k.loadPrefixSet(ctx, name, s.Prefixes); err != nil {
+			b.dropSets(ctx, created)
+			return nil, nil, fmt.Errorf("loading allow list %s: %w", s.ID, err)
+		}
+		created = append(created, name)
+		preloaded[name] = true
+	}
+	return preloaded, created, nil
+}
+
+// dropSets deletes sets this apply created before its transaction failed; nothing refers to them.
+func (b *Backend) dropSets(ctx context.Context, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	tx := b.build.NewTransaction()
+	for _, n := range names {
+		tx.Delete(&knftables.Set{Name: n})
+	}
+	_ = b.k.run(ctx, tx)
 }
 
 // SetWANAddrs implements backend.Backend by changing only the address set, over netlink: the daemon's hot

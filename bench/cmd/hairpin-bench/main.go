@@ -33,11 +33,21 @@ func run() int {
 	connRounds := flag.Int("conn-rounds", 7, "rounds of the connection-rate benchmark")
 	connDur := flag.Duration("conn-time", 2*time.Second, "time per connection-rate measurement")
 	checkRounds := flag.Int("check-rounds", 3, "rounds of the config-check benchmark")
-	only := flag.String("only", "check,throughput,apply,connrate", "benchmarks to run")
+	allowN := flag.Int("allow-prefixes", 100_000, "prefixes in the allowlist benchmark")
+	allowRounds := flag.Int("allow-rounds", 3, "rounds of the allowlist benchmark")
+	loadAllow := flag.String("load-allow", "", "internal: load this prefix file into hairpin's table and exit (the allowlist benchmark runs it)")
+	only := flag.String("only", "check,throughput,apply,connrate,allow", "benchmarks to run")
 	quiet := flag.Bool("q", false, "do not log each measurement")
 	skip := flag.String("skip", "", "throughput variants to leave out: nocount,direct,proxy")
 	flag.Parse()
 
+	if *loadAllow != "" {
+		if err := bench.LoadAllowFile(*loadAllow); err != nil {
+			fmt.Fprintln(os.Stderr, "hairpin-bench:", err)
+			return 1
+		}
+		return 0
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "hairpin-bench needs root (network namespaces and nftables); run `sudo make bench`")
 		return 1
@@ -76,6 +86,9 @@ func run() int {
 			return bench.Throughput(ctx, env, bench.ThroughputOptions{Rounds: *rounds, Seconds: *secs, Skip: strings.Split(*skip, ",")})
 		}},
 		{"apply", func() ([]bench.Row, error) { return bench.ApplyTime(ctx, env, applyOpt) }},
+		{"allow", func() ([]bench.Row, error) {
+			return bench.AllowList(ctx, env, bench.AllowOptions{Prefixes: *allowN, Rounds: *allowRounds})
+		}},
 		{"connrate", func() ([]bench.Row, error) {
 			return bench.ConnRate(ctx, env, bench.ConnRateOptions{Forwards: *connFwds, Rounds: *connRounds, Duration: *connDur, Workers: 2})
 		}},

@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/nft"
+)
+
+// AllowPrefixes returns n disjoint public IPv4 prefixes of mixed lengths (/20 to /32), like a country list:
+// each lies in a /20 of its own, picked at random (seeded) above 1.0.0.0 and below 224.0.0.0.
+func AllowPrefixes(n int) []netip.Prefix {
+	r := rand.New(rand.NewPCG(14, 14))
+	const first, last = 1 << 12, 224 << 12 // /20 blocks
+	seen := make(map[uint32]bool, n)
+	lengths := []int{20, 22, 24, 24, 24, 32}
+	out := make([]netip.Prefix, 0, n)
+	for len(out) < n {
+		b := uint32(first + r.IntN(last-first))
+		if seen[b] {
+			continue
+		}
+		seen[b] = true
+		a := b << 12
+		out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), lengths[r.IntN(len(lengths))]))
+	}
+	return out
+}
+
+// AllowOptions size the allowlist benchmark.
+type AllowOptions struct {
+	Prefixes int
+	Rounds   int
+}
+
+// AllowList times loading a file of many prefixes as a forward's allow list, against nft -f loading the same
+// set (the baseline, in a table of its own), alternating round by round: hairpin's load itself (parse the
+// file, load the interval set over netlink, in this process), the first `hairpin apply` of a config with the
+// list on a clean router, and `hairpin apply` again with the list unchanged. Memory is the peak resident size
+// of the process tree (GNU time).
+func AllowList(ctx context.Context, e *Env, opt AllowOptions) ([]Row, error) {
+	prefixes := AllowPrefixes(opt.Prefixes)
+	var list, floor strings.Builder
+	fmt.Fprintf(&floor, "table ip %s {\n\tset allow {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { ", FloorTable)
+	for i, p := range prefixes {
+		list.WriteString(p.String())
+		list.WriteByte('\n')
+		if i > 0 {
+			floor.WriteString(", ")
+		}
+		floor.WriteString(p.String())
+	}
+	floor.WriteString(" }\n\t}\n}\n")
+	listPath, err := e.WriteFile(fmt.Sprintf("allow-%d.txt", opt.Prefixes), list.String())
+	if err != nil {
+		return nil, err
+	}
+	floorPath, err := e.WriteFile(fmt.Sprintf("allow-%d-floor.nft", opt.Prefixes), floor.String())
+	if err != nil {
+		return nil, err
+	}
+	_, cam := e.Camera()
+	cfgPath, err := e.WriteFile("allow.yaml", fmt.Sprintf("wan: {interface: %s}\nlan: {interface: %s}\nforwards:\n  - {name: cam, port: 8090, to: %s:80, allow: [%s]}\n",
+		e.Topo.WANIf, e.Topo.LANIf, cam, listPath))
+	if err != nil {
+		return nil, err
+	}
+	variants := []struct {
+		name, note string
+		run        func() (Timing, float64, error) // time, MB
+	}{
+		{"nft -f set", "the same interval set from an nft file", func() (Timing, float64, error) {
+			return e.timed(ctx, "nft", "-f", floorPath)
+		}},
+		{"hairpin load", "parse the file, load the set over netlink", func() (Timing, float64, error) {
+			return e.loadInProcess(ctx, listPath)
+		}},
+		{"hairpin apply", "first apply of a config with the list, full CLI", func() (Timing, float64, error) {
+			return e.timed(ctx, e.Bin, "apply", "-c", cfgPath)
+		}},
+		{"hairpin apply again", "list unchanged: its set stays; nft still reads it (see README)", func() (Timing, float64, error) {
+			if _, _, err := e.timed(ctx, e.Bin, "apply", "-c", cfgPath); err != nil {
+				return Timing{}, 0, err
+			}
+			return e.timed(ctx, e.Bin, "apply", "-c", cfgPath)
+		}},
+	}
+	secs := make([][]float64, len(variants))
+	cpu := make([][]float64, len(variants))
+	mem := make([][]float64, len(variants))
+	for round := range opt.Rounds {
+		for _, i := range Order(round, []int{0, 1, 2, 3}) {
+			if err := e.Clean(ctx); err != nil {
+				return nil, err
+			}
+			took, mb, err := variants[i].run()
+			if err != nil {
+				return nil, fmt.Errorf("allowlist %s: %w", variants[i].name, err)
+			}
+			secs[i] = append(secs[i], took.Wall.Seconds())
+			cpu[i] = append(cpu[i], took.CPU.Seconds())
+			mem[i] = append(mem[i], mb)
+			e.Log("allowlist %d round %d %-20s %7.3f s (cpu %.3f s) %7.1f MB", opt.Prefixes, round+1, variants[i].name, took.Wall.Seconds(), took.CPU.Seconds(), mb)
+		}
+	}
+	if err := e.Clean(ctx); err != nil {
+		return nil, err
+	}
+	bench := fmt.Sprintf("allowlist %d prefixes", opt.Prefixes)
+	var rows []Row
+	for _, m := range []struct {
+		unit    string
+		samples [][]float64
+	}{{"s", secs}, {"s cpu", cpu}, {"MB peak", mem}} {
+		base := Row{Bench: bench, Variant: variants[0].name, Note: variants[0].note, Samples: m.samples[0], Unit: m.unit}
+		rows = append(rows, base)
+		for i := 1; i < len(variants); i++ {
+			r := Row{Bench: bench, Variant: variants[i].name, Note: variants[i].note, Samples: m.samples[i], Unit: m.unit}
+			Pair(&r, base)
+			if i == 1 && m.unit != "MB peak" {
+				r.Target = Target{"<=", 0.5}
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// timed runs a command in the router namespace under GNU time and returns its time and peak MB.
+func (e *Env) timed(ctx context.Context, name string, args ...string) (Timing, float64, error) {
+	rss, err := os.CreateTemp(e.Dir, "rss-")
+	if err != nil {
+		return Timing{}, 0, err
+	}
+	rss.Close()
+	defer os.Remove(rss.Name())
+	took, _, err := Run(ctx, e.Topo.Router, "", "/usr/bin/time", append([]string{"-q", "-o", rss.Name(), "-f", "%M", name}, args...)...)
+	if err != nil {
+		return took, 0, err
+	}
+	b, err := os.ReadFile(rss.Name())
+	if err != nil {
+		return took, 0, err
+	}
+	var kb float64
+	if _, err := fmt.Sscan(strings.TrimSpace(string(b)), &kb); err != nil {
+		return took, 0, fmt.Errorf("GNU time's output %q: %w", b, err)
+	}
+	return took, kb / 1024, nil
+}
+
+// LoadAllowFile is the work of hairpin's load, run by `hairpin-bench -load-allow FILE` inside the router
+// namespace so that GNU time sees its peak memory alone: parse the list as the config does and load it over
+// netlink into hairpin's table (which must exist).
+func LoadAllowFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	prefixes, issues := config.ParseAllowFile(path, data)
+	if len(issues) > 0 {
+		return fmt.Errorf("%v", issues[0])
+	}
+	return nft.LoadPrefixSet("allow_bench", config.NormalizePrefixes(prefixes))
+}
+
+// loadInProcess times LoadAllowFile in a process of its own (this program), after creating hairpin's table.
+func (e *Env) loadInProcess(ctx context.Context, path string) (Timing, float64, error) {
+	if _, _, err := Run(ctx, e.Topo.Router, "", "nft", "add", "table", "ip", nft.Table, "{ comment \""+nft.OwnerComment+"\" ; }"); err != nil {
+		return Timing{}, 0, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return Timing{}, 0, err
+	}
+	return e.timed(ctx, self, "-load-allow", path)
+}
