@@ -2,6 +2,7 @@ package routeros
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -358,5 +359,61 @@ func TestScriptQuotesInterfaceNames(t *testing.T) {
 	}
 	if got := unquote(quoteAlways("ether1 - uplink \"$isp\"?\\ caf\u00e9")); got != "ether1 - uplink \"$isp\"?\\ caf\u00e9" {
 		t.Errorf("quoteAlways does not round-trip: %q", got)
+	}
+}
+
+// TestScriptAndRESTAgree: the rules the exported script adds are the rules the REST backend creates.
+func TestScriptAndRESTAgree(t *testing.T) {
+	f := newFixture(t)
+	f.apply(f.desired())
+	rest := map[string]map[string]string{}
+	for _, path := range []string{rostest.NAT, rostest.Mangle} {
+		for _, e := range f.ours(path) {
+			props := map[string]string{}
+			for k, v := range e {
+				switch k {
+				case ".id", "bytes", "packets", "dynamic", "invalid", "log", "log-prefix", "disabled", "comment":
+					continue
+				}
+				props[k] = v
+			}
+			rest[e["comment"]] = props
+		}
+	}
+	script := map[string]map[string]string{}
+	for _, line := range strings.Split(Script(f.cfg), "\n") {
+		if !strings.HasPrefix(line, "/ip firewall nat add ") && !strings.HasPrefix(line, "/ip firewall mangle add ") {
+			continue
+		}
+		props := map[string]string{}
+		for _, tok := range tokenize(line)[4:] {
+			k, v, _ := strings.Cut(tok, "=")
+			v = unquote(v)
+			switch v {
+			case "yes":
+				v = "true"
+			case "no":
+				v = "false"
+			}
+			props[k] = v
+		}
+		c := props["comment"]
+		delete(props, "comment")
+		script[c] = props
+	}
+	// Offline the script cannot tell double NAT, so it also writes the WAN-interface rules (harmless with a
+	// public WAN address); those are the only difference.
+	for c := range script {
+		if _, ok := rest[c]; !ok && !strings.HasPrefix(c, MarkerPrefix+"dnat-wanif:") {
+			t.Errorf("the script adds %s, the REST backend does not", c)
+		}
+	}
+	if len(rest) < 10 {
+		t.Fatalf("REST created only %d rules", len(rest))
+	}
+	for c, want := range rest {
+		if got := script[c]; !maps.Equal(got, want) {
+			t.Errorf("%s: script %v, REST %v", c, got, want)
+		}
 	}
 }
