@@ -65,7 +65,7 @@ func (r *Router) SetDefaultRoute(iface string) {
 }
 
 // Evaluate runs a connection's first packet through the rules the router holds, in RouterOS's packet flow
-// (https://help.mikrotik.com/docs/spaces/ROS/pages/328227/Packet+Flow+in+RouterOS): a packet arriving on an
+// (the manual's "Packet Flow in RouterOS" page): a packet arriving on an
 // interface passes mangle prerouting and nat dstnat, then routing, mangle forward, mangle postrouting and nat
 // srcnat; one the router sends passes mangle output and nat output, then routing, mangle postrouting and nat
 // srcnat. NAT is decided on this first packet, as on a router. Only what hairpin's tests need is modelled:

@@ -185,7 +185,8 @@ func (s *Schema) IsEnum(menu, cmd, param string) bool {
 	return len(c) > 0 && !openChoices[param]
 }
 
-// CheckValue returns the router's complaint about a value of a parameter, or "". Booleans take yes, no,
+// CheckValue returns the router's complaint about a value of a parameter, or "" (the wording for a bad
+// boolean is the simulator's; the enumeration wording is the router's). Booleans take yes, no,
 // true and false; enumerated parameters take one of their choices, negated with a leading '!', and sets
 // take a comma-separated list (connection-state=established,related); protocol also takes a number.
 func (s *Schema) CheckValue(menu, cmd, param, value string) string {

@@ -19,8 +19,9 @@
 //     ?-name, ?name=x, ?<name=x, ?>name=x, ?#!&|. and stack indexes), .id values such as "*1A".
 //   - Address lists, https://help.mikrotik.com/docs/spaces/ROS/pages/48660587/Address-lists : "failure:
 //     already have such entry" for a second entry with the same list and address.
-//   - Users, https://help.mikrotik.com/docs/spaces/ROS/pages/8978504/User : the read, write, api and
-//     rest-api policies; a user without them is answered 403.
+//   - The manual's "User" page: the read, write, api and rest-api policies of a user's group. A user without
+//     them is answered 403; the detail text ("not enough permissions") is the simulator's, no public report
+//     shows RouterOS's.
 //
 // Observed router behaviour it reproduces: PATCH with an empty string does not unset a property (unset is
 // POST .../unset): an enumerated matcher answers "input does not match any value of NAME", an interface
