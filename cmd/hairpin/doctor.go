@@ -28,6 +28,7 @@ func doctorCmd() *cobra.Command {
 				return doctor.Report(cmd.OutOrStdout(), fs)
 			}
 			fs = append(fs, doctor.Finding{Level: doctor.OK, What: fmt.Sprintf("config %s: %d forwards, backend %s", path, len(cfg.Forwards), cfg.Backend)})
+			fs = append(fs, doctor.Exposure(cfg)...)
 			if drv, err := backends.Open(cfg, nil); err != nil {
 				fs = append(fs, doctor.Finding{Level: doctor.Fail, What: fmt.Sprintf("backend %s: %v", cfg.Backend, err)})
 			} else {
