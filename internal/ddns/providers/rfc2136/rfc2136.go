@@ -186,7 +186,7 @@ func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	answer, cerr := Classify(r, verr, p.name, sent)
 	if cerr != nil && errors.Is(cerr, errUnsigned) {
 		// Some servers (PowerDNS) answer a bad key, a bad signature and a clock off by more than the fudge
-		// alike, with a bare REFUSED. A signed query can tell the clock apart.
+		// alike, with a bare REFUSED. A signed probe can tell the clock apart.
 		clock, keyOK := p.probe(ctx)
 		if clock != nil {
 			return "", clock
