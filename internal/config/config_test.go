@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -176,14 +177,16 @@ func TestParseDoubleNATSpellings(t *testing.T) {
 		"auto": DoubleNATAuto, "on": DoubleNATOn, "off": DoubleNATOff, `"on"`: DoubleNATOn, `"off"`: DoubleNATOff,
 		"true": DoubleNATOn, "false": DoubleNATOff,
 	} {
-		cfg, err := Parse(file, yamlLines("wan: {interface: eth0, double_nat: "+in+"}", "lan: {interface: br-lan}"))
-		if err != nil {
-			t.Errorf("double_nat: %s: %v", in, err)
-			continue
-		}
-		if cfg.WAN.DoubleNAT != want {
-			t.Errorf("double_nat: %s gives %q, want %q", in, cfg.WAN.DoubleNAT, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			cfg, err := Parse(file, yamlLines("wan: {interface: eth0, double_nat: "+in+"}", "lan: {interface: br-lan}"))
+			if err != nil {
+				t.Errorf("double_nat: %s: %v", in, err)
+				return
+			}
+			if cfg.WAN.DoubleNAT != want {
+				t.Errorf("double_nat: %s gives %q, want %q", in, cfg.WAN.DoubleNAT, want)
+			}
+		})
 	}
 }
 
@@ -481,13 +484,15 @@ func TestPortRange(t *testing.T) {
 		{PortRange{8090, 8093}, PortRange{1, 8089}, false},
 		{PortRange{1, 65535}, PortRange{443, 443}, true},
 	}
-	for _, tt := range tests {
-		if got := tt.a.Overlaps(tt.b); got != tt.overlaps {
-			t.Errorf("%v.Overlaps(%v) = %v", tt.a, tt.b, got)
-		}
-		if got := tt.b.Overlaps(tt.a); got != tt.overlaps {
-			t.Errorf("%v.Overlaps(%v) = %v (not symmetric)", tt.b, tt.a, got)
-		}
+	for i, tt := range tests {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			if got := tt.a.Overlaps(tt.b); got != tt.overlaps {
+				t.Errorf("%v.Overlaps(%v) = %v", tt.a, tt.b, got)
+			}
+			if got := tt.b.Overlaps(tt.a); got != tt.overlaps {
+				t.Errorf("%v.Overlaps(%v) = %v (not symmetric)", tt.b, tt.a, got)
+			}
+		})
 	}
 	if r := (PortRange{1, 65535}); r.Len() != 65535 || r.String() != "1-65535" {
 		t.Errorf("full range: Len %d String %q", r.Len(), r.String())
@@ -498,13 +503,15 @@ func TestPortRange(t *testing.T) {
 }
 
 func TestProtocolHas(t *testing.T) {
-	for _, tt := range []struct {
+	for i, tt := range []struct {
 		p, q Protocol
 		want bool
 	}{{TCP, TCP, true}, {TCP, UDP, false}, {UDP, UDP, true}, {Both, TCP, true}, {Both, UDP, true}, {UDP, TCP, false}} {
-		if got := tt.p.Has(tt.q); got != tt.want {
-			t.Errorf("%s.Has(%s) = %v", tt.p, tt.q, got)
-		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			if got := tt.p.Has(tt.q); got != tt.want {
+				t.Errorf("%s.Has(%s) = %v", tt.p, tt.q, got)
+			}
+		})
 	}
 }
 
@@ -515,9 +522,11 @@ func TestCheckPublicIPSource(t *testing.T) {
 		"https://": false, "stun:": false, "stun::3478": false, "stun:host:0": false, "dns:host:port": false,
 		"ftp://x": false, "ip.example.net": false,
 	} {
-		if err := CheckPublicIPSource(s); (err == nil) != ok {
-			t.Errorf("CheckPublicIPSource(%q) = %v, want ok=%v", s, err, ok)
-		}
+		t.Run(s, func(t *testing.T) {
+			if err := CheckPublicIPSource(s); (err == nil) != ok {
+				t.Errorf("CheckPublicIPSource(%q) = %v, want ok=%v", s, err, ok)
+			}
+		})
 	}
 }
 

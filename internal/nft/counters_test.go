@@ -217,8 +217,10 @@ func TestFirstLines(t *testing.T) {
 		{"a\nb", 2, "a | b"},
 		{"", 1, ""},
 	} {
-		if got := firstLines(tt.in, tt.n); got != tt.want {
-			t.Errorf("firstLines(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
+		t.Run(tt.in, func(t *testing.T) {
+			if got := firstLines(tt.in, tt.n); got != tt.want {
+				t.Errorf("firstLines(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+			}
+		})
 	}
 }

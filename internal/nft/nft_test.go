@@ -55,9 +55,11 @@ func TestApplyIsIdempotent(t *testing.T) {
 	// counters survive.
 	tx := fake.LastTransaction.String()
 	for _, set := range []string{"count_tcp", "count_udp"} {
-		if strings.Contains(tx, "element ip hairpin "+set) || strings.Contains(tx, "flush set ip hairpin "+set) {
-			t.Errorf("re-apply touched %s:\n%s", set, tx)
-		}
+		t.Run(set, func(t *testing.T) {
+			if strings.Contains(tx, "element ip hairpin "+set) || strings.Contains(tx, "flush set ip hairpin "+set) {
+				t.Errorf("re-apply touched %s:\n%s", set, tx)
+			}
+		})
 	}
 }
 
@@ -68,7 +70,9 @@ func TestApplyDiffsCountingSets(t *testing.T) {
 	// Traffic creates the counting elements in the kernel (the set is dynamic); do what the packets would.
 	traffic := fake.NewTransaction()
 	for _, p := range []string{"8090", "8091", "8092", "8093"} {
-		traffic.Add(&knftables.Element{Set: "count_tcp", Key: []string{p}})
+		t.Run(p, func(t *testing.T) {
+			traffic.Add(&knftables.Element{Set: "count_tcp", Key: []string{p}})
+		})
 	}
 	if err := fake.Run(context.Background(), traffic); err != nil {
 		t.Fatal(err)
@@ -88,9 +92,11 @@ func TestApplyDiffsCountingSets(t *testing.T) {
 		t.Errorf("the counter of the port no longer forwarded is not deleted:\n%s", tx)
 	}
 	for _, unwanted := range []string{"count_tcp { 8090 }", "count_tcp { 8091 }", "count_tcp { 8093 }", "add element ip hairpin count_", "flush set ip hairpin count_"} {
-		if strings.Contains(tx, unwanted) {
-			t.Errorf("transaction touches counters it must leave to the packets (%q):\n%s", unwanted, tx)
-		}
+		t.Run(unwanted, func(t *testing.T) {
+			if strings.Contains(tx, unwanted) {
+				t.Errorf("transaction touches counters it must leave to the packets (%q):\n%s", unwanted, tx)
+			}
+		})
 	}
 	got := changed(lineDiff(before, fake.Dump()))
 	want := []string{
@@ -186,14 +192,16 @@ func TestBaseChains(t *testing.T) {
 		"forward": {knftables.FilterType, knftables.ForwardHook, "filter - 5"},
 	}
 	for name, w := range want {
-		c := fake.Table.Chains[name]
-		if c == nil || c.Type == nil || c.Hook == nil || c.Priority == nil {
-			t.Errorf("chain %s missing or not a base chain: %+v", name, c)
-			continue
-		}
-		if *c.Type != w.typ || *c.Hook != w.hook || *c.Priority != w.prio {
-			t.Errorf("chain %s is type %s hook %s priority %s, want %s %s %s", name, *c.Type, *c.Hook, *c.Priority, w.typ, w.hook, w.prio)
-		}
+		t.Run(name, func(t *testing.T) {
+			c := fake.Table.Chains[name]
+			if c == nil || c.Type == nil || c.Hook == nil || c.Priority == nil {
+				t.Errorf("chain %s missing or not a base chain: %+v", name, c)
+				return
+			}
+			if *c.Type != w.typ || *c.Hook != w.hook || *c.Priority != w.prio {
+				t.Errorf("chain %s is type %s hook %s priority %s, want %s %s %s", name, *c.Type, *c.Hook, *c.Priority, w.typ, w.hook, w.prio)
+			}
+		})
 	}
 	if c := fake.Table.Chains["dnat_forwards"]; c == nil || c.Hook != nil {
 		t.Errorf("dnat_forwards must be a regular chain: %+v", c)

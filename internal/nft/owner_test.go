@@ -39,9 +39,11 @@ func TestTableComment(t *testing.T) {
 		{"garbage", []byte{1, 2, 3}, ""},
 	}
 	for _, tc := range tests {
-		if got := tableComment(tc.attrs); got != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tableComment(tc.attrs); got != tc.want {
+				t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+			}
+		})
 	}
 }
 

@@ -310,14 +310,16 @@ func TestDiscoverDial(t *testing.T) {
 		}
 		return (&net.Dialer{}).DialContext(ctx, network, address)
 	}
-	for _, tt := range []struct{ source, want string }{
+	for i, tt := range []struct{ source, want string }{
 		{"http://ip.example.test/", "203.0.113.77"},
 		{"stun:stun.example.test", "198.51.100.77"},
 	} {
-		addr, _, err := discover(t, []string{tt.source}, Options{Dial: dial})
-		if err != nil || addr.String() != tt.want {
-			t.Errorf("%s: %v, %v", tt.source, addr, err)
-		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			addr, _, err := discover(t, []string{tt.source}, Options{Dial: dial})
+			if err != nil || addr.String() != tt.want {
+				t.Errorf("%s: %v, %v", tt.source, addr, err)
+			}
+		})
 	}
 	want := []string{"tcp4 ip.example.test:80", "udp4 stun.example.test:3478"}
 	if strings.Join(networks, ",") != strings.Join(want, ",") {
@@ -345,21 +347,23 @@ func TestParseSource(t *testing.T) {
 		{in: "dns:host:port", bad: true},
 		{in: "stun:host:0", bad: true},
 	}
-	for _, tt := range tests {
-		s, err := parseSource(tt.in)
-		if tt.bad {
-			if err == nil {
-				t.Errorf("parseSource(%q) accepted", tt.in)
+	for i, tt := range tests {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			s, err := parseSource(tt.in)
+			if tt.bad {
+				if err == nil {
+					t.Errorf("parseSource(%q) accepted", tt.in)
+				}
+				return
 			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("parseSource(%q): %v", tt.in, err)
-			continue
-		}
-		if s.addr != tt.addr || s.name != tt.name || (tt.raw != "" && s.raw != tt.raw) {
-			t.Errorf("parseSource(%q) = %+v", tt.in, s)
-		}
+			if err != nil {
+				t.Errorf("parseSource(%q): %v", tt.in, err)
+				return
+			}
+			if s.addr != tt.addr || s.name != tt.name || (tt.raw != "" && s.raw != tt.raw) {
+				t.Errorf("parseSource(%q) = %+v", tt.in, s)
+			}
+		})
 	}
 }
 

@@ -180,9 +180,11 @@ func TestPassword(t *testing.T) {
 		"broken url":    {URL: "https://[::1", PasswordEnv: "HOME"},
 		"newline in pw": {URL: r.URL(), PasswordFile: writeSecret(t, "\n", 0o600)},
 	} {
-		if _, err := New(c, nil); err == nil {
-			t.Errorf("%s: New succeeded", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := New(c, nil); err == nil {
+				t.Errorf("%s: New succeeded", name)
+			}
+		})
 	}
 }
 
@@ -205,9 +207,11 @@ func TestPasswordFileRefused(t *testing.T) {
 		"two lines": {writeSecret(t, testPassword+"\nsecond", 0o600), "has more than one line"},
 		"link out":  {link, "is a symbolic link to /etc/shadow"},
 	} {
-		_, err := New(&config.RouterOS{URL: r.URL(), Username: testUser, PasswordFile: tc.file, ConfigDir: dir}, nil)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: New: %v, want %q", name, err, tc.want)
-		}
+		t.Run(name, func(t *testing.T) {
+			_, err := New(&config.RouterOS{URL: r.URL(), Username: testUser, PasswordFile: tc.file, ConfigDir: dir}, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: New: %v, want %q", name, err, tc.want)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package routeros
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"testing"
 )
@@ -65,11 +66,13 @@ func TestParseError(t *testing.T) {
 		{`null`, 0, "", "", false},
 		{`{"error":"four"}`, 0, "", "", false},
 	}
-	for _, tt := range tests {
-		status, msg, detail, ok := ParseError([]byte(tt.body))
-		if status != tt.status || msg != tt.message || detail != tt.detai || ok != tt.ok {
-			t.Errorf("ParseError(%s) = %d %q %q %v", tt.body, status, msg, detail, ok)
-		}
+	for i, tt := range tests {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			status, msg, detail, ok := ParseError([]byte(tt.body))
+			if status != tt.status || msg != tt.message || detail != tt.detai || ok != tt.ok {
+				t.Errorf("ParseError(%s) = %d %q %q %v", tt.body, status, msg, detail, ok)
+			}
+		})
 	}
 }
 
@@ -128,13 +131,15 @@ func TestMarkers(t *testing.T) {
 		{"HAIRPIN:v1:dnat:front-cam:icmp", false, ""},
 		{"", false, ""},
 	}
-	for _, tt := range tests {
-		if got := owned(tt.comment); got != tt.owned {
-			t.Errorf("owned(%q) = %v", tt.comment, got)
-		}
-		if got := forwardOf(tt.comment); got != tt.forward {
-			t.Errorf("forwardOf(%q) = %q", tt.comment, got)
-		}
+	for i, tt := range tests {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			if got := owned(tt.comment); got != tt.owned {
+				t.Errorf("owned(%q) = %v", tt.comment, got)
+			}
+			if got := forwardOf(tt.comment); got != tt.forward {
+				t.Errorf("forwardOf(%q) = %q", tt.comment, got)
+			}
+		})
 	}
 }
 
@@ -159,8 +164,10 @@ func TestShadows(t *testing.T) {
 		{"redirect", Entry{"chain": "dstnat", "action": "redirect", "protocol": "tcp"}, true},
 	}
 	for _, tt := range tests {
-		if got := shadows(tt.f, ours); got != tt.want {
-			t.Errorf("%s: shadows = %v", tt.name, got)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := shadows(tt.f, ours); got != tt.want {
+				t.Errorf("%s: shadows = %v", tt.name, got)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package wan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -331,10 +332,12 @@ func TestRelevant(t *testing.T) {
 		{Event{Index: 4}, false},
 		{Event{Index: 4, Name: "eth1"}, false},
 	}
-	for _, tt := range tests {
-		if got := w.relevant(tt.ev); got != tt.want {
-			t.Errorf("relevant(%+v) = %v, want %v", tt.ev, got, tt.want)
-		}
+	for i, tt := range tests {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			if got := w.relevant(tt.ev); got != tt.want {
+				t.Errorf("relevant(%+v) = %v, want %v", tt.ev, got, tt.want)
+			}
+		})
 	}
 }
 

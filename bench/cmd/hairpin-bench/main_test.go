@@ -18,13 +18,15 @@ func TestParseSizes(t *testing.T) {
 		{"x:1", nil, nil, true},
 	}
 	for _, tt := range tests {
-		opt, err := parseSizes(tt.in)
-		if (err != nil) != tt.wantErr {
-			t.Errorf("parseSizes(%q) error %v", tt.in, err)
-			continue
-		}
-		if !tt.wantErr && (!slices.Equal(opt.Sizes, tt.sizes) || !slices.Equal(opt.Rounds, tt.rounds)) {
-			t.Errorf("parseSizes(%q) = %+v", tt.in, opt)
-		}
+		t.Run(tt.in, func(t *testing.T) {
+			opt, err := parseSizes(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Errorf("parseSizes(%q) error %v", tt.in, err)
+				return
+			}
+			if !tt.wantErr && (!slices.Equal(opt.Sizes, tt.sizes) || !slices.Equal(opt.Rounds, tt.rounds)) {
+				t.Errorf("parseSizes(%q) = %+v", tt.in, opt)
+			}
+		})
 	}
 }

@@ -28,9 +28,11 @@ func TestSanitize(t *testing.T) {
 		"<html><body>error</body></html>\nx": "<html><body>error</body></html>",
 	}
 	for in, want := range cases {
-		if got := Sanitize(in); got != want {
-			t.Errorf("Sanitize(%q) = %q, want %q", in, got, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got := Sanitize(in); got != want {
+				t.Errorf("Sanitize(%q) = %q, want %q", in, got, want)
+			}
+		})
 	}
 }
 

@@ -26,10 +26,12 @@ func TestParse(t *testing.T) {
 		{"200 success false", 200, `{"success":false,"errors":[]}`, provider.ErrHold, false},
 	}
 	for _, c := range cases {
-		_, err := Parse(c.status, []byte(c.body), 0)
-		if c.kind == nil && err != nil || c.kind != nil && !errors.Is(err, c.kind) || provider.IsAuth(err) != c.auth {
-			t.Errorf("%s: err = %v, want %v auth %v", c.name, err, c.kind, c.auth)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse(c.status, []byte(c.body), 0)
+			if c.kind == nil && err != nil || c.kind != nil && !errors.Is(err, c.kind) || provider.IsAuth(err) != c.auth {
+				t.Errorf("%s: err = %v, want %v auth %v", c.name, err, c.kind, c.auth)
+			}
+		})
 	}
 }
 

@@ -31,9 +31,11 @@ func TestParse(t *testing.T) {
 
 func TestSubdomain(t *testing.T) {
 	for in, want := range map[string]string{"home": "home", "home.duckdns.org": "home", "home.duckdns.org.": "home", "a.b": "a.b"} {
-		if got := Subdomain(in); got != want {
-			t.Errorf("Subdomain(%q) = %q, want %q", in, got, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got := Subdomain(in); got != want {
+				t.Errorf("Subdomain(%q) = %q, want %q", in, got, want)
+			}
+		})
 	}
 }
 

@@ -87,9 +87,11 @@ func TestClockMessage(t *testing.T) {
 		"time signed": {signed, "about 7200 s ahead of the server's (server time 2026-01-02T01:00:00Z"},
 		"neither":     {none, "(2026-01-02T03:00:00Z) differs from the server's by more than 300 s"},
 	} {
-		if got := clockMsg(c.t, sent); !strings.Contains(got, c.want) {
-			t.Errorf("%s: %q, want it to contain %q", name, got, c.want)
-		}
+		t.Run(name, func(t *testing.T) {
+			if got := clockMsg(c.t, sent); !strings.Contains(got, c.want) {
+				t.Errorf("%s: %q, want it to contain %q", name, got, c.want)
+			}
+		})
 	}
 }
 
@@ -297,18 +299,22 @@ func TestParseKeyFile(t *testing.T) {
 		"key \"a//b\" { secret \"ab//cd==\"; };": {Name: "a//b", Secret: "ab//cd=="},
 	}
 	for in, want := range cases {
-		got, err := ParseKeyFile(in)
-		if err != nil || got != want {
-			t.Errorf("ParseKeyFile(%q) = %+v, %v; want %+v", in, got, err, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			got, err := ParseKeyFile(in)
+			if err != nil || got != want {
+				t.Errorf("ParseKeyFile(%q) = %+v, %v; want %+v", in, got, err, want)
+			}
+		})
 	}
 	for _, bad := range []string{"", "not base64!", "a:b:c:d", "key:\n  - id: a\n", "key \"k\" { algorithm hmac-sha256; };",
 		"hmac-sha256:k:" + v + "\nhmac-sha256:j:" + v} {
-		if k, err := ParseKeyFile(bad); err == nil {
-			t.Errorf("ParseKeyFile(%q) = %+v, want an error", bad, k)
-		} else if strings.Contains(err.Error(), v) {
-			t.Errorf("the error shows the secret: %v", err)
-		}
+		t.Run(bad, func(t *testing.T) {
+			if k, err := ParseKeyFile(bad); err == nil {
+				t.Errorf("ParseKeyFile(%q) = %+v, want an error", bad, k)
+			} else if strings.Contains(err.Error(), v) {
+				t.Errorf("the error shows the secret: %v", err)
+			}
+		})
 	}
 }
 
@@ -378,9 +384,11 @@ func TestVerifyNotAuth(t *testing.T) {
 	tampered[14] ^= 1 // inside the question name
 	other := sign("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
 	for name, wire := range map[string][]byte{"tampered": tampered, "other secret": other} {
-		if err := verifyNotAuth(wire, testSecret, reqMAC); !errors.Is(err, dns.ErrSig) {
-			t.Errorf("%s: err = %v, want ErrSig", name, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			if err := verifyNotAuth(wire, testSecret, reqMAC); !errors.Is(err, dns.ErrSig) {
+				t.Errorf("%s: err = %v, want ErrSig", name, err)
+			}
+		})
 	}
 	if err := verifyNotAuth(good, testSecret, strings.Repeat("ff", 32)); !errors.Is(err, dns.ErrSig) {
 		t.Errorf("another request's MAC: err = %v, want ErrSig", err)
