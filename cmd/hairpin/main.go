@@ -59,7 +59,7 @@ func run(ctx context.Context, version string, args []string, stdout, stderr io.W
 	root.SetContext(ctx)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return configError{err} })
 	root.AddCommand(versionCmd(version), checkCmd(), showCmd(), applyCmd(), downCmd(), runCmd(version), statusCmd(),
-		doctorCmd(), ddnsCmd(version), exportCmd(), labCmd())
+		doctorCmd(), ddnsCmd(version), exportCmd(), labCmd(), probeCmd(), probeServerCmd())
 	err := root.Execute()
 	if err == nil {
 		return exitOK

@@ -95,6 +95,7 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 		},
 		DetectDSLite:    drv.DetectDSLite,
 		NewUpstream:     upstreamMapper(logger),
+		NewProber:       newProber(logger),
 		UpstreamGateway: upstream.DefaultGateway,
 		NewDDNS: func(cfg *config.Config) (daemon.DDNS, error) {
 			e, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(version), logger)
@@ -207,6 +208,7 @@ func printStatus(w io.Writer, st *daemon.Status) {
 	fmt.Fprintf(w, "public address: %s\ndouble NAT: %v (mode %s)\n", pub, st.DoubleNAT, st.DoubleNATMode)
 	printReach(w, st)
 	printUpstream(w, st.Upstream)
+	printProbe(w, st.Probe)
 	rules := "installed"
 	if !st.Installed {
 		rules = "NOT installed"
@@ -223,7 +225,7 @@ func printStatus(w io.Writer, st *daemon.Status) {
 	}
 	_ = tw.Flush()
 	printAllowedHosts(w, st.AllowedHosts)
-	printDDNS(w, st.DDNS)
+	printDDNS(w, st.DDNS, probeNote(st.Probe))
 	fmt.Fprintln(w, "\nrecent events:")
 	for _, e := range st.Events {
 		fmt.Fprintf(w, "  %s  %s\n", e.Time.Format("2006-01-02 15:04:05.000"), e.Message)
@@ -232,7 +234,7 @@ func printStatus(w io.Writer, st *daemon.Status) {
 
 // printDDNS shows each hostname: what was last sent and when, the provider's answer, and whether updates are
 // held back (and why).
-func printDDNS(w io.Writer, hosts []ddns.HostStatus) {
+func printDDNS(w io.Writer, hosts []ddns.HostStatus, note string) {
 	if len(hosts) == 0 {
 		return
 	}
@@ -256,6 +258,9 @@ func printDDNS(w io.Writer, hosts []ddns.HostStatus) {
 			}
 		case h.Warning != "":
 			state = "WARNING: " + h.Warning
+		}
+		if note != "" {
+			state += "; " + note
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Hostname, h.Provider, orDash(h.LastAddress), when, orDash(h.Answer), state)
 	}

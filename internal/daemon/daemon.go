@@ -57,6 +57,8 @@ type Deps struct {
 	Ready func()
 	// Options for the plan (tests).
 	PlanOptions plan.Options
+	// NewProber builds the reachability probe client for wan.probe; nil: never probe.
+	NewProber func(cfg *config.Config) (Prober, error)
 	// NewUpstream builds the mapper for wan.upstream; nil: never map.
 	NewUpstream func(cfg *config.Config) (Upstream, error)
 	// UpstreamGateway finds the box in front when wan.upstream_gateway is unset (upstream.DefaultGateway).
@@ -90,6 +92,8 @@ type Daemon struct {
 	verdict     reach.Verdict
 	upstream    UpstreamFacts
 	up          *upstreamRun
+	pr          *probeRun // the loop's own
+	probeSt     *ProbeStatus
 
 	reload    chan reloadRequest
 	reloading sync.Mutex // one reload at a time
@@ -214,6 +218,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.applyFull(ctx, l, "retry")
 		case <-d.upstreamChanged():
 			d.upstreamUpdated(ctx, l)
+		case <-d.probeTimer():
+			d.startProbe(ctx)
+		case st := <-d.probeResults():
+			d.probed(st)
 		case req := <-d.reload:
 			req.done <- d.doReload(ctx, l, req.cfg)
 			resync.Reset(d.cfg.Daemon.Resync)
@@ -244,6 +252,7 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 	d.startUpstream(ctx)
 	d.feedUpstream()
 	d.classify()
+	d.startProber()
 	d.maybeDiscover(ctx, l)
 	d.feedDDNS()
 	return nil
@@ -342,6 +351,7 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 	d.update(ctx, l, "interface change")
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
 		d.feedUpstream()
+		d.probeSoon()
 	}
 	d.classify()
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {

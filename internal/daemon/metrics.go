@@ -17,6 +17,7 @@ type metrics struct {
 	changeSeconds *prometheus.HistogramVec
 	wanChanges    prometheus.Counter
 	publicChanges prometheus.Counter
+	probes        prometheus.Counter
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -37,8 +38,11 @@ func newMetrics(d *Daemon) *metrics {
 		publicChanges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hairpin_public_address_changes_total", Help: "Public address changes learned from public_ip sources.",
 		}),
+		probes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hairpin_probes_total", Help: "Reachability probes asked of the probe server.",
+		}),
 	}
-	m.reg.MustRegister(m.changes, m.changeSeconds, m.wanChanges, m.publicChanges, forwardCollector{d})
+	m.reg.MustRegister(m.changes, m.changeSeconds, m.wanChanges, m.publicChanges, m.probes, forwardCollector{d}, reachCollector{d})
 	return m
 }
 

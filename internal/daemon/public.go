@@ -66,6 +66,7 @@ func (d *Daemon) publicLearned(ctx context.Context, l *loop, res publicResult) {
 	d.event(slog.LevelInfo, "public address learned", "address", res.addr, "source", res.from, "double_nat", d.doubleNAT())
 	d.update(ctx, l, "public address change")
 	d.classify()
+	d.probeSoon()
 	d.feedDDNS()
 }
 

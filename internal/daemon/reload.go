@@ -85,6 +85,7 @@ func (d *Daemon) doReload(ctx context.Context, l *loop, cfg *config.Config) erro
 	d.startUpstream(ctx)
 	d.feedUpstream()
 	d.classify()
+	d.startProber()
 	d.maybeDiscover(ctx, l)
 	d.feedDDNS()
 	return nil

@@ -32,7 +32,9 @@ type Status struct {
 	// Reachability is the classification per address family (IPv4 now).
 	Reachability []reach.Verdict `json:"reachability"`
 	// Upstream is the port mapping on the box in front (wan.upstream).
-	Upstream      *upstream.Status      `json:"upstream,omitempty"`
+	Upstream *upstream.Status `json:"upstream,omitempty"`
+	// Probe is the last reachability probe (wan.probe).
+	Probe         *ProbeStatus          `json:"probe,omitempty"`
 	ForwardSet    []string              `json:"forwarding_addresses"`
 	Installed     bool                  `json:"rules_installed"`
 	LastApply     time.Time             `json:"last_apply,omitempty"`
@@ -83,6 +85,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 		us := d.up.m.Status()
 		s.Upstream = &us
 	}
+	s.Probe = d.probeSt
 	if d.lastApplyIn > 0 {
 		s.LastApplyTook = d.lastApplyIn.Round(time.Microsecond).String()
 	}

@@ -141,5 +141,6 @@ func (d *Daemon) upstreamUpdated(ctx context.Context, l *loop) {
 	}
 	if changed {
 		d.classify()
+		d.probeSoon()
 	}
 }

@@ -1,0 +1,97 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/poll"
+	"github.com/hairpin-nat/hairpin/internal/probe"
+)
+
+// startProbeServer runs `hairpin probe-server` on the lab's internet host and returns its URL and secret file.
+func startProbeServer(t *testing.T, topo *lab.Topology) (url, secretFile string) {
+	t.Helper()
+	secretFile = filepath.Join(t.TempDir(), "probe.secret")
+	if err := os.WriteFile(secretFile, []byte("lab probe secret 7d1f\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listen := topo.InternetAddr.String() + ":9470"
+	if _, _, err := topo.Start(topo.Internet, "probe-server", "--listen", listen, "--secret-file", secretFile, "--timeout", "1s", "--rate", "1000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll.Until(context.Background(), 10*time.Second, func() bool {
+		c, err := netns.Dialer(topo.Internet)(context.Background(), "tcp", listen)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}); err != nil {
+		t.Fatal("the probe server did not start")
+	}
+	return "http://" + listen + "/", secretFile
+}
+
+// TestProbe: the daemon asks a probe server on the internet host after the upstream mapping and finds every
+// camera reachable at the box's public address; with the mapping gone the box refuses (reset), and with the box
+// dropping the ports the probe times out. `hairpin probe` prints the same table. A wrong secret is refused by
+// the server.
+func TestProbe(t *testing.T) {
+	topo := upnpLab(t)
+	url, secretFile := startProbeServer(t, topo)
+	cfg, sock := daemonConfig(t, topo, "")
+	setWAN(t, cfg, "wan:\n  interface: wan0\n  upstream: pcp\n  upstream_lease: 10s\n  upstream_on_stop: delete\n"+
+		"  probe: {url: \""+url+"\", secret_file: "+secretFile+", interval: 10s}\n")
+	d := startDaemon(t, topo, cfg, sock)
+	st := d.waitStatus(t, "a green probe", func(s *daemon.Status) bool {
+		return s.Probe != nil && len(s.Probe.Results) == 4 && s.Probe.Unreachable() == 0
+	})
+	if st.Probe.Address != topo.PublicAddr.String() {
+		t.Errorf("the probe server connected to %s, want the public address %s", st.Probe.Address, topo.PublicAddr)
+	}
+	out, code := hairpin(t, topo, "probe", "-c", cfg)
+	if code != 0 || strings.Count(out, "reachable") != 4 {
+		t.Fatalf("hairpin probe: %d\n%s", code, out)
+	}
+
+	// Refusal: without the mapping the box answers the probe's SYN with a reset.
+	d.stop(t)
+	boxLacks(t, topo, "8090")
+	out, code = hairpin(t, topo, "probe", "-c", cfg)
+	if code == 0 || strings.Count(out, probe.ResultRefused) != 4 || !strings.Contains(out, "4 of 4 forwards cannot be reached") {
+		t.Fatalf("hairpin probe without the mapping: %d\n%s", code, out)
+	}
+
+	// Timeout: the box drops the ports.
+	for _, c := range [][]string{{"add", "table", "inet", "probedrop"},
+		{"add", "chain", "inet", "probedrop", "in", "{ type filter hook prerouting priority raw; }"},
+		{"add", "rule", "inet", "probedrop", "in", "tcp", "dport", "8090-8093", "drop"}} {
+		if _, err := lab.Exec(context.Background(), topo.ISPBox, "nft", c...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code = hairpin(t, topo, "probe", "-c", cfg)
+	if code == 0 || strings.Count(out, probe.ResultTimeout) != 4 {
+		t.Fatalf("hairpin probe with the box dropping: %d\n%s", code, out)
+	}
+
+	// A wrong secret: the server refuses, and connects nowhere.
+	wrong := filepath.Join(t.TempDir(), "wrong.secret")
+	if err := os.WriteFile(wrong, []byte("not the secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(text), secretFile, wrong, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = hairpin(t, topo, "probe", "-c", cfg)
+	if code == 0 || !strings.Contains(out, "bad signature") {
+		t.Fatalf("hairpin probe with a wrong secret: %d\n%s", code, out)
+	}
+}

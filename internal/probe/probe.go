@@ -1,0 +1,157 @@
+// Package probe answers "can the internet reach my forwards?" from outside: a hairpin probe-server at a second
+// site opens a TCP connection back to the caller's public address on each port asked and says whether it was
+// accepted, refused or timed out. Requests and answers carry an HMAC-SHA256 over the body with a shared secret;
+// the server only ever connects back to the address the request came from and caps ports and requests per
+// client, so it cannot be used to scan anyone else.
+package probe
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Limits of the protocol.
+const (
+	MaxPorts   = 32       // ports per request
+	MaxBody    = 16 << 10 // request and answer bodies
+	MaxSkew    = 2 * time.Minute
+	HeaderSig  = "X-Hairpin-Signature"
+	ResultOpen = "open"
+	// ResultRefused: the connection was refused (something answered with a reset: the box or the router).
+	ResultRefused = "refused"
+	// ResultTimeout: nothing answered (dropped on the way).
+	ResultTimeout = "timeout"
+	ResultError   = "error"
+)
+
+// Port is one port to probe.
+type Port struct {
+	Protocol string `json:"protocol"` // tcp
+	Port     uint16 `json:"port"`
+}
+
+// Request asks the server to connect back. Address, when set, must be the caller's own address: the server
+// refuses any other.
+type Request struct {
+	Address string `json:"address,omitempty"`
+	Ports   []Port `json:"ports"`
+	Time    int64  `json:"time"`
+	Nonce   string `json:"nonce"`
+}
+
+// PortResult is the outcome for one port.
+type PortResult struct {
+	Port
+	Result string `json:"result"`
+	TookMS int64  `json:"took_ms"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Answer is the server's reply.
+type Answer struct {
+	Address string       `json:"address"` // the address connected back to: the caller's public address
+	Nonce   string       `json:"nonce"`
+	Results []PortResult `json:"results"`
+}
+
+// Sign is the hex HMAC-SHA256 of body under secret.
+func Sign(secret []byte, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify checks sig against body in constant time.
+func Verify(secret []byte, body []byte, sig string) bool {
+	want := Sign(secret, body)
+	return hmac.Equal([]byte(want), []byte(strings.ToLower(strings.TrimSpace(sig))))
+}
+
+// Client asks one probe server.
+type Client struct {
+	URL    string
+	Secret []byte
+	HTTP   *http.Client
+	Now    func() time.Time
+}
+
+// Probe asks the server to connect back to the caller on ports and returns its verified answer.
+func (c *Client) Probe(ctx context.Context, ports []Port) (*Answer, error) {
+	if len(ports) > MaxPorts {
+		ports = ports[:MaxPorts]
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	nb := make([]byte, 12)
+	_, _ = rand.Read(nb)
+	req := Request{Ports: ports, Time: now().Unix(), Nonce: hex.EncodeToString(nb)}
+	body, _ := json.Marshal(req)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set(HeaderSig, Sign(c.Secret, body))
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return errors.New("the probe server answered with a redirect; not followed")
+		}}
+	}
+	resp, err := hc.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("probe server: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("probe server: %w", err)
+	}
+	if len(data) > MaxBody {
+		return nil, errors.New("probe server: the answer is too large")
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg := strings.TrimSpace(string(data))
+		if len(msg) > 200 {
+			msg = msg[:200]
+		}
+		return nil, fmt.Errorf("probe server: %s: %s", resp.Status, printable(msg))
+	}
+	if !Verify(c.Secret, data, resp.Header.Get(HeaderSig)) {
+		return nil, errors.New("probe server: the answer's signature does not match (wrong secret, or someone in between)")
+	}
+	var a Answer
+	if err := json.Unmarshal(data, &a); err != nil {
+		return nil, fmt.Errorf("probe server: %w", err)
+	}
+	if a.Nonce != req.Nonce {
+		return nil, errors.New("probe server: the answer is for another request")
+	}
+	if _, err := netip.ParseAddr(a.Address); err != nil {
+		return nil, fmt.Errorf("probe server: bad address %q", printable(a.Address))
+	}
+	return &a, nil
+}
+
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
