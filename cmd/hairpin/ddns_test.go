@@ -14,7 +14,8 @@ import (
 )
 
 // TestDDNSUpdate runs `hairpin ddns update` against a dyndns2 test server (plain http, which the config
-// allows with a warning): a first update, a no-op, then a forced one.
+// allows with a warning): a first update, a no-op, a forced one, and an answer for another address than the one
+// sent, shown as a warning.
 func TestDDNSUpdate(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
@@ -24,6 +25,10 @@ func TestDDNSUpdate(t *testing.T) {
 		got = append(got, r.URL.Query().Get("myip")+" "+r.UserAgent())
 		if u, p, _ := r.BasicAuth(); u != "me" || p != "pw-cli-test" {
 			fmt.Fprintln(w, "badauth")
+			return
+		}
+		if ip := r.URL.Query().Get("myip"); ip == "203.0.113.12" {
+			fmt.Fprintln(w, "good 192.0.2.99") // the provider took another address than the one sent
 			return
 		}
 		if len(got) > 1 {
@@ -57,7 +62,8 @@ ddns:
 		{[]string{"--address", "203.0.113.10"}, 0, 1, `203.0.113.10 sent`},
 		{[]string{"--address", "203.0.113.10"}, 0, 1, `answer "good 203.0.113.10"`},
 		{[]string{"--address", "203.0.113.10", "--force"}, 0, 2, `answer "nochg 203.0.113.10"`},
-		{[]string{"--address", "not-an-ip"}, 2, 2, ``},
+		{[]string{"--address", "203.0.113.12"}, 0, 3, `WARNING: the provider holds 192.0.2.99 for the hostname, not the 203.0.113.12 sent`},
+		{[]string{"--address", "not-an-ip"}, 2, 3, ``},
 	}
 	for i, st := range steps {
 		var stdout, stderr bytes.Buffer
