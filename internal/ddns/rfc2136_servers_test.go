@@ -85,6 +85,14 @@ func TestRFC2136Servers(t *testing.T) {
 				if st := e.Status()[0]; st.Answer != "unchanged" || st.LastAddress != addrB.String() {
 					t.Errorf("status after a forced update with the record in place = %+v", st)
 				}
+				// Negative control: the same update sent without asking first. PowerDNS deletes and re-adds the
+				// record and bumps the serial (BIND and Knot see that nothing changes).
+				b.sendRaw(t, "home.example.net.", addrB)
+				moved := b.serial(t) != serial
+				t.Logf("%s: an update that changes nothing moves the serial: %v", srv.name, moved)
+				if srv.name == "PowerDNS" && !moved {
+					t.Error("PowerDNS no longer churns on an unchanged update: the negative control proves nothing")
+				}
 			})
 
 			t.Run("CNAME at the name", func(t *testing.T) {
