@@ -113,6 +113,11 @@ type Daemon struct {
 	// Resolver lists the DNS servers (host:port) that resolve allow lists' hostnames; empty means those of
 	// /etc/resolv.conf.
 	Resolver []string
+	// Control lets the status listener change state (POST /reload). Off by default: the listener is
+	// read-only. On a unix socket the socket's mode (0660) authenticates; a TCP listener also needs
+	// ControlTokenFile, whose one-line token clients send as "Authorization: Bearer TOKEN".
+	Control          bool
+	ControlTokenFile string
 }
 
 // BackendKind names the datapath hairpin drives. internal/backends turns it into a backend; nothing else
@@ -331,13 +336,40 @@ func (d *decoder) ifname(n *yaml.Node, path string) (string, bool) {
 }
 
 func (d *decoder) daemon(n *yaml.Node, path string, dm *Daemon) {
+	var controlNode, statusNode *yaml.Node
+	defer func() {
+		if !dm.Control || controlNode == nil {
+			return
+		}
+		if !strings.HasPrefix(dm.Status, "/") && dm.ControlTokenFile == "" {
+			at := controlNode
+			if statusNode != nil {
+				at = statusNode
+			}
+			d.errorf(at, join(path, "control_token_file"), "add `control_token_file: /etc/hairpin/control.token` (one line, mode 0600), or use a unix socket",
+				"control over a TCP status listener needs a token")
+		}
+	}()
 	d.mapping(n, path, map[string]field{
+		"control": func(k string, v *yaml.Node) {
+			controlNode = v
+			dm.Control, _ = d.boolean(v, k)
+		},
+		"control_token_file": func(k string, v *yaml.Node) {
+			s, ok := d.str(v, k)
+			if ok && !strings.HasPrefix(s, "/") {
+				d.errorf(v, k, "give an absolute path such as /etc/hairpin/control.token", "%q is not an absolute path", s)
+				return
+			}
+			dm.ControlTokenFile = s
+		},
 		"resync": func(k string, v *yaml.Node) {
 			if t, ok := d.duration(v, k, time.Second); ok {
 				dm.Resync = t
 			}
 		},
 		"status": func(k string, v *yaml.Node) {
+			statusNode = v
 			s, ok := d.str(v, k)
 			if !ok {
 				return

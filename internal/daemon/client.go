@@ -13,6 +13,7 @@ import (
 // Fetch asks a running daemon for its status.
 func Fetch(ctx context.Context, addr string) (*Status, error) {
 	client, url := clientFor(addr)
+	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/status", nil)
 	if err != nil {
 		return nil, err

@@ -95,6 +95,7 @@ type Daemon struct {
 	pr          *probeRun // the loop's own
 	probeSt     *ProbeStatus
 
+	counters  counterCache
 	reload    chan reloadRequest
 	reloading sync.Mutex // one reload at a time
 	metrics   *metrics

@@ -3,9 +3,11 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
+	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
@@ -67,7 +69,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	d.mu.Lock()
 	inForce := d.lastGood
 	d.mu.Unlock()
-	counters, cerr := d.deps.Backend.Counters(ctx, inForce)
+	counters, cerr := d.counters.read(ctx, d.deps.Backend, inForce)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := Status{
@@ -139,4 +141,27 @@ func appendMissing(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
+}
+
+// countersEvery is how often status and metrics read the kernel's counters at most; requests in between, and
+// requests waiting on a read, share its result. A flood of status requests costs the kernel one read a second.
+const countersEvery = time.Second
+
+type counterCache struct {
+	mu   sync.Mutex // held during a read, so concurrent requests wait for it and share it
+	at   time.Time
+	plan *plan.Desired
+	vals map[string]backend.Counter
+	err  error
+}
+
+func (c *counterCache) read(ctx context.Context, be backend.Backend, p *plan.Desired) (map[string]backend.Counter, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && c.plan == p && time.Since(c.at) < countersEvery {
+		return c.vals, c.err
+	}
+	c.vals, c.err = be.Counters(ctx, p)
+	c.at, c.plan = time.Now(), p
+	return c.vals, c.err
 }
