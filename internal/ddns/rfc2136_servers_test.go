@@ -224,7 +224,10 @@ func TestRFC2136SecretFileDisagrees(t *testing.T) {
 func TestRFC2136ClockSkew(t *testing.T) {
 	const skew = 10 * time.Minute
 	// Not BIND: named does not start under libfaketime (the preload recurses in clock_gettime at its start).
-	for _, srv := range servers[1:] {
+	for _, srv := range servers {
+		if srv.name == "BIND" {
+			continue
+		}
 		t.Run(srv.name, func(t *testing.T) {
 			b := srv.start(t, serverOpts{skew: skew})
 			logger, lb := newLogger(t)
