@@ -12,9 +12,9 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/nft"
 )
 
-// AllowPrefixes returns n disjoint public IPv4 prefixes of mixed lengths (/20 to /32), like a country list:
+// allowPrefixes returns n disjoint public IPv4 prefixes of mixed lengths (/20 to /32), like a country list:
 // each lies in a /20 of its own, picked at random (seeded) above 1.0.0.0 and below 224.0.0.0.
-func AllowPrefixes(n int) []netip.Prefix {
+func allowPrefixes(n int) []netip.Prefix {
 	r := rand.New(rand.NewPCG(14, 14))
 	const first, last = 1 << 12, 224 << 12 // /20 blocks
 	seen := make(map[uint32]bool, n)
@@ -44,7 +44,7 @@ type AllowOptions struct {
 // list on a clean router, and `hairpin apply` again with the list unchanged. Memory is the peak resident size
 // of the process tree (GNU time).
 func AllowList(ctx context.Context, e *Env, opt AllowOptions) ([]Row, error) {
-	prefixes := AllowPrefixes(opt.Prefixes)
+	prefixes := allowPrefixes(opt.Prefixes)
 	var list, floor strings.Builder
 	fmt.Fprintf(&floor, "table ip %s {\n\tset allow {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { ", FloorTable)
 	for i, p := range prefixes {
@@ -72,20 +72,20 @@ func AllowList(ctx context.Context, e *Env, opt AllowOptions) ([]Row, error) {
 	}
 	variants := []struct {
 		name, note string
-		run        func() (Timing, float64, error) // time, MB
+		run        func() (timing, float64, error) // time, MB
 	}{
-		{"nft -f set", "the same interval set from an nft file", func() (Timing, float64, error) {
+		{"nft -f set", "the same interval set from an nft file", func() (timing, float64, error) {
 			return e.timed(ctx, "nft", "-f", floorPath)
 		}},
-		{"hairpin load", "parse the file, load the set over netlink", func() (Timing, float64, error) {
+		{"hairpin load", "parse the file, load the set over netlink", func() (timing, float64, error) {
 			return e.loadInProcess(ctx, listPath)
 		}},
-		{"hairpin apply", "first apply of a config with the list, full CLI", func() (Timing, float64, error) {
+		{"hairpin apply", "first apply of a config with the list, full CLI", func() (timing, float64, error) {
 			return e.timed(ctx, e.Bin, "apply", "-c", cfgPath)
 		}},
-		{"hairpin apply again", "list unchanged: its set stays; nft still reads it (see README)", func() (Timing, float64, error) {
+		{"hairpin apply again", "list unchanged: its set stays; nft still reads it (see README)", func() (timing, float64, error) {
 			if _, _, err := e.timed(ctx, e.Bin, "apply", "-c", cfgPath); err != nil {
-				return Timing{}, 0, err
+				return timing{}, 0, err
 			}
 			return e.timed(ctx, e.Bin, "apply", "-c", cfgPath)
 		}},
@@ -121,7 +121,7 @@ func AllowList(ctx context.Context, e *Env, opt AllowOptions) ([]Row, error) {
 		rows = append(rows, base)
 		for i := 1; i < len(variants); i++ {
 			r := Row{Bench: bench, Variant: variants[i].name, Note: variants[i].note, Samples: m.samples[i], Unit: m.unit}
-			Pair(&r, base)
+			pair(&r, base)
 			if i == 1 && m.unit != "MB peak" {
 				r.Target = Target{"<=", 0.5}
 			}
@@ -132,10 +132,10 @@ func AllowList(ctx context.Context, e *Env, opt AllowOptions) ([]Row, error) {
 }
 
 // timed runs a command in the router namespace under GNU time and returns its time and peak MB.
-func (e *Env) timed(ctx context.Context, name string, args ...string) (Timing, float64, error) {
+func (e *Env) timed(ctx context.Context, name string, args ...string) (timing, float64, error) {
 	rss, err := os.CreateTemp(e.Dir, "rss-")
 	if err != nil {
-		return Timing{}, 0, err
+		return timing{}, 0, err
 	}
 	rss.Close()
 	defer os.Remove(rss.Name())
@@ -170,13 +170,13 @@ func LoadAllowFile(path string) error {
 }
 
 // loadInProcess times LoadAllowFile in a process of its own (this program), after creating hairpin's table.
-func (e *Env) loadInProcess(ctx context.Context, path string) (Timing, float64, error) {
+func (e *Env) loadInProcess(ctx context.Context, path string) (timing, float64, error) {
 	if _, _, err := Run(ctx, e.Topo.Router, "", "nft", "add", "table", "ip", nft.Table, "{ comment \""+nft.OwnerComment+"\" ; }"); err != nil {
-		return Timing{}, 0, err
+		return timing{}, 0, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return Timing{}, 0, err
+		return timing{}, 0, err
 	}
 	return e.timed(ctx, self, "-load-allow", path)
 }

@@ -38,12 +38,12 @@ func ApplyTime(ctx context.Context, e *Env, opt ApplyOptions) ([]Row, error) {
 
 func applySize(ctx context.Context, e *Env, n, rounds int) ([]Row, error) {
 	_, camAddr := e.Camera()
-	fwds := ManyForwards(n, e.LAN(), netip.AddrPortFrom(camAddr, 80))
-	cfgPath, err := e.WriteFile(fmt.Sprintf("apply-%d.yaml", n), HairpinConfig(e.Topo.WANIf, e.Topo.LANIf, fwds))
+	fwds := manyForwards(n, e.LAN(), netip.AddrPortFrom(camAddr, 80))
+	cfgPath, err := e.WriteFile(fmt.Sprintf("apply-%d.yaml", n), hairpinConfig(e.Topo.WANIf, e.Topo.LANIf, fwds))
 	if err != nil {
 		return nil, err
 	}
-	floorPath, err := e.WriteFile(fmt.Sprintf("apply-%d-floor.nft", n), FloorMap(fwds))
+	floorPath, err := e.WriteFile(fmt.Sprintf("apply-%d-floor.nft", n), floorMap(fwds))
 	if err != nil {
 		return nil, err
 	}
@@ -57,13 +57,13 @@ func applySize(ctx context.Context, e *Env, n, rounds int) ([]Row, error) {
 	}
 	variants := []struct {
 		name, note string
-		run        func() (Timing, error)
+		run        func() (timing, error)
 	}{
-		{"nft -f map", "add map + 1 element block", func() (Timing, error) { return e.LoadFile(ctx, floorPath) }},
-		{"hairpin apply", "full CLI", func() (Timing, error) { return e.Apply(ctx, cfgPath) }},
-		{"hairpin nft backend", "in-process, config parsed beforehand: the daemon's apply", func() (Timing, error) { return e.backendApply(ctx, desired) }},
-		{"nft -f hairpin table", "hairpin's own table as nft lists it, diagnosis", func() (Timing, error) { return e.LoadFile(ctx, dumpPath) }},
-		{"hairpin check", "config parsing and validation only, diagnosis", func() (Timing, error) {
+		{"nft -f map", "add map + 1 element block", func() (timing, error) { return e.loadFile(ctx, floorPath) }},
+		{"hairpin apply", "full CLI", func() (timing, error) { return e.Apply(ctx, cfgPath) }},
+		{"hairpin nft backend", "in-process, config parsed beforehand: the daemon's apply", func() (timing, error) { return e.backendApply(ctx, desired) }},
+		{"nft -f hairpin table", "hairpin's own table as nft lists it, diagnosis", func() (timing, error) { return e.loadFile(ctx, dumpPath) }},
+		{"hairpin check", "config parsing and validation only, diagnosis", func() (timing, error) {
 			took, _, err := Run(ctx, e.Topo.Router, "", e.Bin, "check", "-c", cfgPath)
 			return took, err
 		}},
@@ -97,7 +97,7 @@ func applySize(ctx context.Context, e *Env, n, rounds int) ([]Row, error) {
 		rows = append(rows, base)
 		for i := 1; i < len(variants); i++ {
 			r := Row{Bench: bench, Variant: variants[i].name, Note: variants[i].note, Samples: m.samples[i], Unit: m.unit}
-			Pair(&r, base)
+			pair(&r, base)
 			// The target holds both for the one-shot CLI (which also parses the YAML file) and for the
 			// datapath apply the daemon repeats on start, reload and resync.
 			if i == 1 || i == 2 {
@@ -138,8 +138,8 @@ func (e *Env) desired(path string) (*plan.Desired, error) {
 // backendApply runs hairpin's nft backend in this process, on a thread inside the router namespace (the nft
 // commands it starts inherit the namespace), and returns how long Apply took. Its CPU time is this
 // process's and its reaped children's: nothing else runs meanwhile.
-func (e *Env) backendApply(ctx context.Context, d *plan.Desired) (Timing, error) {
-	var took Timing
+func (e *Env) backendApply(ctx context.Context, d *plan.Desired) (timing, error) {
+	var took timing
 	err := netns.Do(e.Topo.Router, func() error {
 		cpu0 := cpuUsed()
 		start := time.Now()
@@ -149,7 +149,7 @@ func (e *Env) backendApply(ctx context.Context, d *plan.Desired) (Timing, error)
 		}
 		defer be.Close()
 		err = be.Apply(ctx, d)
-		took = Timing{Wall: time.Since(start), CPU: cpuUsed() - cpu0}
+		took = timing{Wall: time.Since(start), CPU: cpuUsed() - cpu0}
 		return err
 	})
 	return took, err

@@ -20,8 +20,8 @@ type Target struct {
 	Limit float64
 }
 
-// Met reports whether ratio satisfies the target.
-func (t Target) Met(ratio float64) bool {
+// met reports whether ratio satisfies the target.
+func (t Target) met(ratio float64) bool {
 	if t.Op == ">=" {
 		return ratio >= t.Limit
 	}
@@ -48,14 +48,14 @@ type Row struct {
 }
 
 // Value is the median of the row's samples.
-func (r Row) Value() float64 { return Median(r.Samples) }
+func (r Row) Value() float64 { return median(r.Samples) }
 
-// Ratio is the median of the per-round ratios, NaN when the row has none.
-func (r Row) Ratio() float64 {
+// ratio is the median of the per-round ratios, NaN when the row has none.
+func (r Row) ratio() float64 {
 	if len(r.Ratios) == 0 {
 		return math.NaN()
 	}
-	return Median(r.Ratios)
+	return median(r.Ratios)
 }
 
 // Verdict is PASS or FAIL for rows with a target, "-" otherwise.
@@ -63,14 +63,14 @@ func (r Row) Verdict() string {
 	if r.Target.Op == "" || len(r.Ratios) == 0 {
 		return "-"
 	}
-	if r.Target.Met(r.Ratio()) {
+	if r.Target.met(r.ratio()) {
 		return "PASS"
 	}
 	return "FAIL"
 }
 
-// Median of xs (NaN for none); xs is not modified.
-func Median(xs []float64) float64 {
+// median of xs (NaN for none); xs is not modified.
+func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return math.NaN()
 	}
@@ -83,8 +83,8 @@ func Median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// Pair fills a.Ratios with a's samples over base's, round by round, and names base as a's baseline.
-func Pair(a *Row, base Row) {
+// pair fills a.Ratios with a's samples over base's, round by round, and names base as a's baseline.
+func pair(a *Row, base Row) {
 	a.Baseline = base.Variant
 	a.Ratios = nil
 	for i := range min(len(a.Samples), len(base.Samples)) {
@@ -102,7 +102,7 @@ func WriteTable(w io.Writer, rows []Row) error {
 	for _, r := range rows {
 		ratio, vs := "-", "-"
 		if len(r.Ratios) > 0 {
-			ratio, vs = fmt.Sprintf("%.3fx", r.Ratio()), r.Baseline
+			ratio, vs = fmt.Sprintf("%.3fx", r.ratio()), r.Baseline
 		}
 		variant := r.Variant
 		if r.Note != "" {
@@ -147,9 +147,9 @@ func Order[T any](round int, variants []T) []T {
 	return out
 }
 
-// Rotate returns the variants rotated left by round: over len(variants) rounds every variant takes every
+// rotate returns the variants rotated left by round: over len(variants) rounds every variant takes every
 // position once, so no variant always runs first after setup or last before a neighbour's burst.
-func Rotate[T any](round int, variants []T) []T {
+func rotate[T any](round int, variants []T) []T {
 	if len(variants) == 0 {
 		return nil
 	}

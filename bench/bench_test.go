@@ -27,16 +27,16 @@ func TestMedian(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			in := append([]float64(nil), tt.in...)
-			if got := Median(tt.in); got != tt.want {
-				t.Errorf("Median(%v) = %v, want %v", tt.in, got, tt.want)
+			if got := median(tt.in); got != tt.want {
+				t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
 			}
 			if !slices.Equal(in, tt.in) {
-				t.Errorf("Median modified its input: %v", tt.in)
+				t.Errorf("median modified its input: %v", tt.in)
 			}
 		})
 	}
-	if !math.IsNaN(Median(nil)) {
-		t.Error("Median(nil) is not NaN")
+	if !math.IsNaN(median(nil)) {
+		t.Error("median(nil) is not NaN")
 	}
 }
 
@@ -58,9 +58,9 @@ func TestPairAndVerdict(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := Row{Variant: "x", Samples: tt.samples, Target: tt.target}
-			Pair(&r, base)
-			if r.Baseline != "floor" || math.Abs(r.Ratio()-tt.ratio) > 1e-9 || r.Verdict() != tt.verdict {
-				t.Errorf("got baseline %q ratio %v verdict %s, want floor %v %s", r.Baseline, r.Ratio(), r.Verdict(), tt.ratio, tt.verdict)
+			pair(&r, base)
+			if r.Baseline != "floor" || math.Abs(r.ratio()-tt.ratio) > 1e-9 || r.Verdict() != tt.verdict {
+				t.Errorf("got baseline %q ratio %v verdict %s, want floor %v %s", r.Baseline, r.ratio(), r.Verdict(), tt.ratio, tt.verdict)
 			}
 		})
 	}
@@ -86,19 +86,19 @@ func TestRotate(t *testing.T) {
 	v := []int{1, 2, 3}
 	want := [][]int{{1, 2, 3}, {2, 3, 1}, {3, 1, 2}, {1, 2, 3}}
 	for round, w := range want {
-		if got := Rotate(round, v); !slices.Equal(got, w) {
+		if got := rotate(round, v); !slices.Equal(got, w) {
 			t.Errorf("round %d: %v, want %v", round, got, w)
 		}
 	}
 	if !slices.Equal(v, []int{1, 2, 3}) {
-		t.Errorf("Rotate modified its input: %v", v)
+		t.Errorf("rotate modified its input: %v", v)
 	}
 }
 
 func TestWriteTable(t *testing.T) {
 	base := Row{Bench: "b", Variant: "floor", Samples: []float64{10, 12}, Unit: "Gbit/s"}
 	r := Row{Bench: "b", Variant: "hairpin", Note: "apply", Samples: []float64{10, 11}, Unit: "Gbit/s", Target: Target{">=", 0.95}}
-	Pair(&r, base)
+	pair(&r, base)
 	var buf bytes.Buffer
 	if err := WriteTable(&buf, []Row{base, r}); err != nil {
 		t.Fatal(err)
@@ -114,10 +114,10 @@ func TestWriteTable(t *testing.T) {
 func TestManyForwards(t *testing.T) {
 	lan := netip.MustParsePrefix("192.168.88.0/24")
 	target := netip.MustParseAddrPort("192.168.88.180:9000")
-	fwds := ManyForwards(600, lan, target, 0, 599)
+	fwds := manyForwards(600, lan, target, 0, 599)
 	seen := map[int]bool{}
 	for i, f := range fwds {
-		if f.Port != FirstPort+i || seen[f.Port] {
+		if f.Port != firstPort+i || seen[f.Port] {
 			t.Fatalf("forward %d has port %d", i, f.Port)
 		}
 		seen[f.Port] = true
@@ -136,8 +136,8 @@ func TestManyForwards(t *testing.T) {
 // The generated config must be one hairpin accepts without warnings, or the apply benchmark would time an
 // error.
 func TestHairpinConfigValid(t *testing.T) {
-	fwds := ManyForwards(300, netip.MustParsePrefix("192.168.88.0/24"), netip.MustParseAddrPort("192.168.88.180:80"))
-	cfg, err := config.Parse("bench.yaml", []byte(HairpinConfig("wan0", "lan0", fwds)))
+	fwds := manyForwards(300, netip.MustParsePrefix("192.168.88.0/24"), netip.MustParseAddrPort("192.168.88.180:80"))
+	cfg, err := config.Parse("bench.yaml", []byte(hairpinConfig("wan0", "lan0", fwds)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestHairpinConfigValid(t *testing.T) {
 		t.Fatalf("%d forwards, warnings %v", len(cfg.Forwards), cfg.Warnings)
 	}
 	last := cfg.Forwards[299]
-	if last.Port.First != FirstPort+299 || last.To != fwds[299].To || int(last.ToPort.First) != fwds[299].ToPort {
+	if last.Port.First != firstPort+299 || last.To != fwds[299].To || int(last.ToPort.First) != fwds[299].ToPort {
 		t.Errorf("last forward parsed as %+v, want %+v", last, fwds[299])
 	}
 }
@@ -153,22 +153,22 @@ func TestHairpinConfigValid(t *testing.T) {
 func TestRulesets(t *testing.T) {
 	public := netip.MustParseAddr("203.0.113.10")
 	lan := netip.MustParsePrefix("192.168.88.0/24")
-	fwds := []Fwd{{1024, netip.MustParseAddr("192.168.88.2"), 80}, {1025, netip.MustParseAddr("192.168.88.3"), 81}}
+	fwds := []fwd{{1024, netip.MustParseAddr("192.168.88.2"), 80}, {1025, netip.MustParseAddr("192.168.88.3"), 81}}
 	tests := []struct {
 		name, got string
 		want      []string
 		count     map[string]int
 	}{
-		{"floor map", FloorMap(fwds), []string{
+		{"floor map", floorMap(fwds), []string{
 			"add map ip floor fwd_dnat { type inet_proto . inet_service : ipv4_addr . inet_service ; }",
 			"add element ip floor fwd_dnat { tcp . 1024 : 192.168.88.2 . 80, tcp . 1025 : 192.168.88.3 . 81 }\n",
 		}, map[string]int{"add element": 1}},
-		{"rule list", RuleList(public, fwds, lan), []string{
+		{"rule list", ruleList(public, fwds, lan), []string{
 			"ip daddr 203.0.113.10 tcp dport 1024 dnat to 192.168.88.2:80\n",
 			"ip daddr 203.0.113.10 tcp dport 1025 dnat to 192.168.88.3:81\n",
 			"ct status dnat ip saddr 192.168.88.0/24 masquerade",
 		}, map[string]int{"dnat to": 2, "masquerade": 1}},
-		{"floor nat", FloorNAT(public, 5201, netip.MustParseAddrPort("192.168.88.180:5201"), lan), []string{
+		{"floor nat", floorNAT(public, 5201, netip.MustParseAddrPort("192.168.88.180:5201"), lan), []string{
 			"ip daddr 203.0.113.10 tcp dport 5201 dnat to 192.168.88.180:5201;",
 		}, map[string]int{"dnat to": 1, "masquerade": 1}},
 	}
@@ -201,7 +201,7 @@ func TestParseIperf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseIperf([]byte(tt.in))
+			got, err := parseIperf([]byte(tt.in))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
@@ -221,11 +221,11 @@ func TestForwardChains(t *testing.T) {
 {"chain": {"family": "ip", "table": "hairpin", "name": "prerouting", "type": "nat", "hook": "prerouting", "prio": -100}},
 {"chain": {"family": "ip", "table": "hairpin", "name": "forward", "type": "filter", "hook": "forward", "prio": -5}},
 {"map": {"family": "ip", "name": "fwd_dnat", "elem": [[{"concat": ["tcp", 1024]}, {"concat": ["192.168.88.2", 80]}]]}}]}`
-	got, err := ForwardChains([]byte(in))
+	got, err := forwardChains([]byte(in))
 	if err != nil || !slices.Equal(got, []string{"forward"}) {
 		t.Fatalf("got %v, %v", got, err)
 	}
-	if _, err := ForwardChains([]byte("Error: no such table")); err == nil {
+	if _, err := forwardChains([]byte("Error: no such table")); err == nil {
 		t.Error("no error for text that is not JSON")
 	}
 }

@@ -83,7 +83,7 @@ func CheckFiles(ctx context.Context, bin string, opt CheckOptions, logf func(str
 		for i := 1; i < len(files); i++ {
 			r := Row{Bench: "hairpin check", Variant: files[i].name, Note: files[i].note, Samples: m.samples[i], Unit: m.unit,
 				Target: Target{"<=", m.limit}}
-			Pair(&r, base)
+			pair(&r, base)
 			rows = append(rows, r)
 		}
 	}

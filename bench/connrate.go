@@ -31,19 +31,19 @@ const sinkPort = 9000
 // cost of the lookup.
 func ConnRate(ctx context.Context, e *Env, opt ConnRateOptions) ([]Row, error) {
 	camNS, camAddr := e.Camera()
-	sink, err := StartSink(camNS, netip.AddrPortFrom(camAddr, sinkPort))
+	sink, err := startSink(camNS, netip.AddrPortFrom(camAddr, sinkPort))
 	if err != nil {
 		return nil, err
 	}
-	e.OnClose(sink.Close)
+	e.onClose(sink.Close)
 
 	last := opt.Forwards - 1
-	fwds := ManyForwards(opt.Forwards, e.LAN(), netip.AddrPortFrom(camAddr, sinkPort), 0, last)
-	cfg, err := e.WriteFile("connrate.yaml", HairpinConfig(e.Topo.WANIf, e.Topo.LANIf, fwds))
+	fwds := manyForwards(opt.Forwards, e.LAN(), netip.AddrPortFrom(camAddr, sinkPort), 0, last)
+	cfg, err := e.WriteFile("connrate.yaml", hairpinConfig(e.Topo.WANIf, e.Topo.LANIf, fwds))
 	if err != nil {
 		return nil, err
 	}
-	list, err := e.WriteFile("connrate-rulelist.nft", RuleList(e.Public(), fwds, e.LAN()))
+	list, err := e.WriteFile("connrate-rulelist.nft", ruleList(e.Public(), fwds, e.LAN()))
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func ConnRate(ctx context.Context, e *Env, opt ConnRateOptions) ([]Row, error) {
 		load       func() error
 	}{
 		{"hairpin", "map lookup", func() error { _, err := e.Apply(ctx, cfg); return err }},
-		{"rule list", fmt.Sprintf("%d dnat rules, context", opt.Forwards), func() error { _, err := e.LoadFile(ctx, list); return err }},
+		{"rule list", fmt.Sprintf("%d dnat rules, context", opt.Forwards), func() error { _, err := e.loadFile(ctx, list); return err }},
 	}
 	positions := []struct {
 		name string
@@ -70,7 +70,7 @@ func ConnRate(ctx context.Context, e *Env, opt ConnRateOptions) ([]Row, error) {
 				return nil, fmt.Errorf("%s: %w", rulesets[r].name, err)
 			}
 			// RST-closed flows linger in conntrack as CLOSE for 10 s; keep the router's table small. Best effort.
-			_ = Sysctl(ctx, e.Topo.Router, "net.netfilter.nf_conntrack_tcp_timeout_close", "1")
+			_ = sysctl(ctx, e.Topo.Router, "net.netfilter.nf_conntrack_tcp_timeout_close", "1")
 			order := Order(round, []int{0, 1})
 			var dests []netip.AddrPort
 			for _, p := range order {
@@ -95,7 +95,7 @@ func ConnRate(ctx context.Context, e *Env, opt ConnRateOptions) ([]Row, error) {
 	for r, rs := range rulesets {
 		first := Row{Bench: bench, Variant: rs.name + " first", Note: rs.note, Samples: samples[r][0], Unit: "conn/s"}
 		lastRow := Row{Bench: bench, Variant: rs.name + " last", Samples: samples[r][1], Unit: "conn/s"}
-		Pair(&lastRow, first)
+		pair(&lastRow, first)
 		if r == 0 {
 			lastRow.Target = Target{">=", 0.95}
 		}
@@ -194,8 +194,8 @@ type Sink struct {
 	wg sync.WaitGroup
 }
 
-// StartSink listens on addr inside namespace ns.
-func StartSink(ns string, addr netip.AddrPort) (*Sink, error) {
+// startSink listens on addr inside namespace ns.
+func startSink(ns string, addr netip.AddrPort) (*Sink, error) {
 	l, err := netns.Listen(ns, "tcp4", addr.String())
 	if err != nil {
 		return nil, err

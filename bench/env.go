@@ -65,16 +65,16 @@ func (e *Env) Close() {
 	os.RemoveAll(e.Dir)
 }
 
-// OnClose registers fn to run when the environment closes (listeners, proxies).
-func (e *Env) OnClose(fn func()) {
+// onClose registers fn to run when the environment closes (listeners, proxies).
+func (e *Env) onClose(fn func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closers = append(e.closers, fn)
 }
 
-// StartIn runs a long-lived command inside namespace ns until Close. It gets its own process group, so a
+// startIn runs a long-lived command inside namespace ns until Close. It gets its own process group, so a
 // terminal's Ctrl-C reaches the benchmark, which then stops the command by PID.
-func (e *Env) StartIn(ns, name string, args ...string) (*exec.Cmd, error) {
+func (e *Env) startIn(ns, name string, args ...string) (*exec.Cmd, error) {
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -86,12 +86,12 @@ func (e *Env) StartIn(ns, name string, args ...string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// Timing is how long something took by the clock, and how much CPU it used (user plus system, its
+// timing is how long something took by the clock, and how much CPU it used (user plus system, its
 // children included). On a busy shared machine the clock mostly measures the neighbours; CPU time much less.
-type Timing struct{ Wall, CPU time.Duration }
+type timing struct{ Wall, CPU time.Duration }
 
 // Run runs a command inside namespace ns, feeding it stdin, and returns how long it took.
-func Run(ctx context.Context, ns, stdin, name string, args ...string) (Timing, string, error) {
+func Run(ctx context.Context, ns, stdin, name string, args ...string) (timing, string, error) {
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
@@ -100,7 +100,7 @@ func Run(ctx context.Context, ns, stdin, name string, args ...string) (Timing, s
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
-	took := Timing{Wall: time.Since(start)}
+	took := timing{Wall: time.Since(start)}
 	if ps := cmd.ProcessState; ps != nil {
 		// wait4's usage covers the process and the children it waited for (hairpin's nft runs).
 		took.CPU = ps.UserTime() + ps.SystemTime()
@@ -126,13 +126,13 @@ func (e *Env) WriteFile(name, text string) (string, error) {
 }
 
 // Apply runs `hairpin apply -c path` in the router namespace and returns how long it took.
-func (e *Env) Apply(ctx context.Context, path string) (Timing, error) {
+func (e *Env) Apply(ctx context.Context, path string) (timing, error) {
 	took, _, err := Run(ctx, e.Topo.Router, "", e.Bin, "apply", "-c", path)
 	return took, err
 }
 
-// LoadFile runs `nft -f path` in the router namespace and returns how long it took.
-func (e *Env) LoadFile(ctx context.Context, path string) (Timing, error) {
+// loadFile runs `nft -f path` in the router namespace and returns how long it took.
+func (e *Env) loadFile(ctx context.Context, path string) (timing, error) {
 	took, _, err := Run(ctx, e.Topo.Router, "", "nft", "-f", path)
 	return took, err
 }
@@ -160,16 +160,16 @@ func (e *Env) LAN() netip.Prefix { return e.Topo.LANNet }
 // Camera is the first camera's namespace and address: the server of every benchmark.
 func (e *Env) Camera() (string, netip.Addr) { return e.Topo.Cameras[0].NS, e.Topo.Cameras[0].Addr }
 
-// Sysctl sets a sysctl inside namespace ns.
-func Sysctl(ctx context.Context, ns, key, value string) error {
+// sysctl sets a sysctl inside namespace ns.
+func sysctl(ctx context.Context, ns, key, value string) error {
 	_, _, err := Run(ctx, ns, "", "sysctl", "-qw", key+"="+value)
 	return err
 }
 
 var errNoServer = errors.New("server did not start listening")
 
-// WaitListening polls ss in namespace ns until a TCP socket listens on port.
-func WaitListening(ctx context.Context, ns string, port int) error {
+// waitListening polls ss in namespace ns until a TCP socket listens on port.
+func waitListening(ctx context.Context, ns string, port int) error {
 	err := poll.Until(ctx, 10*time.Second, func() bool {
 		_, out, err := Run(ctx, ns, "", "ss", "-Hltn", fmt.Sprintf("sport = :%d", port))
 		return err == nil && strings.TrimSpace(out) != ""

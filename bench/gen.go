@@ -7,28 +7,28 @@ import (
 	"strings"
 )
 
-// Fwd is one generated forward: TCP port Port on the public address to To:ToPort.
-type Fwd struct {
+// fwd is one generated forward: TCP port Port on the public address to To:ToPort.
+type fwd struct {
 	Port   int
 	To     netip.Addr
 	ToPort int
 }
 
-// FirstPort is the external port of the first generated forward; forward i uses FirstPort+i.
-const FirstPort = 1024
+// firstPort is the external port of the first generated forward; forward i uses firstPort+i.
+const firstPort = 1024
 
-// ManyForwards returns n TCP forwards on ports FirstPort.. with targets spread over the hosts of lan (which
+// manyForwards returns n TCP forwards on ports firstPort.. with targets spread over the hosts of lan (which
 // need not exist: only the forwards a benchmark connects through must reach a server). Forwards whose index
 // is in real go to target instead.
-func ManyForwards(n int, lan netip.Prefix, target netip.AddrPort, real ...int) []Fwd {
+func manyForwards(n int, lan netip.Prefix, target netip.AddrPort, real ...int) []fwd {
 	hosts := hostCount(lan)
 	b := lan.Masked().Addr().As4()
 	base := binary.BigEndian.Uint32(b[:])
-	out := make([]Fwd, n)
+	out := make([]fwd, n)
 	for i := range out {
 		// Skip the network address and .1, the router.
 		binary.BigEndian.PutUint32(b[:], base+2+uint32(i%(hosts-2)))
-		out[i] = Fwd{Port: FirstPort + i, To: netip.AddrFrom4(b), ToPort: 80 + i%1000}
+		out[i] = fwd{Port: firstPort + i, To: netip.AddrFrom4(b), ToPort: 80 + i%1000}
 	}
 	for _, i := range real {
 		out[i].To, out[i].ToPort = target.Addr(), int(target.Port())
@@ -44,8 +44,8 @@ func hostCount(p netip.Prefix) int {
 	return 1<<bits - 1
 }
 
-// HairpinConfig is a hairpin config file for the lab's router with the given forwards.
-func HairpinConfig(wanIf, lanIf string, fwds []Fwd) string {
+// hairpinConfig is a hairpin config file for the lab's router with the given forwards.
+func hairpinConfig(wanIf, lanIf string, fwds []fwd) string {
 	var b strings.Builder
 	b.Grow(64 * len(fwds))
 	fmt.Fprintf(&b, "wan:\n  interface: %s\nlan:\n  interface: %s\nforwards:\n", wanIf, lanIf)
@@ -61,8 +61,8 @@ const (
 	RuleListTable = "rulelist"
 )
 
-// FloorNAT is the least the kernel needs for one hairpinned forward: one DNAT rule and one masquerade.
-func FloorNAT(public netip.Addr, port int, to netip.AddrPort, lan netip.Prefix) string {
+// floorNAT is the least the kernel needs for one hairpinned forward: one DNAT rule and one masquerade.
+func floorNAT(public netip.Addr, port int, to netip.AddrPort, lan netip.Prefix) string {
 	return fmt.Sprintf(`table ip %s {
 	chain pre { type nat hook prerouting priority dstnat; ip daddr %s tcp dport %d dnat to %s; }
 	chain post { type nat hook postrouting priority srcnat; ct status dnat ip saddr %s masquerade; }
@@ -70,9 +70,9 @@ func FloorNAT(public netip.Addr, port int, to netip.AddrPort, lan netip.Prefix) 
 `, FloorTable, public, port, to, lan)
 }
 
-// FloorMap loads the same map hairpin's table holds, and nothing else: one "add map" and one element block.
+// floorMap loads the same map hairpin's table holds, and nothing else: one "add map" and one element block.
 // It is the floor for apply time, what nft itself needs to take in that many forwards.
-func FloorMap(fwds []Fwd) string {
+func floorMap(fwds []fwd) string {
 	var b strings.Builder
 	b.Grow(40 * len(fwds))
 	fmt.Fprintf(&b, "add table ip %s\n", FloorTable)
@@ -88,9 +88,9 @@ func FloorMap(fwds []Fwd) string {
 	return b.String()
 }
 
-// RuleList is what iptables-style and RouterOS-style configurations amount to: one DNAT rule per forward,
+// ruleList is what iptables-style and RouterOS-style configurations amount to: one DNAT rule per forward,
 // tried in order, plus the hairpin masquerade.
-func RuleList(public netip.Addr, fwds []Fwd, lan netip.Prefix) string {
+func ruleList(public netip.Addr, fwds []fwd, lan netip.Prefix) string {
 	var b strings.Builder
 	b.Grow(80 * len(fwds))
 	fmt.Fprintf(&b, "table ip %s {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat;\n", RuleListTable)

@@ -36,23 +36,23 @@ const (
 func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, error) {
 	camNS, camAddr := e.Camera()
 	target := netip.AddrPortFrom(camAddr, iperfPort)
-	if _, err := e.StartIn(camNS, "iperf3", "-s", "-p", strconv.Itoa(iperfPort)); err != nil {
+	if _, err := e.startIn(camNS, "iperf3", "-s", "-p", strconv.Itoa(iperfPort)); err != nil {
 		return nil, fmt.Errorf("starting iperf3: %w", err)
 	}
-	if err := WaitListening(ctx, camNS, iperfPort); err != nil {
+	if err := waitListening(ctx, camNS, iperfPort); err != nil {
 		return nil, err
 	}
-	proxy, err := StartProxy(e.Topo.Router, netip.AddrPortFrom(e.Topo.RouterLAN, proxyPort), target)
+	proxy, err := startProxy(e.Topo.Router, netip.AddrPortFrom(e.Topo.RouterLAN, proxyPort), target)
 	if err != nil {
 		return nil, err
 	}
-	e.OnClose(proxy.Close)
+	e.onClose(proxy.Close)
 
-	cfg, err := e.WriteFile("throughput.yaml", HairpinConfig(e.Topo.WANIf, e.Topo.LANIf, []Fwd{{Port: iperfPort, To: camAddr, ToPort: iperfPort}}))
+	cfg, err := e.WriteFile("throughput.yaml", hairpinConfig(e.Topo.WANIf, e.Topo.LANIf, []fwd{{Port: iperfPort, To: camAddr, ToPort: iperfPort}}))
 	if err != nil {
 		return nil, err
 	}
-	floor, err := e.WriteFile("throughput-floor.nft", FloorNAT(e.Public(), iperfPort, target, e.LAN()))
+	floor, err := e.WriteFile("throughput-floor.nft", floorNAT(e.Public(), iperfPort, target, e.LAN()))
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, erro
 		setup      func() error
 	}{
 		{"hairpin", "hairpin apply", public, func() error { _, err := e.Apply(ctx, cfg); return err }},
-		{"floor", "1 dnat + 1 masquerade rule", public, func() error { _, err := e.LoadFile(ctx, floor); return err }},
+		{"floor", "1 dnat + 1 masquerade rule", public, func() error { _, err := e.loadFile(ctx, floor); return err }},
 		// What hairpin's per-forward counting costs: the same table without its forward chain.
 		{"nocount", "hairpin without its counting forward chain, diagnosis", public, func() error {
 			if _, err := e.Apply(ctx, cfg); err != nil {
@@ -82,7 +82,7 @@ func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, erro
 		}
 	}
 	for round := range opt.Rounds {
-		for _, i := range Rotate(round, idx) {
+		for _, i := range rotate(round, idx) {
 			v := variants[i]
 			if err := e.Clean(ctx); err != nil {
 				return nil, err
@@ -108,7 +108,7 @@ func Throughput(ctx context.Context, e *Env, opt ThroughputOptions) ([]Row, erro
 			continue
 		}
 		r := Row{Bench: floorRow.Bench, Variant: variants[i].name, Note: variants[i].note, Samples: samples[i], Unit: "Gbit/s"}
-		Pair(&r, floorRow)
+		pair(&r, floorRow)
 		if i == 0 {
 			r.Target = Target{">=", 0.95}
 		}
@@ -124,7 +124,7 @@ func (e *Env) dropForwardChains(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	names, err := ForwardChains([]byte(out))
+	names, err := forwardChains([]byte(out))
 	if err != nil {
 		return err
 	}
@@ -139,8 +139,8 @@ func (e *Env) dropForwardChains(ctx context.Context) error {
 	return nil
 }
 
-// ForwardChains names the base chains hooked at forward in `nft -j list table` output.
-func ForwardChains(data []byte) ([]string, error) {
+// forwardChains names the base chains hooked at forward in `nft -j list table` output.
+func forwardChains(data []byte) ([]string, error) {
 	var doc struct {
 		Nftables []struct {
 			Chain *struct {
@@ -171,11 +171,11 @@ func iperf(ctx context.Context, ns string, dest netip.AddrPort, seconds int) (fl
 		}
 		return 0, err
 	}
-	return ParseIperf([]byte(out))
+	return parseIperf([]byte(out))
 }
 
-// ParseIperf reads the receiver's rate from `iperf3 -J` output.
-func ParseIperf(data []byte) (float64, error) {
+// parseIperf reads the receiver's rate from `iperf3 -J` output.
+func parseIperf(data []byte) (float64, error) {
 	var doc struct {
 		End struct {
 			SumReceived struct {
@@ -215,8 +215,8 @@ type Proxy struct {
 	cs map[net.Conn]struct{}
 }
 
-// StartProxy listens on listen inside namespace ns and relays each connection to to, dialled from ns.
-func StartProxy(ns string, listen, to netip.AddrPort) (*Proxy, error) {
+// startProxy listens on listen inside namespace ns and relays each connection to to, dialled from ns.
+func startProxy(ns string, listen, to netip.AddrPort) (*Proxy, error) {
 	l, err := netns.Listen(ns, "tcp4", listen.String())
 	if err != nil {
 		return nil, err

@@ -110,7 +110,7 @@ func TestNextRetryAfterSlowFailure(t *testing.T) {
 	s.clock.Advance(50 * time.Second) // the update takes longer than the first backoff step
 	close(s.srv.gate)
 	err := <-done
-	if !errors.Is(err, ddns.ErrTransient) {
+	if !errors.Is(err, provider.ErrTransient) {
 		t.Fatalf("err = %v; want a transient failure", err)
 	}
 	if st := e.Status()[0]; !st.NextRetry.After(s.clock.Now()) {

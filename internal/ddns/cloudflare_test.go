@@ -194,13 +194,13 @@ func TestCloudflareFailures(t *testing.T) {
 		check      func(error) bool
 		wait       time.Duration
 	}{
-		{name: "bad token", token: "wrong-token-xyz", zone: cfZone, check: ddns.IsAuth},
-		{name: "unknown zone", token: cfToken, zone: "0000", check: func(err error) bool { return ddns.IsHold(err) && !ddns.IsAuth(err) }},
-		{name: "401", token: cfToken, zone: cfZone, fail: 401, code: 9109, check: ddns.IsAuth},
+		{name: "bad token", token: "wrong-token-xyz", zone: cfZone, check: provider.IsAuth},
+		{name: "unknown zone", token: cfToken, zone: "0000", check: func(err error) bool { return provider.IsHold(err) && !provider.IsAuth(err) }},
+		{name: "401", token: cfToken, zone: cfZone, fail: 401, code: 9109, check: provider.IsAuth},
 		{name: "429 with Retry-After", token: cfToken, zone: cfZone, fail: 429, code: 971, retryAfter: "7200",
-			check: func(err error) bool { return errors.Is(err, ddns.ErrRetryLater) }, wait: 2 * time.Hour},
+			check: func(err error) bool { return errors.Is(err, provider.ErrRetryLater) }, wait: 2 * time.Hour},
 		{name: "503", token: cfToken, zone: cfZone, fail: 503, code: 0,
-			check: func(err error) bool { return errors.Is(err, ddns.ErrRetryLater) }, wait: 30 * time.Minute},
+			check: func(err error) bool { return errors.Is(err, provider.ErrRetryLater) }, wait: 30 * time.Minute},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

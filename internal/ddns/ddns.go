@@ -25,24 +25,6 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
-// Provider is what each provider package implements.
-type Provider = provider.Provider
-
-// Errors a provider's failure matches with errors.Is; see the provider package for their meaning.
-var (
-	ErrWarning    = provider.ErrWarning
-	ErrHold       = provider.ErrHold
-	ErrAuth       = provider.ErrAuth
-	ErrRetryLater = provider.ErrRetryLater
-	ErrTransient  = provider.ErrTransient
-)
-
-// IsAuth reports whether err is a provider's refusal of the credentials.
-func IsAuth(err error) bool { return provider.IsAuth(err) }
-
-// IsHold reports whether err stopped updates for a hostname until its config changes.
-func IsHold(err error) bool { return provider.IsHold(err) }
-
 // Clock is time as the engine sees it; tests replace it.
 type Clock interface {
 	Now() time.Time

@@ -81,7 +81,7 @@ func TestDuckDNS(t *testing.T) {
 				}
 				return
 			}
-			if !ddns.IsHold(err) || !e.Status()[0].Held || !strings.Contains(err.Error(), "KO") {
+			if !provider.IsHold(err) || !e.Status()[0].Held || !strings.Contains(err.Error(), "KO") {
 				t.Fatalf("err = %v, status %+v; want held on KO", err, e.Status()[0])
 			}
 		})

@@ -191,8 +191,8 @@ func TestDyndns2ReturnCodes(t *testing.T) {
 			s.srv.Queue(answer)
 			err := force(t, e, addrA)
 			st := e.Status()[0]
-			if (err == nil) != w.ok || ddns.IsHold(err) != w.held || ddns.IsAuth(err) != w.auth ||
-				errors.Is(err, ddns.ErrRetryLater) != w.retryLater {
+			if (err == nil) != w.ok || provider.IsHold(err) != w.held || provider.IsAuth(err) != w.auth ||
+				errors.Is(err, provider.ErrRetryLater) != w.retryLater {
 				t.Fatalf("err = %v; want %+v", err, w)
 			}
 			if st.Held != w.held {
@@ -313,7 +313,7 @@ func TestDyndns2HoldSurvivesRestartUntilConfigChanges(t *testing.T) {
 	s := newDynSetup(t)
 	s.entry.PasswordFile = writeSecret(t, dynPassV2) // wrong password
 	e := s.engine(t)
-	if err := force(t, e, addrA); !ddns.IsAuth(err) {
+	if err := force(t, e, addrA); !provider.IsAuth(err) {
 		t.Fatalf("err = %v, want an auth failure", err)
 	}
 	e2 := s.engine(t)
@@ -323,7 +323,7 @@ func TestDyndns2HoldSurvivesRestartUntilConfigChanges(t *testing.T) {
 	if !strings.Contains(s.log.String(), "UPDATES HELD") {
 		t.Errorf("a hold found at start was not logged loudly")
 	}
-	if err := force(t, e2, addrB); !ddns.IsHold(err) {
+	if err := force(t, e2, addrB); !provider.IsHold(err) {
 		t.Fatalf("err = %v, want the hold", err)
 	}
 	if n := len(s.srv.Requests()); n != 1 {
@@ -371,7 +371,7 @@ func TestNetworkErrorsBackOff(t *testing.T) {
 	s.srv.Close() // every request now fails to connect
 	e := s.engine(t)
 	err := force(t, e, addrA)
-	if !errors.Is(err, ddns.ErrTransient) || ddns.IsHold(err) {
+	if !errors.Is(err, provider.ErrTransient) || provider.IsHold(err) {
 		t.Fatalf("err = %v, want transient", err)
 	}
 	prev := time.Duration(0)

@@ -91,7 +91,7 @@ func TestRFC2136Refusals(t *testing.T) {
 			}
 			e.SetAddress(addrC)
 			err = e.ForceUpdate(context.Background())
-			if !ddns.IsHold(err) || ddns.IsAuth(err) != c.auth {
+			if !provider.IsHold(err) || provider.IsAuth(err) != c.auth {
 				t.Fatalf("err = %v; want hold, auth %v", err, c.auth)
 			}
 			t.Logf("refused as wanted: %v", err)

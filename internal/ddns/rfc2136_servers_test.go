@@ -101,7 +101,7 @@ func TestRFC2136Servers(t *testing.T) {
 				e, _ := rfcEngine(t, b, entry)
 				serial := b.serial(t)
 				err := force(t, e, addrC)
-				if !ddns.IsHold(err) || ddns.IsAuth(err) || !strings.Contains(err.Error(), "alias.example.net is a CNAME") {
+				if !provider.IsHold(err) || provider.IsAuth(err) || !strings.Contains(err.Error(), "alias.example.net is a CNAME") {
 					t.Fatalf("err = %v; want a hold that says the name is a CNAME", err)
 				}
 				t.Logf("held as wanted: %v", err)
@@ -144,15 +144,15 @@ func TestRFC2136Servers(t *testing.T) {
 					// which holds only when it repeats.
 					var err error
 					for i := range rfc2136.UnsignedRefusalsToHold {
-						if err = force(t, e, addrC); ddns.IsHold(err) {
+						if err = force(t, e, addrC); provider.IsHold(err) {
 							break
 						}
-						if !errors.Is(err, ddns.ErrTransient) {
+						if !errors.Is(err, provider.ErrTransient) {
 							t.Fatalf("%s: try %d: err = %v; want a hold or a transient failure", name, i+1, err)
 						}
 						t.Logf("%s: try %d: %v", name, i+1, err)
 					}
-					if !ddns.IsHold(err) || !ddns.IsAuth(err) {
+					if !provider.IsHold(err) || !provider.IsAuth(err) {
 						t.Fatalf("%s: err = %v; want an auth hold", name, err)
 					}
 					t.Logf("%s: held as wanted: %v", name, err)
@@ -238,7 +238,7 @@ func TestRFC2136ClockSkew(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = force(t, e, addrA)
-			if err == nil || ddns.IsHold(err) || !errors.Is(err, ddns.ErrTransient) {
+			if err == nil || provider.IsHold(err) || !errors.Is(err, provider.ErrTransient) {
 				t.Fatalf("err = %v; want a transient failure", err)
 			}
 			t.Logf("refused as wanted: %v", err)

@@ -47,9 +47,9 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	case !addr.IsValid():
 		return 0, nil
 	case e.withholding(h) != "":
-		return 0, &provider.Error{Kind: ErrRetryLater, Msg: "withheld: " + e.withholding(h) + " (publish: always sends it anyway)"}
+		return 0, &provider.Error{Kind: provider.ErrRetryLater, Msg: "withheld: " + e.withholding(h) + " (publish: always sends it anyway)"}
 	case st.Held:
-		return 0, &provider.Error{Kind: ErrHold, Auth: st.Auth,
+		return 0, &provider.Error{Kind: provider.ErrHold, Auth: st.Auth,
 			Msg: fmt.Sprintf("held since %s: %s (change the entry's config or secret, or delete %s)",
 				st.HeldSince.Format(time.RFC3339), st.Reason, h.file)}
 	case addr == st.LastAddress && !force:
@@ -57,7 +57,7 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	}
 	now := e.clock.Now()
 	if now.Before(st.NextRetry) && (!force || st.Wait == waitProvider) {
-		return st.NextRetry.Sub(now), &provider.Error{Kind: ErrRetryLater,
+		return st.NextRetry.Sub(now), &provider.Error{Kind: provider.ErrRetryLater,
 			Msg: fmt.Sprintf("not before %s: %s", st.NextRetry.Format(time.RFC3339), st.Reason)}
 	}
 	uctx, cancel := context.WithTimeout(ctx, UpdateTimeout)
@@ -74,7 +74,7 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	st = h.st
 	h.mu.Unlock()
 	e.save(h.file, st)
-	if errors.Is(err, ErrWarning) {
+	if errors.Is(err, provider.ErrWarning) {
 		return wait, nil // accepted; the warning is in status and the log
 	}
 	return wait, err
@@ -88,7 +88,7 @@ func (e *Engine) clean(err error) error {
 	}
 	var pe *provider.Error
 	if !errors.As(err, &pe) {
-		return &provider.Error{Kind: ErrTransient, Msg: e.scrub(err.Error())}
+		return &provider.Error{Kind: provider.ErrTransient, Msg: e.scrub(err.Error())}
 	}
 	c := *pe
 	c.Answer, c.Msg = e.answer(c.Answer), e.scrub(c.Msg)

@@ -33,7 +33,7 @@ func TestServerWaitCapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := force(t, e, addrA); !errors.Is(err, ddns.ErrRetryLater) {
+	if err := force(t, e, addrA); !errors.Is(err, provider.ErrRetryLater) {
 		t.Fatalf("got %v, want a retry-later", err)
 	}
 	if wait := e.Status()[0].NextRetry.Sub(clock.Now()); wait > 24*time.Hour || wait < time.Hour {
@@ -47,7 +47,7 @@ func TestSavedWaitCapped(t *testing.T) {
 	s := newDynSetup(t)
 	e := s.engine(t)
 	s.srv.Queue("dnserr")
-	if err := force(t, e, addrA); !errors.Is(err, ddns.ErrRetryLater) {
+	if err := force(t, e, addrA); !errors.Is(err, provider.ErrRetryLater) {
 		t.Fatalf("got %v, want a retry-later", err)
 	}
 	files, _ := filepath.Glob(filepath.Join(s.dir, "ddns", "*.json"))

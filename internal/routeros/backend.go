@@ -55,8 +55,8 @@ func WithInterfaces(wan, lan string) Option {
 	return func(o *options) { o.wanIf, o.lanIf = wan, lan }
 }
 
-// WithTimeout bounds each request (default routeros.timeout, 55 s).
-func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+// withTimeout bounds each request (default routeros.timeout, 55 s).
+func withTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // New connects nothing yet: it reads the password, prepares TLS (pinning the certificate when
 // tls_fingerprint is set) and returns a Backend whose first request shows whether the router is reachable

@@ -42,7 +42,7 @@ func TestErrorsPointTheRightWay(t *testing.T) {
 		r := rostest.New(t, testUser, testPassword)
 		r.SetDelay(2 * time.Second)
 		c := &config.RouterOS{URL: r.URL(), Username: testUser, PasswordFile: writeSecret(t, testPassword, 0o600), TLSFingerprint: r.Fingerprint()}
-		b, err := New(c, nil, WithTimeout(100*time.Millisecond))
+		b, err := New(c, nil, withTimeout(100*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
