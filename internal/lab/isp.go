@@ -17,7 +17,84 @@ import (
 const (
 	// ISPUPnP: the box runs miniupnpd with UPnP IGD, NAT-PMP and PCP on, and forwards nothing by itself.
 	ISPUPnP = "upnp"
+	// ISPCGNAT: the router's WAN address is in 100.64.0.0/10 and a carrier-grade NAT masquerades it toward the
+	// internet; nothing can open a port from outside.
+	ISPCGNAT = "cgnat"
+	// ISPDSLite: the router is a DS-Lite B4: IPv4 goes in an IPv4-in-IPv6 tunnel to an AFTR, which NATs it.
+	ISPDSLite = "ds-lite"
 )
+
+// ISPKinds are the values of Options.ISP (and `hairpin lab --isp`).
+var ISPKinds = []string{ISPUPnP, ISPCGNAT, ISPDSLite}
+
+var (
+	cgnBox    = netip.MustParseAddr("100.64.0.1")
+	cgnRouter = netip.MustParseAddr("100.64.0.2")
+	b4Addr    = netip.MustParseAddr("192.0.0.2")
+	aftrAddr  = netip.MustParseAddr("192.0.0.1")
+)
+
+// buildCGN: internet eth0 <-> cgn wan0 (the carrier's outside, shared by many customers); cgn lan0
+// (100.64.0.1/10) <-> router wan0 (100.64.0.2/10). The CGN masquerades the shared range and forwards nothing in.
+func (t *Topology) buildCGN(ctx context.Context) error {
+	return t.steps(ctx,
+		link{t.Internet, "eth0", t.ISPBox, "wan0"},
+		addr{t.Internet, "eth0", internetAddr.String() + "/24"},
+		addr{t.ISPBox, "wan0", publicAddr.String() + "/24"},
+		link{t.ISPBox, "lan0", t.Router, t.WANIf},
+		addr{t.ISPBox, "lan0", cgnBox.String() + "/10"},
+		addr{t.Router, t.WANIf, cgnRouter.String() + "/10"},
+		route{t.Router, cgnBox.String()},
+		route{t.ISPBox, internetAddr.String()},
+		sysctl{t.Router, "net.ipv4.ip_forward", "1"},
+		sysctl{t.ISPBox, "net.ipv4.ip_forward", "1"},
+		nftScript{t.ISPBox, `table ip cgn {
+	chain post { type nat hook postrouting priority srcnat; oifname "wan0" ip saddr 100.64.0.0/10 masquerade; }
+}
+`},
+	)
+}
+
+// buildAFTR: internet eth0 <-> aftr wan0; aftr lan0 <-> router wan0 carry only IPv6; an ip6tnl (mode ipip6)
+// on each side carries IPv4 between the B4 (the router, 192.0.0.2) and the AFTR (192.0.0.1), which NATs it
+// toward the internet (RFC 6333). The router's IPv4 default route is the tunnel, its IPv4 WAN interface ds0.
+func (t *Topology) buildAFTR(ctx context.Context) error {
+	const aftr6, b46 = "2001:db8:b4::1", "2001:db8:b4::2"
+	if err := t.steps(ctx,
+		link{t.Internet, "eth0", t.ISPBox, "wan0"},
+		addr{t.Internet, "eth0", internetAddr.String() + "/24"},
+		addr{t.ISPBox, "wan0", publicAddr.String() + "/24"},
+		link{t.ISPBox, "lan0", t.Router, "wan0"},
+		cmdStep{t.ISPBox, "addr add " + aftr6 + "/64 dev lan0 nodad"},
+		cmdStep{t.Router, "addr add " + b46 + "/64 dev wan0 nodad"},
+	); err != nil {
+		return err
+	}
+	if err := t.ip(ctx, t.ISPBox, "link add ds0 type ip6tnl mode ipip6 local "+aftr6+" remote "+b46); err != nil {
+		if strings.Contains(err.Error(), "Unknown device type") {
+			return ErrNoIP6Tnl
+		}
+		return err
+	}
+	return t.steps(ctx,
+		cmdStep{t.Router, "link add ds0 type ip6tnl mode ipip6 local " + b46 + " remote " + aftr6},
+		cmdStep{t.ISPBox, "link set ds0 up"},
+		cmdStep{t.Router, "link set ds0 up"},
+		addr{t.ISPBox, "ds0", aftrAddr.String() + "/29"},
+		addr{t.Router, "ds0", b4Addr.String() + "/29"},
+		cmdStep{t.Router, "route add default dev ds0"},
+		route{t.ISPBox, internetAddr.String()},
+		sysctl{t.Router, "net.ipv4.ip_forward", "1"},
+		sysctl{t.ISPBox, "net.ipv4.ip_forward", "1"},
+		nftScript{t.ISPBox, `table ip aftr {
+	chain post { type nat hook postrouting priority srcnat; oifname "wan0" ip saddr 192.0.0.0/29 masquerade; }
+}
+`},
+	)
+}
+
+// ErrNoIP6Tnl: the kernel cannot build the DS-Lite tunnel (CONFIG_IPV6_TUNNEL).
+var ErrNoIP6Tnl = errors.New("this kernel has no ip6tnl (CONFIG_IPV6_TUNNEL), which the DS-Lite lab needs")
 
 // MiniupnpdPath is Debian's miniupnpd-nftables.
 const MiniupnpdPath = "/usr/sbin/miniupnpd"

@@ -127,8 +127,16 @@ func Build(ctx context.Context, opt Options) (*Topology, error) {
 		t.ISPBox = p + "-ispbox"
 		t.RouterWAN = routerWANNAT
 	}
-	if opt.ISP == ISPUPnP {
+	switch opt.ISP {
+	case ISPUPnP:
 		t.InternetAddr, t.PublicAddr = upnpInternetAddr, upnpPublicAddr
+	case ISPCGNAT:
+		t.ISPBox, t.RouterWAN = p+"-cgn", cgnRouter
+	case ISPDSLite:
+		t.ISPBox, t.RouterWAN, t.WANIf = p+"-aftr", b4Addr, "ds0"
+	case "":
+	default:
+		return nil, fmt.Errorf("unknown ISP kind %q (one of %v)", opt.ISP, ISPKinds)
 	}
 	for i, name := range CameraNames {
 		t.Cameras = append(t.Cameras, Camera{Name: name, NS: fmt.Sprintf("%s-cam%d", p, i),
@@ -169,8 +177,13 @@ func (t *Topology) buildWAN(ctx context.Context, opt Options) error {
 	if !opt.NoWANAddr {
 		wanAddr = t.RouterWAN.String() + "/24"
 	}
-	if opt.ISP == ISPUPnP {
+	switch opt.ISP {
+	case ISPUPnP:
 		return t.buildUPnPBox(ctx, wanAddr)
+	case ISPCGNAT:
+		return t.buildCGN(ctx)
+	case ISPDSLite:
+		return t.buildAFTR(ctx)
 	}
 	if t.ISPBox == "" {
 		// internet eth0 <-> router wan0, one /24 of documentation addresses.
