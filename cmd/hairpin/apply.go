@@ -181,8 +181,8 @@ func closeBackend(drv *backend.Driver) {
 // A name that does not resolve is reported and allows nobody.
 func resolveHosts(cmd *cobra.Command, cfg *config.Config) map[string][]netip.Addr {
 	hosts := plan.Hosts(cfg)
-	if len(hosts) == 0 {
-		return nil
+	if len(hosts) == 0 || cfg.Backend == config.BackendRouterOS {
+		return nil // RouterOS resolves the names in its address lists itself
 	}
 	servers := cfg.Daemon.Resolver
 	if len(servers) == 0 {

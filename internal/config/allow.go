@@ -379,14 +379,11 @@ func (d *decoder) resolveAllow(cfg *Config, named map[string]*allowEntries, sets
 		}
 	}
 	if cfg.Backend == BackendRouterOS {
-		// Never accept a restriction the backend would not install: an allowlist silently ignored is worse
-		// than none.
+		// Never accept a restriction the backend would not install: a limit silently ignored is worse than
+		// none. (Allow lists become src-address-list on the router's dst-nat rules.)
 		for i, f := range cfg.Forwards {
 			item := d.fwdItems[i]
 			key := fmt.Sprintf("forwards[%d]", item.index)
-			if f.AllowOn {
-				d.errorf(valueOf(item.node, "allow"), key+".allow", "restrict the forward on the router itself for now", "allow lists are not supported by the routeros backend yet")
-			}
 			if f.Limit != nil {
 				d.errorf(valueOf(item.node, "limit"), key+".limit", "limit connections on the router itself", "connection limits are not supported by the routeros backend")
 			}

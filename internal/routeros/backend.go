@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,15 +130,23 @@ func (b *Backend) Requests() (reads, writes int64) { return b.c.reads.Load(), b.
 func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	lists, err := b.readLists(ctx)
-	if err != nil {
-		return err
-	}
 	nat, err := b.readTable(ctx, pathNAT, url.Values{".proplist": {natProps}})
 	if err != nil {
 		return err
 	}
 	mangle, err := b.readTable(ctx, pathMangle, url.Values{".proplist": {mangleProps}})
+	if err != nil {
+		return err
+	}
+	want := allowLists(d)
+	wanted := map[string]bool{}
+	var names []string
+	for _, l := range want {
+		wanted[l.forward] = true
+		names = append(names, l.forward)
+	}
+	stale := staleAllowLists(nat, wanted)
+	lists, err := b.readLists(ctx, append(names, stale...)...)
 	if err != nil {
 		return err
 	}
@@ -147,10 +156,44 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	if err := b.syncList(ctx, lists, ListLAN, markLAN, prefixStrings(d.LANNets)); err != nil {
 		return err
 	}
+	// A forward that loses its allow list: its entries go before the rule that names them, so that a failure
+	// in between leaves the rule, which the next reconcile finds the list by.
+	for _, f := range stale {
+		var ids []string
+		for _, e := range lists.entries {
+			if e["comment"] == markAllow(f) {
+				ids = append(ids, e.ID())
+			}
+		}
+		if err := b.removeAll(ctx, lists, ids); err != nil {
+			return err
+		}
+	}
+	for _, l := range want {
+		if err := b.syncList(ctx, lists, l.name, l.mark, l.entries); err != nil {
+			return err
+		}
+	}
 	if err := b.syncRules(ctx, nat, natItems(d)); err != nil {
 		return err
 	}
 	return b.syncRules(ctx, mangle, mangleItems(d))
+}
+
+// staleAllowLists names the forwards whose allow list hairpin's rules on the router still use but that d does
+// not want (the forward is gone, or open now).
+func staleAllowLists(nat *table, wanted map[string]bool) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range nat.entries {
+		f, ok := strings.CutPrefix(e["src-address-list"], ListAllowPrefix)
+		if !ok || !owned(e["comment"]) || wanted[f] || seen[f] {
+			continue
+		}
+		seen[f] = true
+		out = append(out, f)
+	}
+	return out
 }
 
 // SetWANAddrs rewrites only the WAN address list: one read, and one write per changed address.
@@ -179,6 +222,12 @@ func (b *Backend) Down(ctx context.Context) error {
 			return err
 		}
 	}
+	// The allow lists hairpin's rules name: found before the rules go.
+	nat, err := b.readTable(ctx, pathNAT, url.Values{".proplist": {".id,comment,src-address-list"}})
+	if err != nil {
+		return err
+	}
+	allow := staleAllowLists(nat, nil)
 	rules := 0
 	for _, path := range []string{pathMangle, pathNAT} {
 		t, err := b.readTable(ctx, path, url.Values{".proplist": {".id,comment"}})
@@ -191,7 +240,7 @@ func (b *Backend) Down(ctx context.Context) error {
 		}
 		rules += n
 	}
-	lists, err := b.readLists(ctx)
+	lists, err := b.readLists(ctx, allow...)
 	if err != nil {
 		return err
 	}

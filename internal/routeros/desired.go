@@ -42,7 +42,63 @@ const (
 	markUpdater = MarkerPrefix + "updater"
 )
 
-var markerRE = regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|mark|updater|(dnat|dnat-out|dnat-wanif):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?)$`)
+var markerRE = regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|mark|updater|(dnat|dnat-out|dnat-wanif|dnat-lan):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?|allow:([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?))$`)
+
+// ListAllowPrefix names a forward's allow list: ListAllowPrefix + the forward's name.
+const ListAllowPrefix = "hairpin-allow-"
+
+// markAllow is the marker of the entries of a forward's allow list.
+func markAllow(forward string) string { return MarkerPrefix + "allow:" + forward }
+
+// allowList is one forward's allow list as RouterOS holds it: prefixes and hostnames (RouterOS v7 resolves a
+// hostname in an address list itself, and adds its addresses as dynamic entries of the same list).
+type allowList struct {
+	forward, name, mark string
+	entries             []string
+}
+
+// allowLists lists the address lists of the forwards that have an allow list, in the order of the guards.
+func allowLists(d *plan.Desired) []allowList {
+	sets := map[string]plan.AllowSet{}
+	for _, s := range d.AllowSets {
+		sets[s.ID] = s
+	}
+	var out []allowList
+	for _, g := range d.Guards {
+		if !g.Allow {
+			continue
+		}
+		l := allowList{forward: g.Forward, name: ListAllowPrefix + g.Forward, mark: markAllow(g.Forward)}
+		seen := map[string]bool{}
+		for _, id := range g.Sets {
+			s := sets[id]
+			for _, p := range s.Prefixes {
+				if a := canonAddr(p.String()); !seen[a] {
+					seen[a] = true
+					l.entries = append(l.entries, a)
+				}
+			}
+			for _, h := range s.Hosts {
+				if !seen[h] {
+					seen[h] = true
+					l.entries = append(l.entries, h)
+				}
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// allowListOf returns the allow list a forward's dst-nat rules name, "" for an open forward.
+func allowListOf(d *plan.Desired, forward string) string {
+	for _, g := range d.Guards {
+		if g.Forward == forward && g.Allow {
+			return ListAllowPrefix + forward
+		}
+	}
+	return ""
+}
 
 // owned reports whether a comment is one of hairpin's markers.
 func owned(comment string) bool { return markerRE.MatchString(comment) }
@@ -71,7 +127,15 @@ const ConnMark = "hairpin-masq"
 func natItems(d *plan.Desired) []item {
 	var out []item
 	for _, r := range d.Rules {
-		out = append(out, dnatItems(r, "dnat", Entry{"chain": "dstnat", "dst-address-list": ListWAN})...)
+		allow := allowListOf(d, r.Name)
+		if allow == "" {
+			out = append(out, dnatItems(r, "dnat", Entry{"chain": "dstnat", "dst-address-list": ListWAN})...)
+			continue
+		}
+		// An allow list restricts the internet, never the LAN: the LAN's connections (hairpin) take a rule of
+		// their own, so that copying the source restriction into the one rule does not break hairpin.
+		out = append(out, dnatItems(r, "dnat", Entry{"chain": "dstnat", "dst-address-list": ListWAN, "src-address-list": allow})...)
+		out = append(out, dnatItems(r, "dnat-lan", Entry{"chain": "dstnat", "dst-address-list": ListWAN, "src-address-list": ListLAN})...)
 	}
 	// The router's own connections (a script's /tool fetch, a VPN endpoint) to the public address never pass
 	// the dstnat chain, which only sees packets arriving on an interface: the output chain rewrites them.
@@ -84,7 +148,11 @@ func natItems(d *plan.Desired) []item {
 		// internet callers working through that window; dst-address-type=local limits it to packets for the
 		// router itself, so traffic passing through is never rewritten.
 		for _, r := range d.Rules {
-			out = append(out, dnatItems(r, "dnat-wanif", Entry{"chain": "dstnat", "in-interface": d.WANInterface, "dst-address-type": "local"})...)
+			match := Entry{"chain": "dstnat", "in-interface": d.WANInterface, "dst-address-type": "local"}
+			if allow := allowListOf(d, r.Name); allow != "" {
+				match["src-address-list"] = allow
+			}
+			out = append(out, dnatItems(r, "dnat-wanif", match)...)
 		}
 	}
 	if d.Masquerade {

@@ -26,11 +26,17 @@ func (b *Backend) readTable(ctx context.Context, path string, query url.Values) 
 // them, with one print query: address lists can hold hundreds of thousands of entries (blocklists) that
 // hairpin must not download. A user's own entries in hairpin's lists are read too: they provide their
 // address, and hairpin never adds a duplicate (RouterOS refuses it) nor touches them.
-func (b *Backend) readLists(ctx context.Context) (*table, error) {
+//
+// allow names the forwards whose allow lists are read too (list hairpin-allow-NAME and the entries marked for
+// NAME): those the plan wants and those hairpin's rules on the router still name.
+func (b *Backend) readLists(ctx context.Context, allow ...string) (*table, error) {
+	query := []string{"list=" + ListWAN, "list=" + ListLAN, "#|", "comment=" + markWAN, "#|", "comment=" + markLAN, "#|"}
+	for _, f := range allow {
+		query = append(query, "list="+ListAllowPrefix+f, "#|", "comment="+markAllow(f), "#|")
+	}
 	entries, err := b.c.do(ctx, http.MethodPost, pathAddrList+"/print", nil, map[string]any{
 		".proplist": ".id,list,address,comment,disabled",
-		".query": []string{"list=" + ListWAN, "list=" + ListLAN, "#|", "comment=" + markWAN, "#|",
-			"comment=" + markLAN, "#|"},
+		".query":    query,
 	})
 	if err != nil {
 		return nil, err

@@ -57,6 +57,14 @@ func Script(cfg *config.Config) string {
 	} else {
 		w("# The LAN subnets (list %s) come from %s's addresses: the updater below fills the list.", ListLAN, cfg.LAN.Interface)
 	}
+	for _, l := range allowLists(d) {
+		w("")
+		w("# Who may reach %s from the internet (the LAN always may). A hostname is resolved by the router itself,", l.forward)
+		w("# which adds its addresses to the list as dynamic entries and follows them.")
+		for _, a := range l.entries {
+			w("/ip firewall address-list add list=%s address=%s comment=%s", quote(l.name), quote(a), quote(l.mark))
+		}
+	}
 	w("")
 	w("# One dst-nat rule per forward and protocol, matching list %s (the WAN addresses, kept by the updater).", ListWAN)
 	outNoted, wanifNoted := false, false
@@ -71,6 +79,8 @@ func Script(cfg *config.Config) string {
 			outNoted = true
 			w("")
 			w("# The same for the router's own connections to the public address (output chain).")
+		case strings.HasPrefix(it.key, MarkerPrefix+"dnat-lan:"):
+			w("# The LAN reaches %s whatever its allow list says (hairpin):", forwardOf(it.key))
 		case strings.HasPrefix(it.key, MarkerPrefix+"dnat-wanif:") && !wanifNoted:
 			wanifNoted = true
 			w("")

@@ -18,7 +18,7 @@ import (
 // level and inside the updater's source, against the /console/inspect schema of the oldest and the newest
 // release: menu, verb, parameter names, enumerated values, and the properties a `find where` compares.
 func TestScriptMatchesSchema(t *testing.T) {
-	for _, name := range []string{"cameras", "double-nat"} {
+	for _, name := range []string{"cameras", "double-nat", "allowlist"} {
 		cfg, err := config.Load(filepath.Join("testdata", name+".yaml"))
 		if err != nil {
 			t.Fatal(err)
