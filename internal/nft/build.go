@@ -84,9 +84,9 @@ func addChains(tx *knftables.Transaction, d *plan.Desired) {
 	}{
 		// The jump target must exist before the rules that jump to it.
 		{&knftables.Chain{Name: chainDNAT}, []string{fmt.Sprintf("dnat ip to meta l4proto . th dport map @%s", mapDNAT)}},
-		{baseChain(chainPre, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority), []string{jump}},
+		{baseChain(chainPre, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority), append(lanIngressRules(d), jump)},
 		// Connections the router itself opens to its public address (output hook) are forwarded too.
-		{baseChain(chainOut, knftables.NATType, knftables.OutputHook, knftables.DNATPriority), []string{jump}},
+		{baseChain(chainOut, knftables.NATType, knftables.OutputHook, knftables.DNATPriority), append(localRules(d), jump)},
 		{baseChain(chainPost, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority), masqueradeRules(d)},
 		{baseChain(chainFwd, knftables.FilterType, knftables.ForwardHook, "filter - 5"), countRules()},
 	}
@@ -99,14 +99,41 @@ func addChains(tx *knftables.Transaction, d *plan.Desired) {
 	}
 }
 
-// masqueradeRules masquerade only hairpinned flows: a LAN source whose connection hairpin DNATed from a WAN
-// address. Internet callers keep their address, and plain LAN-to-LAN traffic is not touched. Matching on the
-// conntrack original destination instead of a packet mark leaves the mark bits to the user's other rules.
+// LANIngressMark is the one conntrack mark bit hairpin uses: set on connections to a WAN address that entered
+// on the LAN interface. The other bits are left to the user's rules.
+const LANIngressMark = 0x10000000
+
+// lanIngressRules mark, on a connection's first packet, that it came in on the LAN. The postrouting hook
+// cannot see the input interface; the conntrack mark carries it there.
+func lanIngressRules(d *plan.Desired) []string {
+	if !d.Masquerade {
+		return nil
+	}
+	from := fmt.Sprintf("iifname %q", d.LANInterface)
+	if d.LANInterface == "" { // LAN given by subnets only: anything but the WAN
+		from = fmt.Sprintf("iifname != %q", d.WANInterface)
+	}
+	return []string{fmt.Sprintf("%s ip daddr @%s ct mark set ct mark or %#x", from, setWAN, LANIngressMark)}
+}
+
+// localRules mark the router's own connections to a WAN address like LAN ones: they cannot be spoofed.
+func localRules(d *plan.Desired) []string {
+	if !d.Masquerade {
+		return nil
+	}
+	return []string{fmt.Sprintf("ip daddr @%s ct mark set ct mark or %#x", setWAN, LANIngressMark)}
+}
+
+// masqueradeRules masquerade only hairpinned flows: a connection that entered on the LAN or came from the
+// router itself (the mark of lanIngressRules and localRules), from a LAN source, that hairpin DNATed from a WAN address. Internet callers keep their
+// address, plain LAN-to-LAN traffic is not touched, and a packet from the internet with a spoofed LAN source
+// is not made to look like a LAN caller (rp_filter is often loose or off). Matching on the conntrack original
+// destination leaves the packet mark to the user's other rules.
 func masqueradeRules(d *plan.Desired) []string {
 	if !d.Masquerade {
 		return nil
 	}
-	return []string{fmt.Sprintf("ct status dnat ip saddr @%s ct original ip daddr @%s masquerade", setLAN, setWAN)}
+	return []string{fmt.Sprintf("ct status dnat ct mark and %#x != 0 ip saddr @%s ct original ip daddr @%s masquerade", LANIngressMark, setLAN, setWAN)}
 }
 
 func countRules() []string {
@@ -118,8 +145,11 @@ func countRules() []string {
 	return rules
 }
 
+// baseChain declares its policy: "add chain" with a policy resets one someone changed (a policy drop on
+// hairpin's prerouting chain once dropped every inbound packet through every resync).
 func baseChain(name string, typ knftables.BaseChainType, hook knftables.BaseChainHook, prio knftables.BaseChainPriority) *knftables.Chain {
-	return &knftables.Chain{Name: name, Type: &typ, Hook: &hook, Priority: &prio}
+	accept := knftables.AcceptPolicy
+	return &knftables.Chain{Name: name, Type: &typ, Hook: &hook, Priority: &prio, Policy: &accept}
 }
 
 func addrKeys(d *plan.Desired) []string {

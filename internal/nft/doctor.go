@@ -41,7 +41,12 @@ func (b *Backend) doctor(ctx context.Context, cfg *config.Config) []doctor.Findi
 		fs = append(fs, lanF)
 	}
 	if isRoot() {
-		fs = append(fs, b.tableFinding(ctx), forwardPolicy(ctx))
+		table := b.tableFinding(ctx)
+		fs = append(fs, table)
+		if table.Level == doctor.OK {
+			fs = append(fs, b.ownTableFinding(ctx))
+		}
+		fs = append(fs, forwardPolicy(ctx))
 	}
 	return fs
 }

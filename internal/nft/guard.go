@@ -157,9 +157,10 @@ func hostKeys(s plan.AllowSet) []string {
 // Objects lists hairpin's table by kind: "chain", "set" (maps included) and "counter".
 type Objects map[string][]string
 
-// deleteStaleGuards deletes the guard objects of have that d no longer uses, after Build has emptied every
-// chain and the verdict map that could refer to them.
-func deleteStaleGuards(tx *knftables.Transaction, have Objects, d *plan.Desired) {
+// deleteUnwanted deletes every object of have that d does not use, after Build has emptied every chain and the
+// verdict map that could refer to them: guard objects d no longer needs, and anything someone else put into
+// hairpin's table (a foreign base chain there once kept DNATing a port through every resync).
+func deleteUnwanted(tx *knftables.Transaction, have Objects, d *plan.Desired) {
 	want := map[string]bool{chainGuard: len(d.Guards) > 0, mapGuardPorts: len(d.Guards) > 0}
 	for _, s := range d.AllowSets {
 		want[prefixSetName(s)] = len(s.Prefixes) > 0
@@ -173,17 +174,7 @@ func deleteStaleGuards(tx *knftables.Transaction, have Objects, d *plan.Desired)
 			want[chainLimitBase+g.Forward], want[counterLimit+g.Forward], want[meterName(g)] = true, true, true
 		}
 	}
-	stale := func(name string) bool {
-		if want[name] {
-			return false
-		}
-		for _, p := range guardPrefixes {
-			if strings.HasPrefix(name, p) {
-				return true
-			}
-		}
-		return false
-	}
+	stale := func(name string) bool { return !want[name] && !coreObjects[name] }
 	// Emptying the chains drops every reference to the sets, the map and the counters; deleting the map drops
 	// its jumps to the chains. Only then can each be deleted.
 	for _, c := range have["chain"] {
@@ -244,6 +235,9 @@ func objectsNetlink() (Objects, map[string]uint64, error) {
 	for _, c := range chains {
 		if c.Table != nil && c.Table.Name == Table {
 			objs["chain"] = append(objs["chain"], c.Name)
+			if c.Policy != nil && *c.Policy == gnft.ChainPolicyDrop {
+				objs[policyDrop] = append(objs[policyDrop], c.Name)
+			}
 		}
 	}
 	sets, err := conn.GetSets(table)
@@ -262,6 +256,9 @@ func objectsNetlink() (Objects, map[string]uint64, error) {
 	}
 	counters := map[string]uint64{}
 	for _, o := range named {
+		if no, ok := o.(*gnft.NamedObj); ok && no.Type != gnft.ObjTypeCounter {
+			objs["object"] = append(objs["object"], no.Name) // quotas, limits, ...: never hairpin's
+		}
 		if no, ok := o.(*gnft.NamedObj); ok && no.Type == gnft.ObjTypeCounter {
 			objs["counter"] = append(objs["counter"], no.Name)
 			if c, ok := no.Obj.(*expr.Counter); ok {
@@ -292,6 +289,15 @@ func objectsFake(ctx context.Context, fake *knftables.Fake) (Objects, map[string
 	for _, name := range objs["counter"] {
 		counters[name] = 0
 	}
+	fake.RLock()
+	if fake.Table != nil {
+		for name, c := range fake.Table.Chains {
+			if c.Policy != nil && *c.Policy == knftables.DropPolicy {
+				objs[policyDrop] = append(objs[policyDrop], name)
+			}
+		}
+	}
+	fake.RUnlock()
 	return objs, counters, nil
 }
 

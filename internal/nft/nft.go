@@ -119,8 +119,18 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	}
 	tx := b.build.NewTransaction()
 	build(tx, d, have, preloaded)
-	deleteStaleGuards(tx, objs, d)
-	if err := b.k.run(ctx, tx); err != nil {
+	deleteUnwanted(tx, objs, d)
+	err = b.k.run(ctx, tx)
+	if err != nil && exists {
+		// A base chain of hairpin's that someone re-created with another hook, type or priority cannot be
+		// changed in place: delete and re-create hairpin's base chains, still in one transaction.
+		tx = b.build.NewTransaction()
+		recreateBaseChains(tx, objs)
+		build(tx, d, have, preloaded)
+		deleteUnwanted(tx, objs, d)
+		err = b.k.run(ctx, tx)
+	}
+	if err != nil {
 		b.dropSets(ctx, created)
 		return fmt.Errorf("nftables rejected the transaction, nothing was changed: %w", err)
 	}

@@ -142,10 +142,10 @@ func TestRuleShape(t *testing.T) {
 		chains     map[string][]string
 	}{
 		{"with masquerade", true, map[string][]string{
-			"prerouting":    {"ip daddr @wan_addrs jump dnat_forwards"},
-			"output":        {"ip daddr @wan_addrs jump dnat_forwards"},
+			"prerouting":    {`iifname "bridge-local" ip daddr @wan_addrs ct mark set ct mark or 0x10000000`, "ip daddr @wan_addrs jump dnat_forwards"},
+			"output":        {"ip daddr @wan_addrs ct mark set ct mark or 0x10000000", "ip daddr @wan_addrs jump dnat_forwards"},
 			"dnat_forwards": {"dnat ip to meta l4proto . th dport map @fwd_dnat"},
-			"postrouting":   {"ct status dnat ip saddr @lan_nets ct original ip daddr @wan_addrs masquerade"},
+			"postrouting":   {"ct status dnat ct mark and 0x10000000 != 0 ip saddr @lan_nets ct original ip daddr @wan_addrs masquerade"},
 			"forward": {
 				"ct status dnat ct original ip daddr @wan_addrs ct original protocol tcp update @count_tcp { ct original proto-dst }",
 				"ct status dnat ct original ip daddr @wan_addrs ct original protocol udp update @count_udp { ct original proto-dst }",

@@ -19,7 +19,8 @@ type packet struct {
 	src, dst netip.Addr
 	proto    string // tcp or udp
 	dport    uint16
-	local    bool // opened by the router itself (output hook) instead of arriving on an interface
+	local    bool   // opened by the router itself (output hook) instead of arriving on an interface
+	iif      string // the interface it arrived on
 }
 
 // tracer walks a packet through the chains of a knftables.Fake the way the kernel would for the first packet
@@ -35,6 +36,7 @@ type tracer struct {
 	origDst netip.Addr // conntrack's original destination
 	origDP  uint16
 	dnat    bool // ct status dnat
+	ctmark  uint32
 	events  []string
 }
 
@@ -48,7 +50,7 @@ func newTracer(t *testing.T, fake *knftables.Fake, own ...string) *tracer {
 
 // trace returns what happened to p, e.g. ["dnat 192.168.88.180:80", "count tcp 8090", "masquerade"].
 func (tr *tracer) trace(p packet) []string {
-	tr.pkt, tr.origDst, tr.origDP, tr.dnat, tr.events = p, p.dst, p.dport, false, nil
+	tr.pkt, tr.origDst, tr.origDP, tr.dnat, tr.ctmark, tr.events = p, p.dst, p.dport, false, 0, nil
 	if p.local {
 		tr.hook(knftables.OutputHook, knftables.NATType)
 		tr.hook(knftables.PostroutingHook, knftables.NATType)
@@ -99,6 +101,32 @@ func (tr *tracer) rule(w []string) bool {
 				return false
 			}
 			w = w[3:]
+		case len(w) >= 2 && w[0] == "iifname":
+			want, neg := w[1], false
+			if w[1] == "!=" && len(w) >= 3 {
+				want, neg = w[2], true
+				w = w[1:]
+			}
+			if tr.pkt.local || (strconv.Quote(tr.pkt.iif) == want) == neg {
+				return false
+			}
+			w = w[2:]
+		case len(w) >= 7 && strings.Join(w[:6], " ") == "ct mark set ct mark or":
+			v, err := strconv.ParseUint(w[6], 0, 32)
+			if err != nil {
+				tr.t.Fatalf("mark %q: %v", w[6], err)
+			}
+			tr.ctmark |= uint32(v)
+			w = w[7:]
+		case len(w) >= 6 && strings.Join(w[:3], " ") == "ct mark and" && strings.Join(w[4:6], " ") == "!= 0":
+			v, err := strconv.ParseUint(w[3], 0, 32)
+			if err != nil {
+				tr.t.Fatalf("mark %q: %v", w[3], err)
+			}
+			if tr.ctmark&uint32(v) == 0 {
+				return false
+			}
+			w = w[6:]
 		case len(w) >= 3 && w[0] == "ct" && w[1] == "status" && w[2] == "dnat":
 			if !tr.dnat {
 				return false
@@ -179,8 +207,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// tcp is a packet from src: from the LAN interface for a 192.168.88.x source, else from the WAN.
 func tcp(src, dst string, port uint16) packet {
-	return packet{src: netip.MustParseAddr(src), dst: netip.MustParseAddr(dst), proto: "tcp", dport: port}
+	iif := "ether1"
+	if strings.HasPrefix(src, "192.168.88.") {
+		iif = "bridge-local"
+	}
+	return packet{src: netip.MustParseAddr(src), dst: netip.MustParseAddr(dst), proto: "tcp", dport: port, iif: iif}
 }
 
 func TestTracePackets(t *testing.T) {
@@ -194,6 +227,8 @@ func TestTracePackets(t *testing.T) {
 	udp.proto = "udp"
 	fromRouter := tcp(lanIP, wan, 8092)
 	fromRouter.local = true
+	spoofed := tcp("192.168.88.50", wan, 8090)
+	spoofed.iif = "ether1"
 	tests := []struct {
 		name string
 		pkt  packet
@@ -210,6 +245,9 @@ func TestTracePackets(t *testing.T) {
 		{"LAN to LAN traffic is left alone", tcp(laptop, "192.168.88.180", 80), nil},
 		{"LAN client to the router's LAN address", tcp(laptop, lanIP, 8090), []string{"input"}},
 		{"internet traffic to other hosts", tcp(internet, "192.168.88.180", 80), nil},
+		// rp_filter is often loose or off: a packet from the internet with a LAN source must not be made to
+		// look like a LAN caller to the camera.
+		{"spoofed LAN source from the WAN is not masqueraded", spoofed, []string{"dnat 192.168.88.180:80", "count tcp 8090"}},
 	}
 	b, fake := NewFake()
 	apply(t, b, camerasPlan(t))
