@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,4 +127,38 @@ func TestCGNATWithholdsDNS(t *testing.T) {
 	}
 	startDaemon(t, topo, cfg, sock)
 	waitRecord(t, topo, "203.0.113.10", 15*time.Second)
+}
+
+// TestLabDemoISP runs `hairpin lab --isp upnp` and `--isp cgnat` end to end: the UPnP box maps every forward
+// (all 15 checks pass, all 4 fail from the internet before), the CGN leaves the DNS record unpublished and the
+// internet unanswered. Nothing of the lab is left behind.
+func TestLabDemoISP(t *testing.T) {
+	needRoot(t)
+	for isp, want := range map[string][]string{
+		lab.ISPUPnP:  {"all 15 forwards work from the internet, the LAN and the router", "without them all 4 fail", "double-nat (mapped)", "reachable"},
+		lab.ISPCGNAT: {"reachability (ipv4): cgnat", "WITHHELD", "has no A record for home.example.net", "ask the ISP for a public IPv4 address"},
+	} {
+		t.Run(isp, func(t *testing.T) {
+			prefix := lab.RandomPrefix()
+			out, err := exec.Command(bin, "lab", "--isp", isp, "--prefix", prefix).CombinedOutput()
+			if err != nil {
+				t.Fatalf("hairpin lab --isp %s: %v\n%s", isp, err, out)
+			}
+			for _, w := range want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("lab output lacks %q:\n%s", w, out)
+				}
+			}
+			if list, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(list), prefix) {
+				t.Errorf("the lab left namespaces behind:\n%s", list)
+			}
+			if ps, _ := exec.Command("ps", "-eo", "stat=,args=").Output(); strings.Contains(string(ps), prefix+"-miniupnpd") {
+				for _, l := range strings.Split(string(ps), "\n") {
+					if strings.Contains(l, prefix+"-miniupnpd") && !strings.HasPrefix(l, "Z") {
+						t.Errorf("miniupnpd still runs: %s", l)
+					}
+				}
+			}
+		})
+	}
 }

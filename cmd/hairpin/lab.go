@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,7 +23,7 @@ const labStateDir = "/run/hairpin-lab"
 
 func labCmd() *cobra.Command {
 	var keep, doubleNAT bool
-	var prefix string
+	var prefix, isp string
 	cmd := &cobra.Command{
 		Use:   "lab",
 		Short: "Build the article's home network in namespaces and prove every forward from LAN, WAN and router",
@@ -31,20 +32,24 @@ network namespaces, applies hairpin, and fetches every bookmark from the laptop,
 router. Then it turns hairpin's masquerade off to show the classic failure from the LAN. Needs root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep, doubleNAT)
+			if isp != "" && !slices.Contains(lab.ISPKinds, isp) {
+				return configError{fmt.Errorf("--isp %q: use one of %s", isp, strings.Join(lab.ISPKinds, ", "))}
+			}
+			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep, doubleNAT, isp)
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the lab running for exploring with `ip netns exec`")
 	cmd.Flags().BoolVar(&doubleNAT, "double-nat", false, "put an ISP box in front of the router (double NAT) and run the daemon, which learns the public address")
+	cmd.Flags().StringVar(&isp, "isp", "", "the network in front of the router: upnp (an ISP box with miniupnpd; hairpin maps the ports on it), cgnat (carrier-grade NAT) or ds-lite (an AFTR over an IPv6 tunnel); each runs the daemon with a probe server on the internet")
 	cmd.PersistentFlags().StringVar(&prefix, "prefix", "hairpin-lab", "namespace name prefix")
 	cmd.AddCommand(labDownCmd(&prefix), labServeCmd())
 	return cmd
 }
 
-func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT bool) error {
+func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT bool, isp string) error {
 	_ = labDown(prefix) // a lab kept from an earlier run would collide with this one
 	fmt.Fprintf(out, "Building the lab (namespaces %s-*)...\n", prefix)
-	t, err := lab.Build(ctx, lab.Options{Prefix: prefix, DoubleNAT: doubleNAT})
+	t, err := lab.Build(ctx, lab.Options{Prefix: prefix, DoubleNAT: doubleNAT, ISP: isp})
 	if err != nil {
 		return err
 	}
@@ -77,7 +82,7 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 		}
 		fmt.Fprintf(out, "\nThe lab is still up. Try:\n  ip netns exec %s curl http://%s:8090/\n  ip netns exec %s nft list table ip hairpin\n",
 			t.Laptop, t.PublicAddr, t.Router)
-		if doubleNAT {
+		if doubleNAT || isp != "" {
 			fmt.Fprintf(out, "  hairpin status --socket %s/hairpin.sock   (the daemon; its log is %s/daemon.log)\n", dir, dir)
 		}
 		fmt.Fprintf(out, "Remove it with: hairpin lab down --prefix %s\n", prefix)
@@ -108,7 +113,10 @@ func labDown(prefix string) error {
 			for _, pid := range st.PIDs {
 				// Only processes that are still this lab's: a server, or a daemon reading the lab's config.
 				cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-				if err == nil && (strings.Contains(string(cmdline), "lab\x00serve") || strings.Contains(string(cmdline), filepath.Join(labStateDir, prefix))) {
+				// (miniupnpd of the UPnP ISP box runs from a temporary directory named after the prefix.)
+				mine := strings.Contains(string(cmdline), "lab\x00serve") || strings.Contains(string(cmdline), filepath.Join(labStateDir, prefix)) ||
+					(strings.HasPrefix(string(cmdline), "/usr/sbin/miniupnpd\x00") && strings.Contains(string(cmdline), "/"+prefix+"-miniupnpd-"))
+				if err == nil && mine {
 					_ = syscall.Kill(pid, syscall.SIGTERM)
 				}
 			}
@@ -116,6 +124,11 @@ func labDown(prefix string) error {
 		_ = os.Remove(stateFile)
 	}
 	_ = os.RemoveAll(filepath.Join(labStateDir, prefix))
+	if dirs, err := filepath.Glob(filepath.Join(os.TempDir(), prefix+"-miniupnpd-*")); err == nil {
+		for _, d := range dirs {
+			_ = os.RemoveAll(d)
+		}
+	}
 	list, err := exec.Command("ip", "netns", "list").Output()
 	if err != nil {
 		return err

@@ -19,7 +19,16 @@ type RouterConfig struct {
 	// Status and StateDir are daemon.status and state_dir ("" leaves the default).
 	Status, StateDir string
 	// Resync is daemon.resync (0 leaves the default).
-	Resync   time.Duration
+	Resync time.Duration
+	// Upstream, UpstreamLease and UpstreamOnStop are wan.upstream* ("" or 0 leave the defaults).
+	Upstream       string
+	UpstreamLease  time.Duration
+	UpstreamOnStop string
+	// ProbeURL and ProbeSecret set wan.probe (with ProbeInterval, 0: the default).
+	ProbeURL, ProbeSecret string
+	ProbeInterval         time.Duration
+	// Extra is appended as top-level YAML (a ddns section).
+	Extra    string
 	Forwards []Forward
 }
 
@@ -74,6 +83,22 @@ func (c RouterConfig) YAML() string {
 		}
 		fmt.Fprintf(&b, "  public_ip: [%s]\n", strings.Join(quoted, ", "))
 	}
+	if c.Upstream != "" {
+		fmt.Fprintf(&b, "  upstream: %s\n", c.Upstream)
+	}
+	if c.UpstreamLease > 0 {
+		fmt.Fprintf(&b, "  upstream_lease: %s\n", c.UpstreamLease)
+	}
+	if c.UpstreamOnStop != "" {
+		fmt.Fprintf(&b, "  upstream_on_stop: %s\n", c.UpstreamOnStop)
+	}
+	if c.ProbeURL != "" {
+		fmt.Fprintf(&b, "  probe:\n    url: %q\n    secret_file: %s\n", c.ProbeURL, c.ProbeSecret)
+		if c.ProbeInterval > 0 {
+			fmt.Fprintf(&b, "    interval: %s\n", c.ProbeInterval)
+		}
+	}
+	b.WriteString(c.Extra)
 	fmt.Fprintf(&b, "lan:\n  interface: %s\nforwards:\n", c.LANInterface)
 	for _, f := range c.Forwards {
 		fmt.Fprintf(&b, "  - name: %s\n    port: %d\n    to: %s\n    protocol: %s\n", f.Name, f.Port, f.To, f.Protocol)

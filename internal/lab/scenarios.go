@@ -21,6 +21,9 @@ import (
 // following a WAN address change), or, on a double-NAT topology, the daemon learning the public address.
 // dir holds the configs and the daemon's socket and state; a daemon is left running for a kept lab.
 func (t *Topology) Demo(ctx context.Context, out io.Writer, dir string) (failed int, err error) {
+	if t.isp != "" {
+		return t.ispDemo(ctx, out, dir)
+	}
 	if t.ISPBox != "" {
 		return t.demoDoubleNAT(ctx, out, dir)
 	}

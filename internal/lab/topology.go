@@ -58,6 +58,7 @@ type Topology struct {
 	dirs       []string // removed at Close
 	boxDir     string   // the UPnP box's miniupnpd config, log and leases
 	miniupnpd  *exec.Cmd
+	isp        string // Options.ISP
 }
 
 // Options shape the topology.
@@ -127,6 +128,7 @@ func Build(ctx context.Context, opt Options) (*Topology, error) {
 		t.ISPBox = p + "-ispbox"
 		t.RouterWAN = routerWANNAT
 	}
+	t.isp = opt.ISP
 	switch opt.ISP {
 	case ISPUPnP:
 		t.InternetAddr, t.PublicAddr = upnpInternetAddr, upnpPublicAddr

@@ -152,6 +152,7 @@ type Manager struct {
 	remaps   uint64
 	nextConn time.Time
 	connWait time.Duration
+	dirty    bool // a mapping changed during this pass (Run's goroutine only)
 }
 
 // New builds a manager; Run starts it.
@@ -278,6 +279,12 @@ func (m *Manager) snapshot() (netip.Addr, netip.Addr, []Want) {
 // sync brings the gateway in line with what is wanted: drop what is no longer wanted or points at an old
 // address, connect when needed, map what is missing or due.
 func (m *Manager) sync(ctx context.Context) {
+	defer func() {
+		if m.dirty {
+			m.dirty = false
+			m.changed()
+		}
+	}()
 	local, gateway, wants := m.snapshot()
 	m.mu.Lock()
 	moved := m.p != nil && (local != m.heldAt || gateway != m.heldGW)
@@ -478,7 +485,7 @@ func (m *Manager) mapOne(ctx context.Context, p proto, e *entry) {
 		} else {
 			m.log.Info("upstream: mapped", "forward", w.Forward, "protocol", w.Protocol, "port", w.Port, "via", p.name(), "lease", granted)
 		}
-		m.changed()
+		m.dirty = true // told once the pass over all mappings ends, not once per port
 	}
 }
 
