@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -76,11 +77,12 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 	}
 	defer closeBackend(drv)
 	deps := daemon.Deps{
-		Version: version,
-		Backend: drv.Backend,
-		Observe: drv.Watch,
-		Logger:  logger,
-		Load:    func() (*config.Config, error) { return config.Load(path) },
+		Version:    version,
+		IntentFile: filepath.Join(cfg.StateDir, "wan-set.intent"),
+		Backend:    drv.Backend,
+		Observe:    drv.Watch,
+		Logger:     logger,
+		Load:       func() (*config.Config, error) { return config.Load(path) },
 		Ready: func() {
 			if err := daemon.NotifyReady(); err != nil {
 				logger.Warn("systemd readiness notification failed", "error", err)

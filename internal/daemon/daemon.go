@@ -55,6 +55,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Ready is called once the first apply has been attempted (systemd readiness).
 	Ready func()
+	// IntentFile, when set, records a WAN set update in progress, so a crash between its two commits is
+	// finished at the next start (see intent.go).
+	IntentFile string
 	// Options for the plan (tests).
 	PlanOptions plan.Options
 	// NewProber builds the reachability probe client for wan.probe; nil: never probe.
@@ -232,6 +235,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 func (d *Daemon) start(ctx context.Context, l *loop) error {
+	d.finishInterrupted(ctx)
 	if err := d.startObserver(ctx, l); err != nil {
 		return err
 	}
@@ -384,9 +388,13 @@ func (d *Daemon) update(ctx context.Context, l *loop, why string) {
 func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool {
 	start := time.Now()
 	if !slices.Equal(have.WANAddrs, want.WANAddrs) {
+		d.recordIntent(want.WANAddrs)
 		bctx, cancel := backendContext(ctx)
 		err := d.deps.Backend.SetWANAddrs(bctx, want.WANAddrs)
 		cancel()
+		if err == nil {
+			d.clearIntent()
+		}
 		d.metrics.change("wan_set", time.Since(start), err)
 		if err != nil {
 			d.event(slog.LevelWarn, "WAN set update failed; applying everything", "error", err)
@@ -437,6 +445,7 @@ func (d *Daemon) applyFull(ctx context.Context, l *loop, why string) {
 		return
 	}
 	l.retryWait = 0
+	d.clearIntent() // a full apply installs the whole WAN set
 	d.installedNow(want, took)
 	if why == "resync" {
 		d.log.Debug("resync applied", "took", took)

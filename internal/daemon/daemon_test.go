@@ -116,6 +116,12 @@ func startPublic(t *testing.T, cfgText string, first plan.Observed, public netip
 // startWith starts a daemon over the backend be.
 func startWith(t *testing.T, cfgText string, first plan.Observed, public netip.Addr, be backend.Backend) *harness {
 	t.Helper()
+	return startWithDeps(t, cfgText, first, public, be, nil)
+}
+
+// startWithDeps is startWith with a last change to the daemon's Deps.
+func startWithDeps(t *testing.T, cfgText string, first plan.Observed, public netip.Addr, be backend.Backend, change func(*Deps)) *harness {
+	t.Helper()
 	cfg := mustConfig(t, cfgText)
 	h := &harness{t: t, obs: make(chan plan.Observed, 8), ddns: &fakeDDNS{}, disc: &fakeDiscoverer{addr: public},
 		done: make(chan error, 1), ready: make(chan struct{})}
@@ -129,6 +135,9 @@ func startWith(t *testing.T, cfgText string, first plan.Observed, public netip.A
 		Load:          func() (*config.Config, error) { return h.load() },
 		Ready:         func() { close(h.ready) },
 		Lookup:        harnessLookup,
+	}
+	if change != nil {
+		change(&deps)
 	}
 	h.d = New(cfg, deps)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,10 +1,12 @@
 package nft
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
 	gnft "github.com/google/nftables"
+	"golang.org/x/sys/unix"
 )
 
 // setWANNetlink brings the WAN address set to addrs over netlink, without starting the nft binary: an
@@ -26,17 +28,26 @@ func setWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
 			return fmt.Errorf("set %s: %w", setWAN, err)
 		}
 	}
-	current, err := conn.GetSetElements(set)
-	if err != nil {
-		return fmt.Errorf("set %s: %w", setWAN, err)
-	}
-	if _, del := wanDiff(current, addrs); len(del) > 0 {
+	// The removal is idempotent: it deletes what the set holds now and is not wanted. An element that went
+	// away meanwhile (another writer, or a retry of an update a crash cut short) fails the batch with ENOENT;
+	// the set is then read again and the removal retried.
+	for try := 0; ; try++ {
+		current, err := conn.GetSetElements(set)
+		if err != nil {
+			return fmt.Errorf("set %s: %w", setWAN, err)
+		}
+		_, del := wanDiff(current, addrs)
+		if len(del) == 0 {
+			return nil
+		}
 		if err := conn.SetDeleteElements(set, del); err != nil {
 			return err
 		}
-		return conn.Flush()
+		err = conn.Flush()
+		if err == nil || try == 2 || !errors.Is(err, unix.ENOENT) {
+			return err
+		}
 	}
-	return nil
 }
 
 // wanElements turns the IPv4 addresses of addrs into set elements.
