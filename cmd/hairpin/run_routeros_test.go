@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hairpin-nat/hairpin/internal/daemon"
@@ -63,6 +65,19 @@ forwards:
 		st, err := daemon.Fetch(ctx, sock)
 		return err == nil && st.Installed
 	})
+
+	// A second daemon for the same state directory, on another status socket, refuses to start and names the
+	// first (two such daemons used to undo each other's rules at every resync).
+	second := filepath.Join(dir, "second.yaml")
+	if err := os.WriteFile(second, []byte(strings.Replace(cfg, sock, filepath.Join(dir, "other.sock"), 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var errOut2 bytes.Buffer
+	if code := run(ctx, "test", []string{"run", "-c", second}, io.Discard, &errOut2); code == 0 ||
+		!strings.Contains(errOut2.String(), fmt.Sprintf("another hairpin daemon (pid %d)", os.Getpid())) {
+		t.Errorf("second daemon: exit %d, %q; want a refusal naming pid %d", code, errOut2.String(), os.Getpid())
+	}
+
 	r.ResetCounts()
 	r.Edit(rostest.Address, wanID, rostest.Entry{"address": "203.0.113.8/24"})
 	poll.Wait(t, "the WAN list follows to 203.0.113.8", func() bool { return fmt.Sprint(wanList()) == "[203.0.113.8]" })
