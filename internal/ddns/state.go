@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
 const stateVersion = 1
@@ -71,7 +72,7 @@ func stateName(ent provider.Entry) string {
 func (e *Engine) load(h *host) state {
 	fresh := state{Version: stateVersion, Hostname: h.entry.Hostname, Provider: h.entry.Provider, ConfigHash: h.hash}
 	log := e.log.With("hostname", h.entry.Hostname, "provider", h.entry.Provider)
-	data, err := os.ReadFile(h.file)
+	data, err := secret.ReadFile(h.file, 1<<20) // regular files only, bounded: a state file is a few hundred bytes
 	if errors.Is(err, fs.ErrNotExist) {
 		return fresh
 	}

@@ -82,7 +82,8 @@ func New(cfg *config.RouterOS, logger *slog.Logger, opts ...Option) (*Backend, e
 	}
 	var caPEM []byte
 	if cfg.CAFile != "" {
-		if caPEM, err = os.ReadFile(cfg.CAFile); err != nil {
+		// A regular file of at most 1 MB: a FIFO or device named here would hang the start.
+		if caPEM, err = secret.ReadFile(cfg.CAFile, 1<<20); err != nil {
 			return nil, fmt.Errorf("routeros.ca_file: %w", err)
 		}
 	}
