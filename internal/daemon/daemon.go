@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,7 +115,10 @@ type Event struct {
 	Message string    `json:"message"`
 }
 
-const maxEvents = 50
+const (
+	maxEvents   = 50
+	maxEventLen = 16 << 10
+)
 
 // New prepares a daemon; Run starts it.
 func New(cfg *config.Config, deps Deps) *Daemon {
@@ -131,6 +135,11 @@ func (d *Daemon) event(level slog.Level, msg string, attrs ...any) {
 	text := msg
 	for i := 0; i+1 < len(attrs); i += 2 {
 		text += fmt.Sprintf(" %v=%v", attrs[i], attrs[i+1])
+	}
+	// Status holds the last 50 events; each stays short whatever an error carried (a rejected reload once put
+	// 317 MB into every later status answer).
+	if len(text) > maxEventLen {
+		text = strings.ToValidUTF8(text[:maxEventLen], "") + fmt.Sprintf("... (%d bytes)", len(text))
 	}
 	d.mu.Lock()
 	d.events = append(d.events, Event{Time: time.Now(), Message: text})

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -62,5 +63,19 @@ func TestReloadKeepsDDNSUnlessItChanged(t *testing.T) {
 	}
 	if n := h.ddnsBuilt.Load(); n != 2 {
 		t.Errorf("%d DDNS engines built after a reload that changed DDNS, want 2", n)
+	}
+}
+
+// TestEventsStayShort: a reload rejected for a huge error list leaves a short event in status.
+func TestEventsStayShort(t *testing.T) {
+	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h.load = func() (*config.Config, error) { return nil, errors.New(strings.Repeat("x", 1<<20)) }
+	if err := h.d.Reload(context.Background()); err == nil {
+		t.Fatal("Reload succeeded")
+	}
+	for _, e := range h.d.Status(context.Background()).Events {
+		if len(e.Message) > 20<<10 {
+			t.Errorf("an event of %d bytes", len(e.Message))
+		}
 	}
 }
