@@ -216,14 +216,30 @@ func printStatus(w io.Writer, st *daemon.Status) {
 		rules = "NOT installed"
 	}
 	fmt.Fprintf(w, "rules: %s, forwarding on %s; last apply %s took %s\n", rules, strings.Join(st.ForwardSet, ", "), st.LastApply.Format(time.TimeOnly), st.LastApplyTook)
+	// The IPv6 column appears once any forward has an IPv6 target; then a forward without one says so.
+	any6 := false
+	for _, f := range st.Forwards {
+		any6 = any6 || f.IPv6 != "" && f.IPv6 != "off: "+plan.OffNoTo6 && f.IPv6 != "off: no rules installed"
+	}
+	if any6 || len(st.ForwardSet6) > 0 {
+		fmt.Fprintf(w, "IPv6: WAN %s; forwarding on %s\n", orNone(st.WAN6Addrs), orNone(st.ForwardSet6))
+	}
 	if st.LastError != "" {
 		fmt.Fprintf(w, "last error: %s\n", st.LastError)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES\tFROM THE INTERNET\tDROPPED (ALLOW/LIMIT)")
+	head := "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES\tFROM THE INTERNET\tDROPPED (ALLOW/LIMIT)"
+	if any6 {
+		head += "\tIPV6"
+	}
+	fmt.Fprintln(tw, head)
 	for _, f := range st.Forwards {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", f.Name, f.Protocol, f.Port, f.To, f.Packets, f.Bytes, who(f.Allow != nil, f.Allow, f.Limit),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s", f.Name, f.Protocol, f.Port, f.To, f.Packets, f.Bytes, who(f.Allow != nil, f.Allow, f.Limit),
 			drops(f.Allow != nil, f.Limit != "", f.DroppedAllow, f.DroppedLimit))
+		if any6 {
+			fmt.Fprintf(tw, "\t%s", f.IPv6)
+		}
+		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
 	printAllowedHosts(w, st.AllowedHosts)
@@ -232,6 +248,13 @@ func printStatus(w io.Writer, st *daemon.Status) {
 	for _, e := range st.Events {
 		fmt.Fprintf(w, "  %s  %s\n", e.Time.Format("2006-01-02 15:04:05.000"), e.Message)
 	}
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
 }
 
 // printDDNS shows each hostname: what was last sent and when, the provider's answer, and whether updates are

@@ -36,3 +36,28 @@ func TestPrintStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintStatusIPv6(t *testing.T) {
+	st := &daemon.Status{
+		Backend: "linux", WANInterface: "wan0", WANExists: true, WANAddrs: []string{"203.0.113.10"}, Installed: true,
+		WAN6Addrs: []string{"2001:db8::2"}, ForwardSet6: []string{"2001:db8::2"},
+		Forwards: []daemon.ForwardStatus{
+			{Name: "front-cam", Protocol: "tcp", Port: "8090", To: "192.168.88.180:80", IPv6: "[2001:db8:1:1:21a:2bff:fe3c:4d5e]:80"},
+			{Name: "pool-cam", Protocol: "tcp", Port: "8092", To: "192.168.88.182:80", IPv6: "off: no to6 in the config"},
+		},
+	}
+	var out bytes.Buffer
+	printStatus(&out, st)
+	for _, want := range []string{"IPv6: WAN 2001:db8::2; forwarding on 2001:db8::2", "IPV6", "[2001:db8:1:1:21a:2bff:fe3c:4d5e]:80", "off: no to6 in the config"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+	// An IPv4-only config shows no IPv6 column.
+	st.Forwards, st.ForwardSet6, st.WAN6Addrs = st.Forwards[1:], nil, nil
+	out.Reset()
+	printStatus(&out, st)
+	if strings.Contains(out.String(), "IPV6") || strings.Contains(out.String(), "IPv6:") {
+		t.Errorf("IPv4-only status shows IPv6:\n%s", out.String())
+	}
+}

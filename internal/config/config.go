@@ -75,6 +75,8 @@ type Forward struct {
 	Port     PortRange // external
 	To       netip.Addr
 	ToPort   PortRange // internal; same length as Port
+	// To6 is the target on IPv6; without it the forward is not forwarded on IPv6.
+	To6 Target6
 	// AllowOn says the forward has an allow list: only the sets named in Allow may reach it from the
 	// internet (none, when Allow is empty). Without it the forward is open to all.
 	AllowOn bool

@@ -19,8 +19,8 @@ func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
 			continue
 		}
 		f := Forward{Protocol: TCP, Line: item.Line}
-		var toNode *yaml.Node
-		var toPort string
+		var toNode, to6Node *yaml.Node
+		var toPort, to6Port string
 		var hasName, hasPort, hasTo bool
 		var allow *allowEntries
 		ok := d.mapping(item, key, map[string]field{
@@ -54,6 +54,12 @@ func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
 				}
 				f.To, toPort = addr, port
 			},
+			"to6": func(k string, v *yaml.Node) {
+				var ok bool
+				if f.To6, to6Port, ok = d.to6(v, k); ok {
+					to6Node = v
+				}
+			},
 			"protocol": func(k string, v *yaml.Node) {
 				if s, ok := d.oneOf(v, k, "tcp", "udp", "both"); ok {
 					f.Protocol = Protocol(s)
@@ -85,6 +91,18 @@ func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
 				} else {
 					f.ToPort = r
 				}
+			}
+		}
+		if to6Node != nil {
+			if f.ToPort.First != 0 {
+				d.finishTo6(&f, to6Node, key+".to6", to6Port)
+			} else {
+				f.To6 = Target6{} // `to` or `port` is wrong and reported; to6's port cannot be checked yet
+			}
+			if f.To6.IsValid() && (allow != nil || f.Limit != nil) {
+				d.errorf(to6Node, key+".to6", "remove to6, or remove allow and limit: allow lists and limits hold IPv4 sources only, and an IPv6 forward would let everyone in",
+					"a forward with an allow list or a limit cannot be forwarded on IPv6")
+				f.To6 = Target6{}
 			}
 		}
 		out = append(out, f)
@@ -203,6 +221,15 @@ func (d *decoder) crossCheck(cfg *Config, doc, wanNode, lanNode, fwdNode *yaml.N
 		d.errorf(valueOf(doc, "backend"), "backend", "add a `routeros:` section with url, username and password_file", "backend routeros needs the router's address and login")
 	case cfg.Backend != BackendRouterOS && cfg.RouterOS != nil:
 		d.warnf(valueOf(doc, "routeros"), "routeros", "add `backend: routeros` to manage the MikroTik, or remove the section", "the routeros section is ignored with backend %s", cfg.Backend)
+	}
+	if cfg.Backend == BackendRouterOS {
+		for i, f := range cfg.Forwards {
+			if f.To6.IsValid() {
+				item := d.fwdItems[i]
+				d.warnf(valueOf(item.node, "to6"), fmt.Sprintf("forwards[%d].to6", item.index), "use backend linux for IPv6 forwards, or remove to6",
+					"the routeros backend does not forward IPv6 yet; this forward works on IPv4 only")
+			}
+		}
 	}
 	if cfg.WAN.Interface != "" && cfg.WAN.Interface == cfg.LAN.Interface {
 		d.errorf(valueOf(lanNode, "interface"), "lan.interface", "hairpin needs distinct WAN and LAN interfaces", "%q is also the WAN interface", cfg.LAN.Interface)

@@ -472,7 +472,8 @@ func (d *Daemon) installedNow(p *plan.Desired, took time.Duration) {
 
 func sameExceptWAN(a, b *plan.Desired) bool {
 	return a.WANInterface == b.WANInterface && a.LANInterface == b.LANInterface && a.DoubleNAT == b.DoubleNAT &&
-		a.Masquerade == b.Masquerade && slices.Equal(a.LANNets, b.LANNets) && slices.Equal(a.Rules, b.Rules)
+		a.Masquerade == b.Masquerade && slices.Equal(a.LANNets, b.LANNets) && slices.Equal(a.Rules, b.Rules) &&
+		plan.Equal6(a.V6, b.V6)
 }
 
 func fmtAddrs(a []netip.Addr) string {

@@ -36,8 +36,11 @@ type Status struct {
 	// Upstream is the port mapping on the box in front (wan.upstream).
 	Upstream *upstream.Status `json:"upstream,omitempty"`
 	// Probe is the last reachability probe (wan.probe).
-	Probe         *ProbeStatus          `json:"probe,omitempty"`
-	ForwardSet    []string              `json:"forwarding_addresses"`
+	Probe      *ProbeStatus `json:"probe,omitempty"`
+	ForwardSet []string     `json:"forwarding_addresses"`
+	// WAN6Addrs are the usable IPv6 addresses of the WAN interface; ForwardSet6 those IPv6 forwards answer on.
+	WAN6Addrs     []string              `json:"wan_ipv6_addresses,omitempty"`
+	ForwardSet6   []string              `json:"forwarding_ipv6_addresses,omitempty"`
 	Installed     bool                  `json:"rules_installed"`
 	LastApply     time.Time             `json:"last_apply,omitempty"`
 	LastApplyTook string                `json:"last_apply_took,omitempty"`
@@ -62,6 +65,8 @@ type ForwardStatus struct {
 	// Packets from the internet dropped by the allowlist and by the connection limit.
 	DroppedAllow uint64 `json:"dropped_allow"`
 	DroppedLimit uint64 `json:"dropped_limit"`
+	// IPv6 is where the forward goes on IPv6 now ("[2001:db8:1::180]:80"), or "off: " and why not.
+	IPv6 string `json:"ipv6"`
 }
 
 // Status collects the current state, counters included.
@@ -102,6 +107,14 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	for _, n := range d.obs.LANNets {
 		s.LANNets = append(s.LANNets, n.String())
 	}
+	for _, a := range d.obs.WAN6 {
+		s.WAN6Addrs = append(s.WAN6Addrs, a.String())
+	}
+	if d.installed != nil && d.installed.V6 != nil {
+		for _, a := range d.installed.V6.WANAddrs {
+			s.ForwardSet6 = append(s.ForwardSet6, a.String())
+		}
+	}
 	if d.installed != nil {
 		for _, a := range d.installed.WANAddrs {
 			s.ForwardSet = append(s.ForwardSet, a.String())
@@ -123,6 +136,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 		if f.Limit != nil {
 			fs.Limit = f.Limit.String()
 		}
+		fs.IPv6 = ipv6Status(d.installed, f.Name)
 		s.Forwards = append(s.Forwards, fs)
 	}
 	if d.hosts != nil {
@@ -132,6 +146,18 @@ func (d *Daemon) Status(ctx context.Context) Status {
 		s.DDNS = d.ddns.Status()
 	}
 	return s
+}
+
+// ipv6Status says where forward name goes on IPv6 under the installed plan, or why it does not.
+func ipv6Status(installed *plan.Desired, name string) string {
+	if installed == nil {
+		return "off: no rules installed"
+	}
+	r, why := installed.V6.Target6(name)
+	if why != "" {
+		return "off: " + why
+	}
+	return fmt.Sprintf("[%s]:%s", r.To, r.ToPort)
 }
 
 func appendMissing(list []string, s string) []string {

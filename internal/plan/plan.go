@@ -26,11 +26,17 @@ type Observed struct {
 	Public netip.Addr
 	// HostAddrs are the current IPv4 addresses of the hostnames in allow lists.
 	HostAddrs map[string][]netip.Addr
+	// WAN6 are the usable IPv6 addresses on the WAN interface (neither tentative nor deprecated), sorted.
+	WAN6 []netip.Addr
+	// LAN6 are the router's usable IPv6 addresses on the LAN interface with their prefix length, unmasked
+	// (2001:db8:1:2::1/64), sorted: both the LAN's prefixes and the router's own addresses on them.
+	LAN6 []netip.Prefix
 }
 
 // Equal reports whether two observations are the same: the daemon and the pollers pass on only changes.
 func (o Observed) Equal(p Observed) bool {
-	return o.WANExists == p.WANExists && slices.Equal(o.WANAddrs, p.WANAddrs) && slices.Equal(o.LANNets, p.LANNets) && o.Public == p.Public
+	return o.WANExists == p.WANExists && slices.Equal(o.WANAddrs, p.WANAddrs) && slices.Equal(o.LANNets, p.LANNets) && o.Public == p.Public &&
+		slices.Equal(o.WAN6, p.WAN6) && slices.Equal(o.LAN6, p.LAN6)
 }
 
 // Rule is one forward for one protocol.
@@ -60,6 +66,9 @@ type Desired struct {
 	AllowSets []AllowSet
 	// Guards restrict who reaches a forward from the internet; forwards without one are open to all.
 	Guards []Guard
+	// V6 is the IPv6 side (ipv6.go); nil when no forward has an IPv6 target, and then nothing IPv6 is
+	// installed at all.
+	V6 *Desired6
 }
 
 // AllowSet is one allow list with its hostnames' current addresses.
@@ -121,6 +130,9 @@ func Build(cfg *config.Config, obs Observed, opt Options) (*Desired, []string) {
 		}
 	}
 	d.AllowSets, d.Guards = guards(cfg, obs.HostAddrs)
+	var warns6 []string
+	d.V6, warns6 = build6(cfg, obs)
+	warns = append(warns, warns6...)
 	if len(d.WANAddrs) == 0 {
 		warns = append(warns, fmt.Sprintf("WAN interface %s has no IPv4 address yet; forwards start working when it gets one", cfg.WAN.Interface))
 	}
