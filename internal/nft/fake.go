@@ -14,13 +14,21 @@ import (
 // NewFake returns a backend over knftables.Fake, for tests without root. It takes the same paths as the real
 // backend, the WAN fast path included; the fake keeps no traffic counters (every port reads zero).
 func NewFake() (*Backend, *knftables.Fake) {
-	k := &fakeKernel{fake: knftables.NewFake(knftables.IPv4Family, Table)}
-	return newBackend(k), k.fake
+	b, f, _ := NewFakeDual()
+	return b, f
+}
+
+// NewFakeDual is NewFake that also returns the fake of table ip6 hairpin.
+func NewFakeDual() (*Backend, *knftables.Fake, *knftables.Fake) {
+	k := &fakeKernel{fake: knftables.NewFake(knftables.IPv4Family, Table), fake6: knftables.NewFake(knftables.IPv6Family, Table)}
+	return newBackend(k), k.fake, k.fake6
 }
 
 // fakeKernel implements kernel over knftables.Fake.
 type fakeKernel struct {
 	fake *knftables.Fake
+	// fake6 is table ip6 hairpin.
+	fake6 *knftables.Fake
 
 	mu sync.Mutex
 	// failRun, when set, fails every transaction without changing the table.
@@ -93,6 +101,30 @@ func (k *fakeKernel) setWAN(ctx context.Context, addrs []netip.Addr) error {
 }
 
 func (k *fakeKernel) close() error { return nil }
+
+func (k *fakeKernel) tableState6(context.Context) (bool, bool, error) {
+	k.fake6.RLock()
+	defer k.fake6.RUnlock()
+	if k.fake6.Table == nil {
+		return false, false, nil
+	}
+	return true, k.fake6.Table.Comment != nil && *k.fake6.Table.Comment == OwnerComment, nil
+}
+
+// runDual runs the IPv6 transaction first and the IPv4 one after; the fake cannot join the two into one, but
+// the IPv6 one is the one a test makes fail (failRun fails both before either runs).
+func (k *fakeKernel) runDual(ctx context.Context, tx, tx6 *knftables.Transaction) error {
+	k.mu.Lock()
+	err := k.failRun
+	k.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := k.fake6.Run(ctx, tx6); err != nil {
+		return err
+	}
+	return k.fake.Run(ctx, tx)
+}
 
 func (k *fakeKernel) objects(ctx context.Context) (Objects, map[string]uint64, error) {
 	return objectsFake(ctx, k.fake)

@@ -31,6 +31,10 @@ type kernel interface {
 	setHosts(ctx context.Context, want map[string][]netip.Addr) error
 	// loadPrefixSet creates the interval set name holding prefixes (sorted, disjoint), complete or not at all.
 	loadPrefixSet(ctx context.Context, name string, prefixes []netip.Prefix) error
+	// tableState6 reports whether table ip6 hairpin exists and carries the ownership comment.
+	tableState6(ctx context.Context) (exists, owned bool, err error)
+	// runDual commits tx (table ip hairpin) and tx6 (table ip6 hairpin) as one transaction: both or nothing.
+	runDual(ctx context.Context, tx, tx6 *knftables.Transaction) error
 	// close releases what the kernel holds open (netlink sockets).
 	close() error
 }

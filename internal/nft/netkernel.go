@@ -97,6 +97,37 @@ func (k *netKernel) setWAN(_ context.Context, addrs []netip.Addr) error {
 	return nil
 }
 
+func (k *netKernel) tableState6(context.Context) (bool, bool, error) {
+	if !isRoot() {
+		return false, false, errNeedRoot
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.owner == nil {
+		c, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
+		if err != nil {
+			return false, false, fmt.Errorf("netlink: %w", err)
+		}
+		k.owner = c
+		k.dials++
+	}
+	exists, owned, err := tableStateFamily(k.owner, unix.AF_INET6, "ip6")
+	if err != nil {
+		k.owner.Close()
+		k.owner = nil
+	}
+	return exists, owned, err
+}
+
+// runDual hands both tables to one nft run: nft sends a whole file as one kernel batch, so the IPv4 and the
+// IPv6 table change together or not at all.
+func (k *netKernel) runDual(ctx context.Context, tx, tx6 *knftables.Transaction) error {
+	if !isRoot() {
+		return errNeedRoot
+	}
+	return runScript(ctx, k.nftPath, mergeElements(tx.String())+mergeElements(tx6.String()))
+}
+
 func (k *netKernel) close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()

@@ -38,6 +38,16 @@ const (
 // ErrNotOwned is returned when a table named hairpin exists that hairpin did not create.
 var ErrNotOwned = errors.New("table ip hairpin exists but was not created by hairpin (no ownership comment); rename or remove it, hairpin will not touch it")
 
+// ErrNotOwned6 is ErrNotOwned for table ip6 hairpin; errors.Is(ErrNotOwned6, ErrNotOwned) holds.
+var ErrNotOwned6 error = notOwned6{}
+
+type notOwned6 struct{}
+
+func (notOwned6) Error() string {
+	return "table ip6 hairpin exists but was not created by hairpin (no ownership comment); rename or remove it, hairpin will not touch it"
+}
+func (notOwned6) Is(target error) bool { return target == ErrNotOwned }
+
 // ErrNotInstalled is returned by SetWANAddrs when hairpin's table is not there: only a full Apply creates it.
 var ErrNotInstalled = errors.New("table ip hairpin is not installed")
 
@@ -47,7 +57,9 @@ type Backend struct {
 	// without the two nft runs knftables.New makes to probe the binary, which were most of the fixed cost of a
 	// small apply.
 	build knftables.Interface
-	k     kernel
+	// build6 assembles transactions on table ip6 hairpin the same way.
+	build6 knftables.Interface
+	k      kernel
 }
 
 var (
@@ -56,7 +68,7 @@ var (
 )
 
 func newBackend(k kernel) *Backend {
-	return &Backend{build: knftables.NewFake(knftables.IPv4Family, Table), k: k}
+	return &Backend{build: knftables.NewFake(knftables.IPv4Family, Table), build6: knftables.NewFake(knftables.IPv6Family, Table), k: k}
 }
 
 // New returns a backend that drives the nft binary and netlink in the caller's network namespace. Close
@@ -76,7 +88,12 @@ func (b *Backend) Close() error { return b.k.close() }
 func Render(d *plan.Desired) string {
 	tx := knftables.NewFake(knftables.IPv4Family, Table).NewTransaction()
 	Build(tx, d)
-	return tx.String()
+	if d.V6 == nil {
+		return tx.String()
+	}
+	tx6 := knftables.NewFake(knftables.IPv6Family, Table).NewTransaction()
+	build6(tx6, d)
+	return tx.String() + tx6.String()
 }
 
 func (b *Backend) checkOwned(ctx context.Context) (exists bool, err error) {
@@ -117,10 +134,15 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	if err != nil {
 		return err
 	}
+	tx6, err := b.plan6(ctx, d)
+	if err != nil {
+		b.dropSets(ctx, created)
+		return err
+	}
 	tx := b.build.NewTransaction()
 	build(tx, d, have, preloaded)
 	deleteUnwanted(tx, objs, d)
-	err = b.k.run(ctx, tx)
+	err = b.runBoth(ctx, tx, tx6)
 	if err != nil && exists {
 		// A base chain of hairpin's that someone re-created with another hook, type or priority cannot be
 		// changed in place: delete and re-create hairpin's base chains, still in one transaction.
@@ -128,13 +150,49 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 		recreateBaseChains(tx, objs)
 		build(tx, d, have, preloaded)
 		deleteUnwanted(tx, objs, d)
-		err = b.k.run(ctx, tx)
+		err = b.runBoth(ctx, tx, tx6)
 	}
 	if err != nil {
 		b.dropSets(ctx, created)
 		return fmt.Errorf("nftables rejected the transaction, nothing was changed: %w", err)
 	}
 	return nil
+}
+
+// runBoth commits tx, and tx6 when there is one, as one transaction.
+func (b *Backend) runBoth(ctx context.Context, tx, tx6 *knftables.Transaction) error {
+	if tx6 == nil {
+		return b.k.run(ctx, tx)
+	}
+	return b.k.runDual(ctx, tx, tx6)
+}
+
+// plan6 builds the transaction for table ip6 hairpin: the IPv6 forwards of d, or the table's removal when d
+// has none and the table is ours; nil when there is nothing to do. Someone else's ip6 hairpin table fails
+// only a plan that needs the table, and is never touched.
+func (b *Backend) plan6(ctx context.Context, d *plan.Desired) (*knftables.Transaction, error) {
+	exists, owned, err := b.k.tableState6(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case d.V6 != nil && exists && !owned:
+		return nil, ErrNotOwned6
+	case d.V6 != nil:
+		// The IPv6 table is small (no counters to keep), so it is simply made anew each time: whatever was
+		// added to it, or changed in it, by hand is gone, and base chains come back with our hooks.
+		tx := b.build6.NewTransaction()
+		comment := OwnerComment
+		tx.Add(&knftables.Table{Comment: &comment})
+		tx.Delete(&knftables.Table{})
+		build6(tx, d)
+		return tx, nil
+	case exists && owned:
+		tx := b.build6.NewTransaction()
+		tx.Delete(&knftables.Table{})
+		return tx, nil
+	}
+	return nil, nil
 }
 
 // preloadPrefixSets loads every allow list's prefix set that is not in the table yet, before the transaction
@@ -198,11 +256,26 @@ func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 // Down implements backend.Backend.
 func (b *Backend) Down(ctx context.Context) error {
 	exists, err := b.checkOwned(ctx)
-	if err != nil || !exists {
+	if err != nil {
+		return err
+	}
+	// Someone else's ip6 hairpin table is simply not ours to remove.
+	exists6, owned6, err := b.k.tableState6(ctx)
+	if err != nil {
 		return err
 	}
 	tx := b.build.NewTransaction()
-	tx.Delete(&knftables.Table{})
+	if exists {
+		tx.Delete(&knftables.Table{})
+	}
+	if exists6 && owned6 {
+		tx6 := b.build6.NewTransaction()
+		tx6.Delete(&knftables.Table{})
+		return b.k.runDual(ctx, tx, tx6)
+	}
+	if !exists {
+		return nil
+	}
 	return b.k.run(ctx, tx)
 }
 
@@ -242,7 +315,11 @@ func (b *Backend) Counters(ctx context.Context, d *plan.Desired) (map[string]bac
 // statement: nft parses one big element block about twice as fast as the same elements one line each, which is
 // what decides apply time for tens of thousands of forwards.
 func runBatched(ctx context.Context, nftPath string, tx *knftables.Transaction) error {
-	script := mergeElements(tx.String())
+	return runScript(ctx, nftPath, mergeElements(tx.String()))
+}
+
+// runScript pipes script to `nft -f -`, which applies it as one kernel transaction.
+func runScript(ctx context.Context, nftPath, script string) error {
 	cmd := exec.CommandContext(ctx, nftPath, "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	var stderr bytes.Buffer

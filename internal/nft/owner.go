@@ -19,6 +19,11 @@ const (
 // tableStateNetlink asks the kernel for table ip hairpin and reads its comment, the ownership marker. One
 // netlink round trip instead of an nft process: this runs before every apply and every WAN update.
 func tableStateNetlink(conn *netlink.Conn) (exists, owned bool, err error) {
+	return tableStateFamily(conn, unix.AF_INET, "ip")
+}
+
+// tableStateFamily is tableStateNetlink for the table hairpin of one family (AF_INET: ip, AF_INET6: ip6).
+func tableStateFamily(conn *netlink.Conn, family byte, familyName string) (exists, owned bool, err error) {
 	ae := netlink.NewAttributeEncoder()
 	ae.String(nftaTableName, Table)
 	attrs, err := ae.Encode()
@@ -30,20 +35,20 @@ func tableStateNetlink(conn *netlink.Conn) (exists, owned bool, err error) {
 		// socket, where the next question on this lasting socket would read it as a mismatched reply.
 		Header: netlink.Header{Type: netlink.HeaderType(nfnlSubsysNFTables<<8 | unix.NFT_MSG_GETTABLE), Flags: netlink.Request},
 		// struct nfgenmsg: family, version, resource id.
-		Data: append([]byte{unix.AF_INET, unix.NFNETLINK_V0, 0, 0}, attrs...),
+		Data: append([]byte{family, unix.NFNETLINK_V0, 0, 0}, attrs...),
 	})
 	if errors.Is(err, unix.ENOENT) {
 		return false, false, nil
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("reading table ip %s: %w", Table, err)
+		return false, false, fmt.Errorf("reading table %s %s: %w", familyName, Table, err)
 	}
 	for _, m := range msgs {
 		if len(m.Data) > 4 {
 			return true, tableComment(m.Data[4:]) == OwnerComment, nil
 		}
 	}
-	return false, false, fmt.Errorf("reading table ip %s: empty answer from the kernel", Table)
+	return false, false, fmt.Errorf("reading table %s %s: empty answer from the kernel", familyName, Table)
 }
 
 // tableComment finds the comment in a table's netlink attributes. The comment lives in NFTA_TABLE_USERDATA as
