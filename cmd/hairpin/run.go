@@ -321,16 +321,32 @@ func printInstalled(ctx context.Context, w io.Writer, cfg *config.Config, drv *b
 		return nil
 	}
 	fmt.Fprintln(w, "rules: installed (table ip hairpin)")
+	ipv6 := d.V6 != nil
+	if ipv6 {
+		var set []string
+		for _, a := range d.V6.WANAddrs {
+			set = append(set, a.String())
+		}
+		fmt.Fprintf(w, "IPv6: forwarding on %s (table ip6 hairpin)\n", orNone(set))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES\tFROM THE INTERNET\tDROPPED (ALLOW/LIMIT)")
+	head := "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES\tFROM THE INTERNET\tDROPPED (ALLOW/LIMIT)"
+	if ipv6 {
+		head += "\tIPV6"
+	}
+	fmt.Fprintln(tw, head)
 	for _, f := range cfg.Forwards {
 		c := counters[f.Name]
 		limit := ""
 		if f.Limit != nil {
 			limit = f.Limit.String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s:%s\t%d\t%d\t%s\t%s\n", f.Name, f.Protocol, f.Port, f.To, f.ToPort, c.Packets, c.Bytes,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s:%s\t%d\t%d\t%s\t%s", f.Name, f.Protocol, f.Port, f.To, f.ToPort, c.Packets, c.Bytes,
 			who(f.AllowOn, f.Allow, limit), drops(f.AllowOn, f.Limit != nil, c.AllowDrops, c.LimitDrops))
+		if ipv6 {
+			fmt.Fprintf(tw, "\t%s", daemon.IPv6Status(d, f.Name))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

@@ -31,6 +31,7 @@ func FuzzParse(f *testing.F) {
 		"wan:\n\tinterface: eth0\n",
 		"a: b\n---\nc: d\n",
 		"- [x, {y: z}]\n",
+		"wan: {interface: eth0}\nlan: {interface: l}\nforwards:\n  - {name: a, port: 1-4, to: 1.2.3.4, to6: '[::21a:2bff:fe3c:4d5e]:80-83'}\n  - {name: b, port: 5, to: 1.2.3.4, to6: 'fe80::1%eth0'}\n  - {name: c, port: 6, to: 1.2.3.4, to6: '[fd00::1'}\n",
 		"wan: {interface: eth0}\nlan: {interface: l}\nallow_sets: {a: [x.example.com, 192.0.2.0/24]}\nforwards:\n  - {name: a, port: 1, to: 1.2.3.4, allow: [a, /f, 198.51.100.7], limit: {new_per_source: 5/minute}}\n",
 	} {
 		f.Add([]byte(s))

@@ -141,3 +141,14 @@ var ula = netip.MustParsePrefix("fc00::/7")
 func IsGlobal6(a netip.Addr) bool {
 	return a.Is6() && !a.Is4In6() && a.IsGlobalUnicast() && !IsULA(a)
 }
+
+// HasIPv6 reports whether any forward has an IPv6 target: only then does hairpin watch IPv6 addresses and
+// install anything for IPv6.
+func (c *Config) HasIPv6() bool {
+	for _, f := range c.Forwards {
+		if f.To6.IsValid() {
+			return true
+		}
+	}
+	return false
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
@@ -136,7 +137,10 @@ func (d *Daemon) Status(ctx context.Context) Status {
 		if f.Limit != nil {
 			fs.Limit = f.Limit.String()
 		}
-		fs.IPv6 = ipv6Status(d.installed, f.Name)
+		fs.IPv6 = IPv6Status(d.installed, f.Name)
+		if d.cfg.Backend == config.BackendRouterOS && f.To6.IsValid() {
+			fs.IPv6 = "off: the routeros backend does not forward IPv6 yet"
+		}
 		s.Forwards = append(s.Forwards, fs)
 	}
 	if d.hosts != nil {
@@ -148,8 +152,8 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	return s
 }
 
-// ipv6Status says where forward name goes on IPv6 under the installed plan, or why it does not.
-func ipv6Status(installed *plan.Desired, name string) string {
+// IPv6Status says where forward name goes on IPv6 under the installed plan, or why it does not.
+func IPv6Status(installed *plan.Desired, name string) string {
 	if installed == nil {
 		return "off: no rules installed"
 	}

@@ -17,23 +17,38 @@ import (
 // server and the caller's address as the server sees it ("front-cam 192.168.88.1:40312"), which is how the
 // tests tell a hairpinned caller (the router's LAN address) from an internet caller (its own address).
 func Serve(ctx context.Context, name string, tcpPorts, udpPorts []int) error {
-	errc := make(chan error, len(tcpPorts)+len(udpPorts))
+	errc := make(chan error, 2*(len(tcpPorts)+len(udpPorts)))
+	var listeners []net.Listener
 	for _, p := range tcpPorts {
 		l, err := net.Listen("tcp4", fmt.Sprintf(":%d", p))
 		if err != nil {
 			return err
 		}
+		listeners = append(listeners, l)
+		// IPv6 on its own socket, so that an IPv4 caller still shows as 192.168.88.1 and not ::ffff:...
+		if l6, err := net.Listen("tcp6", fmt.Sprintf("[::]:%d", p)); err == nil {
+			listeners = append(listeners, l6)
+		}
+	}
+	for _, l := range listeners {
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "%s %s\n", name, r.RemoteAddr)
 		}), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- srv.Serve(l) }()
 		go func() { <-ctx.Done(); _ = srv.Close() }()
 	}
+	var conns []net.PacketConn
 	for _, p := range udpPorts {
 		c, err := net.ListenPacket("udp4", fmt.Sprintf(":%d", p))
 		if err != nil {
 			return err
 		}
+		conns = append(conns, c)
+		if c6, err := net.ListenPacket("udp6", fmt.Sprintf("[::]:%d", p)); err == nil {
+			conns = append(conns, c6)
+		}
+	}
+	for _, c := range conns {
 		go func() { <-ctx.Done(); _ = c.Close() }()
 		go func() { errc <- echo(c, name) }()
 	}
@@ -128,7 +143,7 @@ func UDPAsk(ctx context.Context, ns, addr string, timeout time.Duration) Answer 
 	var conn net.Conn
 	err := netns.Do(ns, func() error {
 		var err error
-		conn, err = (&net.Dialer{}).DialContext(ctx, "udp4", addr)
+		conn, err = (&net.Dialer{}).DialContext(ctx, "udp", addr)
 		return err
 	})
 	if err != nil {

@@ -52,6 +52,8 @@ type Topology struct {
 
 	// Bin is the hairpin binary used to run servers and the router's hairpin.
 	Bin string
+	// V6 is the IPv6 side; nil without Options.IPv6.
+	V6 *Lab6
 
 	namespaces []string
 	procs      []*exec.Cmd
@@ -75,6 +77,8 @@ type Options struct {
 	NoWANAddr bool
 	// Bin is the hairpin binary; empty means this executable.
 	Bin string
+	// IPv6 gives the internet, the router and the LAN IPv6 as well (ipv6.go); only without an ISP box.
+	IPv6 bool
 }
 
 // Fixed addressing, from the documentation ranges and the article's LAN.
@@ -171,7 +175,16 @@ func (t *Topology) build(ctx context.Context, opt Options) error {
 	if err := t.buildWAN(ctx, opt); err != nil {
 		return err
 	}
-	return t.buildLAN(ctx)
+	if err := t.buildLAN(ctx); err != nil {
+		return err
+	}
+	if opt.IPv6 {
+		if t.ISPBox != "" {
+			return errors.New("the lab's IPv6 runs without an ISP box")
+		}
+		return t.buildIPv6(ctx)
+	}
+	return nil
 }
 
 func (t *Topology) buildWAN(ctx context.Context, opt Options) error {

@@ -53,20 +53,24 @@ func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
 func Observe(cfg *config.Config, lenient bool) (plan.Observed, []string, error) {
 	var obs plan.Observed
 	var notes []string
-	addrs, _, err := wan.Addrs(cfg.WAN.Interface)
+	ipv6 := cfg.HasIPv6()
+	w, err := wan.State(cfg.WAN.Interface, ipv6)
 	switch {
 	case err == nil:
-		obs.WANExists, obs.WANAddrs = true, addrs
+		obs.WANExists, obs.WANAddrs, obs.WAN6 = true, w.Addrs, wan.Addrs6(w.Addrs6)
 	case lenient:
 		notes = append(notes, "WAN "+err.Error())
 	default:
 		return obs, nil, fmt.Errorf("WAN %w", err)
 	}
-	if cfg.LAN.Interface != "" && len(cfg.LAN.Subnets) == 0 {
-		_, nets, err := wan.Addrs(cfg.LAN.Interface)
+	if cfg.LAN.Interface != "" && (len(cfg.LAN.Subnets) == 0 || ipv6) {
+		l, err := wan.State(cfg.LAN.Interface, ipv6)
 		switch {
 		case err == nil:
-			obs.LANNets = nets
+			obs.LAN6 = l.Addrs6
+			if len(cfg.LAN.Subnets) == 0 {
+				obs.LANNets = l.Nets
+			}
 		case lenient:
 			notes = append(notes, "LAN "+err.Error())
 		default:
@@ -84,6 +88,8 @@ func watcher(opts wan.WatchOptions) func(ctx context.Context, cfg *config.Config
 		if cfg.LAN.Interface != "" {
 			names = append(names, cfg.LAN.Interface)
 		}
+		opts := opts
+		opts.IPv6 = cfg.HasIPv6()
 		snaps, err := wan.Watch(ctx, names, opts)
 		if err != nil {
 			return nil, err
@@ -93,7 +99,7 @@ func watcher(opts wan.WatchOptions) func(ctx context.Context, cfg *config.Config
 			defer close(out)
 			for snap := range snaps {
 				w, l := snap[cfg.WAN.Interface], snap[cfg.LAN.Interface]
-				obs := plan.Observed{WANExists: w.Exists, WANAddrs: w.Addrs, LANNets: l.Nets}
+				obs := plan.Observed{WANExists: w.Exists, WANAddrs: w.Addrs, LANNets: l.Nets, WAN6: wan.Addrs6(w.Addrs6), LAN6: l.Addrs6}
 				select {
 				case out <- obs:
 				case <-ctx.Done():

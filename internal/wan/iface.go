@@ -24,3 +24,25 @@ func Addrs(ifname string) ([]netip.Addr, []netip.Prefix, error) {
 	}
 	return st.Addrs, st.Nets, nil
 }
+
+// State reads one interface the way the watcher does, IPv6 addresses included when ipv6 is set.
+func State(ifname string, ipv6 bool) (IfaceState, error) {
+	snap, _, err := NetlinkSource{IPv6: ipv6}.List([]string{ifname})
+	if err != nil {
+		return IfaceState{}, err
+	}
+	st := snap[ifname]
+	if !st.Exists {
+		return st, fmt.Errorf("interface %q: %w (check the name with `ip -br link`)", ifname, ErrNoInterface)
+	}
+	return st, nil
+}
+
+// Addrs6 lists the addresses of prefixes (2001:db8:1::1/64 gives 2001:db8:1::1).
+func Addrs6(prefixes []netip.Prefix) []netip.Addr {
+	var out []netip.Addr
+	for _, p := range prefixes {
+		out = append(out, p.Addr())
+	}
+	return out
+}

@@ -10,12 +10,15 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // NetlinkSource is the kernel side of the watcher: rtnetlink in a network namespace.
 type NetlinkSource struct {
 	// NS is the namespace; nil means the current one.
 	NS *netns.NsHandle
+	// IPv6 lists IPv6 addresses too (IfaceState.Addrs6) and passes on their events.
+	IPv6 bool
 
 	recvBuf int // socket buffer size for subscriptions; 0 means subscriptionBuffer (tests shrink it)
 }
@@ -52,13 +55,23 @@ func (s NetlinkSource) List(names []string) (Snapshot, map[int]string, error) {
 	if len(index) == 0 {
 		return snap, index, nil
 	}
-	addrs, err := h.AddrList(nil, netlink.FAMILY_V4)
+	family := netlink.FAMILY_V4
+	if s.IPv6 {
+		family = netlink.FAMILY_ALL // one dump for both families
+	}
+	addrs, err := h.AddrList(nil, family)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing addresses: %w", err)
 	}
 	for _, a := range addrs {
 		name, ok := index[a.LinkIndex]
 		if !ok {
+			continue
+		}
+		if p, ok := usable6(a); ok {
+			st := snap[name]
+			st.Addrs6 = append(st.Addrs6, p)
+			snap[name] = st
 			continue
 		}
 		ip, pfx, ok := v4(a.IPNet)
@@ -103,6 +116,27 @@ func v4(n *net.IPNet) (netip.Addr, netip.Prefix, bool) {
 	return ip, netip.PrefixFrom(ip, ones).Masked(), true
 }
 
+// usable6 turns a netlink address into an IPv6 address with its prefix length, when hairpin can use it:
+// global or ULA (never link-local), neither tentative nor failed duplicate address detection, and not
+// deprecated.
+func usable6(a netlink.Addr) (netip.Prefix, bool) {
+	if a.IPNet == nil || a.IP.To4() != nil {
+		return netip.Prefix{}, false
+	}
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok || !ip.Is6() || ip.IsLinkLocalUnicast() || !ip.IsGlobalUnicast() {
+		return netip.Prefix{}, false
+	}
+	if a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED|unix.IFA_F_DEPRECATED) != 0 {
+		return netip.Prefix{}, false
+	}
+	ones, bits := a.Mask.Size()
+	if bits != 128 {
+		ones = 128
+	}
+	return netip.PrefixFrom(ip, ones), true
+}
+
 // Subscribe implements Source with one link and one address subscription. Any error the library reports
 // (ENOBUFS, a malformed message, a message from a non-kernel sender) ends both, because after a lost message
 // the only safe course is a full re-list, which the watcher does after subscribing again.
@@ -138,13 +172,13 @@ func (s NetlinkSource) Subscribe(ctx context.Context) (<-chan Event, error) {
 		return nil, fmt.Errorf("address subscription: %w", err)
 	}
 	out := make(chan Event, 64)
-	go merge(ctx, cancel, links, addrs, out)
+	go merge(ctx, cancel, links, addrs, out, s.IPv6)
 	return out, nil
 }
 
 // merge forwards both subscriptions as events until either ends or ctx ends, then closes out once both
 // library goroutines have finished (they block on their channels otherwise).
-func merge(ctx context.Context, cancel context.CancelFunc, links <-chan netlink.LinkUpdate, addrs <-chan netlink.AddrUpdate, out chan<- Event) {
+func merge(ctx context.Context, cancel context.CancelFunc, links <-chan netlink.LinkUpdate, addrs <-chan netlink.AddrUpdate, out chan<- Event, ipv6 bool) {
 	defer close(out)
 	defer func() {
 		cancel()
@@ -170,7 +204,7 @@ func merge(ctx context.Context, cancel context.CancelFunc, links <-chan netlink.
 			if !ok {
 				return
 			}
-			if u.LinkAddress.IP.To4() == nil {
+			if u.LinkAddress.IP.To4() == nil && !ipv6 {
 				continue // IPv6 addresses do not matter here
 			}
 			ev = Event{Index: u.LinkIndex}

@@ -24,11 +24,17 @@ type IfaceState struct {
 	Addrs []netip.Addr
 	// Nets are the subnets of Addrs, masked, sorted and without duplicates.
 	Nets []netip.Prefix
+	// Addrs6 are the interface's usable IPv6 addresses with their prefix length (2001:db8:1::1/64), sorted,
+	// when IPv6 is watched: global and ULA only, and neither tentative (duplicate address detection still
+	// running, or failed: the kernel does not use it yet) nor deprecated (its preferred lifetime is over,
+	// as for the old prefix after renumbering: new connections no longer use it).
+	Addrs6 []netip.Prefix
 }
 
 // Equal reports whether two states are the same.
 func (s IfaceState) Equal(o IfaceState) bool {
-	return s.Exists == o.Exists && s.Up == o.Up && slices.Equal(s.Addrs, o.Addrs) && slices.Equal(s.Nets, o.Nets)
+	return s.Exists == o.Exists && s.Up == o.Up && slices.Equal(s.Addrs, o.Addrs) && slices.Equal(s.Nets, o.Nets) &&
+		slices.Equal(s.Addrs6, o.Addrs6)
 }
 
 // String is a short form for logs: "missing", or "up 192.0.2.1/24".
@@ -43,6 +49,10 @@ func (s IfaceState) String() string {
 		b.WriteString("down")
 	}
 	for _, a := range s.Addrs {
+		b.WriteString(" ")
+		b.WriteString(a.String())
+	}
+	for _, a := range s.Addrs6 {
 		b.WriteString(" ")
 		b.WriteString(a.String())
 	}
@@ -91,6 +101,8 @@ func (s IfaceState) normalise() IfaceState {
 	s.Addrs = slices.Compact(s.Addrs)
 	slices.SortFunc(s.Nets, comparePrefix)
 	s.Nets = slices.Compact(s.Nets)
+	slices.SortFunc(s.Addrs6, comparePrefix)
+	s.Addrs6 = slices.Compact(s.Addrs6)
 	return s
 }
 
@@ -137,6 +149,9 @@ type WatchOptions struct {
 	Retry time.Duration
 	// Logger receives subscription losses and retries. Nil discards.
 	Logger *slog.Logger
+	// IPv6 also watches the interfaces' IPv6 addresses (IfaceState.Addrs6); without it IPv6 address events
+	// are ignored, so a router without IPv6 forwards never re-lists for them.
+	IPv6 bool
 }
 
 const defaultCoalesce = 2 * time.Millisecond
@@ -156,7 +171,7 @@ func Watch(ctx context.Context, names []string, opts WatchOptions) (<-chan Snaps
 		w.watched[n] = true
 	}
 	if w.opts.Source == nil {
-		w.opts.Source = NetlinkSource{NS: opts.NS}
+		w.opts.Source = NetlinkSource{NS: opts.NS, IPv6: opts.IPv6}
 	}
 	if w.opts.Coalesce <= 0 {
 		w.opts.Coalesce = defaultCoalesce
@@ -370,6 +385,11 @@ func (s Snapshot) gained(prev Snapshot) bool {
 		}
 		for _, n := range st.Nets {
 			if !slices.Contains(p.Nets, n) {
+				return true
+			}
+		}
+		for _, a := range st.Addrs6 {
+			if !slices.Contains(p.Addrs6, a) {
 				return true
 			}
 		}
