@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
+	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/poll"
@@ -111,4 +115,48 @@ func TestAllowedHostnameMovesUpdatesOnlyItsSet(t *testing.T) {
 			poll.Wait(t, "the host set follows the name", func() bool { return slices.Equal(hostSet(), []string{phone2.String()}) })
 		})
 	})
+}
+
+// A prefix file is read again on reload (SIGHUP): the new list is installed and the old one's set goes.
+func TestReloadRereadsAllowFile(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "office.txt")
+	if err := os.WriteFile(list, []byte("198.51.100.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "hairpin.yaml")
+	text := "wan: {interface: wan0}\nlan: {interface: lan0}\nforwards:\n  - {name: front-cam, port: 8090, to: \"192.168.88.180:80\", allow: [" + list + "]}\n"
+	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	be, fake := nft.NewFake()
+	h := startWith(t, text, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be)
+	h.load = func() (*config.Config, error) { return config.Load(cfgPath) }
+	allowed := func() []string {
+		sets, _ := fake.List(context.Background(), "set")
+		var out []string
+		for _, s := range sets {
+			if !strings.HasPrefix(s, "allow_fwd-front-cam_") {
+				continue
+			}
+			elems, _ := fake.ListElements(context.Background(), "set", s)
+			for _, e := range elems {
+				out = append(out, e.Key...)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := allowed(); !slices.Equal(got, []string{"198.51.100.0/24"}) {
+		t.Fatalf("allowed after start: %v", got)
+	}
+	if err := os.WriteFile(list, []byte("192.0.2.0/25\n203.0.113.7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := allowed(); !slices.Equal(got, []string{"192.0.2.0/25", "203.0.113.7/32"}) {
+		t.Errorf("allowed after reload: %v, want the file's new prefixes only", got)
+	}
 }
