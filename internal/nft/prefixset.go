@@ -37,10 +37,10 @@ func prefixSetName(s plan.AllowSet) string {
 
 // prefixElements turns sorted, disjoint prefixes into interval set elements the way nft does: each prefix is
 // a start key and an interval-end key one past its last address, and an interval end at 0.0.0.0 opens the
-// set when the first prefix does not start there.
-func prefixElements(prefixes []netip.Prefix) []gnft.SetElement {
+// set when the first prefix does not start there (first says prefixes begin the set).
+func prefixElements(prefixes []netip.Prefix, first bool) []gnft.SetElement {
 	out := make([]gnft.SetElement, 0, 2*len(prefixes)+1)
-	if len(prefixes) > 0 && prefixes[0].Addr() != netip.IPv4Unspecified() {
+	if first && len(prefixes) > 0 && prefixes[0].Addr() != netip.IPv4Unspecified() {
 		out = append(out, gnft.SetElement{Key: []byte{0, 0, 0, 0}, IntervalEnd: true})
 	}
 	for _, p := range prefixes {
@@ -60,15 +60,15 @@ func prefixElements(prefixes []netip.Prefix) []gnft.SetElement {
 	return out
 }
 
-// elementsPerMessage keeps one netlink message's element list under the 64 KiB an attribute can hold.
-const elementsPerMessage = 2000
+// prefixesPerMessage keeps one netlink message's element list (two elements per prefix) under the 64 KiB an
+// attribute can hold.
+const prefixesPerMessage = 1000
 
 // loadPrefixSetNetlink creates set name in hairpin's table and fills it, all in one netlink transaction: the
 // set appears complete or not at all. The batch is several megabytes for a big list, more than a netlink
 // socket sends by default, so the send buffer is raised for it (root may).
 func loadPrefixSetNetlink(name string, prefixes []netip.Prefix) error {
-	elems := prefixElements(prefixes)
-	sndbuf := 64*len(elems) + 1<<20
+	sndbuf := 128*len(prefixes) + 1<<20
 	conn, err := gnft.New(gnft.WithSockOptions(func(c *netlink.Conn) error {
 		raw, err := c.SyscallConn()
 		if err != nil {
@@ -91,8 +91,9 @@ func loadPrefixSetNetlink(name string, prefixes []netip.Prefix) error {
 	if err := conn.AddSet(set, nil); err != nil {
 		return err
 	}
-	for i := 0; i < len(elems); i += elementsPerMessage {
-		if err := conn.SetAddElements(set, elems[i:min(i+elementsPerMessage, len(elems))]); err != nil {
+	// Elements are built a message at a time: only the encoded messages stay until the flush.
+	for i := 0; i < len(prefixes); i += prefixesPerMessage {
+		if err := conn.SetAddElements(set, prefixElements(prefixes[i:min(i+prefixesPerMessage, len(prefixes))], i == 0)); err != nil {
 			return err
 		}
 	}
