@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 )
@@ -59,5 +60,35 @@ func TestPrintStatusIPv6(t *testing.T) {
 	printStatus(&out, st)
 	if strings.Contains(out.String(), "IPV6") || strings.Contains(out.String(), "IPv6:") {
 		t.Errorf("IPv4-only status shows IPv6:\n%s", out.String())
+	}
+}
+
+func TestPrintStatusGuards(t *testing.T) {
+	keep := time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
+	st := &daemon.Status{
+		Backend: "linux", WANInterface: "wan0", WANExists: true, WANAddrs: []string{"203.0.113.10"}, Installed: true,
+		Forwards: []daemon.ForwardStatus{
+			{Name: "front-cam", Protocol: "tcp", Port: "8090", To: "192.168.88.180:80", Allow: []string{"set-family"}, Limit: "10/minute burst 10", DroppedAllow: 7, DroppedLimit: 3},
+			{Name: "lan-only", Protocol: "tcp", Port: "8091", To: "192.168.88.181:80", Allow: []string{}},
+			{Name: "game", Protocol: "udp", Port: "27015", To: "192.168.88.50:27015"},
+		},
+		AllowedHosts: []allowdns.HostStatus{
+			{Host: "phone.example.net", Addrs: []string{"198.51.100.66"}, TTL: "2s"},
+			{Host: "parents.example.net", Addrs: []string{"192.0.2.9"}, Error: "SERVFAIL", KeepUntil: keep},
+		},
+	}
+	var out bytes.Buffer
+	printStatus(&out, st)
+	for _, want := range []string{
+		"allow set-family, limit 10/minute burst 10  7/3",
+		"nobody (LAN only)",
+		"everyone",
+		"-/-",
+		"phone.example.net",
+		"NOT RESOLVING (SERVFAIL); keeping the last addresses until 2026-11-26 02:00:00",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
 	}
 }
