@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,6 +148,8 @@ type Config struct {
 	Daemon    Daemon
 	DDNS      []provider.Entry
 	RouterOS  *RouterOS
+	// SecretOwners are the uids, besides root and hairpin's own, that may own secret files (secret_owners).
+	SecretOwners []int
 	// Warnings are problems that do not stop the config from being used.
 	Warnings Errors
 }
@@ -195,23 +199,24 @@ func Parse(file string, data []byte) (*Config, error) {
 			s, _ := d.oneOf(v, k, string(BackendLinux), string(BackendRouterOS))
 			cfg.Backend = BackendKind(s)
 		},
-		"state_dir":  func(k string, v *yaml.Node) { cfg.StateDir, _ = d.str(v, k) },
-		"wan":        func(k string, v *yaml.Node) { wanNode = v; d.wan(v, k, &cfg.WAN) },
-		"lan":        func(k string, v *yaml.Node) { lanNode = v; d.lan(v, k, &cfg.LAN) },
-		"forwards":   func(k string, v *yaml.Node) { fwdNode = v; cfg.Forwards = d.forwards(v, k) },
-		"allow_sets": func(k string, v *yaml.Node) { setsNode = v; named = d.allowSets(v, k) },
-		"daemon":     func(k string, v *yaml.Node) { d.daemon(v, k, &cfg.Daemon) },
-		"ddns":       func(k string, v *yaml.Node) { cfg.DDNS = d.ddns(v, k) },
-		"routeros":   func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
+		"state_dir":     func(k string, v *yaml.Node) { cfg.StateDir, _ = d.str(v, k) },
+		"wan":           func(k string, v *yaml.Node) { wanNode = v; d.wan(v, k, &cfg.WAN) },
+		"lan":           func(k string, v *yaml.Node) { lanNode = v; d.lan(v, k, &cfg.LAN) },
+		"forwards":      func(k string, v *yaml.Node) { fwdNode = v; cfg.Forwards = d.forwards(v, k) },
+		"allow_sets":    func(k string, v *yaml.Node) { setsNode = v; named = d.allowSets(v, k) },
+		"daemon":        func(k string, v *yaml.Node) { d.daemon(v, k, &cfg.Daemon) },
+		"ddns":          func(k string, v *yaml.Node) { cfg.DDNS = d.ddns(v, k) },
+		"routeros":      func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
+		"secret_owners": func(k string, v *yaml.Node) { cfg.SecretOwners = d.owners(v, k) },
 	})
 	d.checkInterfaceNames(cfg.Backend)
 	d.crossCheck(cfg, doc, wanNode, lanNode, fwdNode)
 	d.resolveAllow(cfg, named, setsNode)
 	for i := range cfg.DDNS {
-		cfg.DDNS[i].ConfigDir = filepath.Dir(file)
+		cfg.DDNS[i].ConfigDir, cfg.DDNS[i].SecretOwners = filepath.Dir(file), cfg.SecretOwners
 	}
 	if cfg.RouterOS != nil {
-		cfg.RouterOS.ConfigDir = filepath.Dir(file)
+		cfg.RouterOS.ConfigDir, cfg.RouterOS.SecretOwners = filepath.Dir(file), cfg.SecretOwners
 	}
 	cfg.Warnings = d.warns.result(file)
 	if errs := d.errs.result(file); len(errs) > 0 {
@@ -421,4 +426,29 @@ func checkStatusListen(s string) error {
 		return fmt.Errorf("%q is neither an absolute socket path nor an IP:port", s)
 	}
 	return nil
+}
+
+// owners reads secret_owners: user names or numeric uids that may own secret files besides root and hairpin's
+// own user (say, a secrets manager that writes them as its own user).
+func (d *decoder) owners(n *yaml.Node, path string) []int {
+	var out []int
+	for i, c := range d.sequence(n, path) {
+		key := fmt.Sprintf("%s[%d]", path, i)
+		s, ok := d.str(c, key)
+		if !ok {
+			continue
+		}
+		if uid, err := strconv.Atoi(s); err == nil && uid >= 0 {
+			out = append(out, uid)
+			continue
+		}
+		u, err := user.Lookup(s)
+		if err != nil {
+			d.errorf(c, key, "give a user name of this machine or a numeric uid", "no user %s", echo(s))
+			continue
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		out = append(out, uid)
+	}
+	return out
 }

@@ -41,3 +41,19 @@ func TestTargetAndPortGaps(t *testing.T) {
 		t.Errorf("a /31 host refused: %v", err)
 	}
 }
+
+// TestSecretOwners: secret_owners takes uids and user names; an unknown user is an error with its line.
+func TestSecretOwners(t *testing.T) {
+	base := "wan:\n  interface: eth0\nlan:\n  interface: br-lan\nforwards: []\n"
+	cfg, err := config.Parse("hairpin.yaml", []byte(base+"secret_owners: [root, 65534]\nddns: [{provider: duckdns, hostname: home.duckdns.org, token_env: T}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.SecretOwners) != 2 || cfg.SecretOwners[0] != 0 || cfg.SecretOwners[1] != 65534 || len(cfg.DDNS[0].SecretOwners) != 2 {
+		t.Errorf("SecretOwners = %v, DDNS %v", cfg.SecretOwners, cfg.DDNS[0].SecretOwners)
+	}
+	_, err = config.Parse("hairpin.yaml", []byte(base+"secret_owners: [no-such-user-here]\n"))
+	if err == nil || !strings.Contains(err.Error(), `hairpin.yaml:6:17: secret_owners[0]: no user "no-such-user-here"`) {
+		t.Errorf("got %v", err)
+	}
+}

@@ -34,6 +34,8 @@ type RouterOS struct {
 	Line    int
 	// ConfigDir is the directory of the config file: a password file that is a symbolic link must stay in it.
 	ConfigDir string
+	// SecretOwners are users besides root and hairpin's own who may own the password file.
+	SecretOwners []int
 }
 
 // DefaultRouterOSTimeout and MaxRouterOSTimeout bound a request to the router (routeros.timeout).

@@ -95,7 +95,7 @@ func sameRouterOS(a, b *config.RouterOS) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return *a == *b
+	return reflect.DeepEqual(*a, *b)
 }
 
 // sameDDNS reports whether two configs give the same DDNS engine: the same entries (line numbers aside) and

@@ -65,7 +65,7 @@ func (d *Daemon) ServeListener(ctx context.Context, l net.Listener) error {
 		if cfg.Daemon.ControlTokenFile == "" {
 			err = errors.New("daemon.control over TCP needs daemon.control_token_file")
 		} else {
-			token, err = secret.Read(cfg.Daemon.ControlTokenFile, secret.Options{ConfigDir: filepath.Dir(cfg.File),
+			token, err = secret.Read(cfg.Daemon.ControlTokenFile, secret.Options{ConfigDir: filepath.Dir(cfg.File), Owners: cfg.SecretOwners,
 				Warn: func(msg string, args ...any) { d.log.Warn("status listener: "+msg, args...) }})
 		}
 		if err != nil {

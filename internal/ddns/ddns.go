@@ -166,7 +166,7 @@ func (e *Engine) newHost(ent provider.Entry, dir string) (*host, error) {
 	env := provider.Env{HTTP: e.http, Dial: e.dial, UserAgent: e.userAgent, Logger: e.log,
 		Secret: func(file, envName string) (string, error) {
 			// A TSIG key file holds the key clause as tsig-keygen prints it, over several lines.
-			o := secret.Options{ConfigDir: ent.ConfigDir, Lines: file != "" && file == ent.TSIGSecretFile}
+			o := secret.Options{ConfigDir: ent.ConfigDir, Owners: ent.SecretOwners, Lines: file != "" && file == ent.TSIGSecretFile}
 			s, err := readSecret(file, envName, o, e.log)
 			if err == nil {
 				secrets = append(secrets, s)

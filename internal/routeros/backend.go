@@ -116,7 +116,7 @@ func readPassword(cfg *config.RouterOS, logger *slog.Logger) (string, error) {
 	if cfg.PasswordFile == "" {
 		return "", errors.New("routeros: set password_file or password_env")
 	}
-	pw, err := secret.Read(cfg.PasswordFile, secret.Options{ConfigDir: cfg.ConfigDir,
+	pw, err := secret.Read(cfg.PasswordFile, secret.Options{ConfigDir: cfg.ConfigDir, Owners: cfg.SecretOwners,
 		Warn: func(msg string, args ...any) { logger.Warn("routeros: "+msg, args...) }})
 	if err != nil {
 		return "", fmt.Errorf("routeros.password_file: %w", err)

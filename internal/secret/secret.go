@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -84,14 +85,16 @@ type Options struct {
 	// ConfigDir is the directory of the config that names the secret; a symbolic link must stay inside it.
 	// When empty, the link's own directory is used.
 	ConfigDir string
+	// Owners are uids besides root and this process's that may own the file.
+	Owners []int
 	// Lines allows a secret of several lines: a TSIG key file holds the key clause as tsig-keygen prints it.
 	Lines bool
 	// Warn, when set, hears about a secret file that group or others can read (still used).
 	Warn func(msg string, args ...any)
 }
 
-// Read reads a one-line secret from path: a regular file of at most MaxSize bytes, owned by hairpin's user or
-// root, holding one line (a final newline is dropped). A symbolic link is followed only when it stays inside
+// Read reads a one-line secret from path: a regular file of at most MaxSize bytes, owned by hairpin's user,
+// root or one of o.Owners, holding one line (a final newline is dropped). A symbolic link is followed only when it stays inside
 // the config's directory. Errors name the file, never the value.
 func Read(path string, o Options) (string, error) {
 	if err := checkLink(path, o.ConfigDir); err != nil {
@@ -103,8 +106,8 @@ func Read(path string, o Options) (string, error) {
 	}
 	defer f.Close()
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() {
-			return "", fmt.Errorf("%s is owned by uid %d, not by root or hairpin's user (uid %d); another user could change the secret: chown it", path, uid, os.Geteuid())
+		if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() && !slices.Contains(o.Owners, uid) {
+			return "", fmt.Errorf("%s is owned by uid %d, not by root or hairpin's user (uid %d); another user could change the secret: chown it, or list the owner in secret_owners", path, uid, os.Geteuid())
 		}
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 && o.Warn != nil {

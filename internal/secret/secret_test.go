@@ -111,3 +111,20 @@ func TestWarnsOnLooseMode(t *testing.T) {
 		t.Errorf("warning %v, want the mode 0644", warned)
 	}
 }
+
+// TestReadTrustedOwner: a file owned by a user listed in secret_owners is read.
+func TestReadTrustedOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown a file to another user")
+	}
+	path := write(t, filepath.Join(t.TempDir(), "pw"), "s3cret\n")
+	if err := os.Chown(path, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(path, Options{}); err == nil {
+		t.Fatal("a file of uid 65534 was read without secret_owners")
+	}
+	if got, err := Read(path, Options{Owners: []int{65534}}); err != nil || got != "s3cret" {
+		t.Fatalf("Read with Owners = %q, %v", got, err)
+	}
+}

@@ -28,6 +28,9 @@ type Entry struct {
 	Line          int
 	// ConfigDir is the directory of the config file: a secret file that is a symbolic link must stay in it.
 	ConfigDir string `json:"-"`
+	// SecretOwners are users besides root and hairpin's own who may own its secret files (top-level
+	// secret_owners).
+	SecretOwners []int `json:"-"`
 }
 
 // Schema says which config keys a provider takes. Each provider package declares its own; config checks
