@@ -2,13 +2,16 @@ package nft
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
 
 	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/doctor"
+	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
 // coreObjects are the chains, sets and maps every plan has; guard objects come and go with the plan.
@@ -70,6 +73,9 @@ func (b *Backend) ownTableFinding(ctx context.Context) doctor.Finding {
 	if f := foreignObjects(objs); len(f) > 0 {
 		problems = append(problems, "holds what hairpin did not create: "+strings.Join(f, ", "))
 	}
+	if extra := b.extraRules(ctx); len(extra) > 0 {
+		problems = append(problems, "rules hairpin did not write in "+strings.Join(extra, ", "))
+	}
 	if len(objs[policyDrop]) > 0 {
 		problems = append(problems, "chain "+strings.Join(objs[policyDrop], ", ")+" has policy drop (traffic through it is dropped)")
 	}
@@ -78,4 +84,77 @@ func (b *Backend) ownTableFinding(ctx context.Context) doctor.Finding {
 			Fix: "hairpin apply (or the daemon's next resync) removes them; put your own rules in a table of your own"}
 	}
 	return doctor.Finding{Level: doctor.OK, What: "table ip hairpin holds only hairpin's own chains, sets and counters"}
+}
+
+// coreChains hold a fixed number of rules for a given masquerade setting, whatever the forwards and addresses.
+var coreChains = []string{chainPre, chainOut, chainPost, chainFwd, chainDNAT}
+
+// extraRules names the core chains holding more rules than hairpin writes there (someone added theirs).
+func (b *Backend) extraRules(ctx context.Context) []string {
+	have, err := b.ruleCounts(ctx)
+	if err != nil {
+		return nil
+	}
+	// What an apply writes, with or without the hairpin masquerade (the lab's negative control).
+	want := map[string]int{}
+	for _, masq := range []bool{true, false} {
+		fb, fake := NewFake()
+		if err := fb.Apply(ctx, &plan.Desired{Masquerade: masq}); err != nil {
+			return nil
+		}
+		for _, c := range coreChains {
+			if ch := fake.Table.Chains[c]; ch != nil {
+				want[c] = max(want[c], len(ch.Rules))
+			}
+		}
+	}
+	var out []string
+	for _, c := range coreChains {
+		if n, ok := have[c]; ok && n > want[c] {
+			out = append(out, fmt.Sprintf("%s (%d rules, hairpin writes %d)", c, n, want[c]))
+		}
+	}
+	return out
+}
+
+// ruleCounts counts the rules of hairpin's core chains in the kernel (or the fake).
+func (b *Backend) ruleCounts(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	switch k := b.k.(type) {
+	case *fakeKernel:
+		k.fake.RLock()
+		defer k.fake.RUnlock()
+		if k.fake.Table == nil {
+			return out, nil
+		}
+		for _, c := range coreChains {
+			if ch := k.fake.Table.Chains[c]; ch != nil {
+				out[c] = len(ch.Rules)
+			}
+		}
+		return out, nil
+	case *netKernel:
+		// nft's JSON rather than netlink: google/nftables cannot parse every expression hairpin writes.
+		data, err := exec.CommandContext(ctx, k.nftPath, "-j", "list", "table", "ip", Table).Output()
+		if err != nil {
+			return nil, err
+		}
+		var doc struct {
+			Nftables []struct {
+				Rule *struct {
+					Chain string `json:"chain"`
+				} `json:"rule"`
+			} `json:"nftables"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return nil, err
+		}
+		for _, o := range doc.Nftables {
+			if o.Rule != nil && slices.Contains(coreChains, o.Rule.Chain) {
+				out[o.Rule.Chain]++
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown kernel %T", b.k)
 }

@@ -36,16 +36,17 @@ func TestOwnTableRepaired(t *testing.T) {
 	nftIn(t, ns, "add", "rule", "ip", "hairpin", "camssh", "tcp", "dport", "2223", "dnat", "to", "192.168.88.180:22")
 	nftIn(t, ns, "add", "set", "ip", "hairpin", "stray", "{ type ipv4_addr; }")
 	nftIn(t, ns, "chain", "ip", "hairpin", "prerouting", "{ policy drop; }")
+	nftIn(t, ns, "add", "rule", "ip", "hairpin", "postrouting", "ip", "saddr", "10.9.9.9", "masquerade")
 	var before doctor.Finding
 	run("doctor", func(b *Backend) error { before = b.ownTableFinding(ctx); return nil })
 	if before.Level != doctor.Fail || !strings.Contains(before.What, "chain camssh") || !strings.Contains(before.What, "set stray") ||
-		!strings.Contains(before.What, "prerouting has policy drop") {
+		!strings.Contains(before.What, "prerouting has policy drop") || !strings.Contains(before.What, "postrouting (2 rules, hairpin writes 1)") {
 		t.Errorf("doctor before the repair: %+v", before)
 	}
 
 	run("resync", func(b *Backend) error { return b.Apply(ctx, d) })
 	table := nftIn(t, ns, "list", "table", "ip", "hairpin")
-	for _, gone := range []string{"camssh", "2223", "stray", "policy drop"} {
+	for _, gone := range []string{"camssh", "2223", "stray", "policy drop", "10.9.9.9"} {
 		if strings.Contains(table, gone) {
 			t.Errorf("after the resync the table still holds %q:\n%s", gone, table)
 		}
