@@ -27,7 +27,7 @@ func (m UpstreamMode) Maps() bool { return m != UpstreamOff && m != UpstreamManu
 
 // Defaults of the upstream mapping and the probe.
 const (
-	DefaultUpstreamLease = 2 * time.Hour
+	DefaultUpstreamLease = 10 * time.Minute
 	DefaultProbeInterval = 15 * time.Minute
 )
 

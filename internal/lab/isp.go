@@ -111,6 +111,8 @@ var (
 type MiniupnpdOptions struct {
 	NoUPnP   bool // enable_upnp=no
 	NoNATPMP bool // enable_natpmp=no (NAT-PMP and PCP)
+	// Insecure turns secure_mode off: any LAN host may map and delete for any address.
+	Insecure bool
 }
 
 // miniupnpdRules are the chains miniupnpd fills (its own table, named in its config) and the box's masquerade.
@@ -170,7 +172,7 @@ listening_ip=lan0
 http_port=5000
 enable_upnp=%s
 enable_natpmp=%s
-secure_mode=yes
+secure_mode=%s
 system_uptime=no
 min_lifetime=2
 max_lifetime=86400
@@ -183,7 +185,7 @@ upnp_nat_postrouting_chain=postrouting_miniupnpd
 uuid=7e3f6a52-3c1b-4b7e-9d55-%012x
 allow 1024-65535 %s 1024-65535
 deny 0-65535 0.0.0.0/0 0-65535
-`, yes(opt.NoUPnP), yes(opt.NoNATPMP), time.Now().UnixNano()&0xffffffffffff, netip.PrefixFrom(ispLANAddr, 24).Masked())
+`, yes(opt.NoUPnP), yes(opt.NoNATPMP), yes(opt.Insecure), time.Now().UnixNano()&0xffffffffffff, netip.PrefixFrom(ispLANAddr, 24).Masked())
 	path := filepath.Join(t.boxDir, "miniupnpd.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return err
@@ -194,7 +196,9 @@ deny 0-65535 0.0.0.0/0 0-65535
 	}
 	defer log.Close()
 	// -d: stay in the foreground (no pid file, no daemonizing), so the lab holds its PID.
-	cmd := exec.Command("ip", "netns", "exec", t.ISPBox, MiniupnpdPath, "-f", path, "-d")
+	// -P: a pid file of its own; the default /var/run/miniupnpd.pid is shared by every namespace, and a second
+	// box would refuse to start ("already running").
+	cmd := exec.Command("ip", "netns", "exec", t.ISPBox, MiniupnpdPath, "-f", path, "-d", "-P", filepath.Join(t.boxDir, "miniupnpd.pid"))
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -202,7 +206,7 @@ deny 0-65535 0.0.0.0/0 0-65535
 	}
 	t.procs = append(t.procs, cmd)
 	t.miniupnpd = cmd
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		data, _ := os.ReadFile(filepath.Join(t.boxDir, "miniupnpd.log"))
 		if strings.Contains(string(data), "Listening for NAT-PMP/PCP") || (opt.NoNATPMP && strings.Contains(string(data), "HTTP listening")) {
@@ -213,7 +217,8 @@ deny 0-65535 0.0.0.0/0 0-65535
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return errors.New("miniupnpd did not start listening within 5s")
+	data, _ := os.ReadFile(filepath.Join(t.boxDir, "miniupnpd.log"))
+	return fmt.Errorf("miniupnpd did not start listening within 15s: %s", data)
 }
 
 // RebootISPBox is the box losing power: miniupnpd stops, its rules are gone (a fresh ruleset, as after a

@@ -108,7 +108,11 @@ func (c *Client) Probe(ctx context.Context, ports []Port) (*Answer, error) {
 	hr.Header.Set(HeaderSig, Sign(c.Secret, body))
 	hc := c.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		// A fresh connection per probe: probes are rare, and a pooled connection from before a WAN address change
+		// would hang on an address that is gone.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DisableKeepAlives = true
+		hc = &http.Client{Timeout: 30 * time.Second, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return errors.New("the probe server answered with a redirect; not followed")
 		}}
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,6 +154,11 @@ type Manager struct {
 	nextConn time.Time
 	connWait time.Duration
 	dirty    bool // a mapping changed during this pass (Run's goroutine only)
+	// stale are the mappings made for the WAN address before the last change (staleLocal), which may hold
+	// their ports until staleUntil.
+	stale      []Want
+	staleLocal netip.Addr
+	staleUntil time.Time
 }
 
 // New builds a manager; Run starts it.
@@ -290,11 +296,21 @@ func (m *Manager) sync(ctx context.Context) {
 	moved := m.p != nil && (local != m.heldAt || gateway != m.heldGW)
 	m.mu.Unlock()
 	if moved {
-		// The WAN address or gateway changed: the old mappings point nowhere. Deleting them works for UPnP;
-		// PCP/NAT-PMP tie them to the old source address, so those just expire.
+		// The WAN address or gateway changed: the old mappings point nowhere, and the old source address is gone,
+		// so they cannot be deleted from it. A UPnP box may let the new address delete them (below); otherwise
+		// the ports stay taken until the old leases run out, and conflicts until then are retried at that time.
 		m.log.Info("upstream: WAN address or gateway changed; mapping again", "address", local, "gateway", gateway)
-		m.releaseAll(ctx)
 		m.mu.Lock()
+		m.stale = m.stale[:0]
+		for w, e := range m.held {
+			m.stale = append(m.stale, w)
+			// Renewed at renew-(40..50% of the lease): the lease then ends at most 60% of it after renew.
+			if end := e.renew.Add(e.lease * 6 / 10); e.state == StateMapped && e.lease > 0 && end.After(m.staleUntil) {
+				m.staleUntil = end
+			}
+		}
+		m.staleLocal = m.heldAt
+		m.held = map[Want]*entry{}
 		m.p, m.remaps = nil, m.remaps+1
 		m.nextConn = time.Time{}
 		m.mu.Unlock()
@@ -332,6 +348,7 @@ func (m *Manager) sync(ctx context.Context) {
 		if p = m.connect(ctx, local, gateway); p == nil {
 			return
 		}
+		m.dropStale(ctx, p)
 	}
 	now := time.Now()
 	for _, w := range wants {
@@ -452,6 +469,11 @@ func (m *Manager) mapOne(ctx context.Context, p proto, e *entry) {
 		e.state, e.msg, e.renew = StateError, err.Error(), now.Add(wait)
 		if conflictErr(err) {
 			e.state = StateConflict
+			if until := m.staleUntil; now.Before(until) {
+				// Most likely our own mapping for the old WAN address: try again once its lease has run out.
+				e.renew, e.fails = until.Add(time.Second), 0
+				e.msg += fmt.Sprintf(" (probably this router's mapping for its old address %s; retried when it expires at %s)", m.staleLocal, until.Format(time.TimeOnly))
+			}
 		}
 		if cgnatErr(err) {
 			m.cgnat = err.Error()
@@ -487,6 +509,30 @@ func (m *Manager) mapOne(ctx context.Context, p proto, e *entry) {
 		}
 		m.dirty = true // told once the pass over all mappings ends, not once per port
 	}
+}
+
+// dropStale deletes the mappings made for the old WAN address where the protocol allows it from the new one:
+// UPnP deletes by port (a box in secure mode refuses; then they expire).
+func (m *Manager) dropStale(ctx context.Context, p proto) {
+	up, ok := p.(*upnpProto)
+	if !ok || len(m.stale) == 0 {
+		return
+	}
+	deleted := 0
+	for _, w := range m.stale {
+		err := m.call(ctx, func(ctx context.Context) error {
+			has, err := up.c.Has(ctx, strings.ToUpper(w.Protocol), w.Port, m.staleLocal, descPrefix)
+			if err != nil || !has {
+				return err
+			}
+			return up.c.Delete(ctx, strings.ToUpper(w.Protocol), w.Port)
+		})
+		if err == nil {
+			deleted++
+		}
+	}
+	m.log.Info("upstream: mappings for the old WAN address", "address", m.staleLocal, "deleted", deleted, "left_to_expire", len(m.stale)-deleted)
+	m.stale = m.stale[:0]
 }
 
 // checkRestart asks the gateway whether it lost its state, and maps everything again when it did.
