@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 // ISP box kinds (Options.ISP).
@@ -206,19 +208,23 @@ deny 0-65535 0.0.0.0/0 0-65535
 	}
 	t.procs = append(t.procs, cmd)
 	t.miniupnpd = cmd
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	var failed error
+	err = poll.Until(context.Background(), 15*time.Second, func() bool {
 		data, _ := os.ReadFile(filepath.Join(t.boxDir, "miniupnpd.log"))
-		if strings.Contains(string(data), "Listening for NAT-PMP/PCP") || (opt.NoNATPMP && strings.Contains(string(data), "HTTP listening")) {
-			return nil
-		}
 		if strings.Contains(string(data), "impossible") || strings.Contains(string(data), "Failed") {
-			return fmt.Errorf("miniupnpd: %s", data)
+			failed = fmt.Errorf("miniupnpd: %s", data)
+			return true
 		}
-		time.Sleep(10 * time.Millisecond)
+		return strings.Contains(string(data), "Listening for NAT-PMP/PCP") || (opt.NoNATPMP && strings.Contains(string(data), "HTTP listening"))
+	})
+	if failed != nil {
+		return failed
 	}
-	data, _ := os.ReadFile(filepath.Join(t.boxDir, "miniupnpd.log"))
-	return fmt.Errorf("miniupnpd did not start listening within 15s: %s", data)
+	if err != nil {
+		data, _ := os.ReadFile(filepath.Join(t.boxDir, "miniupnpd.log"))
+		return fmt.Errorf("miniupnpd did not start listening within 15s: %s", data)
+	}
+	return nil
 }
 
 // RebootISPBox is the box losing power: miniupnpd stops, its rules are gone (a fresh ruleset, as after a
