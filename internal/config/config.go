@@ -275,7 +275,7 @@ func (d *decoder) wan(n *yaml.Node, path string, w *WAN) {
 			for i, c := range d.sequence(v, k) {
 				key := fmt.Sprintf("%s[%d]", k, i)
 				if s, ok := d.str(c, key); ok {
-					if err := CheckPublicIPSource(s); err != nil {
+					if err := checkPublicIPSource(s); err != nil {
 						d.errorf(c, key, "use http(s)://host/path, stun:host:port or dns:server[:port]", "%v", err)
 						continue
 					}

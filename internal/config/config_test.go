@@ -523,8 +523,8 @@ func TestCheckPublicIPSource(t *testing.T) {
 		"ftp://x": false, "ip.example.net": false,
 	} {
 		t.Run(s, func(t *testing.T) {
-			if err := CheckPublicIPSource(s); (err == nil) != ok {
-				t.Errorf("CheckPublicIPSource(%q) = %v, want ok=%v", s, err, ok)
+			if err := checkPublicIPSource(s); (err == nil) != ok {
+				t.Errorf("checkPublicIPSource(%q) = %v, want ok=%v", s, err, ok)
 			}
 		})
 	}

@@ -2,6 +2,6 @@ package config
 
 import "github.com/hairpin-nat/hairpin/internal/publicip"
 
-// CheckPublicIPSource validates one wan.public_ip entry with the parser hairpin run uses, so that check and
+// checkPublicIPSource validates one wan.public_ip entry with the parser hairpin run uses, so that check and
 // run judge every source alike.
-func CheckPublicIPSource(s string) error { return publicip.CheckSource(s) }
+func checkPublicIPSource(s string) error { return publicip.CheckSource(s) }

@@ -34,7 +34,7 @@ func allowFixture(t *testing.T, frontAllow string) *fixture {
 	yaml += "allow_sets:\n  family: [198.51.100.0/24, 192.0.2.7, phone.example.net]\n"
 	cfg := parseConfig(t, yaml)
 	var buf bytes.Buffer
-	b, err := FromConfig(cfg, slog.New(slog.NewTextHandler(&buf, nil)))
+	b, err := fromConfig(cfg, slog.New(slog.NewTextHandler(&buf, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,8 +51,8 @@ type options struct {
 // Option changes how New builds a Backend.
 type Option func(*options)
 
-// WithInterfaces names the router's WAN and LAN interfaces, which Observe reads addresses from.
-func WithInterfaces(wan, lan string) Option {
+// withInterfaces names the router's WAN and LAN interfaces, which Observe reads addresses from.
+func withInterfaces(wan, lan string) Option {
 	return func(o *options) { o.wanIf, o.lanIf = wan, lan }
 }
 
@@ -98,9 +98,9 @@ func New(cfg *config.RouterOS, logger *slog.Logger, opts ...Option) (*Backend, e
 	return &Backend{c: c, log: logger, wanIf: o.wanIf, lanIf: o.lanIf, cloud: cfg.IPCloud}, nil
 }
 
-// FromConfig is New for a whole config: the router settings and the interface names.
-func FromConfig(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Backend, error) {
-	return New(cfg.RouterOS, logger, append([]Option{WithInterfaces(cfg.WAN.Interface, cfg.LAN.Interface)}, opts...)...)
+// fromConfig is New for a whole config: the router settings and the interface names.
+func fromConfig(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Backend, error) {
+	return New(cfg.RouterOS, logger, append([]Option{withInterfaces(cfg.WAN.Interface, cfg.LAN.Interface)}, opts...)...)
 }
 
 // readPassword takes the password from the file (read by secret.Read) or the environment variable the config

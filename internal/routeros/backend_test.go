@@ -435,7 +435,7 @@ func TestPoll(t *testing.T) {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, 10)
-	ch := f.b.Poll(pctx, 5*time.Millisecond, func(err error) {
+	ch := f.b.poll(pctx, 5*time.Millisecond, func(err error) {
 		select {
 		case errs <- err:
 		default:
@@ -518,7 +518,7 @@ func TestInterfaceNameWithSpaces(t *testing.T) {
 	y := strings.Replace(fmt.Sprintf(camerasYAML, r.URL(), writeSecret(t, testPassword, 0o600), r.Fingerprint()),
 		"wan: {interface: ether1}", "wan: {interface: 'ether1 - uplink \"fibre\" $1?'}", 1)
 	cfg := parseConfig(t, y)
-	b, err := FromConfig(cfg, nil)
+	b, err := fromConfig(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

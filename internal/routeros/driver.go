@@ -18,7 +18,7 @@ func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	b, err := FromConfig(cfg, logger)
+	b, err := fromConfig(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
 		Backend: b,
 		Observe: b.Observe,
 		Watch: func(ctx context.Context, cfg *config.Config) (<-chan plan.Observed, error) {
-			return b.Poll(ctx, cfg.RouterOS.PollInterval, func(err error) { logger.Warn("polling the router failed", "error", err) }), nil
+			return b.poll(ctx, cfg.RouterOS.PollInterval, func(err error) { logger.Warn("polling the router failed", "error", err) }), nil
 		},
 		Doctor: func(ctx context.Context) []doctor.Finding { return b.doctor(ctx) },
 		At:     " at " + url,

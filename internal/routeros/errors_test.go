@@ -31,7 +31,7 @@ func backendFor(t *testing.T, r *rostest.Router, edit func(c *config.RouterOS)) 
 		edit(c)
 	}
 	var buf bytes.Buffer
-	b, err := New(c, slog.New(slog.NewTextHandler(&buf, nil)), WithInterfaces("ether1", "bridge"))
+	b, err := New(c, slog.New(slog.NewTextHandler(&buf, nil)), withInterfaces("ether1", "bridge"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func newFixture(t testing.TB, extraYAML ...string) *fixture {
 	cfg := parseConfig(t, fmt.Sprintf(camerasYAML, r.URL(), pwFile, r.Fingerprint())+strings.Join(extraYAML, ""))
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
-	b, err := FromConfig(cfg, logger)
+	b, err := fromConfig(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,10 +7,10 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
-// Poll observes the router every interval for the daemon: it sends the first observation, then each one that
+// poll observes the router every interval for the daemon: it sends the first observation, then each one that
 // differs from the last sent. A failed poll goes to onErr (nil: logged, once until the error changes) and
 // polling goes on; the router coming back is just the next observation. The channel closes when ctx ends.
-func (b *Backend) Poll(ctx context.Context, every time.Duration, onErr func(error)) <-chan plan.Observed {
+func (b *Backend) poll(ctx context.Context, every time.Duration, onErr func(error)) <-chan plan.Observed {
 	if onErr == nil {
 		var last string
 		onErr = func(err error) {
