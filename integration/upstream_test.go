@@ -156,11 +156,13 @@ func TestUpstreamLifecycle(t *testing.T) {
 			d.waitStatus(t, "every port mapped", allMapped)
 			reaches(t, topo.Internet, public+":8090", "front-cam")
 
-			// Renewal: a 10s lease outlives 15s.
-			st := d.waitStatus(t, "renewals", func(s *daemon.Status) bool { return s.Upstream.Renewals >= 5 })
-			if !allMapped(st) {
-				t.Errorf("after renewals: %+v", st.Upstream)
+			// Renewal: two rounds of renewals take the mappings past their 10 s lease.
+			mappedAt := time.Now()
+			st := d.waitStatus(t, "two rounds of renewals", func(s *daemon.Status) bool { return s.Upstream.Renewals >= 10 })
+			if !allMapped(st) || time.Since(mappedAt) < 8*time.Second {
+				t.Errorf("after renewals (%s): %+v", time.Since(mappedAt), st.Upstream)
 			}
+			boxHas(t, topo, "tcp 8090 192.168.1.2")
 			reaches(t, topo.Internet, public+":8090", "front-cam")
 
 			// Reboot: the box forgets; hairpin notices (PCP epoch, UPnP mapping gone) and maps again.
@@ -171,25 +173,57 @@ func TestUpstreamLifecycle(t *testing.T) {
 			boxHas(t, topo, "tcp 8090 192.168.1.2", "tcp 8093 192.168.1.2")
 			reaches(t, topo.Internet, public+":8093", "driveway-cam")
 
+			// WAN address change: the mappings follow the router to its new address (once the box lets go of the
+			// old ones, at the latest when their lease ends).
+			if _, err := lab.Exec(context.Background(), topo.Router, "sysctl", "-qw", "net.ipv4.conf.wan0.promote_secondaries=1"); err != nil {
+				t.Fatal(err)
+			}
+			mustIP(t, topo, topo.Router, "addr add 192.168.1.3/24 dev wan0", "addr del 192.168.1.2/24 dev wan0")
+			_ = topo.IP(context.Background(), topo.Router, "route replace default via 192.168.1.1 dev wan0")
+			d.waitStatus(t, "the mappings on the new address", func(s *daemon.Status) bool { return s.Upstream.Local == "192.168.1.3" && allMapped(s) })
+			boxHas(t, topo, "tcp 8090 192.168.1.3", "tcp 8093 192.168.1.3")
+			reaches(t, topo.Internet, public+":8090", "front-cam")
+
 			// Reload without driveway-cam: its mapping goes, the others stay.
 			removeForward(t, d.config, "driveway-cam")
 			d.signal(t, sighup)
 			boxLacks(t, topo, "8093")
-			boxHas(t, topo, "tcp 8090 192.168.1.2")
+			boxHas(t, topo, "tcp 8090 192.168.1.3")
 			doesNotReach(t, topo.Internet, public+":8093")
 
 			// down deletes hairpin's mappings (and only them: a mapping of another device stays).
 			d.stop(t)
-			if out, err := lab.Exec(context.Background(), topo.Router, "upnpc", "-m", "wan0", "-e", "someone else", "-a", "192.168.1.2", "9000", "9000", "TCP", "60"); err != nil {
+			if out, err := lab.Exec(context.Background(), topo.Router, "upnpc", "-m", "wan0", "-e", "someone else", "-a", "192.168.1.3", "9000", "9000", "TCP", "60"); err != nil {
 				t.Fatalf("upnpc: %v %s", err, out)
 			}
 			if out, code := hairpin(t, topo, "down", "-c", d.config); code != 0 || !strings.Contains(out, "deleted") {
 				t.Fatalf("down: %d %s", code, out)
 			}
 			boxLacks(t, topo, "8090")
-			boxHas(t, topo, "tcp 9000 192.168.1.2")
+			boxHas(t, topo, "tcp 9000 192.168.1.3")
 		})
 	}
+}
+
+// TestUpstreamExpiresWithoutRenewal is the negative control of renewal: a daemon killed without any cleanup
+// leaves its mappings to their 10 s lease, and the box drops them.
+func TestUpstreamExpiresWithoutRenewal(t *testing.T) {
+	topo := upnpLab(t)
+	d := upstreamDaemon(t, topo, "pcp", "")
+	d.waitStatus(t, "every port mapped", allMapped)
+	boxHas(t, topo, "tcp 8090 192.168.1.2")
+	if err := d.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.cmd.Wait()
+	var got []string
+	if err := poll.Until(context.Background(), 25*time.Second, func() bool {
+		got, _ = topo.BoxRedirects(context.Background())
+		return len(got) == 0
+	}); err != nil {
+		t.Fatalf("the box still redirects %v a lease after the daemon died", got)
+	}
+	doesNotReach(t, topo.Internet, topo.PublicAddr.String()+":8090")
 }
 
 const sighup = syscall.SIGHUP
