@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -159,11 +160,7 @@ var (
 	addrC = netip.MustParseAddr("198.51.100.7")
 )
 
-func force(t *testing.T, e *ddns.Engine, addr netip.Addr) error {
-	t.Helper()
-	e.SetAddress(addr)
-	return e.ForceUpdate(context.Background())
-}
+func force(t *testing.T, e *ddns.Engine, addr netip.Addr) error { return ddnstest.Force(t, e, addr) }
 
 // TestDyndns2ReturnCodes sends one update per return code and checks what the engine makes of it.
 func TestDyndns2ReturnCodes(t *testing.T) {

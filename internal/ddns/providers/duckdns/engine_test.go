@@ -1,4 +1,4 @@
-package ddns_test
+package duckdns_test
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -45,15 +46,15 @@ func newDuckServer(t *testing.T, token, domain string) *duckServer {
 
 const duckToken = "a7c4d0ad-114e-40ef-ba1d-d217904a50f2"
 
-func newDuckEngine(t *testing.T, srv *duckServer, server, token, hostname string) (*ddns.Engine, *logBuf) {
+func newDuckEngine(t *testing.T, srv *duckServer, server, token, hostname string) (*ddns.Engine, *ddnstest.LogBuf) {
 	t.Helper()
-	logger, lb := newLogger(t)
-	entry := provider.Entry{Provider: "duckdns", Server: server, Hostname: hostname, TokenFile: writeSecret(t, token)}
-	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(newFakeClock()))
+	logger, lb := ddnstest.NewLogger(t)
+	entry := provider.Entry{Provider: "duckdns", Server: server, Hostname: hostname, TokenFile: ddnstest.WriteSecret(t, token)}
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(ddnstest.NewFakeClock()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { assertNoSecret(t, lb, e, token) })
+	t.Cleanup(func() { ddnstest.AssertNoSecret(t, lb, e, token) })
 	return e, lb
 }
 
@@ -71,12 +72,12 @@ func TestDuckDNS(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			srv := newDuckServer(t, duckToken, "myhome")
 			e, _ := newDuckEngine(t, srv, srv.URL, c.token, c.hostname)
-			err := force(t, e, addrA)
+			err := ddnstest.Force(t, e, addrA)
 			if c.ok {
 				if err != nil || len(srv.ips) != 1 || srv.ips[0] != addrA.String() || e.Status()[0].Answer != "OK" {
 					t.Fatalf("err = %v, server saw %v, status %+v", err, srv.ips, e.Status()[0])
 				}
-				if srv.uas[0] != testUA {
+				if srv.uas[0] != ddnstest.UserAgent {
 					t.Errorf("User-Agent = %q", srv.uas[0])
 				}
 				return
@@ -95,7 +96,7 @@ func TestDuckDNSTokenNotInNetworkErrors(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	e, lb := newDuckEngine(t, srv, url, duckToken, "myhome")
-	if err := force(t, e, netip.MustParseAddr("192.0.2.1")); err == nil || strings.Contains(err.Error(), duckToken) {
+	if err := ddnstest.Force(t, e, netip.MustParseAddr("192.0.2.1")); err == nil || strings.Contains(err.Error(), duckToken) {
 		t.Fatalf("err = %v", err)
 	}
 	if !strings.Contains(lb.String(), "backing off") {
@@ -103,4 +104,4 @@ func TestDuckDNSTokenNotInNetworkErrors(t *testing.T) {
 	}
 }
 
-func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+var addrA = netip.MustParseAddr("203.0.113.10")

@@ -1,4 +1,4 @@
-package ddns_test
+package cloudflare_test
 
 import (
 	"encoding/json"
@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -133,18 +135,18 @@ const (
 	cfToken = "cf-Token-0123456789abcdef"
 )
 
-func newCloudflareEngine(t *testing.T, srv *cloudflareServer, token, zone string) (*ddns.Engine, *fakeClock) {
+func newCloudflareEngine(t *testing.T, srv *cloudflareServer, token, zone string) (*ddns.Engine, *ddnstest.FakeClock) {
 	t.Helper()
 	t.Setenv("HAIRPIN_TEST_CF_TOKEN", token)
-	logger, lb := newLogger(t)
-	clock := newFakeClock()
+	logger, lb := ddnstest.NewLogger(t)
+	clock := ddnstest.NewFakeClock()
 	entry := provider.Entry{Provider: "cloudflare", Server: srv.URL + "/client/v4", Hostname: "home.example.net",
 		ZoneID: zone, TokenEnv: "HAIRPIN_TEST_CF_TOKEN", TTL: 60}
-	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(clock))
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { assertNoSecret(t, lb, e, token) })
+	t.Cleanup(func() { ddnstest.AssertNoSecret(t, lb, e, token) })
 	return e, clock
 }
 
@@ -163,7 +165,7 @@ func TestCloudflareCreatesThenPatches(t *testing.T) {
 		{addrB.String(), "unchanged", 2},
 	}
 	for _, st := range steps {
-		if err := force(t, e, mustAddr(st.addr)); err != nil {
+		if err := ddnstest.Force(t, e, netip.MustParseAddr(st.addr)); err != nil {
 			t.Fatal(err)
 		}
 		if got := e.Status()[0].Answer; got != st.answer {
@@ -178,8 +180,8 @@ func TestCloudflareCreatesThenPatches(t *testing.T) {
 		t.Errorf("writes = %v, want %v", got, want)
 	}
 	for _, ua := range srv.uas {
-		if ua != testUA {
-			t.Errorf("User-Agent %q, want %q", ua, testUA)
+		if ua != ddnstest.UserAgent {
+			t.Errorf("User-Agent %q, want %q", ua, ddnstest.UserAgent)
 		}
 	}
 }
@@ -207,7 +209,7 @@ func TestCloudflareFailures(t *testing.T) {
 			srv := newCloudflareServer(t, cfZone, cfToken)
 			srv.fail, srv.failCode, srv.retryAfter = c.fail, c.code, c.retryAfter
 			e, clock := newCloudflareEngine(t, srv, c.token, c.zone)
-			err := force(t, e, addrA)
+			err := ddnstest.Force(t, e, addrA)
 			if !c.check(err) {
 				t.Fatalf("err = %v (%T)", err, err)
 			}
@@ -221,3 +223,8 @@ func TestCloudflareFailures(t *testing.T) {
 		})
 	}
 }
+
+var (
+	addrA = netip.MustParseAddr("203.0.113.10")
+	addrB = netip.MustParseAddr("203.0.113.11")
+)
