@@ -91,7 +91,7 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 		NewDiscoverer: func(cfg *config.Config) (daemon.Discoverer, error) {
 			sources := cfg.WAN.PublicIP
 			if len(sources) == 0 {
-				sources = publicip.DefaultSources
+				sources = publicip.DefaultSources()
 			}
 			return publicip.NewDiscoverer(sources, publicip.Options{Logger: logger, UserAgent: userAgent(version)})
 		},

@@ -19,7 +19,7 @@ func TestCheckAndRunJudgePublicIPSourcesAlike(t *testing.T) {
 		// Where the two parsers used to disagree: a port that is not a number or is 0 passed run, a name
 		// that is not a domain name passed check.
 		"dns:host:port", "stun:host:0", "stun:host:65536", "dns:192.0.2.53/bad..name", "dns:192.0.2.53/" + strings.Repeat("a", 64) + ".example.net",
-	}, publicip.DefaultSources...)
+	}, publicip.DefaultSources()...)
 	for _, s := range sources {
 		t.Run(s, func(t *testing.T) {
 			_, checkErr := Parse("hairpin.yaml", []byte(fmt.Sprintf("wan: {interface: eth0, public_ip: [%q]}\nlan: {interface: br-lan}\n", s)))

@@ -9,7 +9,7 @@ import (
 
 // Ask for the public address behind another NAT; calls within the minimum interval get the cached answer.
 func Example() {
-	disc, err := publicip.NewDiscoverer(publicip.DefaultSources, publicip.Options{})
+	disc, err := publicip.NewDiscoverer(publicip.DefaultSources(), publicip.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

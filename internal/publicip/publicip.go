@@ -22,14 +22,16 @@ import (
 	"github.com/pion/stun/v3"
 )
 
-// DefaultSources are well-known public services that tell a client its address, for users who do not want
-// to pick their own. They are tried in this order.
-var DefaultSources = []string{
-	"https://api.ipify.org",
-	"https://ipv4.icanhazip.com",
-	"https://checkip.amazonaws.com",
-	"stun:stun.cloudflare.com:3478",
-	"dns:resolver1.opendns.com",
+// DefaultSources returns well-known public services that tell a client its address, for users who do not
+// want to pick their own. They are tried in this order. A new slice each time: no caller can change another's.
+func DefaultSources() []string {
+	return []string{
+		"https://api.ipify.org",
+		"https://ipv4.icanhazip.com",
+		"https://checkip.amazonaws.com",
+		"stun:stun.cloudflare.com:3478",
+		"dns:resolver1.opendns.com",
+	}
 }
 
 // DefaultDNSName is the name whose A record an OpenDNS-style resolver answers with the asker's address.

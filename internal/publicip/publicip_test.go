@@ -368,7 +368,7 @@ func TestParseSource(t *testing.T) {
 }
 
 func TestDefaultSourcesValid(t *testing.T) {
-	for _, s := range DefaultSources {
+	for _, s := range DefaultSources() {
 		if _, err := parseSource(s); err != nil {
 			t.Error(err)
 		}
