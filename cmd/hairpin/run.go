@@ -308,17 +308,18 @@ func printInstalled(ctx context.Context, w io.Writer, cfg *config.Config, drv *b
 	if err != nil {
 		return err
 	}
-	counters, err := drv.Counters(ctx, d)
-	if err != nil {
-		return err
-	}
 	if oerr != nil {
 		fmt.Fprintln(w, oerr)
 	}
 	fmt.Fprintf(w, "WAN %s: %v\nLAN %s: %v\ndouble NAT: %v (mode %s)\n", cfg.WAN.Interface, obs.WANAddrs, cfg.LAN.Interface, d.LANNets, d.DoubleNAT, cfg.WAN.DoubleNAT)
 	if !installed {
+		// No table, no counters to read.
 		fmt.Fprintln(w, "rules: NOT installed (hairpin apply, or start the daemon)")
 		return nil
+	}
+	counters, err := drv.Counters(ctx, d)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintln(w, "rules: installed (table ip hairpin)")
 	ipv6 := d.V6 != nil
