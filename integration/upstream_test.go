@@ -83,7 +83,11 @@ func TestUpstreamMapping(t *testing.T) {
 		t.Run(tt.mode, func(t *testing.T) {
 			doesNotReach(t, topo.Internet, public+":8090")
 			d := upstreamDaemon(t, topo, tt.mode, "  upstream_on_stop: delete\n")
-			st := d.waitStatus(t, "every port mapped", allMapped)
+			// The mapper's status is live, the verdict the loop's: wait for the loop to reclassify after the
+			// mapping, then check both.
+			st := d.waitStatus(t, "every port mapped and the verdict double-nat (mapped)", func(s *daemon.Status) bool {
+				return allMapped(s) && len(s.Reachability) == 1 && s.Reachability[0].Upstream == reach.Mapped
+			})
 			if st.Upstream.Protocol != tt.want || st.Upstream.External != public {
 				t.Errorf("upstream = %+v, want protocol %s, external %s", st.Upstream, tt.want, public)
 			}
@@ -117,7 +121,11 @@ func TestUpstreamProtocolOff(t *testing.T) {
 	}
 	for _, mode := range []string{"pcp", "natpmp"} {
 		d := upstreamDaemon(t, topo, mode, "")
-		st := d.waitStatus(t, "the mapping error", func(s *daemon.Status) bool { return s.Upstream != nil && s.Upstream.Error != "" })
+		// While the daemon still asks, the verdict is unknown without advice; wait for the loop to reclassify
+		// with the mapper's error.
+		st := d.waitStatus(t, "the mapping error in the verdict", func(s *daemon.Status) bool {
+			return s.Upstream != nil && s.Upstream.Error != "" && len(s.Reachability) == 1 && s.Reachability[0].Advice != ""
+		})
 		if st.Upstream.Mapped() != 0 || !strings.Contains(st.Upstream.Error, mode) {
 			t.Errorf("%s with NAT-PMP/PCP off: %+v", mode, st.Upstream)
 		}

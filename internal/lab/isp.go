@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -109,6 +110,9 @@ var (
 	upnpPublicAddr   = netip.MustParseAddr("11.13.0.10")
 )
 
+// miniupnpdStart bounds the wait for miniupnpd to listen.
+const miniupnpdStart = 30 * time.Second
+
 // MiniupnpdOptions choose what the box's miniupnpd offers.
 type MiniupnpdOptions struct {
 	NoUPnP   bool // enable_upnp=no
@@ -192,11 +196,21 @@ deny 0-65535 0.0.0.0/0 0-65535
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return err
 	}
-	log, err := os.OpenFile(filepath.Join(t.boxDir, "miniupnpd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logPath := filepath.Join(t.boxDir, "miniupnpd.log")
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer log.Close()
+	// The log holds every earlier run of this box too (a reboot appends): only what this run writes counts.
+	logged, err := log.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	thisRun := func() string {
+		data, _ := os.ReadFile(logPath)
+		return string(data[min(logged, int64(len(data))):])
+	}
 	// -d: stay in the foreground (no pid file, no daemonizing), so the lab holds its PID.
 	// -P: a pid file of its own; the default /var/run/miniupnpd.pid is shared by every namespace, and a second
 	// box would refuse to start ("already running").
@@ -209,20 +223,20 @@ deny 0-65535 0.0.0.0/0 0-65535
 	t.procs = append(t.procs, cmd)
 	t.miniupnpd = cmd
 	var failed error
-	err = poll.Until(context.Background(), 15*time.Second, func() bool {
-		data, _ := os.ReadFile(filepath.Join(t.boxDir, "miniupnpd.log"))
-		if strings.Contains(string(data), "impossible") || strings.Contains(string(data), "Failed") {
+	// Generous: a loaded CI machine can take seconds to start it, and a failure says so at once.
+	err = poll.Until(context.Background(), miniupnpdStart, func() bool {
+		data := thisRun()
+		if strings.Contains(data, "impossible") || strings.Contains(data, "Failed") {
 			failed = fmt.Errorf("miniupnpd: %s", data)
 			return true
 		}
-		return strings.Contains(string(data), "Listening for NAT-PMP/PCP") || (opt.NoNATPMP && strings.Contains(string(data), "HTTP listening"))
+		return strings.Contains(data, "Listening for NAT-PMP/PCP") || (opt.NoNATPMP && strings.Contains(data, "HTTP listening"))
 	})
 	if failed != nil {
 		return failed
 	}
 	if err != nil {
-		data, _ := os.ReadFile(filepath.Join(t.boxDir, "miniupnpd.log"))
-		return fmt.Errorf("miniupnpd did not start listening within 15s: %s", data)
+		return fmt.Errorf("miniupnpd did not start listening within %s: %s", miniupnpdStart, thisRun())
 	}
 	return nil
 }
