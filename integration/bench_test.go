@@ -29,7 +29,7 @@ var (
 
 // benchLab is a lab whose hairpin binary is built without the race detector, so the numbers are the
 // product's, not the detector's.
-func benchLab(b *testing.B) *lab.Topology {
+func benchLab(b *testing.B, opts ...lab.Options) *lab.Topology {
 	b.Helper()
 	if os.Geteuid() != 0 {
 		b.Skip("needs root for network namespaces and nftables")
@@ -49,7 +49,12 @@ func benchLab(b *testing.B) *lab.Topology {
 	if plainBin == "" {
 		b.Fatal("could not build hairpin")
 	}
-	topo, err := lab.Build(context.Background(), lab.Options{Prefix: lab.RandomPrefix(), Bin: plainBin})
+	var opt lab.Options
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
+	opt.Prefix, opt.Bin = lab.RandomPrefix(), plainBin
+	topo, err := lab.Build(context.Background(), opt)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/lab"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -164,5 +165,32 @@ forwards:
 	}
 	if rs := ruleset(t, topo); strings.Contains(rs, "hairpin") {
 		t.Errorf("a rejected config installed rules:\n%s", rs)
+	}
+}
+
+// TestIPv6DaemonFollowsPrefix: the daemon moves the interface-identifier forwards to a new delegated prefix
+// by itself, through the IPv6 fast path, treating the router's deprecated old address as gone. (The negative
+// control, rules left on the old prefix failing, is TestIPv6PrefixChange's.)
+func TestIPv6DaemonFollowsPrefix(t *testing.T) {
+	topo, _ := labWithCameras6(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	socket := filepath.Join(dir, "hairpin.sock")
+	cfg := writeConfig(t, fmt.Sprintf("daemon: {status: %s}\nstate_dir: %s\n%s", socket, dir, topo.Config6()))
+	d := startDaemon(t, topo, cfg, socket)
+	checkAll6(t, topo, "daemon, first prefix")
+
+	if err := topo.RenumberLAN(ctx, lab.LANPrefixes6[1], true); err != nil {
+		t.Fatal(err)
+	}
+	want := "[" + topo.Want6(topo.Cameras[0]).String() + "]:80"
+	st := d.waitStatus(t, "front-cam on the new prefix", func(s *daemon.Status) bool { return s.Forwards[0].IPv6 == want })
+	checkAll6(t, topo, "daemon, second prefix")
+	fast := false
+	for _, e := range st.Events {
+		fast = fast || strings.HasPrefix(e.Message, "IPv6 sets updated")
+	}
+	if !fast {
+		t.Errorf("the prefix change did not take the IPv6 fast path; events: %v", st.Events)
 	}
 }

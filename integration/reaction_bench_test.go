@@ -314,7 +314,13 @@ type attempt struct {
 // connectFirst starts a non-blocking connect to target every probeEvery and returns when the first one is
 // established. Every socket is closed with a reset (linger 0), so no TIME_WAIT piles up.
 func connectFirst(target netip.AddrPort, within time.Duration) (time.Time, error) {
-	sa := &unix.SockaddrInet4{Port: int(target.Port()), Addr: target.Addr().As4()}
+	var sa unix.Sockaddr
+	family := unix.AF_INET
+	if target.Addr().Is6() {
+		sa, family = &unix.SockaddrInet6{Port: int(target.Port()), Addr: target.Addr().As16()}, unix.AF_INET6
+	} else {
+		sa = &unix.SockaddrInet4{Port: int(target.Port()), Addr: target.Addr().As4()}
+	}
 	var open []attempt
 	defer func() {
 		for _, a := range open {
@@ -329,7 +335,7 @@ func connectFirst(target netip.AddrPort, within time.Duration) (time.Time, error
 			return time.Time{}, fmt.Errorf("%s not forwarded within %s", target, within)
 		}
 		if !now.Before(next) && len(open) < probeOutstanding {
-			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
 				return time.Time{}, err
 			}

@@ -38,12 +38,20 @@ type HostUpdater interface {
 	SetAllowHosts(ctx context.Context, sets []plan.AllowSet) error
 }
 
+// IPv6Updater is a backend that can replace its IPv6 addresses, LAN prefixes and IPv6 DNAT targets in place
+// (nftables): the cheap path for a prefix change. Without it every IPv6 change is a full Apply.
+type IPv6Updater interface {
+	// SetIPv6 makes the installed IPv6 side equal d (non-nil), changing nothing else.
+	SetIPv6(ctx context.Context, d *plan.Desired6) error
+}
+
 // Call is one recorded call to a Fake.
 type Call struct {
 	Method string
 	Plan   *plan.Desired
 	Addrs  []netip.Addr
 	Sets   []plan.AllowSet
+	V6     *plan.Desired6
 }
 
 // Fake records calls and keeps the state a real backend would have.
@@ -59,7 +67,24 @@ type Fake struct {
 var (
 	_ Backend     = (*Fake)(nil)
 	_ HostUpdater = (*Fake)(nil)
+	_ IPv6Updater = (*Fake)(nil)
 )
+
+// SetIPv6 implements IPv6Updater.
+func (f *Fake) SetIPv6(_ context.Context, d *plan.Desired6) error {
+	cp := *d
+	if err := f.record(Call{Method: "SetIPv6", V6: &cp}); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.State != nil {
+		st := *f.State
+		st.V6 = &cp
+		f.State = &st
+	}
+	return nil
+}
 
 // SetAllowHosts implements HostUpdater.
 func (f *Fake) SetAllowHosts(_ context.Context, sets []plan.AllowSet) error {

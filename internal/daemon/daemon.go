@@ -362,6 +362,9 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 		d.metrics.wanChanges.Inc()
 		d.event(slog.LevelInfo, "WAN address changed", "old", fmtAddrs(prev.WANAddrs), "new", fmtAddrs(obs.WANAddrs))
 	}
+	if !slices.Equal(obs.WAN6, prev.WAN6) || !slices.Equal(obs.LAN6, prev.LAN6) {
+		d.event(slog.LevelInfo, "IPv6 addresses changed", "wan", fmtAddrs(obs.WAN6), "lan", fmt.Sprint(obs.LAN6))
+	}
 	d.update(ctx, l, "interface change")
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
 		d.feedUpstream()
@@ -413,6 +416,25 @@ func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool 
 		// the kernel's (BenchmarkReactionTime).
 		d.log.Debug("WAN set timing", "addresses", fmtAddrs(want.WANAddrs), "sent", start, "done", time.Now())
 		d.event(slog.LevelInfo, "WAN address set updated", "addresses", fmtAddrs(want.WANAddrs), "took", time.Since(start).Round(time.Microsecond))
+	}
+	if !plan.Equal6(have.V6, want.V6) {
+		// Both are non-nil (sameExceptWAN): the IPv6 table exists and only its content changes.
+		u6, ok := d.deps.Backend.(backend.IPv6Updater)
+		if !ok {
+			return false
+		}
+		start6 := time.Now()
+		bctx, cancel := backendContext(ctx)
+		err := u6.SetIPv6(bctx, want.V6)
+		cancel()
+		d.metrics.change("ipv6_sets", time.Since(start6), err)
+		if err != nil {
+			d.event(slog.LevelWarn, "IPv6 set update failed; applying everything", "error", err)
+			return false
+		}
+		d.log.Debug("IPv6 set timing", "addresses", fmtAddrs(want.V6.WANAddrs), "lan", fmt.Sprint(want.V6.LANNets), "sent", start6, "done", time.Now())
+		d.event(slog.LevelInfo, "IPv6 sets updated", "addresses", fmtAddrs(want.V6.WANAddrs), "lan_prefixes", fmt.Sprint(want.V6.LANNets),
+			"took", time.Since(start6).Round(time.Microsecond))
 	}
 	if changed := plan.ChangedHostSets(have, want); len(changed) > 0 {
 		hu, ok := d.deps.Backend.(backend.HostUpdater)
@@ -473,7 +495,7 @@ func (d *Daemon) installedNow(p *plan.Desired, took time.Duration) {
 func sameExceptWAN(a, b *plan.Desired) bool {
 	return a.WANInterface == b.WANInterface && a.LANInterface == b.LANInterface && a.DoubleNAT == b.DoubleNAT &&
 		a.Masquerade == b.Masquerade && slices.Equal(a.LANNets, b.LANNets) && slices.Equal(a.Rules, b.Rules) &&
-		plan.Equal6(a.V6, b.V6)
+		(a.V6 == nil) == (b.V6 == nil)
 }
 
 func fmtAddrs(a []netip.Addr) string {

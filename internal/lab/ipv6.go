@@ -105,8 +105,9 @@ func (t *Topology) addPrefix(ctx context.Context, p netip.Prefix) error {
 }
 
 // RenumberLAN moves the LAN from its current global prefix to p the way a new delegated prefix arrives: the
-// new prefix is added everywhere, then the old one is removed (deprecated first when deprecate is set, as
-// SLAAC does when a prefix's preferred lifetime ends).
+// new prefix is added everywhere, then the old one is removed. With deprecate the router keeps its old
+// address, deprecated (preferred lifetime 0, as when a prefix's preferred lifetime ends), while the other
+// hosts drop theirs, so that a forward still aimed at the old prefix fails.
 func (t *Topology) RenumberLAN(ctx context.Context, p netip.Prefix, deprecate bool) error {
 	old := t.V6.Prefix
 	if err := t.addPrefix(ctx, p); err != nil {
@@ -115,7 +116,7 @@ func (t *Topology) RenumberLAN(ctx context.Context, p netip.Prefix, deprecate bo
 	for _, ns := range t.lanHosts6() {
 		a := fmt.Sprintf("%s/64", On(old, t.host6(ns)))
 		var err error
-		if deprecate {
+		if deprecate && ns == t.Router {
 			err = t.ip(ctx, ns, fmt.Sprintf("-6 addr change %s dev %s preferred_lft 0", a, t.lanIf(ns)))
 		} else {
 			err = t.ip(ctx, ns, fmt.Sprintf("-6 addr del %s dev %s", a, t.lanIf(ns)))

@@ -31,14 +31,7 @@ func build6(tx *knftables.Transaction, full *plan.Desired) {
 	dnat := &knftables.Map{Name: mapDNAT, Type: "inet_proto . inet_service : ipv6_addr . inet_service"}
 	tx.Add(dnat)
 	tx.Flush(dnat)
-	for _, r := range d.Rules {
-		r.Expand(func(ext, in uint16) bool {
-			tx.Add(&knftables.Element{Map: mapDNAT,
-				Key:   []string{r.Protocol, strconv.Itoa(int(ext))},
-				Value: []string{r.To.String(), strconv.Itoa(int(in))}})
-			return true
-		})
-	}
+	addDNAT(tx, d.Rules)
 
 	jump := fmt.Sprintf("ip6 daddr @%s jump %s", setWAN, chainDNAT)
 	var ingress, local, masq []string
@@ -66,5 +59,17 @@ func build6(tx *knftables.Transaction, full *plan.Desired) {
 		for _, r := range c.rules {
 			tx.Add(&knftables.Rule{Chain: c.chain.Name, Rule: r})
 		}
+	}
+}
+
+// addDNAT adds one DNAT map element per external port of rules.
+func addDNAT(tx *knftables.Transaction, rules []plan.Rule) {
+	for _, r := range rules {
+		r.Expand(func(ext, in uint16) bool {
+			tx.Add(&knftables.Element{Map: mapDNAT,
+				Key:   []string{r.Protocol, strconv.Itoa(int(ext))},
+				Value: []string{r.To.String(), strconv.Itoa(int(in))}})
+			return true
+		})
 	}
 }

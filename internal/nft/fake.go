@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
 // NewFake returns a backend over knftables.Fake, for tests without root. It takes the same paths as the real
@@ -109,6 +110,38 @@ func (k *fakeKernel) tableState6(context.Context) (bool, bool, error) {
 		return false, false, nil
 	}
 	return true, k.fake6.Table.Comment != nil && *k.fake6.Table.Comment == OwnerComment, nil
+}
+
+// setIPv6 checks ownership as the netlink path does, then flushes and refills the sets and the map of table
+// ip6 hairpin in one transaction, creating nothing.
+func (k *fakeKernel) setIPv6(ctx context.Context, d *plan.Desired6) error {
+	exists, owned, err := k.tableState6(ctx)
+	switch {
+	case err != nil:
+		return err
+	case !exists:
+		return ErrNotInstalled
+	case !owned:
+		return ErrNotOwned6
+	}
+	k.mu.Lock()
+	ferr := k.failRun
+	k.mu.Unlock()
+	if ferr != nil {
+		return ferr
+	}
+	tx := k.fake6.NewTransaction()
+	tx.Flush(&knftables.Set{Name: setWAN})
+	tx.Flush(&knftables.Set{Name: setLAN})
+	tx.Flush(&knftables.Map{Name: mapDNAT})
+	for _, a := range d.WANAddrs {
+		tx.Add(&knftables.Element{Set: setWAN, Key: []string{a.String()}})
+	}
+	for _, p := range d.LANNets {
+		tx.Add(&knftables.Element{Set: setLAN, Key: []string{p.String()}})
+	}
+	addDNAT(tx, d.Rules)
+	return k.fake6.Run(ctx, tx)
 }
 
 // runDual runs the IPv6 transaction first and the IPv4 one after; the fake cannot join the two into one, but

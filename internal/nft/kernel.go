@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
 // kernel is everything the backend asks of the kernel. The real one (netKernel) runs nft for transactions and
@@ -35,6 +36,9 @@ type kernel interface {
 	tableState6(ctx context.Context) (exists, owned bool, err error)
 	// runDual commits tx (table ip hairpin) and tx6 (table ip6 hairpin) as one transaction: both or nothing.
 	runDual(ctx context.Context, tx, tx6 *knftables.Transaction) error
+	// setIPv6 brings the content of table ip6 hairpin (its sets and map) to d in one transaction, after
+	// checking the table is hairpin's; it creates nothing.
+	setIPv6(ctx context.Context, d *plan.Desired6) error
 	// close releases what the kernel holds open (netlink sockets).
 	close() error
 }

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
 // netKernel is the real kernel: transactions go through the nft binary (runBatched), the ownership check and
@@ -117,6 +118,34 @@ func (k *netKernel) tableState6(context.Context) (bool, bool, error) {
 		k.owner = nil
 	}
 	return exists, owned, err
+}
+
+func (k *netKernel) setIPv6(ctx context.Context, d *plan.Desired6) error {
+	exists, owned, err := k.tableState6(ctx)
+	switch {
+	case err != nil:
+		return err
+	case !exists:
+		return ErrNotInstalled
+	case !owned:
+		return ErrNotOwned6
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.nftConn == nil {
+		c, err := gnft.New(gnft.AsLasting())
+		if err != nil {
+			return fmt.Errorf("netlink: %w", err)
+		}
+		k.nftConn = c
+		k.dials++
+	}
+	if err := setIPv6Netlink(k.nftConn, d); err != nil {
+		_ = k.nftConn.CloseLasting()
+		k.nftConn = nil
+		return err
+	}
+	return nil
 }
 
 // runDual hands both tables to one nft run: nft sends a whole file as one kernel batch, so the IPv4 and the

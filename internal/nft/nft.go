@@ -65,6 +65,7 @@ type Backend struct {
 var (
 	_ backend.Backend     = (*Backend)(nil)
 	_ backend.HostUpdater = (*Backend)(nil)
+	_ backend.IPv6Updater = (*Backend)(nil)
 )
 
 func newBackend(k kernel) *Backend {
@@ -249,6 +250,16 @@ func (b *Backend) dropSets(ctx context.Context, names []string) {
 func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 	if err := b.k.setWAN(ctx, addrs); err != nil {
 		return fmt.Errorf("updating the WAN address set (a full apply is needed): %w", err)
+	}
+	return nil
+}
+
+// SetIPv6 implements backend.IPv6Updater: a change of IPv6 addresses or prefixes that leaves the IPv4 side
+// alone replaces the content of table ip6 hairpin over netlink, in one batch (fastpath6.go). It never
+// creates anything: without hairpin's ip6 table it fails and the caller applies fully.
+func (b *Backend) SetIPv6(ctx context.Context, d *plan.Desired6) error {
+	if err := b.k.setIPv6(ctx, d); err != nil {
+		return fmt.Errorf("updating the IPv6 sets (a full apply is needed): %w", err)
 	}
 	return nil
 }
