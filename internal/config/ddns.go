@@ -46,6 +46,12 @@ func (d *decoder) ddns(n *yaml.Node, path string) []provider.Entry {
 			"tsig_algorithm":   str(&e.TSIGAlgorithm),
 			"ttl":              func(k string, v *yaml.Node) { given["ttl"] = v; e.TTL, _ = d.integer(v, k, 1, 86400) },
 			"proxied":          func(k string, v *yaml.Node) { given["proxied"] = v; e.Proxied, _ = d.boolean(v, k) },
+			"family": func(k string, v *yaml.Node) {
+				given["family"] = v
+				if s, ok := d.oneOf(v, k, "ipv4", "ipv6", "both"); ok && s != "ipv4" {
+					e.Family = s // ipv4 stays empty: the default, and the config hash of older state
+				}
+			},
 			"publish": func(k string, v *yaml.Node) {
 				given["publish"] = v
 				s, _ := d.oneOf(v, k, "auto", "always")
@@ -102,7 +108,10 @@ func (d *decoder) ddnsHostname(n *yaml.Node, key string, e provider.Entry, check
 // ddnsSchema reports keys that do not apply to the provider, missing required keys and secrets, values
 // outside the provider's lists, and checks the server's form.
 func (d *decoder) ddnsSchema(item *yaml.Node, key string, e provider.Entry, rule provider.Schema, given map[string]*yaml.Node) {
-	allowed := map[string]bool{"provider": true, "hostname": true, "publish": true}
+	allowed := map[string]bool{"provider": true, "hostname": true, "publish": true, "family": true}
+	if e.Family != "" && !rule.AAAA {
+		d.errorf(given["family"], key+".family", "use family: ipv4; hairpin sends AAAA records with rfc2136", "provider %s does not publish IPv6 addresses in hairpin", e.Provider)
+	}
 	for _, k := range rule.Required {
 		allowed[k] = true
 		if given[k] == nil {

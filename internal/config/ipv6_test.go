@@ -121,3 +121,27 @@ func TestTarget6Combine(t *testing.T) {
 		t.Errorf("a fixed address changed: %s", got)
 	}
 }
+
+func TestParseDDNSFamily(t *testing.T) {
+	rfc := "  - {provider: rfc2136, hostname: home.example.net, server: 192.0.2.53, zone: example.net, tsig_key: k, tsig_secret_env: S, family: %s}"
+	for _, tt := range []struct{ in, want string }{{"ipv4", ""}, {"ipv6", "ipv6"}, {"both", "both"}} {
+		cfg, err := Parse(file, yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "ddns:", strings.ReplaceAll(rfc, "%s", tt.in)))
+		if err != nil {
+			t.Fatalf("family %s: %v", tt.in, err)
+		}
+		if cfg.DDNS[0].Family != tt.want {
+			t.Errorf("family %s: Family = %q, want %q", tt.in, cfg.DDNS[0].Family, tt.want)
+		}
+	}
+	_, err := Parse(file, yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "ddns:",
+		"  - {provider: duckdns, hostname: home, token_env: T}",
+		"  - {provider: dyndns2, hostname: home.example.net, username: u, password_env: P, family: both}",
+		"  - {provider: duckdns, hostname: cams, token_env: T, family: ipv5}"))
+	want := []string{
+		"hairpin.yaml:5:91: ddns[1].family: provider dyndns2 does not publish IPv6 addresses in hairpin (use family: ipv4; hairpin sends AAAA records with rfc2136)",
+		`hairpin.yaml:6:63: ddns[2].family: "ipv5" is not allowed (use one of: ipv4, ipv6, both)`,
+	}
+	if got := issues(t, err); !reflect.DeepEqual(got, want) {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

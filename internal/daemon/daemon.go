@@ -488,8 +488,13 @@ func (d *Daemon) applyFull(ctx context.Context, l *loop, why string) {
 
 func (d *Daemon) installedNow(p *plan.Desired, took time.Duration) {
 	d.mu.Lock()
+	prev := d.installed
 	d.installed, d.lastGood, d.lastApply, d.lastApplyIn, d.lastErr = p, p, time.Now(), took, ""
+	engine := d.ddns
 	d.mu.Unlock()
+	if engine != nil && (prev == nil || !plan.Equal6(prev.V6, p.V6)) {
+		d.feedDDNS6(engine)
+	}
 }
 
 func sameExceptWAN(a, b *plan.Desired) bool {

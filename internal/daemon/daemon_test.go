@@ -56,6 +56,7 @@ type harness struct {
 type fakeDDNS struct {
 	mu       sync.Mutex
 	addrs    []netip.Addr
+	addrs6   []netip.Addr
 	withheld string
 }
 
@@ -78,6 +79,18 @@ func (f *fakeDDNS) SetAddress(a netip.Addr) {
 	f.mu.Unlock()
 }
 func (f *fakeDDNS) Status() []ddns.HostStatus { return nil }
+
+func (f *fakeDDNS) SetAddress6(a netip.Addr) {
+	f.mu.Lock()
+	f.addrs6 = append(f.addrs6, a)
+	f.mu.Unlock()
+}
+
+func (f *fakeDDNS) got6() []netip.Addr {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.addrs6)
+}
 func (f *fakeDDNS) got() []netip.Addr {
 	f.mu.Lock()
 	defer f.mu.Unlock()

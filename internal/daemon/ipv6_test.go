@@ -68,3 +68,26 @@ func TestIPv6ChangeWithoutIPv6ForwardsDoesNothing(t *testing.T) {
 		t.Error("a config without to6 planned IPv6")
 	}
 }
+
+// The AAAA address is the first address IPv6 forwards answer on, and only while a forward is on IPv6.
+func TestDDNSGetsTheForwardedIPv6Address(t *testing.T) {
+	h := start(t, dualConfig+`ddns: [{provider: duckdns, hostname: home.duckdns.org, token_env: HAIRPIN_TEST_TOKEN}]
+`, obs6("2001:db8:1:1::1/64"))
+	wan6 := netip.MustParseAddr("2001:db8::2")
+	poll.Wait(t, "the AAAA address", func() bool { return slices.Contains(h.ddns.got6(), wan6) })
+	o := obs6("2001:db8:1:1::1/64")
+	o.WAN6 = []netip.Addr{netip.MustParseAddr("2001:db8::3")}
+	h.obs <- o
+	poll.Wait(t, "the new AAAA address", func() bool { return slices.Contains(h.ddns.got6(), netip.MustParseAddr("2001:db8::3")) })
+}
+
+// Negative control: without IPv6 forwards no IPv6 address is handed out.
+func TestDDNSGetsNoIPv6AddressWithoutIPv6Forwards(t *testing.T) {
+	h := start(t, baseConfig, obs6("2001:db8:1:1::1/64"))
+	poll.Wait(t, "DDNS fed the IPv4 address", func() bool { return slices.Contains(h.ddns.got(), wan1) })
+	for _, a := range h.ddns.got6() {
+		if a.IsValid() {
+			t.Errorf("AAAA address %s handed out without IPv6 forwards", a)
+		}
+	}
+}

@@ -111,4 +111,26 @@ func (d *Daemon) feedDDNS() {
 	if a := d.ddnsAddress(); a.IsValid() {
 		engine.SetAddress(a)
 	}
+	d.feedDDNS6(engine)
+}
+
+// DDNS6 is a DDNS engine that also keeps AAAA records (ddns.Engine).
+type DDNS6 interface {
+	SetAddress6(addr netip.Addr)
+}
+
+// feedDDNS6 hands the engine the IPv6 address AAAA records get: the first address the installed plan's IPv6
+// forwards answer on, and only while some forward is on IPv6; none otherwise, which leaves the records alone.
+func (d *Daemon) feedDDNS6(engine DDNS) {
+	e6, ok := engine.(DDNS6)
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	var a netip.Addr
+	if p := d.installed; p != nil && p.V6 != nil && len(p.V6.Rules) > 0 && len(p.V6.WANAddrs) > 0 {
+		a = p.V6.WANAddrs[0]
+	}
+	d.mu.Unlock()
+	e6.SetAddress6(a)
 }

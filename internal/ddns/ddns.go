@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +67,8 @@ type Engine struct {
 
 	mu   sync.Mutex
 	addr netip.Addr
+	// addr6 is the IPv6 address AAAA records get (SetAddress6).
+	addr6 netip.Addr
 	// withheld, when set, is why the address is not sent (the internet cannot reach it: CGNAT, DS-Lite);
 	// hostnames with publish: always send it anyway.
 	withheld string
@@ -73,10 +76,13 @@ type Engine struct {
 
 type host struct {
 	entry provider.Entry
-	p     provider.Provider
-	hash  string // of the entry's config and secrets: a change lifts a hold
-	file  string
-	wake  chan struct{}
+	// v6 marks the host of an entry's AAAA record; an entry of family both has two hosts, each with its own
+	// state, backoff and hold.
+	v6   bool
+	p    provider.Provider
+	hash string // of the entry's config and secrets: a change lifts a hold
+	file string
+	wake chan struct{}
 
 	send sync.Mutex // serialises updates of this host (the worker and ForceUpdate)
 	mu   sync.Mutex // guards st
@@ -96,6 +102,8 @@ type HostStatus struct {
 	LastError   string    `json:"last_error,omitempty"`
 	// Warning is what the provider's last accepted answer says that the user should know.
 	Warning string `json:"warning,omitempty"`
+	// Family is "ipv6" for the AAAA record of a hostname, empty for its A record.
+	Family string `json:"family,omitempty"`
 	// Withheld says why the address is not sent now (see Engine.Withhold).
 	Withheld  string `json:"withheld,omitempty"`
 	StateFile string `json:"state_file"`
@@ -118,12 +126,14 @@ func New(entries []provider.Entry, stateDir, userAgent string, logger *slog.Logg
 	dir := filepath.Join(stateDir, "ddns")
 	var errs []error
 	for i, ent := range entries {
-		h, err := e.newHost(ent, dir)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("ddns[%d] %s (%s): %w", i, ent.Hostname, ent.Provider, err))
-			continue
+		for _, fam := range ent.Families() {
+			h, err := e.newHost(ent, dir, fam == "ipv6")
+			if err != nil {
+				errs = append(errs, fmt.Errorf("ddns[%d] %s (%s): %w", i, ent.Hostname, ent.Provider, err))
+				break
+			}
+			e.hosts = append(e.hosts, h)
 		}
-		e.hosts = append(e.hosts, h)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -157,7 +167,7 @@ func newHTTPClient() *http.Client {
 	}
 }
 
-func (e *Engine) newHost(ent provider.Entry, dir string) (*host, error) {
+func (e *Engine) newHost(ent provider.Entry, dir string, v6 bool) (*host, error) {
 	reg, ok := providers.Lookup(ent.Provider)
 	if !ok {
 		return nil, fmt.Errorf("unknown provider %q", ent.Provider)
@@ -180,7 +190,11 @@ func (e *Engine) newHost(ent provider.Entry, dir string) (*host, error) {
 		return nil, err
 	}
 	e.secrets = append(e.secrets, secrets...)
-	h := &host{entry: ent, p: p, hash: configHash(ent, secrets), file: filepath.Join(dir, stateName(ent)),
+	file := stateName(ent)
+	if v6 {
+		file = strings.TrimSuffix(file, ".json") + "_aaaa.json"
+	}
+	h := &host{entry: ent, v6: v6, p: p, hash: configHash(ent, secrets), file: filepath.Join(dir, file),
 		wake: make(chan struct{}, 1)}
 	h.st = e.load(h)
 	return h, nil
@@ -203,9 +217,37 @@ func (e *Engine) SetAddress(addr netip.Addr) {
 	}
 	e.NetworkChanged()
 	for _, h := range e.hosts {
+		if h.v6 {
+			continue
+		}
 		select {
 		case h.wake <- struct{}{}:
 		default: // a wake is already pending; it will read the latest address
+		}
+	}
+}
+
+// SetAddress6 records the IPv6 address for AAAA records and wakes the hostnames that publish one; an
+// invalid address (the router has none that hairpin forwards) sends nothing and keeps the record as it is.
+func (e *Engine) SetAddress6(addr netip.Addr) {
+	if addr.IsValid() && (!addr.Is6() || addr.Is4In6()) {
+		e.log.Warn("ddns: ignoring an address that is not IPv6 for AAAA records", "address", addr.String())
+		return
+	}
+	e.mu.Lock()
+	changed := addr != e.addr6
+	e.addr6 = addr
+	e.mu.Unlock()
+	if !changed {
+		return
+	}
+	for _, h := range e.hosts {
+		if !h.v6 {
+			continue
+		}
+		select {
+		case h.wake <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -234,8 +276,10 @@ func (e *Engine) Withhold(reason string) {
 	}
 }
 
+// withholding applies to A records only: CGNAT and DS-Lite take the IPv4 address away from the router, and
+// under DS-Lite IPv6 is exactly the way in.
 func (e *Engine) withholding(h *host) string {
-	if h.entry.PublishAlways {
+	if h.entry.PublishAlways || h.v6 {
 		return ""
 	}
 	e.mu.Lock()
@@ -249,9 +293,13 @@ func (e *Engine) withholding(h *host) string {
 // WAN change, since behind a second NAT the public address may stay the same.
 func (e *Engine) NetworkChanged() { e.http.CloseIdleConnections() }
 
-func (e *Engine) address() netip.Addr {
+// addressFor is the address h publishes: the IPv4 one, or for an AAAA record the IPv6 one.
+func (e *Engine) addressFor(h *host) netip.Addr {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if h.v6 {
+		return e.addr6
+	}
 	return e.addr
 }
 
@@ -292,7 +340,10 @@ func (e *Engine) ForceUpdate(ctx context.Context) error { return e.updateAll(ctx
 func (e *Engine) Update(ctx context.Context) error { return e.updateAll(ctx, false) }
 
 func (e *Engine) updateAll(ctx context.Context, force bool) error {
-	if !e.address().IsValid() {
+	e.mu.Lock()
+	none := !e.addr.IsValid() && !e.addr6.IsValid()
+	e.mu.Unlock()
+	if none {
 		return errors.New("no public address to send")
 	}
 	var errs []error
@@ -314,6 +365,9 @@ func (e *Engine) Status() []HostStatus {
 		hs := HostStatus{Hostname: h.entry.Hostname, Provider: h.entry.Provider, LastSent: st.LastSent,
 			Answer: st.Answer, Held: st.Held, Reason: st.Reason, NextRetry: st.NextRetry, LastError: st.LastError,
 			Warning: st.Warning, Withheld: e.withholding(h), StateFile: h.file}
+		if h.v6 {
+			hs.Family = "ipv6"
+		}
 		if st.LastAddress.IsValid() {
 			hs.LastAddress = st.LastAddress.String()
 		}

@@ -39,7 +39,7 @@ func backoff(failures int) time.Duration {
 func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duration, error) {
 	h.send.Lock() // one update of h at a time; h.mu is held only briefly so that Status never waits on a provider
 	defer h.send.Unlock()
-	addr := e.address()
+	addr := e.addressFor(h)
 	h.mu.Lock()
 	st := h.st
 	h.mu.Unlock()

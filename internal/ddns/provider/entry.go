@@ -22,6 +22,9 @@ type Entry struct {
 	// cloudflare
 	ZoneID  string
 	Proxied bool
+	// Family is which records the hostname gets: "" or "ipv4" (A), "ipv6" (AAAA) or "both". Left out of the
+	// config hash when empty, so that configs written before it keep their state.
+	Family string `json:",omitempty"`
 	// PublishAlways sends the address even when the reachability classification says the internet cannot
 	// reach it (cgnat, ds-lite); by default such an address is withheld.
 	PublishAlways bool
@@ -47,7 +50,20 @@ type Schema struct {
 	HTTPServer bool
 	// Values lists the allowed values of keys that take one of a few (rfc2136's tsig_algorithm).
 	Values map[string][]string
+	// AAAA says the provider publishes IPv6 addresses (family: ipv6 or both).
+	AAAA bool
 	// Hostname checks the hostname where the provider has its own rule, returning the problem and the fix;
 	// nil: a fully qualified name.
 	Hostname func(hostname string) (problem, fix string)
+}
+
+// Families lists what e publishes: "ipv4", "ipv6" or both, in that order.
+func (e Entry) Families() []string {
+	switch e.Family {
+	case "ipv6":
+		return []string{"ipv6"}
+	case "both":
+		return []string{"ipv4", "ipv6"}
+	}
+	return []string{"ipv4"}
 }

@@ -74,7 +74,7 @@ type rfc2136 struct {
 var _ provider.Provider = (*rfc2136)(nil)
 
 // Schema is the config keys of an rfc2136 entry.
-var Schema = provider.Schema{Name: "rfc2136", Required: []string{"server", "tsig_key"}, Secrets: [][2]string{{"tsig_secret_file", "tsig_secret_env"}},
+var Schema = provider.Schema{Name: "rfc2136", AAAA: true, Required: []string{"server", "tsig_key"}, Secrets: [][2]string{{"tsig_secret_file", "tsig_secret_env"}},
 	Optional: []string{"zone", "tsig_algorithm", "ttl"}, Values: map[string][]string{"tsig_algorithm": algorithmNames()}}
 
 // algorithmNames lists the tsig_algorithm values, from Algorithms.
@@ -162,21 +162,28 @@ func (k Key) agrees(name, alg string) error {
 }
 
 func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
-	if !addr.Is4() {
-		return "", provider.Transient("only IPv4 addresses are sent", nil)
+	addr = addr.Unmap()
+	// An IPv4 address replaces the A records, an IPv6 one the AAAA records; the other family is left alone.
+	rrtype := dns.TypeA
+	if addr.Is6() {
+		rrtype = dns.TypeAAAA
 	}
 	// Query first: an update that changes nothing is not free on every server (PowerDNS deletes and re-adds
 	// the record and bumps the serial, which sends NOTIFY and zone transfers to every secondary). A failed
 	// query is no reason not to try the update.
-	if held, err := p.lookup(ctx); err == nil && held.exactly(addr, p.ttl) {
+	if held, err := p.lookup(ctx, rrtype); err == nil && held.exactly(addr, p.ttl) {
 		return "unchanged", nil
 	}
 	m := new(dns.Msg)
 	m.SetUpdate(p.zone)
 	m.RRsetNotUsed([]dns.RR{&dns.CNAME{Hdr: dns.RR_Header{Name: p.name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET}}})
-	m.RemoveRRset([]dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: p.name, Rrtype: dns.TypeA, Class: dns.ClassINET}}})
-	m.Insert([]dns.RR{&dns.A{Hdr: dns.RR_Header{Name: p.name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: p.ttl},
-		A: addr.AsSlice()}})
+	m.RemoveRRset([]dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: p.name, Rrtype: rrtype, Class: dns.ClassINET}}})
+	hdr := dns.RR_Header{Name: p.name, Rrtype: rrtype, Class: dns.ClassINET, Ttl: p.ttl}
+	if addr.Is6() {
+		m.Insert([]dns.RR{&dns.AAAA{Hdr: hdr, AAAA: addr.AsSlice()}})
+	} else {
+		m.Insert([]dns.RR{&dns.A{Hdr: hdr, A: addr.AsSlice()}})
+	}
 	sent := time.Now()
 	m.SetTsig(p.key, p.alg, Fudge, sent.Unix())
 	r, verr, err := p.exchange(ctx, m, true)
@@ -199,7 +206,7 @@ func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	p.count(nil, false)
 	// NOERROR is not proof: the server may have applied nothing (an update policy that drops what it does not
 	// allow, a record type clash). Success is what the server serves afterwards.
-	held, err := p.lookup(ctx)
+	held, err := p.lookup(ctx, rrtype)
 	switch {
 	case err != nil:
 		return "", provider.Transient("the server answered NOERROR but could not be asked whether it serves the new address", err)
@@ -304,19 +311,21 @@ func (p *rfc2136) probe(ctx context.Context) (clock *provider.Error, keyOK bool)
 			"(%s) differs from the server's by about %d s%s", now.UTC().Format(time.RFC3339), hi, clockFix)}, true
 }
 
-// records is what the server serves at the name.
+// records is what the server serves at the name: the addresses of one type (A or AAAA) with their TTLs.
 type records struct {
-	a     []*dns.A
-	cname string
+	rrtype uint16
+	addrs  []netip.Addr
+	ttls   []uint32
+	cname  string
 }
 
 func (h records) exactly(addr netip.Addr, ttl uint32) bool {
-	return h.cname == "" && len(h.a) == 1 && h.has(addr) && h.a[0].Hdr.Ttl == ttl
+	return h.cname == "" && len(h.addrs) == 1 && h.has(addr) && h.ttls[0] == ttl
 }
 
 func (h records) has(addr netip.Addr) bool {
-	for _, a := range h.a {
-		if got, ok := netip.AddrFromSlice(a.A); ok && got.Unmap() == addr {
+	for _, a := range h.addrs {
+		if a == addr {
 			return true
 		}
 	}
@@ -324,20 +333,21 @@ func (h records) has(addr netip.Addr) bool {
 }
 
 func (h records) list() string {
-	if len(h.a) == 0 {
-		return "no A record"
+	if len(h.addrs) == 0 {
+		return "no " + dns.TypeToString[h.rrtype] + " record"
 	}
 	var s []string
-	for _, a := range h.a {
-		s = append(s, a.A.String())
+	for _, a := range h.addrs {
+		s = append(s, a.String())
 	}
 	return strings.Join(s, ", ")
 }
 
-// lookup asks the server itself (the primary the update goes to, not a resolver's cache) what it serves.
-func (p *rfc2136) lookup(ctx context.Context) (records, error) {
+// lookup asks the server itself (the primary the update goes to, not a resolver's cache) what it serves for
+// rrtype (A or AAAA).
+func (p *rfc2136) lookup(ctx context.Context, rrtype uint16) (records, error) {
 	m := new(dns.Msg)
-	m.SetQuestion(p.name, dns.TypeA)
+	m.SetQuestion(p.name, rrtype)
 	m.RecursionDesired = false
 	r, _, err := p.exchange(ctx, m, false)
 	if err != nil {
@@ -349,14 +359,20 @@ func (p *rfc2136) lookup(ctx context.Context) (records, error) {
 	if !r.Authoritative {
 		return records{}, errors.New("the server does not answer authoritatively for the name")
 	}
-	var h records
+	h := records{rrtype: rrtype}
 	for _, rr := range r.Answer {
 		if !strings.EqualFold(rr.Header().Name, p.name) {
 			continue
 		}
 		switch rr := rr.(type) {
 		case *dns.A:
-			h.a = append(h.a, rr)
+			if a, ok := netip.AddrFromSlice(rr.A.To4()); ok && rrtype == dns.TypeA {
+				h.addrs, h.ttls = append(h.addrs, a), append(h.ttls, rr.Hdr.Ttl)
+			}
+		case *dns.AAAA:
+			if a, ok := netip.AddrFromSlice(rr.AAAA); ok && rrtype == dns.TypeAAAA {
+				h.addrs, h.ttls = append(h.addrs, a), append(h.ttls, rr.Hdr.Ttl)
+			}
 		case *dns.CNAME:
 			h.cname = rr.Target
 		}
