@@ -220,12 +220,7 @@ func dropsFromCounters(counters map[string]uint64) Drops {
 
 // objectsNetlink lists hairpin's chains, sets and named counters (with their packet counts) over netlink: no
 // elements are read, so a table holding 100,000 allowed prefixes lists as fast as an empty one.
-func objectsNetlink() (Objects, map[string]uint64, error) {
-	conn, err := gnft.New()
-	if err != nil {
-		return nil, nil, err
-	}
-	defer conn.CloseLasting()
+func objectsNetlink(conn *gnft.Conn) (Objects, map[string]uint64, error) {
 	table := &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}
 	objs := Objects{}
 	chains, err := conn.ListChainsOfTableFamily(gnft.TableFamilyIPv4)
@@ -317,12 +312,7 @@ func (b *Backend) SetAllowHosts(ctx context.Context, sets []plan.AllowSet) error
 
 // setHostsNetlink brings each named set to its addresses, all sets in one transaction. A missing set fails
 // the whole change.
-func setHostsNetlink(want map[string][]netip.Addr) error {
-	conn, err := gnft.New()
-	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
-	}
-	defer conn.CloseLasting()
+func setHostsNetlink(conn *gnft.Conn, want map[string][]netip.Addr) error {
 	table := &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}
 	for _, name := range slices.Sorted(maps.Keys(want)) {
 		set, err := conn.GetSetByName(table, name)

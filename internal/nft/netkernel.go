@@ -82,6 +82,12 @@ func (k *netKernel) setWAN(_ context.Context, addrs []netip.Addr) error {
 	if err := mustOwn(k.tableStateLocked()); err != nil {
 		return err
 	}
+	return k.withConnLocked(func(c *gnft.Conn) error { return setWANNetlink(c, addrs) })
+}
+
+// withConnLocked runs fn on the lasting nftables socket, opened on first use, and drops the socket after an
+// error so that the next call starts on a fresh one. k.mu must be held.
+func (k *netKernel) withConnLocked(fn func(*gnft.Conn) error) error {
 	if k.nftConn == nil {
 		c, err := gnft.New(gnft.AsLasting())
 		if err != nil {
@@ -90,7 +96,7 @@ func (k *netKernel) setWAN(_ context.Context, addrs []netip.Addr) error {
 		k.nftConn = c
 		k.dials++
 	}
-	if err := setWANNetlink(k.nftConn, addrs); err != nil {
+	if err := fn(k.nftConn); err != nil {
 		_ = k.nftConn.CloseLasting()
 		k.nftConn = nil
 		return err
@@ -172,8 +178,18 @@ func (k *netKernel) close() error {
 	return errors.Join(errs...)
 }
 
-func (k *netKernel) objects(context.Context) (Objects, map[string]uint64, error) {
-	return objectsNetlink()
+func (k *netKernel) objects(context.Context) (objs Objects, counters map[string]uint64, err error) {
+	if !isRoot() {
+		return nil, nil, errNeedRoot
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	err = k.withConnLocked(func(c *gnft.Conn) error {
+		var err error
+		objs, counters, err = objectsNetlink(c)
+		return err
+	})
+	return objs, counters, err
 }
 
 func (k *netKernel) loadPrefixSet(_ context.Context, name string, prefixes []netip.Prefix) error {
@@ -187,8 +203,10 @@ func (k *netKernel) setHosts(ctx context.Context, want map[string][]netip.Addr) 
 	if !isRoot() {
 		return errNeedRoot
 	}
-	if err := mustOwn(k.tableState(ctx)); err != nil {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := mustOwn(k.tableStateLocked()); err != nil {
 		return err
 	}
-	return setHostsNetlink(want)
+	return k.withConnLocked(func(c *gnft.Conn) error { return setHostsNetlink(c, want) })
 }
