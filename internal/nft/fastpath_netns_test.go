@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/netns"
 )
 
@@ -110,5 +111,26 @@ func TestFastPathRefusesForeignOrMissingTable(t *testing.T) {
 	}
 	if set := nftIn(t, ns, "list", "set", "ip", Table, setWAN); strings.Contains(set, "203.0.113.9") {
 		t.Errorf("the foreign set was written to:\n%s", set)
+	}
+}
+
+// Counters with no table installed (a daemon's status after hairpin down) read as no traffic, not an error.
+func TestCountersWithoutTable(t *testing.T) {
+	ns := testNS(t)
+	var got map[string]backend.Counter
+	err := netns.Do(ns, func() error {
+		b, err := New()
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		got, err = b.Counters(context.Background(), camerasPlan(t))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Counters without a table: %v", err)
+	}
+	if c := got["front-cam"]; c.Packets != 0 {
+		t.Errorf("front-cam counted %d packets without a table", c.Packets)
 	}
 }

@@ -236,7 +236,7 @@ func objectsNetlink(conn *gnft.Conn) (Objects, map[string]uint64, error) {
 		}
 	}
 	sets, err := conn.GetSets(table)
-	if errors.Is(err, unix.ENOENT) {
+	if isNotFound(err) {
 		return objs, map[string]uint64{}, nil
 	}
 	if err != nil {
@@ -336,4 +336,10 @@ func setHostsNetlink(conn *gnft.Conn, want map[string][]netip.Addr) error {
 		}
 	}
 	return conn.Flush()
+}
+
+// isNotFound reports whether a netlink error says the table (or object) does not exist. google/nftables
+// formats the kernel's errno into the message (%v, not %w), so errors.Is alone misses it.
+func isNotFound(err error) bool {
+	return err != nil && (errors.Is(err, unix.ENOENT) || strings.HasSuffix(err.Error(), unix.ENOENT.Error()))
 }
