@@ -110,7 +110,7 @@ func (d *decoder) ddnsHostname(n *yaml.Node, key string, e provider.Entry, check
 func (d *decoder) ddnsSchema(item *yaml.Node, key string, e provider.Entry, rule provider.Schema, given map[string]*yaml.Node) {
 	allowed := map[string]bool{"provider": true, "hostname": true, "publish": true, "family": true}
 	if e.Family != "" && !rule.AAAA {
-		d.errorf(given["family"], key+".family", "use family: ipv4; hairpin sends AAAA records with rfc2136", "provider %s does not publish IPv6 addresses in hairpin", e.Provider)
+		d.errorf(given["family"], key+".family", "use family: ipv4; hairpin sends AAAA records with rfc2136 and cloudflare", "provider %s does not publish IPv6 addresses in hairpin", e.Provider)
 	}
 	for _, k := range rule.Required {
 		allowed[k] = true

@@ -1,5 +1,6 @@
-// Package cloudflare keeps an A record at Cloudflare through API v4: it looks the record up with
-// GET /zones/{zone_id}/dns_records?type=A&name=..., then PATCHes it (or POSTs a new one) with a Bearer token.
+// Package cloudflare keeps an A record (or, for an IPv6 address, an AAAA record) at Cloudflare through API
+// v4: it looks the record up with GET /zones/{zone_id}/dns_records?type=A&name=..., then PATCHes it (or POSTs
+// a new one) with a Bearer token.
 // Every answer is the JSON envelope {success, errors, result}.
 package cloudflare
 
@@ -34,7 +35,7 @@ type cloudflare struct {
 var _ provider.Provider = (*cloudflare)(nil)
 
 // Schema is the config keys of a cloudflare entry.
-var Schema = provider.Schema{Name: "cloudflare", Required: []string{"zone_id"}, Secrets: [][2]string{{"token_file", "token_env"}},
+var Schema = provider.Schema{Name: "cloudflare", AAAA: true, Required: []string{"zone_id"}, Secrets: [][2]string{{"token_file", "token_env"}},
 	Optional: []string{"server", "ttl", "proxied"}, HTTPServer: true}
 
 // New builds the provider for one entry.
@@ -88,11 +89,16 @@ type APIError struct {
 }
 
 func (c *cloudflare) Update(ctx context.Context, addr netip.Addr) (string, error) {
-	records, err := c.lookup(ctx)
+	addr = addr.Unmap()
+	typ := "A"
+	if addr.Is6() {
+		typ = "AAAA"
+	}
+	records, err := c.lookup(ctx, typ)
 	if err != nil {
 		return "", err
 	}
-	body := map[string]any{"type": "A", "name": c.hostname, "content": addr.String(), "ttl": c.ttl, "proxied": c.proxied}
+	body := map[string]any{"type": typ, "name": c.hostname, "content": addr.String(), "ttl": c.ttl, "proxied": c.proxied}
 	switch {
 	case len(records) == 0:
 		if _, err := c.call(ctx, http.MethodPost, c.base.JoinPath("zones", c.zoneID, "dns_records"), body); err != nil {
@@ -109,9 +115,9 @@ func (c *cloudflare) Update(ctx context.Context, addr netip.Addr) (string, error
 	}
 }
 
-func (c *cloudflare) lookup(ctx context.Context) ([]Record, error) {
+func (c *cloudflare) lookup(ctx context.Context, typ string) ([]Record, error) {
 	u := c.base.JoinPath("zones", c.zoneID, "dns_records")
-	u.RawQuery = url.Values{"type": {"A"}, "name": {c.hostname}}.Encode()
+	u.RawQuery = url.Values{"type": {typ}, "name": {c.hostname}}.Encode()
 	res, err := c.call(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
