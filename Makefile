@@ -16,7 +16,7 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/hairpin
 
 lab: deps build
-	./$(BIN) lab
+	./$(BIN) lab --ipv6
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \

@@ -253,16 +253,19 @@ func TestDoctor(t *testing.T) {
 	}
 }
 
-// TestLabDemo runs `hairpin lab` as a user would, so the README's demo command keeps working.
+// TestLabDemo runs `hairpin lab --ipv6` as `make lab` does, so the README's demo command keeps working, over
+// IPv6 and across a prefix change too.
 func TestLabDemo(t *testing.T) {
 	needRoot(t)
 	prefix := lab.RandomPrefix()
 	t.Cleanup(func() { _ = exec.Command(bin, "lab", "down", "--prefix", prefix).Run() })
-	out, err := exec.Command(bin, "lab", "--prefix", prefix).CombinedOutput()
+	out, err := exec.Command(bin, "lab", "--ipv6", "--prefix", prefix).CombinedOutput()
 	if err != nil {
 		t.Fatalf("hairpin lab: %v\n%s", err, out)
 	}
-	for _, want := range []string{"All 15 forwards work from LAN, WAN and router", "fails, as expected", "after the change"} {
+	for _, want := range []string{"All 15 forwards work from LAN, WAN and router", "fails, as expected", "after the change",
+		"not forwarded (no to6), as expected", "the daemon moved front-cam to [2001:db8:1:2::180]:80",
+		"All IPv6 forwards work from LAN, WAN and router, before and after the prefix change"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("lab output lacks %q:\n%s", want, out)
 		}

@@ -100,7 +100,11 @@ func applyCmd() *cobra.Command {
 			if drv.Requests != nil {
 				requests = " (" + drv.Requests() + ")"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "applied %d forwards on %v%s in %s%s\n", len(cfg.Forwards), d.WANAddrs, drv.At, time.Since(start).Round(time.Millisecond), requests)
+			on := fmt.Sprint(d.WANAddrs)
+			if d.V6 != nil {
+				on += fmt.Sprintf(" and, %d of them on IPv6, %v", len(cfg.Forwards)-len(d.V6.Off), d.V6.WANAddrs)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "applied %d forwards on %s%s in %s%s\n", len(cfg.Forwards), on, drv.At, time.Since(start).Round(time.Millisecond), requests)
 			return nil
 		},
 	}

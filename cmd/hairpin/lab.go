@@ -22,7 +22,7 @@ import (
 const labStateDir = "/run/hairpin-lab"
 
 func labCmd() *cobra.Command {
-	var keep, doubleNAT bool
+	var keep, doubleNAT, ipv6 bool
 	var prefix, isp string
 	cmd := &cobra.Command{
 		Use:   "lab",
@@ -35,9 +35,13 @@ router. Then it turns hairpin's masquerade off to show the classic failure from 
 			if isp != "" && !slices.Contains(lab.ISPKinds, isp) {
 				return configError{fmt.Errorf("--isp %q: use one of %s", isp, strings.Join(lab.ISPKinds, ", "))}
 			}
-			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep, doubleNAT, isp)
+			if ipv6 && (doubleNAT || isp != "") {
+				return configError{fmt.Errorf("--ipv6 runs without --double-nat or --isp")}
+			}
+			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep, doubleNAT, isp, ipv6)
 		},
 	}
+	cmd.Flags().BoolVar(&ipv6, "ipv6", false, "give the lab IPv6 too (a delegated and a ULA prefix) and prove every bookmark over IPv6, then change the prefix and prove them again")
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the lab running for exploring with `ip netns exec`")
 	cmd.Flags().BoolVar(&doubleNAT, "double-nat", false, "put an ISP box in front of the router (double NAT) and run the daemon, which learns the public address")
 	cmd.Flags().StringVar(&isp, "isp", "", "the network in front of the router: upnp (an ISP box with miniupnpd; hairpin maps the ports on it), cgnat (carrier-grade NAT) or ds-lite (an AFTR over an IPv6 tunnel); each runs the daemon with a probe server on the internet")
@@ -46,10 +50,10 @@ router. Then it turns hairpin's masquerade off to show the classic failure from 
 	return cmd
 }
 
-func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT bool, isp string) error {
+func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT bool, isp string, ipv6 bool) error {
 	_ = labDown(prefix) // a lab kept from an earlier run would collide with this one
 	fmt.Fprintf(out, "Building the lab (namespaces %s-*)...\n", prefix)
-	t, err := lab.Build(ctx, lab.Options{Prefix: prefix, DoubleNAT: doubleNAT, ISP: isp})
+	t, err := lab.Build(ctx, lab.Options{Prefix: prefix, DoubleNAT: doubleNAT, ISP: isp, IPv6: ipv6})
 	if err != nil {
 		return err
 	}
@@ -75,6 +79,11 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 	failed, err := t.Demo(ctx, out, dir)
 	if err != nil {
 		return err
+	}
+	if ipv6 && failed == 0 {
+		if failed, err = t.DemoIPv6(ctx, out, dir); err != nil {
+			return err
+		}
 	}
 	if keep {
 		if err := saveLab(prefix, t.Detach()); err != nil {

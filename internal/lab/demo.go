@@ -137,6 +137,10 @@ func PrintChecks(w io.Writer, checks []Check, expectFail bool) {
 			verdict = "fails, as expected"
 		case expectFail:
 			verdict = "UNEXPECTED ANSWER"
+		case c.WantServer == "" && !c.Answer.OK():
+			verdict = "not forwarded (no to6), as expected"
+		case c.WantServer == "":
+			verdict = "UNEXPECTED ANSWER (no to6)"
 		case !c.Pass():
 			verdict = fmt.Sprintf("FAILED (want %s seeing %s)", c.WantServer, c.Want)
 		}
