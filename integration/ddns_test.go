@@ -139,16 +139,13 @@ func TestDaemonUpdatesDNS(t *testing.T) {
 
 func waitRecord(t *testing.T, topo *lab.Topology, want string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got, err := lookupA(topo.Router, "home.example.net")
-		if err == nil && len(got) == 1 && got[0] == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("home.example.net never became %s in BIND (last answer %v, %v)", want, got, err)
-		}
-		time.Sleep(2 * time.Millisecond) // pacing between queries, fine enough to time the update
+	var got []string
+	var err error
+	if poll.Until(context.Background(), within, func() bool {
+		got, err = lookupA(topo.Router, "home.example.net")
+		return err == nil && len(got) == 1 && got[0] == want
+	}) != nil {
+		t.Fatalf("home.example.net never became %s in BIND (last answer %v, %v)", want, got, err)
 	}
 }
 

@@ -85,8 +85,25 @@ type host struct {
 	wake chan struct{}
 
 	send sync.Mutex // serialises updates of this host (the worker and ForceUpdate)
-	mu   sync.Mutex // guards st
+	mu   sync.Mutex // guards st, abort and sending
 	st   state
+	// abort cancels the update in flight, which carries the address sending; nil when none is.
+	abort   context.CancelCauseFunc
+	sending netip.Addr
+}
+
+// errAddressMoved ends an update whose address is no longer the public one.
+var errAddressMoved = errors.New("the public address changed while this update was in flight; the new one goes next")
+
+// abandon cancels h's update in flight unless it carries addr, the new address. Sending the old one is
+// pointless now, and it may never end by itself: its connection can be bound to a WAN address the router just
+// lost, which waits for the exchange's timeout and then a backoff, tens of seconds before addr goes out.
+func (h *host) abandon(addr netip.Addr) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.abort != nil && h.sending != addr {
+		h.abort(errAddressMoved)
+	}
 }
 
 // HostStatus is one hostname as `hairpin status` shows it.
@@ -220,6 +237,7 @@ func (e *Engine) SetAddress(addr netip.Addr) {
 		if h.v6 {
 			continue
 		}
+		h.abandon(addr)
 		select {
 		case h.wake <- struct{}{}:
 		default: // a wake is already pending; it will read the latest address
@@ -244,6 +262,9 @@ func (e *Engine) SetAddress6(addr netip.Addr) {
 	for _, h := range e.hosts {
 		if !h.v6 {
 			continue
+		}
+		if addr.IsValid() {
+			h.abandon(addr)
 		}
 		select {
 		case h.wake <- struct{}{}:

@@ -61,10 +61,27 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 			Msg: fmt.Sprintf("not before %s: %s", st.NextRetry.Format(time.RFC3339), st.Reason)}
 	}
 	uctx, cancel := context.WithTimeout(ctx, UpdateTimeout)
+	uctx, abort := context.WithCancelCause(uctx)
+	h.mu.Lock()
+	h.abort, h.sending = abort, addr
+	h.mu.Unlock()
+	if now := e.addressFor(h); now.IsValid() && now != addr { // moved since read: SetAddress may have looked before abort was set
+		abort(errAddressMoved)
+	}
 	answer, err := h.p.Update(uctx, addr)
+	h.mu.Lock()
+	h.abort = nil
+	h.mu.Unlock()
+	aborted := context.Cause(uctx) == errAddressMoved
+	abort(nil)
 	cancel()
 	if err != nil && ctx.Err() != nil {
 		return 0, ctx.Err() // shutting down: not the provider's failure
+	}
+	if err != nil && aborted {
+		// Not the provider's failure either, and no reason to back off: the address this update carried is
+		// gone, and SetAddress has woken the worker to send the new one.
+		return 0, errAddressMoved
 	}
 	err = e.clean(err)
 	h.mu.Lock()
