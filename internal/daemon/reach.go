@@ -45,10 +45,9 @@ func (d *Daemon) classify() {
 		UpstreamError: d.upstream.Error,
 	}
 	v := reach.Classify(f)
-	prev := d.verdict
-	d.verdict = v
 	engine := d.ddns
 	d.mu.Unlock()
+	// DNS first: once status shows a verdict, dynamic DNS already acts on it.
 	if w, ok := engine.(interface{ Withhold(string) }); ok {
 		reason := ""
 		if v.Class.Unreachable() {
@@ -56,6 +55,10 @@ func (d *Daemon) classify() {
 		}
 		w.Withhold(reason)
 	}
+	d.mu.Lock()
+	prev := d.verdict
+	d.verdict = v
+	d.mu.Unlock()
 	if v.Class == prev.Class && v.Upstream == prev.Upstream {
 		return
 	}
