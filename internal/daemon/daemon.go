@@ -94,6 +94,7 @@ type Daemon struct {
 	events      []Event
 	started     time.Time
 	verdict     reach.Verdict
+	verdict6    reach.Verdict // zero without global IPv6 on the WAN and without to6 forwards
 	upstream    UpstreamFacts
 	up          *upstreamRun
 	pr          *probeRun // the loop's own

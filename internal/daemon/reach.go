@@ -44,7 +44,17 @@ func (d *Daemon) classify() {
 		UpstreamCGNAT: d.upstream.CGNAT,
 		UpstreamError: d.upstream.Error,
 	}
-	v := reach.Classify(f)
+	forwards6 := 0
+	for _, fw := range d.cfg.Forwards {
+		if fw.To6.IsValid() {
+			forwards6++
+		}
+	}
+	var v6 reach.Verdict
+	if reach.GlobalIPv6(d.obs.WAN6).IsValid() || forwards6 > 0 {
+		v6 = reach.Classify6(d.obs.WAN6, forwards6)
+	}
+	v := reach.WithIPv6(reach.Classify(f), v6)
 	engine := d.ddns
 	d.mu.Unlock()
 	// DNS first: once status shows a verdict, dynamic DNS already acts on it.
@@ -56,9 +66,16 @@ func (d *Daemon) classify() {
 		w.Withhold(reason)
 	}
 	d.mu.Lock()
-	prev := d.verdict
-	d.verdict = v
+	prev, prev6 := d.verdict, d.verdict6
+	d.verdict, d.verdict6 = v, v6
 	d.mu.Unlock()
+	if v6.Class != prev6.Class && v6.Class != "" {
+		attrs := []any{"family", v6.Family, "class", v6.String(), "reason", v6.Reason}
+		if v6.Advice != "" {
+			attrs = append(attrs, "next_step", v6.Advice)
+		}
+		d.event(slog.LevelInfo, "reachability", attrs...)
+	}
 	if v.Class == prev.Class && v.Upstream == prev.Upstream {
 		return
 	}

@@ -90,3 +90,24 @@ func hasEvent(events []Event, parts ...string) bool {
 	}
 	return false
 }
+
+// TestReachabilityIPv6: with global IPv6 on the WAN the status has an ipv6 verdict next to the ipv4 one, and
+// the cgnat advice says that forwards with to6 work over IPv6 today. Without IPv6 (the control) there is no
+// ipv6 verdict and the advice does not mention it.
+func TestReachabilityIPv6(t *testing.T) {
+	cgn := netip.MustParseAddr("100.64.7.9")
+	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{cgn}, LANNets: []netip.Prefix{lan}})
+	poll.Wait(t, "cgnat", func() bool { return h.d.Verdict().Class == reach.CGNAT })
+	if st := h.d.Status(context.Background()); len(st.Reachability) != 1 || strings.Contains(st.Reachability[0].Advice, "now") {
+		t.Fatalf("without IPv6: %+v", st.Reachability)
+	}
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{cgn}, LANNets: []netip.Prefix{lan}, WAN6: []netip.Addr{netip.MustParseAddr("2001:db8:7::2")}}
+	poll.Wait(t, "an ipv6 verdict", func() bool { return len(h.d.Status(context.Background()).Reachability) == 2 })
+	st := h.d.Status(context.Background())
+	if v6 := st.Reachability[1]; v6.Family != "ipv6" || v6.Class != reach.Public || !strings.Contains(v6.Advice, "to6") {
+		t.Errorf("ipv6 verdict %+v", v6)
+	}
+	if !strings.Contains(st.Reachability[0].Advice, "reachable over IPv6 now") {
+		t.Errorf("cgnat advice does not name the IPv6 way out: %q", st.Reachability[0].Advice)
+	}
+}

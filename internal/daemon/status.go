@@ -32,7 +32,8 @@ type Status struct {
 	PublicError   string    `json:"public_address_error,omitempty"`
 	DoubleNAT     bool      `json:"double_nat"`
 	DoubleNATMode string    `json:"double_nat_mode"`
-	// Reachability is the classification per address family (IPv4 now).
+	// Reachability is the classification per address family: IPv4, then IPv6 when the WAN has global IPv6 or a
+	// forward has to6.
 	Reachability []reach.Verdict `json:"reachability"`
 	// Upstream is the port mapping on the box in front (wan.upstream).
 	Upstream *upstream.Status `json:"upstream,omitempty"`
@@ -88,6 +89,9 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	}
 	if d.verdict.Class != "" {
 		s.Reachability = []reach.Verdict{d.verdict}
+	}
+	if d.verdict6.Class != "" {
+		s.Reachability = append(s.Reachability, d.verdict6)
 	}
 	if d.up != nil {
 		us := d.up.m.Status()

@@ -128,3 +128,34 @@ func TestDetectDSLite(t *testing.T) {
 		t.Fatalf("DS-Lite not detected: %v %q", on, why)
 	}
 }
+
+func TestClassify6(t *testing.T) {
+	tests := []struct {
+		name      string
+		wan6      []netip.Addr
+		forwards6 int
+		class     Class
+		advice    string
+	}{
+		{"none", nil, 0, Unknown, ""},
+		{"none but wanted", nil, 2, Unknown, "global IPv6"},
+		{"link-local and ULA only", addrs("fe80::1", "fd00::1"), 1, Unknown, "global IPv6"},
+		{"global, no to6", addrs("fe80::1", "2001:db8::2"), 0, Public, "add to6"},
+		{"global with to6", addrs("2001:db8::2"), 1, Public, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Classify6(tt.wan6, tt.forwards6)
+			if v.Family != "ipv6" || v.Class != tt.class || (tt.advice == "") != (v.Advice == "") || !strings.Contains(v.Advice, tt.advice) {
+				t.Fatalf("%+v", v)
+			}
+		})
+	}
+	cg := Classify(Facts{WANAddrs: addrs("100.64.0.2")})
+	if got := WithIPv6(cg, Classify6(addrs("2001:db8::2"), 1)); !strings.Contains(got.Advice, "reachable over IPv6 now") {
+		t.Errorf("cgnat with IPv6: %q", got.Advice)
+	}
+	if got := WithIPv6(cg, Classify6(nil, 1)); got.Advice != cg.Advice {
+		t.Errorf("cgnat without IPv6 changed: %q", got.Advice)
+	}
+}
