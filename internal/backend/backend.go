@@ -31,6 +31,16 @@ type Counter struct {
 	LimitDrops uint64 `json:"dropped_limit"`
 }
 
+// TwoStepWAN is a backend whose SetWANAddrs is two commits, additions first (nftables). The daemon then
+// makes them itself and records what it is installing between the two, where a crash would leave both the old
+// and the new addresses forwarding, without putting the record in front of the new address.
+type TwoStepWAN interface {
+	// AddWANAddrs adds addrs to the addresses forwards answer on and removes nothing.
+	AddWANAddrs(ctx context.Context, addrs []netip.Addr) error
+	// RetireWANAddrs removes every address not in addrs and adds nothing.
+	RetireWANAddrs(ctx context.Context, addrs []netip.Addr) error
+}
+
 // HostUpdater is a backend that holds the addresses of allow lists' hostnames itself and lets the daemon
 // update them in place (nftables). A backend without it resolves the names on its own (RouterOS).
 type HostUpdater interface {

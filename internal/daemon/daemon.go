@@ -397,17 +397,36 @@ func (d *Daemon) update(ctx context.Context, l *loop, why string) {
 	d.applyFull(ctx, l, why)
 }
 
+// setWAN installs the WAN address set, with the record of an update in progress around the moment a crash
+// would leave the old and the new addresses both forwarding (intent.go).
+func (d *Daemon) setWAN(ctx context.Context, addrs []netip.Addr) error {
+	bctx, cancel := backendContext(ctx)
+	defer cancel()
+	two, ok := d.deps.Backend.(backend.TwoStepWAN)
+	if !ok {
+		d.recordIntent(addrs)
+		err := d.deps.Backend.SetWANAddrs(bctx, addrs)
+		if err == nil {
+			d.clearIntent()
+		}
+		return err
+	}
+	if err := two.AddWANAddrs(bctx, addrs); err != nil {
+		return err
+	}
+	d.recordIntent(addrs)
+	if err := two.RetireWANAddrs(bctx, addrs); err != nil {
+		return err
+	}
+	d.clearIntent()
+	return nil
+}
+
 // updateSets installs the WAN and host set changes between have and want; false means a full apply is needed.
 func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool {
 	start := time.Now()
 	if !slices.Equal(have.WANAddrs, want.WANAddrs) {
-		d.recordIntent(want.WANAddrs)
-		bctx, cancel := backendContext(ctx)
-		err := d.deps.Backend.SetWANAddrs(bctx, want.WANAddrs)
-		cancel()
-		if err == nil {
-			d.clearIntent()
-		}
+		err := d.setWAN(ctx, want.WANAddrs)
 		d.metrics.change("wan_set", time.Since(start), err)
 		if err != nil {
 			d.event(slog.LevelWarn, "WAN set update failed; applying everything", "error", err)

@@ -3,7 +3,9 @@ package nft
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"sigs.k8s.io/knftables"
@@ -85,18 +87,38 @@ func (k *fakeKernel) portCounters(ctx context.Context) (map[string]map[uint16]ba
 	return out, nil
 }
 
-// setWAN checks ownership as the netlink path does, then replaces the set's elements in one transaction.
-func (k *fakeKernel) setWAN(ctx context.Context, addrs []netip.Addr) error {
+// addWAN checks ownership as the netlink path does, then adds the addresses in one transaction.
+func (k *fakeKernel) addWAN(ctx context.Context, addrs []netip.Addr) error {
 	if err := mustOwn(k.tableState(ctx)); err != nil {
 		return err
 	}
+	// Elements only, no "add set": this path must never create anything.
 	tx := k.fake.NewTransaction()
-	// Flush without "add set": this path must never create anything.
-	tx.Flush(&knftables.Set{Name: setWAN})
 	for _, a := range addrs {
 		if a.Is4() {
 			tx.Add(&knftables.Element{Set: setWAN, Key: []string{a.String()}})
 		}
+	}
+	return k.run(ctx, tx)
+}
+
+// retireWAN checks ownership, then deletes the elements that are not wanted in one transaction.
+func (k *fakeKernel) retireWAN(ctx context.Context, addrs []netip.Addr) error {
+	if err := mustOwn(k.tableState(ctx)); err != nil {
+		return err
+	}
+	elems, err := k.fake.ListElements(ctx, "set", setWAN)
+	if err != nil {
+		return err
+	}
+	tx := k.fake.NewTransaction()
+	for _, e := range elems {
+		if a, err := netip.ParseAddr(strings.Join(e.Key, "")); err != nil || !slices.Contains(addrs, a) {
+			tx.Delete(&knftables.Element{Set: setWAN, Key: e.Key})
+		}
+	}
+	if tx.NumOperations() == 0 {
+		return nil
 	}
 	return k.run(ctx, tx)
 }

@@ -9,28 +9,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setWANNetlink brings the WAN address set to addrs over netlink, without starting the nft binary: an
-// address change is the hot path of the daemon (target: forwards follow within milliseconds), and a fork and
-// exec of nft costs more than the kernel transaction.
+// The WAN address set changes over netlink, without starting the nft binary: an address change is the hot
+// path of the daemon (target: forwards follow within milliseconds), and a fork and exec of nft costs more than
+// the kernel transaction.
 //
-// It commits in two steps, new addresses first, and sends the first step before asking the kernel anything
-// about the set: adding an element that is already there changes nothing (no NLM_F_EXCL), so every wanted
-// address is simply added, and the set is named rather than looked up. Only then does it read what the set
-// holds and retire what is no longer wanted. Each step is atomic; between them both addresses forward,
-// which is harmless for the moment it lasts, and a removal never delays an addition.
-func setWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
-	set := &gnft.Set{Table: &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}, Name: setWAN}
-	if want := wanElements(addrs); len(want) > 0 {
-		if err := conn.SetAddElements(set, want); err != nil {
-			return err
-		}
-		if err := conn.Flush(); err != nil {
-			return fmt.Errorf("set %s: %w", setWAN, err)
-		}
+// A change is two commits, new addresses first (addWANNetlink), the old ones retired after
+// (retireWANNetlink). Each is atomic; between them both addresses forward, which is harmless for the moment it
+// lasts, and a removal never delays an addition. The daemon records between the two what it is installing
+// (internal/daemon/intent.go), so that the record costs the new address nothing.
+
+// addWANNetlink sends its batch before asking the kernel anything about the set: adding an element that is
+// already there changes nothing (no NLM_F_EXCL), so every wanted address is simply added, and the set is
+// named rather than looked up.
+func addWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
+	want := wanElements(addrs)
+	if len(want) == 0 {
+		return nil
 	}
-	// The removal is idempotent: it deletes what the set holds now and is not wanted. An element that went
-	// away meanwhile (another writer, or a retry of an update a crash cut short) fails the batch with ENOENT;
-	// the set is then read again and the removal retried.
+	if err := conn.SetAddElements(wanSetRef(), want); err != nil {
+		return err
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("set %s: %w", setWAN, err)
+	}
+	return nil
+}
+
+// retireWANNetlink is idempotent: it deletes what the set holds now and is not wanted. An element that went
+// away meanwhile (another writer, or a retry of an update a crash cut short) fails the batch with ENOENT; the
+// set is then read again and the removal retried.
+func retireWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
+	set := wanSetRef()
 	for try := 0; ; try++ {
 		current, err := conn.GetSetElements(set)
 		if err != nil {
@@ -48,6 +57,11 @@ func setWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
 			return err
 		}
 	}
+}
+
+// wanSetRef names the WAN set for element operations, which need only the table and set names.
+func wanSetRef() *gnft.Set {
+	return &gnft.Set{Table: &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}, Name: setWAN}
 }
 
 // wanElements turns the IPv4 addresses of addrs into set elements.

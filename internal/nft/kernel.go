@@ -21,9 +21,11 @@ type kernel interface {
 	// portCounters reads the counting sets: the counter of every port that carried traffic, by protocol. A
 	// missing table or set reads as empty.
 	portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error)
-	// setWAN brings the WAN address set to addrs and changes nothing else. It fails with ErrNotInstalled or
-	// ErrNotOwned, without writing, unless the table is there and hairpin's.
-	setWAN(ctx context.Context, addrs []netip.Addr) error
+	// addWAN adds addrs to the WAN address set and changes nothing else; retireWAN removes from it every
+	// address not in addrs. Both fail with ErrNotInstalled or ErrNotOwned, without writing, unless the table
+	// is there and hairpin's.
+	addWAN(ctx context.Context, addrs []netip.Addr) error
+	retireWAN(ctx context.Context, addrs []netip.Addr) error
 	// objects lists the table's chains, sets (maps included) and named counters, and reads the counters; a
 	// missing table lists as empty.
 	objects(ctx context.Context) (Objects, map[string]uint64, error)

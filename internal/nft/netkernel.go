@@ -71,18 +71,27 @@ func (k *netKernel) tableStateLocked() (bool, bool, error) {
 	return exists, owned, err
 }
 
-func (k *netKernel) setWAN(_ context.Context, addrs []netip.Addr) error {
+func (k *netKernel) addWAN(_ context.Context, addrs []netip.Addr) error {
+	return k.ownedWAN(func(c *gnft.Conn) error { return addWANNetlink(c, addrs) })
+}
+
+func (k *netKernel) retireWAN(_ context.Context, addrs []netip.Addr) error {
+	return k.ownedWAN(func(c *gnft.Conn) error { return retireWANNetlink(c, addrs) })
+}
+
+// ownedWAN runs fn on the lasting socket once the table is known to be hairpin's. The full apply checked
+// ownership; it is checked again, cheaply, so a table replaced since then by someone else's of the same name
+// is never written to.
+func (k *netKernel) ownedWAN(fn func(*gnft.Conn) error) error {
 	if !isRoot() {
 		return errNeedRoot
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	// The full apply checked ownership; check again, cheaply, so a table replaced since then by someone
-	// else's of the same name is never written to.
 	if err := mustOwn(k.tableStateLocked()); err != nil {
 		return err
 	}
-	return k.withConnLocked(func(c *gnft.Conn) error { return setWANNetlink(c, addrs) })
+	return k.withConnLocked(fn)
 }
 
 // withConnLocked runs fn on the lasting nftables socket, opened on first use, and drops the socket after an

@@ -248,8 +248,24 @@ func (b *Backend) dropSets(ctx context.Context, names []string) {
 // path. It never creates anything: a missing table (ErrNotInstalled) or someone else's (ErrNotOwned) fails
 // here, and the caller applies fully.
 func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
-	if err := b.k.setWAN(ctx, addrs); err != nil {
+	if err := b.AddWANAddrs(ctx, addrs); err != nil {
+		return err
+	}
+	return b.RetireWANAddrs(ctx, addrs)
+}
+
+// AddWANAddrs implements backend.TwoStepWAN: the first commit of SetWANAddrs, which only adds.
+func (b *Backend) AddWANAddrs(ctx context.Context, addrs []netip.Addr) error {
+	if err := b.k.addWAN(ctx, addrs); err != nil {
 		return fmt.Errorf("updating the WAN address set (a full apply is needed): %w", err)
+	}
+	return nil
+}
+
+// RetireWANAddrs implements backend.TwoStepWAN: the second commit of SetWANAddrs, which only removes.
+func (b *Backend) RetireWANAddrs(ctx context.Context, addrs []netip.Addr) error {
+	if err := b.k.retireWAN(ctx, addrs); err != nil {
+		return fmt.Errorf("retiring old WAN addresses (a full apply is needed): %w", err)
 	}
 	return nil
 }
