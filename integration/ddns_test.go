@@ -64,7 +64,7 @@ zone "example.net" { type primary; file "%[2]s/example.net.zone"; allow-update {
 			t.Logf("named log:\n%s", log.String())
 		}
 	})
-	if err := poll.Until(context.Background(), 15*time.Second, func() bool {
+	if err := poll.Until(context.Background(), 30*time.Second, func() bool { // generous: CI machines can be slow
 		_, err := lookupA(topo.Router, "ns.example.net")
 		return err == nil
 	}); err != nil {

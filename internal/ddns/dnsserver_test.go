@@ -189,7 +189,7 @@ func (b *dnsServer) start(t *testing.T, o serverOpts, argv ...string) {
 		}
 	})
 	dead := false
-	err := poll.Until(context.Background(), 15*time.Second, func() bool {
+	err := poll.Until(context.Background(), 30*time.Second, func() bool { // generous: CI machines can be slow
 		select {
 		case <-exited:
 			dead = true

@@ -99,11 +99,11 @@ zone "example.net" { type primary; file "%[1]s/example.net.zone"; allow-update {
 	}
 	t.procs = append(t.procs, cmd)
 	s := &DNSServer{Addr: net.JoinHostPort(ip, "53"), ns: t.Internet, cmd: cmd}
-	if err := poll.Until(ctx, 15*time.Second, func() bool {
+	if err := poll.Until(ctx, 30*time.Second, func() bool { // generous: CI machines can be slow
 		_, err := s.exchange(ctx, func(m *dns.Msg) { m.SetQuestion("example.net.", dns.TypeSOA) })
 		return err == nil
 	}); err != nil {
-		return nil, fmt.Errorf("named did not answer within 15s: %s", out.String())
+		return nil, fmt.Errorf("named did not answer within 30s: %s", out.String())
 	}
 	return s, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -94,8 +95,9 @@ func TestFastPathRefusesForeignOrMissingTable(t *testing.T) {
 		}
 		defer b.Close()
 		missing = b.SetWANAddrs(ctx, addrs)
+		// An error, not t.Fatalf: this runs on netns.Do's goroutine, and a Fatalf there would leave Do waiting.
 		if out, err := exec.Command("nft", "add table ip "+Table+"; add set ip "+Table+" "+setWAN+" { type ipv4_addr; }").CombinedOutput(); err != nil {
-			t.Fatalf("making a foreign table: %v: %s", err, out)
+			return fmt.Errorf("making a foreign table: %v: %s", err, out)
 		}
 		foreign = b.SetWANAddrs(ctx, addrs)
 		return nil

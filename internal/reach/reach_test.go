@@ -1,7 +1,8 @@
 package reach
 
 import (
-	"fmt"
+	"crypto/rand"
+	"encoding/hex"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -79,7 +80,9 @@ func TestDetectDSLite(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
 	}
-	ns := fmt.Sprintf("hp-dsl-%d", os.Getpid())
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	ns := "hpdsl-" + hex.EncodeToString(b) // unique: another test run may be using the machine
 	ip := func(args string) {
 		t.Helper()
 		if out, err := exec.Command("ip", append([]string{"-n", ns}, strings.Fields(args)...)...).CombinedOutput(); err != nil {
