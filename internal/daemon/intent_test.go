@@ -104,3 +104,44 @@ func (b *intentBackend) seen() string {
 	defer b.mu.Unlock()
 	return b.held
 }
+
+// TestTwoStepWANRecordsIntentBetweenSteps: with a backend that commits in two steps, the record is written
+// after the new addresses are in (so it never delays them) and before the old ones are retired.
+func TestTwoStepWANRecordsIntentBetweenSteps(t *testing.T) {
+	intent := filepath.Join(t.TempDir(), "wan-set.intent")
+	be := &twoStepBackend{intentBackend: intentBackend{Fake: &backend.Fake{}, path: intent}}
+	h := startWithDeps(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be,
+		func(d *Deps) { d.IntentFile = intent })
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
+	poll.Wait(t, "the WAN set update", func() bool { return be.seen() != "" })
+	be.mu.Lock()
+	atAdd := be.atAdd
+	be.mu.Unlock()
+	if atAdd != "" {
+		t.Errorf("the intent was written before the new address went in: %q", atAdd)
+	}
+	if got := be.seen(); got != wan2.String()+"\n" {
+		t.Errorf("while retiring, the intent file held %q, want %s", got, wan2)
+	}
+	if _, err := os.Stat(intent); !os.IsNotExist(err) {
+		t.Errorf("the intent file is still there after the update: %v", err)
+	}
+}
+
+// twoStepBackend remembers what the intent file held during each step.
+type twoStepBackend struct {
+	intentBackend
+	atAdd string
+}
+
+func (b *twoStepBackend) AddWANAddrs(ctx context.Context, addrs []netip.Addr) error {
+	data, _ := os.ReadFile(b.path)
+	b.mu.Lock()
+	b.atAdd = string(data)
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *twoStepBackend) RetireWANAddrs(ctx context.Context, addrs []netip.Addr) error {
+	return b.intentBackend.SetWANAddrs(ctx, addrs)
+}
