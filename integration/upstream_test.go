@@ -79,6 +79,15 @@ func boxLacks(t *testing.T, topo *lab.Topology, port string) {
 func TestUpstreamMapping(t *testing.T) {
 	topo := upnpLab(t)
 	public := topo.PublicAddr.String()
+	// Doctor asks the box what it offers (mapping nothing) and says what to set.
+	cfg, _ := daemonConfig(t, topo, "")
+	out, _ := hairpin(t, topo, "doctor", "-c", cfg)
+	if !strings.Contains(out, "the box in front (192.168.1.1) speaks pcp, natpmp, upnp, external address "+public) || !strings.Contains(out, "set wan.upstream: auto") {
+		t.Errorf("doctor:\n%s", out)
+	}
+	if got, _ := topo.BoxRedirects(context.Background()); len(got) != 0 {
+		t.Errorf("doctor mapped something: %v", got)
+	}
 	for _, tt := range []struct{ mode, want string }{{"pcp", "pcp"}, {"natpmp", "natpmp"}, {"upnp", "upnp"}, {"auto", "pcp"}} {
 		t.Run(tt.mode, func(t *testing.T) {
 			doesNotReach(t, topo.Internet, public+":8090")

@@ -35,6 +35,7 @@ func doctorCmd() *cobra.Command {
 				fs = append(fs, drv.Doctor(cmd.Context())...)
 				closeBackend(drv)
 			}
+			fs = append(fs, doctorUpstream(cmd.Context(), cfg)...)
 			fs = append(fs, doctorDaemon(cmd.Context(), cfg)...)
 			return doctor.Report(cmd.OutOrStdout(), fs)
 		},

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/doctor"
+	"github.com/hairpin-nat/hairpin/internal/ipclass"
+	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/upstream"
 	"github.com/hairpin-nat/hairpin/internal/wan"
 )
@@ -91,4 +95,43 @@ func printUpstream(w io.Writer, st *upstream.Status) {
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\t%s\n", m.Forward, m.Protocol, m.Port, m.State, orDash(m.Lease), renew, orDash(m.Message))
 	}
 	_ = tw.Flush()
+}
+
+// doctorUpstream asks the box in front, behind a double NAT, what it offers for port mapping (without mapping
+// anything), and says what to set.
+func doctorUpstream(ctx context.Context, cfg *config.Config) []doctor.Finding {
+	if cfg.Backend == "routeros" || cfg.WAN.Interface == "" || cfg.WAN.Upstream.Mode == config.UpstreamManual {
+		return nil
+	}
+	addrs, _, err := wan.Addrs(cfg.WAN.Interface)
+	if err != nil || len(addrs) == 0 || !plan.IsDoubleNAT(cfg.WAN.DoubleNAT, addrs) {
+		return nil
+	}
+	gw := cfg.WAN.Upstream.Gateway
+	if !gw.IsValid() {
+		if gw, err = upstream.DefaultGateway(); err != nil {
+			return []doctor.Finding{{Level: doctor.Warn, What: "the box in front: " + err.Error(), Fix: "set wan.upstream_gateway"}}
+		}
+	}
+	s := upstream.Ask(ctx, addrs[0], gw)
+	mode := cfg.WAN.Upstream.Mode
+	switch {
+	case s.CGNAT != "":
+		return []doctor.Finding{{Level: doctor.Fail, What: fmt.Sprintf("the box in front (%s) cannot map ports from outside: %s", gw, s.CGNAT),
+			Fix: "nothing on the router helps: use IPv6, ask the ISP for a public IPv4 address, or a tunnel or relay"}}
+	case s.External.IsValid() && !ipclass.IsPublic(s.External):
+		return []doctor.Finding{{Level: doctor.Fail, What: fmt.Sprintf("the box in front (%s) has the external address %s, which is not public: its ISP NATs again (carrier-grade NAT)", gw, s.External),
+			Fix: "nothing on the router helps: use IPv6, ask the ISP for a public IPv4 address, or a tunnel or relay"}}
+	case len(s.Speaks) == 0:
+		return []doctor.Finding{{Level: doctor.Warn, What: fmt.Sprintf("the box in front (%s) answers neither PCP, NAT-PMP nor UPnP", gw),
+			Fix: "turn on UPnP (or NAT-PMP/PCP) on the box and set wan.upstream: auto, or forward the ports (or DMZ) to " + addrs[0].String() + " by hand and set wan.upstream: manual"}}
+	}
+	what := fmt.Sprintf("the box in front (%s) speaks %s", gw, strings.Join(s.Speaks, ", "))
+	if s.External.IsValid() {
+		what += ", external address " + s.External.String()
+	}
+	if !mode.Maps() {
+		return []doctor.Finding{{Level: doctor.Warn, What: what + "; hairpin does not ask it (wan.upstream: " + mode.String() + ")", Fix: "set wan.upstream: auto so hairpin maps the forwards on it"}}
+	}
+	return []doctor.Finding{{Level: doctor.OK, What: what}}
 }
