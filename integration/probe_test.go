@@ -26,7 +26,7 @@ func startProbeServer(t *testing.T, topo *lab.Topology) (url, secretFile string)
 	if _, _, err := topo.Start(topo.Internet, "probe-server", "--listen", listen, "--secret-file", secretFile, "--timeout", "1s", "--rate", "1000"); err != nil {
 		t.Fatal(err)
 	}
-	if err := poll.Until(context.Background(), 10*time.Second, func() bool {
+	if err := poll.Until(context.Background(), 30*time.Second, func() bool {
 		c, err := netns.Dialer(topo.Internet)(context.Background(), "tcp", listen)
 		if err == nil {
 			c.Close()

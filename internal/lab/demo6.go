@@ -67,7 +67,7 @@ func (t *Topology) DemoIPv6(ctx context.Context, out io.Writer, dir string) (fai
 		return failed, err
 	}
 	defer t.Stop(proc)
-	if _, err := WaitDaemon(ctx, sock, 10*time.Second, Installed); err != nil {
+	if _, err := WaitDaemon(ctx, sock, 30*time.Second, Installed); err != nil {
 		return failed, fmt.Errorf("the daemon did not start: %v\n%s", err, logs.String())
 	}
 	old, next := t.V6.Prefix, LANPrefixes6[1]
@@ -80,7 +80,7 @@ func (t *Topology) DemoIPv6(ctx context.Context, out io.Writer, dir string) (fai
 	}
 	want := "[" + t.Want6(t.Cameras[0]).String() + "]:80"
 	start := time.Now()
-	st, err := WaitDaemon(ctx, sock, 10*time.Second, func(s *daemon.Status) bool { return len(s.Forwards) > 0 && s.Forwards[0].IPv6 == want })
+	st, err := WaitDaemon(ctx, sock, 30*time.Second, func(s *daemon.Status) bool { return len(s.Forwards) > 0 && s.Forwards[0].IPv6 == want })
 	if err != nil {
 		return failed + 1, fmt.Errorf("the daemon did not follow the new prefix: %v\n%s", err, logs.String())
 	}

@@ -99,7 +99,7 @@ func (t *Topology) demoFollow(ctx context.Context, out io.Writer, dir string) er
 		return err
 	}
 	defer t.Stop(proc)
-	if _, err := WaitDaemon(ctx, cfg.Status, 10*time.Second, Installed); err != nil {
+	if _, err := WaitDaemon(ctx, cfg.Status, 30*time.Second, Installed); err != nil {
 		return fmt.Errorf("the daemon did not start: %v\n%s", err, logs.String())
 	}
 	oldAddr, newAddr := t.PublicAddr.String(), "203.0.113.11"
@@ -111,13 +111,14 @@ func (t *Topology) demoFollow(ctx context.Context, out io.Writer, dir string) er
 	url := "http://" + newAddr + ":8090/"
 	var a Answer
 	// Fast polling: the time until the first answer is what this shows. A refused connection returns at once.
-	if err := poll.Until(ctx, 5*time.Second, func() bool { a = HTTPGet(ctx, t.Laptop, url, 200*time.Millisecond); return a.OK() }); err != nil {
+	// The deadline only bounds a failure, generously, since a loaded machine (CI) can be slow.
+	if err := poll.Until(ctx, 15*time.Second, func() bool { a = HTTPGet(ctx, t.Laptop, url, 200*time.Millisecond); return a.OK() }); err != nil {
 		return fmt.Errorf("the forwards did not follow the new address: %s", logs.String())
 	}
 	took := time.Since(start)
 	// The daemon enables the new address before it retires the old one; give it the moment that takes.
 	var old Answer
-	_ = poll.Until(ctx, 2*time.Second, func() bool {
+	_ = poll.Until(ctx, 10*time.Second, func() bool {
 		old = HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 500*time.Millisecond)
 		return !old.OK()
 	})
@@ -136,7 +137,7 @@ func (t *Topology) demoFollow(ctx context.Context, out io.Writer, dir string) er
 	if err := t.moveWAN(ctx, newAddr, oldAddr); err != nil {
 		return err
 	}
-	return poll.Until(ctx, 5*time.Second, func() bool {
+	return poll.Until(ctx, 15*time.Second, func() bool {
 		return HTTPGet(ctx, t.Laptop, "http://"+oldAddr+":8090/", 200*time.Millisecond).OK()
 	})
 }
@@ -159,7 +160,7 @@ func (t *Topology) demoDoubleNAT(ctx context.Context, out io.Writer, dir string)
 		return 0, err
 	}
 	whoami := "http://" + t.InternetAddr.String() + ":8080/ip"
-	if err := poll.Until(ctx, 10*time.Second, func() bool {
+	if err := poll.Until(ctx, 30*time.Second, func() bool {
 		a := HTTPGet(ctx, t.Router, whoami, time.Second)
 		return a.Err != nil && strings.Contains(a.Err.Error(), "unexpected answer") // it answered, with a bare address
 	}); err != nil {
@@ -179,7 +180,7 @@ func (t *Topology) demoDoubleNAT(ctx context.Context, out io.Writer, dir string)
 		return 0, err
 	}
 	learned := func(st *daemon.Status) bool { return st.Installed && containsAddr(st.ForwardSet, t.PublicAddr) }
-	if _, err := WaitDaemon(ctx, cfg.Status, 15*time.Second, learned); err != nil {
+	if _, err := WaitDaemon(ctx, cfg.Status, 30*time.Second, learned); err != nil {
 		t.Stop(proc)
 		return 0, fmt.Errorf("the daemon did not learn the public address: %v\n%s", err, logs.String())
 	}
@@ -211,7 +212,7 @@ func (t *Topology) demoDoubleNAT(ctx context.Context, out io.Writer, dir string)
 	if _, err := t.StartToFile(t.Router, filepath.Join(dir, "daemon.log"), "run", "-c", cfgPath); err != nil {
 		return failed, err
 	}
-	if _, err := WaitDaemon(ctx, cfg.Status, 15*time.Second, learned); err != nil {
+	if _, err := WaitDaemon(ctx, cfg.Status, 30*time.Second, learned); err != nil {
 		return failed, errors.New("the restarted daemon did not learn the public address again")
 	}
 	if failed == 0 {

@@ -38,7 +38,7 @@ func (t *Topology) StartProbeServer(ctx context.Context, dir string) (url, secre
 	if _, _, err := t.Start(t.Internet, "probe-server", "--listen", listen, "--secret-file", secretFile, "--timeout", "1s", "--rate", "1000"); err != nil {
 		return "", "", err
 	}
-	if err := poll.Until(ctx, 10*time.Second, func() bool {
+	if err := poll.Until(ctx, 30*time.Second, func() bool {
 		c, err := netns.Dialer(t.Internet)(ctx, "tcp", listen)
 		if err == nil {
 			c.Close()
