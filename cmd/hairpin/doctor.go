@@ -29,13 +29,14 @@ func doctorCmd() *cobra.Command {
 			}
 			fs = append(fs, doctor.Finding{Level: doctor.OK, What: fmt.Sprintf("config %s: %d forwards, backend %s", path, len(cfg.Forwards), cfg.Backend)})
 			fs = append(fs, doctor.Exposure(cfg)...)
-			if drv, err := backends.Open(cfg, nil); err != nil {
+			drv, err := backends.Open(cfg, nil)
+			if err != nil {
 				fs = append(fs, doctor.Finding{Level: doctor.Fail, What: fmt.Sprintf("backend %s: %v", cfg.Backend, err)})
 			} else {
+				defer closeBackend(drv)
 				fs = append(fs, drv.Doctor(cmd.Context())...)
-				closeBackend(drv)
 			}
-			fs = append(fs, doctorUpstream(cmd.Context(), cfg)...)
+			fs = append(fs, doctorUpstream(cmd.Context(), cfg, drv)...)
 			fs = append(fs, doctorDaemon(cmd.Context(), cfg)...)
 			return doctor.Report(cmd.OutOrStdout(), fs)
 		},

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/doctor"
@@ -31,9 +32,9 @@ func printReach(w io.Writer, st *daemon.Status) {
 
 // upstreamMapper builds the daemon's upstream mapper. It runs on this machine, so it maps for a Linux router
 // only: a RouterOS router asks its own box (MikroTik's /ip/upnp is a UPnP server, not a client).
-func upstreamMapper(logger *slog.Logger) func(cfg *config.Config) (daemon.Upstream, error) {
+func upstreamMapper(logger *slog.Logger, drv *backend.Driver) func(cfg *config.Config) (daemon.Upstream, error) {
 	return func(cfg *config.Config) (daemon.Upstream, error) {
-		if cfg.Backend == "routeros" {
+		if !drv.Local {
 			return nil, errors.New("wan.upstream maps ports from the router itself; hairpin does it with backend linux only")
 		}
 		return upstream.New(cfg.WAN.Upstream, upstream.Options{Logger: logger, StateDir: cfg.StateDir})
@@ -99,8 +100,8 @@ func printUpstream(w io.Writer, st *upstream.Status) {
 
 // doctorUpstream asks the box in front, behind a double NAT, what it offers for port mapping (without mapping
 // anything), and says what to set.
-func doctorUpstream(ctx context.Context, cfg *config.Config) []doctor.Finding {
-	if cfg.Backend == "routeros" || cfg.WAN.Interface == "" || cfg.WAN.Upstream.Mode == config.UpstreamManual {
+func doctorUpstream(ctx context.Context, cfg *config.Config, drv *backend.Driver) []doctor.Finding {
+	if drv == nil || !drv.Local || cfg.WAN.Interface == "" || cfg.WAN.Upstream.Mode == config.UpstreamManual {
 		return nil
 	}
 	addrs, _, err := wan.Addrs(cfg.WAN.Interface)

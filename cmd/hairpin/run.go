@@ -96,7 +96,7 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 			return publicip.NewDiscoverer(sources, publicip.Options{Logger: logger, UserAgent: userAgent(version)})
 		},
 		DetectDSLite:    drv.DetectDSLite,
-		NewUpstream:     upstreamMapper(logger),
+		NewUpstream:     upstreamMapper(logger, drv),
 		NewProber:       newProber(logger),
 		UpstreamGateway: upstream.DefaultGateway,
 		NewDDNS: func(cfg *config.Config) (daemon.DDNS, error) {

@@ -23,6 +23,9 @@ type Driver struct {
 	// Installed reports whether hairpin's rules are in place, for status without a daemon; nil when the
 	// backend cannot tell cheaply.
 	Installed func(ctx context.Context) (bool, error)
+	// Local is true when the router is this machine: its interfaces, routes and the box in front of it are
+	// reachable from here (wan.upstream mapping and its doctor check run only then).
+	Local bool
 	// DetectDSLite looks for a DS-Lite tunnel in this machine's routes; nil when the routes that matter are
 	// on another machine (a MikroTik).
 	DetectDSLite func() (bool, string, error)

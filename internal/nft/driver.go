@@ -36,6 +36,7 @@ func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
 		Watch:        watcher(wan.WatchOptions{Logger: logger}),
 		Doctor:       func(ctx context.Context) []doctor.Finding { return b.doctor(ctx, cfg) },
 		Installed:    b.Installed,
+		Local:        true,
 		DetectDSLite: reach.DetectDSLite,
 		Removed:      func() string { return "removed table ip " + Table },
 		CanChange: func() error {
