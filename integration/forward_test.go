@@ -265,7 +265,8 @@ func TestLabDemo(t *testing.T) {
 	}
 	for _, want := range []string{"All 15 forwards work from LAN, WAN and router", "fails, as expected", "after the change",
 		"not forwarded (no to6), as expected", "the daemon moved front-cam to [2001:db8:1:2::180]:80",
-		"All IPv6 forwards work from LAN, WAN and router, before and after the prefix change"} {
+		"All IPv6 forwards work from LAN, WAN and router, before and after the prefix change",
+		"home.example.net AAAA [2001:db8:ffff::10]", "home.example.net AAAA [2001:db8:ffff::11]"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("lab output lacks %q:\n%s", want, out)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,6 +60,16 @@ type DNSServer struct {
 // StartDNS starts BIND's named in the internet namespace with example.net, every record at ttl, and the
 // given A records (name -> address). Its files live in dir.
 func (t *Topology) StartDNS(ctx context.Context, dir string, ttl time.Duration, records map[string]netip.Addr) (*DNSServer, error) {
+	return t.startDNS(ctx, dir, ttl, records, "", "")
+}
+
+// StartDNSWithKey is StartDNS that also accepts updates signed with the TSIG key keyName (hmac-sha256, secret
+// in base64), from anywhere: the router sends them from its WAN address.
+func (t *Topology) StartDNSWithKey(ctx context.Context, dir string, ttl time.Duration, records map[string]netip.Addr, keyName, secret string) (*DNSServer, error) {
+	return t.startDNS(ctx, dir, ttl, records, keyName, secret)
+}
+
+func (t *Topology) startDNS(ctx context.Context, dir string, ttl time.Duration, records map[string]netip.Addr, keyName, secret string) (*DNSServer, error) {
 	named, err := exec.LookPath("named")
 	if err != nil {
 		if named, err = exec.LookPath("/usr/sbin/named"); err != nil {
@@ -85,6 +96,10 @@ func (t *Topology) StartDNS(ctx context.Context, dir string, ttl time.Duration, 
 controls { };
 zone "example.net" { type primary; file "%[1]s/example.net.zone"; allow-update { %[2]s; }; };
 `, dir, ip)
+	if keyName != "" {
+		conf = strings.Replace(conf, "allow-update { "+ip+"; }", fmt.Sprintf("allow-update { %s; key %q; }", ip, keyName), 1)
+		conf += fmt.Sprintf("key %q { algorithm hmac-sha256; secret %q; };\n", keyName, secret)
+	}
 	for name, data := range map[string]string{"named.conf": conf, "example.net.zone": zone} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 			return nil, err
@@ -141,4 +156,21 @@ func (s *DNSServer) exchange(ctx context.Context, build func(*dns.Msg)) (*dns.Ms
 	c := &dns.Client{Timeout: time.Second}
 	in, _, err := c.ExchangeWithConn(m, &dns.Conn{Conn: conn})
 	return in, err
+}
+
+// AAAA returns the AAAA records BIND serves for name (in example.net).
+func (s *DNSServer) AAAA(ctx context.Context, name string) ([]netip.Addr, error) {
+	in, err := s.exchange(ctx, func(m *dns.Msg) { m.SetQuestion(dns.Fqdn(name+".example.net"), dns.TypeAAAA) })
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, rr := range in.Answer {
+		if r, ok := rr.(*dns.AAAA); ok {
+			if a, ok := netip.AddrFromSlice(r.AAAA); ok {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
 }

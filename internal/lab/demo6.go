@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,22 @@ func (t *Topology) DemoIPv6(ctx context.Context, out io.Writer, dir string) (fai
 		return 0, fmt.Errorf("the lab has no IPv6 (build it with Options.IPv6)")
 	}
 	sock := filepath.Join(dir, "hairpin6.sock")
-	text := fmt.Sprintf("daemon: {status: %s}\nstate_dir: %s\n%s", sock, dir, t.Config6())
+	// The lab's BIND on the internet host takes the AAAA record, signed with a TSIG key.
+	bindDir := filepath.Join(dir, "bind6")
+	if err := os.MkdirAll(bindDir, 0o700); err != nil {
+		return 0, err
+	}
+	const keyName, secret = "hairpin-key", "aGFpcnBpbi1sYWItdHNpZy1rZXktZm9yLWFhYWEtMDE="
+	bind, err := t.StartDNSWithKey(ctx, bindDir, time.Minute, nil, keyName, secret)
+	if err != nil {
+		return 0, err
+	}
+	tsig := filepath.Join(dir, "tsig6.secret")
+	if err := os.WriteFile(tsig, []byte(secret+"\n"), 0o600); err != nil {
+		return 0, err
+	}
+	text := fmt.Sprintf("daemon: {status: %s}\nstate_dir: %s\nddns:\n  - {provider: rfc2136, server: %q, zone: example.net, hostname: home.example.net, tsig_key: %s, tsig_secret_file: %s, family: ipv6}\n%s",
+		sock, dir, bind.Addr, keyName, tsig, t.Config6())
 	cfgPath := filepath.Join(dir, "hairpin6.yaml")
 	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
 		return 0, err
@@ -70,11 +86,28 @@ func (t *Topology) DemoIPv6(ctx context.Context, out io.Writer, dir string) (fai
 	if _, err := WaitDaemon(ctx, sock, 30*time.Second, Installed); err != nil {
 		return failed, fmt.Errorf("the daemon did not start: %v\n%s", err, logs.String())
 	}
+	aaaa := func(want netip.Addr) bool {
+		err := poll.Until(ctx, 10*time.Second, func() bool {
+			got, err := bind.AAAA(ctx, "home")
+			return err == nil && len(got) == 1 && got[0] == want
+		})
+		got, _ := bind.AAAA(ctx, "home")
+		fmt.Fprintf(out, "  BIND at %s: home.example.net AAAA %v\n", bind.Addr, got)
+		return err == nil
+	}
+	fmt.Fprintf(out, "\nrouter$ hairpin run -c %s   (the daemon)\n", cfgPath)
+	if !aaaa(t.V6.RouterWAN) {
+		failed++
+	}
 	old, next := t.V6.Prefix, LANPrefixes6[1]
 	if old == next {
 		next = LANPrefixes6[0]
 	}
-	fmt.Fprintf(out, "\nrouter$ hairpin run -c %s   (the daemon)\nThe ISP delegates a new prefix: %s replaces %s (the router's old address is deprecated, the hosts renumber):\n", cfgPath, next, old)
+	newWAN := On(netip.PrefixFrom(t.V6.RouterWAN, 64), 0x11)
+	fmt.Fprintf(out, "The ISP moves the router to %s and delegates a new prefix: %s replaces %s (the router's old LAN address is\ndeprecated, the hosts renumber):\n", newWAN, next, old)
+	if err := t.MoveWAN6(ctx, newWAN); err != nil {
+		return failed, err
+	}
 	if err := t.RenumberLAN(ctx, next, true); err != nil {
 		return failed, err
 	}
@@ -85,6 +118,9 @@ func (t *Topology) DemoIPv6(ctx context.Context, out io.Writer, dir string) (fai
 		return failed + 1, fmt.Errorf("the daemon did not follow the new prefix: %v\n%s", err, logs.String())
 	}
 	fmt.Fprintf(out, "  the daemon moved %s to %s within %s\n", t.Cameras[0].Name, want, time.Since(start).Round(time.Millisecond))
+	if !aaaa(newWAN) {
+		failed++
+	}
 	for _, e := range st.Events {
 		if strings.HasPrefix(e.Message, "IPv6") {
 			fmt.Fprintf(out, "  daemon: %s\n", e.Message)
@@ -93,11 +129,11 @@ func (t *Topology) DemoIPv6(ctx context.Context, out io.Writer, dir string) (fai
 	// The hosts' first packets on a prefix they took moments ago may wait on neighbour discovery.
 	_ = poll.Until(ctx, 10*time.Second, func() bool { return Failures6(t.ProveAll6(ctx, t.Want6)) == 0 })
 	checks = t.ProveAll6(ctx, t.Want6)
-	fmt.Fprintf(out, "\nEvery bookmark over IPv6 again, on the new prefix:\n\n")
+	fmt.Fprintf(out, "\nEvery bookmark over IPv6 again, at %s, on the new prefix:\n\n", t.V6.RouterWAN)
 	PrintChecks(out, checks, false)
 	failed += Failures6(checks)
 	if failed == 0 {
-		fmt.Fprintf(out, "\nAll IPv6 forwards work from LAN, WAN and router, before and after the prefix change; the forward without to6 stays IPv4-only.\n")
+		fmt.Fprintf(out, "\nAll IPv6 forwards work from LAN, WAN and router, before and after the prefix change, and the AAAA record followed;\nthe forward without to6 stays IPv4-only.\n")
 	}
 	return failed, nil
 }

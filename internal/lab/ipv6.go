@@ -129,6 +129,23 @@ func (t *Topology) RenumberLAN(ctx context.Context, p netip.Prefix, deprecate bo
 	return nil
 }
 
+// MoveWAN6 replaces the router's global WAN address with a, as the ISP's DHCPv6 server would along with a
+// new delegated prefix.
+func (t *Topology) MoveWAN6(ctx context.Context, a netip.Addr) error {
+	old := t.V6.RouterWAN
+	for _, c := range []string{
+		fmt.Sprintf("-6 addr add %s/64 dev %s nodad", a, t.WANIf),
+		fmt.Sprintf("-6 addr del %s/64 dev %s", old, t.WANIf),
+		"-6 route replace default via " + t.V6.InternetAddr.String(),
+	} {
+		if err := t.ip(ctx, t.Router, c); err != nil {
+			return err
+		}
+	}
+	t.V6.RouterWAN = a
+	return nil
+}
+
 // Target6 is "[addr]:port", the form a URL or a dial needs.
 func Target6(a netip.Addr, port int) string { return netip.AddrPortFrom(a, uint16(port)).String() }
 
