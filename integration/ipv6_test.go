@@ -111,6 +111,17 @@ func TestIPv6Forwards(t *testing.T) {
 			t.Errorf("after down, %s from %s answered: %v", c.Target, c.From, c.Answer)
 		}
 	}
+
+	// doctor checks IPv6 forwarding when a forward has to6; the negative control turns it off.
+	if out, _ := hairpin(t, topo, "doctor", "-c", cfg); !strings.Contains(out, "OK    IPv6 forwarding is on") {
+		t.Errorf("doctor:\n%s", out)
+	}
+	if _, err := lab.Exec(ctx, topo.Router, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := hairpin(t, topo, "doctor", "-c", cfg); code != 1 || !strings.Contains(out, "FAIL  IPv6 forwarding is off") {
+		t.Errorf("doctor with IPv6 forwarding off: exit %d\n%s", code, out)
+	}
 }
 
 // TestIPv6PrefixChange: the LAN moves to a new delegated prefix; an apply sends the forwards named by

@@ -29,6 +29,9 @@ func (b *Backend) doctor(ctx context.Context, cfg *config.Config) []doctor.Findi
 		fs = append(fs, doctor.Finding{Level: doctor.OK, What: strings.TrimSpace(string(out))})
 	}
 	fs = append(fs, ipForward())
+	if cfg.HasIPv6() {
+		fs = append(fs, ipv6Forward(cfg))
+	}
 	wanAddrs, wanF := iface("WAN", cfg.WAN.Interface)
 	fs = append(fs, wanF)
 	if len(wanAddrs) > 0 {
@@ -60,6 +63,24 @@ func ipForward() doctor.Finding {
 		return doctor.Finding{Level: doctor.Fail, What: "IPv4 forwarding is off: the router forwards nothing", Fix: "sysctl -w net.ipv4.ip_forward=1 (and set it in /etc/sysctl.d/)"}
 	}
 	return doctor.Finding{Level: doctor.OK, What: "IPv4 forwarding is on"}
+}
+
+// ipv6Forward checks what IPv6 forwards need: forwarding on, and a global address to answer on.
+func ipv6Forward(cfg *config.Config) doctor.Finding {
+	data, err := os.ReadFile("/proc/sys/net/ipv6/conf/all/forwarding")
+	if err != nil {
+		return doctor.Finding{Level: doctor.Warn, What: "cannot read net.ipv6.conf.all.forwarding: " + err.Error()}
+	}
+	if strings.TrimSpace(string(data)) != "1" {
+		return doctor.Finding{Level: doctor.Fail, What: "IPv6 forwarding is off: forwards with to6 reach nothing",
+			Fix: "sysctl -w net.ipv6.conf.all.forwarding=1 (and set it in /etc/sysctl.d/; a WAN that learns its address by router advertisement also needs accept_ra=2)"}
+	}
+	obs, _, _ := Observe(cfg, true)
+	if len(plan.WANSet6(obs.WAN6, obs.LAN6)) == 0 {
+		return doctor.Finding{Level: doctor.Warn, What: "IPv6 forwarding is on, but the router has no global IPv6 address on the WAN or LAN interface",
+			Fix: "IPv6 forwards start working when one appears (DHCPv6 or router advertisements on the WAN)"}
+	}
+	return doctor.Finding{Level: doctor.OK, What: "IPv6 forwarding is on"}
 }
 
 func iface(role, name string) ([]netip.Addr, doctor.Finding) {
