@@ -140,3 +140,32 @@ func TestApplyIPv6FailureChangesNothing(t *testing.T) {
 		t.Error("a failed apply changed a table")
 	}
 }
+
+// fail6 is a kernel whose ip6 family does not answer, as on a kernel without IPv6.
+type fail6 struct{ *fakeKernel }
+
+func (fail6) tableState6(context.Context) (bool, bool, error) {
+	return false, false, errors.New("address family not supported")
+}
+
+// An IPv4-only plan applies, and Down works, on a kernel whose ip6 family does not answer; a plan with IPv6
+// forwards fails there and changes nothing.
+func TestIPv4OnlyWithoutIPv6Kernel(t *testing.T) {
+	ctx := context.Background()
+	_, fake, fake6 := NewFakeDual()
+	b := newBackend(fail6{&fakeKernel{fake: fake, fake6: fake6}})
+	apply(t, b, camerasPlan(t))
+	if fake.Table == nil {
+		t.Fatal("the IPv4 table was not installed")
+	}
+	before := fake.Dump()
+	if err := b.Apply(ctx, dualPlan(t)); err == nil {
+		t.Error("a plan with IPv6 forwards applied on a kernel without IPv6")
+	}
+	if fake.Dump() != before {
+		t.Error("a failed apply changed the IPv4 table")
+	}
+	if err := b.Down(ctx); err != nil || fake.Table != nil {
+		t.Errorf("Down: %v, table left: %v", err, fake.Table != nil)
+	}
+}

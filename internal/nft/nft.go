@@ -173,10 +173,12 @@ func (b *Backend) runBoth(ctx context.Context, tx, tx6 *knftables.Transaction) e
 // only a plan that needs the table, and is never touched.
 func (b *Backend) plan6(ctx context.Context, d *plan.Desired) (*knftables.Transaction, error) {
 	exists, owned, err := b.k.tableState6(ctx)
-	if err != nil {
-		return nil, err
-	}
 	switch {
+	case err != nil && d.V6 == nil:
+		// A kernel without IPv6 may not answer for the ip6 family at all; an IPv4-only plan needs nothing there.
+		return nil, nil
+	case err != nil:
+		return nil, err
 	case d.V6 != nil && exists && !owned:
 		return nil, ErrNotOwned6
 	case d.V6 != nil:
@@ -286,10 +288,11 @@ func (b *Backend) Down(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Someone else's ip6 hairpin table is simply not ours to remove.
+	// Someone else's ip6 hairpin table is simply not ours to remove, and a kernel that cannot say (no IPv6)
+	// has none of ours.
 	exists6, owned6, err := b.k.tableState6(ctx)
 	if err != nil {
-		return err
+		exists6 = false
 	}
 	tx := b.build.NewTransaction()
 	if exists {
