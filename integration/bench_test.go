@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	vnetns "github.com/vishvananda/netns"
 
 	"github.com/hairpin-nat/hairpin/internal/lab"
 	"github.com/hairpin-nat/hairpin/internal/netns"
@@ -161,4 +162,31 @@ func rssKB(b *testing.B, pid int) int {
 	}
 	b.Fatal("no VmRSS")
 	return 0
+}
+
+// netlinkIn opens a netlink handle in the named namespace, and returns it with the namespace's handle; both
+// are closed when the benchmark ends.
+func netlinkIn(b *testing.B, ns string) (*netlink.Handle, vnetns.NsHandle) {
+	b.Helper()
+	h, err := vnetns.GetFromName(ns)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nl.Close)
+	return nl, h
+}
+
+// linkNamed finds a link through nl, or fails the benchmark.
+func linkNamed(b *testing.B, nl *netlink.Handle, name string) netlink.Link {
+	b.Helper()
+	l, err := nl.LinkByName(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
 }

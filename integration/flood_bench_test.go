@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	vnetns "github.com/vishvananda/netns"
-
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/lab"
 )
@@ -42,20 +39,8 @@ func BenchmarkReactionUnderStatusFlood(b *testing.B) {
 	if _, err := lab.WaitDaemon(context.Background(), sock, 15*time.Second, lab.Installed); err != nil {
 		b.Fatalf("daemon did not apply: %v\n%s", err, out.String())
 	}
-	h, err := vnetns.GetFromName(topo.Router)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
-	nl, err := netlink.NewHandleAt(h)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nl.Close()
-	link, err := nl.LinkByName(topo.WANIf)
-	if err != nil {
-		b.Fatal(err)
-	}
+	nl, _ := netlinkIn(b, topo.Router)
+	link := linkNamed(b, nl, topo.WANIf)
 	probe := newProber(b, topo.Laptop)
 	defer probe.close()
 

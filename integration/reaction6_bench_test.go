@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	vnetns "github.com/vishvananda/netns"
 
 	"github.com/hairpin-nat/hairpin/internal/lab"
 )
@@ -26,29 +25,9 @@ func BenchmarkPrefixChangeReaction(b *testing.B) {
 	cam := topo.Cameras[0]
 	_, out := benchDaemon(b, topo, fmt.Sprintf("  - {name: front-cam, port: 8090, to: \"%s:80\", to6: \"%s\"}\n", cam.Addr, lab.CameraIID(0)),
 		"--log-level", "debug", "--log-format", "json")
-	nlIn := func(ns string) (*netlink.Handle, func()) {
-		h, err := vnetns.GetFromName(ns)
-		if err != nil {
-			b.Fatal(err)
-		}
-		nl, err := netlink.NewHandleAt(h)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return nl, func() { nl.Close(); h.Close() }
-	}
-	router, closeRouter := nlIn(topo.Router)
-	defer closeRouter()
-	camera, closeCamera := nlIn(cam.NS)
-	defer closeCamera()
-	link := func(nl *netlink.Handle, name string) netlink.Link {
-		l, err := nl.LinkByName(name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return l
-	}
-	routerLAN, camLAN := link(router, topo.LANIf), link(camera, "eth0")
+	router, _ := netlinkIn(b, topo.Router)
+	camera, _ := netlinkIn(b, cam.NS)
+	routerLAN, camLAN := linkNamed(b, router, topo.LANIf), linkNamed(b, camera, "eth0")
 	addr6 := func(p netip.Prefix, iid uint16) *netlink.Addr {
 		return &netlink.Addr{IPNet: &net.IPNet{IP: lab.On(p, iid).AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: 0x02 /* IFA_F_NODAD */}
 	}

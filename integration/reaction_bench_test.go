@@ -14,7 +14,6 @@ import (
 	"time"
 
 	gnft "github.com/google/nftables"
-	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -44,20 +43,8 @@ var stageNames = [nStages]string{"kernel ack of address", "netlink event read", 
 func BenchmarkReactionTime(b *testing.B) {
 	topo := benchLab(b)
 	_, out := benchDaemon(b, topo, "  - {name: front-cam, port: 8090, to: \"192.168.88.180:80\"}\n", "--log-level", "debug", "--log-format", "json")
-	h, err := vnetns.GetFromName(topo.Router)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
-	nl, err := netlink.NewHandleAt(h)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nl.Close()
-	link, err := nl.LinkByName(topo.WANIf)
-	if err != nil {
-		b.Fatal(err)
-	}
+	nl, h := netlinkIn(b, topo.Router)
+	link := linkNamed(b, nl, topo.WANIf)
 	commits, stopMonitor := monitorSetElements(b, h)
 	defer stopMonitor()
 	probe := newProber(b, topo.Laptop)
@@ -81,10 +68,11 @@ func BenchmarkReactionTime(b *testing.B) {
 		}
 		var st [nStages]time.Time
 		st[stAck] = time.Now()
-		st[stConnected], err = probe.firstConnect(netip.AddrPortFrom(next, 8090), 5*time.Second)
+		connected, err := probe.firstConnect(netip.AddrPortFrom(next, 8090), 5*time.Second)
 		if err != nil {
 			b.Fatalf("change %d: %v", i, err)
 		}
+		st[stConnected] = connected
 		// The daemon retires the old address after enabling the new one; let it finish (and check it did)
 		// before the next change, as real address changes are minutes apart.
 		if err := waitRetired(topo.Laptop, net.JoinHostPort(old.String(), "8090"), 5*time.Second); err != nil {
