@@ -1,7 +1,11 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,6 +83,27 @@ func TestProbe(t *testing.T) {
 	out, code = hairpin(t, topo, "probe", "-c", cfg)
 	if code == 0 || strings.Count(out, probe.ResultTimeout) != 4 {
 		t.Fatalf("hairpin probe with the box dropping: %d\n%s", code, out)
+	}
+
+	// A request signed with the right secret that names another address (the laptop's camera, say) is refused:
+	// the server connects only back to the caller.
+	key, err := os.ReadFile(secretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(probe.Request{Address: topo.InternetAddr.String(), Ports: []probe.Port{{Protocol: "tcp", Port: 9470}},
+		Time: time.Now().Unix(), Nonce: "integration-nonce-0001"})
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set(probe.HeaderSig, probe.Sign(bytes.TrimSpace(key), body))
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: netns.Dialer(topo.Router)}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(msg), "only back to the address the request comes from") {
+		t.Fatalf("a request to probe another address: %s %s", resp.Status, msg)
 	}
 
 	// A wrong secret: the server refuses, and connects nowhere.
