@@ -249,8 +249,10 @@ func TestDaemonDyndns2AfterWANChange(t *testing.T) {
 	hit, _ := rec.first("203.0.113.11")
 	took := hit.at.Sub(start)
 	t.Logf("WAN address change to the dyndns2 update arriving: %v (from %s)", took, hit.remote)
-	if took > time.Second {
-		t.Errorf("the update arrived %v after the WAN change, want within a second", took)
+	// Not a speed goal (a loaded CI machine may take a second): an update sent on the stale connection would
+	// hang until ddns.UpdateTimeout (60 s) and then back off, so 10 s tells the two apart with room to spare.
+	if took > 10*time.Second {
+		t.Errorf("the update arrived %v after the WAN change: it waited for a stale connection or a backoff", took)
 	}
 	if !strings.HasPrefix(hit.remote, "203.0.113.11:") {
 		t.Errorf("the update came from %s, not over a new connection from the new address", hit.remote)
