@@ -398,35 +398,37 @@ func (d *Daemon) update(ctx context.Context, l *loop, why string) {
 }
 
 // setWAN installs the WAN address set, with the record of an update in progress around the moment a crash
-// would leave the old and the new addresses both forwarding (intent.go).
-func (d *Daemon) setWAN(ctx context.Context, addrs []netip.Addr) error {
+// would leave the old and the new addresses both forwarding (intent.go). added is when the new addresses
+// were in, for the timing line of the debug log.
+func (d *Daemon) setWAN(ctx context.Context, addrs []netip.Addr) (added time.Time, err error) {
 	bctx, cancel := backendContext(ctx)
 	defer cancel()
 	two, ok := d.deps.Backend.(backend.TwoStepWAN)
 	if !ok {
 		d.recordIntent(addrs)
-		err := d.deps.Backend.SetWANAddrs(bctx, addrs)
-		if err == nil {
-			d.clearIntent()
+		if err := d.deps.Backend.SetWANAddrs(bctx, addrs); err != nil {
+			return time.Time{}, err
 		}
-		return err
+		d.clearIntent()
+		return time.Now(), nil
 	}
 	if err := two.AddWANAddrs(bctx, addrs); err != nil {
-		return err
+		return time.Time{}, err
 	}
+	added = time.Now()
 	d.recordIntent(addrs)
 	if err := two.RetireWANAddrs(bctx, addrs); err != nil {
-		return err
+		return added, err
 	}
 	d.clearIntent()
-	return nil
+	return added, nil
 }
 
 // updateSets installs the WAN and host set changes between have and want; false means a full apply is needed.
 func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool {
 	start := time.Now()
 	if !slices.Equal(have.WANAddrs, want.WANAddrs) {
-		err := d.setWAN(ctx, want.WANAddrs)
+		added, err := d.setWAN(ctx, want.WANAddrs)
 		d.metrics.change("wan_set", time.Since(start), err)
 		if err != nil {
 			d.event(slog.LevelWarn, "WAN set update failed; applying everything", "error", err)
@@ -434,7 +436,7 @@ func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool 
 		}
 		// The debug line carries wall-clock times so that a benchmark can put the daemon's stages next to
 		// the kernel's (BenchmarkReactionTime).
-		d.log.Debug("WAN set timing", "addresses", fmtAddrs(want.WANAddrs), "sent", start, "done", time.Now())
+		d.log.Debug("WAN set timing", "addresses", fmtAddrs(want.WANAddrs), "sent", start, "added", added, "done", time.Now())
 		d.event(slog.LevelInfo, "WAN address set updated", "addresses", fmtAddrs(want.WANAddrs), "took", time.Since(start).Round(time.Microsecond))
 	}
 	if !plan.Equal6(have.V6, want.V6) {
