@@ -105,12 +105,23 @@ func (d *decoder) ddnsHostname(n *yaml.Node, key string, e provider.Entry, check
 	}
 }
 
+// aaaaProviders names the providers that publish IPv6 addresses, for an error's fix.
+func aaaaProviders() string {
+	var names []string
+	for _, p := range providers.All() {
+		if p.Schema.AAAA {
+			names = append(names, p.Schema.Name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
 // ddnsSchema reports keys that do not apply to the provider, missing required keys and secrets, values
 // outside the provider's lists, and checks the server's form.
 func (d *decoder) ddnsSchema(item *yaml.Node, key string, e provider.Entry, rule provider.Schema, given map[string]*yaml.Node) {
 	allowed := map[string]bool{"provider": true, "hostname": true, "publish": true, "family": true}
 	if e.Family != "" && !rule.AAAA {
-		d.errorf(given["family"], key+".family", "use family: ipv4; hairpin sends AAAA records with rfc2136 and cloudflare", "provider %s does not publish IPv6 addresses in hairpin", e.Provider)
+		d.errorf(given["family"], key+".family", "use family: ipv4; hairpin sends AAAA records with "+aaaaProviders(), "provider %s does not publish IPv6 addresses in hairpin", e.Provider)
 	}
 	for _, k := range rule.Required {
 		allowed[k] = true

@@ -138,7 +138,7 @@ func TestParseDDNSFamily(t *testing.T) {
 		"  - {provider: dyndns2, hostname: home.example.net, username: u, password_env: P, family: both}",
 		"  - {provider: duckdns, hostname: cams, token_env: T, family: ipv5}"))
 	want := []string{
-		"hairpin.yaml:5:91: ddns[1].family: provider dyndns2 does not publish IPv6 addresses in hairpin (use family: ipv4; hairpin sends AAAA records with rfc2136 and cloudflare)",
+		"hairpin.yaml:5:91: ddns[1].family: provider dyndns2 does not publish IPv6 addresses in hairpin (use family: ipv4; hairpin sends AAAA records with rfc2136, cloudflare, duckdns)",
 		`hairpin.yaml:6:63: ddns[2].family: "ipv5" is not allowed (use one of: ipv4, ipv6, both)`,
 	}
 	if got := issues(t, err); !reflect.DeepEqual(got, want) {

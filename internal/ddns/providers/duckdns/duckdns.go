@@ -1,5 +1,11 @@
 // Package duckdns updates a DuckDNS subdomain through https://www.duckdns.org/update?domains=&token=&ip=, which
 // answers OK or KO.
+//
+// The A and the AAAA record are updated by separate requests, each naming only its own address, so that each
+// family keeps its own state, backoff and withholding. DuckDNS's spec (https://www.duckdns.org/spec.jsp) makes
+// that safe: a blank ip is detected from the caller (IPv4 only) unless ipv6 is given ("if you specify this then
+// the autodetection for ip is not used"), and only clear=true clears a record. So the AAAA request sends ipv6=
+// alone and cannot move the A record; the A request sends ip= alone and leaves the AAAA record as it is.
 package duckdns
 
 import (
@@ -28,7 +34,7 @@ type duckdns struct {
 var _ provider.Provider = (*duckdns)(nil)
 
 // Schema is the config keys of a duckdns entry; the hostname is a DuckDNS name.
-var Schema = provider.Schema{Name: "duckdns", Secrets: [][2]string{{"token_file", "token_env"}}, Optional: []string{"server"}, HTTPServer: true,
+var Schema = provider.Schema{Name: "duckdns", AAAA: true, Secrets: [][2]string{{"token_file", "token_env"}}, Optional: []string{"server"}, HTTPServer: true,
 	Hostname: func(h string) (string, string) {
 		if sub := Subdomain(h); !label.MatchString(sub) {
 			return fmt.Sprintf("%q is not a DuckDNS name", h), "write the DuckDNS name, e.g. home or home.duckdns.org"
@@ -69,7 +75,13 @@ func Subdomain(hostname string) string {
 
 func (d *duckdns) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	u := *d.endpoint
-	q := url.Values{"domains": {d.domain}, "token": {d.token}, "ip": {addr.String()}}
+	q := url.Values{"domains": {d.domain}, "token": {d.token}}
+	if addr.Is6() && !addr.Is4In6() {
+		// Never in ip=: the spec does not say that an IPv6 address there leaves the A record alone.
+		q.Set("ipv6", addr.String())
+	} else {
+		q.Set("ip", addr.Unmap().String())
+	}
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
 	if err != nil {

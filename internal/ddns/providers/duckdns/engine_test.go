@@ -14,16 +14,19 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
-// duckServer follows the DuckDNS spec (www.duckdns.org/spec.jsp): GET
-// /update?domains={subdomains}&token={token}[&ip={address}] answers the plain text OK, or KO when the token or
-// a domain is wrong.
+// duckServer follows the DuckDNS spec (https://www.duckdns.org/spec.jsp): GET
+// /update?domains={subdomains}&token={token}[&ip={address}][&ipv6={address}] answers the plain text OK, or KO
+// when the token or a domain is wrong. It keeps the A and AAAA record as the spec describes them: ip may hold
+// either family; a blank ip is the caller's IPv4 address unless ipv6 is given; only clear=true clears.
 type duckServer struct {
 	*httptest.Server
 	token, domain string
 
-	mu  sync.Mutex
-	ips []string
-	uas []string
+	mu      sync.Mutex
+	ips     []string // the ip parameter of every accepted update
+	queries []string // ip=...&ipv6=... of every accepted update
+	uas     []string
+	a, aaaa string
 }
 
 func newDuckServer(t *testing.T, token, domain string) *duckServer {
@@ -38,6 +41,27 @@ func newDuckServer(t *testing.T, token, domain string) *duckServer {
 			return
 		}
 		s.ips = append(s.ips, q.Get("ip"))
+		s.queries = append(s.queries, "ip="+q.Get("ip")+"&ipv6="+q.Get("ipv6"))
+		ip, v6 := q.Get("ip"), q.Get("ipv6")
+		if q.Get("clear") == "true" {
+			s.a, s.aaaa = "", ""
+			fmt.Fprint(w, "OK")
+			return
+		}
+		if ip == "" && v6 == "" {
+			host, _, _ := strings.Cut(r.RemoteAddr, ":")
+			ip = host
+		}
+		for _, v := range []string{ip, v6} {
+			if a, err := netip.ParseAddr(v); err == nil && a.Is4() {
+				s.a = v
+			} else if err == nil {
+				s.aaaa = v
+			} else if v != "" {
+				fmt.Fprint(w, "KO")
+				return
+			}
+		}
 		fmt.Fprint(w, "OK")
 	}))
 	t.Cleanup(s.Close)
