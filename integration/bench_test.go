@@ -35,21 +35,7 @@ func benchLab(b *testing.B, opts ...lab.Options) *lab.Topology {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root for network namespaces and nftables")
 	}
-	plainBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hairpin-bench-")
-		if err != nil {
-			return
-		}
-		path := filepath.Join(dir, "hairpin")
-		if out, err := exec.Command("go", "build", "-o", path, "../cmd/hairpin").CombinedOutput(); err != nil {
-			b.Logf("go build: %v\n%s", err, out)
-			return
-		}
-		plainBin = path
-	})
-	if plainBin == "" {
-		b.Fatal("could not build hairpin")
-	}
+	benchBin(b)
 	var opt lab.Options
 	if len(opts) > 0 {
 		opt = opts[0]
