@@ -43,6 +43,7 @@ func (d *decoder) ddns(n *yaml.Node, path string) []provider.Entry {
 			"tsig_secret_file": str(&e.TSIGSecretFile),
 			"tsig_secret_env":  str(&e.TSIGSecretEnv),
 			"zone_id":          str(&e.ZoneID),
+			"ipv6_param":       str(&e.IPv6Param),
 			"tsig_algorithm":   str(&e.TSIGAlgorithm),
 			"ttl":              func(k string, v *yaml.Node) { given["ttl"] = v; e.TTL, _ = d.integer(v, k, 1, 86400) },
 			"proxied":          func(k string, v *yaml.Node) { given["proxied"] = v; e.Proxied, _ = d.boolean(v, k) },
@@ -122,6 +123,16 @@ func (d *decoder) ddnsSchema(item *yaml.Node, key string, e provider.Entry, rule
 	allowed := map[string]bool{"provider": true, "hostname": true, "publish": true, "family": true}
 	if e.Family != "" && !rule.AAAA {
 		d.errorf(given["family"], key+".family", "use family: ipv4; hairpin sends AAAA records with "+aaaaProviders(), "provider %s does not publish IPv6 addresses in hairpin", e.Provider)
+	}
+	if e.Family == "ipv6" && rule.AAAA && rule.NoIPv6Alone != "" {
+		d.errorf(given["family"], key+".family", "use family: both", "provider %s cannot publish the AAAA record alone: "+rule.NoIPv6Alone, e.Provider)
+	}
+	for _, k := range rule.AAAARequired {
+		allowed[k] = true
+		if e.Family != "" && rule.AAAA && given[k] == nil {
+			d.errorf(item, key+"."+k, "add "+k+": "+strings.Join(rule.Values[k], " or ")+", as the provider documents it",
+				"required key is missing: provider %s needs it to publish the AAAA record", e.Provider)
+		}
 	}
 	for _, k := range rule.Required {
 		allowed[k] = true

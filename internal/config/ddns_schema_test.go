@@ -22,7 +22,12 @@ func TestEveryProviderSchemaParses(t *testing.T) {
 				host = "home"
 			}
 			fields := []string{"provider: " + s.Name, "hostname: " + host}
-			for _, k := range append(append([]string(nil), s.Required...), s.Optional...) {
+			keys := append(append([]string(nil), s.Required...), s.Optional...)
+			if len(s.AAAARequired) > 0 {
+				fields = append(fields, "family: both")
+				keys = append(keys, s.AAAARequired...)
+			}
+			for _, k := range keys {
 				v, ok := sample[k]
 				switch {
 				case k == "server" && s.HTTPServer:

@@ -133,13 +133,23 @@ func TestParseDDNSFamily(t *testing.T) {
 			t.Errorf("family %s: Family = %q, want %q", tt.in, cfg.DDNS[0].Family, tt.want)
 		}
 	}
-	_, err := Parse(file, yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "ddns:",
+	cfg, err := Parse(file, yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "ddns:",
+		"  - {provider: dyndns2, hostname: home.example.net, username: u, password_env: P, family: both, ipv6_param: myipv6}",
+		"  - {provider: duckdns, hostname: home, token_env: T, family: ipv6}"))
+	if err != nil || cfg.DDNS[0].IPv6Param != "myipv6" || cfg.DDNS[1].Family != "ipv6" {
+		t.Fatalf("dyndns2 both and duckdns ipv6: %v", err)
+	}
+	_, err = Parse(file, yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "ddns:",
 		"  - {provider: duckdns, hostname: home, token_env: T}",
 		"  - {provider: dyndns2, hostname: home.example.net, username: u, password_env: P, family: both}",
-		"  - {provider: duckdns, hostname: cams, token_env: T, family: ipv5}"))
+		"  - {provider: duckdns, hostname: cams, token_env: T, family: ipv5}",
+		"  - {provider: dyndns2, hostname: cams.example.net, username: u, password_env: P, family: ipv6, ipv6_param: myip}",
+		"  - {provider: dyndns2, hostname: nas.example.net, username: u, password_env: P, family: both, ipv6_param: ip6}"))
 	want := []string{
-		"hairpin.yaml:5:91: ddns[1].family: provider dyndns2 does not publish IPv6 addresses in hairpin (use family: ipv4; hairpin sends AAAA records with rfc2136, cloudflare, duckdns)",
+		"hairpin.yaml:5:5: ddns[1].ipv6_param: required key is missing: provider dyndns2 needs it to publish the AAAA record (add ipv6_param: myip or myipv6, as the provider documents it)",
 		`hairpin.yaml:6:63: ddns[2].family: "ipv5" is not allowed (use one of: ipv4, ipv6, both)`,
+		"hairpin.yaml:7:91: ddns[3].family: provider dyndns2 cannot publish the AAAA record alone: a dyndns2 request without the IPv4 address lets the provider set the A record to the caller's address, or delete it (use family: both)",
+		`hairpin.yaml:8:108: ddns[4].ipv6_param: "ip6" is not allowed (use one of: myip, myipv6)`,
 	}
 	if got := issues(t, err); !reflect.DeepEqual(got, want) {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -84,7 +84,11 @@ type host struct {
 	file string
 	wake chan struct{}
 
-	send sync.Mutex // serialises updates of this host (the worker and ForceUpdate)
+	// send serialises updates of this host (the worker and ForceUpdate), and of its pair, which shares it.
+	send *sync.Mutex
+	// pair is the other family's host of the same entry when the provider carries both addresses in one
+	// request (provider.Paired); nil otherwise.
+	pair *host
 	mu   sync.Mutex // guards st, abort and sending
 	st   state
 	// abort cancels the update in flight, which carries the address sending; nil when none is.
@@ -143,12 +147,17 @@ func New(entries []provider.Entry, stateDir, userAgent string, logger *slog.Logg
 	dir := filepath.Join(stateDir, "ddns")
 	var errs []error
 	for i, ent := range entries {
+		var first *host
 		for _, fam := range ent.Families() {
 			h, err := e.newHost(ent, dir, fam == "ipv6")
 			if err != nil {
 				errs = append(errs, fmt.Errorf("ddns[%d] %s (%s): %w", i, ent.Hostname, ent.Provider, err))
 				break
 			}
+			if _, paired := h.p.(provider.Paired); paired && first != nil {
+				first.pair, h.pair, h.send = h, first, first.send
+			}
+			first = h
 			e.hosts = append(e.hosts, h)
 		}
 	}
@@ -212,7 +221,7 @@ func (e *Engine) newHost(ent provider.Entry, dir string, v6 bool) (*host, error)
 		file = strings.TrimSuffix(file, ".json") + "_aaaa.json"
 	}
 	h := &host{entry: ent, v6: v6, p: p, hash: configHash(ent, secrets), file: filepath.Join(dir, file),
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), send: new(sync.Mutex)}
 	h.st = e.load(h)
 	return h, nil
 }

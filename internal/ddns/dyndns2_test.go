@@ -27,6 +27,13 @@ import (
 // names the client; the body is a return code: "good A" when the address changed, "nochg A" when it did not,
 // else badauth, !donator, notfqdn, nohost, numhost, abuse, badagent, dnserr or 911. A test may queue answers
 // to force any of them.
+//
+// IPv6 follows the providers' extensions: the AAAA address as a second entry of myip (myip=A,AAAA, the comma
+// list of the dstapp/docker-ddns server, github.com/dstapp/docker-ddns/issues/46) or in myipv6 (Dynu's
+// api.dynu.com/nic/update?hostname=&myip=&myipv6=, quoted in the same issue; No-IP's
+// https://www.noip.com/integrate/request updates A and AAAA "individually or dual-stacked"). A family left out
+// of a request is not left alone, as deSEC's dyndns documentation (desec-stack docs, "Determine IP Addresses")
+// spells out: a missing IPv4 address is the caller's, a missing IPv6 address deletes the AAAA record.
 type dyndnsServer struct {
 	*httptest.Server
 	user, pass string
@@ -35,20 +42,22 @@ type dyndnsServer struct {
 	// gate, when set, holds every request until it is closed; arrived tells the test one is waiting.
 	gate, arrived chan struct{}
 
-	mu      sync.Mutex
-	queue   []string
-	records map[string]string
-	reqs    []dyndnsReq
+	mu       sync.Mutex
+	queue    []string
+	records  map[string]string
+	records6 map[string]string
+	reqs     []dyndnsReq
 }
 
 type dyndnsReq struct {
 	host, myip, ua string
+	myipv6         string
 	remote         string // the client's address and port: one per connection
 	authOK         bool
 }
 
 func newDyndnsServer(t *testing.T, tls bool, user, pass string, hosts ...string) *dyndnsServer {
-	s := &dyndnsServer{user: user, pass: pass, hosts: map[string]bool{}, records: map[string]string{}}
+	s := &dyndnsServer{user: user, pass: pass, hosts: map[string]bool{}, records: map[string]string{}, records6: map[string]string{}}
 	for _, h := range hosts {
 		s.hosts[h] = true
 	}
@@ -72,7 +81,7 @@ func (s *dyndnsServer) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	u, p, ok := r.BasicAuth()
 	q := r.URL.Query()
-	req := dyndnsReq{host: q.Get("hostname"), myip: q.Get("myip"), ua: r.UserAgent(), remote: r.RemoteAddr, authOK: ok && u == s.user && p == s.pass}
+	req := dyndnsReq{host: q.Get("hostname"), myip: q.Get("myip"), myipv6: q.Get("myipv6"), ua: r.UserAgent(), remote: r.RemoteAddr, authOK: ok && u == s.user && p == s.pass}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqs = append(s.reqs, req)
@@ -96,11 +105,34 @@ func (s *dyndnsServer) handle(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "notfqdn")
 	case !s.hosts[req.host]:
 		fmt.Fprintln(w, "nohost")
-	case s.records[req.host] == req.myip:
-		fmt.Fprintln(w, "nochg "+req.myip)
 	default:
-		s.records[req.host] = req.myip
-		fmt.Fprintln(w, "good "+req.myip)
+		v4, v6 := "", req.myipv6
+		for _, a := range strings.Split(req.myip, ",") {
+			if ip, err := netip.ParseAddr(a); err == nil && ip.Is4() {
+				v4 = a
+			} else if err == nil {
+				v6 = a
+			}
+		}
+		if v4 == "" {
+			v4, _, _ = strings.Cut(r.RemoteAddr, ":")
+		}
+		echo := req.myip
+		if echo == "" {
+			echo = v4
+		}
+		same := s.records[req.host] == v4 && s.records6[req.host] == v6
+		s.records[req.host] = v4
+		if v6 == "" {
+			delete(s.records6, req.host)
+		} else {
+			s.records6[req.host] = v6
+		}
+		if same {
+			fmt.Fprintln(w, "nochg "+echo)
+		} else {
+			fmt.Fprintln(w, "good "+echo)
+		}
 	}
 }
 

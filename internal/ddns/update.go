@@ -55,6 +55,15 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	case addr == st.LastAddress && !force:
 		return 0, nil
 	}
+	// other is the pair's address that goes in the same request: the AAAA's beside the A, or the A's beside
+	// the AAAA. An AAAA never goes without its A, which the provider would otherwise move or delete.
+	var other netip.Addr
+	if h.pair != nil {
+		other = e.pairAddress(h.pair)
+		if h.v6 && !other.IsValid() {
+			return 0, &provider.Error{Kind: provider.ErrRetryLater, Msg: "the AAAA record goes out beside the A record, which is not published now"}
+		}
+	}
 	now := e.clock.Now()
 	if now.Before(st.NextRetry) && (!force || st.Wait == waitProvider) {
 		return st.NextRetry.Sub(now), &provider.Error{Kind: provider.ErrRetryLater,
@@ -68,7 +77,16 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	if now := e.addressFor(h); now.IsValid() && now != addr { // moved since read: SetAddress may have looked before abort was set
 		abort(errAddressMoved)
 	}
-	answer, err := h.p.Update(uctx, addr)
+	var answer string
+	var err error
+	switch {
+	case h.pair == nil:
+		answer, err = h.p.Update(uctx, addr)
+	case h.v6:
+		answer, err = h.p.(provider.Paired).UpdatePair(uctx, other, addr)
+	default:
+		answer, err = h.p.(provider.Paired).UpdatePair(uctx, addr, other)
+	}
 	h.mu.Lock()
 	h.abort = nil
 	h.mu.Unlock()
@@ -91,10 +109,41 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	st = h.st
 	h.mu.Unlock()
 	e.save(h.file, st)
+	if other.IsValid() && (err == nil || errors.Is(err, provider.ErrWarning)) {
+		e.recordPair(h.pair, other, st)
+	}
 	if errors.Is(err, provider.ErrWarning) {
 		return wait, nil // accepted; the warning is in status and the log
 	}
 	return wait, err
+}
+
+// pairAddress is what p, the pair of the host sending, adds to the request: its address, unless it is not
+// to be published now (withheld, held, or none).
+func (e *Engine) pairAddress(p *host) netip.Addr {
+	if e.withholding(p) != "" {
+		return netip.Addr{}
+	}
+	p.mu.Lock()
+	held := p.st.Held
+	p.mu.Unlock()
+	if held {
+		return netip.Addr{}
+	}
+	return e.addressFor(p)
+}
+
+// recordPair records for p the accepted request that carried its address addr beside its pair's, so that p
+// does not send the same again: one request per change, whichever family changed. p's send lock is held (the
+// pair shares it); st is the sending host's new state.
+func (e *Engine) recordPair(p *host, addr netip.Addr, st state) {
+	p.mu.Lock()
+	ps := &p.st
+	*ps = state{Version: ps.Version, Hostname: ps.Hostname, Provider: ps.Provider, ConfigHash: ps.ConfigHash,
+		LastAddress: addr, LastSent: st.LastSent, Answer: st.Answer, Warning: st.Warning}
+	saved := *ps
+	p.mu.Unlock()
+	e.save(p.file, saved)
 }
 
 // clean makes err safe to log and show: an *Error with every secret scrubbed from its text, of the same kind so

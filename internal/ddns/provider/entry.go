@@ -22,6 +22,9 @@ type Entry struct {
 	// cloudflare
 	ZoneID  string
 	Proxied bool
+	// dyndns2: how a request carries the IPv6 address beside the IPv4 one, "myip" (myip=V4,V6) or "myipv6"
+	// (myip=V4&myipv6=V6). Left out of the config hash when empty.
+	IPv6Param string `json:",omitempty"`
 	// Family is which records the hostname gets: "" or "ipv4" (A), "ipv6" (AAAA) or "both". Left out of the
 	// config hash when empty, so that configs written before it keep their state.
 	Family string `json:",omitempty"`
@@ -52,6 +55,11 @@ type Schema struct {
 	Values map[string][]string
 	// AAAA says the provider publishes IPv6 addresses (family: ipv6 or both).
 	AAAA bool
+	// AAAARequired lists keys an entry needs to publish IPv6 addresses.
+	AAAARequired []string
+	// NoIPv6Alone, when set, is why the provider cannot publish the AAAA record without the A record (family
+	// ipv6 is refused; both is fine).
+	NoIPv6Alone string
 	// Hostname checks the hostname where the provider has its own rule, returning the problem and the fix;
 	// nil: a fully qualified name.
 	Hostname func(hostname string) (problem, fix string)

@@ -22,6 +22,14 @@ type Provider interface {
 	Update(ctx context.Context, addr netip.Addr) (answer string, err error)
 }
 
+// Paired is a Provider whose protocol must carry both addresses of a hostname in one request (dyndns2): an
+// address left out is taken by many providers to be the caller's, or to delete its record. For an entry of
+// family both the engine calls UpdatePair with the A and the AAAA address (an invalid one: not published now)
+// and records the outcome for each family sent.
+type Paired interface {
+	UpdatePair(ctx context.Context, v4, v6 netip.Addr) (answer string, err error)
+}
+
 // Env is what a provider is built with.
 type Env struct {
 	// HTTP is the client for HTTP providers; it verifies certificates.

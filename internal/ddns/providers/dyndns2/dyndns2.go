@@ -1,5 +1,11 @@
 // Package dyndns2 speaks the DynDNS "Remote Access Update API" (GET /nic/update with basic auth), which DynDNS,
 // No-IP, Dynu and many others implement, and maps its return codes onto the engine's hold / wait / backoff.
+//
+// IPv6 is an extension each provider spells its own way: a second address in myip (myip=V4,V6) or a parameter
+// of its own (myip=V4&myipv6=V6, as Dynu and No-IP document). What they share is that an address left out of
+// a request is not left alone: it is taken from the caller's connection, or its record is deleted (deSEC's
+// dyndns documentation says so outright). So the A and the AAAA record always travel in one request
+// (provider.Paired), the entry names the provider's spelling in ipv6_param, and family ipv6 alone is refused.
 package dyndns2
 
 import (
@@ -9,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -23,13 +30,17 @@ type dyndns2 struct {
 	hostname string
 	username string
 	password string
+	// ipv6Param is how the AAAA address travels: "myip" (a comma list) or "myipv6".
+	ipv6Param string
 }
 
 var _ provider.Provider = (*dyndns2)(nil)
 
 // Schema is the config keys of a dyndns2 entry.
 var Schema = provider.Schema{Name: "dyndns2", Required: []string{"username"}, Secrets: [][2]string{{"password_file", "password_env"}},
-	Optional: []string{"server"}, HTTPServer: true}
+	Optional: []string{"server"}, HTTPServer: true,
+	AAAA: true, AAAARequired: []string{"ipv6_param"}, Values: map[string][]string{"ipv6_param": {"myip", "myipv6"}},
+	NoIPv6Alone: "a dyndns2 request without the IPv4 address lets the provider set the A record to the caller's address, or delete it"}
 
 // New builds the provider for one entry. A server URL without a path gets the protocol's /nic/update; one with
 // a path is used as given, for services that put the same protocol elsewhere.
@@ -48,14 +59,44 @@ func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("password: %w", err)
 	}
-	return &dyndns2{env: env, endpoint: u, hostname: e.Hostname, username: e.Username, password: pw}, nil
+	if e.Family != "" && e.IPv6Param != "myip" && e.IPv6Param != "myipv6" {
+		return nil, fmt.Errorf("family %s needs ipv6_param: myip or myipv6", e.Family)
+	}
+	return &dyndns2{env: env, endpoint: u, hostname: e.Hostname, username: e.Username, password: pw, ipv6Param: e.IPv6Param}, nil
 }
 
+var _ provider.Paired = (*dyndns2)(nil)
+
 func (d *dyndns2) Update(ctx context.Context, addr netip.Addr) (string, error) {
+	if addr.Is6() && !addr.Is4In6() {
+		return d.UpdatePair(ctx, netip.Addr{}, addr)
+	}
+	return d.UpdatePair(ctx, addr, netip.Addr{})
+}
+
+// UpdatePair sends v4 and v6 in one request; an invalid one is left out.
+func (d *dyndns2) UpdatePair(ctx context.Context, v4, v6 netip.Addr) (string, error) {
+	v4 = v4.Unmap()
+	if v6.IsValid() && (!v4.IsValid() || d.ipv6Param == "") {
+		// Without the IPv4 address beside it the provider would move or delete the A record.
+		return "", provider.Hold("", "dyndns2 sends the AAAA address only beside the IPv4 one (family both, ipv6_param)")
+	}
 	u := *d.endpoint
 	q := u.Query()
 	q.Set("hostname", d.hostname)
-	q.Set("myip", addr.String())
+	var sent []netip.Addr
+	switch {
+	case !v6.IsValid():
+		q.Set("myip", v4.String())
+		sent = []netip.Addr{v4}
+	case d.ipv6Param == "myipv6":
+		q.Set("myip", v4.String())
+		q.Set("myipv6", v6.String())
+		sent = []netip.Addr{v4, v6}
+	default:
+		q.Set("myip", v4.String()+","+v6.String())
+		sent = []netip.Addr{v4, v6}
+	}
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -66,7 +107,7 @@ func (d *dyndns2) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return Parse(status, body, addr)
+	return parse(status, body, sent)
 }
 
 type outcome struct {
@@ -96,6 +137,13 @@ var codes = map[string]outcome{
 // Parse reads one update answer: the first word of the first line is the return code. addr is what was sent;
 // "good 127.0.0.1" for any other address means the agent was refused.
 func Parse(status int, body []byte, addr netip.Addr) (string, error) {
+	return parse(status, body, []netip.Addr{addr})
+}
+
+// parse is Parse for a request that sent every address in sent; the answer may echo them as a comma list or as
+// separate words.
+func parse(status int, body []byte, sent []netip.Addr) (string, error) {
+	addr := sent[0]
 	line, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n")
 	fields := strings.Fields(line)
 	code := ""
@@ -111,11 +159,13 @@ func Parse(status int, body []byte, addr netip.Addr) (string, error) {
 		if status/100 != 2 {
 			return "", provider.RetryLater(line, provider.ServerTrouble, fmt.Sprintf("success code with HTTP status %d", status))
 		}
-		if len(fields) > 1 {
-			if held, err := netip.ParseAddr(fields[1]); err == nil && held.Unmap() != addr.Unmap() {
-				// Accepted, so repeating would only annoy the provider; but the hostname points elsewhere.
-				return "", provider.Warn(line, fmt.Sprintf("the provider holds %s for the hostname, not the %s sent "+
-					"(it may have taken the address the request came from: a proxy or VPN on the way?)", held, addr))
+		for _, f := range fields[1:] {
+			for _, w := range strings.Split(f, ",") {
+				if held, err := netip.ParseAddr(w); err == nil && !slices.Contains(sent, held.Unmap()) {
+					// Accepted, so repeating would only annoy the provider; but the hostname points elsewhere.
+					return "", provider.Warn(line, fmt.Sprintf("the provider holds %s for the hostname, not the %s sent "+
+						"(it may have taken the address the request came from: a proxy or VPN on the way?)", held, joinAddrs(sent)))
+				}
 			}
 		}
 		return provider.Clean(line), nil
@@ -132,4 +182,12 @@ func Parse(status int, body []byte, addr netip.Addr) (string, error) {
 		// reason to hammer the server either.
 		return "", provider.RetryLater(line, provider.ServerTrouble, fmt.Sprintf("unexpected answer (HTTP %d)", status))
 	}
+}
+
+func joinAddrs(addrs []netip.Addr) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
 }
