@@ -162,3 +162,30 @@ func TestDyndns2AAAARunning(t *testing.T) {
 		t.Errorf("requests = %+v, want one more carrying both", r)
 	}
 }
+
+// TestDyndns2AAAAPauseBindsBoth: a pause the provider asks for (dnserr: at least 30 minutes) and a hold
+// (badauth) answer for the hostname, so the other family's change waits too instead of sending.
+func TestDyndns2AAAAPauseBindsBoth(t *testing.T) {
+	for _, code := range []string{"dnserr", "badauth"} {
+		t.Run(code, func(t *testing.T) {
+			s := newDynSetup(t)
+			s.entry.Family, s.entry.IPv6Param = "both", "myip"
+			e := s.engine(t)
+			e.SetAddress(addrA)
+			s.srv.Queue(code)
+			if err := e.Update(t.Context()); err == nil {
+				t.Fatal("no error for " + code)
+			}
+			e.SetAddress6(netip.MustParseAddr("2001:db8:ffff::10"))
+			_ = e.Update(t.Context())
+			if n := len(s.srv.Requests()); n != 1 {
+				t.Errorf("%d requests after %s, want the one answered with it", n, code)
+			}
+			for _, st := range e.Status() {
+				if st.NextRetry.IsZero() && !st.Held {
+					t.Errorf("family %q neither waits nor holds: %+v", st.Family, st)
+				}
+			}
+		})
+	}
+}
