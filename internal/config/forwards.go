@@ -224,10 +224,10 @@ func (d *decoder) crossCheck(cfg *Config, doc, wanNode, lanNode, fwdNode *yaml.N
 	}
 	if cfg.Backend == BackendRouterOS {
 		for i, f := range cfg.Forwards {
-			if f.To6.IsValid() {
+			if f.To6.IID {
 				item := d.fwdItems[i]
-				d.warnf(valueOf(item.node, "to6"), fmt.Sprintf("forwards[%d].to6", item.index), "use backend linux for IPv6 forwards, or remove to6",
-					"the routeros backend does not forward IPv6 yet; this forward works on IPv4 only")
+				d.warnf(valueOf(item.node, "to6"), fmt.Sprintf("forwards[%d].to6", item.index), "write the target's full IPv6 address (a ULA keeps it stable), or use backend linux",
+					"the routeros backend forwards a literal to6 address only (following the LAN prefix for an interface identifier would take a script on the router); this forward works on IPv4 only")
 			}
 		}
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/backend"
-	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
@@ -142,9 +141,6 @@ func (d *Daemon) Status(ctx context.Context) Status {
 			fs.Limit = f.Limit.String()
 		}
 		fs.IPv6 = IPv6Status(d.installed, f.Name)
-		if d.cfg.Backend == config.BackendRouterOS && f.To6.IsValid() {
-			fs.IPv6 = "off: the routeros backend does not forward IPv6 yet"
-		}
 		s.Forwards = append(s.Forwards, fs)
 	}
 	if d.hosts != nil {

@@ -36,6 +36,9 @@ const (
 	OffNoPrefix  = "no IPv6 prefix of /64 or shorter on the LAN interface for its interface identifier"
 	OffGuarded   = "it has an allow list or a limit, which hold IPv4 sources only"
 	OffNoAddress = "the router has no global IPv6 address"
+	// OffIIDRouterOS: following the LAN prefix would take a script on the router; RouterOS forwards a literal
+	// to6 address only.
+	OffIIDRouterOS = "an interface identifier needs backend linux; backend routeros forwards a literal to6 address only"
 )
 
 // build6 computes the IPv6 side; nil when no forward names an IPv6 target.
@@ -66,6 +69,9 @@ func build6(cfg *config.Config, obs Observed) (*Desired6, []string) {
 		case f.AllowOn || f.Limit != nil:
 			// The config refuses this; a plan built some other way must still not open a guarded forward.
 			d.Off = append(d.Off, Off6{f.Name, OffGuarded})
+			continue
+		case f.To6.IID && cfg.Backend == config.BackendRouterOS:
+			d.Off = append(d.Off, Off6{f.Name, OffIIDRouterOS})
 			continue
 		case f.To6.IID && !hasPrefix:
 			d.Off = append(d.Off, Off6{f.Name, OffNoPrefix})

@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,13 +39,17 @@ type Backend struct {
 	wanIf string
 	lanIf string
 	cloud bool
-	mu    sync.Mutex
+	// ipv6: some forward has a literal to6, so Observe reads /ipv6/address and Apply keeps the /ipv6 firewall
+	// items; without it hairpin reads nothing of /ipv6 (Down still clears it).
+	ipv6 bool
+	mu   sync.Mutex
 }
 
 var _ backend.Backend = (*Backend)(nil)
 
 type options struct {
 	wanIf, lanIf string
+	ipv6         bool
 	timeout      time.Duration
 }
 
@@ -55,6 +60,9 @@ type Option func(*options)
 func withInterfaces(wan, lan string) Option {
 	return func(o *options) { o.wanIf, o.lanIf = wan, lan }
 }
+
+// withIPv6 makes the backend forward on IPv6 too (a forward has a literal to6).
+func withIPv6(on bool) Option { return func(o *options) { o.ipv6 = on } }
 
 // withTimeout bounds each request (default routeros.timeout, 55 s).
 func withTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
@@ -95,12 +103,16 @@ func New(cfg *config.RouterOS, logger *slog.Logger, opts ...Option) (*Backend, e
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{c: c, log: logger, wanIf: o.wanIf, lanIf: o.lanIf, cloud: cfg.IPCloud}, nil
+	return &Backend{c: c, log: logger, wanIf: o.wanIf, lanIf: o.lanIf, cloud: cfg.IPCloud, ipv6: o.ipv6}, nil
 }
 
 // fromConfig is New for a whole config: the router settings and the interface names.
 func fromConfig(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Backend, error) {
-	return New(cfg.RouterOS, logger, append([]Option{withInterfaces(cfg.WAN.Interface, cfg.LAN.Interface)}, opts...)...)
+	v6 := false
+	for _, f := range cfg.Forwards {
+		v6 = v6 || f.To6.IsValid() && !f.To6.IID
+	}
+	return New(cfg.RouterOS, logger, append([]Option{withInterfaces(cfg.WAN.Interface, cfg.LAN.Interface), withIPv6(v6)}, opts...)...)
 }
 
 // readPassword takes the password from the file (read by secret.Read) or the environment variable the config
@@ -178,7 +190,44 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	if err := b.syncRules(ctx, nat, natItems(d)); err != nil {
 		return err
 	}
-	return b.syncRules(ctx, mangle, mangleItems(d))
+	if err := b.syncRules(ctx, mangle, mangleItems(d)); err != nil {
+		return err
+	}
+	if !b.ipv6 && d.V6 == nil {
+		return nil
+	}
+	return b.apply6(ctx, d)
+}
+
+// apply6 makes hairpin's /ipv6 firewall items exactly d's IPv6 side, in the same order as on IPv4: the list,
+// then the rules that name it.
+func (b *Backend) apply6(ctx context.Context, d *plan.Desired) error {
+	nat, err := b.readTable(ctx, pathNAT6, url.Values{".proplist": {natProps6}})
+	if err != nil {
+		return err
+	}
+	mangle, err := b.readTable(ctx, pathMangle6, url.Values{".proplist": {mangleProps6}})
+	if err != nil {
+		return err
+	}
+	lists, err := b.readLists6(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.syncList(ctx, lists, ListWAN, markWAN, wanStrings6(d)); err != nil {
+		return err
+	}
+	if err := b.syncRules(ctx, nat, natItems6(d, b.lanIf)); err != nil {
+		return err
+	}
+	if err := b.syncRules(ctx, mangle, mangleItems6(d, b.lanIf)); err != nil {
+		return err
+	}
+	if len(natItems6(d, b.lanIf)) == 0 {
+		// No rule names the list any more.
+		return b.syncList(ctx, lists, ListWAN, markWAN, nil)
+	}
+	return nil
 }
 
 // staleAllowLists names the forwards whose allow list hairpin's rules on the router still use but that d does
@@ -230,7 +279,7 @@ func (b *Backend) Down(ctx context.Context) error {
 	}
 	allow := staleAllowLists(nat, nil)
 	rules := 0
-	for _, path := range []string{pathMangle, pathNAT} {
+	for _, path := range []string{pathMangle, pathNAT, pathMangle6, pathNAT6} {
 		t, err := b.readTable(ctx, path, url.Values{".proplist": {".id,comment"}})
 		if err != nil {
 			return err
@@ -249,6 +298,15 @@ func (b *Backend) Down(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	lists6, err := b.readLists6(ctx)
+	if err != nil {
+		return err
+	}
+	m6, err := b.removeOwned(ctx, lists6, MarkerPrefix)
+	if err != nil {
+		return err
+	}
+	m += m6
 	b.log.Info("removed hairpin's items from the router", "rules", rules, "address_list_entries", m)
 	return nil
 }
@@ -301,6 +359,11 @@ func (b *Backend) Observe(ctx context.Context) (plan.Observed, error) {
 			obs.LANNets = append(obs.LANNets, p.Masked())
 		}
 	}
+	if b.ipv6 {
+		if err := b.observe6(ctx, &obs); err != nil {
+			return obs, err
+		}
+	}
 	if b.cloud {
 		got, err := b.c.do(ctx, http.MethodGet, pathCloud, url.Values{".proplist": {"public-address"}}, nil)
 		if err != nil {
@@ -313,6 +376,33 @@ func (b *Backend) Observe(ctx context.Context) (plan.Observed, error) {
 		}
 	}
 	return obs, nil
+}
+
+// observe6 reads the WAN interface's IPv6 addresses and the LAN interface's (with their prefix length) from
+// /ipv6/address. Disabled, invalid and deprecated addresses are skipped; which of them are global is the
+// plan's business (link-local ones never are).
+func (b *Backend) observe6(ctx context.Context, obs *plan.Observed) error {
+	entries, err := b.c.do(ctx, http.MethodGet, pathAddress6, url.Values{".proplist": {"address,interface,disabled,invalid,deprecated"}}, nil)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e["disabled"] == "true" || e["invalid"] == "true" || e["deprecated"] == "true" {
+			continue
+		}
+		p, err := netip.ParsePrefix(e["address"])
+		if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
+			continue
+		}
+		switch e["interface"] {
+		case b.wanIf:
+			obs.WAN6 = append(obs.WAN6, p.Addr())
+		case b.lanIf:
+			obs.LAN6 = append(obs.LAN6, p)
+		}
+	}
+	slices.SortFunc(obs.WAN6, netip.Addr.Compare)
+	return nil
 }
 
 func addrStrings(addrs []netip.Addr) []string {

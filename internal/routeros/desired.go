@@ -221,5 +221,11 @@ func listItems(list, mark string, addrs []string) []item {
 	return out
 }
 
-// canonAddr writes an address the way RouterOS shows it in an address list: a host without "/32".
-func canonAddr(s string) string { return strings.TrimSuffix(s, "/32") }
+// canonAddr writes an address the way RouterOS shows it in an address list: a host without "/32" (or, in
+// /ipv6 firewall address-list, "/128", whichever way the router shows it).
+func canonAddr(s string) string {
+	if strings.Contains(s, ":") {
+		return strings.TrimSuffix(s, "/128")
+	}
+	return strings.TrimSuffix(s, "/32")
+}

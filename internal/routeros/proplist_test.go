@@ -10,7 +10,8 @@ import (
 // TestProplistCoversSchema keeps the .proplist of the rule reads equal to every setting a rule can have in the
 // oldest and newest release: a matcher missing from it would hide a user's edit of one of hairpin's rules.
 func TestProplistCoversSchema(t *testing.T) {
-	for _, tt := range []struct{ menu, props string }{{"ip/firewall/nat", natProps}, {"ip/firewall/mangle", mangleProps}} {
+	for _, tt := range []struct{ menu, props string }{{"ip/firewall/nat", natProps}, {"ip/firewall/mangle", mangleProps},
+		{"ipv6/firewall/nat", natProps6}, {"ipv6/firewall/mangle", mangleProps6}} {
 		have := map[string]bool{}
 		for _, p := range strings.Split(tt.props, ",") {
 			have[p] = true

@@ -44,6 +44,19 @@ func (b *Backend) readLists(ctx context.Context, allow ...string) (*table, error
 	return &table{path: pathAddrList, entries: entries}, nil
 }
 
+// readLists6 fetches hairpin's /ipv6 firewall address-list entries: list hairpin-wan there, and the
+// entries marked as its wherever they were moved.
+func (b *Backend) readLists6(ctx context.Context) (*table, error) {
+	entries, err := b.c.do(ctx, http.MethodPost, pathAddrList6+"/print", nil, map[string]any{
+		".proplist": ".id,list,address,comment,disabled",
+		".query":    []string{"list=" + ListWAN, "comment=" + markWAN, "#|"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &table{path: pathAddrList6, entries: entries}, nil
+}
+
 func (b *Backend) create(ctx context.Context, t *table, w item, before string) error {
 	body := map[string]string{"comment": w.key}
 	for k, v := range w.props {

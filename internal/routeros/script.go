@@ -12,7 +12,7 @@ import (
 // propOrder is the order properties are written in the script, as RouterOS's own export does: what the rule
 // is, what it matches, what it does.
 var propOrder = []string{"chain", "action", "in-interface", "dst-address-type", "src-address-list", "dst-address-list",
-	"connection-nat-state", "connection-mark", "protocol", "dst-port", "to-addresses", "to-ports", "new-connection-mark",
+	"connection-nat-state", "connection-mark", "protocol", "dst-port", "to-addresses", "to-address", "to-ports", "new-connection-mark",
 	"passthrough"}
 
 // UpdaterName is the name of the script and scheduler entry Script creates.
@@ -48,6 +48,9 @@ func Script(cfg *config.Config) string {
 	w("/ip firewall mangle remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("/ip firewall nat remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("/ip firewall address-list remove [find where comment~\"^%s\"]", MarkerPrefix)
+	w("/ipv6 firewall mangle remove [find where comment~\"^%s\"]", MarkerPrefix)
+	w("/ipv6 firewall nat remove [find where comment~\"^%s\"]", MarkerPrefix)
+	w("/ipv6 firewall address-list remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("")
 	if len(cfg.LAN.Subnets) > 0 {
 		w("# The LAN subnets: source and destination of the hairpin masquerade.")
@@ -109,15 +112,50 @@ func Script(cfg *config.Config) string {
 	}
 	w("}")
 	w("")
-	writeUpdater(w, cfg)
+	v6 := writeIPv6(w, cfg, d)
+	writeUpdater(w, cfg, v6)
 	return b.String()
+}
+
+// writeIPv6 writes the /ipv6 firewall rules of the forwards with a literal to6 and reports whether there
+// were any. The list of the router's global addresses they match is the updater's to fill.
+func writeIPv6(w func(string, ...any), cfg *config.Config, d *plan.Desired) bool {
+	nat := natItems6(d, cfg.LAN.Interface)
+	if len(nat) == 0 {
+		return false
+	}
+	w("# IPv6: the forwards with a literal to6, on the router's global IPv6 addresses (list %s in /ipv6 firewall", ListWAN)
+	w("# address-list, kept by the updater). A to6 written as an interface identifier is not forwarded on RouterOS:")
+	w("# following the LAN prefix would take a script of its own.")
+	for _, it := range nat {
+		if it.key == markMasq {
+			w("# Hairpin masquerade of the connections the mangle rule below marked.")
+		}
+		w("/ipv6 firewall nat add %s comment=%s", renderProps(it.props), quote(it.key))
+	}
+	for _, it := range mangleItems6(d, cfg.LAN.Interface) {
+		w("# Mark LAN clients' connections to the router's global addresses that carry no mark of yours (before dst-nat).")
+		w("/ipv6 firewall mangle add %s comment=%s", renderProps(it.props), quote(it.key))
+	}
+	w("{")
+	w("  :local first [/ipv6 firewall nat find where chain=dstnat && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
+	w("  :if ([:len $first] > 0) do={ /ipv6 firewall nat move [find where chain=dstnat && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
+	w("  :set first [/ipv6 firewall nat find where chain=output && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
+	w("  :if ([:len $first] > 0) do={ /ipv6 firewall nat move [find where chain=output && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
+	w("}")
+	w("")
+	return true
 }
 
 // writeUpdater writes the updater script, its scheduler entry and a first run. Its variables are named
 // unlike any property of the menus it searches: in `find where list=$list` RouterOS reads `list` as the
 // entry's own property, so the comparison is always true (the manual's reserved variable names).
-func writeUpdater(w func(string, ...any), cfg *config.Config) {
+func writeUpdater(w func(string, ...any), cfg *config.Config, v6 bool) {
 	w("# %s keeps list %s equal to %s's IPv4 addresses.", UpdaterName, ListWAN, cfg.WAN.Interface)
+	if v6 {
+		w("# With IPv6 forwards it also keeps the /ipv6 list %s equal to its global IPv6 addresses (or, when it has", ListWAN)
+		w("# none, to %s's: an ISP may route the delegated prefix to a WAN with a link-local address only).", cfg.LAN.Interface)
+	}
 	w("/system script add name=%s comment=%s policy=read,write,test dont-require-permissions=no source={", UpdaterName, quote(markUpdater))
 	w("  # :local, not :global: every value is read fresh on each run and forgotten after it, so no address from an")
 	w("  # earlier run (or from DNS, which may still hold the old one) can end up in the rules.")
@@ -153,9 +191,44 @@ func writeUpdater(w func(string, ...any), cfg *config.Config) {
 		w("  }")
 		w("  $sync hpList=%s hpMark=%s hpWant=$lan", quoteAlways(ListLAN), quoteAlways(markLAN))
 	}
+	if v6 {
+		writeUpdater6(w, cfg)
+	}
 	w("}")
 	w("/system scheduler add name=%s comment=%s start-time=startup interval=1m policy=read,write,test on-event=%s", UpdaterName, quote(markUpdater), quoteAlways("/system script run "+UpdaterName))
 	w("/system script run %s", UpdaterName)
+}
+
+// writeUpdater6 writes the updater's IPv6 part. RouterOS may show an IPv6 list entry with its /128, so
+// entries are compared without it, and an add that the router refuses as a duplicate is not an error.
+func writeUpdater6(w func(string, ...any), cfg *config.Config) {
+	w("  :local sync6 do={")
+	w("    :foreach i in=[/ipv6 firewall address-list find where list=$hpList && comment=$hpMark] do={")
+	w("      :local e [:tostr [/ipv6 firewall address-list get $i address]]")
+	w("      :if ([:typeof [:find $e \"/\"]] = \"num\") do={ :set e [:pick $e 0 [:find $e \"/\"]] }")
+	w("      :if ([:len [:find $hpWant $e]] = 0) do={ /ipv6 firewall address-list remove $i }")
+	w("    }")
+	w("    :foreach a in=$hpWant do={")
+	w("      :local a128 ($a . \"/128\")")
+	w("      :if ([:len [/ipv6 firewall address-list find where list=$hpList && (address=$a || address=$a128)]] = 0) do={")
+	w("        :do { /ipv6 firewall address-list add list=$hpList address=$a comment=$hpMark } on-error={}")
+	w("      }")
+	w("    }")
+	w("  }")
+	w("  # Global addresses only: not link-local (fe80::/10) nor ULA (fc00::/7).")
+	w("  :local global6 do={")
+	w("    :local out [:toarray \"\"]")
+	w("    :foreach i in=[/ipv6 address find where interface=$hpIface && !disabled && !invalid] do={")
+	w("      :local a [:tostr [/ipv6 address get $i address]]")
+	w("      :set a [:pick $a 0 [:find $a \"/\"]]")
+	w("      :local p [:pick $a 0 2]")
+	w("      :if ($p != \"fe\" && $p != \"fd\" && $p != \"fc\") do={ :set out ($out, $a) }")
+	w("    }")
+	w("    :return $out")
+	w("  }")
+	w("  :local wan6 [$global6 hpIface=%s]", quoteAlways(cfg.WAN.Interface))
+	w("  :if ([:len $wan6] = 0) do={ :set wan6 [$global6 hpIface=%s] }", quoteAlways(cfg.LAN.Interface))
+	w("  $sync6 hpList=%s hpMark=%s hpWant=$wan6", quoteAlways(ListWAN), quoteAlways(markWAN))
 }
 
 func renderProps(p Entry) string {

@@ -18,7 +18,7 @@ import (
 // level and inside the updater's source, against the /console/inspect schema of the oldest and the newest
 // release: menu, verb, parameter names, enumerated values, and the properties a `find where` compares.
 func TestScriptMatchesSchema(t *testing.T) {
-	for _, name := range []string{"cameras", "double-nat", "allowlist"} {
+	for _, name := range []string{"cameras", "double-nat", "allowlist", "ipv6"} {
 		cfg, err := config.Load(filepath.Join("testdata", name+".yaml"))
 		if err != nil {
 			t.Fatal(err)
@@ -37,6 +37,41 @@ func TestScriptMatchesSchema(t *testing.T) {
 					if !slices.Contains(c.seen, want) {
 						t.Errorf("the check never saw %q (saw %v)", want, c.seen)
 					}
+				}
+				if name != "ipv6" {
+					return
+				}
+				for _, want := range []string{"ipv6/firewall/nat add", "ipv6/firewall/mangle add", "ipv6/firewall/address-list add",
+					"ipv6/firewall/address-list find", "ipv6/firewall/address-list remove", "ipv6/address find", "ipv6/firewall/nat move"} {
+					if !slices.Contains(c.seen, want) {
+						t.Errorf("the check never saw %q (saw %v)", want, c.seen)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestScriptSchemaCheckCatchesIPv6Mistakes: the IPv6 menus are checked as strictly, with their own words.
+func TestScriptSchemaCheckCatchesIPv6Mistakes(t *testing.T) {
+	cfg, err := config.Load(filepath.Join("testdata", "ipv6.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := Script(cfg)
+	for _, tt := range []struct{ name, old, new, want string }{
+		{"IPv4's to-addresses", `to-address="fd00::180"`, `to-addresses="fd00::180"`, "unknown parameter to-addresses"},
+		{"a chain IPv6 mangle lacks", "/ipv6 firewall mangle add chain=prerouting", "/ipv6 firewall mangle add chain=prerouting connection-nat-state=dstnap", "input does not match any value of connection-nat-state"},
+		{"a property /ipv6 address lacks", "/ipv6 address find where interface=", "/ipv6 address find where network=", "no property network"},
+	} {
+		for _, v := range []string{rostest.Oldest(), rostest.Newest()} {
+			t.Run(tt.name+"/RouterOS-"+v, func(t *testing.T) {
+				if !strings.Contains(good, tt.old) {
+					t.Fatalf("the script has no %q", tt.old)
+				}
+				p := checkScript(rostest.MustSchema(v), strings.Replace(good, tt.old, tt.new, 1)).problems
+				if !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, tt.want) }) {
+					t.Errorf("broken script passed; problems %v, want one containing %q", p, tt.want)
 				}
 			})
 		}

@@ -31,6 +31,28 @@ const (
 		"src-address-type,src-mac-address,src-port,tcp-flags,tcp-mss,time,tls-host,tos,ttl"
 )
 
+// natProps6 and mangleProps6 are the same for the /ipv6 firewall menus, whose parameters differ (to-address,
+// no ipv4-options, headers and hop limits of their own).
+const (
+	natProps6 = ".id,dynamic,action,address-list,address-list-timeout,chain,comment,connection-bytes,connection-limit," +
+		"connection-mark,connection-rate,connection-state,connection-type,content,disabled,dscp,dst-address," +
+		"dst-address-list,dst-address-type,dst-limit,dst-port,headers,hop-limit,icmp-options,in-bridge-port," +
+		"in-bridge-port-list,in-interface,in-interface-list,ingress-priority,ipsec-policy,jump-target,limit,log," +
+		"log-prefix,nth,out-bridge-port,out-bridge-port-list,out-interface,out-interface-list,packet-mark," +
+		"packet-size,per-connection-classifier,port,priority,protocol,random,routing-mark,src-address," +
+		"src-address-list,src-address-type,src-mac-address,src-port,tcp-flags,tcp-mss,time,tls-host,to-address," +
+		"to-ports,tos"
+	mangleProps6 = ".id,dynamic,action,address-list,address-list-timeout,chain,comment,connection-bytes,connection-limit," +
+		"connection-mark,connection-nat-state,connection-rate,connection-state,connection-type,content,disabled," +
+		"dscp,dst-address,dst-address-list,dst-address-type,dst-limit,dst-port,dst-prefix,headers,hop-limit," +
+		"icmp-options,in-bridge-port,in-bridge-port-list,in-interface,in-interface-list,ingress-priority," +
+		"ipsec-policy,jump-target,limit,log,log-prefix,new-connection-mark,new-dscp,new-hop-limit,new-mss," +
+		"new-packet-mark,new-priority,new-routing-mark,nth,out-bridge-port,out-bridge-port-list,out-interface," +
+		"out-interface-list,packet-mark,packet-size,passthrough,per-connection-classifier,port,priority,protocol," +
+		"random,routing-mark,sniff-id,sniff-target,sniff-target-port,src-address,src-address-list," +
+		"src-address-type,src-mac-address,src-port,src-prefix,tcp-flags,tcp-mss,time,tls-host,tos"
+)
+
 // table is hairpin's copy of one RouterOS menu, in the router's order. Every write updates it, so later
 // decisions of the same reconcile (where to place the next rule) see the effect of earlier ones.
 type table struct {

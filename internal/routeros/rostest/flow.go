@@ -42,10 +42,11 @@ func (v Verdict) ReplyBypassesRouter(r *Router) bool {
 	if !v.DstNAT || v.Local {
 		return false
 	}
-	if r.isLocal(v.Src) {
+	f := familyOf(v.Src)
+	if r.isLocal(f, v.Src) {
 		return false
 	}
-	out, _ := r.route(v.Src)
+	out, _ := r.route(f, v.Src)
 	return out == v.OutInterface
 }
 
@@ -64,11 +65,31 @@ func (r *Router) SetDefaultRoute(iface string) {
 	r.defaultIf = iface
 }
 
+// family is the menus a packet of one address family passes: /ip or /ipv6.
+type family struct {
+	nat, mangle, addrList, address string
+	// toAddr is dst-nat's and src-nat's target: to-addresses in /ip firewall nat, to-address in /ipv6's.
+	toAddr string
+}
+
+var (
+	family4 = family{NAT, Mangle, AddrList, Address, "to-addresses"}
+	family6 = family{NAT6, Mangle6, AddrList6, Address6, "to-address"}
+)
+
+func familyOf(a netip.Addr) family {
+	if a.Is6() && !a.Is4In6() {
+		return family6
+	}
+	return family4
+}
+
 // Evaluate runs a connection's first packet through the rules the router holds, in RouterOS's packet flow
 // (the manual's "Packet Flow in RouterOS" page): a packet arriving on an
 // interface passes mangle prerouting and nat dstnat, then routing, mangle forward, mangle postrouting and nat
 // srcnat; one the router sends passes mangle output and nat output, then routing, mangle postrouting and nat
-// srcnat. NAT is decided on this first packet, as on a router. Only what hairpin's tests need is modelled:
+// srcnat. NAT is decided on this first packet, as on a router. An IPv6 packet passes the /ipv6 menus (nat,
+// mangle, address-list, address) and nothing of /ip, as on a router. Only what hairpin's tests need is modelled:
 // matchers on addresses, address lists, interfaces and interface lists, protocol and ports, address type
 // local, connection-nat-state, connection-mark and connection-state=new; actions accept, dst-nat,
 // masquerade, src-nat, mark-connection, passthrough and log. A rule with anything else, or with a property
@@ -76,8 +97,9 @@ func (r *Router) SetDefaultRoute(iface string) {
 func (r *Router) Evaluate(p Packet) (Verdict, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	f := familyOf(p.Dst)
 	// Every rule must be one the router's release can hold, whether or not this packet reaches it.
-	for _, table := range []string{Mangle, NAT} {
+	for _, table := range []string{f.mangle, f.nat} {
 		for _, e := range r.menus[table].items {
 			for k := range e {
 				if !r.schema.HasParam(schemaName(table), "add", k) && !readOnly[k] {
@@ -86,11 +108,11 @@ func (r *Router) Evaluate(p Packet) (Verdict, error) {
 			}
 		}
 	}
-	ev := &evaluation{r: r, p: p}
+	ev := &evaluation{r: r, p: p, f: f}
 	if p.InInterface == "" && !p.Src.IsValid() {
-		out, _ := r.route(p.Dst)
-		ev.p.Src = r.addressOn(out)
-		if r.isLocal(p.Dst) {
+		out, _ := r.route(f, p.Dst)
+		ev.p.Src = r.addressOn(f, out)
+		if r.isLocal(f, p.Dst) {
 			ev.p.Src = p.Dst
 		}
 	}
@@ -104,6 +126,7 @@ func (r *Router) Evaluate(p Packet) (Verdict, error) {
 
 type evaluation struct {
 	r      *Router
+	f      family
 	p      Packet
 	in     string
 	out    string
@@ -120,30 +143,30 @@ func (ev *evaluation) run() error {
 	if local {
 		pre, nat = "output", "output"
 	}
-	if err := ev.chain(Mangle, pre); err != nil {
+	if err := ev.chain(ev.f.mangle, pre); err != nil {
 		return err
 	}
-	if err := ev.chain(NAT, nat); err != nil {
+	if err := ev.chain(ev.f.nat, nat); err != nil {
 		return err
 	}
-	if ev.r.isLocal(ev.p.Dst) {
+	if ev.r.isLocal(ev.f, ev.p.Dst) {
 		ev.v.Local = true
 		return nil
 	}
-	out, ok := ev.r.route(ev.p.Dst)
+	out, ok := ev.r.route(ev.f, ev.p.Dst)
 	if !ok {
 		return fmt.Errorf("no route to %s (SetDefaultRoute)", ev.p.Dst)
 	}
 	ev.out, ev.v.OutInterface = out, out
 	if !local {
-		if err := ev.chain(Mangle, "forward"); err != nil {
+		if err := ev.chain(ev.f.mangle, "forward"); err != nil {
 			return err
 		}
 	}
-	if err := ev.chain(Mangle, "postrouting"); err != nil {
+	if err := ev.chain(ev.f.mangle, "postrouting"); err != nil {
 		return err
 	}
-	return ev.chain(NAT, "srcnat")
+	return ev.chain(ev.f.nat, "srcnat")
 }
 
 // chain runs one chain of one table; it ends at the first rule whose action ends the chain.
@@ -180,7 +203,7 @@ var readOnly = map[string]bool{".id": true, "dynamic": true, "invalid": true, "b
 // settings are rule properties that are not matchers.
 var settings = map[string]bool{".id": true, "chain": true, "action": true, "comment": true, "disabled": true,
 	"dynamic": true, "invalid": true, "bytes": true, "packets": true, "log": true, "log-prefix": true,
-	"to-addresses": true, "to-ports": true, "new-connection-mark": true, "passthrough": true}
+	"to-addresses": true, "to-address": true, "to-ports": true, "new-connection-mark": true, "passthrough": true}
 
 func (ev *evaluation) matches(e Entry) (bool, error) {
 	for k, raw := range e {
@@ -196,9 +219,9 @@ func (ev *evaluation) matches(e Entry) (bool, error) {
 		case "dst-address":
 			ok = inAddrSpec(ev.p.Dst, v)
 		case "src-address-list":
-			ok = ev.r.inList(v, ev.p.Src)
+			ok = ev.r.inList(ev.f, v, ev.p.Src)
 		case "dst-address-list":
-			ok = ev.r.inList(v, ev.p.Dst)
+			ok = ev.r.inList(ev.f, v, ev.p.Dst)
 		case "protocol":
 			ok = v == ev.p.Protocol
 		case "src-port":
@@ -220,7 +243,7 @@ func (ev *evaluation) matches(e Entry) (bool, error) {
 			}
 			switch v {
 			case "local":
-				ok = ev.r.isLocal(a)
+				ok = ev.r.isLocal(ev.f, a)
 			case "unicast":
 				ok = true
 			default:
@@ -262,9 +285,9 @@ func (ev *evaluation) act(e Entry) (bool, error) {
 		if ev.dstnat {
 			return true, nil
 		}
-		a, err := netip.ParseAddr(e["to-addresses"])
-		if err != nil {
-			return false, fmt.Errorf("to-addresses %q is not one address", e["to-addresses"])
+		a, err := netip.ParseAddr(e[ev.f.toAddr])
+		if err != nil || familyOf(a) != ev.f {
+			return false, fmt.Errorf("%s %q is not one address of the packet's family", ev.f.toAddr, e[ev.f.toAddr])
 		}
 		ev.p.Dst = a
 		if tp := e["to-ports"]; tp != "" {
@@ -280,11 +303,11 @@ func (ev *evaluation) act(e Entry) (bool, error) {
 		if ev.srcnat {
 			return true, nil
 		}
-		a := ev.r.addressOn(ev.out)
+		a := ev.r.addressOn(ev.f, ev.out)
 		if e["action"] == "src-nat" {
 			var err error
-			if a, err = netip.ParseAddr(e["to-addresses"]); err != nil {
-				return false, fmt.Errorf("to-addresses %q is not one address", e["to-addresses"])
+			if a, err = netip.ParseAddr(e[ev.f.toAddr]); err != nil {
+				return false, fmt.Errorf("%s %q is not one address", ev.f.toAddr, e[ev.f.toAddr])
 			}
 		}
 		ev.p.Src = a
@@ -299,10 +322,10 @@ type ifAddr struct {
 	p     netip.Prefix
 }
 
-// ifAddrs are the router's enabled addresses.
-func (r *Router) ifAddrs() []ifAddr {
+// ifAddrs are the router's enabled addresses of one family.
+func (r *Router) ifAddrs(f family) []ifAddr {
 	var out []ifAddr
-	for _, e := range r.menus[Address].items {
+	for _, e := range r.menus[f.address].items {
 		if e["disabled"] == "true" {
 			continue
 		}
@@ -313,14 +336,14 @@ func (r *Router) ifAddrs() []ifAddr {
 	return out
 }
 
-func (r *Router) isLocal(a netip.Addr) bool {
-	return slices.ContainsFunc(r.ifAddrs(), func(x ifAddr) bool { return x.p.Addr() == a })
+func (r *Router) isLocal(f family, a netip.Addr) bool {
+	return slices.ContainsFunc(r.ifAddrs(f), func(x ifAddr) bool { return x.p.Addr() == a })
 }
 
 // route returns the interface of the connected subnet holding a, else the default route's.
-func (r *Router) route(a netip.Addr) (string, bool) {
+func (r *Router) route(f family, a netip.Addr) (string, bool) {
 	best, bits := "", -1
-	for _, x := range r.ifAddrs() {
+	for _, x := range r.ifAddrs(f) {
 		if x.p.Masked().Contains(a) && x.p.Bits() > bits {
 			best, bits = x.iface, x.p.Bits()
 		}
@@ -331,10 +354,11 @@ func (r *Router) route(a netip.Addr) (string, bool) {
 	return r.defaultIf, r.defaultIf != ""
 }
 
-// addressOn returns the first address of an interface (what masquerade picks).
-func (r *Router) addressOn(iface string) netip.Addr {
-	for _, x := range r.ifAddrs() {
-		if x.iface == iface {
+// addressOn returns the first address of an interface (what masquerade picks); for IPv6 the first that is
+// not link-local, as a global destination needs.
+func (r *Router) addressOn(f family, iface string) netip.Addr {
+	for _, x := range r.ifAddrs(f) {
+		if x.iface == iface && !x.p.Addr().IsLinkLocalUnicast() {
 			return x.p.Addr()
 		}
 	}
@@ -342,8 +366,8 @@ func (r *Router) addressOn(iface string) netip.Addr {
 }
 
 // inList reports whether an enabled entry of the address list holds a (an address, a prefix or a range).
-func (r *Router) inList(list string, a netip.Addr) bool {
-	for _, e := range r.menus[AddrList].items {
+func (r *Router) inList(f family, list string, a netip.Addr) bool {
+	for _, e := range r.menus[f.addrList].items {
 		if e["list"] == list && e["disabled"] != "true" && inAddrSpec(a, e["address"]) {
 			return true
 		}

@@ -68,6 +68,11 @@ const (
 	Resource  = "/system/resource"
 	Script    = "/system/script"
 	Scheduler = "/system/scheduler"
+	// The IPv6 counterparts: separate menus with their own items, lists and (in nat) to-address, singular.
+	NAT6      = "/ipv6/firewall/nat"
+	Mangle6   = "/ipv6/firewall/mangle"
+	AddrList6 = "/ipv6/firewall/address-list"
+	Address6  = "/ipv6/address"
 )
 
 // Policies a RouterOS user group can hold that matter to the REST API.
@@ -172,6 +177,10 @@ func defaultMenus() map[string]*menu {
 		Filter:    {defaults: firewallDefaults(), required: []string{"chain"}},
 		AddrList:  {defaults: Entry{"disabled": "false", "dynamic": "false"}, required: []string{"list", "address"}, check: uniqueListEntry},
 		Address:   {defaults: Entry{"disabled": "false", "dynamic": "false", "invalid": "false"}, required: []string{"address", "interface"}},
+		NAT6:      {defaults: firewallDefaults(), required: []string{"chain"}},
+		Mangle6:   {defaults: clone(mangle), required: []string{"chain"}},
+		AddrList6: {defaults: Entry{"disabled": "false", "dynamic": "false"}, required: []string{"list", "address"}, check: uniqueListEntry},
+		Address6:  {defaults: Entry{"disabled": "false", "dynamic": "false", "invalid": "false"}, required: []string{"address", "interface"}},
 		Script:    {defaults: Entry{"dont-require-permissions": "false", "run-count": "0"}, required: []string{"name"}},
 		Scheduler: {defaults: Entry{"disabled": "false", "run-count": "0"}, required: []string{"name"}},
 		Cloud:     {singleton: Entry{"ddns-enabled": "false", "status": "", "public-address": ""}},
