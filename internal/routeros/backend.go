@@ -214,17 +214,21 @@ func (b *Backend) apply6(ctx context.Context, d *plan.Desired) error {
 	if err != nil {
 		return err
 	}
-	if err := b.syncList(ctx, lists, ListWAN, markWAN, wanStrings6(d)); err != nil {
-		return err
+	// With forwards the list goes first, so a new rule never names an empty list; without, the rules go first
+	// and then the list nothing names any more.
+	rules := natItems6(d, b.lanIf)
+	if len(rules) > 0 {
+		if err := b.syncList(ctx, lists, ListWAN, markWAN, wanStrings6(d)); err != nil {
+			return err
+		}
 	}
-	if err := b.syncRules(ctx, nat, natItems6(d, b.lanIf)); err != nil {
+	if err := b.syncRules(ctx, nat, rules); err != nil {
 		return err
 	}
 	if err := b.syncRules(ctx, mangle, mangleItems6(d, b.lanIf)); err != nil {
 		return err
 	}
-	if len(natItems6(d, b.lanIf)) == 0 {
-		// No rule names the list any more.
+	if len(rules) == 0 {
 		return b.syncList(ctx, lists, ListWAN, markWAN, nil)
 	}
 	return nil

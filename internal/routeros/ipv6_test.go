@@ -273,3 +273,23 @@ func TestScriptAndRESTAgreeIPv6(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6RemovedFromConfig: when no forward has a literal to6 any more, the next apply of the same backend
+// removes every /ipv6 item hairpin made, and leaves the user's own.
+func TestIPv6RemovedFromConfig(t *testing.T) {
+	f := newFixture6(t)
+	f.r.Add(rostest.NAT6, rostest.Entry{"chain": "srcnat", "action": "masquerade", "out-interface": "ether1", "comment": "mine"})
+	f.apply(f.desired())
+	if len(f.ours(rostest.NAT6)) == 0 {
+		t.Fatal("no IPv6 rules to remove")
+	}
+	d := f.desired()
+	d.V6.Rules = nil
+	f.apply(d)
+	if left := f.summaries(rostest.AddrList6, rostest.NAT6, rostest.Mangle6); len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+	if n := len(f.foreign(rostest.NAT6)); n != 1 {
+		t.Errorf("the user's own IPv6 rule: %d left", n)
+	}
+}
