@@ -10,9 +10,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/upstream/udprt"
 )
 
 // Port is the NAT-PMP server port.
@@ -150,52 +151,8 @@ func (c *Client) Map(ctx context.Context, op uint8, internal, external uint16, l
 }
 
 func (c *Client) roundTrip(ctx context.Context, req []byte, op uint8) (Response, error) {
-	var d net.Dialer
-	if c.Local.IsValid() {
-		d.LocalAddr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.Local, 0))
-	}
-	conn, err := d.DialContext(ctx, "udp4", netip.AddrPortFrom(c.Gateway, Port).String())
-	if err != nil {
-		return Response{}, fmt.Errorf("NAT-PMP: %w", err)
-	}
-	defer conn.Close()
-	wait := c.FirstWait
-	if wait <= 0 {
-		wait = 250 * time.Millisecond
-	}
-	buf := make([]byte, 1100) // room to see that an answer is too long
-	var lastErr error
-	for {
-		if _, err := conn.Write(req); err != nil {
-			return Response{}, fmt.Errorf("NAT-PMP: %w", err)
-		}
-		deadline := time.Now().Add(wait)
-		if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-			deadline = dl
-		}
-		_ = conn.SetReadDeadline(deadline)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					break
-				}
-				return Response{}, fmt.Errorf("NAT-PMP: %w", err)
-			}
-			r, err := ParseResponse(buf[:n], op)
-			var re *ResultError
-			if err == nil || errors.As(err, &re) {
-				return r, err
-			}
-			lastErr = err
-		}
-		if ctx.Err() != nil {
-			if lastErr != nil {
-				return Response{}, fmt.Errorf("NAT-PMP: no valid answer (%v): %w", lastErr, ctx.Err())
-			}
-			return Response{}, fmt.Errorf("NAT-PMP: no answer from %s: %w", conn.RemoteAddr(), ctx.Err())
-		}
-		wait = min(2*wait, 4*time.Second)
-	}
+	// 1100 bytes: room to see that an answer is too long.
+	return udprt.RoundTrip(ctx, "NAT-PMP", netip.AddrPortFrom(c.Gateway, Port), c.Local, req, c.FirstWait, 1100,
+		func(b []byte) (Response, error) { return ParseResponse(b, op) },
+		func(err error) bool { var re *ResultError; return errors.As(err, &re) })
 }

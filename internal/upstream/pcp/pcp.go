@@ -9,9 +9,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/upstream/udprt"
 )
 
 // Port is the PCP (and NAT-PMP) server port.
@@ -226,58 +227,7 @@ func (c *Client) Announce(ctx context.Context) (Response, error) {
 }
 
 func (c *Client) roundTrip(ctx context.Context, req []byte, op uint8) (Response, error) {
-	var d net.Dialer
-	if c.Local.IsValid() {
-		d.LocalAddr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.Local, 0))
-	}
-	conn, err := d.DialContext(ctx, "udp4", netip.AddrPortFrom(c.Gateway, Port).String())
-	if err != nil {
-		return Response{}, fmt.Errorf("PCP: %w", err)
-	}
-	defer conn.Close()
-	return exchange(ctx, conn, req, c.FirstWait, func(b []byte) (Response, error) { return ParseResponse(b, op) })
-}
-
-// exchange sends req and retransmits with doubling waits until an answer parses or ctx ends. Datagrams that
-// do not parse are dropped (an attacker on the path could send them) unless they carry a result code.
-func exchange(ctx context.Context, conn net.Conn, req []byte, wait time.Duration, parse func([]byte) (Response, error)) (Response, error) {
-	if wait <= 0 {
-		wait = 250 * time.Millisecond
-	}
-	buf := make([]byte, MaxMessage+4)
-	var lastErr error
-	for {
-		if _, err := conn.Write(req); err != nil {
-			return Response{}, fmt.Errorf("PCP: %w", err)
-		}
-		deadline := time.Now().Add(wait)
-		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-			deadline = d
-		}
-		_ = conn.SetReadDeadline(deadline)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					break
-				}
-				// ICMP port unreachable: nothing listens for PCP there.
-				return Response{}, fmt.Errorf("PCP: %w", err)
-			}
-			resp, err := parse(buf[:n])
-			var re *ResultError
-			if err == nil || errors.As(err, &re) {
-				return resp, err
-			}
-			lastErr = err
-		}
-		if ctx.Err() != nil {
-			if lastErr != nil {
-				return Response{}, fmt.Errorf("PCP: no valid answer (%v): %w", lastErr, ctx.Err())
-			}
-			return Response{}, fmt.Errorf("PCP: no answer from %s: %w", conn.RemoteAddr(), ctx.Err())
-		}
-		wait = min(2*wait, 4*time.Second)
-	}
+	return udprt.RoundTrip(ctx, "PCP", netip.AddrPortFrom(c.Gateway, Port), c.Local, req, c.FirstWait, MaxMessage+4,
+		func(b []byte) (Response, error) { return ParseResponse(b, op) },
+		func(err error) bool { var re *ResultError; return errors.As(err, &re) })
 }
