@@ -137,14 +137,8 @@ func (k *fakeKernel) tableState6(context.Context) (bool, bool, error) {
 // setIPv6 checks ownership as the netlink path does, then flushes and refills the sets and the map of table
 // ip6 hairpin in one transaction, creating nothing.
 func (k *fakeKernel) setIPv6(ctx context.Context, d *plan.Desired6) error {
-	exists, owned, err := k.tableState6(ctx)
-	switch {
-	case err != nil:
+	if err := mustOwn6(k.tableState6(ctx)); err != nil {
 		return err
-	case !exists:
-		return ErrNotInstalled
-	case !owned:
-		return ErrNotOwned6
 	}
 	k.mu.Lock()
 	ferr := k.failRun

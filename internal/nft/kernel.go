@@ -57,3 +57,11 @@ func mustOwn(exists, owned bool, err error) error {
 	}
 	return nil
 }
+
+// mustOwn6 is mustOwn for table ip6 hairpin.
+func mustOwn6(exists, owned bool, err error) error {
+	if err == nil && exists && !owned {
+		return ErrNotOwned6
+	}
+	return mustOwn(exists, owned, err)
+}

@@ -136,14 +136,8 @@ func (k *netKernel) tableState6(context.Context) (bool, bool, error) {
 }
 
 func (k *netKernel) setIPv6(ctx context.Context, d *plan.Desired6) error {
-	exists, owned, err := k.tableState6(ctx)
-	switch {
-	case err != nil:
+	if err := mustOwn6(k.tableState6(ctx)); err != nil {
 		return err
-	case !exists:
-		return ErrNotInstalled
-	case !owned:
-		return ErrNotOwned6
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
