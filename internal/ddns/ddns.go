@@ -226,8 +226,8 @@ func (e *Engine) newHost(ent provider.Entry, dir string, v6 bool) (*host, error)
 	return h, nil
 }
 
-// SetAddress records the latest public address and wakes every hostname; it never blocks. Only IPv4
-// addresses are kept: every provider here updates A records.
+// SetAddress records the latest public IPv4 address for A records and wakes the hostnames that publish one;
+// it never blocks.
 func (e *Engine) SetAddress(addr netip.Addr) {
 	addr = addr.Unmap()
 	if !addr.Is4() {
@@ -242,16 +242,7 @@ func (e *Engine) SetAddress(addr netip.Addr) {
 		return
 	}
 	e.NetworkChanged()
-	for _, h := range e.hosts {
-		if h.v6 {
-			continue
-		}
-		h.abandon(addr)
-		select {
-		case h.wake <- struct{}{}:
-		default: // a wake is already pending; it will read the latest address
-		}
-	}
+	e.wake(false, addr)
 }
 
 // SetAddress6 records the IPv6 address for AAAA records and wakes the hostnames that publish one; an
@@ -268,8 +259,14 @@ func (e *Engine) SetAddress6(addr netip.Addr) {
 	if !changed {
 		return
 	}
+	e.wake(true, addr)
+}
+
+// wake tells the hostnames of one family that its address is now addr: an update in flight for another
+// address is abandoned, and each worker reads the latest address when it wakes.
+func (e *Engine) wake(v6 bool, addr netip.Addr) {
 	for _, h := range e.hosts {
-		if !h.v6 {
+		if h.v6 != v6 {
 			continue
 		}
 		if addr.IsValid() {
@@ -277,7 +274,7 @@ func (e *Engine) SetAddress6(addr netip.Addr) {
 		}
 		select {
 		case h.wake <- struct{}{}:
-		default:
+		default: // a wake is already pending; it will read the latest address
 		}
 	}
 }
