@@ -1,21 +1,25 @@
-# The two commands of the README: `make lab` (the demo) and `make test` (everything CI runs). Both install
-# their own dependencies on Debian when run as root.
+# The two commands of the README: `make lab` (the demo) and `make test` (everything CI runs). Each installs
+# what it needs on Debian when run as root: scripts/deps-lab.sh only what the demo uses, scripts/deps-test.sh
+# everything (the lab's share and the tests' real peers); neither stops a system service.
 GO ?= go
 GOBIN := $(shell $(GO) env GOPATH)/bin
 BIN := bin/hairpin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build deps lab test lint unit bench fuzz clean
+.PHONY: all build deps deps-lab lab test lint unit bench fuzz clean
 
 all: build
 
+deps-lab:
+	./scripts/deps-lab.sh
+
 deps:
-	./scripts/deps.sh
+	./scripts/deps-test.sh
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/hairpin
 
-lab: deps build
+lab: deps-lab build
 	./$(BIN) lab --ipv6
 
 lint:

@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 for tool in ip nft iperf3 ss; do
-  command -v "$tool" >/dev/null || { echo "$tool is missing: run ./scripts/deps.sh" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "$tool is missing: run ./scripts/deps-test.sh" >&2; exit 1; }
 done
 [ -x bin/hairpin ] || go build -o bin/hairpin ./cmd/hairpin
 go build -o bin/hairpin-bench ./bench/cmd/hairpin-bench

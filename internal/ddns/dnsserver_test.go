@@ -120,7 +120,7 @@ func lookPath(t *testing.T, name, pkg string) string {
 			return path
 		}
 	}
-	t.Skipf("%s is not installed (scripts/deps.sh installs %s)", name, pkg)
+	t.Skipf("%s is not installed (scripts/deps-test.sh installs %s)", name, pkg)
 	return ""
 }
 
@@ -129,7 +129,7 @@ func libfaketime(t *testing.T) string {
 	t.Helper()
 	m, _ := filepath.Glob("/usr/lib/*/faketime/libfaketimeMT.so.1")
 	if len(m) == 0 {
-		t.Skip("libfaketime is not installed (scripts/deps.sh installs faketime)")
+		t.Skip("libfaketime is not installed (scripts/deps-test.sh installs faketime)")
 	}
 	return m[0]
 }
@@ -297,7 +297,7 @@ func startPowerDNS(t *testing.T, o serverOpts) *dnsServer {
 	pdns := lookPath(t, "pdns_server", "pdns-server")
 	sqlite := lookPath(t, "sqlite3", "sqlite3")
 	if m, _ := filepath.Glob("/usr/lib/*/pdns/libgsqlite3backend.so"); len(m) == 0 {
-		t.Skip("PowerDNS's gsqlite3 backend is not installed (scripts/deps.sh installs pdns-backend-sqlite3)")
+		t.Skip("PowerDNS's gsqlite3 backend is not installed (scripts/deps-test.sh installs pdns-backend-sqlite3)")
 	}
 	// The package's own schema, or else a copy of Debian's 4.7 one (minimal images leave out /usr/share/doc).
 	schema, _ := filepath.Glob("/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql*")

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what `make test` (and `make bench`) need on Debian (run as root): everything `make lab` needs, the
+# real peers the tests run against (BIND, Knot, PowerDNS, miniupnpd), the tools they use, gcc for -race and
+# staticcheck. Every server a test starts runs in a namespace of its own (or on a free loopback port when not
+# root) with its pid, lock and control files in the test's temporary directory, so system services of the
+# same names may keep running: nothing here stops them. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have() { command -v "$1" >/dev/null 2>&1; }
+need=()
+have iperf3   || need+=(iperf3)      # make bench's throughput
+have dig      || need+=(bind9-dnsutils)
+have nsupdate || need+=(bind9-dnsutils)
+# Real DNS servers the rfc2136 tests update, and libfaketime to shift one server's clock for the TSIG BADTIME
+# test.
+have knotd       || [ -x /usr/sbin/knotd ] || need+=(knot)
+have pdns_server || [ -x /usr/sbin/pdns_server ] || need+=(pdns-server)
+ls /usr/lib/*/pdns/libgsqlite3backend.so >/dev/null 2>&1 || need+=(pdns-backend-sqlite3)
+have sqlite3     || need+=(sqlite3)
+have faketime    || need+=(faketime)
+ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 || need+=(libfaketime)
+[ -x /usr/sbin/miniupnpd ] || need+=(miniupnpd-nftables)  # the UPnP/NAT-PMP/PCP ISP box of the tests and `lab --isp upnp`
+have upnpc     || need+=(miniupnpc)
+have gcc       || need+=(gcc)       # go test -race needs cgo
+[ -x /usr/bin/time ] || need+=(time)   # GNU time: peak memory of `hairpin check` in make bench
+mapfile -t need < <(printf '%s\n' "${need[@]}" | awk 'NF && !seen[$0]++')
+DEPS_EXTRA="${need[*]}" ./scripts/deps-lab.sh
+
+gobin="$(go env GOPATH)/bin"
+if [ ! -x "$gobin/staticcheck" ]; then
+  echo "installing staticcheck"
+  go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+go mod download
