@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestExamplesAreValid keeps the README's example files honest.
+// TestExamplesAreValid keeps the example files the docs point at honest.
 func TestExamplesAreValid(t *testing.T) {
 	files, err := filepath.Glob("../../examples/*.yaml")
 	if err != nil || len(files) == 0 {

@@ -182,14 +182,14 @@ func Parse(file string, data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "see the README for a minimal config"}}
+			return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "run `hairpin init` to write a starter config, or start from one in examples/"}}
 		}
 		return nil, Errors{yamlSyntaxIssue(file, err)}
 	}
 	doc := root.Content[0]
 	if doc.Kind == yaml.ScalarNode && doc.Tag == "!!null" {
 		// A lone "---" or "~" holds no settings, just like an empty file.
-		return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "see the README for a minimal config"}}
+		return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "run `hairpin init` to write a starter config, or start from one in examples/"}}
 	}
 	d.extraDocuments(dec)
 	var wanNode, lanNode, fwdNode, setsNode *yaml.Node

@@ -356,9 +356,9 @@ func TestParseErrors(t *testing.T) {
 			}},
 
 		// The file itself.
-		{"empty file", nil, []string{"hairpin.yaml:1:1: (file): the file is empty (see the README for a minimal config)"}},
-		{"only comments", yamlLines("# hairpin", "# nothing yet"), []string{"hairpin.yaml:1:1: (file): the file is empty (see the README for a minimal config)"}},
-		{"only a document marker", yamlLines("---"), []string{"hairpin.yaml:1:1: (file): the file is empty (see the README for a minimal config)"}},
+		{"empty file", nil, []string{"hairpin.yaml:1:1: (file): the file is empty (run `hairpin init` to write a starter config, or start from one in examples/)"}},
+		{"only comments", yamlLines("# hairpin", "# nothing yet"), []string{"hairpin.yaml:1:1: (file): the file is empty (run `hairpin init` to write a starter config, or start from one in examples/)"}},
+		{"only a document marker", yamlLines("---"), []string{"hairpin.yaml:1:1: (file): the file is empty (run `hairpin init` to write a starter config, or start from one in examples/)"}},
 		{"top level is a list", yamlLines("- wan"),
 			[]string{
 				"hairpin.yaml:1:1: (file): expected a mapping, found a list (write it as `key: value` lines indented under the top level)",

@@ -40,7 +40,7 @@ func Exposure(cfg *config.Config) []Finding {
 			}
 			fs = append(fs, Finding{Level: Warn,
 				What: fmt.Sprintf("forward %s: port %s to %s:%d (%s, a camera or NVR web port) is open to the whole internet", f.Name, f.Port, f.To, p, what),
-				Fix:  fmt.Sprintf("add `allow: [...]` to forward %s with the networks or hostnames that need it (README: Who may reach a forward)", f.Name)})
+				Fix:  fmt.Sprintf("add `allow: [...]` to forward %s with the networks or hostnames that need it (docs/allowlists.md)", f.Name)})
 			break
 		}
 	}

@@ -19,7 +19,7 @@ func Classify6(wan6 []netip.Addr, forwards6 int) Verdict {
 	default:
 		v.Class, v.Reason = Public, fmt.Sprintf("the WAN has the global IPv6 address %s; IPv6 needs no NAT", global)
 		if forwards6 == 0 {
-			v.Advice = "add to6 to a forward to reach it over IPv6 as well (see IPv6 in the README)"
+			v.Advice = "add to6 to a forward to reach it over IPv6 as well (see docs/ipv6.md)"
 		}
 	}
 	return v
