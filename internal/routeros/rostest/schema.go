@@ -10,8 +10,10 @@ import (
 	"sync"
 )
 
-// commandsJSON is the output of /console/inspect on 60 RouterOS v7 releases (7.9 to 7.24rc3) for the IPv4
-// menus hairpin touches, as collected by github.com/tikoci/restraml and merged by
+// commandsJSON is the output of /console/inspect on 60 RouterOS v7 releases (7.9 to 7.24rc3) for the menus
+// hairpin touches or may touch (the firewall of both families, addresses, /ip cloud, the DHCP client and PPP
+// profiles whose events hairpin hooks, connection tracking, scripts, schedulers, users, groups, certificates,
+// services, and the /tool fetch command), as collected by github.com/tikoci/restraml and merged by
 // github.com/DamirManyapov/routeros-lsp (MIT). It is the routers' own word on which commands and parameters
 // exist in which release and which values an enumerated parameter takes; where MikroTik's prose manual
 // disagrees, this is what a router accepts.

@@ -73,6 +73,17 @@ const (
 	Mangle6   = "/ipv6/firewall/mangle"
 	AddrList6 = "/ipv6/firewall/address-list"
 	Address6  = "/ipv6/address"
+	Filter6   = "/ipv6/firewall/filter"
+	// The WAN's own events (a DHCP client's lease script, a PPP profile's on-up and address-list), the
+	// connection tracking table, and what `hairpin routeros setup` creates.
+	DHCPClient    = "/ip/dhcp-client"
+	PPPProfile    = "/ppp/profile"
+	Connection    = "/ip/firewall/connection"
+	InterfaceList = "/interface/list"
+	User          = "/user"
+	UserGroup     = "/user/group"
+	Certificate   = "/certificate"
+	Service       = "/ip/service"
 )
 
 // Policies a RouterOS user group can hold that matter to the REST API.
@@ -181,10 +192,20 @@ func defaultMenus() map[string]*menu {
 		Mangle6:   {defaults: clone(mangle), required: []string{"chain"}},
 		AddrList6: {defaults: Entry{"disabled": "false", "dynamic": "false"}, required: []string{"list", "address"}, check: uniqueListEntry},
 		Address6:  {defaults: Entry{"disabled": "false", "dynamic": "false", "invalid": "false"}, required: []string{"address", "interface"}},
-		Script:    {defaults: Entry{"dont-require-permissions": "false", "run-count": "0"}, required: []string{"name"}},
-		Scheduler: {defaults: Entry{"disabled": "false", "run-count": "0"}, required: []string{"name"}},
-		Cloud:     {singleton: Entry{"ddns-enabled": "false", "status": "", "public-address": ""}},
-		Resource:  {singleton: Entry{"version": "", "board-name": "rostest", "platform": "MikroTik"}},
+		Filter6:   {defaults: firewallDefaults(), required: []string{"chain"}},
+		DHCPClient: {defaults: Entry{"disabled": "false", "dynamic": "false", "invalid": "false", "status": "bound"},
+			required: []string{"interface"}},
+		PPPProfile:    {defaults: Entry{"default": "false"}, required: []string{"name"}},
+		Connection:    {defaults: Entry{}},
+		InterfaceList: {defaults: Entry{"dynamic": "false", "builtin": "false"}, required: []string{"name"}},
+		User:          {defaults: Entry{"disabled": "false"}, required: []string{"name", "group"}},
+		UserGroup:     {defaults: Entry{}, required: []string{"name"}},
+		Certificate:   {defaults: Entry{}, required: []string{"name"}},
+		Service:       {defaults: Entry{"disabled": "false", "invalid": "false"}},
+		Script:        {defaults: Entry{"dont-require-permissions": "false", "run-count": "0"}, required: []string{"name"}},
+		Scheduler:     {defaults: Entry{"disabled": "false", "run-count": "0"}, required: []string{"name"}},
+		Cloud:         {singleton: Entry{"ddns-enabled": "false", "status": "", "public-address": ""}},
+		Resource:      {singleton: Entry{"version": "", "board-name": "rostest", "platform": "MikroTik"}},
 	}
 }
 

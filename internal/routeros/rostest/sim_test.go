@@ -150,6 +150,15 @@ func TestStrictSchema(t *testing.T) {
 		{"POST", "/ip/cloud/add", `{}`, 400, `no such command`},
 		{"PUT", "/system/scheduler", `{"name":"s","start-time":"startup","interval":"1m","policy":"read,write,test","on-event":"x"}`, 200, `"name":"s"`},
 		{"PUT", "/system/script", `{"name":"s","policy":"read,write,rest-api","source":""}`, 400, `input does not match any value of policy`},
+		// The WAN's events: a DHCP client's lease script, a PPP profile's on-up and address list.
+		{"PUT", "/ip/dhcp-client", `{"interface":"ether1","script":":log info x"}`, 200, `"script":":log info x"`},
+		{"PUT", "/ip/dhcp-client", `{"interface":"ether2","on-up":"x"}`, 400, `unknown parameter on-up`},
+		{"PUT", "/ppp/profile", `{"name":"isp","address-list":"hairpin-wan","on-up":"x"}`, 200, `"address-list":"hairpin-wan"`},
+		{"PUT", "/ppp/profile", `{"name":"isp2","script":"x"}`, 400, `unknown parameter script`},
+		{"POST", "/ip/firewall/connection/remove", `{"numbers":"*1","bogus":"1"}`, 400, `unknown parameter bogus`},
+		{"PUT", "/user/group", `{"name":"hairpin","policy":"read,write,api,rest-api"}`, 200, `"policy":"read,write,api,rest-api"`},
+		{"PUT", "/user/group", `{"name":"hairpin2","policy":"read,write,restapi"}`, 400, `input does not match any value of policy`},
+		{"PUT", "/ipv6/firewall/filter", `{"chain":"forward","action":"accept","connection-nat-state":"dstnat"}`, 200, `"connection-nat-state":"dstnat"`},
 	}
 	versioned := map[string][]step{
 		"7.9": {
