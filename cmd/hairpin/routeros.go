@@ -19,8 +19,9 @@ func exportCmd() *cobra.Command {
 		Use:   "routeros",
 		Short: "Print a RouterOS v7 script with the forwards, hairpin masquerade and a WAN address updater",
 		Long: "Print a script to paste into a MikroTik terminal (or /import): the address lists, one dst-nat rule per\n" +
-			"forward, the hairpin masquerade, and an updater script that a scheduler entry runs at startup and every\n" +
-			"minute to keep the WAN address list on the WAN interface's address. Nothing is sent to the router.",
+			"forward, the hairpin masquerade, and an updater script that keeps the WAN address list on the WAN\n" +
+			"interface's address, run by the WAN's DHCP client script or PPP on-up, at startup, and every 10 minutes\n" +
+			"where the WAN raises no event. Nothing is sent to the router.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, path)

@@ -261,13 +261,26 @@ func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 	return b.syncList(ctx, lists, ListWAN, markWAN, addrStrings(addrs))
 }
 
-// Down removes every marked item. The scheduler entry and the updater script that `hairpin export routeros`
-// creates go first, so the updater cannot run halfway and add list entries back; then the rules (the mangle
-// mark before the masquerade that uses it, the NAT rules before the lists they name), then the lists.
+// Down removes every marked item. The scheduler entries, the hooks in the WAN's DHCP client or PPP profile
+// scripts and the updater script that `hairpin export routeros` creates go first, so the updater cannot run
+// halfway and add list entries back; then the rules (the mangle mark before the masquerade that uses it, the
+// NAT rules before the lists they name), then the lists.
 func (b *Backend) Down(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, path := range []string{pathScheduler, pathScript} {
+	t, err := b.readTable(ctx, pathScheduler, url.Values{"comment": {markUpdater}, ".proplist": {".id,comment"}})
+	if err != nil {
+		return err
+	}
+	if _, err := b.removeOwned(ctx, t, markUpdater); err != nil {
+		return err
+	}
+	for _, h := range []struct{ path, prop string }{{pathDHCPClient, "script"}, {pathPPPProfile, "on-up"}} {
+		if err := b.unhook(ctx, h.path, h.prop); err != nil {
+			return err
+		}
+	}
+	for _, path := range []string{pathScript} {
 		t, err := b.readTable(ctx, path, url.Values{"comment": {markUpdater}, ".proplist": {".id,comment"}})
 		if err != nil {
 			return err
@@ -312,6 +325,23 @@ func (b *Backend) Down(ctx context.Context) error {
 	}
 	m += m6
 	b.log.Info("removed hairpin's items from the router", "rules", rules, "address_list_entries", m)
+	return nil
+}
+
+// unhook cuts hairpin's hook out of the scripts (property prop of menu path) that hold it, keeping the rest of
+// each script as the user wrote it.
+func (b *Backend) unhook(ctx context.Context, path, prop string) error {
+	t, err := b.readTable(ctx, path, url.Values{".proplist": {".id," + prop}})
+	if err != nil {
+		return err
+	}
+	for _, e := range t.entries {
+		if s, ok := cutHook(e[prop]); ok {
+			if err := b.patch(ctx, t, e.ID(), Entry{prop: s}); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

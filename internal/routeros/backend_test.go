@@ -288,12 +288,28 @@ func testDownRemovesOnlyOurs(t *testing.T) {
 	f.r.Add(rostest.Script, rostest.Entry{"name": "hairpin_update", "source": "/ip firewall nat set [find comment~\"hairpin\"] dst-address=$resolvedIP"})
 	f.r.Add(rostest.Script, rostest.Entry{"name": "hairpin-update", "comment": markUpdater})
 	f.r.Add(rostest.Scheduler, rostest.Entry{"name": "hairpin-update", "comment": markUpdater})
+	// The export's hooks in the user's own DHCP client script and PPP profile: down cuts out exactly them.
+	userScript := ":log info \"lease changed\"\n"
+	dhcp := f.r.Add(rostest.DHCPClient, rostest.Entry{"interface": "ether1", "script": userScript + hookText("ether1")})
+	ppp := f.r.Add(rostest.PPPProfile, rostest.Entry{"name": "isp", "on-up": hookText("pppoe-out1")})
+	other := f.r.Add(rostest.DHCPClient, rostest.Entry{"interface": "ether5", "script": ":log info other"})
 	f.apply(f.desired())
 	before := map[string][]rostest.Entry{}
 	for _, p := range []string{rostest.NAT, rostest.AddrList, rostest.Mangle} {
 		before[p] = f.foreign(p)
 	}
 	f.r.ResetCounts()
+	defer func() {
+		if got := f.r.Item(rostest.DHCPClient, dhcp)["script"]; got != userScript {
+			t.Errorf("the DHCP client's script after down: %q, want the user's own %q", got, userScript)
+		}
+		if got := f.r.Item(rostest.PPPProfile, ppp)["on-up"]; got != "" {
+			t.Errorf("the PPP profile's on-up after down: %q, want it empty", got)
+		}
+		if got := f.r.Item(rostest.DHCPClient, other)["script"]; got != ":log info other" {
+			t.Errorf("another DHCP client's script changed: %q", got)
+		}
+	}()
 	if err := f.b.Down(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,9 @@ const (
 	pathCloud     = "/ip/cloud"
 	pathScript    = "/system/script"
 	pathScheduler = "/system/scheduler"
+	// The menus whose scripts run on the WAN's own events, where the export hooks its updater.
+	pathDHCPClient = "/ip/dhcp-client"
+	pathPPPProfile = "/ppp/profile"
 )
 
 // Address lists hairpin fills. A user's own entries in these lists (without the marker) are left alone and,

@@ -23,8 +23,8 @@ const UpdaterName = "hairpin-update"
 const CheckedReleases = "7.9 to 7.24rc3"
 
 // Script writes a RouterOS v7 script that sets up what the config describes without the daemon: the address
-// lists, the forwards, the hairpin mark and masquerade, and an updater script with a scheduler entry that
-// keeps the WAN address list equal to the WAN interface's addresses (at startup and every minute). It uses
+// lists, the forwards, the hairpin mark and masquerade, and an updater script that keeps the WAN address list
+// equal to the WAN interface's addresses, run by the WAN's own events (writeHooks). It uses
 // the same markers as the REST backend, so running it again (or `hairpin down`) replaces or removes exactly
 // what it added.
 func Script(cfg *config.Config) string {
@@ -42,9 +42,12 @@ func Script(cfg *config.Config) string {
 	w("# including rules of your own that mention hairpin in their comment.")
 	w("# Checked against the command schema of RouterOS %s (/console/inspect); not tried on a real router.", CheckedReleases)
 	w("")
-	w("# The updater goes first, so it cannot run halfway through and add entries back.")
+	writeGuards(w)
+	w("")
+	w("# The updater and its hooks go first, so it cannot run halfway through and add entries back.")
 	w("/system scheduler remove [find where comment=\"%s\"]", markUpdater)
 	w("/system script remove [find where comment=\"%s\"]", markUpdater)
+	writeUnhook(w)
 	w("/ip firewall mangle remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("/ip firewall nat remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("/ip firewall address-list remove [find where comment~\"^%s\"]", MarkerPrefix)
@@ -147,26 +150,101 @@ func writeIPv6(w func(string, ...any), cfg *config.Config, d *plan.Desired) bool
 	return true
 }
 
-// writeUpdater writes the updater script, its scheduler entry and a first run. Its variables are named
-// unlike any property of the menus it searches: in `find where list=$list` RouterOS reads `list` as the
-// entry's own property, so the comparison is always true (the manual's reserved variable names).
+// Names of the scheduler entries Script creates: one run at startup (interval 0: MikroTik's Scheduler manual
+// says an entry with another interval does not run at startup) and a slow fallback for WANs that raise no
+// event the script can hook (a static address, a public address behind another NAT).
+const (
+	startupName  = "hairpin-startup"
+	fallbackName = "hairpin-fallback"
+	// FallbackInterval is how often the fallback entry runs the updater.
+	FallbackInterval = "10m"
+)
+
+// The hook Script appends to the WAN's DHCP client script or to the PPP profiles' on-up script. It sits
+// between two marker lines, so running the export again (or `hairpin down`) cuts out exactly it and keeps
+// everything of the user's script around it.
+const (
+	hookBegin = "# " + MarkerPrefix + "hook"
+	hookEnd   = "# " + MarkerPrefix + "hook-end"
+)
+
+// hookText is the hook for a WAN interface: it runs the updater when the event is the WAN's ($interface is
+// set by both the DHCP client and PPP for their scripts).
+func hookText(wan string) string {
+	return hookBegin + "\n:if ([:tostr $interface] = " + quoteAlways(wan) + ") do={ :do { /system script run " + UpdaterName +
+		" } on-error={ :log warning \"hairpin: " + UpdaterName + " failed\" } }\n" + hookEnd + "\n"
+}
+
+// cutHook returns s without hairpin's hook (the lines from hookBegin to hookEnd) and whether it had one: what
+// the export's unhook does on the router, for `hairpin down`.
+func cutHook(s string) (string, bool) {
+	b := strings.Index(s, hookBegin)
+	if b < 0 {
+		return s, false
+	}
+	e := strings.Index(s[b:], hookEnd)
+	if e < 0 {
+		return s, false
+	}
+	end := min(b+e+len(hookEnd)+1, len(s))
+	return s[:b] + s[end:], true
+}
+
+// writeGuards stops the import before it changes anything when a script or scheduler entry of the names
+// Script uses exists without hairpin's marker: it is the user's, and /system script add would fail on it
+// halfway through the import.
+func writeGuards(w func(string, ...any)) {
+	w("# A script or scheduler entry of yours with one of hairpin's names stops the import here, before anything")
+	w("# changes: rename yours (hairpin never changes what it did not create).")
+	w(":if ([:len [/system script find where name=%s && comment!=%s]] > 0) do={ :error %s }", quoteAlways(UpdaterName), quoteAlways(markUpdater),
+		quoteAlways("hairpin: a script named "+UpdaterName+" exists that hairpin did not create; rename it and run the import again"))
+	w(":if ([:len [/system scheduler find where (name=%s || name=%s) && comment!=%s]] > 0) do={ :error %s }", quoteAlways(startupName), quoteAlways(fallbackName),
+		quoteAlways(markUpdater), quoteAlways("hairpin: a scheduler entry named "+startupName+" or "+fallbackName+" exists that hairpin did not create; rename it and run the import again"))
+}
+
+// writeUnhook cuts hairpin's hook out of every DHCP client script and PPP on-up script that holds it.
+func writeUnhook(w func(string, ...any)) {
+	w("{")
+	w("  :local unhook do={")
+	w("    :local b [:find $hpText %s]", quoteAlways(hookBegin))
+	w("    :local e [:find $hpText %s]", quoteAlways(hookEnd))
+	w("    :if ([:typeof $b] != \"num\" || [:typeof $e] != \"num\") do={ :return $hpText }")
+	w("    :return ([:pick $hpText 0 $b] . [:pick $hpText ($e + %d) [:len $hpText]])", len(hookEnd)+1)
+	w("  }")
+	w("  :foreach c in=[/ip dhcp-client find where script~%s] do={ /ip dhcp-client set $c script=[$unhook hpText=[/ip dhcp-client get $c script]] }", quoteAlways(hookBegin))
+	w("  :foreach c in=[/ppp profile find where on-up~%s] do={ /ppp profile set $c on-up=[$unhook hpText=[/ppp profile get $c on-up]] }", quoteAlways(hookBegin))
+	w("}")
+}
+
+// writeUpdater writes the updater script, the hooks that run it on the WAN's own events, its scheduler
+// entries and a first run. Its variables are named unlike any property of the menus it searches: in
+// `find where list=$list` RouterOS reads `list` as the entry's own property, so the comparison is always true
+// (the manual's reserved variable names).
 func writeUpdater(w func(string, ...any), cfg *config.Config, v6 bool) {
+	cloud := doubleNATCloud(cfg)
 	w("# %s keeps list %s equal to %s's IPv4 addresses.", UpdaterName, ListWAN, cfg.WAN.Interface)
 	if v6 {
 		w("# With IPv6 forwards it also keeps the /ipv6 list %s equal to its global IPv6 addresses (or, when it has", ListWAN)
 		w("# none, to %s's: an ISP may route the delegated prefix to a WAN with a link-local address only).", cfg.LAN.Interface)
 	}
+	w("# A WAN without an address (down, between leases) changes nothing: the list keeps the last address. Every")
+	w("# change is logged (topic script, info: \"hairpin: ...\").")
 	w("/system script add name=%s comment=%s policy=read,write,test dont-require-permissions=no source={", UpdaterName, quote(markUpdater))
 	w("  # :local, not :global: every value is read fresh on each run and forgotten after it, so no address from an")
 	w("  # earlier run (or from DNS, which may still hold the old one) can end up in the rules.")
 	w("  :local sync do={")
 	w("    :foreach i in=[/ip firewall address-list find where list=$hpList && comment=$hpMark] do={")
-	w("      :if ([:len [:find $hpWant [:tostr [/ip firewall address-list get $i address]]]] = 0) do={ /ip firewall address-list remove $i }")
+	w("      :local a [:tostr [/ip firewall address-list get $i address]]")
+	w("      :if ([:len [:find $hpWant $a]] = 0) do={")
+	w("        /ip firewall address-list remove $i")
+	w("        :log info (\"hairpin: removed \" . $a . \" from \" . $hpList)")
+	w("      }")
 	w("    }")
 	w("    # An entry of your own with the same address already provides it (RouterOS refuses a duplicate).")
 	w("    :foreach a in=$hpWant do={")
 	w("      :if ([:len [/ip firewall address-list find where list=$hpList && address=$a]] = 0) do={")
 	w("        /ip firewall address-list add list=$hpList address=$a comment=$hpMark")
+	w("        :log info (\"hairpin: added \" . $a . \" to \" . $hpList)")
 	w("      }")
 	w("    }")
 	w("  }")
@@ -175,28 +253,87 @@ func writeUpdater(w func(string, ...any), cfg *config.Config, v6 bool) {
 	w("    :local a [:tostr [/ip address get $i address]]")
 	w("    :set wan ($wan, [:pick $a 0 [:find $a \"/\"]])")
 	w("  }")
-	if cfg.WAN.DoubleNAT != config.DoubleNATOff && (cfg.RouterOS == nil || cfg.RouterOS.IPCloud) {
-		w("  # Behind another NAT, LAN clients use the public address: add the one /ip cloud detected (when enabled).")
-		w("  :do {")
-		w("    :local pub [:tostr [/ip cloud get public-address]]")
+	w("  :if ([:len $wan] = 0) do={")
+	w("    :log warning %s", quoteAlways("hairpin: "+cfg.WAN.Interface+" has no IPv4 address; "+ListWAN+" keeps its entries"))
+	w("  } else={")
+	if cloud {
+		w("    # Behind another NAT, LAN clients use the public address: add the one /ip cloud detected. It needs")
+		w("    # /ip cloud set ddns-enabled=yes; without it a private WAN address is all the list gets, and it says so.")
+		w("    :local pub \"\"")
+		w("    :do { :set pub [:tostr [/ip cloud get public-address]] } on-error={}")
 		w("    :if ([:len $pub] > 0 && [:len [:find $wan $pub]] = 0) do={ :set wan ($wan, $pub) }")
-		w("  } on-error={}")
+		w("    :local first [:pick $wan 0]")
+		w("    :if ([:len $pub] = 0 && ($first in 10.0.0.0/8 || $first in 172.16.0.0/12 || $first in 192.168.0.0/16 || $first in 100.64.0.0/10)) do={")
+		w("      :log warning %s", quoteAlways("hairpin: the WAN address is private and /ip cloud has no public address: LAN clients using the public name reach the upstream box, not your forwards; run /ip cloud set ddns-enabled=yes or add the public address to "+ListWAN+" yourself"))
+		w("    }")
 	}
-	w("  $sync hpList=%s hpMark=%s hpWant=$wan", quoteAlways(ListWAN), quoteAlways(markWAN))
+	w("    $sync hpList=%s hpMark=%s hpWant=$wan", quoteAlways(ListWAN), quoteAlways(markWAN))
+	w("  }")
 	if len(cfg.LAN.Subnets) == 0 {
 		w("  :local lan [:toarray \"\"]")
 		w("  :foreach i in=[/ip address find where interface=%s && !disabled && !invalid] do={", quoteAlways(cfg.LAN.Interface))
 		w("    :local a [:tostr [/ip address get $i address]]")
 		w("    :set lan ($lan, ([:tostr [/ip address get $i network]] . [:pick $a [:find $a \"/\"] [:len $a]]))")
 		w("  }")
-		w("  $sync hpList=%s hpMark=%s hpWant=$lan", quoteAlways(ListLAN), quoteAlways(markLAN))
+		w("  :if ([:len $lan] > 0) do={ $sync hpList=%s hpMark=%s hpWant=$lan }", quoteAlways(ListLAN), quoteAlways(markLAN))
 	}
 	if v6 {
 		writeUpdater6(w, cfg)
 	}
 	w("}")
-	w("/system scheduler add name=%s comment=%s start-time=startup interval=1m policy=read,write,test on-event=%s", UpdaterName, quote(markUpdater), quoteAlways("/system script run "+UpdaterName))
+	writeHooks(w, cfg, cloud)
 	w("/system script run %s", UpdaterName)
+}
+
+// writeHooks makes the router run the updater on its own events, chosen at import by what the router has: the
+// WAN's DHCP client (its script runs on every lease change), else, for a PPP WAN (PPPoE and the other PPP
+// clients), every PPP profile's on-up (the hook checks $interface, so connections of a PPP server do not
+// count). A profile's address-list is not used: on a profile that also serves a PPP server it would put the
+// remote peers' addresses in the list. A scheduler entry runs the updater at startup (interval 0), and a slow
+// one covers WANs with no event to hook (a static address) and the public address /ip cloud detects behind
+// another NAT, which no local event announces.
+func writeHooks(w func(string, ...any), cfg *config.Config, cloud bool) {
+	run := quoteAlways("/system script run " + UpdaterName)
+	w("")
+	w("# Run %s when %s's address changes: from its DHCP client's script (appended between marker lines;", UpdaterName, cfg.WAN.Interface)
+	w("# your own script stays as it is), or for a PPP WAN from the PPP profiles' on-up; at startup; and every %s", FallbackInterval)
+	w("# when neither event exists%s.", map[bool]string{true: " or another NAT is in front (the public address changes unseen)", false: ""}[cloud])
+	w("{")
+	w("  :local hook %s", quoteAlways(hookText(cfg.WAN.Interface)))
+	w("  :local append do={")
+	w("    :local t [:tostr $hpText]")
+	w("    :if ([:len $t] > 0 && [:pick $t ([:len $t] - 1)] != \"\\n\") do={ :set t ($t . \"\\n\") }")
+	w("    :return ($t . $hpHook)")
+	w("  }")
+	w("  :local hooked false")
+	w("  :foreach c in=[/ip dhcp-client find where interface=%s] do={", quoteAlways(cfg.WAN.Interface))
+	w("    /ip dhcp-client set $c script=[$append hpText=[/ip dhcp-client get $c script] hpHook=$hook]")
+	w("    :set hooked true")
+	w("    :log info %s", quoteAlways("hairpin: the DHCP client of "+cfg.WAN.Interface+" runs "+UpdaterName+" on every lease change"))
+	w("  }")
+	w("  :if (!$hooked && [:len [/interface find where name=%s && type~%s]] > 0) do={", quoteAlways(cfg.WAN.Interface), quoteAlways("^(pppoe|pptp|l2tp|sstp|ovpn)-out$"))
+	w("    :foreach p in=[/ppp profile find] do={")
+	w("      /ppp profile set $p on-up=[$append hpText=[/ppp profile get $p on-up] hpHook=$hook]")
+	w("    }")
+	w("    :set hooked true")
+	w("    :log info %s", quoteAlways("hairpin: the PPP profiles' on-up runs "+UpdaterName+" when "+cfg.WAN.Interface+" comes up"))
+	w("  }")
+	w("  /system scheduler add name=%s comment=%s start-time=startup interval=0 policy=read,write,test on-event=%s", startupName, quote(markUpdater), run)
+	if cloud {
+		w("  /system scheduler add name=%s comment=%s interval=%s policy=read,write,test on-event=%s", fallbackName, quote(markUpdater), FallbackInterval, run)
+	} else {
+		w("  :if (!$hooked) do={")
+		w("    /system scheduler add name=%s comment=%s interval=%s policy=read,write,test on-event=%s", fallbackName, quote(markUpdater), FallbackInterval, run)
+		w("    :log info %s", quoteAlways("hairpin: no DHCP client or PPP on "+cfg.WAN.Interface+"; "+UpdaterName+" runs every "+FallbackInterval))
+		w("  }")
+	}
+	w("}")
+}
+
+// doubleNATCloud reports whether the updater adds the public address /ip cloud detects: behind a possible
+// second NAT, unless routeros.public_address is off.
+func doubleNATCloud(cfg *config.Config) bool {
+	return cfg.WAN.DoubleNAT != config.DoubleNATOff && (cfg.RouterOS == nil || cfg.RouterOS.IPCloud)
 }
 
 // writeUpdater6 writes the updater's IPv6 part. RouterOS may show an IPv6 list entry with its /128, so
@@ -206,19 +343,26 @@ func writeUpdater6(w func(string, ...any), cfg *config.Config) {
 	w("    :foreach i in=[/ipv6 firewall address-list find where list=$hpList && comment=$hpMark] do={")
 	w("      :local e [:tostr [/ipv6 firewall address-list get $i address]]")
 	w("      :if ([:typeof [:find $e \"/\"]] = \"num\") do={ :set e [:pick $e 0 [:find $e \"/\"]] }")
-	w("      :if ([:len [:find $hpWant $e]] = 0) do={ /ipv6 firewall address-list remove $i }")
+	w("      :if ([:len [:find $hpWant $e]] = 0) do={")
+	w("        /ipv6 firewall address-list remove $i")
+	w("        :log info (\"hairpin: removed \" . $e . \" from /ipv6 \" . $hpList)")
+	w("      }")
 	w("    }")
 	w("    :foreach a in=$hpWant do={")
 	w("      :local a128 ($a . \"/128\")")
 	w("      :if ([:len [/ipv6 firewall address-list find where list=$hpList && (address=$a || address=$a128)]] = 0) do={")
-	w("        :do { /ipv6 firewall address-list add list=$hpList address=$a comment=$hpMark } on-error={}")
+	w("        :do {")
+	w("          /ipv6 firewall address-list add list=$hpList address=$a comment=$hpMark")
+	w("          :log info (\"hairpin: added \" . $a . \" to /ipv6 \" . $hpList)")
+	w("        } on-error={}")
 	w("      }")
 	w("    }")
 	w("  }")
 	w("  # Global addresses only: not link-local (fe80::/10) nor ULA (fc00::/7).")
 	w("  :local global6 do={")
 	w("    :local out [:toarray \"\"]")
-	w("    :foreach i in=[/ipv6 address find where interface=$hpIface && !disabled && !invalid] do={")
+	w("    # A deprecated address is on its way out (the prefix moved): new connections must not be sent to it.")
+	w("    :foreach i in=[/ipv6 address find where interface=$hpIface && !disabled && !invalid && !deprecated] do={")
 	w("      :local a [:tostr [/ipv6 address get $i address]]")
 	w("      :set a [:pick $a 0 [:find $a \"/\"]]")
 	w("      :local p [:pick $a 0 2]")
@@ -228,7 +372,7 @@ func writeUpdater6(w func(string, ...any), cfg *config.Config) {
 	w("  }")
 	w("  :local wan6 [$global6 hpIface=%s]", quoteAlways(cfg.WAN.Interface))
 	w("  :if ([:len $wan6] = 0) do={ :set wan6 [$global6 hpIface=%s] }", quoteAlways(cfg.LAN.Interface))
-	w("  $sync6 hpList=%s hpMark=%s hpWant=$wan6", quoteAlways(ListWAN), quoteAlways(markWAN))
+	w("  :if ([:len $wan6] > 0) do={ $sync6 hpList=%s hpMark=%s hpWant=$wan6 }", quoteAlways(ListWAN), quoteAlways(markWAN))
 }
 
 func renderProps(p Entry) string {

@@ -18,7 +18,7 @@ import (
 // level and inside the updater's source, against the /console/inspect schema of the oldest and the newest
 // release: menu, verb, parameter names, enumerated values, and the properties a `find where` compares.
 func TestScriptMatchesSchema(t *testing.T) {
-	for _, name := range []string{"cameras", "double-nat", "allowlist", "ipv6"} {
+	for _, name := range []string{"cameras", "pppoe", "double-nat", "allowlist", "ipv6"} {
 		cfg, err := config.Load(filepath.Join("testdata", name+".yaml"))
 		if err != nil {
 			t.Fatal(err)
@@ -117,6 +117,15 @@ func TestScriptSchemaCheckCatchesMistakes(t *testing.T) {
 // readOnlyProps are properties RouterOS shows (and `find where` compares) but no command sets.
 var readOnlyProps = map[string]bool{"dynamic": true, "invalid": true, "bytes": true, "packets": true,
 	"actual-interface": true, "run-count": true, "owner": true}
+
+// readOnlyIn are read-only properties of one menu that the script compares, which the schema (commands and
+// their parameters) cannot list: what `print` shows for items the router makes itself. They come from
+// MikroTik's manual pages of these menus, not from /console/inspect.
+var readOnlyIn = map[string]map[string]bool{
+	"interface":              {"type": true, "running": true},
+	"ipv6/address":           {"deprecated": true},
+	"ip/firewall/connection": {"protocol": true, "src-address": true, "dst-address": true, "reply-src-address": true, "reply-dst-address": true},
+}
 
 // uncheckedCommands are commands the schema file does not list; none since it holds every command of the
 // menus hairpin uses (system/script run, tool fetch included).
@@ -247,6 +256,14 @@ func (c *scriptCheck) command(toks []string, i int, menu string) int {
 	if !c.s.HasCommand(menu, verb) {
 		c.problem("%s: no command %s", menu, verb)
 	}
+	args := map[string]string{}
+	defer func() {
+		// Not in the schema but in MikroTik's Scheduler manual: an entry with start-time=startup and an interval
+		// other than 0 does not run at startup.
+		if menu == "system/scheduler" && verb == "add" && args["start-time"] == "startup" && args["interval"] != "" && args["interval"] != "0" && args["interval"] != "0s" {
+			c.problem("system/scheduler add: start-time=startup with interval=%s never runs at startup (the Scheduler manual)", args["interval"])
+		}
+	}()
 	for i++; i < len(toks); i++ {
 		t := toks[i]
 		switch {
@@ -268,6 +285,7 @@ func (c *scriptCheck) command(toks []string, i int, menu string) int {
 			if !ok {
 				continue // a positional value: an id, $variable, a property name for get
 			}
+			args[k] = unquote(v)
 			if !c.s.HasParam(menu, verb, k) {
 				c.problem("%s %s: unknown parameter %s", menu, verb, k)
 				continue
@@ -297,12 +315,12 @@ func (c *scriptCheck) where(menu string, toks []string) {
 		if i := strings.IndexAny(t, "=~<>"); i >= 0 {
 			name, val = strings.TrimRight(t[:i], "!"), strings.TrimLeft(t[i:], "=~<>")
 		}
-		if !props[name] && !readOnlyProps[name] {
+		if !props[name] && !readOnlyProps[name] && !readOnlyIn[menu][name] {
 			c.problem("%s find where: no property %s", menu, name)
 			continue
 		}
 		if v, ok := strings.CutPrefix(val, "$"); ok {
-			if props[v] || readOnlyProps[v] {
+			if props[v] || readOnlyProps[v] || readOnlyIn[menu][v] {
 				c.problem("%s find where: variable $%s is named like the property %s, which RouterOS reads instead", menu, v, v)
 			}
 			continue

@@ -13,7 +13,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 func TestScriptGolden(t *testing.T) {
-	for _, name := range []string{"cameras", "double-nat", "allowlist", "ipv6"} {
+	for _, name := range []string{"cameras", "pppoe", "double-nat", "allowlist", "ipv6"} {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := config.Load(filepath.Join("testdata", name+".yaml"))
 			if err != nil {
