@@ -190,6 +190,11 @@ func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
 	return n.Value == "true", true
 }
 
+// MaxWait bounds every interval and wait a config sets: a wait of years turns off what it paces (resync is the
+// daemon's repair of rules changed behind its back) without saying so.
+const MaxWait = 24 * time.Hour
+
+// duration reads a wait from min up to MaxWait.
 func (d *decoder) duration(n *yaml.Node, path string, min time.Duration) (time.Duration, bool) {
 	s, ok := d.str(n, path)
 	if !ok {
@@ -200,7 +205,19 @@ func (d *decoder) duration(n *yaml.Node, path string, min time.Duration) (time.D
 		d.errorf(n, path, fmt.Sprintf("use a duration such as 30s or 5m, at least %s", min), "%q is not a valid duration", s)
 		return 0, false
 	}
+	if v > MaxWait {
+		d.errorf(n, path, fmt.Sprintf("use at most %s", fmtWait(MaxWait)), "%s is too long", echo(s))
+		return 0, false
+	}
 	return v, true
+}
+
+// fmtWait prints whole hours as "24h" rather than time.Duration's "24h0m0s".
+func fmtWait(t time.Duration) string {
+	if t%time.Hour == 0 {
+		return fmt.Sprintf("%dh", t/time.Hour)
+	}
+	return t.String()
 }
 
 func (d *decoder) oneOf(n *yaml.Node, path string, allowed ...string) (string, bool) {

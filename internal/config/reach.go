@@ -110,10 +110,6 @@ func (d *decoder) upstreamLease(n *yaml.Node, path string, u *Upstream) {
 	if !ok {
 		return
 	}
-	if t > 24*time.Hour {
-		d.errorf(n, path, "use at most 24h; hairpin renews leases itself", "%s is too long", t)
-		return
-	}
 	u.Lease = t
 }
 

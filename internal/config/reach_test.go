@@ -51,7 +51,7 @@ func TestParseReachErrors(t *testing.T) {
 		{"mode", "upstream: yes-please", `wan.upstream: "yes-please" is not allowed (use one of: off, auto, pcp, natpmp, upnp, manual)`},
 		{"gateway", "upstream_gateway: box.lan", `wan.upstream_gateway: "box.lan" is not an IPv4 address`},
 		{"short lease", "upstream_lease: 5s", `wan.upstream_lease: "5s" is not a valid duration`},
-		{"long lease", "upstream_lease: 48h", "wan.upstream_lease: 48h0m0s is too long"},
+		{"long lease", "upstream_lease: 48h", `wan.upstream_lease: "48h" is too long (use at most 24h)`},
 		{"on stop", "upstream_on_stop: forget", `wan.upstream_on_stop: "forget" is not allowed (use one of: keep, delete)`},
 		{"probe url", "probe: {url: ftp://x/, secret_file: /s}", `wan.probe.url: "ftp://x/" is not an http(s) URL`},
 		{"probe url with credentials", "probe: {url: https://u:p@x/, secret_file: /s}", `is not an http(s) URL without credentials`},
