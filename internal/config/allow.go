@@ -47,12 +47,35 @@ func (l Limit) String() string { return fmt.Sprintf("%d/%s burst %d", l.Count, l
 
 var limitUnits = map[string]time.Duration{"second": time.Second, "minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}
 
-// Bounds on what a config may hold, so that a mistaken file cannot exhaust the router's memory.
+// Bounds on what one config's allow lists may hold in total, however many lists name the same file or
+// hostname, so that a mistaken file cannot exhaust the router's memory or its resolver.
 const (
+	// MaxAllowFileBytes bounds the prefix files read, together.
 	MaxAllowFileBytes = 64 << 20
-	MaxAllowPrefixes  = 2_000_000
-	maxFileIssues     = 10
+	// MaxAllowPrefixes bounds the prefixes of all sets together: each set is installed on its own, so a file
+	// named inline by 30 forwards is 30 copies in the kernel, while an allow_sets entry is one.
+	MaxAllowPrefixes = 2_000_000
+	// MaxAllowHosts bounds the hostnames of all sets together and MaxAllowHostsPerForward those one forward
+	// uses: the daemon looks each up again at its TTL.
+	MaxAllowHosts           = 1000
+	MaxAllowHostsPerForward = 256
+	maxFileIssues           = 10
 )
+
+// allowBudget is what the allow lists read so far hold, against the bounds above.
+type allowBudget struct {
+	files    map[string]*allowFileRead
+	bytes    int64
+	prefixes int
+	hosts    int
+	// reported: the bound on prefixes or hosts was reported once; later lists are not built.
+	prefixesOver, hostsOver bool
+}
+
+// allowFileRead is one prefix file, read and normalized once however many lists name it.
+type allowFileRead struct {
+	prefixes []netip.Prefix
+}
 
 // hostnameRE accepts a DNS name of at least two labels; a single word is taken for an allow_sets name.
 var hostnameRE = regexp.MustCompile(`^(?i:[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?)(\.(?i:[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?))+\.?$`)
@@ -74,7 +97,9 @@ func (d *decoder) allowList(n *yaml.Node, path string, named bool) *allowEntries
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		items = d.sequence(n, path)
 	}
-	var prefixes []netip.Prefix
+	var literal []netip.Prefix
+	var files [][]netip.Prefix
+	seen := map[string]bool{}
 	for i, c := range items {
 		key := path
 		if n.Kind == yaml.SequenceNode {
@@ -87,12 +112,15 @@ func (d *decoder) allowList(n *yaml.Node, path string, named bool) *allowEntries
 		s = strings.TrimSpace(s)
 		switch {
 		case strings.HasPrefix(s, "/"):
-			if slices.Contains(e.set.Files, s) {
+			if seen[s] {
 				d.errorf(c, key, "remove one of them", "file %s is listed twice", s)
 				continue
 			}
+			seen[s] = true
 			e.set.Files = append(e.set.Files, s)
-			prefixes = append(prefixes, d.allowFile(c, key, s)...)
+			if f := d.allowFile(c, key, s); f != nil {
+				files = append(files, f.prefixes)
+			}
 		case strings.ContainsAny(s, "/:") || looksNumeric(s):
 			p, err := ParseAllowPrefix(s)
 			if err != nil {
@@ -106,11 +134,20 @@ func (d *decoder) allowList(n *yaml.Node, path string, named bool) *allowEntries
 			if p.Bits() == 0 {
 				d.warnf(c, key, "remove the allow list to say \"everyone\" plainly, or list the networks that need access", "%s allows the whole internet", p)
 			}
-			prefixes = append(prefixes, p)
+			literal = append(literal, p)
 		case hostnameRE.MatchString(s):
 			h := strings.ToLower(strings.TrimSuffix(s, "."))
-			if slices.Contains(e.set.Hosts, h) {
+			if seen[h] {
 				d.errorf(c, key, "remove one of them", "hostname %s is listed twice", h)
+				continue
+			}
+			seen[h] = true
+			if d.allow.hosts++; d.allow.hosts > MaxAllowHosts {
+				if !d.allow.hostsOver {
+					d.allow.hostsOver = true
+					d.errorf(c, key, "the daemon looks up every hostname again at its TTL; list networks as prefixes or in a file instead",
+						"the allow lists name more than %d hostnames", MaxAllowHosts)
+				}
 				continue
 			}
 			e.set.Hosts = append(e.set.Hosts, h)
@@ -122,8 +159,35 @@ func (d *decoder) allowList(n *yaml.Node, path string, named bool) *allowEntries
 			d.errorf(c, key, allowHint, "%q is not a prefix, hostname, file or set name", s)
 		}
 	}
-	e.set.Prefixes = NormalizePrefixes(prefixes)
+	e.set.Prefixes = d.allowPrefixes(n, path, literal, files)
 	return e
+}
+
+// allowPrefixes joins a list's literal prefixes and files into one sorted, disjoint list, charging them to the
+// config's total. A list of one file and nothing else shares that file's list instead of copying it.
+func (d *decoder) allowPrefixes(n *yaml.Node, path string, literal []netip.Prefix, files [][]netip.Prefix) []netip.Prefix {
+	count := len(literal)
+	for _, f := range files {
+		count += len(f)
+	}
+	if d.allow.prefixesOver {
+		return nil
+	}
+	if d.allow.prefixes += count; d.allow.prefixes > MaxAllowPrefixes {
+		d.allow.prefixesOver = true
+		d.errorf(n, path, "a set of allow_sets is installed once however many forwards name it: put the file there and name the set in each forward, or aggregate the list",
+			"the allow lists hold more than %d prefixes together", MaxAllowPrefixes)
+		return nil
+	}
+	if len(literal) == 0 && len(files) == 1 {
+		return files[0]
+	}
+	all := make([]netip.Prefix, 0, count)
+	all = append(all, literal...)
+	for _, f := range files {
+		all = append(all, f...)
+	}
+	return NormalizePrefixes(all)
 }
 
 func looksNumeric(s string) bool {
@@ -177,14 +241,28 @@ func NormalizePrefixes(p []netip.Prefix) []netip.Prefix {
 // readAllowFile is replaced by the fuzz test, whose configs name arbitrary paths.
 var readAllowFile = secret.ReadFile
 
-// allowFile reads a file of prefixes: one per line, blank lines and # comments ignored. Problems are reported
-// at the file's own line numbers, the first few of them.
-func (d *decoder) allowFile(n *yaml.Node, key, path string) []netip.Prefix {
-	data, err := readAllowFile(path, MaxAllowFileBytes)
+// allowFile reads a file of prefixes once per config: one per line, blank lines and # comments ignored.
+// Problems are reported at the file's own line numbers, the first few of them. It returns nil when the file
+// could not be read.
+func (d *decoder) allowFile(n *yaml.Node, key, path string) *allowFileRead {
+	if f, ok := d.allow.files[path]; ok {
+		return f
+	}
+	if d.allow.files == nil {
+		d.allow.files = map[string]*allowFileRead{}
+	}
+	d.allow.files[path] = nil
+	left := MaxAllowFileBytes - d.allow.bytes
+	data, err := readAllowFile(path, left)
 	if err != nil {
-		d.errorf(n, key, "give a readable regular file of prefixes, one per line", "%v", err)
+		hint := "give a readable regular file of prefixes, one per line"
+		if left < MaxAllowFileBytes {
+			hint = fmt.Sprintf("the prefix files of one config are read together up to %d MiB; %d MiB of it went to the files before this one", MaxAllowFileBytes>>20, d.allow.bytes>>20)
+		}
+		d.errorf(n, key, hint, "%v", err)
 		return nil
 	}
+	d.allow.bytes += int64(len(data))
 	prefixes, issues := ParseAllowFile(path, data)
 	for i, is := range issues {
 		if i == maxFileIssues {
@@ -194,7 +272,9 @@ func (d *decoder) allowFile(n *yaml.Node, key, path string) []netip.Prefix {
 		is.Key = key
 		d.errs.add(is)
 	}
-	return prefixes
+	f := &allowFileRead{prefixes: NormalizePrefixes(prefixes)}
+	d.allow.files[path] = f
+	return f
 }
 
 // ParseAllowFile reads a prefix file's contents. It does not sort; the caller normalizes.
@@ -357,6 +437,8 @@ func (d *decoder) resolveAllow(cfg *Config, named map[string]*allowEntries, sets
 			cfg.AllowSets = append(cfg.AllowSets, e.set)
 			f.Allow = append(f.Allow, e.set.ID)
 		}
+		listed := map[string]bool{}
+		hosts := len(e.set.Hosts)
 		for _, r := range e.refs {
 			ne, ok := named[r.Value]
 			if !ok {
@@ -367,12 +449,18 @@ func (d *decoder) resolveAllow(cfg *Config, named map[string]*allowEntries, sets
 				d.errorf(r, e.key, hint, "no allow_sets entry named %q", r.Value)
 				continue
 			}
-			if slices.Contains(f.Allow, ne.set.ID) {
+			if listed[r.Value] {
 				d.errorf(r, e.key, "remove one of them", "set %q is listed twice", r.Value)
 				continue
 			}
+			listed[r.Value] = true
 			used[r.Value] = true
 			f.Allow = append(f.Allow, ne.set.ID)
+			hosts += len(ne.set.Hosts)
+		}
+		if hosts > MaxAllowHostsPerForward && !d.allow.hostsOver {
+			d.errorf(e.node, e.key, "the daemon looks up every hostname again at its TTL; list networks as prefixes or in a file instead",
+				"forward %q allows %d hostnames, more than %d", f.Name, hosts, MaxAllowHostsPerForward)
 		}
 		if len(f.Allow) == 0 && len(e.refs) == 0 {
 			d.warnf(e.node, e.key, "list who may connect, or remove `allow:` to open the forward to everyone", "the allow list is empty: only the LAN and the router reach this forward")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
 func TestParseAllow(t *testing.T) {
@@ -188,4 +190,39 @@ func FuzzParseAllowFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAllowFileReadOnce: each prefix file is read once per config however many lists name it, and the files
+// of one config share one byte budget.
+func TestAllowFileReadOnce(t *testing.T) {
+	files := map[string]string{"/lists/a.txt": "198.51.100.0/24\n", "/lists/b.txt": "203.0.113.0/24\n"}
+	reads := map[string]int{}
+	var limits []int64
+	readAllowFile = func(path string, limit int64) ([]byte, error) {
+		reads[path]++
+		limits = append(limits, limit)
+		return []byte(files[path]), nil
+	}
+	t.Cleanup(func() { readAllowFile = secret.ReadFile })
+	var lines []string
+	for i := range 30 {
+		lines = append(lines, fmt.Sprintf("  - {name: f%d, port: %d, to: 192.168.88.10, allow: [/lists/a.txt, office]}", i, 1000+i))
+	}
+	lines = append(lines, "allow_sets:", "  office: [/lists/a.txt, /lists/b.txt]")
+	cfg, err := Parse(file, withHeader(lines...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"/lists/a.txt": 1, "/lists/b.txt": 1}; !reflect.DeepEqual(reads, want) {
+		t.Errorf("reads %v, want %v", reads, want)
+	}
+	if want := []int64{MaxAllowFileBytes, MaxAllowFileBytes - int64(len(files["/lists/a.txt"]))}; !reflect.DeepEqual(limits, want) {
+		t.Errorf("read limits %v, want %v: the second file gets what the first left", limits, want)
+	}
+	if len(cfg.AllowSets) != 31 {
+		t.Errorf("%d sets, want 30 forwards' own and the office set", len(cfg.AllowSets))
+	}
+	if s := cfg.AllowSetByID("set-office"); s == nil || len(s.Prefixes) != 2 {
+		t.Errorf("office set %+v, want both files' prefixes", s)
+	}
 }

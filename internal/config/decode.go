@@ -72,6 +72,8 @@ type decoder struct {
 	fwdAllow []*allowEntries
 	// ifnames are the interface names given, checked once the backend is known (checkInterfaceNames).
 	ifnames []ifnameNode
+	// allow counts what the config's allow lists hold in total and keeps each prefix file read once.
+	allow allowBudget
 }
 
 type ifnameNode struct {

@@ -115,3 +115,58 @@ func TestNormalFileStillLoads(t *testing.T) {
 		t.Errorf("%d forwards", len(cfg.Forwards))
 	}
 }
+
+// TestAllowTotalsPerConfig: the bounds on allow lists hold for the config as a whole. A prefix file named by
+// many forwards is read once (it was read, parsed and copied once per forward: 30 forwards took 32 s and
+// 5.2 GB); the prefixes of all sets together and the hostnames (checked by a scan of the list so far: 130,000
+// took 20 s, and were accepted) are bounded, each with one clear error.
+func TestAllowTotalsPerConfig(t *testing.T) {
+	dir := t.TempDir()
+	small := filepath.Join(dir, "office.txt")
+	if err := os.WriteFile(small, hostile.PrefixFile(100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.txt")
+	if err := os.WriteFile(big, hostile.PrefixFile(config.MaxAllowPrefixes/3+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string // in the errors; none wanted when empty
+	}{
+		{"a small file named by 30 forwards", hostile.FileForwards(30, small, false), ""},
+		{"a third of the bound named by 3 forwards", hostile.FileForwards(3, big, false),
+			"allow lists hold more than 2000000 prefixes together (a set of allow_sets is installed once"},
+		{"the same file in one allow_sets entry named by 30 forwards", hostile.FileForwards(30, big, true), ""},
+		{"1000 hostnames", hostile.AllowHosts(config.MaxAllowHosts), "forward \"cam\" allows 1000 hostnames, more than 256"},
+		{"1001 hostnames", hostile.AllowHosts(config.MaxAllowHosts + 1), "the allow lists name more than 1000 hostnames"},
+		{"130000 hostnames", hostile.AllowHosts(130_000), "the allow lists name more than 1000 hostnames"},
+		{"256 hostnames", hostile.AllowHosts(config.MaxAllowHostsPerForward), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Parse("hairpin.yaml", tc.data)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range cfg.AllowSets {
+					if len(s.Prefixes) == 0 && len(s.Hosts) == 0 {
+						t.Errorf("set %s is empty", s.ID)
+					}
+				}
+				return
+			}
+			var errs config.Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("got %v, want config.Errors", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("errors do not mention %q:\n%.2000s", tc.want, err)
+			}
+			if errs.Count() != 1 {
+				t.Errorf("%d problems, want the bound once:\n%.2000s", errs.Count(), err)
+			}
+		})
+	}
+}

@@ -76,3 +76,42 @@ func UnknownKeys(size int) []byte {
 func LongString(size int) []byte {
 	return []byte(header + "backend: \"" + strings.Repeat("A", size) + "\"\n")
 }
+
+// PrefixFile is a prefix file of n distinct /32 lines (2,000,000 make a 30 MB file).
+func PrefixFile(n int) []byte {
+	var b strings.Builder
+	b.Grow(16 * n)
+	for i := range n {
+		fmt.Fprintf(&b, "%d.%d.%d.%d\n", 1+i>>16&0x3f, i>>16>>6, i>>8&0xff, i&0xff)
+	}
+	return []byte(b.String())
+}
+
+// FileForwards is a config of n forwards that each name the prefix file at path in their allow list; with
+// shared, the file is one allow_sets entry each forward names instead.
+func FileForwards(n int, path string, shared bool) []byte {
+	var b strings.Builder
+	b.WriteString(header + "forwards:\n")
+	allow := path
+	if shared {
+		allow = "big"
+	}
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: f%d, port: %d, to: 192.168.%d.%d:80, allow: [%s]}\n", i, 1024+i, 1+i/250, 2+i%250, allow)
+	}
+	if shared {
+		fmt.Fprintf(&b, "allow_sets:\n  big: [%s]\n", path)
+	}
+	return []byte(b.String())
+}
+
+// AllowHosts is one forward whose allow_sets entry lists n distinct hostnames (130,000 make a 3.5 MB file).
+func AllowHosts(n int) []byte {
+	var b strings.Builder
+	b.Grow(27 * n)
+	b.WriteString(header + "forwards:\n  - {name: cam, port: 8090, to: 192.168.88.10:80, allow: [friends]}\nallow_sets:\n  friends:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "    - h%d.example.net\n", i)
+	}
+	return []byte(b.String())
+}
