@@ -1,49 +1,70 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	vm "github.com/VictoriaMetrics/metrics"
+
+	"github.com/hairpin-nat/hairpin/internal/probe"
 )
 
-// metrics are the daemon's Prometheus metrics, served at /metrics on the status listener. They live on a
-// registry of their own so a test can run several daemons in one process.
+// metrics are the daemon's Prometheus metrics, served at /metrics on the status listener in the text format.
+// The daemon's own events count in sets of its own (one per family, so each gets its HELP and TYPE line and a
+// test can run several daemons in one process); everything else is read from Status at scrape time.
 type metrics struct {
-	reg           *prometheus.Registry
-	changes       *prometheus.CounterVec
-	changeSeconds *prometheus.HistogramVec
-	wanChanges    prometheus.Counter
-	publicChanges prometheus.Counter
-	probes        prometheus.Counter
+	d             *Daemon
+	changes       *vm.Set
+	changeSeconds *vm.Set
+	wanChanges    *vm.Counter
+	publicChanges *vm.Counter
+	probes        *vm.Counter
+	events        *vm.Set
 }
 
+// family is one metric family's name, type and help as the exposition's HELP and TYPE lines give them.
+type family struct{ name, typ, help string }
+
+var (
+	famChanges       = family{"hairpin_rule_changes_total", "counter", "Changes made to the datapath, by kind (full apply or WAN set update) and result."}
+	famChangeSeconds = family{"hairpin_rule_change_seconds", "histogram", "Time one change of the datapath took."}
+	famWANChanges    = family{"hairpin_wan_address_changes_total", "counter", "WAN address changes seen."}
+	famPublicChanges = family{"hairpin_public_address_changes_total", "counter", "Public address changes learned from public_ip sources."}
+	famProbes        = family{"hairpin_probes_total", "counter", "Reachability probes asked of the probe server."}
+	famPackets       = family{"hairpin_forward_packets_total", "counter", "Packets carried by a forward (both directions)."}
+	famBytes         = family{"hairpin_forward_bytes_total", "counter", "Bytes carried by a forward (both directions)."}
+	famDropped       = family{"hairpin_forward_dropped_packets_total", "counter", "Packets from the internet a forward's guard dropped, by reason (allowlist or limit)."}
+	famInstalled     = family{"hairpin_rules_installed", "gauge", "1 when the last change of the datapath succeeded."}
+	famDoubleNAT     = family{"hairpin_double_nat", "gauge", "1 when the router is behind another NAT."}
+	famReachability  = family{"hairpin_reachability", "gauge", "The reachability classification: 1 for the current class of each address family."}
+	famProbeReach    = family{"hairpin_probe_reachable", "gauge", "1 when the last reachability probe reached the forward from the internet, 0 when not."}
+	famProbeTime     = family{"hairpin_probe_timestamp_seconds", "gauge", "When the last reachability probe ended."}
+	famUpMappings    = family{"hairpin_upstream_mappings", "gauge", "Ports mapped on the box in front, by state."}
+	famUpRequests    = family{"hairpin_upstream_requests_total", "counter", "Requests sent to the box in front (mappings, renewals, checks)."}
+	famUpRenewals    = family{"hairpin_upstream_renewals_total", "counter", "Mapping renewals sent to the box in front."}
+)
+
+// changeBuckets are the histogram's upper bounds: 1 ms doubling to about 8 s.
+var changeBuckets = vm.ExponentialBuckets(0.001, 2, 14)
+
 func newMetrics(d *Daemon) *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hairpin_rule_changes_total",
-			Help: "Changes made to the datapath, by kind (full apply or WAN set update) and result.",
-		}, []string{"kind", "result"}),
-		changeSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "hairpin_rule_change_seconds",
-			Help:    "Time one change of the datapath took.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
-		}, []string{"kind"}),
-		wanChanges: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hairpin_wan_address_changes_total", Help: "WAN address changes seen.",
-		}),
-		publicChanges: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hairpin_public_address_changes_total", Help: "Public address changes learned from public_ip sources.",
-		}),
-		probes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hairpin_probes_total", Help: "Reachability probes asked of the probe server.",
-		}),
+	events := vm.NewSet()
+	return &metrics{
+		d:             d,
+		changes:       vm.NewSet(),
+		changeSeconds: vm.NewSet(),
+		events:        events,
+		wanChanges:    events.NewCounter(famWANChanges.name),
+		publicChanges: events.NewCounter(famPublicChanges.name),
+		probes:        events.NewCounter(famProbes.name),
 	}
-	m.reg.MustRegister(m.changes, m.changeSeconds, m.wanChanges, m.publicChanges, m.probes, forwardCollector{d}, reachCollector{d})
-	return m
 }
 
 func (m *metrics) change(kind string, took time.Duration, err error) {
@@ -51,56 +72,124 @@ func (m *metrics) change(kind string, took time.Duration, err error) {
 	if err != nil {
 		result = "error"
 	}
-	m.changes.WithLabelValues(kind, result).Inc()
-	m.changeSeconds.WithLabelValues(kind).Observe(took.Seconds())
+	m.changes.GetOrCreateCounter(famChanges.name + labels("kind", kind, "result", result)).Inc()
+	m.changeSeconds.GetOrCreatePrometheusHistogramExt(famChangeSeconds.name+labels("kind", kind), changeBuckets).Update(took.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		st := m.d.Status(ctx)
+		var b bytes.Buffer
+		m.write(&b, &st)
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_, _ = w.Write(b.Bytes())
+	})
 }
 
-var (
-	fwdPackets = prometheus.NewDesc("hairpin_forward_packets_total", "Packets carried by a forward (both directions).", []string{"forward"}, nil)
-	fwdBytes   = prometheus.NewDesc("hairpin_forward_bytes_total", "Bytes carried by a forward (both directions).", []string{"forward"}, nil)
-	fwdDropped = prometheus.NewDesc("hairpin_forward_dropped_packets_total", "Packets from the internet a forward's guard dropped, by reason (allowlist or limit).", []string{"forward", "reason"}, nil)
-	installed  = prometheus.NewDesc("hairpin_rules_installed", "1 when the last change of the datapath succeeded.", nil, nil)
-	doubleNAT  = prometheus.NewDesc("hairpin_double_nat", "1 when the router is behind another NAT.", nil, nil)
-	reachable  = prometheus.NewDesc("hairpin_reachability", "The reachability classification: 1 for the current class of each address family.",
-		[]string{"family", "class", "upstream"}, nil)
-)
+// write writes the exposition: families in name order, each with its HELP and TYPE line and only when it has a
+// sample, as Prometheus's own client did, so scrapes and dashboards see the same text as before.
+func (m *metrics) write(w io.Writer, st *Status) {
+	out := map[family]*bytes.Buffer{}
+	add := func(f family, name string, v float64) {
+		b := out[f]
+		if b == nil {
+			b = &bytes.Buffer{}
+			out[f] = b
+		}
+		b.WriteString(name)
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		b.WriteByte('\n')
+	}
+	fromSet := func(f family, s *vm.Set) {
+		var b bytes.Buffer
+		s.WritePrometheus(&b)
+		if b.Len() > 0 {
+			out[f] = &b
+		}
+	}
+	fromSet(famChanges, m.changes)
+	fromSet(famChangeSeconds, m.changeSeconds)
+	add(famWANChanges, famWANChanges.name, float64(m.wanChanges.Get()))
+	add(famPublicChanges, famPublicChanges.name, float64(m.publicChanges.Get()))
+	add(famProbes, famProbes.name, float64(m.probes.Get()))
 
-// forwardCollector reads the per-forward counters from the backend at scrape time.
-type forwardCollector struct{ d *Daemon }
-
-func (c forwardCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- fwdPackets
-	ch <- fwdBytes
-	ch <- fwdDropped
-	ch <- installed
-	ch <- doubleNAT
-	ch <- reachable
-}
-
-func (c forwardCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st := c.d.Status(ctx)
 	for _, f := range st.Forwards {
-		ch <- prometheus.MustNewConstMetric(fwdPackets, prometheus.CounterValue, float64(f.Packets), f.Name)
-		ch <- prometheus.MustNewConstMetric(fwdBytes, prometheus.CounterValue, float64(f.Bytes), f.Name)
+		add(famPackets, famPackets.name+labels("forward", f.Name), float64(f.Packets))
+		add(famBytes, famBytes.name+labels("forward", f.Name), float64(f.Bytes))
 		if f.Allow != nil {
-			ch <- prometheus.MustNewConstMetric(fwdDropped, prometheus.CounterValue, float64(f.DroppedAllow), f.Name, "allowlist")
+			add(famDropped, famDropped.name+labels("forward", f.Name, "reason", "allowlist"), float64(f.DroppedAllow))
 		}
 		if f.Limit != "" {
-			ch <- prometheus.MustNewConstMetric(fwdDropped, prometheus.CounterValue, float64(f.DroppedLimit), f.Name, "limit")
+			add(famDropped, famDropped.name+labels("forward", f.Name, "reason", "limit"), float64(f.DroppedLimit))
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(installed, prometheus.GaugeValue, boolFloat(st.Installed))
-	ch <- prometheus.MustNewConstMetric(doubleNAT, prometheus.GaugeValue, boolFloat(st.DoubleNAT))
+	add(famInstalled, famInstalled.name, boolFloat(st.Installed))
+	add(famDoubleNAT, famDoubleNAT.name, boolFloat(st.DoubleNAT))
 	for _, v := range st.Reachability {
-		ch <- prometheus.MustNewConstMetric(reachable, prometheus.GaugeValue, 1, v.Family, string(v.Class), string(v.Upstream))
+		add(famReachability, famReachability.name+labels("class", string(v.Class), "family", v.Family, "upstream", string(v.Upstream)), 1)
+	}
+	if ps := st.Probe; ps != nil {
+		for _, r := range ps.Results {
+			add(famProbeReach, famProbeReach.name+labels("forward", r.Forward, "result", r.Result), boolFloat(r.Result == probe.ResultOpen))
+		}
+		add(famProbeTime, famProbeTime.name, float64(ps.Time.Unix()))
+	}
+	if up := st.Upstream; up != nil {
+		counts := map[string]int{}
+		for _, mp := range up.Mappings {
+			counts[mp.State]++
+		}
+		states := make([]string, 0, len(counts))
+		for s := range counts {
+			states = append(states, s)
+		}
+		sort.Strings(states)
+		for _, s := range states {
+			add(famUpMappings, famUpMappings.name+labels("protocol", up.Protocol, "state", s), float64(counts[s]))
+		}
+		add(famUpRequests, famUpRequests.name, float64(up.Requests))
+		add(famUpRenewals, famUpRenewals.name, float64(up.Renewals))
+	}
+
+	fams := make([]family, 0, len(out))
+	for f := range out {
+		fams = append(fams, f)
+	}
+	sort.Slice(fams, func(i, j int) bool { return fams[i].name < fams[j].name })
+	for _, f := range fams {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.typ)
+		_, _ = w.Write(out[f].Bytes())
 	}
 }
+
+// labels renders name/value pairs (names in sorted order, as the exposition expects) as {a="x",b="y"}.
+func labels(kv ...string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(kv[i])
+		b.WriteString(`="`)
+		b.WriteString(labelEscaper.Replace(kv[i+1]))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// The text format escapes backslash, double quote and newline in label values, and backslash and newline in
+// help text: a forward's name cannot break a scrape.
+var (
+	labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+)
+
+func escapeHelp(s string) string { return helpEscaper.Replace(s) }
 
 func boolFloat(b bool) float64 {
 	if b {
