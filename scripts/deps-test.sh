@@ -24,6 +24,7 @@ ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 || need+=(libfaketime)
 have upnpc     || need+=(miniupnpc)
 have gcc       || need+=(gcc)       # go test -race needs cgo
 [ -x /usr/bin/time ] || need+=(time)   # GNU time: peak memory of `hairpin check` in make bench
+have promtool || need+=(prometheus)  # promtool check metrics on the daemon's /metrics
 mapfile -t need < <(printf '%s\n' "${need[@]}" | awk 'NF && !seen[$0]++')
 DEPS_EXTRA="${need[*]}" ./scripts/deps-lab.sh
 
