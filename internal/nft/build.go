@@ -2,6 +2,7 @@ package nft
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 
@@ -12,29 +13,48 @@ import (
 
 var protocols = []string{"tcp", "udp"}
 
-// Build adds to tx everything needed to turn whatever hairpin's table holds into d. keepCount lists the
-// elements already in each counting set: they are left in place (so their counters survive a re-apply) and
-// only the difference is added or deleted.
+// Build adds to tx (a transaction on table ip hairpin) everything needed to turn whatever hairpin's table
+// holds into d. keepCount lists the elements already in each counting set: they are left in place (so their
+// counters survive a re-apply) and only the difference is added or deleted.
 func Build(tx *knftables.Transaction, d *plan.Desired, keepCount ...map[string][]uint16) {
 	var existing map[string][]uint16
 	if len(keepCount) > 0 {
 		existing = keepCount[0]
 	}
-	build(tx, d, existing, nil)
+	build(tx, ipv4, d, existing, nil)
 }
 
-// build is Build leaving out the allow-list prefix sets named in preloaded, which are already in place.
-func build(tx *knftables.Transaction, d *plan.Desired, existing map[string][]uint16, preloaded map[string]bool) {
+// build adds to tx, a transaction on fam's table, everything needed to turn whatever that table holds into
+// d's side of fam. Both tables have the same object names, the DNAT map keyed the same way and the masquerade
+// scoped the same way (README.md); the IPv4 one also keeps the counting sets (existing lists their elements)
+// and the guards, whose allow-list prefix sets named in preloaded are already in place.
+func build(tx *knftables.Transaction, fam family, d *plan.Desired, existing map[string][]uint16, preloaded map[string]bool) {
+	c := contentOf(fam, d)
 	comment := OwnerComment
 	tx.Add(&knftables.Table{Comment: &comment})
 
-	replaceSet(tx, &knftables.Set{Name: setWAN, Type: "ipv4_addr"}, addrKeys(d))
-	replaceSet(tx, &knftables.Set{Name: setLAN, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}}, netKeys(d))
+	replaceSet(tx, &knftables.Set{Name: setWAN, Type: fam.addrType}, addrKeys(c.wan))
+	replaceSet(tx, &knftables.Set{Name: setLAN, Type: fam.addrType, Flags: []knftables.SetFlag{knftables.IntervalFlag}}, netKeys(c.lan))
 
-	dnat := &knftables.Map{Name: mapDNAT, Type: "inet_proto . inet_service : ipv4_addr . inet_service"}
+	dnat := &knftables.Map{Name: mapDNAT, Type: "inet_proto . inet_service : " + fam.addrType + " . inet_service"}
 	tx.Add(dnat)
 	tx.Flush(dnat)
-	for _, r := range d.Rules {
+	addDNAT(tx, c.rules)
+
+	if fam.counts {
+		for _, proto := range protocols {
+			syncCountSet(tx, proto, portsOf(d, proto), existing[proto])
+		}
+	}
+	addChains(tx, fam, d)
+	if fam.counts {
+		buildGuards(tx, d, preloaded)
+	}
+}
+
+// addDNAT adds one DNAT map element per external port of rules.
+func addDNAT(tx *knftables.Transaction, rules []plan.Rule) {
+	for _, r := range rules {
 		r.Expand(func(ext, in uint16) bool {
 			tx.Add(&knftables.Element{Map: mapDNAT,
 				Key:   []string{r.Protocol, strconv.Itoa(int(ext))},
@@ -42,13 +62,6 @@ func build(tx *knftables.Transaction, d *plan.Desired, existing map[string][]uin
 			return true
 		})
 	}
-
-	for _, proto := range protocols {
-		syncCountSet(tx, proto, portsOf(d, proto), existing[proto])
-	}
-
-	addChains(tx, d)
-	buildGuards(tx, d, preloaded)
 }
 
 func replaceSet(tx *knftables.Transaction, s *knftables.Set, keys []string) {
@@ -76,19 +89,24 @@ func syncCountSet(tx *knftables.Transaction, proto string, want, have []uint16) 
 	}
 }
 
-func addChains(tx *knftables.Transaction, d *plan.Desired) {
-	jump := fmt.Sprintf("ip daddr @%s jump %s", setWAN, chainDNAT)
+func addChains(tx *knftables.Transaction, fam family, d *plan.Desired) {
+	jump := fmt.Sprintf("%s daddr @%s jump %s", fam.name, setWAN, chainDNAT)
 	chains := []struct {
 		chain *knftables.Chain
 		rules []string
 	}{
 		// The jump target must exist before the rules that jump to it.
-		{&knftables.Chain{Name: chainDNAT}, []string{fmt.Sprintf("dnat ip to meta l4proto . th dport map @%s", mapDNAT)}},
-		{baseChain(chainPre, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority), append(lanIngressRules(d), jump)},
+		{&knftables.Chain{Name: chainDNAT}, []string{fmt.Sprintf("dnat %s to meta l4proto . th dport map @%s", fam.name, mapDNAT)}},
+		{baseChain(chainPre, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority), append(lanIngressRules(fam, d), jump)},
 		// Connections the router itself opens to its public address (output hook) are forwarded too.
-		{baseChain(chainOut, knftables.NATType, knftables.OutputHook, knftables.DNATPriority), append(localRules(d), jump)},
-		{baseChain(chainPost, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority), masqueradeRules(d)},
-		{baseChain(chainFwd, knftables.FilterType, knftables.ForwardHook, "filter - 5"), countRules()},
+		{baseChain(chainOut, knftables.NATType, knftables.OutputHook, knftables.DNATPriority), append(localRules(fam, d), jump)},
+		{baseChain(chainPost, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority), masqueradeRules(fam, d)},
+	}
+	if fam.counts {
+		chains = append(chains, struct {
+			chain *knftables.Chain
+			rules []string
+		}{baseChain(chainFwd, knftables.FilterType, knftables.ForwardHook, "filter - 5"), countRules()})
 	}
 	for _, c := range chains {
 		tx.Add(c.chain)
@@ -105,7 +123,7 @@ const LANIngressMark = 0x10000000
 
 // lanIngressRules mark, on a connection's first packet, that it came in on the LAN. The postrouting hook
 // cannot see the input interface; the conntrack mark carries it there.
-func lanIngressRules(d *plan.Desired) []string {
+func lanIngressRules(fam family, d *plan.Desired) []string {
 	if !d.Masquerade {
 		return nil
 	}
@@ -113,15 +131,15 @@ func lanIngressRules(d *plan.Desired) []string {
 	if d.LANInterface == "" { // LAN given by subnets only: anything but the WAN
 		from = fmt.Sprintf("iifname != %q", d.WANInterface)
 	}
-	return []string{fmt.Sprintf("%s ip daddr @%s ct mark set ct mark or %#x", from, setWAN, LANIngressMark)}
+	return []string{fmt.Sprintf("%s %s daddr @%s ct mark set ct mark or %#x", from, fam.name, setWAN, LANIngressMark)}
 }
 
 // localRules mark the router's own connections to a WAN address like LAN ones: they cannot be spoofed.
-func localRules(d *plan.Desired) []string {
+func localRules(fam family, d *plan.Desired) []string {
 	if !d.Masquerade {
 		return nil
 	}
-	return []string{fmt.Sprintf("ip daddr @%s ct mark set ct mark or %#x", setWAN, LANIngressMark)}
+	return []string{fmt.Sprintf("%s daddr @%s ct mark set ct mark or %#x", fam.name, setWAN, LANIngressMark)}
 }
 
 // masqueradeRules masquerade only hairpinned flows: a connection that entered on the LAN or came from the
@@ -129,11 +147,11 @@ func localRules(d *plan.Desired) []string {
 // address, plain LAN-to-LAN traffic is not touched, and a packet from the internet with a spoofed LAN source
 // is not made to look like a LAN caller (rp_filter is often loose or off). Matching on the conntrack original
 // destination leaves the packet mark to the user's other rules.
-func masqueradeRules(d *plan.Desired) []string {
+func masqueradeRules(fam family, d *plan.Desired) []string {
 	if !d.Masquerade {
 		return nil
 	}
-	return []string{fmt.Sprintf("ct status dnat ct mark and %#x != 0 ip saddr @%s ct original ip daddr @%s masquerade", LANIngressMark, setLAN, setWAN)}
+	return []string{fmt.Sprintf("ct status dnat ct mark and %#x != 0 %s saddr @%s ct original %s daddr @%s masquerade", LANIngressMark, fam.name, setLAN, fam.name, setWAN)}
 }
 
 func countRules() []string {
@@ -152,17 +170,17 @@ func baseChain(name string, typ knftables.BaseChainType, hook knftables.BaseChai
 	return &knftables.Chain{Name: name, Type: &typ, Hook: &hook, Priority: &prio, Policy: &accept}
 }
 
-func addrKeys(d *plan.Desired) []string {
-	out := make([]string, len(d.WANAddrs))
-	for i, a := range d.WANAddrs {
+func addrKeys(addrs []netip.Addr) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
 		out[i] = a.String()
 	}
 	return out
 }
 
-func netKeys(d *plan.Desired) []string {
-	out := make([]string, len(d.LANNets))
-	for i, p := range d.LANNets {
+func netKeys(prefixes []netip.Prefix) []string {
+	out := make([]string, len(prefixes))
+	for i, p := range prefixes {
 		out[i] = p.String()
 	}
 	return out

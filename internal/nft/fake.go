@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
-	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
 // NewFake returns a backend over knftables.Fake, for tests without root. It takes the same paths as the real
@@ -40,23 +39,42 @@ type fakeKernel struct {
 	counts map[string]map[uint16]backend.Counter
 }
 
-func (k *fakeKernel) run(ctx context.Context, tx *knftables.Transaction) error {
+// run runs the IPv6 transaction first and the IPv4 one after; the fake cannot join the two into one, but
+// the IPv6 one is the one a test makes fail (failRun fails both before either runs).
+func (k *fakeKernel) run(ctx context.Context, tx, tx6 *knftables.Transaction) error {
 	k.mu.Lock()
 	err := k.failRun
 	k.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	if tx6 != nil {
+		if err := k.fake6.Run(ctx, tx6); err != nil {
+			return err
+		}
+	}
+	if tx == nil {
+		return nil
+	}
 	return k.fake.Run(ctx, tx)
 }
 
-func (k *fakeKernel) tableState(context.Context) (bool, bool, error) {
-	k.fake.RLock()
-	defer k.fake.RUnlock()
-	if k.fake.Table == nil {
+// of is the fake holding fam's table.
+func (k *fakeKernel) of(fam family) *knftables.Fake {
+	if fam.counts {
+		return k.fake
+	}
+	return k.fake6
+}
+
+func (k *fakeKernel) tableState(_ context.Context, fam family) (bool, bool, error) {
+	f := k.of(fam)
+	f.RLock()
+	defer f.RUnlock()
+	if f.Table == nil {
 		return false, false, nil
 	}
-	return true, k.fake.Table.Comment != nil && *k.fake.Table.Comment == OwnerComment, nil
+	return true, f.Table.Comment != nil && *f.Table.Comment == OwnerComment, nil
 }
 
 func (k *fakeKernel) portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
@@ -89,7 +107,7 @@ func (k *fakeKernel) portCounters(ctx context.Context) (map[string]map[uint16]ba
 
 // addWAN checks ownership as the netlink path does, then adds the addresses in one transaction.
 func (k *fakeKernel) addWAN(ctx context.Context, addrs []netip.Addr) error {
-	if err := mustOwn(k.tableState(ctx)); err != nil {
+	if err := ipv4.mustOwn(k.tableState(ctx, ipv4)); err != nil {
 		return err
 	}
 	// Elements only, no "add set": this path must never create anything.
@@ -99,12 +117,12 @@ func (k *fakeKernel) addWAN(ctx context.Context, addrs []netip.Addr) error {
 			tx.Add(&knftables.Element{Set: setWAN, Key: []string{a.String()}})
 		}
 	}
-	return k.run(ctx, tx)
+	return k.run(ctx, tx, nil)
 }
 
 // retireWAN checks ownership, then deletes the elements that are not wanted in one transaction.
 func (k *fakeKernel) retireWAN(ctx context.Context, addrs []netip.Addr) error {
-	if err := mustOwn(k.tableState(ctx)); err != nil {
+	if err := ipv4.mustOwn(k.tableState(ctx, ipv4)); err != nil {
 		return err
 	}
 	elems, err := k.fake.ListElements(ctx, "set", setWAN)
@@ -120,59 +138,32 @@ func (k *fakeKernel) retireWAN(ctx context.Context, addrs []netip.Addr) error {
 	if tx.NumOperations() == 0 {
 		return nil
 	}
-	return k.run(ctx, tx)
+	return k.run(ctx, tx, nil)
 }
 
 func (k *fakeKernel) close() error { return nil }
 
-func (k *fakeKernel) tableState6(context.Context) (bool, bool, error) {
-	k.fake6.RLock()
-	defer k.fake6.RUnlock()
-	if k.fake6.Table == nil {
-		return false, false, nil
-	}
-	return true, k.fake6.Table.Comment != nil && *k.fake6.Table.Comment == OwnerComment, nil
-}
-
-// setIPv6 checks ownership as the netlink path does, then flushes and refills the sets and the map of table
-// ip6 hairpin in one transaction, creating nothing.
-func (k *fakeKernel) setIPv6(ctx context.Context, d *plan.Desired6) error {
-	if err := mustOwn6(k.tableState6(ctx)); err != nil {
+// setContent checks ownership as the netlink path does, then flushes and refills the sets and the map of
+// fam's table in one transaction, creating nothing.
+func (k *fakeKernel) setContent(ctx context.Context, fam family, c content) error {
+	if err := fam.mustOwn(k.tableState(ctx, fam)); err != nil {
 		return err
 	}
-	k.mu.Lock()
-	ferr := k.failRun
-	k.mu.Unlock()
-	if ferr != nil {
-		return ferr
-	}
-	tx := k.fake6.NewTransaction()
+	tx := k.of(fam).NewTransaction()
 	tx.Flush(&knftables.Set{Name: setWAN})
 	tx.Flush(&knftables.Set{Name: setLAN})
 	tx.Flush(&knftables.Map{Name: mapDNAT})
-	for _, a := range d.WANAddrs {
-		tx.Add(&knftables.Element{Set: setWAN, Key: []string{a.String()}})
+	for _, key := range addrKeys(c.wan) {
+		tx.Add(&knftables.Element{Set: setWAN, Key: []string{key}})
 	}
-	for _, p := range d.LANNets {
-		tx.Add(&knftables.Element{Set: setLAN, Key: []string{p.String()}})
+	for _, key := range netKeys(c.lan) {
+		tx.Add(&knftables.Element{Set: setLAN, Key: []string{key}})
 	}
-	addDNAT(tx, d.Rules)
-	return k.fake6.Run(ctx, tx)
-}
-
-// runDual runs the IPv6 transaction first and the IPv4 one after; the fake cannot join the two into one, but
-// the IPv6 one is the one a test makes fail (failRun fails both before either runs).
-func (k *fakeKernel) runDual(ctx context.Context, tx, tx6 *knftables.Transaction) error {
-	k.mu.Lock()
-	err := k.failRun
-	k.mu.Unlock()
-	if err != nil {
-		return err
+	addDNAT(tx, c.rules)
+	if fam.counts {
+		return k.run(ctx, tx, nil)
 	}
-	if err := k.fake6.Run(ctx, tx6); err != nil {
-		return err
-	}
-	return k.fake.Run(ctx, tx)
+	return k.run(ctx, nil, tx)
 }
 
 func (k *fakeKernel) objects(ctx context.Context) (Objects, map[string]uint64, error) {
@@ -180,11 +171,11 @@ func (k *fakeKernel) objects(ctx context.Context) (Objects, map[string]uint64, e
 }
 
 func (k *fakeKernel) loadPrefixSet(ctx context.Context, name string, prefixes []netip.Prefix) error {
-	return loadPrefixSetTx(ctx, k.run, k.fake.NewTransaction(), name, prefixes)
+	return loadPrefixSetTx(ctx, func(ctx context.Context, tx *knftables.Transaction) error { return k.run(ctx, tx, nil) }, k.fake.NewTransaction(), name, prefixes)
 }
 
 func (k *fakeKernel) setHosts(ctx context.Context, want map[string][]netip.Addr) error {
-	if err := mustOwn(k.tableState(ctx)); err != nil {
+	if err := ipv4.mustOwn(k.tableState(ctx, ipv4)); err != nil {
 		return err
 	}
 	tx := k.fake.NewTransaction()
@@ -195,5 +186,5 @@ func (k *fakeKernel) setHosts(ctx context.Context, want map[string][]netip.Addr)
 			tx.Add(&knftables.Element{Set: name, Key: []string{a.String()}})
 		}
 	}
-	return k.run(ctx, tx)
+	return k.run(ctx, tx, nil)
 }

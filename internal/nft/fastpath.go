@@ -7,26 +7,32 @@ import (
 
 	gnft "github.com/google/nftables"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
-// The WAN address set changes over netlink, without starting the nft binary: an address change is the hot
-// path of the daemon (target: forwards follow within milliseconds), and a fork and exec of nft costs more than
-// the kernel transaction.
+// The fast paths change a table's content over netlink, without starting the nft binary: an address change is
+// the hot path of the daemon (target: forwards follow within milliseconds), and a fork and exec of nft costs
+// more than the kernel transaction.
 //
-// A change is two commits, new addresses first (addWANNetlink), the old ones retired after
+// On IPv4 a WAN change is two commits, new addresses first (addWANNetlink), the old ones retired after
 // (retireWANNetlink). Each is atomic; between them both addresses forward, which is harmless for the moment it
 // lasts, and a removal never delays an addition. The daemon records between the two what it is installing
 // (internal/daemon/intent.go), so that the record costs the new address nothing.
+//
+// On IPv6 a prefix change moves every forward named by an interface identifier, so the DNAT map changes with
+// the addresses and prefixes, and setContentNetlink replaces all three in one batch that makes them agree at
+// every instant.
 
 // addWANNetlink sends its batch before asking the kernel anything about the set: adding an element that is
 // already there changes nothing (no NLM_F_EXCL), so every wanted address is simply added, and the set is
 // named rather than looked up.
-func addWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
-	want := wanElements(addrs)
+func addWANNetlink(conn *gnft.Conn, fam family, addrs []netip.Addr) error {
+	want := wanElements(fam, addrs)
 	if len(want) == 0 {
 		return nil
 	}
-	if err := conn.SetAddElements(wanSetRef(), want); err != nil {
+	if err := conn.SetAddElements(wanSetRef(fam), want); err != nil {
 		return err
 	}
 	if err := conn.Flush(); err != nil {
@@ -38,14 +44,14 @@ func addWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
 // retireWANNetlink is idempotent: it deletes what the set holds now and is not wanted. An element that went
 // away meanwhile (another writer, or a retry of an update a crash cut short) fails the batch with ENOENT; the
 // set is then read again and the removal retried.
-func retireWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
-	set := wanSetRef()
+func retireWANNetlink(conn *gnft.Conn, fam family, addrs []netip.Addr) error {
+	set := wanSetRef(fam)
 	for try := 0; ; try++ {
 		current, err := conn.GetSetElements(set)
 		if err != nil {
 			return fmt.Errorf("set %s: %w", setWAN, err)
 		}
-		_, del := wanDiff(current, addrs)
+		_, del := wanDiff(fam, current, addrs)
 		if len(del) == 0 {
 			return nil
 		}
@@ -59,47 +65,94 @@ func retireWANNetlink(conn *gnft.Conn, addrs []netip.Addr) error {
 	}
 }
 
-// wanSetRef names the WAN set for element operations, which need only the table and set names.
-func wanSetRef() *gnft.Set {
-	return &gnft.Set{Table: &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}, Name: setWAN}
+// setContentNetlink brings the content of fam's table to c in one netlink batch: the answering addresses,
+// the LAN prefixes and the DNAT map, each flushed and refilled. It creates nothing.
+func setContentNetlink(conn *gnft.Conn, fam family, c content) error {
+	table := fam.table()
+	wan := &gnft.Set{Table: table, Name: setWAN, KeyType: fam.keyType}
+	lan := &gnft.Set{Table: table, Name: setLAN, KeyType: fam.keyType, Interval: true}
+	dnat := &gnft.Set{Table: table, Name: mapDNAT, IsMap: true}
+	conn.FlushSet(wan)
+	conn.FlushSet(lan)
+	conn.FlushSet(dnat)
+	for _, add := range []struct {
+		set   *gnft.Set
+		elems []gnft.SetElement
+	}{{wan, wanElements(fam, c.wan)}, {lan, prefixElements(fam, c.lan, true)}, {dnat, dnatElements(fam, c.rules)}} {
+		if len(add.elems) == 0 {
+			continue
+		}
+		if err := conn.SetAddElements(add.set, add.elems); err != nil {
+			return err
+		}
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("table %s %s: %w", fam.name, Table, err)
+	}
+	return nil
 }
 
-// wanElements turns the IPv4 addresses of addrs into set elements.
-func wanElements(addrs []netip.Addr) []gnft.SetElement {
+// wanSetRef names fam's WAN set for element operations, which need only the table and set names.
+func wanSetRef(fam family) *gnft.Set {
+	return &gnft.Set{Table: fam.table(), Name: setWAN}
+}
+
+// wanElements turns the addresses of addrs in fam into set elements.
+func wanElements(fam family, addrs []netip.Addr) []gnft.SetElement {
 	var out []gnft.SetElement
 	for _, a := range addrs {
-		if a.Is4() {
-			b := a.As4()
-			out = append(out, gnft.SetElement{Key: b[:]})
+		if fam.has(a) {
+			out = append(out, gnft.SetElement{Key: fam.bytes(a)})
 		}
 	}
 	return out
 }
 
-// wanDiff returns the elements to add and to delete to turn current into want.
-func wanDiff(current []gnft.SetElement, want []netip.Addr) (add, del []gnft.SetElement) {
+// wanDiff returns the elements to add and to delete to turn current into the addresses of want in fam.
+func wanDiff(fam family, current []gnft.SetElement, want []netip.Addr) (add, del []gnft.SetElement) {
 	have := map[netip.Addr]bool{}
 	for _, e := range current {
 		if a, ok := netip.AddrFromSlice(e.Key); ok {
-			have[a.Unmap()] = true
+			if fam.counts {
+				a = a.Unmap()
+			}
+			have[a] = true
 		}
 	}
 	keep := map[netip.Addr]bool{}
 	for _, a := range want {
-		if !a.Is4() {
+		if !fam.has(a) {
 			continue
 		}
 		keep[a] = true
 		if !have[a] {
-			b := a.As4()
-			add = append(add, gnft.SetElement{Key: b[:]})
+			add = append(add, gnft.SetElement{Key: fam.bytes(a)})
 		}
 	}
 	for a := range have {
 		if !keep[a] {
-			b := a.As4()
-			del = append(del, gnft.SetElement{Key: b[:]})
+			del = append(del, gnft.SetElement{Key: fam.bytes(a)})
 		}
 	}
 	return add, del
+}
+
+// dnatElements encodes the DNAT map's elements as the kernel holds them: each part of a concatenation in its
+// own 4-byte register, so the protocol (1 byte) and the ports (2 bytes, network order) are padded.
+func dnatElements(fam family, rules []plan.Rule) []gnft.SetElement {
+	var out []gnft.SetElement
+	for _, r := range rules {
+		proto := byte(6)
+		if r.Protocol == "udp" {
+			proto = 17
+		}
+		to := fam.bytes(r.To)
+		r.Expand(func(ext, in uint16) bool {
+			key := []byte{proto, 0, 0, 0, byte(ext >> 8), byte(ext), 0, 0}
+			val := append(append([]byte{}, to...), byte(in>>8), byte(in), 0, 0)
+			out = append(out, gnft.SetElement{Key: key, Val: val})
+			return true
+		})
+	}
+	return out
 }

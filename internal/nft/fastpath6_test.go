@@ -117,7 +117,7 @@ func TestSetIPv6Netlink(t *testing.T) {
 }
 
 func TestPrefixElements6(t *testing.T) {
-	els := prefixElements6([]netip.Prefix{netip.MustParsePrefix("2001:db8:1:2::/64"), netip.MustParsePrefix("ffff::/16")})
+	els := prefixElements(ipv6, []netip.Prefix{netip.MustParsePrefix("2001:db8:1:2::/64"), netip.MustParsePrefix("ffff::/16")}, true)
 	want := []string{"::/end", "2001:db8:1:2::", "2001:db8:1:3::/end", "ffff::"}
 	if len(els) != len(want) {
 		t.Fatalf("got %d elements, want %d", len(els), len(want))

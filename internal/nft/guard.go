@@ -221,7 +221,7 @@ func dropsFromCounters(counters map[string]uint64) Drops {
 // objectsNetlink lists hairpin's chains, sets and named counters (with their packet counts) over netlink: no
 // elements are read, so a table holding 100,000 allowed prefixes lists as fast as an empty one.
 func objectsNetlink(conn *gnft.Conn) (Objects, map[string]uint64, error) {
-	table := &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}
+	table := ipv4.table()
 	objs := Objects{}
 	chains, err := conn.ListChainsOfTableFamily(gnft.TableFamilyIPv4)
 	if err != nil {
@@ -313,9 +313,8 @@ func (b *Backend) SetAllowHosts(ctx context.Context, sets []plan.AllowSet) error
 // setHostsNetlink brings each named set to its addresses, all sets in one transaction. A missing set fails
 // the whole change.
 func setHostsNetlink(conn *gnft.Conn, want map[string][]netip.Addr) error {
-	table := &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}
 	for _, name := range slices.Sorted(maps.Keys(want)) {
-		set, err := conn.GetSetByName(table, name)
+		set, err := conn.GetSetByName(ipv4.table(), name)
 		if err != nil {
 			return fmt.Errorf("set %s: %w", name, err)
 		}
@@ -323,7 +322,7 @@ func setHostsNetlink(conn *gnft.Conn, want map[string][]netip.Addr) error {
 		if err != nil {
 			return fmt.Errorf("set %s: %w", name, err)
 		}
-		add, del := wanDiff(current, want[name])
+		add, del := wanDiff(ipv4, current, want[name])
 		if len(add) > 0 {
 			if err := conn.SetAddElements(set, add); err != nil {
 				return err

@@ -144,8 +144,11 @@ func TestApplyIPv6FailureChangesNothing(t *testing.T) {
 // fail6 is a kernel whose ip6 family does not answer, as on a kernel without IPv6.
 type fail6 struct{ *fakeKernel }
 
-func (fail6) tableState6(context.Context) (bool, bool, error) {
-	return false, false, errors.New("address family not supported")
+func (k fail6) tableState(ctx context.Context, fam family) (bool, bool, error) {
+	if fam == ipv6 {
+		return false, false, errors.New("address family not supported")
+	}
+	return k.fakeKernel.tableState(ctx, fam)
 }
 
 // An IPv4-only plan applies, and Down works, on a kernel whose ip6 family does not answer; a plan with IPv6

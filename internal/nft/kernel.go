@@ -7,17 +7,17 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
-	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
 // kernel is everything the backend asks of the kernel. The real one (netKernel) runs nft for transactions and
 // speaks netlink on the hot paths; the fake (fakeKernel) keeps the table in a knftables.Fake, so the unit tests
 // of this package and of the daemon run the same Backend code, fast path included, without root.
 type kernel interface {
-	// run commits tx atomically: all of it or nothing.
-	run(ctx context.Context, tx *knftables.Transaction) error
-	// tableState reports whether table ip hairpin exists and carries the ownership comment.
-	tableState(ctx context.Context) (exists, owned bool, err error)
+	// run commits tx (on table ip hairpin) and tx6 (on table ip6 hairpin) as one transaction: all of it or
+	// nothing. Either may be nil.
+	run(ctx context.Context, tx, tx6 *knftables.Transaction) error
+	// tableState reports whether fam's table hairpin exists and carries the ownership comment.
+	tableState(ctx context.Context, fam family) (exists, owned bool, err error)
 	// portCounters reads the counting sets: the counter of every port that carried traffic, by protocol. A
 	// missing table or set reads as empty.
 	portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error)
@@ -34,34 +34,23 @@ type kernel interface {
 	setHosts(ctx context.Context, want map[string][]netip.Addr) error
 	// loadPrefixSet creates the interval set name holding prefixes (sorted, disjoint), complete or not at all.
 	loadPrefixSet(ctx context.Context, name string, prefixes []netip.Prefix) error
-	// tableState6 reports whether table ip6 hairpin exists and carries the ownership comment.
-	tableState6(ctx context.Context) (exists, owned bool, err error)
-	// runDual commits tx (table ip hairpin) and tx6 (table ip6 hairpin) as one transaction: both or nothing.
-	runDual(ctx context.Context, tx, tx6 *knftables.Transaction) error
-	// setIPv6 brings the content of table ip6 hairpin (its sets and map) to d in one transaction, after
-	// checking the table is hairpin's; it creates nothing.
-	setIPv6(ctx context.Context, d *plan.Desired6) error
+	// setContent brings the content of fam's table (its address sets and DNAT map) to c in one transaction,
+	// after checking the table is hairpin's; it creates nothing.
+	setContent(ctx context.Context, fam family, c content) error
 	// close releases what the kernel holds open (netlink sockets).
 	close() error
 }
 
-// mustOwn turns a table state into the error of a writer that may only change hairpin's existing table.
-func mustOwn(exists, owned bool, err error) error {
+// mustOwn turns a state of fam's table into the error of a writer that may only change hairpin's existing
+// table.
+func (fam family) mustOwn(exists, owned bool, err error) error {
 	switch {
 	case err != nil:
 		return err
 	case !exists:
 		return ErrNotInstalled
 	case !owned:
-		return ErrNotOwned
+		return fam.notOwned
 	}
 	return nil
-}
-
-// mustOwn6 is mustOwn for table ip6 hairpin.
-func mustOwn6(exists, owned bool, err error) error {
-	if err == nil && exists && !owned {
-		return ErrNotOwned6
-	}
-	return mustOwn(exists, owned, err)
 }

@@ -13,10 +13,9 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
-	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
-// netKernel is the real kernel: transactions go through the nft binary (runBatched), the ownership check and
+// netKernel is the real kernel: transactions go through the nft binary (run), the ownership check and
 // the WAN fast path through netlink sockets that stay open for the backend's life. The sockets belong to the
 // network namespace of the thread that first used them.
 type netKernel struct {
@@ -31,11 +30,19 @@ type netKernel struct {
 	dials int
 }
 
-func (k *netKernel) run(ctx context.Context, tx *knftables.Transaction) error {
+// run hands both tables to one nft run: nft sends a whole file as one kernel batch, so the IPv4 and the
+// IPv6 table change together or not at all.
+func (k *netKernel) run(ctx context.Context, tx, tx6 *knftables.Transaction) error {
 	if !isRoot() {
 		return errNeedRoot
 	}
-	return runBatched(ctx, k.nftPath, tx)
+	var script string
+	for _, t := range []*knftables.Transaction{tx, tx6} {
+		if t != nil {
+			script += mergeElements(t.String())
+		}
+	}
+	return runScript(ctx, k.nftPath, script)
 }
 
 func (k *netKernel) portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
@@ -45,16 +52,16 @@ func (k *netKernel) portCounters(ctx context.Context) (map[string]map[uint16]bac
 	return readCounters(ctx, k.nftPath)
 }
 
-func (k *netKernel) tableState(context.Context) (bool, bool, error) {
+func (k *netKernel) tableState(_ context.Context, fam family) (bool, bool, error) {
 	if !isRoot() {
 		return false, false, errNeedRoot
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.tableStateLocked()
+	return k.tableStateLocked(fam)
 }
 
-func (k *netKernel) tableStateLocked() (bool, bool, error) {
+func (k *netKernel) tableStateLocked(fam family) (bool, bool, error) {
 	if k.owner == nil {
 		c, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
 		if err != nil {
@@ -63,7 +70,7 @@ func (k *netKernel) tableStateLocked() (bool, bool, error) {
 		k.owner = c
 		k.dials++
 	}
-	exists, owned, err := tableStateNetlink(k.owner)
+	exists, owned, err := tableStateNetlink(k.owner, fam)
 	if err != nil {
 		k.owner.Close()
 		k.owner = nil
@@ -72,23 +79,27 @@ func (k *netKernel) tableStateLocked() (bool, bool, error) {
 }
 
 func (k *netKernel) addWAN(_ context.Context, addrs []netip.Addr) error {
-	return k.ownedWAN(func(c *gnft.Conn) error { return addWANNetlink(c, addrs) })
+	return k.owned(ipv4, func(c *gnft.Conn) error { return addWANNetlink(c, ipv4, addrs) })
 }
 
 func (k *netKernel) retireWAN(_ context.Context, addrs []netip.Addr) error {
-	return k.ownedWAN(func(c *gnft.Conn) error { return retireWANNetlink(c, addrs) })
+	return k.owned(ipv4, func(c *gnft.Conn) error { return retireWANNetlink(c, ipv4, addrs) })
 }
 
-// ownedWAN runs fn on the lasting socket once the table is known to be hairpin's. The full apply checked
+func (k *netKernel) setContent(_ context.Context, fam family, c content) error {
+	return k.owned(fam, func(conn *gnft.Conn) error { return setContentNetlink(conn, fam, c) })
+}
+
+// owned runs fn on the lasting socket once fam's table is known to be hairpin's. The full apply checked
 // ownership; it is checked again, cheaply, so a table replaced since then by someone else's of the same name
 // is never written to.
-func (k *netKernel) ownedWAN(fn func(*gnft.Conn) error) error {
+func (k *netKernel) owned(fam family, fn func(*gnft.Conn) error) error {
 	if !isRoot() {
 		return errNeedRoot
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := mustOwn(k.tableStateLocked()); err != nil {
+	if err := fam.mustOwn(k.tableStateLocked(fam)); err != nil {
 		return err
 	}
 	return k.withConnLocked(fn)
@@ -111,59 +122,6 @@ func (k *netKernel) withConnLocked(fn func(*gnft.Conn) error) error {
 		return err
 	}
 	return nil
-}
-
-func (k *netKernel) tableState6(context.Context) (bool, bool, error) {
-	if !isRoot() {
-		return false, false, errNeedRoot
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.owner == nil {
-		c, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
-		if err != nil {
-			return false, false, fmt.Errorf("netlink: %w", err)
-		}
-		k.owner = c
-		k.dials++
-	}
-	exists, owned, err := tableStateFamily(k.owner, unix.AF_INET6, "ip6")
-	if err != nil {
-		k.owner.Close()
-		k.owner = nil
-	}
-	return exists, owned, err
-}
-
-func (k *netKernel) setIPv6(ctx context.Context, d *plan.Desired6) error {
-	if err := mustOwn6(k.tableState6(ctx)); err != nil {
-		return err
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.nftConn == nil {
-		c, err := gnft.New(gnft.AsLasting())
-		if err != nil {
-			return fmt.Errorf("netlink: %w", err)
-		}
-		k.nftConn = c
-		k.dials++
-	}
-	if err := setIPv6Netlink(k.nftConn, d); err != nil {
-		_ = k.nftConn.CloseLasting()
-		k.nftConn = nil
-		return err
-	}
-	return nil
-}
-
-// runDual hands both tables to one nft run: nft sends a whole file as one kernel batch, so the IPv4 and the
-// IPv6 table change together or not at all.
-func (k *netKernel) runDual(ctx context.Context, tx, tx6 *knftables.Transaction) error {
-	if !isRoot() {
-		return errNeedRoot
-	}
-	return runScript(ctx, k.nftPath, mergeElements(tx.String())+mergeElements(tx6.String()))
 }
 
 func (k *netKernel) close() error {
@@ -206,10 +164,5 @@ func (k *netKernel) setHosts(ctx context.Context, want map[string][]netip.Addr) 
 	if !isRoot() {
 		return errNeedRoot
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err := mustOwn(k.tableStateLocked()); err != nil {
-		return err
-	}
-	return k.withConnLocked(func(c *gnft.Conn) error { return setHostsNetlink(c, want) })
+	return k.owned(ipv4, func(c *gnft.Conn) error { return setHostsNetlink(c, want) })
 }

@@ -56,10 +56,8 @@ type Backend struct {
 	// build only assembles transactions as text: knftables' fake builds the same text as the real thing
 	// without the two nft runs knftables.New makes to probe the binary, which were most of the fixed cost of a
 	// small apply.
-	build knftables.Interface
-	// build6 assembles transactions on table ip6 hairpin the same way.
-	build6 knftables.Interface
-	k      kernel
+	build, build6 knftables.Interface
+	k             kernel
 }
 
 var (
@@ -85,20 +83,30 @@ func New() (*Backend, error) {
 // Close releases the netlink sockets the backend keeps open between calls.
 func (b *Backend) Close() error { return b.k.close() }
 
+// newTx starts a transaction on fam's table.
+func (b *Backend) newTx(fam family) *knftables.Transaction {
+	if fam.counts {
+		return b.build.NewTransaction()
+	}
+	return b.build6.NewTransaction()
+}
+
 // Render returns the nftables script that applies d to an empty machine, for `hairpin show`.
 func Render(d *plan.Desired) string {
-	tx := knftables.NewFake(knftables.IPv4Family, Table).NewTransaction()
-	Build(tx, d)
-	if d.V6 == nil {
-		return tx.String()
+	var out strings.Builder
+	for _, fam := range []family{ipv4, ipv6} {
+		if !fam.counts && d.V6 == nil {
+			continue
+		}
+		tx := knftables.NewFake(fam.knft, Table).NewTransaction()
+		build(tx, fam, d, nil, nil)
+		out.WriteString(tx.String())
 	}
-	tx6 := knftables.NewFake(knftables.IPv6Family, Table).NewTransaction()
-	build6(tx6, d)
-	return tx.String() + tx6.String()
+	return out.String()
 }
 
 func (b *Backend) checkOwned(ctx context.Context) (exists bool, err error) {
-	exists, owned, err := b.k.tableState(ctx)
+	exists, owned, err := b.k.tableState(ctx, ipv4)
 	if err != nil {
 		return false, err
 	}
@@ -140,18 +148,18 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 		b.dropSets(ctx, created)
 		return err
 	}
-	tx := b.build.NewTransaction()
-	build(tx, d, have, preloaded)
+	tx := b.newTx(ipv4)
+	build(tx, ipv4, d, have, preloaded)
 	deleteUnwanted(tx, objs, d)
-	err = b.runBoth(ctx, tx, tx6)
+	err = b.k.run(ctx, tx, tx6)
 	if err != nil && exists {
 		// A base chain of hairpin's that someone re-created with another hook, type or priority cannot be
 		// changed in place: delete and re-create hairpin's base chains, still in one transaction.
-		tx = b.build.NewTransaction()
+		tx = b.newTx(ipv4)
 		recreateBaseChains(tx, objs)
-		build(tx, d, have, preloaded)
+		build(tx, ipv4, d, have, preloaded)
 		deleteUnwanted(tx, objs, d)
-		err = b.runBoth(ctx, tx, tx6)
+		err = b.k.run(ctx, tx, tx6)
 	}
 	if err != nil {
 		b.dropSets(ctx, created)
@@ -160,19 +168,11 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	return nil
 }
 
-// runBoth commits tx, and tx6 when there is one, as one transaction.
-func (b *Backend) runBoth(ctx context.Context, tx, tx6 *knftables.Transaction) error {
-	if tx6 == nil {
-		return b.k.run(ctx, tx)
-	}
-	return b.k.runDual(ctx, tx, tx6)
-}
-
 // plan6 builds the transaction for table ip6 hairpin: the IPv6 forwards of d, or the table's removal when d
 // has none and the table is ours; nil when there is nothing to do. Someone else's ip6 hairpin table fails
 // only a plan that needs the table, and is never touched.
 func (b *Backend) plan6(ctx context.Context, d *plan.Desired) (*knftables.Transaction, error) {
-	exists, owned, err := b.k.tableState6(ctx)
+	exists, owned, err := b.k.tableState(ctx, ipv6)
 	switch {
 	case err != nil && d.V6 == nil:
 		// A kernel without IPv6 may not answer for the ip6 family at all; an IPv4-only plan needs nothing there.
@@ -184,14 +184,14 @@ func (b *Backend) plan6(ctx context.Context, d *plan.Desired) (*knftables.Transa
 	case d.V6 != nil:
 		// The IPv6 table is small (no counters to keep), so it is simply made anew each time: whatever was
 		// added to it, or changed in it, by hand is gone, and base chains come back with our hooks.
-		tx := b.build6.NewTransaction()
+		tx := b.newTx(ipv6)
 		comment := OwnerComment
 		tx.Add(&knftables.Table{Comment: &comment})
 		tx.Delete(&knftables.Table{})
-		build6(tx, d)
+		build(tx, ipv6, d, nil, nil)
 		return tx, nil
 	case exists && owned:
-		tx := b.build6.NewTransaction()
+		tx := b.newTx(ipv6)
 		tx.Delete(&knftables.Table{})
 		return tx, nil
 	}
@@ -216,10 +216,10 @@ func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists
 			continue
 		}
 		if !exists {
-			tx := b.build.NewTransaction()
+			tx := b.newTx(ipv4)
 			comment := OwnerComment
 			tx.Add(&knftables.Table{Comment: &comment})
-			if err := b.k.run(ctx, tx); err != nil {
+			if err := b.k.run(ctx, tx, nil); err != nil {
 				return nil, nil, fmt.Errorf("creating table ip %s: %w", Table, err)
 			}
 			exists = true
@@ -239,11 +239,11 @@ func (b *Backend) dropSets(ctx context.Context, names []string) {
 	if len(names) == 0 {
 		return
 	}
-	tx := b.build.NewTransaction()
+	tx := b.newTx(ipv4)
 	for _, n := range names {
 		tx.Delete(&knftables.Set{Name: n})
 	}
-	_ = b.k.run(ctx, tx)
+	_ = b.k.run(ctx, tx, nil)
 }
 
 // SetWANAddrs implements backend.Backend by changing only the address set, over netlink: the daemon's hot
@@ -273,10 +273,10 @@ func (b *Backend) RetireWANAddrs(ctx context.Context, addrs []netip.Addr) error 
 }
 
 // SetIPv6 implements backend.IPv6Updater: a change of IPv6 addresses or prefixes that leaves the IPv4 side
-// alone replaces the content of table ip6 hairpin over netlink, in one batch (fastpath6.go). It never
+// alone replaces the content of table ip6 hairpin over netlink, in one batch (setContentNetlink). It never
 // creates anything: without hairpin's ip6 table it fails and the caller applies fully.
 func (b *Backend) SetIPv6(ctx context.Context, d *plan.Desired6) error {
-	if err := b.k.setIPv6(ctx, d); err != nil {
+	if err := b.k.setContent(ctx, ipv6, contentOf6(d)); err != nil {
 		return fmt.Errorf("updating the IPv6 sets (a full apply is needed): %w", err)
 	}
 	return nil
@@ -290,23 +290,23 @@ func (b *Backend) Down(ctx context.Context) error {
 	}
 	// Someone else's ip6 hairpin table is simply not ours to remove, and a kernel that cannot say (no IPv6)
 	// has none of ours.
-	exists6, owned6, err := b.k.tableState6(ctx)
+	exists6, owned6, err := b.k.tableState(ctx, ipv6)
 	if err != nil {
 		exists6 = false
 	}
-	tx := b.build.NewTransaction()
+	var tx, tx6 *knftables.Transaction
 	if exists {
+		tx = b.newTx(ipv4)
 		tx.Delete(&knftables.Table{})
 	}
 	if exists6 && owned6 {
-		tx6 := b.build6.NewTransaction()
+		tx6 = b.newTx(ipv6)
 		tx6.Delete(&knftables.Table{})
-		return b.k.runDual(ctx, tx, tx6)
 	}
-	if !exists {
+	if tx == nil && tx6 == nil {
 		return nil
 	}
-	return b.k.run(ctx, tx)
+	return b.k.run(ctx, tx, tx6)
 }
 
 // Installed reports whether hairpin's table is in place; a table of that name without our marker is an error.
@@ -341,12 +341,8 @@ func (b *Backend) Counters(ctx context.Context, d *plan.Desired) (map[string]bac
 	return out, nil
 }
 
-// runBatched runs tx through `nft -f -`, first merging consecutive element lines of one set into a single
-// statement: nft parses one big element block about twice as fast as the same elements one line each, which is
-// what decides apply time for tens of thousands of forwards.
-func runBatched(ctx context.Context, nftPath string, tx *knftables.Transaction) error {
-	return runScript(ctx, nftPath, mergeElements(tx.String()))
-}
+// The nft binary parses one big element block about twice as fast as the same elements one line each, which
+// is what decides apply time for tens of thousands of forwards: run merges them (mergeElements) first.
 
 // runScript pipes script to `nft -f -`, which applies it as one kernel transaction.
 func runScript(ctx context.Context, nftPath, script string) error {

@@ -16,14 +16,9 @@ const (
 	udataTableComment  = 0  // NFTNL_UDATA_TABLE_COMMENT
 )
 
-// tableStateNetlink asks the kernel for table ip hairpin and reads its comment, the ownership marker. One
+// tableStateNetlink asks the kernel for fam's table hairpin and reads its comment, the ownership marker. One
 // netlink round trip instead of an nft process: this runs before every apply and every WAN update.
-func tableStateNetlink(conn *netlink.Conn) (exists, owned bool, err error) {
-	return tableStateFamily(conn, unix.AF_INET, "ip")
-}
-
-// tableStateFamily is tableStateNetlink for the table hairpin of one family (AF_INET: ip, AF_INET6: ip6).
-func tableStateFamily(conn *netlink.Conn, family byte, familyName string) (exists, owned bool, err error) {
+func tableStateNetlink(conn *netlink.Conn, fam family) (exists, owned bool, err error) {
 	ae := netlink.NewAttributeEncoder()
 	ae.String(nftaTableName, Table)
 	attrs, err := ae.Encode()
@@ -35,20 +30,20 @@ func tableStateFamily(conn *netlink.Conn, family byte, familyName string) (exist
 		// socket, where the next question on this lasting socket would read it as a mismatched reply.
 		Header: netlink.Header{Type: netlink.HeaderType(nfnlSubsysNFTables<<8 | unix.NFT_MSG_GETTABLE), Flags: netlink.Request},
 		// struct nfgenmsg: family, version, resource id.
-		Data: append([]byte{family, unix.NFNETLINK_V0, 0, 0}, attrs...),
+		Data: append([]byte{fam.af, unix.NFNETLINK_V0, 0, 0}, attrs...),
 	})
 	if errors.Is(err, unix.ENOENT) {
 		return false, false, nil
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("reading table %s %s: %w", familyName, Table, err)
+		return false, false, fmt.Errorf("reading table %s %s: %w", fam.name, Table, err)
 	}
 	for _, m := range msgs {
 		if len(m.Data) > 4 {
 			return true, tableComment(m.Data[4:]) == OwnerComment, nil
 		}
 	}
-	return false, false, fmt.Errorf("reading table %s %s: empty answer from the kernel", familyName, Table)
+	return false, false, fmt.Errorf("reading table %s %s: empty answer from the kernel", fam.name, Table)
 }
 
 // tableComment finds the comment in a table's netlink attributes. The comment lives in NFTA_TABLE_USERDATA as

@@ -3,10 +3,10 @@ package nft
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	gnft "github.com/google/nftables"
 	"github.com/mdlayher/netlink"
@@ -35,25 +35,29 @@ func prefixSetName(s plan.AllowSet) string {
 	return fmt.Sprintf("%s%s_%s", setAllowBase, s.ID, hex.EncodeToString(h.Sum(nil)[:8]))
 }
 
-// prefixElements turns sorted, disjoint prefixes into interval set elements the way nft does: each prefix is
-// a start key and an interval-end key one past its last address, and an interval end at 0.0.0.0 opens the
-// set when the first prefix does not start there (first says prefixes begin the set).
-func prefixElements(prefixes []netip.Prefix, first bool) []gnft.SetElement {
+// prefixElements turns sorted, disjoint prefixes of fam into interval set elements the way nft does: each
+// prefix is a start key and an interval-end key one past its last address, and an interval end at the
+// unspecified address opens the set when the first prefix does not start there (first says prefixes begin the
+// set).
+func prefixElements(fam family, prefixes []netip.Prefix, first bool) []gnft.SetElement {
 	out := make([]gnft.SetElement, 0, 2*len(prefixes)+1)
-	if first && len(prefixes) > 0 && prefixes[0].Addr() != netip.IPv4Unspecified() {
-		out = append(out, gnft.SetElement{Key: []byte{0, 0, 0, 0}, IntervalEnd: true})
+	if first && len(prefixes) > 0 && !prefixes[0].Addr().IsUnspecified() {
+		out = append(out, gnft.SetElement{Key: make([]byte, len(fam.bytes(prefixes[0].Addr()))), IntervalEnd: true})
 	}
 	for _, p := range prefixes {
-		a := p.Addr().As4()
-		start := binary.BigEndian.Uint32(a[:])
-		last := start | uint32(0xffffffff>>p.Bits())
-		if p.Bits() == 0 {
-			last = 0xffffffff
+		start := fam.bytes(p.Masked().Addr())
+		end := slices.Clone(start)
+		for i := range end {
+			hostBits := min(max(8*(i+1)-p.Bits(), 0), 8)
+			end[i] |= byte(1<<hostBits - 1)
 		}
-		out = append(out, gnft.SetElement{Key: a[:]})
-		if last != 0xffffffff {
-			end := make([]byte, 4)
-			binary.BigEndian.PutUint32(end, last+1)
+		carry := true // end is the last address; one past it, unless it is the very last
+		for i := len(end) - 1; i >= 0 && carry; i-- {
+			end[i]++
+			carry = end[i] == 0
+		}
+		out = append(out, gnft.SetElement{Key: start})
+		if !carry {
 			out = append(out, gnft.SetElement{Key: end, IntervalEnd: true})
 		}
 	}
@@ -86,14 +90,13 @@ func loadPrefixSetNetlink(name string, prefixes []netip.Prefix) error {
 		return fmt.Errorf("netlink: %w", err)
 	}
 	defer conn.CloseLasting()
-	table := &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}
-	set := &gnft.Set{Table: table, Name: name, KeyType: gnft.TypeIPAddr, Interval: true}
+	set := &gnft.Set{Table: ipv4.table(), Name: name, KeyType: gnft.TypeIPAddr, Interval: true}
 	if err := conn.AddSet(set, nil); err != nil {
 		return err
 	}
 	// Elements are built a message at a time: only the encoded messages stay until the flush.
 	for i := 0; i < len(prefixes); i += prefixesPerMessage {
-		if err := conn.SetAddElements(set, prefixElements(prefixes[i:min(i+prefixesPerMessage, len(prefixes))], i == 0)); err != nil {
+		if err := conn.SetAddElements(set, prefixElements(ipv4, prefixes[i:min(i+prefixesPerMessage, len(prefixes))], i == 0)); err != nil {
 			return err
 		}
 	}
