@@ -148,6 +148,8 @@ type Config struct {
 	Daemon    Daemon
 	DDNS      []provider.Entry
 	RouterOS  *RouterOS
+	// Notify lists where to send notifications (notify.go).
+	Notify []Notify
 	// SecretOwners are the uids, besides root and hairpin's own, that may own secret files (secret_owners).
 	SecretOwners []int
 	// Warnings are problems that do not stop the config from being used.
@@ -208,12 +210,16 @@ func Parse(file string, data []byte) (*Config, error) {
 		"ddns":          func(k string, v *yaml.Node) { cfg.DDNS = d.ddns(v, k) },
 		"routeros":      func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
 		"secret_owners": func(k string, v *yaml.Node) { cfg.SecretOwners = d.owners(v, k) },
+		"notify":        func(k string, v *yaml.Node) { cfg.Notify = d.notify(v, k) },
 	})
 	d.checkInterfaceNames(cfg.Backend)
 	d.crossCheck(cfg, doc, wanNode, lanNode, fwdNode)
 	d.resolveAllow(cfg, named, setsNode)
 	for i := range cfg.DDNS {
 		cfg.DDNS[i].ConfigDir, cfg.DDNS[i].SecretOwners = filepath.Dir(file), cfg.SecretOwners
+	}
+	for i := range cfg.Notify {
+		cfg.Notify[i].ConfigDir, cfg.Notify[i].SecretOwners = filepath.Dir(file), cfg.SecretOwners
 	}
 	if cfg.RouterOS != nil {
 		cfg.RouterOS.ConfigDir, cfg.RouterOS.SecretOwners = filepath.Dir(file), cfg.SecretOwners

@@ -19,6 +19,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/notify"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
 )
@@ -73,6 +74,8 @@ type Deps struct {
 	// Lookup resolves the hostnames of allow lists; nil asks daemon.resolver or the servers of
 	// /etc/resolv.conf.
 	Lookup allowdns.LookupFunc
+	// NotifyOptions tune the delivery of notifications (tests shorten the waits).
+	NotifyOptions notify.Options
 }
 
 // Daemon is the running state. Its exported methods are safe to call from other goroutines.
@@ -108,6 +111,9 @@ type Daemon struct {
 	ddnsStop  context.CancelFunc
 	// hosts follows the hostnames of allow lists; nil when the backend resolves them itself (RouterOS).
 	hosts *allowdns.Resolver
+	// notifier sends the config's notifications; nil without a notify: list.
+	notifier   *notify.Notifier
+	notifyStop context.CancelFunc
 }
 
 // Event is one thing that happened, for `hairpin status`.
@@ -179,12 +185,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if l.stopObs != nil {
 			l.stopObs()
 		}
+		d.stopNotify(false)
 		if ctx.Err() != nil {
 			return nil // told to stop while waiting for the first observation (a router still unreachable)
 		}
 		return err
 	}
 	defer func() {
+		d.stopNotify(false)
 		l.stopObs()
 		if d.ddnsStop != nil {
 			d.ddnsStop()
@@ -207,6 +215,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			d.event(slog.LevelInfo, "stopping; rules stay in place (hairpin down removes them)")
+			d.tell(notify.Daemon, "stopped", false, "hairpin stopped; the rules stay in place", "state", "stopped")
+			d.stopNotify(true)
 			return nil
 		case obs, ok := <-l.obsCh:
 			if !ok {
@@ -228,6 +238,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-resync.C:
 			d.applyFull(ctx, l, "resync")
 			d.classify() // the route may have moved to a DS-Lite tunnel without any address change
+			d.heartbeat(ctx)
 		case <-l.retry.C:
 			d.applyFull(ctx, l, "retry")
 		case <-d.upstreamChanged():
@@ -252,8 +263,10 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 	if err := d.setupPublic(l); err != nil {
 		return err
 	}
+	d.startNotify(ctx)
 	d.startDDNS(ctx)
 	d.startHosts(ctx)
+	d.tell(notify.Daemon, "started", false, fmt.Sprintf("hairpin started with %d forwards", len(d.cfg.Forwards)), "state", "started")
 	d.event(slog.LevelInfo, "started", "forwards", len(d.cfg.Forwards), "wan", d.cfg.WAN.Interface, "lan", d.cfg.LAN.Interface)
 	// The watcher's first observation is already waiting; take it now so the first apply uses real
 	// addresses and readiness means "rules installed".
@@ -270,6 +283,7 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 	d.startProber()
 	d.maybeDiscover(ctx, l)
 	d.feedDDNS()
+	d.heartbeat(ctx)
 	return nil
 }
 
@@ -315,6 +329,9 @@ func (d *Daemon) startDDNS(ctx context.Context) {
 	}
 	if engine == nil {
 		return
+	}
+	if r, ok := engine.(interface{ OnResult(func(ddns.Result)) }); ok {
+		r.OnResult(d.ddnsResult)
 	}
 	ddnsCtx, cancel := context.WithCancel(ctx)
 	go engine.Run(ddnsCtx)
@@ -362,6 +379,8 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
 		d.metrics.wanChanges.Inc()
 		d.event(slog.LevelInfo, "WAN address changed", "old", fmtAddrs(prev.WANAddrs), "new", fmtAddrs(obs.WANAddrs))
+		d.tell(notify.WANAddress, "", false, fmt.Sprintf("WAN address of %s changed from %s to %s", d.cfg.WAN.Interface, fmtAddrs(prev.WANAddrs), fmtAddrs(obs.WANAddrs)),
+			"interface", d.cfg.WAN.Interface, "old", fmtAddrs(prev.WANAddrs), "new", fmtAddrs(obs.WANAddrs))
 	}
 	if !slices.Equal(obs.WAN6, prev.WAN6) || !slices.Equal(obs.LAN6, prev.LAN6) {
 		d.event(slog.LevelInfo, "IPv6 addresses changed", "wan", fmtAddrs(obs.WAN6), "lan", fmt.Sprint(obs.LAN6))

@@ -148,6 +148,7 @@ func (d *Daemon) probed(st ProbeStatus) {
 	prev := d.probeSt
 	d.probeSt = &st
 	d.mu.Unlock()
+	d.tellProbe(prev, st)
 	switch {
 	case st.Error != "":
 		if prev == nil || prev.Error != st.Error {

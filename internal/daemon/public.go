@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/notify"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -64,6 +66,8 @@ func (d *Daemon) publicLearned(ctx context.Context, l *loop, res publicResult) {
 	}
 	d.metrics.publicChanges.Inc()
 	d.event(slog.LevelInfo, "public address learned", "address", res.addr, "source", res.from, "double_nat", d.doubleNAT())
+	d.tell(notify.PublicAddress, "", false, fmt.Sprintf("public address is %s (learnt from %s)", res.addr, res.from),
+		"address", res.addr.String(), "previous", addrOrNone(prev), "source", res.from)
 	d.update(ctx, l, "public address change")
 	d.classify()
 	d.probeSoon()
@@ -133,4 +137,11 @@ func (d *Daemon) feedDDNS6(engine DDNS) {
 	}
 	d.mu.Unlock()
 	e6.SetAddress6(a)
+}
+
+func addrOrNone(a netip.Addr) string {
+	if !a.IsValid() {
+		return "none"
+	}
+	return a.String()
 }

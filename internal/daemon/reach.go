@@ -69,6 +69,8 @@ func (d *Daemon) classify() {
 	prev, prev6 := d.verdict, d.verdict6
 	d.verdict, d.verdict6 = v, v6
 	d.mu.Unlock()
+	d.tellReachability(prev, v)
+	d.tellReachability(prev6, v6)
 	if v6.Class != prev6.Class && v6.Class != "" {
 		attrs := []any{"family", v6.Family, "class", v6.String(), "reason", v6.Reason}
 		if v6.Advice != "" {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/notify"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -25,6 +26,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	cfg, err := d.deps.Load()
 	if err != nil {
 		d.event(slog.LevelError, "reload rejected; the running config stays in force", "error", err)
+		d.tell(notify.Daemon, "config rejected", true, "reload rejected; the running config stays in force: "+err.Error(), "state", "config rejected")
 		return err
 	}
 	req := reloadRequest{cfg: cfg, done: make(chan error, 1)}
@@ -36,6 +38,9 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	done := req.done
 	select {
 	case err := <-done:
+		if err != nil {
+			d.tell(notify.Daemon, "config rejected", true, "reload rejected; the running config stays in force: "+err.Error(), "state", "config rejected")
+		}
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
@@ -79,6 +84,9 @@ func (d *Daemon) doReload(ctx context.Context, l *loop, cfg *config.Config) erro
 	}
 	if d.hosts != nil {
 		d.hosts.SetHosts(plan.Hosts(cfg))
+	}
+	if !sameNotify(old, cfg) {
+		d.startNotify(ctx)
 	}
 	d.event(slog.LevelInfo, "config reloaded", "forwards", len(cfg.Forwards))
 	d.applyFull(ctx, l, "reload")

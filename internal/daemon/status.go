@@ -9,6 +9,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/notify"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
 	"github.com/hairpin-nat/hairpin/internal/upstream"
@@ -17,6 +18,8 @@ import (
 // Status is what `hairpin status` shows. It never holds a secret: DDNS status comes from the engine's own
 // redacted view.
 type Status struct {
+	// Verdict is the one answer at the top of the page: does every forward work from everywhere.
+	Verdict       Verdict   `json:"verdict"`
 	Version       string    `json:"version"`
 	Config        string    `json:"config"`
 	Backend       string    `json:"backend"`
@@ -50,6 +53,10 @@ type Status struct {
 	DDNS          []ddns.HostStatus     `json:"ddns,omitempty"`
 	AllowedHosts  []allowdns.HostStatus `json:"allowed_hosts,omitempty"`
 	Events        []Event               `json:"events"`
+	// Notify lists the notification targets (scheme and host only) and how delivery goes.
+	Notify []notify.TargetStatus `json:"notify,omitempty"`
+	// Control says whether the status listener takes actions (daemon.control); the page shows them then.
+	Control bool `json:"control"`
 }
 
 // ForwardStatus is one forward with its traffic.
@@ -149,6 +156,9 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	if d.ddns != nil {
 		s.DDNS = d.ddns.Status()
 	}
+	s.Notify = d.notifier.Status()
+	s.Control = d.cfg.Daemon.Control
+	s.Verdict = verdictOf(&s)
 	return s
 }
 

@@ -132,7 +132,7 @@ func (d *Daemon) upstreamUpdated(ctx context.Context, l *loop) {
 		}
 	}
 	d.mu.Lock()
-	changed := f != d.upstream
+	changed, prevFacts := f != d.upstream, d.upstream
 	d.upstream = f
 	learn := f.External.IsValid() && ipclass.IsPublic(f.External) && f.External != d.public && len(d.cfg.WAN.PublicIP) == 0
 	d.mu.Unlock()
@@ -140,6 +140,7 @@ func (d *Daemon) upstreamUpdated(ctx context.Context, l *loop) {
 		d.publicLearned(ctx, l, publicResult{addr: f.External, from: "the box in front (" + f.Protocol + ")"})
 	}
 	if changed {
+		d.tellUpstream(prevFacts, f)
 		d.classify()
 		d.probeSoon()
 	}

@@ -69,6 +69,8 @@ type Engine struct {
 	addr netip.Addr
 	// addr6 is the IPv6 address AAAA records get (SetAddress6).
 	addr6 netip.Addr
+	// onResult, when set, hears each update's outcome (OnResult).
+	onResult func(Result)
 	// withheld, when set, is why the address is not sent (the internet cannot reach it: CGNAT, DS-Lite);
 	// hostnames with publish: always send it anyway.
 	withheld string
@@ -401,4 +403,40 @@ func (e *Engine) Status() []HostStatus {
 		out = append(out, hs)
 	}
 	return out
+}
+
+// Result is the outcome of one update, for notifications. Error is scrubbed of secrets like status.
+type Result struct {
+	Hostname string
+	Provider string
+	Family   string // "ipv6" for an AAAA record
+	Address  netip.Addr
+	OK       bool
+	Held     bool
+	Error    string
+	// NextRetry is when the engine tries again after a failure (zero while held).
+	NextRetry time.Time
+}
+
+// OnResult makes f hear the outcome of every update from now on. f runs in the engine's goroutines and must not
+// block.
+func (e *Engine) OnResult(f func(Result)) {
+	e.mu.Lock()
+	e.onResult = f
+	e.mu.Unlock()
+}
+
+func (e *Engine) report(h *host, addr netip.Addr, st state) {
+	e.mu.Lock()
+	f := e.onResult
+	e.mu.Unlock()
+	if f == nil {
+		return
+	}
+	r := Result{Hostname: h.entry.Hostname, Provider: h.entry.Provider, Address: addr, OK: st.LastError == "", Held: st.Held,
+		Error: st.LastError, NextRetry: st.NextRetry}
+	if h.v6 {
+		r.Family = "ipv6"
+	}
+	f(r)
 }

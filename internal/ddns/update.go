@@ -109,9 +109,11 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	st = h.st
 	h.mu.Unlock()
 	e.save(h.file, st)
+	e.report(h, addr, st)
 	switch {
 	case other.IsValid() && (err == nil || errors.Is(err, provider.ErrWarning)):
 		e.recordPair(h.pair, other, st)
+		e.report(h.pair, other, st)
 	case h.pair != nil && err != nil && !errors.Is(err, provider.ErrWarning):
 		// The provider's answer is about the hostname and the credentials, not one family: a hold or a pause
 		// it asked for binds the pair's next request too.
@@ -121,6 +123,7 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 		pst := p.st
 		p.mu.Unlock()
 		e.save(p.file, pst)
+		e.report(p, e.addressFor(p), pst)
 	}
 	if errors.Is(err, provider.ErrWarning) {
 		return wait, nil // accepted; the warning is in status and the log

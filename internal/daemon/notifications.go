@@ -1,0 +1,169 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/notify"
+	"github.com/hairpin-nat/hairpin/internal/probe"
+	"github.com/hairpin-nat/hairpin/internal/reach"
+)
+
+// startNotify builds the notifier of the config's notify: list, replacing one that ran before. An entry whose
+// URL cannot be read or is not allowed disables notifications, with an event saying why: a half-configured
+// list would stay silent about exactly what the user wanted to hear.
+func (d *Daemon) startNotify(ctx context.Context) {
+	d.stopNotify(false)
+	if len(d.cfg.Notify) == 0 {
+		return
+	}
+	o := d.deps.NotifyOptions
+	o.Logger = d.log
+	n, err := notify.New(d.cfg.Notify, o)
+	if err != nil {
+		d.event(slog.LevelError, "notifications disabled", "error", err)
+		return
+	}
+	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.Start(nctx)
+	d.mu.Lock()
+	d.notifier, d.notifyStop = n, cancel
+	d.mu.Unlock()
+}
+
+// stopNotify stops the running notifier, with flush after a few seconds for what is due to go out.
+func (d *Daemon) stopNotify(flush bool) {
+	d.mu.Lock()
+	n, stop := d.notifier, d.notifyStop
+	d.notifier, d.notifyStop = nil, nil
+	d.mu.Unlock()
+	if n == nil {
+		return
+	}
+	if flush {
+		n.Flush()
+	}
+	stop()
+}
+
+func sameNotify(a, b *config.Config) bool {
+	if len(a.Notify) != len(b.Notify) {
+		return false
+	}
+	for i := range a.Notify {
+		x, y := a.Notify[i], b.Notify[i]
+		x.Line, y.Line = 0, 0
+		if !reflect.DeepEqual(x, y) {
+			return false
+		}
+	}
+	return true
+}
+
+// tell hands an event to the notifier; it never blocks.
+func (d *Daemon) tell(kind, subject string, severe bool, msg string, details ...string) {
+	d.mu.Lock()
+	n := d.notifier
+	d.mu.Unlock()
+	if n == nil {
+		return
+	}
+	ev := notify.Event{Kind: kind, Subject: subject, Message: msg, Severe: severe}
+	if len(details) > 0 {
+		ev.Details = map[string]string{}
+		for i := 0; i+1 < len(details); i += 2 {
+			ev.Details[details[i]] = details[i+1]
+		}
+	}
+	n.Send(ev)
+}
+
+// heartbeat tells healthchecks targets how things stand after a resync.
+func (d *Daemon) heartbeat(ctx context.Context) {
+	d.mu.Lock()
+	n := d.notifier
+	d.mu.Unlock()
+	if n == nil || !n.HasHeartbeat() {
+		return
+	}
+	v := d.Status(ctx).Verdict
+	n.Heartbeat(v.Level == Red, v.Reason)
+}
+
+// ddnsResult turns a DNS update's outcome into dns_updated or dns_failed.
+func (d *Daemon) ddnsResult(r ddns.Result) {
+	name := r.Hostname
+	if r.Family == "ipv6" {
+		name += " (AAAA)"
+	}
+	details := []string{"hostname", r.Hostname, "provider", r.Provider, "address", r.Address.String()}
+	switch {
+	case r.OK:
+		d.tell(notify.DNSUpdated, name, false, fmt.Sprintf("%s now points at %s (%s)", name, r.Address, r.Provider), details...)
+	case r.Held:
+		d.tell(notify.DNSFailed, name, true, fmt.Sprintf("%s: updates HELD until the config changes: %s", name, r.Error), append(details, "held", "true", "error", r.Error)...)
+	default:
+		msg := fmt.Sprintf("%s: update to %s failed: %s", name, r.Address, r.Error)
+		if !r.NextRetry.IsZero() {
+			msg += "; next try at " + r.NextRetry.UTC().Format(time.RFC3339)
+		}
+		d.tell(notify.DNSFailed, name, true, msg, append(details, "error", r.Error)...)
+	}
+}
+
+// tellReachability reports a changed verdict of one family; the first verdict is news only when it is bad.
+func (d *Daemon) tellReachability(prev, v reach.Verdict) {
+	if v.Class == "" || (v.Class == prev.Class && v.Upstream == prev.Upstream) {
+		return
+	}
+	if prev.Class == "" && !v.Class.Unreachable() {
+		return
+	}
+	msg := fmt.Sprintf("%s reachability: %s: %s", v.Family, v.String(), v.Reason)
+	if v.Advice != "" {
+		msg += " Next step: " + v.Advice
+	}
+	d.tell(notify.Reachability, v.Family, v.Class.Unreachable() || v.Upstream == reach.UnknownMapped, msg,
+		"family", v.Family, "class", string(v.Class), "previous", string(prev.Class))
+}
+
+// tellProbe reports forwards whose probe result changed; on the first probe, those that do not answer.
+func (d *Daemon) tellProbe(prev *ProbeStatus, st ProbeStatus) {
+	if st.Error != "" {
+		return
+	}
+	before := map[string]string{}
+	if prev != nil {
+		for _, r := range prev.Results {
+			before[r.Forward] = r.Result
+		}
+	}
+	for _, r := range st.Results {
+		was, seen := before[r.Forward]
+		open := r.Result == probe.ResultOpen
+		switch {
+		case !open && (!seen || was == probe.ResultOpen):
+			d.tell(notify.ForwardDown, r.Forward, true, fmt.Sprintf("forward %s (tcp port %d) does not answer from the internet: %s (probed at %s)", r.Forward, r.Port, r.Result, st.Address),
+				"forward", r.Forward, "port", fmt.Sprint(r.Port), "result", r.Result, "address", st.Address)
+		case open && seen && was != probe.ResultOpen:
+			d.tell(notify.ForwardUp, r.Forward, false, fmt.Sprintf("forward %s (tcp port %d) answers from the internet again (probed at %s)", r.Forward, r.Port, st.Address),
+				"forward", r.Forward, "port", fmt.Sprint(r.Port), "result", r.Result, "address", st.Address)
+		}
+	}
+}
+
+// tellUpstream reports the box in front losing or taking the mappings.
+func (d *Daemon) tellUpstream(prev, f UpstreamFacts) {
+	switch {
+	case f.Mapped == 0 && prev.Mapped > 0:
+		d.tell(notify.Upstream, "", true, fmt.Sprintf("the box in front no longer forwards the ports: %s", f.Error), "mapped", "0", "wanted", fmt.Sprint(f.Wanted), "error", f.Error)
+	case f.Mapped > 0 && prev.Mapped == 0:
+		d.tell(notify.Upstream, "", false, fmt.Sprintf("the box in front forwards %d of %d ports (%s)", f.Mapped, f.Wanted, f.Protocol),
+			"mapped", fmt.Sprint(f.Mapped), "wanted", fmt.Sprint(f.Wanted), "protocol", f.Protocol)
+	}
+}
