@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -69,4 +70,22 @@ func TestParseNotifyErrors(t *testing.T) {
 			t.Errorf("got %q", got)
 		}
 	})
+}
+
+// Every notify: example in docs/notify.md is a valid config.
+func TestNotifyDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/notify.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```yaml\n")[1:]
+	if len(blocks) < 8 {
+		t.Fatalf("%d yaml examples in docs/notify.md, want one per format", len(blocks))
+	}
+	for i, b := range blocks {
+		b, _, _ = strings.Cut(b, "```")
+		if _, err := Parse(file, []byte("wan: {interface: eth0}\nlan: {interface: br-lan}\n"+b)); err != nil {
+			t.Errorf("example %d:\n%s\n%v", i+1, b, err)
+		}
+	}
 }
