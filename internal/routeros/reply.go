@@ -15,10 +15,27 @@ type Entry map[string]string
 // ID is the item's internal id.
 func (e Entry) ID() string { return e[".id"] }
 
+// Limits of one reply beyond its size in bytes (maxReply). Decoded, every item and property costs far more
+// than its bytes: 32 MiB of {"a":"b"} are 3.7 million maps, gigabytes. hairpin asks only for its own items
+// (rules, its address-list entries, filtered on the router) with a short .proplist, and creates every item with
+// a request of its own, so a real reply holds thousands of items, not hundreds of thousands.
+const (
+	maxReplyItems = 200_000
+	// maxReplyProperties bounds the properties of all items together (a handful each with .proplist, about
+	// 30 for a whole item).
+	maxReplyProperties = 2_000_000
+	// maxItemProperties bounds one item's: RouterOS's largest menus have under 100.
+	maxItemProperties = 512
+)
+
 // ParseReply reads the body of a successful REST answer. A print answers a list of objects, a single item or
 // a command answers one object, a DELETE answers nothing: all come back as a list. Values that are not
 // strings (RouterOS never sends them, but the parser must not be fooled) are kept in their JSON spelling.
+// A reply with more items or properties than the limits above is refused before anything is decoded.
 func ParseReply(body []byte) ([]Entry, error) {
+	if err := countReply(body); err != nil {
+		return nil, err
+	}
 	out, err := parseReply(body)
 	if err != nil && hasControl(body) {
 		// RouterOS writes bytes below 0x20 raw inside strings (a comment someone pasted with an escape
@@ -28,6 +45,44 @@ func ParseReply(body []byte) ([]Entry, error) {
 		}
 	}
 	return out, err
+}
+
+// countReply counts the items and properties of a reply in one pass over its bytes, allocating nothing: every
+// '{' outside a string opens an item (a nested object is refused later anyway), every ':' outside a string is
+// one property.
+func countReply(b []byte) error {
+	items, props, inItem := 0, 0, 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{':
+			items, inItem = items+1, 0
+			if items > maxReplyItems {
+				return fmt.Errorf("reply holds more than %d items; hairpin reads only its own, so this is not the router's answer to its request (or the router holds far more hairpin items than any config makes)", maxReplyItems)
+			}
+		case ':':
+			props, inItem = props+1, inItem+1
+			if inItem > maxItemProperties {
+				return fmt.Errorf("reply holds an item of more than %d properties; no RouterOS menu has that many", maxItemProperties)
+			}
+			if props > maxReplyProperties {
+				return fmt.Errorf("reply holds more than %d properties", maxReplyProperties)
+			}
+		}
+	}
+	return nil
 }
 
 func hasControl(b []byte) bool {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -170,4 +172,59 @@ func TestShadows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseReplyBounded: a reply within the byte cap but with more items or properties than any answer to
+// hairpin's requests is refused before it is decoded, with little memory whatever its size; the control is a
+// reply of exactly the limit, which parses.
+func TestParseReplyBounded(t *testing.T) {
+	items := func(n int, item string) []byte {
+		b := make([]byte, 0, n*(len(item)+1)+2)
+		b = append(b, '[')
+		for i := range n {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, item...)
+		}
+		return append(b, ']')
+	}
+	wide := []byte("{")
+	for i := range maxItemProperties + 1 {
+		if i > 0 {
+			wide = append(wide, ',')
+		}
+		wide = fmt.Appendf(wide, `"p%d":"v"`, i)
+	}
+	wide = append(wide, '}')
+	wide21 := `{"a":"b"` + strings.Repeat(`,"c":"d"`, 20) + "}"
+	tests := []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"too many items", items(maxReplyItems+1, `{"a":"b"}`), "more than 200000 items"},
+		{"too many properties", items(maxReplyItems/2, wide21), "more than 2000000 properties"},
+		{"one item too wide", wide, "more than 512 properties"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			got, err := ParseReply(tt.body)
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("%d items, err = %v; want %q", len(got), err, tt.want)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<10 {
+				t.Errorf("refusing a %d-byte reply allocated %d bytes: it was decoded first", len(tt.body), alloc)
+			}
+		})
+	}
+	t.Run("control: the limit itself", func(t *testing.T) {
+		got, err := ParseReply(items(maxReplyItems, `{".id":"*1"}`))
+		if err != nil || len(got) != maxReplyItems {
+			t.Fatalf("%d items, %v", len(got), err)
+		}
+	})
 }
