@@ -3,6 +3,21 @@
 // tell "out of resources", a sign of carrier NAT, from a refusal), takes no context (a stopping daemon would wait
 // up to 128 s), and reads answers into a 16-byte buffer, so an over-long datagram is silently cut to a
 // valid-looking one. The protocol is four fixed-size messages.
+//
+// What an answer is trusted on. NAT-PMP has no nonce (PCP's MAP has one, checked before its result code), so an
+// answer is believed when all of these hold, and nothing else proves it:
+//   - it comes from the gateway's address and port 5351: the socket is connected, so the kernel drops
+//     datagrams from anywhere else (a forger must spoof the gateway's address);
+//   - it reaches the request's own source port, a fresh ephemeral port per request that only the path between
+//     the router and the gateway sees;
+//   - it arrives while that request waits (at most the caller's deadline), and a mapping it grants names the
+//     request's internal port.
+//
+// That stops anyone off the path who cannot guess the port within the wait; someone on the link between the
+// router and the gateway can answer anything, which is why mappings only ever point at this router and
+// `wan.upstream` is off until turned on. A forged error code (out of resources reads as carrier NAT) holds until
+// the next request, which the daemon sends at the next renewal or retry; the router's own rules never depend on
+// it.
 package natpmp
 
 import (

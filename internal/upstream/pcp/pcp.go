@@ -163,29 +163,46 @@ func ParseResponse(b []byte, op uint8) (Response, error) {
 		return r, fmt.Errorf("PCP answer has opcode %#x, want %#x", b[1], 0x80|op)
 	}
 	r.Result = b[3]
+	if r.Result == UnsuppVersion && len(b) < headerLen+mapLen {
+		// A server of another version cannot echo a body it does not understand (RFC 6887 §9). Believing it
+		// costs only a fall back to NAT-PMP, which the same forger could answer anyway.
+		return r, &ResultError{Code: r.Result}
+	}
 	if len(b) < headerLen {
-		if r.Result != Success {
-			return r, &ResultError{Code: r.Result}
-		}
 		return r, fmt.Errorf("PCP answer of %d bytes is too short", len(b))
 	}
 	r.Lifetime = binary.BigEndian.Uint32(b[4:8])
 	r.Epoch = binary.BigEndian.Uint32(b[8:12])
+	if op == opMap {
+		// Error answers carry the request's opcode body too (RFC 6887 §7.2, §8.3), so every MAP answer has its
+		// nonce: one without it is dropped like any datagram that is not the answer.
+		if len(b) < headerLen+mapLen {
+			return r, fmt.Errorf("PCP MAP answer of %d bytes is too short to carry the request's nonce", len(b))
+		}
+		copy(r.Nonce[:], b[24:36])
+		r.Protocol = b[36]
+		r.Internal = binary.BigEndian.Uint16(b[40:42])
+		r.External = binary.BigEndian.Uint16(b[42:44])
+		r.ExternalAddr = netip.AddrFrom16([16]byte(b[44:60])).Unmap()
+	}
 	if r.Result != Success {
 		return r, &ResultError{Code: r.Result, Lifetime: r.Lifetime}
 	}
-	if op != opMap {
-		return r, nil
-	}
-	if len(b) < headerLen+mapLen {
-		return r, fmt.Errorf("PCP MAP answer of %d bytes is too short", len(b))
-	}
-	copy(r.Nonce[:], b[24:36])
-	r.Protocol = b[36]
-	r.Internal = binary.BigEndian.Uint16(b[40:42])
-	r.External = binary.BigEndian.Uint16(b[42:44])
-	r.ExternalAddr = netip.AddrFrom16([16]byte(b[44:60])).Unmap()
 	return r, nil
+}
+
+// answers reports why resp is not the answer to r, nil when it is: the nonce proves that whoever sent it saw
+// the request (RFC 6887 §11.2), the protocol and internal port that it is about this mapping. It is checked
+// before the result code means anything: a forged ADDRESS_MISMATCH or NO_RESOURCES would otherwise turn the
+// verdict to carrier NAT and let the mapping lapse.
+func (r Request) answers(resp Response) error {
+	switch {
+	case resp.Nonce != r.Nonce:
+		return errors.New("PCP answer carries another nonce")
+	case resp.Protocol != r.Protocol || resp.Internal != r.Internal:
+		return fmt.Errorf("PCP answer is for protocol %d port %d, not %d port %d", resp.Protocol, resp.Internal, r.Protocol, r.Internal)
+	}
+	return nil
 }
 
 // Client talks PCP to one gateway from one local address.
@@ -194,6 +211,7 @@ type Client struct {
 	Local   netip.Addr // the router's WAN address: the mapping's internal address
 	// FirstWait is the first retransmission timeout (RFC 6887 §8.1.1 says 3s; the gateway is one hop away).
 	FirstWait time.Duration
+	port      uint16 // the server's port; 0 is Port (tests use another)
 }
 
 // NewNonce returns a random mapping nonce.
@@ -206,15 +224,11 @@ func NewNonce() [12]byte {
 // Map asks for (or with lifetime 0 deletes) a mapping and checks that the answer is for this request.
 func (c *Client) Map(ctx context.Context, r Request) (Response, error) {
 	r.Client = c.Local
-	resp, err := c.roundTrip(ctx, MarshalMap(r), opMap)
+	resp, err := c.roundTrip(ctx, MarshalMap(r), opMap, func(resp Response) error { return r.answers(resp) })
 	if err != nil {
 		return resp, err
 	}
 	switch {
-	case resp.Nonce != r.Nonce:
-		return resp, errors.New("PCP answer carries another nonce")
-	case resp.Protocol != r.Protocol || resp.Internal != r.Internal:
-		return resp, fmt.Errorf("PCP answer is for protocol %d port %d, not %d port %d", resp.Protocol, resp.Internal, r.Protocol, r.Internal)
 	case r.Lifetime > 0 && (resp.External == 0 || !resp.ExternalAddr.IsValid()):
 		return resp, errors.New("PCP answer grants no external port")
 	}
@@ -223,11 +237,28 @@ func (c *Client) Map(ctx context.Context, r Request) (Response, error) {
 
 // Announce asks for the server's epoch (RFC 6887 §14.1).
 func (c *Client) Announce(ctx context.Context) (Response, error) {
-	return c.roundTrip(ctx, MarshalAnnounce(c.Local), opAnnounce)
+	return c.roundTrip(ctx, MarshalAnnounce(c.Local), opAnnounce, nil)
 }
 
-func (c *Client) roundTrip(ctx context.Context, req []byte, op uint8) (Response, error) {
-	return udprt.RoundTrip(ctx, "PCP", netip.AddrPortFrom(c.Gateway, Port), c.Local, req, c.FirstWait, MaxMessage+4,
-		func(b []byte) (Response, error) { return ParseResponse(b, op) },
+// roundTrip sends req until an answer comes that parses and, when match is given, is the answer to req; a
+// datagram that is not (another nonce: a forger's, or a late answer to an earlier request) is dropped before its
+// result code counts.
+func (c *Client) roundTrip(ctx context.Context, req []byte, op uint8, match func(Response) error) (Response, error) {
+	port := c.port
+	if port == 0 {
+		port = Port
+	}
+	return udprt.RoundTrip(ctx, "PCP", netip.AddrPortFrom(c.Gateway, port), c.Local, req, c.FirstWait, MaxMessage+4,
+		func(b []byte) (Response, error) {
+			r, err := ParseResponse(b, op)
+			var re *ResultError
+			if match == nil || (errors.As(err, &re) && re.Code == UnsuppVersion) || (err != nil && re == nil) {
+				return r, err
+			}
+			if merr := match(r); merr != nil {
+				return r, merr
+			}
+			return r, err
+		},
 		func(err error) bool { var re *ResultError; return errors.As(err, &re) })
 }

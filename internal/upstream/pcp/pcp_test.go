@@ -2,10 +2,13 @@ package pcp
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 func answer(req []byte, result uint8, lifetime, epoch uint32, ext netip.Addr, extPort uint16) []byte {
@@ -70,7 +73,8 @@ func TestParseResponse(t *testing.T) {
 		{"no resources", answer(req, NoResources, 30, 1, ext, 0), true, NoResources},
 		{"address mismatch", answer(req, AddressMismatch, 30, 1, ext, 0), true, AddressMismatch},
 		{"not authorized", answer(req, NotAuthorized, 30, 1, ext, 0), false, NotAuthorized},
-		{"error with short header", answer(req, NotAuthorized, 0, 0, ext, 0)[:4], false, NotAuthorized},
+		{"error without the nonce", answer(req, NotAuthorized, 0, 0, ext, 0)[:24], false, -1},
+		{"unsupported version, short", append([]byte{2, 0x81, 0, UnsuppVersion}, make([]byte, 20)...), false, UnsuppVersion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,4 +115,65 @@ func FuzzParseResponse(f *testing.F) {
 			t.Fatalf("accepted a MAP answer without its body")
 		}
 	})
+}
+
+// TestMapDropsForgedErrors: a gateway on loopback first "answers" with result codes that carry another nonce,
+// or another port, or no body at all (what an off-path forger who knows the ports sends), then with the real
+// answer. Map must drop the forgeries and return the real mapping; the control is the same error code with the
+// request's nonce, which Map returns as the gateway's answer.
+func TestMapDropsForgedErrors(t *testing.T) {
+	ext := netip.MustParseAddr("203.0.113.7")
+	forged := func(req []byte) [][]byte {
+		otherNonce := answer(req, AddressMismatch, 30, 1, ext, 0)
+		otherNonce[24] ^= 0xff
+		otherPort := answer(req, NoResources, 30, 1, ext, 0)
+		otherPort[41]++
+		return [][]byte{otherNonce, otherPort, answer(req, AddressMismatch, 30, 1, ext, 0)[:24]}
+	}
+	tests := []struct {
+		name    string
+		answers func(req []byte) [][]byte
+		code    int // -1: the mapping is granted
+	}{
+		{"forged errors, then the answer", func(req []byte) [][]byte {
+			return append(forged(req), answer(req, Success, 60, 1, ext, 8080))
+		}, -1},
+		{"control: the gateway's own error", func(req []byte) [][]byte {
+			return [][]byte{answer(req, AddressMismatch, 30, 1, ext, 0)}
+		}, AddressMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			go func() {
+				buf := make([]byte, 1500)
+				n, from, err := conn.ReadFromUDP(buf)
+				if err != nil {
+					return
+				}
+				for _, a := range tt.answers(buf[:n]) {
+					_, _ = conn.WriteToUDP(a, from)
+				}
+			}()
+			c := &Client{Gateway: netip.MustParseAddr("127.0.0.1"), Local: netip.MustParseAddr("127.0.0.1"), FirstWait: 2 * time.Second,
+				port: uint16(conn.LocalAddr().(*net.UDPAddr).Port)}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			r, err := c.Map(ctx, Request{Nonce: NewNonce(), Protocol: 6, Internal: 8080, External: 8080, Lifetime: 60})
+			var re *ResultError
+			if tt.code < 0 {
+				if err != nil || r.External != 8080 || r.ExternalAddr != ext {
+					t.Fatalf("%+v, %v: a forged answer was taken for the gateway's", r, err)
+				}
+				return
+			}
+			if !errors.As(err, &re) || int(re.Code) != tt.code {
+				t.Fatalf("err = %v, want result code %d", err, tt.code)
+			}
+		})
+	}
 }
