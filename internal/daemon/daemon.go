@@ -101,6 +101,7 @@ type Daemon struct {
 	upstream    UpstreamFacts
 	up          *upstreamRun
 	pr          *probeRun // the loop's own
+	listeners   []*statusListener
 	probeSt     *ProbeStatus
 
 	counters  counterCache

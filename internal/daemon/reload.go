@@ -89,6 +89,7 @@ func (d *Daemon) doReload(ctx context.Context, l *loop, cfg *config.Config) erro
 		d.startNotify(ctx)
 	}
 	d.event(slog.LevelInfo, "config reloaded", "forwards", len(cfg.Forwards))
+	d.refreshControl(cfg)
 	d.applyFull(ctx, l, "reload")
 	d.startUpstream(ctx)
 	d.feedUpstream()

@@ -13,10 +13,16 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
@@ -42,37 +48,90 @@ func Listen(addr string) (net.Listener, error) {
 
 // Limits of the status listener: a flood of clients or idle connections must not cost the loop anything.
 const (
-	// MaxConns caps open connections; more wait in the kernel's accept queue.
+	// MaxConns caps the connections held open. At the cap a new connection closes the oldest one that is doing
+	// no work (idle, or still sending its request), so a crowd of idle connections cannot lock out the next
+	// `hairpin status`; only when every one is inside a handler do new ones wait.
 	MaxConns = 32
 )
 
 // connIdle closes keep-alive connections that send nothing more (tests shorten it).
 var connIdle = 10 * time.Second
 
+// evictAfter is how long a connection at the cap may wait doing nothing before a new one takes its slot: long
+// enough that a client reusing a keep-alive connection it just got back is not cut off mid-request, short
+// enough that 200 idle connections delay the next status request by about a second, not 35.
+const evictAfter = 100 * time.Millisecond
+
+// statusListener is one listener's control setting: computed when it starts and again on every reload, so a
+// rotated token or `control: false` takes effect at once.
+type statusListener struct {
+	addr   string
+	unix   bool
+	ctl    atomic.Pointer[control]
+	capped *cappedListener
+}
+
+type control struct {
+	on    bool
+	token string // for TCP; empty on a unix socket, whose mode authenticates
+}
+
+// controlFor reads the control setting and token of cfg for a listener.
+func (d *Daemon) controlFor(cfg *config.Config, unix bool) *control {
+	c := &control{on: cfg.Daemon.Control}
+	if !c.on || unix {
+		return c
+	}
+	var err error
+	if cfg.Daemon.ControlTokenFile == "" {
+		err = errors.New("daemon.control over TCP needs daemon.control_token_file")
+	} else {
+		c.token, err = secret.Read(cfg.Daemon.ControlTokenFile, secret.Options{ConfigDir: filepath.Dir(cfg.File), Owners: cfg.SecretOwners,
+			Warn: func(msg string, args ...any) { d.log.Warn("status listener: "+msg, args...) }})
+	}
+	if err != nil {
+		d.event(slog.LevelError, "status listener stays read-only", "error", err)
+		return &control{}
+	}
+	return c
+}
+
+// refreshControl applies a reloaded config's control setting and token to every status listener, and says
+// what changed (never the token itself).
+func (d *Daemon) refreshControl(cfg *config.Config) {
+	d.mu.Lock()
+	ls := slices.Clone(d.listeners)
+	d.mu.Unlock()
+	for _, sl := range ls {
+		c := d.controlFor(cfg, sl.unix)
+		old := sl.ctl.Swap(c)
+		switch {
+		case old.on != c.on:
+			d.event(slog.LevelInfo, "status listener control changed", "address", sl.addr, "control", c.on)
+		case old.token != c.token:
+			d.event(slog.LevelInfo, "status listener control token replaced", "address", sl.addr)
+		}
+	}
+}
+
 // ServeListener answers status requests on l until ctx ends. The listener is read-only (GET /status and
 // GET /metrics, both from the daemon's memory) unless daemon.control is set: then POST /reload is accepted,
 // over a unix socket from anyone its mode (0660) lets in, over TCP only with the bearer token of
-// daemon.control_token_file.
+// daemon.control_token_file. Both are read again at every reload.
 func (d *Daemon) ServeListener(ctx context.Context, l net.Listener) error {
-	addr := l.Addr().String()
-	unix := l.Addr().Network() == "unix"
+	sl := &statusListener{addr: l.Addr().String(), unix: l.Addr().Network() == "unix", capped: capConns(l, MaxConns)}
 	d.mu.Lock()
 	cfg := d.cfg
 	d.mu.Unlock()
-	control, token := cfg.Daemon.Control, ""
-	if control && !unix {
-		var err error
-		if cfg.Daemon.ControlTokenFile == "" {
-			err = errors.New("daemon.control over TCP needs daemon.control_token_file")
-		} else {
-			token, err = secret.Read(cfg.Daemon.ControlTokenFile, secret.Options{ConfigDir: filepath.Dir(cfg.File), Owners: cfg.SecretOwners,
-				Warn: func(msg string, args ...any) { d.log.Warn("status listener: "+msg, args...) }})
-		}
-		if err != nil {
-			d.event(slog.LevelError, "status listener stays read-only", "error", err)
-			control = false
-		}
-	}
+	sl.ctl.Store(d.controlFor(cfg, sl.unix))
+	d.mu.Lock()
+	d.listeners = append(d.listeners, sl)
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.listeners = slices.DeleteFunc(d.listeners, func(x *statusListener) bool { return x == sl })
+		d.mu.Unlock()
+	}()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -82,11 +141,12 @@ func (d *Daemon) ServeListener(ctx context.Context, l net.Listener) error {
 	})
 	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
-		if !control {
+		ctl := sl.ctl.Load()
+		if !ctl.on {
 			http.Error(w, "the status listener is read-only: reload with SIGHUP (systemctl reload hairpin), or set daemon.control", http.StatusForbidden)
 			return
 		}
-		if token != "" && !bearer(r, token) {
+		if !sl.unix && !bearer(r, ctl.token) {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 			http.Error(w, "send the token of daemon.control_token_file as Authorization: Bearer TOKEN", http.StatusUnauthorized)
 			return
@@ -97,86 +157,166 @@ func (d *Daemon) ServeListener(ctx context.Context, l net.Listener) error {
 		}
 		_, _ = io.WriteString(w, "reloaded\n")
 	})
-	capped := capConns(l, MaxConns)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+	capped := sl.capped
+	srv := &http.Server{Handler: capped.working(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: connIdle, MaxHeaderBytes: 16 << 10, ConnState: capped.connState,
-		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelDebug)}
+		ConnContext: capped.connContext, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelDebug)}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
-	d.log.Info("status listener", "address", addr, "control", control)
+	d.log.Info("status listener", "address", sl.addr, "control", sl.ctl.Load().on)
 	if err := srv.Serve(capped); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
-// bearer reports whether r carries token as its bearer token, in constant time.
+// bearer reports whether r carries token as its bearer token, in constant time. An empty token matches nothing.
 func bearer(r *http.Request, token string) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
-// capConns lets at most n connections be open at once. At the cap, a new connection closes an idle
-// keep-alive one (clients reconnect when they need to) or else waits for one to close.
+// capConns holds at most n connections open, and never makes Accept wait (see MaxConns).
 func capConns(l net.Listener, n int) *cappedListener {
-	return &cappedListener{Listener: l, slots: make(chan struct{}, n), idle: map[net.Conn]bool{}}
+	return &cappedListener{Listener: l, max: n, conns: map[*cappedConn]*connSlot{}, freed: make(chan struct{}, 1)}
 }
 
 type cappedListener struct {
 	net.Listener
-	slots chan struct{}
+	max   int
 	mu    sync.Mutex
-	idle  map[net.Conn]bool
+	conns map[*cappedConn]*connSlot
+	freed chan struct{} // a connection closed or stopped working
 }
 
+// connSlot is what eviction looks at: since when the connection waits (accepted, or idle since its last
+// answer), and whether a handler is working for it.
+type connSlot struct {
+	since time.Time
+	busy  bool
+}
+
+type connKey struct{}
+
+// Accept takes the next connection once there is room: at the cap it first closes the oldest connection doing
+// no work for evictAfter (not inside a handler, and no request bytes waiting unread: idle, or stalled halfway
+// through its request), and only when there is none does it wait, leaving new clients in the kernel's accept queue. A
+// connection whose request has arrived but not yet been read is never closed: a burst of real clients all get
+// answers.
 func (l *cappedListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	default:
-		l.closeIdle()
-		l.slots <- struct{}{}
+	for {
+		l.mu.Lock()
+		var victim *cappedConn
+		if len(l.conns) >= l.max {
+			now := time.Now()
+			for k, s := range l.conns {
+				if !s.busy && now.Sub(s.since) >= evictAfter && (victim == nil || s.since.Before(l.conns[victim].since)) && !pending(k.Conn) {
+					victim = k
+				}
+			}
+			if victim == nil {
+				l.mu.Unlock()
+				// A connection can become idle without a signal (its request read, stalled): look again soon.
+				select {
+				case <-l.freed:
+				case <-time.After(evictAfter / 2):
+				}
+				continue
+			}
+			delete(l.conns, victim)
+		}
+		l.mu.Unlock()
+		if victim != nil {
+			victim.Conn.Close()
+		}
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		cc := &cappedConn{Conn: c, l: l}
+		l.mu.Lock()
+		l.conns[cc] = &connSlot{since: time.Now()}
+		l.mu.Unlock()
+		return cc, nil
 	}
-	c, err := l.Listener.Accept()
+}
+
+// pending reports whether bytes wait unread in c's socket (SIOCINQ): a request that has come but that its
+// goroutine has not read yet.
+func pending(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
 	if err != nil {
-		<-l.slots
-		return nil, err
+		return false
 	}
-	return &cappedConn{Conn: c, release: func() { <-l.slots }}, nil
+	n := 0
+	_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	return n > 0
 }
 
-// connState is the http.Server's ConnState hook: it tracks which connections wait idle between requests.
+// wake tells a waiting Accept that a slot may be free; l.mu is held.
+func (l *cappedListener) wake() {
+	select {
+	case l.freed <- struct{}{}:
+	default:
+	}
+}
+
+// connState is the http.Server's ConnState hook: a connection waits again from the moment it goes idle.
 func (l *cappedListener) connState(c net.Conn, s http.ConnState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s == http.StateIdle {
-		l.idle[c] = true
-	} else {
-		delete(l.idle, c)
+	cc, ok := c.(*cappedConn)
+	if !ok || s != http.StateIdle {
+		return
 	}
+	l.mu.Lock()
+	if slot := l.conns[cc]; slot != nil {
+		slot.since = time.Now()
+	}
+	l.mu.Unlock()
 }
 
-func (l *cappedListener) closeIdle() {
+func (l *cappedListener) connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// working marks a connection busy while a handler runs for it: only those count against the cap on work.
+func (l *cappedListener) working(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cc, _ := r.Context().Value(connKey{}).(*cappedConn)
+		l.setBusy(cc, true)
+		defer l.setBusy(cc, false)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (l *cappedListener) setBusy(cc *cappedConn, busy bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for c := range l.idle {
-		delete(l.idle, c)
-		c.Close()
-		return
+	if slot := l.conns[cc]; slot != nil {
+		slot.busy = busy
+		slot.since = time.Now()
+		if !busy {
+			l.wake()
+		}
 	}
 }
 
 type cappedConn struct {
 	net.Conn
-	once    sync.Once
-	release func()
+	l *cappedListener
 }
 
 func (c *cappedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.wake()
+	c.l.mu.Unlock()
+	return c.Conn.Close()
 }
 
 func listen(addr string) (net.Listener, error) {

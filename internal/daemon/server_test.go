@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -110,6 +111,65 @@ func TestStatusListenerControl(t *testing.T) {
 	}
 }
 
+// TestStatusListenerControlReloads: a reload (SIGHUP, or POST /reload itself) applies a rotated token and
+// `control: false` to the running listener and says so; the listener used to keep the token and the setting
+// it started with, so the old token kept reloading and the new one got 401.
+func TestStatusListenerControlReloads(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "control.token")
+	write := func(tok string) {
+		if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("old-token")
+	withControl := func(on bool) string {
+		return fmt.Sprintf("daemon: {control: %v, status: \"127.0.0.1:9469\", control_token_file: %s}\n", on, tokenFile) + baseConfig
+	}
+	h := start(t, withControl(true), statusObs)
+	tcp := serve(t, h, "127.0.0.1:0")
+	if code, body := post(t, tcp, "/reload", "old-token"); code != http.StatusOK {
+		t.Fatalf("control: the token in force: %d %q", code, body)
+	}
+	events := func() string {
+		var b strings.Builder
+		for _, e := range h.d.Status(context.Background()).Events {
+			b.WriteString(e.Message + "\n")
+		}
+		return b.String()
+	}
+
+	write("new-token")
+	if err := h.d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"old-token", http.StatusUnauthorized}, {"new-token", http.StatusOK}} {
+		if code, body := post(t, tcp, "/reload", tc.token); code != tc.want {
+			t.Errorf("after rotating: POST /reload with %s = %d %q, want %d", tc.token, code, body, tc.want)
+		}
+	}
+	if ev := events(); !strings.Contains(ev, "control token replaced") || strings.Contains(ev, "new-token") {
+		t.Errorf("the rotation is not logged (or the token is):\n%s", ev)
+	}
+
+	cfg := mustConfig(t, withControl(false))
+	h.load = func() (*config.Config, error) { return cfg, nil }
+	if code, body := post(t, tcp, "/reload", "new-token"); code != http.StatusOK {
+		t.Fatalf("reload to control: false: %d %q", code, body)
+	}
+	for _, tok := range []string{"old-token", "new-token"} {
+		if code, body := post(t, tcp, "/reload", tok); code != http.StatusForbidden {
+			t.Errorf("after control: false: POST /reload with %s = %d %q, want 403", tok, code, body)
+		}
+	}
+	if ev := events(); !strings.Contains(ev, "control changed address="+tcp+" control=false") {
+		t.Errorf("turning control off is not logged:\n%s", ev)
+	}
+}
+
 // countingBackend counts counter reads.
 type countingBackend struct {
 	*backend.Fake
@@ -144,8 +204,7 @@ func TestStatusCountersShared(t *testing.T) {
 	}
 }
 
-// TestStatusConnectionLimits: idle keep-alive connections are closed (2,000 once stayed open), and at most
-// MaxConns are served at once.
+// TestStatusConnectionLimits: idle keep-alive connections are closed (2,000 once stayed open).
 func TestStatusConnectionLimits(t *testing.T) {
 	connIdle = 200 * time.Millisecond
 	defer func() { connIdle = 10 * time.Second }()
@@ -169,30 +228,87 @@ func TestStatusConnectionLimits(t *testing.T) {
 		t.Errorf("idle keep-alive connection: read %v, want the server to close it", err)
 	}
 
-	var held []net.Conn
-	for range MaxConns {
+}
+
+// gatedBackend holds every counter read until the gate opens: the handlers asking for status stay busy.
+type gatedBackend struct {
+	*backend.Fake
+	gate chan struct{}
+}
+
+func (g *gatedBackend) Counters(ctx context.Context, d *plan.Desired) (map[string]backend.Counter, error) {
+	<-g.gate
+	return g.Fake.Counters(ctx, d)
+}
+
+// TestStatusIdleConnsDoNotLockOut: 200 connections that send nothing, or half a request, used to take every
+// slot and make Accept wait, so `GET /status` timed out for about 35 s. Now the oldest of them is closed for
+// each new connection. The cap on work stays: with MaxConns requests inside handlers, a new connection is
+// taken until they finish (new clients wait in the accept queue), then every waiting client is served.
+func TestStatusIdleConnsDoNotLockOut(t *testing.T) {
+	be := &gatedBackend{Fake: &backend.Fake{}, gate: make(chan struct{})}
+	h := startWith(t, baseConfig, statusObs, netip.Addr{}, be)
+	close(be.gate) // the start needs no counters, but status does: open until the work-cap part
+	addr := serve(t, h, "127.0.0.1:0")
+	get := func() error {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + addr + "/status")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return err
+	}
+	for i := range 200 {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		held = append(held, c)
 		defer c.Close()
-	}
-	// Every slot is taken (by connections that have not sent a request yet): a new client waits.
-	client := &http.Client{Timeout: 300 * time.Millisecond}
-	if _, err := client.Get("http://" + addr + "/status"); err == nil {
-		t.Errorf("a request was served past %d open connections", MaxConns)
-	}
-	for _, c := range held {
-		c.Close()
-	}
-	poll.Wait(t, "served once connections closed", func() bool {
-		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + addr + "/status")
-		if err == nil {
-			resp.Body.Close()
+		if i%2 == 1 {
+			fmt.Fprint(c, "GET /status HTTP/1.1\r\n") // headers never finished
 		}
-		return err == nil
-	})
+	}
+	start := time.Now()
+	if err := get(); err != nil {
+		t.Fatalf("GET /status behind 200 idle connections: %v", err)
+	}
+	t.Logf("served after %s", time.Since(start))
+
+	be.gate = make(chan struct{})
+	h.d.counters = counterCache{} // the next status reads counters again
+	h.d.mu.Lock()
+	capped := h.d.listeners[0].capped
+	h.d.mu.Unlock()
+	busy := func() (n, all int) {
+		capped.mu.Lock()
+		defer capped.mu.Unlock()
+		for _, s := range capped.conns {
+			if s.busy {
+				n++
+			}
+		}
+		return n, len(capped.conns)
+	}
+	var wg sync.WaitGroup
+	var served atomic.Int32
+	for range 2 * MaxConns {
+		wg.Go(func() {
+			if err := get(); err == nil {
+				served.Add(1)
+			} else {
+				t.Log(err)
+			}
+		})
+	}
+	poll.Wait(t, "every slot busy inside a handler", func() bool { n, _ := busy(); return n == MaxConns })
+	if n, all := busy(); n != MaxConns || all != MaxConns {
+		t.Errorf("%d connections open, %d working, with %d clients asking: want the cap, %d", all, n, 2*MaxConns, MaxConns)
+	}
+	close(be.gate)
+	wg.Wait()
+	if n := served.Load(); n != 2*MaxConns {
+		t.Errorf("%d of %d waiting clients served once the work finished", n, 2*MaxConns)
+	}
 }
 
 // TestStatusBindsExactly: 0.0.0.0 listens on IPv4 only; it used to take [::] as well.
