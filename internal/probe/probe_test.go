@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -174,5 +175,46 @@ func TestClientChecksAnswer(t *testing.T) {
 	c := &Client{URL: srv.URL, Secret: secret}
 	if _, err := c.Probe(context.Background(), []Port{{"tcp", 80}}); err == nil || !strings.Contains(err.Error(), "signature") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestRateLimitBounded: 40,000 callers from distinct addresses within a minute. The limiter used to remember
+// every one and, past 10,000, scan them all on every request under the server's lock (1,010 requests/s and
+// 37 MB in the flood of the issue); now it follows at most MaxClients a minute and refuses the rest as busy, in
+// constant time each. A caller it follows is still limited per address, a /64 counts as one IPv6 caller, and
+// the minute turning lets callers in again.
+func TestRateLimitBounded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s := &Server{PerMinute: 2, Now: func() time.Time { return now }}
+	allowed, busy := 0, 0
+	for i := range 40_000 {
+		ok, why := s.allow(netip.AddrFrom4([4]byte{127, byte(i >> 16), byte(i >> 8), byte(i)}))
+		switch {
+		case ok:
+			allowed++
+		case why == "busy":
+			busy++
+		}
+		now = now.Add(time.Millisecond) // 40 s in all: one minute
+	}
+	if allowed != MaxClients || busy != 40_000-MaxClients {
+		t.Fatalf("%d callers allowed, %d refused as busy; want %d and the rest", allowed, busy, MaxClients)
+	}
+	first := netip.AddrFrom4([4]byte{127, 0, 0, 0})
+	if ok, _ := s.allow(first); !ok {
+		t.Fatal("a caller the limiter follows is refused after one request of two")
+	}
+	if ok, why := s.allow(first); ok || why != "rate" {
+		t.Fatalf("third request of a caller: %v %q, want the per-address rate", ok, why)
+	}
+	a, b := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::ffff:2")
+	now = now.Add(3 * time.Minute)
+	for _, c := range []netip.Addr{a, b} {
+		if ok, why := s.allow(c); !ok {
+			t.Fatalf("a new minute: %s refused (%s)", c, why)
+		}
+	}
+	if ok, why := s.allow(a); ok || why != "rate" {
+		t.Fatalf("the third request from one /64: %v %q", ok, why)
 	}
 }

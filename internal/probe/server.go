@@ -27,9 +27,32 @@ type Server struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	Now  func() time.Time
 
-	mu     sync.Mutex
-	seen   map[string]time.Time       // nonces inside the skew window: a replayed request is refused
-	counts map[netip.Addr][]time.Time // request times per client in the last minute
+	mu    sync.Mutex
+	nonce generations[string] // nonces of the last 2*MaxSkew or more: a replayed request is refused
+	rate  generations[netip.Addr]
+}
+
+// MaxClients caps the callers the rate limit follows per minute: past it, callers it does not know yet are
+// refused until the minute turns. A probe server answers a handful of routers; thousands of callers in a
+// minute are a flood, and remembering them all is what made the limit itself slow and large.
+const MaxClients = 16 << 10
+
+// generations counts keys per fixed window in two maps, the current window's and the previous one's, so
+// forgetting is swapping maps once a window, never a scan: every request costs O(1), and memory is at most two
+// windows' keys (each capped by the caller).
+type generations[K comparable] struct {
+	start     time.Time
+	cur, prev map[K]int
+}
+
+// turn moves to the window of now when the current one has passed.
+func (g *generations[K]) turn(now time.Time, window time.Duration) {
+	switch age := now.Sub(g.start); {
+	case g.cur == nil || age >= 2*window || age < 0:
+		g.prev, g.cur, g.start = nil, map[K]int{}, now
+	case age >= window:
+		g.prev, g.cur, g.start = g.cur, map[K]int{}, g.start.Add(window)
+	}
 }
 
 func (s *Server) now() time.Time {
@@ -57,9 +80,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	caller := peer.Addr().Unmap()
-	if !s.allow(caller) {
-		log.Warn("probe: rate limit", "client", caller)
-		http.Error(w, "too many probe requests from this address; wait a minute", http.StatusTooManyRequests)
+	if ok, why := s.allow(caller); !ok {
+		msg := "too many probe requests from this address; wait a minute"
+		if why == "busy" {
+			msg = "the probe server is answering too many callers this minute; try again in a minute"
+		}
+		log.Debug("probe: refused", "client", caller, "why", why) // a flood must not flood the log too
+		http.Error(w, msg, http.StatusTooManyRequests)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
@@ -112,54 +139,50 @@ func (s *Server) check(req Request, caller netip.Addr) error {
 	if d := s.now().Sub(t); d > MaxSkew || d < -MaxSkew {
 		return errors.New("the request's time is more than 2 minutes off (check both clocks)")
 	}
+	// A request is accepted only within MaxSkew of its time, so a nonce needs remembering for 2*MaxSkew: a
+	// window of that length keeps it between one and two windows.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.seen == nil {
-		s.seen = map[string]time.Time{}
-	}
-	for n, at := range s.seen {
-		if s.now().Sub(at) > 2*MaxSkew {
-			delete(s.seen, n)
-		}
-	}
-	if _, dup := s.seen[req.Nonce]; dup || len(req.Nonce) < 16 {
+	s.nonce.turn(s.now(), 2*MaxSkew)
+	_, dup := s.nonce.cur[req.Nonce]
+	_, dupPrev := s.nonce.prev[req.Nonce]
+	switch {
+	case len(req.Nonce) < 16 || len(req.Nonce) > 64:
+		return errors.New("the request's nonce must be 16 to 64 characters")
+	case dup || dupPrev:
 		return errors.New("replayed request")
 	}
-	s.seen[req.Nonce] = s.now()
+	s.nonce.cur[req.Nonce] = 1
 	return nil
 }
 
-// allow is a sliding-window limit of PerMinute requests per client per minute.
-func (s *Server) allow(c netip.Addr) bool {
+// allow limits each client to PerMinute requests per minute: the count of this minute plus the last minute's
+// weighted by how much of it still lies within 60 seconds (a sliding window, approximated in O(1)). IPv6
+// callers count per /64, which one host can fill with addresses. It reports why it refused: "rate" or "busy"
+// (MaxClients reached).
+func (s *Server) allow(c netip.Addr) (ok bool, why string) {
 	limit := s.PerMinute
 	if limit <= 0 {
 		limit = 6
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.counts == nil {
-		s.counts = map[netip.Addr][]time.Time{}
+	if c.Is6() {
+		c = netip.PrefixFrom(c, 64).Masked().Addr()
 	}
 	now := s.now()
-	var keep []time.Time
-	for _, t := range s.counts[c] {
-		if now.Sub(t) < time.Minute {
-			keep = append(keep, t)
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := &s.rate
+	g.turn(now, time.Minute)
+	n, known := g.cur[c]
+	left := 1 - float64(now.Sub(g.start))/float64(time.Minute)
+	if float64(n)+float64(g.prev[c])*left >= float64(limit) {
+		return false, "rate"
 	}
-	if len(keep) >= limit {
-		s.counts[c] = keep
-		return false
+	if !known && len(g.cur) >= MaxClients {
+		return false, "busy"
 	}
-	s.counts[c] = append(keep, now)
-	if len(s.counts) > 10000 { // bounded memory whatever the callers
-		for a, ts := range s.counts {
-			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= time.Minute {
-				delete(s.counts, a)
-			}
-		}
-	}
-	return true
+	g.cur[c] = n + 1
+	return true, ""
 }
 
 func (s *Server) connectBack(ctx context.Context, caller netip.Addr, ports []Port) []PortResult {
