@@ -98,6 +98,6 @@ func TestDaemonNotifies(t *testing.T) {
 	}
 	poll.Wait(t, "status counts the messages sent", func() bool {
 		st := h.d.Status(t.Context())
-		return len(st.Notify) == 3 && st.Notify[1].Sent == 2 && st.Notify[2].Sent == 1 && st.Notify[0].Sent == 0
+		return len(st.Notify) == 3 && st.Notify[1].Sent == 3 && st.Notify[2].Sent == 1 && st.Notify[0].Sent == 0
 	})
 }
