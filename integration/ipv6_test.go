@@ -83,7 +83,7 @@ func TestIPv6Forwards(t *testing.T) {
 	if code != 0 {
 		t.Errorf("status exited %d: %s", code, out)
 	}
-	for _, want := range []string{"IPv6: forwarding on " + topo.V6.RouterWAN.String(), "[" + topo.Want6(topo.Cameras[0]).String() + "]:80", "off: no to6 in the config"} {
+	for _, want := range []string{"forwarding on " + topo.V6.RouterWAN.String(), "[" + topo.Want6(topo.Cameras[0]).String() + "]:80", "off: no to6 in the config"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}

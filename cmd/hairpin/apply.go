@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
 	"runtime/debug"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
 
 func checkCmd() *cobra.Command {
@@ -88,7 +87,15 @@ func applyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			obs.HostAddrs = resolveHosts(cmd, cfg)
+			if hosts := plan.Hosts(cfg); len(hosts) > 0 && cfg.Backend != config.BackendRouterOS { // RouterOS resolves the names in its address lists itself
+				var failed map[string]error
+				obs.HostAddrs, failed = allowdns.LookupOnce(cmd.Context(), cfg.Daemon.Resolver, hosts)
+				for _, h := range hosts {
+					if err := failed[h]; err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: allowed hostname %s: %v; it allows nobody until it resolves (the daemon retries)\n", h, err)
+					}
+				}
+			}
 			d, warns := plan.Build(cfg, obs, plan.Options{NoMasquerade: noMasq})
 			for _, w := range warns {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
@@ -140,7 +147,11 @@ func downCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), drv.Removed())
-			return downUpstream(cmd.Context(), cmd.OutOrStdout(), cfg)
+			n, gw, err := upstream.DeleteAll(cmd.Context(), cfg)
+			if n > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "deleted %d upstream mappings on %s\n", n, gw)
+			}
+			return err
 		},
 	}
 	configFlag(cmd, &path)
@@ -179,30 +190,4 @@ func closeBackend(drv *backend.Driver) {
 	if drv.Close != nil {
 		_ = drv.Close()
 	}
-}
-
-// resolveHosts looks up the hostnames of allow lists once, for a one-shot apply; the daemon follows their TTLs.
-// A name that does not resolve is reported and allows nobody.
-func resolveHosts(cmd *cobra.Command, cfg *config.Config) map[string][]netip.Addr {
-	hosts := plan.Hosts(cfg)
-	if len(hosts) == 0 || cfg.Backend == config.BackendRouterOS {
-		return nil // RouterOS resolves the names in its address lists itself
-	}
-	servers := cfg.Daemon.Resolver
-	if len(servers) == 0 {
-		servers = allowdns.SystemServers()
-	}
-	lookup := allowdns.DNSLookup(servers)
-	out := map[string][]netip.Addr{}
-	for _, h := range hosts {
-		ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
-		addrs, _, err := lookup(ctx, h)
-		cancel()
-		if err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "warning: allowed hostname %s: %v; it allows nobody until it resolves (the daemon retries)\n", h, err)
-			continue
-		}
-		out[h] = addrs
-	}
-	return out
 }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -66,7 +64,7 @@ provider asked for a pause waits for it.`,
 			} else {
 				err = engine.Update(cmd.Context())
 			}
-			printDDNSStatus(cmd.OutOrStdout(), engine.Status())
+			printDDNS(cmd.OutOrStdout(), engine.Status(), "")
 			return err
 		},
 	}
@@ -92,28 +90,4 @@ func ddnsAddress(cfg *config.Config, flag string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("WAN interface %s has no IPv4 address; give one with --address", cfg.WAN.Interface)
 	}
 	return addrs[0], nil
-}
-
-func printDDNSStatus(w io.Writer, hosts []ddns.HostStatus) {
-	for _, h := range hosts {
-		line := fmt.Sprintf("%s (%s):", h.Hostname, h.Provider)
-		if h.LastAddress != "" {
-			line += fmt.Sprintf(" %s sent %s", h.LastAddress, h.LastSent.Local().Format(time.DateTime))
-		} else {
-			line += " nothing sent yet"
-		}
-		if h.Answer != "" {
-			line += fmt.Sprintf(", answer %q", h.Answer)
-		}
-		if h.Warning != "" {
-			line += "; WARNING: " + h.Warning
-		}
-		switch {
-		case h.Held:
-			line += "; HELD until the config changes: " + h.Reason
-		case !h.NextRetry.IsZero():
-			line += fmt.Sprintf("; next try not before %s: %s", h.NextRetry.Local().Format(time.DateTime), h.Reason)
-		}
-		fmt.Fprintln(w, line)
-	}
 }

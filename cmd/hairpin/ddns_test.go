@@ -59,9 +59,9 @@ ddns:
 		requests int
 		out      string
 	}{
-		{[]string{"--address", "203.0.113.10"}, 0, 1, `203.0.113.10 sent`},
-		{[]string{"--address", "203.0.113.10"}, 0, 1, `answer "good 203.0.113.10"`},
-		{[]string{"--address", "203.0.113.10", "--force"}, 0, 2, `answer "nochg 203.0.113.10"`},
+		{[]string{"--address", "203.0.113.10"}, 0, 1, `good 203.0.113.10  ok`},
+		{[]string{"--address", "203.0.113.10"}, 0, 1, `good 203.0.113.10  ok`},
+		{[]string{"--address", "203.0.113.10", "--force"}, 0, 2, `nochg 203.0.113.10  ok`},
 		{[]string{"--address", "203.0.113.12"}, 0, 3, `WARNING: the provider holds 192.0.2.99 for the hostname, not the 203.0.113.12 sent`},
 		{[]string{"--address", "not-an-ip"}, 2, 3, ``},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/doctor"
+	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
 
 func doctorCmd() *cobra.Command {
@@ -36,7 +37,9 @@ func doctorCmd() *cobra.Command {
 				defer closeBackend(drv)
 				fs = append(fs, drv.Doctor(cmd.Context())...)
 			}
-			fs = append(fs, doctorUpstream(cmd.Context(), cfg, drv)...)
+			if drv != nil && drv.Local {
+				fs = append(fs, upstream.Doctor(cmd.Context(), cfg)...)
+			}
 			fs = append(fs, doctorDaemon(cmd.Context(), cfg)...)
 			return doctor.Report(cmd.OutOrStdout(), fs)
 		},

@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +46,7 @@ router. Then it turns hairpin's masquerade off to show the classic failure from 
 }
 
 func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT bool, isp string, ipv6 bool) error {
-	_ = labDown(prefix) // a lab kept from an earlier run would collide with this one
+	_ = lab.Down(labStateDir, prefix) // a lab kept from an earlier run would collide with this one
 	fmt.Fprintf(out, "Building the lab (namespaces %s-*)...\n", prefix)
 	t, err := lab.Build(ctx, lab.Options{Prefix: prefix, DoubleNAT: doubleNAT, ISP: isp, IPv6: ipv6})
 	if err != nil {
@@ -86,7 +81,7 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 		}
 	}
 	if keep {
-		if err := saveLab(prefix, t.Detach()); err != nil {
+		if err := lab.SaveKept(labStateDir, prefix, t.Detach()); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "\nThe lab is still up. Try:\n  ip netns exec %s curl http://%s:8090/\n  ip netns exec %s nft list table ip hairpin\n",
@@ -102,68 +97,13 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 	return nil
 }
 
-type labState struct {
-	Prefix string `json:"prefix"`
-	PIDs   []int  `json:"pids"`
-}
-
-func saveLab(prefix string, pids []int) error {
-	data, _ := json.Marshal(labState{Prefix: prefix, PIDs: pids})
-	return os.WriteFile(filepath.Join(labStateDir, prefix+".json"), data, 0o600)
-}
-
-// labDown stops the servers of a kept lab, by the PIDs it recorded (and only if they still run this program's
-// lab server), then deletes the lab's namespaces.
-func labDown(prefix string) error {
-	stateFile := filepath.Join(labStateDir, prefix+".json")
-	if data, err := os.ReadFile(stateFile); err == nil {
-		var st labState
-		if json.Unmarshal(data, &st) == nil {
-			for _, pid := range st.PIDs {
-				// Only processes that are still this lab's: a server, or a daemon reading the lab's config.
-				cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-				// (miniupnpd of the UPnP ISP box runs from a temporary directory named after the prefix.)
-				mine := strings.Contains(string(cmdline), "lab\x00serve") || strings.Contains(string(cmdline), filepath.Join(labStateDir, prefix)) ||
-					(strings.HasPrefix(string(cmdline), "/usr/sbin/miniupnpd\x00") && strings.Contains(string(cmdline), "/"+prefix+"-miniupnpd-"))
-				if err == nil && mine {
-					_ = syscall.Kill(pid, syscall.SIGTERM)
-				}
-			}
-		}
-		_ = os.Remove(stateFile)
-	}
-	_ = os.RemoveAll(filepath.Join(labStateDir, prefix))
-	if dirs, err := filepath.Glob(filepath.Join(os.TempDir(), prefix+"-miniupnpd-*")); err == nil {
-		for _, d := range dirs {
-			_ = os.RemoveAll(d)
-		}
-	}
-	list, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		return err
-	}
-	removed := 0
-	for _, line := range strings.Split(string(list), "\n") {
-		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-		if strings.HasPrefix(name, prefix+"-") {
-			if err := exec.Command("ip", "netns", "del", name).Run(); err == nil {
-				removed++
-			}
-		}
-	}
-	if removed == 0 {
-		return errors.New("no lab namespaces found with prefix " + prefix)
-	}
-	return nil
-}
-
 func labDownCmd(prefix *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "down",
 		Short: "Remove a lab left running with --keep",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := labDown(*prefix); err != nil {
+			if err := lab.Down(labStateDir, *prefix); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "lab removed")

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -107,32 +105,6 @@ func probeCmd() *cobra.Command {
 	return cmd
 }
 
-// printProbe is the per-forward table of a probe.
-func printProbe(w io.Writer, st *daemon.ProbeStatus) {
-	if st == nil {
-		return
-	}
-	when := ""
-	if !st.Time.IsZero() {
-		when = " at " + st.Time.Format(time.TimeOnly)
-	}
-	if st.Error != "" {
-		fmt.Fprintf(w, "\nprobe%s failed: %s\n", when, st.Error)
-		return
-	}
-	fmt.Fprintf(w, "\nprobe%s from the internet to %s:\n", when, st.Address)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FORWARD\tPORT\tRESULT\tTIME")
-	for _, r := range st.Results {
-		res := r.Result
-		if res == probe.ResultOpen {
-			res = "reachable"
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%dms\n", r.Forward, r.Port, res, r.TookMS)
-	}
-	_ = tw.Flush()
-}
-
 func probeServerCmd() *cobra.Command {
 	var listen, secretFile, certFile, keyFile string
 	var perMinute, maxPorts int
@@ -183,13 +155,4 @@ func probeServerCmd() *cobra.Command {
 	cmd.Flags().IntVar(&maxPorts, "max-ports", probe.MaxPorts, "ports per request (at most 32)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for each connection back")
 	return cmd
-}
-
-// probeNote is what the DNS entries say when the last probe could not reach some forwards: the name resolves,
-// but the internet cannot use it.
-func probeNote(st *daemon.ProbeStatus) string {
-	if st == nil || st.Error != "" || st.Unreachable() == 0 {
-		return ""
-	}
-	return fmt.Sprintf("PROBE: %d of %d forwards unreachable from the internet", st.Unreachable(), len(st.Results))
 }

@@ -321,3 +321,25 @@ func SystemServers() []string {
 	}
 	return out
 }
+
+// LookupOnce resolves hosts once, each within 5 s, for a one-shot apply (the daemon follows their TTLs with a
+// Resolver). servers empty means the system's. A name that does not resolve is left out, so it allows nobody,
+// and its error is returned under its name.
+func LookupOnce(ctx context.Context, servers, hosts []string) (map[string][]netip.Addr, map[string]error) {
+	if len(servers) == 0 {
+		servers = SystemServers()
+	}
+	lookup := DNSLookup(servers)
+	out, failed := map[string][]netip.Addr{}, map[string]error{}
+	for _, h := range hosts {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		addrs, _, err := lookup(c, h)
+		cancel()
+		if err != nil {
+			failed[h] = err
+			continue
+		}
+		out[h] = addrs
+	}
+	return out, failed
+}

@@ -3,12 +3,15 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/hairpin-nat/hairpin/internal/notify"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
@@ -19,7 +22,9 @@ import (
 // redacted view.
 type Status struct {
 	// Verdict is the one answer at the top of the page: does every forward work from everywhere.
-	Verdict       Verdict   `json:"verdict"`
+	Verdict Verdict `json:"verdict"`
+	// NoDaemon marks the kernel view: no daemon answered, and this is what the backend holds now.
+	NoDaemon      bool      `json:"no_daemon,omitempty"`
 	Version       string    `json:"version"`
 	Config        string    `json:"config"`
 	Backend       string    `json:"backend"`
@@ -86,13 +91,15 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := Status{
-		Version: d.deps.Version, Config: d.cfg.File, Backend: string(d.cfg.Backend), Started: d.started,
-		WANInterface: d.cfg.WAN.Interface, WANExists: d.obs.WANExists, LANInterface: d.cfg.LAN.Interface,
-		PublicFrom: d.publicFrom, PublicError: d.publicErr,
-		DoubleNAT: plan.IsDoubleNAT(d.cfg.WAN.DoubleNAT, d.obs.WANAddrs), DoubleNATMode: string(d.cfg.WAN.DoubleNAT),
+		Version: d.deps.Version, Started: d.started, PublicFrom: d.publicFrom, PublicError: d.publicErr,
 		Installed: d.installed != nil, LastApply: d.lastApply, LastError: d.lastErr,
 		Events: append([]Event(nil), d.events...),
 	}
+	public := d.public
+	if !public.IsValid() {
+		public = d.obs.Public
+	}
+	s.fill(d.cfg, d.obs, public, d.installed)
 	if d.verdict.Class != "" {
 		s.Reachability = []reach.Verdict{d.verdict}
 	}
@@ -107,49 +114,10 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	if d.lastApplyIn > 0 {
 		s.LastApplyTook = d.lastApplyIn.Round(time.Microsecond).String()
 	}
-	if d.public.IsValid() {
-		s.Public = d.public.String()
-	} else if d.obs.Public.IsValid() {
-		s.Public = d.obs.Public.String()
-	}
-	for _, a := range d.obs.WANAddrs {
-		s.WANAddrs = append(s.WANAddrs, a.String())
-	}
-	for _, n := range d.obs.LANNets {
-		s.LANNets = append(s.LANNets, n.String())
-	}
-	for _, a := range d.obs.WAN6 {
-		s.WAN6Addrs = append(s.WAN6Addrs, a.String())
-	}
-	if d.installed != nil && d.installed.V6 != nil {
-		for _, a := range d.installed.V6.WANAddrs {
-			s.ForwardSet6 = append(s.ForwardSet6, a.String())
-		}
-	}
-	if d.installed != nil {
-		for _, a := range d.installed.WANAddrs {
-			s.ForwardSet = append(s.ForwardSet, a.String())
-		}
-		for _, n := range d.installed.LANNets {
-			s.LANNets = appendMissing(s.LANNets, n.String())
-		}
-	}
 	if cerr != nil && s.LastError == "" {
 		s.LastError = "reading counters: " + cerr.Error()
 	}
-	for _, f := range d.cfg.Forwards {
-		c := counters[f.Name]
-		fs := ForwardStatus{Name: f.Name, Protocol: string(f.Protocol), Port: f.Port.String(),
-			To: fmt.Sprintf("%s:%s", f.To, f.ToPort), Packets: c.Packets, Bytes: c.Bytes, DroppedAllow: c.AllowDrops, DroppedLimit: c.LimitDrops}
-		if f.AllowOn {
-			fs.Allow = append([]string{}, f.Allow...)
-		}
-		if f.Limit != nil {
-			fs.Limit = f.Limit.String()
-		}
-		fs.IPv6 = IPv6Status(d.installed, f.Name)
-		s.Forwards = append(s.Forwards, fs)
-	}
+	s.Forwards = ForwardRows(d.cfg, d.installed, counters)
 	if d.hosts != nil {
 		s.AllowedHosts = d.hosts.Status()
 	}
@@ -160,6 +128,98 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	s.Control = d.cfg.Daemon.Control
 	s.Verdict = verdictOf(&s)
 	return s
+}
+
+// Installed is the status without a daemon: what the backend holds now (rules and counters), for the current
+// addresses, so that `hairpin status` answers after a one-shot `hairpin apply` too. The plan is the one apply
+// would make now; allow lists' hostnames are not looked up.
+func Installed(ctx context.Context, cfg *config.Config, drv *backend.Driver) (Status, error) {
+	if drv.Installed == nil {
+		return Status{}, fmt.Errorf("backend %s cannot tell what is installed without the daemon", cfg.Backend)
+	}
+	obs, oerr := drv.Observe(ctx)
+	s := Status{NoDaemon: true}
+	if oerr != nil {
+		s.LastError = oerr.Error()
+	}
+	ok, err := drv.Installed(ctx)
+	if err != nil {
+		return s, err
+	}
+	d, _ := plan.Build(cfg, obs, plan.Options{})
+	var installed *plan.Desired
+	var counters map[string]backend.Counter
+	if ok {
+		installed, s.Installed = d, true
+		if counters, err = drv.Counters(ctx, d); err != nil {
+			return s, err
+		}
+	}
+	s.fill(cfg, obs, obs.Public, installed)
+	s.Forwards = ForwardRows(cfg, installed, counters)
+	return s, nil
+}
+
+// fill sets what the daemon and the kernel view share: the config's names, the observed addresses and where
+// the installed plan forwards.
+func (s *Status) fill(cfg *config.Config, obs plan.Observed, public netip.Addr, installed *plan.Desired) {
+	s.Config, s.Backend = cfg.File, string(cfg.Backend)
+	s.WANInterface, s.WANExists, s.LANInterface = cfg.WAN.Interface, obs.WANExists, cfg.LAN.Interface
+	s.DoubleNAT, s.DoubleNATMode = plan.IsDoubleNAT(cfg.WAN.DoubleNAT, obs.WANAddrs), string(cfg.WAN.DoubleNAT)
+	if public.IsValid() {
+		s.Public = public.String()
+	} else {
+		// Without a second NAT the internet sees the WAN address itself.
+		for _, a := range obs.WANAddrs {
+			if ipclass.IsPublic(a) {
+				s.Public, s.PublicFrom = a.String(), "the WAN interface"
+				break
+			}
+		}
+	}
+	for _, a := range obs.WANAddrs {
+		s.WANAddrs = append(s.WANAddrs, a.String())
+	}
+	for _, n := range obs.LANNets {
+		s.LANNets = append(s.LANNets, n.String())
+	}
+	for _, a := range obs.WAN6 {
+		s.WAN6Addrs = append(s.WAN6Addrs, a.String())
+	}
+	if installed == nil {
+		return
+	}
+	if installed.V6 != nil {
+		for _, a := range installed.V6.WANAddrs {
+			s.ForwardSet6 = append(s.ForwardSet6, a.String())
+		}
+	}
+	for _, a := range installed.WANAddrs {
+		s.ForwardSet = append(s.ForwardSet, a.String())
+	}
+	for _, n := range installed.LANNets {
+		s.LANNets = appendMissing(s.LANNets, n.String())
+	}
+}
+
+// ForwardRows is one row per configured forward with its counters and where it goes on IPv6 under the
+// installed plan: the daemon's status and the kernel view both show these.
+func ForwardRows(cfg *config.Config, installed *plan.Desired, counters map[string]backend.Counter) []ForwardStatus {
+	rows := make([]ForwardStatus, 0, len(cfg.Forwards))
+	for _, f := range cfg.Forwards {
+		c := counters[f.Name]
+		fs := ForwardStatus{Name: f.Name, Protocol: string(f.Protocol), Port: f.Port.String(),
+			To: fmt.Sprintf("%s:%s", f.To, f.ToPort), Packets: c.Packets, Bytes: c.Bytes, DroppedAllow: c.AllowDrops, DroppedLimit: c.LimitDrops}
+		if f.AllowOn {
+			fs.Allow = append([]string{}, f.Allow...)
+		}
+		if f.Limit != nil {
+			fs.Limit = f.Limit.String()
+		}
+		fs.IPv6 = IPv6Status(installed, f.Name)
+		rows = append(rows, fs)
+	}
+	return rows
 }
 
 // IPv6Status says where forward name goes on IPv6 under the installed plan, or why it does not.
