@@ -187,10 +187,10 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 			return err
 		}
 	}
-	if err := b.syncRules(ctx, nat, natItems(d)); err != nil {
+	if err := b.syncRules(ctx, nat, natItems(d), (*table).firstShadow); err != nil {
 		return err
 	}
-	if err := b.syncRules(ctx, mangle, mangleItems(d)); err != nil {
+	if err := b.syncRules(ctx, mangle, mangleItems(d), (*table).firstInChain); err != nil {
 		return err
 	}
 	if !b.ipv6 && d.V6 == nil {
@@ -222,10 +222,17 @@ func (b *Backend) apply6(ctx context.Context, d *plan.Desired) error {
 			return err
 		}
 	}
-	if err := b.syncRules(ctx, nat, rules); err != nil {
+	if err := b.syncRules(ctx, nat, rules, (*table).firstShadow); err != nil {
 		return err
 	}
-	if err := b.syncRules(ctx, mangle, mangleItems6(d, b.lanIf)); err != nil {
+	if err := b.syncRules(ctx, mangle, mangleItems6(d, b.lanIf), (*table).firstInChain); err != nil {
+		return err
+	}
+	filter, err := b.readTable(ctx, pathFilter6, url.Values{".proplist": {filterProps6}})
+	if err != nil {
+		return err
+	}
+	if err := b.syncRules(ctx, filter, filterItems6(d, b.wanIf), (*table).finalDrop); err != nil {
 		return err
 	}
 	if len(rules) == 0 {
@@ -296,7 +303,7 @@ func (b *Backend) Down(ctx context.Context) error {
 	}
 	allow := staleAllowLists(nat, nil)
 	rules := 0
-	for _, path := range []string{pathMangle, pathNAT, pathMangle6, pathNAT6} {
+	for _, path := range []string{pathMangle, pathNAT, pathFilter6, pathMangle6, pathNAT6} {
 		t, err := b.readTable(ctx, path, url.Values{".proplist": {".id,comment"}})
 		if err != nil {
 			return err

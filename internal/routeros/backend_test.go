@@ -38,7 +38,7 @@ func testFreshApplyAndReapply(t *testing.T) {
 		"action=dst-nat chain=output comment=HAIRPIN:v1:dnat-out:driveway-cam:tcp disabled=false dst-address-list=hairpin-wan dst-port=8093 dynamic=false invalid=false log-prefix= log=false protocol=tcp to-addresses=192.168.88.183 to-ports=80",
 		"action=dst-nat chain=output comment=HAIRPIN:v1:dnat-out:front-cam:tcp disabled=false dst-address-list=hairpin-wan dst-port=8090 dynamic=false invalid=false log-prefix= log=false protocol=tcp to-addresses=192.168.88.180 to-ports=80",
 		"action=dst-nat chain=output comment=HAIRPIN:v1:dnat-out:pool-cam:tcp disabled=false dst-address-list=hairpin-wan dst-port=8092 dynamic=false invalid=false log-prefix= log=false protocol=tcp to-addresses=192.168.88.182 to-ports=80",
-		"action=mark-connection chain=postrouting comment=HAIRPIN:v1:mark connection-mark=no-mark connection-nat-state=dstnat disabled=false dst-address-list=hairpin-lan dynamic=false invalid=false log-prefix= log=false new-connection-mark=hairpin-masq passthrough=true src-address-list=hairpin-lan",
+		"action=mark-connection chain=prerouting comment=HAIRPIN:v1:mark:tcp connection-mark=no-mark disabled=false dst-address-list=hairpin-wan dst-port=8090,8091,8092,8093 dynamic=false invalid=false log-prefix= log=false new-connection-mark=hairpin-masq passthrough=true protocol=tcp src-address-list=hairpin-lan",
 		"action=masquerade chain=srcnat comment=HAIRPIN:v1:masq connection-mark=hairpin-masq disabled=false dynamic=false invalid=false log-prefix= log=false",
 		"address=192.168.88.0/24 comment=HAIRPIN:v1:lan disabled=false dynamic=false list=hairpin-lan",
 		"address=203.0.113.7 comment=HAIRPIN:v1:wan disabled=false dynamic=false list=hairpin-wan",
@@ -195,15 +195,21 @@ func testDriftRepaired(t *testing.T) {
 		}, 1},
 		{"mark rule lost its no-mark guard", func(f *fixture, _ string) {
 			// Without connection-mark=no-mark it would overwrite users' marks: one PATCH puts it back.
-			e := findComment(f.r.Items(rostest.Mangle), markMark)
+			e := findComment(f.r.Items(rostest.Mangle), markMark+":tcp")
 			f.r.Edit(rostest.Mangle, e[".id"], rostest.Entry{"connection-mark": ""})
 		}, 1},
 		{"mark rule edited", func(f *fixture, _ string) {
-			e := findComment(f.r.Items(rostest.Mangle), markMark)
+			e := findComment(f.r.Items(rostest.Mangle), markMark+":tcp")
 			f.r.Edit(rostest.Mangle, e[".id"], rostest.Entry{"new-connection-mark": "other", "passthrough": "false"})
 		}, 1},
 		{"mark rule deleted", func(f *fixture, _ string) {
-			f.r.Remove(rostest.Mangle, findComment(f.r.Items(rostest.Mangle), markMark)[".id"])
+			f.r.Remove(rostest.Mangle, findComment(f.r.Items(rostest.Mangle), markMark+":tcp")[".id"])
+		}, 1},
+		{"a user's mangle rule put above the mark", func(f *fixture, _ string) {
+			// A QoS rule that ends mangle processing would keep the mark from ever running: hairpin moves its
+			// mark back to the top (one write) and leaves the user's rule as it is.
+			qos := f.r.Add(rostest.Mangle, rostest.Entry{"chain": "prerouting", "action": "mark-packet", "new-packet-mark": "voip", "passthrough": "false"})
+			f.r.Move(rostest.Mangle, qos, f.r.Items(rostest.Mangle)[0][".id"])
 		}, 1},
 		{"masquerade deleted", func(f *fixture, _ string) {
 			f.r.Remove(rostest.NAT, findComment(f.r.Items(rostest.NAT), markMasq)[".id"])

@@ -45,7 +45,7 @@ const (
 	markUpdater = MarkerPrefix + "updater"
 )
 
-var markerRE = regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|mark|updater|(dnat|dnat-out|dnat-wanif|dnat-lan):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?|allow:([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?))$`)
+var markerRE = regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|mark(?::(?:tcp|udp)(?::[0-9]{1,4})?)?|updater|accept|(dnat|dnat-out|dnat-wanif|dnat-lan):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?|allow:([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?))$`)
 
 // ListAllowPrefix names a forward's allow list: ListAllowPrefix + the forward's name.
 const ListAllowPrefix = "hairpin-allow-"
@@ -169,20 +169,52 @@ func natItems(d *plan.Desired) []item {
 	return out
 }
 
-// mangleItems lists the mangle rule that marks hairpinned connections: from the LAN, to the LAN, on a
-// connection a dst-nat rule rewrote, and not marked by anyone yet (connection-mark=no-mark), so a user's own
-// marks (PCC load balancing, routing marks) are never overwritten. It runs in postrouting, the one hook
-// every connection passes after dst-nat and before src-nat, forwarded and the router's own alike (RouterOS
-// decides NAT on a connection's first packet; mangle prerouting would run before the dst-nat rewrite).
+// maxPortsPerRule bounds the ports and ranges in one mark rule's dst-port, as Linux's multiport match (which
+// RouterOS's firewall is built on) bounds them to 15.
+const maxPortsPerRule = 15
+
+// mangleItems lists the rules that mark hairpinned connections: from the LAN (list hairpin-lan) to the public
+// address (list hairpin-wan) on a forward's protocol and port, not marked by anyone yet. They run in
+// prerouting, on the destination before any dst-nat rewrites it, so a connection only a rule of the user's
+// rewrote (a DNS-forcing dst-nat to a Pi-hole on another LAN subnet) is never marked, and the masquerade
+// touches hairpin's connections alone. One rule per protocol holds the forwards' external ports (more rules
+// past maxPortsPerRule); they go first in prerouting (placeFirst), so a rule of the user's that ends mangle
+// processing (passthrough=no, accept, return: QoS marking is common) cannot keep them from marking. The
+// router's own connections never pass prerouting and need no masquerade: the camera answers the router.
 func mangleItems(d *plan.Desired) []item {
 	if !d.Masquerade {
 		return nil
 	}
-	return []item{{key: markMark, props: Entry{
-		"chain": "postrouting", "action": "mark-connection", "new-connection-mark": ConnMark, "passthrough": "true",
-		"connection-nat-state": "dstnat", "connection-mark": "no-mark",
-		"src-address-list": ListLAN, "dst-address-list": ListLAN, "disabled": "false",
-	}}}
+	return markItems(d.Rules, Entry{"src-address-list": ListLAN, "dst-address-list": ListWAN})
+}
+
+// markItems writes the mark rules for rules' ports, per protocol, with the match given.
+func markItems(rules []plan.Rule, match Entry) []item {
+	var out []item
+	for _, proto := range []string{"tcp", "udp"} {
+		var ports []string
+		seen := map[string]bool{}
+		for _, r := range rules {
+			if p := r.Port.String(); r.Protocol == proto && !seen[p] {
+				seen[p] = true
+				ports = append(ports, p)
+			}
+		}
+		for i := 0; i < len(ports); i += maxPortsPerRule {
+			key := markMark + ":" + proto
+			if i > 0 {
+				key += ":" + strconv.Itoa(i/maxPortsPerRule+1)
+			}
+			props := Entry{"chain": "prerouting", "action": "mark-connection", "new-connection-mark": ConnMark, "passthrough": "true",
+				"connection-mark": "no-mark", "protocol": proto, "dst-port": strings.Join(ports[i:min(i+maxPortsPerRule, len(ports))], ","),
+				"disabled": "false"}
+			for k, v := range match {
+				props[k] = v
+			}
+			out = append(out, item{key: key, props: props})
+		}
+	}
+	return out
 }
 
 // dnatItems writes one forward's rule for one protocol. RouterOS keeps the destination port when to-ports is

@@ -11,7 +11,12 @@ const (
 	pathNAT6      = "/ipv6/firewall/nat"
 	pathMangle6   = "/ipv6/firewall/mangle"
 	pathAddress6  = "/ipv6/address"
+	pathFilter6   = "/ipv6/firewall/filter"
 )
+
+// markAccept is the marker of the /ipv6 firewall filter rule that lets internet callers through to IPv6
+// forwards.
+const markAccept = MarkerPrefix + "accept"
 
 // natItems6 lists the /ipv6 firewall nat rules for d (nil: none): a dst-nat rule per forward and protocol for
 // connections arriving for the router's global addresses (list hairpin-wan in /ipv6 firewall address-list),
@@ -40,20 +45,28 @@ func natItems6(d *plan.Desired, lanIf string) []item {
 	return out
 }
 
-// mangleItems6 lists the rule that marks hairpinned IPv6 connections for the masquerade: arriving on the LAN
-// interface for one of the router's global addresses, and not marked by anyone yet. It runs in prerouting,
-// before dst-nat, where the destination is still the router's address; a connection to the router itself
-// carries the mark harmlessly, since src-nat only sees connections the router forwards. Matching the LAN
-// interface rather than a list of LAN prefixes keeps the rule valid across prefix changes with nothing to
-// update.
+// mangleItems6 lists the rules that mark hairpinned IPv6 connections for the masquerade: arriving on the LAN
+// interface for one of the router's global addresses on a forward's protocol and port, and not marked by
+// anyone yet. They run first in prerouting, before dst-nat, where the destination is still the router's
+// address. Matching the LAN interface rather than a list of LAN prefixes keeps the rules valid across prefix
+// changes with nothing to update.
 func mangleItems6(d *plan.Desired, lanIf string) []item {
 	if d.V6 == nil || len(d.V6.Rules) == 0 || !d.Masquerade || lanIf == "" {
 		return nil
 	}
-	return []item{{key: markMark, props: Entry{
-		"chain": "prerouting", "action": "mark-connection", "new-connection-mark": ConnMark, "passthrough": "true",
-		"in-interface": lanIf, "dst-address-list": ListWAN, "connection-mark": "no-mark", "disabled": "false",
-	}}}
+	return markItems(d.V6.Rules, Entry{"in-interface": lanIf, "dst-address-list": ListWAN})
+}
+
+// filterItems6 lists the /ipv6 firewall filter rule that accepts dst-natted connections arriving on the WAN.
+// RouterOS's default IPv6 forward chain, unlike its IPv4 one, has no "not DSTNATed" exception: it ends with
+// "drop everything else not coming from LAN", which would drop every internet caller of an IPv6 forward. The
+// rule goes right before that final drop (finalDrop), so the user's more specific drops keep precedence.
+func filterItems6(d *plan.Desired, wanIf string) []item {
+	if d.V6 == nil || len(d.V6.Rules) == 0 || wanIf == "" {
+		return nil
+	}
+	return []item{{key: markAccept, props: Entry{"chain": "forward", "action": "accept", "connection-nat-state": "dstnat",
+		"in-interface": wanIf, "disabled": "false"}}}
 }
 
 // wanStrings6 are the addresses IPv6 forwards answer on, for list hairpin-wan in /ipv6 firewall address-list.

@@ -33,6 +33,8 @@ func tcp(in string, src, dst netip.Addr, port uint16) rostest.Packet {
 func reachesCamera(wantSrc netip.Addr) func(rostest.Verdict, *rostest.Router) string {
 	return func(v rostest.Verdict, r *rostest.Router) string {
 		switch {
+		case v.Dropped:
+			return "dropped by the filter (" + v.Rules[len(v.Rules)-1] + ")"
 		case v.Local:
 			return "ends at the router; no forward took it"
 		case v.Dst != frontCam || v.DstPort != 80:
@@ -140,17 +142,88 @@ func testHairpinFlowsDoubleNAT(t *testing.T) {
 	}
 }
 
-// TestHairpinFlowsKeepUsersMarks: a connection the user marked first (policy routing) keeps the user's mark.
+// TestHairpinFlowsKeepUsersMarks: a connection the user marks (policy routing) keeps the user's mark; only
+// connections to a forward through the public address take hairpin's, which comes first in prerouting.
 func TestHairpinFlowsKeepUsersMarks(t *testing.T) {
 	f := evalFixture(t)
+	vpnUser := netip.MustParseAddr("192.168.88.20")
 	f.r.Add(rostest.Mangle, rostest.Entry{"chain": "prerouting", "action": "mark-connection", "new-connection-mark": "via-vpn",
-		"src-address": "192.168.88.20", "connection-mark": "no-mark", "passthrough": "true"})
-	v, err := f.r.Evaluate(tcp("bridge", netip.MustParseAddr("192.168.88.20"), netip.MustParseAddr("203.0.113.7"), 8090))
+		"src-address": vpnUser.String(), "connection-mark": "no-mark", "passthrough": "true"})
+	v, err := f.r.Evaluate(tcp("bridge", vpnUser, caller, 443))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v.ConnMark != "via-vpn" {
 		t.Errorf("the user's connection mark became %q", v.ConnMark)
+	}
+	if msg := reachesCamera(routerIP)(mustEval(t, f.r, tcp("bridge", vpnUser, netip.MustParseAddr("203.0.113.7"), 8090)), f.r); msg != "" {
+		t.Errorf("hairpin from the marked user's laptop: %s", msg)
+	}
+}
+
+func mustEval(t *testing.T, r *rostest.Router, p rostest.Packet) rostest.Verdict {
+	t.Helper()
+	v, err := r.Evaluate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestHairpinFlowsUsersMangleFirst: a rule of the user's that ends mangle processing (QoS marking with
+// passthrough=no) no longer breaks hairpin, because the marks go first in prerouting, also when the rule was
+// there before hairpin; put above them (where an appended mark used to end up) it breaks the laptop's flow.
+func TestHairpinFlowsUsersMangleFirst(t *testing.T) {
+	wan := netip.MustParseAddr("203.0.113.7")
+	f := newFixture(t)
+	f.r.Add(rostest.Address, rostest.Entry{"address": "10.10.0.1/16", "interface": "bridge"})
+	f.r.SetDefaultRoute("ether1")
+	qos := f.r.Add(rostest.Mangle, rostest.Entry{"chain": "prerouting", "action": "mark-packet", "new-packet-mark": "bulk",
+		"in-interface": "bridge", "passthrough": "false", "comment": "QoS"})
+	f.apply(f.desired())
+	if first := f.r.Items(rostest.Mangle)[0]["comment"]; first != markMark+":tcp" {
+		t.Fatalf("the first mangle rule is %q, want hairpin's mark", first)
+	}
+	for _, msg := range runFlows(t, f.r, hairpinFlows(wan, wan)) {
+		t.Error(msg)
+	}
+	// Negative control: the user's rule above the mark.
+	f.r.Move(rostest.Mangle, qos, f.r.Items(rostest.Mangle)[0][".id"])
+	failed := runFlows(t, f.r, hairpinFlows(wan, wan))
+	if !slices.ContainsFunc(failed, func(s string) bool { return strings.HasPrefix(s, "laptop to the public address:") }) {
+		t.Errorf("with the QoS rule above the mark the laptop still works: %v", failed)
+	}
+}
+
+// TestHairpinFlowsUsersOwnDstNAT: the user's own dst-nat (DNS forced to a Pi-hole on another LAN subnet) is
+// not masqueraded: the Pi-hole sees the laptop. The postrouting mark hairpin used to write (connection-nat-state
+// dstnat, LAN to LAN) is the negative control: it masquerades the user's connection too.
+func TestHairpinFlowsUsersOwnDstNAT(t *testing.T) {
+	piHole := netip.MustParseAddr("10.10.0.53")
+	dns := rostest.Packet{InInterface: "bridge", Src: laptop, Dst: caller, Protocol: "udp", SrcPort: 40000, DstPort: 53}
+	for _, old := range []bool{false, true} {
+		f := evalFixture(t)
+		f.r.Add(rostest.NAT, rostest.Entry{"chain": "dstnat", "action": "dst-nat", "protocol": "udp", "dst-port": "53",
+			"in-interface": "bridge", "to-addresses": piHole.String(), "comment": "force DNS to the Pi-hole"})
+		if old {
+			for _, e := range f.ours(rostest.Mangle) {
+				f.r.Remove(rostest.Mangle, e[".id"])
+			}
+			f.r.Add(rostest.Mangle, rostest.Entry{"chain": "postrouting", "action": "mark-connection", "new-connection-mark": ConnMark,
+				"passthrough": "true", "connection-nat-state": "dstnat", "connection-mark": "no-mark",
+				"src-address-list": ListLAN, "dst-address-list": ListLAN, "comment": markMark})
+		}
+		v := mustEval(t, f.r, dns)
+		if !v.DstNAT || v.Dst != piHole {
+			t.Fatalf("old=%v: the user's DNS rule did not apply: %+v", old, v)
+		}
+		masqueraded := v.SrcNAT || v.Src != laptop
+		switch {
+		case old && !masqueraded:
+			t.Errorf("negative control: the old mark left the user's connection alone: %+v", v)
+		case !old && masqueraded:
+			t.Errorf("the user's dst-nat to %s was masqueraded: the Pi-hole sees %s (rules %v)", piHole, v.Src, v.Rules)
+		}
 	}
 }
 
@@ -164,10 +237,10 @@ func TestHairpinFlowsNegativeControls(t *testing.T) {
 		fails  string
 	}{
 		{"no masquerade", func(r *rostest.Router) { removeComment(r, rostest.NAT, markMasq) }, "laptop to the public address"},
-		{"no mark", func(r *rostest.Router) { removeComment(r, rostest.Mangle, markMark) }, "laptop to the public address"},
+		{"no mark", func(r *rostest.Router) { removeComment(r, rostest.Mangle, markMark+":tcp") }, "laptop to the public address"},
 		{"the article's LAN masquerade instead of the mark", func(r *rostest.Router) {
 			removeComment(r, rostest.NAT, markMasq)
-			removeComment(r, rostest.Mangle, markMark)
+			removeComment(r, rostest.Mangle, markMark+":tcp")
 			r.Add(rostest.NAT, rostest.Entry{"chain": "srcnat", "action": "masquerade", "src-address-list": ListLAN,
 				"dst-address-list": ListLAN, "out-interface": "bridge", "comment": "hairpin"})
 		}, "plain LAN-to-LAN is untouched"},

@@ -98,7 +98,7 @@ func testIPv6Apply(t *testing.T) {
 		"action=dst-nat chain=output comment=HAIRPIN:v1:dnat-out:front-cam:tcp",
 		"to-address=fd00::180 to-ports=80",
 		"action=masquerade chain=srcnat comment=HAIRPIN:v1:masq connection-mark=hairpin-masq",
-		"action=mark-connection chain=prerouting comment=HAIRPIN:v1:mark connection-mark=no-mark disabled=false dst-address-list=hairpin-wan dynamic=false in-interface=bridge",
+		"action=mark-connection chain=prerouting comment=HAIRPIN:v1:mark:tcp connection-mark=no-mark disabled=false dst-address-list=hairpin-wan dst-port=8090 dynamic=false in-interface=bridge",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the router lacks %q; it holds:\n%s", want, got)
@@ -197,6 +197,46 @@ func testIPv6HairpinFlows(t *testing.T) {
 	}
 	if v, err := f.r.Evaluate(tcp("ether1", caller6, wan6, 8090)); err != nil || v.DstNAT || !v.Local {
 		t.Errorf("with only the /ip rules an IPv6 caller got %+v (%v), want the router itself", v, err)
+	}
+}
+
+// defconfForward6 is the forward chain of RouterOS's default IPv6 firewall, without the rules on matchers
+// the evaluator does not model (hop-limit, ipsec-policy; none of them matches a TCP connection to a forward).
+var defconfForward6 = []rostest.Entry{
+	{"chain": "forward", "action": "accept", "connection-state": "established,related,untracked", "comment": "defconf: accept established,related,untracked"},
+	{"chain": "forward", "action": "drop", "connection-state": "invalid", "comment": "defconf: drop invalid"},
+	{"chain": "forward", "action": "drop", "src-address-list": "bad_ipv6", "comment": "defconf: drop packets with bad src ipv6"},
+	{"chain": "forward", "action": "drop", "dst-address-list": "bad_ipv6", "comment": "defconf: drop packets with bad dst ipv6"},
+	{"chain": "forward", "action": "accept", "protocol": "icmpv6", "comment": "defconf: accept ICMPv6"},
+	{"chain": "forward", "action": "drop", "in-interface-list": "!LAN", "comment": "defconf: drop everything else not coming from LAN"},
+}
+
+// TestIPv6DefaultConfigFilter: on a router with the default IPv6 firewall, internet callers reach an IPv6
+// forward through hairpin's accept, which sits right before the final drop. Without it (the negative control)
+// the final drop takes them.
+func TestIPv6DefaultConfigFilter(t *testing.T) { eachRelease(t, testIPv6DefaultConfigFilter) }
+
+func testIPv6DefaultConfigFilter(t *testing.T) {
+	f := newFixture6(t)
+	f.r.SetInterfaceLists(map[string][]string{"WAN": {"ether1"}, "LAN": {"bridge"}})
+	for _, e := range defconfForward6 {
+		f.r.Add(rostest.Filter6, e)
+	}
+	f.apply(f.desired())
+	var order []string
+	for _, e := range f.r.Items(rostest.Filter6) {
+		order = append(order, e["comment"])
+	}
+	if n := len(order); n != len(defconfForward6)+1 || order[n-2] != markAccept || order[n-1] != "defconf: drop everything else not coming from LAN" {
+		t.Errorf("the forward chain is %q, want hairpin's accept right before the final drop", order)
+	}
+	for _, msg := range runFlows(t, f.r, hairpinFlows6()) {
+		t.Error(msg)
+	}
+	removeComment(f.r, rostest.Filter6, markAccept)
+	v, err := f.r.Evaluate(tcp("ether1", caller6, wan6, 8090))
+	if err != nil || !v.Dropped || v.Rules[len(v.Rules)-1] != "defconf: drop everything else not coming from LAN" {
+		t.Errorf("without the accept an internet caller got %+v (%v), want the final drop", v, err)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 // oldest and newest release: a matcher missing from it would hide a user's edit of one of hairpin's rules.
 func TestProplistCoversSchema(t *testing.T) {
 	for _, tt := range []struct{ menu, props string }{{"ip/firewall/nat", natProps}, {"ip/firewall/mangle", mangleProps},
-		{"ipv6/firewall/nat", natProps6}, {"ipv6/firewall/mangle", mangleProps6}} {
+		{"ipv6/firewall/nat", natProps6}, {"ipv6/firewall/mangle", mangleProps6}, {"ipv6/firewall/filter", filterProps6}} {
 		have := map[string]bool{}
 		for _, p := range strings.Split(tt.props, ",") {
 			have[p] = true

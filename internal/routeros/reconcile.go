@@ -103,19 +103,19 @@ func (b *Backend) move(ctx context.Context, t *table, id, before string) error {
 	return nil
 }
 
-// syncRules makes the marked rules of t exactly want. Each rule is created before the first foreign rule that
-// could shadow it (place-before) or appended when none could; a rule of hairpin's that a foreign rule has come
-// to shadow is moved up. Foreign rules are never written: inserting or moving hairpin's own rules keeps the
+// syncRules makes the marked rules of t exactly want. Each rule is created before the foreign rule place names
+// (place-before; firstShadow for NAT: the first that could shadow it, firstInChain for the mangle marks) or
+// appended when there is none; a rule of hairpin's that such a foreign rule has come to precede is moved up. Foreign rules are never written: inserting or moving hairpin's own rules keeps the
 // order of everyone else's. Rules are not all put at the top, so that a user's NAT exemptions (accept)
 // and unrelated rules keep precedence.
-func (b *Backend) syncRules(ctx context.Context, t *table, want []item) error {
+func (b *Backend) syncRules(ctx context.Context, t *table, want []item, place func(*table, Entry) string) error {
 	have := t.ownedBy()
 	var stale []string
 	for _, w := range want {
 		keep, extra := pick(have[w.key], w)
 		delete(have, w.key)
 		stale = append(stale, extra...)
-		shadow := t.firstShadow(w.props)
+		shadow := place(t, w.props)
 		if keep == nil || foreignSetting(keep, w) != "" {
 			if keep != nil {
 				b.log.Warn("replacing a hairpin rule that was edited", "comment", w.key, "id", keep.ID(), "property", foreignSetting(keep, w))

@@ -51,6 +51,7 @@ func Script(cfg *config.Config) string {
 	w("/ip firewall mangle remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("/ip firewall nat remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("/ip firewall address-list remove [find where comment~\"^%s\"]", MarkerPrefix)
+	w("/ipv6 firewall filter remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("/ipv6 firewall mangle remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("/ipv6 firewall nat remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("/ipv6 firewall address-list remove [find where comment~\"^%s\"]", MarkerPrefix)
@@ -95,15 +96,19 @@ func Script(cfg *config.Config) string {
 		}
 		w("/ip firewall nat add %s comment=%s", renderProps(it.props), quote(it.key))
 	}
-	for _, it := range mangleItems(d) {
-		w("")
-		w("# Mark hairpinned connections (from the LAN, to the LAN, rewritten by a dst-nat rule) that carry no mark of")
-		w("# yours yet, for the masquerade above. /ip firewall nat cannot match connection-nat-state; mangle can.")
+	for i, it := range mangleItems(d) {
+		if i == 0 {
+			w("")
+			w("# Mark hairpinned connections for the masquerade above: from the LAN to the public address on a forward's")
+			w("# port, before dst-nat rewrites the destination, so a dst-nat rule of yours (a DNS redirect to a LAN")
+			w("# server) is never masqueraded; connections you marked already keep your mark. They go first in")
+			w("# prerouting (below), where a rule of yours that ends mangle processing cannot keep them from marking.")
+		}
 		w("/ip firewall mangle add %s comment=%s", renderProps(it.props), quote(it.key))
 	}
 	w("")
-	w("# Put the forwards above the first rule of yours that would take their packets first. Your rules keep their")
-	w("# order; NAT exemptions (action=accept) stay above hairpin's rules.")
+	w("# Put the forwards above the first rule of yours that would take their packets first, and the marks first in")
+	w("# prerouting. Your rules keep their order; NAT exemptions (action=accept) stay above hairpin's rules.")
 	w("{")
 	w("  :local first [/ip firewall nat find where chain=dstnat && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
 	w("  :if ([:len $first] > 0) do={ /ip firewall nat move [find where chain=dstnat && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
@@ -112,6 +117,8 @@ func Script(cfg *config.Config) string {
 	if d.Masquerade {
 		w("  :set first [/ip firewall nat find where chain=srcnat && !dynamic && !(comment~\"^%s\") && (action=\"masquerade\" || action=\"src-nat\" || action=\"netmap\" || action=\"same\")]", MarkerPrefix)
 		w("  :if ([:len $first] > 0) do={ /ip firewall nat move [find where comment=\"%s\"] destination=[:pick $first 0] }", markMasq)
+		w("  :set first [/ip firewall mangle find where chain=prerouting && !dynamic && !(comment~\"^%s\")]", MarkerPrefix)
+		w("  :if ([:len $first] > 0) do={ /ip firewall mangle move [find where chain=prerouting && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
 	}
 	w("}")
 	w("")
@@ -136,15 +143,32 @@ func writeIPv6(w func(string, ...any), cfg *config.Config, d *plan.Desired) bool
 		}
 		w("/ipv6 firewall nat add %s comment=%s", renderProps(it.props), quote(it.key))
 	}
-	for _, it := range mangleItems6(d, cfg.LAN.Interface) {
-		w("# Mark LAN clients' connections to the router's global addresses that carry no mark of yours (before dst-nat).")
+	for i, it := range mangleItems6(d, cfg.LAN.Interface) {
+		if i == 0 {
+			w("# Mark LAN clients' connections to the router's global addresses on a forward's port that carry no mark of")
+			w("# yours (before dst-nat; first in prerouting).")
+		}
 		w("/ipv6 firewall mangle add %s comment=%s", renderProps(it.props), quote(it.key))
+	}
+	for _, it := range filterItems6(d, cfg.WAN.Interface) {
+		w("# Let internet callers through to the IPv6 forwards: RouterOS's default IPv6 forward chain has no \"not")
+		w("# DSTNATed\" exception and ends by dropping what does not come from the LAN. This accept goes right before")
+		w("# that final drop (below), after your own more specific drops.")
+		w("/ipv6 firewall filter add %s comment=%s", renderProps(it.props), quote(it.key))
 	}
 	w("{")
 	w("  :local first [/ipv6 firewall nat find where chain=dstnat && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
 	w("  :if ([:len $first] > 0) do={ /ipv6 firewall nat move [find where chain=dstnat && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
 	w("  :set first [/ipv6 firewall nat find where chain=output && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
 	w("  :if ([:len $first] > 0) do={ /ipv6 firewall nat move [find where chain=output && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
+	w("  :set first [/ipv6 firewall mangle find where chain=prerouting && !dynamic && !(comment~\"^%s\")]", MarkerPrefix)
+	w("  :if ([:len $first] > 0) do={ /ipv6 firewall mangle move [find where chain=prerouting && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
+	w("  :local rules [/ipv6 firewall filter find where chain=forward && !dynamic && !disabled && !(comment~\"^%s\")]", MarkerPrefix)
+	w("  :if ([:len $rules] > 0) do={")
+	w("    :local last [:pick $rules ([:len $rules] - 1)]")
+	w("    :local act [/ipv6 firewall filter get $last action]")
+	w("    :if ($act = \"drop\" || $act = \"reject\") do={ /ipv6 firewall filter move [find where comment=%s] destination=$last }", quoteAlways(markAccept))
+	w("  }")
 	w("}")
 	w("")
 	return true

@@ -63,6 +63,7 @@ func TestScriptSchemaCheckCatchesIPv6Mistakes(t *testing.T) {
 		{"IPv4's to-addresses", `to-address="fd00::180"`, `to-addresses="fd00::180"`, "unknown parameter to-addresses"},
 		{"a chain IPv6 mangle lacks", "/ipv6 firewall mangle add chain=prerouting", "/ipv6 firewall mangle add chain=prerouting connection-nat-state=dstnap", "input does not match any value of connection-nat-state"},
 		{"a property /ipv6 address lacks", "/ipv6 address find where interface=", "/ipv6 address find where network=", "no property network"},
+		{"no IPv6 forward accept", "/ipv6 firewall filter add chain=forward action=accept", "/ipv6 firewall filter add chain=forward action=passthrough", "the default IPv6 firewall drops every internet caller"},
 	} {
 		for _, v := range []string{rostest.Oldest(), rostest.Newest()} {
 			t.Run(tt.name+"/RouterOS-"+v, func(t *testing.T) {
@@ -148,7 +149,26 @@ func checkScript(s *rostest.Schema, script string) *scriptCheck {
 		toks = append(toks, "\n")
 	}
 	c.block(toks, "")
+	c.flow(script)
 	return c
+}
+
+// flow checks what the schema cannot: rules every router needs for the script's forwards to work. A default
+// IPv6 firewall drops forwarded connections from the WAN that no rule accepts, so IPv6 dst-nat rules need the
+// accept of dst-natted connections.
+func (c *scriptCheck) flow(script string) {
+	var dnat6, accept6 bool
+	for _, line := range strings.Split(script, "\n") {
+		switch {
+		case strings.HasPrefix(line, "/ipv6 firewall nat add chain=dstnat action=dst-nat "):
+			dnat6 = true
+		case strings.HasPrefix(line, "/ipv6 firewall filter add chain=forward action=accept ") && strings.Contains(line, " connection-nat-state=dstnat"):
+			accept6 = true
+		}
+	}
+	if dnat6 && !accept6 {
+		c.problem("IPv6 dst-nat rules without /ipv6 firewall filter accept of connection-nat-state=dstnat: the default IPv6 firewall drops every internet caller")
+	}
 }
 
 func (c *scriptCheck) problem(format string, args ...any) {

@@ -53,6 +53,15 @@ const (
 		"src-address-type,src-mac-address,src-port,src-prefix,tcp-flags,tcp-mss,time,tls-host,tos"
 )
 
+// filterProps6 is the same for /ipv6 firewall filter, where hairpin keeps one accept rule.
+const filterProps6 = ".id,dynamic,action,address-list,address-list-timeout,chain,comment,connection-bytes,connection-limit," +
+	"connection-mark,connection-nat-state,connection-rate,connection-state,connection-type,content,disabled,dscp," +
+	"dst-address,dst-address-list,dst-address-type,dst-limit,dst-port,headers,hop-limit,icmp-options,in-bridge-port," +
+	"in-bridge-port-list,in-interface,in-interface-list,ingress-priority,ipsec-policy,jump-target,limit,log,log-prefix," +
+	"nth,out-bridge-port,out-bridge-port-list,out-interface,out-interface-list,packet-mark,packet-size," +
+	"per-connection-classifier,port,priority,protocol,random,reject-with,routing-mark,src-address,src-address-list," +
+	"src-address-type,src-mac-address,src-port,tcp-flags,tcp-mss,time,tls-host,tos"
+
 // table is hairpin's copy of one RouterOS menu, in the router's order. Every write updates it, so later
 // decisions of the same reconcile (where to place the next rule) see the effect of earlier ones.
 type table struct {
@@ -181,6 +190,35 @@ func (t *table) firstShadow(ours Entry) string {
 		if shadows(e, ours) {
 			return e.ID()
 		}
+	}
+	return ""
+}
+
+// firstInChain returns the id of the first foreign rule in ours' chain (dynamic rules, which RouterOS keeps
+// at the top, aside), or "": hairpin's mark rules go before all of them, since any foreign rule that ends
+// mangle processing (passthrough=no, accept, return) would keep them from marking.
+func (t *table) firstInChain(ours Entry) string {
+	for _, e := range t.entries {
+		if !owned(e["comment"]) && e["chain"] == ours["chain"] && e["dynamic"] != "true" {
+			return e.ID()
+		}
+	}
+	return ""
+}
+
+// finalDrop returns the id of the chain's last foreign rule when it drops or rejects (the default
+// configuration's "drop everything else not coming from LAN"), or "": hairpin's accept goes right before it,
+// below every rule of the user's that drops something more specific.
+func (t *table) finalDrop(ours Entry) string {
+	for i := len(t.entries) - 1; i >= 0; i-- {
+		e := t.entries[i]
+		if owned(e["comment"]) || e["chain"] != ours["chain"] || e["dynamic"] == "true" || e["disabled"] == "true" {
+			continue
+		}
+		if e["action"] == "drop" || e["action"] == "reject" {
+			return e.ID()
+		}
+		return ""
 	}
 	return ""
 }

@@ -28,6 +28,8 @@ type Verdict struct {
 	SrcPort, DstPort uint16
 	// DstNAT and SrcNAT say which rewrites happened; ConnMark is the connection's mark afterwards.
 	DstNAT, SrcNAT bool
+	// Dropped: a drop or reject rule of the filter's forward chain took the packet (the last of Rules).
+	Dropped bool
 	ConnMark       string
 	// Rules lists the comments (or .ids) of the rules that acted, in order.
 	Rules []string
@@ -67,14 +69,14 @@ func (r *Router) SetDefaultRoute(iface string) {
 
 // family is the menus a packet of one address family passes: /ip or /ipv6.
 type family struct {
-	nat, mangle, addrList, address string
+	nat, mangle, filter, addrList, address string
 	// toAddr is dst-nat's and src-nat's target: to-addresses in /ip firewall nat, to-address in /ipv6's.
 	toAddr string
 }
 
 var (
-	family4 = family{NAT, Mangle, AddrList, Address, "to-addresses"}
-	family6 = family{NAT6, Mangle6, AddrList6, Address6, "to-address"}
+	family4 = family{NAT, Mangle, Filter, AddrList, Address, "to-addresses"}
+	family6 = family{NAT6, Mangle6, Filter6, AddrList6, Address6, "to-address"}
 )
 
 func familyOf(a netip.Addr) family {
@@ -85,21 +87,23 @@ func familyOf(a netip.Addr) family {
 }
 
 // Evaluate runs a connection's first packet through the rules the router holds, in RouterOS's packet flow
-// (the manual's "Packet Flow in RouterOS" page): a packet arriving on an
-// interface passes mangle prerouting and nat dstnat, then routing, mangle forward, mangle postrouting and nat
-// srcnat; one the router sends passes mangle output and nat output, then routing, mangle postrouting and nat
-// srcnat. NAT is decided on this first packet, as on a router. An IPv6 packet passes the /ipv6 menus (nat,
-// mangle, address-list, address) and nothing of /ip, as on a router. Only what hairpin's tests need is modelled:
+// (the manual's "Packet Flow in RouterOS" page): a packet arriving on an interface passes mangle prerouting
+// and nat dstnat, then routing, mangle forward, filter forward, mangle postrouting and nat srcnat; one the
+// router sends passes mangle output and nat output, then routing, mangle postrouting and nat srcnat. NAT is
+// decided on this first packet, as on a router. An IPv6 packet passes the /ipv6 menus (nat, mangle, filter,
+// address-list, address) and nothing of /ip, as on a router. Only what hairpin's tests need is modelled:
 // matchers on addresses, address lists, interfaces and interface lists, protocol and ports, address type
-// local, connection-nat-state, connection-mark and connection-state=new; actions accept, dst-nat,
-// masquerade, src-nat, mark-connection, passthrough and log. A rule with anything else, or with a property
-// its menu does not have in the router's release, is an error rather than a guess.
+// local, connection-nat-state, connection-mark and connection-state (the packet is new); actions accept,
+// drop, reject, dst-nat, masquerade, src-nat, mark-connection, mark-packet and mark-routing (only their
+// passthrough), passthrough and log. The filter's input chain (packets for the router itself) is not run. A
+// rule with anything else, or with a property its menu does not have in the router's release, is an error
+// rather than a guess.
 func (r *Router) Evaluate(p Packet) (Verdict, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f := familyOf(p.Dst)
 	// Every rule must be one the router's release can hold, whether or not this packet reaches it.
-	for _, table := range []string{f.mangle, f.nat} {
+	for _, table := range []string{f.mangle, f.nat, f.filter} {
 		for _, e := range r.menus[table].items {
 			for k := range e {
 				if !r.schema.HasParam(schemaName(table), "add", k) && !readOnly[k] {
@@ -162,6 +166,9 @@ func (ev *evaluation) run() error {
 		if err := ev.chain(ev.f.mangle, "forward"); err != nil {
 			return err
 		}
+		if err := ev.chain(ev.f.filter, "forward"); err != nil || ev.v.Dropped {
+			return err
+		}
 	}
 	if err := ev.chain(ev.f.mangle, "postrouting"); err != nil {
 		return err
@@ -203,7 +210,8 @@ var readOnly = map[string]bool{".id": true, "dynamic": true, "invalid": true, "b
 // settings are rule properties that are not matchers.
 var settings = map[string]bool{".id": true, "chain": true, "action": true, "comment": true, "disabled": true,
 	"dynamic": true, "invalid": true, "bytes": true, "packets": true, "log": true, "log-prefix": true,
-	"to-addresses": true, "to-address": true, "to-ports": true, "new-connection-mark": true, "passthrough": true}
+	"to-addresses": true, "to-address": true, "to-ports": true, "new-connection-mark": true, "passthrough": true,
+	"new-packet-mark": true, "new-routing-mark": true, "reject-with": true}
 
 func (ev *evaluation) matches(e Entry) (bool, error) {
 	for k, raw := range e {
@@ -272,8 +280,14 @@ func (ev *evaluation) act(e Entry) (bool, error) {
 	switch e["action"] {
 	case "accept":
 		return true, nil
+	case "drop", "reject":
+		ev.v.Dropped = true
+		return true, nil
 	case "passthrough", "log":
 		return false, nil
+	case "mark-packet", "mark-routing":
+		// Packet and routing marks decide nothing the evaluator models; passthrough=no still ends the chain.
+		return e["passthrough"] == "false", nil
 	case "mark-connection":
 		m := e["new-connection-mark"]
 		if m == "no-mark" {
