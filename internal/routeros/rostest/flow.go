@@ -29,8 +29,8 @@ type Verdict struct {
 	// DstNAT and SrcNAT say which rewrites happened; ConnMark is the connection's mark afterwards.
 	DstNAT, SrcNAT bool
 	// Dropped: a drop or reject rule of the filter's forward chain took the packet (the last of Rules).
-	Dropped bool
-	ConnMark       string
+	Dropped  bool
+	ConnMark string
 	// Rules lists the comments (or .ids) of the rules that acted, in order.
 	Rules []string
 }
