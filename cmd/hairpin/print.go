@@ -187,6 +187,8 @@ func printAllowedHosts(w io.Writer, hosts []allowdns.HostStatus) {
 			state = fmt.Sprintf("NOT RESOLVING (%s); keeping the last addresses until %s", h.Error, h.KeepUntil.Format(time.DateTime))
 		case h.Error != "":
 			state = "NOT RESOLVING: " + h.Error
+		case h.Dropped > 0:
+			state = fmt.Sprintf("ok; %d more addresses in the answer are not allowed (at most %d per name)", h.Dropped, allowdns.MaxAddrs)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.Host, orDash(strings.Join(h.Addrs, ",")), orDash(h.TTL), h.Next.Format(time.TimeOnly), state)
 	}

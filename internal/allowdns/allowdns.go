@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,16 @@ const (
 	maxRetry = 5 * time.Minute
 	// lookupTimeout bounds one lookup, all servers included.
 	lookupTimeout = 5 * time.Second
+	// MaxAddrs bounds the addresses kept for one name: a name answering with a thousand addresses that change
+	// at every lookup would otherwise fill the kernel set, the status and the log.
+	MaxAddrs = 32
+	// LookupRate bounds the lookups of all names together, per second, after a first burst of LookupBurst
+	// (the first lookups of every name at start: config allows at most 1,000 names). Names due more often
+	// than that wait their turn, so a config of many names with short TTLs cannot flood its resolver.
+	LookupRate  = 50
+	LookupBurst = 1000
+	// maxCNAMEs bounds the chain of aliases followed within one answer.
+	maxCNAMEs = 8
 )
 
 // LookupFunc returns a name's IPv4 addresses and how long they may be cached.
@@ -35,12 +46,14 @@ type LookupFunc func(ctx context.Context, host string) ([]netip.Addr, time.Durat
 
 // HostStatus is one name as `hairpin status` shows it.
 type HostStatus struct {
-	Host      string    `json:"host"`
-	Addrs     []string  `json:"addresses"`
-	TTL       string    `json:"ttl,omitempty"`
-	Resolved  time.Time `json:"resolved,omitempty"`
-	Next      time.Time `json:"next_lookup"`
-	Error     string    `json:"error,omitempty"`
+	Host     string    `json:"host"`
+	Addrs    []string  `json:"addresses"`
+	TTL      string    `json:"ttl,omitempty"`
+	Resolved time.Time `json:"resolved,omitempty"`
+	Next     time.Time `json:"next_lookup"`
+	Error    string    `json:"error,omitempty"`
+	// Dropped counts the addresses of the last answer beyond MaxAddrs, which are not allowed.
+	Dropped   int       `json:"addresses_dropped,omitempty"`
 	KeepUntil time.Time `json:"keeping_last_addresses_until,omitempty"`
 }
 
@@ -51,6 +64,7 @@ type host struct {
 	next    time.Time
 	err     string
 	failing time.Duration // current retry wait
+	dropped int           // addresses of the last answer beyond MaxAddrs
 	stop    context.CancelFunc
 }
 
@@ -60,10 +74,43 @@ type Resolver struct {
 	grace   time.Duration
 	onEvent func(msg string, attrs ...any)
 
+	limit limiter
+
 	mu      sync.Mutex
 	hosts   map[string]*host
 	changed chan struct{}
 	ctx     context.Context
+}
+
+// limiter spaces lookups at most LookupRate a second, with a burst of LookupBurst: each lookup takes the next
+// slot, and slots further back than the burst are forgotten.
+type limiter struct {
+	mu   sync.Mutex
+	next time.Time
+}
+
+func (l *limiter) wait(ctx context.Context) error {
+	const every = time.Second / LookupRate
+	l.mu.Lock()
+	now := time.Now()
+	if floor := now.Add(-LookupBurst * every); l.next.Before(floor) {
+		l.next = floor
+	}
+	slot := l.next
+	l.next = l.next.Add(every)
+	l.mu.Unlock()
+	wait := slot.Sub(now)
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // New returns a resolver; Start begins the lookups. onEvent, when not nil, hears of failures and expiries.
@@ -152,6 +199,9 @@ func (r *Resolver) follow(ctx context.Context, name string) {
 }
 
 func (r *Resolver) resolve(ctx context.Context, name string) {
+	if r.limit.wait(ctx) != nil {
+		return
+	}
 	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	addrs, ttl, err := r.lookup(lctx, name)
 	cancel()
@@ -179,8 +229,17 @@ func (r *Resolver) resolve(ctx context.Context, name string) {
 	old := h.addrs
 	var event func()
 	if err == nil {
+		// The lowest addresses, so that an answer of the same set in another order keeps the same ones.
+		dropped := max(len(v4)-MaxAddrs, 0)
+		v4 = slices.Clip(v4[:len(v4)-dropped])
+		if dropped > 0 && h.dropped == 0 {
+			event = func() {
+				r.onEvent("allowed hostname has more addresses than hairpin allows for one name; the lowest are allowed", "host", name,
+					"addresses", len(v4)+dropped, "allowed", MaxAddrs)
+			}
+		}
 		h.ttl = min(max(ttl, MinTTL), MaxTTL)
-		h.addrs, h.lastOK, h.err, h.failing = v4, now, "", 0
+		h.addrs, h.lastOK, h.err, h.failing, h.dropped = v4, now, "", 0, dropped
 		h.next = now.Add(h.ttl)
 	} else {
 		h.err = err.Error()
@@ -241,7 +300,7 @@ func (r *Resolver) Status() []HostStatus {
 	defer r.mu.Unlock()
 	out := make([]HostStatus, 0, len(r.hosts))
 	for name, h := range r.hosts {
-		s := HostStatus{Host: name, Resolved: h.lastOK, Next: h.next, Error: h.err, Addrs: []string{}}
+		s := HostStatus{Host: name, Resolved: h.lastOK, Next: h.next, Error: h.err, Dropped: h.dropped, Addrs: []string{}}
 		for _, a := range h.addrs {
 			s.Addrs = append(s.Addrs, a.String())
 		}
@@ -258,7 +317,9 @@ func (r *Resolver) Status() []HostStatus {
 }
 
 // DNSLookup asks the given servers (host:port) for a name's A records, recursively, and returns them with the
-// smallest TTL on the way (CNAMEs included). Servers are tried in order until one answers.
+// smallest TTL on the way (CNAMEs included). Servers are tried in order until one answers. Only records that
+// belong to the name count: its own A records, or those of the name its CNAME chain in the answer leads to;
+// records for other names in the answer (a resolver's or a forger's additions) are ignored.
 func DNSLookup(servers []string) LookupFunc {
 	return func(ctx context.Context, name string) ([]netip.Addr, time.Duration, error) {
 		if len(servers) == 0 {
@@ -287,26 +348,51 @@ func DNSLookup(servers []string) LookupFunc {
 				lastErr = fmt.Errorf("%s answered %s", s, dns.RcodeToString[in.Rcode])
 				continue
 			}
-			var addrs []netip.Addr
-			ttl := MaxTTL
-			for _, rr := range in.Answer {
-				switch v := rr.(type) {
-				case *dns.A:
-					if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
-						addrs = append(addrs, a)
-					}
-					ttl = min(ttl, time.Duration(v.Hdr.Ttl)*time.Second)
-				case *dns.CNAME:
-					ttl = min(ttl, time.Duration(v.Hdr.Ttl)*time.Second)
-				}
-			}
-			if len(addrs) == 0 {
-				return nil, 0, fmt.Errorf("%s has no A record (asked %s)", name, s)
+			addrs, ttl, err := answerFor(in.Answer, dns.Fqdn(name))
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s (asked %s)", err, s)
 			}
 			return addrs, ttl, nil
 		}
 		return nil, 0, lastErr
 	}
+}
+
+// answerFor picks out of an answer section the A records of name, following its CNAME chain within the
+// answer, with the smallest TTL of the records used.
+func answerFor(answer []dns.RR, name string) ([]netip.Addr, time.Duration, error) {
+	owner := strings.ToLower(name)
+	ttl := MaxTTL
+	for hops := 0; ; hops++ {
+		var next string
+		for _, rr := range answer {
+			if c, ok := rr.(*dns.CNAME); ok && strings.ToLower(c.Hdr.Name) == owner {
+				next = strings.ToLower(dns.Fqdn(c.Target))
+				ttl = min(ttl, time.Duration(c.Hdr.Ttl)*time.Second)
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		if hops == maxCNAMEs {
+			return nil, 0, fmt.Errorf("%s: a chain of more than %d CNAMEs", strings.TrimSuffix(name, "."), maxCNAMEs)
+		}
+		owner = next
+	}
+	var addrs []netip.Addr
+	for _, rr := range answer {
+		if a, ok := rr.(*dns.A); ok && strings.ToLower(a.Hdr.Name) == owner {
+			if ip, ok := netip.AddrFromSlice(a.A.To4()); ok {
+				addrs = append(addrs, ip)
+				ttl = min(ttl, time.Duration(a.Hdr.Ttl)*time.Second)
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, 0, fmt.Errorf("%s has no A record", strings.TrimSuffix(name, "."))
+	}
+	return addrs, ttl, nil
 }
 
 // SystemServers reads the name servers of /etc/resolv.conf as host:port.

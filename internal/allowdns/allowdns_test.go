@@ -3,6 +3,8 @@ package allowdns
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // fakeDNS answers from a table that tests change, and counts lookups.
@@ -179,6 +183,144 @@ func TestSetHosts(t *testing.T) {
 		synctest.Wait()
 		if n := f.count("a.example.net"); n != 1 {
 			t.Errorf("a removed name is not looked up again: %d lookups", n)
+		}
+	})
+}
+
+// TestAnswerOwner: only the asked name's records count, directly or through its CNAME chain in the answer;
+// an answer that carries A records for other names (a forger's or a careless resolver's) allows nothing of them.
+func TestAnswerOwner(t *testing.T) {
+	rr := func(s string) dns.RR {
+		r, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		answer []dns.RR
+		want   []netip.Addr
+		ttl    time.Duration
+		err    string
+	}{
+		{"own record", []dns.RR{rr("cam.example.net. 60 IN A 192.0.2.1")}, addrs("192.0.2.1"), time.Minute, ""},
+		{"owner in another case", []dns.RR{rr("CAM.Example.NET. 60 IN A 192.0.2.1")}, addrs("192.0.2.1"), time.Minute, ""},
+		{"another name's record", []dns.RR{rr("cam.example.net. 60 IN A 192.0.2.1"), rr("evil.example.org. 60 IN A 198.51.100.66")},
+			addrs("192.0.2.1"), time.Minute, ""},
+		{"only another name's record", []dns.RR{rr("evil.example.org. 60 IN A 198.51.100.66")}, nil, 0, "cam.example.net has no A record"},
+		{"CNAME chain", []dns.RR{rr("cam.example.net. 300 IN CNAME a.example.com."), rr("a.example.com. 30 IN CNAME b.example.org."),
+			rr("b.example.org. 60 IN A 192.0.2.7"), rr("a.example.com. 60 IN A 198.51.100.66")}, addrs("192.0.2.7"), 30 * time.Second, ""},
+		{"CNAME to a name without records", []dns.RR{rr("cam.example.net. 300 IN CNAME a.example.com."), rr("cam.example.net. 60 IN A 198.51.100.66")},
+			nil, 0, "has no A record"},
+		{"CNAME loop", []dns.RR{rr("cam.example.net. 300 IN CNAME a.example.com."), rr("a.example.com. 300 IN CNAME cam.example.net.")},
+			nil, 0, "a chain of more than 8 CNAMEs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ttl, err := answerFor(tc.answer, "cam.example.net.")
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %v %v, want error %q", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) || ttl != tc.ttl {
+				t.Errorf("got %v ttl %v err %v, want %v ttl %v", got, ttl, err, tc.want, tc.ttl)
+			}
+		})
+	}
+}
+
+// TestDNSLookupIgnoresOtherNames: DNSLookup against a server on loopback whose answer adds an A record for
+// another name: the other name's address is not allowed (it was, before owner names were checked).
+func TestDNSLookupIgnoresOtherNames(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		for _, s := range []string{q.Question[0].Name + " 60 IN A 192.0.2.1", "evil.example.org. 60 IN A 198.51.100.66"} {
+			r, _ := dns.NewRR(s)
+			m.Answer = append(m.Answer, r)
+		}
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	got, _, err := DNSLookup([]string{pc.LocalAddr().String()})(t.Context(), "cam.example.net")
+	if err != nil || !reflect.DeepEqual(got, addrs("192.0.2.1")) {
+		t.Errorf("got %v %v, want only cam.example.net's own 192.0.2.1", got, err)
+	}
+}
+
+// TestAddressesPerName: a name answering with a thousand addresses, different at every lookup, keeps
+// MaxAddrs of them (the lowest), counts the rest in its status and says so once, not at every lookup.
+func TestAddressesPerName(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		round := 0
+		lookup := func(context.Context, string) ([]netip.Addr, time.Duration, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			round++
+			var out []netip.Addr
+			for i := range 1000 {
+				out = append(out, netip.AddrFrom4([4]byte{10 + byte(round%100), byte(i >> 8), byte(i), 1}))
+			}
+			return out, 0, nil
+		}
+		var events []string
+		var emu sync.Mutex
+		r := New(lookup, 0, func(msg string, _ ...any) { emu.Lock(); events = append(events, msg); emu.Unlock() })
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		r.Start(ctx, []string{"flip.example.net"})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		got := r.Addrs()["flip.example.net"]
+		if len(got) != MaxAddrs || got[0] != netip.AddrFrom4([4]byte{10 + byte(round%100), 0, 0, 1}) {
+			t.Errorf("%d addresses from %v, want the lowest %d", len(got), got[:1], MaxAddrs)
+		}
+		if st := r.Status()[0]; st.Dropped != 1000-MaxAddrs || len(st.Addrs) != MaxAddrs {
+			t.Errorf("status: %d addresses, %d dropped", len(st.Addrs), st.Dropped)
+		}
+		emu.Lock()
+		defer emu.Unlock()
+		if len(events) != 1 {
+			t.Errorf("%d events over %d lookups, want one: %q", len(events), round, events)
+		}
+	})
+}
+
+// TestLookupRate: a thousand names with a TTL of 0 are looked up at most LookupRate times a second
+// together after the first round (they were looked up every MinTTL each: 500 a second).
+func TestLookupRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		var names []string
+		for i := range 1000 {
+			name := fmt.Sprintf("h%d.example.net", i)
+			names = append(names, name)
+			f.set(name, 0, "192.0.2.1")
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		r := New(f.lookup, 0, nil)
+		r.Start(ctx, names)
+		const d = 20 * time.Second
+		time.Sleep(d)
+		synctest.Wait()
+		total := 0
+		for _, n := range names {
+			total += f.count(n)
+		}
+		if limit := len(names) + int(d/time.Second)*LookupRate + 1; total > limit {
+			t.Errorf("%d lookups in %v, want at most %d", total, d, limit)
+		}
+		if total < len(names)+int(d/time.Second)*LookupRate*9/10 {
+			t.Errorf("%d lookups in %v: the names due are not looked up at the rate allowed", total, d)
 		}
 	})
 }

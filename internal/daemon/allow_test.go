@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
+	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/plan"
@@ -159,4 +163,77 @@ func TestReloadRereadsAllowFile(t *testing.T) {
 	if got := allowed(); !slices.Equal(got, []string{"192.0.2.0/25", "203.0.113.7/32"}) {
 		t.Errorf("allowed after reload: %v, want the file's new prefixes only", got)
 	}
+}
+
+// A name that answers a thousand new addresses at every lookup, with a TTL of 0: the log and the status say
+// how many changed, not which, and the status lists the addresses allowed (allowdns.MaxAddrs), not all of
+// them. Before, every lookup logged every address (about 500 MB a day) and status grew to 200 KB.
+func TestFlippingHostnameStaysSmall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		round := 0
+		lookup := func(context.Context, string) ([]netip.Addr, time.Duration, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			round++
+			out := make([]netip.Addr, 1000)
+			for i := range out {
+				out[i] = netip.AddrFrom4([4]byte{byte(1 + round%200), byte(i >> 8), byte(i), 1})
+			}
+			return out, 0, nil
+		}
+		var logBuf syncBuffer
+		first := plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
+		h := startWithDeps(t, allowConfig, first, netip.Addr{}, &backend.Fake{}, func(d *Deps) {
+			d.Lookup = lookup
+			d.Logger = slog.New(slog.NewTextHandler(&logBuf, nil))
+		})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		mu.Lock()
+		rounds := round
+		mu.Unlock()
+		st := h.d.Status(context.Background())
+		if len(st.AllowedHosts) != 1 || len(st.AllowedHosts[0].Addrs) != allowdns.MaxAddrs || st.AllowedHosts[0].Dropped != 1000-allowdns.MaxAddrs {
+			t.Errorf("status of the name: %+v", st.AllowedHosts)
+		}
+		js, _ := json.Marshal(st)
+		if len(js) > 16<<10 {
+			t.Errorf("status is %d bytes after %d lookups", len(js), rounds)
+		}
+		updates := strings.Count(logBuf.String(), "allowed host addresses updated")
+		if rounds < 20 || updates < rounds/2 {
+			t.Fatalf("%d lookups, %d updates logged: the name must have moved", rounds, updates)
+		}
+		if perUpdate := logBuf.Len() / updates; perUpdate > 250 {
+			t.Errorf("%d bytes of log per update:\n%.600s", perUpdate, logBuf.String())
+		}
+		if !strings.Contains(logBuf.String(), "change=\"+32 -32\"") {
+			t.Errorf("the log does not count the change:\n%.600s", logBuf.String())
+		}
+	})
+}
+
+// syncBuffer is a log destination the daemon's goroutines write to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
 }

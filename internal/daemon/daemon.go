@@ -493,7 +493,14 @@ func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool 
 			return false
 		}
 		for _, s := range changed {
-			d.event(slog.LevelInfo, "allowed host addresses updated", "set", s.ID, "addresses", fmtAddrs(s.HostAddrs), "took", time.Since(hstart).Round(time.Microsecond))
+			var before []netip.Addr
+			for _, h := range have.AllowSets {
+				if h.ID == s.ID {
+					before = h.HostAddrs
+				}
+			}
+			d.event(slog.LevelInfo, "allowed host addresses updated", "set", s.ID, "addresses", len(s.HostAddrs), "change", addrChange(before, s.HostAddrs),
+				"took", time.Since(hstart).Round(time.Microsecond))
 		}
 	}
 	d.installedNow(want, time.Since(start))
@@ -550,6 +557,38 @@ func fmtAddrs(a []netip.Addr) string {
 		return "none"
 	}
 	return fmt.Sprint(a)
+}
+
+// addrChange says how a sorted, unique list of addresses changed: each address when a few changed
+// ("+192.0.2.7 -198.51.100.66"), counts otherwise ("+1000 -1000"), so a name that answers with new
+// addresses at every lookup cannot fill the log and the status events.
+func addrChange(before, after []netip.Addr) string {
+	var added, removed []netip.Addr
+	i, j := 0, 0
+	for i < len(before) || j < len(after) {
+		switch {
+		case j == len(after) || i < len(before) && before[i].Less(after[j]):
+			removed = append(removed, before[i])
+			i++
+		case i == len(before) || after[j].Less(before[i]):
+			added = append(added, after[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	if len(added)+len(removed) > 4 {
+		return fmt.Sprintf("+%d -%d", len(added), len(removed))
+	}
+	var parts []string
+	for _, a := range added {
+		parts = append(parts, "+"+a.String())
+	}
+	for _, a := range removed {
+		parts = append(parts, "-"+a.String())
+	}
+	return strings.Join(parts, " ")
 }
 
 // backendContext lets a change that has started finish even when the daemon is told to stop: a half-done
