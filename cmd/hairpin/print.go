@@ -68,6 +68,9 @@ func printStatus(w io.Writer, st *daemon.Status) {
 	if st.LastError != "" {
 		fmt.Fprintf(w, "last error: %s\n", st.LastError)
 	}
+	if st.CrashRecordError != "" {
+		fmt.Fprintf(w, "crash record: NOT WRITTEN (%s); a crash during a WAN change would leave the old address forwarding until the next full apply\n", st.CrashRecordError)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "\nFORWARD\tPROTO\tPORT\tTO\tPACKETS\tBYTES\tFROM THE INTERNET\tDROPPED (ALLOW/LIMIT)"
 	if any6 {

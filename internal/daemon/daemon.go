@@ -115,6 +115,8 @@ type Daemon struct {
 	// notifier sends the config's notifications; nil without a notify: list.
 	notifier   *notify.Notifier
 	notifyStop context.CancelFunc
+	// intentErr is why the last record of a WAN set update could not be written ("" when it was).
+	intentErr string
 }
 
 // Event is one thing that happened, for `hairpin status`.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
@@ -30,14 +31,43 @@ func (d *Daemon) recordIntent(want []netip.Addr) {
 		b.WriteString(a.String())
 		b.WriteByte('\n')
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err == nil {
-		err = os.Rename(tmp, path)
-		if err == nil {
-			return
-		}
+	err := writeIntent(path, []byte(b.String()))
+	d.mu.Lock()
+	was := d.intentErr
+	d.intentErr = ""
+	if err != nil {
+		d.intentErr = err.Error()
 	}
-	d.log.Debug("cannot record the WAN set update in progress", "file", path)
+	d.mu.Unlock()
+	// Said when it starts and when it ends, not at every update: a full disk stays full for a while.
+	switch {
+	case err != nil && was == "":
+		d.event(slog.LevelError, "cannot record the WAN set update in progress: a crash during an update would leave the old address forwarding until the next full apply",
+			"file", path, "error", err)
+	case err == nil && was != "":
+		d.event(slog.LevelInfo, "recording WAN set updates again", "file", path)
+	}
+}
+
+// writeIntent replaces path with data through a temporary file, which it removes when any step fails: a
+// full disk creates the file but not its contents.
+func writeIntent(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }
 
 func (d *Daemon) clearIntent() {

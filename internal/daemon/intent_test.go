@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -144,4 +146,44 @@ func (b *twoStepBackend) AddWANAddrs(ctx context.Context, addrs []netip.Addr) er
 
 func (b *twoStepBackend) RetireWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 	return b.intentBackend.SetWANAddrs(ctx, addrs)
+}
+
+// TestIntentOnFullDisk: when the record cannot be written (a full disk) the update still goes through, the
+// failure is an error in the log and in status (it was a debug line), said once however many updates fail,
+// and no empty temporary file is left behind; once the disk has room the status clears.
+func TestIntentOnFullDisk(t *testing.T) {
+	dir := fullDir(t)
+	intent := filepath.Join(dir, "wan-set.intent")
+	var logBuf syncBuffer
+	be := &backend.Fake{}
+	h := startWithDeps(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be,
+		func(d *Deps) {
+			d.IntentFile = intent
+			d.Logger = slog.New(slog.NewTextHandler(&logBuf, nil))
+		})
+	for _, a := range []netip.Addr{wan2, wan1, wan2} {
+		h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{a}, LANNets: []netip.Prefix{lan}}
+		poll.Wait(t, "the WAN set update", func() bool {
+			c := be.Calls()
+			return c[len(c)-1].Method == "SetWANAddrs" && slices.Equal(c[len(c)-1].Addrs, []netip.Addr{a})
+		})
+	}
+	st := h.d.Status(context.Background())
+	if !strings.Contains(st.CrashRecordError, "no space left on device") {
+		t.Errorf("status crash_record_error = %q, want the write's error", st.CrashRecordError)
+	}
+	if n := strings.Count(logBuf.String(), "level=ERROR msg=\"cannot record the WAN set update in progress"); n != 1 {
+		t.Errorf("%d error lines for three failed records, want one:\n%s", n, logBuf.String())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files left on the full disk: %v, want only the filler", entries)
+	}
+	if err := os.Remove(filepath.Join(dir, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
+	poll.Wait(t, "the status clears once the record is written", func() bool { return h.d.Status(context.Background()).CrashRecordError == "" })
+	if !strings.Contains(logBuf.String(), "recording WAN set updates again") {
+		t.Errorf("the log does not say the record works again:\n%s", logBuf.String())
+	}
 }

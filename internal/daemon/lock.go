@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // LockFile is the single-instance lock's name in the state directory.
@@ -30,17 +32,60 @@ func Lock(dir string) (release func(), err error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		defer f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			b, _ := io.ReadAll(io.LimitReader(f, 32))
-			pid := strings.TrimSpace(string(b))
-			if _, perr := strconv.Atoi(pid); perr != nil {
-				pid = "unknown"
-			}
-			return nil, fmt.Errorf("another hairpin daemon (pid %s) is running for state directory %s (lock %s); stop it first", pid, dir, path)
+			return nil, fmt.Errorf("another hairpin daemon (pid %s) is running for state directory %s (lock %s); stop it first", holder(f), dir, path)
 		}
 		return nil, fmt.Errorf("single-instance lock %s: %w", path, err)
 	}
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
+	writePID(f)
 	return func() { f.Close() }, nil
+}
+
+// writePID records this process's PID in the lock file. The new PID is written over the old one before the
+// file is cut to length, so on a full disk the block the file already has is reused; holder does not depend
+// on it either way.
+func writePID(f *os.File) {
+	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	if _, err := f.WriteAt(pid, 0); err == nil {
+		_ = f.Truncate(int64(len(pid)))
+	}
+}
+
+// holder names the process holding the lock on f: the kernel's list of locks says it whatever the file
+// holds (a daemon on a full disk could not write its PID); the PID written in the file is the fallback
+// where /proc is not mounted.
+func holder(f *os.File) string {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err == nil {
+		if pid := lockHolder("/proc/locks", st.Dev, st.Ino); pid != "" {
+			return pid
+		}
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 32))
+	pid := strings.TrimSpace(string(b))
+	if _, err := strconv.Atoi(pid); err != nil {
+		return "unknown"
+	}
+	return pid
+}
+
+// lockHolder finds in a /proc/locks listing the PID holding an FLOCK on the file dev:ino. A line reads
+// "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; a waiting lock ("1: -> FLOCK ...") is not the holder.
+func lockHolder(locksFile string, dev, ino uint64) string {
+	data, err := os.ReadFile(locksFile)
+	if err != nil {
+		return ""
+	}
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(dev), unix.Minor(dev), ino)
+	for line := range strings.Lines(string(data)) {
+		fields := strings.Fields(line)
+		if len(fields) < 6 || fields[1] != "FLOCK" {
+			continue
+		}
+		if fields[5] == want {
+			if _, err := strconv.Atoi(fields[4]); err == nil {
+				return fields[4]
+			}
+		}
+	}
+	return ""
 }

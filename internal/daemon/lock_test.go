@@ -1,11 +1,15 @@
 package daemon
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSecondDaemonRefusedByLock: a second daemon for the same state directory, whatever its status path, is
@@ -60,4 +64,90 @@ func TestStatusPathKeepsOtherFiles(t *testing.T) {
 		t.Fatalf("a stale socket was not replaced: %v", err)
 	}
 	l.Close()
+}
+
+// TestLockNamesHolderWithoutPIDFile: the holder's PID comes from the kernel's list of locks, so a lock file
+// that holds no PID (its holder could not write it: a full disk) still names it; it said "pid unknown".
+func TestLockNamesHolderWithoutPIDFile(t *testing.T) {
+	dir := t.TempDir()
+	release, err := Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if err := os.Truncate(filepath.Join(dir, LockFile), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Lock(dir)
+	if err == nil || !strings.Contains(err.Error(), "(pid "+strconv.Itoa(os.Getpid())+")") {
+		t.Fatalf("second Lock = %v, want a refusal naming pid %d", err, os.Getpid())
+	}
+}
+
+// TestLockOnFullDisk: on a file system with no free block the lock is still taken and a second daemon is told
+// the first one's PID.
+func TestLockOnFullDisk(t *testing.T) {
+	dir := fullDir(t)
+	release, err := Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	_, err = Lock(dir)
+	if err == nil || !strings.Contains(err.Error(), "(pid "+strconv.Itoa(os.Getpid())+")") {
+		t.Fatalf("second Lock = %v, want a refusal naming pid %d", err, os.Getpid())
+	}
+}
+
+func TestLockHolder(t *testing.T) {
+	locks := filepath.Join(t.TempDir(), "locks")
+	const listing = "1: POSIX  ADVISORY  WRITE 10 00:2e:77 0 EOF\n" +
+		"2: FLOCK  ADVISORY  WRITE 4242 fe:01:77 0 EOF\n" +
+		"2: -> FLOCK  ADVISORY  WRITE 5151 fe:01:77 0 EOF\n" +
+		"3: FLOCK  ADVISORY  WRITE 99 00:2e:77 0 EOF\n"
+	if err := os.WriteFile(locks, []byte(listing), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		dev, ino uint64
+		want     string
+	}{
+		{"flock held", unix.Mkdev(0xfe, 1), 77, "4242"},
+		{"another device", unix.Mkdev(0, 0x2e), 77, "99"},
+		{"no lock", unix.Mkdev(0xfe, 1), 78, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := lockHolder(locks, tc.dev, tc.ino); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// fullDir is a directory on a small tmpfs whose blocks are all taken: files can be created there, but not
+// written. It needs root (mount) and is unmounted when the test ends.
+func fullDir(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("a full file system needs root (mount -t tmpfs)")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,mode=0700"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	f, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for {
+		if _, err := f.Write(make([]byte, 4096)); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling the tmpfs: %v", err)
+			}
+			return dir
+		}
+	}
 }

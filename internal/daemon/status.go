@@ -48,16 +48,19 @@ type Status struct {
 	Probe      *ProbeStatus `json:"probe,omitempty"`
 	ForwardSet []string     `json:"forwarding_addresses"`
 	// WAN6Addrs are the usable IPv6 addresses of the WAN interface; ForwardSet6 those IPv6 forwards answer on.
-	WAN6Addrs     []string              `json:"wan_ipv6_addresses,omitempty"`
-	ForwardSet6   []string              `json:"forwarding_ipv6_addresses,omitempty"`
-	Installed     bool                  `json:"rules_installed"`
-	LastApply     time.Time             `json:"last_apply,omitempty"`
-	LastApplyTook string                `json:"last_apply_took,omitempty"`
-	LastError     string                `json:"last_error,omitempty"`
-	Forwards      []ForwardStatus       `json:"forwards"`
-	DDNS          []ddns.HostStatus     `json:"ddns,omitempty"`
-	AllowedHosts  []allowdns.HostStatus `json:"allowed_hosts,omitempty"`
-	Events        []Event               `json:"events"`
+	WAN6Addrs     []string  `json:"wan_ipv6_addresses,omitempty"`
+	ForwardSet6   []string  `json:"forwarding_ipv6_addresses,omitempty"`
+	Installed     bool      `json:"rules_installed"`
+	LastApply     time.Time `json:"last_apply,omitempty"`
+	LastApplyTook string    `json:"last_apply_took,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	// CrashRecordError is why the record of a WAN set update in progress could not be written: while it
+	// is set, a crash during an update leaves the old address forwarding until the next full apply.
+	CrashRecordError string                `json:"crash_record_error,omitempty"`
+	Forwards         []ForwardStatus       `json:"forwards"`
+	DDNS             []ddns.HostStatus     `json:"ddns,omitempty"`
+	AllowedHosts     []allowdns.HostStatus `json:"allowed_hosts,omitempty"`
+	Events           []Event               `json:"events"`
 	// Notify lists the notification targets (scheme and host only) and how delivery goes.
 	Notify []notify.TargetStatus `json:"notify,omitempty"`
 	// Control says whether the status listener takes actions (daemon.control); the page shows them then.
@@ -92,7 +95,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	defer d.mu.Unlock()
 	s := Status{
 		Version: d.deps.Version, Started: d.started, PublicFrom: d.publicFrom, PublicError: d.publicErr,
-		Installed: d.installed != nil, LastApply: d.lastApply, LastError: d.lastErr,
+		Installed: d.installed != nil, LastApply: d.lastApply, LastError: d.lastErr, CrashRecordError: d.intentErr,
 		Events: append([]Event(nil), d.events...),
 	}
 	public := d.public
