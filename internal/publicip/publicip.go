@@ -12,12 +12,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
+	"github.com/hairpin-nat/hairpin/internal/publicip/source"
 	"github.com/miekg/dns"
 	"github.com/pion/stun/v3"
 )
@@ -35,7 +35,7 @@ func DefaultSources() []string {
 }
 
 // DefaultDNSName is the name whose A record an OpenDNS-style resolver answers with the asker's address.
-const DefaultDNSName = "myip.opendns.com"
+const DefaultDNSName = source.DefaultDNSName
 
 // Options tune a Discoverer. The zero value is what a daemon wants.
 type Options struct {
@@ -64,7 +64,7 @@ type Options struct {
 // Discoverer learns the router's public IPv4 address from outside services, for routers behind another NAT.
 // It is safe for concurrent use; concurrent calls share one round of queries.
 type Discoverer struct {
-	sources []source
+	sources []source.Source
 	opts    Options
 	http    *http.Client
 
@@ -76,15 +76,6 @@ type Discoverer struct {
 	forgot bool // Forget was called since the last round
 }
 
-// source is one parsed public_ip entry.
-type source struct {
-	raw  string // as configured, with any URL password redacted, for logs and answers
-	kind string // "http", "stun" or "dns"
-	url  string // http
-	addr string // stun and dns: host:port
-	name string // dns: the name to look up
-}
-
 // NewDiscoverer checks the sources (http://..., https://..., stun:host[:port], dns:server[:port][/name]; the
 // STUN port defaults to 3478, the DNS port to 53, the DNS name to myip.opendns.com).
 func NewDiscoverer(sources []string, opts Options) (*Discoverer, error) {
@@ -93,7 +84,7 @@ func NewDiscoverer(sources []string, opts Options) (*Discoverer, error) {
 	}
 	d := &Discoverer{opts: opts}
 	for _, s := range sources {
-		src, err := parseSource(s)
+		src, err := source.Parse(s)
 		if err != nil {
 			return nil, fmt.Errorf("public address source %w", err)
 		}
@@ -144,69 +135,10 @@ func (d *Discoverer) defaults() {
 }
 
 // CheckSource validates one public_ip entry: config.Parse (hairpin check) and NewDiscoverer (hairpin run) both
-// call it, so they cannot disagree about what is valid.
+// use package source, so they cannot disagree about what is valid.
 func CheckSource(s string) error {
-	_, err := parseSource(s)
+	_, err := source.Parse(s)
 	return err
-}
-
-// parseSource reads one public_ip entry. Errors name the entry and what is wrong, without a prefix: the
-// config's error and the discoverer's each say where it came from.
-func parseSource(s string) (source, error) {
-	switch {
-	case strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" {
-			return source{}, fmt.Errorf("%q is not a valid URL", redact(s))
-		}
-		return source{raw: u.Redacted(), kind: "http", url: s}, nil
-	case strings.HasPrefix(s, "stun:"):
-		addr, err := hostPort(strings.TrimPrefix(s, "stun:"), "3478")
-		if err != nil {
-			return source{}, fmt.Errorf("%q: %w", s, err)
-		}
-		return source{raw: s, kind: "stun", addr: addr}, nil
-	case strings.HasPrefix(s, "dns:"):
-		server, name, ok := strings.Cut(strings.TrimPrefix(s, "dns:"), "/")
-		if !ok || name == "" {
-			name = DefaultDNSName
-		}
-		if _, ok := dns.IsDomainName(name); !ok {
-			return source{}, fmt.Errorf("%q: %q is not a domain name", s, name)
-		}
-		addr, err := hostPort(server, "53")
-		if err != nil {
-			return source{}, fmt.Errorf("%q: %w", s, err)
-		}
-		return source{raw: s, kind: "dns", addr: addr, name: dns.Fqdn(name)}, nil
-	}
-	return source{}, fmt.Errorf("%q has an unknown scheme", redact(s))
-}
-
-// redact hides a URL's password in messages about an entry that did not parse as a URL.
-func redact(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	return s
-}
-
-// hostPort checks host[:port] (port 1-65535, default def) and returns host:port.
-func hostPort(s, def string) (string, error) {
-	if s == "" {
-		return "", errors.New("no host given")
-	}
-	if !strings.Contains(s, ":") {
-		s = net.JoinHostPort(s, def)
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" {
-		return "", fmt.Errorf("%q is not host:port", s)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", fmt.Errorf("%q is not host:port (the port is a number from 1 to 65535)", s)
-	}
-	return net.JoinHostPort(host, port), nil
 }
 
 // Discover returns the public IPv4 address and the source that told it. Inside MinInterval of the previous
@@ -273,7 +205,7 @@ func (d *Discoverer) round(ctx context.Context) (netip.Addr, string, error) {
 		running++
 		go func() {
 			addr, err := d.ask(ctx, src)
-			answers <- answer{addr, src.raw, err}
+			answers <- answer{addr, src.Raw, err}
 		}()
 	}
 	start()
@@ -310,24 +242,24 @@ func (d *Discoverer) round(ctx context.Context) (netip.Addr, string, error) {
 }
 
 // ask queries one source within the per-source timeout.
-func (d *Discoverer) ask(ctx context.Context, src source) (netip.Addr, error) {
+func (d *Discoverer) ask(ctx context.Context, src source.Source) (netip.Addr, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	defer cancel()
-	switch src.kind {
+	switch src.Kind {
 	case "http":
 		return d.askHTTP(ctx, src)
 	case "stun":
 		return d.askUDP(ctx, src, newSTUNQuery())
 	default:
-		return d.askUDP(ctx, src, newDNSQuery(src.name))
+		return d.askUDP(ctx, src, newDNSQuery(src.Name))
 	}
 }
 
 // maxBody is more than any address with whitespace; a longer body is not an address.
 const maxBody = 256
 
-func (d *Discoverer) askHTTP(ctx context.Context, src source) (netip.Addr, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.url, nil)
+func (d *Discoverer) askHTTP(ctx context.Context, src source.Source) (netip.Addr, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
 	if err != nil {
 		return netip.Addr{}, err
 	}
@@ -390,8 +322,8 @@ type udpQuery interface {
 // udpRetry is the first retransmission timeout; it doubles (RFC 8489 section 6.2.1 uses 500ms).
 const udpRetry = 500 * time.Millisecond
 
-func (d *Discoverer) askUDP(ctx context.Context, src source, q udpQuery) (netip.Addr, error) {
-	conn, err := d.opts.Dial(ctx, "udp4", src.addr)
+func (d *Discoverer) askUDP(ctx context.Context, src source.Source, q udpQuery) (netip.Addr, error) {
+	conn, err := d.opts.Dial(ctx, "udp4", src.Addr)
 	if err != nil {
 		return netip.Addr{}, err
 	}

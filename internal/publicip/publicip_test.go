@@ -327,49 +327,9 @@ func TestDiscoverDial(t *testing.T) {
 	}
 }
 
-func TestParseSource(t *testing.T) {
-	tests := []struct {
-		in, addr, name, raw string
-		bad                 bool
-	}{
-		{in: "https://api.example.test/ip", raw: "https://api.example.test/ip"},
-		{in: "https://user:secret@api.example.test/", raw: "https://user:xxxxx@api.example.test/"},
-		{in: "stun:stun.example.test", addr: "stun.example.test:3478"},
-		{in: "stun:192.0.2.1:19302", addr: "192.0.2.1:19302"},
-		{in: "dns:192.0.2.53", addr: "192.0.2.53:53", name: "myip.opendns.com."},
-		{in: "dns:192.0.2.53:5353/me.example.test", addr: "192.0.2.53:5353", name: "me.example.test."},
-		{in: "dns:resolver.example.test/me.example.test", addr: "resolver.example.test:53", name: "me.example.test."},
-		{in: "dns:", bad: true},
-		{in: "stun::3478", bad: true},
-		{in: "ftp://x", bad: true},
-		{in: "http://", bad: true},
-		{in: "dns:192.0.2.53/bad..name", bad: true},
-		{in: "dns:host:port", bad: true},
-		{in: "stun:host:0", bad: true},
-	}
-	for i, tt := range tests {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			s, err := parseSource(tt.in)
-			if tt.bad {
-				if err == nil {
-					t.Errorf("parseSource(%q) accepted", tt.in)
-				}
-				return
-			}
-			if err != nil {
-				t.Errorf("parseSource(%q): %v", tt.in, err)
-				return
-			}
-			if s.addr != tt.addr || s.name != tt.name || (tt.raw != "" && s.raw != tt.raw) {
-				t.Errorf("parseSource(%q) = %+v", tt.in, s)
-			}
-		})
-	}
-}
-
 func TestDefaultSourcesValid(t *testing.T) {
 	for _, s := range DefaultSources() {
-		if _, err := parseSource(s); err != nil {
+		if err := CheckSource(s); err != nil {
 			t.Error(err)
 		}
 	}
