@@ -18,7 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
@@ -146,7 +146,7 @@ type Config struct {
 	// AllowSets are the allow lists forwards use, by ID.
 	AllowSets []AllowSet
 	Daemon    Daemon
-	DDNS      []provider.Entry
+	DDNS      []ddnsconf.Entry
 	RouterOS  *RouterOS
 	// Notify lists where to send notifications (notify.go).
 	Notify []Notify

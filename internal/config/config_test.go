@@ -8,7 +8,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
+	// The DNS providers decode their own keys of a ddns entry; linking the registry in hands them to Parse.
+	_ "github.com/hairpin-nat/hairpin/internal/ddns/providers"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
 )
+
+// dyn is a dyndns2 entry's settings.
+func dyn(e ddnsconf.Entry) *dyndns2.Settings {
+	s, _ := e.Settings.(*dyndns2.Settings)
+	if s == nil {
+		return &dyndns2.Settings{}
+	}
+	return s
+}
 
 const file = "hairpin.yaml"
 

@@ -2,51 +2,44 @@ package config
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
-	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
-	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"gopkg.in/yaml.v3"
 )
 
 var dnsNameRE = regexp.MustCompile(`^([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$`)
 
-func (d *decoder) ddns(n *yaml.Node, path string) []provider.Entry {
-	var out []provider.Entry
+// ddns reads the ddns list. The keys every entry has are read here; the rest belong to the entry's provider,
+// which decodes them into its own settings (ddnsconf.Provider.Decode).
+func (d *decoder) ddns(n *yaml.Node, path string) []ddnsconf.Entry {
+	var out []ddnsconf.Entry
+	registered := ddnsconf.All()
+	names := make([]string, len(registered))
+	providerKeys := map[string]bool{}
+	for i, p := range registered {
+		names[i] = p.Name
+		for _, k := range p.Keys {
+			providerKeys[k] = true
+		}
+	}
 	seen := map[string]int{} // provider+hostname -> index
 	for i, item := range d.sequence(n, path) {
 		key := fmt.Sprintf("%s[%d]", path, i)
-		e := provider.Entry{Line: item.Line, TTL: 60, TSIGAlgorithm: rfc2136.DefaultAlgorithm}
+		e := ddnsconf.Entry{Line: item.Line}
 		given := map[string]*yaml.Node{}
-		str := func(dst *string) field {
-			return func(k string, v *yaml.Node) { given[lastKey(k)] = v; *dst, _ = d.str(v, k) }
-		}
-		if !d.mapping(item, key, map[string]field{
+		fields := map[string]field{
 			"provider": func(k string, v *yaml.Node) {
 				given["provider"] = v
-				e.Provider, _ = d.oneOf(v, k, providers.Names()...)
+				if len(names) == 0 {
+					d.errorf(v, k, "use a build of hairpin with its DNS providers", "this program has no DNS providers")
+					return
+				}
+				e.Provider, _ = d.oneOf(v, k, names...)
 			},
-			"hostname":         str(&e.Hostname),
-			"server":           str(&e.Server),
-			"username":         str(&e.Username),
-			"password_file":    str(&e.PasswordFile),
-			"password_env":     str(&e.PasswordEnv),
-			"token_file":       str(&e.TokenFile),
-			"token_env":        str(&e.TokenEnv),
-			"zone":             str(&e.Zone),
-			"tsig_key":         str(&e.TSIGKey),
-			"tsig_secret_file": str(&e.TSIGSecretFile),
-			"tsig_secret_env":  str(&e.TSIGSecretEnv),
-			"zone_id":          str(&e.ZoneID),
-			"ipv6_param":       str(&e.IPv6Param),
-			"tsig_algorithm":   str(&e.TSIGAlgorithm),
-			"ttl":              func(k string, v *yaml.Node) { given["ttl"] = v; e.TTL, _ = d.integer(v, k, 1, 86400) },
-			"proxied":          func(k string, v *yaml.Node) { given["proxied"] = v; e.Proxied, _ = d.boolean(v, k) },
+			"hostname": func(k string, v *yaml.Node) { given["hostname"] = v; e.Hostname, _ = d.str(v, k) },
 			"family": func(k string, v *yaml.Node) {
 				given["family"] = v
 				if s, ok := d.oneOf(v, k, "ipv4", "ipv6", "both"); ok && s != "ipv4" {
@@ -58,20 +51,24 @@ func (d *decoder) ddns(n *yaml.Node, path string) []provider.Entry {
 				s, _ := d.oneOf(v, k, "auto", "always")
 				e.PublishAlways = s == "always"
 			},
-		}) {
+		}
+		for k := range providerKeys {
+			fields[k] = func(_ string, v *yaml.Node) { given[k] = v }
+		}
+		if !d.mapping(item, key, fields) {
 			continue
 		}
 		if given["provider"] == nil {
 			d.errorf(item, key+".provider", "add e.g. `provider: dyndns2`", "required key is missing")
 		}
-		p, known := providers.Lookup(e.Provider)
+		p, known := ddnsconf.Lookup(e.Provider)
 		if given["hostname"] == nil {
 			d.errorf(item, key+".hostname", "add e.g. `hostname: home.example.net`", "required key is missing")
 		} else {
-			d.ddnsHostname(given["hostname"], key+".hostname", e, p.Schema.Hostname)
+			d.ddnsHostname(given["hostname"], key+".hostname", e, p.Hostname)
 		}
 		if known {
-			d.ddnsSchema(item, key, e, p.Schema, given)
+			d.ddnsProvider(item, key, &e, p, given, registered)
 		}
 		if e.Provider != "" && e.Hostname != "" {
 			id := e.Provider + " " + strings.ToLower(strings.TrimSuffix(e.Hostname, "."))
@@ -86,14 +83,7 @@ func (d *decoder) ddns(n *yaml.Node, path string) []provider.Entry {
 	return out
 }
 
-func lastKey(k string) string {
-	if i := strings.LastIndexByte(k, '.'); i >= 0 {
-		return k[i+1:]
-	}
-	return k
-}
-
-func (d *decoder) ddnsHostname(n *yaml.Node, key string, e provider.Entry, check func(string) (string, string)) {
+func (d *decoder) ddnsHostname(n *yaml.Node, key string, e ddnsconf.Entry, check func(string) (string, string)) {
 	h := e.Hostname
 	if check != nil {
 		if problem, fix := check(h); problem != "" {
@@ -106,102 +96,92 @@ func (d *decoder) ddnsHostname(n *yaml.Node, key string, e provider.Entry, check
 	}
 }
 
-// aaaaProviders names the providers that publish IPv6 addresses, for an error's fix.
-func aaaaProviders() string {
-	var names []string
-	for _, p := range providers.All() {
-		if p.Schema.AAAA {
-			names = append(names, p.Schema.Name)
+// ddnsProvider checks the entry's family against what the provider publishes, has the provider decode its
+// keys, and reports keys that do not apply to it.
+func (d *decoder) ddnsProvider(item *yaml.Node, key string, e *ddnsconf.Entry, p ddnsconf.Provider, given map[string]*yaml.Node, all []ddnsconf.Provider) {
+	if e.Family != "" && !p.AAAA {
+		var aaaa []string
+		for _, q := range all {
+			if q.AAAA {
+				aaaa = append(aaaa, q.Name)
+			}
 		}
+		d.errorf(given["family"], key+".family", "use family: ipv4; hairpin sends AAAA records with "+strings.Join(aaaa, ", "), "provider %s does not publish IPv6 addresses in hairpin", e.Provider)
 	}
-	return strings.Join(names, ", ")
-}
-
-// ddnsSchema reports keys that do not apply to the provider, missing required keys and secrets, values
-// outside the provider's lists, and checks the server's form.
-func (d *decoder) ddnsSchema(item *yaml.Node, key string, e provider.Entry, rule provider.Schema, given map[string]*yaml.Node) {
+	if e.Family == "ipv6" && p.AAAA && p.NoIPv6Alone != "" {
+		d.errorf(given["family"], key+".family", "use family: both", "provider %s cannot publish the AAAA record alone: "+p.NoIPv6Alone, e.Provider)
+	}
 	allowed := map[string]bool{"provider": true, "hostname": true, "publish": true, "family": true}
-	if e.Family != "" && !rule.AAAA {
-		d.errorf(given["family"], key+".family", "use family: ipv4; hairpin sends AAAA records with "+aaaaProviders(), "provider %s does not publish IPv6 addresses in hairpin", e.Provider)
-	}
-	if e.Family == "ipv6" && rule.AAAA && rule.NoIPv6Alone != "" {
-		d.errorf(given["family"], key+".family", "use family: both", "provider %s cannot publish the AAAA record alone: "+rule.NoIPv6Alone, e.Provider)
-	}
-	for _, k := range rule.AAAARequired {
-		allowed[k] = true
-		if e.Family != "" && rule.AAAA && given[k] == nil {
-			d.errorf(item, key+"."+k, "add "+k+": "+strings.Join(rule.Values[k], " or ")+", as the provider documents it",
-				"required key is missing: provider %s needs it to publish the AAAA record", e.Provider)
-		}
-	}
-	for _, k := range rule.Required {
-		allowed[k] = true
-		if given[k] == nil {
-			d.errorf(item, key+"."+k, "provider "+e.Provider+" needs it", "required key is missing")
-		}
-	}
-	for _, k := range rule.Optional {
+	for _, k := range p.Keys {
 		allowed[k] = true
 	}
-	for _, pair := range rule.Secrets {
-		allowed[pair[0]], allowed[pair[1]] = true, true
-		switch {
-		case given[pair[0]] == nil && given[pair[1]] == nil:
-			d.errorf(item, key+"."+pair[0], fmt.Sprintf("name a file with %s (mode 600) or an environment variable with %s", pair[0], pair[1]), "the secret is missing")
-		case given[pair[0]] != nil && given[pair[1]] != nil:
-			d.errorf(given[pair[1]], key+"."+pair[1], "keep one of them", "%s and %s are both given", pair[0], pair[1])
-		}
-	}
+	own := map[string]*yaml.Node{}
 	var extra []string
-	for k := range given {
-		if !allowed[k] {
+	for k, v := range given {
+		if allowed[k] {
+			own[k] = v
+		} else {
 			extra = append(extra, k)
 		}
+	}
+	if p.Decode != nil {
+		e.Settings = p.Decode(&entryKeys{d: d, item: item, key: key, given: own}, *e)
 	}
 	sort.Strings(extra)
 	for _, k := range extra {
 		d.errorf(given[k], key+"."+k, "remove it", "does not apply to provider %s", e.Provider)
 	}
-	for k, values := range rule.Values {
-		if n := given[k]; n != nil && allowed[k] {
-			d.oneOf(n, key+"."+k, values...)
-		}
-	}
-	if n := given["server"]; n != nil && e.Server != "" {
-		if rule.HTTPServer {
-			d.ddnsURL(n, key+".server", e.Server)
-		} else if err := checkHostPort(e.Server); err != nil {
-			d.errorf(n, key+".server", "write the server as host or host:port, e.g. 192.0.2.53:53", "%v", err)
-		}
-	}
 }
 
-func (d *decoder) ddnsURL(n *yaml.Node, key, s string) {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		d.errorf(n, key, "write a URL such as https://members.dyndns.org", "%q is not an http(s) URL", s)
-		return
-	}
-	if u.User != nil {
-		d.errorf(n, key, "use username and password_file instead", "the URL must not carry credentials")
-		return
-	}
-	if u.Scheme == "http" {
-		d.warnf(n, key, "use https unless the server is on a network you trust", "plain http sends the credentials unencrypted")
-	}
+// entryKeys is ddnsconf.Keys over one entry's mapping, reporting through the decoder.
+type entryKeys struct {
+	d     *decoder
+	item  *yaml.Node
+	key   string
+	given map[string]*yaml.Node
 }
 
-func checkHostPort(s string) error {
-	host := s
-	if h, port, err := net.SplitHostPort(s); err == nil {
-		host = h
-		var p int
-		if _, err := fmt.Sscanf(port, "%d", &p); err != nil || p < 1 || p > 65535 || fmt.Sprint(p) != port {
-			return fmt.Errorf("%q has a bad port", s)
-		}
+func (k *entryKeys) Given(key string) bool { return k.given[key] != nil }
+
+func (k *entryKeys) String(key string) (string, bool) {
+	if n := k.given[key]; n != nil {
+		return k.d.str(n, k.key+"."+key)
 	}
-	if host == "" || strings.ContainsAny(host, "/ ") {
-		return fmt.Errorf("%q is not a host or host:port", s)
+	return "", false
+}
+
+func (k *entryKeys) Int(key string, min, max int) (int, bool) {
+	if n := k.given[key]; n != nil {
+		return k.d.integer(n, k.key+"."+key, min, max)
 	}
-	return nil
+	return 0, false
+}
+
+func (k *entryKeys) Bool(key string) (bool, bool) {
+	if n := k.given[key]; n != nil {
+		return k.d.boolean(n, k.key+"."+key)
+	}
+	return false, false
+}
+
+func (k *entryKeys) OneOf(key string, values ...string) (string, bool) {
+	if n := k.given[key]; n != nil {
+		return k.d.oneOf(n, k.key+"."+key, values...)
+	}
+	return "", false
+}
+
+func (k *entryKeys) at(key string) *yaml.Node {
+	if n := k.given[key]; n != nil {
+		return n
+	}
+	return k.item
+}
+
+func (k *entryKeys) Errorf(key, hint, format string, args ...any) {
+	k.d.errorf(k.at(key), k.key+"."+key, hint, format, args...)
+}
+
+func (k *entryKeys) Warnf(key, hint, format string, args ...any) {
+	k.d.warnf(k.at(key), k.key+"."+key, hint, format, args...)
 }

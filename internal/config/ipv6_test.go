@@ -140,7 +140,7 @@ func TestParseDDNSFamily(t *testing.T) {
 	cfg, err := Parse(file, yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "ddns:",
 		"  - {provider: dyndns2, hostname: home.example.net, username: u, password_env: P, family: both, ipv6_param: myipv6}",
 		"  - {provider: duckdns, hostname: home, token_env: T, family: ipv6}"))
-	if err != nil || cfg.DDNS[0].IPv6Param != "myipv6" || cfg.DDNS[1].Family != "ipv6" {
+	if err != nil || dyn(cfg.DDNS[0]).IPv6Param != "myipv6" || cfg.DDNS[1].Family != "ipv6" {
 		t.Fatalf("dyndns2 both and duckdns ipv6: %v", err)
 	}
 	_, err = Parse(file, yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "ddns:",

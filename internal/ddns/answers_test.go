@@ -11,6 +11,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 )
 
 // TestDyndns2GoodOtherAddress: "good 192.0.2.99" for another address than the one sent is accepted (no resend,
@@ -54,27 +55,27 @@ func TestDyndns2GoodOtherAddress(t *testing.T) {
 func TestCloudflareTokenLines(t *testing.T) {
 	const token = "tok3n-abcdefghijklmnopqrstuvwxyz012345"
 	entry := func() provider.Entry {
-		return provider.Entry{Provider: "cloudflare", Hostname: "home.example.net", ZoneID: "z1", Server: "https://127.0.0.1:1/client/v4"}
+		return provider.Entry{Provider: "cloudflare", Hostname: "home.example.net", Settings: &cloudflare.Settings{ZoneID: "z1", Server: "https://127.0.0.1:1/client/v4"}}
 	}
 	cases := map[string]func(t *testing.T) provider.Entry{
 		"file with two lines": func(t *testing.T) provider.Entry {
 			e := entry()
-			e.TokenFile = filepath.Join(t.TempDir(), "token")
-			if err := os.WriteFile(e.TokenFile, []byte(token+"\nsecond line\n"), 0o600); err != nil {
+			e.Settings.(*cloudflare.Settings).TokenFile = filepath.Join(t.TempDir(), "token")
+			if err := os.WriteFile(e.Settings.(*cloudflare.Settings).TokenFile, []byte(token+"\nsecond line\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			return e
 		},
 		"environment with a line break": func(t *testing.T) provider.Entry {
 			e := entry()
-			e.TokenEnv = "HAIRPIN_TEST_CF_TOKEN"
-			t.Setenv(e.TokenEnv, token+"\n"+token)
+			e.Settings.(*cloudflare.Settings).TokenEnv = "HAIRPIN_TEST_CF_TOKEN"
+			t.Setenv(e.Settings.(*cloudflare.Settings).TokenEnv, token+"\n"+token)
 			return e
 		},
 		"environment with a space": func(t *testing.T) provider.Entry {
 			e := entry()
-			e.TokenEnv = "HAIRPIN_TEST_CF_TOKEN"
-			t.Setenv(e.TokenEnv, "Bearer "+token)
+			e.Settings.(*cloudflare.Settings).TokenEnv = "HAIRPIN_TEST_CF_TOKEN"
+			t.Setenv(e.Settings.(*cloudflare.Settings).TokenEnv, "Bearer "+token)
 			return e
 		},
 	}
@@ -91,7 +92,7 @@ func TestCloudflareTokenLines(t *testing.T) {
 	}
 	// Negative control: the token alone, with the usual final newline, is fine.
 	e := entry()
-	e.TokenFile = writeSecret(t, token)
+	e.Settings.(*cloudflare.Settings).TokenFile = writeSecret(t, token)
 	if _, err := ddns.New([]provider.Entry{e}, t.TempDir(), testUA, nil); err != nil {
 		t.Fatalf("a one-line token: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
 )
 
 const cfgHeader = "wan:\n  interface: eth0\nlan:\n  interface: br-lan\nforwards:\n  - {name: web, port: 443, to: 192.168.88.10}\nddns:\n"
@@ -104,8 +106,9 @@ func TestConfigDDNS(t *testing.T) {
 				t.Errorf("warnings = %q, want %q", warns, c.warns)
 			}
 			if c.name == "the issue's example" {
-				rfc := cfg.DDNS[1]
-				if len(cfg.DDNS) != 4 || rfc.TTL != 60 || rfc.TSIGAlgorithm != "hmac-sha256" || rfc.TSIGKey != "hairpin-key" || cfg.DDNS[2].TokenEnv != "CF_API_TOKEN" {
+				rfc, _ := cfg.DDNS[1].Settings.(*rfc2136.Settings)
+				cf, _ := cfg.DDNS[2].Settings.(*cloudflare.Settings)
+				if len(cfg.DDNS) != 4 || rfc == nil || cf == nil || rfc.TTL != 60 || rfc.TSIGAlgorithm != "hmac-sha256" || rfc.TSIGKey != "hairpin-key" || cf.TokenEnv != "CF_API_TOKEN" {
 					t.Errorf("parsed %+v", cfg.DDNS)
 				}
 			}

@@ -201,19 +201,22 @@ func (e *Engine) newHost(ent provider.Entry, dir string, v6 bool) (*host, error)
 		return nil, fmt.Errorf("unknown provider %q", ent.Provider)
 	}
 	var secrets []string
-	env := provider.Env{HTTP: e.http, Dial: e.dial, UserAgent: e.userAgent, Logger: e.log,
-		Secret: func(file, envName string) (string, error) {
-			// A TSIG key file holds the key clause as tsig-keygen prints it, over several lines.
-			o := secret.Options{ConfigDir: ent.ConfigDir, Owners: ent.SecretOwners, Lines: file != "" && file == ent.TSIGSecretFile}
+	read := func(lines bool) func(file, envName string) (string, error) {
+		return func(file, envName string) (string, error) {
+			o := secret.Options{ConfigDir: ent.ConfigDir, Owners: ent.SecretOwners, Lines: lines && file != ""}
 			s, err := readSecret(file, envName, o, e.log)
 			if err == nil {
 				secrets = append(secrets, s)
 			}
 			return s, err
-		},
-		Sensitive: func(v string) { secrets = append(secrets, v) },
+		}
 	}
-	p, err := reg.New(ent, env)
+	env := provider.Env{HTTP: e.http, Dial: e.dial, UserAgent: e.userAgent, Logger: e.log,
+		Secret:      read(false),
+		SecretBlock: read(true),
+		Sensitive:   func(v string) { secrets = append(secrets, v) },
+	}
+	p, err := reg.Build(ent, env)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
 	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -418,8 +419,7 @@ func (b *dnsServer) options() []ddns.Option {
 }
 
 func (b *dnsServer) entry(t *testing.T, secret string) provider.Entry {
-	return provider.Entry{Provider: "rfc2136", Server: b.addr, Zone: "example.net", Hostname: "home.example.net",
-		TSIGKey: b.key, TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: writeSecret(t, secret), TTL: 60}
+	return provider.Entry{Provider: "rfc2136", Hostname: "home.example.net", Settings: &rfc2136.Settings{Server: b.addr, Zone: "example.net", TSIGKey: b.key, TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: writeSecret(t, secret), TTL: 60}}
 }
 
 func readMaybeGzip(path string) (string, error) {
@@ -467,3 +467,6 @@ func (b *dnsServer) sendRaw(t *testing.T, name string, addr netip.Addr) int {
 	}
 	return r.Rcode
 }
+
+// rfc is an entry's rfc2136 settings, for a test to change.
+func rfc(e *provider.Entry) *rfc2136.Settings { return e.Settings.(*rfc2136.Settings) }

@@ -32,7 +32,7 @@ func TestDyndns2AAAA(t *testing.T) {
 	} {
 		t.Run(tt.param, func(t *testing.T) {
 			s := newDynSetup(t)
-			s.entry.Family, s.entry.IPv6Param = "both", tt.param
+			s.entry.Family, s.dyn().IPv6Param = "both", tt.param
 			e := s.engine(t)
 			steps := []func(){
 				func() { e.SetAddress(addrA); e.SetAddress6(x1) },
@@ -79,7 +79,7 @@ func TestDyndns2AAAA(t *testing.T) {
 // deletes the AAAA record.
 func TestDyndns2AAAAWaitsForA(t *testing.T) {
 	s := newDynSetup(t)
-	s.entry.Family, s.entry.IPv6Param = "both", "myipv6"
+	s.entry.Family, s.dyn().IPv6Param = "both", "myipv6"
 	e := s.engine(t)
 	e.Withhold("cgnat")
 	e.SetAddress(addrA)
@@ -126,7 +126,7 @@ func TestDyndns2AAAAWaitsForA(t *testing.T) {
 // sending an AAAA without its A.
 func TestDyndns2AAAAAloneRefused(t *testing.T) {
 	s := newDynSetup(t)
-	s.entry.Family, s.entry.IPv6Param = "ipv6", "myip"
+	s.entry.Family, s.dyn().IPv6Param = "ipv6", "myip"
 	e := s.engine(t)
 	e.SetAddress6(netip.MustParseAddr("2001:db8:ffff::10"))
 	if err := e.Update(t.Context()); !provider.IsHold(err) || len(s.srv.Requests()) != 0 {
@@ -138,7 +138,7 @@ func TestDyndns2AAAAAloneRefused(t *testing.T) {
 // alone is then exactly one request, carrying the A address unchanged beside it.
 func TestDyndns2AAAARunning(t *testing.T) {
 	s := newDynSetup(t)
-	s.entry.Family, s.entry.IPv6Param = "both", "myip"
+	s.entry.Family, s.dyn().IPv6Param = "both", "myip"
 	e := s.engine(t)
 	runEngine(t, e)
 	x1, x2 := netip.MustParseAddr("2001:db8:ffff::10"), netip.MustParseAddr("2001:db8:ffff::11")
@@ -169,7 +169,7 @@ func TestDyndns2AAAAPauseBindsBoth(t *testing.T) {
 	for _, code := range []string{"dnserr", "badauth"} {
 		t.Run(code, func(t *testing.T) {
 			s := newDynSetup(t)
-			s.entry.Family, s.entry.IPv6Param = "both", "myip"
+			s.entry.Family, s.dyn().IPv6Param = "both", "myip"
 			e := s.engine(t)
 			e.SetAddress(addrA)
 			s.srv.Queue(code)

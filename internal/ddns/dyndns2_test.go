@@ -19,6 +19,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
@@ -163,11 +164,14 @@ type dynSetup struct {
 	log   *logBuf
 }
 
+// dyn is the entry's dyndns2 settings, for a test to change.
+func (s *dynSetup) dyn() *dyndns2.Settings { return s.entry.Settings.(*dyndns2.Settings) }
+
 func newDynSetup(t *testing.T) *dynSetup {
 	srv := newDyndnsServer(t, true, dynUser, dynPass, dynHost)
 	return &dynSetup{
 		srv:   srv,
-		entry: provider.Entry{Provider: "dyndns2", Server: srv.URL, Hostname: dynHost, Username: dynUser, PasswordFile: writeSecret(t, dynPass)},
+		entry: provider.Entry{Provider: "dyndns2", Hostname: dynHost, Settings: &dyndns2.Settings{Server: srv.URL, Username: dynUser, PasswordFile: writeSecret(t, dynPass)}},
 		dir:   t.TempDir(),
 		clock: newFakeClock(),
 	}
@@ -340,7 +344,7 @@ func TestDyndns2NoUpdateAtStartWhenUnchanged(t *testing.T) {
 // password file lifts it.
 func TestDyndns2HoldSurvivesRestartUntilConfigChanges(t *testing.T) {
 	s := newDynSetup(t)
-	s.entry.PasswordFile = writeSecret(t, dynPassV2) // wrong password
+	s.dyn().PasswordFile = writeSecret(t, dynPassV2) // wrong password
 	e := s.engine(t)
 	if err := force(t, e, addrA); !provider.IsAuth(err) {
 		t.Fatalf("err = %v, want an auth failure", err)
@@ -358,7 +362,7 @@ func TestDyndns2HoldSurvivesRestartUntilConfigChanges(t *testing.T) {
 	if n := len(s.srv.Requests()); n != 1 {
 		t.Fatalf("server saw %d requests while held, want 1", n)
 	}
-	s.entry.PasswordFile = writeSecret(t, dynPass)
+	s.dyn().PasswordFile = writeSecret(t, dynPass)
 	e3 := s.engine(t)
 	if st := e3.Status()[0]; st.Held {
 		t.Fatalf("hold not lifted by a config change: %+v", st)
@@ -445,7 +449,7 @@ func TestCertificatesAreVerified(t *testing.T) {
 func TestPlainHTTPWarns(t *testing.T) {
 	srv := newDyndnsServer(t, false, dynUser, dynPass, dynHost)
 	logger, lb := newLogger(t)
-	entry := provider.Entry{Provider: "dyndns2", Server: srv.URL, Hostname: dynHost, Username: dynUser, PasswordFile: writeSecret(t, dynPass)}
+	entry := provider.Entry{Provider: "dyndns2", Hostname: dynHost, Settings: &dyndns2.Settings{Server: srv.URL, Username: dynUser, PasswordFile: writeSecret(t, dynPass)}}
 	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -462,11 +466,11 @@ func TestPlainHTTPWarns(t *testing.T) {
 // TestSecretFileModeWarns: a password file others can read draws a warning naming the file, not its content.
 func TestSecretFileModeWarns(t *testing.T) {
 	s := newDynSetup(t)
-	if err := os.Chmod(s.entry.PasswordFile, 0o644); err != nil {
+	if err := os.Chmod(s.dyn().PasswordFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.engine(t)
-	if !strings.Contains(s.log.String(), "readable by group or others") || !strings.Contains(s.log.String(), s.entry.PasswordFile) {
+	if !strings.Contains(s.log.String(), "readable by group or others") || !strings.Contains(s.log.String(), s.dyn().PasswordFile) {
 		t.Errorf("no warning about a world-readable secret file: %s", s.log.String())
 	}
 }
@@ -488,7 +492,7 @@ func TestSecretFileRefused(t *testing.T) {
 	}
 	for file, want := range map[string]string{fifo: "is a FIFO, not a regular file", huge: "more than the limit of 4096"} {
 		s := newDynSetup(t)
-		s.entry.PasswordFile = file
+		s.dyn().PasswordFile = file
 		_, err := ddns.New([]provider.Entry{s.entry}, t.TempDir(), testUA, nil)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New with %s: %v, want %q", file, err, want)

@@ -75,10 +75,10 @@ func TestRFC2136Refusals(t *testing.T) {
 		modify func(*provider.Entry)
 		auth   bool
 	}{
-		{"wrong secret", func(e *provider.Entry) { e.TSIGSecretFile = writeSecret(t, wrongSecret) }, true},
-		{"unknown key", func(e *provider.Entry) { e.TSIGKey = "nobody-key" }, true},
-		{"wrong algorithm", func(e *provider.Entry) { e.TSIGAlgorithm = "hmac-sha512" }, true},
-		{"zone not served", func(e *provider.Entry) { e.Zone, e.Hostname = "example.org", "home.example.org" }, false},
+		{"wrong secret", func(e *provider.Entry) { rfc(e).TSIGSecretFile = writeSecret(t, wrongSecret) }, true},
+		{"unknown key", func(e *provider.Entry) { rfc(e).TSIGKey = "nobody-key" }, true},
+		{"wrong algorithm", func(e *provider.Entry) { rfc(e).TSIGAlgorithm = "hmac-sha512" }, true},
+		{"zone not served", func(e *provider.Entry) { rfc(e).Zone, e.Hostname = "example.org", "home.example.org" }, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -133,8 +133,8 @@ func TestRFC2136Servers(t *testing.T) {
 				rand.Read(wrong)
 				wrongSecret := base64.StdEncoding.EncodeToString(wrong)
 				for name, modify := range map[string]func(*provider.Entry){
-					"wrong secret": func(e *provider.Entry) { e.TSIGSecretFile = writeSecret(t, wrongSecret) },
-					"wrong key":    func(e *provider.Entry) { e.TSIGKey = "nobody-key" },
+					"wrong secret": func(e *provider.Entry) { rfc(e).TSIGSecretFile = writeSecret(t, wrongSecret) },
+					"wrong key":    func(e *provider.Entry) { rfc(e).TSIGKey = "nobody-key" },
 				} {
 					entry := b.entry(t, b.secret)
 					entry.Hostname = "refused.example.net"
@@ -205,8 +205,7 @@ func TestRFC2136SecretFileDisagrees(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			entry := provider.Entry{Provider: "rfc2136", Server: "192.0.2.53", Zone: "example.net", Hostname: "home.example.net",
-				TSIGKey: "hairpin-key", TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: writeSecret(t, c.file), TTL: 60}
+			entry := provider.Entry{Provider: "rfc2136", Hostname: "home.example.net", Settings: &rfc2136.Settings{Server: "192.0.2.53", Zone: "example.net", TSIGKey: "hairpin-key", TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: writeSecret(t, c.file), TTL: 60}}
 			_, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v; want it to say %q", err, c.want)

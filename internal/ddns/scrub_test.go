@@ -14,6 +14,9 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
 )
 
 // TestPartialSecretNeverShown: a provider answers "Z"*58 + " " + the secret. Answers are cut to 64
@@ -28,15 +31,14 @@ func TestPartialSecretNeverShown(t *testing.T) {
 		entry    func(server, file string) provider.Entry
 	}{
 		{"dyndns2", 200, strings.Repeat("Z", 58) + " " + secret + "\n", func(server, file string) provider.Entry {
-			return provider.Entry{Provider: "dyndns2", Server: server, Hostname: "home.example.net", Username: "me", PasswordFile: file}
+			return provider.Entry{Provider: "dyndns2", Hostname: "home.example.net", Settings: &dyndns2.Settings{Server: server, Username: "me", PasswordFile: file}}
 		}},
 		{"duckdns", 200, strings.Repeat("Z", 58) + " " + secret + "\n", func(server, file string) provider.Entry {
-			return provider.Entry{Provider: "duckdns", Server: server, Hostname: "myhome.duckdns.org", TokenFile: file}
+			return provider.Entry{Provider: "duckdns", Hostname: "myhome.duckdns.org", Settings: &duckdns.Settings{Server: server, TokenFile: file}}
 		}},
 		{"cloudflare", 400, fmt.Sprintf(`{"success":false,"errors":[{"code":1000,"message":%q}],"messages":[],"result":null}`,
 			strings.Repeat("Z", 53)+" "+secret), func(server, file string) provider.Entry {
-			return provider.Entry{Provider: "cloudflare", Server: server + "/client/v4", Hostname: "home.example.net",
-				ZoneID: "0123456789abcdef0123456789abcdef", TokenFile: file, TTL: 60}
+			return provider.Entry{Provider: "cloudflare", Hostname: "home.example.net", Settings: &cloudflare.Settings{Server: server + "/client/v4", ZoneID: "0123456789abcdef0123456789abcdef", TokenFile: file, TTL: 60}}
 		}},
 	} {
 		for _, format := range []string{"text", "json"} {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -40,19 +41,56 @@ type state struct {
 	Warning     string     `json:"warning,omitempty"` // the provider accepted the update with a remark
 }
 
-// configHash covers every field of the entry except its line number, and the secrets' values, so that fixing
-// a password in its file also counts as a change. Only a hash is stored, in a file readable by root alone.
+// configHash covers the entry's config (its line number aside) and the secrets' values, so that fixing a
+// password in its file also counts as a change. Only a hash is stored, in a file readable by root alone.
 func configHash(ent provider.Entry, secrets []string) string {
-	ent.Line = 0
-	b, _ := json.Marshal(ent)
 	h := sha256.New()
 	h.Write([]byte("hairpin-ddns-v1\x00"))
-	h.Write(b)
+	h.Write(hashedConfig(ent))
 	for _, s := range secrets {
 		h.Write([]byte{0})
 		h.Write([]byte(s))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// hashedEntry is the layout, with its defaults, of the one entry struct every provider shared before each took
+// settings of its own. The hash is taken over it so that state written then still belongs to the same entry
+// now (a changed hash drops the state and sends the address again); a provider's keys outside it follow it.
+type hashedEntry struct {
+	Provider, Hostname, Server, Username, PasswordFile, PasswordEnv, TokenFile, TokenEnv string
+	Zone, TSIGKey, TSIGAlgorithm, TSIGSecretFile, TSIGSecretEnv                          string
+	TTL                                                                                  int
+	ZoneID                                                                               string
+	Proxied                                                                              bool
+	IPv6Param                                                                            string `json:",omitempty"`
+	Family                                                                               string `json:",omitempty"`
+	PublishAlways                                                                        bool
+	Line                                                                                 int
+}
+
+func hashedConfig(ent provider.Entry) []byte {
+	he := hashedEntry{Provider: ent.Provider, Hostname: ent.Hostname, TTL: 60, TSIGAlgorithm: "hmac-sha256"}
+	var extra map[string]json.RawMessage
+	if ent.Settings != nil {
+		settings, _ := json.Marshal(ent.Settings)
+		_ = json.Unmarshal(settings, &he)
+		_ = json.Unmarshal(settings, &extra)
+	}
+	he.Family, he.PublishAlways = ent.Family, ent.PublishAlways
+	out, _ := json.Marshal(he)
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[hashedEntry]()) {
+		for k := range extra {
+			if strings.EqualFold(k, f.Name) {
+				delete(extra, k)
+			}
+		}
+	}
+	if len(extra) > 0 {
+		more, _ := json.Marshal(extra) // a map: keys in sorted order
+		out = append(append(out, 0), more...)
+	}
+	return out
 }
 
 // stateName is the file name for an entry. Hostnames are DNS names, but the config is not trusted to keep

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 )
 
 // TestServerWaitCapped: Cloudflare answering 429 with Retry-After: 3153600000 (a century) pauses the hostname
@@ -27,8 +28,7 @@ func TestServerWaitCapped(t *testing.T) {
 	t.Setenv("HAIRPIN_TEST_CF_TOKEN", "cf-token-0123456789")
 	clock := newFakeClock()
 	logger, _ := newLogger(t)
-	entry := provider.Entry{Provider: "cloudflare", Server: srv.URL + "/client/v4", Hostname: "home.example.net",
-		ZoneID: "0123456789abcdef0123456789abcdef", TokenEnv: "HAIRPIN_TEST_CF_TOKEN", TTL: 60}
+	entry := provider.Entry{Provider: "cloudflare", Hostname: "home.example.net", Settings: &cloudflare.Settings{Server: srv.URL + "/client/v4", ZoneID: "0123456789abcdef0123456789abcdef", TokenEnv: "HAIRPIN_TEST_CF_TOKEN", TTL: 60}}
 	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)

@@ -41,10 +41,9 @@ type Env struct {
 	// Secret reads a secret from a file or from an environment variable, whichever the config names. The
 	// engine remembers every secret read through it so that they can be scrubbed from anything it prints.
 	Secret func(file, env string) (string, error)
+	// SecretBlock is Secret for a secret that spans lines (a TSIG key clause as tsig-keygen prints it).
+	SecretBlock func(file, env string) (string, error)
 	// Sensitive, if set, adds a value derived from a secret (say, the base64 key inside a key clause) to what
 	// the engine scrubs.
 	Sensitive func(value string)
 }
-
-// Builder makes a Provider for one config entry; it checks what the config schema cannot (secrets, URLs).
-type Builder func(entry Entry, env Env) (Provider, error)

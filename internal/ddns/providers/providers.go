@@ -1,9 +1,11 @@
-// Package providers lists the dynamic-DNS providers: each is a package beside this file with its config
-// Schema and its New, and one line below. config checks entries against the schemas and the engine builds
-// providers from the same list, so the two cannot disagree about which providers exist.
+// Package providers lists the dynamic-DNS providers: each is a package beside this file with its settings, its
+// Decode and its New, tied together in its Def, and one line below. Linking this package in hands config the
+// providers' decoders (ddnsconf.Register), and the engine builds providers from the same list, so the two
+// cannot disagree about which providers exist.
 package providers
 
 import (
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
@@ -11,37 +13,37 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
 )
 
-// Provider is one provider's schema and constructor.
-type Provider struct {
-	Schema provider.Schema
-	New    provider.Builder
+// All returns every provider, in the order the documentation lists them.
+func All() []provider.Def {
+	return []provider.Def{
+		dyndns2.Def,
+		rfc2136.Def,
+		cloudflare.Def,
+		duckdns.Def,
+	}
 }
 
-// All returns every provider, in the order the documentation lists them.
-func All() []Provider {
-	return []Provider{
-		{dyndns2.Schema, dyndns2.New},
-		{rfc2136.Schema, rfc2136.New},
-		{cloudflare.Schema, cloudflare.New},
-		{duckdns.Schema, duckdns.New},
+func init() {
+	for _, p := range All() {
+		ddnsconf.Register(p.Config)
 	}
 }
 
 // Lookup finds a provider by its config name.
-func Lookup(name string) (Provider, bool) {
+func Lookup(name string) (provider.Def, bool) {
 	for _, p := range All() {
-		if p.Schema.Name == name {
+		if p.Config.Name == name {
 			return p, true
 		}
 	}
-	return Provider{}, false
+	return provider.Def{}, false
 }
 
 // Names lists the provider names a ddns entry may use.
 func Names() []string {
 	var out []string
 	for _, p := range All() {
-		out = append(out, p.Schema.Name)
+		out = append(out, p.Config.Name)
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -34,20 +35,47 @@ type cloudflare struct {
 
 var _ provider.Provider = (*cloudflare)(nil)
 
-// Schema is the config keys of a cloudflare entry.
-var Schema = provider.Schema{Name: "cloudflare", AAAA: true, Required: []string{"zone_id"}, Secrets: [][2]string{{"token_file", "token_env"}},
-	Optional: []string{"server", "ttl", "proxied"}, HTTPServer: true}
+// Settings are a cloudflare entry's own keys.
+type Settings struct {
+	Server    string // API base URL; default DefaultServer
+	TokenFile string
+	TokenEnv  string
+	ZoneID    string
+	TTL       int // seconds; 1 is Cloudflare's "automatic"
+	Proxied   bool
+}
+
+// Def is the cloudflare provider.
+var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
+	Doc:     "https://developers.cloudflare.com/api/resources/dns/subresources/records/",
+	Example: "provider: cloudflare\nhostname: home.example.net\nzone_id: 023e105f4ecef8ad9ca31a8372d0c353\ntoken_file: /etc/hairpin/cloudflare.token",
+	Config:  ddnsconf.Provider{Name: "cloudflare", Keys: []string{"server", "token_file", "token_env", "zone_id", "ttl", "proxied"}, AAAA: true}},
+	Decode, New)
+
+// Decode reads a cloudflare entry's keys.
+func Decode(k provider.Keys, e provider.Entry) *Settings {
+	s := &Settings{TTL: 60}
+	ddnsconf.Require(k, e.Provider, "zone_id")
+	s.TokenFile, s.TokenEnv = ddnsconf.Secret(k, "token_file", "token_env")
+	s.ZoneID, _ = k.String("zone_id")
+	if ttl, ok := k.Int("ttl", 1, 86400); ok {
+		s.TTL = ttl
+	}
+	s.Proxied, _ = k.Bool("proxied")
+	s.Server = ddnsconf.HTTPURL(k, "server")
+	return s
+}
 
 // New builds the provider for one entry.
-func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
-	u, err := provider.ParseServer(e.Server, DefaultServer, env, e.Hostname)
+func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
+	u, err := provider.ParseServer(s.Server, DefaultServer, env, e.Hostname)
 	if err != nil {
 		return nil, err
 	}
-	if e.ZoneID == "" {
+	if s.ZoneID == "" {
 		return nil, errors.New("cloudflare needs zone_id (the zone's overview page shows it)")
 	}
-	tok, err := env.Secret(e.TokenFile, e.TokenEnv)
+	tok, err := env.Secret(s.TokenFile, s.TokenEnv)
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
@@ -59,12 +87,12 @@ func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
 	if strings.IndexFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
 		return nil, errors.New("token holds a line break, a space or a control character; give the API token alone, on one line")
 	}
-	ttl := e.TTL
+	ttl := s.TTL
 	if ttl <= 0 {
 		ttl = 1 // Cloudflare's "automatic"
 	}
-	return &cloudflare{env: env, base: u, zoneID: e.ZoneID, hostname: strings.TrimSuffix(e.Hostname, "."),
-		token: tok, ttl: ttl, proxied: e.Proxied}, nil
+	return &cloudflare{env: env, base: u, zoneID: s.ZoneID, hostname: strings.TrimSuffix(e.Hostname, "."),
+		token: tok, ttl: ttl, proxied: s.Proxied}, nil
 }
 
 // Record is the part of a DNS record the provider reads.

@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -33,21 +34,40 @@ type duckdns struct {
 
 var _ provider.Provider = (*duckdns)(nil)
 
-// Schema is the config keys of a duckdns entry; the hostname is a DuckDNS name.
-var Schema = provider.Schema{Name: "duckdns", AAAA: true, Secrets: [][2]string{{"token_file", "token_env"}}, Optional: []string{"server"}, HTTPServer: true,
-	Hostname: func(h string) (string, string) {
-		if sub := Subdomain(h); !label.MatchString(sub) {
-			return fmt.Sprintf("%q is not a DuckDNS name", h), "write the DuckDNS name, e.g. home or home.duckdns.org"
-		}
-		return "", ""
-	}}
+// Settings are a duckdns entry's own keys.
+type Settings struct {
+	Server    string // default DefaultServer
+	TokenFile string
+	TokenEnv  string
+}
+
+// Def is the duckdns provider; the hostname is a DuckDNS name.
+var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
+	Doc:     "https://www.duckdns.org/spec.jsp",
+	Example: "provider: duckdns\nhostname: myhome.duckdns.org\ntoken_file: /etc/hairpin/duckdns.token",
+	Config: ddnsconf.Provider{Name: "duckdns", Keys: []string{"server", "token_file", "token_env"}, AAAA: true,
+		Hostname: func(h string) (string, string) {
+			if sub := Subdomain(h); !label.MatchString(sub) {
+				return fmt.Sprintf("%q is not a DuckDNS name", h), "write the DuckDNS name, e.g. home or home.duckdns.org"
+			}
+			return "", ""
+		}}},
+	Decode, New)
+
+// Decode reads a duckdns entry's keys.
+func Decode(k provider.Keys, e provider.Entry) *Settings {
+	s := &Settings{}
+	s.TokenFile, s.TokenEnv = ddnsconf.Secret(k, "token_file", "token_env")
+	s.Server = ddnsconf.HTTPURL(k, "server")
+	return s
+}
 
 // label is one DNS label: a DuckDNS domain has exactly one.
 var label = regexp.MustCompile(`^[a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
 
 // New builds the provider for one entry. The hostname may be written as "home" or "home.duckdns.org".
-func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
-	u, err := provider.ParseServer(e.Server, DefaultServer, env, e.Hostname)
+func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
+	u, err := provider.ParseServer(s.Server, DefaultServer, env, e.Hostname)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +78,7 @@ func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
 	if domain == "" || strings.Contains(domain, ".") {
 		return nil, fmt.Errorf("hostname %q is not a DuckDNS name such as home or home.duckdns.org", e.Hostname)
 	}
-	tok, err := env.Secret(e.TokenFile, e.TokenEnv)
+	tok, err := env.Secret(s.TokenFile, s.TokenEnv)
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}

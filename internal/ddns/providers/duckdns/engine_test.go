@@ -12,6 +12,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
 )
 
 // duckServer follows the DuckDNS spec (https://www.duckdns.org/spec.jsp): GET
@@ -73,7 +74,7 @@ const duckToken = "a7c4d0ad-114e-40ef-ba1d-d217904a50f2"
 func newDuckEngine(t *testing.T, srv *duckServer, server, token, hostname string) (*ddns.Engine, *ddnstest.LogBuf) {
 	t.Helper()
 	logger, lb := ddnstest.NewLogger(t)
-	entry := provider.Entry{Provider: "duckdns", Server: server, Hostname: hostname, TokenFile: ddnstest.WriteSecret(t, token)}
+	entry := provider.Entry{Provider: "duckdns", Hostname: hostname, Settings: &duckdns.Settings{Server: server, TokenFile: ddnstest.WriteSecret(t, token)}}
 	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(ddnstest.NewFakeClock()))
 	if err != nil {
 		t.Fatal(err)

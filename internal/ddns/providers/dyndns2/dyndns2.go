@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -36,33 +37,61 @@ type dyndns2 struct {
 
 var _ provider.Provider = (*dyndns2)(nil)
 
-// Schema is the config keys of a dyndns2 entry.
-var Schema = provider.Schema{Name: "dyndns2", Required: []string{"username"}, Secrets: [][2]string{{"password_file", "password_env"}},
-	Optional: []string{"server"}, HTTPServer: true,
-	AAAA: true, AAAARequired: []string{"ipv6_param"}, Values: map[string][]string{"ipv6_param": {"myip", "myipv6"}},
-	NoIPv6Alone: "a dyndns2 request without the IPv4 address lets the provider set the A record to the caller's address, or delete it"}
+// Settings are a dyndns2 entry's own keys.
+type Settings struct {
+	Server       string // base URL; default DefaultServer
+	Username     string
+	PasswordFile string
+	PasswordEnv  string
+	// IPv6Param is how a request carries the IPv6 address beside the IPv4 one, "myip" (myip=V4,V6) or "myipv6"
+	// (myip=V4&myipv6=V6).
+	IPv6Param string `json:",omitempty"`
+}
+
+// Def is the dyndns2 provider.
+var Def = provider.Define(provider.Def{Kind: provider.KindDyndns2, Contract: provider.FromDocs,
+	Doc:     "https://help.dyn.com/remote-access-api/",
+	Example: "provider: dyndns2\nhostname: home.example.net\nserver: https://members.dyndns.org\nusername: me\npassword_file: /etc/hairpin/dyndns.secret",
+	Config: ddnsconf.Provider{Name: "dyndns2", Keys: []string{"server", "username", "password_file", "password_env", "ipv6_param"}, AAAA: true,
+		NoIPv6Alone: "a dyndns2 request without the IPv4 address lets the provider set the A record to the caller's address, or delete it"}},
+	Decode, New)
+
+// Decode reads a dyndns2 entry's keys.
+func Decode(k provider.Keys, e provider.Entry) *Settings {
+	s := &Settings{}
+	if e.Family != "" && !k.Given("ipv6_param") {
+		k.Errorf("ipv6_param", "add ipv6_param: myip or myipv6, as the provider documents it",
+			"required key is missing: provider %s needs it to publish the AAAA record", e.Provider)
+	}
+	ddnsconf.Require(k, e.Provider, "username")
+	s.PasswordFile, s.PasswordEnv = ddnsconf.Secret(k, "password_file", "password_env")
+	s.Username, _ = k.String("username")
+	s.IPv6Param, _ = k.OneOf("ipv6_param", "myip", "myipv6")
+	s.Server = ddnsconf.HTTPURL(k, "server")
+	return s
+}
 
 // New builds the provider for one entry. A server URL without a path gets the protocol's /nic/update; one with
 // a path is used as given, for services that put the same protocol elsewhere.
-func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
-	u, err := provider.ParseServer(e.Server, DefaultServer, env, e.Hostname)
+func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
+	u, err := provider.ParseServer(s.Server, DefaultServer, env, e.Hostname)
 	if err != nil {
 		return nil, err
 	}
 	if u.Path == "" || u.Path == "/" {
 		u = u.JoinPath("nic", "update")
 	}
-	if e.Username == "" {
+	if s.Username == "" {
 		return nil, errors.New("dyndns2 needs username")
 	}
-	pw, err := env.Secret(e.PasswordFile, e.PasswordEnv)
+	pw, err := env.Secret(s.PasswordFile, s.PasswordEnv)
 	if err != nil {
 		return nil, fmt.Errorf("password: %w", err)
 	}
-	if e.Family != "" && e.IPv6Param != "myip" && e.IPv6Param != "myipv6" {
+	if e.Family != "" && s.IPv6Param != "myip" && s.IPv6Param != "myipv6" {
 		return nil, fmt.Errorf("family %s needs ipv6_param: myip or myipv6", e.Family)
 	}
-	return &dyndns2{env: env, endpoint: u, hostname: e.Hostname, username: e.Username, password: pw, ipv6Param: e.IPv6Param}, nil
+	return &dyndns2{env: env, endpoint: u, hostname: e.Hostname, username: s.Username, password: pw, ipv6Param: s.IPv6Param}, nil
 }
 
 var _ provider.Paired = (*dyndns2)(nil)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
@@ -73,9 +74,41 @@ type rfc2136 struct {
 
 var _ provider.Provider = (*rfc2136)(nil)
 
-// Schema is the config keys of an rfc2136 entry.
-var Schema = provider.Schema{Name: "rfc2136", AAAA: true, Required: []string{"server", "tsig_key"}, Secrets: [][2]string{{"tsig_secret_file", "tsig_secret_env"}},
-	Optional: []string{"zone", "tsig_algorithm", "ttl"}, Values: map[string][]string{"tsig_algorithm": algorithmNames()}}
+// Settings are an rfc2136 entry's own keys.
+type Settings struct {
+	Server         string // host[:port], port 53 when left out
+	Zone           string // default: the hostname's parent
+	TSIGKey        string
+	TSIGAlgorithm  string
+	TSIGSecretFile string
+	TSIGSecretEnv  string
+	TTL            int
+}
+
+// Def is the rfc2136 provider.
+var Def = provider.Define(provider.Def{Kind: provider.KindRFC2136, Contract: provider.FromRFC,
+	Doc:     "https://www.rfc-editor.org/rfc/rfc2136",
+	Example: "provider: rfc2136\nhostname: home.example.net\nserver: 192.0.2.53\ntsig_key: hairpin-key\ntsig_secret_file: /etc/hairpin/tsig.key",
+	Config:  ddnsconf.Provider{Name: "rfc2136", Keys: []string{"server", "zone", "tsig_key", "tsig_algorithm", "tsig_secret_file", "tsig_secret_env", "ttl"}, AAAA: true}},
+	Decode, New)
+
+// Decode reads an rfc2136 entry's keys.
+func Decode(k provider.Keys, e provider.Entry) *Settings {
+	s := &Settings{TTL: 60, TSIGAlgorithm: DefaultAlgorithm}
+	ddnsconf.Require(k, e.Provider, "server")
+	ddnsconf.Require(k, e.Provider, "tsig_key")
+	s.TSIGSecretFile, s.TSIGSecretEnv = ddnsconf.Secret(k, "tsig_secret_file", "tsig_secret_env")
+	s.Zone, _ = k.String("zone")
+	s.TSIGKey, _ = k.String("tsig_key")
+	if alg, ok := k.OneOf("tsig_algorithm", algorithmNames()...); ok {
+		s.TSIGAlgorithm = alg
+	}
+	if ttl, ok := k.Int("ttl", 1, 86400); ok {
+		s.TTL = ttl
+	}
+	s.Server = ddnsconf.HostPort(k, "server")
+	return s
+}
 
 // algorithmNames lists the tsig_algorithm values, from Algorithms.
 func algorithmNames() []string {
@@ -89,15 +122,15 @@ func algorithmNames() []string {
 
 // New builds the provider for one entry. server is host:port (port 53 when left out); zone defaults to the
 // hostname's parent.
-func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
-	server := e.Server
+func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
+	server := s.Server
 	if server == "" {
 		return nil, errors.New("rfc2136 needs server (the primary's address, e.g. 192.0.2.53:53)")
 	}
 	if _, _, err := net.SplitHostPort(server); err != nil {
 		server = net.JoinHostPort(strings.Trim(server, "[]"), "53")
 	}
-	zone := e.Zone
+	zone := s.Zone
 	if zone == "" {
 		_, parent, ok := strings.Cut(strings.TrimSuffix(e.Hostname, "."), ".")
 		if !ok {
@@ -108,10 +141,10 @@ func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
 	if !dns.IsSubDomain(dns.Fqdn(zone), dns.Fqdn(e.Hostname)) {
 		return nil, fmt.Errorf("hostname %q is not inside zone %q", e.Hostname, zone)
 	}
-	if e.TSIGKey == "" {
+	if s.TSIGKey == "" {
 		return nil, errors.New("rfc2136 needs tsig_key (the key's name on the server)")
 	}
-	algName := e.TSIGAlgorithm
+	algName := s.TSIGAlgorithm
 	if algName == "" {
 		algName = DefaultAlgorithm
 	}
@@ -119,7 +152,7 @@ func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
 	if !ok {
 		return nil, fmt.Errorf("tsig_algorithm %q is not one of %s", algName, strings.Join(algorithmNames(), ", "))
 	}
-	raw, err := env.Secret(e.TSIGSecretFile, e.TSIGSecretEnv)
+	raw, err := env.SecretBlock(s.TSIGSecretFile, s.TSIGSecretEnv)
 	if err != nil {
 		return nil, fmt.Errorf("tsig secret: %w", err)
 	}
@@ -130,22 +163,22 @@ func New(e provider.Entry, env provider.Env) (provider.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tsig secret: %w", err)
 	}
-	if err := k.agrees(e.TSIGKey, algName); err != nil {
-		return nil, fmt.Errorf("tsig secret %s: %w", secretSource(e), err)
+	if err := k.agrees(s.TSIGKey, algName); err != nil {
+		return nil, fmt.Errorf("tsig secret %s: %w", secretSource(s), err)
 	}
-	ttl := e.TTL
+	ttl := s.TTL
 	if ttl <= 0 {
 		ttl = 60
 	}
 	return &rfc2136{server: server, zone: dns.CanonicalName(zone), name: dns.CanonicalName(e.Hostname),
-		key: dns.CanonicalName(e.TSIGKey), alg: alg, secret: k.Secret, ttl: uint32(ttl), dial: env.Dial}, nil
+		key: dns.CanonicalName(s.TSIGKey), alg: alg, secret: k.Secret, ttl: uint32(ttl), dial: env.Dial}, nil
 }
 
-func secretSource(e provider.Entry) string {
-	if e.TSIGSecretFile != "" {
-		return e.TSIGSecretFile
+func secretSource(s *Settings) string {
+	if s.TSIGSecretFile != "" {
+		return s.TSIGSecretFile
 	}
-	return "$" + e.TSIGSecretEnv
+	return "$" + s.TSIGSecretEnv
 }
 
 // agrees checks the key name and algorithm the secret file states, if any, against the config: a mismatch

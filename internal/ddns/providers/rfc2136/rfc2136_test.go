@@ -172,9 +172,9 @@ func (f *fakeServer) updates() (n int, udp int) {
 
 func newProvider(t *testing.T, server string) *rfc2136 {
 	t.Helper()
-	p, err := New(provider.Entry{Provider: "rfc2136", Server: server, Zone: "example.net", Hostname: "home.example.net",
-		TSIGKey: "hairpin-key", TSIGAlgorithm: "hmac-sha256", TTL: 60},
-		provider.Env{Secret: func(file, env string) (string, error) { return testSecret, nil }})
+	p, err := New(provider.Entry{Provider: "rfc2136", Hostname: "home.example.net"},
+		&Settings{Server: server, Zone: "example.net", TSIGKey: "hairpin-key", TSIGAlgorithm: "hmac-sha256", TTL: 60},
+		provider.Env{SecretBlock: func(file, env string) (string, error) { return testSecret, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
