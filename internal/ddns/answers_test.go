@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 )
@@ -18,9 +19,9 @@ import (
 // which would only annoy the provider) and shown as a warning with the address the provider holds; "good"
 // for the address sent is no warning (the negative control).
 func TestDyndns2GoodOtherAddress(t *testing.T) {
-	s := newDynSetup(t)
-	e := s.engine(t)
-	s.srv.Queue("good 192.0.2.99")
+	s := ddnstest.NewDyndns2Setup(t)
+	e := s.Engine(t)
+	s.Srv.Queue("good 192.0.2.99")
 	if err := force(t, e, addrA); err != nil {
 		t.Fatalf("err = %v; an accepted update with a remark is no failure", err)
 	}
@@ -29,15 +30,15 @@ func TestDyndns2GoodOtherAddress(t *testing.T) {
 		!strings.Contains(st.Warning, "holds 192.0.2.99") || !strings.Contains(st.Warning, "not the 203.0.113.10 sent") {
 		t.Errorf("status = %+v; want success with a warning naming both addresses", st)
 	}
-	if !strings.Contains(s.log.String(), "WARNING") {
-		t.Errorf("no warning logged:\n%s", s.log.String())
+	if !strings.Contains(s.Log.String(), "WARNING") {
+		t.Errorf("no warning logged:\n%s", s.Log.String())
 	}
 	// Same address again: nothing is sent.
 	e.SetAddress(addrA)
 	if err := e.Update(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(s.srv.Requests()); n != 1 {
+	if n := len(s.Srv.Requests()); n != 1 {
 		t.Errorf("%d requests; the accepted address was sent again", n)
 	}
 	// The next accepted answer that agrees clears the warning.
@@ -101,21 +102,21 @@ func TestCloudflareTokenLines(t *testing.T) {
 // TestNextRetryAfterSlowFailure: a retry is planned from when the failure arrived, not from when the update
 // was sent, so status never shows a next try earlier than the failure.
 func TestNextRetryAfterSlowFailure(t *testing.T) {
-	s := newDynSetup(t)
-	s.srv.gate, s.srv.arrived = make(chan struct{}), make(chan struct{}, 1)
-	e := s.engine(t)
-	s.srv.Queue("ABORT") // the connection breaks: a network error, backed off from 15 to 30 s
+	s := ddnstest.NewDyndns2Setup(t)
+	s.Srv.Gate, s.Srv.Arrived = make(chan struct{}), make(chan struct{}, 1)
+	e := s.Engine(t)
+	s.Srv.Queue("ABORT") // the connection breaks: a network error, backed off from 15 to 30 s
 	done := make(chan error, 1)
 	go func() { done <- force(t, e, addrA) }()
-	<-s.srv.arrived
-	s.clock.Advance(50 * time.Second) // the update takes longer than the first backoff step
-	close(s.srv.gate)
+	<-s.Srv.Arrived
+	s.Clock.Advance(50 * time.Second) // the update takes longer than the first backoff step
+	close(s.Srv.Gate)
 	err := <-done
 	if !errors.Is(err, provider.ErrTransient) {
 		t.Fatalf("err = %v; want a transient failure", err)
 	}
-	if st := e.Status()[0]; !st.NextRetry.After(s.clock.Now()) {
-		t.Errorf("next retry %v is not after the failure at %v", st.NextRetry, s.clock.Now())
+	if st := e.Status()[0]; !st.NextRetry.After(s.Clock.Now()) {
+		t.Errorf("next retry %v is not after the failure at %v", st.NextRetry, s.Clock.Now())
 	}
 }
 
@@ -123,15 +124,15 @@ func TestNextRetryAfterSlowFailure(t *testing.T) {
 // rather than reuse a keep-alive one that may be bound to the old WAN address; with the address unchanged
 // (the negative control) the connection is reused.
 func TestIdleConnectionsClosedOnAddressChange(t *testing.T) {
-	s := newDynSetup(t)
+	s := ddnstest.NewDyndns2Setup(t)
 	count := func() int { // connections: each has a port of its own
 		ports := map[string]bool{}
-		for _, r := range s.srv.Requests() {
-			ports[r.remote] = true
+		for _, r := range s.Srv.Requests() {
+			ports[r.Remote] = true
 		}
 		return len(ports)
 	}
-	e := s.engine(t)
+	e := s.Engine(t)
 	if err := force(t, e, addrA); err != nil {
 		t.Fatal(err)
 	}

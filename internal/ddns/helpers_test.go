@@ -3,9 +3,7 @@ package ddns_test
 import (
 	"context"
 	"log/slog"
-	"sort"
 	"testing"
-	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
@@ -31,9 +29,3 @@ func assertNoSecret(t *testing.T, lb *logBuf, e *ddns.Engine, secrets ...string)
 func writeSecret(t *testing.T, value string) string { return ddnstest.WriteSecret(t, value) }
 
 func runEngine(t *testing.T, e *ddns.Engine) context.CancelFunc { return ddnstest.RunEngine(t, e) }
-
-func percentile(d []time.Duration, p float64) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[int(float64(len(s)-1)*p)]
-}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
@@ -13,17 +14,17 @@ import (
 // changes, and the new address goes out at once with no backoff. The negative control: while the address
 // stays, the hanging update is left alone.
 func TestAddressChangeAbandonsUpdateInFlight(t *testing.T) {
-	s := newDynSetup(t)
+	s := ddnstest.NewDyndns2Setup(t)
 	gate := make(chan struct{})
 	var open sync.Once
 	release := func() { open.Do(func() { close(gate) }) }
 	t.Cleanup(release) // before the server's own cleanup, which waits for its handlers
-	s.srv.gate, s.srv.arrived = gate, make(chan struct{}, 4)
-	e := s.engine(t)
+	s.Srv.Gate, s.Srv.Arrived = gate, make(chan struct{}, 4)
+	e := s.Engine(t)
 	runEngine(t, e)
 
 	e.SetAddress(addrA)
-	<-s.srv.arrived // the update with A hangs at the server
+	<-s.Srv.Arrived // the update with A hangs at the server
 	e.SetAddress(addrA)
 	e.NetworkChanged()
 	if st := e.Status()[0]; st.LastAddress != "" || st.LastError != "" {
@@ -32,7 +33,7 @@ func TestAddressChangeAbandonsUpdateInFlight(t *testing.T) {
 
 	e.SetAddress(addrB)
 	select {
-	case <-s.srv.arrived:
+	case <-s.Srv.Arrived:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the new address waits behind the update still hanging with the old one")
 	}
@@ -42,12 +43,12 @@ func TestAddressChangeAbandonsUpdateInFlight(t *testing.T) {
 		t.Errorf("the abandoned update counted as a failure: %+v", st)
 	}
 	// The server answers the abandoned request too, once released; the engine has stopped listening.
-	poll.Wait(t, "both requests handled", func() bool { return len(s.srv.Requests()) == 2 })
+	poll.Wait(t, "both requests handled", func() bool { return len(s.Srv.Requests()) == 2 })
 	sent := map[string]int{}
-	for _, r := range s.srv.Requests() {
-		sent[r.myip]++
+	for _, r := range s.Srv.Requests() {
+		sent[r.MyIP]++
 	}
 	if sent[addrA.String()] != 1 || sent[addrB.String()] != 1 {
-		t.Errorf("requests %+v, want one with A and one with B", s.srv.Requests())
+		t.Errorf("requests %+v, want one with A and one with B", s.Srv.Requests())
 	}
 }

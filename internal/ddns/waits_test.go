@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 )
@@ -44,13 +45,13 @@ func TestServerWaitCapped(t *testing.T) {
 // TestSavedWaitCapped: a state file whose next_retry lies a century ahead (the clock jumped back, or the file
 // was edited) is recomputed on load to a day at most.
 func TestSavedWaitCapped(t *testing.T) {
-	s := newDynSetup(t)
-	e := s.engine(t)
-	s.srv.Queue("dnserr")
+	s := ddnstest.NewDyndns2Setup(t)
+	e := s.Engine(t)
+	s.Srv.Queue("dnserr")
 	if err := force(t, e, addrA); !errors.Is(err, provider.ErrRetryLater) {
 		t.Fatalf("got %v, want a retry-later", err)
 	}
-	files, _ := filepath.Glob(filepath.Join(s.dir, "ddns", "*.json"))
+	files, _ := filepath.Glob(filepath.Join(s.Dir, "ddns", "*.json"))
 	if len(files) != 1 {
 		t.Fatalf("state files: %v", files)
 	}
@@ -59,13 +60,13 @@ func TestSavedWaitCapped(t *testing.T) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}
-	st["next_retry"] = s.clock.Now().AddDate(100, 0, 0).Format(time.RFC3339)
+	st["next_retry"] = s.Clock.Now().AddDate(100, 0, 0).Format(time.RFC3339)
 	b, _ = json.Marshal(st)
 	if err := os.WriteFile(files[0], b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e = s.engine(t)
-	if wait := e.Status()[0].NextRetry.Sub(s.clock.Now()); wait > 24*time.Hour || wait <= 0 {
+	e = s.Engine(t)
+	if wait := e.Status()[0].NextRetry.Sub(s.Clock.Now()); wait > 24*time.Hour || wait <= 0 {
 		t.Errorf("after loading, waits %s, want at most 24h", wait)
 	}
 }

@@ -1,4 +1,4 @@
-package ddns_test
+package rfc2136_test
 
 import (
 	"net/netip"
@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -36,15 +37,15 @@ func (b *dnsServer) lookupAAAA(t *testing.T, name string) []string {
 // family keeps its own state file, and an AAAA change leaves the A record alone.
 func TestAAAAAgainstBIND(t *testing.T) {
 	b := startBIND(t)
-	logger, _ := newLogger(t)
+	logger, _ := ddnstest.NewLogger(t)
 	entry := b.entry(t, b.secret)
 	entry.Family = "both"
 	dir := t.TempDir()
-	e, err := ddns.New([]provider.Entry{entry}, dir, testUA, logger, b.options()...)
+	e, err := ddns.New([]provider.Entry{entry}, dir, ddnstest.UserAgent, logger, b.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runEngine(t, e)
+	ddnstest.RunEngine(t, e)
 	a4 := netip.MustParseAddr("203.0.113.20")
 	e.SetAddress(a4)
 	poll.Wait(t, "A record", func() bool { got := b.lookupA(t, "home.example.net"); return len(got) == 1 && got[0] == a4.String() })
@@ -84,7 +85,7 @@ func TestAAAAAgainstBIND(t *testing.T) {
 
 	// A restart remembers both: nothing is sent again.
 	serial := b.serial(t)
-	e2, err := ddns.New([]provider.Entry{entry}, dir, testUA, logger, b.options()...)
+	e2, err := ddns.New([]provider.Entry{entry}, dir, ddnstest.UserAgent, logger, b.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +102,8 @@ func TestAAAAAgainstBIND(t *testing.T) {
 // Negative control: an entry of family ipv4 never touches the AAAA record.
 func TestFamilyIPv4SendsNoAAAA(t *testing.T) {
 	b := startBIND(t)
-	logger, _ := newLogger(t)
-	e, err := ddns.New([]provider.Entry{b.entry(t, b.secret)}, t.TempDir(), testUA, logger, b.options()...)
+	logger, _ := ddnstest.NewLogger(t)
+	e, err := ddns.New([]provider.Entry{b.entry(t, b.secret)}, t.TempDir(), ddnstest.UserAgent, logger, b.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ddns_test
+package dyndns2_test
 
 import (
 	"net/http"
@@ -6,17 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
-
-// sent is a request as the server read it: myip, then myipv6 when given.
-func (r dyndnsReq) sent() string {
-	if r.myipv6 != "" {
-		return r.myip + "+" + r.myipv6
-	}
-	return r.myip
-}
 
 // TestDyndns2AAAA: with family both the A and AAAA addresses travel in one request, spelled as ipv6_param says;
 // each change of either family is one request, a repeat is none, and a restart with the same addresses sends
@@ -31,9 +24,9 @@ func TestDyndns2AAAA(t *testing.T) {
 		{"myipv6", []string{"203.0.113.10+2001:db8:ffff::10", "203.0.113.10+2001:db8:ffff::11", "203.0.113.11+2001:db8:ffff::11"}},
 	} {
 		t.Run(tt.param, func(t *testing.T) {
-			s := newDynSetup(t)
-			s.entry.Family, s.dyn().IPv6Param = "both", tt.param
-			e := s.engine(t)
+			s := ddnstest.NewDyndns2Setup(t)
+			s.Entry.Family, s.Dyn().IPv6Param = "both", tt.param
+			e := s.Engine(t)
 			steps := []func(){
 				func() { e.SetAddress(addrA); e.SetAddress6(x1) },
 				func() { e.SetAddress6(x1) },
@@ -46,22 +39,20 @@ func TestDyndns2AAAA(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			e2 := s.engine(t)
+			e2 := s.Engine(t)
 			e2.SetAddress(addrB)
 			e2.SetAddress6(x2)
 			if err := e2.Update(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, r := range s.srv.Requests() {
-				got = append(got, r.sent())
+			for _, r := range s.Srv.Requests() {
+				got = append(got, r.Sent())
 			}
 			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
 				t.Errorf("server saw %v, want %v", got, tt.want)
 			}
-			s.srv.mu.Lock()
-			a, aaaa := s.srv.records[dynHost], s.srv.records6[dynHost]
-			s.srv.mu.Unlock()
+			a, aaaa := s.Srv.Record(ddnstest.Dyndns2Host)
 			if a != addrB.String() || aaaa != x2.String() {
 				t.Errorf("records A %q AAAA %q", a, aaaa)
 			}
@@ -78,40 +69,36 @@ func TestDyndns2AAAA(t *testing.T) {
 // negative controls are requests naming one family alone: the server moves the A record to the caller, or
 // deletes the AAAA record.
 func TestDyndns2AAAAWaitsForA(t *testing.T) {
-	s := newDynSetup(t)
-	s.entry.Family, s.dyn().IPv6Param = "both", "myipv6"
-	e := s.engine(t)
+	s := ddnstest.NewDyndns2Setup(t)
+	s.Entry.Family, s.Dyn().IPv6Param = "both", "myipv6"
+	e := s.Engine(t)
 	e.Withhold("cgnat")
 	e.SetAddress(addrA)
 	e.SetAddress6(netip.MustParseAddr("2001:db8:ffff::10"))
 	if err := e.Update(t.Context()); err == nil || !strings.Contains(err.Error(), "beside the A record") {
 		t.Errorf("err = %v, want the AAAA waiting for the A record", err)
 	}
-	if n := len(s.srv.Requests()); n != 0 {
+	if n := len(s.Srv.Requests()); n != 0 {
 		t.Fatalf("%d requests while the A record is withheld", n)
 	}
 	e.Withhold("")
 	if err := e.Update(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if r := s.srv.Requests(); len(r) != 1 || r[0].sent() != "203.0.113.10+2001:db8:ffff::10" {
+	if r := s.Srv.Requests(); len(r) != 1 || r[0].Sent() != "203.0.113.10+2001:db8:ffff::10" {
 		t.Fatalf("requests = %+v, want one carrying both", r)
 	}
 
 	get := func(query string) {
-		req, _ := http.NewRequest(http.MethodGet, s.srv.URL+"/nic/update?hostname="+dynHost+query, nil)
-		req.SetBasicAuth(dynUser, dynPass)
-		resp, err := s.srv.Client().Do(req)
+		req, _ := http.NewRequest(http.MethodGet, s.Srv.URL+"/nic/update?hostname="+ddnstest.Dyndns2Host+query, nil)
+		req.SetBasicAuth(ddnstest.Dyndns2User, ddnstest.Dyndns2Pass)
+		resp, err := s.Srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 	}
-	records := func() (string, string) {
-		s.srv.mu.Lock()
-		defer s.srv.mu.Unlock()
-		return s.srv.records[dynHost], s.srv.records6[dynHost]
-	}
+	records := func() (string, string) { return s.Srv.Record(ddnstest.Dyndns2Host) }
 	get("&myipv6=2001:db8:ffff::12")
 	if a, _ := records(); a != "127.0.0.1" {
 		t.Errorf("control: an AAAA-only request left A at %q, not the caller's", a)
@@ -125,22 +112,22 @@ func TestDyndns2AAAAWaitsForA(t *testing.T) {
 // TestDyndns2AAAAAloneRefused: an engine given family ipv6 for dyndns2 (config refuses it) holds rather than
 // sending an AAAA without its A.
 func TestDyndns2AAAAAloneRefused(t *testing.T) {
-	s := newDynSetup(t)
-	s.entry.Family, s.dyn().IPv6Param = "ipv6", "myip"
-	e := s.engine(t)
+	s := ddnstest.NewDyndns2Setup(t)
+	s.Entry.Family, s.Dyn().IPv6Param = "ipv6", "myip"
+	e := s.Engine(t)
 	e.SetAddress6(netip.MustParseAddr("2001:db8:ffff::10"))
-	if err := e.Update(t.Context()); !provider.IsHold(err) || len(s.srv.Requests()) != 0 {
-		t.Errorf("err = %v after %d requests, want a hold and none", err, len(s.srv.Requests()))
+	if err := e.Update(t.Context()); !provider.IsHold(err) || len(s.Srv.Requests()) != 0 {
+		t.Errorf("err = %v after %d requests, want a hold and none", err, len(s.Srv.Requests()))
 	}
 }
 
 // TestDyndns2AAAARunning: the two families' workers share one request at a time; a change of the IPv6 address
 // alone is then exactly one request, carrying the A address unchanged beside it.
 func TestDyndns2AAAARunning(t *testing.T) {
-	s := newDynSetup(t)
-	s.entry.Family, s.dyn().IPv6Param = "both", "myip"
-	e := s.engine(t)
-	runEngine(t, e)
+	s := ddnstest.NewDyndns2Setup(t)
+	s.Entry.Family, s.Dyn().IPv6Param = "both", "myip"
+	e := s.Engine(t)
+	ddnstest.RunEngine(t, e)
 	x1, x2 := netip.MustParseAddr("2001:db8:ffff::10"), netip.MustParseAddr("2001:db8:ffff::11")
 	e.SetAddress(addrA)
 	e.SetAddress6(x1)
@@ -151,14 +138,14 @@ func TestDyndns2AAAARunning(t *testing.T) {
 		}
 	}
 	poll.Wait(t, "both families recorded", done(addrA, x1))
-	n := len(s.srv.Requests())
+	n := len(s.Srv.Requests())
 	if n < 1 || n > 2 {
 		t.Fatalf("%d requests for one address per family", n)
 	}
 	e.SetAddress6(x2)
 	poll.Wait(t, "the new AAAA recorded", done(addrA, x2))
-	r := s.srv.Requests()
-	if len(r) != n+1 || r[n].sent() != "203.0.113.10,2001:db8:ffff::11" {
+	r := s.Srv.Requests()
+	if len(r) != n+1 || r[n].Sent() != "203.0.113.10,2001:db8:ffff::11" {
 		t.Errorf("requests = %+v, want one more carrying both", r)
 	}
 }
@@ -168,17 +155,17 @@ func TestDyndns2AAAARunning(t *testing.T) {
 func TestDyndns2AAAAPauseBindsBoth(t *testing.T) {
 	for _, code := range []string{"dnserr", "badauth"} {
 		t.Run(code, func(t *testing.T) {
-			s := newDynSetup(t)
-			s.entry.Family, s.dyn().IPv6Param = "both", "myip"
-			e := s.engine(t)
+			s := ddnstest.NewDyndns2Setup(t)
+			s.Entry.Family, s.Dyn().IPv6Param = "both", "myip"
+			e := s.Engine(t)
 			e.SetAddress(addrA)
-			s.srv.Queue(code)
+			s.Srv.Queue(code)
 			if err := e.Update(t.Context()); err == nil {
 				t.Fatal("no error for " + code)
 			}
 			e.SetAddress6(netip.MustParseAddr("2001:db8:ffff::10"))
 			_ = e.Update(t.Context())
-			if n := len(s.srv.Requests()); n != 1 {
+			if n := len(s.Srv.Requests()); n != 1 {
 				t.Errorf("%d requests after %s, want the one answered with it", n, code)
 			}
 			for _, st := range e.Status() {

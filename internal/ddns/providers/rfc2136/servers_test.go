@@ -1,4 +1,4 @@
-package ddns_test
+package rfc2136_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
 	"github.com/hairpin-nat/hairpin/internal/poll"
@@ -33,10 +34,10 @@ var servers = []struct {
 }
 
 // rfcEngine builds an engine for one entry against b.
-func rfcEngine(t *testing.T, b *dnsServer, entry provider.Entry) (*ddns.Engine, *logBuf) {
+func rfcEngine(t *testing.T, b *dnsServer, entry provider.Entry) (*ddns.Engine, *ddnstest.LogBuf) {
 	t.Helper()
-	logger, lb := newLogger(t)
-	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, b.options()...)
+	logger, lb := ddnstest.NewLogger(t)
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, b.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +54,10 @@ func TestRFC2136Servers(t *testing.T) {
 
 			t.Run("update", func(t *testing.T) {
 				e, lb := rfcEngine(t, b, b.entry(t, b.secret))
-				defer assertNoSecret(t, lb, e, b.secret)
+				defer ddnstest.AssertNoSecret(t, lb, e, b.secret)
 				for _, addr := range []netip.Addr{addrA, addrB} {
 					before := b.serial(t)
-					if err := force(t, e, addr); err != nil {
+					if err := ddnstest.Force(t, e, addr); err != nil {
 						t.Fatalf("update to %s: %v", addr, err)
 					}
 					if got := b.lookupA(t, "home.example.net"); !slices.Equal(got, []string{addr.String()}) {
@@ -100,7 +101,7 @@ func TestRFC2136Servers(t *testing.T) {
 				entry.Hostname = "alias.example.net"
 				e, _ := rfcEngine(t, b, entry)
 				serial := b.serial(t)
-				err := force(t, e, addrC)
+				err := ddnstest.Force(t, e, addrC)
 				if !provider.IsHold(err) || provider.IsAuth(err) || !strings.Contains(err.Error(), "alias.example.net is a CNAME") {
 					t.Fatalf("err = %v; want a hold that says the name is a CNAME", err)
 				}
@@ -133,7 +134,7 @@ func TestRFC2136Servers(t *testing.T) {
 				rand.Read(wrong)
 				wrongSecret := base64.StdEncoding.EncodeToString(wrong)
 				for name, modify := range map[string]func(*provider.Entry){
-					"wrong secret": func(e *provider.Entry) { rfc(e).TSIGSecretFile = writeSecret(t, wrongSecret) },
+					"wrong secret": func(e *provider.Entry) { rfc(e).TSIGSecretFile = ddnstest.WriteSecret(t, wrongSecret) },
 					"wrong key":    func(e *provider.Entry) { rfc(e).TSIGKey = "nobody-key" },
 				} {
 					entry := b.entry(t, b.secret)
@@ -144,7 +145,7 @@ func TestRFC2136Servers(t *testing.T) {
 					// which holds only when it repeats.
 					var err error
 					for i := range rfc2136.UnsignedRefusalsToHold {
-						if err = force(t, e, addrC); provider.IsHold(err) {
+						if err = ddnstest.Force(t, e, addrC); provider.IsHold(err) {
 							break
 						}
 						if !errors.Is(err, provider.ErrTransient) {
@@ -159,7 +160,7 @@ func TestRFC2136Servers(t *testing.T) {
 					if got := b.lookupA(t, "refused.example.net"); len(got) != 0 {
 						t.Errorf("%s: the record changed to %v", name, got)
 					}
-					assertNoSecret(t, lb, e, b.secret, wrongSecret)
+					ddnstest.AssertNoSecret(t, lb, e, b.secret, wrongSecret)
 				}
 			})
 
@@ -177,12 +178,12 @@ func TestRFC2136Servers(t *testing.T) {
 					entry.Hostname = fmt.Sprintf("format%d.example.net", i)
 					e, lb := rfcEngine(t, b, entry)
 					addr := netip.AddrFrom4([4]byte{203, 0, 113, byte(100 + i)})
-					if err := force(t, e, addr); err != nil {
+					if err := ddnstest.Force(t, e, addr); err != nil {
 						t.Errorf("%s: %v", name, err)
 					} else if got := b.lookupA(t, entry.Hostname); !slices.Equal(got, []string{addr.String()}) {
 						t.Errorf("%s: server holds %v", name, got)
 					}
-					assertNoSecret(t, lb, e, b.secret)
+					ddnstest.AssertNoSecret(t, lb, e, b.secret)
 				}
 			})
 		})
@@ -205,8 +206,8 @@ func TestRFC2136SecretFileDisagrees(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			entry := provider.Entry{Provider: "rfc2136", Hostname: "home.example.net", Settings: &rfc2136.Settings{Server: "192.0.2.53", Zone: "example.net", TSIGKey: "hairpin-key", TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: writeSecret(t, c.file), TTL: 60}}
-			_, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, nil)
+			entry := provider.Entry{Provider: "rfc2136", Hostname: "home.example.net", Settings: &rfc2136.Settings{Server: "192.0.2.53", Zone: "example.net", TSIGKey: "hairpin-key", TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: ddnstest.WriteSecret(t, c.file), TTL: 60}}
+			_, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v; want it to say %q", err, c.want)
 			}
@@ -229,14 +230,14 @@ func TestRFC2136ClockSkew(t *testing.T) {
 		}
 		t.Run(srv.name, func(t *testing.T) {
 			b := srv.start(t, serverOpts{skew: skew})
-			logger, lb := newLogger(t)
-			clock := newFakeClock() // the engine's timers; TSIG is signed with the real clock
-			e, err := ddns.New([]provider.Entry{b.entry(t, b.secret)}, t.TempDir(), testUA, logger,
+			logger, lb := ddnstest.NewLogger(t)
+			clock := ddnstest.NewFakeClock() // the engine's timers; TSIG is signed with the real clock
+			e, err := ddns.New([]provider.Entry{b.entry(t, b.secret)}, t.TempDir(), ddnstest.UserAgent, logger,
 				append(b.options(), ddns.WithClock(clock))...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = force(t, e, addrA)
+			err = ddnstest.Force(t, e, addrA)
 			if err == nil || provider.IsHold(err) || !errors.Is(err, provider.ErrTransient) {
 				t.Fatalf("err = %v; want a transient failure", err)
 			}
@@ -266,7 +267,7 @@ func TestRFC2136ClockSkew(t *testing.T) {
 
 			// Once the clocks agree, the retry the backoff planned goes through by itself.
 			b.setClock(t, 0)
-			runEngine(t, e)
+			ddnstest.RunEngine(t, e)
 			poll.Wait(t, "the worker waiting for its retry", func() bool { return clock.Afters() > 0 })
 			if got := b.lookupA(t, "home.example.net"); len(got) != 0 {
 				t.Fatalf("sent before the backoff ended: %v", got)
@@ -276,7 +277,7 @@ func TestRFC2136ClockSkew(t *testing.T) {
 			if got := b.lookupA(t, "home.example.net"); !slices.Equal(got, []string{addrA.String()}) {
 				t.Errorf("server holds %v, want %s", got, addrA)
 			}
-			assertNoSecret(t, lb, e, b.secret)
+			ddnstest.AssertNoSecret(t, lb, e, b.secret)
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package ddns_test
+package rfc2136_test
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
 	"github.com/hairpin-nat/hairpin/internal/netns"
@@ -419,7 +420,7 @@ func (b *dnsServer) options() []ddns.Option {
 }
 
 func (b *dnsServer) entry(t *testing.T, secret string) provider.Entry {
-	return provider.Entry{Provider: "rfc2136", Hostname: "home.example.net", Settings: &rfc2136.Settings{Server: b.addr, Zone: "example.net", TSIGKey: b.key, TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: writeSecret(t, secret), TTL: 60}}
+	return provider.Entry{Provider: "rfc2136", Hostname: "home.example.net", Settings: &rfc2136.Settings{Server: b.addr, Zone: "example.net", TSIGKey: b.key, TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: ddnstest.WriteSecret(t, secret), TTL: 60}}
 }
 
 func readMaybeGzip(path string) (string, error) {
@@ -470,3 +471,9 @@ func (b *dnsServer) sendRaw(t *testing.T, name string, addr netip.Addr) int {
 
 // rfc is an entry's rfc2136 settings, for a test to change.
 func rfc(e *provider.Entry) *rfc2136.Settings { return e.Settings.(*rfc2136.Settings) }
+
+var (
+	addrA = netip.MustParseAddr("203.0.113.10")
+	addrB = netip.MustParseAddr("203.0.113.11")
+	addrC = netip.MustParseAddr("198.51.100.7")
+)

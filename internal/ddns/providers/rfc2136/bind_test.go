@@ -1,4 +1,4 @@
-package ddns_test
+package rfc2136_test
 
 import (
 	"context"
@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -21,15 +23,15 @@ import (
 // time from SetAddress to the new record being served.
 func TestRFC2136AgainstBIND(t *testing.T) {
 	b := startBIND(t)
-	logger, lb := newLogger(t)
+	logger, lb := ddnstest.NewLogger(t)
 	// The secret file holds the key clause as tsig-keygen prints it, the same file BIND includes.
 	entry := b.entry(t, fmt.Sprintf("key %q {\n\talgorithm hmac-sha256;\n\tsecret %q;\n};", b.key, b.secret))
-	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, b.options()...)
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, b.options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { assertNoSecret(t, lb, e, b.secret) })
-	runEngine(t, e)
+	t.Cleanup(func() { ddnstest.AssertNoSecret(t, lb, e, b.secret) })
+	ddnstest.RunEngine(t, e)
 
 	var lat []time.Duration
 	for i := range 20 {
@@ -75,7 +77,7 @@ func TestRFC2136Refusals(t *testing.T) {
 		modify func(*provider.Entry)
 		auth   bool
 	}{
-		{"wrong secret", func(e *provider.Entry) { rfc(e).TSIGSecretFile = writeSecret(t, wrongSecret) }, true},
+		{"wrong secret", func(e *provider.Entry) { rfc(e).TSIGSecretFile = ddnstest.WriteSecret(t, wrongSecret) }, true},
 		{"unknown key", func(e *provider.Entry) { rfc(e).TSIGKey = "nobody-key" }, true},
 		{"wrong algorithm", func(e *provider.Entry) { rfc(e).TSIGAlgorithm = "hmac-sha512" }, true},
 		{"zone not served", func(e *provider.Entry) { rfc(e).Zone, e.Hostname = "example.org", "home.example.org" }, false},
@@ -84,8 +86,8 @@ func TestRFC2136Refusals(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			entry := b.entry(t, b.secret)
 			c.modify(&entry)
-			logger, lb := newLogger(t)
-			e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, b.options()...)
+			logger, lb := ddnstest.NewLogger(t)
+			e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, b.options()...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +103,13 @@ func TestRFC2136Refusals(t *testing.T) {
 			if got := b.lookupA(t, "home.example.net"); len(got) != 0 {
 				t.Errorf("record changed to %v by a refused update", got)
 			}
-			assertNoSecret(t, lb, e, b.secret, wrongSecret)
+			ddnstest.AssertNoSecret(t, lb, e, b.secret, wrongSecret)
 		})
 	}
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(float64(len(s)-1)*p)]
 }
