@@ -94,7 +94,12 @@ func versionCmd(version string) *cobra.Command {
 
 // loadConfig reads the config and prints its warnings; errors come back as config.Errors (exit 2).
 func loadConfig(cmd *cobra.Command, path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+	return loadConfigWith(cmd, path, config.Load)
+}
+
+// loadConfigWith is loadConfig with another loader (config.LoadForExport).
+func loadConfigWith(cmd *cobra.Command, path string, load func(string) (*config.Config, error)) (*config.Config, error) {
+	cfg, err := load(path)
 	if err != nil {
 		var errs config.Errors
 		if errors.As(err, &errs) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/routeros"
 )
 
@@ -24,7 +25,8 @@ func exportCmd() *cobra.Command {
 			"where the WAN raises no event. Nothing is sent to the router.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, path)
+			// Checked by the routeros backend's rules whatever the config's backend line says.
+			cfg, err := loadConfigWith(cmd, path, func(p string) (*config.Config, error) { return config.LoadForExport(p, config.BackendRouterOS) })
 			if err != nil {
 				return err
 			}

@@ -66,3 +66,46 @@ forwards:
 		t.Errorf("apply with a wrong password: %s", out)
 	}
 }
+
+// TestExportRouterOSChecksLikeTheBackend: `hairpin export routeros` checks a config by the routeros backend's
+// rules whatever its backend line says: a limit the router would not enforce is refused (exit 2, the line and
+// the reason), and Linux interface names are warned about. The negative control is the same config under
+// `hairpin check`, where the Linux backend takes both.
+func TestExportRouterOSChecksLikeTheBackend(t *testing.T) {
+	cfgFile := filepath.Join(t.TempDir(), "linux.yaml")
+	if err := os.WriteFile(cfgFile, []byte(`wan: {interface: eth0}
+lan: {interface: br-lan, subnets: [192.168.1.0/24]}
+forwards:
+  - name: nas
+    port: 443
+    to: 192.168.1.20
+    limit: {new_per_source: 10/minute, burst: 20}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hairpin := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), "test", args, &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	code, out := hairpin("export", "routeros", "-c", cfgFile)
+	if code != 2 || !strings.Contains(out, "linux.yaml:7") || !strings.Contains(out, "connection limits are not supported by the routeros backend") {
+		t.Errorf("export with a limit: exit %d, want 2 with the limit's line:\n%s", code, out)
+	}
+	if strings.Contains(out, "/ip firewall nat add") {
+		t.Errorf("export printed a script despite the error:\n%s", out)
+	}
+	noLimit := filepath.Join(filepath.Dir(cfgFile), "nolimit.yaml")
+	if err := os.WriteFile(noLimit, []byte("wan: {interface: eth0}\nlan: {interface: br-lan, subnets: [192.168.1.0/24]}\nforwards: [{name: nas, port: 443, to: 192.168.1.20}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out = hairpin("export", "routeros", "-c", noLimit)
+	for _, want := range []string{`"eth0" looks like a Linux interface name`, `"br-lan" looks like a Linux interface name`, "/ip firewall nat add"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("export of a Linux config: exit %d, want 0 and %s:\n%s", code, want, out)
+		}
+	}
+	if code, out := hairpin("check", "-c", cfgFile); code != 0 || strings.Contains(out, "Linux interface name") {
+		t.Errorf("negative control: check (backend linux) exit %d:\n%s", code, out)
+	}
+}

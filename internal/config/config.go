@@ -166,10 +166,25 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
+// LoadForExport is Load for a config that is exported for backend rather than run: it is checked by that
+// backend's rules whatever its backend line says (`hairpin export routeros` refuses a limit: the router would
+// not enforce, and warns about Linux interface names), and the backend's connection section (routeros:) is
+// not required, since nothing is sent to the router.
+func LoadForExport(path string, backend BackendKind) (*Config, error) {
+	data, err := secret.ReadFile(path, MaxFileSize)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, data, backend)
+}
+
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
 
 // Parse validates data as a config file named file (the name is only used in messages).
-func Parse(file string, data []byte) (*Config, error) {
+func Parse(file string, data []byte) (*Config, error) { return parse(file, data, "") }
+
+// parse is Parse; export names the backend the config is exported for ("" when it is run).
+func parse(file string, data []byte, export BackendKind) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: fmt.Sprintf("the file is %d bytes, more than the limit of %d (%d MiB)", len(data), MaxFileSize, MaxFileSize>>20),
 			Hint: "a config of 50,000 forwards is about 3 MB; check that this is the right file"}}
@@ -212,6 +227,9 @@ func Parse(file string, data []byte) (*Config, error) {
 		"secret_owners": func(k string, v *yaml.Node) { cfg.SecretOwners = d.owners(v, k) },
 		"notify":        func(k string, v *yaml.Node) { cfg.Notify = d.notify(v, k) },
 	})
+	if export != "" {
+		cfg.Backend, d.export = export, true
+	}
 	d.checkInterfaceNames(cfg.Backend)
 	d.crossCheck(cfg, doc, wanNode, lanNode, fwdNode)
 	d.resolveAllow(cfg, named, setsNode)

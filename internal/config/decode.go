@@ -61,7 +61,9 @@ func (e Errors) Count() int {
 // decoder walks a yaml.Node tree by hand rather than unmarshalling into structs, so that every error carries
 // its line and column and all of them are collected in one pass.
 type decoder struct {
-	file    string
+	file string
+	// export: the config is checked for `hairpin export` (LoadForExport), not to be run.
+	export  bool
 	errs    issueList
 	warns   issueList
 	aliases aliasBudget

@@ -217,7 +217,7 @@ func (d *decoder) crossCheck(cfg *Config, doc, wanNode, lanNode, fwdNode *yaml.N
 		d.errorf(lanNode, "lan.interface", "add `interface: br-lan` or `subnets: [192.168.88.0/24]`", "required key is missing")
 	}
 	switch {
-	case cfg.Backend == BackendRouterOS && cfg.RouterOS == nil:
+	case cfg.Backend == BackendRouterOS && cfg.RouterOS == nil && !d.export:
 		d.errorf(valueOf(doc, "backend"), "backend", "add a `routeros:` section with url, username and password_file", "backend routeros needs the router's address and login")
 	case cfg.Backend != BackendRouterOS && cfg.RouterOS != nil:
 		d.warnf(valueOf(doc, "routeros"), "routeros", "add `backend: routeros` to manage the MikroTik, or remove the section", "the routeros section is ignored with backend %s", cfg.Backend)

@@ -29,14 +29,27 @@ type RouterOS struct {
 	// RouterOS's own 60 s limit, after which the router gives up on the request itself.
 	Timeout time.Duration
 	// IPCloud reads the public address from /ip/cloud (the router's own detection; needs ddns-enabled on the
-	// router). On by default: it costs one request per poll and is ignored while /ip/cloud has no address.
+	// router): public_address: ip-cloud, the default. It costs one request per poll and is ignored while
+	// /ip/cloud has no address. public_address: off (or the older ip_cloud: false) turns it off.
 	IPCloud bool
-	Line    int
+	// PublicAddressSet: public_address was given. An explicit ip-cloud lets `hairpin export routeros` turn IP
+	// Cloud on (/ip cloud set ddns-enabled=yes); the default only reads what the router has.
+	PublicAddressSet bool
+	Line             int
 	// ConfigDir is the directory of the config file: a password file that is a symbolic link must stay in it.
 	ConfigDir string
 	// SecretOwners are users besides root and hairpin's own who may own the password file.
 	SecretOwners []int
 }
+
+// The values of routeros.public_address: where the public address behind another NAT comes from.
+const (
+	// PublicAddressIPCloud reads it from /ip cloud, RouterOS's own detection (needs ddns-enabled=yes).
+	PublicAddressIPCloud = "ip-cloud"
+	// PublicAddressOff reads nothing: the daemon's own detection (wan.public_ip) or an entry of yours in
+	// hairpin-wan provides it.
+	PublicAddressOff = "off"
+)
 
 // DefaultRouterOSTimeout and MaxRouterOSTimeout bound a request to the router (routeros.timeout).
 const (
@@ -117,8 +130,15 @@ func (d *decoder) routeros(n *yaml.Node, path string) *RouterOS {
 			r.Timeout = t
 		},
 		"ip_cloud": func(k string, v *yaml.Node) {
+			nodes["ip_cloud"] = v
 			if b, ok := d.boolean(v, k); ok {
 				r.IPCloud = b
+			}
+		},
+		"public_address": func(k string, v *yaml.Node) {
+			nodes["public_address"] = v
+			if s, ok := d.oneOf(v, k, PublicAddressIPCloud, PublicAddressOff); ok {
+				r.IPCloud, r.PublicAddressSet = s == PublicAddressIPCloud, true
 			}
 		},
 	}) {
@@ -134,6 +154,9 @@ func (d *decoder) routeros(n *yaml.Node, path string) *RouterOS {
 // checkRouterOS validates the combination of keys; nodes holds the value node of each key that was given.
 func (d *decoder) checkRouterOS(r *RouterOS, n *yaml.Node, path string, nodes map[string]*yaml.Node) {
 	key := func(k string) string { return path + "." + k }
+	if nodes["ip_cloud"] != nil && nodes["public_address"] != nil {
+		d.errorf(nodes["ip_cloud"], key("ip_cloud"), "keep public_address (ip-cloud or off) and remove ip_cloud", "ip_cloud and public_address say the same thing twice")
+	}
 	https := d.checkRouterOSURL(r, n, key("url"), nodes["url"])
 	if nodes["username"] == nil {
 		d.errorf(n, key("username"), "add `username: hairpin` (a RouterOS user in a group with read, write, api and rest-api policies)", "required key is missing")
@@ -203,6 +226,10 @@ func (d *decoder) checkRouterOSURL(r *RouterOS, n *yaml.Node, key string, v *yam
 // linuxIfnameRE is the kernel's rule (dev_valid_name): at most 15 bytes, no whitespace, '/' or ':'.
 var linuxIfnameRE = regexp.MustCompile(`^[^\s/:]{1,15}$`)
 
+// linuxStyleRE matches the names Linux gives interfaces (eth0, enp3s0, wlan0, br-lan, br0) and RouterOS does not
+// give any of its own: a config written for the Linux backend, exported for a MikroTik unchanged.
+var linuxStyleRE = regexp.MustCompile(`^(eth[0-9]+|en[ospx][0-9a-f]+\S*|wl(an|p)[0-9]\S*|br-\S+|br[0-9]+)$`)
+
 // maxRouterOSIfname bounds a RouterOS interface name; RouterOS itself allows long names with spaces and
 // punctuation ("ether1 - uplink").
 const maxRouterOSIfname = 255
@@ -213,6 +240,9 @@ const maxRouterOSIfname = 255
 func (d *decoder) checkInterfaceNames(backend BackendKind) {
 	for _, in := range d.ifnames {
 		switch {
+		case backend == BackendRouterOS && linuxStyleRE.MatchString(in.name):
+			d.warnf(in.node, in.path, "give the name as /interface print shows it on the router (ether1, bridge, pppoe-out1)",
+				"%s looks like a Linux interface name; RouterOS rules naming it match no packet on a router that has no such interface", echo(in.name))
 		case backend == BackendRouterOS:
 			if in.name == "" || len(in.name) > maxRouterOSIfname || !utf8.ValidString(in.name) ||
 				strings.IndexFunc(in.name, func(r rune) bool { return unicode.IsControl(r) }) >= 0 {

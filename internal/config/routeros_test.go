@@ -28,6 +28,11 @@ func TestRouterOSValidation(t *testing.T) {
 		{"missing everything", "  poll_interval: 5s\n", []string{
 			"routeros.url: required key is missing", "routeros.username: required key is missing", "routeros.password_file: required key is missing"}, nil},
 		{"empty section", "", []string{"routeros: the routeros section is empty"}, nil},
+		{"public address off", "  url: https://r\n  username: u\n  password_env: P\n  public_address: off\n", nil, nil},
+		{"public address ip-cloud", "  url: https://r\n  username: u\n  password_env: P\n  public_address: ip-cloud\n", nil, nil},
+		{"public address unknown", "  url: https://r\n  username: u\n  password_env: P\n  public_address: stun\n", []string{"routeros.public_address"}, nil},
+		{"public address twice", "  url: https://r\n  username: u\n  password_env: P\n  ip_cloud: true\n  public_address: off\n",
+			[]string{"routeros.ip_cloud: ip_cloud and public_address say the same thing twice"}, nil},
 		{"ftp", "  url: ftp://192.168.88.1\n  username: u\n  password_env: P\n", []string{`scheme "ftp" is not supported`}, nil},
 		{"credentials in url", "  url: https://admin:pw@192.168.88.1\n  username: u\n  password_env: P\n", []string{"the url must not carry credentials"}, nil},
 		{"path in url", "  url: https://192.168.88.1/webfig\n  username: u\n  password_env: P\n", []string{"has a path, query or fragment"}, nil},
@@ -74,7 +79,7 @@ func TestRouterOSValidation(t *testing.T) {
 					t.Errorf("warning %q lacks %q", cfg.Warnings[i], want)
 				}
 			}
-			if !cfg.RouterOS.IPCloud || cfg.RouterOS.PollInterval.Seconds() != 10 {
+			if !cfg.RouterOS.IPCloud && tt.name != "public address off" || cfg.RouterOS.PollInterval.Seconds() != 10 {
 				t.Errorf("defaults: %+v", cfg.RouterOS)
 			}
 			if want := DefaultRouterOSTimeout; tt.name == "timeout" {
@@ -131,6 +136,23 @@ func TestInterfaceNamesPerBackend(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "wan.interface") {
 			t.Errorf("%s %q: error does not name the key: %v", tt.backend, tt.name, err)
+		}
+	}
+}
+
+func TestRouterOSPublicAddress(t *testing.T) {
+	base := "  url: https://r\n  username: u\n  password_env: P\n"
+	for _, tt := range []struct {
+		extra    string
+		cloud    bool
+		explicit bool
+	}{{"", true, false}, {"  public_address: ip-cloud\n", true, true}, {"  public_address: off\n", false, true}, {"  ip_cloud: false\n", false, false}} {
+		cfg, err := Parse("t.yaml", []byte(routerosYAML(base+tt.extra)))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.extra, err)
+		}
+		if cfg.RouterOS.IPCloud != tt.cloud || cfg.RouterOS.PublicAddressSet != tt.explicit {
+			t.Errorf("%q: IPCloud %v PublicAddressSet %v, want %v %v", tt.extra, cfg.RouterOS.IPCloud, cfg.RouterOS.PublicAddressSet, tt.cloud, tt.explicit)
 		}
 	}
 }

@@ -42,7 +42,9 @@ type Backend struct {
 	// ipv6: some forward has a literal to6, so Observe reads /ipv6/address and Apply keeps the /ipv6 firewall
 	// items; without it hairpin reads nothing of /ipv6 (Down still clears it).
 	ipv6 bool
-	mu   sync.Mutex
+	// cloudWarned: the warning that IP Cloud is off behind a private WAN address was logged and still holds.
+	cloudWarned bool
+	mu          sync.Mutex
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -406,7 +408,7 @@ func (b *Backend) Observe(ctx context.Context) (plan.Observed, error) {
 		}
 	}
 	if b.cloud {
-		got, err := b.c.do(ctx, http.MethodGet, pathCloud, url.Values{".proplist": {"public-address"}}, nil)
+		got, err := b.c.do(ctx, http.MethodGet, pathCloud, url.Values{".proplist": {"public-address,ddns-enabled"}}, nil)
 		if err != nil {
 			return obs, err
 		}
@@ -414,10 +416,27 @@ func (b *Backend) Observe(ctx context.Context) (plan.Observed, error) {
 			if a, err := netip.ParseAddr(got[0]["public-address"]); err == nil && a.Is4() {
 				obs.Public = a
 			}
+			b.warnCloudOff(got[0]["ddns-enabled"] == "true", obs.WANAddrs)
 		}
 	}
 	return obs, nil
 }
+
+// warnCloudOff says once, while it lasts, that IP Cloud cannot tell the public address behind another NAT
+// because it is off: hairpin does not turn it on (it makes the router report to MikroTik's servers).
+func (b *Backend) warnCloudOff(enabled bool, wan []netip.Addr) {
+	private := slices.ContainsFunc(wan, func(a netip.Addr) bool { return a.IsPrivate() || cgnat.Contains(a) })
+	off := !enabled && private
+	if off && !b.cloudWarned {
+		b.log.Warn("routeros: the WAN address is private and IP Cloud is off, so the router cannot tell its public address; "+
+			"run /ip cloud set ddns-enabled=yes on the router, or set routeros.public_address: off and let wan.public_ip find it",
+			"wan", wan)
+	}
+	b.cloudWarned = off
+}
+
+// cgnat is the shared address space of carrier NAT (RFC 6598), private to the ISP.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // observe6 reads the WAN interface's IPv6 addresses and the LAN interface's (with their prefix length) from
 // /ipv6/address. Disabled, invalid and deprecated addresses are skipped; which of them are global is the

@@ -291,3 +291,64 @@ func removeComment(r *rostest.Router, path, comment string) {
 		}
 	}
 }
+
+// TestDoubleNATWithoutIPCloud: behind an ISP box with IP Cloud off nothing tells the router its public
+// address, so the laptop's connection to it leaves for the ISP box (the article's FiOS failure); the export
+// says what is missing and how to turn IP Cloud on (doing it only when the config asks), and the REST backend
+// logs it. With IP Cloud's address the same rules work (the positive control).
+func TestDoubleNATWithoutIPCloud(t *testing.T) {
+	public := netip.MustParseAddr("198.51.100.7")
+	f := newFixture(t)
+	f.r.Edit(rostest.Address, f.wanID, rostest.Entry{"address": "192.168.1.2/24"})
+	f.r.Add(rostest.Address, rostest.Entry{"address": "10.10.0.1/16", "interface": "bridge"})
+	f.r.SetDefaultRoute("ether1")
+	f.apply(f.desired())
+	v := mustEval(t, f.r, tcp("bridge", laptop, public, 8090))
+	if v.DstNAT || v.OutInterface != "ether1" {
+		t.Fatalf("without IP Cloud the laptop's connection was forwarded: %+v", v)
+	}
+	if !strings.Contains(f.logBuf.String(), "IP Cloud is off") {
+		t.Errorf("the REST backend did not say IP Cloud is off:\n%s", f.logBuf)
+	}
+	f.r.SetSingleton(rostest.Cloud, rostest.Entry{"ddns-enabled": "true", "public-address": public.String()})
+	f.apply(f.desired())
+	if msg := reachesCamera(routerIP)(mustEval(t, f.r, tcp("bridge", laptop, public, 8090)), f.r); msg != "" {
+		t.Errorf("with IP Cloud's address: %s", msg)
+	}
+
+	base := "wan: {interface: ether1, double_nat: auto}\nlan: {interface: bridge}\nforwards: [{name: cam, port: 8090, to: \"192.168.88.180:80\"}]\n"
+	ros := func(extra string) string {
+		return "backend: routeros\nrouteros: {url: https://192.168.88.1, username: u, password_env: P" + extra + "}\n" + base
+	}
+	for _, tt := range []struct {
+		name, yaml string
+		want       []string
+		turnsOn    bool
+	}{
+		{"default", ros(""), []string{"IP Cloud is off on a new router and this script does not turn it on", "run /ip cloud set ddns-enabled=yes yourself",
+			"the WAN address is private and /ip cloud has no public address"}, false},
+		{"public_address: ip-cloud", ros(", public_address: ip-cloud"), []string{"which this turns on"}, true},
+		{"public_address: off", ros(", public_address: off"), []string{"add it to list hairpin-wan yourself"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			script := Script(parseConfig(t, tt.yaml))
+			for _, want := range tt.want {
+				if !strings.Contains(script, want) {
+					t.Errorf("the export does not say %q", want)
+				}
+			}
+			if got := strings.Contains(script, "\n/ip cloud set ddns-enabled=yes\n"); got != tt.turnsOn {
+				t.Errorf("the export turns IP Cloud on: %v, want %v", got, tt.turnsOn)
+			}
+			for _, v := range []string{rostest.Oldest(), rostest.Newest()} {
+				c := checkScript(rostest.MustSchema(v), script)
+				for _, p := range c.problems {
+					t.Errorf("RouterOS %s: %s", v, p)
+				}
+				if tt.turnsOn && !slices.Contains(c.seen, "ip/cloud set") {
+					t.Errorf("the check never saw ip/cloud set")
+				}
+			}
+		})
+	}
+}

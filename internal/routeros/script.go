@@ -123,6 +123,7 @@ func Script(cfg *config.Config) string {
 	w("}")
 	w("")
 	v6 := writeIPv6(w, cfg, d)
+	writePublicAddress(w, cfg)
 	writeUpdater(w, cfg, v6)
 	return b.String()
 }
@@ -352,6 +353,32 @@ func writeHooks(w func(string, ...any), cfg *config.Config, cloud bool) {
 		w("  }")
 	}
 	w("}")
+}
+
+// writePublicAddress says where the public address behind another NAT comes from, and turns IP Cloud on only
+// when the config asks for it (routeros.public_address: ip-cloud): it makes the router report to MikroTik's
+// servers, which is the user's choice.
+func writePublicAddress(w func(string, ...any), cfg *config.Config) {
+	if cfg.WAN.DoubleNAT == config.DoubleNATOff {
+		return
+	}
+	switch {
+	case !doubleNATCloud(cfg):
+		w("# Behind another NAT LAN clients use the public address; with routeros.public_address: off nothing here")
+		w("# finds it: add it to list %s yourself (/ip firewall address-list add list=%s address=PUBLIC).", ListWAN, ListWAN)
+	case cfg.RouterOS != nil && cfg.RouterOS.PublicAddressSet:
+		w("# routeros.public_address: ip-cloud: behind another NAT the updater reads the public address from IP Cloud,")
+		w("# RouterOS's own detection, which this turns on. It makes the router report to MikroTik's cloud servers")
+		w("# and gives it a name under sn.mynetname.net.")
+		w("/ip cloud set ddns-enabled=yes")
+	default:
+		w("# Behind another NAT LAN clients use the public address, which the updater reads from IP Cloud (/ip cloud).")
+		w("# IP Cloud is off on a new router and this script does not turn it on (it reports to MikroTik's servers):")
+		w("# run /ip cloud set ddns-enabled=yes yourself, or set routeros.public_address: ip-cloud to have the export")
+		w("# do it, or add the public address to list %s yourself. Without any of them the updater logs a warning", ListWAN)
+		w("# while the WAN address is private.")
+	}
+	w("")
 }
 
 // doubleNATCloud reports whether the updater adds the public address /ip cloud detects: behind a possible
