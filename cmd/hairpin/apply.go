@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -14,7 +15,6 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/backends"
 	"github.com/hairpin-nat/hairpin/internal/config"
-	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
@@ -51,12 +51,13 @@ func showCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			obs, notes, _ := nft.Observe(cfg, true)
-			d, warns := plan.Build(cfg, obs, plan.Options{})
+			p := backends.Preview(cfg)
+			obs, notes := p.Observe()
+			d, warns := plan.Build(cfg, obs, p.PlanOptions)
 			for _, n := range append(notes, warns...) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note: "+n)
 			}
-			fmt.Fprint(cmd.OutOrStdout(), nft.Render(d))
+			fmt.Fprint(cmd.OutOrStdout(), p.Render(d))
 			return nil
 		},
 	}
@@ -87,7 +88,12 @@ func applyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if hosts := plan.Hosts(cfg); len(hosts) > 0 && cfg.Backend != config.BackendRouterOS { // RouterOS resolves the names in its address lists itself
+			// A backend that takes no host addresses (RouterOS) resolves the names in its address lists itself.
+			hosts := plan.Hosts(cfg)
+			if _, ok := drv.Backend.(backend.HostUpdater); !ok {
+				hosts = nil
+			}
+			if len(hosts) > 0 {
 				var failed map[string]error
 				obs.HostAddrs, failed = allowdns.LookupOnce(cmd.Context(), cfg.Daemon.Resolver, hosts)
 				for _, h := range hosts {
@@ -96,7 +102,9 @@ func applyCmd() *cobra.Command {
 					}
 				}
 			}
-			d, warns := plan.Build(cfg, obs, plan.Options{NoMasquerade: noMasq})
+			opts := drv.PlanOptions
+			opts.NoMasquerade = noMasq
+			d, warns := plan.Build(cfg, obs, opts)
 			for _, w := range warns {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
 			}
@@ -104,8 +112,9 @@ func applyCmd() *cobra.Command {
 				return err
 			}
 			requests := ""
-			if drv.Requests != nil {
-				requests = " (" + drv.Requests() + ")"
+			if rc, ok := drv.Backend.(backend.RequestCounter); ok {
+				reads, writes := rc.Requests()
+				requests = fmt.Sprintf(" (%d reads, %d writes)", reads, writes)
 			}
 			on := fmt.Sprint(d.WANAddrs)
 			if d.V6 != nil {
@@ -177,8 +186,8 @@ func openChanging(cfg *config.Config, logger *slog.Logger) (*backend.Driver, err
 	if err != nil {
 		return nil, err
 	}
-	if drv.CanChange != nil {
-		if err := drv.CanChange(); err != nil {
+	if cc, ok := drv.Backend.(backend.ChangeChecker); ok {
+		if err := cc.CanChange(); err != nil {
 			closeBackend(drv)
 			return nil, err
 		}
@@ -187,7 +196,7 @@ func openChanging(cfg *config.Config, logger *slog.Logger) (*backend.Driver, err
 }
 
 func closeBackend(drv *backend.Driver) {
-	if drv.Close != nil {
-		_ = drv.Close()
+	if c, ok := drv.Backend.(io.Closer); ok {
+		_ = c.Close()
 	}
 }

@@ -37,7 +37,7 @@ func doctorCmd() *cobra.Command {
 				defer closeBackend(drv)
 				fs = append(fs, drv.Doctor(cmd.Context())...)
 			}
-			if drv != nil && drv.Local {
+			if drv != nil && isLocal(drv) {
 				fs = append(fs, upstream.Doctor(cmd.Context(), cfg)...)
 			}
 			fs = append(fs, doctorDaemon(cmd.Context(), cfg)...)

@@ -88,7 +88,7 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 			}
 			return publicip.NewDiscoverer(sources, publicip.Options{Logger: logger, UserAgent: userAgent(version)})
 		},
-		DetectDSLite:    drv.DetectDSLite,
+		DetectDSLite:    detectDSLite(drv),
 		NewUpstream:     upstreamMapper(logger, drv),
 		NewProber:       newProber(logger),
 		UpstreamGateway: upstream.DefaultGateway,
@@ -128,11 +128,25 @@ func userAgent(version string) string {
 	return "hairpin/" + version + " (+https://github.com/hairpin-nat/hairpin)"
 }
 
+// isLocal reports whether drv's router is this machine (backend.Local).
+func isLocal(drv *backend.Driver) bool {
+	_, ok := drv.Backend.(backend.Local)
+	return ok
+}
+
+// detectDSLite is the daemon's DS-Lite check: this machine's routes, when the router is this machine.
+func detectDSLite(drv *backend.Driver) func() (bool, string, error) {
+	if l, ok := drv.Backend.(backend.Local); ok {
+		return l.DetectDSLite
+	}
+	return nil
+}
+
 // upstreamMapper builds the daemon's upstream mapper. It runs on this machine, so it maps for a Linux router
 // only: a RouterOS router asks its own box (MikroTik's /ip/upnp is a UPnP server, not a client).
 func upstreamMapper(logger *slog.Logger, drv *backend.Driver) func(cfg *config.Config) (daemon.Upstream, error) {
 	return func(cfg *config.Config) (daemon.Upstream, error) {
-		if !drv.Local {
+		if !isLocal(drv) {
 			return nil, errors.New("wan.upstream maps ports from the router itself; hairpin does it with backend linux only")
 		}
 		return upstream.New(cfg.WAN.Upstream, upstream.Options{Logger: logger, StateDir: cfg.StateDir})

@@ -10,7 +10,9 @@ import (
 
 // Driver is everything the commands and the daemon need from one backend. Each backend package has one
 // constructor that returns it (nft.Open, routeros.Open); backends.Open picks the constructor by the config's
-// backend kind, the only place that compares it.
+// backend kind, the only place that compares it. Every field is set. What only some backends can do is an
+// optional interface of Backend (Installer, Local, ChangeChecker, RequestCounter, HostUpdater, IPv6Updater,
+// TwoStepWAN, io.Closer), asked for with a type assertion.
 type Driver struct {
 	Backend
 	// Observe reads the router's addresses now. A WAN or LAN interface that does not exist is an error.
@@ -20,25 +22,44 @@ type Driver struct {
 	Watch func(ctx context.Context, cfg *config.Config) (<-chan plan.Observed, error)
 	// Doctor checks this machine or router for what the backend needs.
 	Doctor func(ctx context.Context) []doctor.Finding
-	// Installed reports whether hairpin's rules are in place, for status without a daemon; nil when the
-	// backend cannot tell cheaply.
-	Installed func(ctx context.Context) (bool, error)
-	// Local is true when the router is this machine: its interfaces, routes and the box in front of it are
-	// reachable from here (wan.upstream mapping and its doctor check run only then).
-	Local bool
-	// DetectDSLite looks for a DS-Lite tunnel in this machine's routes; nil when the routes that matter are
-	// on another machine (a MikroTik).
-	DetectDSLite func() (bool, string, error)
+	// PlanOptions says what the backend cannot do that changes the plan (plan.Options.NoIIDTargets).
+	PlanOptions plan.Options
 	// At says where the rules go, for the command's messages: "" for this machine, " at https://router".
 	At string
-	// Requests describes the work done so far for the command's summary ("4 reads, 5 writes"); nil when there
-	// is nothing worth saying.
-	Requests func() string
 	// Removed says what Down removed, for the command's message.
 	Removed func() string
-	// CanChange says why this process cannot change anything (nftables needs root), before a command or the
-	// daemon starts; nil when nothing is known to be missing.
-	CanChange func() error
-	// Close releases connections; nil when there are none.
-	Close func() error
+}
+
+// Preview is what `hairpin show` needs of a config's backend, without root, a connection or a secret.
+type Preview struct {
+	// Observe reads the interfaces the config names, leaving out (with a note) any that is missing.
+	Observe func() (plan.Observed, []string)
+	// PlanOptions is the backend's, as in Driver.
+	PlanOptions plan.Options
+	// Render is the rules the plan gives, as text.
+	Render func(d *plan.Desired) string
+}
+
+// Installer is a backend that tells cheaply whether hairpin's rules are in place, for status without a
+// daemon (nftables).
+type Installer interface {
+	Installed(ctx context.Context) (bool, error)
+}
+
+// Local is a backend whose router is this machine (nftables): its interfaces, routes and the box in front of
+// it are reachable from here, so wan.upstream mapping and its doctor check run only then.
+type Local interface {
+	// DetectDSLite looks for a DS-Lite tunnel in this machine's routes.
+	DetectDSLite() (bool, string, error)
+}
+
+// ChangeChecker is a backend that knows, before a command or the daemon starts, whether this process can
+// change anything (nftables needs root).
+type ChangeChecker interface {
+	CanChange() error
+}
+
+// RequestCounter is a backend that works by requests worth counting in the command's summary (RouterOS).
+type RequestCounter interface {
+	Requests() (reads, writes int64)
 }

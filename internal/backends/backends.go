@@ -22,3 +22,13 @@ func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
 	}
 	return nil, fmt.Errorf("unknown backend %q", cfg.Backend)
 }
+
+// Preview is what `hairpin show` prints for cfg. show prints the nftables rules, its documented output, for
+// either backend, planned with the backend's own options; a MikroTik's script is `hairpin export routeros`.
+func Preview(cfg *config.Config) backend.Preview {
+	p := nft.Preview(cfg)
+	if cfg.Backend == config.BackendRouterOS {
+		p.PlanOptions = routeros.PlanOptions
+	}
+	return p
+}

@@ -279,15 +279,22 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	d.applyFull(ctx, l, "start")
+	d.settle(ctx, l, "start")
+	d.heartbeat(ctx)
+	return nil
+}
+
+// settle is the end of both start and reload, in one place so the two cannot drift: install the rules for
+// the config and addresses now, then bring what follows from them (upstream mappings, reachability, the
+// prober, public-address discovery, DDNS) up to date.
+func (d *Daemon) settle(ctx context.Context, l *loop, why string) {
+	d.applyFull(ctx, l, why)
 	d.startUpstream(ctx)
 	d.feedUpstream()
 	d.classify()
 	d.startProber()
 	d.maybeDiscover(ctx, l)
 	d.feedDDNS()
-	d.heartbeat(ctx)
-	return nil
 }
 
 func (d *Daemon) startObserver(ctx context.Context, l *loop) error {

@@ -90,13 +90,7 @@ func (d *Daemon) doReload(ctx context.Context, l *loop, cfg *config.Config) erro
 	}
 	d.event(slog.LevelInfo, "config reloaded", "forwards", len(cfg.Forwards))
 	d.refreshControl(cfg)
-	d.applyFull(ctx, l, "reload")
-	d.startUpstream(ctx)
-	d.feedUpstream()
-	d.classify()
-	d.startProber()
-	d.maybeDiscover(ctx, l)
-	d.feedDDNS()
+	d.settle(ctx, l, "reload")
 	return nil
 }
 

@@ -137,7 +137,8 @@ func (d *Daemon) Status(ctx context.Context) Status {
 // addresses, so that `hairpin status` answers after a one-shot `hairpin apply` too. The plan is the one apply
 // would make now; allow lists' hostnames are not looked up.
 func Installed(ctx context.Context, cfg *config.Config, drv *backend.Driver) (Status, error) {
-	if drv.Installed == nil {
+	inst, isInst := drv.Backend.(backend.Installer)
+	if !isInst {
 		return Status{}, fmt.Errorf("backend %s cannot tell what is installed without the daemon", cfg.Backend)
 	}
 	obs, oerr := drv.Observe(ctx)
@@ -145,11 +146,11 @@ func Installed(ctx context.Context, cfg *config.Config, drv *backend.Driver) (St
 	if oerr != nil {
 		s.LastError = oerr.Error()
 	}
-	ok, err := drv.Installed(ctx)
+	ok, err := inst.Installed(ctx)
 	if err != nil {
 		return s, err
 	}
-	d, _ := plan.Build(cfg, obs, plan.Options{})
+	d, _ := plan.Build(cfg, obs, drv.PlanOptions)
 	var installed *plan.Desired
 	var counters map[string]backend.Counter
 	if ok {

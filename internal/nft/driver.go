@@ -33,20 +33,39 @@ func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
 			obs, _, err := Observe(cfg, false)
 			return obs, err
 		},
-		Watch:        watcher(wan.WatchOptions{Logger: logger}),
-		Doctor:       func(ctx context.Context) []doctor.Finding { return b.doctor(ctx, cfg) },
-		Installed:    b.Installed,
-		Local:        true,
-		DetectDSLite: reach.DetectDSLite,
-		Removed:      func() string { return "removed table ip " + Table },
-		CanChange: func() error {
-			if !isRoot() {
-				return errNeedRoot
-			}
-			return nil
-		},
-		Close: b.Close,
+		Watch:   watcher(wan.WatchOptions{Logger: logger}),
+		Doctor:  func(ctx context.Context) []doctor.Finding { return b.doctor(ctx, cfg) },
+		Removed: func() string { return "removed table ip " + Table },
 	}, nil
+}
+
+// Preview is the Linux backend's part of `hairpin show`: the interfaces read leniently, and the nftables
+// script of the plan.
+func Preview(cfg *config.Config) backend.Preview {
+	return backend.Preview{
+		Observe: func() (plan.Observed, []string) {
+			obs, notes, _ := Observe(cfg, true)
+			return obs, notes
+		},
+		Render: Render,
+	}
+}
+
+var (
+	_ backend.Installer     = (*Backend)(nil)
+	_ backend.Local         = (*Backend)(nil)
+	_ backend.ChangeChecker = (*Backend)(nil)
+)
+
+// DetectDSLite implements backend.Local: the router is this machine.
+func (b *Backend) DetectDSLite() (bool, string, error) { return reach.DetectDSLite() }
+
+// CanChange implements backend.ChangeChecker: changing nftables needs root.
+func (b *Backend) CanChange() error {
+	if !isRoot() {
+		return errNeedRoot
+	}
+	return nil
 }
 
 // Observe reads the interfaces named in the config once. A missing interface is an error, unless lenient:

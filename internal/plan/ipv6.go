@@ -42,7 +42,7 @@ const (
 )
 
 // build6 computes the IPv6 side; nil when no forward names an IPv6 target.
-func build6(cfg *config.Config, obs Observed) (*Desired6, []string) {
+func build6(cfg *config.Config, obs Observed, opt Options) (*Desired6, []string) {
 	any6 := false
 	for _, f := range cfg.Forwards {
 		any6 = any6 || f.To6.IsValid()
@@ -70,7 +70,7 @@ func build6(cfg *config.Config, obs Observed) (*Desired6, []string) {
 			// The config refuses this; a plan built some other way must still not open a guarded forward.
 			d.Off = append(d.Off, Off6{f.Name, OffGuarded})
 			continue
-		case f.To6.IID && cfg.Backend == config.BackendRouterOS:
+		case f.To6.IID && opt.NoIIDTargets:
 			d.Off = append(d.Off, Off6{f.Name, OffIIDRouterOS})
 			continue
 		case f.To6.IID && !hasPrefix:

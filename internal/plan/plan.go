@@ -94,6 +94,9 @@ type Guard struct {
 // Options are knobs that are not in the config file.
 type Options struct {
 	NoMasquerade bool
+	// NoIIDTargets is set by a backend that cannot follow the LAN prefix (RouterOS): a to6 named by its
+	// interface identifier stays IPv4 only there (OffIIDRouterOS).
+	NoIIDTargets bool
 }
 
 // Build computes the desired state. It returns warnings for things that work but surprise users.
@@ -131,7 +134,7 @@ func Build(cfg *config.Config, obs Observed, opt Options) (*Desired, []string) {
 	}
 	d.AllowSets, d.Guards = guards(cfg, obs.HostAddrs)
 	var warns6 []string
-	d.V6, warns6 = build6(cfg, obs)
+	d.V6, warns6 = build6(cfg, obs, opt)
 	warns = append(warns, warns6...)
 	if len(d.WANAddrs) == 0 {
 		warns = append(warns, fmt.Sprintf("WAN interface %s has no IPv4 address yet; forwards start working when it gets one", cfg.WAN.Interface))

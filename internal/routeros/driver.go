@@ -12,6 +12,12 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
+// PlanOptions is what the RouterOS backend cannot do that changes the plan: following the LAN prefix for a
+// to6 named by its interface identifier would take a script on the router.
+var PlanOptions = plan.Options{NoIIDTargets: true}
+
+var _ backend.RequestCounter = (*Backend)(nil)
+
 // Open is the RouterOS backend for a config: the REST API is the datapath, and polling /ip/address (and
 // /ip/cloud) every routeros.poll_interval replaces netlink events. Nothing is sent until the first call.
 func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
@@ -29,12 +35,9 @@ func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
 		Watch: func(ctx context.Context, cfg *config.Config) (<-chan plan.Observed, error) {
 			return b.poll(ctx, cfg.RouterOS.PollInterval, func(err error) { logger.Warn("polling the router failed", "error", err) }), nil
 		},
-		Doctor: func(ctx context.Context) []doctor.Finding { return b.doctor(ctx) },
-		At:     " at " + url,
-		Requests: func() string {
-			reads, writes := b.Requests()
-			return fmt.Sprintf("%d reads, %d writes", reads, writes)
-		},
+		Doctor:      func(ctx context.Context) []doctor.Finding { return b.doctor(ctx) },
+		PlanOptions: PlanOptions,
+		At:          " at " + url,
 		Removed: func() string {
 			_, writes := b.Requests()
 			return fmt.Sprintf("removed hairpin's %d items from %s; items without the %s marker were left alone", writes, url, MarkerPrefix)

@@ -112,7 +112,7 @@ func (f *fixture) desired() *plan.Desired {
 	if err != nil {
 		f.t.Fatalf("Observe: %v", err)
 	}
-	d, _ := plan.Build(f.cfg, obs, plan.Options{})
+	d, _ := plan.Build(f.cfg, obs, PlanOptions)
 	return d
 }
 

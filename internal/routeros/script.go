@@ -28,7 +28,7 @@ const CheckedReleases = "7.9 to 7.24rc3"
 // the same markers as the REST backend, so running it again (or `hairpin down`) replaces or removes exactly
 // what it added.
 func Script(cfg *config.Config) string {
-	d, _ := plan.Build(cfg, plan.Observed{}, plan.Options{})
+	d, _ := plan.Build(cfg, plan.Observed{}, PlanOptions)
 	// Offline there is no address to decide double NAT by. The WAN-interface rules only match packets that
 	// arrive on the WAN for the router itself, so with a public address on the WAN they duplicate the
 	// address-list rules harmlessly; only double_nat: off leaves them out.
