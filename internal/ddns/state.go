@@ -37,8 +37,10 @@ type state struct {
 	NextRetry   time.Time  `json:"next_retry,omitzero"`
 	Wait        string     `json:"wait,omitempty"`
 	Failures    int        `json:"failures,omitempty"`
-	LastError   string     `json:"last_error,omitempty"`
-	Warning     string     `json:"warning,omitempty"` // the provider accepted the update with a remark
+	// Refusals counts the refusals in a row that hold once there are enough of them (provider.Error.HoldAfter).
+	Refusals  int    `json:"refusals_in_a_row,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+	Warning   string `json:"warning,omitempty"` // the provider accepted the update with a remark
 }
 
 // configHash covers the entry's config (its line number aside) and the secrets' values, so that fixing a

@@ -103,6 +103,7 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	}
 	err = e.clean(err)
 	h.mu.Lock()
+	err = repeated(h, err)
 	// The outcome is dated when it arrived: an update may take up to UpdateTimeout, and a retry planned from
 	// the time it was sent would show in status as earlier than the failure.
 	wait := e.record(h, addr, answer, err, e.clock.Now())
@@ -170,11 +171,32 @@ func (e *Engine) clean(err error) error {
 		return &provider.Error{Kind: provider.ErrTransient, Msg: e.scrub(err.Error())}
 	}
 	c := *pe
-	c.Answer, c.Msg = e.answer(c.Answer), e.scrub(c.Msg)
+	c.Answer, c.Msg, c.HoldMsg = e.answer(c.Answer), e.scrub(c.Msg), e.scrub(c.HoldMsg)
 	if c.Err != nil {
 		c.Err = errors.New(e.scrub(c.Err.Error()))
 	}
 	return &c
+}
+
+// repeated counts, under h.mu, the refusals that hold only when they come several times in a row
+// (provider.Error.HoldAfter) in h's state, which is saved: a provider lives only as long as one engine, and
+// counted in the provider the row started again at every run, so it never held. The last of too many in a row
+// becomes the hold; any other outcome ends the row.
+func repeated(h *host, err error) error {
+	pe, _ := err.(*provider.Error) // clean made every error one
+	if pe == nil || pe.HoldAfter <= 0 || pe.Kind != provider.ErrTransient {
+		h.st.Refusals = 0
+		return err
+	}
+	h.st.Refusals++
+	if h.st.Refusals < pe.HoldAfter {
+		c := *pe
+		c.Msg += fmt.Sprintf(" (%d of %d in a row before updates are held)", h.st.Refusals, pe.HoldAfter)
+		return &c
+	}
+	held := provider.Hold(pe.Answer, pe.HoldMsg)
+	held.Auth = true
+	return held
 }
 
 // record updates h's state, under h.mu, after an update of addr (err already cleaned) and returns the wait before the next try.

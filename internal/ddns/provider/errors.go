@@ -39,6 +39,12 @@ type Error struct {
 	RetryAfter time.Duration // with ErrRetryLater
 	Msg        string        // what it means for the user
 	Err        error         // cause, if any; never carries a secret
+	// HoldAfter, on a transient error, marks a refusal that could have been forged (an unsigned DNS answer)
+	// but is meant when it comes HoldAfter times in a row: the engine counts the row in the hostname's saved
+	// state, across restarts and `hairpin ddns update` runs, and holds (a credentials hold, for HoldMsg's
+	// reason) at the last. Any other outcome ends the row.
+	HoldAfter int
+	HoldMsg   string
 }
 
 func (e *Error) Error() string {

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -67,9 +66,6 @@ type rfc2136 struct {
 	secret string
 	ttl    uint32
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
-
-	mu       sync.Mutex
-	unsigned int // unsigned or unverified error answers in a row
 }
 
 var _ provider.Provider = (*rfc2136)(nil)
@@ -236,7 +232,6 @@ func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if cerr != nil {
 		return "", p.count(cerr, false)
 	}
-	p.count(nil, false)
 	// NOERROR is not proof: the server may have applied nothing (an update policy that drops what it does not
 	// allow, a record type clash). Success is what the server serves afterwards.
 	held, err := p.lookup(ctx, rrtype)
@@ -252,19 +247,13 @@ func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	return answer, nil
 }
 
-// count keeps the tally of untrusted error answers and turns the last of too many in a row into a hold. keyOK
-// says a signed query showed that the server accepts the key.
+// count marks an untrusted error answer as one that holds when it repeats UnsignedRefusalsToHold times in a
+// row; the engine keeps the count, in the hostname's saved state. keyOK says a signed query showed that the
+// server accepts the key.
 func (p *rfc2136) count(err *provider.Error, keyOK bool) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err == nil || !errors.Is(err, errUnsigned) {
-		p.unsigned = 0
-		if err == nil {
-			return nil
-		}
+	if !errors.Is(err, errUnsigned) {
 		return err
 	}
-	p.unsigned++
 	if now := time.Now(); now.Before(PlausibleClock) {
 		// PowerDNS refuses a clock off by more than the probe's widest window (18 hours) just like a wrong key.
 		// A router without a real-time clock boots in 1970 or thereabouts: until NTP has set the clock, a
@@ -273,20 +262,16 @@ func (p *rfc2136) count(err *provider.Error, keyOK bool) error {
 			now.UTC().Format(time.RFC3339))
 		return err
 	}
-	if p.unsigned < UnsignedRefusalsToHold {
-		err.Msg += fmt.Sprintf(" (%d of %d in a row before updates are held)", p.unsigned, UnsignedRefusalsToHold)
-		return err
-	}
 	key := strings.TrimSuffix(p.key, ".")
 	why := fmt.Sprintf("check that it knows tsig_key %s with this secret and algorithm, and that its update policy "+
 		"allows the key this name", key)
 	if keyOK {
 		why = fmt.Sprintf("it accepts key %s for a change-nothing update, so its update policy does not allow the key this name", key)
 	}
-	held := provider.Hold(err.Answer, fmt.Sprintf("the server refused %d signed updates in a row over TCP without "+
-		"a valid TSIG record in its answers: %s", p.unsigned, why))
-	held.Auth = true
-	return held
+	err.HoldAfter = UnsignedRefusalsToHold
+	err.HoldMsg = fmt.Sprintf("the server refused %d signed updates in a row over TCP without a valid TSIG record in its "+
+		"answers: %s", UnsignedRefusalsToHold, why)
+	return err
 }
 
 // probeAt sends a signed update that cannot change anything, its only content the prerequisite that a name

@@ -181,9 +181,9 @@ func newProvider(t *testing.T, server string) *rfc2136 {
 	return p.(*rfc2136)
 }
 
-// TestUnsignedRefusals: an unsigned REFUSED to a signed update is transient the first times and holds only
-// when it keeps coming, over TCP; nothing goes over UDP. A probe that the server does not sign either leaves
-// the clock out of it.
+// TestUnsignedRefusals: an unsigned REFUSED to a signed update is transient, marked to hold when it comes
+// UnsignedRefusalsToHold times in a row (the engine counts the row), over TCP; nothing goes over UDP. A probe
+// that the server does not sign either leaves the clock out of it. The engine's side is TestUnsignedRefusalsHoldAcrossRuns.
 func TestUnsignedRefusals(t *testing.T) {
 	f := newFakeServer(t, func(req *dns.Msg) *dns.Msg {
 		r := new(dns.Msg)
@@ -192,38 +192,26 @@ func TestUnsignedRefusals(t *testing.T) {
 	})
 	p := newProvider(t, f.addr)
 	addr := netip.MustParseAddr("203.0.113.10")
-	for i := 1; i <= UnsignedRefusalsToHold; i++ {
-		_, err := p.Update(context.Background(), addr)
-		last := i == UnsignedRefusalsToHold
-		if provider.IsHold(err) != last || !last && !errors.Is(err, provider.ErrTransient) {
-			t.Fatalf("try %d: err = %v", i, err)
-		}
-		if last && (!provider.IsAuth(err) || !strings.Contains(err.Error(), "3 signed updates in a row over TCP")) {
-			t.Errorf("hold = %v", err)
-		}
-		t.Logf("try %d: %v", i, err)
+	_, err := p.Update(context.Background(), addr)
+	var pe *provider.Error
+	if !errors.As(err, &pe) || !errors.Is(err, provider.ErrTransient) || provider.IsHold(err) {
+		t.Fatalf("err = %v, want a transient error", err)
 	}
-	if n, udp := f.updates(); n < UnsignedRefusalsToHold || udp != 0 {
+	if pe.HoldAfter != UnsignedRefusalsToHold || !strings.Contains(pe.HoldMsg, "3 signed updates in a row over TCP") {
+		t.Errorf("hold after %d: %q", pe.HoldAfter, pe.HoldMsg)
+	}
+	if n, udp := f.updates(); n < 1 || udp != 0 {
 		t.Errorf("%d updates over TCP and %d datagrams over UDP", n, udp)
 	}
 
 	// A router clock that cannot be right (no real-time clock, NTP not synced yet) never holds on refusals
 	// that may be the clock's fault.
-	q := newProvider(t, f.addr)
 	saved := PlausibleClock
 	PlausibleClock = time.Now().Add(time.Hour)
-	for i := range UnsignedRefusalsToHold + 1 {
-		if _, err := q.Update(context.Background(), addr); provider.IsHold(err) || !strings.Contains(err.Error(), "cannot be right") {
-			t.Fatalf("try %d with an implausible clock: %v", i+1, err)
-		}
-	}
-	PlausibleClock = saved
-
-	// Negative control: a signed answer in between starts the count again.
-	p.unsigned = UnsignedRefusalsToHold - 1
-	p.count(nil, false)
-	if _, err := p.Update(context.Background(), addr); provider.IsHold(err) {
-		t.Errorf("held after the count was reset: %v", err)
+	defer func() { PlausibleClock = saved }()
+	_, err = p.Update(context.Background(), addr)
+	if !errors.As(err, &pe) || pe.HoldAfter != 0 || !strings.Contains(err.Error(), "cannot be right") {
+		t.Fatalf("with an implausible clock: %v (hold after %d)", err, pe.HoldAfter)
 	}
 }
 
