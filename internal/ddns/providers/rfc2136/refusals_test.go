@@ -36,8 +36,8 @@ func TestUnsignedRefusalsHoldAcrossRuns(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MDA=\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	entry := provider.Entry{Provider: "rfc2136", Hostname: "home.example.net", Server: server, Zone: "example.net",
-		TSIGKey: "hairpin-key", TSIGSecretFile: secretFile, TTL: 60}
+	entry := provider.Entry{Provider: "rfc2136", Hostname: "home.example.net", Settings: &rfc2136.Settings{Server: server, Zone: "example.net",
+		TSIGKey: "hairpin-key", TSIGAlgorithm: "hmac-sha256", TSIGSecretFile: secretFile, TTL: 60}}
 	dir := t.TempDir()
 	run := func() error {
 		e, err := ddns.New([]provider.Entry{entry}, dir, "hairpin-test", slog.New(slog.NewTextHandler(io.Discard, nil)))
