@@ -38,7 +38,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   for pkg in "${need[@]}"; do
     case "$pkg" in
-    bind9) unit=named ;; knot) unit=knot ;; pdns-server) unit=pdns ;; miniupnpd-nftables) unit=miniupnpd ;; *) continue ;;
+    bind9) unit=named ;; knot) unit=knot ;; pdns-server) unit=pdns ;; miniupnpd-nftables) unit=miniupnpd ;; prometheus) unit=prometheus ;;
+    *) continue ;;
     esac
     if have systemctl && [ -d /run/systemd/system ]; then systemctl disable --quiet "$unit" 2>/dev/null || true; fi
   done
