@@ -5,6 +5,7 @@ GO ?= go
 GOBIN := $(shell $(GO) env GOPATH)/bin
 BIN := bin/hairpin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 .PHONY: all build deps deps-lab lab test lint unit bench fuzz clean
 
@@ -17,7 +18,7 @@ deps:
 	./scripts/deps-test.sh
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/hairpin
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/hairpin
 
 lab: deps-lab build
 	./$(BIN) lab --ipv6

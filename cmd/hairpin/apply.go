@@ -31,6 +31,10 @@ func checkCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if len(cfg.Forwards) == 0 && len(cfg.DDNS) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (dynamic DNS only: no forwards, %d ddns entries, backend %s)\n", path, len(cfg.DDNS), cfg.Backend)
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d forwards, backend %s)\n", path, len(cfg.Forwards), cfg.Backend)
 			return nil
 		},

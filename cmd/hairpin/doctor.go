@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -24,6 +26,9 @@ func doctorCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var fs []doctor.Finding
 			cfg, err := config.Load(path)
+			if errors.Is(err, os.ErrNotExist) {
+				err = missingConfig(path)
+			}
 			if err != nil {
 				fs = append(fs, doctor.Finding{Level: doctor.Fail, What: "config " + path + ":\n      " + strings.ReplaceAll(err.Error(), "\n", "\n      "), Fix: "fix the config (hairpin check -c " + path + ")"})
 				return doctor.Report(cmd.OutOrStdout(), fs)

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -16,8 +18,12 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time: make build and make dist pass
+// -ldflags "-X main.version=V -X main.commit=C".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
 
 // Exit codes: config errors are the user's to fix (2); anything else that fails at run time is 1.
 const (
@@ -52,14 +58,17 @@ func run(ctx context.Context, version string, args []string, stdout, stderr io.W
 		Short:         "Port forwarding with hairpin NAT that follows the WAN address",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 	}
+	root.SetVersionTemplate(versionLine(version) + "\n")
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetContext(ctx)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return configError{err} })
-	root.AddCommand(versionCmd(version), checkCmd(), showCmd(), applyCmd(), downCmd(), runCmd(version), statusCmd(),
+	root.AddCommand(versionCmd(version), initCmd(), checkCmd(), showCmd(), applyCmd(), downCmd(), runCmd(version), statusCmd(),
 		doctorCmd(), ddnsCmd(version), exportCmd(), labCmd(), probeCmd(), probeServerCmd())
+	needSubcommand(root)
 	err := root.Execute()
 	if err == nil {
 		return exitOK
@@ -71,8 +80,8 @@ func run(ctx context.Context, version string, args []string, stdout, stderr io.W
 		fmt.Fprintln(stderr, cfgErrs.Error())
 		fmt.Fprintf(stderr, "%d error(s) in the config; nothing was changed\n", cfgErrs.Count())
 		return exitConfig
-	case errors.As(err, &ce):
-		fmt.Fprintln(stderr, "hairpin: "+ce.Error())
+	case errors.As(err, &ce), usageError(err):
+		fmt.Fprintln(stderr, "hairpin: "+err.Error())
 		return exitConfig
 	default:
 		fmt.Fprintln(stderr, "hairpin: "+err.Error())
@@ -80,13 +89,49 @@ func run(ctx context.Context, version string, args []string, stdout, stderr io.W
 	}
 }
 
+// needSubcommand makes every group of commands (ddns, export, ...) refuse to run alone or with an unknown
+// subcommand, as a usage error, instead of printing its help and exiting 0.
+func needSubcommand(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		needSubcommand(sub)
+	}
+	if c.HasParent() && c.HasSubCommands() && !c.Runnable() {
+		c.Args = cobra.NoArgs
+		c.RunE = func(cmd *cobra.Command, _ []string) error {
+			var names []string
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			return configError{fmt.Errorf("%s needs a subcommand: %s (see %s --help)", cmd.CommandPath(), strings.Join(names, ", "), cmd.CommandPath())}
+		}
+	}
+}
+
+// usageError recognises cobra's own errors for a command line it cannot run (an unknown command, a wrong
+// number of arguments): like a bad flag, they are the user's to fix and exit 2.
+func usageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command ", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func versionLine(version string) string {
+	return fmt.Sprintf("hairpin %s (commit %s, %s)", version, commit, runtime.Version())
+}
+
 func versionCmd(version string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, the commit and the Go version it was built with",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), "hairpin "+version)
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine(version))
 			return nil
 		},
 	}
@@ -105,6 +150,9 @@ func loadConfigWith(cmd *cobra.Command, path string, load func(string) (*config.
 		if errors.As(err, &errs) {
 			return nil, err
 		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, configError{missingConfig(path)}
+		}
 		return nil, configError{fmt.Errorf("reading config: %w", err)}
 	}
 	for _, w := range cfg.Warnings {
@@ -113,6 +161,14 @@ func loadConfigWith(cmd *cobra.Command, path string, load func(string) (*config.
 	return cfg, nil
 }
 
+// defaultConfig is where the config lives unless -c says otherwise; hairpin init writes it there.
+const defaultConfig = "/etc/hairpin/hairpin.yaml"
+
 func configFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVarP(dst, "config", "c", "/etc/hairpin/hairpin.yaml", "config file")
+	cmd.Flags().StringVarP(dst, "config", "c", defaultConfig, "config file")
+}
+
+// missingConfig says what to do when there is no config yet.
+func missingConfig(path string) error {
+	return fmt.Errorf("%s does not exist: write one with `hairpin init` (see hairpin init --help), or start from a file in examples/", path)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -117,7 +118,8 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 		}
 	}()
 	go func() {
-		if err := d.ServeListener(ctx, listener); err != nil {
+		// Stopping closes the listener under it: that is the end of serving, not a failure.
+		if err := d.ServeListener(ctx, listener); err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 			logger.Error("status listener failed; hairpin status will not answer", "error", err)
 		}
 	}()

@@ -189,7 +189,7 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 		return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: fmt.Sprintf("the file is %d bytes, more than the limit of %d (%d MiB)", len(data), MaxFileSize, MaxFileSize>>20),
 			Hint: "a config of 50,000 forwards is about 3 MB; check that this is the right file"}}
 	}
-	d := &decoder{file: file}
+	d := &decoder{file: file, data: data}
 	cfg := &Config{File: file, Backend: BackendLinux, StateDir: DefaultStateDir,
 		WAN: WAN{DoubleNAT: DoubleNATAuto, PublicIPEvery: DefaultPublicIPEvery,
 			Upstream: Upstream{Mode: UpstreamOff, Lease: DefaultUpstreamLease}},
@@ -201,7 +201,7 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "run `hairpin init` to write a starter config, or start from one in examples/"}}
 		}
-		return nil, Errors{yamlSyntaxIssue(file, err)}
+		return nil, Errors{yamlSyntaxIssue(file, data, err)}
 	}
 	doc := root.Content[0]
 	if doc.Kind == yaml.ScalarNode && doc.Tag == "!!null" {
@@ -273,23 +273,86 @@ func (d *decoder) extraDocuments(dec *yaml.Decoder) {
 	switch {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		d.errs.add(yamlSyntaxIssue(d.file, err))
+		d.errs.add(yamlSyntaxIssue(d.file, d.data, err))
 	default:
 		d.errorf(&next, "(file)", "keep every setting in one document; remove the \"---\" line", "a second YAML document starts here")
 	}
 }
 
-func yamlSyntaxIssue(file string, err error) Issue {
+func yamlSyntaxIssue(file string, data []byte, err error) Issue {
 	// yaml.v3 reports "yaml: line N: message"; keep the line so editors can jump to it.
 	var line int
 	msg := err.Error()
 	if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
 		msg = msg[len(fmt.Sprintf("yaml: line %d: ", line)):]
+		if contextMarked[msg] && len(data) <= lineSearchMax {
+			line = offendingLine(data, line, msg)
+		}
 	} else {
 		line = 1
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	return Issue{File: file, Line: line, Col: 1, Key: "(syntax)", Problem: msg, Hint: "fix the YAML syntax; indent with spaces, not tabs"}
+	hint := "fix the YAML syntax"
+	if tabIndented(data) {
+		hint += "; indent with spaces, not tabs"
+	}
+	return Issue{File: file, Line: line, Col: 1, Key: "(syntax)", Problem: msg, Hint: hint}
+}
+
+// contextMarked are the parser errors yaml.v3 reports at the line where the enclosing list or mapping starts
+// (libyaml's context mark), not at the line that breaks it: a mis-indented list item is reported on the
+// `forwards:` line above.
+var contextMarked = map[string]bool{
+	"did not find expected key":           true,
+	"did not find expected '-' indicator": true,
+}
+
+// lineSearchMax bounds offendingLine, which parses the file up to about 20 times: a hand-written config is far
+// smaller, and a huge generated one keeps the parser's line.
+const lineSearchMax = 256 << 10
+
+// offendingLine finds the first line after from at which the file stops parsing with the same problem: the
+// shortest failing prefix, by bisection over line counts (a prefix that fails stays failing as lines are
+// added, for these errors).
+func offendingLine(data []byte, from int, msg string) int {
+	ends := []int{0} // ends[n] is the offset after line n
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		ends = append(ends, len(data))
+	}
+	fails := func(n int) bool {
+		var node yaml.Node
+		err := yaml.Unmarshal(data[:ends[n]], &node)
+		return err != nil && strings.HasSuffix(err.Error(), msg)
+	}
+	lo, hi := from, len(ends)-1 // the prefix of hi lines fails (it is the whole file)
+	if lo >= hi || !fails(hi) {
+		return from
+	}
+	for lo+1 < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// tabIndented reports whether some line is indented with a tab, which YAML forbids.
+func tabIndented(data []byte) bool {
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		rest := bytes.TrimLeft(l, " \t")
+		if bytes.IndexByte(l[:len(l)-len(rest)], '\t') >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *decoder) wan(n *yaml.Node, path string, w *WAN) {

@@ -355,6 +355,7 @@ func TestParseErrors(t *testing.T) {
 			[]string{
 				"hairpin.yaml:1:1: wan: required section is missing (add `wan: {interface: eth0}`)",
 				"hairpin.yaml:1:1: lan: required section is missing (add `lan: {interface: br-lan}`)",
+				"hairpin.yaml:1:11: forwards: the list is empty and there is no ddns entry: hairpin would do nothing (add a forward (`- {name: cam, port: 8090, to: 192.168.88.180:80}`), or a `ddns:` entry to use hairpin for dynamic DNS only)",
 			}},
 		{"empty sections", yamlLines("wan:", "lan:"),
 			[]string{
@@ -386,11 +387,17 @@ func TestParseErrors(t *testing.T) {
 		{"tab indentation", yamlLines("wan:", "\tinterface: eth0"),
 			[]string{"hairpin.yaml:2:1: (syntax): found character that cannot start any token (fix the YAML syntax; indent with spaces, not tabs)"}},
 		{"unclosed flow mapping", yamlLines("wan: {interface: eth0", "lan: {interface: br-lan}"),
-			[]string{"hairpin.yaml:1:1: (syntax): did not find expected ',' or '}' (fix the YAML syntax; indent with spaces, not tabs)"}},
+			[]string{"hairpin.yaml:1:1: (syntax): did not find expected ',' or '}' (fix the YAML syntax)"}},
 		{"colon in a plain value", yamlLines("wan:", "  interface: eth0", "lan:", "  interface: br-lan", "forwards:", "  - name: cam", "    to: 192.168.88.180: 80"),
-			[]string{"hairpin.yaml:7:1: (syntax): mapping values are not allowed in this context (fix the YAML syntax; indent with spaces, not tabs)"}},
+			[]string{"hairpin.yaml:7:1: (syntax): mapping values are not allowed in this context (fix the YAML syntax)"}},
+		{"list item indented less than the one before", yamlLines("wan:", "  interface: eth0", "lan:", "  interface: br-lan", "forwards:", "  - name: a", "    port: 1", "    to: 192.168.88.2", " - name: b", "    port: 2"),
+			[]string{"hairpin.yaml:9:1: (syntax): did not find expected key (fix the YAML syntax)"}},
+		{"key indented less than its item's", yamlLines("wan:", "  interface: eth0", "lan:", "  interface: br-lan", "forwards:", "  - name: a", "   port: 1"),
+			[]string{"hairpin.yaml:7:1: (syntax): did not find expected '-' indicator (fix the YAML syntax)"}},
+		{"key at the list's indentation after a blank line", yamlLines("wan:", "  interface: eth0", "lan:", "  interface: br-lan", "forwards:", "  - name: a", "    port: 1", "", "  to: x"),
+			[]string{"hairpin.yaml:9:1: (syntax): did not find expected '-' indicator (fix the YAML syntax)"}},
 		{"control character", []byte("wan: \x01\n"),
-			[]string{"hairpin.yaml:1:1: (syntax): control characters are not allowed (fix the YAML syntax; indent with spaces, not tabs)"}},
+			[]string{"hairpin.yaml:1:1: (syntax): control characters are not allowed (fix the YAML syntax)"}},
 		{"second document", yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "---", "forwards: []"),
 			[]string{`hairpin.yaml:3:1: (file): a second YAML document starts here (keep every setting in one document; remove the "---" line)`}},
 		{"duplicate top-level key", yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "wan: {interface: eth1}"),
@@ -459,7 +466,7 @@ func TestParseWarnings(t *testing.T) {
 			[]string{"hairpin.yaml:5:33: forwards[1].to: 10.9.0.5 is outside the LAN subnets (hairpin masquerades only LAN-to-LAN flows; a target elsewhere works from the internet only)"}},
 		{"no forwards", yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}"),
 			[]string{"hairpin.yaml:1:1: forwards: no forwards configured; hairpin will install an empty table (add a `forwards:` list)"}},
-		{"status on the network", yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "forwards: []", "daemon: {status: '0.0.0.0:9469'}"),
+		{"status on the network", yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "forwards: [{name: a, port: 8090, to: 192.168.88.2}]", "daemon: {status: '0.0.0.0:9469'}"),
 			[]string{"hairpin.yaml:4:18: daemon.status: the status listener is reachable from the network (status shows your forwards and addresses; keep it on loopback unless you firewall it)"}},
 		{"nothing to warn about", withHeader("  - {name: cam, port: 8090, to: 192.168.88.180}"), nil},
 	}
@@ -579,5 +586,14 @@ func TestParseSamePortDifferentProtocols(t *testing.T) {
 	}
 	if len(cfg.Forwards) != 4 {
 		t.Errorf("Forwards = %+v", cfg.Forwards)
+	}
+}
+
+// TestDNSOnly: `forwards: []` with a ddns entry is hairpin for dynamic DNS only, not an error.
+func TestDNSOnly(t *testing.T) {
+	cfg, err := Parse("hairpin.yaml", yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "forwards: []",
+		"ddns: [{provider: duckdns, hostname: me.duckdns.org, token_env: DUCK}]"))
+	if err != nil || len(cfg.Forwards) != 0 || len(cfg.DDNS) != 1 {
+		t.Fatalf("DNS-only config: %v", err)
 	}
 }

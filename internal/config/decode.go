@@ -64,6 +64,7 @@ type decoder struct {
 	file string
 	// export: the config is checked for `hairpin export` (LoadForExport), not to be run.
 	export  bool
+	data    []byte // the file, for syntax errors' lines and hints
 	errs    issueList
 	warns   issueList
 	aliases aliasBudget

@@ -234,8 +234,14 @@ func (d *decoder) crossCheck(cfg *Config, doc, wanNode, lanNode, fwdNode *yaml.N
 	if cfg.WAN.Interface != "" && cfg.WAN.Interface == cfg.LAN.Interface {
 		d.errorf(valueOf(lanNode, "interface"), "lan.interface", "hairpin needs distinct WAN and LAN interfaces", "%q is also the WAN interface", cfg.LAN.Interface)
 	}
-	if fwdNode == nil {
+	switch {
+	case fwdNode == nil:
 		d.warnf(doc, "forwards", "add a `forwards:` list", "no forwards configured; hairpin will install an empty table")
+	case fwdNode.Kind == yaml.SequenceNode && len(fwdNode.Content) == 0 && len(cfg.DDNS) == 0:
+		// An empty list with nothing else to do is a config that does nothing, and says ok: most likely the
+		// forwards were commented out, or are still to be written.
+		d.errorf(fwdNode, "forwards", "add a forward (`- {name: cam, port: 8090, to: 192.168.88.180:80}`), or a `ddns:` entry to use hairpin for dynamic DNS only",
+			"the list is empty and there is no ddns entry: hairpin would do nothing")
 	}
 	d.checkForwardSet(cfg)
 }

@@ -44,7 +44,7 @@ func TestTargetAndPortGaps(t *testing.T) {
 
 // TestSecretOwners: secret_owners takes uids and user names; an unknown user is an error with its line.
 func TestSecretOwners(t *testing.T) {
-	base := "wan:\n  interface: eth0\nlan:\n  interface: br-lan\nforwards: []\n"
+	base := "wan:\n  interface: eth0\nlan:\n  interface: br-lan\nforwards: [{name: a, port: 8090, to: 192.168.88.2}]\n"
 	cfg, err := config.Parse("hairpin.yaml", []byte(base+"secret_owners: [root, 65534]\nddns: [{provider: duckdns, hostname: home.duckdns.org, token_env: T}]\n"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 const rosTestFP = "sha256:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF"
 
 func routerosYAML(section string) string {
-	return "backend: routeros\nrouteros:\n" + section + "wan: {interface: ether1}\nlan: {interface: bridge}\nforwards: []\n"
+	return "backend: routeros\nrouteros:\n" + section + "wan: {interface: ether1}\nlan: {interface: bridge}\nforwards: [{name: a, port: 8090, to: 192.168.88.2}]\n"
 }
 
 func TestRouterOSValidation(t *testing.T) {
@@ -129,7 +129,7 @@ func TestInterfaceNamesPerBackend(t *testing.T) {
 		if tt.backend == "routeros" {
 			y += "routeros: {url: https://r, username: u, password_env: P}\n"
 		}
-		y += "wan: {interface: \"" + tt.name + "\"}\nlan: {interface: bridge}\nforwards: []\n"
+		y += "wan: {interface: \"" + tt.name + "\"}\nlan: {interface: bridge}\nforwards: [{name: a, port: 8090, to: 192.168.88.2}]\n"
 		_, err := Parse("hairpin.yaml", []byte(y))
 		if (err == nil) != tt.ok {
 			t.Errorf("%s %q: %v", tt.backend, tt.name, err)

@@ -1,0 +1,119 @@
+package wan
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Link is one interface as `hairpin init` sees it: its name and IPv4 addresses with their prefix length.
+type Link struct {
+	Name  string
+	Addrs []netip.Prefix
+}
+
+// Choice is an interface init picked, and why, in words for the user.
+type Choice struct {
+	Name string
+	Why  string
+}
+
+// Detect reads this machine's interfaces and IPv4 default route and picks the WAN and LAN as Choose does.
+func Detect() (wanIf, lanIf Choice, err error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return Choice{}, Choice{}, err
+	}
+	names := map[int]string{}
+	var ls []Link
+	for _, l := range links {
+		a := l.Attrs()
+		names[a.Index] = a.Name
+		if a.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+		if err != nil {
+			return Choice{}, Choice{}, err
+		}
+		link := Link{Name: a.Name}
+		for _, ad := range addrs {
+			if p, ok := netip.AddrFromSlice(ad.IP); ok {
+				ones, _ := ad.Mask.Size()
+				link.Addrs = append(link.Addrs, netip.PrefixFrom(p.Unmap(), ones))
+			}
+		}
+		ls = append(ls, link)
+	}
+	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return Choice{}, Choice{}, err
+	}
+	var def, via string
+	best := -1
+	for _, r := range routes {
+		if r.Dst != nil {
+			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+				continue
+			}
+		}
+		if best == -1 || r.Priority < best {
+			best, def, via = r.Priority, names[r.LinkIndex], ""
+			if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+				via = gw.Unmap().String()
+			}
+		}
+	}
+	return Choose(ls, def, via)
+}
+
+// Choose picks the WAN (the interface of the default route, via gateway gw) and the LAN (the interface
+// holding a private IPv4 address that is not the WAN; with several, the one with the most private addresses,
+// then the first), and says why, so that `hairpin init` can tell the user what it assumed.
+func Choose(links []Link, defaultIf, gw string) (wanIf, lanIf Choice, err error) {
+	if defaultIf == "" {
+		return Choice{}, Choice{}, errors.New("this machine has no IPv4 default route, so the WAN interface is unknown: give it with --wan")
+	}
+	wanIf = Choice{Name: defaultIf, Why: "the interface of the default route"}
+	if gw != "" {
+		wanIf.Why += " (via " + gw + ")"
+	}
+	type cand struct {
+		name string
+		priv []string
+	}
+	var cands []cand
+	for _, l := range links {
+		if l.Name == defaultIf || l.Name == "lo" {
+			continue
+		}
+		var priv []string
+		for _, p := range l.Addrs {
+			if p.Addr().Is4() && p.Addr().IsPrivate() {
+				priv = append(priv, p.String())
+			}
+		}
+		if len(priv) > 0 {
+			cands = append(cands, cand{l.Name, priv})
+		}
+	}
+	if len(cands) == 0 {
+		return wanIf, Choice{}, fmt.Errorf("no interface besides the WAN %s has a private IPv4 address, so the LAN is unknown: give it with --lan", defaultIf)
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int { return len(b.priv) - len(a.priv) })
+	lanIf = Choice{Name: cands[0].name, Why: "holds the private address " + strings.Join(cands[0].priv, ", ") + " and is not the WAN"}
+	if len(cands) > 1 {
+		var others []string
+		for _, c := range cands[1:] {
+			others = append(others, c.name)
+		}
+		lanIf.Why += "; also private: " + strings.Join(others, ", ") + " (choose with --lan)"
+	}
+	return wanIf, lanIf, nil
+}
