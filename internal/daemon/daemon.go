@@ -106,6 +106,7 @@ type Daemon struct {
 
 	counters  counterCache
 	reload    chan reloadRequest
+	probeNow  chan chan error // the page's "Re-probe now"
 	reloading sync.Mutex // one reload at a time
 	metrics   *metrics
 	ddns      DDNS
@@ -135,7 +136,7 @@ func New(cfg *config.Config, deps Deps) *Daemon {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{deps: deps, log: deps.Logger, cfg: cfg, reload: make(chan reloadRequest), started: time.Now()}
+	d := &Daemon{deps: deps, log: deps.Logger, cfg: cfg, reload: make(chan reloadRequest), probeNow: make(chan chan error), started: time.Now()}
 	d.metrics = newMetrics(d)
 	return d
 }
@@ -250,6 +251,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.startProbe(ctx)
 		case st := <-d.probeResults():
 			d.probed(st)
+		case reply := <-d.probeNow:
+			if d.pr == nil {
+				reply <- errors.New("no probe configured (wan.probe)")
+				continue
+			}
+			d.startProbe(ctx)
+			reply <- nil
 		case req := <-d.reload:
 			req.done <- d.doReload(ctx, l, req.cfg)
 			resync.Reset(d.cfg.Daemon.Resync)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -135,28 +134,16 @@ func (d *Daemon) ServeListener(ctx context.Context, l net.Listener) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(d.Status(r.Context()))
+		st := d.Status(r.Context())
+		st.Control = sl.ctl.Load().on
+		_ = enc.Encode(st)
 	})
 	mux.Handle("GET /metrics", d.metrics.handler())
-	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
-		ctl := sl.ctl.Load()
-		if !ctl.on {
-			http.Error(w, "the status listener is read-only: reload with SIGHUP (systemctl reload hairpin), or set daemon.control", http.StatusForbidden)
-			return
-		}
-		if !sl.unix && !bearer(r, ctl.token) {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			http.Error(w, "send the token of daemon.control_token_file as Authorization: Bearer TOKEN", http.StatusUnauthorized)
-			return
-		}
-		if err := d.Reload(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
-			return
-		}
-		_, _ = io.WriteString(w, "reloaded\n")
-	})
+	pageRoutes(mux)
+	d.controlRoutes(mux, sl)
 	capped := sl.capped
 	srv := &http.Server{Handler: capped.working(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: connIdle, MaxHeaderBytes: 16 << 10, ConnState: capped.connState,

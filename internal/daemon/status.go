@@ -63,7 +63,8 @@ type Status struct {
 	Events           []Event               `json:"events"`
 	// Notify lists the notification targets (scheme and host only) and how delivery goes.
 	Notify []notify.TargetStatus `json:"notify,omitempty"`
-	// Control says whether the status listener takes actions (daemon.control); the page shows them then.
+	// Control says whether the listener asked takes actions (daemon.control and, on TCP, a token); the page
+	// shows them then.
 	Control bool `json:"control"`
 }
 
@@ -128,7 +129,6 @@ func (d *Daemon) Status(ctx context.Context) Status {
 		s.DDNS = d.ddns.Status()
 	}
 	s.Notify = d.notifier.Status()
-	s.Control = d.cfg.Daemon.Control
 	s.Verdict = verdictOf(&s)
 	return s
 }

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -128,7 +129,9 @@ type HostStatus struct {
 	// Family is "ipv6" for the AAAA record of a hostname, empty for its A record.
 	Family string `json:"family,omitempty"`
 	// Withheld says why the address is not sent now (see Engine.Withhold).
-	Withheld  string `json:"withheld,omitempty"`
+	Withheld string `json:"withheld,omitempty"`
+	// History is the addresses the record moved through, newest last (persisted with the state).
+	History   []Move `json:"history,omitempty"`
 	StateFile string `json:"state_file"`
 }
 
@@ -396,7 +399,7 @@ func (e *Engine) Status() []HostStatus {
 		h.mu.Unlock()
 		hs := HostStatus{Hostname: h.entry.Hostname, Provider: h.entry.Provider, LastSent: st.LastSent,
 			Answer: st.Answer, Held: st.Held, Reason: st.Reason, NextRetry: st.NextRetry, LastError: st.LastError,
-			Warning: st.Warning, Withheld: e.withholding(h), StateFile: h.file}
+			Warning: st.Warning, Withheld: e.withholding(h), StateFile: h.file, History: slices.Clone(st.History)}
 		if h.v6 {
 			hs.Family = "ipv6"
 		}

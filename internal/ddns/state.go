@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,29 @@ type state struct {
 	Refusals  int    `json:"refusals_in_a_row,omitempty"`
 	LastError string `json:"last_error,omitempty"`
 	Warning   string `json:"warning,omitempty"` // the provider accepted the update with a remark
+	// History is the addresses the record moved through, newest last, for the status page.
+	History []Move `json:"history,omitempty"`
+}
+
+// Move is one address the provider accepted for a hostname, and when.
+type Move struct {
+	Address netip.Addr `json:"address"`
+	Time    time.Time  `json:"time"`
+}
+
+// MaxHistory bounds a hostname's remembered addresses.
+const MaxHistory = 8
+
+// moved adds addr to hist when it differs from the address held before, keeping the last MaxHistory.
+func moved(hist []Move, before, addr netip.Addr, at time.Time) []Move {
+	if addr == before && len(hist) > 0 {
+		return hist
+	}
+	hist = append(hist, Move{Address: addr, Time: at})
+	if len(hist) > MaxHistory {
+		hist = hist[len(hist)-MaxHistory:]
+	}
+	return slices.Clone(hist)
 }
 
 // configHash covers the entry's config (its line number aside) and the secrets' values, so that fixing a

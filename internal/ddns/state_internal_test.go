@@ -1,6 +1,7 @@
 package ddns
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -76,5 +77,22 @@ func TestOldBADTIMEHoldLifted(t *testing.T) {
 		if got := e2.Status()[0].Held; got != held {
 			t.Errorf("%s: held after a restart = %v, want %v", answer, got, held)
 		}
+	}
+}
+
+func TestHistoryKeepsMovesOnly(t *testing.T) {
+	a, b := netip.MustParseAddr("203.0.113.10"), netip.MustParseAddr("203.0.113.11")
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	h := moved(nil, netip.Addr{}, a, t0)
+	h = moved(h, a, a, t0.Add(time.Minute)) // the same address again: no move
+	h = moved(h, a, b, t0.Add(2*time.Minute))
+	if len(h) != 2 || h[0].Address != a || h[1].Address != b || !h[1].Time.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("history %v", h)
+	}
+	for i := range 2 * MaxHistory {
+		h = moved(h, h[len(h)-1].Address, netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), t0)
+	}
+	if len(h) != MaxHistory || h[len(h)-1].Address.String() != "198.51.100.15" {
+		t.Errorf("history of %d, last %v", len(h), h[len(h)-1])
 	}
 }

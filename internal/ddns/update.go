@@ -154,7 +154,7 @@ func (e *Engine) recordPair(p *host, addr netip.Addr, st state) {
 	p.mu.Lock()
 	ps := &p.st
 	*ps = state{Version: ps.Version, Hostname: ps.Hostname, Provider: ps.Provider, ConfigHash: ps.ConfigHash,
-		LastAddress: addr, LastSent: st.LastSent, Answer: st.Answer, Warning: st.Warning}
+		LastAddress: addr, LastSent: st.LastSent, Answer: st.Answer, Warning: st.Warning, History: moved(ps.History, ps.LastAddress, addr, st.LastSent)}
 	saved := *ps
 	p.mu.Unlock()
 	e.save(p.file, saved)
@@ -206,7 +206,7 @@ func (e *Engine) record(h *host, addr netip.Addr, answer string, err error, now 
 	pe, _ := err.(*provider.Error) // clean made every error one
 	if err == nil || pe.Kind == provider.ErrWarning {
 		*st = state{Version: st.Version, Hostname: st.Hostname, Provider: st.Provider, ConfigHash: st.ConfigHash,
-			LastAddress: addr, LastSent: now, Answer: e.answer(answer)}
+			LastAddress: addr, LastSent: now, Answer: e.answer(answer), History: moved(st.History, st.LastAddress, addr, now)}
 		if pe != nil {
 			st.Answer, st.Warning = pe.Answer, pe.Msg
 			log.Warn("ddns: updated, with a WARNING", "answer", st.Answer, "warning", st.Warning)
