@@ -25,6 +25,7 @@ have upnpc     || need+=(miniupnpc)
 have gcc       || need+=(gcc)       # go test -race needs cgo
 [ -x /usr/bin/time ] || need+=(time)   # GNU time: peak memory of `hairpin check` in make bench
 have promtool || need+=(prometheus)  # promtool check metrics on the daemon's /metrics
+have chromium || need+=(chromium)    # the status page's browser tests (chromedp drives it headless)
 mapfile -t need < <(printf '%s\n' "${need[@]}" | awk 'NF && !seen[$0]++')
 DEPS_EXTRA="${need[*]}" ./scripts/deps-lab.sh
 
