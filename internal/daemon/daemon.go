@@ -107,7 +107,7 @@ type Daemon struct {
 	counters  counterCache
 	reload    chan reloadRequest
 	probeNow  chan chan error // the page's "Re-probe now"
-	reloading sync.Mutex // one reload at a time
+	reloading sync.Mutex      // one reload at a time
 	metrics   *metrics
 	ddns      DDNS
 	ddnsStop  context.CancelFunc
