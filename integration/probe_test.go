@@ -3,6 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,31 +17,17 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/lab"
 	"github.com/hairpin-nat/hairpin/internal/netns"
-	"github.com/hairpin-nat/hairpin/internal/poll"
 	"github.com/hairpin-nat/hairpin/internal/probe"
 )
 
-// startProbeServer runs `hairpin probe-server` on the lab's internet host and returns its URL and secret file.
-func startProbeServer(t *testing.T, topo *lab.Topology) (url, secretFile string) {
+// startProbeServer runs the lab's probe server (HTTPS, self-signed) on the internet host.
+func startProbeServer(t *testing.T, topo *lab.Topology) lab.ProbeServer {
 	t.Helper()
-	secretFile = filepath.Join(t.TempDir(), "probe.secret")
-	if err := os.WriteFile(secretFile, []byte("lab probe secret 7d1f\n"), 0o600); err != nil {
+	ps, err := topo.StartProbeServer(context.Background(), t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	listen := topo.InternetAddr.String() + ":9470"
-	if _, _, err := topo.Start(topo.Internet, "probe-server", "--listen", listen, "--secret-file", secretFile, "--timeout", "1s", "--rate", "1000"); err != nil {
-		t.Fatal(err)
-	}
-	if err := poll.Until(context.Background(), 30*time.Second, func() bool {
-		c, err := netns.Dialer(topo.Internet)(context.Background(), "tcp", listen)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}); err != nil {
-		t.Fatal("the probe server did not start")
-	}
-	return "http://" + listen + "/", secretFile
+	return ps
 }
 
 // TestProbe: the daemon asks a probe server on the internet host after the upstream mapping and finds every
@@ -48,10 +36,11 @@ func startProbeServer(t *testing.T, topo *lab.Topology) (url, secretFile string)
 // the server.
 func TestProbe(t *testing.T) {
 	topo := upnpLab(t)
-	url, secretFile := startProbeServer(t, topo)
+	ps := startProbeServer(t, topo)
+	url, secretFile := ps.URL, ps.SecretFile
 	cfg, sock := daemonConfig(t, topo, "")
 	setWAN(t, cfg, "wan:\n  interface: wan0\n  upstream: pcp\n  upstream_lease: 10s\n  upstream_on_stop: delete\n"+
-		"  probe: {url: \""+url+"\", secret_file: "+secretFile+", interval: 10s}\n")
+		"  probe: "+ps.Section("10s")+"\n")
 	d := startDaemon(t, topo, cfg, sock)
 	st := d.waitStatus(t, "a green probe", func(s *daemon.Status) bool {
 		return s.Probe != nil && len(s.Probe.Results) == 4 && s.Probe.Unreachable() == 0
@@ -66,8 +55,15 @@ func TestProbe(t *testing.T) {
 
 	// Refusal: without the mapping the box answers the probe's SYN with a reset.
 	d.stop(t)
+	// Without the daemon, behind the box, `hairpin probe` is told the public address; a wrong one is refused by
+	// the server, which says where the request came from.
+	out, code = hairpin(t, topo, "probe", "-c", cfg, "--expect", topo.InternetAddr.String())
+	if code == 0 || !strings.Contains(out, "came from "+topo.PublicAddr.String()+", not "+topo.InternetAddr.String()) {
+		t.Fatalf("hairpin probe expecting another address: %d\n%s", code, out)
+	}
+	expect := []string{"--expect", topo.PublicAddr.String()}
 	boxLacks(t, topo, "8090")
-	out, code = hairpin(t, topo, "probe", "-c", cfg)
+	out, code = hairpin(t, topo, append([]string{"probe", "-c", cfg}, expect...)...)
 	if code == 0 || strings.Count(out, probe.ResultRefused) != 4 || !strings.Contains(out, "4 of 4 forwards cannot be reached") {
 		t.Fatalf("hairpin probe without the mapping: %d\n%s", code, out)
 	}
@@ -80,7 +76,7 @@ func TestProbe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, code = hairpin(t, topo, "probe", "-c", cfg)
+	out, code = hairpin(t, topo, append([]string{"probe", "-c", cfg}, expect...)...)
 	if code == 0 || strings.Count(out, probe.ResultTimeout) != 4 {
 		t.Fatalf("hairpin probe with the box dropping: %d\n%s", code, out)
 	}
@@ -95,7 +91,13 @@ func TestProbe(t *testing.T) {
 		Time: time.Now().Unix(), Nonce: "integration-nonce-0001"})
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set(probe.HeaderSig, probe.Sign(bytes.TrimSpace(key), body))
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: netns.Dialer(topo.Router)}}
+	ca, err := os.ReadFile(ps.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: netns.Dialer(topo.Router), TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +117,7 @@ func TestProbe(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(strings.Replace(string(text), secretFile, wrong, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, code = hairpin(t, topo, "probe", "-c", cfg)
+	out, code = hairpin(t, topo, append([]string{"probe", "-c", cfg}, expect...)...)
 	if code == 0 || !strings.Contains(out, "bad signature") {
 		t.Fatalf("hairpin probe with a wrong secret: %d\n%s", code, out)
 	}

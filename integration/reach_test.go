@@ -80,7 +80,7 @@ func TestCGNATWithholdsDNS(t *testing.T) {
 	if _, _, err := topo.Start(topo.Internet, "lab", "serve", "--whoami", "8080"); err != nil {
 		t.Fatal(err)
 	}
-	probeURL, probeSecret := startProbeServer(t, topo)
+	ps := startProbeServer(t, topo)
 	dir := t.TempDir()
 	tsig := filepath.Join(dir, "tsig.secret")
 	if err := os.WriteFile(tsig, []byte(secret+"\n"), 0o600); err != nil {
@@ -89,7 +89,7 @@ func TestCGNATWithholdsDNS(t *testing.T) {
 	ddns := func(publish string) string {
 		return fmt.Sprintf("ddns:\n  - {provider: rfc2136, server: \"203.0.113.1:53\", zone: example.net, hostname: home.example.net, tsig_key: hairpin-key, tsig_secret_file: %s, ttl: 60, publish: %s}\n", tsig, publish)
 	}
-	wanSection := "wan:\n  interface: wan0\n  public_ip: [\"http://203.0.113.1:8080/ip\"]\n  probe: {url: \"" + probeURL + "\", secret_file: " + probeSecret + ", interval: 10s}\n"
+	wanSection := "wan:\n  interface: wan0\n  public_ip: [\"http://203.0.113.1:8080/ip\"]\n  probe: " + ps.Section("10s") + "\n"
 	cfg, sock := daemonConfig(t, topo, ddns("auto"))
 	setWAN(t, cfg, wanSection)
 	d := startDaemon(t, topo, cfg, sock)

@@ -69,14 +69,14 @@ func benchUpstream(b *testing.B, mode string) {
 		}
 	}
 	dir := b.TempDir()
-	probeURL, probeSecret, err := topo.StartProbeServer(ctx, dir)
+	ps, err := topo.StartProbeServer(ctx, dir)
 	if err != nil {
 		b.Fatal(err)
 	}
 	cfg := topo.RouterConfig()
 	cfg.Status, cfg.StateDir = filepath.Join(dir, "hairpin.sock"), dir
 	cfg.Upstream, cfg.UpstreamLease = strings.TrimSuffix(mode, "-insecure"), 10*time.Second
-	cfg.ProbeURL, cfg.ProbeSecret, cfg.ProbeInterval = probeURL, probeSecret, time.Hour
+	cfg.Probe, cfg.ProbeInterval = ps, time.Hour
 	path, err := cfg.Write(dir, "hairpin.yaml")
 	if err != nil {
 		b.Fatal(err)

@@ -2,20 +2,26 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hairpin-nat/hairpin/internal/backends"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/hairpin-nat/hairpin/internal/probe"
+	"github.com/hairpin-nat/hairpin/internal/publicip"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
@@ -45,7 +51,71 @@ func probeClient(cfg *config.Config, logger *slog.Logger) (*probe.Client, error)
 	if err != nil {
 		return nil, err
 	}
-	return &probe.Client{URL: cfg.WAN.Probe.URL, Secret: key}, nil
+	c := &probe.Client{URL: cfg.WAN.Probe.URL, Secret: key}
+	if f := cfg.WAN.Probe.CAFile; f != "" {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(filepath.Dir(cfg.File), f)
+		}
+		pem, err := readCAFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("wan.probe.ca_file: %w", err)
+		}
+		c.Roots = x509.NewCertPool()
+		if !c.Roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("wan.probe.ca_file %s: no PEM certificate in it", f)
+		}
+	}
+	return c, nil
+}
+
+// readCAFile reads a PEM bundle, at most 1 MiB: a regular file only (a FIFO would block).
+func readCAFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
+	if err == nil && len(data) > 1<<20 {
+		err = fmt.Errorf("%s is larger than 1 MiB", path)
+	}
+	return data, err
+}
+
+// probeTarget is the address `hairpin probe` expects the probe server to test: the running daemon's public
+// address (learned, or a public WAN address), else a public address on the WAN interface, else what
+// wan.public_ip says.
+func probeTarget(ctx context.Context, cfg *config.Config) (netip.Addr, error) {
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if st, err := daemon.Fetch(dctx, cfg.Daemon.Status); err == nil {
+		if a, err := netip.ParseAddr(st.Public); err == nil {
+			return a, nil
+		}
+	}
+	if drv, err := backends.Open(cfg, nil); err == nil {
+		obs, err := drv.Observe(ctx)
+		closeBackend(drv)
+		if err == nil {
+			for _, a := range obs.WANAddrs {
+				if ipclass.IsPublic(a) {
+					return a, nil
+				}
+			}
+		}
+	}
+	if len(cfg.WAN.PublicIP) > 0 {
+		disc, err := publicip.NewDiscoverer(cfg.WAN.PublicIP, publicip.Options{})
+		if err == nil {
+			if a, _, err := disc.Discover(ctx); err == nil {
+				return a, nil
+			}
+		}
+	}
+	return netip.Addr{}, errors.New("the public address is not known, so the probe's answer could not be checked: run it while the daemon runs, set wan.public_ip, or pass --expect ADDRESS")
 }
 
 func newProber(logger *slog.Logger) func(cfg *config.Config) (daemon.Prober, error) {
@@ -53,7 +123,7 @@ func newProber(logger *slog.Logger) func(cfg *config.Config) (daemon.Prober, err
 }
 
 func probeCmd() *cobra.Command {
-	var path string
+	var path, expectFlag string
 	cmd := &cobra.Command{
 		Use:   "probe",
 		Short: "Ask the probe server (wan.probe) whether each TCP forward can be reached from the internet",
@@ -83,7 +153,15 @@ func probeCmd() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			a, err := c.Probe(ctx, ports)
+			var expect netip.Addr
+			if expectFlag != "" {
+				if expect, err = netip.ParseAddr(expectFlag); err != nil {
+					return configError{fmt.Errorf("--expect %q is not an IP address", expectFlag)}
+				}
+			} else if expect, err = probeTarget(ctx, cfg); err != nil {
+				return err
+			}
+			a, err := c.Probe(ctx, expect, ports)
 			if err != nil {
 				return err
 			}
@@ -102,6 +180,7 @@ func probeCmd() *cobra.Command {
 		},
 	}
 	configFlag(cmd, &path)
+	cmd.Flags().StringVar(&expectFlag, "expect", "", "the public address the probe server must find this router at (default: the daemon's, the WAN's, or wan.public_ip's)")
 	return cmd
 }
 
@@ -112,9 +191,10 @@ func probeServerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "probe-server",
 		Short: "Answer signed reachability probes: connect back to the caller's own address on the ports it asks",
-		Long: "Run at a second site or on a small VPS. Each request must be signed (HMAC-SHA256) with the shared secret; the\n" +
-			"server connects only back to the address the request came from (never to an address named in it, nor one\n" +
-			"from X-Forwarded-For), at most --max-ports TCP ports per request and --rate requests per client per minute.",
+		Long: "Run at a second site or on a small VPS, with --tls-cert and --tls-key (routers refuse plain http to another host).\n" +
+			"Each request must be signed (HMAC-SHA256) with the shared secret and name the address to test; the server\n" +
+			"tests it only if that is the address the request came from (never one from X-Forwarded-For), at most\n" +
+			"--max-ports TCP ports per request and --rate requests per client per minute.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			key, err := secret.Read(secretFile, secret.Options{Warn: func(msg string, args ...any) {

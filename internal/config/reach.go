@@ -44,7 +44,10 @@ type Upstream struct {
 
 // Probe configures the reachability probe: a hairpin probe-server elsewhere on the internet.
 type Probe struct {
-	URL        string
+	URL string
+	// CAFile holds the certificates (PEM) trusted for the probe server instead of the system's: a self-signed
+	// probe server's own certificate.
+	CAFile     string
 	SecretFile string
 	SecretEnv  string
 	Interval   time.Duration
@@ -71,8 +74,14 @@ func (d *decoder) probe(n *yaml.Node, path string) *Probe {
 				d.errorf(v, k, "use the probe server's address, e.g. https://probe.example.net:9470/", "%q is not an http(s) URL without credentials", s)
 				return
 			}
+			if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+				d.errorf(v, k, "run the probe server with --tls-cert and --tls-key and use https:// (ca_file names its certificate if no public CA signed it)",
+					"%q is plain http: anyone on the way could read the request and answer it, and the probe is there to prove something to you", s)
+				return
+			}
 			p.URL = s
 		},
+		"ca_file":     func(k string, v *yaml.Node) { p.CAFile, _ = d.str(v, k) },
 		"secret_file": func(k string, v *yaml.Node) { given["secret"] = v; p.SecretFile, _ = d.str(v, k) },
 		"secret_env":  func(k string, v *yaml.Node) { given["secret_env"] = v; p.SecretEnv, _ = d.str(v, k) },
 		"interval": func(k string, v *yaml.Node) {
@@ -125,4 +134,13 @@ func (m UpstreamMode) String() string {
 		return string(UpstreamOff)
 	}
 	return string(m)
+}
+
+// loopbackHost reports whether host is this machine: plain http to it crosses no network (tests, a local relay).
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }

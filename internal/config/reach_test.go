@@ -58,6 +58,8 @@ func TestParseReachErrors(t *testing.T) {
 		{"probe without secret", "probe: {url: https://x/}", "wan.probe.secret_file: the probe needs its shared secret"},
 		{"probe with both secrets", "probe: {url: https://x/, secret_file: /s, secret_env: S}", "wan.probe.secret_file: the probe needs its shared secret"},
 		{"probe without url", "probe: {secret_file: /s}", "wan.probe.url: required key is missing"},
+		{"probe over plain http", "probe: {url: http://probe.example.net:9470/, secret_file: /s}", `wan.probe.url: "http://probe.example.net:9470/" is plain http`},
+		{"probe over plain http to an address", "probe: {url: \"http://[2001:db8::1]:9470/\", secret_file: /s}", "is plain http"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +69,11 @@ func TestParseReachErrors(t *testing.T) {
 				t.Errorf("got %q, want it to contain %q on line 3", got, tt.want)
 			}
 		})
+	}
+	for _, u := range []string{"http://127.0.0.1:9470/", "http://[::1]:9470/", "http://localhost:9470/"} {
+		if _, err := Parse(file, yamlLines("wan:", "  interface: eth0", "  probe: {url: \""+u+"\", secret_file: /s}", "lan: {interface: br-lan}")); err != nil {
+			t.Errorf("control: plain http to this machine (%s) is refused: %v", u, err)
+		}
 	}
 	_, err := Parse(file, yamlLines("wan: {interface: eth0}", "lan: {interface: br-lan}", "ddns:", "  - {provider: duckdns, hostname: home, token_env: T, publish: never}"))
 	if got := strings.Join(issues(t, err), "\n"); !strings.Contains(got, `ddns[0].publish: "never" is not allowed (use one of: auto, always)`) {

@@ -99,8 +99,8 @@ func (f ddnsWithStatus) Status() []ddns.HostStatus {
 
 type openProber struct{}
 
-func (openProber) Probe(_ context.Context, ports []probe.Port) (*probe.Answer, error) {
-	a := &probe.Answer{Address: "203.0.113.10"}
+func (openProber) Probe(_ context.Context, expect netip.Addr, ports []probe.Port) (*probe.Answer, error) {
+	a := &probe.Answer{Address: expect.String()}
 	for _, p := range ports {
 		a.Results = append(a.Results, probe.PortResult{Port: p, Result: probe.ResultOpen, TookMS: 23})
 	}

@@ -2,16 +2,20 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/hairpin-nat/hairpin/internal/probe"
 )
 
-// Prober asks a probe server to connect back (probe.Client in production).
+// Prober asks a probe server to connect back to expect, the router's public address (probe.Client in
+// production); an answer about any other address is an error.
 type Prober interface {
-	Probe(ctx context.Context, ports []probe.Port) (*probe.Answer, error)
+	Probe(ctx context.Context, expect netip.Addr, ports []probe.Port) (*probe.Answer, error)
 }
 
 // probeDebounce lets a burst of changes (a WAN change, then the upstream mapping, then the public address)
@@ -21,7 +25,7 @@ var probeDebounce = 2 * time.Second
 // ProbeStatus is the last probe as status shows it.
 type ProbeStatus struct {
 	Time    time.Time       `json:"time"`
-	Address string          `json:"address,omitempty"` // the address the probe server connected to
+	Address string          `json:"address,omitempty"` // the address the probe server connected to: the one expected
 	Error   string          `json:"error,omitempty"`
 	Results []ForwardProbed `json:"results,omitempty"`
 }
@@ -107,6 +111,7 @@ func (d *Daemon) startProbe(ctx context.Context) {
 	var ports []probe.Port
 	var names []string
 	d.mu.Lock()
+	expect, experr := d.probeTarget()
 	for _, f := range d.cfg.Forwards {
 		if f.Protocol.Has(config.TCP) && len(ports) < probe.MaxPorts {
 			ports = append(ports, probe.Port{Protocol: "tcp", Port: f.Port.First})
@@ -123,7 +128,11 @@ func (d *Daemon) startProbe(ctx context.Context) {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		st := ProbeStatus{Time: time.Now()}
-		a, err := pr.p.Probe(pctx, ports)
+		var a *probe.Answer
+		err := experr
+		if err == nil {
+			a, err = pr.p.Probe(pctx, expect, ports)
+		}
 		if err != nil {
 			st.Error = err.Error()
 		} else {
@@ -136,6 +145,23 @@ func (d *Daemon) startProbe(ctx context.Context) {
 		}
 		pr.results <- st
 	}()
+}
+
+// probeTarget is the address the probe server must find the router at: the public address learned from the
+// public_ip sources or the box in front, else the WAN address when it is public. d.mu is held.
+func (d *Daemon) probeTarget() (netip.Addr, error) {
+	switch {
+	case d.public.IsValid():
+		return d.public, nil
+	case d.upstream.External.IsValid():
+		return d.upstream.External, nil
+	}
+	for _, a := range d.obs.WANAddrs {
+		if ipclass.IsPublic(a) {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, errors.New("the public address is not known yet, so no probe answer could be checked against it (behind another NAT: set wan.public_ip or wan.upstream)")
 }
 
 func (d *Daemon) probed(st ProbeStatus) {

@@ -103,15 +103,17 @@ func TestUpstreamFeedsClassification(t *testing.T) {
 }
 
 type fakeProber struct {
-	mu    sync.Mutex
-	calls int
+	mu     sync.Mutex
+	calls  int
+	expect []netip.Addr
 }
 
-func (f *fakeProber) Probe(_ context.Context, ports []probe.Port) (*probe.Answer, error) {
+func (f *fakeProber) Probe(_ context.Context, expect netip.Addr, ports []probe.Port) (*probe.Answer, error) {
 	f.mu.Lock()
 	f.calls++
+	f.expect = append(f.expect, expect)
 	f.mu.Unlock()
-	a := &probe.Answer{Address: "203.0.113.10"}
+	a := &probe.Answer{Address: expect.String()}
 	for _, p := range ports {
 		a.Results = append(a.Results, probe.PortResult{Port: p, Result: probe.ResultRefused})
 	}
@@ -134,6 +136,11 @@ func TestProbeAfterChange(t *testing.T) {
 	}
 	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
 	poll.Wait(t, "a probe after the WAN change", func() bool { pr.mu.Lock(); defer pr.mu.Unlock(); return pr.calls >= 2 })
+	pr.mu.Lock()
+	if len(pr.expect) < 2 || pr.expect[0] != wan1 || pr.expect[len(pr.expect)-1] != wan2 {
+		t.Errorf("the probe expected %v, want the WAN address of the moment (%s, then %s)", pr.expect, wan1, wan2)
+	}
+	pr.mu.Unlock()
 
 	sock := filepath.Join(t.TempDir(), "s.sock")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -150,4 +157,32 @@ func TestProbeAfterChange(t *testing.T) {
 	if want := `hairpin_probe_reachable{forward="front-cam",result="refused"} 0`; !strings.Contains(string(body), want) {
 		t.Errorf("/metrics lacks %s", want)
 	}
+}
+
+// TestProbeNeedsPublicAddress: behind another NAT with no public address learned, the daemon does not probe at
+// all (an answer could not be checked against anything) and says why; the control is the same daemon once its
+// WAN address is public, which probes for it.
+func TestProbeNeedsPublicAddress(t *testing.T) {
+	defer func(d time.Duration) { probeDebounce = d }(probeDebounce)
+	probeDebounce = 10 * time.Millisecond
+	pr := &fakeProber{}
+	cfg := strings.Replace(baseConfig, "wan: {interface: wan0}", "wan: {interface: wan0, double_nat: off, probe: {url: \"https://probe.example.net/\", secret_env: PROBE}}", 1)
+	private := netip.MustParseAddr("192.168.1.2")
+	h := startWithDeps(t, cfg, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{private}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, &backend.Fake{},
+		func(d *Deps) { d.NewProber = func(*config.Config) (Prober, error) { return pr, nil } })
+	poll.Wait(t, "a probe that says why it did not ask", func() bool {
+		st := h.d.Status(context.Background())
+		return st.Probe != nil && strings.Contains(st.Probe.Error, "public address is not known")
+	})
+	pr.mu.Lock()
+	if pr.calls != 0 {
+		t.Errorf("the probe server was asked %d times without an address to expect", pr.calls)
+	}
+	pr.mu.Unlock()
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}
+	poll.Wait(t, "a probe once the WAN address is public", func() bool {
+		pr.mu.Lock()
+		defer pr.mu.Unlock()
+		return pr.calls == 1 && pr.expect[0] == wan1
+	})
 }

@@ -24,9 +24,9 @@ type RouterConfig struct {
 	Upstream       string
 	UpstreamLease  time.Duration
 	UpstreamOnStop string
-	// ProbeURL and ProbeSecret set wan.probe (with ProbeInterval, 0: the default).
-	ProbeURL, ProbeSecret string
-	ProbeInterval         time.Duration
+	// Probe sets wan.probe when its URL is set (with ProbeInterval, 0: the default).
+	Probe         ProbeServer
+	ProbeInterval time.Duration
 	// Extra is appended as top-level YAML (a ddns section).
 	Extra    string
 	Forwards []Forward
@@ -92,8 +92,8 @@ func (c RouterConfig) YAML() string {
 	if c.UpstreamOnStop != "" {
 		fmt.Fprintf(&b, "  upstream_on_stop: %s\n", c.UpstreamOnStop)
 	}
-	if c.ProbeURL != "" {
-		fmt.Fprintf(&b, "  probe:\n    url: %q\n    secret_file: %s\n", c.ProbeURL, c.ProbeSecret)
+	if c.Probe.URL != "" {
+		fmt.Fprintf(&b, "  probe:\n    url: %q\n    secret_file: %s\n    ca_file: %s\n", c.Probe.URL, c.Probe.SecretFile, c.Probe.CAFile)
 		if c.ProbeInterval > 0 {
 			fmt.Fprintf(&b, "    interval: %s\n", c.ProbeInterval)
 		}

@@ -2,11 +2,19 @@ package lab
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,18 +33,32 @@ import (
 // ProbePort is where the lab's probe server listens on the internet host.
 const ProbePort = 9470
 
-// StartProbeServer runs `hairpin probe-server` on the internet host with a fresh secret written to dir, and
-// waits until it listens. It returns the URL and the secret file.
-func (t *Topology) StartProbeServer(ctx context.Context, dir string) (url, secretFile string, err error) {
+// ProbeServer is a probe server the lab started: its https URL, the shared secret's file and its self-signed
+// certificate (wan.probe.ca_file).
+type ProbeServer struct{ URL, SecretFile, CAFile string }
+
+// Section is the flow-style wan.probe value for it.
+func (p ProbeServer) Section(interval string) string {
+	return fmt.Sprintf("{url: %q, secret_file: %s, ca_file: %s, interval: %s}", p.URL, p.SecretFile, p.CAFile, interval)
+}
+
+// StartProbeServer runs `hairpin probe-server` over HTTPS on the internet host, with a fresh secret and a
+// self-signed certificate for its address written to dir, and waits until it listens.
+func (t *Topology) StartProbeServer(ctx context.Context, dir string) (ProbeServer, error) {
 	raw := make([]byte, 24)
 	_, _ = rand.Read(raw)
-	secretFile = filepath.Join(dir, "probe.secret")
-	if err := os.WriteFile(secretFile, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {
-		return "", "", err
+	p := ProbeServer{SecretFile: filepath.Join(dir, "probe.secret"), CAFile: filepath.Join(dir, "probe.crt")}
+	if err := os.WriteFile(p.SecretFile, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {
+		return p, err
+	}
+	keyFile := filepath.Join(dir, "probe.key")
+	if err := selfSigned(t.InternetAddr, p.CAFile, keyFile); err != nil {
+		return p, err
 	}
 	listen := fmt.Sprintf("%s:%d", t.InternetAddr, ProbePort)
-	if _, _, err := t.Start(t.Internet, "probe-server", "--listen", listen, "--secret-file", secretFile, "--timeout", "1s", "--rate", "1000"); err != nil {
-		return "", "", err
+	if _, _, err := t.Start(t.Internet, "probe-server", "--listen", listen, "--secret-file", p.SecretFile, "--tls-cert", p.CAFile,
+		"--tls-key", keyFile, "--timeout", "1s", "--rate", "1000"); err != nil {
+		return p, err
 	}
 	if err := poll.Until(ctx, 30*time.Second, func() bool {
 		c, err := netns.Dialer(t.Internet)(ctx, "tcp", listen)
@@ -45,9 +67,33 @@ func (t *Topology) StartProbeServer(ctx context.Context, dir string) (url, secre
 		}
 		return err == nil
 	}); err != nil {
-		return "", "", errors.New("the probe server did not start")
+		return p, errors.New("the probe server did not start")
 	}
-	return "http://" + listen + "/", secretFile, nil
+	p.URL = "https://" + listen + "/"
+	return p, nil
+}
+
+// selfSigned writes a certificate for addr (valid a day) and its key.
+func selfSigned(addr netip.Addr, certFile, keyFile string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hairpin lab probe server"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IPAddresses: []net.IP{addr.AsSlice()},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600)
 }
 
 // ProveFromInternet probes every TCP forward from the internet host only.
@@ -84,10 +130,10 @@ func (t *Topology) runDaemon(ctx context.Context, cfg RouterConfig, dir string, 
 	return st, nil
 }
 
-func (t *Topology) ispConfig(dir, probeURL, probeSecret string) RouterConfig {
+func (t *Topology) ispConfig(dir string, ps ProbeServer) RouterConfig {
 	cfg := t.RouterConfig()
 	cfg.Status, cfg.StateDir = filepath.Join(dir, "hairpin.sock"), dir
-	cfg.ProbeURL, cfg.ProbeSecret, cfg.ProbeInterval = probeURL, probeSecret, 30*time.Second
+	cfg.Probe, cfg.ProbeInterval = ps, 30*time.Second
 	return cfg
 }
 
@@ -107,11 +153,11 @@ func classIs(c reach.Class) func(*daemon.Status) bool {
 // through both NATs, the LAN hairpins on the router, and the probe says reachable. The negative control is the
 // daemon gone with its mappings deleted: the internet reaches nothing.
 func (t *Topology) demoUPnP(ctx context.Context, out io.Writer, dir string) (int, error) {
-	probeURL, probeSecret, err := t.StartProbeServer(ctx, dir)
+	ps, err := t.StartProbeServer(ctx, dir)
 	if err != nil {
 		return 0, err
 	}
-	cfg := t.ispConfig(dir, probeURL, probeSecret)
+	cfg := t.ispConfig(dir, ps)
 	cfg.Upstream, cfg.UpstreamLease, cfg.UpstreamOnStop = "auto", 2*time.Minute, "delete"
 	fmt.Fprintf(out, "\nAn ISP box (%s) runs miniupnpd (UPnP IGD, NAT-PMP and PCP) and owns the address %s; it forwards\nnothing by itself. A probe server runs on the internet host. Router config:\n%s\n",
 		t.ISPBox, t.PublicAddr, indent(cfg.YAML()))
@@ -150,7 +196,7 @@ func mustWrite(cfg RouterConfig, dir, name string) string {
 // demoUnreachable is CGNAT and DS-Lite: the daemon classifies, withholds the DNS record, the probe fails and
 // doctor explains; the internet reaches nothing whatever the router does.
 func (t *Topology) demoUnreachable(ctx context.Context, out io.Writer, dir string, class reach.Class, story string) (int, error) {
-	probeURL, probeSecret, err := t.StartProbeServer(ctx, dir)
+	ps, err := t.StartProbeServer(ctx, dir)
 	if err != nil {
 		return 0, err
 	}
@@ -169,7 +215,7 @@ func (t *Topology) demoUnreachable(ctx context.Context, out io.Writer, dir strin
 	if _, _, err := t.Start(t.Internet, "lab", "serve", "--whoami", "8080"); err != nil {
 		return 0, err
 	}
-	cfg := t.ispConfig(dir, probeURL, probeSecret)
+	cfg := t.ispConfig(dir, ps)
 	cfg.PublicIP = []string{"http://" + t.InternetAddr.String() + ":8080/ip"}
 	cfg.Extra = fmt.Sprintf("ddns:\n  - {provider: rfc2136, server: %q, zone: example.net, hostname: home.example.net, tsig_key: hairpin-key, tsig_secret_file: %s}\n",
 		bind.Addr, tsig)

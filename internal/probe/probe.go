@@ -11,6 +11,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -42,10 +44,11 @@ type Port struct {
 	Port     uint16 `json:"port"`
 }
 
-// Request asks the server to connect back. Address, when set, must be the caller's own address: the server
-// refuses any other.
+// Request asks the server to connect back. Address is the address the client expects to be tested (its public
+// address): the server refuses the request unless that is the address the request came from, so a relay that
+// resends it from elsewhere gets nothing.
 type Request struct {
-	Address string `json:"address,omitempty"`
+	Address string `json:"address"`
 	Ports   []Port `json:"ports"`
 	Time    int64  `json:"time"`
 	Nonce   string `json:"nonce"`
@@ -83,12 +86,20 @@ func Verify(secret []byte, body []byte, sig string) bool {
 type Client struct {
 	URL    string
 	Secret []byte
-	HTTP   *http.Client
-	Now    func() time.Time
+	// Roots are the certificates trusted for the server (wan.probe.ca_file); nil: the system's.
+	Roots *x509.CertPool
+	HTTP  *http.Client
+	Now   func() time.Time
 }
 
-// Probe asks the server to connect back to the caller on ports and returns its verified answer.
-func (c *Client) Probe(ctx context.Context, ports []Port) (*Answer, error) {
+// Probe asks the server to connect back to expect, the caller's public address, on ports and returns its
+// verified answer. The answer counts only if it is signed, for this request, and says it tested expect: a
+// relay in between can neither forge it nor have another host tested in the router's name.
+func (c *Client) Probe(ctx context.Context, expect netip.Addr, ports []Port) (*Answer, error) {
+	if !expect.IsValid() {
+		return nil, errors.New("probe: no public address to test")
+	}
+	expect = expect.Unmap()
 	if len(ports) > MaxPorts {
 		ports = ports[:MaxPorts]
 	}
@@ -98,7 +109,7 @@ func (c *Client) Probe(ctx context.Context, ports []Port) (*Answer, error) {
 	}
 	nb := make([]byte, 12)
 	_, _ = rand.Read(nb)
-	req := Request{Ports: ports, Time: now().Unix(), Nonce: hex.EncodeToString(nb)}
+	req := Request{Address: expect.String(), Ports: ports, Time: now().Unix(), Nonce: hex.EncodeToString(nb)}
 	body, _ := json.Marshal(req)
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
@@ -112,6 +123,7 @@ func (c *Client) Probe(ctx context.Context, ports []Port) (*Answer, error) {
 		// would hang on an address that is gone.
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.DisableKeepAlives = true
+		tr.TLSClientConfig = &tls.Config{RootCAs: c.Roots, MinVersion: tls.VersionTLS12}
 		hc = &http.Client{Timeout: 30 * time.Second, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return errors.New("the probe server answered with a redirect; not followed")
 		}}
@@ -145,8 +157,12 @@ func (c *Client) Probe(ctx context.Context, ports []Port) (*Answer, error) {
 	if a.Nonce != req.Nonce {
 		return nil, errors.New("probe server: the answer is for another request")
 	}
-	if _, err := netip.ParseAddr(a.Address); err != nil {
+	got, err := netip.ParseAddr(a.Address)
+	if err != nil {
 		return nil, fmt.Errorf("probe server: bad address %q", printable(a.Address))
+	}
+	if got.Unmap() != expect {
+		return nil, fmt.Errorf("probe server: it tested %s, not this router's public address %s (a relay in between, or the public address changed)", got, expect)
 	}
 	return &a, nil
 }

@@ -17,6 +17,8 @@ import (
 
 var secret = []byte("a shared secret of the probe")
 
+var loopback = netip.MustParseAddr("127.0.0.1")
+
 type testServer struct {
 	*Server
 	url   string
@@ -80,7 +82,7 @@ func TestProbeOpenRefusedTimeout(t *testing.T) {
 		return d.DialContext(ctx, network, addr)
 	}
 	c := &Client{URL: ts.url, Secret: secret}
-	a, err := c.Probe(context.Background(), []Port{{"tcp", open}, {"tcp", closed}, {"tcp", 1}})
+	a, err := c.Probe(context.Background(), loopback, []Port{{"tcp", open}, {"tcp", closed}, {"tcp", 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestServerRefuses(t *testing.T) {
 	ts := newServer(t)
 	port := listen(t)
 	good := func() Request {
-		return Request{Ports: []Port{{"tcp", port}}, Time: time.Now().Unix(), Nonce: "0123456789abcdef" + time.Now().Format("150405.000000000")}
+		return Request{Address: "127.0.0.1", Ports: []Port{{"tcp", port}}, Time: time.Now().Unix(), Nonce: "0123456789abcdef" + time.Now().Format("150405.000000000")}
 	}
 	tests := []struct {
 		name string
@@ -126,6 +128,7 @@ func TestServerRefuses(t *testing.T) {
 	}{
 		{"bad signature", good, []byte("wrong secret"), 401, "bad signature"},
 		{"another address", func() Request { r := good(); r.Address = "192.0.2.1"; return r }, secret, 403, "only back to the address"},
+		{"no address", func() Request { r := good(); r.Address = ""; return r }, secret, 403, "must name the address"},
 		{"stale", func() Request { r := good(); r.Time -= 600; return r }, secret, 403, "minutes off"},
 		{"too many ports", func() Request { r := good(); r.Ports = make([]Port, MaxPorts+1); return r }, secret, 403, "too many ports"},
 		{"udp", func() Request { r := good(); r.Ports = []Port{{"udp", 53}}; return r }, secret, 403, "only TCP"},
@@ -173,7 +176,7 @@ func TestClientChecksAnswer(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := &Client{URL: srv.URL, Secret: secret}
-	if _, err := c.Probe(context.Background(), []Port{{"tcp", 80}}); err == nil || !strings.Contains(err.Error(), "signature") {
+	if _, err := c.Probe(context.Background(), loopback, []Port{{"tcp", 80}}); err == nil || !strings.Contains(err.Error(), "signature") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -216,5 +219,60 @@ func TestRateLimitBounded(t *testing.T) {
 	}
 	if ok, why := s.allow(a); ok || why != "rate" {
 		t.Fatalf("the third request from one /64: %v %q", ok, why)
+	}
+}
+
+// TestRelayCannotTurnRedGreen: a relay takes the router's signed request and sends it on from a host whose ports
+// are open. The server refuses it (the request names the router's address, not the relay's), and if the relay
+// had the server's answer about itself to offer instead, the client refuses that (it tested another address).
+// The control is the router asking itself: the answer about its own address is taken.
+func TestRelayCannotTurnRedGreen(t *testing.T) {
+	ts := newServer(t)
+	port := listen(t)
+	router := netip.MustParseAddr("203.0.113.7") // the router's public address; the relay is 127.0.0.1
+	relayed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fwd, _ := http.NewRequest(http.MethodPost, ts.url, bytes.NewReader(body))
+		fwd.Header.Set(HeaderSig, r.Header.Get(HeaderSig))
+		resp, err := http.DefaultClient.Do(fwd)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		w.Header().Set(HeaderSig, resp.Header.Get(HeaderSig))
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(out)
+	}))
+	defer relayed.Close()
+	c := &Client{URL: relayed.URL, Secret: secret}
+	before := ts.dials.Load()
+	_, err := c.Probe(context.Background(), router, []Port{{"tcp", port}})
+	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "came from 127.0.0.1, not 203.0.113.7") {
+		t.Fatalf("relayed request: %v", err)
+	}
+	if ts.dials.Load() != before {
+		t.Fatal("the server tested the relay's address for the router's request")
+	}
+
+	// A relay that answers with a genuine signed answer about itself, for the router's nonce.
+	forged := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req Request
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &req)
+		out, _ := json.Marshal(Answer{Address: "198.51.100.9", Nonce: req.Nonce, Results: []PortResult{{Port: Port{"tcp", port}, Result: ResultOpen}}})
+		w.Header().Set(HeaderSig, Sign(secret, out))
+		_, _ = w.Write(out)
+	}))
+	defer forged.Close()
+	c.URL = forged.URL
+	if _, err := c.Probe(context.Background(), router, []Port{{"tcp", port}}); err == nil || !strings.Contains(err.Error(), "tested 198.51.100.9, not this router's public address 203.0.113.7") {
+		t.Fatalf("an answer about another address: %v", err)
+	}
+
+	c.URL = ts.url
+	if a, err := c.Probe(context.Background(), loopback, []Port{{"tcp", port}}); err != nil || a.Results[0].Result != ResultOpen {
+		t.Fatalf("control: %+v %v", a, err)
 	}
 }

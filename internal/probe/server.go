@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -122,9 +123,12 @@ func (s *Server) check(req Request, caller netip.Addr) error {
 	if maxPorts <= 0 || maxPorts > MaxPorts {
 		maxPorts = MaxPorts
 	}
+	want, err := netip.ParseAddr(req.Address)
 	switch {
-	case req.Address != "" && req.Address != caller.String():
-		return errors.New("the probe server connects only back to the address the request comes from")
+	case err != nil:
+		return errors.New("the request must name the address to test (the caller's public address); update hairpin on the router")
+	case want.Unmap() != caller:
+		return fmt.Errorf("the probe server connects only back to the address the request comes from: it came from %s, not %s", caller, want)
 	case len(req.Ports) == 0:
 		return errors.New("no ports to probe")
 	case len(req.Ports) > maxPorts:
