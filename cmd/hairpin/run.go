@@ -82,6 +82,12 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 				logger.Warn("systemd readiness notification failed", "error", err)
 			}
 		},
+		WatchdogEvery: daemon.WatchdogEvery(),
+		Watchdog: func() {
+			if err := daemon.NotifyWatchdog(); err != nil {
+				logger.Warn("systemd watchdog notification failed", "error", err)
+			}
+		},
 		NewDiscoverer: func(cfg *config.Config) (daemon.Discoverer, error) {
 			sources := cfg.WAN.PublicIP
 			if len(sources) == 0 {

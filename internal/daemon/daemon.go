@@ -57,6 +57,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Ready is called once the first apply has been attempted (systemd readiness).
 	Ready func()
+	// Watchdog, when WatchdogEvery is set, is called that often from the event loop itself (systemd's
+	// WatchdogSec=), so a loop stuck in a change stops the calls and gets the daemon restarted.
+	Watchdog      func()
+	WatchdogEvery time.Duration
 	// IntentFile, when set, records a WAN set update in progress, so a crash between its two commits is
 	// finished at the next start (see intent.go).
 	IntentFile string
@@ -214,6 +218,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.hosts != nil {
 		hostsChanged = d.hosts.Changed()
 	}
+	var watchdog <-chan time.Time // nil, never ready, unless systemd asked for a watchdog
+	if d.deps.Watchdog != nil && d.deps.WatchdogEvery > 0 {
+		t := time.NewTicker(d.deps.WatchdogEvery)
+		defer t.Stop()
+		watchdog = t.C
+	}
 
 	for {
 		select {
@@ -258,6 +268,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			d.startProbe(ctx)
 			reply <- nil
+		case <-watchdog:
+			d.deps.Watchdog()
 		case req := <-d.reload:
 			req.done <- d.doReload(ctx, l, req.cfg)
 			resync.Reset(d.cfg.Daemon.Resync)

@@ -3,10 +3,32 @@ package daemon
 import (
 	"net"
 	"os"
+	"strconv"
+	"time"
 )
 
 // NotifyReady tells systemd (Type=notify) that the daemon is up; without NOTIFY_SOCKET it does nothing.
-func NotifyReady() error {
+func NotifyReady() error { return sdNotify("READY=1") }
+
+// NotifyWatchdog tells systemd's watchdog (WatchdogSec=) that the event loop is turning.
+func NotifyWatchdog() error { return sdNotify("WATCHDOG=1") }
+
+// WatchdogEvery is how often to send WATCHDOG=1: half the interval systemd asked for in WATCHDOG_USEC, so one
+// late wake does not get the daemon killed. 0 when systemd asked nothing of this process (no watchdog, or
+// WATCHDOG_PID names another process).
+func WatchdogEvery() time.Duration {
+	usec, err := strconv.ParseUint(os.Getenv("WATCHDOG_USEC"), 10, 63)
+	if err != nil || usec == 0 {
+		return 0
+	}
+	if pid := os.Getenv("WATCHDOG_PID"); pid != "" && pid != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	return time.Duration(usec) * time.Microsecond / 2
+}
+
+// sdNotify sends one state line to systemd's notification socket (sd_notify(3)'s datagram protocol).
+func sdNotify(state string) error {
 	sock := os.Getenv("NOTIFY_SOCKET")
 	if sock == "" {
 		return nil
@@ -19,6 +41,6 @@ func NotifyReady() error {
 		return err
 	}
 	defer c.Close()
-	_, err = c.Write([]byte("READY=1"))
+	_, err = c.Write([]byte(state))
 	return err
 }
