@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +23,8 @@ func exportCmd() *cobra.Command {
 		Long: "Print a script to paste into a MikroTik terminal (or /import): the address lists, one dst-nat rule per\n" +
 			"forward, the hairpin masquerade, and an updater script that keeps the WAN address list on the WAN\n" +
 			"interface's address, run by the WAN's DHCP client script or PPP on-up, at startup, and every 10 minutes\n" +
-			"where the WAN raises no event. Nothing is sent to the router.",
+			"where the WAN raises no event, and a script that updates the config's dyndns2 entries from the router\n" +
+			"(their passwords are in it). Nothing is sent to the router.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Checked by the routeros backend's rules whatever the config's backend line says.
@@ -30,7 +32,12 @@ func exportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprint(cmd.OutOrStdout(), routeros.Script(cfg))
+			// The router updates the dyndns2 entries itself: their passwords go into the script.
+			dns, err := routeros.DNSUpdates(cfg, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), routeros.Script(cfg, dns...))
 			return nil
 		},
 	}

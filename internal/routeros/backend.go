@@ -120,20 +120,33 @@ func fromConfig(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Backe
 // readPassword takes the password from the file (read by secret.Read) or the environment variable the config
 // names. A file others can read is used but warned about.
 func readPassword(cfg *config.RouterOS, logger *slog.Logger) (string, error) {
-	if cfg.PasswordEnv != "" {
-		v, ok := os.LookupEnv(cfg.PasswordEnv)
+	if cfg.PasswordEnv == "" && cfg.PasswordFile == "" {
+		return "", errors.New("routeros: set password_file or password_env")
+	}
+	pw, err := readSecret(cfg.PasswordFile, cfg.PasswordEnv, cfg.ConfigDir, cfg.SecretOwners, logger)
+	if err != nil {
+		return "", fmt.Errorf("routeros.%w", err)
+	}
+	return pw, nil
+}
+
+// readSecret reads a secret from the environment variable env, else from file by secret.Read's rules; its
+// errors start with the key that named the source.
+func readSecret(file, env, configDir string, owners []int, logger *slog.Logger) (string, error) {
+	if env != "" {
+		v, ok := os.LookupEnv(env)
 		if !ok || v == "" {
-			return "", fmt.Errorf("routeros.password_env: environment variable %s is not set or empty", cfg.PasswordEnv)
+			return "", fmt.Errorf("password_env: environment variable %s is not set or empty", env)
 		}
 		return v, nil
 	}
-	if cfg.PasswordFile == "" {
-		return "", errors.New("routeros: set password_file or password_env")
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
-	pw, err := secret.Read(cfg.PasswordFile, secret.Options{ConfigDir: cfg.ConfigDir, Owners: cfg.SecretOwners,
+	pw, err := secret.Read(file, secret.Options{ConfigDir: configDir, Owners: owners,
 		Warn: func(msg string, args ...any) { logger.Warn("routeros: "+msg, args...) }})
 	if err != nil {
-		return "", fmt.Errorf("routeros.password_file: %w", err)
+		return "", fmt.Errorf("password_file: %w", err)
 	}
 	return pw, nil
 }
@@ -289,12 +302,12 @@ func (b *Backend) Down(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, path := range []string{pathScript} {
-		t, err := b.readTable(ctx, path, url.Values{"comment": {markUpdater}, ".proplist": {".id,comment"}})
+	for _, mark := range []string{markUpdater, markDDNS} {
+		t, err := b.readTable(ctx, pathScript, url.Values{"comment": {mark}, ".proplist": {".id,comment"}})
 		if err != nil {
 			return err
 		}
-		if _, err := b.removeOwned(ctx, t, markUpdater); err != nil {
+		if _, err := b.removeOwned(ctx, t, mark); err != nil {
 			return err
 		}
 	}
@@ -324,6 +337,16 @@ func (b *Backend) Down(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The state of the exported DNS script: its own lists, found by their marker alone.
+	state, err := b.readTable(ctx, pathAddrList, url.Values{"comment": {markDDNS}, ".proplist": {".id,comment"}})
+	if err != nil {
+		return err
+	}
+	n, err := b.removeOwned(ctx, state, markDDNS)
+	if err != nil {
+		return err
+	}
+	m += n
 	lists6, err := b.readLists6(ctx)
 	if err != nil {
 		return err

@@ -299,6 +299,10 @@ func testDownRemovesOnlyOurs(t *testing.T) {
 	dhcp := f.r.Add(rostest.DHCPClient, rostest.Entry{"interface": "ether1", "script": userScript + hookText("ether1")})
 	ppp := f.r.Add(rostest.PPPProfile, rostest.Entry{"name": "isp", "on-up": hookText("pppoe-out1")})
 	other := f.r.Add(rostest.DHCPClient, rostest.Entry{"interface": "ether5", "script": ":log info other"})
+	// The export's DNS script and the state it keeps in address lists of its own.
+	f.r.Add(rostest.Script, rostest.Entry{"name": DNSName, "comment": markDDNS})
+	f.r.Add(rostest.AddrList, rostest.Entry{"list": dnsListPrefix + "0", "address": "203.0.113.7", "comment": markDDNS})
+	f.r.Add(rostest.AddrList, rostest.Entry{"list": dnsListPrefix + "0-stop", "address": "203.0.113.7", "comment": markDDNS})
 	f.apply(f.desired())
 	before := map[string][]rostest.Entry{}
 	for _, p := range []string{rostest.NAT, rostest.AddrList, rostest.Mangle} {
@@ -314,6 +318,11 @@ func testDownRemovesOnlyOurs(t *testing.T) {
 		}
 		if got := f.r.Item(rostest.DHCPClient, other)["script"]; got != ":log info other" {
 			t.Errorf("another DHCP client's script changed: %q", got)
+		}
+		for _, e := range f.r.Items(rostest.AddrList) {
+			if e["comment"] == markDDNS {
+				t.Errorf("down left the DNS script's state: %v", e)
+			}
 		}
 	}()
 	if err := f.b.Down(ctx); err != nil {

@@ -45,7 +45,7 @@ const (
 	markUpdater = MarkerPrefix + "updater"
 )
 
-var markerRE = regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|mark(?::(?:tcp|udp)(?::[0-9]{1,4})?)?|updater|accept|(dnat|dnat-out|dnat-wanif|dnat-lan):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?|allow:([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?))$`)
+var markerRE = regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|mark(?::(?:tcp|udp)(?::[0-9]{1,4})?)?|updater|accept|ddns|(dnat|dnat-out|dnat-wanif|dnat-lan):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?|allow:([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?))$`)
 
 // ListAllowPrefix names a forward's allow list: ListAllowPrefix + the forward's name.
 const ListAllowPrefix = "hairpin-allow-"

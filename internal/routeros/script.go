@@ -27,7 +27,10 @@ const CheckedReleases = "7.9 to 7.24rc3"
 // equal to the WAN interface's addresses, run by the WAN's own events (writeHooks). It uses
 // the same markers as the REST backend, so running it again (or `hairpin down`) replaces or removes exactly
 // what it added.
-func Script(cfg *config.Config) string {
+//
+// dns are the ddns entries the router updates itself (DNSUpdates reads them with their passwords); the
+// script says of every other ddns entry that hairpin's daemon has to update it.
+func Script(cfg *config.Config, dns ...DNSUpdate) string {
 	d, _ := plan.Build(cfg, plan.Observed{}, PlanOptions)
 	// Offline there is no address to decide double NAT by. The WAN-interface rules only match packets that
 	// arrive on the WAN for the router itself, so with a public address on the WAN they duplicate the
@@ -41,12 +44,16 @@ func Script(cfg *config.Config) string {
 	w("# what it added. Everything it creates has a comment starting with %s; nothing else is changed,", MarkerPrefix)
 	w("# including rules of your own that mention hairpin in their comment.")
 	w("# Checked against the command schema of RouterOS %s (/console/inspect); not tried on a real router.", CheckedReleases)
+	if len(dns) > 0 {
+		w("# It holds the password of %d dynamic-DNS account(s) in script %s: keep this file private, and see", len(dns), DNSName)
+		w("# the script's comment for who on the router can read it.")
+	}
 	w("")
 	writeGuards(w)
 	w("")
 	w("# The updater and its hooks go first, so it cannot run halfway through and add entries back.")
 	w("/system scheduler remove [find where comment=\"%s\"]", markUpdater)
-	w("/system script remove [find where comment=\"%s\"]", markUpdater)
+	w("/system script remove [find where comment=\"%s\" || comment=\"%s\"]", markUpdater, markDDNS)
 	writeUnhook(w)
 	w("/ip firewall mangle remove [find where comment~\"^%s\"]", MarkerPrefix)
 	w("/ip firewall nat remove [find where comment~\"^%s\"]", MarkerPrefix)
@@ -124,7 +131,8 @@ func Script(cfg *config.Config) string {
 	w("")
 	v6 := writeIPv6(w, cfg, d)
 	writePublicAddress(w, cfg)
-	writeUpdater(w, cfg, v6)
+	writeDNS(w, cfg, dns)
+	writeUpdater(w, cfg, v6, len(dns) > 0)
 	return b.String()
 }
 
@@ -223,6 +231,8 @@ func writeGuards(w func(string, ...any)) {
 	w("# changes: rename yours (hairpin never changes what it did not create).")
 	w(":if ([:len [/system script find where name=%s && comment!=%s]] > 0) do={ :error %s }", quoteAlways(UpdaterName), quoteAlways(markUpdater),
 		quoteAlways("hairpin: a script named "+UpdaterName+" exists that hairpin did not create; rename it and run the import again"))
+	w(":if ([:len [/system script find where name=%s && comment!=%s]] > 0) do={ :error %s }", quoteAlways(DNSName), quoteAlways(markDDNS),
+		quoteAlways("hairpin: a script named "+DNSName+" exists that hairpin did not create; rename it and run the import again"))
 	w(":if ([:len [/system scheduler find where (name=%s || name=%s) && comment!=%s]] > 0) do={ :error %s }", quoteAlways(startupName), quoteAlways(fallbackName),
 		quoteAlways(markUpdater), quoteAlways("hairpin: a scheduler entry named "+startupName+" or "+fallbackName+" exists that hairpin did not create; rename it and run the import again"))
 }
@@ -245,7 +255,7 @@ func writeUnhook(w func(string, ...any)) {
 // entries and a first run. Its variables are named unlike any property of the menus it searches: in
 // `find where list=$list` RouterOS reads `list` as the entry's own property, so the comparison is always true
 // (the manual's reserved variable names).
-func writeUpdater(w func(string, ...any), cfg *config.Config, v6 bool) {
+func writeUpdater(w func(string, ...any), cfg *config.Config, v6, dns bool) {
 	cloud := doubleNATCloud(cfg)
 	w("# %s keeps list %s equal to %s's IPv4 addresses.", UpdaterName, ListWAN, cfg.WAN.Interface)
 	if v6 {
@@ -304,6 +314,9 @@ func writeUpdater(w func(string, ...any), cfg *config.Config, v6 bool) {
 	}
 	if v6 {
 		writeUpdater6(w, cfg)
+	}
+	if dns {
+		writeRunDNS(w)
 	}
 	w("}")
 	writeHooks(w, cfg, cloud)

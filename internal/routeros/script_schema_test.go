@@ -23,7 +23,7 @@ func TestScriptMatchesSchema(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		script := Script(cfg)
+		script := exportScript(t, cfg)
 		for _, v := range []string{rostest.Oldest(), rostest.Newest()} {
 			t.Run(name+"/RouterOS-"+v, func(t *testing.T) {
 				c := checkScript(rostest.MustSchema(v), script)

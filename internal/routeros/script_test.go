@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	_ "github.com/hairpin-nat/hairpin/internal/ddns/providers" // the ddns entries of testdata/pppoe.yaml
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -19,7 +20,7 @@ func TestScriptGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := Script(cfg)
+			got := exportScript(t, cfg)
 			golden := filepath.Join("testdata", name+".golden")
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -55,4 +56,19 @@ func TestQuote(t *testing.T) {
 			t.Errorf("quote(%q) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+// testDNSPassword is the dyndns2 password of testdata/pppoe.yaml, from the environment as the config says.
+const testDNSPassword = "s3cret-Pa55word!"
+
+// exportScript is what hairpin export routeros prints for cfg: the script with the ddns entries the router
+// updates itself.
+func exportScript(t *testing.T, cfg *config.Config) string {
+	t.Helper()
+	t.Setenv("HAIRPIN_TEST_DYNDNS_PASSWORD", testDNSPassword)
+	dns, err := DNSUpdates(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Script(cfg, dns...)
 }
