@@ -9,12 +9,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
@@ -222,4 +224,95 @@ func fetchMetrics(t *testing.T, socket string) string {
 		t.Fatal(err)
 	}
 	return string(body)
+}
+
+// TestAllowlistGuestInterface: a host on a third interface of the router (a guest network, rp_filter off)
+// that sends from a LAN address is checked like any internet source: its datagrams to an allow-listed camera
+// are dropped and counted, and the camera sees none. The guard let them through while it took "anything but
+// the WAN with a LAN source" for the LAN. Controls: the same source address from the LAN itself reaches the
+// camera (so the camera's counter would see the spoof), and the guest's own address is dropped too.
+func TestAllowlistGuestInterface(t *testing.T) {
+	needRoot(t)
+	topo, _ := labWithCameras(t, lab.Options{})
+	ctx := context.Background()
+	guest, guestAddr, err := topo.AddGuestHost(ctx, "guest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := topo.Cameras[0]
+	cfg := writeConfig(t, fmt.Sprintf("wan: {interface: %s}\nlan: {interface: %s}\nforwards:\n  - {name: %s, port: %d, to: %s:80, protocol: udp, allow: [%s]}\n",
+		topo.WANIf, topo.LANIf, front.Name, front.Port, front.Addr, topo.InternetAddr))
+	mustApply(t, topo, cfg)
+
+	// A LAN address no host uses, which the guest and (for the control) the laptop send from.
+	b := topo.LANNet.Addr().As4()
+	b[3] = 251
+	spoof := netip.AddrFrom4(b)
+	// The camera counts every datagram that reaches it (from the LAN they come masqueraded, as hairpin does);
+	// the rule lives in the camera's namespace.
+	for _, cmd := range []string{"add table ip observe", "add chain ip observe in { type filter hook input priority 0 ; }",
+		"add rule ip observe in udp dport 80 counter"} {
+		if out, err := lab.Exec(ctx, front.NS, "nft", cmd); err != nil {
+			t.Fatalf("camera's counter: %v: %s", err, out)
+		}
+	}
+	cameraSaw := func() int { return nftPackets(t, front.NS, "nft", "list", "chain", "ip", "observe", "in") }
+	dropped := func() int {
+		return nftPackets(t, topo.Router, "nft", "list", "counter", "ip", "hairpin", "drop_allow_"+front.Name)
+	}
+	target := netip.AddrPortFrom(topo.PublicAddr, uint16(front.Port))
+	send := func(ns string, from netip.Addr) {
+		t.Helper()
+		if out, err := lab.Exec(ctx, ns, "ip", "addr", "add", from.String()+"/32", "dev", "eth0"); err != nil && !strings.Contains(out, "exists") {
+			t.Fatalf("address %s in %s: %v: %s", from, ns, err, out)
+		}
+		c, err := netns.ListenPacket(ns, "udp4", netip.AddrPortFrom(from, 0).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for range 5 {
+			if _, err := c.WriteTo([]byte("hello"), net.UDPAddrFromAddrPort(target)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// The spoof from the guest network: dropped at the guard, counted, never at the camera.
+	send(guest, spoof)
+	if err := poll.Until(ctx, 5*time.Second, func() bool { return dropped() >= 5 }); err != nil {
+		t.Fatalf("the guest's datagrams from LAN address %s were not dropped by the allowlist (drop counter %d, camera saw %d)", spoof, dropped(), cameraSaw())
+	}
+	if n := cameraSaw(); n != 0 {
+		t.Errorf("the camera received %d datagrams from the guest's spoofed LAN source", n)
+	}
+	// The guest's own address is not allowed either.
+	before := dropped()
+	send(guest, guestAddr)
+	if err := poll.Until(ctx, 5*time.Second, func() bool { return dropped() >= before+5 }); err != nil {
+		t.Errorf("the guest's own datagrams were not dropped: counter %d -> %d", before, dropped())
+	}
+	// Control: the same source on the LAN is the LAN, and the camera's counter sees it come through.
+	send(topo.Laptop, spoof)
+	if err := poll.Until(ctx, 5*time.Second, func() bool { return cameraSaw() >= 5 }); err != nil {
+		t.Fatalf("control: datagrams from %s on the LAN did not reach the camera (it counted %d)", spoof, cameraSaw())
+	}
+}
+
+// nftPackets runs an nft listing in namespace ns and returns the packets of its (first) counter.
+func nftPackets(t *testing.T, ns string, args ...string) int {
+	t.Helper()
+	out, err := lab.Exec(context.Background(), ns, args[0], args[1:]...)
+	if err != nil {
+		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	_, rest, ok := strings.Cut(out, "packets ")
+	if !ok {
+		t.Fatalf("no counter in %q", out)
+	}
+	n, err := strconv.Atoi(strings.Fields(rest)[0])
+	if err != nil {
+		t.Fatalf("counter in %q: %v", out, err)
+	}
+	return n
 }

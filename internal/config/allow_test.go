@@ -226,3 +226,28 @@ func TestAllowFileReadOnce(t *testing.T) {
 		t.Errorf("office set %+v, want both files' prefixes", s)
 	}
 }
+
+// TestAllowWithoutLANInterface: with the LAN given by subnets alone, the guard cannot tell the LAN's interface,
+// so a LAN source on a third interface passes: config says so when a forward has an allow list or a limit.
+func TestAllowWithoutLANInterface(t *testing.T) {
+	for _, tc := range []struct {
+		name, lan, fwd string
+		warn           bool
+	}{
+		{"subnets only, allow list", "lan: {subnets: [192.168.88.0/24]}", "allow: [198.51.100.0/24]", true},
+		{"subnets only, limit", "lan: {subnets: [192.168.88.0/24]}", "limit: {new_per_source: 10/minute}", true},
+		{"subnets only, open forward", "lan: {subnets: [192.168.88.0/24]}", "protocol: tcp", false},
+		{"interface, allow list", "lan: {interface: br-lan}", "allow: [198.51.100.0/24]", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse(file, yamlLines("wan: {interface: eth0}", tc.lan, "forwards:", "  - {name: cam, port: 8090, to: 192.168.88.180, "+tc.fwd+"}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(render(cfg.Warnings), "\n")
+			if has := strings.Contains(got, "hairpin.yaml:2:6: lan.interface: without lan.interface, a LAN source address arriving on any interface but the WAN"); has != tc.warn {
+				t.Errorf("warnings:\n%s\nwant the LAN interface warning: %v", got, tc.warn)
+			}
+		})
+	}
+}

@@ -231,6 +231,16 @@ func (d *decoder) crossCheck(cfg *Config, doc, wanNode, lanNode, fwdNode *yaml.N
 			}
 		}
 	}
+	if lanNode != nil && cfg.LAN.Interface == "" && len(cfg.LAN.Subnets) > 0 && cfg.Backend != BackendRouterOS {
+		for i, f := range cfg.Forwards {
+			if d.fwdAllow[i] != nil || f.Limit != nil {
+				item := d.fwdItems[i]
+				d.warnf(lanNode, "lan.interface", "add `interface:` with the LAN's interface",
+					"without lan.interface, a LAN source address arriving on any interface but the WAN (a guest network, a VPN) passes the allow lists and limits, as LAN traffic does; forward %q (line %d) has them", f.Name, item.node.Line)
+				break
+			}
+		}
+	}
 	if cfg.WAN.Interface != "" && cfg.WAN.Interface == cfg.LAN.Interface {
 		d.errorf(valueOf(lanNode, "interface"), "lan.interface", "hairpin needs distinct WAN and LAN interfaces", "%q is also the WAN interface", cfg.LAN.Interface)
 	}

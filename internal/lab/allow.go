@@ -49,6 +49,39 @@ func (t *Topology) AddInternetHost(ctx context.Context, name string) (string, ne
 	return ns, otherAddr, nil
 }
 
+// A guest network hangs off the router on a third interface, guest0: neither the WAN nor the LAN.
+var (
+	guestGW   = netip.MustParseAddr("172.30.99.1")
+	guestAddr = netip.MustParseAddr("172.30.99.2")
+)
+
+// GuestIf is the router's interface to the guest network.
+const GuestIf = "guest0"
+
+// AddGuestHost adds the namespace PREFIX-NAME as a host on a guest network behind the router's third
+// interface (GuestIf), with reverse-path filtering off on the router as many routers have it, and returns
+// the namespace and the host's address. It is removed with the lab.
+func (t *Topology) AddGuestHost(ctx context.Context, name string) (string, netip.Addr, error) {
+	ns := t.Prefix + "-" + name
+	if err := run(ctx, "ip", "netns", "add", ns); err != nil {
+		return "", netip.Addr{}, err
+	}
+	t.namespaces = append(t.namespaces, ns)
+	err := t.steps(ctx,
+		cmdStep{ns, "link set lo up"},
+		link{t.Router, GuestIf, ns, "eth0"},
+		addr{t.Router, GuestIf, guestGW.String() + "/24"},
+		addr{ns, "eth0", guestAddr.String() + "/24"},
+		route{ns, guestGW.String()},
+		sysctl{t.Router, "net.ipv4.conf.all.rp_filter", "0"},
+		sysctl{t.Router, "net.ipv4.conf." + GuestIf + ".rp_filter", "0"},
+	)
+	if err != nil {
+		return "", netip.Addr{}, err
+	}
+	return ns, guestAddr, nil
+}
+
 // DNSServer is a BIND primary for example.net in the internet namespace that accepts updates from the
 // internet host itself: the "DNS of the user's phone" whose address changes.
 type DNSServer struct {

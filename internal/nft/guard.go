@@ -39,7 +39,7 @@ const (
 var guardPrefixes = []string{chainGuard, chainGuardBase, chainLimitBase, setAllowBase, setHostsBase, setMeterBase, counterAllow, counterLimit}
 
 // buildGuards adds the allowlists and limits of d. The base chain runs only for new connections to a
-// forwarded port of a WAN address that do not come from the LAN: the LAN (hairpin) and the router itself
+// forwarded port of a WAN address that do not come in on the LAN interface: the LAN (hairpin) and the router itself
 // (whose own connections never pass prerouting) always reach the forward. Which forward a packet is for is one
 // verdict-map lookup on protocol and port, and whether its source is allowed one lookup per set, so the cost
 // does not grow with the number of forwards or prefixes.
@@ -88,14 +88,17 @@ func buildGuards(tx *knftables.Transaction, d *plan.Desired, preloaded map[strin
 	base := baseChain(chainGuard, knftables.FilterType, knftables.PreroutingHook, guardPriority)
 	tx.Add(base)
 	tx.Flush(base)
+	// The LAN is what enters on the LAN interface. A LAN address arriving on any other interface (the WAN, a
+	// guest network, a VPN) is spoofed where rp_filter is loose or off, and is checked like any internet
+	// source. Only when the LAN is given by subnets alone is there no interface to go by: then a LAN source
+	// on anything but the WAN counts as LAN, and config warns of it.
 	var rules []string
 	if d.LANInterface != "" {
 		rules = append(rules, fmt.Sprintf("iifname %q return", d.LANInterface))
+	} else {
+		rules = append(rules, fmt.Sprintf("iifname != %q ip saddr @%s return", d.WANInterface, setLAN))
 	}
-	// A LAN address arriving on the WAN interface is spoofed: it is checked like any internet source.
-	rules = append(rules,
-		fmt.Sprintf("iifname != %q ip saddr @%s return", d.WANInterface, setLAN),
-		fmt.Sprintf("ct state new ip daddr @%s meta l4proto . th dport vmap @%s", setWAN, mapGuardPorts))
+	rules = append(rules, fmt.Sprintf("ct state new ip daddr @%s meta l4proto . th dport vmap @%s", setWAN, mapGuardPorts))
 	for _, r := range rules {
 		tx.Add(&knftables.Rule{Chain: chainGuard, Rule: r})
 	}
