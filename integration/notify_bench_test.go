@@ -1,0 +1,158 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/netns"
+)
+
+// BenchmarkReactionWithNotifications measures a WAN change's reaction time (address added -> first connection
+// through the new address, from the internet) with no notify targets and with five (json, ntfy, gotify, slack,
+// and a Discord receiver that never answers), in alternating blocks of the same daemon: a reload switches the
+// notify: list, so both sides share the machine's load. It also reports the status page's size as served.
+func BenchmarkReactionWithNotifications(b *testing.B) {
+	topo := benchLab(b)
+	var received atomic.Int64
+	release := make(chan struct{})
+	defer close(release)
+	var urls []string
+	for i := range 5 {
+		l, err := netns.Listen(topo.Laptop, "tcp4", netip.AddrPortFrom(topo.LaptopAddr, 0).String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		hang := i == 4
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			if hang {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			received.Add(1)
+		})}
+		go func() { _ = srv.Serve(l) }()
+		defer srv.Close()
+		urls = append(urls, "http://"+l.Addr().String()+"/hook")
+	}
+	targets := fmt.Sprintf("notify:\n  - {url: %s}\n  - {url: %s, format: ntfy}\n  - {url: \"%s?token=AppToken123\", format: gotify}\n  - {url: %s, format: slack}\n  - {url: %s, format: discord}\n",
+		urls[0], urls[1], urls[2], urls[3], urls[4])
+
+	dir := b.TempDir()
+	sock := filepath.Join(dir, "hairpin.sock")
+	cfg := filepath.Join(dir, "hairpin.yaml")
+	base := fmt.Sprintf("daemon: {status: %s}\nstate_dir: %s\nwan: {interface: wan0}\nlan: {interface: lan0}\nforwards:\n  - {name: front-cam, port: 8090, to: \"192.168.88.180:80\"}\n", sock, dir)
+	write := func(text string) {
+		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	write(base)
+	cmd, out, err := topo.Start(topo.Router, "run", "-c", cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := lab.WaitDaemon(context.Background(), sock, 15*time.Second, lab.Installed); err != nil {
+		b.Fatalf("daemon did not apply: %v\n%s", err, out.String())
+	}
+	pageBytes := fetchPage(b, sock)
+
+	nl, _ := netlinkIn(b, topo.Router)
+	link := linkNamed(b, nl, topo.WANIf)
+	probe := newProber(b, topo.Laptop)
+	defer probe.close()
+	addrs := []netip.Addr{netip.MustParseAddr("203.0.113.10"), netip.MustParseAddr("203.0.113.11")}
+	var none, five []time.Duration
+	change := 0
+	b.ResetTimer()
+	for block := range 6 {
+		withNotify := block%2 == 1
+		want := 0
+		if withNotify {
+			write(base + targets)
+			want = 5
+		} else {
+			write(base)
+		}
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := lab.WaitDaemon(context.Background(), sock, 15*time.Second, func(st *daemon.Status) bool { return len(st.Notify) == want }); err != nil {
+			b.Fatalf("reload to %d notify targets: %v\n%s", want, err, out.String())
+		}
+		for range 10 {
+			old, next := addrs[change%2], addrs[(change+1)%2]
+			change++
+			if err := nl.AddrDel(link, nlAddr(old)); err != nil {
+				b.Fatal(err)
+			}
+			if err := nl.AddrAdd(link, nlAddr(next)); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			at, err := probe.firstConnect(netip.AddrPortFrom(next, 8090), 10*time.Second)
+			if err != nil {
+				b.Fatalf("change %d (notify %v): %v", change, withNotify, err)
+			}
+			if withNotify {
+				five = append(five, at.Sub(start))
+			} else {
+				none = append(none, at.Sub(start))
+			}
+			if err := waitRetired(topo.Laptop, net.JoinHostPort(old.String(), "8090"), 10*time.Second); err != nil {
+				b.Fatalf("change %d: %v", change, err)
+			}
+		}
+	}
+	b.StopTimer()
+	slices.Sort(none)
+	slices.Sort(five)
+	n50, f50 := quantile(none, 0.5), quantile(five, 0.5)
+	b.ReportMetric(n50, "none-p50-ms")
+	b.ReportMetric(f50, "5targets-p50-ms")
+	b.ReportMetric(quantile(five, 0.9), "5targets-p90-ms")
+	b.ReportMetric(f50/n50, "5targets/none-p50")
+	b.ReportMetric(float64(received.Load()), "messages-received")
+	b.ReportMetric(float64(pageBytes), "page-bytes")
+}
+
+// fetchPage gets the status page and its files from the daemon's socket, as a browser would, and returns their
+// bytes.
+func fetchPage(b *testing.B, sock string) int {
+	b.Helper()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	total := 0
+	for _, path := range []string{"/", "/page.js", "/page.css", "/favicon.svg"} {
+		resp, err := client.Get("http://hairpin" + path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+			b.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		total += len(body)
+	}
+	return total
+}
