@@ -176,3 +176,26 @@ func linkNamed(b *testing.B, nl *netlink.Handle, name string) netlink.Link {
 	}
 	return l
 }
+
+// flipWAN moves the router's WAN address from one of addrs to the other (change counts the flips) and returns
+// the time from the new address's arrival to the first connection through it from the laptop, after checking
+// that the old address no longer forwards.
+func flipWAN(b *testing.B, topo *lab.Topology, nl *netlink.Handle, link netlink.Link, p *prober, addrs []netip.Addr, change int) time.Duration {
+	b.Helper()
+	old, next := addrs[change%2], addrs[(change+1)%2]
+	if err := nl.AddrDel(link, nlAddr(old)); err != nil {
+		b.Fatal(err)
+	}
+	if err := nl.AddrAdd(link, nlAddr(next)); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	at, err := p.firstConnect(netip.AddrPortFrom(next, 8090), 10*time.Second)
+	if err != nil {
+		b.Fatalf("change %d: %v", change, err)
+	}
+	if err := waitRetired(topo.Laptop, net.JoinHostPort(old.String(), "8090"), 10*time.Second); err != nil {
+		b.Fatalf("change %d: %v", change, err)
+	}
+	return at.Sub(start)
+}

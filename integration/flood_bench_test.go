@@ -95,26 +95,12 @@ func BenchmarkReactionUnderStatusFlood(b *testing.B) {
 			time.Sleep(200 * time.Millisecond) // the flood is under way before the first change
 		}
 		for range 10 {
-			old, next := addrs[change%2], addrs[(change+1)%2]
+			took := flipWAN(b, topo, nl, link, probe, addrs, change)
 			change++
-			if err := nl.AddrDel(link, nlAddr(old)); err != nil {
-				b.Fatal(err)
-			}
-			if err := nl.AddrAdd(link, nlAddr(next)); err != nil {
-				b.Fatal(err)
-			}
-			start := time.Now()
-			at, err := probe.firstConnect(netip.AddrPortFrom(next, 8090), 10*time.Second)
-			if err != nil {
-				b.Fatalf("change %d (flood %v): %v", change, withFlood, err)
-			}
 			if withFlood {
-				flooded = append(flooded, at.Sub(start))
+				flooded = append(flooded, took)
 			} else {
-				quiet = append(quiet, at.Sub(start))
-			}
-			if err := waitRetired(topo.Laptop, net.JoinHostPort(old.String(), "8090"), 10*time.Second); err != nil {
-				b.Fatalf("change %d: %v", change, err)
+				quiet = append(quiet, took)
 			}
 		}
 		close(stop)
