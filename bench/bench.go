@@ -14,7 +14,8 @@ import (
 	"text/tabwriter"
 )
 
-// Target is the bound a ratio must meet: ">=" or "<=" Limit.
+// Target is the bound a ratio must meet: ">=" or "<=" Limit; Op "max" bounds the row's value itself, in the
+// row's unit.
 type Target struct {
 	Op    string
 	Limit float64
@@ -31,6 +32,9 @@ func (t Target) met(ratio float64) bool {
 func (t Target) String() string {
 	if t.Op == "" {
 		return "-"
+	}
+	if t.Op == "max" {
+		return fmt.Sprintf("<= %g", t.Limit)
 	}
 	return fmt.Sprintf("%s %.2fx", t.Op, t.Limit)
 }
@@ -60,7 +64,13 @@ func (r Row) ratio() float64 {
 
 // Verdict is PASS or FAIL for rows with a target, "-" otherwise.
 func (r Row) Verdict() string {
-	if r.Target.Op == "" || len(r.Ratios) == 0 {
+	switch {
+	case r.Target.Op == "max":
+		if r.Value() <= r.Target.Limit {
+			return "PASS"
+		}
+		return "FAIL"
+	case r.Target.Op == "" || len(r.Ratios) == 0:
 		return "-"
 	}
 	if r.Target.met(r.ratio()) {

@@ -6,7 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
+
+	gnft "github.com/google/nftables"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 )
@@ -72,4 +76,45 @@ func parseCountSet(data []byte) (map[uint16]backend.Counter, error) {
 		}
 	}
 	return out, nil
+}
+
+// splitCountDeletes takes the "delete element ip hairpin count_PROTO { P, ... }" statements out of a merged
+// script and adds their ports to stale, by protocol.
+func splitCountDeletes(script string, stale map[string][]uint16) (string, map[string][]uint16) {
+	prefix := "delete element ip " + Table + " " + countSetBase
+	if !strings.Contains(script, prefix) {
+		return script, stale
+	}
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(script, "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		proto, elems, ok2 := strings.Cut(rest, " { ")
+		if !ok || !ok2 || !slices.Contains(protocols, proto) {
+			out.WriteString(line)
+			continue
+		}
+		if stale == nil {
+			stale = map[string][]uint16{}
+		}
+		for _, f := range strings.Split(strings.TrimSuffix(strings.TrimSpace(elems), "}"), ",") {
+			if p, err := strconv.ParseUint(strings.TrimSpace(f), 10, 16); err == nil {
+				stale[proto] = append(stale[proto], uint16(p))
+			}
+		}
+	}
+	return out.String(), stale
+}
+
+// deleteCountsNetlink deletes the elements of stale ports from the counting sets, in one batch.
+func deleteCountsNetlink(conn *gnft.Conn, stale map[string][]uint16) error {
+	for proto, ports := range stale {
+		elems := make([]gnft.SetElement, len(ports))
+		for i, p := range ports {
+			elems[i] = gnft.SetElement{Key: []byte{byte(p >> 8), byte(p)}}
+		}
+		if err := conn.SetDeleteElements(&gnft.Set{Table: ipv4.table(), Name: countSetBase + proto}, elems); err != nil {
+			return err
+		}
+	}
+	return conn.Flush()
 }

@@ -32,17 +32,33 @@ type netKernel struct {
 
 // run hands both tables to one nft run: nft sends a whole file as one kernel batch, so the IPv4 and the
 // IPv6 table change together or not at all.
+//
+// The deletions of counting-set elements (ports no longer forwarded) are taken out of the script and made over
+// netlink once it committed: nft reads every set's elements before a "delete element" as before an "add
+// element" (inlineElements), and a stale counter is harmless for the moment it outlives the transaction.
 func (k *netKernel) run(ctx context.Context, tx, tx6 *knftables.Transaction) error {
 	if !isRoot() {
 		return errNeedRoot
 	}
 	var script string
+	var stale map[string][]uint16
 	for _, t := range []*knftables.Transaction{tx, tx6} {
 		if t != nil {
-			script += mergeElements(t.String())
+			var s string
+			s, stale = splitCountDeletes(mergeElements(t.String()), stale)
+			script += inlineElements(s)
 		}
 	}
-	return runScript(ctx, k.nftPath, script)
+	if err := runScript(ctx, k.nftPath, script); err != nil {
+		return err
+	}
+	if len(stale) > 0 {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		// A delete that fails leaves a counter nothing sums; the next apply lists it and tries again.
+		_ = k.withConnLocked(func(c *gnft.Conn) error { return deleteCountsNetlink(c, stale) })
+	}
+	return nil
 }
 
 func (k *netKernel) portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {

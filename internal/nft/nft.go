@@ -392,6 +392,48 @@ func mergeElements(script string) string {
 	return out.String()
 }
 
+// inlineElements moves each element statement of a merged script into a declaration of its set: after
+// "add set ip hairpin S { type T ; }", the statement "add element ip hairpin S { X, Y }" becomes
+// "add set ip hairpin S { type T ; elements = { X, Y } ; }", in the same place. nft (1.0.6) reads the elements
+// of every set in the ruleset into its cache before any "add element" or "delete element" command, to check
+// intervals; a declaration's elements are not such a command. With an allow list of 100,000 prefixes in the
+// table that read was nearly all of an unchanged re-apply (README.md, "Applying"). A statement whose set is
+// not declared earlier in the script is left as it is.
+func inlineElements(script string) string {
+	var out strings.Builder
+	out.Grow(len(script) + 1024)
+	decls := map[string]string{} // "ip hairpin S" -> "add set ip hairpin S { type T ;"
+	for _, line := range strings.SplitAfter(script, "\n") {
+		body := strings.TrimSuffix(line, "\n")
+		if kind, rest, ok := declLine(body); ok {
+			if i := strings.Index(rest, " { "); i > 0 && strings.HasSuffix(body, " }") && !strings.Contains(rest, "elements") {
+				decls[rest[:i]] = "add " + kind + " " + strings.TrimSuffix(rest, " }")
+			}
+		}
+		if p, elem, ok := splitElementLine(body); ok {
+			if d, found := decls[strings.TrimPrefix(p, "add element ")]; found {
+				out.WriteString(d)
+				out.WriteString(" elements = { ")
+				out.WriteString(elem)
+				out.WriteString(" } ; }\n")
+				continue
+			}
+		}
+		out.WriteString(line)
+	}
+	return out.String()
+}
+
+// declLine splits "add set REST" or "add map REST".
+func declLine(line string) (kind, rest string, ok bool) {
+	for _, kind := range []string{"set", "map"} {
+		if r, found := strings.CutPrefix(line, "add "+kind+" "); found {
+			return kind, r, true
+		}
+	}
+	return "", "", false
+}
+
 func splitElementLine(line string) (prefix, elem string, ok bool) {
 	if !strings.HasPrefix(line, "add element ") || !strings.HasSuffix(line, " }") {
 		return "", "", false
