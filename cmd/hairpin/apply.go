@@ -16,20 +16,32 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/backends"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/preflight"
 	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
 
 func checkCmd() *cobra.Command {
 	var path string
+	var noSecrets bool
 	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "Validate the config file; print every problem and exit 2 if there are any",
-		Args:  cobra.NoArgs,
+		Short: "Validate the config file and read every secret it names; print every problem and exit 2 if there are any",
+		Long: `check validates the config (every problem at once, with file, line, key and the fix) and then reads every
+secret the daemon will read: DNS passwords, tokens and TSIG keys, the RouterOS password, the control token,
+the probe's secret, notification URLs in files, and each *_env variable. A secret file others can read draws
+a warning. Nothing is sent anywhere and nothing is changed. --no-secrets skips the secrets, for a config
+written on another machine.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			oneShot()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
 				return err
+			}
+			if !noSecrets {
+				if err := checkSecrets(cmd, cfg); err != nil {
+					return err
+				}
 			}
 			if len(cfg.Forwards) == 0 && len(cfg.DDNS) > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (dynamic DNS only: no forwards, %d ddns entries, backend %s)\n", path, len(cfg.DDNS), cfg.Backend)
@@ -40,7 +52,20 @@ func checkCmd() *cobra.Command {
 		},
 	}
 	configFlag(cmd, &path)
+	cmd.Flags().BoolVar(&noSecrets, "no-secrets", false, "do not read the secrets the config names (for a config written on another machine)")
 	return cmd
+}
+
+// checkSecrets prints the warnings about the config's secrets and returns the errors (exit 2).
+func checkSecrets(cmd *cobra.Command, cfg *config.Config) error {
+	errs, warns := preflight.Secrets(cfg)
+	for _, w := range warns {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 func showCmd() *cobra.Command {

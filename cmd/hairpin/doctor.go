@@ -14,6 +14,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/doctor"
+	"github.com/hairpin-nat/hairpin/internal/preflight"
 	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
 
@@ -34,6 +35,13 @@ func doctorCmd() *cobra.Command {
 				return doctor.Report(cmd.OutOrStdout(), fs)
 			}
 			fs = append(fs, doctor.Finding{Level: doctor.OK, What: fmt.Sprintf("config %s: %d forwards, backend %s", path, len(cfg.Forwards), cfg.Backend)})
+			errs, warns := preflight.Secrets(cfg)
+			for _, e := range errs {
+				fs = append(fs, doctor.Finding{Level: doctor.Fail, What: fmt.Sprintf("%s (line %d): the daemon cannot read its secret: %s", e.Key, e.Line, e.Problem), Fix: e.Hint})
+			}
+			for _, w := range warns {
+				fs = append(fs, doctor.Finding{Level: doctor.Warn, What: fmt.Sprintf("%s (line %d): %s", w.Key, w.Line, w.Problem), Fix: w.Hint})
+			}
 			fs = append(fs, doctor.Exposure(cfg)...)
 			drv, err := backends.Open(cfg, nil)
 			if err != nil {

@@ -42,6 +42,19 @@ func TestInit(t *testing.T) {
 	if code, out := hp("init", "--wan", "eth0", "--lan", "br-lan", "--ddns", "nosuch", "-o", other); code != 2 || !strings.Contains(out, "dyndns2") {
 		t.Errorf("unknown --ddns: exit %d\n%s", code, out)
 	}
+
+	// With --ddns, the entry's password file is not there yet: check says so, at the entry's line, and exits 2;
+	// --no-secrets (a config written for another machine) passes.
+	dns := filepath.Join(dir, "dns.yaml")
+	if code, out := hp("init", "--wan", "eth0", "--lan", "br-lan", "--forward", "front-cam=8090:192.168.88.180:80", "--ddns", "dyndns2", "-o", dns); code != 0 {
+		t.Fatalf("init --ddns: exit %d\n%s", code, out)
+	}
+	if code, out := hp("check", "-c", dns); code != 2 || !strings.Contains(out, dns+":") || !strings.Contains(out, "ddns[0] (home.example.net)") || !strings.Contains(out, "ddns.secret") {
+		t.Errorf("check with the password file missing: exit %d\n%s", code, out)
+	}
+	if code, out := hp("check", "--no-secrets", "-c", dns); code != 0 {
+		t.Errorf("check --no-secrets: exit %d\n%s", code, out)
+	}
 }
 
 // TestUsageExitCodes: everything the command line gets wrong exits 2, and --version names the commit and Go.

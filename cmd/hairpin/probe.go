@@ -28,22 +28,16 @@ import (
 // probeSecret reads wan.probe's shared secret with the hardened secret reader.
 func probeSecret(cfg *config.Config, logger *slog.Logger) ([]byte, error) {
 	p := cfg.WAN.Probe
-	if p.SecretEnv != "" {
-		s := os.Getenv(p.SecretEnv)
-		if s == "" {
-			return nil, fmt.Errorf("wan.probe: environment variable %s is not set or empty", p.SecretEnv)
-		}
-		return []byte(s), nil
-	}
-	s, err := secret.Read(p.SecretFile, secret.Options{ConfigDir: filepath.Dir(cfg.File), Warn: func(msg string, args ...any) {
-		if logger != nil {
-			logger.Warn("probe: "+msg, args...)
-		}
-	}})
+	key, err := probe.ReadSecret(p.SecretFile, p.SecretEnv, secret.Options{ConfigDir: filepath.Dir(cfg.File), Owners: cfg.SecretOwners,
+		Warn: func(msg string, args ...any) {
+			if logger != nil {
+				logger.Warn("probe: "+msg, args...)
+			}
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("wan.probe secret: %w", err)
 	}
-	return []byte(s), nil
+	return key, nil
 }
 
 func probeClient(cfg *config.Config, logger *slog.Logger) (*probe.Client, error) {

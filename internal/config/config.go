@@ -122,6 +122,7 @@ type Daemon struct {
 	// ControlTokenFile, whose one-line token clients send as "Authorization: Bearer TOKEN".
 	Control          bool
 	ControlTokenFile string
+	ControlTokenLine int
 }
 
 // BackendKind names the datapath hairpin drives. internal/backends turns it into a backend; nothing else
@@ -455,7 +456,7 @@ func (d *decoder) daemon(n *yaml.Node, path string, dm *Daemon) {
 				d.errorf(v, k, "give an absolute path such as /etc/hairpin/control.token", "%q is not an absolute path", s)
 				return
 			}
-			dm.ControlTokenFile = s
+			dm.ControlTokenFile, dm.ControlTokenLine = s, v.Line
 		},
 		"resync": func(k string, v *yaml.Node) {
 			if t, ok := d.duration(v, k, time.Second); ok {

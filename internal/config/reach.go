@@ -51,6 +51,7 @@ type Probe struct {
 	SecretFile string
 	SecretEnv  string
 	Interval   time.Duration
+	Line       int
 }
 
 func (d *decoder) upstreamMode(n *yaml.Node, path string, u *Upstream) {
@@ -60,7 +61,7 @@ func (d *decoder) upstreamMode(n *yaml.Node, path string, u *Upstream) {
 }
 
 func (d *decoder) probe(n *yaml.Node, path string) *Probe {
-	p := &Probe{Interval: DefaultProbeInterval}
+	p := &Probe{Interval: DefaultProbeInterval, Line: n.Line}
 	given := map[string]*yaml.Node{}
 	if !d.mapping(n, path, map[string]field{
 		"url": func(k string, v *yaml.Node) {

@@ -199,9 +199,26 @@ func newHTTPClient() *http.Client {
 }
 
 func (e *Engine) newHost(ent provider.Entry, dir string, v6 bool) (*host, error) {
+	p, secrets, err := e.build(ent)
+	if err != nil {
+		return nil, err
+	}
+	e.secrets = append(e.secrets, secrets...)
+	file := stateName(ent)
+	if v6 {
+		file = strings.TrimSuffix(file, ".json") + "_aaaa.json"
+	}
+	h := &host{entry: ent, v6: v6, p: p, hash: configHash(ent, secrets), file: filepath.Join(dir, file),
+		wake: make(chan struct{}, 1), send: new(sync.Mutex)}
+	h.st = e.load(h)
+	return h, nil
+}
+
+// build reads ent's secrets and builds its provider; it returns the secrets read, for scrubbing.
+func (e *Engine) build(ent provider.Entry) (provider.Provider, []string, error) {
 	reg, ok := providers.Lookup(ent.Provider)
 	if !ok {
-		return nil, fmt.Errorf("unknown provider %q", ent.Provider)
+		return nil, nil, fmt.Errorf("unknown provider %q", ent.Provider)
 	}
 	var secrets []string
 	read := func(lines bool) func(file, envName string) (string, error) {
@@ -221,17 +238,19 @@ func (e *Engine) newHost(ent provider.Entry, dir string, v6 bool) (*host, error)
 	}
 	p, err := reg.Build(ent, env)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	e.secrets = append(e.secrets, secrets...)
-	file := stateName(ent)
-	if v6 {
-		file = strings.TrimSuffix(file, ".json") + "_aaaa.json"
-	}
-	h := &host{entry: ent, v6: v6, p: p, hash: configHash(ent, secrets), file: filepath.Join(dir, file),
-		wake: make(chan struct{}, 1), send: new(sync.Mutex)}
-	h.st = e.load(h)
-	return h, nil
+	return p, secrets, nil
+}
+
+// Check reads ent's secrets and builds its provider exactly as New does, without state and without a word
+// on the network: `hairpin check` and `hairpin doctor` run it so that a secret the daemon could not read (a
+// missing file, an unset variable, a key file of the wrong format) is found before the daemon starts.
+// Warnings (a secret file others can read) go to logger.
+func Check(ent provider.Entry, logger *slog.Logger) error {
+	e := &Engine{log: logger, clock: realClock{}, http: newHTTPClient()}
+	_, _, err := e.build(ent)
+	return err
 }
 
 // SetAddress records the latest public IPv4 address for A records and wakes the hostnames that publish one;

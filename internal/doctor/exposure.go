@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 )
@@ -25,24 +26,28 @@ var cameraPorts = map[uint16]string{
 	37777: "Dahua",
 }
 
-// Exposure warns about every forward to a well-known camera or NVR port that anyone on the internet may
-// reach: no allow list.
+// Exposure warns about the forwards to a well-known camera or NVR port that anyone on the internet may reach
+// (no allow list): one finding for all of them, since the fix is the same.
 func Exposure(cfg *config.Config) []Finding {
-	var fs []Finding
+	var open []string
 	for _, f := range cfg.Forwards {
 		if f.AllowOn {
 			continue
 		}
 		for p := int(f.ToPort.First); p <= int(f.ToPort.Last); p++ {
-			what, ok := cameraPorts[uint16(p)]
-			if !ok {
-				continue
+			if what, ok := cameraPorts[uint16(p)]; ok {
+				open = append(open, fmt.Sprintf("%s (%s to %s:%d, %s)", f.Name, f.Port, f.To, p, what))
+				break
 			}
-			fs = append(fs, Finding{Level: Warn,
-				What: fmt.Sprintf("forward %s: port %s to %s:%d (%s, a camera or NVR web port) is open to the whole internet", f.Name, f.Port, f.To, p, what),
-				Fix:  fmt.Sprintf("add `allow: [...]` to forward %s with the networks or hostnames that need it (docs/allowlists.md)", f.Name)})
-			break
 		}
 	}
-	return fs
+	switch len(open) {
+	case 0:
+		return nil
+	case 1:
+		return []Finding{{Level: Warn, What: "forward " + open[0] + ": a camera or NVR port open to the whole internet",
+			Fix: "add `allow: [...]` to it with the networks or hostnames that need it (docs/allowlists.md)"}}
+	}
+	return []Finding{{Level: Warn, What: fmt.Sprintf("%d forwards to camera or NVR ports are open to the whole internet: %s", len(open), strings.Join(open, ", ")),
+		Fix: "add `allow: [...]` to each with the networks or hostnames that need it, or an allow_sets entry they share (docs/allowlists.md)"}}
 }

@@ -86,7 +86,7 @@ func New(cfg *config.RouterOS, logger *slog.Logger, opts ...Option) (*Backend, e
 	for _, opt := range opts {
 		opt(&o)
 	}
-	password, err := readPassword(cfg, logger)
+	password, err := ReadPassword(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -117,9 +117,9 @@ func fromConfig(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Backe
 	return New(cfg.RouterOS, logger, append([]Option{withInterfaces(cfg.WAN.Interface, cfg.LAN.Interface), withIPv6(v6)}, opts...)...)
 }
 
-// readPassword takes the password from the file (read by secret.Read) or the environment variable the config
+// ReadPassword takes the password from the file (read by secret.Read) or the environment variable the config
 // names. A file others can read is used but warned about.
-func readPassword(cfg *config.RouterOS, logger *slog.Logger) (string, error) {
+func ReadPassword(cfg *config.RouterOS, logger *slog.Logger) (string, error) {
 	if cfg.PasswordEnv == "" && cfg.PasswordFile == "" {
 		return "", errors.New("routeros: set password_file or password_env")
 	}
