@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
 	"github.com/hairpin-nat/hairpin/internal/wan"
 )
 
@@ -22,8 +25,24 @@ func ddnsCmd(version string) *cobra.Command {
 		Use:   "ddns",
 		Short: "Dynamic DNS: send the public address to the providers in the config",
 	}
-	cmd.AddCommand(ddnsUpdateCmd(version))
+	cmd.AddCommand(ddnsUpdateCmd(version), ddnsProvidersCmd())
 	return cmd
+}
+
+func ddnsProvidersCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "providers",
+		Short: "List the DNS providers a ddns entry may name, with what they publish and where their contract comes from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "PROVIDER\tKIND\tFAMILIES\tCONTRACT")
+			for _, p := range providers.All() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Config.Name, p.Kind, strings.Join(p.Families(), ","), p.Contract)
+			}
+			return tw.Flush()
+		},
+	}
 }
 
 func ddnsUpdateCmd(version string) *cobra.Command {

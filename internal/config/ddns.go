@@ -171,6 +171,31 @@ func (k *entryKeys) OneOf(key string, values ...string) (string, bool) {
 	return "", false
 }
 
+func (k *entryKeys) Map(key string) (map[string]string, bool) {
+	n := k.given[key]
+	if n == nil {
+		return nil, false
+	}
+	path := k.key + "." + key
+	if n.Kind != yaml.MappingNode {
+		k.d.errorf(n, path, "write it as `Name: value` lines indented under "+key, "expected a mapping, found %s", kindName(n))
+		return nil, false
+	}
+	out := map[string]string{}
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		name, v := n.Content[i], k.d.deref(n.Content[i+1])
+		s, good := k.d.str(v, path+"."+name.Value)
+		if _, dup := out[name.Value]; dup {
+			k.d.errorf(name, path+"."+name.Value, "remove one of them", "key appears more than once")
+			good = false
+		}
+		ok = ok && good
+		out[name.Value] = s
+	}
+	return out, ok
+}
+
 func (k *entryKeys) at(key string) *yaml.Node {
 	if n := k.given[key]; n != nil {
 		return n

@@ -57,6 +57,8 @@ type Keys interface {
 	Bool(key string) (bool, bool)
 	// OneOf reads a string that must be one of values.
 	OneOf(key string, values ...string) (string, bool)
+	// Map reads a mapping of strings to strings (HTTP headers).
+	Map(key string) (map[string]string, bool)
 	// Errorf reports a problem that makes the config unusable; Warnf one that does not.
 	Errorf(key, hint, format string, args ...any)
 	Warnf(key, hint, format string, args ...any)
@@ -155,6 +157,37 @@ func HTTPURL(k Keys, key string) string {
 		k.Warnf(key, "use https unless the server is on a network you trust", "plain http sends the credentials unencrypted")
 	}
 	return s
+}
+
+// Endpoint reads key as an API's base URL: https, or plain http only to a loopback address (a local test
+// server or a proxy on the router itself), since the credentials travel with every request.
+func Endpoint(k Keys, key string) string {
+	s, ok := k.String(key)
+	if !ok || s == "" {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		k.Errorf(key, "write a URL such as https://api.example.net/v1", "%q is not an https URL", s)
+		return s
+	}
+	if u.User != nil {
+		k.Errorf(key, "give the credentials in their own keys", "the URL must not carry credentials")
+		return s
+	}
+	if u.Scheme == "http" && !Loopback(u.Hostname()) {
+		k.Errorf(key, "use https, or http only to 127.0.0.1, ::1 or localhost", "plain http to %s would send the credentials unencrypted", u.Hostname())
+	}
+	return s
+}
+
+// Loopback reports whether host is a loopback address or localhost.
+func Loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // HostPort reads key as host or host:port.

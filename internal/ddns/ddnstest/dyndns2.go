@@ -1,6 +1,7 @@
 package ddnstest
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -33,6 +34,10 @@ type Dyndns2Server struct {
 
 	// gate, when set, holds every request until it is closed; arrived tells the test one is waiting.
 	Gate, Arrived chan struct{}
+	// Path is where the server answers (default /nic/update); Query, the parameters besides the protocol's
+	// that every request must carry (a provider's system=dyndns).
+	Path  string
+	Query map[string]string
 
 	mu       sync.Mutex
 	queue    []string
@@ -69,9 +74,15 @@ func (s *Dyndns2Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.Arrived <- struct{}{}
 		<-s.Gate
 	}
-	if r.URL.Path != "/nic/update" || r.Method != http.MethodGet {
+	if path := cmp.Or(s.Path, "/nic/update"); r.URL.Path != path || r.Method != http.MethodGet {
 		http.NotFound(w, r)
 		return
+	}
+	for k, v := range s.Query {
+		if r.URL.Query().Get(k) != v {
+			http.Error(w, "missing "+k, http.StatusBadRequest)
+			return
+		}
 	}
 	u, p, ok := r.BasicAuth()
 	q := r.URL.Query()

@@ -8,6 +8,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/custom"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
@@ -15,12 +16,14 @@ import (
 
 // All returns every provider, in the order the documentation lists them.
 func All() []provider.Def {
-	return []provider.Def{
+	all := []provider.Def{
 		dyndns2.Def,
 		rfc2136.Def,
 		cloudflare.Def,
 		duckdns.Def,
+		custom.Def,
 	}
+	return append(all, dyndns2.Presets()...)
 }
 
 func init() {

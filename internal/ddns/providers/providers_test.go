@@ -51,6 +51,7 @@ func (k *keys) String(key string) (string, bool)             { k.ask(key); retur
 func (k *keys) Int(key string, _, _ int) (int, bool)         { k.ask(key); return 0, false }
 func (k *keys) Bool(key string) (bool, bool)                 { k.ask(key); return false, false }
 func (k *keys) OneOf(key string, _ ...string) (string, bool) { k.ask(key); return "", false }
+func (k *keys) Map(key string) (map[string]string, bool)     { k.ask(key); return nil, false }
 func (k *keys) Errorf(key, _, _ string, _ ...any)            { k.ask(key) }
 func (k *keys) Warnf(key, _, _ string, _ ...any)             { k.ask(key) }
 
