@@ -42,6 +42,15 @@ func ParseServer(raw, fallback string, env Env, hostname string) (*url.URL, erro
 // Do sends req with the user agent and returns the status, the (capped) body and the Retry-After delay if the
 // server gave one. Failures to get any answer are Transient.
 func Do(ctx context.Context, env Env, req *http.Request) (int, []byte, time.Duration, error) {
+	status, header, body, err := DoHeader(ctx, env, req)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	return status, body, retryAfter(header.Get("Retry-After")), nil
+}
+
+// DoHeader is Do with the answer's headers, for providers that read rate-limit headers of their own.
+func DoHeader(ctx context.Context, env Env, req *http.Request) (int, http.Header, []byte, error) {
 	req = req.WithContext(ctx)
 	req.Header.Set("User-Agent", env.UserAgent)
 	client := env.HTTP
@@ -50,14 +59,14 @@ func Do(ctx context.Context, env Env, req *http.Request) (int, []byte, time.Dura
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, nil, 0, Transient("no answer from the server", err)
+		return 0, nil, nil, Transient("no answer from the server", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
 	if err != nil {
-		return 0, nil, 0, Transient("reading the answer", err)
+		return 0, nil, nil, Transient("reading the answer", err)
 	}
-	return resp.StatusCode, body, retryAfter(resp.Header.Get("Retry-After")), nil
+	return resp.StatusCode, resp.Header, body, nil
 }
 
 // retryAfter reads a Retry-After header, capped at MaxWait (a server asking for a century must not silence a

@@ -9,6 +9,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/custom"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/digitalocean"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
@@ -22,6 +23,7 @@ func All() []provider.Def {
 		cloudflare.Def,
 		duckdns.Def,
 		custom.Def,
+		digitalocean.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }

@@ -46,11 +46,10 @@ type Server struct {
 	// before anything else: rate limits and server errors.
 	Fail func(r *http.Request) (int, http.Header)
 
-	t         testing.TB
-	mu        sync.Mutex
-	refusals  []string
-	calls     []string
-	unauthOps map[string]bool
+	t        testing.TB
+	mu       sync.Mutex
+	refusals []string
+	calls    []string
 }
 
 // New serves spec over TLS on loopback.

@@ -20,7 +20,7 @@ import (
 
 // Spec is one dnsapi-ref/1 file: the parts the server needs.
 type Spec struct {
-	Provider   string `json:"provider"`
+	Provider   string                 `json:"provider"`
 	BaseURLs   []struct{ URL string } `json:"base_urls"`
 	Auth       []Auth                 `json:"auth"`
 	Operations []*Op                  `json:"operations"`

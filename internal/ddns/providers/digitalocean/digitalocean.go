@@ -1,0 +1,144 @@
+// Package digitalocean keeps the A or AAAA record of a hostname at DigitalOcean through API v2, as its OpenAPI
+// specification (digitalocean/openapi, a copy in testdata) describes: the zone is the domain GET
+// /v2/domains/{name} finds, the record is read with GET /v2/domains/{zone}/records?type=&name= (name is the
+// fully qualified name), changed with PATCH /v2/domains/{zone}/records/{id} {type, data, ttl}, or created with
+// POST /v2/domains/{zone}/records {type, name, data, ttl}. A bearer token authenticates; 429 comes with
+// ratelimit-reset.
+package digitalocean
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+)
+
+// DefaultEndpoint is the API's base URL; paths carry the /v2.
+const DefaultEndpoint = "https://api.digitalocean.com"
+
+// Settings are a digitalocean entry's keys.
+type Settings struct{ provider.TokenSettings }
+
+// Def is the digitalocean provider.
+var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
+	Doc:     "https://docs.digitalocean.com/reference/api/digitalocean/#tag/Domain-Records",
+	Example: "provider: digitalocean\nhostname: home.example.net\ntoken_file: /etc/hairpin/digitalocean.token",
+	Config:  ddnsconf.Provider{Name: "digitalocean", AAAA: true, Keys: provider.TokenKeys}},
+	Decode, New)
+
+// Decode reads a digitalocean entry's keys; DigitalOcean's smallest TTL is 30 seconds.
+func Decode(k provider.Keys, e provider.Entry) *Settings {
+	return &Settings{provider.DecodeToken(k, 60, 30)}
+}
+
+type digitalocean struct {
+	api      *provider.API
+	hostname string
+	s        *Settings
+	mu       sync.Mutex
+	zone     string
+}
+
+// New builds the provider for one entry.
+func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
+	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	api := &provider.API{Env: env, Base: u, Vendor: "DigitalOcean", Message: message,
+		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }}
+	return &digitalocean{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s, zone: s.Zone}, nil
+}
+
+func message(body []byte) string {
+	var e struct {
+		ID      string `json:"id"`
+		Message string `json:"message"`
+	}
+	if provider.JSONInto(body, &e) && e.Message != "" {
+		return e.ID + ": " + e.Message
+	}
+	return ""
+}
+
+type record struct {
+	ID   int64  `json:"id,omitempty"`
+	Type string `json:"type"`
+	Name string `json:"name,omitempty"`
+	Data string `json:"data"`
+	TTL  int    `json:"ttl,omitempty"`
+}
+
+func (d *digitalocean) findZone(ctx context.Context) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.zone != "" {
+		return d.zone, nil
+	}
+	for _, z := range provider.ZoneCandidates(d.hostname) {
+		var out struct {
+			Domain struct {
+				Name string `json:"name"`
+			} `json:"domain"`
+		}
+		_, err := d.api.Call(ctx, http.MethodGet, "/v2/domains/"+url.PathEscape(z), nil, nil, &out)
+		if provider.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		d.zone = z
+		return z, nil
+	}
+	return "", provider.Hold("", fmt.Sprintf("no domain of this account holds %s (set zone: if it is there)", d.hostname))
+}
+
+// Update points the hostname's A (or AAAA) record at addr.
+func (d *digitalocean) Update(ctx context.Context, addr netip.Addr) (string, error) {
+	zone, err := d.findZone(ctx)
+	if err != nil {
+		return "", err
+	}
+	typ := provider.RecordType(addr)
+	base := "/v2/domains/" + url.PathEscape(zone) + "/records"
+	var found *record
+	for page := 1; ; page++ {
+		var out struct {
+			Records []record `json:"domain_records"`
+			Links   struct {
+				Pages struct {
+					Next string `json:"next"`
+				} `json:"pages"`
+			} `json:"links"`
+		}
+		q := url.Values{"type": {typ}, "name": {d.hostname}, "per_page": {"200"}, "page": {fmt.Sprint(page)}}
+		if _, err := d.api.Call(ctx, http.MethodGet, base, q, nil, &out); err != nil {
+			return "", err
+		}
+		for i, r := range out.Records {
+			if r.Type == typ && found == nil {
+				found = &out.Records[i]
+			}
+		}
+		if found != nil || out.Links.Pages.Next == "" || page >= provider.MaxPages {
+			break
+		}
+	}
+	switch {
+	case found == nil:
+		_, err = d.api.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: provider.Relative(d.hostname, zone), Data: addr.String(), TTL: d.s.TTL}, nil)
+		return "created", err
+	case found.Data == addr.String():
+		return "unchanged", nil
+	default:
+		_, err = d.api.Call(ctx, http.MethodPatch, fmt.Sprintf("%s/%d", base, found.ID), nil, record{Type: typ, Data: addr.String(), TTL: d.s.TTL}, nil)
+		return "updated", err
+	}
+}
