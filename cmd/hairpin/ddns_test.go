@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
 )
 
 // TestDDNSUpdate runs `hairpin ddns update` against a dyndns2 test server (plain http, which the config
@@ -80,5 +82,24 @@ ddns:
 	}
 	if want := "203.0.113.10 hairpin/test github.com/hairpin-nat/hairpin"; got[0] != want {
 		t.Errorf("request = %q, want %q", got[0], want)
+	}
+}
+
+// TestDDNSProviders: `hairpin ddns providers`, as the README and docs/ddns-providers.md tell users to type,
+// lists every provider, one line each, with its kind, families and contract.
+func TestDDNSProviders(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), "test", []string{"ddns", "providers"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != len(providers.All())+1 || !strings.HasPrefix(lines[0], "PROVIDER") {
+		t.Fatalf("output:\n%s", stdout.String())
+	}
+	for i, p := range providers.All() {
+		f := strings.Fields(lines[i+1])
+		if f[0] != p.Config.Name || !strings.Contains(lines[i+1], p.Contract) || !strings.Contains(lines[i+1], strings.Join(p.Families(), ",")) {
+			t.Errorf("line %q for %s", lines[i+1], p.Config.Name)
+		}
 	}
 }

@@ -41,9 +41,11 @@ a config (a file holding only comments, such as the package's placeholder, is no
 				s.Forwards = append(s.Forwards, sf)
 			}
 			if ddnsName != "" {
-				if _, ok := providers.Lookup(ddnsName); !ok {
+				def, ok := providers.Lookup(ddnsName)
+				if !ok {
 					return configError{fmt.Errorf("--ddns %q: use one of %s", ddnsName, strings.Join(providers.Names(), ", "))}
 				}
+				s.DDNSExample = def.Example
 			}
 			if err := refuseOverwrite(out); err != nil {
 				return err

@@ -14,6 +14,9 @@ type Starter struct {
 	Forwards    []StarterForward
 	// DDNS is a provider name, or "" for none.
 	DDNS string
+	// DDNSExample is the provider's example entry (YAML keys, one a line), written for providers without a
+	// starter of their own here.
+	DDNSExample string
 }
 
 // StarterForward is one --forward NAME=PORT:HOST:PORT.
@@ -125,6 +128,8 @@ lan:
 	b.WriteString("\n# Dynamic DNS: keep a hostname pointing at the public address. docs/ddns.md lists the providers.\n")
 	if e, ok := ddnsStarters[s.DDNS]; ok {
 		b.WriteString("ddns:\n" + e)
+	} else if s.DDNSExample != "" {
+		b.WriteString("ddns:   # docs/ddns-providers.md has this provider's keys\n  - " + strings.ReplaceAll(strings.TrimSpace(s.DDNSExample), "\n", "\n    ") + "\n")
 	} else if s.DDNS != "" {
 		fmt.Fprintf(&b, "ddns:\n  - provider: %s   # its keys: docs/ddns.md\n    hostname: home.example.net\n", s.DDNS)
 	} else {

@@ -46,7 +46,7 @@ type Settings struct {
 }
 
 // Def is the cloudflare provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
+var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
 	Doc:     "https://developers.cloudflare.com/api/resources/dns/subresources/records/",
 	Example: "provider: cloudflare\nhostname: home.example.net\nzone_id: 023e105f4ecef8ad9ca31a8372d0c353\ntoken_file: /etc/hairpin/cloudflare.token",
 	Config:  ddnsconf.Provider{Name: "cloudflare", Keys: []string{"server", "token_file", "token_env", "zone_id", "ttl", "proxied"}, AAAA: true}},
