@@ -75,7 +75,7 @@ func run(ctx context.Context, version string, args []string, stdout, stderr io.W
 	root.SetContext(ctx)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return configError{err} })
 	root.AddCommand(versionCmd(version), initCmd(), checkCmd(), showCmd(), applyCmd(), downCmd(), runCmd(version), statusCmd(),
-		doctorCmd(), ddnsCmd(version), exportCmd(), labCmd(), probeCmd(), probeServerCmd())
+		doctorCmd(), ddnsCmd(version), exportCmd(), routerosCmd(), labCmd(), probeCmd(), probeServerCmd())
 	needSubcommand(root)
 	err := root.Execute()
 	if err == nil {

@@ -45,3 +45,44 @@ func exportCmd() *cobra.Command {
 	export.AddCommand(ros)
 	return export
 }
+
+func routerosCmd() *cobra.Command {
+	ros := &cobra.Command{Use: "routeros", Short: "Prepare a MikroTik router for hairpin", Args: cobra.NoArgs}
+	var path string
+	var fingerprint bool
+	setup := &cobra.Command{
+		Use:   "setup",
+		Short: "Print the RouterOS commands that create hairpin's REST user, group and certificate",
+		Long: "Print, for the config's routeros: section, the RouterOS commands to paste into the router's terminal: a\n" +
+			"group with exactly the policies hairpin needs (read, write, api, rest-api), the user, a certificate\n" +
+			"naming the router's address, and the www-ssl service on it. Nothing is sent to the router.\n" +
+			"With --fingerprint, once those have run: connect to the router, read its certificate and print the\n" +
+			"routeros.tls_fingerprint line to pin it.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, path)
+			if err != nil {
+				return err
+			}
+			if fingerprint {
+				fp, err := routeros.ReadFingerprint(cmd.Context(), cfg.RouterOS)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "# Compare with /certificate print detail where name=%s on the router, then put in %s:\n", routeros.SetupCertName, path)
+				fmt.Fprintf(cmd.OutOrStdout(), "routeros:\n  tls_fingerprint: %s\n", fp)
+				return nil
+			}
+			s, err := routeros.SetupScript(cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), s)
+			return nil
+		},
+	}
+	configFlag(setup, &path)
+	setup.Flags().BoolVar(&fingerprint, "fingerprint", false, "read the router's certificate and print the tls_fingerprint to pin")
+	ros.AddCommand(setup)
+	return ros
+}

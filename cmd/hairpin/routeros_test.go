@@ -109,3 +109,46 @@ forwards:
 		t.Errorf("negative control: check (backend linux) exit %d:\n%s", code, out)
 	}
 }
+
+// TestRouterOSSetupCommand runs what docs/routeros.md tells a MikroTik user to type: the setup commands, then
+// the fingerprint read from the (simulated) router, then an apply with that pin.
+func TestRouterOSSetupCommand(t *testing.T) {
+	r := rostest.New(t, "hairpin", "pw")
+	r.Add(rostest.Address, rostest.Entry{"address": "203.0.113.7/24", "interface": "ether1"})
+	r.Add(rostest.Address, rostest.Entry{"address": "192.168.88.1/24", "interface": "bridge"})
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "routeros.secret")
+	if err := os.WriteFile(secret, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "hairpin.yaml")
+	cfg := fmt.Sprintf("backend: routeros\nrouteros:\n  url: %s\n  username: hairpin\n  password_file: %s\n", r.URL(), secret)
+	rest := "wan: {interface: ether1}\nlan: {interface: bridge}\nforwards:\n  - {name: front-cam, port: 8090, to: \"192.168.88.180:80\"}\n"
+	if err := os.WriteFile(cfgFile, []byte(cfg+rest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hairpin := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), "test", args, &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	code, out := hairpin("routeros", "setup", "-c", cfgFile)
+	if code != 0 || !strings.Contains(out, "/user group add name=hairpin policy=read,write,api,rest-api") || !strings.Contains(out, `subject-alt-name="IP:127.0.0.1"`) {
+		t.Fatalf("setup: exit %d:\n%s", code, out)
+	}
+	code, out = hairpin("routeros", "setup", "--fingerprint", "-c", cfgFile)
+	if code != 0 || !strings.Contains(out, "  tls_fingerprint: "+r.Fingerprint()+"\n") {
+		t.Fatalf("setup --fingerprint: exit %d:\n%s", code, out)
+	}
+	// Without the pin the system's trust store refuses the router's self-signed certificate; with it, apply works.
+	if code, out := hairpin("apply", "-c", cfgFile); code == 0 {
+		t.Errorf("negative control: apply without the pin worked:\n%s", out)
+	}
+	pinned := cfg + "  tls_fingerprint: " + r.Fingerprint() + "\n" + rest
+	if err := os.WriteFile(cfgFile, []byte(pinned), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := hairpin("apply", "-c", cfgFile); code != 0 {
+		t.Errorf("apply with the pin: exit %d:\n%s", code, out)
+	}
+}

@@ -169,11 +169,17 @@ var openChoices = map[string]bool{
 	"start-time": true, "ddns-enabled": true, "ddns-update-interval": true, "certificate": true, "mtu": true,
 	"address-list-timeout": true, "new-mss": true, "new-dscp": true, "new-ttl": true, "new-priority": true,
 	"ttl": true, "ipsec-policy": true, "per-connection-classifier": true, "numbers": true,
+	// The groups the inspected router had (full, read, write); a group the user adds is as good.
+	"group": true,
 }
+
+// prefixChoices are parameters whose choices are the kinds of a "KIND:value" entry, in a comma-separated
+// list: a certificate's subject-alt-name=IP:192.168.88.1,DNS:router.lan.
+var prefixChoices = map[string]bool{"subject-alt-name": true}
 
 // multiValued are enumerated parameters that take a comma-separated set of their choices.
 var multiValued = map[string]bool{"connection-state": true, "connection-nat-state": true, "policy": true,
-	"tcp-flags": true, "days": true}
+	"tcp-flags": true, "days": true, "key-usage": true, "subject-alt-name": true}
 
 // IsBoolean reports whether a parameter is a yes/no switch (RouterOS also takes true/false over REST).
 func (s *Schema) IsBoolean(menu, cmd, param string) bool {
@@ -212,6 +218,13 @@ func (s *Schema) CheckValue(menu, cmd, param, value string) string {
 		parts = strings.Split(v, ",")
 	}
 	for _, part := range parts {
+		if prefixChoices[param] {
+			kind, rest, ok := strings.Cut(part, ":")
+			if !ok || rest == "" || !slices.Contains(choices, kind) {
+				return "input does not match any value of " + param
+			}
+			continue
+		}
 		if slices.Contains(choices, part) {
 			continue
 		}
