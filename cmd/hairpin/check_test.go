@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,5 +42,18 @@ func TestCheckHostileFiles(t *testing.T) {
 		if n := strings.Count(errOut.String(), "\n"); n > tc.maxLines {
 			t.Errorf("%s: %d lines of errors, want at most %d", tc.file, n, tc.maxLines)
 		}
+	}
+}
+
+// A missing config points at hairpin init and is still os.ErrNotExist, which `hairpin down` relies on to work
+// without a config (the table is found by name and marker).
+func TestMissingConfigIsNotExist(t *testing.T) {
+	cmd := checkCmd()
+	_, err := loadConfig(cmd, filepath.Join(t.TempDir(), "none.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "hairpin init") {
+		t.Fatalf("err = %v, want the pointer at hairpin init", err)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%v is not os.ErrNotExist: hairpin down would refuse to run without a config", err)
 	}
 }

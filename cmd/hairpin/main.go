@@ -38,6 +38,11 @@ type configError struct{ err error }
 func (e configError) Error() string { return e.err.Error() }
 func (e configError) Unwrap() error { return e.err }
 
+// notExist is an error that says more than os.ErrNotExist and still is one.
+type notExist struct{ error }
+
+func (notExist) Is(target error) bool { return target == os.ErrNotExist }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	// The first signal asks for a clean stop; handing the signals back to the runtime then makes a second one
@@ -159,7 +164,8 @@ func loadConfigWith(cmd *cobra.Command, path string, load func(string) (*config.
 			return nil, err
 		}
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, configError{missingConfig(path)}
+			// Still os.ErrNotExist for callers: down works without a config.
+			return nil, configError{notExist{missingConfig(path)}}
 		}
 		return nil, configError{fmt.Errorf("reading config: %w", err)}
 	}
