@@ -21,6 +21,9 @@ import (
 func printStatus(w io.Writer, st *daemon.Status) {
 	if !st.NoDaemon {
 		fmt.Fprintf(w, "hairpin %s, backend %s, config %s, up since %s\n", st.Version, st.Backend, st.Config, st.Started.Format(time.RFC3339))
+		if st.Verdict.Level != "" {
+			fmt.Fprintf(w, "verdict: %s: %s\n", strings.ToUpper(st.Verdict.Level), st.Verdict.Reason)
+		}
 	}
 	wanState := strings.Join(st.WANAddrs, ", ")
 	if !st.WANExists {
@@ -93,6 +96,16 @@ func printStatus(w io.Writer, st *daemon.Status) {
 	}
 	if st.NoDaemon {
 		return
+	}
+	if len(st.Notify) > 0 {
+		fmt.Fprintln(w, "\nnotifications:")
+		for _, n := range st.Notify {
+			fmt.Fprintf(w, "  %s (%s): %d sent, %d failed", n.Target, n.Format, n.Sent, n.Failed)
+			if n.LastError != "" {
+				fmt.Fprintf(w, "; last error: %s", n.LastError)
+			}
+			fmt.Fprintln(w)
+		}
 	}
 	fmt.Fprintln(w, "\nrecent events:")
 	for _, e := range st.Events {

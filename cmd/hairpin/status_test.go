@@ -9,6 +9,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/notify"
 )
 
 func TestPrintStatus(t *testing.T) {
@@ -21,11 +22,15 @@ func TestPrintStatus(t *testing.T) {
 			{Hostname: "home.example.net", Provider: "dyndns2", LastAddress: "203.0.113.10", LastSent: sent, Answer: "good 203.0.113.10"},
 			{Hostname: "cams.example.net", Provider: "dyndns2", Held: true, Reason: "badauth: fix the username or password"},
 		},
-		Events: []daemon.Event{{Time: sent, Message: "WAN address changed"}},
+		Events:  []daemon.Event{{Time: sent, Message: "WAN address changed"}},
+		Verdict: daemon.Verdict{Level: daemon.Amber, Reason: "DNS updates of cams.example.net are held: badauth"},
+		Notify:  []notify.TargetStatus{{Target: "https://ntfy.sh", Format: "ntfy", Sent: 3, Failed: 1, LastError: "https://ntfy.sh answered 429"}},
 	}
 	var out bytes.Buffer
 	printStatus(&out, st)
 	for _, want := range []string{
+		"verdict: AMBER: DNS updates of cams.example.net are held",
+		"https://ntfy.sh (ntfy): 3 sent, 1 failed; last error: https://ntfy.sh answered 429",
 		"WAN wan0: 203.0.113.10",
 		"front-cam  tcp    8090  192.168.88.180:80  30       2289",
 		"home.example.net  dyndns2   203.0.113.10  2026-11-26 01:02:03  good 203.0.113.10  ok",

@@ -32,6 +32,7 @@ func FuzzParse(f *testing.F) {
 		"a: b\n---\nc: d\n",
 		"- [x, {y: z}]\n",
 		"wan: {interface: eth0}\nlan: {interface: l}\nforwards:\n  - {name: a, port: 1-4, to: 1.2.3.4, to6: '[::21a:2bff:fe3c:4d5e]:80-83'}\n  - {name: b, port: 5, to: 1.2.3.4, to6: 'fe80::1%eth0'}\n  - {name: c, port: 6, to: 1.2.3.4, to6: '[fd00::1'}\n",
+		"wan: {interface: eth0}\nlan: {interface: l}\nnotify:\n  - {url: 'http://10.0.0.1/x', events: [daemon]}\n  - {url_env: X, format: telegram, chat_id: '1'}\n",
 		"wan: {interface: eth0}\nlan: {interface: l}\nallow_sets: {a: [x.example.com, 192.0.2.0/24]}\nforwards:\n  - {name: a, port: 1, to: 1.2.3.4, allow: [a, /f, 198.51.100.7], limit: {new_per_source: 5/minute}}\n",
 	} {
 		f.Add([]byte(s))

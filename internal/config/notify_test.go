@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -88,4 +90,29 @@ func TestNotifyDocExamples(t *testing.T) {
 			t.Errorf("example %d:\n%s\n%v", i+1, b, err)
 		}
 	}
+}
+
+// FuzzCheckNotifyURL: URLs also come from files and the environment; none panics, and whatever is accepted is
+// https, or http to this machine or the LAN, without credentials.
+func FuzzCheckNotifyURL(f *testing.F) {
+	for _, s := range []string{"https://ntfy.sh/x", "http://192.168.1.5:8080/h", "http://203.0.113.9/", "http://[fe80::1%25eth0]/", "http://localhost/", "https://u:p@x/", "http://10.0.0.1#f", "ftp://x", "%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if CheckNotifyURL(s) != nil {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.User != nil || u.Host == "" {
+			t.Fatalf("accepted %q", s)
+		}
+		if u.Scheme == "http" {
+			a, err := netip.ParseAddr(u.Hostname())
+			if u.Hostname() != "localhost" && (err != nil || !(a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast())) {
+				t.Fatalf("accepted plain http to %q", u.Hostname())
+			}
+		} else if u.Scheme != "https" {
+			t.Fatalf("accepted scheme %q", u.Scheme)
+		}
+	})
 }

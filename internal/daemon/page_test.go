@@ -1,13 +1,19 @@
 package daemon
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/config"
 )
 
 // The page is small, served with a strict CSP, and loads nothing from anywhere else.
@@ -97,5 +103,30 @@ func TestPageActionsGuarded(t *testing.T) {
 	}
 	if n := len(h.be.Calls()); n != 2 {
 		t.Errorf("%d backend calls, want the start Apply and the one accepted reload", n)
+	}
+}
+
+type forcingDDNS struct {
+	*fakeDDNS
+	forced atomic.Int32
+}
+
+func (f *forcingDDNS) ForceUpdate(context.Context) error { f.forced.Add(1); return nil }
+
+// "Update DNS now" reaches the providers at most once per 30 seconds, however often it is pressed.
+func TestPageForceDNSBounded(t *testing.T) {
+	engine := &forcingDDNS{fakeDDNS: &fakeDDNS{}}
+	h := startWithDeps(t, "daemon: {control: true}\n"+baseConfig, statusObs, netip.Addr{}, &backend.Fake{}, func(d *Deps) {
+		d.NewDDNS = func(*config.Config) (DDNS, error) { return engine, nil }
+	})
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	serve(t, h, sock)
+	for i, want := range []int{http.StatusOK, http.StatusTooManyRequests, http.StatusTooManyRequests} {
+		if code, body := post(t, sock, "/ddns/update", ""); code != want {
+			t.Errorf("press %d: %d %q, want %d", i+1, code, body, want)
+		}
+	}
+	if n := engine.forced.Load(); n != 1 {
+		t.Errorf("%d forced updates, want 1", n)
 	}
 }

@@ -83,7 +83,7 @@ func (t *target) request(ctx context.Context, msg *pendingMsg) (*http.Request, e
 	case "slack":
 		return post(map[string]any{"text": t.title(ev) + "\n" + text})
 	case "telegram":
-		return post(map[string]any{"chat_id": t.entry.ChatID, "text": t.title(ev) + "\n" + text, "disable_web_page_preview": true})
+		return post(map[string]any{"chat_id": t.entry.ChatID, "text": t.title(ev) + "\n" + text, "link_preview_options": map[string]any{"is_disabled": true}})
 	case "healthchecks":
 		return t.heartbeat(ctx, ev)
 	default:
