@@ -150,7 +150,12 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil, c.transportError(op, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	data, err := io.ReadAll(io.LimitReader(&countingReader{r: resp.Body}, maxReply))
+	var over errOverLimits
+	if errors.As(err, &over) {
+		return nil, &Error{Kind: BadReply, Op: op, Status: resp.StatusCode, Err: over.error,
+			Fix: "check that routeros.url points at the router's www-ssl service, not another web server"}
+	}
 	if err != nil {
 		return nil, &Error{Kind: Unreachable, Op: op, Err: err, Fix: "the connection broke mid-answer; hairpin retries on the next reconcile"}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 )
 
@@ -47,42 +48,70 @@ func ParseReply(body []byte) ([]Entry, error) {
 	return out, err
 }
 
-// countReply counts the items and properties of a reply in one pass over its bytes, allocating nothing: every
-// '{' outside a string opens an item (a nested object is refused later anyway), every ':' outside a string is
-// one property.
+// countReply counts the items and properties of a whole reply (see replyCounter).
 func countReply(b []byte) error {
-	items, props, inItem := 0, 0, 0
-	inString := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
+	var c replyCounter
+	return c.scan(b)
+}
+
+// replyCounter counts the items and properties of a reply as its bytes arrive, allocating nothing: every '{'
+// outside a string opens an item (a nested object is refused later anyway), every ':' outside a string is one
+// property. The client reads through it, so a reply over the limits stops being read at the first byte past
+// them instead of after 32 MiB.
+type replyCounter struct {
+	items, props, inItem int
+	inString, escaped    bool
+}
+
+func (c *replyCounter) scan(b []byte) error {
+	for _, ch := range b {
+		if c.inString {
+			switch {
+			case c.escaped:
+				c.escaped = false
+			case ch == '\\':
+				c.escaped = true
+			case ch == '"':
+				c.inString = false
 			}
 			continue
 		}
-		switch c {
+		switch ch {
 		case '"':
-			inString = true
+			c.inString = true
 		case '{':
-			items, inItem = items+1, 0
-			if items > maxReplyItems {
+			c.items, c.inItem = c.items+1, 0
+			if c.items > maxReplyItems {
 				return fmt.Errorf("reply holds more than %d items; hairpin reads only its own, so this is not the router's answer to its request (or the router holds far more hairpin items than any config makes)", maxReplyItems)
 			}
 		case ':':
-			props, inItem = props+1, inItem+1
-			if inItem > maxItemProperties {
+			c.props, c.inItem = c.props+1, c.inItem+1
+			if c.inItem > maxItemProperties {
 				return fmt.Errorf("reply holds an item of more than %d properties; no RouterOS menu has that many", maxItemProperties)
 			}
-			if props > maxReplyProperties {
+			if c.props > maxReplyProperties {
 				return fmt.Errorf("reply holds more than %d properties", maxReplyProperties)
 			}
 		}
 	}
 	return nil
+}
+
+// countingReader passes a reply through a replyCounter and fails once it is over the limits.
+type countingReader struct {
+	r io.Reader
+	c replyCounter
+}
+
+// errOverLimits marks a read stopped by the counter.
+type errOverLimits struct{ error }
+
+func (cr *countingReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	if cerr := cr.c.scan(p[:n]); cerr != nil {
+		return n, errOverLimits{cerr}
+	}
+	return n, err
 }
 
 func hasControl(b []byte) bool {

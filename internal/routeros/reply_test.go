@@ -1,12 +1,21 @@
 package routeros
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
 )
 
 func TestParseReply(t *testing.T) {
@@ -227,4 +236,38 @@ func TestParseReplyBounded(t *testing.T) {
 			t.Fatalf("%d items, %v", len(got), err)
 		}
 	})
+}
+
+// TestClientStopsReadingOversizedReply: a server answering with an endless list of {"a":"b"} (32 MiB within the
+// byte cap made `hairpin apply` take 10 GB) is cut off at the first item past the limit: the error says why,
+// and the server has written little more than the limit's worth of bytes.
+func TestClientStopsReadingOversizedReply(t *testing.T) {
+	var sent atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		chunk := []byte(strings.Repeat(`{"a":"b"},`, 1000))
+		if n, err := w.Write([]byte("[")); err != nil || n != 1 {
+			return
+		}
+		for sent.Load() < 64<<20 {
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c, err := newClient(&config.RouterOS{URL: srv.URL, Username: "u", PasswordFile: "/p"}, "pw", &tls.Config{InsecureSkipVerify: true}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.do(context.Background(), http.MethodGet, "/ip/address", nil, nil)
+	var re *Error
+	if !errors.As(err, &re) || re.Kind != BadReply || !strings.Contains(err.Error(), "more than 200000 items") {
+		t.Fatalf("err = %v, want a bad reply over the item limit", err)
+	}
+	if n := sent.Load(); n > 8<<20 {
+		t.Errorf("the server wrote %d bytes before the client stopped reading; the limit is reached after about 2 MB", n)
+	}
 }
