@@ -2,13 +2,9 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
@@ -104,27 +100,14 @@ func CheckFiles(ctx context.Context, bin string, opt CheckOptions, logf func(str
 	return rows, nil
 }
 
-// checkOnce runs `hairpin check` on path and returns its wall time and peak resident memory in MB. The
-// memory comes from GNU time: a child Go starts directly inherits this process's peak in its own (Go's
-// clone shares the address space until exec), while time's child is a plain fork of a small process.
+// checkOnce runs `hairpin check` on path and returns its wall time and peak resident memory in MB.
 func checkOnce(ctx context.Context, bin, path string, wantExit int) (time.Duration, float64, error) {
-	rssFile := path + ".rss"
-	cmd := exec.CommandContext(ctx, "/usr/bin/time", "-q", "-o", rssFile, "-f", "%M", bin, "check", "-c", path)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	took := time.Since(start)
-	var ee *exec.ExitError
-	switch {
-	case err == nil && wantExit != 0, err != nil && !errors.As(err, &ee), ee != nil && ee.ExitCode() != wantExit:
-		return 0, 0, fmt.Errorf("exit %v, want %d: %.300s", err, wantExit, out)
-	}
-	b, err := os.ReadFile(rssFile)
+	r, err := timedRun(ctx, filepath.Dir(path), bin, []string{"check", "-c", path}, 0)
 	if err != nil {
-		return 0, 0, fmt.Errorf("GNU time's output (install the time package): %w", err)
+		return 0, 0, err
 	}
-	kb, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, 0, fmt.Errorf("GNU time's output %q: %w", b, err)
+	if r.exit != wantExit {
+		return 0, 0, fmt.Errorf("exit %d, want %d: %.300s", r.exit, wantExit, r.out)
 	}
-	return took, float64(kb) / 1024, nil
+	return r.took, r.peakMB, nil
 }

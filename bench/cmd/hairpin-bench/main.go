@@ -36,7 +36,11 @@ func run() int {
 	allowN := flag.Int("allow-prefixes", 100_000, "prefixes in the allowlist benchmark")
 	allowRounds := flag.Int("allow-rounds", 3, "rounds of the allowlist benchmark")
 	loadAllow := flag.String("load-allow", "", "internal: load this prefix file into hairpin's table and exit (the allowlist benchmark runs it)")
-	only := flag.String("only", "check,throughput,apply,connrate,allow", "benchmarks to run")
+	probeRounds := flag.Int("probe-rounds", 4, "rounds of the probe-server flood")
+	probeRequests := flag.Int("probe-requests", 15_000, "unsigned requests per round of the probe-server flood, each from an address of its own")
+	rosRounds := flag.Int("routeros-rounds", 3, "rounds of the hostile RouterOS reply benchmark")
+	rosLimit := flag.Float64("routeros-limit", 3000, "MB of resident memory past which a hostile-reply run is killed")
+	only := flag.String("only", "check,throughput,apply,connrate,allow,probe,routeros", "benchmarks to run")
 	quiet := flag.Bool("q", false, "do not log each measurement")
 	skip := flag.String("skip", "", "throughput variants to leave out: nocount,direct,proxy")
 	flag.Parse()
@@ -66,12 +70,17 @@ func run() int {
 		}
 	}
 	started := time.Now()
-	env, err := bench.NewEnv(ctx, *bin, logf)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "hairpin-bench: building the lab:", err)
-		return 1
+	selected := func(name string) bool { return strings.Contains(","+*only+",", ","+name+",") }
+	// The lab's namespaces only for the benchmarks that use them: check, probe and routeros run on loopback.
+	var env *bench.Env
+	if selected("throughput") || selected("apply") || selected("allow") || selected("connrate") {
+		var err error
+		if env, err = bench.NewEnv(ctx, *bin, logf); err != nil {
+			fmt.Fprintln(os.Stderr, "hairpin-bench: building the lab:", err)
+			return 1
+		}
+		defer env.Close()
 	}
-	defer env.Close()
 
 	var rows []bench.Row
 	var failed error
@@ -92,9 +101,15 @@ func run() int {
 		{"connrate", func() ([]bench.Row, error) {
 			return bench.ConnRate(ctx, env, bench.ConnRateOptions{Forwards: *connFwds, Rounds: *connRounds, Duration: *connDur, Workers: 2})
 		}},
+		{"probe", func() ([]bench.Row, error) {
+			return bench.ProbeFlood(ctx, *bin, bench.ProbeFloodOptions{Rounds: *probeRounds, Requests: *probeRequests, Workers: 8}, logf)
+		}},
+		{"routeros", func() ([]bench.Row, error) {
+			return bench.RouterOSReply(ctx, *bin, bench.RouterOSReplyOptions{Rounds: *rosRounds, ReplyMB: 32, LimitMB: *rosLimit}, logf)
+		}},
 	}
 	for _, r := range runs {
-		if !strings.Contains(","+*only+",", ","+r.name+",") {
+		if !selected(r.name) {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "%s...\n", r.name)

@@ -141,6 +141,13 @@ func WithVersion(v string) Option {
 // New starts a simulated router with empty menus, accepting user and password with full rights. It stops
 // when the test ends.
 func New(t testing.TB, user, password string, opts ...Option) *Router {
+	r := Start(user, password, opts...)
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// Start is New outside a test (make bench): the caller stops the router with Close.
+func Start(user, password string, opts ...Option) *Router {
 	r := &Router{user: user, password: password, menus: defaultMenus(),
 		policies: map[string]bool{PolicyRead: true, PolicyWrite: true, PolicyAPI: true, PolicyRESTAPI: true}}
 	for _, o := range opts {
@@ -154,7 +161,6 @@ func New(t testing.TB, user, password string, opts ...Option) *Router {
 	// Tests of certificate pinning make handshakes fail on purpose; keep their noise out of the test log.
 	r.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	r.srv.StartTLS()
-	t.Cleanup(r.srv.Close)
 	return r
 }
 
