@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +130,35 @@ func tableText(t *testing.T, topo *lab.Topology) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// mustRefuse fails the test unless the probe got no answer and was turned away with a positive sign: a reset
+// or an ICMP error. A timeout is not one: on a busy machine a negative control would pass without proving
+// anything.
+func mustRefuse(t *testing.T, what string, a lab.Answer) {
+	t.Helper()
+	switch {
+	case a.OK():
+		t.Errorf("%s answered: %v", what, a)
+	case !a.Refused():
+		t.Errorf("%s: got %v, want a refusal (a reset or an ICMP error): a timeout proves nothing", what, a)
+	}
+}
+
+// nftPackets runs an nft listing in namespace ns and returns the packets of its (first) counter.
+func nftPackets(t *testing.T, ns string, args ...string) int {
+	t.Helper()
+	out, err := lab.Exec(context.Background(), ns, "nft", args...)
+	if err != nil {
+		t.Fatalf("nft %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	_, rest, ok := strings.Cut(out, "packets ")
+	if !ok {
+		t.Fatalf("no counter in %q", out)
+	}
+	n, err := strconv.Atoi(strings.Fields(rest)[0])
+	if err != nil {
+		t.Fatalf("counter in %q: %v", out, err)
+	}
+	return n
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/netns"
@@ -99,6 +100,17 @@ type Answer struct {
 
 // OK reports whether the probe got an answer.
 func (a Answer) OK() bool { return a.Err == nil }
+
+// Refused reports whether the probe was turned away with a sign a test can trust: a reset (TCP), or an ICMP
+// error (port or host unreachable). A timeout is not one: on a busy machine it proves nothing.
+func (a Answer) Refused() bool {
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EHOSTUNREACH, syscall.ENETUNREACH} {
+		if errors.Is(a.Err, e) {
+			return true
+		}
+	}
+	return false
+}
 
 func (a Answer) String() string {
 	if a.Err != nil {
