@@ -3,6 +3,7 @@ package routeros
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
@@ -130,6 +131,13 @@ func Script(cfg *config.Config, dns ...DNSUpdate) string {
 	w("}")
 	w("")
 	v6 := writeIPv6(w, cfg, d)
+	if c := connCleanup(d); c != "" {
+		w("# Connections the router tracked before these rules keep their old translation until they end (a LAN")
+		w("# client's stuck UDP stream, say). To drop the ones to the forwards' ports now (connections to those ports")
+		w("# elsewhere are dropped once too, and reconnect), run:")
+		w("#   %s", c)
+		w("")
+	}
 	writePublicAddress(w, cfg)
 	writeDNS(w, cfg, dns)
 	writeUpdater(w, cfg, v6, len(dns) > 0)
@@ -366,6 +374,34 @@ func writeHooks(w func(string, ...any), cfg *config.Config, cloud bool) {
 		w("  }")
 	}
 	w("}")
+}
+
+// maxCleanupPorts bounds the ports connCleanup's regular expression lists.
+const maxCleanupPorts = 64
+
+// connCleanup returns the command that removes the tracked connections to the forwards' external ports, or
+// "" when there are too many ports to list (a range of more than maxCleanupPorts).
+func connCleanup(d *plan.Desired) string {
+	var ports []string
+	seen := map[string]bool{}
+	for _, r := range d.Rules {
+		if r.Port.Len() > maxCleanupPorts {
+			return ""
+		}
+		for p := r.Port.First; ; p++ {
+			if s := strconv.Itoa(int(p)); !seen[s] {
+				seen[s] = true
+				ports = append(ports, s)
+			}
+			if p == r.Port.Last {
+				break
+			}
+		}
+	}
+	if len(ports) == 0 || len(ports) > maxCleanupPorts {
+		return ""
+	}
+	return "/ip firewall connection remove [find where dst-address~" + quoteAlways(":("+strings.Join(ports, "|")+")$") + "]"
 }
 
 // writePublicAddress says where the public address behind another NAT comes from, and turns IP Cloud on only
