@@ -162,3 +162,21 @@ func RecordType(addr netip.Addr) string {
 
 // JSONInto decodes body into v, reporting success.
 func JSONInto(body []byte, v any) bool { return json.Unmarshal(body, v) == nil }
+
+// PickZone chooses, among the zones an account lists, the one holding hostname: its longest parent (or the
+// hostname itself).
+func PickZone(hostname string, zones []string) (string, bool) {
+	for _, c := range ZoneCandidates(hostname) {
+		for _, z := range zones {
+			if strings.EqualFold(strings.TrimSuffix(z, "."), c) {
+				return z, true
+			}
+		}
+	}
+	return "", false
+}
+
+// NoZone is the hold when no zone of the account holds the hostname.
+func NoZone(vendor, hostname string) error {
+	return Hold("", fmt.Sprintf("no zone of this %s account holds %s (set zone: if it is there under another name)", vendor, hostname))
+}

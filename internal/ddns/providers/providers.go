@@ -12,7 +12,10 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/digitalocean"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/vultr"
 )
 
 // All returns every provider, in the order the documentation lists them.
@@ -24,6 +27,9 @@ func All() []provider.Def {
 		duckdns.Def,
 		custom.Def,
 		digitalocean.Def,
+		vultr.Def,
+		linode.Def,
+		hetzner.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }

@@ -243,6 +243,12 @@ func (s Schema) Check(v any, path string, request bool) string {
 		if !typeAllows(s, "array") {
 			return path + ": a list where " + typeName(s) + " is required"
 		}
+		if n, ok := num(s["minItems"]); ok && float64(len(x)) < n {
+			return fmt.Sprintf("%s: fewer than %v items", path, n)
+		}
+		if n, ok := num(s["maxItems"]); ok && float64(len(x)) > n {
+			return fmt.Sprintf("%s: more than %v items", path, n)
+		}
 		for i, it := range x {
 			if q := schemaOf(s["items"]).Check(it, fmt.Sprintf("%s[%d]", path, i), request); q != "" {
 				return q
@@ -342,6 +348,10 @@ func num(v any) (float64, bool) {
 // checkParam validates one parameter's raw value against its schema.
 func checkParam(p Param, raw string) string {
 	s := p.Schema
+	if s["type"] == "array" {
+		// A repeated parameter: each value is one item.
+		s = schemaOf(s["items"])
+	}
 	var v any = raw
 	switch {
 	case typeAllows(s, "string"):

@@ -1,0 +1,105 @@
+package linode_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
+	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
+)
+
+const token = "linodepat0123456789abcdef"
+
+// newFake serves Linode's spec (testdata/linode.json) over a store holding example.org (id 11) and
+// example.net (id 12). Errors are the spec's {errors: [{reason}]}.
+func newFake(t *testing.T) *spectest.Fake {
+	spec, err := spectest.Load("testdata/linode.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := spectest.NewStore("example.org", "example.net")
+	ids := map[string]string{"11": "example.org", "12": "example.net"}
+	srv := spectest.New(t, spec)
+	var bad atomic.Bool
+	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && r.Header.Get("Authorization") == "Bearer "+token }
+	srv.Refusal = func(status int, msg string) any {
+		return map[string]any{"errors": []any{map[string]any{"reason": msg}}}
+	}
+	rec := func(r spectest.Rec, zone string) map[string]any {
+		id, _ := strconv.Atoi(r.ID)
+		m := map[string]any{"id": id, "type": r.Type, "target": r.Content, "ttl_sec": r.TTL}
+		if r.Name != zone {
+			m["name"] = strings.TrimSuffix(r.Name, "."+zone)
+		}
+		return m
+	}
+	notFound := spectest.Reply{Status: 404, Body: map[string]any{"errors": []any{map[string]any{"reason": "Not found"}}}}
+	srv.Handle = func(r *spectest.Request) spectest.Reply {
+		if r.Op.Role == "find_zone" {
+			list := []any{map[string]any{"id": 11, "domain": "example.org", "type": "master"}, map[string]any{"id": 12, "domain": "example.net", "type": "master"}}
+			return spectest.Reply{Status: 200, Body: map[string]any{"data": list, "page": 1, "pages": 1, "results": 2}}
+		}
+		zone, ok := ids[r.Vars["domainId"]]
+		if !ok {
+			return notFound
+		}
+		switch r.Op.Role {
+		case "list_records":
+			list := []any{}
+			for _, x := range st.List(zone, "", "") {
+				list = append(list, rec(x, zone))
+			}
+			return spectest.Reply{Status: 200, Body: map[string]any{"data": list, "page": 1, "pages": 1, "results": len(list)}}
+		case "create_record":
+			b := r.Body.(map[string]any)
+			name := zone
+			if n, _ := b["name"].(string); n != "" {
+				name = n + "." + zone
+			}
+			ttl, _ := b["ttl_sec"].(json.Number).Int64()
+			x := st.Add(zone, name, b["type"].(string), b["target"].(string), int(ttl))
+			return spectest.Reply{Status: 200, Body: rec(x, zone)}
+		case "replace_record":
+			b := r.Body.(map[string]any)
+			x, ok := st.Update(zone, r.Vars["recordId"], func(x *spectest.Rec) {
+				if d, ok := b["target"].(string); ok {
+					x.Content = d
+				}
+			})
+			if !ok {
+				return notFound
+			}
+			return spectest.Reply{Status: 200, Body: rec(x, zone)}
+		}
+		return spectest.Reply{Status: 400, Body: map[string]any{"errors": []any{map[string]any{"reason": "unexpected " + r.Op.Role}}}}
+	}
+	auth := http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
+	return &spectest.Fake{Server: srv, Store: st, Zone: "example.net", AAAA: true,
+		Entry: func(t *testing.T, hostname, family string) provider.Entry {
+			return provider.Entry{Provider: "linode", Hostname: hostname, Family: family, Settings: &linode.Settings{TokenSettings: provider.TokenSettings{
+				Endpoint: srv.Endpoint(), TokenFile: ddnstest.WriteSecret(t, token), TTL: 300}}}
+		},
+		BadCredentials: func() { bad.Store(true) },
+		Malformed: []spectest.Malformed{
+			{Why: "no Authorization header", Method: "GET", Path: "/v4/domains"},
+			{Why: "an API version outside the enum", Method: "GET", Path: "/v3/domains", Header: auth},
+			{Why: "page_size below 25", Method: "GET", Path: "/v4/domains?page_size=10", Header: auth},
+			{Why: "a domain id that is not a number", Method: "GET", Path: "/v4/domains/example.net/records", Header: auth},
+			{Why: "a type outside the enum", Method: "POST", Path: "/v4/domains/12/records", Header: auth, Body: `{"type":"ALIAS","name":"x","target":"192.0.2.1"}`},
+			{Why: "a field the schema forbids (additionalProperties: false)", Method: "POST", Path: "/v4/domains/12/records", Header: auth, Body: `{"type":"A","name":"x","target":"192.0.2.1","content":"x"}`},
+			{Why: "create without type", Method: "POST", Path: "/v4/domains/12/records", Header: auth, Body: `{"name":"x","target":"192.0.2.1"}`},
+			{Why: "PATCH, which the spec lacks for records", Method: "PATCH", Path: "/v4/domains/12/records/1", Header: auth, Body: `{"target":"192.0.2.1"}`},
+		},
+	}
+}
+
+func TestLinode(t *testing.T) {
+	t.Parallel()
+	spectest.Conformance(t, newFake)
+}
