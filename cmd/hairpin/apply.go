@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/backends"
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/preflight"
 	"github.com/hairpin-nat/hairpin/internal/upstream"
@@ -96,17 +98,27 @@ func showCmd() *cobra.Command {
 
 func applyCmd() *cobra.Command {
 	var path string
-	var noMasq bool
+	var noMasq, force bool
 	cmd := &cobra.Command{
 		Use:   "apply",
 		Short: "Install the forwards for the current interface addresses, once, and exit",
-		Args:  cobra.NoArgs,
+		Long: `apply installs the forwards for the interface addresses of now, and exits: it does not follow address
+changes or update DNS (the daemon, hairpin run, does). While a daemon runs for the same state directory it
+owns the rules: apply refuses and says to reload the daemon instead; --force applies anyway, and the daemon
+re-applies its own config at its next event.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			oneShot()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
 				return err
 			}
+			marked, err := oneOwner(cmd, cfg.StateDir, force, "apply",
+				"after editing the config, run `systemctl reload hairpin` (or kill -HUP %d): the daemon applies it and keeps following the WAN address")
+			if err != nil {
+				return err
+			}
+			defer marked()
 			drv, err := openBackend(cmd, cfg)
 			if err != nil {
 				return err
@@ -140,6 +152,12 @@ func applyCmd() *cobra.Command {
 			if err := drv.Apply(cmd.Context(), d); err != nil {
 				return err
 			}
+			if bl, ok := drv.Backend.(backend.Blocker); ok {
+				// Applied is not working: say what on the router stops the forwards, here rather than only in doctor.
+				for _, f := range bl.Blocking(cmd.Context(), cfg) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s (fix: %s)\n", f.What, f.Fix)
+				}
+			}
 			requests := ""
 			if rc, ok := drv.Backend.(backend.RequestCounter); ok {
 				reads, writes := rc.Requests()
@@ -154,6 +172,7 @@ func applyCmd() *cobra.Command {
 		},
 	}
 	configFlag(cmd, &path)
+	cmd.Flags().BoolVar(&force, "force", false, "apply even while a daemon runs for the same state directory (it re-applies its own config at its next event)")
 	cmd.Flags().BoolVar(&noMasq, "no-hairpin-masquerade", false, "leave out the hairpin masquerade (demonstrates the failure; for tests)")
 	_ = cmd.Flags().MarkHidden("no-hairpin-masquerade")
 	return cmd
@@ -161,10 +180,15 @@ func applyCmd() *cobra.Command {
 
 func downCmd() *cobra.Command {
 	var path string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Remove everything hairpin created (and nothing else)",
-		Args:  cobra.NoArgs,
+		Long: `down removes hairpin's tables (and, with wan.upstream, its mappings on the box in front), and nothing
+else. It works with a broken or missing config. While a daemon runs for the same state directory it refuses:
+stop the daemon first (systemctl stop hairpin), or --force, after which the daemon puts the rules back at its
+next event.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			oneShot()
 			cfg, err := loadConfig(cmd, path)
@@ -174,17 +198,31 @@ func downCmd() *cobra.Command {
 				if !errors.As(err, &errs) && !errors.Is(err, os.ErrNotExist) {
 					return err
 				}
-				cfg = &config.Config{Backend: config.BackendLinux}
+				cfg = &config.Config{Backend: config.BackendLinux, StateDir: config.DefaultStateDir}
 			}
+			marked, err := oneOwner(cmd, cfg.StateDir, force, "down",
+				"stop it first: `systemctl stop hairpin` (the rules stay in place when it stops), then `hairpin down`")
+			if err != nil {
+				return err
+			}
+			defer marked()
 			drv, err := openBackend(cmd, cfg)
 			if err != nil {
 				return err
 			}
 			defer closeBackend(drv)
+			was := true
+			if inst, ok := drv.Backend.(backend.Installer); ok {
+				was, _ = inst.Installed(cmd.Context())
+			}
 			if err := drv.Down(cmd.Context()); err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), drv.Removed())
+			if was {
+				fmt.Fprintln(cmd.OutOrStdout(), drv.Removed())
+			} else {
+				fmt.Fprintln(cmd.OutOrStdout(), "nothing to remove: hairpin's rules are not installed")
+			}
 			n, gw, err := upstream.DeleteAll(cmd.Context(), cfg)
 			if n > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "deleted %d upstream mappings on %s\n", n, gw)
@@ -193,7 +231,29 @@ func downCmd() *cobra.Command {
 		},
 	}
 	configFlag(cmd, &path)
+	cmd.Flags().BoolVar(&force, "force", false, "remove the rules even while a daemon runs for the same state directory (it puts them back at its next event)")
 	return cmd
+}
+
+// oneOwner keeps a one-shot command from changing the rules under a running daemon: with a daemon holding the
+// lock of stateDir it refuses (exit 2) naming the daemon's PID and what to do instead (advice, with %d for
+// the PID). With force it goes ahead, and the returned function, called once the command is done, tells the
+// daemon that its rules were changed under it.
+func oneOwner(cmd *cobra.Command, stateDir string, force bool, verb, advice string) (func(), error) {
+	pid, err := daemon.Holder(stateDir)
+	if err != nil || pid == 0 {
+		return func() {}, nil // no daemon (or no way to tell): nothing to protect
+	}
+	if !force {
+		return nil, configError{fmt.Errorf("a hairpin daemon (PID %d) runs for state directory %s and owns the rules; %s. "+
+			"To %s anyway, add --force (the daemon re-applies its own config at its next event)", pid, stateDir, strings.ReplaceAll(advice, "%d", fmt.Sprint(pid)), verb)}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "warning: a hairpin daemon (PID %d) runs for %s; --force: changing its rules anyway (it re-applies its config at its next event)\n", pid, stateDir)
+	return func() {
+		if err := daemon.MarkForced(stateDir, fmt.Sprintf("hairpin %s --force (PID %d)", verb, os.Getpid())); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: could not tell the daemon: %v\n", err)
+		}
+	}, nil
 }
 
 // oneShot tunes the garbage collector for a command that parses a config once and exits: a config of tens

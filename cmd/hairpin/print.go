@@ -57,6 +57,9 @@ func printStatus(w io.Writer, st *daemon.Status) {
 	default:
 		fmt.Fprintf(w, "rules: installed, forwarding on %s; last apply %s took %s\n", orNone(st.ForwardSet), st.LastApply.Format(time.TimeOnly), st.LastApplyTook)
 	}
+	if st.ChangedUnder != "" {
+		fmt.Fprintf(w, "rules CHANGED UNDER THE DAEMON by %s: it re-applies its config at its next event (systemctl reload hairpin does it now)\n", st.ChangedUnder)
+	}
 	if st.NoDaemon && !st.Installed {
 		return // no table, no counters to show
 	}

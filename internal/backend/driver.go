@@ -40,6 +40,13 @@ type Preview struct {
 	Render func(d *plan.Desired) string
 }
 
+// Blocker is a backend that can tell what on the router stops its rules from working (forwarding off, a
+// filter that drops what it forwards): apply and the daemon warn about it, so a router never looks fine while
+// nothing gets through.
+type Blocker interface {
+	Blocking(ctx context.Context, cfg *config.Config) []doctor.Finding
+}
+
 // Installer is a backend that tells cheaply whether hairpin's rules are in place, for status without a
 // daemon (nftables).
 type Installer interface {

@@ -309,6 +309,11 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 // prober, public-address discovery, DDNS) up to date.
 func (d *Daemon) settle(ctx context.Context, l *loop, why string) {
 	d.applyFull(ctx, l, why)
+	if bl, ok := d.deps.Backend.(backend.Blocker); ok {
+		for _, f := range bl.Blocking(ctx, d.cfg) {
+			d.event(slog.LevelWarn, "the rules are in place but the router stops them: "+f.What, "fix", f.Fix)
+		}
+	}
 	d.startUpstream(ctx)
 	d.feedUpstream()
 	d.classify()
@@ -434,6 +439,7 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 // update installs the current plan the cheapest correct way: when only the WAN addresses or the addresses of
 // allowed hostnames changed, only their sets are replaced.
 func (d *Daemon) update(ctx context.Context, l *loop, why string) {
+	d.takeForced()
 	want := d.desired()
 	d.mu.Lock()
 	have := d.installed
@@ -537,6 +543,7 @@ func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool 
 }
 
 func (d *Daemon) applyFull(ctx context.Context, l *loop, why string) {
+	d.takeForced()
 	want := d.desired()
 	start := time.Now()
 	bctx, cancel := backendContext(ctx)

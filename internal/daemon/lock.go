@@ -89,3 +89,35 @@ func lockHolder(locksFile string, dev, ino uint64) string {
 	}
 	return ""
 }
+
+// Holder says which process holds the daemon lock of state directory dir: its PID, or 0 when no daemon runs
+// for it. It takes no lock when /proc/locks can say (a one-shot command must never make a starting daemon
+// think another one runs), and never creates the directory or the file.
+func Holder(dir string) (int, error) {
+	path := filepath.Join(dir, LockFile)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("single-instance lock: %w", err)
+	}
+	defer f.Close()
+	if _, err := os.Stat("/proc/locks"); err == nil {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+			return 0, err
+		}
+		pid, _ := strconv.Atoi(lockHolder("/proc/locks", st.Dev, st.Ino))
+		return pid, nil
+	}
+	// Without /proc: a shared lock fails only while a daemon holds its exclusive one.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			pid, _ := strconv.Atoi(holder(f))
+			return max(pid, 1), nil
+		}
+		return 0, err
+	}
+	return 0, nil
+}

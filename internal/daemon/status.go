@@ -54,6 +54,9 @@ type Status struct {
 	LastApply     time.Time `json:"last_apply,omitempty"`
 	LastApplyTook string    `json:"last_apply_took,omitempty"`
 	LastError     string    `json:"last_error,omitempty"`
+	// ChangedUnder says which one-shot command changed the rules under the running daemon (apply or down with
+	// --force); the daemon re-applies its config at its next event.
+	ChangedUnder string `json:"rules_changed_under_daemon,omitempty"`
 	// CrashRecordError is why the record of a WAN set update in progress could not be written: while it
 	// is set, a crash during an update leaves the old address forwarding until the next full apply.
 	CrashRecordError string                `json:"crash_record_error,omitempty"`
@@ -104,6 +107,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 		public = d.obs.Public
 	}
 	s.fill(d.cfg, d.obs, public, d.installed)
+	s.ChangedUnder = forced(d.cfg.StateDir)
 	if d.verdict.Class != "" {
 		s.Reachability = []reach.Verdict{d.verdict}
 	}

@@ -109,16 +109,36 @@ func (b *Backend) tableFinding(ctx context.Context) doctor.Finding {
 	return doctor.Finding{Level: doctor.OK, What: "table ip hairpin is installed and owned by hairpin"}
 }
 
-// forwardPolicy warns about forward chains of other tables that drop by default: DNATed traffic must be
-// accepted there, and hairpin never edits other tables.
+// forwardPolicy warns about forward chains of other tables that drop by default and accept no DNATed
+// connection: hairpin never edits other tables, so what it forwards must be accepted there. The usual fixes
+// count: `ct status dnat accept` (in any spelling nft has for it), also in a chain the forward chain jumps to.
 func forwardPolicy(ctx context.Context) doctor.Finding {
+	drops, fixed, err := forwardDrops(ctx)
+	if err != nil {
+		return doctor.Finding{Level: doctor.Warn, What: "cannot read the nftables chains: " + err.Error()}
+	}
+	if len(drops) > 0 {
+		return doctor.Finding{Level: doctor.Fail, What: fmt.Sprintf("chain %s drops forwarded traffic by default and accepts no DNATed connection: every forward is dropped there", strings.Join(drops, ", ")),
+			Fix: "add `ct status dnat accept` to it (e.g. nft add rule " + drops[0] + " ct status dnat accept), before any rule that drops"}
+	}
+	if len(fixed) > 0 {
+		return doctor.Finding{Level: doctor.OK, What: fmt.Sprintf("chain %s drops by default and accepts DNATed connections", strings.Join(fixed, ", "))}
+	}
+	return doctor.Finding{Level: doctor.OK, What: "no forward chain drops by default"}
+}
+
+// forwardDrops lists ("family table chain") the forward-hook chains of other tables whose policy is drop:
+// those that accept no DNATed connection, and those that do. It lists only those chains' rules (never the
+// ruleset: its sets can be country-sized).
+func forwardDrops(ctx context.Context) (drops, fixed []string, err error) {
 	out, err := exec.CommandContext(ctx, "nft", "-j", "list", "chains").Output()
 	if err != nil {
-		return doctor.Finding{Level: doctor.Warn, What: "cannot list nftables chains"}
+		return nil, nil, err
 	}
 	var doc struct {
 		Nftables []struct {
 			Chain *struct {
+				Family string `json:"family"`
 				Table  string `json:"table"`
 				Name   string `json:"name"`
 				Hook   string `json:"hook"`
@@ -126,14 +146,96 @@ func forwardPolicy(ctx context.Context) doctor.Finding {
 			} `json:"chain"`
 		} `json:"nftables"`
 	}
-	if json.Unmarshal(out, &doc) != nil {
-		return doctor.Finding{Level: doctor.Warn, What: "cannot parse the nftables chains"}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return nil, nil, err
 	}
 	for _, o := range doc.Nftables {
-		if c := o.Chain; c != nil && c.Hook == "forward" && c.Policy == "drop" && c.Table != Table {
-			return doctor.Finding{Level: doctor.Warn, What: fmt.Sprintf("chain %s %s drops forwarded traffic by default", c.Table, c.Name),
-				Fix: "make sure it accepts forwarded connections hairpin DNATs, e.g. `ct status dnat accept`"}
+		c := o.Chain
+		if c == nil || c.Hook != "forward" || c.Policy != "drop" || c.Table == Table {
+			continue
+		}
+		name := c.Family + " " + c.Table + " " + c.Name
+		if acceptsDNAT(ctx, c.Family, c.Table, c.Name, map[string]bool{}) {
+			fixed = append(fixed, name)
+		} else {
+			drops = append(drops, name)
 		}
 	}
-	return doctor.Finding{Level: doctor.OK, What: "no forward chain drops by default"}
+	return drops, fixed, nil
+}
+
+// acceptsDNAT reports whether chain, or a chain it jumps or goes to, has an accept rule matching DNATed
+// connections (ct status dnat). seen stops loops.
+func acceptsDNAT(ctx context.Context, family, table, chain string, seen map[string]bool) bool {
+	if seen[chain] || len(seen) > 64 {
+		return false
+	}
+	seen[chain] = true
+	out, err := exec.CommandContext(ctx, "nft", "-j", "list", "chain", family, table, chain).Output()
+	if err != nil {
+		return false
+	}
+	var doc struct {
+		Nftables []struct {
+			Rule *struct {
+				Expr []map[string]json.RawMessage `json:"expr"`
+			} `json:"rule"`
+		} `json:"nftables"`
+	}
+	if json.Unmarshal(out, &doc) != nil {
+		return false
+	}
+	for _, o := range doc.Nftables {
+		if o.Rule == nil {
+			continue
+		}
+		var dnat, accept bool
+		var jumps []string
+		for _, e := range o.Rule.Expr {
+			if m, ok := e["match"]; ok && strings.Contains(string(m), `"status"`) && strings.Contains(string(m), `"dnat"`) {
+				dnat = true
+			}
+			if _, ok := e["accept"]; ok {
+				accept = true
+			}
+			for _, k := range []string{"jump", "goto"} {
+				var j struct {
+					Target string `json:"target"`
+				}
+				if raw, ok := e[k]; ok && json.Unmarshal(raw, &j) == nil && j.Target != "" {
+					jumps = append(jumps, j.Target)
+				}
+			}
+		}
+		if dnat && accept {
+			return true
+		}
+		for _, j := range jumps {
+			if acceptsDNAT(ctx, family, table, j, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Blocking implements backend.Blocker: what on this machine stops every forward from working, for apply and
+// the daemon to warn about (doctor says it too, among its other checks).
+func (b *Backend) Blocking(ctx context.Context, cfg *config.Config) []doctor.Finding {
+	if _, real := b.k.(*netKernel); !real {
+		return nil // a fake kernel: this machine's sysctls and chains are not the router's
+	}
+	var fs []doctor.Finding
+	if f := ipForward(); f.Level == doctor.Fail {
+		fs = append(fs, f)
+	}
+	if cfg.HasIPv6() {
+		if f := ipv6Forward(cfg); f.Level == doctor.Fail {
+			fs = append(fs, f)
+		}
+	}
+	if f := forwardPolicy(ctx); f.Level == doctor.Fail {
+		fs = append(fs, f)
+	}
+	return fs
 }

@@ -53,6 +53,7 @@ func Preview(cfg *config.Config) backend.Preview {
 
 var (
 	_ backend.Installer     = (*Backend)(nil)
+	_ backend.Blocker       = (*Backend)(nil)
 	_ backend.Local         = (*Backend)(nil)
 	_ backend.ChangeChecker = (*Backend)(nil)
 )
