@@ -210,6 +210,9 @@ func probeServerCmd() *cobra.Command {
 				_ = hs.Close()
 			}()
 			logger.Info("probe server listening", "address", l.Addr().String(), "tls", certFile != "")
+			if ap, err := netip.ParseAddrPort(l.Addr().String()); certFile == "" && (err != nil || !ap.Addr().Unmap().IsLoopback()) {
+				logger.Warn("probe server without --tls-cert: routers refuse plain http to anything but this machine")
+			}
 			if certFile != "" {
 				err = hs.ServeTLS(l, certFile, keyFile)
 			} else {
