@@ -414,8 +414,8 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
 		d.metrics.wanChanges.Inc()
 		d.event(slog.LevelInfo, "WAN address changed", "old", fmtAddrs(prev.WANAddrs), "new", fmtAddrs(obs.WANAddrs))
-		d.tell(notify.WANAddress, "", false, fmt.Sprintf("WAN address of %s changed from %s to %s", d.cfg.WAN.Interface, fmtAddrs(prev.WANAddrs), fmtAddrs(obs.WANAddrs)),
-			"interface", d.cfg.WAN.Interface, "old", fmtAddrs(prev.WANAddrs), "new", fmtAddrs(obs.WANAddrs))
+		d.tellFrom(notify.WANAddress, "", fmtAddrs(prev.WANAddrs), fmt.Sprintf("WAN address of %s is now %s", d.cfg.WAN.Interface, fmtAddrs(obs.WANAddrs)),
+			"interface", d.cfg.WAN.Interface, "addresses", fmtAddrs(obs.WANAddrs))
 	}
 	if !slices.Equal(obs.WAN6, prev.WAN6) || !slices.Equal(obs.LAN6, prev.LAN6) {
 		d.event(slog.LevelInfo, "IPv6 addresses changed", "wan", fmtAddrs(obs.WAN6), "lan", fmt.Sprint(obs.LAN6))

@@ -67,13 +67,22 @@ func sameNotify(a, b *config.Config) bool {
 
 // tell hands an event to the notifier; it never blocks.
 func (d *Daemon) tell(kind, subject string, severe bool, msg string, details ...string) {
+	d.send(notify.Event{Kind: kind, Subject: subject, Message: msg, Severe: severe}, details)
+}
+
+// tellFrom is tell for a change of state: from is the state before it, which a message summing up a burst
+// takes from the burst's first event.
+func (d *Daemon) tellFrom(kind, subject, from, msg string, details ...string) {
+	d.send(notify.Event{Kind: kind, Subject: subject, Message: msg, From: from}, details)
+}
+
+func (d *Daemon) send(ev notify.Event, details []string) {
 	d.mu.Lock()
 	n := d.notifier
 	d.mu.Unlock()
 	if n == nil {
 		return
 	}
-	ev := notify.Event{Kind: kind, Subject: subject, Message: msg, Severe: severe}
 	if len(details) > 0 {
 		ev.Details = map[string]string{}
 		for i := 0; i+1 < len(details); i += 2 {

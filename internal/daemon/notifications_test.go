@@ -74,7 +74,7 @@ func TestDaemonNotifies(t *testing.T) {
 	cfg := baseConfig + fmt.Sprintf("notify:\n  - {url: %s}\n  - {url: %s}\n  - {url: %s, events: [dns_failed]}\n", hang.srv.URL, all.srv.URL, onlyDNS.srv.URL)
 	be := &backend.Fake{}
 	h := startWithDeps(t, cfg, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be, func(d *Deps) {
-		d.NotifyOptions = notify.Options{Timeout: time.Minute, Window: time.Minute, StopWait: 50 * time.Millisecond}
+		d.NotifyOptions = notify.Options{Timeout: time.Minute, Window: time.Minute, Settle: 10 * time.Millisecond, StopWait: 50 * time.Millisecond}
 	})
 	h.be = be
 	poll.Wait(t, "started, at both the hanging and the plain target", func() bool {
@@ -83,7 +83,7 @@ func TestDaemonNotifies(t *testing.T) {
 	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
 	poll.Wait(t, "the WAN change applied while a target hangs", func() bool { return len(h.be.Calls()) == 2 })
 	poll.Wait(t, "the WAN change notified", func() bool { return len(all.kinds()) == 2 })
-	if got := all.events()[1]; got != "wan_address:WAN address of wan0 changed from [203.0.113.10] to [203.0.113.11]" {
+	if got := all.events()[1]; got != "wan_address:WAN address of wan0 is now [203.0.113.11] (was [203.0.113.10])" {
 		t.Errorf("message %q", got)
 	}
 	h.d.ddnsResult(ddns.Result{Hostname: "home.duckdns.org", Provider: "duckdns", Address: wan2, Error: "KO", NextRetry: time.Now().Add(time.Minute)})

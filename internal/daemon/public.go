@@ -66,8 +66,8 @@ func (d *Daemon) publicLearned(ctx context.Context, l *loop, res publicResult) {
 	}
 	d.metrics.publicChanges.Inc()
 	d.event(slog.LevelInfo, "public address learned", "address", res.addr, "source", res.from, "double_nat", d.doubleNAT())
-	d.tell(notify.PublicAddress, "", false, fmt.Sprintf("public address is %s (learnt from %s)", res.addr, res.from),
-		"address", res.addr.String(), "previous", addrOrNone(prev), "source", res.from)
+	d.tellFrom(notify.PublicAddress, "", addrOrNone(prev), fmt.Sprintf("public address is now %s (learnt from %s)", res.addr, res.from),
+		"address", res.addr.String(), "source", res.from)
 	d.update(ctx, l, "public address change")
 	d.classify()
 	d.probeSoon()

@@ -39,7 +39,9 @@ type target struct {
 
 type pendingMsg struct {
 	ev    Event
-	count int // events this message sums up; the latest one's text is sent
+	count int       // events this message sums up; the latest one's text is sent
+	from  string    // the first event's From: the state before the burst
+	since time.Time // when the first event came
 }
 
 // key groups events that replace each other while they wait: a forward's down and up, one hostname's DNS
@@ -66,7 +68,7 @@ func (t *target) file(ev Event) {
 		t.n.log.Warn("notify: queue full; message dropped", "target", t.name, "event", ev.Kind)
 		return
 	} else {
-		t.pending[k] = &pendingMsg{ev: ev, count: 1}
+		t.pending[k] = &pendingMsg{ev: ev, count: 1, from: ev.From, since: time.Now()}
 		t.order = append(t.order, k)
 	}
 	t.mu.Unlock()
@@ -76,13 +78,19 @@ func (t *target) file(ev Event) {
 	}
 }
 
-// next picks the oldest pending message whose subject may send now; else it says when the first one may.
-// t.mu is held.
+// next picks the oldest pending message whose subject may send now (its burst settled, and a Window after
+// the subject's last message); else it says when the first one may. t.mu is held.
 func (t *target) next(now time.Time) (string, time.Time) {
 	var first time.Time
 	for _, k := range t.order {
-		at := t.last[k].Add(t.n.opts.Window)
-		if t.last[k].IsZero() || !at.After(now) {
+		at := t.pending[k].since
+		if !t.n.flushing.Load() {
+			at = at.Add(t.n.opts.Settle)
+		}
+		if last := t.last[k]; !last.IsZero() && last.Add(t.n.opts.Window).After(at) {
+			at = last.Add(t.n.opts.Window)
+		}
+		if !at.After(now) {
 			return k, time.Time{}
 		}
 		if first.IsZero() || at.Before(first) {

@@ -25,6 +25,9 @@ type JSONMessage struct {
 // text is the human form of a message: what happened, and how many changes it sums up.
 func (t *target) text(msg *pendingMsg) string {
 	s := msg.ev.Message
+	if msg.from != "" {
+		s += " (was " + msg.from + ")"
+	}
 	if msg.count > 1 {
 		s += fmt.Sprintf(" (the latest of %d changes in %s)", msg.count, t.n.opts.Window.Round(time.Second))
 	}
@@ -88,12 +91,17 @@ func (t *target) request(ctx context.Context, msg *pendingMsg) (*http.Request, e
 		return t.heartbeat(ctx, ev)
 	default:
 		details := ev.Details
-		if msg.count > 1 {
-			details = make(map[string]string, len(ev.Details)+1)
+		if msg.count > 1 || msg.from != "" {
+			details = make(map[string]string, len(ev.Details)+2)
 			for k, v := range ev.Details {
 				details[k] = v
 			}
-			details["changes"] = fmt.Sprint(msg.count)
+			if msg.count > 1 {
+				details["changes"] = fmt.Sprint(msg.count)
+			}
+			if msg.from != "" {
+				details["previous"] = msg.from
+			}
 		}
 		return post(JSONMessage{Event: ev.Kind, Time: ev.Time.UTC(), Hostname: t.n.opts.Hostname, Message: text, Details: details})
 	}

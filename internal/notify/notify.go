@@ -5,9 +5,10 @@
 //
 // Delivery never blocks the caller: Send only files the event under a lock. Each target has its own worker, so a
 // receiver that hangs or fails delays no other. A target keeps at most one pending message per subject (an event
-// kind and what it is about), so its queue is bounded by construction, and a subject sends at most once per
-// Window: a WAN address flapping every second sends one message now and one a minute later that says how many
-// changes it sums up. Failed sends are retried with backoff; URLs, which often carry tokens, never appear in logs
+// kind and what it is about), so its queue is bounded by construction. A subject's message waits Settle (2 s)
+// for the rest of its burst (a WAN address is usually removed, then the new one added), and a subject sends at
+// most once per Window: a WAN address flapping every second sends one message at once and one a minute later
+// that says how many changes it sums up. Failed sends are retried with backoff; URLs, which often carry tokens, never appear in logs
 // or status, only the scheme and host.
 package notify
 
@@ -20,6 +21,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
@@ -47,6 +49,9 @@ type Event struct {
 	Subject string
 	Time    time.Time
 	Message string
+	// From is the state before the event ("[203.0.113.10]"); a message summing up a burst says the state before
+	// its first event.
+	From string
 	// Details are short facts for machines (the generic JSON format sends them all).
 	Details map[string]string
 	// Severe marks bad news (a failure, something down), which services show with a higher priority.
@@ -57,6 +62,9 @@ type Event struct {
 type Options struct {
 	// Window is the least time between two messages about one subject (default a minute).
 	Window time.Duration
+	// Settle is how long a subject's first message waits for the rest of its burst (default 2s; negative: not
+	// at all).
+	Settle time.Duration
 	// Timeout bounds one HTTP request (default 10s).
 	Timeout time.Duration
 	// Retries is how many times a failed message is sent again (default 4), after Backoff, doubling (default
@@ -82,6 +90,8 @@ type Notifier struct {
 	opts    Options
 	log     *slog.Logger
 	wg      sync.WaitGroup
+	// flushing sends what is pending without waiting for its burst to settle: the daemon is stopping.
+	flushing atomic.Bool
 }
 
 // TargetStatus is one target as status shows it: never its URL, only the scheme and host.
@@ -101,6 +111,12 @@ type TargetStatus struct {
 func New(entries []config.Notify, o Options) (*Notifier, error) {
 	if o.Window <= 0 {
 		o.Window = time.Minute
+	}
+	switch {
+	case o.Settle == 0:
+		o.Settle = 2 * time.Second
+	case o.Settle < 0:
+		o.Settle = 0
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
@@ -212,6 +228,13 @@ func (n *Notifier) Flush() {
 		return
 	}
 	deadline := time.Now().Add(n.opts.StopWait)
+	n.flushing.Store(true)
+	for _, t := range n.targets {
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
 	for _, t := range n.targets {
 		for time.Now().Before(deadline) {
 			t.mu.Lock()

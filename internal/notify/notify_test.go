@@ -77,6 +77,9 @@ func start(t *testing.T, entries []config.Notify, o Options) *Notifier {
 	if o.Hostname == "" {
 		o.Hostname = "router1"
 	}
+	if o.Settle == 0 {
+		o.Settle = -1
+	}
 	n, err := New(entries, o)
 	if err != nil {
 		t.Fatal(err)
@@ -330,4 +333,26 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A WAN change is usually two: the old address goes, then the new one comes. Within Settle they are one
+// message, which says the state before the first and after the last; a daemon that stops sends what is pending
+// without waiting for it to settle.
+func TestBurstSettles(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t, 0, false)
+	n := start(t, []config.Notify{{URL: r.srv.URL}}, Options{Settle: 200 * time.Millisecond, StopWait: 5 * time.Second})
+	n.Send(Event{Kind: WANAddress, Message: "WAN address of wan0 is now none", From: "[203.0.113.10]"})
+	n.Send(Event{Kind: WANAddress, Message: "WAN address of wan0 is now [203.0.113.11]", From: "none"})
+	poll.Wait(t, "one message", func() bool { return n.Status()[0].Sent == 1 })
+	var m JSONMessage
+	_ = json.Unmarshal(r.requests()[0].Body, &m)
+	if !strings.HasPrefix(m.Message, "WAN address of wan0 is now [203.0.113.11] (was [203.0.113.10]) (the latest of 2 changes") || m.Details["previous"] != "[203.0.113.10]" {
+		t.Errorf("message %+v", m)
+	}
+	n.Send(Event{Kind: Daemon, Subject: "stopped", Message: "hairpin stopped"})
+	n.Flush()
+	if n.Status()[0].Sent != 2 {
+		t.Errorf("after Flush: %d sent, want the stop message too", n.Status()[0].Sent)
+	}
 }
