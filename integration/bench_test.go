@@ -21,6 +21,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/lab"
 	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 )
 
 var (
@@ -32,9 +33,7 @@ var (
 // product's, not the detector's.
 func benchLab(b *testing.B, opts ...lab.Options) *lab.Topology {
 	b.Helper()
-	if os.Geteuid() != 0 {
-		b.Skip("needs root for network namespaces and nftables")
-	}
+	netnstest.NeedRoot(b, "network namespaces and nftables")
 	benchBin(b)
 	var opt lab.Options
 	if len(opts) > 0 {

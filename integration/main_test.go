@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 )
 
 // bin is the hairpin binary built once for all tests.
@@ -45,8 +46,9 @@ func runMain(m *testing.M) int {
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 || bin == "" {
-		t.Skip("needs root for network namespaces and nftables")
+	netnstest.NeedRoot(t, "network namespaces and nftables")
+	if bin == "" {
+		t.Skip("the test binary of hairpin was not built")
 	}
 }
 

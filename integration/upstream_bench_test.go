@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
@@ -42,9 +42,7 @@ func benchBin(b *testing.B) string {
 // mappings all pointing at it, and the first green probe (which waits 2 s for changes to settle). Then, with
 // nothing changing, the requests sent per renewal over two lease half-lives (the restart checks included).
 func BenchmarkUpstreamWANChange(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root for network namespaces and nftables")
-	}
+	netnstest.NeedRoot(b, "network namespaces and nftables")
 	for _, mode := range []string{"pcp", "natpmp", "upnp", "upnp-insecure"} {
 		b.Run(mode, func(b *testing.B) { benchUpstream(b, mode) })
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 )
 
 // TestSecondDaemonRefusedByLock: a second daemon for the same state directory, whatever its status path, is
@@ -129,9 +131,7 @@ func TestLockHolder(t *testing.T) {
 // written. It needs root (mount) and is unmounted when the test ends.
 func fullDir(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("a full file system needs root (mount -t tmpfs)")
-	}
+	netnstest.NeedRoot(t, "a full file system takes mount -t tmpfs")
 	dir := t.TempDir()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,mode=0700"); err != nil {
 		t.Fatalf("mount tmpfs: %v", err)

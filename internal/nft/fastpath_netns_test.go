@@ -2,37 +2,26 @@ package nft
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 )
 
 // testNS creates a throwaway network namespace, removed when the test ends.
 func testNS(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace (CI runs as root)")
-	}
+	netnstest.NeedRoot(t, "creates a network namespace")
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("needs the nft command (apt-get install nftables)")
 	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "hpnft-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	return name
+	return netnstest.New(t, "nft")
 }
 
 func nftIn(t *testing.T, ns string, args ...string) string {

@@ -4,15 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
-	"github.com/hairpin-nat/hairpin/internal/lab"
 	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -59,14 +58,7 @@ func TestGuardsGolden(t *testing.T) {
 // the rules, a change of the plan removes what it no longer needs (and only that), a hostname update touches
 // only its set, and the drop counters are read.
 func TestGuardsInKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: applies rules to a kernel in a network namespace")
-	}
-	ns := lab.RandomPrefix() + "-guard"
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ns := netnstest.New(t, "guard")
 	in := func(fn func() error) {
 		t.Helper()
 		if err := netns.Do(ns, fn); err != nil {
@@ -160,14 +152,7 @@ func TestGuardsInKernel(t *testing.T) {
 // another with nft -f: the kernel must hold the same intervals, edges included (a prefix at 0.0.0.0, one
 // ending at 255.255.255.255, adjacent prefixes), and lookups must agree.
 func TestPrefixSetNetlinkMatchesNft(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: loads sets into a kernel in a network namespace")
-	}
-	ns := lab.RandomPrefix() + "-pset"
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ns := netnstest.New(t, "pset")
 	var prefixes []netip.Prefix
 	for _, s := range []string{"0.0.0.0/8", "10.0.0.0/25", "10.0.0.128/25", "10.0.1.7/32", "192.0.2.0/24", "198.51.100.0/22", "255.255.255.255/32"} {
 		prefixes = append(prefixes, netip.MustParsePrefix(s))

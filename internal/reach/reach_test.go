@@ -1,15 +1,13 @@
 package reach
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 )
 
 func addrs(s ...string) []netip.Addr {
@@ -77,22 +75,11 @@ func TestClassify(t *testing.T) {
 // TestDetectDSLite builds a B4 in a namespace: the IPv4 default route through an ip6tnl in mode ipip6 is
 // DS-Lite; the same namespace with the default route on an ordinary link (the negative control) is not.
 func TestDetectDSLite(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	ns := "hpdsl-" + hex.EncodeToString(b) // unique: another test run may be using the machine
+	ns := netnstest.New(t, "dsl")
 	ip := func(args string) {
 		t.Helper()
-		if out, err := exec.Command("ip", append([]string{"-n", ns}, strings.Fields(args)...)...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v: %s", args, err, out)
-		}
+		netnstest.IP(t, ns, args)
 	}
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
 	ip("link add wan type veth peer name wan-peer")
 	ip("link set wan-peer up")
 	ip("link set wan up")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 )
 
 func write(t *testing.T, path, data string) string {
@@ -19,9 +21,7 @@ func write(t *testing.T, path, data string) string {
 // TestRead: every kind of file that once hung the daemon, filled its memory or sent the wrong thing as a
 // password is refused with the file named and without the value; a plain one-line file is read.
 func TestRead(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown a file to another user")
-	}
+	netnstest.NeedRoot(t, "chowns a file to another user")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "conf")
 	if err := os.Mkdir(conf, 0o700); err != nil {
@@ -114,9 +114,7 @@ func TestWarnsOnLooseMode(t *testing.T) {
 
 // TestReadTrustedOwner: a file owned by a user listed in secret_owners is read.
 func TestReadTrustedOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown a file to another user")
-	}
+	netnstest.NeedRoot(t, "chowns a file to another user")
 	path := write(t, filepath.Join(t.TempDir(), "pw"), "s3cret\n")
 	if err := os.Chown(path, 65534, 65534); err != nil {
 		t.Fatal(err)

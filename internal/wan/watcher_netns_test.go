@@ -2,12 +2,9 @@ package wan
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -18,21 +15,14 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 )
 
 // testNS creates a throwaway network namespace and returns its name and a handle to it.
 func testNS(t *testing.T) (string, *netns.NsHandle) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace (CI runs as root)")
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "hpwan-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	name := netnstest.New(t, "wan")
 	h, err := netns.GetFromName(name)
 	if err != nil {
 		t.Fatal(err)
