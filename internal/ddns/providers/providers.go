@@ -10,6 +10,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/custom"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/digitalocean"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dnsimple"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
@@ -30,6 +31,7 @@ func All() []provider.Def {
 		vultr.Def,
 		linode.Def,
 		hetzner.Def,
+		dnsimple.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }

@@ -1,0 +1,157 @@
+// Package dnsimple keeps the A or AAAA record of a hostname at DNSimple through API v2, as its OpenAPI
+// specification (dnsimple/dnsimple-developer, a copy in testdata) describes: the account comes from GET
+// /whoami, the zone from GET /{account}/zones (the spec declares no page parameter, so one listing), the
+// record from GET /{account}/zones/{zone}/records?name=&type= (names relative, "" for the apex), changed with
+// PATCH .../records/{id} {content, ttl} or created with POST {name, type, content, ttl}. An API access token
+// authenticates as a bearer token.
+package dnsimple
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+)
+
+// DefaultEndpoint is the API's base URL.
+const DefaultEndpoint = "https://api.dnsimple.com/v2"
+
+// Settings are a dnsimple entry's keys.
+type Settings struct{ provider.TokenSettings }
+
+// Def is the dnsimple provider.
+var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
+	Doc:     "https://developer.dnsimple.com/v2/zones/records/",
+	Example: "provider: dnsimple\nhostname: home.example.net\ntoken_file: /etc/hairpin/dnsimple.token",
+	Config:  ddnsconf.Provider{Name: "dnsimple", AAAA: true, Keys: provider.TokenKeys}},
+	Decode, New)
+
+// Decode reads a dnsimple entry's keys.
+func Decode(k provider.Keys, e provider.Entry) *Settings {
+	return &Settings{provider.DecodeToken(k, 60, 1)}
+}
+
+type dnsimple struct {
+	api      *provider.API
+	hostname string
+	s        *Settings
+	mu       sync.Mutex
+	account  int64
+	zone     string
+}
+
+// New builds the provider for one entry.
+func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
+	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	api := &provider.API{Env: env, Base: u, Vendor: "DNSimple", Message: message,
+		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }}
+	return &dnsimple{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s}, nil
+}
+
+func message(body []byte) string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	if provider.JSONInto(body, &e) {
+		return e.Message
+	}
+	return ""
+}
+
+func (d *dnsimple) find(ctx context.Context) (int64, string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.zone != "" {
+		return d.account, d.zone, nil
+	}
+	var who struct {
+		Data struct {
+			Account *struct {
+				ID int64 `json:"id"`
+			} `json:"account"`
+		} `json:"data"`
+	}
+	if _, err := d.api.Call(ctx, http.MethodGet, "/whoami", nil, nil, &who); err != nil {
+		return 0, "", err
+	}
+	if who.Data.Account == nil {
+		return 0, "", provider.Hold("", "the token is a user token; use an account API token")
+	}
+	var zones struct {
+		Data []struct {
+			Name string `json:"name"`
+		} `json:"data"`
+	}
+	if _, err := d.api.Call(ctx, http.MethodGet, fmt.Sprintf("/%d/zones", who.Data.Account.ID), nil, nil, &zones); err != nil {
+		return 0, "", err
+	}
+	var names []string
+	for _, z := range zones.Data {
+		names = append(names, z.Name)
+	}
+	z, ok := strings.ToLower(strings.TrimSuffix(d.s.Zone, ".")), d.s.Zone != ""
+	if !ok {
+		z, ok = provider.PickZone(d.hostname, names)
+	}
+	if !ok {
+		return 0, "", provider.NoZone("DNSimple", d.hostname)
+	}
+	d.account, d.zone = who.Data.Account.ID, z
+	return d.account, z, nil
+}
+
+type record struct {
+	ID      int64  `json:"id,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Name    string `json:"name"`
+	Content string `json:"content"`
+	TTL     int    `json:"ttl,omitempty"`
+}
+
+// Update points the hostname's A (or AAAA) record at addr.
+func (d *dnsimple) Update(ctx context.Context, addr netip.Addr) (string, error) {
+	account, zone, err := d.find(ctx)
+	if err != nil {
+		return "", err
+	}
+	typ, name := provider.RecordType(addr), provider.Relative(d.hostname, zone)
+	if name == "@" {
+		name = ""
+	}
+	base := fmt.Sprintf("/%d/zones/%s/records", account, url.PathEscape(zone))
+	var out struct {
+		Data []record `json:"data"`
+	}
+	if _, err := d.api.Call(ctx, http.MethodGet, base, url.Values{"name": {name}, "type": {typ}}, nil, &out); err != nil {
+		return "", err
+	}
+	var found *record
+	for i, r := range out.Data {
+		if r.Type == typ && strings.EqualFold(r.Name, name) {
+			found = &out.Data[i]
+			break
+		}
+	}
+	switch {
+	case found == nil:
+		_, err = d.api.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: name, Content: addr.String(), TTL: d.s.TTL}, nil)
+		return "created", err
+	case found.Content == addr.String():
+		return "unchanged", nil
+	default:
+		_, err = d.api.Call(ctx, http.MethodPatch, fmt.Sprintf("%s/%d", base, found.ID), nil, struct {
+			Content string `json:"content"`
+			TTL     int    `json:"ttl,omitempty"`
+		}{addr.String(), d.s.TTL}, nil)
+		return "updated", err
+	}
+}
