@@ -202,7 +202,11 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 			return err
 		}
 	}
-	if err := b.syncRules(ctx, nat, natItems(d), (*table).firstShadow); err != nil {
+	natWant, err := b.withLists(ctx, natItems(d))
+	if err != nil {
+		return err
+	}
+	if err := b.syncRules(ctx, nat, natWant, (*table).firstShadow); err != nil {
 		return err
 	}
 	if err := b.syncRules(ctx, mangle, mangleItems(d), (*table).firstInChain); err != nil {
@@ -240,20 +244,54 @@ func (b *Backend) apply6(ctx context.Context, d *plan.Desired) error {
 	if err := b.syncRules(ctx, nat, rules, (*table).firstShadow); err != nil {
 		return err
 	}
-	if err := b.syncRules(ctx, mangle, mangleItems6(d, b.lanIf), (*table).firstInChain); err != nil {
+	mangleWant, err := b.withLists(ctx, mangleItems6(d, b.lanIf))
+	if err != nil {
+		return err
+	}
+	if err := b.syncRules(ctx, mangle, mangleWant, (*table).firstInChain); err != nil {
 		return err
 	}
 	filter, err := b.readTable(ctx, pathFilter6, url.Values{".proplist": {filterProps6}})
 	if err != nil {
 		return err
 	}
-	if err := b.syncRules(ctx, filter, filterItems6(d, b.wanIf), (*table).finalDrop); err != nil {
+	filterWant, err := b.withLists(ctx, filterItems6(d, b.wanIf))
+	if err != nil {
+		return err
+	}
+	if err := b.syncRules(ctx, filter, filterWant, (*table).finalDrop); err != nil {
 		return err
 	}
 	if len(rules) == 0 {
 		return b.syncList(ctx, lists, ListWAN, markWAN, nil)
 	}
 	return nil
+}
+
+// withLists makes items that match the WAN or LAN interface by name match the default configuration's
+// interface list (WAN, LAN) instead when the interface is an enabled member of it: one read, only when some
+// item matches an interface.
+func (b *Backend) withLists(ctx context.Context, items []item) ([]item, error) {
+	if !hasInInterface(items) {
+		return items, nil
+	}
+	members, err := b.c.do(ctx, http.MethodGet, pathListMember, url.Values{".proplist": {"list,interface,disabled"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	lists := map[string]string{}
+	for _, m := range members {
+		if m["disabled"] == "true" {
+			continue
+		}
+		switch {
+		case m["list"] == IfListWAN && m["interface"] == b.wanIf:
+			lists[b.wanIf] = IfListWAN
+		case m["list"] == IfListLAN && m["interface"] == b.lanIf:
+			lists[b.lanIf] = IfListLAN
+		}
+	}
+	return useLists(items, lists), nil
 }
 
 // staleAllowLists names the forwards whose allow list hairpin's rules on the router still use but that d does

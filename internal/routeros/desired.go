@@ -20,7 +20,37 @@ const (
 	// The menus whose scripts run on the WAN's own events, where the export hooks its updater.
 	pathDHCPClient = "/ip/dhcp-client"
 	pathPPPProfile = "/ppp/profile"
+	pathListMember = "/interface/list/member"
 )
+
+// The interface lists of RouterOS's default configuration. A rule on the WAN or LAN interface matches the list
+// instead when the interface is in it (useLists): the list also covers the VLANs, a second WAN or a bridge
+// the user adds to it, as the default firewall's own rules do.
+const (
+	IfListWAN = "WAN"
+	IfListLAN = "LAN"
+)
+
+// useLists rewrites in-interface=NAME to in-interface-list=LIST for the interfaces lists names (NAME -> LIST).
+func useLists(items []item, lists map[string]string) []item {
+	for _, it := range items {
+		if l := lists[it.props["in-interface"]]; l != "" {
+			delete(it.props, "in-interface")
+			it.props["in-interface-list"] = l
+		}
+	}
+	return items
+}
+
+// hasInInterface reports whether some item matches an interface by name.
+func hasInInterface(items []item) bool {
+	for _, it := range items {
+		if it.props["in-interface"] != "" {
+			return true
+		}
+	}
+	return false
+}
 
 // Address lists hairpin fills. A user's own entries in these lists (without the marker) are left alone and,
 // being in the list, take part in matching: that is how a user adds an address by hand.

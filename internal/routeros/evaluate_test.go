@@ -352,3 +352,39 @@ func TestDoubleNATWithoutIPCloud(t *testing.T) {
 		})
 	}
 }
+
+// TestInterfaceLists: on a router with the default configuration's interface lists, the rules on the WAN
+// match list WAN, so an ISP box's forwards arriving on a second WAN in that list (an LTE backup) reach the
+// camera; without the list (the negative control) the rules name ether1 and the same packet stays with the
+// router.
+func TestInterfaceLists(t *testing.T) {
+	lte := netip.MustParseAddr("10.20.0.2")
+	for _, withList := range []bool{true, false} {
+		f := newFixture(t)
+		f.r.Edit(rostest.Address, f.wanID, rostest.Entry{"address": "192.168.1.2/24"})
+		f.r.Add(rostest.Address, rostest.Entry{"address": "10.20.0.2/24", "interface": "lte1"})
+		f.r.SetDefaultRoute("ether1")
+		if withList {
+			f.r.Add(rostest.ListMember, rostest.Entry{"list": "WAN", "interface": "ether1"})
+			f.r.Add(rostest.ListMember, rostest.Entry{"list": "WAN", "interface": "lte1"})
+		}
+		d := f.desired()
+		if !d.DoubleNAT {
+			t.Fatal("no double NAT")
+		}
+		f.apply(d)
+		byList := 0
+		for _, e := range f.ours(rostest.NAT) {
+			if e["in-interface-list"] == IfListWAN {
+				byList++
+			}
+		}
+		v := mustEval(t, f.r, tcp("lte1", caller, lte, 8090))
+		switch {
+		case withList && (byList == 0 || reachesCamera(caller)(v, f.r) != ""):
+			t.Errorf("with list WAN: %d rules by list; the LTE caller got %+v", byList, v)
+		case !withList && (byList != 0 || v.DstNAT):
+			t.Errorf("negative control: without the list %d rules by list and the LTE caller got %+v", byList, v)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package routeros
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,7 +13,7 @@ import (
 
 // propOrder is the order properties are written in the script, as RouterOS's own export does: what the rule
 // is, what it matches, what it does.
-var propOrder = []string{"chain", "action", "in-interface", "dst-address-type", "src-address-list", "dst-address-list",
+var propOrder = []string{"chain", "action", "in-interface", "in-interface-list", "dst-address-type", "src-address-list", "dst-address-list",
 	"connection-nat-state", "connection-mark", "protocol", "dst-port", "to-addresses", "to-address", "to-ports", "new-connection-mark",
 	"passthrough"}
 
@@ -102,7 +103,7 @@ func Script(cfg *config.Config, dns ...DNSUpdate) string {
 			w("# Behind another NAT (double_nat: %s) the upstream box forwards to the router's own WAN address, which may", cfg.WAN.DoubleNAT)
 			w("# change before the updater runs: these match packets arriving on %s for the router itself.", cfg.WAN.Interface)
 		}
-		w("/ip firewall nat add %s comment=%s", renderProps(it.props), quote(it.key))
+		writeAdd(w, cfg, "/ip firewall nat", it)
 	}
 	for i, it := range mangleItems(d) {
 		if i == 0 {
@@ -112,7 +113,7 @@ func Script(cfg *config.Config, dns ...DNSUpdate) string {
 			w("# server) is never masqueraded; connections you marked already keep your mark. They go first in")
 			w("# prerouting (below), where a rule of yours that ends mangle processing cannot keep them from marking.")
 		}
-		w("/ip firewall mangle add %s comment=%s", renderProps(it.props), quote(it.key))
+		writeAdd(w, cfg, "/ip firewall mangle", it)
 	}
 	w("")
 	w("# Put the forwards above the first rule of yours that would take their packets first, and the marks first in")
@@ -158,20 +159,20 @@ func writeIPv6(w func(string, ...any), cfg *config.Config, d *plan.Desired) bool
 		if it.key == markMasq {
 			w("# Hairpin masquerade of the connections the mangle rule below marked.")
 		}
-		w("/ipv6 firewall nat add %s comment=%s", renderProps(it.props), quote(it.key))
+		writeAdd(w, cfg, "/ipv6 firewall nat", it)
 	}
 	for i, it := range mangleItems6(d, cfg.LAN.Interface) {
 		if i == 0 {
 			w("# Mark LAN clients' connections to the router's global addresses on a forward's port that carry no mark of")
 			w("# yours (before dst-nat; first in prerouting).")
 		}
-		w("/ipv6 firewall mangle add %s comment=%s", renderProps(it.props), quote(it.key))
+		writeAdd(w, cfg, "/ipv6 firewall mangle", it)
 	}
 	for _, it := range filterItems6(d, cfg.WAN.Interface) {
 		w("# Let internet callers through to the IPv6 forwards: RouterOS's default IPv6 forward chain has no \"not")
 		w("# DSTNATed\" exception and ends by dropping what does not come from the LAN. This accept goes right before")
 		w("# that final drop (below), after your own more specific drops.")
-		w("/ipv6 firewall filter add %s comment=%s", renderProps(it.props), quote(it.key))
+		writeAdd(w, cfg, "/ipv6 firewall filter", it)
 	}
 	w("{")
 	w("  :local first [/ipv6 firewall nat find where chain=dstnat && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
@@ -473,6 +474,22 @@ func writeUpdater6(w func(string, ...any), cfg *config.Config) {
 	w("  :local wan6 [$global6 hpIface=%s]", quoteAlways(cfg.WAN.Interface))
 	w("  :if ([:len $wan6] = 0) do={ :set wan6 [$global6 hpIface=%s] }", quoteAlways(cfg.LAN.Interface))
 	w("  :if ([:len $wan6] > 0) do={ $sync6 hpList=%s hpMark=%s hpWant=$wan6 }", quoteAlways(ListWAN), quoteAlways(markWAN))
+}
+
+// writeAdd writes the add command of one item. An item that matches the WAN or LAN interface by name matches
+// the default configuration's interface list instead when, at import, the interface is in it (the REST
+// backend's withLists).
+func writeAdd(w func(string, ...any), cfg *config.Config, menu string, it item) {
+	iface := it.props["in-interface"]
+	list := map[string]string{cfg.WAN.Interface: IfListWAN, cfg.LAN.Interface: IfListLAN}[iface]
+	if iface == "" || list == "" {
+		w("%s add %s comment=%s", menu, renderProps(it.props), quote(it.key))
+		return
+	}
+	byList := item{key: it.key, props: maps.Clone(it.props)}
+	useLists([]item{byList}, map[string]string{iface: list})
+	w(":if ([:len [/interface list member find where list=%s && interface=%s && !disabled]] > 0) do={ %s add %s comment=%s } else={ %s add %s comment=%s }",
+		quoteAlways(list), quoteAlways(iface), menu, renderProps(byList.props), quote(it.key), menu, renderProps(it.props), quote(it.key))
 }
 
 func renderProps(p Entry) string {

@@ -241,9 +241,9 @@ func (ev *evaluation) matches(e Entry) (bool, error) {
 		case "out-interface":
 			ok = ev.out != "" && v == ev.out
 		case "in-interface-list":
-			ok = ev.in != "" && slices.Contains(ev.r.ifLists[v], ev.in)
+			ok = ev.in != "" && ev.r.inIfList(v, ev.in)
 		case "out-interface-list":
-			ok = ev.out != "" && slices.Contains(ev.r.ifLists[v], ev.out)
+			ok = ev.out != "" && ev.r.inIfList(v, ev.out)
 		case "dst-address-type", "src-address-type":
 			a := ev.p.Dst
 			if k == "src-address-type" {
@@ -329,6 +329,17 @@ func (ev *evaluation) act(e Entry) (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("action %s is not modelled", e["action"])
+}
+
+// inIfList reports whether iface is in the interface list: set by SetInterfaceLists, or an enabled member in
+// /interface/list/member.
+func (r *Router) inIfList(list, iface string) bool {
+	if slices.Contains(r.ifLists[list], iface) {
+		return true
+	}
+	return slices.ContainsFunc(r.menus[ListMember].items, func(e Entry) bool {
+		return e["list"] == list && e["interface"] == iface && e["disabled"] != "true"
+	})
 }
 
 type ifAddr struct {

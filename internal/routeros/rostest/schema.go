@@ -171,6 +171,8 @@ var openChoices = map[string]bool{
 	"ttl": true, "ipsec-policy": true, "per-connection-classifier": true, "numbers": true,
 	// The groups the inspected router had (full, read, write); a group the user adds is as good.
 	"group": true,
+	// The interface lists the inspected router had (an interface list member's list).
+	"list": true,
 }
 
 // prefixChoices are parameters whose choices are the kinds of a "KIND:value" entry, in a comma-separated

@@ -80,6 +80,7 @@ const (
 	PPPProfile    = "/ppp/profile"
 	Connection    = "/ip/firewall/connection"
 	InterfaceList = "/interface/list"
+	ListMember    = "/interface/list/member"
 	User          = "/user"
 	UserGroup     = "/user/group"
 	Certificate   = "/certificate"
@@ -204,6 +205,7 @@ func defaultMenus() map[string]*menu {
 		PPPProfile:    {defaults: Entry{"default": "false"}, required: []string{"name"}},
 		Connection:    {defaults: Entry{}},
 		InterfaceList: {defaults: Entry{"dynamic": "false", "builtin": "false"}, required: []string{"name"}},
+		ListMember:    {defaults: Entry{"disabled": "false", "dynamic": "false"}, required: []string{"list", "interface"}},
 		User:          {defaults: Entry{"disabled": "false"}, required: []string{"name", "group"}},
 		UserGroup:     {defaults: Entry{}, required: []string{"name"}},
 		Certificate:   {defaults: Entry{}, required: []string{"name"}},
