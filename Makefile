@@ -7,7 +7,7 @@ BIN := bin/hairpin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-.PHONY: all build deps deps-lab lab test lint unit bench fuzz clean
+.PHONY: all build deps deps-lab lab test lint unit bench fuzz dist clean
 
 all: build
 
@@ -48,5 +48,10 @@ fuzz:
 		done; \
 	done
 
+# dist builds the release into dist/: archives for seven architectures, .deb, .rpm and OpenWrt .ipk
+# packages, SHA256SUMS (DIST_ARCHS=amd64 for one architecture).
+dist:
+	./scripts/dist.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist/build

@@ -25,6 +25,9 @@ have upnpc     || need+=(miniupnpc)
 have gcc       || need+=(gcc)       # go test -race needs cgo
 [ -x /usr/bin/time ] || need+=(time)   # GNU time: peak memory of `hairpin check` in make bench
 have promtool || need+=(prometheus)  # promtool check metrics on the daemon's /metrics
+have lintian  || need+=(lintian)     # the .deb of make dist, checked by the package test
+have xz       || need+=(xz-utils)    # make bench's compressed binary sizes
+have systemd-analyze || need+=(systemd)  # systemd-analyze verify of the unit in the package test
 have chromium || need+=(chromium)    # the status page's browser tests (chromedp drives it headless)
 mapfile -t need < <(printf '%s\n' "${need[@]}" | awk 'NF && !seen[$0]++')
 DEPS_EXTRA="${need[*]}" ./scripts/deps-lab.sh
@@ -33,5 +36,12 @@ gobin="$(go env GOPATH)/bin"
 if [ ! -x "$gobin/staticcheck" ]; then
   echo "installing staticcheck"
   go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+# nfpm builds make dist's packages; installed here at the version scripts/dist.sh pins so the package test
+# does not compile it.
+nfpm_version=$(sed -n 's/^NFPM_VERSION=//p' scripts/dist.sh)
+if ! go version -m "$gobin/nfpm" 2>/dev/null | grep -q "nfpm/v2[[:space:]]*$nfpm_version"; then
+  echo "installing nfpm $nfpm_version"
+  go install "github.com/goreleaser/nfpm/v2/cmd/nfpm@$nfpm_version"
 fi
 go mod download

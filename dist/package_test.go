@@ -1,0 +1,114 @@
+// Package dist holds the release's packaging (the systemd unit, nfpm's package descriptions, the OpenWrt
+// recipe); its test builds the amd64 .deb with make dist's script and installs it with the real dpkg.
+package dist
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/poll"
+)
+
+// TestDebPackage: the .deb passes lintian without errors, installs with dpkg without starting anything,
+// ships a binary that runs and a config that checks and a unit systemd accepts; remove keeps the config,
+// purge takes it and the state directory. dpkg runs in a network namespace of its own, so its maintainer
+// scripts (hairpin down on remove) cannot touch this machine's firewall, and the package is purged even when
+// the test fails.
+func TestDebPackage(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: dpkg installs the package into this machine (and purges it)")
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skip("builds the amd64 .deb: run on amd64")
+	}
+	for _, tool := range []string{"dpkg", "lintian", "systemd-analyze", "unshare", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is missing: run ./scripts/deps-test.sh", tool)
+		}
+	}
+	if exec.Command("dpkg-query", "-W", "-f=${Status}", "hairpin").Run() == nil {
+		t.Skip("a hairpin package is installed on this machine: the test would replace and purge it")
+	}
+
+	out := run(t, "../scripts/dist.sh", "DIST_ARCHS=amd64")
+	debs, _ := filepath.Glob("hairpin_*_amd64.deb")
+	if len(debs) != 1 {
+		t.Fatalf("make dist made %v, want one amd64 .deb\n%s", debs, out)
+	}
+	deb, _ := filepath.Abs(debs[0])
+	version := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(deb), "hairpin_"), "_amd64.deb")
+
+	if out := run(t, "lintian", "", "--fail-on", "error", deb); strings.Contains(out, "\nE: ") || strings.HasPrefix(out, "E: ") {
+		t.Errorf("lintian reports errors:\n%s", out)
+	}
+
+	t.Cleanup(func() { dpkg(t, "--purge", "hairpin") })
+	out = dpkg(t, "--install", deb)
+	if !strings.Contains(out, "not started") {
+		t.Errorf("install does not tell the user how to start it:\n%s", out)
+	}
+	if out := run(t, "/usr/bin/hairpin", "", "--version"); !strings.HasPrefix(out, "hairpin "+version+" (commit ") || !strings.Contains(out, runtime.Version()) {
+		t.Errorf("hairpin --version: %q, want version %s, its commit and %s", out, version, runtime.Version())
+	}
+	if out := run(t, "/usr/bin/hairpin", "", "check", "-c", "/etc/hairpin/hairpin.yaml"); !strings.Contains(out, "ok (0 forwards") {
+		t.Errorf("the shipped config: %s, want ok with 0 forwards", out)
+	}
+	run(t, "systemd-analyze", "", "verify", "/lib/systemd/system/hairpin.service")
+	for _, dir := range []string{"/etc/hairpin", "/var/lib/hairpin"} {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			t.Errorf("%s after install: %v", dir, err)
+		}
+	}
+
+	dpkg(t, "--remove", "hairpin")
+	if _, err := os.Stat("/usr/bin/hairpin"); !os.IsNotExist(err) {
+		t.Errorf("/usr/bin/hairpin after remove: %v, want gone", err)
+	}
+	if _, err := os.Stat("/etc/hairpin/hairpin.yaml"); err != nil {
+		t.Errorf("remove must keep the config: %v", err)
+	}
+
+	dpkg(t, "--purge", "hairpin")
+	for _, dir := range []string{"/etc/hairpin", "/var/lib/hairpin"} {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s after purge: %v, want gone", dir, err)
+		}
+	}
+}
+
+// run runs a command (env: one extra VAR=value or "") and returns its combined output; a failure fails the test.
+func run(t *testing.T, name, env string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	if env != "" {
+		cmd.Env = append(os.Environ(), env)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// dpkg runs dpkg in a new network namespace, waiting for the lock when another apt or dpkg holds it.
+func dpkg(t *testing.T, args ...string) string {
+	t.Helper()
+	var out []byte
+	var err error
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_ = poll.Until(ctx, 5*time.Minute, func() bool {
+		out, err = exec.Command("unshare", append([]string{"--net", "dpkg"}, args...)...).CombinedOutput()
+		return err == nil || !strings.Contains(string(out), "lock")
+	})
+	if err != nil {
+		t.Fatalf("dpkg %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
