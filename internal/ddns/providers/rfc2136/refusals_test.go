@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -23,9 +24,11 @@ import (
 // run (`hairpin ddns update`, a restart) on the same state: the row was counted in the provider, which each
 // run builds anew, so it answered "1 of 3 in a row" forever. A success in between ends the row.
 func TestUnsignedRefusalsHoldAcrossRuns(t *testing.T) {
-	refuse := true
+	// The server's handler runs on its own goroutines while the test changes what it answers.
+	var refuse atomic.Bool
+	refuse.Store(true)
 	server := refusingServer(t, func(req *dns.Msg) *dns.Msg {
-		if !refuse {
+		if !refuse.Load() {
 			return nil // no answer: a failure of another kind
 		}
 		r := new(dns.Msg)
@@ -64,7 +67,7 @@ func TestUnsignedRefusalsHoldAcrossRuns(t *testing.T) {
 	// answer and two refusals never hold.
 	dir = t.TempDir()
 	for i, refusing := range []bool{true, true, false, true, true} {
-		refuse = refusing
+		refuse.Store(refusing)
 		if err := run(); provider.IsHold(err) {
 			t.Fatalf("try %d: held with the row broken: %v", i+1, err)
 		}
