@@ -76,6 +76,12 @@ func doctorDaemon(ctx context.Context, cfg *config.Config) []doctor.Finding {
 	} else {
 		fs = append(fs, doctor.Finding{Level: doctor.OK, What: fmt.Sprintf("the daemon runs (up since %s), rules installed", st.Started.Format(time.RFC3339))})
 	}
+	for _, h := range st.DDNS {
+		if h.Disabled != "" {
+			fs = append(fs, doctor.Finding{Level: doctor.Fail, What: "daemon: dynamic DNS for " + h.Hostname + " is DISABLED: " + h.Disabled,
+				Fix: "fix the config or create the secret, then systemctl reload hairpin"})
+		}
+	}
 	for _, v := range st.Reachability {
 		f := doctor.Reach(v)
 		f.What = "daemon: " + f.What

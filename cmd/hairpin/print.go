@@ -139,6 +139,8 @@ func printDDNS(w io.Writer, hosts []ddns.HostStatus, note string) {
 		}
 		state := "ok"
 		switch {
+		case h.Disabled != "":
+			state = "DISABLED: " + h.Disabled
 		case h.Withheld != "":
 			state = "WITHHELD: " + h.Withheld
 		case h.Held:

@@ -100,7 +100,7 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 		NewProber:       newProber(logger),
 		UpstreamGateway: upstream.DefaultGateway,
 		NewDDNS: func(cfg *config.Config) (daemon.DDNS, error) {
-			e, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(version), logger)
+			e, err := ddns.New(cfg.DDNS, cfg.StateDir, ddnsUserAgent(version), logger, ddns.KeepDisabled())
 			if err != nil {
 				return nil, err
 			}

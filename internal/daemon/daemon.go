@@ -151,6 +151,11 @@ func (d *Daemon) event(level slog.Level, msg string, attrs ...any) {
 	for i := 0; i+1 < len(attrs); i += 2 {
 		text += fmt.Sprintf(" %v=%v", attrs[i], attrs[i+1])
 	}
+	d.record(text)
+}
+
+// record adds text to the recent events of status without logging it (for what was logged already).
+func (d *Daemon) record(text string) {
 	// Status holds the last 50 events; each stays short whatever an error carried (a rejected reload once put
 	// 317 MB into every later status answer).
 	if len(text) > maxEventLen {
@@ -364,6 +369,12 @@ func (d *Daemon) startDDNS(ctx context.Context) {
 	}
 	if engine == nil {
 		return
+	}
+	for _, h := range engine.Status() {
+		if h.Disabled != "" {
+			d.event(slog.LevelError, "dynamic DNS hostname DISABLED: it cannot run until the config or its secret is fixed (then systemctl reload hairpin)",
+				"hostname", h.Hostname, "error", h.Disabled)
+		}
 	}
 	if r, ok := engine.(interface{ OnResult(func(ddns.Result)) }); ok {
 		r.OnResult(d.ddnsResult)

@@ -111,16 +111,22 @@ func (d *Daemon) ddnsResult(r ddns.Result) {
 		name += " (AAAA)"
 	}
 	details := []string{"hostname", r.Hostname, "provider", r.Provider, "address", r.Address.String()}
+	// The engine logs each result itself; the events of status record them too.
 	switch {
 	case r.OK:
-		d.tell(notify.DNSUpdated, name, false, fmt.Sprintf("%s now points at %s (%s)", name, r.Address, r.Provider), details...)
+		msg := fmt.Sprintf("%s now points at %s (%s)", name, r.Address, r.Provider)
+		d.record("dynamic DNS: " + msg)
+		d.tell(notify.DNSUpdated, name, false, msg, details...)
 	case r.Held:
-		d.tell(notify.DNSFailed, name, true, fmt.Sprintf("%s: updates HELD until the config changes: %s", name, r.Error), append(details, "held", "true", "error", r.Error)...)
+		msg := fmt.Sprintf("%s: updates HELD until the config changes: %s", name, r.Error)
+		d.record("dynamic DNS: " + msg)
+		d.tell(notify.DNSFailed, name, true, msg, append(details, "held", "true", "error", r.Error)...)
 	default:
 		msg := fmt.Sprintf("%s: update to %s failed: %s", name, r.Address, r.Error)
 		if !r.NextRetry.IsZero() {
 			msg += "; next try at " + r.NextRetry.UTC().Format(time.RFC3339)
 		}
+		d.record("dynamic DNS: " + msg)
 		d.tell(notify.DNSFailed, name, true, msg, append(details, "error", r.Error)...)
 	}
 }

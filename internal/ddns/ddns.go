@@ -41,6 +41,18 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // Option changes how New builds the engine.
 type Option func(*Engine)
 
+// KeepDisabled makes New keep going when an entry cannot run (a secret it cannot read): the other entries
+// work, and the failed one stays in Status as disabled with the reason, instead of New failing as a whole.
+// The daemon uses it, so that one missing password never turns every hostname off without a trace.
+func KeepDisabled() Option { return func(e *Engine) { e.keepDisabled = true } }
+
+// disabledHost is an entry (one family of it) that could not be built.
+type disabledHost struct {
+	entry  provider.Entry
+	v6     bool
+	reason string
+}
+
 // WithHTTPClient sets the client of HTTP providers (tests pass httptest's, which trusts the test CA).
 func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.http = c } }
 
@@ -58,13 +70,16 @@ const UpdateTimeout = 60 * time.Second
 
 // Engine keeps every configured hostname on the latest public address.
 type Engine struct {
-	log       *slog.Logger
-	clock     Clock
-	http      *http.Client
-	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
-	userAgent string
-	hosts     []*host
-	secrets   []string
+	// keepDisabled and disabled: see KeepDisabled.
+	keepDisabled bool
+	disabled     []disabledHost
+	log          *slog.Logger
+	clock        Clock
+	http         *http.Client
+	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
+	userAgent    string
+	hosts        []*host
+	secrets      []string
 
 	mu   sync.Mutex
 	addr netip.Addr
@@ -130,6 +145,9 @@ type HostStatus struct {
 	Family string `json:"family,omitempty"`
 	// Withheld says why the address is not sent now (see Engine.Withhold).
 	Withheld string `json:"withheld,omitempty"`
+	// Disabled says why this hostname cannot run at all (a secret the daemon could not read at start, see
+	// KeepDisabled); nothing is sent for it until the config or the secret is fixed and the daemon reloaded.
+	Disabled string `json:"disabled,omitempty"`
 	// History is the addresses the record moved through, newest last (persisted with the state).
 	History   []Move `json:"history,omitempty"`
 	StateFile string `json:"state_file"`
@@ -156,7 +174,14 @@ func New(entries []provider.Entry, stateDir, userAgent string, logger *slog.Logg
 		for _, fam := range ent.Families() {
 			h, err := e.newHost(ent, dir, fam == "ipv6")
 			if err != nil {
-				errs = append(errs, fmt.Errorf("ddns[%d] %s (%s): %w", i, ent.Hostname, ent.Provider, err))
+				err = fmt.Errorf("ddns[%d] %s (%s): %w", i, ent.Hostname, ent.Provider, err)
+				if e.keepDisabled { // the caller reports it, from Status
+					for _, f := range ent.Families() {
+						e.disabled = append(e.disabled, disabledHost{entry: ent, v6: f == "ipv6", reason: err.Error()})
+					}
+					break
+				}
+				errs = append(errs, err)
 				break
 			}
 			if _, paired := h.p.(provider.Paired); paired && first != nil {
@@ -424,6 +449,13 @@ func (e *Engine) Status() []HostStatus {
 		}
 		if st.LastAddress.IsValid() {
 			hs.LastAddress = st.LastAddress.String()
+		}
+		out = append(out, hs)
+	}
+	for _, d := range e.disabled {
+		hs := HostStatus{Hostname: d.entry.Hostname, Provider: d.entry.Provider, Disabled: d.reason}
+		if d.v6 {
+			hs.Family = "ipv6"
 		}
 		out = append(out, hs)
 	}
