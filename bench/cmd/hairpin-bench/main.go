@@ -35,12 +35,15 @@ func run() int {
 	checkRounds := flag.Int("check-rounds", 3, "rounds of the config-check benchmark")
 	allowN := flag.Int("allow-prefixes", 100_000, "prefixes in the allowlist benchmark")
 	allowRounds := flag.Int("allow-rounds", 3, "rounds of the allowlist benchmark")
+	memFwds := flag.Int("memory-forwards", 10_000, "forwards of the memory benchmark's large config")
+	memRounds := flag.Int("memory-rounds", 3, "rounds of the memory benchmark")
+	memSettle := flag.Duration("memory-settle", 5*time.Second, "how long the daemon runs before its steady size is read")
 	loadAllow := flag.String("load-allow", "", "internal: load this prefix file into hairpin's table and exit (the allowlist benchmark runs it)")
 	probeRounds := flag.Int("probe-rounds", 4, "rounds of the probe-server flood")
 	probeRequests := flag.Int("probe-requests", 15_000, "unsigned requests per round of the probe-server flood, each from an address of its own")
 	rosRounds := flag.Int("routeros-rounds", 3, "rounds of the hostile RouterOS reply benchmark")
 	rosLimit := flag.Float64("routeros-limit", 3000, "MB of resident memory past which a hostile-reply run is killed")
-	only := flag.String("only", "check,throughput,apply,connrate,allow,probe,routeros", "benchmarks to run")
+	only := flag.String("only", "check,throughput,apply,connrate,allow,memory,probe,routeros", "benchmarks to run")
 	quiet := flag.Bool("q", false, "do not log each measurement")
 	skip := flag.String("skip", "", "throughput variants to leave out: nocount,direct,proxy")
 	flag.Parse()
@@ -97,6 +100,9 @@ func run() int {
 		{"apply", func() ([]bench.Row, error) { return bench.ApplyTime(ctx, env, applyOpt) }},
 		{"allow", func() ([]bench.Row, error) {
 			return bench.AllowList(ctx, env, bench.AllowOptions{Prefixes: *allowN, Rounds: *allowRounds})
+		}},
+		{"memory", func() ([]bench.Row, error) {
+			return bench.Memory(ctx, env, bench.MemoryOptions{Forwards: *memFwds, Prefixes: *allowN, Rounds: *memRounds, Settle: *memSettle})
 		}},
 		{"connrate", func() ([]bench.Row, error) {
 			return bench.ConnRate(ctx, env, bench.ConnRateOptions{Forwards: *connFwds, Rounds: *connRounds, Duration: *connDur, Workers: 2})
