@@ -104,4 +104,3 @@ func (e *Env) daemonMemory(ctx context.Context, cfgPath, sock string, settle tim
 	pid := cmd.Process.Pid
 	return statusKB(pid, "VmHWM:") / 1024, statusKB(pid, "VmRSS:") / 1024, nil
 }
-

@@ -76,7 +76,7 @@ func run() int {
 	selected := func(name string) bool { return strings.Contains(","+*only+",", ","+name+",") }
 	// The lab's namespaces only for the benchmarks that use them: check, probe and routeros run on loopback.
 	var env *bench.Env
-	if selected("throughput") || selected("apply") || selected("allow") || selected("connrate") {
+	if selected("throughput") || selected("apply") || selected("allow") || selected("memory") || selected("connrate") {
 		var err error
 		if env, err = bench.NewEnv(ctx, *bin, logf); err != nil {
 			fmt.Fprintln(os.Stderr, "hairpin-bench: building the lab:", err)
