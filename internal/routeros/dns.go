@@ -26,7 +26,8 @@ type DNSUpdate struct {
 	// Entry is the entry's index in the config's ddns list.
 	Entry    int
 	Hostname string
-	// URL is the update endpoint (https://server/nic/update) without a query.
+	// URL is the update endpoint (https://server/nic/update), ending in the "?" or "&" the script's query
+	// follows.
 	URL      string
 	Username string
 	Password string
@@ -52,7 +53,7 @@ func DNSUpdates(cfg *config.Config, logger *slog.Logger) ([]DNSUpdate, error) {
 }
 
 // dnsEndpoint returns the update URL of a ddns entry the router can update itself, or why it cannot: only a
-// dyndns2 server (and the presets built on it) over https, and only the A record (a request with myip alone
+// dyndns2 server (and the presets built on it: noip, dynu, ...) over https, and only the A record (a request with myip alone
 // would make the provider delete or move an AAAA record the daemon publishes).
 func dnsEndpoint(e provider.Entry) (endpoint, reason string) {
 	s, ok := e.Settings.(*dyndns2.Settings)
@@ -67,13 +68,17 @@ func dnsEndpoint(e provider.Entry) (endpoint, reason string) {
 		server = dyndns2.DefaultServer
 	}
 	u, err := url.Parse(server)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.User != nil {
-		return "", "its server is not a plain https:// URL, and the router's request carries the password"
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return "", "its server is not an https:// URL, and the router's request carries the password"
 	}
 	if u.Path == "" || u.Path == "/" {
 		u = u.JoinPath("nic", "update")
 	}
-	return u.String(), ""
+	// The script appends hostname=...&myip=...: after the server's own query (OVH's ?system=dyndns) if any.
+	if u.RawQuery == "" {
+		return u.String() + "?", ""
+	}
+	return u.String() + "&", ""
 }
 
 // writeDNS writes the DNS script for dns and a comment for every other ddns entry. The script keeps its state
@@ -116,7 +121,7 @@ func writeDNS(w func(string, ...any), cfg *config.Config, dns []DNSUpdate) {
 	w("    :if ([:len [/ip firewall address-list find where list=$stop]] > 0) do={ :return \"stopped\" }")
 	w("    :if ([:len [/ip firewall address-list find where list=$pause]] > 0) do={ :return \"waiting\" }")
 	w("    :if ([:len [/ip firewall address-list find where list=$lst && address=$hpAddr]] > 0) do={ :return \"unchanged\" }")
-	w("    :local url ($hpURL . \"?hostname=\" . $hpHost . \"&myip=\" . $hpAddr)")
+	w("    :local url ($hpURL . \"hostname=\" . $hpHost . \"&myip=\" . $hpAddr)")
 	w("    :local body \"\"")
 	w("    :do {")
 	w("      :set body ([/tool fetch url=$url user=$hpUser password=$hpPass check-certificate=yes http-header-field=%s output=user as-value]->\"data\")", quoteAlways("User-Agent: hairpin-routeros/1"))

@@ -159,7 +159,7 @@ func TestDNSScriptFetch(t *testing.T) {
 	}
 
 	for _, tt := range []struct{ name, old, new, want string }{
-		{"no hostname", `"?hostname=" . $hpHost . "&myip="`, `"?myip="`, "notfqdn"},
+		{"no hostname", `"hostname=" . $hpHost . "&myip="`, `"myip="`, "notfqdn"},
 		{"certificate not checked", "check-certificate=yes", "check-certificate=no", "not https with the certificate checked"},
 		{"another password", `hpPass="` + ddnstest.Dyndns2Pass + `"`, `hpPass="wrong"`, "badauth"},
 	} {
@@ -179,7 +179,7 @@ func TestDNSScriptFetch(t *testing.T) {
 	}
 
 	plain := dnsScript(t, srv, strings.Replace(srv.URL, "https://", "http://", 1))
-	if strings.Contains(plain, "/tool fetch") || !strings.Contains(plain, "is not updated by the router: its server is not a plain https:// URL") {
+	if strings.Contains(plain, "/tool fetch") || !strings.Contains(plain, "is not updated by the router: its server is not an https:// URL") {
 		t.Errorf("a plain http server got a fetch, or no reason:\n%s", plain)
 	}
 }
@@ -211,5 +211,37 @@ func TestDNSScriptEtiquette(t *testing.T) {
 	good := strings.Index(script, `:if ($code = "good"`)
 	if !(good < wait && wait < stop) {
 		t.Error("the stop must be the fallthrough after good/nochg and 911/dnserr")
+	}
+}
+
+// TestDNSPresets: the dyndns2 presets are updated by the router too, at their own endpoints (OVH's with its
+// query kept); a provider of another protocol is left to the daemon.
+func TestDNSPresets(t *testing.T) {
+	t.Setenv("HAIRPIN_TEST_DYNDNS_PASSWORD", "pw")
+	t.Setenv("HAIRPIN_TEST_TOKEN", "tok")
+	cfg := parseConfig(t, "backend: routeros\nrouteros: {url: https://192.168.88.1, username: u, password_env: P}\n"+
+		"wan: {interface: ether1, double_nat: off}\nlan: {interface: bridge}\nforwards: [{name: cam, port: 8090, to: \"192.168.88.180:80\"}]\n"+
+		"ddns:\n"+
+		"  - {provider: noip, hostname: home.example.net, username: me, password_env: HAIRPIN_TEST_DYNDNS_PASSWORD}\n"+
+		"  - {provider: ovh-dynhost, hostname: home.example.org, username: example.org-home, password_env: HAIRPIN_TEST_DYNDNS_PASSWORD}\n"+
+		"  - {provider: duckdns, hostname: cams.duckdns.org, token_env: HAIRPIN_TEST_TOKEN}\n")
+	dns, err := DNSUpdates(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range dns {
+		got = append(got, fmt.Sprint(u.Entry, " ", u.URL))
+	}
+	want := []string{"0 https://dynupdate.no-ip.com/nic/update?", "1 https://www.ovh.com/nic/update?system=dyndns&"}
+	if !slices.Equal(got, want) {
+		t.Errorf("router-updated entries %q, want %q", got, want)
+	}
+	script := Script(cfg, dns...)
+	if c := evalFetch(t, script, 1, "203.0.113.7"); c.url != "https://www.ovh.com/nic/update?system=dyndns&hostname=home.example.org&myip=203.0.113.7" {
+		t.Errorf("OVH's fetch url %s", c.url)
+	}
+	if !strings.Contains(script, "# ddns[2] (cams.duckdns.org, provider duckdns) is not updated by the router") {
+		t.Error("the export does not say duckdns needs the daemon")
 	}
 }
