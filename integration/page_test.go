@@ -186,6 +186,26 @@ func TestStatusPageAndNotifyInNamespaces(t *testing.T) {
 	}
 	waitText("the refusal", "Re-probe now: refused (401)")
 
+	// The command docs/page.md tells users to type reaches the action with the token (and is told that this
+	// config has no probe: a 409 that only an authenticated request gets).
+	doc, err := os.ReadFile("../docs/page.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var curl string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "curl ") {
+			curl = line
+		}
+	}
+	if !strings.Contains(curl, "/etc/hairpin/control.token") || !strings.Contains(curl, "192.168.88.1:9469") {
+		t.Fatalf("docs/page.md's curl command changed: %q", curl)
+	}
+	curl = strings.NewReplacer("/etc/hairpin/control.token", token, "192.168.88.1:9469", listen).Replace(curl)
+	if got, err := exec.Command("ip", "netns", "exec", topo.Laptop, "sh", "-c", curl).CombinedOutput(); err != nil || !strings.Contains(string(got), "no probe configured (wan.probe)") {
+		t.Errorf("%s: %v %s", curl, err, got)
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ have lintian  || need+=(lintian)     # the .deb of make dist, checked by the pac
 have xz       || need+=(xz-utils)    # make bench's compressed binary sizes
 have systemd-analyze || need+=(systemd)  # systemd-analyze verify of the unit in the package test
 have chromium || need+=(chromium)    # the status page's browser tests (chromedp drives it headless)
+have curl     || need+=(curl)        # the command docs/page.md tells users to type, run by a test
 mapfile -t need < <(printf '%s\n' "${need[@]}" | awk 'NF && !seen[$0]++')
 DEPS_EXTRA="${need[*]}" ./scripts/deps-lab.sh
 
