@@ -56,7 +56,7 @@ func writePID(f *os.File) {
 func holder(f *os.File) string {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(int(f.Fd()), &st); err == nil {
-		if pid := lockHolder("/proc/locks", st.Dev, st.Ino); pid != "" {
+		if pid := lockHolder("/proc/locks", uint64(st.Dev), st.Ino); pid != "" {
 			return pid
 		}
 	}
@@ -108,7 +108,7 @@ func Holder(dir string) (int, error) {
 		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
 			return 0, err
 		}
-		pid, _ := strconv.Atoi(lockHolder("/proc/locks", st.Dev, st.Ino))
+		pid, _ := strconv.Atoi(lockHolder("/proc/locks", uint64(st.Dev), st.Ino))
 		return pid, nil
 	}
 	// Without /proc: a shared lock fails only while a daemon holds its exclusive one.
