@@ -16,6 +16,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/route53"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/vultr"
 )
 
@@ -32,6 +33,7 @@ func All() []provider.Def {
 		linode.Def,
 		hetzner.Def,
 		dnsimple.Def,
+		route53.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }

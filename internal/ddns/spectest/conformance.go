@@ -38,6 +38,8 @@ type Fake struct {
 type Malformed struct {
 	Why, Method, Path, Body string
 	Header                  http.Header
+	// Sign, when set, authenticates the request the way the provider does (a signature over it).
+	Sign func(req *http.Request, body []byte)
 }
 
 var (
@@ -253,6 +255,9 @@ func Conformance(t *testing.T, newFake func(t *testing.T) *Fake) {
 			}
 			for k, v := range m.Header {
 				req.Header[k] = v
+			}
+			if m.Sign != nil {
+				m.Sign(req, []byte(m.Body))
 			}
 			resp, err := f.Server.Client().Do(req)
 			if err != nil {

@@ -121,6 +121,12 @@ func writeJSON(w http.ResponseWriter, status int, h http.Header, body any) {
 		w.WriteHeader(status)
 		return
 	}
+	if raw, ok := body.([]byte); ok {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		_, _ = w.Write(raw)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
@@ -157,12 +163,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.Authorized != nil && !s.Authorized(r) {
-		// Wrong credentials in the right shape: the vendor's refusal, not a spec violation.
-		body := any(map[string]any{"message": "unauthorized"})
-		if s.Refusal != nil {
-			body = s.Refusal(http.StatusUnauthorized, "Unable to authenticate you")
-		}
-		writeJSON(w, http.StatusUnauthorized, nil, body)
+		s.refuse(w, http.StatusUnauthorized, "%s: the credentials are not the account's", op.OperationID)
 		return
 	}
 	if msg := checkParams(op, vars, r.URL.Query(), r.Header); msg != "" {
@@ -185,11 +186,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			s.refuse(w, http.StatusUnsupportedMediaType, "%s: Content-Type %q, the spec says %s", op.OperationID, ct, op.RequestBody.ContentType)
 			return
 		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&body); err != nil {
-			s.refuse(w, http.StatusBadRequest, "%s: the body is not JSON: %v", op.OperationID, err)
-			return
+		if rb := op.RequestBody; strings.Contains(rb.ContentType, "xml") {
+			root, err := parseXML(raw)
+			switch {
+			case err != nil:
+				s.refuse(w, http.StatusBadRequest, "%s: the body is not XML: %v", op.OperationID, err)
+				return
+			case root.name != rb.XMLRoot || root.space != rb.XMLNamespace:
+				s.refuse(w, http.StatusBadRequest, "%s: the root element is {%s}%s, the spec says {%s}%s", op.OperationID, root.space, root.name, rb.XMLNamespace, rb.XMLRoot)
+				return
+			}
+			body = root.value(rb.Schema)
+		} else {
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.UseNumber()
+			if err := dec.Decode(&body); err != nil {
+				s.refuse(w, http.StatusBadRequest, "%s: the body is not JSON: %v", op.OperationID, err)
+				return
+			}
 		}
 		if msg := op.RequestBody.Schema.Check(body, "body", true); msg != "" {
 			s.refuse(w, http.StatusBadRequest, "%s: %s", op.OperationID, msg)
@@ -212,6 +226,17 @@ func (s *Server) checkReply(op *Op, reply Reply) {
 		return
 	}
 	if resp.Schema == nil || reply.Body == nil {
+		return
+	}
+	if raw, ok := reply.Body.([]byte); ok {
+		root, err := parseXML(raw)
+		if err != nil {
+			s.t.Errorf("%s fake: %s's %d answer is not XML: %v", s.Spec.Provider, op.OperationID, reply.Status, err)
+			return
+		}
+		if msg := resp.Schema.Check(root.value(resp.Schema), "response", false); msg != "" {
+			s.t.Errorf("%s fake: %s's %d answer breaks the response schema: %s", s.Spec.Provider, op.OperationID, reply.Status, msg)
+		}
 		return
 	}
 	data, _ := json.Marshal(reply.Body)
@@ -253,6 +278,13 @@ func (s *Server) authShape(r *http.Request) string {
 				return ""
 			}
 			want = append(want, "Authorization: Bearer (OAuth)")
+		case a.Type == "aws-sigv4":
+			v := r.Header.Get("Authorization")
+			if strings.HasPrefix(v, "AWS4-HMAC-SHA256 Credential=") && strings.Contains(v, ", SignedHeaders=") &&
+				strings.Contains(v, ", Signature=") && r.Header.Get("X-Amz-Date") != "" {
+				return ""
+			}
+			want = append(want, "Authorization: AWS4-HMAC-SHA256 with X-Amz-Date")
 		default:
 			return "" // a scheme the provider's own Authorized checks (signatures)
 		}

@@ -60,6 +60,9 @@ type Body struct {
 	Required    bool   `json:"required"`
 	ContentType string `json:"content_type"`
 	Schema      Schema `json:"schema"`
+	// XMLRoot and XMLNamespace name the root element of an XML body (restXml).
+	XMLRoot      string `json:"xml_root"`
+	XMLNamespace string `json:"xml_namespace"`
 }
 
 // Response is one documented response.
