@@ -4,6 +4,7 @@ package dist
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,8 @@ import (
 )
 
 // TestDebPackage: the .deb passes lintian without errors, installs with dpkg without starting anything,
-// ships a binary that runs and a config that checks and a unit systemd accepts; remove keeps the config,
+// ships a binary that runs, a placeholder config that hairpin init replaces, and a unit systemd accepts;
+// remove keeps the config,
 // purge takes it and the state directory. dpkg runs in a network namespace of its own, so its maintainer
 // scripts (hairpin down on remove) cannot touch this machine's firewall, and the package is purged even when
 // the test fails.
@@ -56,8 +58,15 @@ func TestDebPackage(t *testing.T) {
 	if out := run(t, "/usr/bin/hairpin", "", "--version"); !strings.HasPrefix(out, "hairpin "+version+" (commit ") || !strings.Contains(out, runtime.Version()) {
 		t.Errorf("hairpin --version: %q, want version %s, its commit and %s", out, version, runtime.Version())
 	}
-	if out := run(t, "/usr/bin/hairpin", "", "check", "-c", "/etc/hairpin/hairpin.yaml"); !strings.Contains(out, "ok (0 forwards") {
-		t.Errorf("the shipped config: %s, want ok with 0 forwards", out)
+	// The shipped config is a placeholder: check refuses it (so the unit's ExecStartPre would too) and points
+	// at hairpin init, which writes over it as the README's Quick start says.
+	placeholder, err := exec.Command("/usr/bin/hairpin", "check", "-c", "/etc/hairpin/hairpin.yaml").CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(placeholder), "run `hairpin init`") {
+		t.Errorf("hairpin check of the shipped placeholder: exit %d, %s; want 2 and a pointer to hairpin init", code, placeholder)
+	}
+	run(t, "/usr/bin/hairpin", "", "init", "--wan", "eth0", "--lan", "br-lan", "--forward", "front-cam=8090:192.168.1.180:80")
+	if out := run(t, "/usr/bin/hairpin", "", "check"); !strings.Contains(out, "ok (1 forwards") {
+		t.Errorf("hairpin check after hairpin init: %s, want ok with 1 forward", out)
 	}
 	run(t, "systemd-analyze", "", "verify", "/lib/systemd/system/hairpin.service")
 	for _, dir := range []string{"/etc/hairpin", "/var/lib/hairpin"} {
@@ -70,7 +79,7 @@ func TestDebPackage(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/hairpin"); !os.IsNotExist(err) {
 		t.Errorf("/usr/bin/hairpin after remove: %v, want gone", err)
 	}
-	if _, err := os.Stat("/etc/hairpin/hairpin.yaml"); err != nil {
+	if data, err := os.ReadFile("/etc/hairpin/hairpin.yaml"); err != nil || !strings.Contains(string(data), "front-cam") {
 		t.Errorf("remove must keep the config: %v", err)
 	}
 
@@ -94,6 +103,17 @@ func run(t *testing.T, name, env string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
 
 // dpkg runs dpkg in a new network namespace, waiting for the lock when another apt or dpkg holds it.

@@ -42,22 +42,27 @@ cp README.md "$build/docs/README.md"
   cat dist/package/copyright
   if [ -f LICENSE ]; then echo; cat LICENSE; fi
 } >"$build/docs/copyright"
-# The config the packages install: hairpin init's starter with no forwards, so installing changes no rule.
+# The config the packages install: a placeholder of comments only, hairpin init's starter commented out. It
+# changes no rule, the unit refuses to start on it (hairpin check: "the file is empty, run hairpin init"), and
+# hairpin init writes over it.
+go run ./cmd/hairpin init --wan eth0 --lan br-lan -o "$build/init.yaml" >/dev/null
 {
   cat <<'HEAD'
-# Installed by the hairpin package, with no forwards: installing changed no firewall rule. Set the two
-# interfaces, add your forwards, then:
-#   hairpin check -c /etc/hairpin/hairpin.yaml
-#   systemctl enable --now hairpin        (OpenWrt: /etc/init.d/hairpin enable && /etc/init.d/hairpin start)
-# After an edit: systemctl reload hairpin (OpenWrt: /etc/init.d/hairpin reload).
-
+# hairpin's config: a placeholder from the package, comments only, so installing changed no rule and started
+# nothing. Write your config over it with hairpin init, e.g.
+#   hairpin init --forward front-cam=8090:192.168.1.180:80
+# or uncomment the starter below and edit it. Then:
+#   hairpin check
+#   systemctl enable --now hairpin      (OpenWrt: /etc/init.d/hairpin enable && /etc/init.d/hairpin start)
+#
 HEAD
-  go run ./cmd/hairpin init --wan eth0 --lan br-lan -o "$build/init.yaml" >/dev/null
-  sed -e 's/^# hairpin.s config, written by hairpin init\. Check it with: hairpin check$/# hairpin'"'"'s config./' \
-      -e 's/^  interface: eth0$/  interface: eth0     # yours: ip -br addr; OpenWrt: often wan or pppoe-wan/' \
-      -e 's/^  interface: br-lan$/  interface: br-lan   # the LAN bridge or port the forwarded hosts are on/' "$build/init.yaml"
+  sed -e 's/^\([^#]\)/# \1/' "$build/init.yaml"
 } >"$build/docs/hairpin.yaml"
-go run ./cmd/hairpin check -c "$build/docs/hairpin.yaml" >/dev/null
+placeholder=$(go run ./cmd/hairpin check -c "$build/docs/hairpin.yaml" 2>&1 || true)
+if [[ $placeholder != *"hairpin init"* ]]; then
+  echo "the placeholder config is not one: hairpin check does not point at hairpin init" >&2
+  exit 1
+fi
 
 date=$(date -u -R -d "@$SOURCE_DATE_EPOCH")
 printf 'hairpin (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- hairpin maintainers <hairpin-nat@users.noreply.github.com>  %s\n' \
@@ -108,6 +113,16 @@ for arch in "${ARCHS[@]}"; do
     PKG_ARCH=$ipk "$nfpm" package -f dist/openwrt/nfpm.yaml -p ipk -t "$out/hairpin_${version}_$ipk.ipk"
   fi
 done
+
+# The OpenWrt feed recipe, stamped with this release, with its init script and the placeholder config.
+feed=$build/openwrt-feed/hairpin
+mkdir -p "$feed/files"
+sed -e "s/^PKG_VERSION:=.*/PKG_VERSION:=${version%%-*}/" \
+  -e "s/^PKG_SOURCE_VERSION:=.*/PKG_SOURCE_VERSION:=$(git rev-parse HEAD)/" dist/openwrt/hairpin/Makefile >"$feed/Makefile"
+cp dist/openwrt/hairpin/files/hairpin.init "$feed/files/"
+cp "$build/docs/hairpin.yaml" "$feed/files/hairpin.yaml"
+tar -C "$build/openwrt-feed" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+  -czf "$out/hairpin_${version}_openwrt-feed.tar.gz" hairpin
 
 shopt -s nullglob
 cd "$out"

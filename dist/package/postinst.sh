@@ -1,6 +1,6 @@
 #!/bin/sh
 # After install or upgrade (.deb: configure; .rpm: 1 install, 2 upgrade). A first install does not start the
-# daemon: the shipped config has no forwards and the user's interfaces are not known yet. An upgrade restarts
+# daemon: the shipped config is a placeholder (comments only) until the user writes one. An upgrade restarts
 # a running daemon on the new binary (the rules stay in place while it restarts).
 set -e
 
@@ -21,8 +21,8 @@ if [ "$1" = configure ] && [ -n "$2" ] || [ "$1" = 2 ]; then
 	exit 0 # an upgrade of a daemon that was not running: leave it so
 fi
 cat <<'MSG'
-hairpin is installed but not started: /etc/hairpin/hairpin.yaml has no forwards yet.
-  1. Edit /etc/hairpin/hairpin.yaml: your WAN and LAN interfaces and your forwards.
-  2. hairpin check -c /etc/hairpin/hairpin.yaml
+hairpin is installed but not started: /etc/hairpin/hairpin.yaml is a placeholder.
+  1. hairpin init --forward NAME=PORT:HOST:PORT ...   (writes the config; or edit the placeholder)
+  2. hairpin check
   3. systemctl enable --now hairpin
 MSG
