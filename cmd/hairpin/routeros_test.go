@@ -83,11 +83,7 @@ forwards:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hairpin := func(args ...string) (int, string) {
-		var out, errOut bytes.Buffer
-		code := run(context.Background(), "test", args, &out, &errOut)
-		return code, out.String() + errOut.String()
-	}
+	hairpin := hairpinOutput
 	code, out := hairpin("export", "routeros", "-c", cfgFile)
 	if code != 2 || !strings.Contains(out, "linux.yaml:7") || !strings.Contains(out, "connection limits are not supported by the routeros backend") {
 		t.Errorf("export with a limit: exit %d, want 2 with the limit's line:\n%s", code, out)
@@ -127,11 +123,7 @@ func TestRouterOSSetupCommand(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(cfg+rest), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hairpin := func(args ...string) (int, string) {
-		var out, errOut bytes.Buffer
-		code := run(context.Background(), "test", args, &out, &errOut)
-		return code, out.String() + errOut.String()
-	}
+	hairpin := hairpinOutput
 	code, out := hairpin("routeros", "setup", "-c", cfgFile)
 	if code != 0 || !strings.Contains(out, "/user group add name=hairpin policy=read,write,api,rest-api") || !strings.Contains(out, `subject-alt-name="IP:127.0.0.1"`) {
 		t.Fatalf("setup: exit %d:\n%s", code, out)
@@ -151,4 +143,11 @@ func TestRouterOSSetupCommand(t *testing.T) {
 	if code, out := hairpin("apply", "-c", cfgFile); code != 0 {
 		t.Errorf("apply with the pin: exit %d:\n%s", code, out)
 	}
+}
+
+// hairpinOutput runs hairpin with args and returns its exit code and everything it printed.
+func hairpinOutput(args ...string) (int, string) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), "test", args, &out, &errOut)
+	return code, out.String() + errOut.String()
 }

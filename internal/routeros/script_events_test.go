@@ -61,24 +61,12 @@ func TestScriptEventChecksCatchMistakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := Script(cfg)
-	for _, tt := range []struct{ name, old, new, want string }{
+	assertCatches(t, good, []mistake{
 		{"a startup entry with an interval", "start-time=startup interval=0 ", "start-time=startup interval=1m ", "never runs at startup"},
 		{"PPP's on-up on a DHCP client", "/ip dhcp-client set $c script=", "/ip dhcp-client set $c on-up=", "unknown parameter on-up"},
 		{"a DHCP script on a PPP profile", "/ppp profile set $p on-up=", "/ppp profile set $p script=", "unknown parameter script"},
 		{"a property PPP profiles lack", "/ppp profile find where on-up~", "/ppp profile find where on-down-script~", "no property on-down-script"},
-	} {
-		for _, v := range []string{rostest.Oldest(), rostest.Newest()} {
-			t.Run(tt.name+"/RouterOS-"+v, func(t *testing.T) {
-				if !strings.Contains(good, tt.old) {
-					t.Fatalf("the script has no %q", tt.old)
-				}
-				p := checkScript(rostest.MustSchema(v), strings.Replace(good, tt.old, tt.new, 1)).problems
-				if !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, tt.want) }) {
-					t.Errorf("broken script passed; problems %v, want one containing %q", p, tt.want)
-				}
-			})
-		}
-	}
+	}, rostest.Oldest(), rostest.Newest())
 }
 
 // TestScriptGuardsAndEmptyWAN: the import stops on a foreign script of the updater's name before it changes

@@ -58,22 +58,31 @@ func TestScriptSchemaCheckCatchesIPv6Mistakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := Script(cfg)
-	for _, tt := range []struct{ name, old, new, want string }{
+	// Every copy is broken: a rule on an interface is written twice, by list and by name.
+	assertCatches(t, Script(cfg), []mistake{
 		{"IPv4's to-addresses", `to-address="fd00::180"`, `to-addresses="fd00::180"`, "unknown parameter to-addresses"},
 		{"a chain IPv6 mangle lacks", "/ipv6 firewall mangle add chain=prerouting", "/ipv6 firewall mangle add chain=prerouting connection-nat-state=dstnap", "input does not match any value of connection-nat-state"},
 		{"a property /ipv6 address lacks", "/ipv6 address find where interface=", "/ipv6 address find where network=", "no property network"},
 		{"no IPv6 forward accept", "/ipv6 firewall filter add chain=forward action=accept", "/ipv6 firewall filter add chain=forward action=passthrough", "the default IPv6 firewall drops every internet caller"},
-	} {
-		for _, v := range []string{rostest.Oldest(), rostest.Newest()} {
-			t.Run(tt.name+"/RouterOS-"+v, func(t *testing.T) {
-				if !strings.Contains(good, tt.old) {
-					t.Fatalf("the script has no %q", tt.old)
+	}, rostest.Oldest(), rostest.Newest())
+}
+
+// mistake is a deliberate break of a good script (every old replaced by new) and the problem the check must
+// report for it.
+type mistake struct{ name, old, new, want string }
+
+// assertCatches is the negative control of the script check: each broken script fails it on every release.
+func assertCatches(t *testing.T, good string, mistakes []mistake, versions ...string) {
+	t.Helper()
+	for _, m := range mistakes {
+		for _, v := range versions {
+			t.Run(m.name+"/RouterOS-"+v, func(t *testing.T) {
+				if !strings.Contains(good, m.old) {
+					t.Fatalf("the script has no %q", m.old)
 				}
-				// Every copy: a rule on an interface is written twice, by list and by name.
-				p := checkScript(rostest.MustSchema(v), strings.ReplaceAll(good, tt.old, tt.new)).problems
-				if !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, tt.want) }) {
-					t.Errorf("broken script passed; problems %v, want one containing %q", p, tt.want)
+				p := checkScript(rostest.MustSchema(v), strings.ReplaceAll(good, m.old, m.new)).problems
+				if !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, m.want) }) {
+					t.Errorf("broken script passed; problems %v, want one containing %q", p, m.want)
 				}
 			})
 		}
@@ -91,7 +100,7 @@ func TestScriptSchemaCheckCatchesMistakes(t *testing.T) {
 	if p := checkScript(s, good).problems; len(p) != 0 {
 		t.Fatalf("the good script fails: %v", p)
 	}
-	for _, tt := range []struct{ name, old, new, want string }{
+	assertCatches(t, good, []mistake{
 		{"the old masquerade", "/ip firewall nat add chain=srcnat action=masquerade connection-mark=hairpin-masq",
 			"/ip firewall nat add chain=srcnat action=masquerade connection-nat-state=dstnat", "unknown parameter connection-nat-state"},
 		{"a misspelt action", "action=dst-nat", "action=dst-nap", "input does not match any value of action"},
@@ -102,18 +111,7 @@ func TestScriptSchemaCheckCatchesMistakes(t *testing.T) {
 		{"a property that does not exist", "find where interface=", "find where iface=", "no property iface"},
 		{"a menu that does not exist", "/ip firewall mangle add", "/ip firewall mangel add", "unknown command"},
 		{"a policy that does not exist", "policy=read,write,test dont", "policy=read,write,rest-api dont", "input does not match any value of policy"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if !strings.Contains(good, tt.old) {
-				t.Fatalf("the script has no %q", tt.old)
-			}
-			bad := strings.Replace(good, tt.old, tt.new, 1)
-			p := checkScript(s, bad).problems
-			if !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, tt.want) }) {
-				t.Errorf("broken script passed; problems %v, want one containing %q", p, tt.want)
-			}
-		})
-	}
+	}, rostest.Newest())
 }
 
 // readOnlyProps are properties RouterOS shows (and `find where` compares) but no command sets.
