@@ -132,6 +132,9 @@ forwards:
 		d.NewProber = func(*config.Config) (Prober, error) { return openProber{}, nil }
 		d.NewDDNS = func(*config.Config) (DDNS, error) { return ddnsWithStatus{&fakeDDNS{}}, nil }
 	})
+	h.d.mu.Lock()
+	h.d.hostname = "router" // the screenshots show this name, not the test machine's
+	h.d.mu.Unlock()
 
 	// The negative control first: no listener, no page (the browser sees the connection refused).
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -165,7 +168,7 @@ forwards:
 		ctx := tab(t, bctx)
 		run(t, ctx, chromedp.Navigate(url))
 		text := waitFor(t, ctx, "the probe result", func(s string) bool { return strings.Contains(s, "answers") })
-		for _, want := range []string{"front-cam", "tcp 8090", "192.168.88.180:80", "nas", "game", "203.0.113.10", "home.example.org", "198.51.100.23", "ALL GOOD"} {
+		for _, want := range []string{"front-cam", "tcp 8090", "192.168.88.180:80", "nas", "game", "203.0.113.10", "home.example.org", "198.51.100.23", "ALL GOOD", "hairpin on router"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("the page lacks %q:\n%s", want, text)
 			}

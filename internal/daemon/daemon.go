@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -117,7 +118,8 @@ type Daemon struct {
 	ddns      DDNS
 	ddnsStop  context.CancelFunc
 	// hosts follows the hostnames of allow lists; nil when the backend resolves them itself (RouterOS).
-	hosts *allowdns.Resolver
+	hosts    *allowdns.Resolver
+	hostname string
 	// notifier sends the config's notifications; nil without a notify: list.
 	notifier   *notify.Notifier
 	notifyStop context.CancelFunc
@@ -143,6 +145,7 @@ func New(cfg *config.Config, deps Deps) *Daemon {
 	}
 	d := &Daemon{deps: deps, log: deps.Logger, cfg: cfg, reload: make(chan reloadRequest), probeNow: make(chan chan error), started: time.Now()}
 	d.metrics = newMetrics(d)
+	d.hostname, _ = os.Hostname()
 	return d
 }
 

@@ -24,8 +24,10 @@ type Status struct {
 	// Verdict is the one answer at the top of the page: does every forward work from everywhere.
 	Verdict Verdict `json:"verdict"`
 	// NoDaemon marks the kernel view: no daemon answered, and this is what the backend holds now.
-	NoDaemon      bool      `json:"no_daemon,omitempty"`
-	Version       string    `json:"version"`
+	NoDaemon bool   `json:"no_daemon,omitempty"`
+	Version  string `json:"version"`
+	// Hostname is the router's host name, for a page open beside another router's.
+	Hostname      string    `json:"hostname,omitempty"`
 	Config        string    `json:"config"`
 	Backend       string    `json:"backend"`
 	Started       time.Time `json:"started"`
@@ -98,7 +100,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := Status{
-		Version: d.deps.Version, Started: d.started, PublicFrom: d.publicFrom, PublicError: d.publicErr,
+		Version: d.deps.Version, Hostname: d.hostname, Started: d.started, PublicFrom: d.publicFrom, PublicError: d.publicErr,
 		Installed: d.installed != nil, LastApply: d.lastApply, LastError: d.lastErr, CrashRecordError: d.intentErr,
 		Events: append([]Event(nil), d.events...),
 	}

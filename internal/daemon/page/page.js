@@ -183,7 +183,9 @@ function renderEvents(s) {
 }
 
 function render(s) {
-  document.title = (s.verdict ? { green: "✓", amber: "!", red: "✗" }[s.verdict.level] + " " : "") + "hairpin";
+  const name = s.hostname ? "hairpin on " + s.hostname : "hairpin";
+  document.title = (s.verdict ? { green: "✓", amber: "!", red: "✗" }[s.verdict.level] + " " : "") + name;
+  $("title").textContent = name;
   $("version").textContent = s.version || "";
   renderVerdict(s);
   renderAddresses(s);
