@@ -14,6 +14,9 @@ have ip     || need+=(iproute2)
 have sysctl || need+=(procps)
 have named  || [ -x /usr/sbin/named ] || need+=(bind9)
 have make   || need+=(make)
+# `lab --ha`: two routers with VRRP and connection-state sync, each started by the lab in its namespace.
+[ -x /usr/sbin/keepalived ] || need+=(keepalived)
+[ -x /usr/sbin/conntrackd ] || need+=(conntrackd)
 # DEPS_EXTRA: the packages scripts/deps-test.sh adds, so one apt-get run installs both sets.
 read -r -a extra <<<"${DEPS_EXTRA:-}"
 need+=("${extra[@]}")
@@ -39,6 +42,7 @@ if [ ${#need[@]} -gt 0 ]; then
   for pkg in "${need[@]}"; do
     case "$pkg" in
     bind9) unit=named ;; knot) unit=knot ;; pdns-server) unit=pdns ;; miniupnpd-nftables) unit=miniupnpd ;; prometheus) unit=prometheus ;;
+    keepalived) unit=keepalived ;; conntrackd) unit=conntrackd ;;
     *) continue ;;
     esac
     if have systemctl && [ -d /run/systemd/system ]; then systemctl disable --quiet "$unit" 2>/dev/null || true; fi

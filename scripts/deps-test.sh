@@ -30,6 +30,9 @@ have xz       || need+=(xz-utils)    # make bench's compressed binary sizes
 have systemd-analyze || need+=(systemd)  # systemd-analyze verify of the unit in the package test
 have chromium || need+=(chromium)    # the status page's browser tests (chromedp drives it headless)
 have curl     || need+=(curl)        # the command docs/page.md tells users to type, run by a test
+# The HA pair's VRRP and connection-state sync (docs/ha.md): the tests and `lab --ha` run them in namespaces.
+[ -x /usr/sbin/keepalived ] || need+=(keepalived)
+[ -x /usr/sbin/conntrackd ] || need+=(conntrackd)
 mapfile -t need < <(printf '%s\n' "${need[@]}" | awk 'NF && !seen[$0]++')
 DEPS_EXTRA="${need[*]}" ./scripts/deps-lab.sh
 

@@ -151,6 +151,8 @@ type Config struct {
 	RouterOS  *RouterOS
 	// Notify lists where to send notifications (notify.go).
 	Notify []Notify
+	// HA, when set, makes this router one of an HA pair (ha.go); nil for a router on its own.
+	HA *HA
 	// SecretOwners are the uids, besides root and hairpin's own, that may own secret files (secret_owners).
 	SecretOwners []int
 	// Warnings are problems that do not stop the config from being used.
@@ -210,7 +212,7 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 		return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "run `hairpin init` to write a starter config, or start from one in examples/"}}
 	}
 	d.extraDocuments(dec)
-	var wanNode, lanNode, fwdNode, setsNode *yaml.Node
+	var wanNode, lanNode, fwdNode, setsNode, haNode *yaml.Node
 	named := map[string]*allowEntries{}
 	d.mapping(doc, "", map[string]field{
 		"backend": func(k string, v *yaml.Node) {
@@ -227,6 +229,7 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 		"routeros":      func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
 		"secret_owners": func(k string, v *yaml.Node) { cfg.SecretOwners = d.owners(v, k) },
 		"notify":        func(k string, v *yaml.Node) { cfg.Notify = d.notify(v, k) },
+		"ha":            func(k string, v *yaml.Node) { haNode = v; cfg.HA = d.ha(v, k) },
 	})
 	if export != "" {
 		cfg.Backend, d.export = export, true
@@ -234,6 +237,7 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 	d.checkInterfaceNames(cfg.Backend)
 	d.crossCheck(cfg, doc, wanNode, lanNode, fwdNode)
 	d.resolveAllow(cfg, named, setsNode)
+	d.checkHA(cfg, haNode)
 	for i := range cfg.DDNS {
 		cfg.DDNS[i].ConfigDir, cfg.DDNS[i].SecretOwners = filepath.Dir(file), cfg.SecretOwners
 	}

@@ -216,7 +216,7 @@ func TestParseLANSubnetsOnly(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	const forwardKeys = "known keys: allow, limit, name, port, protocol, to, to6"
-	const topKeys = "known keys: allow_sets, backend, daemon, ddns, forwards, lan, notify, routeros, secret_owners, state_dir, wan"
+	const topKeys = "known keys: allow_sets, backend, daemon, ddns, forwards, ha, lan, notify, routeros, secret_owners, state_dir, wan"
 	tests := []struct {
 		name string
 		data []byte

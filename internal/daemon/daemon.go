@@ -296,7 +296,6 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 		return err
 	}
 	d.startNotify(ctx)
-	d.startDDNS(ctx)
 	d.startHosts(ctx)
 	d.tell(notify.Daemon, "started", false, fmt.Sprintf("hairpin started with %d forwards", len(d.cfg.Forwards)), "state", "started")
 	d.event(slog.LevelInfo, "started", "forwards", len(d.cfg.Forwards), "wan", d.cfg.WAN.Interface, "lan", d.cfg.LAN.Interface)
@@ -308,6 +307,8 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// After the first observation: an HA pair's backup starts no engine at all.
+	d.startDDNS(ctx)
 	d.settle(ctx, l, "start")
 	d.heartbeat(ctx)
 	return nil
@@ -367,7 +368,7 @@ func (d *Daemon) startDDNS(ctx context.Context) {
 	d.mu.Lock()
 	d.ddns = nil
 	d.mu.Unlock()
-	if d.deps.NewDDNS == nil || len(d.cfg.DDNS) == 0 {
+	if d.deps.NewDDNS == nil || len(d.cfg.DDNS) == 0 || !d.master() {
 		return
 	}
 	engine, err := d.deps.NewDDNS(d.cfg)
@@ -440,6 +441,7 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 		d.event(slog.LevelInfo, "IPv6 addresses changed", "wan", fmtAddrs(obs.WAN6), "lan", fmt.Sprint(obs.LAN6))
 	}
 	d.update(ctx, l, "interface change")
+	d.roleFollows(ctx, prev, obs)
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
 		d.feedUpstream()
 		d.probeSoon()

@@ -64,7 +64,7 @@ func (d *Daemon) startProber() {
 		d.pr.timer.Stop()
 	}
 	d.pr = nil
-	if d.cfg.WAN.Probe == nil || d.deps.NewProber == nil {
+	if d.cfg.WAN.Probe == nil || d.deps.NewProber == nil || !d.master() {
 		return
 	}
 	p, err := d.deps.NewProber(d.cfg)

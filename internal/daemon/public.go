@@ -74,11 +74,14 @@ func (d *Daemon) publicLearned(ctx context.Context, l *loop, res publicResult) {
 	d.feedDDNS()
 }
 
-// ddnsAddress is the address hostnames should point at: the learned public address behind a second NAT,
-// else the WAN interface's address.
+// ddnsAddress is the address hostnames should point at: an HA pair's WAN virtual address, the learned public
+// address behind a second NAT, else the WAN interface's address.
 func (d *Daemon) ddnsAddress() netip.Addr {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if h := d.cfg.HA; h != nil && h.WANAddress.IsValid() {
+		return h.WANAddress // a pair's shared WAN: the address follows the master, the record stays
+	}
 	if plan.IsDoubleNAT(d.cfg.WAN.DoubleNAT, d.obs.WANAddrs) {
 		if d.public.IsValid() {
 			return d.public

@@ -79,7 +79,10 @@ func (d *Daemon) doReload(ctx context.Context, l *loop, cfg *config.Config) erro
 		d.event(slog.LevelError, "public address sources", "error", err)
 	}
 	// Restarting DDNS cancels updates in flight and resends; do it only when its settings changed.
-	if !sameDDNS(old, cfg) {
+	d.mu.Lock()
+	obs := d.obs
+	d.mu.Unlock()
+	if !sameDDNS(old, cfg) || plan.Master(old, obs) != plan.Master(cfg, obs) {
 		d.startDDNS(ctx)
 	}
 	if d.hosts != nil {

@@ -41,6 +41,8 @@ type Status struct {
 	PublicError   string    `json:"public_address_error,omitempty"`
 	DoubleNAT     bool      `json:"double_nat"`
 	DoubleNATMode string    `json:"double_nat_mode"`
+	// HARole is "master" or "backup" for a router of an HA pair (ha:), empty for one on its own.
+	HARole string `json:"ha_role,omitempty"`
 	// Reachability is the classification per address family: IPv4, then IPv6 when the WAN has global IPv6 or a
 	// forward has to6.
 	Reachability []reach.Verdict `json:"reachability"`
@@ -110,6 +112,12 @@ func (d *Daemon) Status(ctx context.Context) Status {
 	}
 	s.fill(d.cfg, d.obs, public, d.installed)
 	s.ChangedUnder = forced(d.cfg.StateDir)
+	if d.cfg.HA != nil {
+		s.HARole = "backup"
+		if plan.Master(d.cfg, d.obs) {
+			s.HARole = "master"
+		}
+	}
 	if d.verdict.Class != "" {
 		s.Reachability = []reach.Verdict{d.verdict}
 	}

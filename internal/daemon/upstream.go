@@ -32,11 +32,12 @@ type upstreamRun struct {
 // startUpstream (re)starts the mapper when wan.upstream asks for one and its settings changed.
 func (d *Daemon) startUpstream(ctx context.Context) {
 	want := d.cfg.WAN.Upstream
-	if d.up != nil && d.up.cfg == want {
+	master := d.master()
+	if d.up != nil && d.up.cfg == want && master {
 		return
 	}
 	d.stopUpstream()
-	if !want.Mode.Maps() || d.deps.NewUpstream == nil {
+	if !want.Mode.Maps() || d.deps.NewUpstream == nil || !master {
 		return
 	}
 	m, err := d.deps.NewUpstream(d.cfg)

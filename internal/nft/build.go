@@ -151,7 +151,13 @@ func masqueradeRules(fam family, d *plan.Desired) []string {
 	if !d.Masquerade {
 		return nil
 	}
-	return []string{fmt.Sprintf("ct status dnat ct mark and %#x != 0 %s saddr @%s ct original %s daddr @%s masquerade", LANIngressMark, fam.name, setLAN, fam.name, setWAN)}
+	// An HA pair's IPv4 flows take the LAN's virtual address, which the other router answers for after a
+	// failover; a masqueraded flow would keep the dead router's own address.
+	to := "masquerade"
+	if d.SNATTo.IsValid() && fam.name == ipv4.name {
+		to = "snat " + fam.name + " to " + d.SNATTo.String()
+	}
+	return []string{fmt.Sprintf("ct status dnat ct mark and %#x != 0 %s saddr @%s ct original %s daddr @%s %s", LANIngressMark, fam.name, setLAN, fam.name, setWAN, to)}
 }
 
 func countRules() []string {

@@ -84,11 +84,11 @@ func Observe(cfg *config.Config, lenient bool) (plan.Observed, []string, error) 
 	default:
 		return obs, nil, fmt.Errorf("WAN %w", err)
 	}
-	if cfg.LAN.Interface != "" && (len(cfg.LAN.Subnets) == 0 || ipv6) {
+	if cfg.LAN.Interface != "" && (len(cfg.LAN.Subnets) == 0 || ipv6 || cfg.HA != nil) {
 		l, err := wan.State(cfg.LAN.Interface, ipv6)
 		switch {
 		case err == nil:
-			obs.LAN6 = l.Addrs6
+			obs.LAN6, obs.LANAddrs = l.Addrs6, l.Addrs
 			if len(cfg.LAN.Subnets) == 0 {
 				obs.LANNets = l.Nets
 			}
@@ -120,7 +120,7 @@ func watcher(opts wan.WatchOptions) func(ctx context.Context, cfg *config.Config
 			defer close(out)
 			for snap := range snaps {
 				w, l := snap[cfg.WAN.Interface], snap[cfg.LAN.Interface]
-				obs := plan.Observed{WANExists: w.Exists, WANAddrs: w.Addrs, LANNets: l.Nets, WAN6: wan.Addrs6(w.Addrs6), LAN6: l.Addrs6}
+				obs := plan.Observed{WANExists: w.Exists, WANAddrs: w.Addrs, LANNets: l.Nets, LANAddrs: l.Addrs, WAN6: wan.Addrs6(w.Addrs6), LAN6: l.Addrs6}
 				select {
 				case out <- obs:
 				case <-ctx.Done():

@@ -153,11 +153,18 @@ func TestRuleShape(t *testing.T) {
 		}},
 		// The negative control of the lab: everything but the hairpin masquerade.
 		{"without masquerade", false, map[string][]string{"postrouting": nil}},
+		// An HA pair: the LAN's virtual address, not the router's own, so the flow outlives the router.
+		{"ha pair", true, map[string][]string{
+			"postrouting": {"ct status dnat ct mark and 0x10000000 != 0 ip saddr @lan_nets ct original ip daddr @wan_addrs snat ip to 192.168.88.1"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := camerasPlan(t)
 			d.Masquerade = tt.masquerade
+			if tt.name == "ha pair" {
+				d.SNATTo = netip.MustParseAddr("192.168.88.1")
+			}
 			b, fake := NewFake()
 			apply(t, b, d)
 			for chain, want := range tt.chains {

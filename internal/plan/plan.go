@@ -22,6 +22,8 @@ type Observed struct {
 	WANAddrs []netip.Addr
 	// LANNets are the subnets of the LAN interface's addresses.
 	LANNets []netip.Prefix
+	// LANAddrs are the IPv4 addresses on the LAN interface, sorted: an HA pair's master holds the virtual one.
+	LANAddrs []netip.Addr
 	// Public is the address the internet sees, learned from public_ip sources (zero when unknown).
 	Public netip.Addr
 	// HostAddrs are the current IPv4 addresses of the hostnames in allow lists.
@@ -35,7 +37,7 @@ type Observed struct {
 
 // Equal reports whether two observations are the same: the daemon and the pollers pass on only changes.
 func (o Observed) Equal(p Observed) bool {
-	return o.WANExists == p.WANExists && slices.Equal(o.WANAddrs, p.WANAddrs) && slices.Equal(o.LANNets, p.LANNets) && o.Public == p.Public &&
+	return o.WANExists == p.WANExists && slices.Equal(o.WANAddrs, p.WANAddrs) && slices.Equal(o.LANNets, p.LANNets) && slices.Equal(o.LANAddrs, p.LANAddrs) && o.Public == p.Public &&
 		slices.Equal(o.WAN6, p.WAN6) && slices.Equal(o.LAN6, p.LAN6)
 }
 
@@ -62,6 +64,9 @@ type Desired struct {
 	// Masquerade turns on hairpin masquerade of LAN-to-LAN flows that were DNATed. Off only for the negative
 	// control in the lab and tests.
 	Masquerade bool
+	// SNATTo, when valid, is the address hairpinned flows are SNATed to instead of being masqueraded to the
+	// router's own: an HA pair's LAN virtual address, which outlives the router (ha.go).
+	SNATTo netip.Addr
 	// AllowSets are the allow lists the Guards name, sorted by ID.
 	AllowSets []AllowSet
 	// Guards restrict who reaches a forward from the internet; forwards without one are open to all.
@@ -120,6 +125,7 @@ func Build(cfg *config.Config, obs Observed, opt Options) (*Desired, []string) {
 
 	d.DoubleNAT = IsDoubleNAT(cfg.WAN.DoubleNAT, obs.WANAddrs)
 	d.WANAddrs = WANSet(obs.WANAddrs, obs.Public, d.DoubleNAT)
+	d.haPair(cfg)
 
 	var warns []string
 	for _, f := range cfg.Forwards {
