@@ -15,6 +15,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/ovh"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/route53"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/vultr"
@@ -34,6 +35,7 @@ func All() []provider.Def {
 		hetzner.Def,
 		dnsimple.Def,
 		route53.Def,
+		ovh.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }
