@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hairpin-nat/hairpin/internal/probe"
+	"github.com/hairpin-nat/hairpin/internal/reach"
 )
 
 // Levels of the overall verdict.
@@ -70,14 +71,16 @@ func amberReason(s *Status) string {
 	}
 	for _, v := range s.Reachability {
 		switch {
-		case v.Class == "unknown":
+		case v.Class == reach.Unknown:
 			return fmt.Sprintf("%s reachability unknown: %s", v.Family, v.Reason)
-		case v.Upstream == "unknown":
+		case v.Upstream == reach.UnknownMapped:
 			return fmt.Sprintf("behind a second NAT and it is unknown whether the box in front forwards the ports: %s", v.Advice)
 		}
 	}
 	for _, h := range s.DDNS {
 		switch {
+		case h.Disabled != "":
+			return fmt.Sprintf("DNS of %s is disabled: %s", h.Hostname, h.Disabled)
 		case h.Held:
 			return fmt.Sprintf("DNS updates of %s are held: %s", h.Hostname, h.Reason)
 		case h.LastError != "":

@@ -139,10 +139,11 @@ function renderDDNS(s) {
   fill(document.querySelector("#ddns tbody"), hosts.map((h) => {
     const tr = el("tr");
     let next = el("span", "muted", "on the next change");
-    if (h.held) next = tag("held", "red");
+    if (h.disabled) next = tag("disabled", "red");
+    else if (h.held) next = tag("held", "red");
     else if (h.withheld) next = tag("withheld", "amber");
     else if (h.next_retry) next = el("span", "", "retry " + ago(h.next_retry));
-    const why = h.held ? h.reason : h.withheld || (h.next_retry ? h.reason || h.last_error : "");
+    const why = h.disabled ? h.disabled : h.held ? h.reason : h.withheld || (h.next_retry ? h.reason || h.last_error : "");
     const hist = el("ol", "history");
     for (const m of (h.history || []).slice().reverse().slice(0, 5)) {
       const li = el("li");
