@@ -8,7 +8,6 @@ import (
 
 	"sigs.k8s.io/knftables"
 
-	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -69,12 +68,7 @@ func TestSetIPv6Netlink(t *testing.T) {
 	ctx := context.Background()
 	want := renumbered(t)
 	var dials int
-	err := netns.Do(ns, func() error {
-		b, err := New()
-		if err != nil {
-			return err
-		}
-		defer b.Close()
+	err := withBackend(ns, func(b *Backend) error {
 		if err := b.Apply(ctx, dualPlan(t)); err != nil {
 			return err
 		}
@@ -96,12 +90,7 @@ func TestSetIPv6Netlink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = netns.Do(ns2, func() error {
-		b, err := New()
-		if err != nil {
-			return err
-		}
-		defer b.Close()
+	err = withBackend(ns2, func(b *Backend) error {
 		return b.Apply(ctx, want)
 	})
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
-	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 )
 
@@ -40,12 +39,7 @@ func TestFastPathReusesItsSockets(t *testing.T) {
 	ctx := context.Background()
 	var last netip.Addr
 	var dials int
-	err := netns.Do(ns, func() error {
-		b, err := New()
-		if err != nil {
-			return err
-		}
-		defer b.Close()
+	err := withBackend(ns, func(b *Backend) error {
 		if err := b.Apply(ctx, camerasPlan(t)); err != nil {
 			return err
 		}
@@ -77,12 +71,7 @@ func TestFastPathRefusesForeignOrMissingTable(t *testing.T) {
 	ctx := context.Background()
 	addrs := []netip.Addr{netip.MustParseAddr("203.0.113.9")}
 	var missing, foreign error
-	err := netns.Do(ns, func() error {
-		b, err := New()
-		if err != nil {
-			return err
-		}
-		defer b.Close()
+	err := withBackend(ns, func(b *Backend) error {
 		missing = b.SetWANAddrs(ctx, addrs)
 		// An error, not t.Fatalf: this runs on netns.Do's goroutine, and a Fatalf there would leave Do waiting.
 		if out, err := exec.Command("nft", "add table ip "+Table+"; add set ip "+Table+" "+setWAN+" { type ipv4_addr; }").CombinedOutput(); err != nil {
@@ -109,12 +98,8 @@ func TestFastPathRefusesForeignOrMissingTable(t *testing.T) {
 func TestCountersWithoutTable(t *testing.T) {
 	ns := testNS(t)
 	var got map[string]backend.Counter
-	err := netns.Do(ns, func() error {
-		b, err := New()
-		if err != nil {
-			return err
-		}
-		defer b.Close()
+	err := withBackend(ns, func(b *Backend) error {
+		var err error
 		got, err = b.Counters(context.Background(), camerasPlan(t))
 		return err
 	})

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -116,4 +117,16 @@ func TestLineDiff(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("changed = %q, want %q", got, want)
 	}
+}
+
+// withBackend runs fn with a real backend inside network namespace ns, and closes the backend after.
+func withBackend(ns string, fn func(b *Backend) error) error {
+	return netns.Do(ns, func() error {
+		b, err := New()
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		return fn(b)
+	})
 }

@@ -9,7 +9,6 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
-	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -66,12 +65,7 @@ func TestInlineElementsInKernel(t *testing.T) {
 	}
 	// The old path: the same transaction with its element commands, run by nft directly.
 	old := testNS(t)
-	if err := netns.Do(old, func() error {
-		b, err := New()
-		if err != nil {
-			return err
-		}
-		defer b.Close()
+	if err := withBackend(old, func(b *Backend) error {
 		k := b.k.(*netKernel)
 		if _, _, err := b.preloadPrefixSets(ctx, d, false, nil); err != nil {
 			return err
@@ -86,12 +80,7 @@ func TestInlineElementsInKernel(t *testing.T) {
 	ns := testNS(t)
 	apply := func(d *plan.Desired) {
 		t.Helper()
-		if err := netns.Do(ns, func() error {
-			b, err := New()
-			if err != nil {
-				return err
-			}
-			defer b.Close()
+		if err := withBackend(ns, func(b *Backend) error {
 			return b.Apply(ctx, d)
 		}); err != nil {
 			t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/hairpin-nat/hairpin/internal/doctor"
-	"github.com/hairpin-nat/hairpin/internal/netns"
 )
 
 // TestOwnTableRepaired, against the kernel: a foreign base chain inside ip hairpin (a DNAT of port 2223 to the
@@ -20,12 +19,7 @@ func TestOwnTableRepaired(t *testing.T) {
 	d := camerasPlan(t)
 	run := func(what string, f func(b *Backend) error) {
 		t.Helper()
-		if err := netns.Do(ns, func() error {
-			b, err := New()
-			if err != nil {
-				return err
-			}
-			defer b.Close()
+		if err := withBackend(ns, func(b *Backend) error {
 			return f(b)
 		}); err != nil {
 			t.Fatalf("%s: %v", what, err)
