@@ -44,6 +44,8 @@ type Backend struct {
 	ipv6 bool
 	// cloudWarned: the warning that IP Cloud is off behind a private WAN address was logged and still holds.
 	cloudWarned bool
+	// members is /interface/list/member as this Apply read it (nil: not read yet).
+	members []Entry
 	mu          sync.Mutex
 }
 
@@ -158,6 +160,7 @@ func (b *Backend) Requests() (reads, writes int64) { return b.c.reads.Load(), b.
 func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.members = nil
 	nat, err := b.readTable(ctx, pathNAT, url.Values{".proplist": {natProps}})
 	if err != nil {
 		return err
@@ -269,18 +272,21 @@ func (b *Backend) apply6(ctx context.Context, d *plan.Desired) error {
 }
 
 // withLists makes items that match the WAN or LAN interface by name match the default configuration's
-// interface list (WAN, LAN) instead when the interface is an enabled member of it: one read, only when some
-// item matches an interface.
+// interface list (WAN, LAN) instead when the interface is an enabled member of it: one read per Apply, only
+// when some item matches an interface.
 func (b *Backend) withLists(ctx context.Context, items []item) ([]item, error) {
 	if !hasInInterface(items) {
 		return items, nil
 	}
-	members, err := b.c.do(ctx, http.MethodGet, pathListMember, url.Values{".proplist": {"list,interface,disabled"}}, nil)
-	if err != nil {
-		return nil, err
+	if b.members == nil {
+		members, err := b.c.do(ctx, http.MethodGet, pathListMember, url.Values{".proplist": {"list,interface,disabled"}}, nil)
+		if err != nil {
+			return nil, err
+		}
+		b.members = append(make([]Entry, 0, len(members)), members...)
 	}
 	lists := map[string]string{}
-	for _, m := range members {
+	for _, m := range b.members {
 		if m["disabled"] == "true" {
 			continue
 		}

@@ -225,6 +225,15 @@ func testIPv6DefaultConfigFilter(t *testing.T) {
 		f.r.Add(rostest.Filter6, e)
 	}
 	f.apply(f.desired())
+	reads := 0
+	for _, r := range f.r.Requests() {
+		if strings.HasPrefix(r, "GET "+rostest.ListMember) {
+			reads++
+		}
+	}
+	if reads != 1 {
+		t.Errorf("the apply read the interface lists %d times, want once", reads)
+	}
 	var order []string
 	for _, e := range f.r.Items(rostest.Filter6) {
 		order = append(order, e["comment"])
