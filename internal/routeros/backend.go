@@ -46,7 +46,7 @@ type Backend struct {
 	cloudWarned bool
 	// members is /interface/list/member as this Apply read it (nil: not read yet).
 	members []Entry
-	mu          sync.Mutex
+	mu      sync.Mutex
 }
 
 var _ backend.Backend = (*Backend)(nil)
