@@ -33,6 +33,8 @@ test: deps lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench: deps build
+	./scripts/bench-size.sh
+	@echo
 	./scripts/bench.sh
 	@echo
 	@echo "Daemon: reaction time to WAN address changes (100 changes; 60 with and without 64 status clients; 60 with and without 5 notify targets, one hanging, beside the status page's size) and to IPv6 LAN prefix changes (100 changes), idle memory and CPU with 100 forwards"

@@ -7,9 +7,7 @@ cd "$(dirname "$0")/.."
 
 NFPM_VERSION=v2.48.0
 ARCHS=(${DIST_ARCHS:-amd64 arm64 armv7 armv6 mips mipsle riscv64})
-# The router build: no lab (the demo needs a development machine), no symbols, no inlining (-l: 10% smaller
-# on every architecture; the daemon spends its time waiting, the kernel carries the packets).
-GOFLAGS_DIST=(-trimpath -tags nolab -gcflags=all=-l)
+. scripts/goenv.sh
 
 commit=$(git rev-parse --short=12 HEAD)
 if tag=$(git describe --tags --exact-match 2>/dev/null); then
@@ -67,16 +65,6 @@ fi
 date=$(date -u -R -d "@$SOURCE_DATE_EPOCH")
 printf 'hairpin (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- hairpin maintainers <hairpin-nat@users.noreply.github.com>  %s\n' \
   "$version" "$commit" "$date" | gzip -n -9 >"$build/docs/changelog.gz"
-
-# goenv ARCH: the Go target of one of ARCHS.
-goenv() {
-  case $1 in
-  armv7) echo "GOARCH=arm GOARM=7" ;;
-  armv6) echo "GOARCH=arm GOARM=6" ;;
-  mips | mipsle) echo "GOARCH=$1 GOMIPS=softfloat" ;;
-  *) echo "GOARCH=$1" ;;
-  esac
-}
 
 for arch in "${ARCHS[@]}"; do
   bin=$build/$arch/hairpin
