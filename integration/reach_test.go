@@ -130,12 +130,12 @@ func TestCGNATWithholdsDNS(t *testing.T) {
 }
 
 // TestLabDemoISP runs `hairpin lab --isp upnp` and `--isp cgnat` end to end: the UPnP box maps every forward
-// (all 15 checks pass, all 4 fail from the internet before), the CGN leaves the DNS record unpublished and the
+// (4 forwards, all 15 checks pass; all 4 checks fail from the internet before), the CGN leaves the DNS record unpublished and the
 // internet unanswered. Nothing of the lab is left behind.
 func TestLabDemoISP(t *testing.T) {
 	needRoot(t)
 	for isp, want := range map[string][]string{
-		lab.ISPUPnP:  {"all 15 forwards work from the internet, the LAN and the router", "without them all 4 fail", "double-nat (mapped)", "reachable"},
+		lab.ISPUPnP:  {"all 4 forwards (15 checks) work from the internet, the LAN and the router", "without them all 4 forwards (4 checks) from the internet fail", "double-nat (mapped)", "reachable"},
 		lab.ISPCGNAT: {"reachability (ipv4): cgnat", "WITHHELD", "has no A record for home.example.net", "ask the ISP for a public IPv4 address"},
 	} {
 		t.Run(isp, func(t *testing.T) {

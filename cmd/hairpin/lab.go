@@ -39,7 +39,7 @@ router. Then it turns hairpin's masquerade off to show the classic failure from 
 		},
 	}
 	cmd.Flags().BoolVar(&ipv6, "ipv6", false, "give the lab IPv6 too (a delegated and a ULA prefix) and prove every bookmark over IPv6, then change the prefix and prove them again")
-	cmd.Flags().BoolVar(&keep, "keep", false, "leave the lab running for exploring with `ip netns exec`")
+	cmd.Flags().BoolVar(&keep, "keep", false, "leave the lab running, for exploring with ip netns exec")
 	cmd.Flags().BoolVar(&doubleNAT, "double-nat", false, "put an ISP box in front of the router (double NAT) and run the daemon, which learns the public address")
 	cmd.Flags().StringVar(&isp, "isp", "", "the network in front of the router: upnp (an ISP box with miniupnpd; hairpin maps the ports on it), cgnat (carrier-grade NAT) or ds-lite (an AFTR over an IPv6 tunnel); each runs the daemon with a probe server on the internet")
 	cmd.PersistentFlags().StringVar(&prefix, "prefix", "hairpin-lab", "namespace name prefix")

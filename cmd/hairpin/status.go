@@ -26,14 +26,14 @@ Without a daemon it shows what the kernel holds now (after a one-shot hairpin ap
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, cfgErr := config.Load(path)
-			if cfgErr != nil && !errors.Is(cfgErr, os.ErrNotExist) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the config is broken; asking the daemon at the default address:\n%v\n", cfgErr)
-			}
 			if addr == "" {
 				addr = config.DefaultStatusSocket
 				if cfgErr == nil {
 					addr = cfg.Daemon.Status
 				}
+			}
+			if cfgErr != nil && !errors.Is(cfgErr, os.ErrNotExist) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the config is broken (the daemon keeps running the last good one); asking the daemon at %s:\n%v\n", addr, cfgErr)
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()

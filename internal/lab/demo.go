@@ -48,6 +48,20 @@ type Check struct {
 	WantServer string
 }
 
+// Counted says how many forwards a list of checks covers and how many checks it holds ("4 forwards (15
+// checks)"): one forward is checked from several places and over each protocol, so the two differ.
+func Counted(cs []Check) string {
+	forwards := map[string]bool{}
+	for _, c := range cs {
+		forwards[c.Forward] = true
+	}
+	f := "forwards"
+	if len(forwards) == 1 {
+		f = "forward"
+	}
+	return fmt.Sprintf("%d %s (%d checks)", len(forwards), f, len(cs))
+}
+
 // Pass reports whether the right server answered and saw the expected caller.
 func (c Check) Pass() bool {
 	return c.Answer.OK() && c.Answer.Server == c.WantServer && c.Answer.Caller == c.Want

@@ -80,7 +80,7 @@ func (t *Topology) demoProve(ctx context.Context, out io.Writer, cfgPath string)
 		return failed, err
 	}
 	if failed == 0 {
-		fmt.Fprintf(out, "\nAll %d forwards work from LAN, WAN and router; without hairpin's masquerade all %d fail from the LAN.\n", len(checks), len(neg))
+		fmt.Fprintf(out, "\nAll %s work from LAN, WAN and router; without hairpin's masquerade all %s from the LAN fail.\n", Counted(checks), Counted(neg))
 	}
 	return failed, nil
 }
@@ -216,7 +216,7 @@ func (t *Topology) demoDoubleNAT(ctx context.Context, out io.Writer, dir string)
 		return failed, errors.New("the restarted daemon did not learn the public address again")
 	}
 	if failed == 0 {
-		fmt.Fprintf(out, "\nBehind double NAT all %d forwards work from LAN, WAN and router; without it all %d fail from the LAN.\n", len(checks), len(neg))
+		fmt.Fprintf(out, "\nBehind double NAT all %s work from LAN, WAN and router; without it all %s from the LAN fail.\n", Counted(checks), Counted(neg))
 	}
 	return failed, nil
 }

@@ -183,7 +183,7 @@ func (t *Topology) demoUPnP(ctx context.Context, out io.Writer, dir string) (int
 	PrintChecks(out, checks, false)
 	failed += Failures(checks)
 	if failed == 0 {
-		fmt.Fprintf(out, "\nThrough the box's own port mappings all %d forwards work from the internet, the LAN and the router;\nwithout them all %d fail from the internet.\n", len(checks), len(neg))
+		fmt.Fprintf(out, "\nThrough the box's own port mappings all %s work from the internet, the LAN and the router;\nwithout them all %s from the internet fail.\n", Counted(checks), Counted(neg))
 	}
 	return failed, nil
 }

@@ -32,6 +32,10 @@ func Secrets(cfg *config.Config) (errs, warns config.Errors) {
 	}
 	warner := func(line int, key string) *slog.Logger {
 		return slog.New(&collector{add: func(msg string) {
+			// Only what the secret readers warn about: the rest (plain http, ...) the config's own checks say.
+			if !strings.Contains(msg, "readable by") {
+				return
+			}
 			warns = append(warns, config.Issue{File: cfg.File, Line: max(line, 1), Col: 1, Key: key, Problem: msg,
 				Hint: "chmod 600 the file: only root (or hairpin's user) should read it"})
 		}})
