@@ -163,7 +163,9 @@ func TestQuickStart(t *testing.T) {
 			if err := poll.Until(context.Background(), 20*time.Second, func() bool { _, ok := rec.first(topo.PublicAddr.String()); return ok }); err != nil {
 				t.Fatalf("the dyndns2 update never arrived; daemon log:\n%s", d.log.String())
 			}
-			d.waitStatus(t, "the DNS answer", func(s *daemon.Status) bool { return strings.Contains(fmt.Sprint(s.DDNS), "good "+topo.PublicAddr.String()) })
+			d.waitStatus(t, "the DNS answer", func(s *daemon.Status) bool {
+				return strings.Contains(fmt.Sprint(s.DDNS), "good "+topo.PublicAddr.String())
+			})
 			out, code := run("status", "-c", cfg)
 			for _, want := range []string{"public address: 203.0.113.10 (from the WAN interface)", "rules: installed, forwarding on 203.0.113.10",
 				"driveway-cam", "home.example.net", "good 203.0.113.10", "dynamic DNS: home.example.net now points at 203.0.113.10"} {
