@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
@@ -16,6 +17,8 @@ import (
 	gnft "github.com/google/nftables"
 	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/quantile"
 )
 
 // The stages of one WAN change, in order. Each is a time on the wall clock of this machine, which the daemon
@@ -88,23 +91,23 @@ func BenchmarkReactionTime(b *testing.B) {
 	}
 	b.StopTimer()
 	e2e := stageDurations(runs, stAck, stConnected)
-	b.ReportMetric(quantile(e2e, 0.5), "p50-ms")
-	b.ReportMetric(quantile(e2e, 0.9), "p90-ms")
-	b.ReportMetric(quantile(e2e, 0.99), "p99-ms")
-	b.ReportMetric(quantile(e2e, 1), "max-ms")
+	b.ReportMetric(quantileMS(e2e, 0.5), "p50-ms")
+	b.ReportMetric(quantileMS(e2e, 0.9), "p90-ms")
+	b.ReportMetric(quantileMS(e2e, 0.99), "p99-ms")
+	b.ReportMetric(quantileMS(e2e, 1), "max-ms")
 	var t strings.Builder
 	fmt.Fprintf(&t, "reaction time over %d WAN address changes (ms):\n", changes)
 	fmt.Fprintf(&t, "  %-52s %7s %7s %7s %7s\n", "stage", "p50", "p90", "p99", "max")
 	row := func(a, b int) {
 		d := stageDurations(runs, a, b)
-		fmt.Fprintf(&t, "  %-52s %7.2f %7.2f %7.2f %7.2f\n", stageNames[a]+" -> "+stageNames[b], quantile(d, 0.5), quantile(d, 0.9), quantile(d, 0.99), quantile(d, 1))
+		fmt.Fprintf(&t, "  %-52s %7.2f %7.2f %7.2f %7.2f\n", stageNames[a]+" -> "+stageNames[b], quantileMS(d, 0.5), quantileMS(d, 0.9), quantileMS(d, 0.99), quantileMS(d, 1))
 	}
 	for s := stAck + 1; s <= stConnected; s++ {
 		row(s-1, s)
 	}
 	// The kernel's own notification, read from outside the daemon, checks the daemon's account of the batch.
 	row(stSent, stCommitted)
-	fmt.Fprintf(&t, "  %-52s %7.2f %7.2f %7.2f %7.2f", "end to end: "+stageNames[stAck]+" -> "+stageNames[stConnected], quantile(e2e, 0.5), quantile(e2e, 0.9), quantile(e2e, 0.99), quantile(e2e, 1))
+	fmt.Fprintf(&t, "  %-52s %7.2f %7.2f %7.2f %7.2f", "end to end: "+stageNames[stAck]+" -> "+stageNames[stConnected], quantileMS(e2e, 0.5), quantileMS(e2e, 0.9), quantileMS(e2e, 0.99), quantileMS(e2e, 1))
 	b.Log(t.String())
 }
 
@@ -120,12 +123,12 @@ func stageDurations(runs [][nStages]time.Time, a, b int) []time.Duration {
 	return out
 }
 
-// quantile of sorted durations, in milliseconds (nearest rank); NaN when there are none.
-func quantile(sorted []time.Duration, q float64) float64 {
-	if len(sorted) == 0 {
-		return float64(0) / float64(len(sorted)) // NaN
+// quantileMS is the q-quantile of durations in milliseconds (nearest rank); NaN when there are none.
+func quantileMS(d []time.Duration, q float64) float64 {
+	if len(d) == 0 {
+		return math.NaN()
 	}
-	return float64(sorted[int(q*float64(len(sorted)-1)+0.5)].Microseconds()) / 1000
+	return float64(quantile.Of(d, q).Microseconds()) / 1000
 }
 
 // daemonLog reads the daemon's JSON debug log incrementally and keeps the timing lines.

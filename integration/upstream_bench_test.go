@@ -14,6 +14,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/lab"
 	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 	"github.com/hairpin-nat/hairpin/internal/poll"
+	"github.com/hairpin-nat/hairpin/internal/quantile"
 )
 
 // benchBin is the hairpin binary without the race detector (shared with benchLab).
@@ -145,7 +146,7 @@ func benchUpstream(b *testing.B, mode string) {
 	if renewals > 0 {
 		perRenewal = float64(requests) / float64(renewals)
 	}
-	med := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	med := func(d []time.Duration) time.Duration { return quantile.Of(d, 0.5) }
 	mr, mm, mg := med(rules), med(mapped), med(green)
 	ports := len(s1.Upstream.Mappings)
 	b.ReportMetric(float64(mr.Microseconds())/1000, "rules-ms")

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/poll"
+	"github.com/hairpin-nat/hairpin/internal/quantile"
 )
 
 // TestRFC2136AgainstBIND: the record follows the address, checked by querying BIND; 20 changes measure the
@@ -45,7 +45,7 @@ func TestRFC2136AgainstBIND(t *testing.T) {
 		lat = append(lat, time.Since(start))
 	}
 	t.Logf("SetAddress -> record served by BIND, over %d changes: p50 %v, p90 %v, max %v",
-		len(lat), percentile(lat, 0.5), percentile(lat, 0.9), percentile(lat, 1))
+		len(lat), quantile.Of(lat, 0.5), quantile.Of(lat, 0.9), quantile.Of(lat, 1))
 	// BIND may serve the record before the engine has read its reply.
 	poll.Wait(t, "success recorded", func() bool { return e.Status()[0].LastAddress == "203.0.113.39" })
 	st := e.Status()[0]
@@ -106,10 +106,4 @@ func TestRFC2136Refusals(t *testing.T) {
 			ddnstest.AssertNoSecret(t, lb, e, b.secret, wrongSecret)
 		})
 	}
-}
-
-func percentile(d []time.Duration, p float64) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[int(float64(len(s)-1)*p)]
 }
