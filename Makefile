@@ -32,6 +32,12 @@ lint:
 test: deps lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
+# unit runs what needs neither root nor the lab: every package but integration, with the tests that need root
+# skipped (HAIRPIN_UNIT, see internal/netns/netnstest) even when run as root. No deps, no race detector: the
+# quick check before a commit; make test is what CI runs.
+unit:
+	HAIRPIN_UNIT=1 $(GO) test -count=1 $$($(GO) list ./... | grep -v '/integration$$')
+
 bench: deps build
 	./scripts/bench-size.sh
 	@echo
