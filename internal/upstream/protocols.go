@@ -15,6 +15,11 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/upstream/upnp"
 )
 
+// staleDeleter is a protocol that can delete, from the new WAN address, a mapping made for the old one.
+type staleDeleter interface {
+	deleteStale(ctx context.Context, w Want, old netip.Addr) error
+}
+
 // proto is one mapping protocol spoken with the gateway.
 type proto interface {
 	name() string
@@ -195,6 +200,16 @@ func (p *upnpProto) unmapOne(ctx context.Context, w Want) error {
 }
 
 func (p *upnpProto) external(ctx context.Context) (netip.Addr, error) { return p.c.External(ctx) }
+
+// deleteStale deletes hairpin's mapping of w that points at old, the WAN address before a change; UPnP deletes
+// by port, so the new address can (a box in secure mode refuses).
+func (p *upnpProto) deleteStale(ctx context.Context, w Want, old netip.Addr) error {
+	has, err := p.c.Has(ctx, strings.ToUpper(w.Protocol), w.Port, old, descPrefix)
+	if err != nil || !has {
+		return err
+	}
+	return p.c.Delete(ctx, strings.ToUpper(w.Protocol), w.Port)
+}
 
 func (p *upnpProto) restarted(ctx context.Context, held []Want) (bool, error) {
 	if len(held) == 0 {

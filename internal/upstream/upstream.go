@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -159,6 +158,8 @@ type Manager struct {
 	stale      []Want
 	staleLocal netip.Addr
 	staleUntil time.Time
+	// protos builds the protocols to try with the gateway; tests give fakes.
+	protos func(local, gateway netip.Addr) map[config.UpstreamMode]proto
 }
 
 // New builds a manager; Run starts it.
@@ -184,8 +185,20 @@ func New(cfg config.Upstream, opt Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, opt: opt, log: opt.Logger, key: key, wake: make(chan struct{}, 1), chg: make(chan struct{}, 1),
-		held: map[Want]*entry{}}, nil
+	m := &Manager{cfg: cfg, opt: opt, log: opt.Logger, key: key, wake: make(chan struct{}, 1), chg: make(chan struct{}, 1),
+		held: map[Want]*entry{}}
+	m.protos = m.realProtos
+	return m, nil
+}
+
+// realProtos are the protocols spoken on the wire.
+func (m *Manager) realProtos(local, gateway netip.Addr) map[config.UpstreamMode]proto {
+	clock := time.Now
+	return map[config.UpstreamMode]proto{
+		config.UpstreamPCP:    &pcpProto{c: &pcp.Client{Gateway: gateway, Local: local}, key: m.key, clock: clock},
+		config.UpstreamNATPMP: &natpmpProto{c: &natpmp.Client{Gateway: gateway, Local: local}, clock: clock},
+		config.UpstreamUPnP:   &upnpProto{c: &upnp.Client{Gateway: gateway, Local: local}},
+	}
 }
 
 // loadKey reads (or makes) the per-router secret PCP nonces derive from: predictable nonces would let anyone
@@ -374,12 +387,7 @@ func (m *Manager) connect(ctx context.Context, local, gateway netip.Addr) proto 
 		return nil
 	}
 	m.mu.Unlock()
-	clock := time.Now
-	all := map[config.UpstreamMode]proto{
-		config.UpstreamPCP:    &pcpProto{c: &pcp.Client{Gateway: gateway, Local: local}, key: m.key, clock: clock},
-		config.UpstreamNATPMP: &natpmpProto{c: &natpmp.Client{Gateway: gateway, Local: local}, clock: clock},
-		config.UpstreamUPnP:   &upnpProto{c: &upnp.Client{Gateway: gateway, Local: local}},
-	}
+	all := m.protos(local, gateway)
 	order := []config.UpstreamMode{m.cfg.Mode}
 	timeout := m.opt.Timeout
 	if m.cfg.Mode == config.UpstreamAuto {
@@ -514,19 +522,13 @@ func (m *Manager) mapOne(ctx context.Context, p proto, e *entry) {
 // dropStale deletes the mappings made for the old WAN address where the protocol allows it from the new one:
 // UPnP deletes by port (a box in secure mode refuses; then they expire).
 func (m *Manager) dropStale(ctx context.Context, p proto) {
-	up, ok := p.(*upnpProto)
+	sd, ok := p.(staleDeleter)
 	if !ok || len(m.stale) == 0 {
 		return
 	}
 	deleted := 0
 	for _, w := range m.stale {
-		err := m.call(ctx, func(ctx context.Context) error {
-			has, err := up.c.Has(ctx, strings.ToUpper(w.Protocol), w.Port, m.staleLocal, descPrefix)
-			if err != nil || !has {
-				return err
-			}
-			return up.c.Delete(ctx, strings.ToUpper(w.Protocol), w.Port)
-		})
+		err := m.call(ctx, func(ctx context.Context) error { return sd.deleteStale(ctx, w, m.staleLocal) })
 		if err == nil {
 			deleted++
 		}
