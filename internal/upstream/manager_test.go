@@ -254,12 +254,7 @@ func TestManagerCheckRestart(t *testing.T) {
 func TestManagerWANChange(t *testing.T) {
 	t.Run("upnp deletes the stale mappings", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			g := newGateway()
-			m, _ := startManager(t, g, true)
-			m.Set(local1, gw, wants, 0)
-			synctest.Wait()
-			m.Set(local2, gw, wants, 0)
-			synctest.Wait()
+			g, m := movedWAN(t, true)
 			pointAt(t, g, wants, local2)
 			if st := m.Status(); g.staleDel != 3 || st.Remaps != 1 || st.Mapped() != 3 {
 				t.Errorf("%d stale deletes, status %+v", g.staleDel, st)
@@ -268,12 +263,7 @@ func TestManagerWANChange(t *testing.T) {
 	})
 	t.Run("pcp waits for the stale leases", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			g := newGateway()
-			m, _ := startManager(t, g, false)
-			m.Set(local1, gw, wants, 0)
-			synctest.Wait()
-			m.Set(local2, gw, wants, 0)
-			synctest.Wait()
+			g, m := movedWAN(t, false)
 			st := m.Status()
 			for _, ms := range st.Mappings {
 				if ms.State != StateConflict || ms.Renew.IsZero() {
@@ -298,6 +288,18 @@ func TestManagerWANChange(t *testing.T) {
 			}
 		})
 	})
+}
+
+// movedWAN maps wants to local1, then moves the WAN address to local2, in the bubble.
+func movedWAN(t *testing.T, upnp bool) (*fakeGateway, *Manager) {
+	t.Helper()
+	g := newGateway()
+	m, _ := startManager(t, g, upnp)
+	m.Set(local1, gw, wants, 0)
+	synctest.Wait()
+	m.Set(local2, gw, wants, 0)
+	synctest.Wait()
+	return g, m
 }
 
 // TestManagerGatewaySilent: a gateway that answers nothing is retried with a growing wait, and status says so.
