@@ -84,6 +84,7 @@ func (l *allowLab) config(t *testing.T, guarded bool) (string, string) {
 // the laptop (hairpin) and the router reach a restricted camera regardless; a hostname's address changes at
 // BIND and access follows within its TTL.
 func TestAllowlists(t *testing.T) {
+	t.Parallel()
 	needRoot(t)
 	l := newAllowLab(t, netip.MustParseAddr("198.51.100.66"))
 	topo := l.topo
@@ -153,6 +154,7 @@ func TestAllowlists(t *testing.T) {
 // TestConnectionLimit: the 11th new connection in an hour from one source is dropped and counted, another
 // source still connects, and an unlimited forward takes the same burst (the negative control).
 func TestConnectionLimit(t *testing.T) {
+	t.Parallel()
 	needRoot(t)
 	l := newAllowLab(t, netip.MustParseAddr("192.0.2.1"))
 	topo := l.topo
@@ -225,6 +227,7 @@ func fetchMetrics(t *testing.T, socket string) string {
 // the WAN with a LAN source" for the LAN. Controls: the same source address from the LAN itself reaches the
 // camera (so the camera's counter would see the spoof), and the guest's own address is dropped too.
 func TestAllowlistGuestInterface(t *testing.T) {
+	t.Parallel()
 	needRoot(t)
 	topo, _ := labWithCameras(t, lab.Options{})
 	ctx := context.Background()

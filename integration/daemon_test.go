@@ -126,6 +126,7 @@ func doesNotReach(t *testing.T, ns, target string) {
 // TestDaemonFollowsWANChange: the address moves within the subnet, then to a new subnet; the forwards follow
 // and the old address stops forwarding.
 func TestDaemonFollowsWANChange(t *testing.T) {
+	t.Parallel()
 	topo, _ := labWithCameras(t, lab.Options{})
 	cfg, sock := daemonConfig(t, topo, "")
 	d := startDaemon(t, topo, cfg, sock)
@@ -178,6 +179,7 @@ func mustIP(t *testing.T, topo *lab.Topology, ns string, cmds ...string) {
 // TestDaemonWANAppearsLater: the daemon starts while the WAN interface does not exist (PPPoE not up yet) and
 // fills in the forwards when it appears.
 func TestDaemonWANAppearsLater(t *testing.T) {
+	t.Parallel()
 	topo, _ := labWithCameras(t, lab.Options{NoWANAddr: true})
 	mustIP(t, topo, topo.Router, "link set wan0 down", "link set wan0 name ppp9")
 	cfg, sock := daemonConfig(t, topo, "")
@@ -195,6 +197,7 @@ func TestDaemonWANAppearsLater(t *testing.T) {
 
 // TestDaemonResyncRepairsTable: someone deletes hairpin's table; the periodic resync puts it back.
 func TestDaemonResyncRepairsTable(t *testing.T) {
+	t.Parallel()
 	topo, _ := labWithCameras(t, lab.Options{})
 	cfg, sock := daemonConfig(t, topo, "")
 	d := startDaemon(t, topo, cfg, sock)
@@ -212,6 +215,7 @@ func TestDaemonResyncRepairsTable(t *testing.T) {
 // TestDaemonSignals: SIGHUP with a broken config keeps the old forwards; SIGHUP with a good one applies it;
 // SIGTERM leaves the rules in place.
 func TestDaemonSignals(t *testing.T) {
+	t.Parallel()
 	topo, _ := labWithCameras(t, lab.Options{})
 	cfg, sock := daemonConfig(t, topo, "")
 	d := startDaemon(t, topo, cfg, sock)
@@ -251,6 +255,7 @@ func TestDaemonSignals(t *testing.T) {
 // internet reaches the camera through both NATs with its real address, and the laptop reaches it on the public
 // address, hairpinned by the router itself (the camera sees the router's LAN address).
 func TestDoubleNAT(t *testing.T) {
+	t.Parallel()
 	topo, _ := labWithCameras(t, lab.Options{DoubleNAT: true})
 	if _, _, err := topo.Start(topo.Internet, "lab", "serve", "--whoami", "8080"); err != nil {
 		t.Fatal(err)

@@ -24,51 +24,17 @@ import (
 )
 
 // startNamed runs a real BIND 9 primary for example.net on the lab's internet host (203.0.113.1:53), accepting
-// DNS UPDATE signed with a fresh TSIG key. It returns the key's secret.
+// DNS UPDATE signed with a fresh TSIG key (lab.StartDNSWithKey). It returns the key's secret.
 func startNamed(t *testing.T, topo *lab.Topology) string {
 	t.Helper()
-	named, err := exec.LookPath("named")
-	if err != nil {
+	if _, err := exec.LookPath("named"); err != nil {
 		t.Skip("BIND's named is not installed (apt-get install bind9)")
 	}
-	dir := t.TempDir()
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
 	secret := base64.StdEncoding.EncodeToString(raw)
-	conf := fmt.Sprintf(`key "hairpin-key" { algorithm hmac-sha256; secret "%s"; };
-options {
-	directory "%[2]s"; pid-file "%[2]s/named.pid"; session-keyfile "%[2]s/session.key";
-	managed-keys-directory "%[2]s";
-	listen-on port 53 { 203.0.113.1; }; listen-on-v6 { none; };
-	recursion no; dnssec-validation no; notify no;
-};
-controls { };
-zone "example.net" { type primary; file "%[2]s/example.net.zone"; allow-update { key "hairpin-key"; }; };
-`, secret, dir)
-	zone := "$TTL 60\n@ IN SOA ns.example.net. admin.example.net. 1 3600 600 86400 60\n@ IN NS ns.example.net.\nns IN A 203.0.113.1\n"
-	for name, data := range map[string]string{"named.conf": conf, "example.net.zone": zone} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	log := &lab.SafeBuffer{}
-	cmd := exec.Command("ip", "netns", "exec", topo.Internet, named, "-g", "-u", "root", "-c", filepath.Join(dir, "named.conf"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	if _, err := topo.StartDNSWithKey(context.Background(), t.TempDir(), time.Minute, nil, "hairpin-key", secret); err != nil {
 		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill() // named was started by this test; ended by its PID
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("named log:\n%s", log.String())
-		}
-	})
-	if err := poll.Until(context.Background(), 30*time.Second, func() bool { // generous: CI machines can be slow
-		_, err := lookupA(topo.Router, "ns.example.net")
-		return err == nil
-	}); err != nil {
-		t.Fatalf("named did not answer: %s", log.String())
 	}
 	return secret
 }
@@ -100,6 +66,7 @@ func lookupA(ns, name string) ([]string, error) {
 // the same address events that move the forwards; the time from the address change to BIND serving the new
 // record is logged.
 func TestDaemonUpdatesDNS(t *testing.T) {
+	t.Parallel()
 	topo := newLab(t, lab.Options{})
 	secret := startNamed(t, topo)
 	dir := t.TempDir()
@@ -204,6 +171,7 @@ func startDyndns(t *testing.T, topo *lab.Topology) *dyndnsRecorder {
 // although the server keeps the keep-alive connection made from the old address open. The negative control
 // shows such a connection stalls: a client that keeps it gets no answer within 2 s.
 func TestDaemonDyndns2AfterWANChange(t *testing.T) {
+	t.Parallel()
 	topo := newLab(t, lab.Options{})
 	rec := startDyndns(t, topo)
 	pw := filepath.Join(t.TempDir(), "dyn.pw")

@@ -18,6 +18,7 @@ import (
 // TestForwardsFromEverywhere: every camera over TCP (and the front camera over UDP) from the laptop, the
 // internet and the router, each camera seeing the expected caller; then the negative control.
 func TestForwardsFromEverywhere(t *testing.T) {
+	t.Parallel()
 	topo, cfg := labWithCameras(t, lab.Options{})
 	ctx := context.Background()
 
@@ -64,6 +65,7 @@ func TestForwardsFromEverywhere(t *testing.T) {
 // TestPortRange: a range maps 1:1, each port reaching its own server; the port after the range does not
 // forward.
 func TestPortRange(t *testing.T) {
+	t.Parallel()
 	topo := newLab(t, lab.Options{})
 	ctx := context.Background()
 	cam := topo.Cameras[0]
@@ -103,6 +105,7 @@ forwards:
 
 // TestApplyIsIdempotent: a second apply leaves the table byte for byte the same, counters included.
 func TestApplyIsIdempotent(t *testing.T) {
+	t.Parallel()
 	topo, cfg := labWithCameras(t, lab.Options{})
 	ctx := context.Background()
 	mustApply(t, topo, cfg)
@@ -140,6 +143,7 @@ table inet hairpin {
 
 // TestForeignTablesUntouched: apply and down change nothing outside hairpin's table, and down leaves no trace.
 func TestForeignTablesUntouched(t *testing.T) {
+	t.Parallel()
 	topo, cfg := labWithCameras(t, lab.Options{})
 	ctx := context.Background()
 	if err := lab.LoadNFT(ctx, topo.Router, foreignRules); err != nil {
@@ -164,6 +168,7 @@ func TestForeignTablesUntouched(t *testing.T) {
 
 // TestRefusesForeignTableNamedHairpin: a table ip hairpin that hairpin did not create is never changed.
 func TestRefusesForeignTableNamedHairpin(t *testing.T) {
+	t.Parallel()
 	topo := newLab(t, lab.Options{})
 	cfg := writeConfig(t, topo.Config())
 	if err := lab.LoadNFT(context.Background(), topo.Router, "table ip hairpin {\n set mine { type ipv4_addr; elements = { 192.0.2.1 }; }\n}\n"); err != nil {
@@ -184,6 +189,7 @@ func TestRefusesForeignTableNamedHairpin(t *testing.T) {
 // TestBadInputChangesNothing: a broken config (exit 2) and a missing interface (exit 1) leave the running
 // rules exactly as they were.
 func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
 	topo, cfg := labWithCameras(t, lab.Options{})
 	mustApply(t, topo, cfg)
 	before := tableText(t, topo)
@@ -214,6 +220,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 // TestCallerAddress pins the camera's view: the router's LAN address for hairpinned callers, the real address
 // from the internet. (Also covered in TestForwardsFromEverywhere; this one names the property.)
 func TestCallerAddress(t *testing.T) {
+	t.Parallel()
 	topo, cfg := labWithCameras(t, lab.Options{})
 	mustApply(t, topo, cfg)
 	ctx := context.Background()
@@ -240,6 +247,7 @@ func splitTables(ruleset string) []string {
 
 // TestDoctor: all green on a working router; with forwarding off it names the problem and the fix.
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	topo := newLab(t, lab.Options{})
 	cfg := writeConfig(t, topo.Config()+"daemon: {status: /nonexistent/hairpin.sock}\n")
 	mustApply(t, topo, cfg)
@@ -259,6 +267,7 @@ func TestDoctor(t *testing.T) {
 // TestLabDemo runs `hairpin lab --ipv6` as `make lab` does, so the README's demo command keeps working, over
 // IPv6 and across a prefix change too.
 func TestLabDemo(t *testing.T) {
+	t.Parallel()
 	needRoot(t)
 	prefix := lab.RandomPrefix()
 	t.Cleanup(func() { _ = exec.Command(bin, "lab", "down", "--prefix", prefix).Run() })
@@ -282,6 +291,7 @@ func TestLabDemo(t *testing.T) {
 // TestLabDemoDoubleNAT runs `hairpin lab --double-nat --keep`, checks the kept lab still forwards with its
 // daemon running, and that `hairpin lab down` removes it all.
 func TestLabDemoDoubleNAT(t *testing.T) {
+	t.Parallel()
 	needRoot(t)
 	prefix := lab.RandomPrefix()
 	t.Cleanup(func() { _ = exec.Command(bin, "lab", "down", "--prefix", prefix).Run() })

@@ -19,6 +19,7 @@ import (
 // SIGHUP froze its loop. Now the FIFO disables DDNS with a clear error while the rules are applied; a SIGHUP
 // with 2,000 forwards on one port is rejected with a short list and the running config stays; SIGTERM stops it.
 func TestDaemonWithHostileFiles(t *testing.T) {
+	t.Parallel()
 	topo, _ := labWithCameras(t, lab.Options{})
 	fifo := filepath.Join(t.TempDir(), "dyndns.secret")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {

@@ -65,6 +65,7 @@ func checkAll6(t *testing.T, topo *lab.Topology, what string) {
 // forwarded on IPv6; the negative controls: before the apply nothing answers, and without the masquerade
 // hairpin from the LAN fails while the internet still works.
 func TestIPv6Forwards(t *testing.T) {
+	t.Parallel()
 	topo, cfg := labWithCameras6(t)
 	ctx := context.Background()
 
@@ -129,6 +130,7 @@ func TestIPv6Forwards(t *testing.T) {
 // interface identifier to the new addresses and keeps the ULA one. The negative control: the rules of the
 // old prefix, left in place, no longer reach the renumbered cameras.
 func TestIPv6PrefixChange(t *testing.T) {
+	t.Parallel()
 	topo, cfg := labWithCameras6(t)
 	ctx := context.Background()
 	mustApply(t, topo, cfg)
@@ -153,6 +155,7 @@ func TestIPv6PrefixChange(t *testing.T) {
 
 // TestIPv6ConfigErrors: IPv6 mistakes are reported with their line, and nothing is applied.
 func TestIPv6ConfigErrors(t *testing.T) {
+	t.Parallel()
 	topo := newLab(t, lab.Options{IPv6: true})
 	cfg := writeConfig(t, fmt.Sprintf(`wan: {interface: %s}
 lan: {interface: %s}
@@ -184,6 +187,7 @@ forwards:
 // by itself, through the IPv6 fast path, with the router's old address deprecated rather than removed. (The
 // negative control, rules left on the old prefix failing, is TestIPv6PrefixChange's.)
 func TestIPv6DaemonFollowsPrefix(t *testing.T) {
+	t.Parallel()
 	topo, _ := labWithCameras6(t)
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -112,6 +112,7 @@ func chromiumIn(t *testing.T, ns string) context.Context {
 // the internet and the JSON target, refuses an action without the token, and says so when the daemon stops;
 // the target that filters for dns_failed hears nothing of it all.
 func TestStatusPageAndNotifyInNamespaces(t *testing.T) {
+	t.Parallel()
 	topo, _ := labWithCameras(t, lab.Options{})
 	ctx := chromiumIn(t, topo.Laptop)
 	plain := newNSReceiver(t, topo.Laptop, topo.LaptopAddr, false)

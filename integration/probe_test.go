@@ -35,6 +35,7 @@ func startProbeServer(t *testing.T, topo *lab.Topology) lab.ProbeServer {
 // dropping the ports the probe times out. `hairpin probe` prints the same table. A wrong secret is refused by
 // the server.
 func TestProbe(t *testing.T) {
+	t.Parallel()
 	topo := upnpLab(t)
 	ps := startProbeServer(t, topo)
 	url, secretFile := ps.URL, ps.SecretFile

@@ -25,6 +25,7 @@ func hasClass(class reach.Class, upstream reach.Upstream) func(*daemon.Status) b
 // TestReachabilityClasses: the daemon classifies each lab as the user would need to hear it. Every lab is the
 // control of the others: the same daemon and config, only the network in front differs.
 func TestReachabilityClasses(t *testing.T) {
+	t.Parallel()
 	t.Run("public", func(t *testing.T) {
 		topo, _ := labWithCameras(t, lab.Options{})
 		cfg, sock := daemonConfig(t, topo, "")
@@ -75,6 +76,7 @@ func TestReachabilityClasses(t *testing.T) {
 // send it to the real BIND server (status says why), the probe fails at the CGN, and doctor explains. The
 // negative control is the same daemon with publish: always, which updates the record.
 func TestCGNATWithholdsDNS(t *testing.T) {
+	t.Parallel()
 	topo, _ := labWithCameras(t, lab.Options{ISP: lab.ISPCGNAT})
 	secret := startNamed(t, topo)
 	if _, _, err := topo.Start(topo.Internet, "lab", "serve", "--whoami", "8080"); err != nil {
@@ -133,6 +135,7 @@ func TestCGNATWithholdsDNS(t *testing.T) {
 // (4 forwards, all 15 checks pass; all 4 checks fail from the internet before), the CGN leaves the DNS record unpublished and the
 // internet unanswered. Nothing of the lab is left behind.
 func TestLabDemoISP(t *testing.T) {
+	t.Parallel()
 	needRoot(t)
 	for isp, want := range map[string][]string{
 		lab.ISPUPnP:  {"all 4 forwards (15 checks) work from the internet, the LAN and the router", "without them all 4 forwards (4 checks) from the internet fail", "double-nat (mapped)", "reachable"},

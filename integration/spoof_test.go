@@ -19,6 +19,7 @@ import (
 // camera must see that source, not the router's LAN address: masquerading it made the camera take an
 // internet caller for a LAN one. The camera's own counters show who reached it.
 func TestSpoofedLANSourceNotMasqueraded(t *testing.T) {
+	t.Parallel()
 	topo, cfg := labWithCameras(t, lab.Options{})
 	ctx := context.Background()
 	mustApply(t, topo, cfg)

@@ -79,6 +79,7 @@ func boxLacks(t *testing.T, topo *lab.Topology, port string) {
 // address through both NATs, and the LAN still hairpins on the router. A daemon with upstream_on_stop: delete
 // removes its mappings when it stops.
 func TestUpstreamMapping(t *testing.T) {
+	t.Parallel()
 	topo := upnpLab(t)
 	public := topo.PublicAddr.String()
 	// Doctor asks the box what it offers (mapping nothing) and says what to set.
@@ -126,6 +127,7 @@ func TestUpstreamMapping(t *testing.T) {
 // control of the mapping test): nothing is mapped, the classification says double-nat (unknown) with advice, and
 // auto falls back to what is left.
 func TestUpstreamProtocolOff(t *testing.T) {
+	t.Parallel()
 	topo := upnpLab(t)
 	if err := topo.RebootISPBox(context.Background(), lab.MiniupnpdOptions{NoNATPMP: true}); err != nil {
 		t.Fatal(err)
@@ -167,6 +169,7 @@ func TestUpstreamProtocolOff(t *testing.T) {
 // every mapping) gets them again; a forward removed by reload loses its mapping; `hairpin down` deletes the rest.
 // Each step checks the box's own rules and the internet's view.
 func TestUpstreamLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"pcp", "upnp"} {
 		t.Run(mode, func(t *testing.T) {
 			topo := upnpLab(t)
@@ -232,6 +235,7 @@ func TestUpstreamLifecycle(t *testing.T) {
 // TestUpstreamExpiresWithoutRenewal is the negative control of renewal: a daemon killed without any cleanup
 // leaves its mappings to their 10 s lease, and the box drops them.
 func TestUpstreamExpiresWithoutRenewal(t *testing.T) {
+	t.Parallel()
 	topo := upnpLab(t)
 	d := upstreamDaemon(t, topo, "pcp", "")
 	d.waitStatus(t, "every port mapped", allMapped)
