@@ -13,6 +13,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dnsimple"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/gcloud"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/ovh"
@@ -36,6 +37,7 @@ func All() []provider.Def {
 		dnsimple.Def,
 		route53.Def,
 		ovh.Def,
+		gcloud.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }
