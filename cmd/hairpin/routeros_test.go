@@ -151,3 +151,29 @@ func hairpinOutput(args ...string) (int, string) {
 	code := run(context.Background(), "test", args, &out, &errOut)
 	return code, out.String() + errOut.String()
 }
+
+// TestRouterOSDocWalkConfig: the config docs/routeros.md starts its walk with is valid, and the setup it
+// leads to names the router's address in the certificate.
+func TestRouterOSDocWalkConfig(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "routeros.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "   ```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "   ```\n")
+	if !ok || !ok2 {
+		t.Fatal("docs/routeros.md has no indented yaml block")
+	}
+	var lines []string
+	for _, l := range strings.Split(block, "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "   "))
+	}
+	cfgFile := filepath.Join(t.TempDir(), "hairpin.yaml")
+	if err := os.WriteFile(cfgFile, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := hairpinOutput("routeros", "setup", "-c", cfgFile)
+	if code != 0 || !strings.Contains(out, `subject-alt-name="IP:192.168.88.1"`) || !strings.Contains(out, "/user add name=hairpin group=hairpin") {
+		t.Errorf("setup on the documented config: exit %d:\n%s", code, out)
+	}
+}
