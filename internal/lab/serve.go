@@ -33,6 +33,10 @@ func Serve(ctx context.Context, name string, tcpPorts, udpPorts []int) error {
 	}
 	for _, l := range listeners {
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == DownloadPath {
+				download(w)
+				return
+			}
 			fmt.Fprintf(w, "%s %s\n", name, r.RemoteAddr)
 		}), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- srv.Serve(l) }()

@@ -54,6 +54,8 @@ type Topology struct {
 	Bin string
 	// V6 is the IPv6 side; nil without Options.IPv6.
 	V6 *Lab6
+	// HA is the second router of an HA pair (ha.go); nil without Options.HA.
+	HA *HA
 
 	namespaces []string
 	procs      []*exec.Cmd
@@ -79,6 +81,8 @@ type Options struct {
 	Bin string
 	// IPv6 gives the internet, the router and the LAN IPv6 as well (ipv6.go); only without an ISP box.
 	IPv6 bool
+	// HA builds two routers sharing virtual addresses instead of one (ha.go); StartHA starts the pair.
+	HA bool
 }
 
 // Fixed addressing, from the documentation ranges and the article's LAN.
@@ -144,6 +148,13 @@ func Build(ctx context.Context, opt Options) (*Topology, error) {
 	default:
 		return nil, fmt.Errorf("unknown ISP kind %q (one of %v)", opt.ISP, ISPKinds)
 	}
+	if opt.HA {
+		if opt.ISP != "" || opt.DoubleNAT || opt.IPv6 || opt.NoWANAddr {
+			return nil, errors.New("the lab's HA pair has its own WAN: no ISP box, double NAT, IPv6 or missing WAN address")
+		}
+		t.Router = p + "-ra"
+		t.HA = &HA{RouterB: p + "-rb", WANSwitch: p + "-wsw", OwnWAN: haOwnWAN, OwnLAN: haOwnLAN, SyncIf: "sync0"}
+	}
 	for i, name := range CameraNames {
 		t.Cameras = append(t.Cameras, Camera{Name: name, NS: fmt.Sprintf("%s-cam%d", p, i),
 			Addr: netip.AddrFrom4([4]byte{192, 168, 88, byte(180 + i)}), Port: 8090 + i})
@@ -160,6 +171,9 @@ func (t *Topology) build(ctx context.Context, opt Options) error {
 	if t.ISPBox != "" {
 		hosts = append(hosts, t.ISPBox)
 	}
+	if t.HA != nil {
+		hosts = append(hosts, t.HA.RouterB, t.HA.WANSwitch)
+	}
 	for _, c := range t.Cameras {
 		hosts = append(hosts, c.NS)
 	}
@@ -171,6 +185,9 @@ func (t *Topology) build(ctx context.Context, opt Options) error {
 		if err := t.ip(ctx, ns, "link set lo up"); err != nil {
 			return err
 		}
+	}
+	if t.HA != nil {
+		return t.buildHA(ctx)
 	}
 	if err := t.buildWAN(ctx, opt); err != nil {
 		return err

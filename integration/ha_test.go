@@ -1,0 +1,201 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/lab"
+	"github.com/hairpin-nat/hairpin/internal/poll"
+)
+
+// haPair builds the lab's HA pair with the cameras, starts keepalived (and conntrackd when sync) and a hairpin
+// daemon with config extra on each router, and waits for router A to be the master.
+func haPair(t *testing.T, sync bool, extra string) (*lab.Topology, [2]*runningDaemon) {
+	t.Helper()
+	topo, _ := labWithCameras(t, lab.Options{HA: true})
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := topo.StartHA(ctx, dir, sync); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("keepalived and conntrackd:\n%s", topo.HALog())
+		}
+	})
+	var ds [2]*runningDaemon
+	for i, r := range topo.Routers() {
+		rd := filepath.Join(dir, fmt.Sprintf("hairpin-%d", i))
+		if err := os.MkdirAll(rd, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		c := topo.RouterConfig()
+		c.Status, c.StateDir, c.Resync, c.Extra = filepath.Join(rd, "hairpin.sock"), rd, time.Second, extra
+		path, err := c.Write(rd, "hairpin.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd, out, err := topo.Start(r, "run", "-c", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &runningDaemon{cmd: cmd, log: out, socket: c.Status, config: path}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("hairpin on %s:\n%s", r, out.String())
+			}
+		})
+		d.waitStatus(t, "rules installed", func(s *daemon.Status) bool { return s.Installed })
+		ds[i] = d
+	}
+	return topo, ds
+}
+
+// bookmarks tries every camera's bookmark (the WAN virtual address and its port) from the laptop, the
+// internet and the router holding the addresses; each must reach the right camera.
+func bookmarks(ctx context.Context, topo *lab.Topology, router string) []lab.Check {
+	var checks []lab.Check
+	for _, c := range topo.Cameras {
+		target := netip.AddrPortFrom(topo.PublicAddr, uint16(c.Port)).String()
+		for _, from := range [][2]string{{"laptop", topo.Laptop}, {"internet", topo.Internet}, {"router", router}} {
+			a := lab.HTTPGet(ctx, from[1], "http://"+target+"/", lab.ProbeTimeout)
+			checks = append(checks, lab.Check{Forward: c.Name, Target: target, Proto: "tcp", Port: c.Port, From: from[0], Answer: a, WantServer: c.Name})
+		}
+	}
+	return checks
+}
+
+func failedBookmarks(checks []lab.Check) []string {
+	var out []string
+	for _, c := range checks {
+		if !c.Answer.OK() || c.Answer.Server != c.WantServer {
+			out = append(out, fmt.Sprintf("%s from %s: %s", c.Target, c.From, c.Answer))
+		}
+	}
+	return out
+}
+
+// untilWorks measures, from start, how long until a fresh connection from ns to target reaches the camera.
+func untilWorks(ctx context.Context, ns, target, camera string, start time.Time, within time.Duration) (time.Duration, error) {
+	err := poll.Until(ctx, within, func() bool {
+		a := lab.HTTPGet(ctx, ns, "http://"+target+"/", 200*time.Millisecond)
+		return a.OK() && a.Server == camera
+	})
+	return time.Since(start), err
+}
+
+// TestHAFailover: two routers with keepalived and conntrackd, a shared WAN virtual address (the bookmark).
+// The master loses all its links mid-download: every bookmark works again through the backup within 3 s,
+// from the LAN and from the internet, and both downloads (hairpinned and from the internet) finish; the same
+// when the master comes back. The negative control runs without conntrackd: the hairpinned download breaks
+// with a reset, since the backup has no entry for it (nf_conntrack_tcp_loose=0: it does not guess one).
+func TestHAFailover(t *testing.T) {
+	const haConf = "ha:\n  lan_address: 192.168.88.1\n  wan_address: 203.0.113.10\n"
+	for _, tc := range []struct {
+		name string
+		sync bool
+	}{{"conntrackd", true}, {"without conntrackd", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			topo, _ := haPair(t, tc.sync, haConf)
+			ctx := context.Background()
+			a, b := topo.Routers()[0], topo.Routers()[1]
+			if bad := failedBookmarks(bookmarks(ctx, topo, a)); len(bad) > 0 {
+				t.Fatalf("before the failover:\n%s", strings.Join(bad, "\n"))
+			}
+			cam := topo.Cameras[0]
+			target := netip.AddrPortFrom(topo.PublicAddr, uint16(cam.Port)).String()
+			hair := lab.StartDownload(ctx, topo.Laptop, "http://"+target)
+			inet := lab.StartDownload(ctx, topo.Internet, "http://"+netip.AddrPortFrom(topo.PublicAddr, uint16(topo.Cameras[1].Port)).String())
+			if err := poll.Until(ctx, 5*time.Second, func() bool { return hair.Got() > 64<<10 && inet.Got() > 64<<10 }); err != nil {
+				t.Fatalf("the downloads did not start: %d and %d bytes", hair.Got(), inet.Got())
+			}
+
+			dead := time.Now()
+			if err := topo.Unplug(ctx, a, true); err != nil {
+				t.Fatal(err)
+			}
+			lanTook, err := untilWorks(ctx, topo.Laptop, target, cam.Name, dead, 5*time.Second)
+			if err != nil {
+				t.Fatalf("no bookmark through router B from the LAN within 5 s")
+			}
+			inetTook, err := untilWorks(ctx, topo.Internet, target, cam.Name, dead, 5*time.Second)
+			if err != nil {
+				t.Fatalf("no bookmark through router B from the internet within 5 s")
+			}
+			checks := bookmarks(ctx, topo, b)
+			all := time.Since(dead)
+			t.Logf("failover: first working connection through the new master %v after the master died (LAN), %v (internet); every bookmark by %v",
+				lanTook.Round(time.Millisecond), inetTook.Round(time.Millisecond), all.Round(time.Millisecond))
+			if bad := failedBookmarks(checks); len(bad) > 0 || all > 3*time.Second {
+				t.Errorf("after the failover (%v):\n%s", all, strings.Join(bad, "\n"))
+			}
+			if m, _ := topo.Master(ctx); m != b {
+				t.Errorf("master after the failover = %q, want %s", m, b)
+			}
+
+			herr, ierr := hair.Wait(), inet.Wait()
+			if !tc.sync {
+				// The negative control: a positive sign of refusal, not a stall.
+				if herr == nil {
+					t.Fatalf("the hairpinned download survived without conntrackd")
+				}
+				if !errorsIsReset(herr) {
+					t.Errorf("the hairpinned download failed without a reset: %v", herr)
+				}
+				t.Logf("without conntrackd: hairpinned download %v; internet download %v", herr, ierr)
+				return
+			}
+			if herr != nil || ierr != nil {
+				t.Fatalf("downloads across the failover: hairpinned %v, internet %v", herr, ierr)
+			}
+
+			// Failback: A comes back with the higher priority and takes over.
+			hair = lab.StartDownload(ctx, topo.Laptop, "http://"+target)
+			if err := poll.Until(ctx, 5*time.Second, func() bool { return hair.Got() > 64<<10 }); err != nil {
+				t.Fatal("the second download did not start")
+			}
+			if err := topo.Unplug(ctx, a, false); err != nil {
+				t.Fatal(err)
+			}
+			back := time.Now()
+			if err := poll.Until(ctx, 5*time.Second, func() bool { m, _ := topo.Master(ctx); return m == a }); err != nil {
+				t.Fatal("router A did not take over again")
+			}
+			checks = bookmarks(ctx, topo, a)
+			t.Logf("failback: router A master again and every bookmark checked %v after its links came back", time.Since(back).Round(time.Millisecond))
+			if bad := failedBookmarks(checks); len(bad) > 0 {
+				t.Errorf("after the failback:\n%s", strings.Join(bad, "\n"))
+			}
+			if err := hair.Wait(); err != nil {
+				t.Errorf("hairpinned download across the failback: %v", err)
+			}
+		})
+	}
+}
+
+func errorsIsReset(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "reset") || isErrno(err, syscall.ECONNRESET))
+}
+
+func isErrno(err error, e syscall.Errno) bool {
+	for err != nil {
+		if x, ok := err.(syscall.Errno); ok && x == e {
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
