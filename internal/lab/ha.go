@@ -33,7 +33,6 @@ type HA struct {
 	// SyncIf is the routers' link for conntrackd.
 	SyncIf string
 
-	dir   string
 	procs []*exec.Cmd
 	logs  []*SafeBuffer
 }
