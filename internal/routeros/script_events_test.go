@@ -138,3 +138,22 @@ func TestScriptConnCleanup(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCutHook: the scripts hairpin down reads come from the router (the user's own text around the hook).
+// Cutting never panics, only ever shortens, and cuts exactly the hook out of any text around it.
+func FuzzCutHook(f *testing.F) {
+	f.Add(":log info a\n", "")
+	f.Add("", ":log info b\n")
+	f.Add(hookBegin, hookEnd)
+	f.Fuzz(func(t *testing.T, before, after string) {
+		if got, ok := cutHook(before + after); ok && len(got) >= len(before+after) {
+			t.Fatalf("cutHook(%q) did not shorten it", before+after)
+		}
+		if strings.Contains(before, hookBegin) {
+			return
+		}
+		if got, ok := cutHook(before + hookText("ether1") + after); !ok || got != before+after {
+			t.Fatalf("cutHook around %q / %q = %q, %v", before, after, got, ok)
+		}
+	})
+}
