@@ -23,6 +23,11 @@ func doctorCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check this machine and the config for everything hairpin needs, and say how to fix what is missing",
+		Long: `doctor checks the config and every secret it names, this machine (forwarding, nftables, forward chains
+of other tables that would drop what hairpin forwards, the interfaces), hairpin's table, the network in front
+(public, double NAT, CGNAT, DS-Lite, what the box in front offers for port mapping) and the running daemon,
+and prints each finding as OK, WARN or FAIL with its fix. A repeated finding is one line naming the forwards
+it concerns. It changes nothing; it exits 1 when something FAILs.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var fs []doctor.Finding

@@ -61,6 +61,12 @@ func run(ctx context.Context, version string, args []string, stdout, stderr io.W
 	root := &cobra.Command{
 		Use:           "hairpin",
 		Short:         "Port forwarding with hairpin NAT that follows the WAN address",
+		Long: `hairpin makes port forwards with hairpin NAT (NAT loopback) work on a Linux router or a MikroTik, and keeps
+them right when the WAN address changes; it also keeps a hostname pointing at the router (dynamic DNS).
+
+The first time: hairpin init, edit /etc/hairpin/hairpin.yaml, hairpin check, systemctl enable --now hairpin,
+hairpin status. Every command that reads the config takes -c FILE (default /etc/hairpin/hairpin.yaml).
+Exit codes: 0 success, 2 a config or usage error (nothing was changed), 1 anything else.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

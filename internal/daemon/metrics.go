@@ -13,6 +13,7 @@ import (
 
 	vm "github.com/VictoriaMetrics/metrics"
 
+	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/probe"
 )
 
@@ -49,6 +50,7 @@ var (
 	famUpMappings    = family{"hairpin_upstream_mappings", "gauge", "Ports mapped on the box in front, by state."}
 	famUpRequests    = family{"hairpin_upstream_requests_total", "counter", "Requests sent to the box in front (mappings, renewals, checks)."}
 	famUpRenewals    = family{"hairpin_upstream_renewals_total", "counter", "Mapping renewals sent to the box in front."}
+	famDNS           = family{"hairpin_ddns_state", "gauge", "1 for the state of each dynamic DNS hostname and address family: ok, retry, held, withheld or disabled (cannot run: a secret it could not read)."}
 )
 
 // changeBuckets are the histogram's upper bounds: 1 ms doubling to about 8 s.
@@ -154,6 +156,14 @@ func (m *metrics) write(w io.Writer, st *Status) {
 		add(famUpRenewals, famUpRenewals.name, float64(up.Renewals))
 	}
 
+	for _, h := range st.DDNS {
+		fam := "ipv4"
+		if h.Family != "" {
+			fam = h.Family
+		}
+		add(famDNS, famDNS.name+labels("family", fam, "hostname", h.Hostname, "provider", h.Provider, "state", dnsState(h)), 1)
+	}
+
 	fams := make([]family, 0, len(out))
 	for f := range out {
 		fams = append(fams, f)
@@ -196,4 +206,19 @@ func boolFloat(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// dnsState is a hostname's state in one word, for the metric.
+func dnsState(h ddns.HostStatus) string {
+	switch {
+	case h.Disabled != "":
+		return "disabled"
+	case h.Withheld != "":
+		return "withheld"
+	case h.Held:
+		return "held"
+	case !h.NextRetry.IsZero():
+		return "retry"
+	}
+	return "ok"
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/reach"
 	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
@@ -27,12 +28,15 @@ func fullStatus() *Status {
 		Probe:        &ProbeStatus{Time: time.Unix(1700000000, 0), Results: []ForwardProbed{{Forward: "front-cam", Result: "open"}, {Forward: "nas", Result: "refused"}}},
 		Upstream: &upstream.Status{Protocol: "pcp", Requests: 7, Renewals: 3,
 			Mappings: []upstream.MappingStatus{{State: "mapped"}, {State: "mapped"}, {State: "failed"}}},
+		DDNS: []ddns.HostStatus{{Hostname: "home.example.net", Provider: "dyndns2"},
+			{Hostname: "cams.example.net", Provider: "duckdns", Family: "ipv6", Disabled: "token_file: no such file"}},
 	}
 }
 
 // wantFamilies is the contract of /metrics: every family's name and type, as Prometheus's own client served
 // them before the daemon moved to VictoriaMetrics/metrics. Dashboards and alerts depend on it.
 var wantFamilies = []string{
+	"hairpin_ddns_state gauge",
 	"hairpin_double_nat gauge",
 	"hairpin_forward_bytes_total counter",
 	"hairpin_forward_dropped_packets_total counter",
@@ -82,6 +86,8 @@ func TestMetricsExposition(t *testing.T) {
 		`hairpin_upstream_mappings{protocol="pcp",state="mapped"} 2`,
 		"hairpin_wan_address_changes_total 1",
 		"hairpin_public_address_changes_total 0",
+		`hairpin_ddns_state{family="ipv4",hostname="home.example.net",provider="dyndns2",state="ok"} 1`,
+		`hairpin_ddns_state{family="ipv6",hostname="cams.example.net",provider="duckdns",state="disabled"} 1`,
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("exposition lacks %s:\n%s", want, text)
@@ -103,7 +109,7 @@ func promtool(t *testing.T, text, wantErr string) {
 	t.Helper()
 	path, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool is missing (Debian package prometheus): run ./scripts/deps.sh")
+		t.Skip("promtool is missing (Debian package prometheus): run ./scripts/deps-test.sh")
 	}
 	cmd := exec.Command(path, "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
