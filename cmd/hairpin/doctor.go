@@ -28,7 +28,7 @@ of other tables that would drop what hairpin forwards, the interfaces), hairpin'
 (public, double NAT, CGNAT, DS-Lite, what the box in front offers for port mapping) and the running daemon,
 and prints each finding as OK, WARN or FAIL with its fix. A repeated finding is one line naming the forwards
 it concerns. It changes nothing; it exits 1 when something FAILs.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var fs []doctor.Finding
 			cfg, err := config.Load(path)

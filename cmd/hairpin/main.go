@@ -59,8 +59,8 @@ func main() {
 // run is main without the process: tests call it with their own arguments and buffers.
 func run(ctx context.Context, version string, args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
-		Use:           "hairpin",
-		Short:         "Port forwarding with hairpin NAT that follows the WAN address",
+		Use:   "hairpin",
+		Short: "Port forwarding with hairpin NAT that follows the WAN address",
 		Long: `hairpin makes port forwards with hairpin NAT (NAT loopback) work on a Linux router or a MikroTik, and keeps
 them right when the WAN address changes; it also keeps a hostname pointing at the router (dynamic DNS).
 
