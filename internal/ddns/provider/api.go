@@ -97,6 +97,9 @@ func (a *API) Judge(status int, header http.Header, body []byte) error {
 		return &Error{Kind: ErrHold, Answer: Clean(answer), Msg: a.Vendor + " has no such zone or record", Err: ErrNotFound}
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return AuthHold(answer, a.Vendor+" refused the credentials (or they lack the permission to edit this zone)")
+	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
+		// The record changed between our read and our write: read again, after the usual backoff.
+		return &Error{Kind: ErrTransient, Answer: Clean(answer), Msg: "the record changed meanwhile at " + a.Vendor}
 	case status == http.StatusTooManyRequests || status/100 == 5:
 		return RetryLater(answer, max(ServerTrouble, RateLimitWait(header, time.Now())), a.Vendor+" is rate limiting or in trouble")
 	default:

@@ -7,6 +7,7 @@ package providers
 import (
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/azure"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/custom"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/digitalocean"
@@ -38,6 +39,7 @@ func All() []provider.Def {
 		route53.Def,
 		ovh.Def,
 		gcloud.Def,
+		azure.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }

@@ -1,0 +1,260 @@
+// Package azure keeps the A or AAAA record of a hostname in an Azure DNS zone through the Resource Manager
+// API (api-version 2018-05-01), as Azure's Swagger specification (Azure/azure-rest-api-specs, a copy in
+// testdata) describes: the zone is the one of the resource group that GET .../dnsZones/{name} finds (or
+// zone:), the record set is read with GET .../dnsZones/{zone}/{A|AAAA}/{name} and written with PUT, guarded
+// by its etag (If-Match) or, for a new one, If-None-Match: *, so a change made meanwhile is never overwritten.
+//
+// A service principal authenticates with the client-credentials grant of Microsoft's identity platform
+// (POST https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token, scope
+// https://management.azure.com/.default), as Microsoft documents it; hand-written, no SDK.
+package azure
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+)
+
+// DefaultEndpoint is Azure Resource Manager; DefaultLogin Microsoft's identity platform.
+const (
+	DefaultEndpoint = "https://management.azure.com"
+	DefaultLogin    = "https://login.microsoftonline.com"
+	apiVersion      = "2018-05-01"
+)
+
+// Settings are an azure entry's keys.
+type Settings struct {
+	Endpoint       string `json:",omitempty"`
+	LoginEndpoint  string `json:",omitempty"`
+	TenantID       string
+	ClientID       string
+	PasswordFile   string `json:",omitempty"` // the client secret
+	PasswordEnv    string `json:",omitempty"`
+	SubscriptionID string
+	ResourceGroup  string
+	Zone           string `json:",omitempty"`
+	TTL            int
+}
+
+// Def is the azure provider.
+var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
+	Doc: "https://learn.microsoft.com/en-us/rest/api/dns/record-sets/create-or-update",
+	Example: "provider: azure\nhostname: home.example.net\ntenant_id: 00000000-0000-0000-0000-000000000001\n" +
+		"client_id: 00000000-0000-0000-0000-000000000002\npassword_file: /etc/hairpin/azure.secret   # the client secret\n" +
+		"subscription_id: 00000000-0000-0000-0000-000000000003\nresource_group: dns",
+	Config: ddnsconf.Provider{Name: "azure", AAAA: true, Keys: []string{"endpoint", "login_endpoint", "tenant_id", "client_id", "password_file",
+		"password_env", "subscription_id", "resource_group", "zone", "ttl"}}},
+	Decode, New)
+
+// Decode reads an azure entry's keys.
+func Decode(k provider.Keys, e provider.Entry) *Settings {
+	s := &Settings{TTL: 60}
+	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
+	s.LoginEndpoint = ddnsconf.Endpoint(k, "login_endpoint")
+	for _, key := range []string{"tenant_id", "client_id", "subscription_id", "resource_group"} {
+		ddnsconf.Require(k, e.Provider, key)
+	}
+	s.TenantID, _ = k.String("tenant_id")
+	s.ClientID, _ = k.String("client_id")
+	s.PasswordFile, s.PasswordEnv = ddnsconf.Secret(k, "password_file", "password_env")
+	s.SubscriptionID, _ = k.String("subscription_id")
+	s.ResourceGroup, _ = k.String("resource_group")
+	s.Zone, _ = k.String("zone")
+	if ttl, ok := k.Int("ttl", 1, 86400); ok {
+		s.TTL = ttl
+	}
+	return s
+}
+
+type azure struct {
+	env      provider.Env
+	api      *provider.API
+	login    *url.URL
+	secret   string
+	hostname string
+	s        *Settings
+
+	mu      sync.Mutex
+	token   string
+	expires time.Time
+	zone    string
+}
+
+// New builds the provider for one entry.
+func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
+	u, err := provider.ParseServer(s.Endpoint, DefaultEndpoint, env, e.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	login, err := provider.ParseServer(s.LoginEndpoint, DefaultLogin, env, e.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := env.Secret(s.PasswordFile, s.PasswordEnv)
+	if err != nil {
+		return nil, fmt.Errorf("client secret: %w", err)
+	}
+	a := &azure{env: env, login: login, secret: secret, s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, ".")),
+		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}
+	a.api = &provider.API{Env: env, Base: u, Vendor: "Azure", Message: message, Auth: a.authorize}
+	return a, nil
+}
+
+// message reads the CloudError body, {error: {code, message}}.
+func message(body []byte) string {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if provider.JSONInto(body, &e) && e.Error.Code != "" {
+		return e.Error.Code + ": " + e.Error.Message
+	}
+	return ""
+}
+
+// authorize puts a current access token on req, asking the identity platform for one when needed.
+func (a *azure) authorize(req *http.Request, _ []byte) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.token == "" || time.Now().After(a.expires) {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {a.s.ClientID}, "client_secret": {a.secret},
+			"scope": {"https://management.azure.com/.default"}}
+		u := strings.TrimSuffix(a.login.String(), "/") + "/" + url.PathEscape(a.s.TenantID) + "/oauth2/v2.0/token"
+		treq, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+		if err != nil {
+			return provider.Hold("", "the login endpoint does not make a URL")
+		}
+		treq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		status, header, body, err := provider.DoHeader(req.Context(), a.env, treq)
+		if err != nil {
+			return err
+		}
+		if status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden {
+			var e struct {
+				Error string `json:"error"`
+			}
+			_ = json.Unmarshal(body, &e)
+			return provider.AuthHold(fmt.Sprintf("HTTP %d %s", status, e.Error), "Microsoft's identity platform refused the tenant, client ID or secret")
+		}
+		if err := (&provider.API{Vendor: "Microsoft's identity platform"}).Judge(status, header, body); err != nil {
+			return err
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+			ExpiresIn   int    `json:"expires_in"`
+		}
+		if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
+			return provider.RetryLater("no access_token", provider.ServerTrouble, "the identity platform answered without a token")
+		}
+		if a.env.Sensitive != nil {
+			a.env.Sensitive(tok.AccessToken)
+		}
+		a.token, a.expires = tok.AccessToken, time.Now().Add(time.Duration(max(tok.ExpiresIn-60, 0))*time.Second)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	return nil
+}
+
+func (a *azure) zones() string {
+	return "/subscriptions/" + url.PathEscape(a.s.SubscriptionID) + "/resourceGroups/" + url.PathEscape(a.s.ResourceGroup) +
+		"/providers/Microsoft.Network/dnsZones/"
+}
+
+var version = url.Values{"api-version": {apiVersion}}
+
+func (a *azure) findZone(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	z := a.zone
+	a.mu.Unlock()
+	if z != "" {
+		return z, nil
+	}
+	for _, c := range provider.ZoneCandidates(a.hostname) {
+		_, err := a.api.Call(ctx, http.MethodGet, a.zones()+url.PathEscape(c), version, nil, nil)
+		if provider.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		a.mu.Lock()
+		a.zone = c
+		a.mu.Unlock()
+		return c, nil
+	}
+	return "", provider.NoZone("Azure resource group's", a.hostname)
+}
+
+type address struct {
+	IPv4 string `json:"ipv4Address,omitempty"`
+	IPv6 string `json:"ipv6Address,omitempty"`
+}
+
+type recordSet struct {
+	ETag       string `json:"etag,omitempty"`
+	Properties struct {
+		TTL  int       `json:"TTL"`
+		A    []address `json:"ARecords,omitempty"`
+		AAAA []address `json:"AAAARecords,omitempty"`
+	} `json:"properties"`
+}
+
+// Update points the hostname's A (or AAAA) record set at addr alone.
+func (a *azure) Update(ctx context.Context, addr netip.Addr) (string, error) {
+	zone, err := a.findZone(ctx)
+	if err != nil {
+		return "", err
+	}
+	typ, name := provider.RecordType(addr), provider.Relative(a.hostname, zone)
+	path := a.zones() + url.PathEscape(zone) + "/" + typ + "/" + url.PathEscape(name)
+	var cur recordSet
+	_, err = a.api.Call(ctx, http.MethodGet, path, version, nil, &cur)
+	exists := err == nil
+	if err != nil && !provider.IsNotFound(err) {
+		return "", err
+	}
+	if exists {
+		list := cur.Properties.A
+		if typ == "AAAA" {
+			list = cur.Properties.AAAA
+		}
+		if len(list) == 1 && (list[0].IPv4 == addr.String() || list[0].IPv6 == addr.String()) {
+			return "unchanged", nil
+		}
+	}
+	var set recordSet
+	set.Properties.TTL = a.s.TTL
+	if typ == "AAAA" {
+		set.Properties.AAAA = []address{{IPv6: addr.String()}}
+	} else {
+		set.Properties.A = []address{{IPv4: addr.String()}}
+	}
+	guard := func(r *http.Request, body []byte) error {
+		if exists && cur.ETag != "" {
+			r.Header.Set("If-Match", cur.ETag)
+		} else if !exists {
+			r.Header.Set("If-None-Match", "*")
+		}
+		return a.authorize(r, body)
+	}
+	api := *a.api
+	api.Auth = guard
+	if _, err := api.Call(ctx, http.MethodPut, path, version, set, nil); err != nil {
+		return "", err
+	}
+	if exists {
+		return "updated", nil
+	}
+	return "created", nil
+}
