@@ -100,26 +100,103 @@ func waitConnect(ns, target string, accepted bool, within time.Duration, failure
 	return errors.New(failure)
 }
 
-// BenchmarkDaemonIdle starts the daemon with 100 forwards and reports its resident memory and the CPU time
-// it uses over 10 idle seconds (no busy polling means zero ticks).
+// baseCommit is main before issue 21 (no tags exist): the idle benchmark measures its daemon beside today's.
+const baseCommit = "a6ec2f7"
+
+var (
+	baseBinOnce sync.Once
+	baseBin     string
+	baseBinWhy  string
+)
+
+// benchBaseBin builds baseCommit's hairpin from git archive, once, or says why it cannot.
+func benchBaseBin(b *testing.B) (string, string) {
+	b.Helper()
+	baseBinOnce.Do(func() {
+		if err := exec.Command("git", "cat-file", "-e", baseCommit+"^{commit}").Run(); err != nil {
+			baseBinWhy = "commit " + baseCommit + " is not in this clone's history (a shallow clone?)"
+			return
+		}
+		src := filepath.Join(filepath.Dir(benchBin(b)), "base-src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			baseBinWhy = err.Error()
+			return
+		}
+		archive := exec.Command("sh", "-c", "git archive "+baseCommit+" | tar -x -C "+src)
+		archive.Dir = ".." // from a subdirectory, git archive takes only that subdirectory
+		if out, err := archive.CombinedOutput(); err != nil {
+			baseBinWhy = fmt.Sprintf("git archive: %v %s", err, out)
+			return
+		}
+		path := filepath.Join(filepath.Dir(benchBin(b)), "hairpin-"+baseCommit)
+		build := exec.Command("go", "build", "-o", path, "./cmd/hairpin")
+		build.Dir = src
+		if out, err := build.CombinedOutput(); err != nil {
+			baseBinWhy = fmt.Sprintf("go build of %s: %v %s", baseCommit, err, out)
+			return
+		}
+		baseBin = path
+	})
+	return baseBin, baseBinWhy
+}
+
+// BenchmarkDaemonIdle starts the daemon with the four cameras, 100 and 10,000 forwards and reports its resident
+// memory and the CPU time it uses over 10 idle seconds (no busy polling means zero ticks), beside the same for
+// the daemon of commit a6ec2f7 built in the same run (goal: under 12 MB with the cameras, no CPU).
 func BenchmarkDaemonIdle(b *testing.B) {
 	topo := benchLab(b)
-	var fwd strings.Builder
-	for i := 0; i < 100; i++ {
-		fmt.Fprintf(&fwd, "  - {name: fwd%d, port: %d, to: \"192.168.88.%d:80\"}\n", i, 10000+i, 180+i%4)
+	for _, n := range []int{4, 100, 10000} {
+		var fwd strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&fwd, "  - {name: fwd%d, port: %d, to: \"192.168.88.%d:80\"}\n", i, 10000+i, 180+i%4)
+		}
+		for _, build := range []string{"now", baseCommit} {
+			b.Run(fmt.Sprintf("forwards=%d/%s", n, build), func(b *testing.B) {
+				if build == baseCommit {
+					bin, why := benchBaseBin(b)
+					if bin == "" {
+						b.Skip(why)
+					}
+					defer func(bin string) { topo.Bin = bin }(topo.Bin)
+					topo.Bin = bin
+				}
+				cmd := idleDaemon(b, topo, fwd.String())
+				pid := cmd.Process.Pid
+				b.ResetTimer()
+				cpu0 := cpuTicks(b, pid)
+				time.Sleep(10 * time.Second) // the measurement window itself
+				cpu1 := cpuTicks(b, pid)
+				rss := rssKB(b, pid)
+				b.StopTimer()
+				b.ReportMetric(float64(rss)/1024, "rss-MB")
+				b.ReportMetric(float64(cpu1-cpu0), "cpu-ticks/10s")
+				b.Logf("%s daemon with %d forwards: RSS %.1f MB, CPU over 10 s idle: %d ticks (1 tick = 10 ms)", build, n, float64(rss)/1024, cpu1-cpu0)
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				_ = cmd.Wait()
+			})
+		}
 	}
-	cmd, _ := benchDaemon(b, topo, fwd.String())
-	pid := cmd.Process.Pid
-	b.ResetTimer()
-	cpu0 := cpuTicks(b, pid)
-	time.Sleep(10 * time.Second) // the measurement window itself
-	cpu1 := cpuTicks(b, pid)
-	rss := rssKB(b, pid)
-	b.StopTimer()
-	b.ReportMetric(float64(rss)/1024, "rss-MB")
-	b.ReportMetric(float64(cpu1-cpu0), "cpu-ticks/10s")
-	b.Logf("daemon with 100 forwards: RSS %.1f MB, CPU over 10 s idle: %d ticks (1 tick = 10 ms)", float64(rss)/1024, cpu1-cpu0)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// idleDaemon starts the daemon with forwards and waits up to two minutes for its first apply (10,000 forwards).
+func idleDaemon(b *testing.B, topo *lab.Topology, forwards string) *exec.Cmd {
+	b.Helper()
+	dir := b.TempDir()
+	sock := filepath.Join(dir, "hairpin.sock")
+	cfg := filepath.Join(dir, "hairpin.yaml")
+	text := fmt.Sprintf("daemon: {status: %s}\nstate_dir: %s\nwan: {interface: wan0}\nlan: {interface: lan0}\nforwards:\n%s", sock, dir, forwards)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cmd, out, err := topo.Start(topo.Router, "run", "-c", cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := lab.WaitDaemon(context.Background(), sock, 2*time.Minute, lab.Installed); err != nil {
+		_ = cmd.Process.Kill()
+		b.Fatalf("daemon did not apply: %v\n%s", err, out.String())
+	}
+	return cmd
 }
 
 func cpuTicks(b *testing.B, pid int) int {

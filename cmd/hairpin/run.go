@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,7 @@ func runCmd(version string) *cobra.Command {
 		Short: "Run the daemon: apply, then follow WAN address changes, the public address and dynamic DNS",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			routerMemory()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
 				return err
@@ -51,6 +53,18 @@ func runCmd(version string) *cobra.Command {
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&status, "status", "", "status listener: a unix socket path or host:port (default: daemon.status)")
 	return cmd
+}
+
+// routerMemory sets the daemon's garbage collector for a router with 128 MB of RAM: collect at half the
+// default heap growth (GOGC=50) and harder as the Go heap nears 32 MiB (a soft limit: past it the daemon keeps
+// running, at more CPU). GOGC and GOMEMLIMIT in the environment (systemctl edit, procd's env) win.
+func routerMemory() {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(50)
+	}
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
+		debug.SetMemoryLimit(32 << 20)
+	}
 }
 
 func runDaemon(ctx context.Context, version string, cfg *config.Config, path string, logger *slog.Logger) error {
