@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,13 +106,7 @@ func BenchmarkReactionUnderStatusFlood(b *testing.B) {
 		wg.Wait()
 	}
 	b.StopTimer()
-	slices.Sort(quiet)
-	slices.Sort(flooded)
-	q50, f50 := quantileMS(quiet, 0.5), quantileMS(flooded, 0.5)
-	b.ReportMetric(q50, "quiet-p50-ms")
-	b.ReportMetric(f50, "flood-p50-ms")
-	b.ReportMetric(quantileMS(flooded, 0.9), "flood-p90-ms")
-	b.ReportMetric(f50/q50, "flood/quiet-p50")
+	reportBeside(b, quiet, flooded, "quiet", "flood")
 	b.ReportMetric(float64(requests.Load()), "status-requests")
 	b.ReportMetric(float64(refused.Load()), "reloads-refused")
 }

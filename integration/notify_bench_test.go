@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -108,13 +107,7 @@ func BenchmarkReactionWithNotifications(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	slices.Sort(none)
-	slices.Sort(five)
-	n50, f50 := quantileMS(none, 0.5), quantileMS(five, 0.5)
-	b.ReportMetric(n50, "none-p50-ms")
-	b.ReportMetric(f50, "5targets-p50-ms")
-	b.ReportMetric(quantileMS(five, 0.9), "5targets-p90-ms")
-	b.ReportMetric(f50/n50, "5targets/none-p50")
+	reportBeside(b, none, five, "none", "5targets")
 	b.ReportMetric(float64(received.Load()), "messages-received")
 	b.ReportMetric(float64(pageBytes), "page-bytes")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
@@ -18,7 +17,7 @@ import (
 // URL cannot be read or is not allowed disables notifications, with an event saying why: a half-configured
 // list would stay silent about exactly what the user wanted to hear.
 func (d *Daemon) startNotify(ctx context.Context) {
-	d.stopNotify(false)
+	d.retireNotify()
 	if len(d.cfg.Notify) == 0 {
 		return
 	}
@@ -36,12 +35,9 @@ func (d *Daemon) startNotify(ctx context.Context) {
 	d.mu.Unlock()
 }
 
-// stopNotify stops the running notifier, with flush after a few seconds for what is due to go out.
+// stopNotify stops the running notifier; with flush, after up to a few seconds for what is pending to go out.
 func (d *Daemon) stopNotify(flush bool) {
-	d.mu.Lock()
-	n, stop := d.notifier, d.notifyStop
-	d.notifier, d.notifyStop = nil, nil
-	d.mu.Unlock()
+	n, stop := d.takeNotifier()
 	if n == nil {
 		return
 	}
@@ -51,18 +47,29 @@ func (d *Daemon) stopNotify(flush bool) {
 	stop()
 }
 
+// retireNotify stops the running notifier once it has sent what is pending (up to a few seconds), without
+// holding up the loop: a reload replaced the notify: list.
+func (d *Daemon) retireNotify() {
+	n, stop := d.takeNotifier()
+	if n == nil {
+		return
+	}
+	go func() {
+		n.Flush()
+		stop()
+	}()
+}
+
+func (d *Daemon) takeNotifier() (*notify.Notifier, context.CancelFunc) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, stop := d.notifier, d.notifyStop
+	d.notifier, d.notifyStop = nil, nil
+	return n, stop
+}
+
 func sameNotify(a, b *config.Config) bool {
-	if len(a.Notify) != len(b.Notify) {
-		return false
-	}
-	for i := range a.Notify {
-		x, y := a.Notify[i], b.Notify[i]
-		x.Line, y.Line = 0, 0
-		if !reflect.DeepEqual(x, y) {
-			return false
-		}
-	}
-	return true
+	return sameEntries(a.Notify, b.Notify, func(n config.Notify) config.Notify { n.Line = 0; return n })
 }
 
 // tell hands an event to the notifier; it never blocks.

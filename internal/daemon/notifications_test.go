@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/notify"
 	"github.com/hairpin-nat/hairpin/internal/plan"
@@ -100,4 +102,29 @@ func TestDaemonNotifies(t *testing.T) {
 		st := h.d.Status(t.Context())
 		return len(st.Notify) == 3 && st.Notify[1].Sent == 3 && st.Notify[2].Sent == 1 && st.Notify[0].Sent == 0
 	})
+}
+
+// A reload that replaces the notify: list first sends what the old targets still held (here a WAN change
+// waiting for its burst to settle), without holding up the reload.
+func TestReloadSendsPendingNotifications(t *testing.T) {
+	hook := newHook(t, false)
+	be := &backend.Fake{}
+	h := startWithDeps(t, baseConfig+fmt.Sprintf("notify:\n  - {url: %s, events: [wan_address]}\n", hook.srv.URL),
+		plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be, func(d *Deps) {
+			d.NotifyOptions = notify.Options{Settle: time.Hour, StopWait: 5 * time.Second}
+		})
+	h.obs <- plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan2}, LANNets: []netip.Prefix{lan}}
+	poll.Wait(t, "the WAN change applied", func() bool { return len(be.Calls()) == 2 })
+	if n := len(hook.kinds()); n != 0 {
+		t.Fatalf("%d messages before the burst settled", n)
+	}
+	cfg := mustConfig(t, baseConfig)
+	h.load = func() (*config.Config, error) { return cfg, nil }
+	if err := h.d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	poll.Wait(t, "the pending message sent after the reload", func() bool { return slices.Equal(hook.kinds(), []string{"wan_address"}) })
+	if st := h.d.Status(context.Background()); len(st.Notify) != 0 {
+		t.Errorf("status still lists %d notify targets after the reload removed them", len(st.Notify))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/notify"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
@@ -107,13 +108,17 @@ func sameRouterOS(a, b *config.RouterOS) bool {
 // sameDDNS reports whether two configs give the same DDNS engine: the same entries (line numbers aside) and
 // state directory.
 func sameDDNS(a, b *config.Config) bool {
-	if a.StateDir != b.StateDir || len(a.DDNS) != len(b.DDNS) {
+	return a.StateDir == b.StateDir && sameEntries(a.DDNS, b.DDNS, func(e provider.Entry) provider.Entry { e.Line = 0; return e })
+}
+
+// sameEntries reports whether two lists of config entries are equal once noLine has cleared what does not
+// count (their line numbers).
+func sameEntries[T any](a, b []T, noLine func(T) T) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	for i := range a.DDNS {
-		x, y := a.DDNS[i], b.DDNS[i]
-		x.Line, y.Line = 0, 0
-		if !reflect.DeepEqual(x, y) {
+	for i := range a {
+		if !reflect.DeepEqual(noLine(a[i]), noLine(b[i])) {
 			return false
 		}
 	}
