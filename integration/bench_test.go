@@ -278,13 +278,14 @@ func flipWAN(b *testing.B, topo *lab.Topology, nl *netlink.Handle, link netlink.
 }
 
 // reportBeside reports the reaction times measured with something (with) beside those without (base), as
-// medians, the p90 of with, and the ratio of the medians.
+// medians and p90s, and the ratio of the medians.
 func reportBeside(b *testing.B, base, with []time.Duration, baseName, withName string) {
 	slices.Sort(base)
 	slices.Sort(with)
 	b50, w50 := quantileMS(base, 0.5), quantileMS(with, 0.5)
 	b.ReportMetric(b50, baseName+"-p50-ms")
 	b.ReportMetric(w50, withName+"-p50-ms")
+	b.ReportMetric(quantileMS(base, 0.9), baseName+"-p90-ms")
 	b.ReportMetric(quantileMS(with, 0.9), withName+"-p90-ms")
 	b.ReportMetric(w50/b50, withName+"/"+baseName+"-p50")
 }

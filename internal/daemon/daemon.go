@@ -434,8 +434,6 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
 		d.metrics.wanChanges.Inc()
 		d.event(slog.LevelInfo, "WAN address changed", "old", fmtAddrs(prev.WANAddrs), "new", fmtAddrs(obs.WANAddrs))
-		d.tellFrom(notify.WANAddress, "", fmtAddrs(prev.WANAddrs), fmt.Sprintf("WAN address of %s is now %s", d.cfg.WAN.Interface, fmtAddrs(obs.WANAddrs)),
-			"interface", d.cfg.WAN.Interface, "addresses", fmtAddrs(obs.WANAddrs))
 	}
 	if !slices.Equal(obs.WAN6, prev.WAN6) || !slices.Equal(obs.LAN6, prev.LAN6) {
 		d.event(slog.LevelInfo, "IPv6 addresses changed", "wan", fmtAddrs(obs.WAN6), "lan", fmt.Sprint(obs.LAN6))
@@ -448,6 +446,9 @@ func (d *Daemon) observed(ctx context.Context, l *loop, obs plan.Observed) {
 	}
 	d.classify()
 	if !slices.Equal(obs.WANAddrs, prev.WANAddrs) {
+		// Told after the rules are in: a notification never comes before the forwards it announces.
+		d.tellFrom(notify.WANAddress, "", fmtAddrs(prev.WANAddrs), fmt.Sprintf("WAN address of %s is now %s", d.cfg.WAN.Interface, fmtAddrs(obs.WANAddrs)),
+			"interface", d.cfg.WAN.Interface, "addresses", fmtAddrs(obs.WANAddrs))
 		if l.discoverer != nil {
 			l.discoverer.Forget() // a new WAN address usually means a new public address too
 		}
