@@ -322,6 +322,14 @@ func TestForwardingBlockers(t *testing.T) {
 	}
 	reaches(t, topo.Internet, "203.0.113.10:8090", "front-cam")
 	reaches(t, topo.Laptop, "203.0.113.10:8091", "back-cam")
+
+	// down removes the table; a second down says there was nothing to remove rather than claiming it again.
+	if out, code := hairpin(t, topo, "down", "-c", cfg); code != 0 || !strings.Contains(out, "removed table ip hairpin") {
+		t.Errorf("down: exit %d\n%s", code, out)
+	}
+	if out, code := hairpin(t, topo, "down", "-c", cfg); code != 0 || !strings.Contains(out, "nothing to remove") {
+		t.Errorf("down with nothing installed: exit %d\n%s", code, out)
+	}
 }
 
 func mustRead(t *testing.T, path string) string {
