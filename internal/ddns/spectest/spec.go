@@ -145,7 +145,11 @@ func (o *Op) response(status int) (Response, bool) {
 
 // Check validates v (decoded with UseNumber) against s; read tells whether v is a response (read-only fields
 // allowed) or a request (read-only fields refused). It returns the first problem, or "".
-func (s Schema) Check(v any, path string, request bool) string {
+func (s Schema) Check(v any, path string, request bool) string { return s.check(v, path, request, nil) }
+
+// check is Check; open, when set, is the property names the parts of an allOf share, which a part allows
+// beside its own.
+func (s Schema) check(v any, path string, request bool, open map[string]bool) string {
 	if s == nil || s["x-collapsed"] != nil {
 		return ""
 	}
@@ -156,18 +160,29 @@ func (s Schema) Check(v any, path string, request bool) string {
 		return path + ": null where " + typeName(s) + " is required"
 	}
 	if all, ok := s["allOf"].([]any); ok {
+		union := map[string]bool{}
+		for k := range open {
+			union[k] = true
+		}
+		for _, part := range append([]any{map[string]any(s)}, all...) {
+			props, _ := schemaOf(part)["properties"].(map[string]any)
+			for k := range props {
+				union[k] = true
+			}
+		}
 		for _, part := range all {
-			if p := schemaOf(part).Check(v, path, request); p != "" {
+			if p := schemaOf(part).check(v, path, request, union); p != "" {
 				return p
 			}
 		}
+		open = union
 	}
 	for _, key := range []string{"oneOf", "anyOf"} {
 		if alts, ok := s[key].([]any); ok {
 			var first string
 			matched := false
 			for _, alt := range alts {
-				p := schemaOf(alt).Check(v, path, request)
+				p := schemaOf(alt).check(v, path, request, open)
 				if p == "" {
 					matched = true
 					break
@@ -201,7 +216,7 @@ func (s Schema) Check(v any, path string, request bool) string {
 		if req, ok := s["required"].([]any); ok {
 			for _, r := range req {
 				if _, ok := x[r.(string)]; !ok {
-					if request && isReadOnly(props[r.(string)]) {
+					if request && (isReadOnly(props[r.(string)]) || readOnlyInAlternatives(s, r.(string))) {
 						continue
 					}
 					return fmt.Sprintf("%s: required field %q is missing", path, r)
@@ -215,6 +230,9 @@ func (s Schema) Check(v any, path string, request bool) string {
 		sort.Strings(keys)
 		for _, k := range keys {
 			p, known := props[k]
+			if !known && open[k] {
+				continue
+			}
 			if !known {
 				switch ap := s["additionalProperties"].(type) {
 				case map[string]any:
@@ -227,7 +245,7 @@ func (s Schema) Check(v any, path string, request bool) string {
 						continue
 					}
 				}
-				if props == nil && s["additionalProperties"] == nil {
+				if props == nil && s["additionalProperties"] == nil && len(open) == 0 {
 					continue // a free-form object
 				}
 				if hasAlternatives(s) && props == nil {
@@ -303,6 +321,21 @@ func schemaOf(v any) Schema {
 func isReadOnly(p any) bool {
 	m, _ := p.(map[string]any)
 	return m["readOnly"] == true
+}
+
+// readOnlyInAlternatives reports whether key is a read-only property of one of s's alternatives: a spec
+// (Cloudflare's) may list read-only fields as required on the object that holds the alternatives.
+func readOnlyInAlternatives(s Schema, key string) bool {
+	for _, k := range []string{"oneOf", "anyOf", "allOf"} {
+		alts, _ := s[k].([]any)
+		for _, a := range alts {
+			props, _ := schemaOf(a)["properties"].(map[string]any)
+			if isReadOnly(props[key]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func hasAlternatives(s Schema) bool {

@@ -46,10 +46,10 @@ type Settings struct {
 }
 
 // Def is the cloudflare provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
+var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
 	Doc:     "https://developers.cloudflare.com/api/resources/dns/subresources/records/",
 	Example: "provider: cloudflare\nhostname: home.example.net\nzone_id: 023e105f4ecef8ad9ca31a8372d0c353\ntoken_file: /etc/hairpin/cloudflare.token",
-	Config:  ddnsconf.Provider{Name: "cloudflare", Keys: []string{"server", "token_file", "token_env", "zone_id", "ttl", "proxied"}, AAAA: true}},
+	Config:  ddnsconf.Provider{Name: "cloudflare", Keys: []string{"server", "endpoint", "token_file", "token_env", "zone_id", "ttl", "proxied"}, AAAA: true}},
 	Decode, New)
 
 // Decode reads a cloudflare entry's keys.
@@ -63,6 +63,13 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 	}
 	s.Proxied, _ = k.Bool("proxied")
 	s.Server = ddnsconf.HTTPURL(k, "server")
+	// endpoint is what every other API provider calls its base URL; server stays for configs that have it.
+	if k.Given("endpoint") {
+		if k.Given("server") {
+			k.Errorf("endpoint", "keep one of them", "server and endpoint are both given")
+		}
+		s.Server = ddnsconf.Endpoint(k, "endpoint")
+	}
 	return s
 }
 
