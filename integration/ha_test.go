@@ -2,9 +2,12 @@ package integration
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,14 +19,14 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
-// haPair builds the lab's HA pair with the cameras, starts keepalived (and conntrackd when sync) and a hairpin
+// haPair builds the lab's HA pair with the cameras, starts keepalived (and conntrackd) as opt says and a hairpin
 // daemon with config extra on each router, and waits for router A to be the master.
-func haPair(t *testing.T, sync bool, extra string) (*lab.Topology, [2]*runningDaemon) {
+func haPair(t *testing.T, opt lab.HAOptions, extra string) (*lab.Topology, [2]*runningDaemon) {
 	t.Helper()
 	topo, _ := labWithCameras(t, lab.Options{HA: true})
 	ctx := context.Background()
 	dir := t.TempDir()
-	if err := topo.StartHA(ctx, dir, sync); err != nil {
+	if err := topo.StartHA(ctx, dir, opt); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -105,7 +108,7 @@ func TestHAFailover(t *testing.T) {
 	}{{"conntrackd", true}, {"without conntrackd", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			topo, _ := haPair(t, tc.sync, haConf)
+			topo, _ := haPair(t, lab.HAOptions{Sync: tc.sync}, haConf)
 			ctx := context.Background()
 			a, b := topo.Routers()[0], topo.Routers()[1]
 			if bad := failedBookmarks(bookmarks(ctx, topo, a)); len(bad) > 0 {
@@ -198,4 +201,138 @@ func isErrno(err error, e syscall.Errno) bool {
 		err = u.Unwrap()
 	}
 	return false
+}
+
+// updatesFrom counts the A records BIND added on updates from addr.
+func updatesFrom(s *lab.DNSServer, addr netip.Addr) int {
+	n := 0
+	for _, u := range s.Updates() {
+		if u.From == addr {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHAOnlyMasterPublishes: each router has its own WAN address; both run hairpin with the same config and
+// a DNS entry at the lab's BIND. Only the master sends: the record holds A's address, B sends nothing while
+// it is the backup, and when A dies the record moves to B's address, once, within a second of B becoming the
+// master; when A is back it moves back, once. The negative control runs the same pair without ha: both send.
+func TestHAOnlyMasterPublishes(t *testing.T) {
+	if _, err := exec.LookPath("named"); err != nil {
+		t.Skip("BIND's named is not installed (apt-get install bind9)")
+	}
+	for _, ha := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ha=%v", ha), func(t *testing.T) {
+			t.Parallel()
+			topo := newLab(t, lab.Options{HA: true})
+			ctx := context.Background()
+			dir := t.TempDir()
+			raw := make([]byte, 32)
+			_, _ = rand.Read(raw)
+			secret := base64.StdEncoding.EncodeToString(raw)
+			dnsServer, err := topo.StartDNSWithKey(ctx, t.TempDir(), time.Minute, nil, "hairpin-key", secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			secretFile := filepath.Join(dir, "tsig.secret")
+			if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("named:\n%s", dnsServer.Log())
+				}
+			})
+			if err := topo.StartHA(ctx, dir, lab.HAOptions{OwnWANs: true}); err != nil {
+				t.Fatal(err)
+			}
+			extra := fmt.Sprintf("ddns:\n  - {provider: rfc2136, server: \"203.0.113.1:53\", zone: example.net, hostname: home.example.net, tsig_key: hairpin-key, tsig_algorithm: hmac-sha256, tsig_secret_file: %s, ttl: 60}\n", secretFile)
+			if ha {
+				extra += "ha:\n  lan_address: 192.168.88.1\n"
+			}
+			var ds [2]*runningDaemon
+			for i, r := range topo.Routers() {
+				rd := filepath.Join(dir, fmt.Sprintf("hairpin-%d", i))
+				_ = os.MkdirAll(rd, 0o700)
+				c := topo.RouterConfig()
+				c.Status, c.StateDir, c.Resync, c.Extra = filepath.Join(rd, "hairpin.sock"), rd, time.Second, extra
+				path, err := c.Write(rd, "hairpin.yaml")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd, out, err := topo.Start(r, "run", "-c", path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ds[i] = &runningDaemon{cmd: cmd, log: out, socket: c.Status, config: path}
+				t.Cleanup(func() {
+					if t.Failed() {
+						t.Logf("hairpin on %s:\n%s", r, out.String())
+					}
+				})
+				ds[i].waitStatus(t, "rules installed", func(s *daemon.Status) bool { return s.Installed })
+			}
+			a, b := topo.HA.OwnWAN[0], topo.HA.OwnWAN[1]
+			if !ha {
+				// Both publish, each its own address: the record flaps to whichever came last.
+				if err := poll.Until(ctx, 10*time.Second, func() bool { return updatesFrom(dnsServer, a) > 0 && updatesFrom(dnsServer, b) > 0 }); err != nil {
+					t.Fatalf("without ha: both routers should send; BIND got %v", dnsServer.Updates())
+				}
+				t.Logf("without ha: both routers sent: %v", dnsServer.Updates())
+				return
+			}
+			waitRecordFrom(t, topo.Internet, a.String(), 10*time.Second)
+			// The backup has no DNS engine at all (its status lists no hostname); the list of updates at the end
+			// shows it never sent while it was the backup.
+			if st := ds[1].waitStatus(t, "router B the backup", func(s *daemon.Status) bool { return s.HARole == "backup" }); len(st.DDNS) != 0 {
+				t.Errorf("the backup runs a DNS engine: %v", st.DDNS)
+			}
+			if n := updatesFrom(dnsServer, b); n != 0 {
+				t.Fatalf("the backup sent %d updates: %v", n, dnsServer.Updates())
+			}
+
+			dead := time.Now()
+			if err := topo.Unplug(ctx, topo.Router, true); err != nil {
+				t.Fatal(err)
+			}
+			waitRecordFrom(t, topo.Internet, b.String(), 5*time.Second)
+			moved := time.Since(dead)
+			// keepalived's takeover (3 adverts of 100 ms and the skew) plus hairpin's reaction.
+			t.Logf("failover: the record on B's address %v after A died", moved.Round(time.Millisecond))
+			if moved > 1500*time.Millisecond {
+				t.Errorf("the new master published %v after the master died, want within a second of its takeover", moved)
+			}
+			if st := ds[1].waitStatus(t, "router B the master", func(s *daemon.Status) bool { return s.HARole == "master" }); len(st.DDNS) == 0 {
+				t.Error("the new master shows no DNS status")
+			}
+
+			if err := topo.Unplug(ctx, topo.Router, false); err != nil {
+				t.Fatal(err)
+			}
+			ds[0].waitStatus(t, "router A the master again", func(s *daemon.Status) bool { return s.HARole == "master" })
+			waitRecordFrom(t, topo.Internet, a.String(), 5*time.Second)
+			ds[1].waitStatus(t, "router B the backup again", func(s *daemon.Status) bool { return s.HARole == "backup" })
+			var seq []string
+			for _, u := range dnsServer.Updates() {
+				seq = append(seq, fmt.Sprintf("%s from %s", u.Addr, u.From))
+			}
+			t.Logf("updates BIND got: %v", seq)
+			if want := []string{a.String() + " from " + a.String(), b.String() + " from " + b.String(), a.String() + " from " + a.String()}; strings.Join(seq, ",") != strings.Join(want, ",") {
+				t.Errorf("updates = %v, want %v: the record moves once per change of master", seq, want)
+			}
+		})
+	}
+}
+
+func waitRecordFrom(t *testing.T, ns, want string, within time.Duration) {
+	t.Helper()
+	var got []string
+	var err error
+	if poll.Until(context.Background(), within, func() bool {
+		got, err = lookupA(ns, "home.example.net")
+		return err == nil && len(got) == 1 && got[0] == want
+	}) != nil {
+		t.Fatalf("home.example.net never became %s in BIND (last answer %v, %v)", want, got, err)
+	}
 }

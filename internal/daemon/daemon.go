@@ -117,6 +117,7 @@ type Daemon struct {
 	metrics   *metrics
 	ddns      DDNS
 	ddnsStop  context.CancelFunc
+	ddnsCtx   context.Context // the running engine's, ended by ddnsStop
 	// hosts follows the hostnames of allow lists; nil when the backend resolves them itself (RouterOS).
 	hosts    *allowdns.Resolver
 	hostname string
@@ -310,6 +311,7 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 	// After the first observation: an HA pair's backup starts no engine at all.
 	d.startDDNS(ctx)
 	d.settle(ctx, l, "start")
+	d.publishAsMaster()
 	d.heartbeat(ctx)
 	return nil
 }
@@ -366,7 +368,7 @@ func (d *Daemon) startDDNS(ctx context.Context) {
 		d.ddnsStop = nil
 	}
 	d.mu.Lock()
-	d.ddns = nil
+	d.ddns, d.ddnsCtx = nil, nil
 	d.mu.Unlock()
 	if d.deps.NewDDNS == nil || len(d.cfg.DDNS) == 0 || !d.master() {
 		return
@@ -391,7 +393,7 @@ func (d *Daemon) startDDNS(ctx context.Context) {
 	ddnsCtx, cancel := context.WithCancel(ctx)
 	go engine.Run(ddnsCtx)
 	d.mu.Lock()
-	d.ddns, d.ddnsStop = engine, cancel
+	d.ddns, d.ddnsStop, d.ddnsCtx = engine, cancel, ddnsCtx
 	d.mu.Unlock()
 }
 

@@ -35,7 +35,26 @@ func (d *Daemon) roleFollows(ctx context.Context, prev, obs plan.Observed) {
 	}
 	d.startDDNS(ctx)
 	d.feedDDNS()
+	d.publishAsMaster()
 	d.startUpstream(ctx)
 	d.feedUpstream()
 	d.startProber()
+}
+
+// publishAsMaster sends the master's address now, whatever the state file says: the other router may have
+// published its own since this router last did, so "the last address I sent" is no evidence of what the
+// record holds. The update runs under the engine's context, so a router that turns backup meanwhile stops it.
+func (d *Daemon) publishAsMaster() {
+	d.mu.Lock()
+	engine, ctx, ha := d.ddns, d.ddnsCtx, d.cfg.HA != nil
+	d.mu.Unlock()
+	f, ok := engine.(forcer)
+	if !ha || !ok || ctx == nil || !d.master() {
+		return
+	}
+	go func() {
+		if err := f.ForceUpdate(ctx); err != nil && ctx.Err() == nil {
+			d.event(slog.LevelWarn, "HA: publishing as the new master failed; the engine retries", "error", err)
+		}
+	}()
 }

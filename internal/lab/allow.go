@@ -88,6 +88,7 @@ type DNSServer struct {
 	Addr string // ip:port, reachable from the router
 	ns   string
 	cmd  *exec.Cmd
+	log  *SafeBuffer
 }
 
 // StartDNS starts BIND's named in the internet namespace with example.net, every record at ttl, and the
@@ -146,7 +147,7 @@ zone "example.net" { type primary; file "%[1]s/example.net.zone"; allow-update {
 		return nil, err
 	}
 	t.procs = append(t.procs, cmd)
-	s := &DNSServer{Addr: net.JoinHostPort(ip, "53"), ns: t.Internet, cmd: cmd}
+	s := &DNSServer{Addr: net.JoinHostPort(ip, "53"), ns: t.Internet, cmd: cmd, log: out}
 	if err := poll.Until(ctx, 30*time.Second, func() bool { // generous: CI machines can be slow
 		_, err := s.exchange(ctx, func(m *dns.Msg) { m.SetQuestion("example.net.", dns.TypeSOA) })
 		return err == nil

@@ -102,9 +102,19 @@ func (t *Topology) buildHA(ctx context.Context) error {
 	return nil
 }
 
-// KeepalivedConf is router i's keepalived.conf: one sync group, so both addresses move together, and
-// conntrackd told about every change by notify (ConntrackdNotify) when notify is set.
-func (t *Topology) KeepalivedConf(i int, notify string) string {
+// HAOptions shape the pair StartHA starts.
+type HAOptions struct {
+	// Sync runs conntrackd on both routers, told of every change of role by keepalived.
+	Sync bool
+	// OwnWANs leaves the WAN without a virtual address: each router forwards on its own WAN address and the
+	// master publishes it (docs/ha.md, "each router its own WAN").
+	OwnWANs bool
+}
+
+// KeepalivedConf is router i's keepalived.conf: one sync group, so the addresses move together, and
+// conntrackd told about every change by notify (ConntrackdNotify) when notify is set; the WAN's virtual
+// address unless ownWANs.
+func (t *Topology) KeepalivedConf(i int, notify string, ownWANs bool) string {
 	prio := 150 - 50*i
 	n := ""
 	if notify != "" {
@@ -124,6 +134,10 @@ func (t *Topology) KeepalivedConf(i int, notify string) string {
 }
 `, name, ifname, vrid, prio, vip, ifname)
 	}
+	group, wan := "    lan\n    wan\n", inst("wan", t.WANIf, haLANVRID+1, publicAddr.String()+"/24")
+	if ownWANs {
+		group, wan = "    lan\n", ""
+	}
 	return fmt.Sprintf(`global_defs {
   router_id hairpin-lab-%c
   vrrp_version 3
@@ -132,11 +146,9 @@ func (t *Topology) KeepalivedConf(i int, notify string) string {
 }
 vrrp_sync_group pair {
   group {
-    lan
-    wan
-  }
+%s  }
 %s}
-`, 'a'+i, n) + inst("lan", t.LANIf, haLANVRID, routerLAN.String()+"/24") + inst("wan", t.WANIf, haLANVRID+1, publicAddr.String()+"/24")
+`, 'a'+i, group, n) + inst("lan", t.LANIf, haLANVRID, routerLAN.String()+"/24") + wan
 }
 
 // ConntrackdConf is router i's conntrackd.conf: FTFW over the sync link, its lock and socket in dir.
@@ -192,9 +204,9 @@ exit 0
 `, conf)
 }
 
-// StartHA starts conntrackd (when sync) and keepalived on both routers, each with its own config, pid files,
-// lock and socket in dir, and waits for router A to hold both virtual addresses.
-func (t *Topology) StartHA(ctx context.Context, dir string, sync bool) error {
+// StartHA starts conntrackd (with opt.Sync) and keepalived on both routers, each with its own config, pid
+// files, lock and socket in dir, and waits for router A to be the master.
+func (t *Topology) StartHA(ctx context.Context, dir string, opt HAOptions) error {
 	for _, p := range []string{"/usr/sbin/keepalived", "/usr/sbin/conntrackd"} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%s is not installed (apt-get install keepalived conntrackd; scripts/deps-lab.sh)", p)
@@ -206,7 +218,7 @@ func (t *Topology) StartHA(ctx context.Context, dir string, sync bool) error {
 			return err
 		}
 		notify := ""
-		if sync {
+		if opt.Sync {
 			conf := filepath.Join(rd, "conntrackd.conf")
 			notify = filepath.Join(rd, "notify.sh")
 			if err := os.WriteFile(conf, []byte(t.ConntrackdConf(i, rd)), 0o600); err != nil {
@@ -224,7 +236,7 @@ func (t *Topology) StartHA(ctx context.Context, dir string, sync bool) error {
 			}
 		}
 		conf := filepath.Join(rd, "keepalived.conf")
-		if err := os.WriteFile(conf, []byte(t.KeepalivedConf(i, notify)), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(t.KeepalivedConf(i, notify, opt.OwnWANs)), 0o600); err != nil {
 			return err
 		}
 		if err := t.startHAProc(r, "/usr/sbin/keepalived", "--dont-fork", "--log-console", "--no-syslog", "--vrrp", "-f", conf,
