@@ -18,6 +18,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/ovh"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/porkbun"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/route53"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/vultr"
@@ -40,6 +41,7 @@ func All() []provider.Def {
 		ovh.Def,
 		gcloud.Def,
 		azure.Def,
+		porkbun.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,10 @@ type Server struct {
 	Prefix string
 	// Authorized checks the credentials of a request whose auth header has the spec's shape.
 	Authorized func(r *http.Request) bool
+	// AuthStatus is the status a refused credential gets; 0 is 401. Some vendors answer 400 (Porkbun).
+	AuthStatus int
+	// ReadRoles are the roles of operations that only read though the API sends them with POST (Porkbun).
+	ReadRoles []string
 	// Refusal is the body the vendor documents for an error status.
 	Refusal func(status int, msg string) any
 	// Handle answers an allowed, authorized request.
@@ -89,11 +94,12 @@ func (s *Server) ResetCalls() {
 	s.calls = nil
 }
 
-// Writes counts the calls that change something.
+// Writes counts the calls that change something: those not sent with GET, nor of a role in ReadRoles.
 func (s *Server) Writes() int {
 	n := 0
 	for _, c := range s.Calls() {
-		if !strings.Contains(c, " GET ") {
+		role, _, _ := strings.Cut(c, " ")
+		if !strings.Contains(c, " GET ") && !slices.Contains(s.ReadRoles, role) {
 			n++
 		}
 	}
@@ -158,12 +164,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	authStatus := http.StatusUnauthorized
+	if s.AuthStatus != 0 {
+		authStatus = s.AuthStatus
+	}
 	if msg := s.authShape(r); msg != "" {
-		s.refuse(w, http.StatusUnauthorized, "%s: %s", op.OperationID, msg)
+		s.refuse(w, authStatus, "%s: %s", op.OperationID, msg)
 		return
 	}
 	if s.Authorized != nil && !s.Authorized(r) {
-		s.refuse(w, http.StatusUnauthorized, "%s: the credentials are not the account's", op.OperationID)
+		s.refuse(w, authStatus, "%s: the credentials are not the account's", op.OperationID)
 		return
 	}
 	if msg := checkParams(op, vars, r.URL.Query(), r.Header); msg != "" {
