@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -74,6 +75,38 @@ func parseCountSet(data []byte) (map[uint16]backend.Counter, error) {
 			}
 			out[e.Elem.Val] = e.Elem.Counter
 		}
+	}
+	return out, nil
+}
+
+// portsByProto is the sorted ports of each protocol's counters.
+func portsByProto(perPort map[string]map[uint16]backend.Counter) map[string][]uint16 {
+	out := map[string][]uint16{}
+	for proto, ports := range perPort {
+		out[proto] = slices.Sorted(maps.Keys(ports))
+	}
+	return out
+}
+
+// countedPortsNetlink lists the counting sets' ports over netlink: an apply runs no nft process to read
+// them (a `nft -j list set` of each set cost two process starts and, with traffic on tens of thousands of
+// ports, a JSON document of them).
+func countedPortsNetlink(conn *gnft.Conn) (map[string][]uint16, error) {
+	out := map[string][]uint16{}
+	for _, proto := range protocols {
+		elems, err := conn.GetSetElements(&gnft.Set{Table: ipv4.table(), Name: countSetBase + proto})
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("set %s%s: %w", countSetBase, proto, err)
+		}
+		for _, e := range elems {
+			if len(e.Key) >= 2 {
+				out[proto] = append(out[proto], uint16(e.Key[0])<<8|uint16(e.Key[1]))
+			}
+		}
+		slices.Sort(out[proto])
 	}
 	return out, nil
 }

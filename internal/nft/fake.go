@@ -105,6 +105,14 @@ func (k *fakeKernel) portCounters(ctx context.Context) (map[string]map[uint16]ba
 	return out, nil
 }
 
+func (k *fakeKernel) countedPorts(ctx context.Context) (map[string][]uint16, error) {
+	perPort, err := k.portCounters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return portsByProto(perPort), nil
+}
+
 // addWAN checks ownership as the netlink path does, then adds the addresses in one transaction.
 func (k *fakeKernel) addWAN(ctx context.Context, addrs []netip.Addr) error {
 	if err := ipv4.mustOwn(k.tableState(ctx, ipv4)); err != nil {

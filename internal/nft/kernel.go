@@ -21,6 +21,9 @@ type kernel interface {
 	// portCounters reads the counting sets: the counter of every port that carried traffic, by protocol. A
 	// missing table or set reads as empty.
 	portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error)
+	// countedPorts lists the ports in each counting set, sorted, by protocol, without their counters: what an
+	// apply needs to delete the stale ones. A missing table or set reads as empty.
+	countedPorts(ctx context.Context) (map[string][]uint16, error)
 	// addWAN adds addrs to the WAN address set and changes nothing else; retireWAN removes from it every
 	// address not in addrs. Both fail with ErrNotInstalled or ErrNotOwned, without writing, unless the table
 	// is there and hairpin's.

@@ -68,6 +68,19 @@ func (k *netKernel) portCounters(ctx context.Context) (map[string]map[uint16]bac
 	return readCounters(ctx, k.nftPath)
 }
 
+func (k *netKernel) countedPorts(context.Context) (ports map[string][]uint16, err error) {
+	if !isRoot() {
+		return nil, errNeedRoot
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	err = k.withConnLocked(func(c *gnft.Conn) error {
+		ports, err = countedPortsNetlink(c)
+		return err
+	})
+	return ports, err
+}
+
 func (k *netKernel) tableState(_ context.Context, fam family) (bool, bool, error) {
 	if !isRoot() {
 		return false, false, errNeedRoot

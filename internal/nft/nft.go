@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
-	"slices"
 	"strings"
 
 	"sigs.k8s.io/knftables"
@@ -128,15 +127,8 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 		if objs, _, err = b.k.objects(ctx); err != nil {
 			return err
 		}
-		perPort, err := b.k.portCounters(ctx)
-		if err != nil {
+		if have, err = b.k.countedPorts(ctx); err != nil {
 			return err
-		}
-		for proto, ports := range perPort {
-			for p := range ports {
-				have[proto] = append(have[proto], p)
-			}
-			slices.Sort(have[proto])
 		}
 	}
 	preloaded, created, err := b.preloadPrefixSets(ctx, d, exists, objs)
