@@ -222,12 +222,16 @@ func ParseAllowPrefix(s string) (netip.Prefix, error) {
 // NormalizePrefixes sorts prefixes and drops every one that lies inside another, which leaves them disjoint:
 // two CIDR prefixes either nest or do not meet.
 func NormalizePrefixes(p []netip.Prefix) []netip.Prefix {
-	slices.SortFunc(p, func(a, b netip.Prefix) int {
+	byAddr := func(a, b netip.Prefix) int {
 		if c := a.Addr().Compare(b.Addr()); c != 0 {
 			return c
 		}
 		return a.Bits() - b.Bits()
-	})
+	}
+	// Published lists usually come sorted; checking costs one pass, sorting them again several.
+	if !slices.IsSortedFunc(p, byAddr) {
+		slices.SortFunc(p, byAddr)
+	}
 	out := p[:0]
 	for _, q := range p {
 		if n := len(out); n > 0 && out[n-1].Contains(q.Addr()) {
@@ -279,7 +283,10 @@ func (d *decoder) allowFile(n *yaml.Node, key, path string) *allowFileRead {
 
 // ParseAllowFile reads a prefix file's contents. It does not sort; the caller normalizes.
 func ParseAllowFile(file string, data []byte) ([]netip.Prefix, []Issue) {
-	var out []netip.Prefix
+	// One allocation for a list of one prefix a line: growing the slice by appending copied a country
+	// list's prefixes over and over, most of the parse. Only lines that start with a digit are counted, so a
+	// file of blank or comment lines allocates nothing.
+	out := make([]netip.Prefix, 0, min(digitLines(data), MaxAllowPrefixes))
 	var issues []Issue
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), 4096)
@@ -309,6 +316,22 @@ func ParseAllowFile(file string, data []byte) ([]netip.Prefix, []Issue) {
 		issues = append(issues, Issue{File: file, Line: line + 1, Col: 1, Problem: "line too long or unreadable: " + err.Error(), Hint: "one IPv4 prefix or address per line"})
 	}
 	return out, issues
+}
+
+// digitLines counts the lines of data that start with a digit.
+func digitLines(data []byte) int {
+	n := 0
+	for len(data) > 0 {
+		if data[0] >= '0' && data[0] <= '9' {
+			n++
+		}
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		data = data[i+1:]
+	}
+	return n
 }
 
 // parsePrefixBytes is ParseAllowPrefix without allocating for the common case: a country list of 100,000

@@ -251,3 +251,23 @@ func TestAllowWithoutLANInterface(t *testing.T) {
 		})
 	}
 }
+
+// digitLines sizes the parse's one allocation: the lines that can hold a prefix, not blank or comment lines.
+func TestDigitLines(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{"", 0},
+		{"1.2.3.0/24", 1},
+		{"1.2.3.0/24\n10.0.0.0/8\n", 2},
+		{"# list\n\n  \n1.2.3.4\n#2.3.4.5\n", 1},
+		{"\n\n\n\n", 0},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := digitLines([]byte(tc.in)); got != tc.want {
+				t.Errorf("digitLines(%q) = %d, want %d", tc.in, got, tc.want)
+			}
+		})
+	}
+}
