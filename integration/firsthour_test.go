@@ -210,10 +210,11 @@ func TestQuickStart(t *testing.T) {
 	})
 	reaches(t, topo.Laptop, "203.0.113.10:8090", "front-cam")
 
-	// A broken config does not silence status: it asks the daemon anyway and shows the errors as a warning.
+	// A broken config does not silence status: it asks the daemon at the socket the file names, and shows the
+	// errors as a warning.
 	good, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, append(append([]byte{}, good...), "forwards: [\n"...), 0o600)
-	if out, code := run("status", "-c", cfg, "--socket", sock); code != 0 || !strings.Contains(out, "warning: the config is broken") || !strings.Contains(out, "up since") {
+	if out, code := run("status", "-c", cfg); code != 0 || !strings.Contains(out, "warning: the config is broken") || !strings.Contains(out, "asking the daemon at "+sock) || !strings.Contains(out, "up since") {
 		t.Errorf("status with a broken config: exit %d", code)
 	}
 	os.WriteFile(cfg, good, 0o600)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
 func statusCmd() *cobra.Command {
@@ -28,8 +30,15 @@ Without a daemon it shows what the kernel holds now (after a one-shot hairpin ap
 			cfg, cfgErr := config.Load(path)
 			if addr == "" {
 				addr = config.DefaultStatusSocket
-				if cfgErr == nil {
+				var errs config.Errors
+				switch {
+				case cfgErr == nil:
 					addr = cfg.Daemon.Status
+				case errors.As(cfgErr, &errs):
+					// A broken file may still say where the daemon listens.
+					if data, err := secret.ReadFile(path, config.MaxFileSize); err == nil {
+						addr = cmp.Or(config.StatusAddress(data), addr)
+					}
 				}
 			}
 			if cfgErr != nil && !errors.Is(cfgErr, os.ErrNotExist) {
