@@ -19,7 +19,6 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/hairpin-nat/hairpin/internal/publicip/source"
 	"github.com/miekg/dns"
-	"github.com/pion/stun/v3"
 )
 
 // DefaultSources returns well-known public services that tell a client its address, for users who do not
@@ -367,50 +366,6 @@ func ctxErr(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	return err
-}
-
-type stunQuery struct{ msg *stun.Message }
-
-func newSTUNQuery() stunQuery {
-	return stunQuery{stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.Fingerprint)}
-}
-
-func (q stunQuery) request() []byte { return q.msg.Raw }
-
-func (q stunQuery) parse(b []byte) (netip.Addr, bool, error) {
-	return parseSTUN(b, q.msg.TransactionID)
-}
-
-// parseSTUN reads a binding response to the transaction id.
-func parseSTUN(b []byte, id [stun.TransactionIDSize]byte) (netip.Addr, bool, error) {
-	if !stun.IsMessage(b) {
-		return netip.Addr{}, false, nil
-	}
-	m := &stun.Message{Raw: append([]byte(nil), b...)}
-	if err := m.Decode(); err != nil || m.TransactionID != id {
-		return netip.Addr{}, false, nil
-	}
-	if m.Type != stun.BindingSuccess {
-		return netip.Addr{}, true, fmt.Errorf("STUN answer is %s, not a binding success", m.Type)
-	}
-	var ip net.IP
-	var xor stun.XORMappedAddress
-	if err := xor.GetFrom(m); err == nil {
-		ip = xor.IP
-	} else {
-		// RFC 3489 servers only send MAPPED-ADDRESS.
-		var mapped stun.MappedAddress
-		if err := mapped.GetFrom(m); err != nil {
-			return netip.Addr{}, true, errors.New("STUN answer has no mapped address")
-		}
-		ip = mapped.IP
-	}
-	a, ok := netip.AddrFromSlice(ip)
-	if !ok {
-		return netip.Addr{}, true, errors.New("STUN answer has a malformed address")
-	}
-	addr, err := checkPublic(a.Unmap())
-	return addr, true, err
 }
 
 type dnsQuery struct{ msg *dns.Msg }

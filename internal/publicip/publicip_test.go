@@ -372,21 +372,87 @@ func FuzzParseDNSAnswer(f *testing.F) {
 	})
 }
 
+// FuzzParseSTUN holds the hand-written parser to pion/stun's, an independent implementation: whatever pion
+// reads as a binding success with a mapped address for the transaction, parseSTUN reads the same address.
 func FuzzParseSTUN(f *testing.F) {
 	req := newSTUNQuery()
-	resp := stun.MustBuild(stun.NewTransactionIDSetter(req.msg.TransactionID), stun.BindingSuccess,
+	resp := stun.MustBuild(stun.NewTransactionIDSetter(req.id), stun.BindingSuccess,
 		&stun.XORMappedAddress{IP: net.ParseIP("203.0.113.1"), Port: 1})
 	f.Add(resp.Raw)
-	f.Add(req.msg.Raw)
+	f.Add(req.raw)
 	f.Add([]byte{0, 1, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		a, ok, err := parseSTUN(b, req.msg.TransactionID)
+		a, ok, err := parseSTUN(b, req.id)
 		if ok && err == nil {
 			if _, err := checkPublic(a); err != nil {
 				t.Errorf("accepted %v", a)
 			}
 		}
+		if want, wantOK := pionMapped(b, req.id); wantOK && (!ok || (err == nil) != (checkErr(want) == nil) || err == nil && a != want) {
+			t.Errorf("pion reads %v, parseSTUN %v, %v, %v", want, a, ok, err)
+		}
 	})
+}
+
+// pionMapped is the mapped address pion/stun reads from a binding success for id.
+func pionMapped(b []byte, id [stunTransactionSize]byte) (netip.Addr, bool) {
+	m := &stun.Message{Raw: append([]byte(nil), b...)}
+	if !stun.IsMessage(b) || m.Decode() != nil || m.TransactionID != id || m.Type != stun.BindingSuccess {
+		return netip.Addr{}, false
+	}
+	var xor stun.XORMappedAddress
+	if xor.GetFrom(m) == nil {
+		a, ok := netip.AddrFromSlice(xor.IP)
+		return a.Unmap(), ok
+	}
+	var mapped stun.MappedAddress
+	if mapped.GetFrom(m) == nil {
+		a, ok := netip.AddrFromSlice(mapped.IP)
+		return a.Unmap(), ok
+	}
+	return netip.Addr{}, false
+}
+
+func checkErr(a netip.Addr) error { _, err := checkPublic(a); return err }
+
+// TestSTUNRequest: the request is one pion/stun reads as a Binding request with a valid FINGERPRINT.
+func TestSTUNRequest(t *testing.T) {
+	q := newSTUNQuery()
+	m := &stun.Message{Raw: append([]byte(nil), q.raw...)}
+	if err := m.Decode(); err != nil || m.Type != stun.BindingRequest || m.TransactionID != q.id {
+		t.Fatalf("pion reads %v (%v), want a binding request with our transaction id", m, err)
+	}
+	if err := stun.Fingerprint.Check(m); err != nil {
+		t.Errorf("fingerprint: %v", err)
+	}
+}
+
+// TestSTUNVectors: RFC 5769's sample IPv4 response (section 2.2), byte for byte from the RFC.
+func TestSTUNVectors(t *testing.T) {
+	id := [stunTransactionSize]byte{0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae}
+	v4 := []byte{
+		0x01, 0x01, 0x00, 0x3c, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86,
+		0xfa, 0x87, 0xdf, 0xae, 0x80, 0x22, 0x00, 0x0b, 0x74, 0x65, 0x73, 0x74, 0x20, 0x76, 0x65, 0x63,
+		0x74, 0x6f, 0x72, 0x20, 0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43,
+		0x00, 0x08, 0x00, 0x14, 0x2b, 0x91, 0xf5, 0x99, 0xfd, 0x9e, 0x90, 0xc3, 0x8c, 0xd0, 0xb7, 0xb4,
+		0x43, 0xcd, 0xed, 0x2e, 0x3f, 0x89, 0x6b, 0x5f, 0x80, 0x28, 0x00, 0x04, 0xc0, 0x7d, 0x4c, 0x96,
+	}
+	if want, ok := pionMapped(v4, id); !ok || want.String() != "192.0.2.1" {
+		t.Fatalf("the vector as pion reads it: %v %v (a typo in the bytes?)", want, ok)
+	}
+	// 192.0.2.1 is a documentation address: read, then refused as not public (which names it).
+	a, ok, err := parseSTUN(v4, id)
+	if !ok || a.String() != "192.0.2.1" && (err == nil || !strings.Contains(err.Error(), "192.0.2.1")) {
+		t.Errorf("RFC 5769 IPv4 response: %v %v %v, want 192.0.2.1", a, ok, err)
+	}
+	other := id
+	other[0]++
+	if _, ok, _ := parseSTUN(v4, other); ok {
+		t.Error("a response to another transaction was taken")
+	}
+	if _, ok, _ := parseSTUN(v4[:len(v4)-4], id); ok {
+		t.Error("a truncated response was taken")
+	}
 }
 
 func TestDiscoverForget(t *testing.T) {
