@@ -42,6 +42,7 @@ func newAllowLab(t *testing.T, phone netip.Addr) *allowLab {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(dns.Stop) // before its directory goes
 	return &allowLab{topo: topo, other: other, otherAddr: otherAddr, dns: dns}
 }
 

@@ -33,9 +33,11 @@ func startNamed(t *testing.T, topo *lab.Topology) string {
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
 	secret := base64.StdEncoding.EncodeToString(raw)
-	if _, err := topo.StartDNSWithKey(context.Background(), t.TempDir(), time.Minute, nil, "hairpin-key", secret); err != nil {
+	s, err := topo.StartDNSWithKey(context.Background(), t.TempDir(), time.Minute, nil, "hairpin-key", secret)
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Stop) // before its directory goes
 	return secret
 }
 

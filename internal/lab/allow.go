@@ -9,12 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/hairpin-nat/hairpin/internal/lab/bind"
 	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -116,24 +116,11 @@ func (t *Topology) startDNS(ctx context.Context, dir string, ttl time.Duration, 
 	for name, a := range records {
 		zone += fmt.Sprintf("%s IN A %s\n", name, a)
 	}
-	conf := fmt.Sprintf(`options {
-	directory "%[1]s";
-	pid-file "%[1]s/named.pid";
-	session-keyfile "%[1]s/session.key";
-	managed-keys-directory "%[1]s";
-	listen-on port 53 { %[2]s; };
-	listen-on-v6 { none; };
-	recursion no;
-	dnssec-validation no;
-	notify no;
-};
-controls { };
-zone "example.net" { type primary; file "%[1]s/example.net.zone"; allow-update { %[2]s; }; };
-`, dir, ip)
+	var keys []bind.Key
 	if keyName != "" {
-		conf = strings.Replace(conf, "allow-update { "+ip+"; }", fmt.Sprintf("allow-update { %s; key %q; }", ip, keyName), 1)
-		conf += fmt.Sprintf("key %q { algorithm hmac-sha256; secret %q; };\n", keyName, secret)
+		keys = append(keys, bind.Key{Name: keyName, Secret: secret})
 	}
+	conf := bind.Conf(dir, ip, 53, "example.net", []string{ip}, keys...)
 	for name, data := range map[string]string{"named.conf": conf, "example.net.zone": zone} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 			return nil, err
@@ -156,6 +143,10 @@ zone "example.net" { type primary; file "%[1]s/example.net.zone"; allow-update {
 	}
 	return s, nil
 }
+
+// Stop ends named; the lab's Close does too, but a test whose temporary directory holds named's files stops it
+// before that directory is removed.
+func (s *DNSServer) Stop() { StopProcess(s.cmd) }
 
 // SetA replaces the A record of name (in example.net) with addr, by a DNS UPDATE as a user's phone app would.
 func (s *DNSServer) SetA(ctx context.Context, name string, addr netip.Addr, ttl time.Duration) error {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
+	"github.com/hairpin-nat/hairpin/internal/lab/bind"
 	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -233,21 +235,8 @@ func startBINDWith(t *testing.T, o serverOpts) *dnsServer {
 	named := lookPath(t, "named", "bind9")
 	b := newDNSServer(t, "named")
 	ip, port, _ := net.SplitHostPort(b.addr)
-	conf := b.write(t, "named.conf", fmt.Sprintf(`key "%s" { algorithm hmac-sha256; secret "%s"; };
-options {
-	directory "%[3]s";
-	pid-file "%[3]s/named.pid";
-	session-keyfile "%[3]s/session.key";
-	managed-keys-directory "%[3]s";
-	listen-on port %[4]s { %[5]s; };
-	listen-on-v6 { none; };
-	recursion no;
-	dnssec-validation no;
-	notify no;
-};
-controls { };
-zone "example.net" { type primary; file "%[3]s/example.net.zone"; allow-update { key "%[1]s"; }; };
-`, b.key, b.secret, b.dir, port, ip))
+	portN, _ := strconv.Atoi(port)
+	conf := b.write(t, "named.conf", bind.Conf(b.dir, ip, portN, "example.net", nil, bind.Key{Name: b.key, Secret: b.secret}))
 	b.write(t, "example.net.zone", zoneFile(ip))
 	args := []string{named, "-g", "-c", conf}
 	if os.Geteuid() == 0 {
