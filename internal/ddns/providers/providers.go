@@ -15,6 +15,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/gcloud"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/godaddy"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/ovh"
@@ -42,6 +43,7 @@ func All() []provider.Def {
 		gcloud.Def,
 		azure.Def,
 		porkbun.Def,
+		godaddy.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }
