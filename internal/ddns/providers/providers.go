@@ -18,6 +18,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/godaddy"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/namecheap"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/ovh"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/porkbun"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/rfc2136"
@@ -44,6 +45,7 @@ func All() []provider.Def {
 		azure.Def,
 		porkbun.Def,
 		godaddy.Def,
+		namecheap.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }
