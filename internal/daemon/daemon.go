@@ -222,8 +222,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	resync := time.NewTicker(d.cfg.Daemon.Resync)
 	defer resync.Stop()
+	// The periodic public-address lookup ticks only while a lookup is wanted (behind a second NAT, or sources
+	// configured); followPublic starts and stops it as the observations and the config change.
 	publicTick := time.NewTicker(d.cfg.WAN.PublicIPEvery)
 	defer publicTick.Stop()
+	publicTicking := true
+	followPublic := func() {
+		want := d.discoveryWanted(l)
+		switch {
+		case want && !publicTicking:
+			publicTick.Reset(d.cfg.WAN.PublicIPEvery)
+		case !want && publicTicking:
+			publicTick.Stop()
+		}
+		publicTicking = want
+	}
+	followPublic()
 	var hostsChanged <-chan struct{}
 	if d.hosts != nil {
 		hostsChanged = d.hosts.Changed()
@@ -284,7 +298,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			req.done <- d.doReload(ctx, l, req.cfg)
 			resync.Reset(d.cfg.Daemon.Resync)
 			publicTick.Reset(d.cfg.WAN.PublicIPEvery)
+			publicTicking = true
 		}
+		followPublic()
 	}
 }
 

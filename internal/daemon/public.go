@@ -25,14 +25,17 @@ func (d *Daemon) doubleNAT() bool {
 	return plan.IsDoubleNAT(d.cfg.WAN.DoubleNAT, d.obs.WANAddrs)
 }
 
+// discoveryWanted: the public address is worth asking for (see maybeDiscover). Without it the periodic
+// lookup's ticker stays stopped, so an idle daemon on a plain router does not wake for it.
+func (d *Daemon) discoveryWanted(l *loop) bool {
+	return l.discoverer != nil && (d.doubleNAT() || len(d.cfg.WAN.PublicIP) > 0)
+}
+
 // maybeDiscover starts a public-address lookup when one is useful: behind a second NAT (the address must be
 // added to the WAN set), or when the user listed sources explicitly (shown in status). The discoverer's own
 // minimum interval keeps this polite however often it is called.
 func (d *Daemon) maybeDiscover(ctx context.Context, l *loop) {
-	if l.discoverer == nil || l.discoverOn {
-		return
-	}
-	if !d.doubleNAT() && len(d.cfg.WAN.PublicIP) == 0 {
+	if l.discoverOn || !d.discoveryWanted(l) {
 		return
 	}
 	l.discoverOn = true
