@@ -6,6 +6,7 @@
 package secret
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -130,6 +131,9 @@ func Read(path string, o Options) (string, error) {
 // checkLink refuses a path whose symbolic links lead outside dir.
 func checkLink(path, dir string) error {
 	lfi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return missing(path)
+	}
 	if err != nil {
 		return err
 	}
@@ -152,3 +156,10 @@ func checkLink(path, dir string) error {
 	}
 	return nil
 }
+
+// missing is a file that is not there, said as the file to create rather than the system call that found it
+// out ("lstat ..."); it is still fs.ErrNotExist to errors.Is.
+type missing string
+
+func (m missing) Error() string        { return string(m) + ": no such file" }
+func (m missing) Is(target error) bool { return target == fs.ErrNotExist }
