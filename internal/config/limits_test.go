@@ -141,7 +141,8 @@ func TestAllowTotalsPerConfig(t *testing.T) {
 		{"the same file in one allow_sets entry named by 30 forwards", hostile.FileForwards(30, big, true), ""},
 		{"1000 hostnames", hostile.AllowHosts(config.MaxAllowHosts), "forward \"cam\" allows 1000 hostnames, more than 256"},
 		{"1001 hostnames", hostile.AllowHosts(config.MaxAllowHosts + 1), "the allow lists name more than 1000 hostnames"},
-		{"130000 hostnames", hostile.AllowHosts(130_000), "the allow lists name more than 1000 hostnames"},
+		// make bench checks 130,000; here a few times the bound is enough to show the one error.
+		{"5000 hostnames", hostile.AllowHosts(5000), "the allow lists name more than 1000 hostnames"},
 		{"256 hostnames", hostile.AllowHosts(config.MaxAllowHostsPerForward), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

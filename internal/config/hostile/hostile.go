@@ -5,6 +5,7 @@ package hostile
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -79,12 +80,17 @@ func LongString(size int) []byte {
 
 // PrefixFile is a prefix file of n distinct /32 lines (2,000,000 make a 30 MB file).
 func PrefixFile(n int) []byte {
-	var b strings.Builder
-	b.Grow(16 * n)
+	b := make([]byte, 0, 16*n)
 	for i := range n {
-		fmt.Fprintf(&b, "%d.%d.%d.%d\n", 1+i>>16&0x3f, i>>16>>6, i>>8&0xff, i&0xff)
+		for j, octet := range [4]int{1 + i>>16&0x3f, i >> 16 >> 6, i >> 8 & 0xff, i & 0xff} {
+			if j > 0 {
+				b = append(b, '.')
+			}
+			b = strconv.AppendInt(b, int64(octet), 10)
+		}
+		b = append(b, '\n')
 	}
-	return []byte(b.String())
+	return b
 }
 
 // FileForwards is a config of n forwards that each name the prefix file at path in their allow list; with
