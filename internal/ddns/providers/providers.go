@@ -14,6 +14,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dnsimple"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/gandi"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/gcloud"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/godaddy"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
@@ -46,6 +47,7 @@ func All() []provider.Def {
 		porkbun.Def,
 		godaddy.Def,
 		namecheap.Def,
+		gandi.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }

@@ -1,0 +1,119 @@
+// Package gandi keeps the A or AAAA record of a hostname at Gandi LiveDNS (API v5), from Gandi's
+// documentation only: Gandi publishes no machine-readable spec of LiveDNS (a third-party Swagger exists; it is
+// not Gandi's word). The zone is the hostname's longest parent that GET /domains/{fqdn} finds (or zone:), the
+// record set is read with GET /domains/{zone}/records/{name}/{type} and replaced with PUT {rrset_values,
+// rrset_ttl}. A personal access token authenticates as a bearer token. Its test double is a hand-written
+// description of those documented operations (testdata/gandi-docs.json), not a vendor spec.
+package gandi
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+)
+
+// DefaultEndpoint is LiveDNS's base URL.
+const DefaultEndpoint = "https://api.gandi.net/v5/livedns"
+
+// Settings are a gandi entry's keys.
+type Settings struct{ provider.TokenSettings }
+
+// Def is the gandi provider.
+var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
+	Doc:     "https://api.gandi.net/docs/livedns/",
+	Example: "provider: gandi\nhostname: home.example.net\ntoken_file: /etc/hairpin/gandi.token   # a personal access token",
+	Config:  ddnsconf.Provider{Name: "gandi", AAAA: true, Keys: provider.TokenKeys}},
+	Decode, New)
+
+// Decode reads a gandi entry's keys; LiveDNS's smallest TTL is 300 seconds.
+func Decode(k provider.Keys, e provider.Entry) *Settings {
+	return &Settings{provider.DecodeToken(k, 300, 300)}
+}
+
+type gandi struct {
+	api      *provider.API
+	hostname string
+	s        *Settings
+	mu       sync.Mutex
+	zone     string
+}
+
+// New builds the provider for one entry.
+func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
+	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	api := &provider.API{Env: env, Base: u, Vendor: "Gandi", Message: message,
+		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }}
+	return &gandi{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, "."))}, nil
+}
+
+func message(body []byte) string {
+	var e struct {
+		Message string `json:"message"`
+		Cause   string `json:"cause"`
+	}
+	if provider.JSONInto(body, &e) {
+		return strings.TrimPrefix(e.Cause+": "+e.Message, ": ")
+	}
+	return ""
+}
+
+func (g *gandi) findZone(ctx context.Context) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.zone != "" {
+		return g.zone, nil
+	}
+	for _, c := range provider.ZoneCandidates(g.hostname) {
+		_, err := g.api.Call(ctx, http.MethodGet, "/domains/"+url.PathEscape(c), nil, nil, nil)
+		if provider.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		g.zone = c
+		return c, nil
+	}
+	return "", provider.NoZone("Gandi", g.hostname)
+}
+
+// Update points the hostname's A (or AAAA) record set at addr alone.
+func (g *gandi) Update(ctx context.Context, addr netip.Addr) (string, error) {
+	zone, err := g.findZone(ctx)
+	if err != nil {
+		return "", err
+	}
+	typ, name := provider.RecordType(addr), provider.Relative(g.hostname, zone)
+	path := "/domains/" + url.PathEscape(zone) + "/records/" + url.PathEscape(name) + "/" + typ
+	var cur struct {
+		Values []string `json:"rrset_values"`
+	}
+	_, err = g.api.Call(ctx, http.MethodGet, path, nil, nil, &cur)
+	switch {
+	case err != nil && !provider.IsNotFound(err):
+		return "", err
+	case err == nil && len(cur.Values) == 1 && cur.Values[0] == addr.String():
+		return "unchanged", nil
+	}
+	answer := "updated"
+	if err != nil {
+		answer = "created"
+	}
+	in := struct {
+		Values []string `json:"rrset_values"`
+		TTL    int      `json:"rrset_ttl"`
+	}{[]string{addr.String()}, g.s.TTL}
+	if _, err := g.api.Call(ctx, http.MethodPut, path, nil, in, nil); err != nil {
+		return "", err
+	}
+	return answer, nil
+}
