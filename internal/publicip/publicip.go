@@ -54,8 +54,6 @@ type Options struct {
 	HTTPClient *http.Client
 	// UserAgent is sent to HTTP sources. Default "hairpin (+https://github.com/hairpin-nat/hairpin)".
 	UserAgent string
-	// Now is the clock (tests). Default time.Now.
-	Now func() time.Time
 	// Logger receives rejected answers and failed sources. Nil discards.
 	Logger *slog.Logger
 }
@@ -110,9 +108,6 @@ func (d *Discoverer) defaults() {
 	if o.UserAgent == "" {
 		o.UserAgent = "hairpin (+https://github.com/hairpin-nat/hairpin)"
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -146,7 +141,7 @@ func CheckSource(s string) error {
 func (d *Discoverer) Discover(ctx context.Context) (netip.Addr, string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := d.opts.Now()
+	now := time.Now()
 	if !d.at.IsZero() && now.Sub(d.at) < d.interval() {
 		return d.addr, d.from, d.err
 	}

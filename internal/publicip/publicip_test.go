@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/miekg/dns"
@@ -241,37 +242,45 @@ func TestDiscoverSTUNRetransmits(t *testing.T) {
 
 func TestDiscoverMinInterval(t *testing.T) {
 	u, hits := httpIP(t, 200, "203.0.113.1")
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d, err := NewDiscoverer([]string{u}, Options{Now: func() time.Time { return now }, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps := []struct {
-		advance time.Duration
-		hits    int32
-	}{{0, 1}, {10 * time.Second, 1}, {19 * time.Second, 1}, {time.Second, 2}, {29 * time.Second, 2}, {time.Minute, 3}}
-	for i, s := range steps {
-		now = now.Add(s.advance)
-		addr, _, err := d.Discover(context.Background())
-		if err != nil || addr.String() != "203.0.113.1" {
-			t.Fatalf("step %d: %v, %v", i, addr, err)
-		}
-		if got := hits.Load(); got != s.hits {
-			t.Errorf("step %d: %d requests, want %d", i, got, s.hits)
-		}
-	}
-
-	// Errors are cached too, so a broken service is not hammered either.
 	bad, badHits := httpIP(t, 500, "")
-	d, _ = NewDiscoverer([]string{bad}, Options{Now: func() time.Time { return now }, Logger: discard()})
-	for range 3 {
-		if _, _, err := d.Discover(context.Background()); err == nil {
-			t.Fatal("no error from a failing source")
+	// The servers live outside the bubble and the client closes its connections, so nothing in the bubble
+	// waits on the network while fake time passes.
+	synctest.Test(t, func(t *testing.T) {
+		d, err := NewDiscoverer([]string{u}, Options{HTTPClient: closingClient(), Logger: discard()})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if got := badHits.Load(); got != 1 {
-		t.Errorf("failing source asked %d times, want 1", got)
-	}
+		steps := []struct {
+			advance time.Duration
+			hits    int32
+		}{{0, 1}, {10 * time.Second, 1}, {19 * time.Second, 1}, {time.Second, 2}, {29 * time.Second, 2}, {time.Minute, 3}}
+		for i, s := range steps {
+			time.Sleep(s.advance)
+			addr, _, err := d.Discover(context.Background())
+			if err != nil || addr.String() != "203.0.113.1" {
+				t.Fatalf("step %d: %v, %v", i, addr, err)
+			}
+			if got := hits.Load(); got != s.hits {
+				t.Errorf("step %d: %d requests, want %d", i, got, s.hits)
+			}
+		}
+
+		// Errors are cached too, so a broken service is not hammered either.
+		d, _ = NewDiscoverer([]string{bad}, Options{HTTPClient: closingClient(), Logger: discard()})
+		for range 3 {
+			if _, _, err := d.Discover(context.Background()); err == nil {
+				t.Fatal("no error from a failing source")
+			}
+		}
+		if got := badHits.Load(); got != 1 {
+			t.Errorf("failing source asked %d times, want 1", got)
+		}
+	})
+}
+
+// closingClient closes each connection after its answer, for tests in a synctest bubble.
+func closingClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 }
 
 func TestDiscoverCancelNotCached(t *testing.T) {
@@ -457,39 +466,40 @@ func TestSTUNVectors(t *testing.T) {
 
 func TestDiscoverForget(t *testing.T) {
 	u, hits := httpIP(t, 200, "203.0.113.1")
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d, err := NewDiscoverer([]string{u}, Options{Now: func() time.Time { return now }, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps := []struct {
-		forget  bool
-		advance time.Duration
-		hits    int32
-	}{
-		{false, 0, 1},
-		{true, time.Second, 1},  // forgotten, but inside the 2s floor
-		{false, time.Second, 2}, // floor passed: asks again
-		{true, 0, 2},
-		{false, 3 * time.Second, 3},
-		{false, 3 * time.Second, 3}, // back to the normal interval
-	}
-	for i, s := range steps {
-		if s.forget {
-			d.Forget()
+	synctest.Test(t, func(t *testing.T) {
+		d, err := NewDiscoverer([]string{u}, Options{HTTPClient: closingClient(), Logger: discard()})
+		if err != nil {
+			t.Fatal(err)
 		}
-		now = now.Add(s.advance)
-		if _, _, err := d.Discover(context.Background()); err != nil {
-			t.Fatalf("step %d: %v", i, err)
+		steps := []struct {
+			forget  bool
+			advance time.Duration
+			hits    int32
+		}{
+			{false, 0, 1},
+			{true, time.Second, 1},  // forgotten, but inside the 2s floor
+			{false, time.Second, 2}, // floor passed: asks again
+			{true, 0, 2},
+			{false, 3 * time.Second, 3},
+			{false, 3 * time.Second, 3}, // back to the normal interval
 		}
-		if got := hits.Load(); got != s.hits {
-			t.Errorf("step %d: %d requests, want %d", i, got, s.hits)
+		for i, s := range steps {
+			if s.forget {
+				d.Forget()
+			}
+			time.Sleep(s.advance)
+			if _, _, err := d.Discover(context.Background()); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			if got := hits.Load(); got != s.hits {
+				t.Errorf("step %d: %d requests, want %d", i, got, s.hits)
+			}
 		}
-	}
-	addr, from, at, err := d.Last()
-	if addr.String() != "203.0.113.1" || from != u || !at.Equal(now.Add(-3*time.Second)) || err != nil {
-		t.Errorf("Last = %v %s %v %v", addr, from, at, err)
-	}
+		addr, from, at, err := d.Last()
+		if addr.String() != "203.0.113.1" || from != u || !at.Equal(time.Now().Add(-3*time.Second)) || err != nil {
+			t.Errorf("Last = %v %s %v %v", addr, from, at, err)
+		}
+	})
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
