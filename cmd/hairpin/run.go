@@ -87,6 +87,7 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 	deps := daemon.Deps{
 		Version:    version,
 		IntentFile: filepath.Join(cfg.StateDir, "wan-set.intent"),
+		ForcedFile: filepath.Join(cfg.StateDir, daemon.ForcedFile),
 		Backend:    drv.Backend,
 		Observe:    drv.Watch,
 		Logger:     logger,

@@ -66,6 +66,9 @@ type Deps struct {
 	// IntentFile, when set, records a WAN set update in progress, so a crash between its two commits is
 	// finished at the next start (see intent.go).
 	IntentFile string
+	// ForcedFile, when set, is where one-shot commands record that they changed the rules under the daemon
+	// (state_dir/ForcedFile, see forced.go).
+	ForcedFile string
 	// Options for the plan (tests).
 	PlanOptions plan.Options
 	// NewProber builds the reachability probe client for wan.probe; nil: never probe.
@@ -306,6 +309,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 func (d *Daemon) start(ctx context.Context, l *loop) error {
 	d.finishInterrupted(ctx)
+	d.clearForced() // a record left for an earlier daemon: this one applies in full anyway
 	if err := d.startObserver(ctx, l); err != nil {
 		return err
 	}

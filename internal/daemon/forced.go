@@ -21,9 +21,12 @@ func MarkForced(dir, what string) error {
 	return os.WriteFile(filepath.Join(dir, ForcedFile), []byte(line+"\n"), 0o600)
 }
 
-// forced reads the record, or "" when there is none.
-func forced(dir string) string {
-	f, err := os.Open(filepath.Join(dir, ForcedFile))
+// forced reads the record, or "" when there is none (or no file is configured).
+func (d *Daemon) forced() string {
+	if d.deps.ForcedFile == "" {
+		return ""
+	}
+	f, err := os.Open(d.deps.ForcedFile)
 	if err != nil {
 		return ""
 	}
@@ -32,13 +35,20 @@ func forced(dir string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// clearForced removes a record nobody consumed (the daemon it was meant for stopped first).
+func (d *Daemon) clearForced() {
+	if d.deps.ForcedFile != "" {
+		_ = os.Remove(d.deps.ForcedFile)
+	}
+}
+
 // takeForced consumes the record: the caller re-applies in full. It says whether there was one.
 func (d *Daemon) takeForced() bool {
-	what := forced(d.cfg.StateDir)
+	what := d.forced()
 	if what == "" {
 		return false
 	}
-	_ = os.Remove(filepath.Join(d.cfg.StateDir, ForcedFile))
+	d.clearForced()
 	d.mu.Lock()
 	d.installed = nil
 	d.mu.Unlock()

@@ -111,7 +111,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 		public = d.obs.Public
 	}
 	s.fill(d.cfg, d.obs, public, d.installed)
-	s.ChangedUnder = forced(d.cfg.StateDir)
+	s.ChangedUnder = d.forced()
 	if d.cfg.HA != nil {
 		s.HARole = "backup"
 		if plan.Master(d.cfg, d.obs) {
