@@ -10,6 +10,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/azure"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/custom"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/desec"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/digitalocean"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dnsimple"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
@@ -48,6 +49,7 @@ func All() []provider.Def {
 		godaddy.Def,
 		namecheap.Def,
 		gandi.Def,
+		desec.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }

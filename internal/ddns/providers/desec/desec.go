@@ -1,0 +1,128 @@
+// Package desec keeps the A or AAAA RRset of a hostname at deSEC through its REST API v1, as its prose
+// documentation (https://desec.readthedocs.io/en/latest/dns/rrsets.html) describes it; deSEC publishes no
+// machine-readable spec, and the test double in testdata is written from that page. The zone is the domain
+// GET /domains/?owns_qname= names; the RRset is read with GET /domains/{zone}/rrsets/{subname}/{type}/ (@ for
+// the apex; 404 when there is none), changed with PATCH on the same path {records, ttl} or created with POST
+// /domains/{zone}/rrsets/ {subname, type, records, ttl}. `Authorization: Token` authenticates; throttled
+// requests get 429 with Retry-After. (The dyndns endpoint is the desec-dyndns preset; this provider is for a
+// token scoped to the REST API.)
+package desec
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+)
+
+// DefaultEndpoint is the API's base URL.
+const DefaultEndpoint = "https://desec.io/api/v1"
+
+// Settings are a desec entry's keys.
+type Settings struct{ provider.TokenSettings }
+
+// Def is the desec provider.
+var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
+	Doc:     "https://desec.readthedocs.io/en/latest/dns/rrsets.html",
+	Example: "provider: desec\nhostname: home.example.dedyn.io\ntoken_file: /etc/hairpin/desec.token",
+	Config:  ddnsconf.Provider{Name: "desec", AAAA: true, Keys: provider.TokenKeys}},
+	Decode, New)
+
+// Decode reads a desec entry's keys; a domain's minimum TTL is 3600 seconds unless deSEC lowered it.
+func Decode(k provider.Keys, e provider.Entry) *Settings {
+	return &Settings{provider.DecodeToken(k, 3600, 60)}
+}
+
+type desec struct {
+	api      *provider.API
+	hostname string
+	s        *Settings
+	mu       sync.Mutex
+	zone     string
+}
+
+// New builds the provider for one entry.
+func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
+	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	api := &provider.API{Env: env, Base: u, Vendor: "deSEC", Message: message,
+		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Token "+tok); return nil }}
+	return &desec{api: api, s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, ".")),
+		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}, nil
+}
+
+func message(body []byte) string {
+	var e struct {
+		Detail string `json:"detail"`
+	}
+	if provider.JSONInto(body, &e) && e.Detail != "" {
+		return e.Detail
+	}
+	return ""
+}
+
+func (d *desec) findZone(ctx context.Context) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.zone != "" {
+		return d.zone, nil
+	}
+	var out []struct {
+		Name string `json:"name"`
+	}
+	if _, err := d.api.Call(ctx, http.MethodGet, "/domains/", url.Values{"owns_qname": {d.hostname}}, nil, &out); err != nil {
+		return "", err
+	}
+	if len(out) == 0 || out[0].Name == "" {
+		return "", provider.Hold("", fmt.Sprintf("no domain of this deSEC account holds %s (set zone: if it is there)", d.hostname))
+	}
+	d.zone = strings.ToLower(out[0].Name)
+	return d.zone, nil
+}
+
+type rrset struct {
+	Records []string `json:"records"`
+	TTL     int      `json:"ttl,omitempty"`
+}
+
+// Update points the hostname's A (or AAAA) RRset at addr.
+func (d *desec) Update(ctx context.Context, addr netip.Addr) (string, error) {
+	zone, err := d.findZone(ctx)
+	if err != nil {
+		return "", err
+	}
+	typ := provider.RecordType(addr)
+	sub := provider.Relative(d.hostname, zone) // @ for the apex, as the URL wants it
+	path := "/domains/" + url.PathEscape(zone) + "/rrsets/" + url.PathEscape(sub) + "/" + typ + "/"
+	var have rrset
+	_, err = d.api.Call(ctx, http.MethodGet, path, nil, nil, &have)
+	switch {
+	case provider.IsNotFound(err):
+		if sub == "@" {
+			sub = ""
+		}
+		create := struct {
+			Subname string   `json:"subname"`
+			Type    string   `json:"type"`
+			Records []string `json:"records"`
+			TTL     int      `json:"ttl"`
+		}{sub, typ, []string{addr.String()}, d.s.TTL}
+		_, err = d.api.Call(ctx, http.MethodPost, "/domains/"+url.PathEscape(zone)+"/rrsets/", nil, create, nil)
+		return "created", err
+	case err != nil:
+		return "", err
+	case slices.Equal(have.Records, []string{addr.String()}):
+		return "unchanged", nil
+	}
+	_, err = d.api.Call(ctx, http.MethodPatch, path, nil, rrset{[]string{addr.String()}, d.s.TTL}, nil)
+	return "updated", err
+}
