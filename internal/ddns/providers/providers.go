@@ -19,6 +19,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/gcloud"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/godaddy"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
+	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetznerdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/namecheap"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/ovh"
@@ -50,6 +51,7 @@ func All() []provider.Def {
 		namecheap.Def,
 		gandi.Def,
 		desec.Def,
+		hetznerdns.Def,
 	}
 	return append(all, dyndns2.Presets()...)
 }

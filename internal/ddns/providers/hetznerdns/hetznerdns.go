@@ -1,0 +1,167 @@
+// Package hetznerdns keeps the A or AAAA record of a hostname in Hetzner's older DNS Console through its API
+// v1, as its prose documentation (https://dns.hetzner.com/api-docs) describes it; no machine-readable spec
+// was used, and the test double in testdata is written from that page. Its provider name is hetzner-dns: the
+// hetzner provider is Hetzner Cloud DNS (the Hetzner Console), where zones are moving. The zone is found with
+// GET /zones?name=; records are listed with GET /records?zone_id= (paginated), changed with PUT /records/{id}
+// or created with POST /records, both {name, ttl, type, value, zone_id}. An Auth-API-Token header
+// authenticates; rate limits come as 429 with Ratelimit-Reset.
+package hetznerdns
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
+	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+)
+
+// DefaultEndpoint is the API's base URL.
+const DefaultEndpoint = "https://dns.hetzner.com/api/v1"
+
+// Settings are a hetzner-dns entry's keys.
+type Settings struct{ provider.TokenSettings }
+
+// Def is the hetzner-dns provider.
+var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
+	Doc:     "https://dns.hetzner.com/api-docs",
+	Example: "provider: hetzner-dns\nhostname: home.example.net\ntoken_file: /etc/hairpin/hetzner-dns.token",
+	Config:  ddnsconf.Provider{Name: "hetzner-dns", AAAA: true, Keys: provider.TokenKeys}},
+	Decode, New)
+
+// Decode reads a hetzner-dns entry's keys.
+func Decode(k provider.Keys, e provider.Entry) *Settings {
+	return &Settings{provider.DecodeToken(k, 60, 60)}
+}
+
+type hetznerDNS struct {
+	api      *provider.API
+	hostname string
+	s        *Settings
+	mu       sync.Mutex
+	zone     string
+	zoneID   string
+}
+
+// New builds the provider for one entry.
+func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
+	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	api := &provider.API{Env: env, Base: u, Vendor: "Hetzner DNS", Message: message,
+		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Auth-API-Token", tok); return nil }}
+	return &hetznerDNS{api: api, s: s, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}, nil
+}
+
+func message(body []byte) string {
+	var e struct {
+		Message string `json:"message"`
+		Error   struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if provider.JSONInto(body, &e) {
+		if e.Message != "" {
+			return e.Message
+		}
+		return e.Error.Message
+	}
+	return ""
+}
+
+type pagination struct {
+	Meta struct {
+		Pagination struct {
+			LastPage int `json:"last_page"`
+		} `json:"pagination"`
+	} `json:"meta"`
+}
+
+func (h *hetznerDNS) findZone(ctx context.Context) (string, string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.zoneID != "" {
+		return h.zone, h.zoneID, nil
+	}
+	candidates := provider.ZoneCandidates(h.hostname)
+	if z := strings.ToLower(strings.TrimSuffix(h.s.Zone, ".")); z != "" {
+		candidates = []string{z}
+	}
+	for _, z := range candidates {
+		var out struct {
+			Zones []struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			} `json:"zones"`
+		}
+		_, err := h.api.Call(ctx, http.MethodGet, "/zones", url.Values{"name": {z}}, nil, &out)
+		if provider.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return "", "", err
+		}
+		for _, found := range out.Zones {
+			if strings.EqualFold(strings.TrimSuffix(found.Name, "."), z) && found.ID != "" {
+				h.zone, h.zoneID = z, found.ID
+				return z, found.ID, nil
+			}
+		}
+	}
+	return "", "", provider.Hold("", fmt.Sprintf("no zone of this Hetzner DNS Console account holds %s (set zone: if it is there)", h.hostname))
+}
+
+type record struct {
+	ID     string `json:"id,omitempty"`
+	Name   string `json:"name"`
+	TTL    int    `json:"ttl,omitempty"`
+	Type   string `json:"type"`
+	Value  string `json:"value"`
+	ZoneID string `json:"zone_id"`
+}
+
+// Update points the hostname's A (or AAAA) record at addr.
+func (h *hetznerDNS) Update(ctx context.Context, addr netip.Addr) (string, error) {
+	zone, zoneID, err := h.findZone(ctx)
+	if err != nil {
+		return "", err
+	}
+	typ := provider.RecordType(addr)
+	name := provider.Relative(h.hostname, zone)
+	var found *record
+	for page := 1; page <= provider.MaxPages && found == nil; page++ {
+		var out struct {
+			Records []record `json:"records"`
+			pagination
+		}
+		q := url.Values{"zone_id": {zoneID}, "page": {strconv.Itoa(page)}, "per_page": {"100"}}
+		if _, err := h.api.Call(ctx, http.MethodGet, "/records", q, nil, &out); err != nil {
+			return "", err
+		}
+		for i, r := range out.Records {
+			if r.Type == typ && strings.EqualFold(r.Name, name) {
+				found = &out.Records[i]
+				break
+			}
+		}
+		if page >= out.Meta.Pagination.LastPage {
+			break
+		}
+	}
+	want := record{Name: name, TTL: h.s.TTL, Type: typ, Value: addr.String(), ZoneID: zoneID}
+	switch {
+	case found == nil:
+		_, err = h.api.Call(ctx, http.MethodPost, "/records", nil, want, nil)
+		return "created", err
+	case found.Value == addr.String():
+		return "unchanged", nil
+	}
+	_, err = h.api.Call(ctx, http.MethodPut, "/records/"+url.PathEscape(found.ID), nil, want, nil)
+	return "updated", err
+}
