@@ -48,7 +48,7 @@ func (a *API) Call(ctx context.Context, method, path string, query url.Values, i
 			return nil, err
 		}
 	}
-	req, err := http.NewRequest(method, u.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, Transient("building the request", err)
 	}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -51,4 +52,14 @@ func (s TokenSettings) Open(env Env, fallback, hostname string) (*url.URL, strin
 		return nil, "", fmt.Errorf("token holds a line break, a space or a control character; give the token alone, on one line")
 	}
 	return u, tok, nil
+}
+
+// BearerAPI opens the settings (Open) and returns the API that sends the token as "Authorization: Bearer".
+func (s TokenSettings) BearerAPI(env Env, fallback, hostname, vendor string, message func([]byte) string) (*API, error) {
+	u, tok, err := s.Open(env, fallback, hostname)
+	if err != nil {
+		return nil, err
+	}
+	return &API{Env: env, Base: u, Vendor: vendor, Message: message,
+		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }}, nil
 }

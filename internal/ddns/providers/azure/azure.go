@@ -11,14 +11,12 @@ package azure
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -76,17 +74,11 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type azure struct {
-	env      provider.Env
 	api      *provider.API
-	login    *url.URL
-	secret   string
 	hostname string
 	s        *Settings
-
-	mu      sync.Mutex
-	token   string
-	expires time.Time
-	zone    string
+	mu       sync.Mutex
+	zone     string
 }
 
 // New builds the provider for one entry.
@@ -103,9 +95,15 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	if err != nil {
 		return nil, fmt.Errorf("client secret: %w", err)
 	}
-	a := &azure{env: env, login: login, secret: secret, s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, ".")),
-		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}
-	a.api = &provider.API{Env: env, Base: u, Vendor: "Azure", Message: message, Auth: a.authorize}
+	tok := &provider.OAuthToken{Vendor: "Microsoft's identity platform", Refused: "Microsoft's identity platform refused the tenant, client ID or secret",
+		Endpoint: strings.TrimSuffix(login.String(), "/") + "/" + url.PathEscape(s.TenantID) + "/oauth2/v2.0/token",
+		Form: func() (url.Values, error) {
+			return url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {secret},
+				"scope": {"https://management.azure.com/.default"}}, nil
+		}}
+	a := &azure{s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, ".")), hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}
+	a.api = &provider.API{Env: env, Base: u, Vendor: "Azure", Message: message,
+		Auth: func(r *http.Request, _ []byte) error { return tok.Bearer(r.Context(), env, r) }}
 	return a, nil
 }
 
@@ -123,49 +121,6 @@ func message(body []byte) string {
 	return ""
 }
 
-// authorize puts a current access token on req, asking the identity platform for one when needed.
-func (a *azure) authorize(req *http.Request, _ []byte) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.token == "" || time.Now().After(a.expires) {
-		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {a.s.ClientID}, "client_secret": {a.secret},
-			"scope": {"https://management.azure.com/.default"}}
-		u := strings.TrimSuffix(a.login.String(), "/") + "/" + url.PathEscape(a.s.TenantID) + "/oauth2/v2.0/token"
-		treq, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-		if err != nil {
-			return provider.Hold("", "the login endpoint does not make a URL")
-		}
-		treq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		status, header, body, err := provider.DoHeader(req.Context(), a.env, treq)
-		if err != nil {
-			return err
-		}
-		if status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden {
-			var e struct {
-				Error string `json:"error"`
-			}
-			_ = json.Unmarshal(body, &e)
-			return provider.AuthHold(fmt.Sprintf("HTTP %d %s", status, e.Error), "Microsoft's identity platform refused the tenant, client ID or secret")
-		}
-		if err := (&provider.API{Vendor: "Microsoft's identity platform"}).Judge(status, header, body); err != nil {
-			return err
-		}
-		var tok struct {
-			AccessToken string `json:"access_token"`
-			ExpiresIn   int    `json:"expires_in"`
-		}
-		if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
-			return provider.RetryLater("no access_token", provider.ServerTrouble, "the identity platform answered without a token")
-		}
-		if a.env.Sensitive != nil {
-			a.env.Sensitive(tok.AccessToken)
-		}
-		a.token, a.expires = tok.AccessToken, time.Now().Add(time.Duration(max(tok.ExpiresIn-60, 0))*time.Second)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	return nil
-}
-
 func (a *azure) zones() string {
 	return "/subscriptions/" + url.PathEscape(a.s.SubscriptionID) + "/resourceGroups/" + url.PathEscape(a.s.ResourceGroup) +
 		"/providers/Microsoft.Network/dnsZones/"
@@ -180,20 +135,16 @@ func (a *azure) findZone(ctx context.Context) (string, error) {
 	if z != "" {
 		return z, nil
 	}
-	for _, c := range provider.ZoneCandidates(a.hostname) {
+	z, err := provider.FirstZone(ctx, a.hostname, "Azure resource group's", func(ctx context.Context, c string) error {
 		_, err := a.api.Call(ctx, http.MethodGet, a.zones()+url.PathEscape(c), version, nil, nil)
-		if provider.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
+		return err
+	})
+	if err == nil {
 		a.mu.Lock()
-		a.zone = c
+		a.zone = z
 		a.mu.Unlock()
-		return c, nil
 	}
-	return "", provider.NoZone("Azure resource group's", a.hostname)
+	return z, err
 }
 
 type address struct {
@@ -240,16 +191,15 @@ func (a *azure) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	} else {
 		set.Properties.A = []address{{IPv4: addr.String()}}
 	}
-	guard := func(r *http.Request, body []byte) error {
+	api := *a.api
+	api.Auth = func(r *http.Request, body []byte) error {
 		if exists && cur.ETag != "" {
 			r.Header.Set("If-Match", cur.ETag)
 		} else if !exists {
 			r.Header.Set("If-None-Match", "*")
 		}
-		return a.authorize(r, body)
+		return a.api.Auth(r, body)
 	}
-	api := *a.api
-	api.Auth = guard
 	if _, err := api.Call(ctx, http.MethodPut, path, version, set, nil); err != nil {
 		return "", err
 	}

@@ -47,12 +47,10 @@ type digitalocean struct {
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	api, err := s.BearerAPI(env, DefaultEndpoint, e.Hostname, "DigitalOcean", message)
 	if err != nil {
 		return nil, err
 	}
-	api := &provider.API{Env: env, Base: u, Vendor: "DigitalOcean", Message: message,
-		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }}
 	return &digitalocean{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s, zone: s.Zone}, nil
 }
 
@@ -81,23 +79,12 @@ func (d *digitalocean) findZone(ctx context.Context) (string, error) {
 	if d.zone != "" {
 		return d.zone, nil
 	}
-	for _, z := range provider.ZoneCandidates(d.hostname) {
-		var out struct {
-			Domain struct {
-				Name string `json:"name"`
-			} `json:"domain"`
-		}
-		_, err := d.api.Call(ctx, http.MethodGet, "/v2/domains/"+url.PathEscape(z), nil, nil, &out)
-		if provider.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		d.zone = z
-		return z, nil
-	}
-	return "", provider.Hold("", fmt.Sprintf("no domain of this account holds %s (set zone: if it is there)", d.hostname))
+	z, err := provider.FirstZone(ctx, d.hostname, "DigitalOcean", func(ctx context.Context, c string) error {
+		_, err := d.api.Call(ctx, http.MethodGet, "/v2/domains/"+url.PathEscape(c), nil, nil, nil)
+		return err
+	})
+	d.zone = z
+	return z, err
 }
 
 // Update points the hostname's A (or AAAA) record at addr.

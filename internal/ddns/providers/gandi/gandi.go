@@ -46,12 +46,10 @@ type gandi struct {
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	api, err := s.BearerAPI(env, DefaultEndpoint, e.Hostname, "Gandi", message)
 	if err != nil {
 		return nil, err
 	}
-	api := &provider.API{Env: env, Base: u, Vendor: "Gandi", Message: message,
-		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }}
 	return &gandi{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, "."))}, nil
 }
 
@@ -72,18 +70,12 @@ func (g *gandi) findZone(ctx context.Context) (string, error) {
 	if g.zone != "" {
 		return g.zone, nil
 	}
-	for _, c := range provider.ZoneCandidates(g.hostname) {
+	z, err := provider.FirstZone(ctx, g.hostname, "Gandi", func(ctx context.Context, c string) error {
 		_, err := g.api.Call(ctx, http.MethodGet, "/domains/"+url.PathEscape(c), nil, nil, nil)
-		if provider.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		g.zone = c
-		return c, nil
-	}
-	return "", provider.NoZone("Gandi", g.hostname)
+		return err
+	})
+	g.zone = z
+	return z, err
 }
 
 // Update points the hostname's A (or AAAA) record set at addr alone.

@@ -122,16 +122,11 @@ func (sa *ServiceAccount) Assertion(scope string, now time.Time) (string, error)
 }
 
 type gcloud struct {
-	env      provider.Env
 	api      *provider.API
-	sa       *ServiceAccount
 	hostname string // with the final dot
 	s        *Settings
-
-	mu      sync.Mutex
-	token   string
-	expires time.Time
-	zone    string
+	mu       sync.Mutex
+	zone     string
 }
 
 // New builds the provider for one entry.
@@ -152,8 +147,14 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	if err != nil {
 		return nil, fmt.Errorf("service account key: %w", err)
 	}
-	g := &gcloud{env: env, sa: sa, s: s, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")) + "."}
-	g.api = &provider.API{Env: env, Base: u, Vendor: "Google Cloud DNS", Message: message, Auth: g.authorize}
+	tok := &provider.OAuthToken{Endpoint: sa.TokenURI, Vendor: "Google's token endpoint", Refused: "Google refused the service account's key",
+		Form: func() (url.Values, error) {
+			assertion, err := sa.Assertion(Scope, time.Now())
+			return url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}, err
+		}}
+	g := &gcloud{s: s, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")) + "."}
+	g.api = &provider.API{Env: env, Base: u, Vendor: "Google Cloud DNS", Message: message,
+		Auth: func(r *http.Request, _ []byte) error { return tok.Bearer(r.Context(), env, r) }}
 	return g, nil
 }
 
@@ -168,48 +169,6 @@ func message(body []byte) string {
 		return strings.TrimPrefix(e.Error.Status+": "+e.Error.Message, ": ")
 	}
 	return ""
-}
-
-// authorize puts a current access token on req, asking the token endpoint for one when the last has (nearly)
-// expired.
-func (g *gcloud) authorize(req *http.Request, _ []byte) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.token == "" || time.Now().After(g.expires) {
-		assertion, err := g.sa.Assertion(Scope, time.Now())
-		if err != nil {
-			return provider.Hold("", "signing the token request: "+err.Error())
-		}
-		form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}
-		treq, err := http.NewRequest(http.MethodPost, g.sa.TokenURI, strings.NewReader(form.Encode()))
-		if err != nil {
-			return provider.Hold("", "the key's token_uri is not a URL")
-		}
-		treq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		status, header, body, err := provider.DoHeader(req.Context(), g.env, treq)
-		if err != nil {
-			return err
-		}
-		if status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden {
-			return provider.AuthHold(fmt.Sprintf("HTTP %d %s", status, provider.Clean(string(body))), "Google refused the service account's key")
-		}
-		if err := (&provider.API{Vendor: "Google's token endpoint"}).Judge(status, header, body); err != nil {
-			return err
-		}
-		var tok struct {
-			AccessToken string `json:"access_token"`
-			ExpiresIn   int    `json:"expires_in"`
-		}
-		if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
-			return provider.RetryLater("no access_token", provider.ServerTrouble, "Google's token endpoint answered without a token")
-		}
-		if g.env.Sensitive != nil {
-			g.env.Sensitive(tok.AccessToken)
-		}
-		g.token, g.expires = tok.AccessToken, time.Now().Add(time.Duration(max(tok.ExpiresIn-60, 0))*time.Second)
-	}
-	req.Header.Set("Authorization", "Bearer "+g.token)
-	return nil
 }
 
 func (g *gcloud) project() string { return "/dns/v1/projects/" + url.PathEscape(g.s.Project) }

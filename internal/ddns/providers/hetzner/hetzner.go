@@ -49,12 +49,10 @@ type hetzner struct {
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	api, err := s.BearerAPI(env, DefaultEndpoint, e.Hostname, "Hetzner", message)
 	if err != nil {
 		return nil, err
 	}
-	api := &provider.API{Env: env, Base: u, Vendor: "Hetzner", Message: message,
-		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }}
 	return &hetzner{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s, zone: s.Zone}, nil
 }
 

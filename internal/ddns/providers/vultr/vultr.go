@@ -46,12 +46,10 @@ type vultr struct {
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	api, err := s.BearerAPI(env, DefaultEndpoint, e.Hostname, "Vultr", message)
 	if err != nil {
 		return nil, err
 	}
-	api := &provider.API{Env: env, Base: u, Vendor: "Vultr", Message: message,
-		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }}
 	return &vultr{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s, zone: s.Zone}, nil
 }
 
