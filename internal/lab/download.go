@@ -41,11 +41,17 @@ func download(w http.ResponseWriter) {
 	}
 }
 
+// ErrStalled is a download that stopped moving: its packets are dropped somewhere.
+var ErrStalled = errors.New("stalled")
+
+const stallAfter = 3 * time.Second
+
 // Download is a slow download in progress.
 type Download struct {
-	got  atomic.Int64
-	done chan struct{}
-	err  error
+	stalled atomic.Bool
+	got     atomic.Int64
+	done    chan struct{}
+	err     error
 }
 
 // StartDownload fetches url's DownloadPath from inside namespace ns in the background.
@@ -68,15 +74,22 @@ func StartDownload(ctx context.Context, ns, url string) *Download {
 			return
 		}
 		defer resp.Body.Close()
+		// A download that stops moving for stallAfter is over: the connection is dead even if nobody said so.
+		stall := time.AfterFunc(stallAfter, func() { cancel(); d.stalled.Store(true) })
+		defer stall.Stop()
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := resp.Body.Read(buf)
+			stall.Reset(stallAfter)
 			d.got.Add(int64(n))
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
 				d.err = err
+				if d.stalled.Load() {
+					d.err = fmt.Errorf("%w after %d bytes: no data for %v", ErrStalled, d.got.Load(), stallAfter)
+				}
 				return
 			}
 		}

@@ -35,6 +35,8 @@ type HA struct {
 
 	procs []*exec.Cmd
 	logs  []*SafeBuffer
+	// ctConf are the routers' conntrackd configs ("" without conntrackd).
+	ctConf [2]string
 }
 
 var (
@@ -43,6 +45,31 @@ var (
 	haSync    = [2]netip.Addr{netip.MustParseAddr("10.255.0.1"), netip.MustParseAddr("10.255.0.2")}
 	haLANVRID = 51
 )
+
+// routerFirewall is the one rule of a router's firewall the pair needs: a packet conntrack cannot place is
+// dropped, not answered. Right after a takeover the new master holds the addresses a few milliseconds before
+// the notify script has committed conntrackd's entries; a packet of an established connection arriving then
+// would otherwise reach the router's own stack and be reset. Dropped, it is sent again and finds its entry.
+// The counter is the negative control's sign: without conntrackd the entries never come.
+const routerFirewall = `table inet labfw {
+	counter invalid { }
+	chain input { type filter hook input priority filter; policy accept; ct state invalid counter name invalid drop; }
+	chain forward { type filter hook forward priority filter; policy accept; ct state invalid counter name invalid drop; }
+}
+`
+
+// InvalidDropped is how many packets router r's firewall dropped because conntrack could not place them.
+func (t *Topology) InvalidDropped(ctx context.Context, r string) (int, error) {
+	out, err := Exec(ctx, r, "nft", "list", "counter", "inet", "labfw", "invalid")
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if i := strings.Index(out, "packets "); i >= 0 {
+		_, _ = fmt.Sscanf(out[i:], "packets %d", &n)
+	}
+	return n, nil
+}
 
 // Routers lists the pair's namespaces, A then B.
 func (t *Topology) Routers() []string { return []string{t.Router, t.HA.RouterB} }
@@ -79,6 +106,9 @@ func (t *Topology) buildHA(ctx context.Context) error {
 			// survives a failover is what conntrackd carried, not what the kernel guessed.
 			sysctl{r, "net.netfilter.nf_conntrack_tcp_loose", "0"},
 		)
+	}
+	for _, r := range t.Routers() {
+		s = append(s, nftScript{r, routerFirewall})
 	}
 	for i, c := range t.Cameras {
 		p := fmt.Sprintf("p-cam%d", i)
@@ -183,7 +213,7 @@ General {
 		}
 	}
 }
-`, haSync[i], haSync[1-i], t.HA.SyncIf, dir, haSync[0].String()+"/30")
+`, haSync[i], haSync[1-i], t.HA.SyncIf, dir, netip.PrefixFrom(haSync[0], 30).Masked())
 }
 
 // ConntrackdNotify is keepalived's notify script for conntrackd, after conntrack-tools' primary-backup.sh:
@@ -227,6 +257,7 @@ func (t *Topology) StartHA(ctx context.Context, dir string, opt HAOptions) error
 			if err := os.WriteFile(notify, []byte(ConntrackdNotify(conf)), 0o700); err != nil {
 				return err
 			}
+			t.HA.ctConf[i] = conf
 			if err := t.startHAProc(r, "/usr/sbin/conntrackd", "-C", conf); err != nil {
 				return err
 			}
@@ -305,4 +336,13 @@ func (t *Topology) Unplug(ctx context.Context, r string, down bool) error {
 		}
 	}
 	return nil
+}
+
+// ExternalCache is what router i's conntrackd holds from the other router (conntrackd -e ct): the entries it
+// commits to the kernel when it becomes the master.
+func (t *Topology) ExternalCache(ctx context.Context, i int) (string, error) {
+	if t.HA.ctConf[i] == "" {
+		return "", errors.New("no conntrackd")
+	}
+	return Exec(ctx, t.Routers()[i], "/usr/sbin/conntrackd", "-C", t.HA.ctConf[i], "-e", "ct")
 }
