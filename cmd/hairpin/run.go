@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/backends"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
@@ -85,13 +86,14 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 	}
 	defer closeBackend(drv)
 	deps := daemon.Deps{
-		Version:    version,
-		IntentFile: filepath.Join(cfg.StateDir, "wan-set.intent"),
-		ForcedFile: filepath.Join(cfg.StateDir, daemon.ForcedFile),
-		Backend:    drv.Backend,
-		Observe:    drv.Watch,
-		Logger:     logger,
-		Load:       func() (*config.Config, error) { return config.Load(path) },
+		Version:     version,
+		IntentFile:  filepath.Join(cfg.StateDir, "wan-set.intent"),
+		ForcedFile:  filepath.Join(cfg.StateDir, daemon.ForcedFile),
+		Backend:     drv.Backend,
+		Observe:     drv.Watch,
+		Logger:      logger,
+		Load:        func() (*config.Config, error) { return config.Load(path) },
+		SameBackend: backends.Same,
 		Ready: func() {
 			if err := daemon.NotifyReady(); err != nil {
 				logger.Warn("systemd readiness notification failed", "error", err)

@@ -5,6 +5,7 @@ package backends
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
@@ -31,4 +32,10 @@ func Preview(cfg *config.Config) backend.Preview {
 		p.PlanOptions = routeros.PlanOptions
 	}
 	return p
+}
+
+// Same reports whether b asks for the backend a opened: the same kind and the same connection (for RouterOS,
+// the same router and login). A running daemon keeps the backend it opened, so another one takes a restart.
+func Same(a, b *config.Config) bool {
+	return a.Backend == b.Backend && reflect.DeepEqual(a.RouterOS, b.RouterOS)
 }

@@ -125,8 +125,9 @@ type Daemon struct {
 	ControlTokenLine int
 }
 
-// BackendKind names the datapath hairpin drives. internal/backends turns it into a backend; nothing else
-// compares it.
+// BackendKind names the datapath hairpin drives. internal/backends turns it into a backend and is the one
+// place that compares it, but for this package's validation: the schema differs per kind (the routeros:
+// section, limits, ha:, interface names), and its issues need the YAML's line numbers, which only config has.
 type BackendKind string
 
 const (

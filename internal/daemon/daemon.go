@@ -55,8 +55,11 @@ type Deps struct {
 	// NewDDNS builds the dynamic-DNS engine for a config; nil or a nil result means no DDNS.
 	NewDDNS func(cfg *config.Config) (DDNS, error)
 	// Load reads the config again on reload.
-	Load   func() (*config.Config, error)
-	Logger *slog.Logger
+	Load func() (*config.Config, error)
+	// SameBackend reports whether a reloaded config keeps the backend the daemon was given (backends.Same):
+	// another backend takes a restart. nil: every config keeps it.
+	SameBackend func(old, new *config.Config) bool
+	Logger      *slog.Logger
 	// Ready is called once the first apply has been attempted (systemd readiness).
 	Ready func()
 	// Watchdog, when WatchdogEvery is set, is called that often from the event loop itself (systemd's

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/backends"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/nft"
@@ -348,7 +349,10 @@ func TestStatusServerOverUnixSocket(t *testing.T) {
 }
 
 func TestReloadRejectsBackendChange(t *testing.T) {
-	h := start(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	be := &backend.Fake{}
+	h := startWithDeps(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be,
+		func(d *Deps) { d.SameBackend = backends.Same })
+	h.be = be
 	h.load = func() (*config.Config, error) {
 		return mustConfig(t, "backend: routeros\nrouteros: {url: \"https://192.0.2.1\", username: u, password_env: P, tls_fingerprint: \"sha256:"+strings.Repeat("AB:", 31)+"AB\"}\n"+baseConfig), nil
 	}

@@ -51,7 +51,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // doReload switches to cfg; on any error the running config stays.
 func (d *Daemon) doReload(ctx context.Context, l *loop, cfg *config.Config) error {
 	old := d.cfg
-	if cfg.Backend != old.Backend || !sameRouterOS(cfg.RouterOS, old.RouterOS) || cfg.Daemon.Status != old.Daemon.Status {
+	if (d.deps.SameBackend != nil && !d.deps.SameBackend(old, cfg)) || cfg.Daemon.Status != old.Daemon.Status {
 		err := errors.New("the backend, the routeros connection and daemon.status change only with a restart (systemctl restart hairpin)")
 		d.event(slog.LevelError, "reload rejected; the running config stays in force", "error", err)
 		return err
@@ -96,13 +96,6 @@ func (d *Daemon) doReload(ctx context.Context, l *loop, cfg *config.Config) erro
 	d.refreshControl(cfg)
 	d.settle(ctx, l, "reload")
 	return nil
-}
-
-func sameRouterOS(a, b *config.RouterOS) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return reflect.DeepEqual(*a, *b)
 }
 
 // sameDDNS reports whether two configs give the same DDNS engine: the same entries (line numbers aside) and
