@@ -156,39 +156,59 @@ type item struct {
 // /console/inspect schema of 7.9 to 7.24rc3 says so); /ip firewall mangle has.
 const ConnMark = "hairpin-masq"
 
+// natSide is one address family's part of the desired state as its firewall nat menu takes it: /ip firewall
+// nat and /ipv6 firewall nat hold the same rules in the same order, and differ only in what the plan gives
+// each family (IPv6 has no allow lists and no second NAT in front) and in the name of dst-nat's target.
+type natSide struct {
+	rules []plan.Rule
+	allow func(forward string) string // the allow list a forward's rules name, "" for an open forward
+	wanIf string                      // also match packets arriving on this interface for the router itself ("": not)
+	masq  bool
+	to    string // dst-nat's target: to-addresses in /ip firewall nat, to-address in /ipv6's
+}
+
 // natItems lists the NAT rules for d, dst-nat rules first (in the order of the forwards), then the masquerade.
 func natItems(d *plan.Desired) []item {
-	var out []item
-	for _, r := range d.Rules {
-		allow := allowListOf(d, r.Name)
-		if allow == "" {
-			out = append(out, dnatItems(r, "dnat", Entry{"chain": "dstnat", "dst-address-list": ListWAN})...)
-			continue
-		}
-		// An allow list restricts the internet, never the LAN: the LAN's connections (hairpin) take a rule of
-		// their own, so that copying the source restriction into the one rule does not break hairpin.
-		out = append(out, dnatItems(r, "dnat", Entry{"chain": "dstnat", "dst-address-list": ListWAN, "src-address-list": allow})...)
-		out = append(out, dnatItems(r, "dnat-lan", Entry{"chain": "dstnat", "dst-address-list": ListWAN, "src-address-list": ListLAN})...)
-	}
-	// The router's own connections (a script's /tool fetch, a VPN endpoint) to the public address never pass
-	// the dstnat chain, which only sees packets arriving on an interface: the output chain rewrites them.
-	for _, r := range d.Rules {
-		out = append(out, dnatItems(r, "dnat-out", Entry{"chain": "output", "dst-address-list": ListWAN})...)
-	}
-	if d.DoubleNAT && d.WANInterface != "" {
+	s := natSide{rules: d.Rules, allow: func(f string) string { return allowListOf(d, f) }, masq: d.Masquerade, to: "to-addresses"}
+	if d.DoubleNAT {
 		// Behind a second NAT the upstream box forwards to the router's WAN address, which may change (DHCP
 		// from the upstream box) before the next poll updates the list. Matching the WAN interface keeps
 		// internet callers working through that window; dst-address-type=local limits it to packets for the
 		// router itself, so traffic passing through is never rewritten.
-		for _, r := range d.Rules {
-			match := Entry{"chain": "dstnat", "in-interface": d.WANInterface, "dst-address-type": "local"}
-			if allow := allowListOf(d, r.Name); allow != "" {
+		s.wanIf = d.WANInterface
+	}
+	return s.items()
+}
+
+// items lists the side's NAT rules, dst-nat rules first (in the order of the forwards), then the masquerade.
+func (s natSide) items() []item {
+	var out []item
+	for _, r := range s.rules {
+		allow := s.allow(r.Name)
+		if allow == "" {
+			out = append(out, dnatItems(r, "dnat", s.to, Entry{"chain": "dstnat", "dst-address-list": ListWAN})...)
+			continue
+		}
+		// An allow list restricts the internet, never the LAN: the LAN's connections (hairpin) take a rule of
+		// their own, so that copying the source restriction into the one rule does not break hairpin.
+		out = append(out, dnatItems(r, "dnat", s.to, Entry{"chain": "dstnat", "dst-address-list": ListWAN, "src-address-list": allow})...)
+		out = append(out, dnatItems(r, "dnat-lan", s.to, Entry{"chain": "dstnat", "dst-address-list": ListWAN, "src-address-list": ListLAN})...)
+	}
+	// The router's own connections (a script's /tool fetch, a VPN endpoint) to the public address never pass
+	// the dstnat chain, which only sees packets arriving on an interface: the output chain rewrites them.
+	for _, r := range s.rules {
+		out = append(out, dnatItems(r, "dnat-out", s.to, Entry{"chain": "output", "dst-address-list": ListWAN})...)
+	}
+	if s.wanIf != "" {
+		for _, r := range s.rules {
+			match := Entry{"chain": "dstnat", "in-interface": s.wanIf, "dst-address-type": "local"}
+			if allow := s.allow(r.Name); allow != "" {
 				match["src-address-list"] = allow
 			}
-			out = append(out, dnatItems(r, "dnat-wanif", match)...)
+			out = append(out, dnatItems(r, "dnat-wanif", s.to, match)...)
 		}
 	}
-	if d.Masquerade {
+	if s.masq {
 		// Only connections the mangle rule marked: a LAN client reaching a forward through the public address.
 		// The server then answers the router, which hands the answer back from the public address the client
 		// expects, instead of answering the client straight from its LAN address.
@@ -247,13 +267,12 @@ func markItems(rules []plan.Rule, match Entry) []item {
 	return out
 }
 
-// dnatItems writes one forward's rule for one protocol. RouterOS keeps the destination port when to-ports is
-// absent, and maps a port range to one port, but (like Linux DNAT) a to-ports range is a pool, not a 1:1 map:
-// a range that moves to other ports is written as one rule per port.
-func dnatItems(r plan.Rule, kind string, match Entry) []item {
+// dnatItems writes one forward's rule for one protocol, naming its target with the key to. RouterOS keeps the
+// destination port when to-ports is absent, and maps a port range to one port, but (like Linux DNAT) a
+// to-ports range is a pool, not a 1:1 map: a range that moves to other ports is written as one rule per port.
+func dnatItems(r plan.Rule, kind, to string, match Entry) []item {
 	mk := func(ext, in string, suffix string) item {
-		p := Entry{"action": "dst-nat", "protocol": r.Protocol, "dst-port": ext,
-			"to-addresses": r.To.String(), "disabled": "false"}
+		p := Entry{"action": "dst-nat", "protocol": r.Protocol, "dst-port": ext, to: r.To.String(), "disabled": "false"}
 		if in != "" {
 			p["to-ports"] = in
 		}

@@ -27,22 +27,7 @@ func natItems6(d *plan.Desired, lanIf string) []item {
 	if d.V6 == nil || len(d.V6.Rules) == 0 {
 		return nil
 	}
-	var out []item
-	for _, kind := range []struct{ name, chain string }{{"dnat", "dstnat"}, {"dnat-out", "output"}} {
-		for _, r := range d.V6.Rules {
-			for _, it := range dnatItems(r, kind.name, Entry{"chain": kind.chain, "dst-address-list": ListWAN}) {
-				it.props["to-address"] = it.props["to-addresses"]
-				delete(it.props, "to-addresses")
-				out = append(out, it)
-			}
-		}
-	}
-	if d.Masquerade && lanIf != "" {
-		out = append(out, item{key: markMasq, props: Entry{
-			"chain": "srcnat", "action": "masquerade", "connection-mark": ConnMark, "disabled": "false",
-		}})
-	}
-	return out
+	return natSide{rules: d.V6.Rules, allow: func(string) string { return "" }, masq: d.Masquerade && lanIf != "", to: "to-address"}.items()
 }
 
 // mangleItems6 lists the rules that mark hairpinned IPv6 connections for the masquerade: arriving on the LAN

@@ -119,15 +119,11 @@ func Script(cfg *config.Config, dns ...DNSUpdate) string {
 	w("# Put the forwards above the first rule of yours that would take their packets first, and the marks first in")
 	w("# prerouting. Your rules keep their order; NAT exemptions (action=accept) stay above hairpin's rules.")
 	w("{")
-	w("  :local first [/ip firewall nat find where chain=dstnat && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
-	w("  :if ([:len $first] > 0) do={ /ip firewall nat move [find where chain=dstnat && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
-	w("  :set first [/ip firewall nat find where chain=output && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
-	w("  :if ([:len $first] > 0) do={ /ip firewall nat move [find where chain=output && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
+	writeMoveForwards(w, "/ip")
 	if d.Masquerade {
 		w("  :set first [/ip firewall nat find where chain=srcnat && !dynamic && !(comment~\"^%s\") && (action=\"masquerade\" || action=\"src-nat\" || action=\"netmap\" || action=\"same\")]", MarkerPrefix)
 		w("  :if ([:len $first] > 0) do={ /ip firewall nat move [find where comment=\"%s\"] destination=[:pick $first 0] }", markMasq)
-		w("  :set first [/ip firewall mangle find where chain=prerouting && !dynamic && !(comment~\"^%s\")]", MarkerPrefix)
-		w("  :if ([:len $first] > 0) do={ /ip firewall mangle move [find where chain=prerouting && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
+		writeMoveMarks(w, "/ip")
 	}
 	w("}")
 	w("")
@@ -175,12 +171,8 @@ func writeIPv6(w func(string, ...any), cfg *config.Config, d *plan.Desired) bool
 		writeAdd(w, cfg, "/ipv6 firewall filter", it)
 	}
 	w("{")
-	w("  :local first [/ipv6 firewall nat find where chain=dstnat && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
-	w("  :if ([:len $first] > 0) do={ /ipv6 firewall nat move [find where chain=dstnat && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
-	w("  :set first [/ipv6 firewall nat find where chain=output && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", MarkerPrefix)
-	w("  :if ([:len $first] > 0) do={ /ipv6 firewall nat move [find where chain=output && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
-	w("  :set first [/ipv6 firewall mangle find where chain=prerouting && !dynamic && !(comment~\"^%s\")]", MarkerPrefix)
-	w("  :if ([:len $first] > 0) do={ /ipv6 firewall mangle move [find where chain=prerouting && comment~\"^%s\"] destination=[:pick $first 0] }", MarkerPrefix)
+	writeMoveForwards(w, "/ipv6")
+	writeMoveMarks(w, "/ipv6")
 	w("  :local rules [/ipv6 firewall filter find where chain=forward && !dynamic && !disabled && !(comment~\"^%s\")]", MarkerPrefix)
 	w("  :if ([:len $rules] > 0) do={")
 	w("    :local last [:pick $rules ([:len $rules] - 1)]")
@@ -190,6 +182,23 @@ func writeIPv6(w func(string, ...any), cfg *config.Config, d *plan.Desired) bool
 	w("}")
 	w("")
 	return true
+}
+
+// writeMoveForwards writes, inside a script block, the moves that put hairpin's dst-nat rules of family menu
+// ("/ip", "/ipv6") above the first dst-nat, netmap or redirect rule of the user's, in dstnat and in output.
+// It declares the block's local $first.
+func writeMoveForwards(w func(string, ...any), menu string) {
+	w("  :local first [%s firewall nat find where chain=dstnat && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", menu, MarkerPrefix)
+	w("  :if ([:len $first] > 0) do={ %s firewall nat move [find where chain=dstnat && comment~\"^%s\"] destination=[:pick $first 0] }", menu, MarkerPrefix)
+	w("  :set first [%s firewall nat find where chain=output && !dynamic && !(comment~\"^%s\") && (action=\"dst-nat\" || action=\"netmap\" || action=\"redirect\")]", menu, MarkerPrefix)
+	w("  :if ([:len $first] > 0) do={ %s firewall nat move [find where chain=output && comment~\"^%s\"] destination=[:pick $first 0] }", menu, MarkerPrefix)
+}
+
+// writeMoveMarks writes, after writeMoveForwards, the move that puts hairpin's mark rules of family menu first
+// in prerouting.
+func writeMoveMarks(w func(string, ...any), menu string) {
+	w("  :set first [%s firewall mangle find where chain=prerouting && !dynamic && !(comment~\"^%s\")]", menu, MarkerPrefix)
+	w("  :if ([:len $first] > 0) do={ %s firewall mangle move [find where chain=prerouting && comment~\"^%s\"] destination=[:pick $first 0] }", menu, MarkerPrefix)
 }
 
 // Names of the scheduler entries Script creates: one run at startup (interval 0: MikroTik's Scheduler manual
