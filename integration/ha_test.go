@@ -24,42 +24,50 @@ import (
 func haPair(t *testing.T, opt lab.HAOptions, extra string) (*lab.Topology, [2]*runningDaemon) {
 	t.Helper()
 	topo, _ := labWithCameras(t, lab.Options{HA: true})
+	return topo, startPair(t, topo, opt, extra)
+}
+
+// startPair starts keepalived (and conntrackd) and a hairpin daemon with config extra on each router of topo.
+func startPair(tb testing.TB, topo *lab.Topology, opt lab.HAOptions, extra string) [2]*runningDaemon {
+	tb.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := tb.TempDir()
 	if err := topo.StartHA(ctx, dir, opt); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("keepalived and conntrackd:\n%s", topo.HALog())
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("keepalived and conntrackd:\n%s", topo.HALog())
 		}
 	})
 	var ds [2]*runningDaemon
 	for i, r := range topo.Routers() {
 		rd := filepath.Join(dir, fmt.Sprintf("hairpin-%d", i))
 		if err := os.MkdirAll(rd, 0o700); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		c := topo.RouterConfig()
 		c.Status, c.StateDir, c.Resync, c.Extra = filepath.Join(rd, "hairpin.sock"), rd, time.Second, extra
 		path, err := c.Write(rd, "hairpin.yaml")
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		cmd, out, err := topo.Start(r, "run", "-c", path)
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		d := &runningDaemon{cmd: cmd, log: out, socket: c.Status, config: path}
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("hairpin on %s:\n%s", r, out.String())
+		tb.Cleanup(func() {
+			if tb.Failed() {
+				tb.Logf("hairpin on %s:\n%s", r, out.String())
 			}
 		})
-		d.waitStatus(t, "rules installed", func(s *daemon.Status) bool { return s.Installed })
+		if _, err := lab.WaitDaemon(ctx, c.Status, 15*time.Second, lab.Installed); err != nil {
+			tb.Fatalf("hairpin on %s: %v\n%s", r, err, out.String())
+		}
 		ds[i] = d
 	}
-	return topo, ds
+	return ds
 }
 
 // bookmarks tries every camera's bookmark (the WAN virtual address and its port) from the laptop, the
@@ -262,35 +270,11 @@ func TestHAOnlyMasterPublishes(t *testing.T) {
 					t.Logf("named:\n%s", dnsServer.Log())
 				}
 			})
-			if err := topo.StartHA(ctx, dir, lab.HAOptions{OwnWANs: true}); err != nil {
-				t.Fatal(err)
-			}
 			extra := fmt.Sprintf("ddns:\n  - {provider: rfc2136, server: \"203.0.113.1:53\", zone: example.net, hostname: home.example.net, tsig_key: hairpin-key, tsig_algorithm: hmac-sha256, tsig_secret_file: %s, ttl: 60}\n", secretFile)
 			if ha {
 				extra += "ha:\n  lan_address: 192.168.88.1\n"
 			}
-			var ds [2]*runningDaemon
-			for i, r := range topo.Routers() {
-				rd := filepath.Join(dir, fmt.Sprintf("hairpin-%d", i))
-				_ = os.MkdirAll(rd, 0o700)
-				c := topo.RouterConfig()
-				c.Status, c.StateDir, c.Resync, c.Extra = filepath.Join(rd, "hairpin.sock"), rd, time.Second, extra
-				path, err := c.Write(rd, "hairpin.yaml")
-				if err != nil {
-					t.Fatal(err)
-				}
-				cmd, out, err := topo.Start(r, "run", "-c", path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ds[i] = &runningDaemon{cmd: cmd, log: out, socket: c.Status, config: path}
-				t.Cleanup(func() {
-					if t.Failed() {
-						t.Logf("hairpin on %s:\n%s", r, out.String())
-					}
-				})
-				ds[i].waitStatus(t, "rules installed", func(s *daemon.Status) bool { return s.Installed })
-			}
+			ds := startPair(t, topo, lab.HAOptions{OwnWANs: true}, extra)
 			a, b := topo.HA.OwnWAN[0], topo.HA.OwnWAN[1]
 			if !ha {
 				// Both publish, each its own address: the record flaps to whichever came last.
