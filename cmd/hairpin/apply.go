@@ -113,17 +113,12 @@ re-applies its own config at its next event.`,
 			if err != nil {
 				return err
 			}
-			marked, err := oneOwner(cmd, cfg.StateDir, force, "apply",
+			drv, done, err := ownBackend(cmd, cfg, force, "apply",
 				"after editing the config, run `systemctl reload hairpin` (or kill -HUP %d): the daemon applies it and keeps following the WAN address")
 			if err != nil {
 				return err
 			}
-			defer marked()
-			drv, err := openBackend(cmd, cfg)
-			if err != nil {
-				return err
-			}
-			defer closeBackend(drv)
+			defer done()
 			start := time.Now()
 			obs, err := drv.Observe(cmd.Context())
 			if err != nil {
@@ -200,17 +195,12 @@ next event.`,
 				}
 				cfg = &config.Config{Backend: config.BackendLinux, StateDir: config.DefaultStateDir}
 			}
-			marked, err := oneOwner(cmd, cfg.StateDir, force, "down",
+			drv, done, err := ownBackend(cmd, cfg, force, "down",
 				"stop it first: `systemctl stop hairpin` (the rules stay in place when it stops), then `hairpin down`")
 			if err != nil {
 				return err
 			}
-			defer marked()
-			drv, err := openBackend(cmd, cfg)
-			if err != nil {
-				return err
-			}
-			defer closeBackend(drv)
+			defer done()
 			was := true
 			if inst, ok := drv.Backend.(backend.Installer); ok {
 				was, _ = inst.Installed(cmd.Context())
@@ -261,11 +251,20 @@ func oneOwner(cmd *cobra.Command, stateDir string, force bool, verb, advice stri
 // fifth of the parse at the cost of memory the process returns moments later. The daemon keeps the default.
 func oneShot() { debug.SetGCPercent(400) }
 
-// openBackend builds the config's backend for a one-shot command; its warnings (a readable password file) go
-// to stderr.
-func openBackend(cmd *cobra.Command, cfg *config.Config) (*backend.Driver, error) {
+// ownBackend opens the config's backend for a one-shot command that changes the rules: first oneOwner (verb
+// and advice are its), then the backend, whose warnings (a readable password file) go to stderr. done closes
+// the backend, then tells a daemon that --force went past.
+func ownBackend(cmd *cobra.Command, cfg *config.Config, force bool, verb, advice string) (drv *backend.Driver, done func(), err error) {
+	marked, err := oneOwner(cmd, cfg.StateDir, force, verb, advice)
+	if err != nil {
+		return nil, nil, err
+	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return openChanging(cfg, logger)
+	if drv, err = openChanging(cfg, logger); err != nil {
+		marked()
+		return nil, nil, err
+	}
+	return drv, func() { closeBackend(drv); marked() }, nil
 }
 
 // openChanging builds the backend for a command that changes the rules, and fails at once when this process
