@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -26,7 +27,9 @@ const DefaultServer = "https://api.cloudflare.com/client/v4"
 type cloudflare struct {
 	env      provider.Env
 	base     *url.URL
-	zoneID   string
+	mu       sync.Mutex
+	zoneID   string // found from zone or the hostname when the config gives none
+	zone     string
 	hostname string
 	token    string
 	ttl      int
@@ -41,21 +44,26 @@ type Settings struct {
 	TokenFile string
 	TokenEnv  string
 	ZoneID    string
-	TTL       int // seconds; 1 is Cloudflare's "automatic"
-	Proxied   bool
+	// Zone is the zone's name, looked up when ZoneID is not given.
+	Zone    string `json:",omitempty"`
+	TTL     int    // seconds; 1 is Cloudflare's "automatic"
+	Proxied bool
 }
 
 // Def is the cloudflare provider.
 var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
 	Doc:     "https://developers.cloudflare.com/api/resources/dns/subresources/records/",
 	Example: "provider: cloudflare\nhostname: home.example.net\nzone_id: 023e105f4ecef8ad9ca31a8372d0c353\ntoken_file: /etc/hairpin/cloudflare.token",
-	Config:  ddnsconf.Provider{Name: "cloudflare", Keys: []string{"server", "endpoint", "token_file", "token_env", "zone_id", "ttl", "proxied"}, AAAA: true}},
+	Config:  ddnsconf.Provider{Name: "cloudflare", Keys: []string{"server", "endpoint", "token_file", "token_env", "zone_id", "zone", "ttl", "proxied"}, AAAA: true}},
 	Decode, New)
 
 // Decode reads a cloudflare entry's keys.
 func Decode(k provider.Keys, e provider.Entry) *Settings {
 	s := &Settings{TTL: 60}
-	ddnsconf.Require(k, e.Provider, "zone_id")
+	if k.Given("zone_id") && k.Given("zone") {
+		k.Errorf("zone", "keep one of them", "zone_id and zone are both given")
+	}
+	s.Zone, _ = k.String("zone")
 	s.TokenFile, s.TokenEnv = ddnsconf.Secret(k, "token_file", "token_env")
 	s.ZoneID, _ = k.String("zone_id")
 	if ttl, ok := k.Int("ttl", 1, 86400); ok {
@@ -79,9 +87,6 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	if err != nil {
 		return nil, err
 	}
-	if s.ZoneID == "" {
-		return nil, errors.New("cloudflare needs zone_id (the zone's overview page shows it)")
-	}
 	tok, err := env.Secret(s.TokenFile, s.TokenEnv)
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
@@ -98,7 +103,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	if ttl <= 0 {
 		ttl = 1 // Cloudflare's "automatic"
 	}
-	return &cloudflare{env: env, base: u, zoneID: s.ZoneID, hostname: strings.TrimSuffix(e.Hostname, "."),
+	return &cloudflare{env: env, base: u, zoneID: s.ZoneID, zone: strings.TrimSuffix(s.Zone, "."), hostname: strings.TrimSuffix(e.Hostname, "."),
 		token: tok, ttl: ttl, proxied: s.Proxied}, nil
 }
 
@@ -129,6 +134,9 @@ func (c *cloudflare) Update(ctx context.Context, addr netip.Addr) (string, error
 	if addr.Is6() {
 		typ = "AAAA"
 	}
+	if err := c.findZone(ctx); err != nil {
+		return "", err
+	}
 	records, err := c.lookup(ctx, typ)
 	if err != nil {
 		return "", err
@@ -148,6 +156,42 @@ func (c *cloudflare) Update(ctx context.Context, addr netip.Addr) (string, error
 		}
 		return "updated", nil
 	}
+}
+
+// findZone looks the zone's ID up by name (GET /zones?name=), the given zone or the hostname's longest parent
+// the token can see, when the config gives no zone_id.
+func (c *cloudflare) findZone(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.zoneID != "" {
+		return nil
+	}
+	candidates := provider.ZoneCandidates(c.hostname)
+	if c.zone != "" {
+		candidates = []string{strings.ToLower(c.zone)}
+	}
+	for _, name := range candidates {
+		u := c.base.JoinPath("zones")
+		u.RawQuery = url.Values{"name": {name}}.Encode()
+		res, err := c.call(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		var zones []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(res, &zones); err != nil {
+			return provider.RetryLater("bad JSON", provider.ServerTrouble, "the zone list is not a JSON list")
+		}
+		for _, z := range zones {
+			if strings.EqualFold(z.Name, name) && z.ID != "" {
+				c.zoneID = z.ID
+				return nil
+			}
+		}
+	}
+	return provider.NoZone("Cloudflare", c.hostname)
 }
 
 func (c *cloudflare) lookup(ctx context.Context, typ string) ([]Record, error) {

@@ -3,6 +3,7 @@ package cloudflare_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 
@@ -53,6 +54,18 @@ func newSpecFake(t *testing.T) *spectest.Fake {
 			"proxiable": true, "created_on": stamp, "modified_on": stamp, "tags": []any{}}
 	}
 	srv.Handle = func(r *spectest.Request) spectest.Reply {
+		if r.Op.Role == "find_zone" {
+			zones := []any{}
+			if r.Query.Get("name") == "example.net" {
+				zones = append(zones, map[string]any{"id": specZone, "name": "example.net", "development_mode": 0,
+					"owner": map[string]any{}, "account": map[string]any{}, "meta": map[string]any{},
+					"name_servers": []any{"ns1.example.com"}, "original_name_servers": nil, "original_registrar": nil,
+					"original_dnshost": nil, "created_on": stamp, "modified_on": stamp, "activated_on": stamp})
+			}
+			body := envelope(zones)
+			body["result_info"] = map[string]any{"page": 1, "per_page": 20, "count": len(zones), "total_count": len(zones)}
+			return spectest.Reply{Status: 200, Body: body}
+		}
 		if r.Vars["zone_id"] != specZone {
 			return spectest.Reply{Status: 400, Body: map[string]any{"success": false, "errors": []any{map[string]any{"code": 7003, "message": "Could not route"}}, "messages": []any{}, "result": nil}}
 		}
@@ -100,4 +113,22 @@ func newSpecFake(t *testing.T) *spectest.Fake {
 func TestCloudflareSpec(t *testing.T) {
 	t.Parallel()
 	spectest.Conformance(t, newSpecFake)
+}
+
+// Without zone_id the zone is looked up by name: the hostname's longest parent the token can see.
+func TestCloudflareZoneByName(t *testing.T) {
+	t.Parallel()
+	f := newSpecFake(t)
+	e := f.Entry(t, "a.b.example.net", "")
+	e.Settings.(*cloudflare.Settings).ZoneID = ""
+	p, err := cloudflare.Def.Build(e, provider.Env{HTTP: f.Server.Client(), Secret: func(string, string) (string, error) { return specToken, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Update(t.Context(), netip.MustParseAddr("203.0.113.10")); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Store.List("example.net", "a.b.example.net", "A"); len(got) != 1 || len(f.Server.Refusals()) > 0 {
+		t.Errorf("records %v, refusals %q", got, f.Server.Refusals())
+	}
 }
