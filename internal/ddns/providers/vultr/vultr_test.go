@@ -2,7 +2,10 @@ package vultr_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,11 +60,24 @@ func newFake(t *testing.T) *spectest.Fake {
 		}
 		switch r.Op.Role {
 		case "list_records":
-			list := []any{}
-			for _, x := range st.List(zone, "", "") {
-				list = append(list, rec(x, zone))
+			// Cursor pages of per_page records (default 100), as the spec's meta.links.next describes.
+			all := st.List(zone, "", "")
+			per, start := 100, 0
+			if n, err := strconv.Atoi(r.Query.Get("per_page")); err == nil && n > 0 {
+				per = n
 			}
-			return spectest.Reply{Status: 200, Body: map[string]any{"records": list, "meta": map[string]any{"total": len(list), "links": map[string]any{"next": "", "prev": ""}}}}
+			if c := r.Query.Get("cursor"); c != "" {
+				start, _ = strconv.Atoi(strings.TrimPrefix(c, "at-"))
+			}
+			list := []any{}
+			for i := start; i < len(all) && i < start+per; i++ {
+				list = append(list, rec(all[i], zone))
+			}
+			next := ""
+			if start+per < len(all) {
+				next = "at-" + strconv.Itoa(start+per)
+			}
+			return spectest.Reply{Status: 200, Body: map[string]any{"records": list, "meta": map[string]any{"total": len(all), "links": map[string]any{"next": next, "prev": ""}}}}
 		case "create_record":
 			b := r.Body.(map[string]any)
 			ttl, _ := b["ttl"].(json.Number).Int64()
@@ -101,4 +117,35 @@ func newFake(t *testing.T) *spectest.Fake {
 func TestVultr(t *testing.T) {
 	t.Parallel()
 	spectest.Conformance(t, newFake)
+}
+
+// The record may be on a later page: the provider follows the cursor, finds it and changes it in place rather
+// than creating a second one (the control: the fake does page, so a provider reading one page would create).
+func TestVultrPages(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	for i := range 700 {
+		f.Store.Add("example.net", fmt.Sprintf("h%d.example.net", i), "A", "192.0.2.1", 60)
+	}
+	f.Store.Add("example.net", "home.example.net", "A", "192.0.2.99", 60)
+	p, err := vultr.Def.Build(f.Entry(t, "home.example.net", ""), provider.Env{HTTP: f.Server.Client(), Secret: func(string, string) (string, error) { return key, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Update(t.Context(), netip.MustParseAddr("203.0.113.10")); err != nil {
+		t.Fatal(err)
+	}
+	got := f.Store.List("example.net", "home.example.net", "A")
+	if len(got) != 1 || got[0].Content != "203.0.113.10" {
+		t.Errorf("home's A records %v", got)
+	}
+	pages := 0
+	for _, c := range f.Server.Calls() {
+		if strings.HasPrefix(c, "list_records") {
+			pages++
+		}
+	}
+	if pages != 2 {
+		t.Errorf("%d pages read, want 2: %q", pages, f.Server.Calls())
+	}
 }
