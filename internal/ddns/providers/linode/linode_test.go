@@ -2,7 +2,9 @@ package linode_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -51,11 +53,21 @@ func newFake(t *testing.T) *spectest.Fake {
 		}
 		switch r.Op.Role {
 		case "list_records":
-			list := []any{}
-			for _, x := range st.List(zone, "", "") {
-				list = append(list, rec(x, zone))
+			// Pages of page_size records (default 100), as the spec's page/pages/results describe.
+			all := st.List(zone, "", "")
+			size, page := 100, 1
+			if n, err := strconv.Atoi(r.Query.Get("page_size")); err == nil {
+				size = n
 			}
-			return spectest.Reply{Status: 200, Body: map[string]any{"data": list, "page": 1, "pages": 1, "results": len(list)}}
+			if n, err := strconv.Atoi(r.Query.Get("page")); err == nil {
+				page = n
+			}
+			list := []any{}
+			for i := (page - 1) * size; i < len(all) && i < page*size; i++ {
+				list = append(list, rec(all[i], zone))
+			}
+			pages := max(1, (len(all)+size-1)/size)
+			return spectest.Reply{Status: 200, Body: map[string]any{"data": list, "page": page, "pages": pages, "results": len(all)}}
 		case "create_record":
 			b := r.Body.(map[string]any)
 			name := zone
@@ -102,4 +114,28 @@ func newFake(t *testing.T) *spectest.Fake {
 func TestLinode(t *testing.T) {
 	t.Parallel()
 	spectest.Conformance(t, newFake)
+}
+
+// The record may be on a later page: the provider reads the pages until it finds it and changes it in place
+// (the control: the fake does page, so a provider reading one page would create a second record).
+func TestLinodePages(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	for i := range 600 {
+		f.Store.Add("example.net", fmt.Sprintf("h%d.example.net", i), "A", "192.0.2.1", 300)
+	}
+	f.Store.Add("example.net", "home.example.net", "A", "192.0.2.99", 300)
+	p, err := linode.Def.Build(f.Entry(t, "home.example.net", ""), provider.Env{HTTP: f.Server.Client(), Secret: func(string, string) (string, error) { return token, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Update(t.Context(), netip.MustParseAddr("203.0.113.10")); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Store.List("example.net", "home.example.net", "A"); len(got) != 1 || got[0].Content != "203.0.113.10" {
+		t.Errorf("home's A records %v", got)
+	}
+	if len(f.Server.Refusals()) > 0 {
+		t.Errorf("refusals %q", f.Server.Refusals())
+	}
 }
