@@ -338,3 +338,27 @@ func waitRecordFrom(t *testing.T, ns, want string, within time.Duration) {
 		t.Fatalf("home.example.net never became %s in BIND (last answer %v, %v)", want, got, err)
 	}
 }
+
+// TestLabDemoHA runs `hairpin lab --ha` as docs/lab.md and docs/ha.md tell users to: the pair fails over
+// mid-download with every bookmark and both downloads intact, and nothing of the lab is left behind.
+func TestLabDemoHA(t *testing.T) {
+	t.Parallel()
+	needRoot(t)
+	prefix := lab.RandomPrefix()
+	out, err := exec.Command(bin, "lab", "--ha", "--prefix", prefix).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hairpin lab --ha: %v\n%s", err, out)
+	}
+	for _, want := range []string{"hairpinned download (laptop): all", "internet download: all", "after router A died",
+		"After: router A is the master again", "203.0.113.10 from router A (203.0.113.2)"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("lab output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "FAILED") {
+		t.Errorf("lab output has a failure:\n%s", out)
+	}
+	if list, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(list), prefix) {
+		t.Errorf("the lab left namespaces behind:\n%s", list)
+	}
+}

@@ -19,7 +19,7 @@ import (
 const labStateDir = "/run/hairpin-lab"
 
 func labCmd() *cobra.Command {
-	var keep, doubleNAT, ipv6 bool
+	var keep, doubleNAT, ipv6, ha bool
 	var prefix, isp string
 	cmd := &cobra.Command{
 		Use:   "lab",
@@ -35,10 +35,17 @@ router. Then it turns hairpin's masquerade off to show the classic failure from 
 			if ipv6 && (doubleNAT || isp != "") {
 				return configError{fmt.Errorf("--ipv6 runs without --double-nat or --isp")}
 			}
+			if ha && (ipv6 || doubleNAT || isp != "" || keep) {
+				return configError{fmt.Errorf("--ha runs without --ipv6, --double-nat, --isp and --keep")}
+			}
+			if ha {
+				return runLabHA(cmd.Context(), cmd.OutOrStdout(), prefix)
+			}
 			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep, doubleNAT, isp, ipv6)
 		},
 	}
 	cmd.Flags().BoolVar(&ipv6, "ipv6", false, "give the lab IPv6 too (a delegated and a ULA prefix) and prove every bookmark over IPv6, then change the prefix and prove them again")
+	cmd.Flags().BoolVar(&ha, "ha", false, "two routers with keepalived and conntrackd (docs/ha.md): the master dies mid-download, and every bookmark works through the other")
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the lab running, for exploring with ip netns exec")
 	cmd.Flags().BoolVar(&doubleNAT, "double-nat", false, "put an ISP box in front of the router (double NAT) and run the daemon, which learns the public address")
 	cmd.Flags().StringVar(&isp, "isp", "", "the network in front of the router: upnp (an ISP box with miniupnpd; hairpin maps the ports on it), cgnat (carrier-grade NAT) or ds-lite (an AFTR over an IPv6 tunnel); each runs the daemon with a probe server on the internet")
@@ -92,6 +99,32 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 			fmt.Fprintf(out, "  hairpin status --socket %s/hairpin.sock   (the daemon; its log is %s/daemon.log)\n", dir, dir)
 		}
 		fmt.Fprintf(out, "Remove it with: hairpin lab down --prefix %s\n", prefix)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d check(s) did not behave as expected", failed)
+	}
+	return nil
+}
+
+func runLabHA(ctx context.Context, out io.Writer, prefix string) error {
+	_ = lab.Down(labStateDir, prefix)
+	fmt.Fprintf(out, "Building the lab with an HA pair (namespaces %s-*)...\n", prefix)
+	t, err := lab.Build(ctx, lab.Options{Prefix: prefix, HA: true})
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if err := t.StartCameras(ctx); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "hairpin-lab-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	failed, err := t.DemoHA(ctx, out, dir)
+	if err != nil {
+		return err
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d check(s) did not behave as expected", failed)
