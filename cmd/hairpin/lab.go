@@ -38,10 +38,7 @@ router. Then it turns hairpin's masquerade off to show the classic failure from 
 			if ha && (ipv6 || doubleNAT || isp != "" || keep) {
 				return configError{fmt.Errorf("--ha runs without --ipv6, --double-nat, --isp and --keep")}
 			}
-			if ha {
-				return runLabHA(cmd.Context(), cmd.OutOrStdout(), prefix)
-			}
-			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep, doubleNAT, isp, ipv6)
+			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep, doubleNAT, isp, ipv6, ha)
 		},
 	}
 	cmd.Flags().BoolVar(&ipv6, "ipv6", false, "give the lab IPv6 too (a delegated and a ULA prefix) and prove every bookmark over IPv6, then change the prefix and prove them again")
@@ -54,10 +51,10 @@ router. Then it turns hairpin's masquerade off to show the classic failure from 
 	return cmd
 }
 
-func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT bool, isp string, ipv6 bool) error {
+func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT bool, isp string, ipv6, ha bool) error {
 	_ = lab.Down(labStateDir, prefix) // a lab kept from an earlier run would collide with this one
 	fmt.Fprintf(out, "Building the lab (namespaces %s-*)...\n", prefix)
-	t, err := lab.Build(ctx, lab.Options{Prefix: prefix, DoubleNAT: doubleNAT, ISP: isp, IPv6: ipv6})
+	t, err := lab.Build(ctx, lab.Options{Prefix: prefix, DoubleNAT: doubleNAT, ISP: isp, IPv6: ipv6, HA: ha})
 	if err != nil {
 		return err
 	}
@@ -80,7 +77,11 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 			return err
 		}
 	}
-	failed, err := t.Demo(ctx, out, dir)
+	demo := t.Demo
+	if ha {
+		demo = t.DemoHA
+	}
+	failed, err := demo(ctx, out, dir)
 	if err != nil {
 		return err
 	}
@@ -99,32 +100,6 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 			fmt.Fprintf(out, "  hairpin status --socket %s/hairpin.sock   (the daemon; its log is %s/daemon.log)\n", dir, dir)
 		}
 		fmt.Fprintf(out, "Remove it with: hairpin lab down --prefix %s\n", prefix)
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d check(s) did not behave as expected", failed)
-	}
-	return nil
-}
-
-func runLabHA(ctx context.Context, out io.Writer, prefix string) error {
-	_ = lab.Down(labStateDir, prefix)
-	fmt.Fprintf(out, "Building the lab with an HA pair (namespaces %s-*)...\n", prefix)
-	t, err := lab.Build(ctx, lab.Options{Prefix: prefix, HA: true})
-	if err != nil {
-		return err
-	}
-	defer t.Close()
-	if err := t.StartCameras(ctx); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "hairpin-lab-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	failed, err := t.DemoHA(ctx, out, dir)
-	if err != nil {
-		return err
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d check(s) did not behave as expected", failed)
