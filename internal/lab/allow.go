@@ -29,19 +29,7 @@ var (
 // AddInternetHost adds the namespace PREFIX-NAME as a second internet host and returns its address. It is
 // removed with the lab.
 func (t *Topology) AddInternetHost(ctx context.Context, name string) (string, netip.Addr, error) {
-	ns := t.Prefix + "-" + name
-	if err := run(ctx, "ip", "netns", "add", ns); err != nil {
-		return "", netip.Addr{}, err
-	}
-	t.namespaces = append(t.namespaces, ns)
-	err := t.steps(ctx,
-		cmdStep{ns, "link set lo up"},
-		link{t.Internet, "isp1", ns, "eth0"},
-		addr{t.Internet, "isp1", otherGW.String() + "/24"},
-		addr{ns, "eth0", otherAddr.String() + "/24"},
-		route{ns, otherGW.String()},
-		sysctl{t.Internet, "net.ipv4.ip_forward", "1"},
-	)
+	ns, err := t.addHost(ctx, name, t.Internet, "isp1", otherGW, otherAddr, sysctl{t.Internet, "net.ipv4.ip_forward", "1"})
 	if err != nil {
 		return "", netip.Addr{}, err
 	}
@@ -62,24 +50,31 @@ const GuestIf = "guest0"
 // interface (GuestIf), with reverse-path filtering off on the router as many routers have it, and returns
 // the namespace and the host's address. It is removed with the lab.
 func (t *Topology) AddGuestHost(ctx context.Context, name string) (string, netip.Addr, error) {
-	ns := t.Prefix + "-" + name
-	if err := run(ctx, "ip", "netns", "add", ns); err != nil {
-		return "", netip.Addr{}, err
-	}
-	t.namespaces = append(t.namespaces, ns)
-	err := t.steps(ctx,
-		cmdStep{ns, "link set lo up"},
-		link{t.Router, GuestIf, ns, "eth0"},
-		addr{t.Router, GuestIf, guestGW.String() + "/24"},
-		addr{ns, "eth0", guestAddr.String() + "/24"},
-		route{ns, guestGW.String()},
+	ns, err := t.addHost(ctx, name, t.Router, GuestIf, guestGW, guestAddr,
 		sysctl{t.Router, "net.ipv4.conf.all.rp_filter", "0"},
-		sysctl{t.Router, "net.ipv4.conf." + GuestIf + ".rp_filter", "0"},
-	)
+		sysctl{t.Router, "net.ipv4.conf." + GuestIf + ".rp_filter", "0"})
 	if err != nil {
 		return "", netip.Addr{}, err
 	}
 	return ns, guestAddr, nil
+}
+
+// addHost adds the namespace PREFIX-NAME, removed with the lab, as host on a /24 whose gateway gw is gwNS's
+// interface gwIf, linked to the host's eth0; then the steps of extra.
+func (t *Topology) addHost(ctx context.Context, name, gwNS, gwIf string, gw, host netip.Addr, extra ...step) (string, error) {
+	ns := t.Prefix + "-" + name
+	if err := run(ctx, "ip", "netns", "add", ns); err != nil {
+		return "", err
+	}
+	t.namespaces = append(t.namespaces, ns)
+	wire := []step{
+		cmdStep{ns, "link set lo up"},
+		link{gwNS, gwIf, ns, "eth0"},
+		addr{gwNS, gwIf, gw.String() + "/24"},
+		addr{ns, "eth0", host.String() + "/24"},
+		route{ns, gw.String()},
+	}
+	return ns, t.steps(ctx, append(wire, extra...)...)
 }
 
 // DNSServer is a BIND primary for example.net in the internet namespace that accepts updates from the

@@ -142,19 +142,7 @@ func (t *Topology) buildUPnPBox(ctx context.Context, wanAddr string) error {
 	}
 	t.dirs = append(t.dirs, dir)
 	t.boxDir = dir
-	if err := t.steps(ctx,
-		link{t.Internet, "eth0", t.ISPBox, "wan0"},
-		addr{t.Internet, "eth0", upnpInternetAddr.String() + "/24"},
-		addr{t.ISPBox, "wan0", upnpPublicAddr.String() + "/24"},
-		link{t.ISPBox, "lan0", t.Router, t.WANIf},
-		addr{t.ISPBox, "lan0", ispLANAddr.String() + "/24"},
-		addr{t.Router, t.WANIf, wanAddr},
-		route{t.Router, ispLANAddr.String()},
-		route{t.ISPBox, upnpInternetAddr.String()},
-		sysctl{t.Router, "net.ipv4.ip_forward", "1"},
-		sysctl{t.ISPBox, "net.ipv4.ip_forward", "1"},
-		nftScript{t.ISPBox, miniupnpdRules},
-	); err != nil {
+	if err := t.steps(ctx, t.ispBoxSteps(upnpInternetAddr, upnpPublicAddr, wanAddr, miniupnpdRules)...); err != nil {
 		return err
 	}
 	return t.StartMiniupnpd(MiniupnpdOptions{})

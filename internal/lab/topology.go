@@ -227,20 +227,25 @@ func (t *Topology) buildWAN(ctx context.Context, opt Options) error {
 			sysctl{t.Router, "net.ipv4.ip_forward", "1"},
 		)
 	}
-	// internet eth0 <-> ispbox wan0 (public) ; ispbox lan0 <-> router wan0 (private).
-	return t.steps(ctx,
+	return t.steps(ctx, t.ispBoxSteps(internetAddr, publicAddr, wanAddr, ispBoxRules(routerWANNAT))...)
+}
+
+// ispBoxSteps wire the ISP box between the internet and the router: internet eth0 (internet) <-> ispbox wan0
+// (public), ispbox lan0 <-> router's WAN (wanAddr, private), both forwarding, and rules loaded on the box.
+func (t *Topology) ispBoxSteps(internet, public netip.Addr, wanAddr, rules string) []step {
+	return []step{
 		link{t.Internet, "eth0", t.ISPBox, "wan0"},
-		addr{t.Internet, "eth0", internetAddr.String() + "/24"},
-		addr{t.ISPBox, "wan0", publicAddr.String() + "/24"},
+		addr{t.Internet, "eth0", internet.String() + "/24"},
+		addr{t.ISPBox, "wan0", public.String() + "/24"},
 		link{t.ISPBox, "lan0", t.Router, t.WANIf},
 		addr{t.ISPBox, "lan0", ispLANAddr.String() + "/24"},
 		addr{t.Router, t.WANIf, wanAddr},
 		route{t.Router, ispLANAddr.String()},
-		route{t.ISPBox, internetAddr.String()},
+		route{t.ISPBox, internet.String()},
 		sysctl{t.Router, "net.ipv4.ip_forward", "1"},
 		sysctl{t.ISPBox, "net.ipv4.ip_forward", "1"},
-		nftScript{t.ISPBox, ispBoxRules(routerWANNAT)},
-	)
+		nftScript{t.ISPBox, rules},
+	}
 }
 
 // ispBoxRules is what a consumer ISP box in "DMZ host" mode does: forward everything that arrives for its
