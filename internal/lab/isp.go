@@ -40,22 +40,10 @@ var (
 // buildCGN: internet eth0 <-> cgn wan0 (the carrier's outside, shared by many customers); cgn lan0
 // (100.64.0.1/10) <-> router wan0 (100.64.0.2/10). The CGN masquerades the shared range and forwards nothing in.
 func (t *Topology) buildCGN(ctx context.Context) error {
-	return t.steps(ctx,
-		link{t.Internet, "eth0", t.ISPBox, "wan0"},
-		addr{t.Internet, "eth0", internetAddr.String() + "/24"},
-		addr{t.ISPBox, "wan0", publicAddr.String() + "/24"},
-		link{t.ISPBox, "lan0", t.Router, t.WANIf},
-		addr{t.ISPBox, "lan0", cgnBox.String() + "/10"},
-		addr{t.Router, t.WANIf, cgnRouter.String() + "/10"},
-		route{t.Router, cgnBox.String()},
-		route{t.ISPBox, internetAddr.String()},
-		sysctl{t.Router, "net.ipv4.ip_forward", "1"},
-		sysctl{t.ISPBox, "net.ipv4.ip_forward", "1"},
-		nftScript{t.ISPBox, `table ip cgn {
+	return t.steps(ctx, t.ispBoxSteps(internetAddr, publicAddr, netip.PrefixFrom(cgnBox, 10), cgnRouter.String()+"/10", `table ip cgn {
 	chain post { type nat hook postrouting priority srcnat; oifname "wan0" ip saddr 100.64.0.0/10 masquerade; }
 }
-`},
-	)
+`)...)
 }
 
 // buildAFTR: internet eth0 <-> aftr wan0; aftr lan0 <-> router wan0 carry only IPv6; an ip6tnl (mode ipip6)
@@ -142,7 +130,7 @@ func (t *Topology) buildUPnPBox(ctx context.Context, wanAddr string) error {
 	}
 	t.dirs = append(t.dirs, dir)
 	t.boxDir = dir
-	if err := t.steps(ctx, t.ispBoxSteps(upnpInternetAddr, upnpPublicAddr, wanAddr, miniupnpdRules)...); err != nil {
+	if err := t.steps(ctx, t.ispBoxSteps(upnpInternetAddr, upnpPublicAddr, netip.PrefixFrom(ispLANAddr, 24), wanAddr, miniupnpdRules)...); err != nil {
 		return err
 	}
 	return t.StartMiniupnpd(MiniupnpdOptions{})

@@ -227,20 +227,21 @@ func (t *Topology) buildWAN(ctx context.Context, opt Options) error {
 			sysctl{t.Router, "net.ipv4.ip_forward", "1"},
 		)
 	}
-	return t.steps(ctx, t.ispBoxSteps(internetAddr, publicAddr, wanAddr, ispBoxRules(routerWANNAT))...)
+	return t.steps(ctx, t.ispBoxSteps(internetAddr, publicAddr, netip.PrefixFrom(ispLANAddr, 24), wanAddr, ispBoxRules(routerWANNAT))...)
 }
 
-// ispBoxSteps wire the ISP box between the internet and the router: internet eth0 (internet) <-> ispbox wan0
-// (public), ispbox lan0 <-> router's WAN (wanAddr, private), both forwarding, and rules loaded on the box.
-func (t *Topology) ispBoxSteps(internet, public netip.Addr, wanAddr, rules string) []step {
+// ispBoxSteps wire a box in front of the router (ISP box, UPnP box, CGN): internet eth0 (internet) <-> box
+// wan0 (public), box lan0 (boxLAN, the router's gateway) <-> router's WAN (wanAddr), both forwarding, and
+// rules loaded on the box.
+func (t *Topology) ispBoxSteps(internet, public netip.Addr, boxLAN netip.Prefix, wanAddr, rules string) []step {
 	return []step{
 		link{t.Internet, "eth0", t.ISPBox, "wan0"},
 		addr{t.Internet, "eth0", internet.String() + "/24"},
 		addr{t.ISPBox, "wan0", public.String() + "/24"},
 		link{t.ISPBox, "lan0", t.Router, t.WANIf},
-		addr{t.ISPBox, "lan0", ispLANAddr.String() + "/24"},
+		addr{t.ISPBox, "lan0", boxLAN.String()},
 		addr{t.Router, t.WANIf, wanAddr},
-		route{t.Router, ispLANAddr.String()},
+		route{t.Router, boxLAN.Addr().String()},
 		route{t.ISPBox, internet.String()},
 		sysctl{t.Router, "net.ipv4.ip_forward", "1"},
 		sysctl{t.ISPBox, "net.ipv4.ip_forward", "1"},
