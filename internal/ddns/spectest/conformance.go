@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -201,11 +202,15 @@ func Conformance(t *testing.T, newFake func(t *testing.T) *Fake) {
 	for _, c := range []struct {
 		name   string
 		status int
-		header http.Header
+		header func() http.Header
 		wait   time.Duration
 	}{
-		{"rate limit backed off", http.StatusTooManyRequests, http.Header{"Retry-After": {"3600"}}, time.Hour},
-		{"server error retried", http.StatusInternalServerError, nil, provider.ServerTrouble},
+		{"rate limit backed off", http.StatusTooManyRequests, func() http.Header { return http.Header{"Retry-After": {"3600"}} }, time.Hour},
+		// The reset header DigitalOcean, Hetzner and Linode send: a Unix time two hours ahead.
+		{"rate limit reset header honoured", http.StatusTooManyRequests, func() http.Header {
+			return http.Header{"Ratelimit-Reset": {strconv.FormatInt(time.Now().Add(2*time.Hour).Unix(), 10)}}
+		}, 2*time.Hour - time.Minute},
+		{"server error retried", http.StatusInternalServerError, func() http.Header { return nil }, provider.ServerTrouble},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -216,7 +221,7 @@ func Conformance(t *testing.T, newFake func(t *testing.T) *Fake) {
 			f.Server.Fail = func(*http.Request) (int, http.Header) {
 				if failing.Load() {
 					failed.Add(1)
-					return c.status, c.header
+					return c.status, c.header()
 				}
 				return 0, nil
 			}

@@ -227,11 +227,11 @@ func (c *cloudflare) call(ctx context.Context, method string, u *url.URL, body a
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	status, data, after, err := provider.Do(ctx, c.env, req)
+	status, header, data, err := provider.DoHeader(ctx, c.env, req)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(status, data, after)
+	return Parse(status, data, provider.RateLimitWait(header, time.Now()))
 }
 
 // authCodes are the API error codes that mean the token is wrong, expired or lacks permission.
