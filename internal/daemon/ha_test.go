@@ -4,7 +4,12 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/config"
 
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/poll"
@@ -84,5 +89,44 @@ func TestNoHABothPublish(t *testing.T) {
 		if r := h.role(t); r != "" {
 			t.Errorf("role = %q without ha", r)
 		}
+	}
+}
+
+// TestHABackupMapsNothing: the backup builds no upstream mapper; the new master builds one and tells it the
+// forwards, and stops it when it turns backup again. The control is a router on its own, which maps at start.
+func TestHABackupMapsNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ha   bool
+	}{{"ha pair", true}, {"on its own", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var built atomic.Int32
+			up := &fakeUpstream{ch: make(chan struct{}, 1)}
+			cfg := strings.Replace(baseConfig, "wan: {interface: wan0}", "wan: {interface: wan0, upstream: auto, upstream_gateway: 192.168.1.1}", 1)
+			if tc.ha {
+				cfg += "ha: {lan_address: 192.168.88.1}\n"
+			}
+			private := netip.MustParseAddr("192.168.1.2")
+			h := startWithDeps(t, cfg, haObs(private, false), netip.Addr{}, &backend.Fake{},
+				func(d *Deps) {
+					d.NewUpstream = func(*config.Config) (Upstream, error) { built.Add(1); return up, nil }
+				})
+			told := func() bool {
+				up.mu.Lock()
+				defer up.mu.Unlock()
+				return up.local == private && len(up.wants) == 1
+			}
+			if !tc.ha {
+				poll.Wait(t, "a router on its own maps at start", told)
+				return
+			}
+			if n := built.Load(); n != 0 || told() {
+				t.Fatalf("the backup built %d mappers", n)
+			}
+			h.obs <- haObs(private, true)
+			poll.Wait(t, "the new master maps", told)
+			h.obs <- haObs(private, false)
+			poll.Wait(t, "the backup stops mapping", func() bool { return h.d.Status(context.Background()).Upstream == nil })
+		})
 	}
 }
