@@ -103,3 +103,31 @@ func namesOf(ps []ddnsconf.Provider) []string {
 	}
 	return out
 }
+
+// endpoint: is https, or plain http only to a loopback address, for every API provider that takes it; the
+// control is the same URL on loopback, which parses.
+func TestEndpointHTTPOnlyToLoopback(t *testing.T) {
+	t.Parallel()
+	for _, p := range providers.All() {
+		if !slices.Contains(p.Config.Keys, "endpoint") {
+			continue
+		}
+		t.Run(p.Config.Name, func(t *testing.T) {
+			t.Parallel()
+			parse := func(endpoint string) error {
+				text := "wan: {interface: eth0}\nlan: {interface: br-lan}\nddns:\n  - " + strings.ReplaceAll(p.Example, "\n", "\n    ") +
+					"\n    endpoint: " + endpoint + "\n"
+				_, err := config.Parse("hairpin.yaml", []byte(text))
+				return err
+			}
+			if err := parse("http://dns.example.net/v1"); err == nil || !strings.Contains(err.Error(), "plain http to dns.example.net") {
+				t.Errorf("http to another host: %v", err)
+			}
+			for _, ok := range []string{"http://127.0.0.1:8080/v1", "http://[::1]:8080/v1", "https://dns.example.net/v1"} {
+				if err := parse(ok); err != nil {
+					t.Errorf("%s: %v", ok, err)
+				}
+			}
+		})
+	}
+}
