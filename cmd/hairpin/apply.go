@@ -193,7 +193,7 @@ next event.`,
 				if !errors.As(err, &errs) && !errors.Is(err, os.ErrNotExist) {
 					return err
 				}
-				cfg = &config.Config{Backend: config.BackendLinux, StateDir: config.DefaultStateDir}
+				cfg = config.Defaults()
 			}
 			drv, done, err := ownBackend(cmd, cfg, force, "down",
 				"stop it first: `systemctl stop hairpin` (the rules stay in place when it stops), then `hairpin down`")

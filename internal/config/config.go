@@ -182,6 +182,15 @@ func LoadForExport(path string, backend BackendKind) (*Config, error) {
 	return parse(path, data, backend)
 }
 
+// Defaults is the config every file starts from: what a key left out means. `hairpin down` falls back on it
+// when the file is broken or missing (hairpin's own rules are found by name).
+func Defaults() *Config {
+	return &Config{Backend: BackendLinux, StateDir: DefaultStateDir,
+		WAN: WAN{DoubleNAT: DoubleNATAuto, PublicIPEvery: DefaultPublicIPEvery,
+			Upstream: Upstream{Mode: UpstreamOff, Lease: DefaultUpstreamLease}},
+		Daemon: Daemon{Resync: DefaultResync, Status: DefaultStatusSocket, LogFormat: "text"}}
+}
+
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
 
 // Parse validates data as a config file named file (the name is only used in messages).
@@ -194,10 +203,8 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 			Hint: "a config of 50,000 forwards is about 3 MB; check that this is the right file"}}
 	}
 	d := &decoder{file: file, data: data}
-	cfg := &Config{File: file, Backend: BackendLinux, StateDir: DefaultStateDir,
-		WAN: WAN{DoubleNAT: DoubleNATAuto, PublicIPEvery: DefaultPublicIPEvery,
-			Upstream: Upstream{Mode: UpstreamOff, Lease: DefaultUpstreamLease}},
-		Daemon: Daemon{Resync: DefaultResync, Status: DefaultStatusSocket, LogFormat: "text"}}
+	cfg := Defaults()
+	cfg.File = file
 
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
