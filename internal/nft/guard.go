@@ -180,24 +180,19 @@ func deleteUnwanted(tx *knftables.Transaction, have Objects, d *plan.Desired) {
 	stale := func(name string) bool { return !want[name] && !coreObjects[name] }
 	// Emptying the chains drops every reference to the sets, the map and the counters; deleting the map drops
 	// its jumps to the chains. Only then can each be deleted.
-	for _, c := range have["chain"] {
-		if stale(c) {
-			tx.Flush(&knftables.Chain{Name: c})
-		}
-	}
-	for _, s := range have["set"] {
-		if stale(s) {
-			tx.Delete(&knftables.Set{Name: s})
-		}
-	}
-	for _, c := range have["chain"] {
-		if stale(c) {
-			tx.Delete(&knftables.Chain{Name: c})
-		}
-	}
-	for _, c := range have["counter"] {
-		if stale(c) {
-			tx.Delete(&knftables.Counter{Name: c})
+	for _, step := range []struct {
+		kind string
+		do   func(name string)
+	}{
+		{"chain", func(n string) { tx.Flush(&knftables.Chain{Name: n}) }},
+		{"set", func(n string) { tx.Delete(&knftables.Set{Name: n}) }},
+		{"chain", func(n string) { tx.Delete(&knftables.Chain{Name: n}) }},
+		{"counter", func(n string) { tx.Delete(&knftables.Counter{Name: n}) }},
+	} {
+		for _, n := range have[step.kind] {
+			if stale(n) {
+				step.do(n)
+			}
 		}
 	}
 }
