@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -112,12 +113,17 @@ func untilWorks(ctx context.Context, ns, target, camera string, start time.Time,
 func TestHAFailover(t *testing.T) {
 	const haConf = "ha:\n  lan_address: 192.168.88.1\n  wan_address: 203.0.113.10\n"
 	for _, tc := range []struct {
-		name string
-		sync bool
-	}{{"conntrackd", true}, {"without conntrackd", false}} {
+		name       string
+		sync       bool
+		masquerade bool // no ha: the hairpin masquerade to the router's own LAN address
+	}{{"conntrackd", true, false}, {"without conntrackd", false, false}, {"masquerade", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			topo, _ := haPair(t, lab.HAOptions{Sync: tc.sync}, haConf)
+			conf := haConf
+			if tc.masquerade {
+				conf = ""
+			}
+			topo, _ := haPair(t, lab.HAOptions{Sync: tc.sync}, conf)
 			ctx := context.Background()
 			a, b := topo.Routers()[0], topo.Routers()[1]
 			if bad := failedBookmarks(bookmarks(ctx, topo, a)); len(bad) > 0 {
@@ -185,6 +191,22 @@ func TestHAFailover(t *testing.T) {
 			}
 
 			herr, ierr := hair.Wait(), inet.Wait()
+			if tc.masquerade {
+				// The negative control of the SNAT to the LAN's virtual address: conntrackd carried the entry, but
+				// it names router A's own LAN address, so the camera keeps sending to a router that is gone (its
+				// segments to that address are retransmitted, unanswered) and the hairpinned download stalls; the
+				// internet one survives.
+				if !errors.Is(herr, lab.ErrStalled) || ierr != nil {
+					t.Fatalf("with the masquerade: hairpinned download %v (want stalled), internet download %v (want whole)", herr, ierr)
+				}
+				neigh, err := lab.Exec(ctx, cam.NS, "ss", "-tni", "dst", topo.HA.OwnLAN[0].String())
+				if err != nil || !strings.Contains(neigh, "retrans:") {
+					t.Errorf("the camera's connection to router A's own address shows no retransmission: %q %v", neigh, err)
+				}
+				neigh = strings.Join(strings.Fields(neigh), " ")
+				t.Logf("with the masquerade: hairpinned download %v; the camera's side: %s", herr, neigh)
+				return
+			}
 			if !tc.sync {
 				// The negative control: the new master drops the downloads' packets as invalid (it has no entry
 				// for them), counted by its firewall, and the downloads stall.
