@@ -205,11 +205,7 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 			return err
 		}
 	}
-	natWant, err := b.withLists(ctx, natItems(d))
-	if err != nil {
-		return err
-	}
-	if err := b.syncRules(ctx, nat, natWant, (*table).firstShadow); err != nil {
+	if err := b.syncRules(ctx, nat, natItems(d), (*table).firstShadow); err != nil {
 		return err
 	}
 	if err := b.syncRules(ctx, mangle, mangleItems(d), (*table).firstInChain); err != nil {
@@ -247,22 +243,14 @@ func (b *Backend) apply6(ctx context.Context, d *plan.Desired) error {
 	if err := b.syncRules(ctx, nat, rules, (*table).firstShadow); err != nil {
 		return err
 	}
-	mangleWant, err := b.withLists(ctx, mangleItems6(d, b.lanIf))
-	if err != nil {
-		return err
-	}
-	if err := b.syncRules(ctx, mangle, mangleWant, (*table).firstInChain); err != nil {
+	if err := b.syncRules(ctx, mangle, mangleItems6(d, b.lanIf), (*table).firstInChain); err != nil {
 		return err
 	}
 	filter, err := b.readTable(ctx, pathFilter6, url.Values{".proplist": {filterProps6}})
 	if err != nil {
 		return err
 	}
-	filterWant, err := b.withLists(ctx, filterItems6(d, b.wanIf))
-	if err != nil {
-		return err
-	}
-	if err := b.syncRules(ctx, filter, filterWant, (*table).finalDrop); err != nil {
+	if err := b.syncRules(ctx, filter, filterItems6(d, b.wanIf), (*table).finalDrop); err != nil {
 		return err
 	}
 	if len(rules) == 0 {

@@ -103,12 +103,17 @@ func (b *Backend) move(ctx context.Context, t *table, id, before string) error {
 	return nil
 }
 
-// syncRules makes the marked rules of t exactly want. Each rule is created before the foreign rule place names
+// syncRules makes the marked rules of t exactly want, matching an interface by its list where withLists says
+// so. Each rule is created before the foreign rule place names
 // (place-before; firstShadow for NAT: the first that could shadow it, firstInChain for the mangle marks) or
 // appended when there is none; a rule of hairpin's that such a foreign rule has come to precede is moved up. Foreign rules are never written: inserting or moving hairpin's own rules keeps the
 // order of everyone else's. Rules are not all put at the top, so that a user's NAT exemptions (accept)
 // and unrelated rules keep precedence.
 func (b *Backend) syncRules(ctx context.Context, t *table, want []item, place func(*table, Entry) string) error {
+	want, err := b.withLists(ctx, want)
+	if err != nil {
+		return err
+	}
 	have := t.ownedBy()
 	var stale []string
 	for _, w := range want {
