@@ -330,6 +330,9 @@ func TestHAOnlyMasterPublishes(t *testing.T) {
 			if st := ds[1].waitStatus(t, "router B the master", func(s *daemon.Status) bool { return s.HARole == "master" }); len(st.DDNS) == 0 {
 				t.Error("the new master shows no DNS status")
 			}
+			if out, err := lab.Exec(ctx, topo.Routers()[1], bin, "status", "--socket", ds[1].socket); err != nil || !strings.Contains(out, "HA: master") {
+				t.Errorf("hairpin status on the new master: %v\n%s", err, out)
+			}
 
 			if err := topo.Unplug(ctx, topo.Router, false); err != nil {
 				t.Fatal(err)

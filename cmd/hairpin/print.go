@@ -44,6 +44,12 @@ func printStatus(w io.Writer, st *daemon.Status) {
 		pub += " (last error: " + st.PublicError + ")"
 	}
 	fmt.Fprintf(w, "public address: %s\ndouble NAT: %v (mode %s)\n", pub, st.DoubleNAT, st.DoubleNATMode)
+	switch st.HARole {
+	case "master":
+		fmt.Fprintln(w, "HA: master (holds the LAN virtual address; publishes DNS, maps upstream, probes)")
+	case "backup":
+		fmt.Fprintln(w, "HA: backup (same rules; the master publishes DNS, maps upstream and probes)")
+	}
 	printReach(w, st)
 	printUpstream(w, st.Upstream)
 	printProbe(w, st.Probe)
