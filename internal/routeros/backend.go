@@ -438,24 +438,13 @@ func (b *Backend) Counters(ctx context.Context, _ *plan.Desired) (map[string]bac
 func (b *Backend) Observe(ctx context.Context) (plan.Observed, error) {
 	// RouterOS lists addresses, not links: a router that answers is taken to have its WAN interface.
 	obs := plan.Observed{WANExists: true}
-	entries, err := b.c.do(ctx, http.MethodGet, pathAddress, url.Values{".proplist": {"address,interface,disabled,invalid"}}, nil)
+	wan, lan, err := b.interfaceAddrs(ctx, pathAddress, "address,interface,disabled,invalid", netip.Addr.Is4)
 	if err != nil {
 		return obs, err
 	}
-	for _, e := range entries {
-		if e["disabled"] == "true" || e["invalid"] == "true" {
-			continue
-		}
-		p, err := netip.ParsePrefix(e["address"])
-		if err != nil || !p.Addr().Is4() {
-			continue
-		}
-		switch e["interface"] {
-		case b.wanIf:
-			obs.WANAddrs = append(obs.WANAddrs, p.Addr())
-		case b.lanIf:
-			obs.LANNets = append(obs.LANNets, p.Masked())
-		}
+	obs.WANAddrs = wan
+	for _, p := range lan {
+		obs.LANNets = append(obs.LANNets, p.Masked())
 	}
 	if b.ipv6 {
 		if err := b.observe6(ctx, &obs); err != nil {
@@ -497,27 +486,40 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 // /ipv6/address. Disabled, invalid and deprecated addresses are skipped; which of them are global is the
 // plan's business (link-local ones never are).
 func (b *Backend) observe6(ctx context.Context, obs *plan.Observed) error {
-	entries, err := b.c.do(ctx, http.MethodGet, pathAddress6, url.Values{".proplist": {"address,interface,disabled,invalid,deprecated"}}, nil)
+	wan, lan, err := b.interfaceAddrs(ctx, pathAddress6, "address,interface,disabled,invalid,deprecated",
+		func(a netip.Addr) bool { return a.Is6() && !a.Is4In6() })
 	if err != nil {
 		return err
+	}
+	slices.SortFunc(wan, netip.Addr.Compare)
+	obs.WAN6, obs.LAN6 = wan, lan
+	return nil
+}
+
+// interfaceAddrs reads an address menu (/ip/address, /ipv6/address) for the WAN interface's addresses and the
+// LAN interface's, with their prefix length, of the family is accepts. Disabled, invalid and (on /ipv6)
+// deprecated addresses are skipped; props is the .proplist the menu takes.
+func (b *Backend) interfaceAddrs(ctx context.Context, path, props string, is func(netip.Addr) bool) (wan []netip.Addr, lan []netip.Prefix, err error) {
+	entries, err := b.c.do(ctx, http.MethodGet, path, url.Values{".proplist": {props}}, nil)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, e := range entries {
 		if e["disabled"] == "true" || e["invalid"] == "true" || e["deprecated"] == "true" {
 			continue
 		}
 		p, err := netip.ParsePrefix(e["address"])
-		if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
+		if err != nil || !is(p.Addr()) {
 			continue
 		}
 		switch e["interface"] {
 		case b.wanIf:
-			obs.WAN6 = append(obs.WAN6, p.Addr())
+			wan = append(wan, p.Addr())
 		case b.lanIf:
-			obs.LAN6 = append(obs.LAN6, p)
+			lan = append(lan, p)
 		}
 	}
-	slices.SortFunc(obs.WAN6, netip.Addr.Compare)
-	return nil
+	return wan, lan, nil
 }
 
 func addrStrings(addrs []netip.Addr) []string {
