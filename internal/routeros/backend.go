@@ -181,7 +181,7 @@ func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
 	if err != nil {
 		return err
 	}
-	if err := b.syncList(ctx, lists, ListWAN, markWAN, addrStrings(d.WANAddrs)); err != nil {
+	if err := b.syncList(ctx, lists, ListWAN, markWAN, addrStrings(d.WANAddrs, netip.Addr.Is4)); err != nil {
 		return err
 	}
 	if err := b.syncList(ctx, lists, ListLAN, markLAN, prefixStrings(d.LANNets)); err != nil {
@@ -236,7 +236,7 @@ func (b *Backend) apply6(ctx context.Context, d *plan.Desired) error {
 	// and then the list nothing names any more.
 	rules := natItems6(d, b.lanIf)
 	if len(rules) > 0 {
-		if err := b.syncList(ctx, lists, ListWAN, markWAN, wanStrings6(d)); err != nil {
+		if err := b.syncList(ctx, lists, ListWAN, markWAN, addrStrings(d.V6.WANAddrs, isIPv6)); err != nil {
 			return err
 		}
 	}
@@ -312,7 +312,7 @@ func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	return b.syncList(ctx, lists, ListWAN, markWAN, addrStrings(addrs))
+	return b.syncList(ctx, lists, ListWAN, markWAN, addrStrings(addrs, netip.Addr.Is4))
 }
 
 // Down removes every marked item. The scheduler entries, the hooks in the WAN's DHCP client or PPP profile
@@ -486,8 +486,7 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 // /ipv6/address. Disabled, invalid and deprecated addresses are skipped; which of them are global is the
 // plan's business (link-local ones never are).
 func (b *Backend) observe6(ctx context.Context, obs *plan.Observed) error {
-	wan, lan, err := b.interfaceAddrs(ctx, pathAddress6, "address,interface,disabled,invalid,deprecated",
-		func(a netip.Addr) bool { return a.Is6() && !a.Is4In6() })
+	wan, lan, err := b.interfaceAddrs(ctx, pathAddress6, "address,interface,disabled,invalid,deprecated", isIPv6)
 	if err != nil {
 		return err
 	}
@@ -522,10 +521,11 @@ func (b *Backend) interfaceAddrs(ctx context.Context, path, props string, is fun
 	return wan, lan, nil
 }
 
-func addrStrings(addrs []netip.Addr) []string {
+// addrStrings writes the addresses of the family is accepts, for an address list.
+func addrStrings(addrs []netip.Addr, is func(netip.Addr) bool) []string {
 	out := make([]string, 0, len(addrs))
 	for _, a := range addrs {
-		if a.Is4() {
+		if is(a) {
 			out = append(out, a.String())
 		}
 	}

@@ -1,6 +1,8 @@
 package routeros
 
 import (
+	"net/netip"
+
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -54,16 +56,5 @@ func filterItems6(d *plan.Desired, wanIf string) []item {
 		"in-interface": wanIf, "disabled": "false"}}}
 }
 
-// wanStrings6 are the addresses IPv6 forwards answer on, for list hairpin-wan in /ipv6 firewall address-list.
-func wanStrings6(d *plan.Desired) []string {
-	if d.V6 == nil || len(d.V6.Rules) == 0 {
-		return nil
-	}
-	out := make([]string, 0, len(d.V6.WANAddrs))
-	for _, a := range d.V6.WANAddrs {
-		if a.Is6() && !a.Is4In6() {
-			out = append(out, a.String())
-		}
-	}
-	return out
-}
+// isIPv6 accepts the addresses of /ipv6's menus (an IPv4-mapped address is IPv4's).
+func isIPv6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
