@@ -1,10 +1,12 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 )
@@ -54,12 +56,50 @@ func (s TokenSettings) Open(env Env, fallback, hostname string) (*url.URL, strin
 	return u, tok, nil
 }
 
-// BearerAPI opens the settings (Open) and returns the API that sends the token as "Authorization: Bearer".
-func (s TokenSettings) BearerAPI(env Env, fallback, hostname, vendor string, message func([]byte) string) (*API, error) {
+// Token is what a token-authenticated API provider holds: its API, the hostname it keeps (lower case, without
+// the final dot) and its settings.
+type Token struct {
+	API      *API
+	Hostname string
+	Settings TokenSettings
+}
+
+// Bearer opens the settings (Open) into a Token whose API sends the token as "Authorization: Bearer".
+func (s TokenSettings) Bearer(env Env, fallback, hostname, vendor string, message func([]byte) string) (Token, error) {
+	return s.Client(env, fallback, hostname, vendor, message, "Authorization", "Bearer ")
+}
+
+// Client opens the settings (Open) into a Token whose API sends the token in header, after prefix.
+func (s TokenSettings) Client(env Env, fallback, hostname, vendor string, message func([]byte) string, header, prefix string) (Token, error) {
 	u, tok, err := s.Open(env, fallback, hostname)
 	if err != nil {
-		return nil, err
+		return Token{}, err
 	}
-	return &API{Env: env, Base: u, Vendor: vendor, Message: message,
-		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }}, nil
+	auth := func(r *http.Request, _ []byte) error { r.Header.Set(header, prefix+tok); return nil }
+	return Token{API: &API{Env: env, Base: u, Vendor: vendor, Message: message, Auth: auth},
+		Hostname: strings.ToLower(strings.TrimSuffix(hostname, ".")), Settings: s}, nil
+}
+
+// Once holds what a provider finds out once and keeps (its zone, the zone's ID, the account): found on first
+// use, kept once found (a zero value is not), looked for again after a failure. Safe for concurrent use: one
+// lookup at a time.
+type Once[T comparable] struct {
+	mu sync.Mutex
+	v  T
+}
+
+// Get returns what was found before, or what find finds now.
+func (o *Once[T]) Get(ctx context.Context, find func(context.Context) (T, error)) (T, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var zero T
+	if o.v != zero {
+		return o.v, nil
+	}
+	v, err := find(ctx)
+	if err != nil {
+		return zero, err
+	}
+	o.v = v
+	return v, nil
 }

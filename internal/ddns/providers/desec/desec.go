@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -41,23 +40,17 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type desec struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	mu       sync.Mutex
-	zone     string
+	provider.Token
+	zone provider.Once[string]
 }
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	t, err := s.Client(env, DefaultEndpoint, e.Hostname, "deSEC", message, "Authorization", "Token ")
 	if err != nil {
 		return nil, err
 	}
-	api := &provider.API{Env: env, Base: u, Vendor: "deSEC", Message: message,
-		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", "Token "+tok); return nil }}
-	return &desec{api: api, s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, ".")),
-		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}, nil
+	return &desec{Token: t}, nil
 }
 
 func message(body []byte) string {
@@ -71,22 +64,21 @@ func message(body []byte) string {
 }
 
 func (d *desec) findZone(ctx context.Context) (string, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.zone != "" {
-		return d.zone, nil
-	}
-	var out []struct {
-		Name string `json:"name"`
-	}
-	if _, err := d.api.Call(ctx, http.MethodGet, "/domains/", url.Values{"owns_qname": {d.hostname}}, nil, &out); err != nil {
-		return "", err
-	}
-	if len(out) == 0 || out[0].Name == "" {
-		return "", provider.Hold("", fmt.Sprintf("no domain of this deSEC account holds %s (set zone: if it is there)", d.hostname))
-	}
-	d.zone = strings.ToLower(out[0].Name)
-	return d.zone, nil
+	return d.zone.Get(ctx, func(ctx context.Context) (string, error) {
+		if z := strings.ToLower(strings.TrimSuffix(d.Settings.Zone, ".")); z != "" {
+			return z, nil
+		}
+		var out []struct {
+			Name string `json:"name"`
+		}
+		if _, err := d.API.Call(ctx, http.MethodGet, "/domains/", url.Values{"owns_qname": {d.Hostname}}, nil, &out); err != nil {
+			return "", err
+		}
+		if len(out) == 0 || out[0].Name == "" {
+			return "", provider.Hold("", fmt.Sprintf("no domain of this deSEC account holds %s (set zone: if it is there)", d.Hostname))
+		}
+		return strings.ToLower(out[0].Name), nil
+	})
 }
 
 type rrset struct {
@@ -101,10 +93,10 @@ func (d *desec) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		return "", err
 	}
 	typ := provider.RecordType(addr)
-	sub := provider.Relative(d.hostname, zone) // @ for the apex, as the URL wants it
+	sub := provider.Relative(d.Hostname, zone) // @ for the apex, as the URL wants it
 	path := "/domains/" + url.PathEscape(zone) + "/rrsets/" + url.PathEscape(sub) + "/" + typ + "/"
 	var have rrset
-	_, err = d.api.Call(ctx, http.MethodGet, path, nil, nil, &have)
+	_, err = d.API.Call(ctx, http.MethodGet, path, nil, nil, &have)
 	switch {
 	case provider.IsNotFound(err):
 		if sub == "@" {
@@ -115,14 +107,14 @@ func (d *desec) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			Type    string   `json:"type"`
 			Records []string `json:"records"`
 			TTL     int      `json:"ttl"`
-		}{sub, typ, []string{addr.String()}, d.s.TTL}
-		_, err = d.api.Call(ctx, http.MethodPost, "/domains/"+url.PathEscape(zone)+"/rrsets/", nil, create, nil)
+		}{sub, typ, []string{addr.String()}, d.Settings.TTL}
+		_, err = d.API.Call(ctx, http.MethodPost, "/domains/"+url.PathEscape(zone)+"/rrsets/", nil, create, nil)
 		return "created", err
 	case err != nil:
 		return "", err
 	case slices.Equal(have.Records, []string{addr.String()}):
 		return "unchanged", nil
 	}
-	_, err = d.api.Call(ctx, http.MethodPatch, path, nil, rrset{[]string{addr.String()}, d.s.TTL}, nil)
+	_, err = d.API.Call(ctx, http.MethodPatch, path, nil, rrset{[]string{addr.String()}, d.Settings.TTL}, nil)
 	return "updated", err
 }

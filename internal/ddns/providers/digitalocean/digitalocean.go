@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -38,20 +36,17 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type digitalocean struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	mu       sync.Mutex
-	zone     string
+	provider.Token
+	zone provider.Once[string]
 }
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	api, err := s.BearerAPI(env, DefaultEndpoint, e.Hostname, "DigitalOcean", message)
+	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "DigitalOcean", message)
 	if err != nil {
 		return nil, err
 	}
-	return &digitalocean{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s, zone: s.Zone}, nil
+	return &digitalocean{Token: t}, nil
 }
 
 func message(body []byte) string {
@@ -74,17 +69,15 @@ type record struct {
 }
 
 func (d *digitalocean) findZone(ctx context.Context) (string, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.zone != "" {
-		return d.zone, nil
-	}
-	z, err := provider.FirstZone(ctx, d.hostname, "DigitalOcean", func(ctx context.Context, c string) error {
-		_, err := d.api.Call(ctx, http.MethodGet, "/v2/domains/"+url.PathEscape(c), nil, nil, nil)
-		return err
+	return d.zone.Get(ctx, func(ctx context.Context) (string, error) {
+		if d.Settings.Zone != "" {
+			return d.Settings.Zone, nil
+		}
+		return provider.FirstZone(ctx, d.Hostname, "DigitalOcean", func(ctx context.Context, c string) error {
+			_, err := d.API.Call(ctx, http.MethodGet, "/v2/domains/"+url.PathEscape(c), nil, nil, nil)
+			return err
+		})
 	})
-	d.zone = z
-	return z, err
 }
 
 // Update points the hostname's A (or AAAA) record at addr.
@@ -105,8 +98,8 @@ func (d *digitalocean) Update(ctx context.Context, addr netip.Addr) (string, err
 				} `json:"pages"`
 			} `json:"links"`
 		}
-		q := url.Values{"type": {typ}, "name": {d.hostname}, "per_page": {"200"}, "page": {fmt.Sprint(page)}}
-		if _, err := d.api.Call(ctx, http.MethodGet, base, q, nil, &out); err != nil {
+		q := url.Values{"type": {typ}, "name": {d.Hostname}, "per_page": {"200"}, "page": {fmt.Sprint(page)}}
+		if _, err := d.API.Call(ctx, http.MethodGet, base, q, nil, &out); err != nil {
 			return "", err
 		}
 		for i, r := range out.Records {
@@ -120,12 +113,12 @@ func (d *digitalocean) Update(ctx context.Context, addr netip.Addr) (string, err
 	}
 	switch {
 	case found == nil:
-		_, err = d.api.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: provider.Relative(d.hostname, zone), Data: addr.String(), TTL: d.s.TTL}, nil)
+		_, err = d.API.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: provider.Relative(d.Hostname, zone), Data: addr.String(), TTL: d.Settings.TTL}, nil)
 		return "created", err
 	case found.Data == addr.String():
 		return "unchanged", nil
 	default:
-		_, err = d.api.Call(ctx, http.MethodPatch, fmt.Sprintf("%s/%d", base, found.ID), nil, record{Type: typ, Data: addr.String(), TTL: d.s.TTL}, nil)
+		_, err = d.API.Call(ctx, http.MethodPatch, fmt.Sprintf("%s/%d", base, found.ID), nil, record{Type: typ, Data: addr.String(), TTL: d.Settings.TTL}, nil)
 		return "updated", err
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -38,21 +37,23 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type dnsimple struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	mu       sync.Mutex
-	account  int64
-	zone     string
+	provider.Token
+	zone provider.Once[zoneID]
+}
+
+// zoneID is where the records live: the account's ID and the zone's name.
+type zoneID struct {
+	account int64
+	name    string
 }
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	api, err := s.BearerAPI(env, DefaultEndpoint, e.Hostname, "DNSimple", message)
+	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "DNSimple", message)
 	if err != nil {
 		return nil, err
 	}
-	return &dnsimple{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s}, nil
+	return &dnsimple{Token: t}, nil
 }
 
 func message(body []byte) string {
@@ -66,45 +67,42 @@ func message(body []byte) string {
 }
 
 func (d *dnsimple) find(ctx context.Context) (int64, string, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.zone != "" {
-		return d.account, d.zone, nil
-	}
-	var who struct {
-		Data struct {
-			Account *struct {
-				ID int64 `json:"id"`
-			} `json:"account"`
-		} `json:"data"`
-	}
-	if _, err := d.api.Call(ctx, http.MethodGet, "/whoami", nil, nil, &who); err != nil {
-		return 0, "", err
-	}
-	if who.Data.Account == nil {
-		return 0, "", provider.Hold("", "the token is a user token; use an account API token")
-	}
-	var zones struct {
-		Data []struct {
-			Name string `json:"name"`
-		} `json:"data"`
-	}
-	if _, err := d.api.Call(ctx, http.MethodGet, fmt.Sprintf("/%d/zones", who.Data.Account.ID), nil, nil, &zones); err != nil {
-		return 0, "", err
-	}
-	var names []string
-	for _, z := range zones.Data {
-		names = append(names, z.Name)
-	}
-	z, ok := strings.ToLower(strings.TrimSuffix(d.s.Zone, ".")), d.s.Zone != ""
-	if !ok {
-		z, ok = provider.PickZone(d.hostname, names)
-	}
-	if !ok {
-		return 0, "", provider.NoZone("DNSimple", d.hostname)
-	}
-	d.account, d.zone = who.Data.Account.ID, z
-	return d.account, z, nil
+	z, err := d.zone.Get(ctx, func(ctx context.Context) (zoneID, error) {
+		var who struct {
+			Data struct {
+				Account *struct {
+					ID int64 `json:"id"`
+				} `json:"account"`
+			} `json:"data"`
+		}
+		if _, err := d.API.Call(ctx, http.MethodGet, "/whoami", nil, nil, &who); err != nil {
+			return zoneID{}, err
+		}
+		if who.Data.Account == nil {
+			return zoneID{}, provider.Hold("", "the token is a user token; use an account API token")
+		}
+		var zones struct {
+			Data []struct {
+				Name string `json:"name"`
+			} `json:"data"`
+		}
+		if _, err := d.API.Call(ctx, http.MethodGet, fmt.Sprintf("/%d/zones", who.Data.Account.ID), nil, nil, &zones); err != nil {
+			return zoneID{}, err
+		}
+		var names []string
+		for _, z := range zones.Data {
+			names = append(names, z.Name)
+		}
+		z, ok := strings.ToLower(strings.TrimSuffix(d.Settings.Zone, ".")), d.Settings.Zone != ""
+		if !ok {
+			z, ok = provider.PickZone(d.Hostname, names)
+		}
+		if !ok {
+			return zoneID{}, provider.NoZone("DNSimple", d.Hostname)
+		}
+		return zoneID{who.Data.Account.ID, z}, nil
+	})
+	return z.account, z.name, err
 }
 
 type record struct {
@@ -121,7 +119,7 @@ func (d *dnsimple) Update(ctx context.Context, addr netip.Addr) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	typ, name := provider.RecordType(addr), provider.Relative(d.hostname, zone)
+	typ, name := provider.RecordType(addr), provider.Relative(d.Hostname, zone)
 	if name == "@" {
 		name = ""
 	}
@@ -129,7 +127,7 @@ func (d *dnsimple) Update(ctx context.Context, addr netip.Addr) (string, error) 
 	var out struct {
 		Data []record `json:"data"`
 	}
-	if _, err := d.api.Call(ctx, http.MethodGet, base, url.Values{"name": {name}, "type": {typ}}, nil, &out); err != nil {
+	if _, err := d.API.Call(ctx, http.MethodGet, base, url.Values{"name": {name}, "type": {typ}}, nil, &out); err != nil {
 		return "", err
 	}
 	var found *record
@@ -141,15 +139,15 @@ func (d *dnsimple) Update(ctx context.Context, addr netip.Addr) (string, error) 
 	}
 	switch {
 	case found == nil:
-		_, err = d.api.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: name, Content: addr.String(), TTL: d.s.TTL}, nil)
+		_, err = d.API.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: name, Content: addr.String(), TTL: d.Settings.TTL}, nil)
 		return "created", err
 	case found.Content == addr.String():
 		return "unchanged", nil
 	default:
-		_, err = d.api.Call(ctx, http.MethodPatch, fmt.Sprintf("%s/%d", base, found.ID), nil, struct {
+		_, err = d.API.Call(ctx, http.MethodPatch, fmt.Sprintf("%s/%d", base, found.ID), nil, struct {
 			Content string `json:"content"`
 			TTL     int    `json:"ttl,omitempty"`
-		}{addr.String(), d.s.TTL}, nil)
+		}{addr.String(), d.Settings.TTL}, nil)
 		return "updated", err
 	}
 }

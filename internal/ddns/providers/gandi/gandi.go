@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -37,20 +36,17 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type gandi struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	mu       sync.Mutex
-	zone     string
+	provider.Token
+	zone provider.Once[string]
 }
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	api, err := s.BearerAPI(env, DefaultEndpoint, e.Hostname, "Gandi", message)
+	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "Gandi", message)
 	if err != nil {
 		return nil, err
 	}
-	return &gandi{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, "."))}, nil
+	return &gandi{Token: t}, nil
 }
 
 func message(body []byte) string {
@@ -65,17 +61,15 @@ func message(body []byte) string {
 }
 
 func (g *gandi) findZone(ctx context.Context) (string, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.zone != "" {
-		return g.zone, nil
-	}
-	z, err := provider.FirstZone(ctx, g.hostname, "Gandi", func(ctx context.Context, c string) error {
-		_, err := g.api.Call(ctx, http.MethodGet, "/domains/"+url.PathEscape(c), nil, nil, nil)
-		return err
+	return g.zone.Get(ctx, func(ctx context.Context) (string, error) {
+		if z := strings.ToLower(strings.TrimSuffix(g.Settings.Zone, ".")); z != "" {
+			return z, nil
+		}
+		return provider.FirstZone(ctx, g.Hostname, "Gandi", func(ctx context.Context, c string) error {
+			_, err := g.API.Call(ctx, http.MethodGet, "/domains/"+url.PathEscape(c), nil, nil, nil)
+			return err
+		})
 	})
-	g.zone = z
-	return z, err
 }
 
 // Update points the hostname's A (or AAAA) record set at addr alone.
@@ -84,12 +78,12 @@ func (g *gandi) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	typ, name := provider.RecordType(addr), provider.Relative(g.hostname, zone)
+	typ, name := provider.RecordType(addr), provider.Relative(g.Hostname, zone)
 	path := "/domains/" + url.PathEscape(zone) + "/records/" + url.PathEscape(name) + "/" + typ
 	var cur struct {
 		Values []string `json:"rrset_values"`
 	}
-	_, err = g.api.Call(ctx, http.MethodGet, path, nil, nil, &cur)
+	_, err = g.API.Call(ctx, http.MethodGet, path, nil, nil, &cur)
 	switch {
 	case err != nil && !provider.IsNotFound(err):
 		return "", err
@@ -103,8 +97,8 @@ func (g *gandi) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	in := struct {
 		Values []string `json:"rrset_values"`
 		TTL    int      `json:"rrset_ttl"`
-	}{[]string{addr.String()}, g.s.TTL}
-	if _, err := g.api.Call(ctx, http.MethodPut, path, nil, in, nil); err != nil {
+	}{[]string{addr.String()}, g.Settings.TTL}
+	if _, err := g.API.Call(ctx, http.MethodPut, path, nil, in, nil); err != nil {
 		return "", err
 	}
 	return answer, nil

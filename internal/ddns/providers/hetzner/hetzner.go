@@ -13,8 +13,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -40,20 +38,17 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type hetzner struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	mu       sync.Mutex
-	zone     string
+	provider.Token
+	zone provider.Once[string]
 }
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	api, err := s.BearerAPI(env, DefaultEndpoint, e.Hostname, "Hetzner", message)
+	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "Hetzner", message)
 	if err != nil {
 		return nil, err
 	}
-	return &hetzner{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s, zone: s.Zone}, nil
+	return &hetzner{Token: t}, nil
 }
 
 // message reads the common error body, {error: {code, message}}.
@@ -71,26 +66,25 @@ func message(body []byte) string {
 }
 
 func (h *hetzner) findZone(ctx context.Context) (string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.zone != "" {
-		return h.zone, nil
-	}
-	for _, z := range provider.ZoneCandidates(h.hostname) {
-		var out struct {
-			Zones []struct {
-				Name string `json:"name"`
-			} `json:"zones"`
+	return h.zone.Get(ctx, func(ctx context.Context) (string, error) {
+		if h.Settings.Zone != "" {
+			return h.Settings.Zone, nil
 		}
-		if _, err := h.api.Call(ctx, http.MethodGet, "/zones", url.Values{"name": {z}}, nil, &out); err != nil {
-			return "", err
+		for _, z := range provider.ZoneCandidates(h.Hostname) {
+			var out struct {
+				Zones []struct {
+					Name string `json:"name"`
+				} `json:"zones"`
+			}
+			if _, err := h.API.Call(ctx, http.MethodGet, "/zones", url.Values{"name": {z}}, nil, &out); err != nil {
+				return "", err
+			}
+			if len(out.Zones) > 0 {
+				return out.Zones[0].Name, nil
+			}
 		}
-		if len(out.Zones) > 0 {
-			h.zone = out.Zones[0].Name
-			return h.zone, nil
-		}
-	}
-	return "", provider.NoZone("Hetzner", h.hostname)
+		return "", provider.NoZone("Hetzner", h.Hostname)
+	})
 }
 
 type value struct {
@@ -114,14 +108,14 @@ func (h *hetzner) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	typ, name := provider.RecordType(addr), provider.Relative(h.hostname, zone)
+	typ, name := provider.RecordType(addr), provider.Relative(h.Hostname, zone)
 	rrset := "/zones/" + url.PathEscape(zone) + "/rrsets/" + url.PathEscape(name) + "/" + typ
 	var cur struct {
 		RRSet struct {
 			Records []value `json:"records"`
 		} `json:"rrset"`
 	}
-	_, err = h.api.Call(ctx, http.MethodGet, rrset, nil, nil, &cur)
+	_, err = h.API.Call(ctx, http.MethodGet, rrset, nil, nil, &cur)
 	var act action
 	switch {
 	case provider.IsNotFound(err):
@@ -130,8 +124,8 @@ func (h *hetzner) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			Type    string  `json:"type"`
 			TTL     int     `json:"ttl,omitempty"`
 			Records []value `json:"records"`
-		}{name, typ, h.s.TTL, []value{{addr.String()}}}
-		if _, err := h.api.Call(ctx, http.MethodPost, "/zones/"+url.PathEscape(zone)+"/rrsets", nil, in, &act); err != nil {
+		}{name, typ, h.Settings.TTL, []value{{addr.String()}}}
+		if _, err := h.API.Call(ctx, http.MethodPost, "/zones/"+url.PathEscape(zone)+"/rrsets", nil, in, &act); err != nil {
 			return "", err
 		}
 		return "created", h.wait(ctx, act)
@@ -143,7 +137,7 @@ func (h *hetzner) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	in := struct {
 		Records []value `json:"records"`
 	}{[]value{{addr.String()}}}
-	if _, err := h.api.Call(ctx, http.MethodPost, rrset+"/actions/set_records", nil, in, &act); err != nil {
+	if _, err := h.API.Call(ctx, http.MethodPost, rrset+"/actions/set_records", nil, in, &act); err != nil {
 		return "", err
 	}
 	return "updated", h.wait(ctx, act)
@@ -171,7 +165,7 @@ func (h *hetzner) wait(ctx context.Context, act action) error {
 		if act.Action.ID == 0 {
 			return provider.RetryLater("no action", provider.ServerTrouble, "Hetzner's answer names no action to wait for")
 		}
-		if _, err := h.api.Call(ctx, http.MethodGet, fmt.Sprintf("/zones/actions/%d", act.Action.ID), nil, nil, &act); err != nil {
+		if _, err := h.API.Call(ctx, http.MethodGet, fmt.Sprintf("/zones/actions/%d", act.Action.ID), nil, nil, &act); err != nil {
 			return err
 		}
 		if act.Action.Status != "running" {

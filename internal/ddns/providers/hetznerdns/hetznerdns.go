@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -40,23 +39,22 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type hetznerDNS struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	mu       sync.Mutex
-	zone     string
-	zoneID   string
+	provider.Token
+	zone provider.Once[zoneID]
+}
+
+// zoneID is a zone the DNS Console holds: its name and its ID.
+type zoneID struct {
+	name, id string
 }
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	u, tok, err := s.Open(env, DefaultEndpoint, e.Hostname)
+	t, err := s.Client(env, DefaultEndpoint, e.Hostname, "Hetzner DNS", message, "Auth-API-Token", "")
 	if err != nil {
 		return nil, err
 	}
-	api := &provider.API{Env: env, Base: u, Vendor: "Hetzner DNS", Message: message,
-		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Auth-API-Token", tok); return nil }}
-	return &hetznerDNS{api: api, s: s, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}, nil
+	return &hetznerDNS{Token: t}, nil
 }
 
 func message(body []byte) string {
@@ -84,37 +82,34 @@ type pagination struct {
 }
 
 func (h *hetznerDNS) findZone(ctx context.Context) (string, string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.zoneID != "" {
-		return h.zone, h.zoneID, nil
-	}
-	candidates := provider.ZoneCandidates(h.hostname)
-	if z := strings.ToLower(strings.TrimSuffix(h.s.Zone, ".")); z != "" {
-		candidates = []string{z}
-	}
-	for _, z := range candidates {
-		var out struct {
-			Zones []struct {
-				ID   string `json:"id"`
-				Name string `json:"name"`
-			} `json:"zones"`
+	z, err := h.zone.Get(ctx, func(ctx context.Context) (zoneID, error) {
+		candidates := provider.ZoneCandidates(h.Hostname)
+		if z := strings.ToLower(strings.TrimSuffix(h.Settings.Zone, ".")); z != "" {
+			candidates = []string{z}
 		}
-		_, err := h.api.Call(ctx, http.MethodGet, "/zones", url.Values{"name": {z}}, nil, &out)
-		if provider.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return "", "", err
-		}
-		for _, found := range out.Zones {
-			if strings.EqualFold(strings.TrimSuffix(found.Name, "."), z) && found.ID != "" {
-				h.zone, h.zoneID = z, found.ID
-				return z, found.ID, nil
+		for _, z := range candidates {
+			var out struct {
+				Zones []struct {
+					ID   string `json:"id"`
+					Name string `json:"name"`
+				} `json:"zones"`
+			}
+			_, err := h.API.Call(ctx, http.MethodGet, "/zones", url.Values{"name": {z}}, nil, &out)
+			if provider.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return zoneID{}, err
+			}
+			for _, found := range out.Zones {
+				if strings.EqualFold(strings.TrimSuffix(found.Name, "."), z) && found.ID != "" {
+					return zoneID{z, found.ID}, nil
+				}
 			}
 		}
-	}
-	return "", "", provider.Hold("", fmt.Sprintf("no zone of this Hetzner DNS Console account holds %s (set zone: if it is there)", h.hostname))
+		return zoneID{}, provider.Hold("", fmt.Sprintf("no zone of this Hetzner DNS Console account holds %s (set zone: if it is there)", h.Hostname))
+	})
+	return z.name, z.id, err
 }
 
 type record struct {
@@ -133,7 +128,7 @@ func (h *hetznerDNS) Update(ctx context.Context, addr netip.Addr) (string, error
 		return "", err
 	}
 	typ := provider.RecordType(addr)
-	name := provider.Relative(h.hostname, zone)
+	name := provider.Relative(h.Hostname, zone)
 	var found *record
 	for page := 1; page <= provider.MaxPages && found == nil; page++ {
 		var out struct {
@@ -141,7 +136,7 @@ func (h *hetznerDNS) Update(ctx context.Context, addr netip.Addr) (string, error
 			pagination
 		}
 		q := url.Values{"zone_id": {zoneID}, "page": {strconv.Itoa(page)}, "per_page": {"100"}}
-		if _, err := h.api.Call(ctx, http.MethodGet, "/records", q, nil, &out); err != nil {
+		if _, err := h.API.Call(ctx, http.MethodGet, "/records", q, nil, &out); err != nil {
 			return "", err
 		}
 		for i, r := range out.Records {
@@ -154,14 +149,14 @@ func (h *hetznerDNS) Update(ctx context.Context, addr netip.Addr) (string, error
 			break
 		}
 	}
-	want := record{Name: name, TTL: h.s.TTL, Type: typ, Value: addr.String(), ZoneID: zoneID}
+	want := record{Name: name, TTL: h.Settings.TTL, Type: typ, Value: addr.String(), ZoneID: zoneID}
 	switch {
 	case found == nil:
-		_, err = h.api.Call(ctx, http.MethodPost, "/records", nil, want, nil)
+		_, err = h.API.Call(ctx, http.MethodPost, "/records", nil, want, nil)
 		return "created", err
 	case found.Value == addr.String():
 		return "unchanged", nil
 	}
-	_, err = h.api.Call(ctx, http.MethodPut, "/records/"+url.PathEscape(found.ID), nil, want, nil)
+	_, err = h.API.Call(ctx, http.MethodPut, "/records/"+url.PathEscape(found.ID), nil, want, nil)
 	return "updated", err
 }

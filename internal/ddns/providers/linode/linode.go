@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -38,21 +37,23 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type linode struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	mu       sync.Mutex
-	zone     string
-	zoneID   int64
+	provider.Token
+	zone provider.Once[zoneID]
+}
+
+// zoneID is a domain Linode holds: its name and its ID.
+type zoneID struct {
+	name string
+	id   int64
 }
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	api, err := s.BearerAPI(env, DefaultEndpoint, e.Hostname, "Linode", message)
+	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "Linode", message)
 	if err != nil {
 		return nil, err
 	}
-	return &linode{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s}, nil
+	return &linode{Token: t}, nil
 }
 
 // message reads the spec's error body, {errors: [{field, reason}]}.
@@ -75,45 +76,42 @@ type page struct {
 }
 
 func (l *linode) findZone(ctx context.Context) (string, int64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.zone != "" {
-		return l.zone, l.zoneID, nil
-	}
-	ids := map[string]int64{}
-	var names []string
-	for p := 1; p <= provider.MaxPages; p++ {
-		var out struct {
-			Data []struct {
-				ID     int64  `json:"id"`
-				Domain string `json:"domain"`
-			} `json:"data"`
-			page
+	z, err := l.zone.Get(ctx, func(ctx context.Context) (zoneID, error) {
+		ids := map[string]int64{}
+		var names []string
+		for p := 1; p <= provider.MaxPages; p++ {
+			var out struct {
+				Data []struct {
+					ID     int64  `json:"id"`
+					Domain string `json:"domain"`
+				} `json:"data"`
+				page
+			}
+			if _, err := l.API.Call(ctx, http.MethodGet, "/v4/domains", url.Values{"page": {fmt.Sprint(p)}, "page_size": {"500"}}, nil, &out); err != nil {
+				return zoneID{}, err
+			}
+			for _, d := range out.Data {
+				ids[strings.ToLower(d.Domain)] = d.ID
+				names = append(names, strings.ToLower(d.Domain))
+			}
+			if out.Pages <= p {
+				break
+			}
 		}
-		if _, err := l.api.Call(ctx, http.MethodGet, "/v4/domains", url.Values{"page": {fmt.Sprint(p)}, "page_size": {"500"}}, nil, &out); err != nil {
-			return "", 0, err
+		var z string
+		var ok bool
+		if l.Settings.Zone != "" {
+			z = strings.ToLower(strings.TrimSuffix(l.Settings.Zone, "."))
+			_, ok = ids[z]
+		} else {
+			z, ok = provider.PickZone(l.Hostname, names)
 		}
-		for _, d := range out.Data {
-			ids[strings.ToLower(d.Domain)] = d.ID
-			names = append(names, strings.ToLower(d.Domain))
+		if !ok {
+			return zoneID{}, provider.NoZone("Linode", l.Hostname)
 		}
-		if out.Pages <= p {
-			break
-		}
-	}
-	var z string
-	var ok bool
-	if l.s.Zone != "" {
-		z = strings.ToLower(strings.TrimSuffix(l.s.Zone, "."))
-		_, ok = ids[z]
-	} else {
-		z, ok = provider.PickZone(l.hostname, names)
-	}
-	if !ok {
-		return "", 0, provider.NoZone("Linode", l.hostname)
-	}
-	l.zone, l.zoneID = z, ids[z]
-	return z, l.zoneID, nil
+		return zoneID{z, ids[z]}, nil
+	})
+	return z.name, z.id, err
 }
 
 type record struct {
@@ -130,7 +128,7 @@ func (l *linode) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	typ, name := provider.RecordType(addr), provider.Relative(l.hostname, zone)
+	typ, name := provider.RecordType(addr), provider.Relative(l.Hostname, zone)
 	if name == "@" {
 		name = ""
 	}
@@ -141,7 +139,7 @@ func (l *linode) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			Data []record `json:"data"`
 			page
 		}
-		if _, err := l.api.Call(ctx, http.MethodGet, base, url.Values{"page": {fmt.Sprint(p)}, "page_size": {"500"}}, nil, &out); err != nil {
+		if _, err := l.API.Call(ctx, http.MethodGet, base, url.Values{"page": {fmt.Sprint(p)}, "page_size": {"500"}}, nil, &out); err != nil {
 			return "", err
 		}
 		for i, r := range out.Data {
@@ -156,15 +154,15 @@ func (l *linode) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	}
 	switch {
 	case found == nil:
-		_, err = l.api.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: name, Target: addr.String(), TTL: l.s.TTL}, nil)
+		_, err = l.API.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: name, Target: addr.String(), TTL: l.Settings.TTL}, nil)
 		return "created", err
 	case found.Target == addr.String():
 		return "unchanged", nil
 	default:
-		_, err = l.api.Call(ctx, http.MethodPut, fmt.Sprintf("%s/%d", base, found.ID), nil, struct {
+		_, err = l.API.Call(ctx, http.MethodPut, fmt.Sprintf("%s/%d", base, found.ID), nil, struct {
 			Target string `json:"target"`
 			TTL    int    `json:"ttl_sec,omitempty"`
-		}{addr.String(), l.s.TTL}, nil)
+		}{addr.String(), l.Settings.TTL}, nil)
 		return "updated", err
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -37,20 +36,17 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type vultr struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	mu       sync.Mutex
-	zone     string
+	provider.Token
+	zone provider.Once[string]
 }
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	api, err := s.BearerAPI(env, DefaultEndpoint, e.Hostname, "Vultr", message)
+	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "Vultr", message)
 	if err != nil {
 		return nil, err
 	}
-	return &vultr{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s, zone: s.Zone}, nil
+	return &vultr{Token: t}, nil
 }
 
 // message reads the error body the API's description documents: {"error": "...", "status": N}.
@@ -71,40 +67,39 @@ type meta struct {
 }
 
 func (v *vultr) findZone(ctx context.Context) (string, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.zone != "" {
-		return v.zone, nil
-	}
-	var zones []string
-	cursor := ""
-	for range provider.MaxPages {
-		var out struct {
-			Domains []struct {
-				Domain string `json:"domain"`
-			} `json:"domains"`
-			Meta meta `json:"meta"`
+	return v.zone.Get(ctx, func(ctx context.Context) (string, error) {
+		if v.Settings.Zone != "" {
+			return v.Settings.Zone, nil
 		}
-		q := url.Values{"per_page": {"500"}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
+		var zones []string
+		cursor := ""
+		for range provider.MaxPages {
+			var out struct {
+				Domains []struct {
+					Domain string `json:"domain"`
+				} `json:"domains"`
+				Meta meta `json:"meta"`
+			}
+			q := url.Values{"per_page": {"500"}}
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+			if _, err := v.API.Call(ctx, http.MethodGet, "/domains", q, nil, &out); err != nil {
+				return "", err
+			}
+			for _, d := range out.Domains {
+				zones = append(zones, d.Domain)
+			}
+			if cursor = out.Meta.Links.Next; cursor == "" {
+				break
+			}
 		}
-		if _, err := v.api.Call(ctx, http.MethodGet, "/domains", q, nil, &out); err != nil {
-			return "", err
+		z, ok := provider.PickZone(v.Hostname, zones)
+		if !ok {
+			return "", provider.NoZone("Vultr", v.Hostname)
 		}
-		for _, d := range out.Domains {
-			zones = append(zones, d.Domain)
-		}
-		if cursor = out.Meta.Links.Next; cursor == "" {
-			break
-		}
-	}
-	z, ok := provider.PickZone(v.hostname, zones)
-	if !ok {
-		return "", provider.NoZone("Vultr", v.hostname)
-	}
-	v.zone = z
-	return z, nil
+		return z, nil
+	})
 }
 
 type record struct {
@@ -121,7 +116,7 @@ func (v *vultr) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	typ, name := provider.RecordType(addr), provider.Relative(v.hostname, zone)
+	typ, name := provider.RecordType(addr), provider.Relative(v.Hostname, zone)
 	if name == "@" {
 		name = ""
 	}
@@ -137,7 +132,7 @@ func (v *vultr) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		if _, err := v.api.Call(ctx, http.MethodGet, base, q, nil, &out); err != nil {
+		if _, err := v.API.Call(ctx, http.MethodGet, base, q, nil, &out); err != nil {
 			return "", err
 		}
 		for i, r := range out.Records {
@@ -152,15 +147,15 @@ func (v *vultr) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	}
 	switch {
 	case found == nil:
-		_, err = v.api.Call(ctx, http.MethodPost, base, nil, record{Name: name, Type: typ, Data: addr.String(), TTL: v.s.TTL}, nil)
+		_, err = v.API.Call(ctx, http.MethodPost, base, nil, record{Name: name, Type: typ, Data: addr.String(), TTL: v.Settings.TTL}, nil)
 		return "created", err
 	case found.Data == addr.String():
 		return "unchanged", nil
 	default:
-		_, err = v.api.Call(ctx, http.MethodPatch, base+"/"+url.PathEscape(found.ID), nil, struct {
+		_, err = v.API.Call(ctx, http.MethodPatch, base+"/"+url.PathEscape(found.ID), nil, struct {
 			Data string `json:"data"`
 			TTL  int    `json:"ttl,omitempty"`
-		}{addr.String(), v.s.TTL}, nil)
+		}{addr.String(), v.Settings.TTL}, nil)
 		return "updated", err
 	}
 }

@@ -1,0 +1,107 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+)
+
+// TestOnce pins when a provider looks its zone up again: after a failure and after finding nothing, never after
+// finding it, and never twice at once.
+func TestOnce(t *testing.T) {
+	ctx := context.Background()
+	fail := errors.New("refused")
+	tests := []struct {
+		name    string
+		answers []string // "!" fails
+		want    []string // what each Get returns ("!" for the error)
+		calls   int
+	}{
+		{"kept after success", []string{"example.net"}, []string{"example.net", "example.net", "example.net"}, 1},
+		{"retried after failure", []string{"!", "example.net"}, []string{"!", "example.net", "example.net"}, 2},
+		{"a zero value is not kept", []string{"", "example.net"}, []string{"", "example.net", "example.net"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o Once[string]
+			calls := 0
+			find := func(context.Context) (string, error) {
+				a := tt.answers[calls]
+				calls++
+				if a == "!" {
+					return "ignored", fail
+				}
+				return a, nil
+			}
+			for i, want := range tt.want {
+				got, err := o.Get(ctx, find)
+				if want == "!" {
+					if !errors.Is(err, fail) || got != "" {
+						t.Fatalf("Get %d = %q, %v; want the failure and no value", i, got, err)
+					}
+					continue
+				}
+				if err != nil || got != want {
+					t.Fatalf("Get %d = %q, %v; want %q", i, got, err, want)
+				}
+			}
+			if calls != tt.calls {
+				t.Fatalf("find ran %d times; want %d", calls, tt.calls)
+			}
+		})
+	}
+	t.Run("one lookup at a time", func(t *testing.T) {
+		var o Once[string]
+		var mu sync.Mutex
+		calls := 0
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				z, err := o.Get(ctx, func(context.Context) (string, error) {
+					mu.Lock()
+					calls++
+					mu.Unlock()
+					return "example.net", nil
+				})
+				if err != nil || z != "example.net" {
+					t.Errorf("Get = %q, %v", z, err)
+				}
+			})
+		}
+		wg.Wait()
+		if calls != 1 {
+			t.Fatalf("find ran %d times under concurrent Gets; want 1", calls)
+		}
+	})
+}
+
+// TestTokenClient pins what every token provider's client is built from: the hostname folded to lower case
+// without its final dot, and the token sent in the header the vendor names.
+func TestTokenClient(t *testing.T) {
+	env := Env{Secret: func(file, env string) (string, error) { return map[string]string{"TOK": "s3cret"}[env], nil }}
+	tests := []struct {
+		name, header, prefix, want string
+	}{
+		{"bearer", "Authorization", "Bearer ", "Bearer s3cret"},
+		{"own header", "Auth-API-Token", "", "s3cret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := TokenSettings{TokenEnv: "TOK", TTL: 60}
+			tok, err := s.Client(env, "https://api.example.net/v1", "Home.Example.NET.", "Example", nil, tt.header, tt.prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.Hostname != "home.example.net" || tok.Settings != s || tok.API.Base.String() != "https://api.example.net/v1" {
+				t.Fatalf("Token = %+v", tok)
+			}
+			r := &http.Request{Header: http.Header{}, URL: &url.URL{}}
+			if err := tok.API.Auth(r, nil); err != nil || r.Header.Get(tt.header) != tt.want {
+				t.Fatalf("%s = %q (%v); want %q", tt.header, r.Header.Get(tt.header), err, tt.want)
+			}
+		})
+	}
+}
