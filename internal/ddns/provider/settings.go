@@ -56,6 +56,36 @@ func (s TokenSettings) Open(env Env, fallback, hostname string) (*url.URL, strin
 	return u, tok, nil
 }
 
+// KeySettings are the keys of the providers that sign in with an API key and its secret: the API's base URL
+// (endpoint), the key, the secret from a file or the environment, the zone when it is not to be found from the
+// hostname, and the records' TTL.
+type KeySettings struct {
+	Endpoint     string `json:",omitempty"`
+	APIKey       string `json:",omitempty"`
+	PasswordFile string `json:",omitempty"`
+	PasswordEnv  string `json:",omitempty"`
+	Zone         string `json:",omitempty"`
+	TTL          int    `json:",omitempty"`
+}
+
+// KeyKeys are the config keys of KeySettings.
+var KeyKeys = []string{"endpoint", "api_key", "password_file", "password_env", "zone", "ttl"}
+
+// DecodeKey reads KeySettings, api_key required; ttl defaults to its smallest, minTTL, and must lie in
+// [minTTL, maxTTL].
+func DecodeKey(k Keys, e Entry, minTTL, maxTTL int) KeySettings {
+	s := KeySettings{TTL: minTTL}
+	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
+	ddnsconf.Require(k, e.Provider, "api_key")
+	s.APIKey, _ = k.String("api_key")
+	s.PasswordFile, s.PasswordEnv = ddnsconf.Secret(k, "password_file", "password_env")
+	s.Zone, _ = k.String("zone")
+	if ttl, ok := k.Int("ttl", minTTL, maxTTL); ok {
+		s.TTL = ttl
+	}
+	return s
+}
+
 // Token is what a token-authenticated API provider holds: its API, the hostname it keeps (lower case, without
 // the final dot) and its settings.
 type Token struct {

@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -24,43 +23,26 @@ const DefaultEndpoint = "https://api.godaddy.com"
 
 // Settings are a godaddy entry's keys: the API key, its secret from a file or the environment, the zone when
 // it is not to be found from the hostname, and the TTL.
-type Settings struct {
-	Endpoint     string `json:",omitempty"`
-	APIKey       string `json:",omitempty"`
-	PasswordFile string `json:",omitempty"`
-	PasswordEnv  string `json:",omitempty"`
-	Zone         string `json:",omitempty"`
-	TTL          int    `json:",omitempty"`
-}
+type Settings struct{ provider.KeySettings }
 
 // Def is the godaddy provider.
 var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
 	Doc: "https://developer.godaddy.com/doc/endpoint/domains",
 	Example: "provider: godaddy\nhostname: home.example.net\napi_key: dKD4Nx0123456789abcdef\n" +
 		"password_file: /etc/hairpin/godaddy.secret   # the API key's secret",
-	Config: ddnsconf.Provider{Name: "godaddy", AAAA: true, Keys: []string{"endpoint", "api_key", "password_file", "password_env", "zone", "ttl"}}},
+	Config: ddnsconf.Provider{Name: "godaddy", AAAA: true, Keys: provider.KeyKeys}},
 	Decode, New)
 
 // Decode reads a godaddy entry's keys; GoDaddy's smallest TTL is 600 seconds.
 func Decode(k provider.Keys, e provider.Entry) *Settings {
-	s := &Settings{TTL: 600}
-	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
-	ddnsconf.Require(k, e.Provider, "api_key")
-	s.APIKey, _ = k.String("api_key")
-	s.PasswordFile, s.PasswordEnv = ddnsconf.Secret(k, "password_file", "password_env")
-	s.Zone, _ = k.String("zone")
-	if ttl, ok := k.Int("ttl", 600, 604800); ok {
-		s.TTL = ttl
-	}
-	return s
+	return &Settings{provider.DecodeKey(k, e, 600, 604800)}
 }
 
 type godaddy struct {
 	api      *provider.API
 	hostname string
 	s        *Settings
-	mu       sync.Mutex
-	zone     string
+	zone     provider.Once[string]
 }
 
 // New builds the provider for one entry.
@@ -80,8 +62,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	creds := "sso-key " + s.APIKey + ":" + secret
 	api := &provider.API{Env: env, Base: u, Vendor: "GoDaddy", Message: message,
 		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", creds); return nil }}
-	return &godaddy{api: api, s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, ".")),
-		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}, nil
+	return &godaddy{api: api, s: s, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}, nil
 }
 
 func message(body []byte) string {
@@ -96,23 +77,22 @@ func message(body []byte) string {
 }
 
 func (g *godaddy) findZone(ctx context.Context) (string, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.zone != "" {
-		return g.zone, nil
-	}
-	for _, z := range provider.ZoneCandidates(g.hostname) {
-		_, err := g.api.Call(ctx, http.MethodGet, "/v1/domains/"+url.PathEscape(z), nil, nil, nil)
-		if provider.IsNotFound(err) {
-			continue
+	return g.zone.Get(ctx, func(ctx context.Context) (string, error) {
+		if z := strings.ToLower(strings.TrimSuffix(g.s.Zone, ".")); z != "" {
+			return z, nil
 		}
-		if err != nil {
-			return "", err
+		for _, z := range provider.ZoneCandidates(g.hostname) {
+			_, err := g.api.Call(ctx, http.MethodGet, "/v1/domains/"+url.PathEscape(z), nil, nil, nil)
+			if provider.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+			return z, nil
 		}
-		g.zone = z
-		return z, nil
-	}
-	return "", provider.Hold("", fmt.Sprintf("no domain of this GoDaddy account holds %s (set zone: if it is there)", g.hostname))
+		return "", provider.Hold("", fmt.Sprintf("no domain of this GoDaddy account holds %s (set zone: if it is there)", g.hostname))
+	})
 }
 
 type record struct {

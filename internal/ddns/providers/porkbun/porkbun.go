@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -28,35 +27,19 @@ const DefaultEndpoint = "https://api.porkbun.com/api/json/v3"
 
 // Settings are a porkbun entry's keys: the API key, the secret API key from a file or the environment, the
 // zone when it is not to be found from the hostname, and the TTL.
-type Settings struct {
-	Endpoint     string `json:",omitempty"`
-	APIKey       string `json:",omitempty"`
-	PasswordFile string `json:",omitempty"`
-	PasswordEnv  string `json:",omitempty"`
-	Zone         string `json:",omitempty"`
-	TTL          int    `json:",omitempty"`
-}
+type Settings struct{ provider.KeySettings }
 
 // Def is the porkbun provider.
 var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
 	Doc: "https://porkbun.com/api/json/v3/documentation",
 	Example: "provider: porkbun\nhostname: home.example.net\napi_key: pk1_0123456789abcdef\n" +
 		"password_file: /etc/hairpin/porkbun.secret   # the secret API key (sk1_...)",
-	Config: ddnsconf.Provider{Name: "porkbun", AAAA: true, Keys: []string{"endpoint", "api_key", "password_file", "password_env", "zone", "ttl"}}},
+	Config: ddnsconf.Provider{Name: "porkbun", AAAA: true, Keys: provider.KeyKeys}},
 	Decode, New)
 
 // Decode reads a porkbun entry's keys; Porkbun's smallest (and default) TTL is 600 seconds.
 func Decode(k provider.Keys, e provider.Entry) *Settings {
-	s := &Settings{TTL: 600}
-	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
-	ddnsconf.Require(k, e.Provider, "api_key")
-	s.APIKey, _ = k.String("api_key")
-	s.PasswordFile, s.PasswordEnv = ddnsconf.Secret(k, "password_file", "password_env")
-	s.Zone, _ = k.String("zone")
-	if ttl, ok := k.Int("ttl", 600, 86400); ok {
-		s.TTL = ttl
-	}
-	return s
+	return &Settings{provider.DecodeKey(k, e, 600, 86400)}
 }
 
 type porkbun struct {
@@ -65,8 +48,7 @@ type porkbun struct {
 	secret   string
 	hostname string
 	s        *Settings
-	mu       sync.Mutex
-	zone     string
+	zone     provider.Once[string]
 }
 
 // New builds the provider for one entry.
@@ -83,7 +65,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 		return nil, fmt.Errorf("the secret API key is empty or holds a space or line break")
 	}
 	api := &provider.API{Env: env, Base: u, Vendor: "Porkbun", Message: message}
-	return &porkbun{api: api, key: s.APIKey, secret: secret, s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, ".")),
+	return &porkbun{api: api, key: s.APIKey, secret: secret, s: s,
 		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}, nil
 }
 
@@ -127,44 +109,43 @@ type record struct {
 }
 
 func (p *porkbun) findZone(ctx context.Context) (string, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.zone != "" {
-		return p.zone, nil
-	}
-	best := ""
-	for page := 0; page < provider.MaxPages; page++ {
-		var out struct {
-			Domains []struct {
-				Domain string `json:"domain"`
-			} `json:"domains"`
+	return p.zone.Get(ctx, func(ctx context.Context) (string, error) {
+		if z := strings.ToLower(strings.TrimSuffix(p.s.Zone, ".")); z != "" {
+			return z, nil
 		}
-		in := struct {
-			auth
-			Start string `json:"start,omitempty"`
-		}{auth{p.key, p.secret}, ""}
-		if page > 0 {
-			in.Start = strconv.Itoa(page * 1000)
-		}
-		if err := p.call(ctx, "/domain/listAll", in, &out); err != nil {
-			return "", err
-		}
-		for _, d := range out.Domains {
-			z := strings.ToLower(strings.TrimSuffix(d.Domain, "."))
-			if (p.hostname == z || strings.HasSuffix(p.hostname, "."+z)) && len(z) > len(best) {
-				best = z
+		best := ""
+		for page := 0; page < provider.MaxPages; page++ {
+			var out struct {
+				Domains []struct {
+					Domain string `json:"domain"`
+				} `json:"domains"`
+			}
+			in := struct {
+				auth
+				Start string `json:"start,omitempty"`
+			}{auth{p.key, p.secret}, ""}
+			if page > 0 {
+				in.Start = strconv.Itoa(page * 1000)
+			}
+			if err := p.call(ctx, "/domain/listAll", in, &out); err != nil {
+				return "", err
+			}
+			for _, d := range out.Domains {
+				z := strings.ToLower(strings.TrimSuffix(d.Domain, "."))
+				if (p.hostname == z || strings.HasSuffix(p.hostname, "."+z)) && len(z) > len(best) {
+					best = z
+				}
+			}
+			// listAll answers 1000 domains at a time.
+			if len(out.Domains) < 1000 {
+				break
 			}
 		}
-		// listAll answers 1000 domains at a time.
-		if len(out.Domains) < 1000 {
-			break
+		if best == "" {
+			return "", provider.Hold("", fmt.Sprintf("no domain of this Porkbun account holds %s (set zone: if it is there)", p.hostname))
 		}
-	}
-	if best == "" {
-		return "", provider.Hold("", fmt.Sprintf("no domain of this Porkbun account holds %s (set zone: if it is there)", p.hostname))
-	}
-	p.zone = best
-	return best, nil
+		return best, nil
+	})
 }
 
 // Update points the hostname's A (or AAAA) record at addr.
