@@ -163,6 +163,21 @@ func RecordType(addr netip.Addr) string {
 	return "A"
 }
 
+// CodeMessage reads the error body {error: {code, message}} as "code: message" (Azure's CloudError, Hetzner
+// Cloud's error).
+func CodeMessage(body []byte) string {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if JSONInto(body, &e) && e.Error.Code != "" {
+		return e.Error.Code + ": " + e.Error.Message
+	}
+	return ""
+}
+
 // JSONInto decodes body into v, reporting success.
 func JSONInto(body []byte, v any) bool { return json.Unmarshal(body, v) == nil }
 

@@ -133,3 +133,20 @@ func (o *Once[T]) Get(ctx context.Context, find func(context.Context) (T, error)
 	o.v = v
 	return v, nil
 }
+
+// OpenSecret parses the endpoint (fallback: the vendor's own) and reads the secret, named what in errors ("secret
+// API key"), from its file or environment variable; one that is empty or holds a space or line break is refused.
+func OpenSecret(env Env, endpoint, fallback, hostname, file, envVar, what string) (*url.URL, string, error) {
+	u, err := ParseServer(endpoint, fallback, env, hostname)
+	if err != nil {
+		return nil, "", err
+	}
+	secret, err := env.Secret(file, envVar)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", what, err)
+	}
+	if secret == "" || strings.ContainsAny(secret, " \t\r\n") {
+		return nil, "", fmt.Errorf("the %s is empty or holds a space or line break", what)
+	}
+	return u, secret, nil
+}

@@ -105,3 +105,33 @@ func TestTokenClient(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenSecret pins the errors a key-and-secret provider's New gives, named after its secret.
+func TestOpenSecret(t *testing.T) {
+	tests := []struct {
+		name, secret string
+		readErr      error
+		want         string
+	}{
+		{"read failure", "", errors.New("no such file"), "secret API key: no such file"},
+		{"empty", "", nil, "the secret API key is empty or holds a space or line break"},
+		{"a space", "sk1 x", nil, "the secret API key is empty or holds a space or line break"},
+		{"a line break", "sk1\nx", nil, "the secret API key is empty or holds a space or line break"},
+		{"good", "sk1_x", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := Env{Secret: func(string, string) (string, error) { return tt.secret, tt.readErr }}
+			u, secret, err := OpenSecret(env, "", "https://api.example.net/v3", "home.example.net", "/f", "", "secret API key")
+			if tt.want != "" {
+				if err == nil || err.Error() != tt.want {
+					t.Fatalf("err = %v; want %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil || secret != tt.secret || u.String() != "https://api.example.net/v3" {
+				t.Fatalf("OpenSecret = %v, %q, %v", u, secret, err)
+			}
+		})
+	}
+}

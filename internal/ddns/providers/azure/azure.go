@@ -102,23 +102,9 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 				"scope": {"https://management.azure.com/.default"}}, nil
 		}}
 	a := &azure{s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, ".")), hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}
-	a.api = &provider.API{Env: env, Base: u, Vendor: "Azure", Message: message,
+	a.api = &provider.API{Env: env, Base: u, Vendor: "Azure", Message: provider.CodeMessage,
 		Auth: func(r *http.Request, _ []byte) error { return tok.Bearer(r.Context(), env, r) }}
 	return a, nil
-}
-
-// message reads the CloudError body, {error: {code, message}}.
-func message(body []byte) string {
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if provider.JSONInto(body, &e) && e.Error.Code != "" {
-		return e.Error.Code + ": " + e.Error.Message
-	}
-	return ""
 }
 
 func (a *azure) zones() string {

@@ -44,25 +44,11 @@ type hetzner struct {
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "Hetzner", message)
+	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "Hetzner", provider.CodeMessage)
 	if err != nil {
 		return nil, err
 	}
 	return &hetzner{Token: t}, nil
-}
-
-// message reads the common error body, {error: {code, message}}.
-func message(body []byte) string {
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if provider.JSONInto(body, &e) && e.Error.Code != "" {
-		return e.Error.Code + ": " + e.Error.Message
-	}
-	return ""
 }
 
 func (h *hetzner) findZone(ctx context.Context) (string, error) {

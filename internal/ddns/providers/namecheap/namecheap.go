@@ -62,16 +62,9 @@ type namecheap struct {
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	u, err := provider.ParseServer(s.Endpoint, DefaultEndpoint, env, e.Hostname)
+	u, pw, err := provider.OpenSecret(env, s.Endpoint, DefaultEndpoint, e.Hostname, s.PasswordFile, s.PasswordEnv, "dynamic DNS password")
 	if err != nil {
 		return nil, err
-	}
-	pw, err := env.Secret(s.PasswordFile, s.PasswordEnv)
-	if err != nil {
-		return nil, fmt.Errorf("dynamic DNS password: %w", err)
-	}
-	if pw == "" || strings.ContainsAny(pw, " \t\r\n") {
-		return nil, fmt.Errorf("the dynamic DNS password is empty or holds a space or line break")
 	}
 	hostname := strings.ToLower(strings.TrimSuffix(e.Hostname, "."))
 	domain := strings.ToLower(strings.TrimSuffix(s.Zone, "."))

@@ -53,16 +53,9 @@ type porkbun struct {
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	u, err := provider.ParseServer(s.Endpoint, DefaultEndpoint, env, e.Hostname)
+	u, secret, err := provider.OpenSecret(env, s.Endpoint, DefaultEndpoint, e.Hostname, s.PasswordFile, s.PasswordEnv, "secret API key")
 	if err != nil {
 		return nil, err
-	}
-	secret, err := env.Secret(s.PasswordFile, s.PasswordEnv)
-	if err != nil {
-		return nil, fmt.Errorf("secret API key: %w", err)
-	}
-	if secret == "" || strings.ContainsAny(secret, " \t\r\n") {
-		return nil, fmt.Errorf("the secret API key is empty or holds a space or line break")
 	}
 	api := &provider.API{Env: env, Base: u, Vendor: "Porkbun", Message: message}
 	return &porkbun{api: api, key: s.APIKey, secret: secret, s: s,

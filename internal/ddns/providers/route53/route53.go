@@ -77,16 +77,9 @@ type route53 struct {
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	u, err := provider.ParseServer(s.Endpoint, DefaultEndpoint, env, e.Hostname)
+	u, secret, err := provider.OpenSecret(env, s.Endpoint, DefaultEndpoint, e.Hostname, s.PasswordFile, s.PasswordEnv, "secret access key")
 	if err != nil {
 		return nil, err
-	}
-	secret, err := env.Secret(s.PasswordFile, s.PasswordEnv)
-	if err != nil {
-		return nil, fmt.Errorf("secret access key: %w", err)
-	}
-	if secret == "" || strings.ContainsAny(secret, " \t\r\n") {
-		return nil, fmt.Errorf("the secret access key is empty or holds a space or line break")
 	}
 	r := &route53{env: env, base: u, s: s, now: time.Now,
 		creds:    Credentials{KeyID: s.AccessKeyID, Secret: secret, Region: s.Region, Service: "route53"},
