@@ -22,7 +22,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -72,8 +71,7 @@ type ovh struct {
 	api      *provider.API
 	hostname string
 	s        *Settings
-	mu       sync.Mutex
-	zone     string
+	zone     provider.Once[string]
 }
 
 // Sign sets the application signature headers on req; now is the timestamp.
@@ -125,24 +123,20 @@ func message(body []byte) string {
 }
 
 func (o *ovh) findZone(ctx context.Context) (string, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.zone != "" {
-		return o.zone, nil
-	}
-	var zones []string
-	if _, err := o.api.Call(ctx, http.MethodGet, "/domain/zone", nil, nil, &zones); err != nil {
-		return "", err
-	}
-	z, ok := strings.ToLower(strings.TrimSuffix(o.s.Zone, ".")), o.s.Zone != ""
-	if !ok {
-		z, ok = provider.PickZone(o.hostname, zones)
-	}
-	if !ok {
-		return "", provider.NoZone("OVHcloud", o.hostname)
-	}
-	o.zone = z
-	return z, nil
+	return o.zone.Get(ctx, func(ctx context.Context) (string, error) {
+		var zones []string
+		if _, err := o.api.Call(ctx, http.MethodGet, "/domain/zone", nil, nil, &zones); err != nil {
+			return "", err
+		}
+		z, ok := strings.ToLower(strings.TrimSuffix(o.s.Zone, ".")), o.s.Zone != ""
+		if !ok {
+			z, ok = provider.PickZone(o.hostname, zones)
+		}
+		if !ok {
+			return "", provider.NoZone("OVHcloud", o.hostname)
+		}
+		return z, nil
+	})
 }
 
 // Update points the hostname's A (or AAAA) record at addr and refreshes the zone.

@@ -15,7 +15,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -71,8 +70,7 @@ type route53 struct {
 	hostname string // fully qualified, with the final dot
 	s        *Settings
 	now      func() time.Time
-	mu       sync.Mutex
-	zoneID   string
+	zoneID   provider.Once[string]
 }
 
 // New builds the provider for one entry.
@@ -81,13 +79,9 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	if err != nil {
 		return nil, err
 	}
-	r := &route53{env: env, base: u, s: s, now: time.Now,
+	return &route53{env: env, base: u, s: s, now: time.Now,
 		creds:    Credentials{KeyID: s.AccessKeyID, Secret: secret, Region: s.Region, Service: "route53"},
-		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")) + "."}
-	if id := strings.TrimPrefix(s.Zone, "/hostedzone/"); id != "" && !strings.Contains(id, ".") {
-		r.zoneID = id
-	}
-	return r, nil
+		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")) + "."}, nil
 }
 
 // apiError is restXml's error envelope.
@@ -147,32 +141,31 @@ func (r *route53) call(ctx context.Context, method, path string, query url.Value
 }
 
 func (r *route53) findZone(ctx context.Context) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.zoneID != "" {
-		return r.zoneID, nil
-	}
-	candidates := provider.ZoneCandidates(r.hostname)
-	if r.s.Zone != "" {
-		candidates = []string{strings.ToLower(strings.TrimSuffix(r.s.Zone, "."))}
-	}
-	for _, c := range candidates {
-		var out struct {
-			HostedZones []struct {
-				ID   string `xml:"Id"`
-				Name string `xml:"Name"`
-			} `xml:"HostedZones>HostedZone"`
+	return r.zoneID.Get(ctx, func(ctx context.Context) (string, error) {
+		if id := strings.TrimPrefix(r.s.Zone, "/hostedzone/"); id != "" && !strings.Contains(id, ".") {
+			return id, nil
 		}
-		if err := r.call(ctx, http.MethodGet, "/hostedzonesbyname", url.Values{"dnsname": {c}, "maxitems": {"1"}}, nil, &out); err != nil {
-			return "", err
+		candidates := provider.ZoneCandidates(r.hostname)
+		if r.s.Zone != "" {
+			candidates = []string{strings.ToLower(strings.TrimSuffix(r.s.Zone, "."))}
 		}
-		// The list starts at dnsname in the API's order: the first zone is the name's only when it matches.
-		if len(out.HostedZones) > 0 && strings.EqualFold(strings.TrimSuffix(out.HostedZones[0].Name, "."), c) {
-			r.zoneID = strings.TrimPrefix(out.HostedZones[0].ID, "/hostedzone/")
-			return r.zoneID, nil
+		for _, c := range candidates {
+			var out struct {
+				HostedZones []struct {
+					ID   string `xml:"Id"`
+					Name string `xml:"Name"`
+				} `xml:"HostedZones>HostedZone"`
+			}
+			if err := r.call(ctx, http.MethodGet, "/hostedzonesbyname", url.Values{"dnsname": {c}, "maxitems": {"1"}}, nil, &out); err != nil {
+				return "", err
+			}
+			// The list starts at dnsname in the API's order: the first zone is the name's only when it matches.
+			if len(out.HostedZones) > 0 && strings.EqualFold(strings.TrimSuffix(out.HostedZones[0].Name, "."), c) {
+				return strings.TrimPrefix(out.HostedZones[0].ID, "/hostedzone/"), nil
+			}
 		}
-	}
-	return "", provider.NoZone("AWS", r.hostname)
+		return "", provider.NoZone("AWS", r.hostname)
+	})
 }
 
 type resourceRecord struct {
