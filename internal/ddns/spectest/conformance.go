@@ -81,6 +81,16 @@ func Conformance(t *testing.T, newFake func(t *testing.T) *Fake) {
 		}
 		return err
 	}
+	// published is an engine that has put addrA in the record.
+	published := func(t *testing.T, f *Fake) *ddns.Engine {
+		t.Helper()
+		e := engine(t, f, "", nil)
+		e.SetAddress(addrA)
+		if err := update(t, f, e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
 	records := func(f *Fake, typ string) []string {
 		var out []string
 		for _, r := range f.Store.List(f.Zone, host(f), typ) {
@@ -108,11 +118,7 @@ func Conformance(t *testing.T, newFake func(t *testing.T) *Fake) {
 		t.Parallel()
 		f := newFake(t)
 		before := seed(f)
-		e := engine(t, f, "", nil)
-		e.SetAddress(addrA)
-		if err := update(t, f, e); err != nil {
-			t.Fatal(err)
-		}
+		published(t, f)
 		if got := records(f, "A"); !slices.Equal(got, []string{addrA.String()}) {
 			t.Errorf("A records %q, want %s", got, addrA)
 		}
@@ -122,11 +128,7 @@ func Conformance(t *testing.T, newFake func(t *testing.T) *Fake) {
 	t.Run("no change", func(t *testing.T) {
 		t.Parallel()
 		f := newFake(t)
-		e := engine(t, f, "", nil)
-		e.SetAddress(addrA)
-		if err := update(t, f, e); err != nil {
-			t.Fatal(err)
-		}
+		e := published(t, f)
 		f.Server.ResetCalls()
 		if err := update(t, f, e); err != nil {
 			t.Fatal(err)
@@ -149,11 +151,7 @@ func Conformance(t *testing.T, newFake func(t *testing.T) *Fake) {
 		t.Parallel()
 		f := newFake(t)
 		before := seed(f)
-		e := engine(t, f, "", nil)
-		e.SetAddress(addrA)
-		if err := update(t, f, e); err != nil {
-			t.Fatal(err)
-		}
+		e := published(t, f)
 		e.SetAddress(addrB)
 		if err := update(t, f, e); err != nil {
 			t.Fatal(err)
