@@ -1,6 +1,7 @@
 // Package ddns keeps dynamic-DNS hostnames pointed at the router's public address without getting the user
 // banned. It sends an update only when the address differs from the last one the provider accepted for that
-// hostname, remembered across restarts in the state directory; it stops for good on answers that say repeating
+// hostname, remembered across restarts in the state directory, or when an update that failed or was abandoned
+// may have changed the record all the same; it stops for good on answers that say repeating
 // will not help (until the entry's config changes), waits as long as a provider asks, and backs off
 // exponentially with jitter on network errors.
 //

@@ -29,15 +29,19 @@ type state struct {
 	// lifts a hold and sends the address once to the possibly new destination.
 	ConfigHash  string     `json:"config_hash"`
 	LastAddress netip.Addr `json:"last_address"`
-	LastSent    time.Time  `json:"last_sent,omitzero"`
-	Answer      string     `json:"answer,omitempty"`
-	Held        bool       `json:"held,omitempty"`
-	Auth        bool       `json:"auth,omitempty"` // the hold is a credentials refusal
-	HeldSince   time.Time  `json:"held_since,omitzero"`
-	Reason      string     `json:"reason,omitempty"`
-	NextRetry   time.Time  `json:"next_retry,omitzero"`
-	Wait        string     `json:"wait,omitempty"`
-	Failures    int        `json:"failures,omitempty"`
+	// InDoubt says an update that failed or was abandoned may have reached the provider all the same (an answer
+	// lost on the way back): the record may hold another address than LastAddress, so the next attempt goes
+	// out even for LastAddress. A provider that asks first (rfc2136) then only asks.
+	InDoubt   bool      `json:"in_doubt,omitempty"`
+	LastSent  time.Time `json:"last_sent,omitzero"`
+	Answer    string    `json:"answer,omitempty"`
+	Held      bool      `json:"held,omitempty"`
+	Auth      bool      `json:"auth,omitempty"` // the hold is a credentials refusal
+	HeldSince time.Time `json:"held_since,omitzero"`
+	Reason    string    `json:"reason,omitempty"`
+	NextRetry time.Time `json:"next_retry,omitzero"`
+	Wait      string    `json:"wait,omitempty"`
+	Failures  int       `json:"failures,omitempty"`
 	// Refusals counts the refusals in a row that hold once there are enough of them (provider.Error.HoldAfter).
 	Refusals  int    `json:"refusals_in_a_row,omitempty"`
 	LastError string `json:"last_error,omitempty"`

@@ -52,7 +52,7 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 		return 0, &provider.Error{Kind: provider.ErrHold, Auth: st.Auth,
 			Msg: fmt.Sprintf("held since %s: %s (change the entry's config or secret, or delete %s)",
 				st.HeldSince.Format(time.RFC3339), st.Reason, h.file)}
-	case addr == st.LastAddress && !force:
+	case addr == st.LastAddress && !st.InDoubt && !force:
 		return 0, nil
 	}
 	// other is the pair's address that goes in the same request: the AAAA's beside the A, or the A's beside
@@ -93,6 +93,14 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	aborted := context.Cause(uctx) == errAddressMoved
 	abort(nil)
 	cancel()
+	if err != nil && (ctx.Err() != nil || aborted) {
+		// The update may have reached the provider before it was cut short: whatever the record holds now, the
+		// next attempt asks, even for the address accepted last.
+		e.doubt(h)
+		if h.pair != nil {
+			e.doubt(h.pair)
+		}
+	}
 	if err != nil && ctx.Err() != nil {
 		return 0, ctx.Err() // shutting down: not the provider's failure
 	}
@@ -130,6 +138,15 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 		return wait, nil // accepted; the warning is in status and the log
 	}
 	return wait, err
+}
+
+// doubt marks h's record in doubt (state.InDoubt) and saves it; h's send lock is held.
+func (e *Engine) doubt(h *host) {
+	h.mu.Lock()
+	h.st.InDoubt = true
+	st := h.st
+	h.mu.Unlock()
+	e.save(h.file, st)
 }
 
 // pairAddress is what p, the pair of the host sending, adds to the request: its address, unless it is not
@@ -216,7 +233,8 @@ func (e *Engine) record(h *host, addr netip.Addr, answer string, err error, now 
 		return 0
 	}
 	msg := err.Error()
-	st.Answer, st.LastError = pe.Answer, msg
+	// A failure is no proof that nothing changed: a server may apply an update and fail to say so.
+	st.Answer, st.LastError, st.InDoubt = pe.Answer, msg, true
 	switch pe.Kind {
 	case provider.ErrHold:
 		st.Held, st.Auth, st.HeldSince, st.Reason, st.NextRetry, st.Wait = true, pe.Auth, now, msg, time.Time{}, ""

@@ -34,6 +34,9 @@ type Dyndns2Server struct {
 
 	// gate, when set, holds every request until it is closed; arrived tells the test one is waiting.
 	Gate, Arrived chan struct{}
+	// holdAnswer, when set (HoldAnswers), has every request applied and then its answer held until it is
+	// closed; applied tells the test one has been.
+	holdAnswer, applied chan struct{}
 	// Path is where the server answers (default /nic/update); Query, the parameters besides the protocol's
 	// that every request must carry (a provider's system=dyndns).
 	Path  string
@@ -84,6 +87,26 @@ func (s *Dyndns2Server) handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.mu.Lock()
+	hold, applied := s.holdAnswer, s.applied
+	s.mu.Unlock()
+	if hold != nil {
+		answer := httptest.NewRecorder()
+		s.apply(answer, r)
+		applied <- struct{}{}
+		<-hold
+		for k, v := range answer.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(answer.Code)
+		_, _ = w.Write(answer.Body.Bytes())
+		return
+	}
+	s.apply(w, r)
+}
+
+// apply handles an update request that passed the gate: it records it, changes the records and answers.
+func (s *Dyndns2Server) apply(w http.ResponseWriter, r *http.Request) {
 	u, p, ok := r.BasicAuth()
 	q := r.URL.Query()
 	req := Dyndns2Request{Host: q.Get("hostname"), MyIP: q.Get("myip"), MyIPv6: q.Get("myipv6"), UA: r.UserAgent(), Remote: r.RemoteAddr, AuthOK: ok && u == s.user && p == s.pass}
@@ -139,6 +162,14 @@ func (s *Dyndns2Server) handle(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintln(w, "good "+echo)
 		}
 	}
+}
+
+// HoldAnswers makes every request from now on change the records at once but get its answer only when hold
+// is closed, as an update does whose answer is lost on the way back; applied hears of each request applied.
+func (s *Dyndns2Server) HoldAnswers(hold, applied chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdAnswer, s.applied = hold, applied
 }
 
 // Requests returns the requests so far.
