@@ -113,6 +113,9 @@ type host struct {
 	// abort cancels the update in flight, which carries the address sending; nil when none is.
 	abort   context.CancelCauseFunc
 	sending netip.Addr
+	// newNetwork says the network changed since h's last update went out (NetworkChanged): a backoff after a
+	// network error no longer applies, since the network that failed is gone.
+	newNetwork bool
 }
 
 // errAddressMoved ends an update whose address is no longer the public one.
@@ -371,7 +374,21 @@ func (e *Engine) withholding(h *host) string {
 // bound to an address the router no longer has, and a request sent on one waits for a timeout instead of
 // reaching the provider. SetAddress calls it when the public address changes; the daemon calls it on every
 // WAN change, since behind a second NAT the public address may stay the same.
-func (e *Engine) NetworkChanged() { e.http.CloseIdleConnections() }
+// It also ends every backoff after a network error: an update that failed because the WAN address was going
+// away must not keep the record on the old address for minutes once the new one is up. The failure count
+// stays, so a network that keeps failing still backs off further; a wait the provider asked for stays too.
+func (e *Engine) NetworkChanged() {
+	e.http.CloseIdleConnections()
+	for _, h := range e.hosts {
+		h.mu.Lock()
+		h.newNetwork = true
+		h.mu.Unlock()
+		select {
+		case h.wake <- struct{}{}:
+		default:
+		}
+	}
+}
 
 // addressFor is the address h publishes: the IPv4 one, or for an AAAA record the IPv6 one.
 func (e *Engine) addressFor(h *host) netip.Addr {

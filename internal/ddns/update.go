@@ -41,7 +41,7 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 	defer h.send.Unlock()
 	addr := e.addressFor(h)
 	h.mu.Lock()
-	st := h.st
+	st, newNetwork := h.st, h.newNetwork
 	h.mu.Unlock()
 	switch {
 	case !addr.IsValid():
@@ -65,14 +65,14 @@ func (e *Engine) attempt(ctx context.Context, h *host, force bool) (time.Duratio
 		}
 	}
 	now := e.clock.Now()
-	if now.Before(st.NextRetry) && (!force || st.Wait == waitProvider) {
+	if now.Before(st.NextRetry) && (!force && !newNetwork || st.Wait == waitProvider) {
 		return st.NextRetry.Sub(now), &provider.Error{Kind: provider.ErrRetryLater,
 			Msg: fmt.Sprintf("not before %s: %s", st.NextRetry.Format(time.RFC3339), st.Reason)}
 	}
 	uctx, cancel := context.WithTimeout(ctx, UpdateTimeout)
 	uctx, abort := context.WithCancelCause(uctx)
 	h.mu.Lock()
-	h.abort, h.sending = abort, addr
+	h.abort, h.sending, h.newNetwork = abort, addr, false
 	h.mu.Unlock()
 	if now := e.addressFor(h); now.IsValid() && now != addr { // moved since read: SetAddress may have looked before abort was set
 		abort(errAddressMoved)

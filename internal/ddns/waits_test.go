@@ -1,6 +1,7 @@
 package ddns_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,5 +69,38 @@ func TestSavedWaitCapped(t *testing.T) {
 	e = s.Engine(t)
 	if wait := e.Status()[0].NextRetry.Sub(s.Clock.Now()); wait > 24*time.Hour || wait <= 0 {
 		t.Errorf("after loading, waits %s, want at most 24h", wait)
+	}
+}
+
+// TestNetworkChangeEndsBackoff: a backoff after a network error ends when the network changes (the failure
+// was likely the WAN address going away), while a wait the provider asked for does not. The negative
+// control: before the change, the same update is refused as waiting.
+func TestNetworkChangeEndsBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		name, answer string
+		ends         bool
+	}{
+		{"network error", "ABORT", true},
+		{"provider asked to wait", "911", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := ddnstest.NewDyndns2Setup(t)
+			e := s.Engine(t)
+			s.Srv.Queue(tc.answer)
+			if err := force(t, e, addrA); err == nil {
+				t.Fatal("the first update did not fail")
+			}
+			if err := e.Update(context.Background()); !errors.Is(err, provider.ErrRetryLater) {
+				t.Fatalf("before the network change: %v, want a refusal to send before the wait is over", err)
+			}
+			if n := len(s.Srv.Requests()); n != 1 {
+				t.Fatalf("%d requests during the wait, want 1", n)
+			}
+			e.NetworkChanged()
+			err := e.Update(context.Background())
+			if got := len(s.Srv.Requests()) == 2 && err == nil; got != tc.ends {
+				t.Errorf("after the network change: %v with %d requests; want the wait ended: %v", err, len(s.Srv.Requests()), tc.ends)
+			}
+		})
 	}
 }
