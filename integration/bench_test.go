@@ -151,7 +151,7 @@ func benchRouterBin(b *testing.B) string {
 	b.Helper()
 	routerBinOnce.Do(func() {
 		path := filepath.Join(filepath.Dir(benchBin(b)), "hairpin-router")
-		build := exec.Command("go", "build", "-trimpath", "-tags", "nolab", "-gcflags=all=-l", "-ldflags", "-s -w", "-o", path, "../cmd/hairpin")
+		build := exec.Command("go", "build", "-trimpath", "-tags", "nolab,nethttpomithttp2", "-gcflags=all=-l", "-ldflags", "-s -w", "-o", path, "../cmd/hairpin")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			b.Logf("go build (router flags): %v\n%s", err, out)
