@@ -221,7 +221,7 @@ func (r *Resolver) resolve(ctx context.Context, name string) {
 			v4 = append(v4, a)
 		}
 	}
-	slices.SortFunc(v4, netip.Addr.Compare)
+	sort.Slice(v4, func(i, j int) bool { return v4[i].Less(v4[j]) })
 	v4 = slices.Compact(v4)
 	if err == nil && len(v4) == 0 {
 		err = errors.New("no IPv4 address")

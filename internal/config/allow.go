@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -222,15 +223,9 @@ func ParseAllowPrefix(s string) (netip.Prefix, error) {
 // NormalizePrefixes sorts prefixes and drops every one that lies inside another, which leaves them disjoint:
 // two CIDR prefixes either nest or do not meet.
 func NormalizePrefixes(p []netip.Prefix) []netip.Prefix {
-	byAddr := func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return a.Bits() - b.Bits()
-	}
 	// Published lists usually come sorted; checking costs one pass, sorting them again several.
-	if !slices.IsSortedFunc(p, byAddr) {
-		slices.SortFunc(p, byAddr)
+	if !sort.IsSorted(byAddr(p)) {
+		sort.Sort(byAddr(p))
 	}
 	out := p[:0]
 	for _, q := range p {
@@ -240,6 +235,19 @@ func NormalizePrefixes(p []netip.Prefix) []netip.Prefix {
 		out = append(out, q)
 	}
 	return slices.Clip(out)
+}
+
+// byAddr orders prefixes by address, then by length. A sort.Interface rather than slices.SortFunc: see
+// "Binary size" in internal/ARCHITECTURE.md.
+type byAddr []netip.Prefix
+
+func (p byAddr) Len() int      { return len(p) }
+func (p byAddr) Swap(i, j int) { p[i], p[j] = p[j], p[i] }
+func (p byAddr) Less(i, j int) bool {
+	if c := p[i].Addr().Compare(p[j].Addr()); c != 0 {
+		return c < 0
+	}
+	return p[i].Bits() < p[j].Bits()
 }
 
 // readAllowFile is replaced by the fuzz test, whose configs name arbitrary paths.
@@ -507,7 +515,7 @@ func (d *decoder) resolveAllow(cfg *Config, named map[string]*allowEntries, sets
 			d.warnf(valueOf(setsNode, name), "allow_sets."+name, "name it in a forward's allow list, or remove it", "no forward uses this set")
 		}
 	}
-	slices.SortFunc(cfg.AllowSets, func(a, b AllowSet) int { return strings.Compare(a.ID, b.ID) })
+	sort.Slice(cfg.AllowSets, func(i, j int) bool { return cfg.AllowSets[i].ID < cfg.AllowSets[j].ID })
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sort"
 	"strconv"
 
 	"sigs.k8s.io/knftables"
@@ -202,6 +203,6 @@ func portsOf(d *plan.Desired, proto string) []uint16 {
 			ports = append(ports, uint16(p))
 		}
 	}
-	slices.Sort(ports)
+	sort.Slice(ports, func(i, j int) bool { return ports[i] < ports[j] })
 	return slices.Compact(ports)
 }

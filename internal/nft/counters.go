@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os/exec"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -83,7 +84,9 @@ func parseCountSet(data []byte) (map[uint16]backend.Counter, error) {
 func portsByProto(perPort map[string]map[uint16]backend.Counter) map[string][]uint16 {
 	out := map[string][]uint16{}
 	for proto, ports := range perPort {
-		out[proto] = slices.Sorted(maps.Keys(ports))
+		s := slices.Collect(maps.Keys(ports))
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		out[proto] = s
 	}
 	return out
 }
@@ -106,7 +109,8 @@ func countedPortsNetlink(conn *gnft.Conn) (map[string][]uint16, error) {
 				out[proto] = append(out[proto], uint16(e.Key[0])<<8|uint16(e.Key[1]))
 			}
 		}
-		slices.Sort(out[proto])
+		s := out[proto]
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	}
 	return out, nil
 }

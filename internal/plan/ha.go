@@ -1,8 +1,8 @@
 package plan
 
 import (
-	"net/netip"
 	"slices"
+	"sort"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 )
@@ -18,7 +18,7 @@ func (d *Desired) haPair(cfg *config.Config) {
 	d.SNATTo = cfg.HA.LANAddress
 	if w := cfg.HA.WANAddress; w.IsValid() && !slices.Contains(d.WANAddrs, w) {
 		d.WANAddrs = append(d.WANAddrs, w)
-		slices.SortFunc(d.WANAddrs, netip.Addr.Compare)
+		sort.Slice(d.WANAddrs, func(i, j int) bool { return d.WANAddrs[i].Less(d.WANAddrs[j]) })
 	}
 }
 

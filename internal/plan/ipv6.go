@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sort"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 )
@@ -113,7 +114,7 @@ func WANSet6(wan []netip.Addr, lan []netip.Prefix) []netip.Addr {
 			}
 		}
 	}
-	slices.SortFunc(out, netip.Addr.Compare)
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
 	return slices.Compact(out)
 }
 

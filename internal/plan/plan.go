@@ -4,10 +4,10 @@
 package plan
 
 import (
-	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
+	"sort"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
@@ -163,7 +163,7 @@ func WANSet(ifaceAddrs []netip.Addr, public netip.Addr, doubleNAT bool) []netip.
 	if public = public.Unmap(); doubleNAT && public.Is4() {
 		out = append(out, public)
 	}
-	slices.SortFunc(out, netip.Addr.Compare)
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
 	return slices.Compact(out)
 }
 
@@ -205,11 +205,11 @@ func (r Rule) Expand(yield func(ext, internal uint16) bool) {
 }
 
 func sortPrefixes(p []netip.Prefix) {
-	slices.SortFunc(p, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
+	sort.Slice(p, func(i, j int) bool {
+		if c := p[i].Addr().Compare(p[j].Addr()); c != 0 {
+			return c < 0
 		}
-		return a.Bits() - b.Bits()
+		return p[i].Bits() < p[j].Bits()
 	})
 }
 
@@ -254,7 +254,7 @@ func guards(cfg *config.Config, hostAddrs map[string][]netip.Addr) ([]AllowSet, 
 	for _, s := range cfg.AllowSets {
 		sets = append(sets, AllowSet{ID: s.ID, Prefixes: s.Prefixes, Hosts: slices.Clone(s.Hosts), HostAddrs: HostSetAddrs(s.Hosts, hostAddrs)})
 	}
-	slices.SortFunc(sets, func(a, b AllowSet) int { return cmp.Compare(a.ID, b.ID) })
+	sort.Slice(sets, func(i, j int) bool { return sets[i].ID < sets[j].ID })
 	return sets, gs
 }
 
@@ -268,7 +268,7 @@ func HostSetAddrs(hosts []string, hostAddrs map[string][]netip.Addr) []netip.Add
 			}
 		}
 	}
-	slices.SortFunc(out, netip.Addr.Compare)
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
 	return slices.Compact(out)
 }
 

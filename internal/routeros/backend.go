@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -490,7 +491,7 @@ func (b *Backend) observe6(ctx context.Context, obs *plan.Observed) error {
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(wan, netip.Addr.Compare)
+	sort.Slice(wan, func(i, j int) bool { return wan[i].Less(wan[j]) })
 	obs.WAN6, obs.LAN6 = wan, lan
 	return nil
 }

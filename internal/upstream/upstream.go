@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -551,7 +552,7 @@ func (m *Manager) checkRestart(ctx context.Context) {
 	if p == nil || len(held) == 0 {
 		return
 	}
-	slices.SortFunc(held, func(a, b Want) int { return int(a.Port) - int(b.Port) })
+	sort.Slice(held, func(i, j int) bool { return held[i].Port < held[j].Port })
 	var restarted bool
 	err := m.call(ctx, func(ctx context.Context) error {
 		var err error

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
+	"sort"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -106,7 +106,7 @@ func Choose(links []Link, defaultIf, gw string) (wanIf, lanIf Choice, err error)
 	if len(cands) == 0 {
 		return wanIf, Choice{}, fmt.Errorf("no interface besides the WAN %s has a private IPv4 address, so the LAN is unknown: give it with --lan", defaultIf)
 	}
-	slices.SortStableFunc(cands, func(a, b cand) int { return len(b.priv) - len(a.priv) })
+	sort.SliceStable(cands, func(i, j int) bool { return len(cands[i].priv) > len(cands[j].priv) })
 	lanIf = Choice{Name: cands[0].name, Why: "holds the private address " + strings.Join(cands[0].priv, ", ") + " and is not the WAN"}
 	if len(cands) > 1 {
 		var others []string

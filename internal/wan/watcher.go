@@ -97,11 +97,11 @@ func (s Snapshot) String() string {
 
 // normalise sorts and de-duplicates addresses and subnets so that equal states compare equal.
 func (s IfaceState) normalise() IfaceState {
-	slices.SortFunc(s.Addrs, netip.Addr.Compare)
+	sort.Slice(s.Addrs, func(i, j int) bool { return s.Addrs[i].Less(s.Addrs[j]) })
 	s.Addrs = slices.Compact(s.Addrs)
-	slices.SortFunc(s.Nets, comparePrefix)
+	sort.Slice(s.Nets, func(i, j int) bool { return comparePrefix(s.Nets[i], s.Nets[j]) < 0 })
 	s.Nets = slices.Compact(s.Nets)
-	slices.SortFunc(s.Addrs6, comparePrefix)
+	sort.Slice(s.Addrs6, func(i, j int) bool { return comparePrefix(s.Addrs6[i], s.Addrs6[j]) < 0 })
 	s.Addrs6 = slices.Compact(s.Addrs6)
 	return s
 }
