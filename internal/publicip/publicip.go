@@ -16,9 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/dnswire"
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/hairpin-nat/hairpin/internal/publicip/source"
-	"github.com/miekg/dns"
 )
 
 // DefaultSources returns well-known public services that tell a client its address, for users who do not
@@ -245,7 +245,11 @@ func (d *Discoverer) ask(ctx context.Context, src source.Source) (netip.Addr, er
 	case "stun":
 		return d.askUDP(ctx, src, newSTUNQuery())
 	default:
-		return d.askUDP(ctx, src, newDNSQuery(src.Name))
+		q, err := newDNSQuery(src.Name)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		return d.askUDP(ctx, src, q)
 	}
 }
 
@@ -363,48 +367,47 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-type dnsQuery struct{ msg *dns.Msg }
-
-func newDNSQuery(name string) dnsQuery {
-	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeA)
-	return dnsQuery{m}
+type dnsQuery struct {
+	id   uint16
+	name string
+	msg  []byte
 }
 
-func (q dnsQuery) request() []byte {
-	b, err := q.msg.Pack()
+// newDNSQuery asks for name's A record, recursion desired. A name source.Parse accepted always packs.
+func newDNSQuery(name string) (dnsQuery, error) {
+	id, msg, err := dnswire.Query(name, dnswire.TypeA, true)
 	if err != nil {
-		panic(err) // a question built by SetQuestion with a checked name always packs
+		return dnsQuery{}, fmt.Errorf("DNS name %s: %w", name, err)
 	}
-	return b
+	return dnsQuery{id, name, msg}, nil
 }
+
+func (q dnsQuery) request() []byte { return q.msg }
 
 func (q dnsQuery) parse(b []byte) (netip.Addr, bool, error) {
-	return parseDNSAnswer(b, q.msg.Id, q.msg.Question[0].Name)
+	return parseDNSAnswer(b, q.id, q.name)
 }
 
 // parseDNSAnswer reads the answer to query id for name: its first A record for that name.
 func parseDNSAnswer(b []byte, id uint16, name string) (netip.Addr, bool, error) {
-	m := new(dns.Msg)
-	if err := m.Unpack(b); err != nil || !m.Response || m.Id != id {
+	m, err := dnswire.Parse(b)
+	if err != nil || !m.Response || m.ID != id {
 		return netip.Addr{}, false, nil
 	}
 	if len(m.Question) != 1 || !strings.EqualFold(m.Question[0].Name, name) {
 		return netip.Addr{}, false, nil
 	}
-	if m.Rcode != dns.RcodeSuccess {
-		return netip.Addr{}, true, fmt.Errorf("DNS answer is %s", dns.RcodeToString[m.Rcode])
+	if m.Rcode != dnswire.RcodeSuccess {
+		return netip.Addr{}, true, fmt.Errorf("DNS answer is %s", dnswire.RcodeName(m.Rcode))
 	}
 	for _, rr := range m.Answer {
-		a, ok := rr.(*dns.A)
-		if !ok || !strings.EqualFold(a.Hdr.Name, name) {
+		if rr.Type != dnswire.TypeA || !strings.EqualFold(rr.Name, name) {
 			continue
 		}
-		ip, ok := netip.AddrFromSlice(a.A)
-		if !ok {
+		if !rr.Addr.IsValid() {
 			return netip.Addr{}, true, errors.New("DNS answer has a malformed A record")
 		}
-		addr, err := checkPublic(ip.Unmap())
+		addr, err := checkPublic(rr.Addr)
 		return addr, true, err
 	}
 	return netip.Addr{}, true, fmt.Errorf("DNS answer has no A record for %s", name)

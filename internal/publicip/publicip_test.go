@@ -18,6 +18,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/pion/stun/v3"
+
+	"github.com/hairpin-nat/hairpin/internal/publicip/source"
 )
 
 // httpIP serves body on 127.0.0.1 and counts requests.
@@ -358,25 +360,90 @@ func FuzzParseHTTPBody(f *testing.F) {
 	})
 }
 
+// miekgParseDNSAnswer is parseDNSAnswer as it was written with miekg/dns, the oracle FuzzParseDNSAnswer holds
+// the hand-written reader to.
+func miekgParseDNSAnswer(b []byte, id uint16, name string) (netip.Addr, bool, error) {
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil || !m.Response || m.Id != id {
+		return netip.Addr{}, false, nil
+	}
+	if len(m.Question) != 1 || !strings.EqualFold(m.Question[0].Name, name) {
+		return netip.Addr{}, false, nil
+	}
+	if m.Rcode != dns.RcodeSuccess {
+		return netip.Addr{}, true, fmt.Errorf("DNS answer is %s", dns.RcodeToString[m.Rcode])
+	}
+	for _, rr := range m.Answer {
+		a, ok := rr.(*dns.A)
+		if !ok || !strings.EqualFold(a.Hdr.Name, name) {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(a.A)
+		if !ok {
+			return netip.Addr{}, true, errors.New("DNS answer has a malformed A record")
+		}
+		addr, err := checkPublic(ip.Unmap())
+		return addr, true, err
+	}
+	return netip.Addr{}, true, fmt.Errorf("DNS answer has no A record for %s", name)
+}
+
+// FuzzParseDNSAnswer holds parseDNSAnswer to the same reader written with miekg/dns: wherever miekg/dns reads
+// the datagram, both take it as the answer or not alike, with the same address and the same error. (The
+// hand-written reader also reads answers whose records of other types miekg/dns finds malformed.)
 func FuzzParseDNSAnswer(f *testing.F) {
-	q := newDNSQuery("myip.opendns.com.")
-	reply := func(ip string) []byte {
+	q, err := newDNSQuery("myip.opendns.com.")
+	if err != nil {
+		f.Fatal(err)
+	}
+	reply := func(ip string, rcode int, rrs ...dns.RR) []byte {
+		req := new(dns.Msg)
+		if err := req.Unpack(q.msg); err != nil {
+			f.Fatal(err)
+		}
 		m := new(dns.Msg)
-		m.SetReply(q.msg)
-		m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: "myip.opendns.com.", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.ParseIP(ip)})
+		m.SetReply(req)
+		m.Rcode = rcode
+		m.Answer = append(rrs, &dns.A{Hdr: dns.RR_Header{Name: "myip.opendns.com.", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.ParseIP(ip)})
 		b, _ := m.Pack()
 		return b
 	}
-	f.Add(reply("203.0.113.1"))
-	f.Add(reply("10.0.0.1"))
+	f.Add(reply("203.0.113.1", dns.RcodeSuccess))
+	f.Add(reply("10.0.0.1", dns.RcodeSuccess))
+	f.Add(reply("203.0.113.1", dns.RcodeRefused))
+	f.Add(reply("203.0.113.1", dns.RcodeSuccess, &dns.CNAME{Hdr: dns.RR_Header{Name: "MyIP.opendns.com.", Rrtype: dns.TypeCNAME, Class: dns.ClassINET}, Target: "x."}))
 	f.Add(q.request())
 	f.Add([]byte{0, 1, 2})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		a, ok, err := parseDNSAnswer(b, q.msg.Id, "myip.opendns.com.")
+		a, ok, err := parseDNSAnswer(b, q.id, "myip.opendns.com.")
 		if ok && err == nil {
 			if _, err := checkPublic(a); err != nil {
 				t.Errorf("accepted %v", a)
 			}
+		}
+		if new(dns.Msg).Unpack(b) != nil {
+			return
+		}
+		wa, wok, werr := miekgParseDNSAnswer(b, q.id, "myip.opendns.com.")
+		if a != wa || ok != wok || fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Fatalf("%x: read %v %v %v; with miekg/dns %v %v %v", b, a, ok, err, wa, wok, werr)
+		}
+	})
+}
+
+// FuzzDNSSourceName: every name a dns: source may give (source.Parse accepts it) makes a query. (Names of 256
+// and 257 octets, which source accepts as miekg/dns does, are sent although servers refuse them.)
+func FuzzDNSSourceName(f *testing.F) {
+	for _, s := range []string{"myip.opendns.com", `a\.b`, `\065bc`, strings.Repeat("abcdefghi.", 25) + "abcd", strings.Repeat("a.", 127)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		src, err := source.Parse("dns:192.0.2.1/" + name)
+		if err != nil {
+			return
+		}
+		if _, err := newDNSQuery(src.Name); err != nil {
+			t.Fatalf("source %q: %v", src.Raw, err)
 		}
 	})
 }
