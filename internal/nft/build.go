@@ -91,11 +91,26 @@ func syncCountSet(tx *knftables.Transaction, proto string, want, have []uint16) 
 }
 
 func addChains(tx *knftables.Transaction, fam family, d *plan.Desired) {
+	for _, c := range coreChainRules(fam, d) {
+		tx.Add(c.chain)
+		tx.Flush(c.chain)
+		for _, r := range c.rules {
+			tx.Add(&knftables.Rule{Chain: c.chain.Name, Rule: r})
+		}
+	}
+}
+
+// chainRules is one of hairpin's core chains and every rule it holds.
+type chainRules struct {
+	chain *knftables.Chain
+	rules []string
+}
+
+// coreChainRules lists the core chains of fam's table for d, in the order they are added, each with all of
+// its rules: addChains writes them, and doctor counts them to find rules someone else added.
+func coreChainRules(fam family, d *plan.Desired) []chainRules {
 	jump := fmt.Sprintf("%s daddr @%s jump %s", fam.name, setWAN, chainDNAT)
-	chains := []struct {
-		chain *knftables.Chain
-		rules []string
-	}{
+	chains := []chainRules{
 		// The jump target must exist before the rules that jump to it.
 		{&knftables.Chain{Name: chainDNAT}, []string{fmt.Sprintf("dnat %s to meta l4proto . th dport map @%s", fam.name, mapDNAT)}},
 		{baseChain(chainPre, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority), append(lanIngressRules(fam, d), jump)},
@@ -104,18 +119,9 @@ func addChains(tx *knftables.Transaction, fam family, d *plan.Desired) {
 		{baseChain(chainPost, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority), masqueradeRules(fam, d)},
 	}
 	if fam.counts {
-		chains = append(chains, struct {
-			chain *knftables.Chain
-			rules []string
-		}{baseChain(chainFwd, knftables.FilterType, knftables.ForwardHook, "filter - 5"), countRules()})
+		chains = append(chains, chainRules{baseChain(chainFwd, knftables.FilterType, knftables.ForwardHook, "filter - 5"), countRules()})
 	}
-	for _, c := range chains {
-		tx.Add(c.chain)
-		tx.Flush(c.chain)
-		for _, r := range c.rules {
-			tx.Add(&knftables.Rule{Chain: c.chain.Name, Rule: r})
-		}
-	}
+	return chains
 }
 
 // LANIngressMark is the one conntrack mark bit hairpin uses: set on connections to a WAN address that entered

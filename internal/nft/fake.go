@@ -1,3 +1,8 @@
+//go:build !nolab
+
+// The fake kernel is for the tests of this package and the daemon's; the router build (tag nolab) leaves it
+// and knftables' nft interpreter out.
+
 package nft
 
 import (
@@ -195,4 +200,48 @@ func (k *fakeKernel) setHosts(ctx context.Context, want map[string][]netip.Addr)
 		}
 	}
 	return k.run(ctx, tx, nil)
+}
+
+func (k *fakeKernel) ruleCounts(context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	k.fake.RLock()
+	defer k.fake.RUnlock()
+	if k.fake.Table == nil {
+		return out, nil
+	}
+	for _, c := range coreChains {
+		if ch := k.fake.Table.Chains[c]; ch != nil {
+			out[c] = len(ch.Rules)
+		}
+	}
+	return out, nil
+}
+
+func objectsFake(ctx context.Context, fake *knftables.Fake) (Objects, map[string]uint64, error) {
+	objs := Objects{}
+	for _, kind := range []string{"chain", "set", "map", "counter"} {
+		names, err := fake.List(ctx, kind)
+		if err != nil && !knftables.IsNotFound(err) {
+			return nil, nil, err
+		}
+		key := kind
+		if kind == "map" {
+			key = "set"
+		}
+		objs[key] = append(objs[key], names...)
+	}
+	counters := map[string]uint64{}
+	for _, name := range objs["counter"] {
+		counters[name] = 0
+	}
+	fake.RLock()
+	if fake.Table != nil {
+		for name, c := range fake.Table.Chains {
+			if c.Policy != nil && *c.Policy == knftables.DropPolicy {
+				objs[policyDrop] = append(objs[policyDrop], name)
+			}
+		}
+	}
+	fake.RUnlock()
+	return objs, counters, nil
 }

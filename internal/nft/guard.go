@@ -265,35 +265,6 @@ func objectsNetlink(conn *gnft.Conn) (Objects, map[string]uint64, error) {
 	return objs, counters, nil
 }
 
-func objectsFake(ctx context.Context, fake *knftables.Fake) (Objects, map[string]uint64, error) {
-	objs := Objects{}
-	for _, kind := range []string{"chain", "set", "map", "counter"} {
-		names, err := fake.List(ctx, kind)
-		if err != nil && !knftables.IsNotFound(err) {
-			return nil, nil, err
-		}
-		key := kind
-		if kind == "map" {
-			key = "set"
-		}
-		objs[key] = append(objs[key], names...)
-	}
-	counters := map[string]uint64{}
-	for _, name := range objs["counter"] {
-		counters[name] = 0
-	}
-	fake.RLock()
-	if fake.Table != nil {
-		for name, c := range fake.Table.Chains {
-			if c.Policy != nil && *c.Policy == knftables.DropPolicy {
-				objs[policyDrop] = append(objs[policyDrop], name)
-			}
-		}
-	}
-	fake.RUnlock()
-	return objs, counters, nil
-}
-
 // SetAllowHosts implements backend.HostUpdater: it brings the host sets of the given allow sets to their new
 // addresses in one netlink transaction and touches nothing else, so a hostname's new address is allowed
 // without a re-apply (and without an nft run, which would read every interval set in the ruleset first).

@@ -40,6 +40,8 @@ type kernel interface {
 	// setContent brings the content of fam's table (its address sets and DNAT map) to c in one transaction,
 	// after checking the table is hairpin's; it creates nothing.
 	setContent(ctx context.Context, fam family, c content) error
+	// ruleCounts counts the rules of each of hairpin's core chains (coreChains) in table ip hairpin.
+	ruleCounts(ctx context.Context) (map[string]int, error)
 	// close releases what the kernel holds open (netlink sockets).
 	close() error
 }

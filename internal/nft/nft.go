@@ -54,8 +54,9 @@ var ErrNotInstalled = errors.New("table ip hairpin is not installed")
 type Backend struct {
 	// build only assembles transactions as text: knftables' fake builds the same text as the real thing
 	// without the two nft runs knftables.New makes to probe the binary, which were most of the fixed cost of a
-	// small apply.
-	build, build6 knftables.Interface
+	// small apply. Only its NewTransaction is called, never through knftables.Interface: that keeps the fake's
+	// nft interpreter out of the router build.
+	build, build6 *knftables.Fake
 	k             kernel
 }
 

@@ -91,21 +91,15 @@ var coreChains = []string{chainPre, chainOut, chainPost, chainFwd, chainDNAT}
 
 // extraRules names the core chains holding more rules than hairpin writes there (someone added theirs).
 func (b *Backend) extraRules(ctx context.Context) []string {
-	have, err := b.ruleCounts(ctx)
+	have, err := b.k.ruleCounts(ctx)
 	if err != nil {
 		return nil
 	}
 	// What an apply writes, with or without the hairpin masquerade (the lab's negative control).
 	want := map[string]int{}
 	for _, masq := range []bool{true, false} {
-		fb, fake := NewFake()
-		if err := fb.Apply(ctx, &plan.Desired{Masquerade: masq}); err != nil {
-			return nil
-		}
-		for _, c := range coreChains {
-			if ch := fake.Table.Chains[c]; ch != nil {
-				want[c] = max(want[c], len(ch.Rules))
-			}
+		for _, c := range coreChainRules(ipv4, &plan.Desired{Masquerade: masq}) {
+			want[c.chain.Name] = max(want[c.chain.Name], len(c.rules))
 		}
 	}
 	var out []string
@@ -117,44 +111,28 @@ func (b *Backend) extraRules(ctx context.Context) []string {
 	return out
 }
 
-// ruleCounts counts the rules of hairpin's core chains in the kernel (or the fake).
-func (b *Backend) ruleCounts(ctx context.Context) (map[string]int, error) {
+// ruleCounts counts the rules of hairpin's core chains in the kernel. nft's JSON rather than netlink:
+// google/nftables cannot parse every expression hairpin writes.
+func (k *netKernel) ruleCounts(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
-	switch k := b.k.(type) {
-	case *fakeKernel:
-		k.fake.RLock()
-		defer k.fake.RUnlock()
-		if k.fake.Table == nil {
-			return out, nil
-		}
-		for _, c := range coreChains {
-			if ch := k.fake.Table.Chains[c]; ch != nil {
-				out[c] = len(ch.Rules)
-			}
-		}
-		return out, nil
-	case *netKernel:
-		// nft's JSON rather than netlink: google/nftables cannot parse every expression hairpin writes.
-		data, err := exec.CommandContext(ctx, k.nftPath, "-j", "list", "table", "ip", Table).Output()
-		if err != nil {
-			return nil, err
-		}
-		var doc struct {
-			Nftables []struct {
-				Rule *struct {
-					Chain string `json:"chain"`
-				} `json:"rule"`
-			} `json:"nftables"`
-		}
-		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, err
-		}
-		for _, o := range doc.Nftables {
-			if o.Rule != nil && slices.Contains(coreChains, o.Rule.Chain) {
-				out[o.Rule.Chain]++
-			}
-		}
-		return out, nil
+	data, err := exec.CommandContext(ctx, k.nftPath, "-j", "list", "table", "ip", Table).Output()
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown kernel %T", b.k)
+	var doc struct {
+		Nftables []struct {
+			Rule *struct {
+				Chain string `json:"chain"`
+			} `json:"rule"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	for _, o := range doc.Nftables {
+		if o.Rule != nil && slices.Contains(coreChains, o.Rule.Chain) {
+			out[o.Rule.Chain]++
+		}
+	}
+	return out, nil
 }
