@@ -10,11 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/backends"
+	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/plan"
@@ -22,10 +21,10 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
 
-func checkCmd() *cobra.Command {
+func checkCmd() *cli.Command {
 	var path string
 	var noSecrets bool
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "check",
 		Short: "Validate the config file and read every secret it names; print every problem and exit 2 if there are any",
 		Long: `check validates the config (every problem at once, with file, line, key and the fix) and then reads every
@@ -33,8 +32,7 @@ secret the daemon will read: DNS passwords, tokens and TSIG keys, the RouterOS p
 the probe's secret, notification URLs in files, and each *_env variable. A secret file others can read draws
 a warning. Nothing is sent anywhere and nothing is changed. --no-secrets skips the secrets, for a config
 written on another machine.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			oneShot()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
@@ -59,7 +57,7 @@ written on another machine.`,
 }
 
 // checkSecrets prints the warnings about the config's secrets and returns the errors (exit 2).
-func checkSecrets(cmd *cobra.Command, cfg *config.Config) error {
+func checkSecrets(cmd *cli.Command, cfg *config.Config) error {
 	errs, warns := preflight.Secrets(cfg)
 	for _, w := range warns {
 		fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
@@ -70,13 +68,12 @@ func checkSecrets(cmd *cobra.Command, cfg *config.Config) error {
 	return nil
 }
 
-func showCmd() *cobra.Command {
+func showCmd() *cli.Command {
 	var path string
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "show",
 		Short: "Print the nftables rules hairpin would apply (no root needed, changes nothing)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			oneShot()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
@@ -96,18 +93,17 @@ func showCmd() *cobra.Command {
 	return cmd
 }
 
-func applyCmd() *cobra.Command {
+func applyCmd() *cli.Command {
 	var path string
 	var noMasq, force bool
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "apply",
 		Short: "Install the forwards for the current interface addresses, once, and exit",
 		Long: `apply installs the forwards for the interface addresses of now, and exits: it does not follow address
 changes or update DNS (the daemon, hairpin run, does). While a daemon runs for the same state directory it
 owns the rules: apply refuses and says to reload the daemon instead; --force applies anyway, and the daemon
 re-applies its own config at its next event.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			oneShot()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
@@ -173,18 +169,17 @@ re-applies its own config at its next event.`,
 	return cmd
 }
 
-func downCmd() *cobra.Command {
+func downCmd() *cli.Command {
 	var path string
 	var force bool
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "down",
 		Short: "Remove everything hairpin created (and nothing else)",
 		Long: `down removes hairpin's tables (and, with wan.upstream, its mappings on the box in front), and nothing
 else. It works with a broken or missing config. While a daemon runs for the same state directory it refuses:
 stop the daemon first (systemctl stop hairpin), or --force, after which the daemon puts the rules back at its
 next event.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			oneShot()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
@@ -229,7 +224,7 @@ next event.`,
 // lock of stateDir it refuses (exit 2) naming the daemon's PID and what to do instead (advice, with %d for
 // the PID). With force it goes ahead, and the returned function, called once the command is done, tells the
 // daemon that its rules were changed under it.
-func oneOwner(cmd *cobra.Command, stateDir string, force bool, verb, advice string) (func(), error) {
+func oneOwner(cmd *cli.Command, stateDir string, force bool, verb, advice string) (func(), error) {
 	pid, err := daemon.Holder(stateDir)
 	if err != nil || pid == 0 {
 		return func() {}, nil // no daemon (or no way to tell): nothing to protect
@@ -254,7 +249,7 @@ func oneShot() { debug.SetGCPercent(400) }
 // ownBackend opens the config's backend for a one-shot command that changes the rules: first oneOwner (verb
 // and advice are its), then the backend, whose warnings (a readable password file) go to stderr. done closes
 // the backend, then tells a daemon that --force went past.
-func ownBackend(cmd *cobra.Command, cfg *config.Config, force bool, verb, advice string) (drv *backend.Driver, done func(), err error) {
+func ownBackend(cmd *cli.Command, cfg *config.Config, force bool, verb, advice string) (drv *backend.Driver, done func(), err error) {
 	marked, err := oneOwner(cmd, cfg.StateDir, force, verb, advice)
 	if err != nil {
 		return nil, nil, err

@@ -7,8 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/spf13/cobra"
-
+	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
@@ -20,8 +19,8 @@ func ddnsUserAgent(version string) string {
 	return "hairpin/" + version + " github.com/hairpin-nat/hairpin"
 }
 
-func ddnsCmd(version string) *cobra.Command {
-	cmd := &cobra.Command{
+func ddnsCmd(version string) *cli.Command {
+	cmd := &cli.Command{
 		Use:   "ddns",
 		Short: "Dynamic DNS: send the public address to the providers in the config",
 	}
@@ -29,12 +28,11 @@ func ddnsCmd(version string) *cobra.Command {
 	return cmd
 }
 
-func ddnsProvidersCmd() *cobra.Command {
-	return &cobra.Command{
+func ddnsProvidersCmd() *cli.Command {
+	return &cli.Command{
 		Use:   "providers",
 		Short: "List the DNS providers a ddns entry may name, with what they publish and where their contract comes from",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "PROVIDER\tKIND\tFAMILIES\tCONTRACT")
 			for _, p := range providers.All() {
@@ -45,10 +43,10 @@ func ddnsProvidersCmd() *cobra.Command {
 	}
 }
 
-func ddnsUpdateCmd(version string) *cobra.Command {
+func ddnsUpdateCmd(version string) *cli.Command {
 	var path, address string
 	var force bool
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "update",
 		Short: "Send the public address now where it differs from the last one sent (all of them with --force)",
 		Long: `Send the public address to every ddns entry of the config, now.
@@ -59,8 +57,7 @@ to every hostname even when nothing changed (providers may count repeated unchan
 it to check credentials, not from cron). Neither lifts a hold: a hostname whose provider refused for good
 (bad credentials, unknown host, abuse block) stays held until its config or secret changes, and one whose
 provider asked for a pause waits for it.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
 				return err

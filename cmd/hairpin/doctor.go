@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/hairpin-nat/hairpin/internal/backends"
+	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/doctor"
@@ -18,9 +17,9 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
 
-func doctorCmd() *cobra.Command {
+func doctorCmd() *cli.Command {
 	var path string
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "doctor",
 		Short: "Check this machine and the config for everything hairpin needs, and say how to fix what is missing",
 		Long: `doctor checks the config and every secret it names, this machine (forwarding, nftables, forward chains
@@ -28,8 +27,7 @@ of other tables that would drop what hairpin forwards, the interfaces), hairpin'
 (public, double NAT, CGNAT, DS-Lite, what the box in front offers for port mapping) and the running daemon,
 and prints each finding as OK, WARN or FAIL with its fix. A repeated finding is one line naming the forwards
 it concerns. It changes nothing; it exits 1 when something FAILs.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			var fs []doctor.Finding
 			cfg, err := config.Load(path)
 			if errors.Is(err, os.ErrNotExist) {

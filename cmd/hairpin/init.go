@@ -9,17 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/spf13/cobra"
-
+	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
 	"github.com/hairpin-nat/hairpin/internal/wan"
 )
 
-func initCmd() *cobra.Command {
+func initCmd() *cli.Command {
 	var wanIf, lanIf, ddnsName, out string
 	var forwards []string
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "init",
 		Short: "Write a commented starter config (never over an existing one)",
 		Long: `init writes a starter config: the WAN and LAN interfaces, the forwards given with --forward, an entry for
@@ -30,8 +29,7 @@ interface holding a private address that is not the WAN; it says what it chose a
 a config (a file holding only comments, such as the package's placeholder, is not one).`,
 		Example: `  hairpin init --forward front-cam=8090:192.168.88.180:80 --forward back-cam=8091:192.168.88.181:80 --ddns dyndns2
   hairpin init --wan ppp0 --lan br-lan -o /tmp/hairpin.yaml`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			s := config.Starter{WAN: wanIf, LAN: lanIf, DDNS: ddnsName}
 			for _, f := range forwards {
 				sf, err := config.ParseForwardFlag(f)

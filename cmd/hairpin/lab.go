@@ -11,24 +11,22 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/spf13/cobra"
-
+	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/lab"
 )
 
 const labStateDir = "/run/hairpin-lab"
 
-func labCmd() *cobra.Command {
+func labCmd() *cli.Command {
 	var keep, doubleNAT, ipv6, ha bool
 	var prefix, isp string
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "lab",
 		Short: "Build the article's home network in namespaces and prove every forward from LAN, WAN and router",
 		Long: `lab builds an internet host, a router running hairpin, a LAN switch, four IP cameras and a laptop in
 network namespaces, applies hairpin, and fetches every bookmark from the laptop, the internet host and the
 router. Then it turns hairpin's masquerade off to show the classic failure from the LAN. Needs root.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			if isp != "" && !slices.Contains(lab.ISPKinds, isp) {
 				return configError{fmt.Errorf("--isp %q: use one of %s", isp, strings.Join(lab.ISPKinds, ", "))}
 			}
@@ -107,12 +105,11 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 	return nil
 }
 
-func labDownCmd(prefix *string) *cobra.Command {
-	return &cobra.Command{
+func labDownCmd(prefix *string) *cli.Command {
+	return &cli.Command{
 		Use:   "down",
 		Short: "Remove a lab left running with --keep",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			if err := lab.Down(labStateDir, *prefix); err != nil {
 				return err
 			}
@@ -122,16 +119,15 @@ func labDownCmd(prefix *string) *cobra.Command {
 	}
 }
 
-func labServeCmd() *cobra.Command {
+func labServeCmd() *cli.Command {
 	var name string
 	var tcp, udp []int
 	var whoami int
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:    "serve",
 		Short:  "Run a lab host's servers (used inside the lab's namespaces)",
 		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			if whoami > 0 {
 				return lab.ServeWhoami(cmd.Context(), whoami)
 			}

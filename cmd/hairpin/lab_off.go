@@ -5,17 +5,17 @@ package main
 import (
 	"errors"
 
-	"github.com/spf13/cobra"
+	"github.com/hairpin-nat/hairpin/internal/cli"
 )
 
 // labCmd without the lab: router builds (make dist) leave out the demo, which needs BIND, iperf3 and a
 // development machine's room, and weighs about a megabyte.
-func labCmd() *cobra.Command {
-	return &cobra.Command{
+func labCmd() *cli.Command {
+	return &cli.Command{
 		Use:    "lab",
 		Short:  "Not in this build: run `make lab` from a source checkout",
 		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
+		Run: func(*cli.Command) error {
 			return errors.New("this build has no lab (a router build); run `make lab` from a source checkout")
 		},
 	}

@@ -10,11 +10,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"syscall"
 
-	"github.com/spf13/cobra"
-
+	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 )
 
@@ -58,37 +56,7 @@ func main() {
 
 // run is main without the process: tests call it with their own arguments and buffers.
 func run(ctx context.Context, version string, args []string, stdout, stderr io.Writer) int {
-	root := &cobra.Command{
-		Use:   "hairpin",
-		Short: "Port forwarding with hairpin NAT that follows the WAN address",
-		Long: `hairpin makes port forwards with hairpin NAT (NAT loopback) work on a Linux router or a MikroTik, and keeps
-them right when the WAN address changes; it also keeps a hostname pointing at the router (dynamic DNS).
-
-The first time: hairpin init, edit /etc/hairpin/hairpin.yaml, hairpin check, systemctl enable --now hairpin,
-hairpin status. Every command that reads the config takes -c FILE (default /etc/hairpin/hairpin.yaml).
-Exit codes: 0 success, 2 a config or usage error (nothing was changed), 1 anything else.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	// --version by hand rather than cobra's Version and a version template: executing any template makes the
-	// linker keep every exported method of every type (text/template's reflection), 2.7 MB on amd64.
-	showVersion := root.Flags().Bool("version", false, "print the version, the commit and the Go version")
-	root.RunE = func(cmd *cobra.Command, _ []string) error {
-		if *showVersion {
-			fmt.Fprintln(cmd.OutOrStdout(), versionLine(version))
-			return nil
-		}
-		return cmd.Help()
-	}
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetContext(ctx)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return configError{err} })
-	root.AddCommand(versionCmd(version), initCmd(), checkCmd(), showCmd(), applyCmd(), downCmd(), runCmd(version), statusCmd(),
-		doctorCmd(), ddnsCmd(version), exportCmd(), routerosCmd(), labCmd(), probeCmd(), probeServerCmd())
-	needSubcommand(root)
-	err := root.Execute()
+	err := rootCmd(version).Execute(ctx, args, stdout, stderr)
 	if err == nil {
 		return exitOK
 	}
@@ -99,7 +67,7 @@ Exit codes: 0 success, 2 a config or usage error (nothing was changed), 1 anythi
 		fmt.Fprintln(stderr, cfgErrs.Error())
 		fmt.Fprintf(stderr, "%d error(s) in the config; nothing was changed\n", cfgErrs.Count())
 		return exitConfig
-	case errors.As(err, &ce), usageError(err):
+	case errors.As(err, &ce), cli.IsUsage(err):
 		fmt.Fprintln(stderr, "hairpin: "+err.Error())
 		return exitConfig
 	default:
@@ -108,48 +76,40 @@ Exit codes: 0 success, 2 a config or usage error (nothing was changed), 1 anythi
 	}
 }
 
-// needSubcommand makes every group of commands (ddns, export, ...) refuse to run alone or with an unknown
-// subcommand, as a usage error, instead of printing its help and exiting 0.
-func needSubcommand(c *cobra.Command) {
-	for _, sub := range c.Commands() {
-		needSubcommand(sub)
-	}
-	if c.HasParent() && c.HasSubCommands() && !c.Runnable() {
-		c.Args = cobra.NoArgs
-		c.RunE = func(cmd *cobra.Command, _ []string) error {
-			var names []string
-			for _, sub := range cmd.Commands() {
-				if sub.IsAvailableCommand() {
-					names = append(names, sub.Name())
-				}
-			}
-			return configError{fmt.Errorf("%s needs a subcommand: %s (see %s --help)", cmd.CommandPath(), strings.Join(names, ", "), cmd.CommandPath())}
-		}
-	}
-}
+// rootCmd is the command tree.
+func rootCmd(version string) *cli.Command {
+	root := &cli.Command{
+		Use:   "hairpin",
+		Short: "Port forwarding with hairpin NAT that follows the WAN address",
+		Long: `hairpin makes port forwards with hairpin NAT (NAT loopback) work on a Linux router or a MikroTik, and keeps
+them right when the WAN address changes; it also keeps a hostname pointing at the router (dynamic DNS).
 
-// usageError recognises cobra's own errors for a command line it cannot run (an unknown command, a wrong
-// number of arguments): like a bad flag, they are the user's to fix and exit 2.
-func usageError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command ", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
+The first time: hairpin init, edit /etc/hairpin/hairpin.yaml, hairpin check, systemctl enable --now hairpin,
+hairpin status. Every command that reads the config takes -c FILE (default /etc/hairpin/hairpin.yaml).
+Exit codes: 0 success, 2 a config or usage error (nothing was changed), 1 anything else.`,
 	}
-	return false
+	showVersion := root.Flags().Bool("version", false, "print the version, the commit and the Go version")
+	root.Run = func(cmd *cli.Command) error {
+		if *showVersion {
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine(version))
+			return nil
+		}
+		return cmd.Help()
+	}
+	root.AddCommand(versionCmd(version), initCmd(), checkCmd(), showCmd(), applyCmd(), downCmd(), runCmd(version), statusCmd(),
+		doctorCmd(), ddnsCmd(version), exportCmd(), routerosCmd(), labCmd(), probeCmd(), probeServerCmd())
+	return root
 }
 
 func versionLine(version string) string {
 	return fmt.Sprintf("hairpin %s (commit %s, %s)", version, commit, runtime.Version())
 }
 
-func versionCmd(version string) *cobra.Command {
-	return &cobra.Command{
+func versionCmd(version string) *cli.Command {
+	return &cli.Command{
 		Use:   "version",
 		Short: "Print the version, the commit and the Go version it was built with",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			fmt.Fprintln(cmd.OutOrStdout(), versionLine(version))
 			return nil
 		},
@@ -157,12 +117,12 @@ func versionCmd(version string) *cobra.Command {
 }
 
 // loadConfig reads the config and prints its warnings; errors come back as config.Errors (exit 2).
-func loadConfig(cmd *cobra.Command, path string) (*config.Config, error) {
+func loadConfig(cmd *cli.Command, path string) (*config.Config, error) {
 	return loadConfigWith(cmd, path, config.Load)
 }
 
 // loadConfigWith is loadConfig with another loader (config.LoadForExport).
-func loadConfigWith(cmd *cobra.Command, path string, load func(string) (*config.Config, error)) (*config.Config, error) {
+func loadConfigWith(cmd *cli.Command, path string, load func(string) (*config.Config, error)) (*config.Config, error) {
 	cfg, err := load(path)
 	if err != nil {
 		var errs config.Errors
@@ -184,7 +144,7 @@ func loadConfigWith(cmd *cobra.Command, path string, load func(string) (*config.
 // defaultConfig is where the config lives unless -c says otherwise; hairpin init writes it there.
 const defaultConfig = "/etc/hairpin/hairpin.yaml"
 
-func configFlag(cmd *cobra.Command, dst *string) {
+func configFlag(cmd *cli.Command, dst *string) {
 	cmd.Flags().StringVarP(dst, "config", "c", defaultConfig, "config file")
 }
 

@@ -14,9 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/hairpin-nat/hairpin/internal/backends"
+	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
@@ -116,13 +115,12 @@ func newProber(logger *slog.Logger) func(cfg *config.Config) (daemon.Prober, err
 	return func(cfg *config.Config) (daemon.Prober, error) { return probeClient(cfg, logger) }
 }
 
-func probeCmd() *cobra.Command {
+func probeCmd() *cli.Command {
 	var path, expectFlag string
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "probe",
 		Short: "Ask the probe server (wan.probe) whether each TCP forward can be reached from the internet",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
 				return err
@@ -178,19 +176,18 @@ func probeCmd() *cobra.Command {
 	return cmd
 }
 
-func probeServerCmd() *cobra.Command {
+func probeServerCmd() *cli.Command {
 	var listen, secretFile, certFile, keyFile string
 	var perMinute, maxPorts int
 	var timeout time.Duration
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "probe-server",
 		Short: "Answer signed reachability probes: connect back to the caller's own address on the ports it asks",
 		Long: "Run at a second site or on a small VPS, with --tls-cert and --tls-key (routers refuse plain http to another host).\n" +
 			"Each request must be signed (HMAC-SHA256) with the shared secret and name the address to test; the server\n" +
 			"tests it only if that is the address the request came from (never one from X-Forwarded-For), at most\n" +
 			"--max-ports TCP ports per request and --rate requests per client per minute.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			key, err := secret.Read(secretFile, secret.Options{Warn: func(msg string, args ...any) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+msg, fmt.Sprint(args...))
 			}})

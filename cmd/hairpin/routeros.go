@@ -4,20 +4,18 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/spf13/cobra"
-
+	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/routeros"
 )
 
-func exportCmd() *cobra.Command {
-	export := &cobra.Command{
+func exportCmd() *cli.Command {
+	export := &cli.Command{
 		Use:   "export",
 		Short: "Print the configuration for running without the daemon",
-		Args:  cobra.NoArgs,
 	}
 	var path string
-	ros := &cobra.Command{
+	ros := &cli.Command{
 		Use:   "routeros",
 		Short: "Print a RouterOS v7 script with the forwards, hairpin masquerade and a WAN address updater",
 		Long: "Print a script to paste into a MikroTik terminal (or /import): the address lists, one dst-nat rule per\n" +
@@ -25,8 +23,7 @@ func exportCmd() *cobra.Command {
 			"interface's address, run by the WAN's DHCP client script or PPP on-up, at startup, and every 10 minutes\n" +
 			"where the WAN raises no event, and a script that updates the config's dyndns2 entries from the router\n" +
 			"(their passwords are in it). Nothing is sent to the router.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			// Checked by the routeros backend's rules whatever the config's backend line says.
 			cfg, err := loadConfigWith(cmd, path, func(p string) (*config.Config, error) { return config.LoadForExport(p, config.BackendRouterOS) })
 			if err != nil {
@@ -46,11 +43,11 @@ func exportCmd() *cobra.Command {
 	return export
 }
 
-func routerosCmd() *cobra.Command {
-	ros := &cobra.Command{Use: "routeros", Short: "Prepare a MikroTik router for hairpin", Args: cobra.NoArgs}
+func routerosCmd() *cli.Command {
+	ros := &cli.Command{Use: "routeros", Short: "Prepare a MikroTik router for hairpin"}
 	var path string
 	var fingerprint bool
-	setup := &cobra.Command{
+	setup := &cli.Command{
 		Use:   "setup",
 		Short: "Print the RouterOS commands that create hairpin's REST user, group and certificate",
 		Long: "Print, for the config's routeros: section, the RouterOS commands to paste into the router's terminal: a\n" +
@@ -58,8 +55,7 @@ func routerosCmd() *cobra.Command {
 			"naming the router's address, and the www-ssl service on it. Nothing is sent to the router.\n" +
 			"With --fingerprint, once those have run: connect to the router, read its certificate and print the\n" +
 			"routeros.tls_fingerprint line to pin it.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {
 				return err

@@ -12,10 +12,9 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/spf13/cobra"
-
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/backends"
+	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
@@ -23,13 +22,12 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
 
-func runCmd(version string) *cobra.Command {
+func runCmd(version string) *cli.Command {
 	var path, logFormat, logLevel, status string
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "run",
 		Short: "Run the daemon: apply, then follow WAN address changes, the public address and dynamic DNS",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			routerMemory()
 			cfg, err := loadConfig(cmd, path)
 			if err != nil {

@@ -9,24 +9,22 @@ import (
 	"os"
 	"time"
 
-	"github.com/spf13/cobra"
-
+	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
-func statusCmd() *cobra.Command {
+func statusCmd() *cli.Command {
 	var path, addr string
 	var asJSON bool
-	cmd := &cobra.Command{
+	cmd := &cli.Command{
 		Use:   "status",
 		Short: "Show the running daemon's addresses, forwards with counters, DNS and recent events",
 		Long: `status asks the running daemon over its status listener (daemon.status in the config, or --socket). It
 asks even when the config file is broken (its errors are shown as a warning): that is when you need it most.
 Without a daemon it shows what the kernel holds now (after a one-shot hairpin apply), with counters.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Run: func(cmd *cli.Command) error {
 			cfg, cfgErr := config.Load(path)
 			if addr == "" {
 				addr = config.DefaultStatusSocket
