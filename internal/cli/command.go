@@ -12,6 +12,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/typo"
 )
 
 // Command is a command of the tree. A command without Run and with subcommands is a group: run alone it is a
@@ -217,7 +219,7 @@ func unknownCommand(cmd *Command, word string) error {
 	msg := fmt.Sprintf("unknown command %q for %q", word, cmd.CommandPath())
 	var near []string
 	for _, s := range cmd.visible() {
-		if strings.HasPrefix(strings.ToLower(s.Name()), strings.ToLower(word)) || distance(strings.ToLower(word), strings.ToLower(s.Name())) <= 2 {
+		if strings.HasPrefix(strings.ToLower(s.Name()), strings.ToLower(word)) || typo.Distance(strings.ToLower(word), strings.ToLower(s.Name())) <= 2 {
 			near = append(near, s.Name())
 		}
 	}
@@ -225,27 +227,6 @@ func unknownCommand(cmd *Command, word string) error {
 		msg += "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t") + "\n"
 	}
 	return &UsageError{Msg: msg}
-}
-
-// distance is the Levenshtein distance of a and b, bytewise: command names are ASCII.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // IsUsage reports whether err is a command line that cannot run (exit 2).

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hairpin-nat/hairpin/internal/typo"
 )
 
 // Issue is one problem found in a config file, with enough position and context for the user to fix it
@@ -306,7 +308,7 @@ func suggest(key string, fields map[string]field) string {
 	sort.Strings(known)
 	best, bestDist := "", 3
 	for _, k := range known {
-		if dist := editDistance(key, k); dist < bestDist {
+		if dist := typo.Distance(key, k); dist < bestDist {
 			best, bestDist = k, dist
 		}
 	}
@@ -314,27 +316,4 @@ func suggest(key string, fields map[string]field) string {
 		return fmt.Sprintf("did you mean %q? known keys: %s", best, strings.Join(known, ", "))
 	}
 	return "known keys: " + strings.Join(known, ", ")
-}
-
-func editDistance(a, b string) int {
-	if len(a) > len(b)+3 || len(b) > len(a)+3 {
-		return 4 // more than suggest considers, without the quadratic work on a huge key
-	}
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
