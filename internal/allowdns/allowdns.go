@@ -85,15 +85,20 @@ type Resolver struct {
 // limiter spaces lookups at most LookupRate a second, with a burst of LookupBurst: each lookup takes the next
 // slot, and slots further back than the burst are forgotten.
 type limiter struct {
-	mu   sync.Mutex
-	next time.Time
+	mu    sync.Mutex
+	next  time.Time
+	burst int // LookupBurst when 0; tests lower it to exhaust the burst with fewer names
 }
 
 func (l *limiter) wait(ctx context.Context) error {
 	const every = time.Second / LookupRate
+	burst := l.burst
+	if burst == 0 {
+		burst = LookupBurst
+	}
 	l.mu.Lock()
 	now := time.Now()
-	if floor := now.Add(-LookupBurst * every); l.next.Before(floor) {
+	if floor := now.Add(-time.Duration(burst) * every); l.next.Before(floor) {
 		l.next = floor
 	}
 	slot := l.next
