@@ -110,7 +110,9 @@ var (
 	baseBinWhy  string
 )
 
-// benchBaseBin builds baseCommit's hairpin from git archive, once, or says why it cannot.
+// benchBaseBin builds baseCommit's hairpin from git archive, once, or says why it cannot: static and stripped,
+// as issue 21 measured that release (and scripts/bench-size.sh builds it), so its pages compare with the
+// router build's.
 func benchBaseBin(b *testing.B) (string, string) {
 	b.Helper()
 	baseBinOnce.Do(func() {
@@ -130,8 +132,9 @@ func benchBaseBin(b *testing.B) (string, string) {
 			return
 		}
 		path := filepath.Join(filepath.Dir(benchBin(b)), "hairpin-"+baseCommit)
-		build := exec.Command("go", "build", "-o", path, "./cmd/hairpin")
+		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", path, "./cmd/hairpin")
 		build.Dir = src
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			baseBinWhy = fmt.Sprintf("go build of %s: %v %s", baseCommit, err, out)
 			return
@@ -169,15 +172,20 @@ func benchRouterBin(b *testing.B) string {
 // memory and the CPU time it uses over 10 idle seconds (no busy polling means zero ticks): today's plain build,
 // the router build make dist ships, and the daemon of commit a6ec2f7 built in the same run (goal: under 12 MB
 // with the cameras, no CPU). The binary's own pages (RssFile) are clean page cache the kernel can drop and
-// read again; the anonymous part is the daemon's memory.
+// read again; the anonymous part is the daemon's memory. It ends with one table of the figures beside a6ec2f7's.
 func BenchmarkDaemonIdle(b *testing.B) {
 	topo := benchLab(b)
-	for _, n := range []int{4, 100, 10000} {
+	builds := []string{"now", "router", baseCommit}
+	sizes := []int{4, 100, 10000}
+	seen := map[idleKey]idleFigures{}
+	// A parent benchmark's own log is not printed once it has sub-benchmarks: the table goes to stdout.
+	defer func() { fmt.Println(idleTable(sizes, seen)) }()
+	for _, n := range sizes {
 		var fwd strings.Builder
 		for i := 0; i < n; i++ {
 			fmt.Fprintf(&fwd, "  - {name: fwd%d, port: %d, to: \"192.168.88.%d:80\"}\n", i, 10000+i, 180+i%4)
 		}
-		for _, build := range []string{"now", "router", baseCommit} {
+		for _, build := range builds {
 			b.Run(fmt.Sprintf("forwards=%d/%s", n, build), func(b *testing.B) {
 				if build == "router" {
 					defer func(bin string) { topo.Bin = bin }(topo.Bin)
@@ -202,6 +210,7 @@ func BenchmarkDaemonIdle(b *testing.B) {
 				b.ReportMetric(float64(rss)/1024, "rss-MB")
 				b.ReportMetric(float64(cpu1-cpu0), "cpu-ticks/10s")
 				anon, file := statusKB(b, pid, "RssAnon:"), statusKB(b, pid, "RssFile:")
+				seen[idleKey{n, build}] = idleFigures{rss: rss, anon: anon, file: file, threads: statusKB(b, pid, "Threads:"), ticks: cpu1 - cpu0}
 				b.Logf("%s daemon with %d forwards: RSS %.1f MB (anonymous %.1f, the binary's pages %.1f), CPU over 10 s idle: %d ticks (1 tick = 10 ms)",
 					build, n, float64(rss)/1024, float64(anon)/1024, float64(file)/1024, cpu1-cpu0)
 				_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -209,6 +218,43 @@ func BenchmarkDaemonIdle(b *testing.B) {
 			})
 		}
 	}
+}
+
+type idleKey struct {
+	forwards int
+	build    string
+}
+
+// idleFigures are one idle daemon's: resident kB (anonymous and the binary's pages), threads, CPU ticks.
+type idleFigures struct{ rss, anon, file, threads, ticks int }
+
+// idleTable is issue 21's figure: the router build's idle RSS at each size beside a6ec2f7's (built the same way,
+// in the same run), and today's plain build.
+func idleTable(sizes []int, seen map[idleKey]idleFigures) string {
+	mb := func(kb int) string { return fmt.Sprintf("%.1f", float64(kb)/1024) }
+	cell := func(f idleFigures, ok bool) string {
+		if !ok {
+			return "-"
+		}
+		return fmt.Sprintf("%s (%s + %s), %d thr, %d ticks", mb(f.rss), mb(f.anon), mb(f.file), f.threads, f.ticks)
+	}
+	var t strings.Builder
+	fmt.Fprintf(&t, "idle daemon, 10 s after its first apply: RSS MB (anonymous + the binary's pages), threads, CPU ticks over 10 s (goal: under 12 MB with the four cameras, 0 ticks)\n")
+	fmt.Fprintf(&t, "  %-8s %-36s %-36s %-7s %s\n", "forwards", "router build (make dist)", baseCommit+" (static, stripped)", "ratio", "plain go build")
+	for _, n := range sizes {
+		r, rok := seen[idleKey{n, "router"}]
+		a, aok := seen[idleKey{n, baseCommit}]
+		p, pok := seen[idleKey{n, "now"}]
+		if !rok && !aok && !pok {
+			continue // -bench ran other sizes
+		}
+		ratio := "-"
+		if rok && aok {
+			ratio = fmt.Sprintf("%.2fx", float64(r.rss)/float64(a.rss))
+		}
+		fmt.Fprintf(&t, "  %-8d %-36s %-36s %-7s %s\n", n, cell(r, rok), cell(a, aok), ratio, cell(p, pok))
+	}
+	return strings.TrimSuffix(t.String(), "\n")
 }
 
 // idleDaemon starts the daemon with forwards and waits up to two minutes for its first apply (10,000 forwards).
@@ -246,7 +292,7 @@ func cpuTicks(b *testing.B, pid int) int {
 
 func rssKB(b *testing.B, pid int) int { return statusKB(b, pid, "VmRSS:") }
 
-// statusKB reads one kB field of /proc/PID/status.
+// statusKB reads one kB field (or a count: Threads) of /proc/PID/status.
 func statusKB(b *testing.B, pid int, field string) int {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
