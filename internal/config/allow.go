@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -78,8 +79,11 @@ type allowFileRead struct {
 	prefixes []netip.Prefix
 }
 
-// hostnameRE accepts a DNS name of at least two labels; a single word is taken for an allow_sets name.
-var hostnameRE = regexp.MustCompile(`^(?i:[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?)(\.(?i:[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?))+\.?$`)
+// hostnameRE accepts a DNS name of at least two labels; a single word is taken for an allow_sets name. Compiled
+// at first use, as the other patterns a plain router's config never needs: the daemon keeps what it compiled.
+var hostnameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?i:[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?)(\.(?i:[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?))+\.?$`)
+})
 
 // allowEntries collects a list's entries; references to allow_sets are resolved once every set is known.
 type allowEntries struct {
@@ -136,7 +140,7 @@ func (d *decoder) allowList(n *yaml.Node, path string, named bool) *allowEntries
 				d.warnf(c, key, "remove the allow list to say \"everyone\" plainly, or list the networks that need access", "%s allows the whole internet", p)
 			}
 			literal = append(literal, p)
-		case hostnameRE.MatchString(s):
+		case hostnameRE().MatchString(s):
 			h := strings.ToLower(strings.TrimSuffix(s, "."))
 			if seen[h] {
 				d.errorf(c, key, "remove one of them", "hostname %s is listed twice", h)

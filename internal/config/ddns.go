@@ -5,12 +5,16 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"gopkg.in/yaml.v3"
 )
 
-var dnsNameRE = regexp.MustCompile(`^([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$`)
+// dnsNameRE is a ddns entry's hostname (compiled at first use: most configs have none).
+var dnsNameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$`)
+})
 
 // ddns reads the ddns list. The keys every entry has are read here; the rest belong to the entry's provider,
 // which decodes them into its own settings (ddnsconf.Provider.Decode).
@@ -91,7 +95,7 @@ func (d *decoder) ddnsHostname(n *yaml.Node, key string, e ddnsconf.Entry, check
 		}
 		return
 	}
-	if len(h) > 253 || !dnsNameRE.MatchString(h) || !strings.Contains(strings.TrimSuffix(h, "."), ".") {
+	if len(h) > 253 || !dnsNameRE().MatchString(h) || !strings.Contains(strings.TrimSuffix(h, "."), ".") {
 		d.errorf(n, key, "write a fully qualified name such as home.example.net", "%q is not a fully qualified host name", h)
 	}
 }

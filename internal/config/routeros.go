@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -228,7 +229,9 @@ var linuxIfnameRE = regexp.MustCompile(`^[^\s/:]{1,15}$`)
 
 // linuxStyleRE matches the names Linux gives interfaces (eth0, enp3s0, wlan0, br-lan, br0) and RouterOS does not
 // give any of its own: a config written for the Linux backend, exported for a MikroTik unchanged.
-var linuxStyleRE = regexp.MustCompile(`^(eth[0-9]+|en[ospx][0-9a-f]+\S*|wl(an|p)[0-9]\S*|br-\S+|br[0-9]+)$`)
+var linuxStyleRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(eth[0-9]+|en[ospx][0-9a-f]+\S*|wl(an|p)[0-9]\S*|br-\S+|br[0-9]+)$`)
+})
 
 // maxRouterOSIfname bounds a RouterOS interface name; RouterOS itself allows long names with spaces and
 // punctuation ("ether1 - uplink").
@@ -240,7 +243,7 @@ const maxRouterOSIfname = 255
 func (d *decoder) checkInterfaceNames(backend BackendKind) {
 	for _, in := range d.ifnames {
 		switch {
-		case backend == BackendRouterOS && linuxStyleRE.MatchString(in.name):
+		case backend == BackendRouterOS && linuxStyleRE().MatchString(in.name):
 			d.warnf(in.node, in.path, "give the name as /interface print shows it on the router (ether1, bridge, pppoe-out1)",
 				"%s looks like a Linux interface name; RouterOS rules naming it match no packet on a router that has no such interface", echo(in.name))
 		case backend == BackendRouterOS:

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
@@ -75,7 +76,10 @@ const (
 	markUpdater = MarkerPrefix + "updater"
 )
 
-var markerRE = regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|mark(?::(?:tcp|udp)(?::[0-9]{1,4})?)?|updater|accept|ddns|(dnat|dnat-out|dnat-wanif|dnat-lan):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?|allow:([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?))$`)
+// markerRE is compiled at first use: a Linux router never reads a RouterOS comment.
+var markerRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^HAIRPIN:v1:(?:wan|lan|masq|mark(?::(?:tcp|udp)(?::[0-9]{1,4})?)?|updater|accept|ddns|(dnat|dnat-out|dnat-wanif|dnat-lan):([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?):(tcp|udp)(?::([0-9]{1,5}))?|allow:([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?))$`)
+})
 
 // ListAllowPrefix names a forward's allow list: ListAllowPrefix + the forward's name.
 const ListAllowPrefix = "hairpin-allow-"
@@ -134,11 +138,11 @@ func allowListOf(d *plan.Desired, forward string) string {
 }
 
 // owned reports whether a comment is one of hairpin's markers.
-func owned(comment string) bool { return markerRE.MatchString(comment) }
+func owned(comment string) bool { return markerRE().MatchString(comment) }
 
 // forwardOf returns the forward name a dst-nat marker belongs to ("" for other markers).
 func forwardOf(comment string) string {
-	m := markerRE.FindStringSubmatch(comment)
+	m := markerRE().FindStringSubmatch(comment)
 	if m == nil {
 		return ""
 	}

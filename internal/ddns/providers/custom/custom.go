@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -39,7 +40,7 @@ type Settings struct {
 	SuccessRegexp string            `json:",omitempty"`
 }
 
-var placeholders = regexp.MustCompile(`\{[a-z0-9]+\}`)
+var placeholders = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{[a-z0-9]+\}`) })
 
 var known = map[string]bool{"{hostname}": true, "{ip}": true, "{ip6}": true, "{token}": true}
 
@@ -67,14 +68,14 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 	}
 	for _, key := range []string{"url", "body"} {
 		v, _ := k.String(key)
-		for _, p := range placeholders.FindAllString(v, -1) {
+		for _, p := range placeholders().FindAllString(v, -1) {
 			if !known[p] {
 				k.Errorf(key, "use {hostname}, {ip}, {ip6} or {token}", "%s is not a placeholder hairpin fills in", p)
 			}
 		}
 	}
 	for name, v := range s.Headers {
-		for _, p := range placeholders.FindAllString(v, -1) {
+		for _, p := range placeholders().FindAllString(v, -1) {
 			if !known[p] {
 				k.Errorf("headers", "use {hostname}, {ip}, {ip6} or {token}", "header %s: %s is not a placeholder hairpin fills in", name, p)
 			}

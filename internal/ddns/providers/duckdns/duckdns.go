@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -47,7 +48,7 @@ var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provide
 	Example: "provider: duckdns\nhostname: myhome.duckdns.org\ntoken_file: /etc/hairpin/duckdns.token",
 	Config: ddnsconf.Provider{Name: "duckdns", Keys: []string{"server", "token_file", "token_env"}, AAAA: true,
 		Hostname: func(h string) (string, string) {
-			if sub := Subdomain(h); !label.MatchString(sub) {
+			if sub := Subdomain(h); !label().MatchString(sub) {
 				return fmt.Sprintf("%q is not a DuckDNS name", h), "write the DuckDNS name, e.g. home or home.duckdns.org"
 			}
 			return "", ""
@@ -63,7 +64,7 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 // label is one DNS label: a DuckDNS domain has exactly one.
-var label = regexp.MustCompile(`^[a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+var label = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`) })
 
 // New builds the provider for one entry. The hostname may be written as "home" or "home.duckdns.org".
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {

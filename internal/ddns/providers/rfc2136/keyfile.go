@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -32,9 +33,9 @@ func ParseKeyFile(s string) (Key, error) {
 	var k Key
 	var err error
 	switch {
-	case strings.Contains(s, "{") || bindSecret.MatchString(s):
+	case strings.Contains(s, "{") || keyRE().bindSecret.MatchString(s):
 		k, err = parseBINDKey(s)
-	case yamlKey.MatchString(s):
+	case keyRE().yamlKey.MatchString(s):
 		k, err = parseKnotKey(s)
 	case strings.Contains(s, ":"):
 		k, err = parseColonKey(s)
@@ -52,23 +53,28 @@ func ParseKeyFile(s string) (Key, error) {
 	return k, nil
 }
 
-var (
-	yamlKey     = regexp.MustCompile(`(?m)^key:\s*$`)
-	bindClause  = regexp.MustCompile(`(?s)key\s+"?([^"\s{]+)"?\s*\{(.*?)\}\s*;?`)
-	bindAlg     = regexp.MustCompile(`algorithm\s+"?([A-Za-z0-9.-]+)"?\s*;`)
-	bindSecret  = regexp.MustCompile(`secret\s+"([^"]*)"\s*;`)
-	bindComment = regexp.MustCompile(`(?m)^\s*(#|//).*$`) // whole lines only: base64 holds "//"
-)
+// keyREs are the key file's patterns, compiled when a key file is first read (most routers have none).
+type keyREs struct{ yamlKey, bindClause, bindAlg, bindSecret, bindComment *regexp.Regexp }
+
+var keyRE = sync.OnceValue(func() keyREs {
+	return keyREs{
+		yamlKey:     regexp.MustCompile(`(?m)^key:\s*$`),
+		bindClause:  regexp.MustCompile(`(?s)key\s+"?([^"\s{]+)"?\s*\{(.*?)\}\s*;?`),
+		bindAlg:     regexp.MustCompile(`algorithm\s+"?([A-Za-z0-9.-]+)"?\s*;`),
+		bindSecret:  regexp.MustCompile(`secret\s+"([^"]*)"\s*;`),
+		bindComment: regexp.MustCompile(`(?m)^\s*(#|//).*$`), // whole lines only: base64 holds "//"
+	}
+})
 
 func parseBINDKey(s string) (Key, error) {
-	s = bindComment.ReplaceAllString(s, "")
-	clauses := bindClause.FindAllStringSubmatch(s, -1)
+	s = keyRE().bindComment.ReplaceAllString(s, "")
+	clauses := keyRE().bindClause.FindAllStringSubmatch(s, -1)
 	switch len(clauses) {
 	case 0:
 		// A bare clause body, as some guides show it: algorithm ...; secret "...";
-		if m := bindSecret.FindStringSubmatch(s); m != nil {
+		if m := keyRE().bindSecret.FindStringSubmatch(s); m != nil {
 			k := Key{Secret: strings.TrimSpace(m[1])}
-			if a := bindAlg.FindStringSubmatch(s); a != nil {
+			if a := keyRE().bindAlg.FindStringSubmatch(s); a != nil {
 				k.Algorithm = a[1]
 			}
 			return k, nil
@@ -80,10 +86,10 @@ func parseBINDKey(s string) (Key, error) {
 	}
 	k := Key{Name: clauses[0][1]}
 	body := clauses[0][2]
-	if a := bindAlg.FindStringSubmatch(body); a != nil {
+	if a := keyRE().bindAlg.FindStringSubmatch(body); a != nil {
 		k.Algorithm = a[1]
 	}
-	m := bindSecret.FindStringSubmatch(body)
+	m := keyRE().bindSecret.FindStringSubmatch(body)
 	if m == nil {
 		return Key{}, fmt.Errorf(`key clause %q has no secret "..."; line`, k.Name)
 	}
