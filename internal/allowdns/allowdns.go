@@ -5,18 +5,21 @@
 package allowdns
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/miekg/dns"
+	"github.com/hairpin-nat/hairpin/internal/dnswire"
 )
 
 // Bounds and defaults.
@@ -330,30 +333,30 @@ func DNSLookup(servers []string) LookupFunc {
 		if len(servers) == 0 {
 			return nil, 0, errors.New("no DNS server configured (daemon.resolver or /etc/resolv.conf)")
 		}
-		m := new(dns.Msg)
-		m.SetQuestion(dns.Fqdn(name), dns.TypeA)
-		m.RecursionDesired = true
-		c := &dns.Client{Timeout: 2 * time.Second}
+		fqdn := dnswire.Fqdn(name)
+		id, query, err := dnswire.Query(fqdn, dnswire.TypeA, true)
+		if err != nil {
+			return nil, 0, err
+		}
 		var lastErr error
 		for _, s := range servers {
-			in, _, err := c.ExchangeContext(ctx, m, s)
+			in, err := exchange(ctx, "udp", s, id, fqdn, query)
 			if err == nil && in.Truncated {
-				tc := &dns.Client{Net: "tcp", Timeout: 2 * time.Second}
-				in, _, err = tc.ExchangeContext(ctx, m, s)
+				in, err = exchange(ctx, "tcp", s, id, fqdn, query)
 			}
 			if err != nil {
 				lastErr = fmt.Errorf("%s: %w", s, err)
 				continue
 			}
 			switch in.Rcode {
-			case dns.RcodeSuccess:
-			case dns.RcodeNameError:
+			case dnswire.RcodeSuccess:
+			case dnswire.RcodeNameError:
 				return nil, 0, fmt.Errorf("%s does not exist (NXDOMAIN from %s)", name, s)
 			default:
-				lastErr = fmt.Errorf("%s answered %s", s, dns.RcodeToString[in.Rcode])
+				lastErr = fmt.Errorf("%s answered %s", s, dnswire.RcodeName(in.Rcode))
 				continue
 			}
-			addrs, ttl, err := answerFor(in.Answer, dns.Fqdn(name))
+			addrs, ttl, err := answerFor(in.Answer, fqdn)
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s (asked %s)", err, s)
 			}
@@ -363,17 +366,81 @@ func DNSLookup(servers []string) LookupFunc {
 	}
 }
 
+// exchangeTimeout bounds one question to one server, connecting included.
+const exchangeTimeout = 2 * time.Second
+
+// maxUDPAnswer is more than an answer without EDNS may be (512 bytes); a longer one comes truncated, over TCP.
+const maxUDPAnswer = 1500
+
+// exchange sends query (id, for name) to server over network (udp or tcp) and reads the answer. Over UDP a
+// datagram that is not the answer (unreadable, another ID, another question: stale, or forged by someone who
+// cannot see the query) is ignored and the wait goes on.
+func exchange(ctx context.Context, network, server string, id uint16, name string, query []byte) (*dnswire.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, exchangeTimeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, server)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if network == "tcp" {
+		if err := dnswire.WriteStream(conn, query); err != nil {
+			return nil, err
+		}
+		b, err := dnswire.ReadStream(conn)
+		if err != nil {
+			return nil, err
+		}
+		m, err := dnswire.Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("unreadable answer: %w", err)
+		}
+		if m.ID != id {
+			return nil, errors.New("answer to another query")
+		}
+		return m, nil
+	}
+	if _, err := conn.Write(query); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, maxUDPAnswer)
+	var ignored error
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			if ignored != nil {
+				err = fmt.Errorf("%w (after ignoring a datagram: %v)", err, ignored)
+			}
+			return nil, err
+		}
+		m, err := dnswire.Parse(buf[:n])
+		switch {
+		case err != nil:
+			ignored = fmt.Errorf("unreadable answer: %w", err)
+		case !m.Response || m.ID != id || len(m.Question) > 1 || len(m.Question) == 1 && !dnswire.EqualNames(m.Question[0].Name, name):
+			ignored = errors.New("an answer to another query")
+		default:
+			return m, nil
+		}
+	}
+}
+
 // answerFor picks out of an answer section the A records of name, following its CNAME chain within the
 // answer, with the smallest TTL of the records used.
-func answerFor(answer []dns.RR, name string) ([]netip.Addr, time.Duration, error) {
-	owner := strings.ToLower(name)
+func answerFor(answer []dnswire.RR, name string) ([]netip.Addr, time.Duration, error) {
+	owner := name
 	ttl := MaxTTL
 	for hops := 0; ; hops++ {
 		var next string
 		for _, rr := range answer {
-			if c, ok := rr.(*dns.CNAME); ok && strings.ToLower(c.Hdr.Name) == owner {
-				next = strings.ToLower(dns.Fqdn(c.Target))
-				ttl = min(ttl, time.Duration(c.Hdr.Ttl)*time.Second)
+			if rr.Type == dnswire.TypeCNAME && dnswire.EqualNames(rr.Name, owner) {
+				next = dnswire.Fqdn(rr.Target) // a CNAME without data leads to the root
+				ttl = min(ttl, time.Duration(rr.TTL)*time.Second)
 				break
 			}
 		}
@@ -387,11 +454,9 @@ func answerFor(answer []dns.RR, name string) ([]netip.Addr, time.Duration, error
 	}
 	var addrs []netip.Addr
 	for _, rr := range answer {
-		if a, ok := rr.(*dns.A); ok && strings.ToLower(a.Hdr.Name) == owner {
-			if ip, ok := netip.AddrFromSlice(a.A.To4()); ok {
-				addrs = append(addrs, ip)
-				ttl = min(ttl, time.Duration(a.Hdr.Ttl)*time.Second)
-			}
+		if rr.Type == dnswire.TypeA && rr.Addr.IsValid() && dnswire.EqualNames(rr.Name, owner) {
+			addrs = append(addrs, rr.Addr)
+			ttl = min(ttl, time.Duration(rr.TTL)*time.Second)
 		}
 	}
 	if len(addrs) == 0 {
@@ -402,13 +467,23 @@ func answerFor(answer []dns.RR, name string) ([]netip.Addr, time.Duration, error
 
 // SystemServers reads the name servers of /etc/resolv.conf as host:port.
 func SystemServers() []string {
-	cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+	f, err := os.Open("/etc/resolv.conf")
 	if err != nil {
 		return nil
 	}
-	out := make([]string, 0, len(cc.Servers))
-	for _, s := range cc.Servers {
-		out = append(out, net.JoinHostPort(s, cc.Port))
+	defer f.Close()
+	return resolvConfServers(f)
+}
+
+// resolvConfServers reads the nameserver lines of a resolv.conf, port 53 each. Reading stops at a line longer
+// than 64 KiB.
+func resolvConfServers(r io.Reader) []string {
+	var out []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) > 1 && f[0] == "nameserver" {
+			out = append(out, net.JoinHostPort(f[1], "53"))
+		}
 	}
 	return out
 }

@@ -9,11 +9,14 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/hairpin-nat/hairpin/internal/dnswire"
 )
 
 // fakeDNS answers from a table that tests change, and counts lookups.
@@ -217,7 +220,7 @@ func TestAnswerOwner(t *testing.T) {
 			nil, 0, "a chain of more than 8 CNAMEs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ttl, err := answerFor(tc.answer, "cam.example.net.")
+			got, ttl, err := answerFor(readAnswer(t, tc.answer), "cam.example.net.")
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("got %v %v, want error %q", got, err, tc.err)
@@ -228,6 +231,162 @@ func TestAnswerOwner(t *testing.T) {
 				t.Errorf("got %v ttl %v err %v, want %v ttl %v", got, ttl, err, tc.want, tc.ttl)
 			}
 		})
+	}
+}
+
+// readAnswer is the answer section rrs make, as dnswire reads it off the wire miekg/dns writes.
+func readAnswer(t testing.TB, rrs []dns.RR) []dnswire.RR {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("cam.example.net.", dns.TypeA)
+	m.Response, m.Answer = true, rrs
+	wire, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := dnswire.Parse(wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Answer
+}
+
+// miekgAnswerFor is answerFor as it was written with miekg/dns, the oracle FuzzAnswerFor holds it to.
+func miekgAnswerFor(answer []dns.RR, name string) ([]netip.Addr, time.Duration, error) {
+	owner := strings.ToLower(name)
+	ttl := MaxTTL
+	for hops := 0; ; hops++ {
+		var next string
+		for _, rr := range answer {
+			if c, ok := rr.(*dns.CNAME); ok && strings.ToLower(c.Hdr.Name) == owner {
+				next = strings.ToLower(dns.Fqdn(c.Target))
+				ttl = min(ttl, time.Duration(c.Hdr.Ttl)*time.Second)
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		if hops == maxCNAMEs {
+			return nil, 0, fmt.Errorf("%s: a chain of more than %d CNAMEs", strings.TrimSuffix(name, "."), maxCNAMEs)
+		}
+		owner = next
+	}
+	var addrs []netip.Addr
+	for _, rr := range answer {
+		if a, ok := rr.(*dns.A); ok && strings.ToLower(a.Hdr.Name) == owner {
+			if ip, ok := netip.AddrFromSlice(a.A.To4()); ok {
+				addrs = append(addrs, ip)
+				ttl = min(ttl, time.Duration(a.Hdr.Ttl)*time.Second)
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, 0, fmt.Errorf("%s has no A record", strings.TrimSuffix(name, "."))
+	}
+	return addrs, ttl, nil
+}
+
+// FuzzAnswerFor: whatever answer a server sends, answerFor over dnswire's reading picks the same addresses,
+// TTL and error as it did over miekg/dns's.
+func FuzzAnswerFor(f *testing.F) {
+	for _, rrs := range [][]string{
+		{"cam.example.net. 300 IN CNAME A.example.com.", "a.example.com. 30 IN CNAME b.example.org.", "b.example.org. 60 IN A 192.0.2.7", "a.example.com. 60 IN A 198.51.100.66"},
+		{"CAM.example.net. 60 IN A 192.0.2.1", "evil.example.org. 60 IN A 198.51.100.66", "cam.example.net. 60 IN AAAA 2001:db8::1"},
+		{"cam.example.net. 300 IN CNAME a.example.com.", "a.example.com. 300 IN CNAME cam.example.net."},
+	} {
+		var answer []dns.RR
+		for _, s := range rrs {
+			r, err := dns.NewRR(s)
+			if err != nil {
+				f.Fatal(err)
+			}
+			answer = append(answer, r)
+		}
+		m := new(dns.Msg)
+		m.SetQuestion("cam.example.net.", dns.TypeA)
+		m.Response, m.Answer, m.Compress = true, answer, true
+		wire, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(wire)
+	}
+	f.Fuzz(func(t *testing.T, wire []byte) {
+		want := new(dns.Msg)
+		if want.Unpack(wire) != nil {
+			return
+		}
+		m, err := dnswire.Parse(wire)
+		if err != nil {
+			t.Fatalf("%x: %v; miekg/dns reads it", wire, err)
+		}
+		got, ttl, err := answerFor(m.Answer, "cam.example.net.")
+		wgot, wttl, werr := miekgAnswerFor(want.Answer, "cam.example.net.")
+		if !reflect.DeepEqual(got, wgot) || ttl != wttl || fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Fatalf("%x: %v %v %v; with miekg/dns %v %v %v", wire, got, ttl, err, wgot, wttl, werr)
+		}
+	})
+}
+
+// FuzzResolvConf: the name servers read from a resolv.conf are those miekg/dns reads.
+func FuzzResolvConf(f *testing.F) {
+	f.Add("# generated\nnameserver 192.0.2.53\nnameserver fe80::1%eth0\nsearch lan\noptions ndots:2\n")
+	f.Add("nameserver\n  nameserver   198.51.100.1  # x\n;nameserver 192.0.2.9\n")
+	f.Fuzz(func(t *testing.T, conf string) {
+		got := resolvConfServers(strings.NewReader(conf))
+		cc, err := dns.ClientConfigFromReader(strings.NewReader(conf))
+		if err != nil {
+			t.Skip()
+		}
+		var want []string
+		for _, s := range cc.Servers {
+			want = append(want, net.JoinHostPort(s, cc.Port))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: %q, miekg/dns reads %q", conf, got, want)
+		}
+	})
+}
+
+// TestDNSLookupTruncated: an answer truncated over UDP is asked again over TCP, where it comes whole; a
+// datagram that is not the answer (another ID) is ignored on the way.
+func TestDNSLookupTruncated(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := net.ListenPacket("udp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tcpAsked atomic.Bool
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+			stale := m.Copy()
+			stale.Id++
+			stale.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(198, 51, 100, 66)}}
+			w.WriteMsg(stale)
+			m.Truncated = true
+			w.WriteMsg(m)
+			return
+		}
+		tcpAsked.Store(true)
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 1)}}
+		w.WriteMsg(m)
+	})
+	for _, s := range []*dns.Server{{Listener: ln, Handler: h}, {PacketConn: pc, Handler: h}} {
+		go s.ActivateAndServe()
+		t.Cleanup(func() { s.Shutdown() })
+	}
+	got, ttl, err := DNSLookup([]string{ln.Addr().String()})(t.Context(), "cam.example.net")
+	if err != nil || !reflect.DeepEqual(got, addrs("192.0.2.1")) || ttl != time.Minute {
+		t.Errorf("got %v %v %v, want 192.0.2.1 from the TCP answer", got, ttl, err)
+	}
+	if !tcpAsked.Load() {
+		t.Error("not asked over TCP")
 	}
 }
 
