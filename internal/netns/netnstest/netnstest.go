@@ -62,3 +62,15 @@ func Exec(t testing.TB, ns, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+// File opens the namespace ns made by New (what setns(2) and rtnl.Dial take) and closes it when the test
+// ends.
+func File(t testing.TB, ns string) *os.File {
+	t.Helper()
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
