@@ -4,24 +4,25 @@ import (
 	"errors"
 	"net/netip"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/rtnl"
 )
 
 // DefaultGateway is the IPv4 default route's gateway: the box in front of the router.
 func DefaultGateway() (netip.Addr, error) {
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	c, err := rtnl.Dial(nil)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer c.Close()
+	routes, err := c.DefaultRoutes(unix.AF_INET)
 	if err != nil {
 		return netip.Addr{}, err
 	}
 	for _, r := range routes {
-		if r.Dst != nil {
-			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
-				continue
-			}
-		}
-		if a, ok := netip.AddrFromSlice(r.Gw); ok && a.Unmap().Is4() {
-			return a.Unmap(), nil
+		if r.Gateway.Is4() {
+			return r.Gateway, nil
 		}
 	}
 	return netip.Addr{}, errors.New("no IPv4 default route with a gateway; set wan.upstream_gateway")

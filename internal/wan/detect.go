@@ -3,13 +3,13 @@ package wan
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sort"
 	"strings"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/rtnl"
 )
 
 // Link is one interface as `hairpin init` sees it: its name and IPv4 addresses with their prefix length.
@@ -26,47 +26,45 @@ type Choice struct {
 
 // Detect reads this machine's interfaces and IPv4 default route and picks the WAN and LAN as Choose does.
 func Detect() (wanIf, lanIf Choice, err error) {
-	links, err := netlink.LinkList()
+	c, err := rtnl.Dial(nil)
+	if err != nil {
+		return Choice{}, Choice{}, err
+	}
+	defer c.Close()
+	links, err := c.Links()
+	if err != nil {
+		return Choice{}, Choice{}, err
+	}
+	addrs, err := c.Addrs(unix.AF_INET)
+	if err != nil {
+		return Choice{}, Choice{}, err
+	}
+	routes, err := c.DefaultRoutes(unix.AF_INET)
 	if err != nil {
 		return Choice{}, Choice{}, err
 	}
 	names := map[int]string{}
 	var ls []Link
 	for _, l := range links {
-		a := l.Attrs()
-		names[a.Index] = a.Name
-		if a.Flags&net.FlagLoopback != 0 {
+		names[l.Index] = l.Name
+		if l.Flags&unix.IFF_LOOPBACK != 0 {
 			continue
 		}
-		addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
-		if err != nil {
-			return Choice{}, Choice{}, err
-		}
-		link := Link{Name: a.Name}
-		for _, ad := range addrs {
-			if p, ok := netip.AddrFromSlice(ad.IP); ok {
-				ones, _ := ad.Mask.Size()
-				link.Addrs = append(link.Addrs, netip.PrefixFrom(p.Unmap(), ones))
+		link := Link{Name: l.Name}
+		for _, a := range addrs {
+			if a.Index == l.Index {
+				link.Addrs = append(link.Addrs, a.Prefix)
 			}
 		}
 		ls = append(ls, link)
 	}
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
-	if err != nil {
-		return Choice{}, Choice{}, err
-	}
 	var def, via string
-	best := -1
-	for _, r := range routes {
-		if r.Dst != nil {
-			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
-				continue
-			}
-		}
-		if best == -1 || r.Priority < best {
-			best, def, via = r.Priority, names[r.LinkIndex], ""
-			if gw, ok := netip.AddrFromSlice(r.Gw); ok {
-				via = gw.Unmap().String()
+	var best uint32
+	for i, r := range routes {
+		if i == 0 || r.Priority < best {
+			best, def, via = r.Priority, names[r.OIF], ""
+			if r.Gateway.IsValid() {
+				via = r.Gateway.String()
 			}
 		}
 	}

@@ -4,19 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
-	"sync"
+	"os"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/rtnl"
 )
 
 // NetlinkSource is the kernel side of the watcher: rtnetlink in a network namespace.
 type NetlinkSource struct {
-	// NS is the namespace; nil means the current one.
-	NS *netns.NsHandle
+	// NS is the namespace (an open /run/netns/NAME); nil means the current one.
+	NS *os.File
 	// IPv6 lists IPv6 addresses too (IfaceState.Addrs6) and passes on their events.
 	IPv6 bool
 
@@ -31,56 +29,50 @@ const subscriptionBuffer = 1 << 20
 
 // List implements Source with one link lookup per name and one address dump.
 func (s NetlinkSource) List(names []string) (Snapshot, map[int]string, error) {
-	h, err := s.handle()
+	c, err := rtnl.Dial(s.NS)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer h.Close()
+	defer c.Close()
 	snap := make(Snapshot, len(names))
 	index := make(map[int]string)
 	for _, name := range names {
-		link, err := h.LinkByName(name)
-		if err != nil {
-			var nf netlink.LinkNotFoundError
-			if errors.As(err, &nf) {
-				snap[name] = IfaceState{}
-				continue
-			}
-			return nil, nil, fmt.Errorf("interface %q: %w", name, err)
+		link, err := c.LinkByName(name)
+		if errors.Is(err, rtnl.ErrNotFound) {
+			snap[name] = IfaceState{}
+			continue
 		}
-		a := link.Attrs()
-		index[a.Index] = name
-		snap[name] = IfaceState{Exists: true, Up: a.Flags&net.FlagUp != 0 && a.Flags&net.FlagRunning != 0}
+		if err != nil {
+			return nil, nil, err
+		}
+		index[link.Index] = name
+		const upRunning = unix.IFF_UP | unix.IFF_RUNNING
+		snap[name] = IfaceState{Exists: true, Up: link.Flags&upRunning == upRunning}
 	}
 	if len(index) == 0 {
 		return snap, index, nil
 	}
-	family := netlink.FAMILY_V4
+	var family uint8 = unix.AF_INET
 	if s.IPv6 {
-		family = netlink.FAMILY_ALL // one dump for both families
+		family = unix.AF_UNSPEC // one dump for both families
 	}
-	addrs, err := h.AddrList(nil, family)
+	addrs, err := c.Addrs(family)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing addresses: %w", err)
+		return nil, nil, err
 	}
 	for _, a := range addrs {
-		name, ok := index[a.LinkIndex]
-		if !ok {
-			continue
-		}
-		if p, ok := usable6(a); ok {
-			st := snap[name]
-			st.Addrs6 = append(st.Addrs6, p)
-			snap[name] = st
-			continue
-		}
-		ip, pfx, ok := v4(a.IPNet)
+		name, ok := index[a.Index]
 		if !ok {
 			continue
 		}
 		st := snap[name]
-		st.Addrs = append(st.Addrs, ip)
-		st.Nets = append(st.Nets, pfx)
+		switch {
+		case a.Prefix.Addr().Is4():
+			st.Addrs = append(st.Addrs, a.Prefix.Addr())
+			st.Nets = append(st.Nets, a.Prefix.Masked())
+		case usable6(a):
+			st.Addrs6 = append(st.Addrs6, a.Prefix)
+		}
 		snap[name] = st
 	}
 	for name, st := range snap {
@@ -89,130 +81,59 @@ func (s NetlinkSource) List(names []string) (Snapshot, map[int]string, error) {
 	return snap, index, nil
 }
 
-func (s NetlinkSource) handle() (*netlink.Handle, error) {
-	if s.NS == nil {
-		return netlink.NewHandle()
+// usable6 reports whether hairpin can use an IPv6 address: global or ULA (never link-local), neither
+// tentative nor failed duplicate address detection, and not deprecated.
+func usable6(a rtnl.Addr) bool {
+	ip := a.Prefix.Addr()
+	if !ip.Is6() || ip.Is4In6() || !ip.IsGlobalUnicast() {
+		return false
 	}
-	h, err := netlink.NewHandleAt(*s.NS)
-	if err != nil {
-		return nil, fmt.Errorf("netlink handle in namespace: %w", err)
-	}
-	return h, nil
+	return a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED|unix.IFA_F_DEPRECATED) == 0
 }
 
-// v4 turns a netlink address into an IPv4 address and its masked subnet.
-func v4(n *net.IPNet) (netip.Addr, netip.Prefix, bool) {
-	if n == nil {
-		return netip.Addr{}, netip.Prefix{}, false
-	}
-	ip, ok := netip.AddrFromSlice(n.IP.To4())
-	if !ok {
-		return netip.Addr{}, netip.Prefix{}, false
-	}
-	ones, bits := n.Mask.Size()
-	if bits != 32 {
-		ones = 32
-	}
-	return ip, netip.PrefixFrom(ip, ones).Masked(), true
-}
-
-// usable6 turns a netlink address into an IPv6 address with its prefix length, when hairpin can use it:
-// global or ULA (never link-local), neither tentative nor failed duplicate address detection, and not
-// deprecated.
-func usable6(a netlink.Addr) (netip.Prefix, bool) {
-	if a.IPNet == nil || a.IP.To4() != nil {
-		return netip.Prefix{}, false
-	}
-	ip, ok := netip.AddrFromSlice(a.IP)
-	if !ok || !ip.Is6() || ip.IsLinkLocalUnicast() || !ip.IsGlobalUnicast() {
-		return netip.Prefix{}, false
-	}
-	if a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED|unix.IFA_F_DEPRECATED) != 0 {
-		return netip.Prefix{}, false
-	}
-	ones, bits := a.Mask.Size()
-	if bits != 128 {
-		ones = 128
-	}
-	return netip.PrefixFrom(ip, ones), true
-}
-
-// Subscribe implements Source with one link and one address subscription. Any error the library reports
-// (ENOBUFS, a malformed message, a message from a non-kernel sender) ends both, because after a lost message
-// the only safe course is a full re-list, which the watcher does after subscribing again.
+// Subscribe implements Source with one socket in the link and address groups (IPv6 addresses only with
+// IPv6). Any error the socket reports (ENOBUFS after an overrun, or the socket closed) ends the
+// subscription, because after a lost message the only safe course is a full re-list, which the watcher does
+// after subscribing again.
 func (s NetlinkSource) Subscribe(ctx context.Context) (<-chan Event, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	var once sync.Once
-	lost := func(error) { once.Do(cancel) }
 	rcvbuf := s.recvBuf
 	if rcvbuf == 0 {
 		rcvbuf = subscriptionBuffer
 	}
-	ns := s.NS
-	if ns == nil {
-		none := netns.None()
-		ns = &none
+	groups := []uint32{unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR}
+	if s.IPv6 {
+		groups = append(groups, unix.RTNLGRP_IPV6_IFADDR)
 	}
-	links := make(chan netlink.LinkUpdate, 64)
-	addrs := make(chan netlink.AddrUpdate, 64)
-	err := netlink.LinkSubscribeWithOptions(links, ctx.Done(), netlink.LinkSubscribeOptions{
-		Namespace: ns, ErrorCallback: lost, ReceiveBufferSize: rcvbuf,
-	})
+	sub, err := rtnl.Subscribe(s.NS, rcvbuf, groups...)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("link subscription: %w", err)
-	}
-	err = netlink.AddrSubscribeWithOptions(addrs, ctx.Done(), netlink.AddrSubscribeOptions{
-		Namespace: ns, ErrorCallback: lost, ReceiveBufferSize: rcvbuf,
-	})
-	if err != nil {
-		cancel()
-		for range links {
-		}
-		return nil, fmt.Errorf("address subscription: %w", err)
+		return nil, fmt.Errorf("interface and address subscription: %w", err)
 	}
 	out := make(chan Event, 64)
-	go merge(ctx, cancel, links, addrs, out, s.IPv6)
+	go forward(ctx, sub, out)
 	return out, nil
 }
 
-// merge forwards both subscriptions as events until either ends or ctx ends, then closes out once both
-// library goroutines have finished (they block on their channels otherwise).
-func merge(ctx context.Context, cancel context.CancelFunc, links <-chan netlink.LinkUpdate, addrs <-chan netlink.AddrUpdate, out chan<- Event, ipv6 bool) {
+// forward turns the subscription's changes into events until it fails or ctx ends (which closes the socket
+// under a waiting Receive), then closes out.
+func forward(ctx context.Context, sub *rtnl.Subscription, out chan<- Event) {
 	defer close(out)
+	stop := context.AfterFunc(ctx, func() { sub.Close() })
 	defer func() {
-		cancel()
-		for range links {
-		}
-		for range addrs {
+		if stop() {
+			sub.Close()
 		}
 	}()
 	for {
-		var ev Event
-		select {
-		case <-ctx.Done():
+		changes, err := sub.Receive()
+		if err != nil {
 			return
-		case u, ok := <-links:
-			if !ok {
-				return
-			}
-			ev = Event{Index: int(u.Index)}
-			if u.Link != nil {
-				ev.Name = u.Link.Attrs().Name
-			}
-		case u, ok := <-addrs:
-			if !ok {
-				return
-			}
-			if u.LinkAddress.IP.To4() == nil && !ipv6 {
-				continue // IPv6 addresses do not matter here
-			}
-			ev = Event{Index: u.LinkIndex}
 		}
-		select {
-		case out <- ev:
-		case <-ctx.Done():
-			return
+		for _, c := range changes {
+			select {
+			case out <- Event{Index: c.Index, Name: c.Name}:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }

@@ -6,12 +6,11 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/vishvananda/netns"
 )
 
 // IfaceState is what the daemon needs to know about one watched interface.
@@ -138,8 +137,9 @@ type Source interface {
 type WatchOptions struct {
 	// Source replaces the kernel (tests). Nil means netlink in NS.
 	Source Source
-	// NS is the network namespace to watch when Source is nil; nil means the current one.
-	NS *netns.NsHandle
+	// NS is the network namespace to watch when Source is nil (an open /run/netns/NAME); nil means the
+	// current one.
+	NS *os.File
 	// Coalesce is how long a change that only removes something waits for more events, so that "delete old
 	// address, add new one" yields one snapshot. The wait restarts with each event but never exceeds
 	// 10*Coalesce in total. A change that adds something is never held back. Default 2ms.

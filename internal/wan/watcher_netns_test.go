@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -14,21 +14,17 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
 
+	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
 )
 
-// testNS creates a throwaway network namespace and returns its name and a handle to it.
-func testNS(t *testing.T) (string, *netns.NsHandle) {
+// testNS creates a throwaway network namespace and returns its name and the open namespace.
+func testNS(t *testing.T) (string, *os.File) {
 	t.Helper()
 	name := netnstest.New(t, "wan")
-	h, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return name, &h
+	return name, netnstest.File(t, name)
 }
 
 func ipIn(t *testing.T, ns string, args ...string) {
@@ -124,7 +120,7 @@ func TestNetnsLatency(t *testing.T) {
 	ns, h := testNS(t)
 	addLink(t, ns, "wan0")
 	ipIn(t, ns, "link", "set", "wan0", "up")
-	nl, err := netlink.NewHandleAt(*h)
+	nl, err := netlink.NewHandleAt(vnetns.NsHandle(h.Fd()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,18 +243,12 @@ func TestNetnsAddrsMatchesWatcher(t *testing.T) {
 	}
 	var addrs []netip.Addr
 	var nets []netip.Prefix
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, namespace and all
-		if err := netns.Set(*h); err != nil {
-			done <- err
-			return
-		}
+	err = netns.Do(ns, func() error {
 		var err error
 		addrs, nets, err = Addrs("if0")
-		done <- err
-	}()
-	if err := <-done; err != nil {
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	want := snap["if0"]
