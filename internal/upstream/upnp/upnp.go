@@ -9,14 +9,10 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/huin/goupnp"
-	"github.com/huin/goupnp/dcps/internetgateway2"
-	"github.com/huin/goupnp/soap"
 )
 
 // MaxBody bounds a device description or SOAP answer. Real descriptions are a few KiB.
@@ -34,19 +30,11 @@ const (
 
 // FaultCode returns the UPnP errorCode of a SOAP fault, or 0.
 func FaultCode(err error) int {
-	var f *soap.SOAPFaultError
+	var f *Fault
 	if errors.As(err, &f) {
-		return f.Detail.UPnPError.Errorcode
+		return f.Code
 	}
 	return 0
-}
-
-// conn is the part of WANIPConnection (v1, v2) and WANPPPConnection hairpin uses.
-type conn interface {
-	AddPortMappingCtx(ctx context.Context, remoteHost string, extPort uint16, proto string, intPort uint16, intClient string, enabled bool, desc string, lease uint32) error
-	DeletePortMappingCtx(ctx context.Context, remoteHost string, extPort uint16, proto string) error
-	GetExternalIPAddressCtx(ctx context.Context) (string, error)
-	GetSpecificPortMappingEntryCtx(ctx context.Context, remoteHost string, extPort uint16, proto string) (uint16, string, bool, string, uint32, error)
 }
 
 // Client maps ports on one gateway's IGD.
@@ -56,7 +44,7 @@ type Client struct {
 	// Service names the service found ("WANIPConnection:2", ...); set by Connect.
 	Service string
 	BootID  string
-	c       conn
+	c       *service
 }
 
 // HTTPClient returns a client that only ever connects to gateway, follows no redirect, reads at most MaxBody
@@ -122,9 +110,6 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 
 func (l *limitedReader) Close() error { return l.r.Close() }
 
-// goupnp fetches descriptions with a package-level client; hairpin talks to one gateway at a time.
-var describeMu sync.Mutex
-
 // Connect discovers the gateway's IGD and picks its WAN connection service.
 func (c *Client) Connect(ctx context.Context) error {
 	found, err := Discover(ctx, c.Local, c.Gateway, 2*time.Second)
@@ -140,57 +125,20 @@ func (c *Client) ConnectURL(ctx context.Context, loc *url.URL, bootID string) er
 		return fmt.Errorf("UPnP description %s: %w", loc, err)
 	}
 	hc := HTTPClient(c.Local, c.Gateway)
-	describeMu.Lock()
-	prev := goupnp.HTTPClientDefault
-	goupnp.HTTPClientDefault = hc
-	root, err := goupnp.DeviceByURLCtx(ctx, loc)
-	goupnp.HTTPClientDefault = prev
-	describeMu.Unlock()
+	services, err := describe(ctx, hc, loc)
 	if err != nil {
 		return fmt.Errorf("UPnP description: %w", err)
 	}
-	type pick struct {
-		name string
-		find func() ([]goupnp.ServiceClient, []conn)
-	}
-	picks := []pick{
-		{"WANIPConnection:2", func() ([]goupnp.ServiceClient, []conn) {
-			cs, _ := internetgateway2.NewWANIPConnection2ClientsFromRootDevice(root, loc)
-			var sc []goupnp.ServiceClient
-			var out []conn
-			for _, x := range cs {
-				sc, out = append(sc, x.ServiceClient), append(out, x)
+	for _, name := range serviceTypes {
+		for _, sv := range services {
+			if sv.typ != serviceURN+name {
+				continue
 			}
-			return sc, out
-		}},
-		{"WANIPConnection:1", func() ([]goupnp.ServiceClient, []conn) {
-			cs, _ := internetgateway2.NewWANIPConnection1ClientsFromRootDevice(root, loc)
-			var sc []goupnp.ServiceClient
-			var out []conn
-			for _, x := range cs {
-				sc, out = append(sc, x.ServiceClient), append(out, x)
-			}
-			return sc, out
-		}},
-		{"WANPPPConnection:1", func() ([]goupnp.ServiceClient, []conn) {
-			cs, _ := internetgateway2.NewWANPPPConnection1ClientsFromRootDevice(root, loc)
-			var sc []goupnp.ServiceClient
-			var out []conn
-			for _, x := range cs {
-				sc, out = append(sc, x.ServiceClient), append(out, x)
-			}
-			return sc, out
-		}},
-	}
-	for _, p := range picks {
-		scs, conns := p.find()
-		for i, sc := range scs {
-			ep := sc.SOAPClient.EndpointURL
-			if ep.Scheme != "http" || onGateway(&ep, c.Gateway) != nil {
+			if sv.control.Scheme != "http" || onGateway(sv.control, c.Gateway) != nil {
 				continue // a control URL away from the gateway is never called
 			}
-			sc.SOAPClient.HTTPClient = *hc
-			c.c, c.Service, c.BootID = conns[i], p.name, bootID
+			sv.hc = hc
+			c.c, c.Service, c.BootID = sv, name, bootID
 			return nil
 		}
 	}
@@ -199,10 +147,11 @@ func (c *Client) ConnectURL(ctx context.Context, loc *url.URL, bootID string) er
 
 // External asks for the gateway's external address.
 func (c *Client) External(ctx context.Context) (netip.Addr, error) {
-	s, err := c.c.GetExternalIPAddressCtx(ctx)
+	out, err := c.c.call(ctx, "GetExternalIPAddress")
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("UPnP GetExternalIPAddress: %w", describe(err))
+		return netip.Addr{}, fmt.Errorf("UPnP GetExternalIPAddress: %w", err)
 	}
+	s := out.TextOf("NewExternalIPAddress")
 	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Is4() {
 		return netip.Addr{}, fmt.Errorf("UPnP GetExternalIPAddress answered %q, not an IPv4 address", truncate(s))
@@ -213,22 +162,28 @@ func (c *Client) External(ctx context.Context) (netip.Addr, error) {
 // Map adds (or refreshes) a mapping of port to internal:port; a 725 answer is retried with lease 0 (permanent)
 // and the lease granted is returned.
 func (c *Client) Map(ctx context.Context, proto string, port uint16, internal netip.Addr, desc string, lease uint32) (uint32, error) {
-	err := c.c.AddPortMappingCtx(ctx, "", port, proto, port, internal.String(), true, desc, lease)
+	add := func(lease uint32) error {
+		_, err := c.c.call(ctx, "AddPortMapping", "NewRemoteHost", "", "NewExternalPort", strconv.Itoa(int(port)),
+			"NewProtocol", proto, "NewInternalPort", strconv.Itoa(int(port)), "NewInternalClient", internal.String(),
+			"NewEnabled", "1", "NewPortMappingDescription", desc, "NewLeaseDuration", strconv.FormatUint(uint64(lease), 10))
+		return err
+	}
+	err := add(lease)
 	if err != nil && FaultCode(err) == CodeOnlyPermanentLeases && lease != 0 {
 		lease = 0
-		err = c.c.AddPortMappingCtx(ctx, "", port, proto, port, internal.String(), true, desc, 0)
+		err = add(0)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("UPnP AddPortMapping %s %d: %w", proto, port, describe(err))
+		return 0, fmt.Errorf("UPnP AddPortMapping %s %d: %w", proto, port, err)
 	}
 	return lease, nil
 }
 
 // Delete removes a mapping; one that is gone already is not an error.
 func (c *Client) Delete(ctx context.Context, proto string, port uint16) error {
-	err := c.c.DeletePortMappingCtx(ctx, "", port, proto)
+	_, err := c.c.call(ctx, "DeletePortMapping", "NewRemoteHost", "", "NewExternalPort", strconv.Itoa(int(port)), "NewProtocol", proto)
 	if err != nil && FaultCode(err) != CodeNoSuchEntry {
-		return fmt.Errorf("UPnP DeletePortMapping %s %d: %w", proto, port, describe(err))
+		return fmt.Errorf("UPnP DeletePortMapping %s %d: %w", proto, port, err)
 	}
 	return nil
 }
@@ -236,14 +191,14 @@ func (c *Client) Delete(ctx context.Context, proto string, port uint16) error {
 // Has reports whether the gateway holds a mapping of port to internal whose description starts with
 // descPrefix: hairpin's own (a restarted box forgets them; another device's is never touched).
 func (c *Client) Has(ctx context.Context, proto string, port uint16, internal netip.Addr, descPrefix string) (bool, error) {
-	_, client, _, desc, _, err := c.c.GetSpecificPortMappingEntryCtx(ctx, "", port, proto)
+	out, err := c.c.call(ctx, "GetSpecificPortMappingEntry", "NewRemoteHost", "", "NewExternalPort", strconv.Itoa(int(port)), "NewProtocol", proto)
 	if FaultCode(err) == CodeNoSuchEntry {
 		return false, nil
 	}
 	if err != nil {
-		return false, describe(err)
+		return false, err
 	}
-	return client == internal.String() && strings.HasPrefix(desc, descPrefix), nil
+	return out.TextOf("NewInternalClient") == internal.String() && strings.HasPrefix(out.TextOf("NewPortMappingDescription"), descPrefix), nil
 }
 
 // Fault is a UPnP error answer in words.
@@ -266,14 +221,6 @@ func (f *Fault) Error() string {
 
 // Conflict reports a 718 answer.
 func (f *Fault) Conflict() bool { return f.Code == CodeConflict }
-
-func describe(err error) error {
-	var sf *soap.SOAPFaultError
-	if errors.As(err, &sf) && sf.Detail.UPnPError.Errorcode != 0 {
-		return &Fault{Code: sf.Detail.UPnPError.Errorcode, Text: sf.Detail.UPnPError.ErrorDescription}
-	}
-	return err
-}
 
 // truncate keeps a box's text short and printable before it reaches logs and status.
 func truncate(s string) string {

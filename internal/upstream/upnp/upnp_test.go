@@ -214,7 +214,7 @@ func FuzzParseSSDP(f *testing.F) {
 	})
 }
 
-// FuzzSOAPAnswer feeds arbitrary SOAP answers (through goupnp's decoder) to the calls hairpin makes: no panic,
+// FuzzSOAPAnswer feeds arbitrary SOAP answers to the calls hairpin makes: no panic,
 // and an accepted external address is an IPv4 address.
 func FuzzSOAPAnswer(f *testing.F) {
 	f.Add(200, okAnswer("GetExternalIPAddress", "<NewExternalIPAddress>11.12.13.2</NewExternalIPAddress>"))
