@@ -21,6 +21,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/xmltree"
 )
 
 // DefaultEndpoint is the update service's base URL.
@@ -79,16 +80,12 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 		host: provider.Relative(hostname, domain), domain: domain}, nil
 }
 
-// response is Namecheap's interface-response.
+// response is what hairpin reads of Namecheap's interface-response: the address recorded, the number of
+// errors and the text of each (errors holds Err1, Err2, ...).
 type response struct {
-	XMLName  xml.Name `xml:"interface-response"`
-	IP       string   `xml:"IP"`
-	ErrCount int      `xml:"ErrCount"`
-	Errors   struct {
-		Err []struct {
-			Text string `xml:",chardata"`
-		} `xml:",any"`
-	} `xml:"errors"`
+	IP       string
+	ErrCount int
+	Errors   []string
 }
 
 // parse reads an interface-response. Namecheap declares encoding="utf-16" but sends plain ASCII, so the
@@ -105,8 +102,23 @@ func parse(body []byte) (response, error) {
 		}
 		return nil, fmt.Errorf("charset %q", label)
 	}
-	err := dec.Decode(&r)
-	return r, err
+	doc, err := xmltree.Read(dec)
+	if err != nil {
+		return r, err
+	}
+	if doc.Name != "interface-response" {
+		return r, fmt.Errorf("the answer is <%s>, not <interface-response>", doc.Name)
+	}
+	if r.ErrCount, err = xmltree.Int(doc.TextOf("ErrCount")); err != nil {
+		return r, fmt.Errorf("ErrCount: %w", err)
+	}
+	r.IP = doc.TextOf("IP")
+	if errs := doc.Child("errors"); errs != nil {
+		for _, e := range errs.Children {
+			r.Errors = append(r.Errors, e.Text)
+		}
+	}
+	return r, nil
 }
 
 // Update points the hostname's A record at addr.
@@ -139,8 +151,8 @@ func (n *namecheap) Update(ctx context.Context, addr netip.Addr) (string, error)
 		return "good", nil
 	}
 	why := ""
-	if len(r.Errors.Err) > 0 {
-		why = strings.TrimSpace(r.Errors.Err[0].Text)
+	if len(r.Errors) > 0 {
+		why = strings.TrimSpace(r.Errors[0])
 	}
 	answer := fmt.Sprintf("ErrCount %d %s", r.ErrCount, why)
 	switch w := strings.ToLower(why); {

@@ -27,8 +27,8 @@ func TestParse(t *testing.T) {
 				return
 			}
 			first := ""
-			if len(r.Errors.Err) > 0 {
-				first = r.Errors.Err[0].Text
+			if len(r.Errors) > 0 {
+				first = r.Errors[0]
 			}
 			if r.ErrCount != c.errCount || first != c.first {
 				t.Errorf("ErrCount %d, first error %q", r.ErrCount, first)

@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/xmltree"
 )
 
 // DefaultEndpoint is Route 53's global endpoint; its signing region is us-east-1.
@@ -84,60 +86,50 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")) + "."}, nil
 }
 
-// apiError is restXml's error envelope.
-type apiError struct {
-	Error struct {
-		Code    string `xml:"Code"`
-		Message string `xml:"Message"`
-	} `xml:"Error"`
-}
-
-// call sends a signed request and decodes the XML answer into out.
-func (r *route53) call(ctx context.Context, method, path string, query url.Values, in any, out any) error {
-	var body []byte
-	if in != nil {
-		b, err := xml.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = append([]byte(xml.Header), b...)
-	}
+// call sends a signed request with body (XML, or nil) and returns the answer's document element.
+func (r *route53) call(ctx context.Context, method, path string, query url.Values, body []byte) (*xmltree.Element, error) {
 	u := r.base.Scheme + "://" + r.base.Host + strings.TrimSuffix(r.base.EscapedPath(), "/") + apiPath + path
 	if query != nil {
 		u += "?" + query.Encode()
 	}
 	req, err := http.NewRequest(method, u, bytes.NewReader(body))
 	if err != nil {
-		return provider.Transient("building the request", err)
+		return nil, provider.Transient("building the request", err)
 	}
-	if in != nil {
+	if body != nil {
 		req.Header.Set("Content-Type", "application/xml")
 	}
 	r.creds.Sign(req, body, r.now())
 	status, header, answer, err := provider.DoHeader(ctx, r.env, req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if status/100 == 2 {
-		if out != nil && xml.Unmarshal(answer, out) != nil {
-			return provider.RetryLater(fmt.Sprintf("HTTP %d", status), provider.ServerTrouble, "Route 53's answer is not the XML its API documents")
+		doc, err := xmltree.Parse(answer)
+		if err != nil {
+			return nil, notTheXML(status)
 		}
-		return nil
+		return doc, nil
 	}
-	var e apiError
-	_ = xml.Unmarshal(answer, &e)
-	msg := fmt.Sprintf("HTTP %d %s %s", status, e.Error.Code, e.Error.Message)
+	// restXml's error envelope; an answer that is not one has no code.
+	doc, _ := xmltree.Parse(answer)
+	code := doc.TextOf("Error", "Code")
+	msg := fmt.Sprintf("HTTP %d %s %s", status, code, doc.TextOf("Error", "Message"))
 	switch {
-	case e.Error.Code == "Throttling" || e.Error.Code == "PriorRequestNotComplete" || status == http.StatusTooManyRequests || status/100 == 5:
-		return provider.RetryLater(msg, max(provider.ServerTrouble, provider.RateLimitWait(header, time.Now())), "Route 53 is throttling or in trouble")
-	case status == http.StatusForbidden || status == http.StatusUnauthorized || strings.HasPrefix(e.Error.Code, "InvalidClientTokenId") ||
-		e.Error.Code == "SignatureDoesNotMatch" || e.Error.Code == "AccessDenied":
-		return provider.AuthHold(msg, "AWS refused the credentials (the key needs route53:ListHostedZonesByName, ListResourceRecordSets, ChangeResourceRecordSets and GetChange)")
+	case code == "Throttling" || code == "PriorRequestNotComplete" || status == http.StatusTooManyRequests || status/100 == 5:
+		return nil, provider.RetryLater(msg, max(provider.ServerTrouble, provider.RateLimitWait(header, time.Now())), "Route 53 is throttling or in trouble")
+	case status == http.StatusForbidden || status == http.StatusUnauthorized || strings.HasPrefix(code, "InvalidClientTokenId") ||
+		code == "SignatureDoesNotMatch" || code == "AccessDenied":
+		return nil, provider.AuthHold(msg, "AWS refused the credentials (the key needs route53:ListHostedZonesByName, ListResourceRecordSets, ChangeResourceRecordSets and GetChange)")
 	case status == http.StatusNotFound:
-		return &provider.Error{Kind: provider.ErrHold, Answer: provider.Clean(msg), Msg: "Route 53 has no such hosted zone or change", Err: provider.ErrNotFound}
+		return nil, &provider.Error{Kind: provider.ErrHold, Answer: provider.Clean(msg), Msg: "Route 53 has no such hosted zone or change", Err: provider.ErrNotFound}
 	default:
-		return provider.Hold(msg, "Route 53 refused the request")
+		return nil, provider.Hold(msg, "Route 53 refused the request")
 	}
+}
+
+func notTheXML(status int) error {
+	return provider.RetryLater(fmt.Sprintf("HTTP %d", status), provider.ServerTrouble, "Route 53's answer is not the XML its API documents")
 }
 
 func (r *route53) findZone(ctx context.Context) (string, error) {
@@ -150,48 +142,42 @@ func (r *route53) findZone(ctx context.Context) (string, error) {
 			candidates = []string{strings.ToLower(strings.TrimSuffix(r.s.Zone, "."))}
 		}
 		for _, c := range candidates {
-			var out struct {
-				HostedZones []struct {
-					ID   string `xml:"Id"`
-					Name string `xml:"Name"`
-				} `xml:"HostedZones>HostedZone"`
-			}
-			if err := r.call(ctx, http.MethodGet, "/hostedzonesbyname", url.Values{"dnsname": {c}, "maxitems": {"1"}}, nil, &out); err != nil {
+			doc, err := r.call(ctx, http.MethodGet, "/hostedzonesbyname", url.Values{"dnsname": {c}, "maxitems": {"1"}}, nil)
+			if err != nil {
 				return "", err
 			}
 			// The list starts at dnsname in the API's order: the first zone is the name's only when it matches.
-			if len(out.HostedZones) > 0 && strings.EqualFold(strings.TrimSuffix(out.HostedZones[0].Name, "."), c) {
-				return strings.TrimPrefix(out.HostedZones[0].ID, "/hostedzone/"), nil
+			if z := doc.Path("HostedZones", "HostedZone"); z != nil && strings.EqualFold(strings.TrimSuffix(z.TextOf("Name"), "."), c) {
+				return strings.TrimPrefix(z.TextOf("Id"), "/hostedzone/"), nil
 			}
 		}
 		return "", provider.NoZone("AWS", r.hostname)
 	})
 }
 
-type resourceRecord struct {
-	Value string `xml:"Value"`
-}
-
-type recordSet struct {
-	Name    string           `xml:"Name"`
-	Type    string           `xml:"Type"`
-	TTL     int              `xml:"TTL"`
-	Records []resourceRecord `xml:"ResourceRecords>ResourceRecord"`
-}
-
-type changeRequest struct {
-	XMLName xml.Name `xml:"https://route53.amazonaws.com/doc/2013-04-01/ ChangeResourceRecordSetsRequest"`
-	Changes []struct {
-		Action string    `xml:"Action"`
-		Set    recordSet `xml:"ResourceRecordSet"`
-	} `xml:"ChangeBatch>Changes>Change"`
-}
-
+// changeInfo is what ChangeResourceRecordSets and GetChange say of a change.
 type changeInfo struct {
-	Info struct {
-		ID     string `xml:"Id"`
-		Status string `xml:"Status"`
-	} `xml:"ChangeInfo"`
+	ID, Status string
+}
+
+// read takes the change's ID and status from an answer; what the answer leaves out keeps its value, as
+// xml.Unmarshal into the same struct did.
+func (ch *changeInfo) read(doc *xmltree.Element) {
+	if e := doc.Path("ChangeInfo", "Id"); e != nil {
+		ch.ID = e.Text
+	}
+	if e := doc.Path("ChangeInfo", "Status"); e != nil {
+		ch.Status = e.Text
+	}
+}
+
+// changeRequest is the body of ChangeResourceRecordSets that UPSERTs name's record set of typ as value alone.
+func changeRequest(name, typ string, ttl int, value string) []byte {
+	return []byte(xml.Header + `<ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/">` +
+		`<ChangeBatch><Changes><Change><Action>UPSERT</Action><ResourceRecordSet>` +
+		`<Name>` + xmltree.EscapeText(name) + `</Name><Type>` + xmltree.EscapeText(typ) + `</Type><TTL>` + strconv.Itoa(ttl) + `</TTL>` +
+		`<ResourceRecords><ResourceRecord><Value>` + xmltree.EscapeText(value) + `</Value></ResourceRecord></ResourceRecords>` +
+		`</ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>`)
 }
 
 // Update points the hostname's A (or AAAA) record set at addr alone.
@@ -201,30 +187,30 @@ func (r *route53) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		return "", err
 	}
 	typ := provider.RecordType(addr)
-	var list struct {
-		Sets []recordSet `xml:"ResourceRecordSets>ResourceRecordSet"`
-	}
 	path := "/hostedzone/" + url.PathEscape(zone) + "/rrset"
-	if err := r.call(ctx, http.MethodGet, path, url.Values{"name": {r.hostname}, "type": {typ}, "maxitems": {"1"}}, nil, &list); err != nil {
+	doc, err := r.call(ctx, http.MethodGet, path, url.Values{"name": {r.hostname}, "type": {typ}, "maxitems": {"1"}}, nil)
+	if err != nil {
 		return "", err
 	}
-	if len(list.Sets) > 0 {
-		s := list.Sets[0]
-		if strings.EqualFold(s.Name, r.hostname) && s.Type == typ && len(s.Records) == 1 && s.Records[0].Value == addr.String() {
+	sets := doc.Child("ResourceRecordSets").All("ResourceRecordSet")
+	for _, s := range sets {
+		if _, err := xmltree.Int(s.TextOf("TTL")); err != nil {
+			return "", notTheXML(http.StatusOK)
+		}
+	}
+	if len(sets) > 0 {
+		s := sets[0]
+		records := s.Child("ResourceRecords").All("ResourceRecord")
+		if strings.EqualFold(s.TextOf("Name"), r.hostname) && s.TextOf("Type") == typ && len(records) == 1 && records[0].TextOf("Value") == addr.String() {
 			return "unchanged", nil
 		}
 	}
-	var req changeRequest
-	req.Changes = make([]struct {
-		Action string    `xml:"Action"`
-		Set    recordSet `xml:"ResourceRecordSet"`
-	}, 1)
-	req.Changes[0].Action = "UPSERT"
-	req.Changes[0].Set = recordSet{Name: r.hostname, Type: typ, TTL: r.s.TTL, Records: []resourceRecord{{addr.String()}}}
-	var ch changeInfo
-	if err := r.call(ctx, http.MethodPost, path, nil, req, &ch); err != nil {
+	doc, err = r.call(ctx, http.MethodPost, path, nil, changeRequest(r.hostname, typ, r.s.TTL, addr.String()))
+	if err != nil {
 		return "", err
 	}
+	var ch changeInfo
+	ch.read(doc)
 	return r.wait(ctx, ch)
 }
 
@@ -234,20 +220,22 @@ func (r *route53) Update(ctx context.Context, addr netip.Addr) (string, error) {
 func (r *route53) wait(ctx context.Context, ch changeInfo) (string, error) {
 	delay := time.Second
 	for {
-		if ch.Info.Status == "INSYNC" {
+		if ch.Status == "INSYNC" {
 			return "INSYNC", nil
 		}
-		id := strings.TrimPrefix(ch.Info.ID, "/change/")
+		id := strings.TrimPrefix(ch.ID, "/change/")
 		if id == "" {
 			return "", provider.RetryLater("no change id", provider.ServerTrouble, "Route 53's answer names no change to follow")
 		}
-		if err := r.call(ctx, http.MethodGet, "/change/"+url.PathEscape(id), nil, nil, &ch); err != nil {
+		doc, err := r.call(ctx, http.MethodGet, "/change/"+url.PathEscape(id), nil, nil)
+		if err != nil {
 			if ctx.Err() != nil {
 				return "", provider.Warn("PENDING", "Route 53 accepted the change but had not applied it everywhere when the update's time ran out")
 			}
 			return "", err
 		}
-		if ch.Info.Status == "INSYNC" {
+		ch.read(doc)
+		if ch.Status == "INSYNC" {
 			return "INSYNC", nil
 		}
 		select {
