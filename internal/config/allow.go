@@ -156,9 +156,9 @@ func (d *decoder) allowList(n *yaml.Node, path string, named bool) *allowEntries
 				continue
 			}
 			e.set.Hosts = append(e.set.Hosts, h)
-		case nameRE.MatchString(s) && !named:
+		case isName(s) && !named:
 			e.refs = append(e.refs, c)
-		case nameRE.MatchString(s):
+		case isName(s):
 			d.errorf(c, key, "an allow_sets entry cannot name another set; list its entries here, or write the hostname in full", "%q is not a hostname (it has no dot)", s)
 		default:
 			d.errorf(c, key, allowHint, "%q is not a prefix, hostname, file or set name", s)
@@ -401,7 +401,7 @@ func (d *decoder) allowSets(n *yaml.Node, path string) map[string]*allowEntries 
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolveAlias(n.Content[i+1])
 		key := join(path, k.Value)
-		if !nameRE.MatchString(k.Value) {
+		if !isName(k.Value) {
 			d.errorf(k, key, "use 1 to 32 lowercase letters, digits and '-', not starting or ending with '-'", "%q is not a valid set name", k.Value)
 			continue
 		}

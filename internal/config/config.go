@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -191,7 +190,19 @@ func Defaults() *Config {
 		Daemon: Daemon{Resync: DefaultResync, Status: DefaultStatusSocket, LogFormat: "text"}}
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+// isName reports whether s is a name of a forward or allow set: 1 to 32 of a-z, 0-9 and '-', neither first nor
+// last a '-' (`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`, without a regexp: it is checked for every forward).
+func isName(s string) bool {
+	if len(s) == 0 || len(s) > 32 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Parse validates data as a config file named file (the name is only used in messages).
 func Parse(file string, data []byte) (*Config, error) { return parse(file, data, "") }
@@ -206,20 +217,26 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 	cfg := Defaults()
 	cfg.File = file
 
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "run `hairpin init` to write a starter config, or start from one in examples/"}}
+	root, fast := parseFast(data)
+	var dec *yaml.Decoder
+	if !fast {
+		root = new(yaml.Node)
+		dec = yaml.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(root); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "run `hairpin init` to write a starter config, or start from one in examples/"}}
+			}
+			return nil, Errors{yamlSyntaxIssue(file, data, err)}
 		}
-		return nil, Errors{yamlSyntaxIssue(file, data, err)}
 	}
 	doc := root.Content[0]
 	if doc.Kind == yaml.ScalarNode && doc.Tag == "!!null" {
 		// A lone "---" or "~" holds no settings, just like an empty file.
 		return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: "the file is empty", Hint: "run `hairpin init` to write a starter config, or start from one in examples/"}}
 	}
-	d.extraDocuments(dec)
+	if !fast {
+		d.extraDocuments(dec) // parseFast reads no document markers
+	}
 	var wanNode, lanNode, fwdNode, setsNode, haNode *yaml.Node
 	named := map[string]*allowEntries{}
 	d.mapping(doc, "", map[string]field{

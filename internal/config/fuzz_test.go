@@ -20,21 +20,7 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(data)
 	}
-	for _, s := range []string{
-		"",
-		"---\n",
-		"wan: {interface: eth0}\nlan: {interface: br-lan}\n",
-		"wan: {interface: eth0}\nlan: {interface: br-lan}\nforwards:\n  - {name: a, port: 8090-8093, to: '10.0.0.1:80-83', protocol: both}\n",
-		"wan: {interface: eth0}\nlan: {subnets: [10.0.0.0/8]}\nforwards:\n  - {name: a, port: '1', to: 10.0.0.1:65535}\n  - ~\n",
-		"wan: &w {interface: eth0}\nlan: *w\n",
-		"wan: {interface: eth0, double_nat: on, public_ip: ['stun:x:1']}\nlan: {interface: l}\nforwards: [{name: a, port: 1, to: 1.2.3.4}, {name: a, port: 1, to: 1.2.3.4}]\n",
-		"wan:\n\tinterface: eth0\n",
-		"a: b\n---\nc: d\n",
-		"- [x, {y: z}]\n",
-		"wan: {interface: eth0}\nlan: {interface: l}\nforwards:\n  - {name: a, port: 1-4, to: 1.2.3.4, to6: '[::21a:2bff:fe3c:4d5e]:80-83'}\n  - {name: b, port: 5, to: 1.2.3.4, to6: 'fe80::1%eth0'}\n  - {name: c, port: 6, to: 1.2.3.4, to6: '[fd00::1'}\n",
-		"wan: {interface: eth0}\nlan: {interface: l}\nnotify:\n  - {url: 'http://10.0.0.1/x', events: [daemon]}\n  - {url_env: X, format: telegram, chat_id: '1'}\n",
-		"wan: {interface: eth0}\nlan: {interface: l}\nallow_sets: {a: [x.example.com, 192.0.2.0/24]}\nforwards:\n  - {name: a, port: 1, to: 1.2.3.4, allow: [a, /f, 198.51.100.7], limit: {new_per_source: 5/minute}}\n",
-	} {
+	for _, s := range parseSeeds {
 		f.Add([]byte(s))
 	}
 	readAllowFile = func(path string, _ int64) ([]byte, error) {
@@ -49,6 +35,23 @@ func FuzzParse(f *testing.F) {
 		}
 		checkAccepted(t, cfg)
 	})
+}
+
+// parseSeeds are small configs of every section, for the fuzz tests of the parsers.
+var parseSeeds = []string{
+	"",
+	"---\n",
+	"wan: {interface: eth0}\nlan: {interface: br-lan}\n",
+	"wan: {interface: eth0}\nlan: {interface: br-lan}\nforwards:\n  - {name: a, port: 8090-8093, to: '10.0.0.1:80-83', protocol: both}\n",
+	"wan: {interface: eth0}\nlan: {subnets: [10.0.0.0/8]}\nforwards:\n  - {name: a, port: '1', to: 10.0.0.1:65535}\n  - ~\n",
+	"wan: &w {interface: eth0}\nlan: *w\n",
+	"wan: {interface: eth0, double_nat: on, public_ip: ['stun:x:1']}\nlan: {interface: l}\nforwards: [{name: a, port: 1, to: 1.2.3.4}, {name: a, port: 1, to: 1.2.3.4}]\n",
+	"wan:\n\tinterface: eth0\n",
+	"a: b\n---\nc: d\n",
+	"- [x, {y: z}]\n",
+	"wan: {interface: eth0}\nlan: {interface: l}\nforwards:\n  - {name: a, port: 1-4, to: 1.2.3.4, to6: '[::21a:2bff:fe3c:4d5e]:80-83'}\n  - {name: b, port: 5, to: 1.2.3.4, to6: 'fe80::1%eth0'}\n  - {name: c, port: 6, to: 1.2.3.4, to6: '[fd00::1'}\n",
+	"wan: {interface: eth0}\nlan: {interface: l}\nnotify:\n  - {url: 'http://10.0.0.1/x', events: [daemon]}\n  - {url_env: X, format: telegram, chat_id: '1'}\n",
+	"wan: {interface: eth0}\nlan: {interface: l}\nallow_sets: {a: [x.example.com, 192.0.2.0/24]}\nforwards:\n  - {name: a, port: 1, to: 1.2.3.4, allow: [a, /f, 198.51.100.7], limit: {new_per_source: 5/minute}}\n",
 }
 
 func checkRejection(t *testing.T, cfg *Config, err error) {
@@ -85,7 +88,7 @@ func checkAccepted(t *testing.T, cfg *Config) {
 	}
 	names := map[string]bool{}
 	for i, f := range cfg.Forwards {
-		if !nameRE.MatchString(f.Name) || names[f.Name] {
+		if !isName(f.Name) || names[f.Name] {
 			t.Fatalf("forward %d has an invalid or duplicate name %q", i, f.Name)
 		}
 		names[f.Name] = true

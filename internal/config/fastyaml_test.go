@@ -1,0 +1,180 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// fastSeeds are the configs hairpin's users write: the examples, the starter config and the test configs.
+func fastSeeds(t testing.TB) map[string][]byte {
+	seeds := map[string][]byte{}
+	files, _ := filepath.Glob("../../examples/*.yaml")
+	files = append(files, "testdata/cameras.yaml")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds[f] = data
+	}
+	fwd := []StarterForward{{Name: "front-cam", Port: "8090", To: "192.168.88.180:80"}, {Name: "range", Port: "9000-9003", To: "192.168.88.50"}}
+	for _, ddns := range []string{"", "dyndns2", "rfc2136", "cloudflare", "duckdns"} {
+		seeds["starter "+ddns] = []byte(Starter{WAN: "eth0", WANWhy: "the default route", LAN: "br-lan", Forwards: fwd, DDNS: ddns}.Text())
+	}
+	seeds["generated"] = []byte(manyForwardsYAML(20))
+	return seeds
+}
+
+// fastCases are the shapes parseFast reads (true) and those it leaves to yaml.v3 (false).
+var fastCases = []struct {
+	in   string
+	fast bool
+}{
+	{"a: b\n", true},
+	{"a: b", true},
+	{"a:\n  b: c\n  d: [1, 2, x]\n", true},
+	{"a:\n- 1\n- 2\nb: {x: y, 'z': \"w\"}\n", true},
+	{"a:\n  - name: x\n    port: 8090-8093\n  -\n    name: y\n  - ~\n  -\n", true},
+	{"a:\nb:\n  c:\n  d: 1\n", true},
+	{"# c\n\n  a: b   # c\n  c: 'it''s'\n  d: \"q\\\"\\\\\\n\\t\"\n", true},
+	{"- a\n- b: 1\n  c: [ ]\n- {}\n- [a, b, ]\n", true},
+	{"x: -1\ny: 0\nz: 123456789012345678\nw: true\nv: NULL\nu: 10.0.0.0/8\nt: 192.168.1.1\ns: 2001:db8::1\n", true},
+	{"a: b#c\nd: e f  g\n\"k\": v\n'k2'  : v\nk3 : v\n", true},
+	{"url: http://x:80/y\nl: [http://x:80/y, a b]\n", true},
+	{"---\na: b\n", false},
+	{"a: b\n---\nc: d\n", false},
+	{"a: b\n...\n", false},
+	{"a: &x b\nc: *x\n", false},
+	{"a: !!str b\n", false},
+	{"a: |\n  b\n", false},
+	{"a: >\n  b\n", false},
+	{"a: b\n  c\n", false},
+	{"a: 'b\n  c'\n", false},
+	{"a: [b,\n  c]\n", false},
+	{"a:\tb\n", false},
+	{"a: b\r\n", false},
+	{"a: é\n", false},
+	{"a: 1.5\n", false},
+	{"a: 0x10\n", false},
+	{"a: 010\n", false},
+	{"a: 0b1\n", false},
+	{"a: 1e5\n", false},
+	{"id: 0123456789abcdef\n", true},
+	{"a: 2024-01-02\n", false},
+	{"a: 1_000\n", false},
+	{"a: .inf\n", false},
+	{"<<: {a: b}\n", false},
+	{"? a\n: b\n", false},
+	{"a: b: c\n", false},
+	{"- - a\n", false},
+	{"a: [b: c]\n", false},
+	{"a: {b}\n", false},
+	{"a: \"\\x41\"\n", false},
+	{"", false},
+	{"# only a comment\n", false},
+	{"a:\n  - b\n  c: d\n", false},
+}
+
+// manyForwardsYAML is a config of n forwards, as a generated one looks.
+func manyForwardsYAML(n int) string {
+	var b strings.Builder
+	b.WriteString("wan:\n  interface: wan0\nlan:\n  interface: lan0\nforwards:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: f%d\n    port: %d\n    to: 192.168.88.%d:%d\n    protocol: tcp\n", i, 1024+i, 2+i%253, 80+i%1000)
+	}
+	return b.String()
+}
+
+func TestParseFast(t *testing.T) {
+	for name, data := range fastSeeds(t) {
+		t.Run(name, func(t *testing.T) {
+			if !checkFast(t, data) {
+				t.Errorf("parseFast leaves %s to yaml.v3; configs like it should take the fast path", name)
+			}
+		})
+	}
+	for _, c := range fastCases {
+		t.Run(c.in, func(t *testing.T) {
+			if got := checkFast(t, []byte(c.in)); got != c.fast {
+				t.Errorf("parseFast ok = %v, want %v", got, c.fast)
+			}
+		})
+	}
+}
+
+// FuzzParseFast holds parseFast to yaml.v3: whatever it accepts, yaml.v3 reads as one document with the same
+// tree.
+func FuzzParseFast(f *testing.F) {
+	for _, data := range fastSeeds(f) {
+		f.Add(data)
+	}
+	for _, c := range fastCases {
+		f.Add([]byte(c.in))
+	}
+	for _, s := range parseSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkFast(t, data) })
+}
+
+// checkFast reports whether parseFast read data, and fails t if its tree differs from yaml.v3's.
+func checkFast(t *testing.T, data []byte) bool {
+	t.Helper()
+	got, ok := parseFast(data)
+	if !ok {
+		return false
+	}
+	var want yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&want); err != nil {
+		t.Fatalf("parseFast read what yaml.v3 refuses (%v):\n%s", err, data)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		t.Fatalf("parseFast read one document where yaml.v3 finds more (%v):\n%s", err, data)
+	}
+	if diff := nodeDiff(&want, got, "document"); diff != "" {
+		t.Fatalf("parseFast's tree differs from yaml.v3's: %s\n%s", diff, data)
+	}
+	return true
+}
+
+// nodeDiff compares what config reads of a node, and its position; comments are not read.
+func nodeDiff(want, got *yaml.Node, path string) string {
+	if want.Kind != got.Kind || want.Style != got.Style || want.Tag != got.Tag || want.Value != got.Value ||
+		want.Line != got.Line || want.Column != got.Column || want.Anchor != got.Anchor || (want.Alias == nil) != (got.Alias == nil) {
+		return fmt.Sprintf("%s: yaml.v3 has %s, parseFast %s", path, nodeString(want), nodeString(got))
+	}
+	if len(want.Content) != len(got.Content) {
+		return fmt.Sprintf("%s: yaml.v3 has %d children, parseFast %d", path, len(want.Content), len(got.Content))
+	}
+	for i := range want.Content {
+		if d := nodeDiff(want.Content[i], got.Content[i], fmt.Sprintf("%s[%d]", path, i)); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+func nodeString(n *yaml.Node) string {
+	return fmt.Sprintf("{kind %d style %d tag %q value %q at %d:%d anchor %q}", n.Kind, n.Style, n.Tag, n.Value, n.Line, n.Column, n.Anchor)
+}
+
+func TestIsName(t *testing.T) {
+	rule := regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+	for _, s := range []string{"", "a", "-", "a-", "-a", "a-b", "front-cam", "A", "a_b", "a.b", "0", "9x",
+		strings.Repeat("a", 32), strings.Repeat("a", 33), "a--b", "é", "a b"} {
+		if got, want := isName(s), rule.MatchString(s); got != want {
+			t.Errorf("isName(%q) = %v, the rule says %v", s, got, want)
+		}
+	}
+}
