@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -176,5 +177,20 @@ func TestIsName(t *testing.T) {
 		if got, want := isName(s), rule.MatchString(s); got != want {
 			t.Errorf("isName(%q) = %v, the rule says %v", s, got, want)
 		}
+	}
+}
+
+// BenchmarkParseForwards is config loading at size: `hairpin apply` of many forwards reads the file first.
+func BenchmarkParseForwards(b *testing.B) {
+	for _, n := range []int{1000, 10000, 50000} {
+		data := []byte(manyForwardsYAML(n))
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Parse("bench.yaml", data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
