@@ -166,7 +166,7 @@ func (p *fastParser) block(c int) *yaml.Node {
 	case p.keyHere():
 		return p.blockMap(c)
 	}
-	n := p.inline()
+	n := p.inline(false)
 	p.endLine()
 	return n
 }
@@ -195,7 +195,7 @@ func (p *fastParser) blockMap(c int) *yaml.Node {
 				v = p.node(yaml.ScalarNode, "!!null", line, after)
 			}
 		} else {
-			v = p.inline()
+			v = p.inline(false)
 			p.endLine()
 		}
 		p.kids = append(p.kids, v)
@@ -233,7 +233,7 @@ func (p *fastParser) blockSeq(c int, indentless bool) *yaml.Node {
 		case p.keyHere():
 			item = p.blockMap(p.col())
 		default:
-			item = p.inline()
+			item = p.inline(false)
 			p.endLine()
 		}
 		p.kids = append(p.kids, item)
@@ -309,8 +309,8 @@ func (p *fastParser) key() *yaml.Node {
 	return k
 }
 
-// inline reads a scalar or flow collection that ends on this line, in block context.
-func (p *fastParser) inline() *yaml.Node {
+// inline reads a scalar or flow collection that ends on this line; inFlow: as an entry of a flow collection.
+func (p *fastParser) inline(inFlow bool) *yaml.Node {
 	switch c := p.src[p.pos]; c {
 	case '[', '{':
 		return p.flow()
@@ -324,12 +324,26 @@ func (p *fastParser) inline() *yaml.Node {
 	start, line, col := p.pos, p.line, p.col()
 	for ; !p.eof(); p.pos++ {
 		c := p.src[p.pos]
-		if c == '\n' || c == '#' && p.src[p.pos-1] == ' ' {
+		if c == '\n' || inFlow && (c == ',' || c == '[' || c == ']' || c == '{' || c == '}') {
 			break
 		}
-		if c == ':' && p.blankAt(p.pos+1) {
-			panic(unsure{}) // "a: b: c", refused by yaml.v3
+		if c == '#' && p.src[p.pos-1] == ' ' {
+			if inFlow {
+				panic(unsure{})
+			}
+			break
 		}
+		switch {
+		case c == ':' && p.blankAt(p.pos+1) && inFlow:
+			// The end of a flow mapping's key.
+		case c == ':' && p.blankAt(p.pos+1):
+			panic(unsure{}) // "a: b: c", refused by yaml.v3
+		case inFlow && (c == '?' || c == ':' && strings.IndexByte(",[]{}?", p.at(p.pos+1)) >= 0):
+			panic(unsure{})
+		default:
+			continue
+		}
+		break
 	}
 	return p.plain(strings.TrimRight(p.src[start:p.pos], " "), line, col)
 }
@@ -351,13 +365,13 @@ func (p *fastParser) flow() *yaml.Node {
 			break
 		}
 		if seq {
-			p.kids = append(p.kids, p.flowNode())
+			p.kids = append(p.kids, p.inline(true))
 		} else {
 			c := p.at(p.pos)
 			if c == '[' || c == '{' {
 				panic(unsure{})
 			}
-			p.kids = append(p.kids, p.flowNode())
+			p.kids = append(p.kids, p.inline(true))
 			p.flowSpaces()
 			if p.at(p.pos) != ':' || !p.blankAt(p.pos+1) {
 				panic(unsure{}) // a key without a value, or a JSON-style "k":v
@@ -367,7 +381,7 @@ func (p *fastParser) flow() *yaml.Node {
 			if c := p.at(p.pos); c == ',' || c == '}' {
 				panic(unsure{})
 			}
-			p.kids = append(p.kids, p.flowNode())
+			p.kids = append(p.kids, p.inline(true))
 		}
 		p.flowSpaces()
 		switch p.at(p.pos) {
@@ -390,40 +404,6 @@ func (p *fastParser) flowSpaces() {
 	if c := p.at(p.pos); c == '\n' || c == 0 || c == '#' {
 		panic(unsure{}) // a flow collection over several lines
 	}
-}
-
-// flowNode reads one entry of a flow collection.
-func (p *fastParser) flowNode() *yaml.Node {
-	switch c := p.src[p.pos]; c {
-	case '[', '{':
-		return p.flow()
-	case '\'', '"':
-		return p.quoted()
-	default:
-		if !plainStarts(c, p.at(p.pos+1)) {
-			panic(unsure{})
-		}
-	}
-	start, line, col := p.pos, p.line, p.col()
-	for ; !p.eof(); p.pos++ {
-		c := p.src[p.pos]
-		if c == ',' || c == '[' || c == ']' || c == '{' || c == '}' || c == '\n' {
-			break
-		}
-		if c == '?' || c == '#' && p.src[p.pos-1] == ' ' {
-			panic(unsure{})
-		}
-		if c == ':' {
-			next := p.at(p.pos + 1)
-			if p.blankAt(p.pos + 1) {
-				break
-			}
-			if strings.IndexByte(",[]{}?", next) >= 0 {
-				panic(unsure{})
-			}
-		}
-	}
-	return p.plain(strings.TrimRight(p.src[start:p.pos], " "), line, col)
 }
 
 // plainStarts reports whether c (followed by next) starts a plain scalar parseFast reads; indicators, and the
@@ -523,39 +503,61 @@ func plainTag(v string) (tag string, ok bool) {
 		// yaml.v3 resolves words by their first letter: those not in the table above are strings.
 		return "!!str", v != "<<"
 	}
-	digits := v
-	if c == '-' {
-		digits = v[1:]
-	}
-	if digits != "" && len(digits) <= 18 && (digits[0] != '0' || digits == "0") && strings.Trim(digits, "0123456789") == "" {
-		return "!!int", true
-	}
 	if c == '+' || c == '.' {
 		return "", false
 	}
+	// One pass over v counts what the rules below look at: a plain scalar's tag is decided for every value.
+	var digits, dots, dashes, letters int
+	other := false
+	lead := -1 // the leading run of digits
+	for i := 0; i < len(v); i++ {
+		switch b := v[i]; {
+		case b >= '0' && b <= '9':
+			digits++
+			continue
+		case b == '.':
+			dots++
+		case b == '-':
+			dashes++
+		case b == '_', b == '+', b == 'e', b == 'E':
+		case b >= 'a' && b <= 'f', b >= 'A' && b <= 'F', b == 'x', b == 'X', b == 'o', b == 'O':
+			letters++
+		default:
+			other = true
+		}
+		if lead < 0 {
+			lead = i
+		}
+	}
+	if lead < 0 {
+		lead = len(v)
+	}
+	body := v
+	if c == '-' {
+		body = v[1:]
+	}
+	if body != "" && digits == len(body) && len(body) <= 18 && (body[0] != '0' || body == "0") {
+		return "!!int", true
+	}
 	// A date starts with four digits and a dash, and has another dash.
-	lead := len(v) - len(strings.TrimLeft(v, "0123456789"))
-	if lead == 4 && len(v) > 4 && v[4] == '-' && strings.Count(v, "-") > 1 {
+	if lead == 4 && len(v) > 4 && v[4] == '-' && dashes > 1 {
 		return "", false
 	}
 	// What holds a character no number has ('/', ':', '%', a space) is a string.
-	if strings.Trim(v, "0123456789abcdefABCDEFxXoO_+-.") != "" {
+	if other {
 		return "!!str", true
 	}
 	// Underscores go before yaml.v3 reads a number, and a prefix (0x, 0o, 0b) allows letters.
-	body := strings.ReplaceAll(strings.TrimPrefix(v, "-"), "_", "")
+	body = strings.ReplaceAll(body, "_", "")
 	if len(body) > 1 && body[0] == '0' && !(body[1] >= '0' && body[1] <= '9' || body[1] == '.') {
 		return "", false
 	}
 	// Without a prefix, a letter but e (a float's exponent) makes a string: a hexadecimal ID, say.
-	if strings.ContainsAny(v, "abcdfABCDFxXoO") {
+	if letters > 0 {
 		return "!!str", true
 	}
 	// So does a dotted address (a float has one dot) and a range (a number has no dash inside).
-	if strings.Trim(v, "0123456789.") == "" && strings.Count(v, ".") > 1 {
-		return "!!str", true
-	}
-	if c != '-' && strings.Trim(v, "0123456789-") == "" && strings.Contains(v, "-") {
+	if digits+dots == len(v) && dots > 1 || c != '-' && dashes > 0 && digits+dashes == len(v) {
 		return "!!str", true
 	}
 	return "", false

@@ -163,7 +163,7 @@ func parsePortRange(s string) (PortRange, error) {
 
 // parsePort takes decimal digits only: Atoi's sign ("+8095") and spaces (" 8096 ") would let a typo through.
 func parsePort(s string) (uint16, error) {
-	if s == "" || strings.Trim(s, "0123456789") != "" {
+	if s == "" || !allDigits(s) {
 		return 0, fmt.Errorf("%q is not a port number", s)
 	}
 	v, err := strconv.Atoi(s)
@@ -174,6 +174,15 @@ func parsePort(s string) (uint16, error) {
 		return 0, fmt.Errorf("port %d is out of range", v)
 	}
 	return uint16(v), nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // splitTarget splits "addr", "addr:port" or "addr:first-last".
