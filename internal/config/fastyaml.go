@@ -166,9 +166,25 @@ func (p *fastParser) block(c int) *yaml.Node {
 	case p.keyHere():
 		return p.blockMap(c)
 	}
+	return p.inlineLine()
+}
+
+// inlineLine reads a scalar or flow collection that ends its line.
+func (p *fastParser) inlineLine() *yaml.Node {
 	n := p.inline(false)
 	p.endLine()
 	return n
+}
+
+// goesOn reports whether the block collection in column c goes on at the next content: it is in column c.
+func (p *fastParser) goesOn(c int) bool {
+	if p.eof() || p.col() < c {
+		return false
+	}
+	if p.col() > c {
+		panic(unsure{}) // a continued scalar, or an indentation yaml.v3 refuses
+	}
+	return true
 }
 
 // blockMap reads the block mapping whose keys are in column c.
@@ -195,15 +211,11 @@ func (p *fastParser) blockMap(c int) *yaml.Node {
 				v = p.node(yaml.ScalarNode, "!!null", line, after)
 			}
 		} else {
-			v = p.inline(false)
-			p.endLine()
+			v = p.inlineLine()
 		}
 		p.kids = append(p.kids, v)
-		if p.eof() || p.col() < c {
+		if !p.goesOn(c) {
 			break
-		}
-		if p.col() > c {
-			panic(unsure{}) // a continued scalar, or an indentation yaml.v3 refuses
 		}
 	}
 	m.Content = p.collect(mark)
@@ -233,15 +245,11 @@ func (p *fastParser) blockSeq(c int, indentless bool) *yaml.Node {
 		case p.keyHere():
 			item = p.blockMap(p.col())
 		default:
-			item = p.inline(false)
-			p.endLine()
+			item = p.inlineLine()
 		}
 		p.kids = append(p.kids, item)
-		if p.eof() || p.col() < c {
+		if !p.goesOn(c) {
 			break
-		}
-		if p.col() > c {
-			panic(unsure{})
 		}
 		if !p.entryHere() {
 			if indentless {
