@@ -459,3 +459,9 @@ func IsSubDomain(parent, child string) bool {
 	}
 	return len(c) > len(p) && c[len(c)-len(p):] == p && c[len(c)-len(p)-1] == '.' && isFqdn(c[:len(c)-len(p)])
 }
+
+// CheckName says why name (presentation format) cannot be written in a message, or nil.
+func CheckName(name string) error {
+	_, err := appendName(nil, name)
+	return err
+}

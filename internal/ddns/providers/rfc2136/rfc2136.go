@@ -11,28 +11,27 @@ package rfc2136
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/dnswire"
 )
 
 // Algorithms maps the config's tsig_algorithm to the wire name.
 var Algorithms = map[string]string{
-	"hmac-sha1":   dns.HmacSHA1,
-	"hmac-sha224": dns.HmacSHA224,
-	"hmac-sha256": dns.HmacSHA256,
-	"hmac-sha384": dns.HmacSHA384,
-	"hmac-sha512": dns.HmacSHA512,
+	"hmac-sha1":   dnswire.HmacSHA1,
+	"hmac-sha224": dnswire.HmacSHA224,
+	"hmac-sha256": dnswire.HmacSHA256,
+	"hmac-sha384": dnswire.HmacSHA384,
+	"hmac-sha512": dnswire.HmacSHA512,
 }
 
 // DefaultAlgorithm is the tsig_algorithm of an entry that names none.
@@ -61,9 +60,7 @@ type rfc2136 struct {
 	server string
 	zone   string
 	name   string
-	key    string
-	alg    string
-	secret string
+	key    dnswire.Key
 	ttl    uint32
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -134,7 +131,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 		}
 		zone = parent
 	}
-	if !dns.IsSubDomain(dns.Fqdn(zone), dns.Fqdn(e.Hostname)) {
+	if !dnswire.IsSubDomain(zone, e.Hostname) {
 		return nil, fmt.Errorf("hostname %q is not inside zone %q", e.Hostname, zone)
 	}
 	if s.TSIGKey == "" {
@@ -162,12 +159,21 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	if err := k.agrees(s.TSIGKey, algName); err != nil {
 		return nil, fmt.Errorf("tsig secret %s: %w", secretSource(s), err)
 	}
+	secret, err := base64.StdEncoding.DecodeString(k.Secret)
+	if err != nil {
+		return nil, errors.New("tsig secret: the secret is not base64") // ParseKeyFile has checked it
+	}
+	for _, n := range [][2]string{{"hostname", e.Hostname}, {"zone", zone}, {"tsig_key", s.TSIGKey}} {
+		if err := dnswire.CheckName(n[1]); err != nil {
+			return nil, fmt.Errorf("%s %q cannot be sent in a DNS message: %w", n[0], n[1], err)
+		}
+	}
 	ttl := s.TTL
 	if ttl <= 0 {
 		ttl = 60
 	}
-	return &rfc2136{server: server, zone: dns.CanonicalName(zone), name: dns.CanonicalName(e.Hostname),
-		key: dns.CanonicalName(s.TSIGKey), alg: alg, secret: k.Secret, ttl: uint32(ttl), dial: env.Dial}, nil
+	return &rfc2136{server: server, zone: dnswire.CanonicalName(zone), name: dnswire.CanonicalName(e.Hostname),
+		key: dnswire.Key{Name: dnswire.CanonicalName(s.TSIGKey), Algorithm: alg, Secret: secret}, ttl: uint32(ttl), dial: env.Dial}, nil
 }
 
 func secretSource(s *Settings) string {
@@ -181,7 +187,7 @@ func secretSource(s *Settings) string {
 // would only show up later as the server's BADKEY or BADSIG.
 func (k Key) agrees(name, alg string) error {
 	var errs []error
-	if k.Name != "" && dns.CanonicalName(k.Name) != dns.CanonicalName(name) {
+	if k.Name != "" && dnswire.CanonicalName(k.Name) != dnswire.CanonicalName(name) {
 		errs = append(errs, fmt.Errorf("the file is for key %q but tsig_key is %q (set tsig_key: %s)", k.Name, name, k.Name))
 	}
 	if k.Algorithm != "" && k.Algorithm != alg {
@@ -193,9 +199,9 @@ func (k Key) agrees(name, alg string) error {
 func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	addr = addr.Unmap()
 	// An IPv4 address replaces the A records, an IPv6 one the AAAA records; the other family is left alone.
-	rrtype := dns.TypeA
+	rrtype := dnswire.TypeA
 	if addr.Is6() {
-		rrtype = dns.TypeAAAA
+		rrtype = dnswire.TypeAAAA
 	}
 	// Query first: an update that changes nothing is not free on every server (PowerDNS deletes and re-adds
 	// the record and bumps the serial, which sends NOTIFY and zone transfers to every secondary). A failed
@@ -203,19 +209,14 @@ func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if held, err := p.lookup(ctx, rrtype); err == nil && held.exactly(addr, p.ttl) {
 		return "unchanged", nil
 	}
-	m := new(dns.Msg)
-	m.SetUpdate(p.zone)
-	m.RRsetNotUsed([]dns.RR{&dns.CNAME{Hdr: dns.RR_Header{Name: p.name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET}}})
-	m.RemoveRRset([]dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: p.name, Rrtype: rrtype, Class: dns.ClassINET}}})
-	hdr := dns.RR_Header{Name: p.name, Rrtype: rrtype, Class: dns.ClassINET, Ttl: p.ttl}
-	if addr.Is6() {
-		m.Insert([]dns.RR{&dns.AAAA{Hdr: hdr, AAAA: addr.AsSlice()}})
-	} else {
-		m.Insert([]dns.RR{&dns.A{Hdr: hdr, A: addr.AsSlice()}})
-	}
+	// RFC 2136 section 2.4.3 "RRset does not exist" (class NONE), then 2.5.2 "delete an RRset" (class ANY)
+	// and 2.5.1 "add to an RRset".
+	m := p.update()
+	m.Answer(dnswire.RR{Name: p.name, Type: dnswire.TypeCNAME, Class: dnswire.ClassNONE})
+	m.Authority(dnswire.RR{Name: p.name, Type: rrtype, Class: dnswire.ClassANY})
+	m.Authority(dnswire.RR{Name: p.name, Type: rrtype, Class: dnswire.ClassINET, TTL: p.ttl, Data: addr.AsSlice()})
 	sent := time.Now()
-	m.SetTsig(p.key, p.alg, Fudge, sent.Unix())
-	r, verr, err := p.exchange(ctx, m, true)
+	r, verr, err := p.exchange(ctx, m, sent, Fudge)
 	if err != nil {
 		return "", provider.Transient("no answer from the DNS server", err)
 	}
@@ -247,6 +248,13 @@ func (p *rfc2136) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	return answer, nil
 }
 
+// update starts an UPDATE of the zone.
+func (p *rfc2136) update() *dnswire.Builder {
+	m := dnswire.NewBuilder(dnswire.Header{ID: dnswire.NewID(), Opcode: dnswire.OpcodeUpdate})
+	m.Question(p.zone, dnswire.TypeSOA, dnswire.ClassINET)
+	return m
+}
+
 // count marks an untrusted error answer as one that holds when it repeats UnsignedRefusalsToHold times in a
 // row; the engine keeps the count, in the hostname's saved state. keyOK says a signed query showed that the
 // server accepts the key.
@@ -262,7 +270,7 @@ func (p *rfc2136) count(err *provider.Error, keyOK bool) error {
 			now.UTC().Format(time.RFC3339))
 		return err
 	}
-	key := strings.TrimSuffix(p.key, ".")
+	key := strings.TrimSuffix(p.key.Name, ".")
 	why := fmt.Sprintf("check that it knows tsig_key %s with this secret and algorithm, and that its update policy "+
 		"allows the key this name", key)
 	if keyOK {
@@ -280,16 +288,15 @@ func (p *rfc2136) count(err *provider.Error, keyOK bool) error {
 // server's are all right. server is the time the answer was signed at. Replaying a probe changes nothing
 // either, so a wide window gives nothing away.
 func (p *rfc2136) probeAt(ctx context.Context, fudge uint16) (ok bool, server time.Time) {
-	m := new(dns.Msg)
-	m.SetUpdate(p.zone)
-	m.NameUsed([]dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: "_hairpin-clock-probe." + p.zone}}})
-	m.SetTsig(p.key, p.alg, fudge, time.Now().Unix())
-	r, verr, err := p.exchange(ctx, m, true)
+	m := p.update()
+	// RFC 2136 section 2.4.4 "name is in use" (class ANY, type ANY).
+	m.Answer(dnswire.RR{Name: "_hairpin-clock-probe." + p.zone, Type: dnswire.TypeANY, Class: dnswire.ClassANY})
+	r, verr, err := p.exchange(ctx, m, time.Now(), fudge)
 	if err != nil || r == nil {
 		return false, time.Time{}
 	}
-	t := r.IsTsig()
-	if t == nil || t.Error != dns.RcodeSuccess || (verr != nil && !errors.Is(verr, dns.ErrTime)) {
+	t := r.TSIG
+	if t == nil || t.Error != dnswire.RcodeSuccess || (verr != nil && !errors.Is(verr, dnswire.ErrTime)) {
 		return false, time.Time{}
 	}
 	return true, time.Unix(int64(t.TimeSigned), 0)
@@ -352,7 +359,7 @@ func (h records) has(addr netip.Addr) bool {
 
 func (h records) list() string {
 	if len(h.addrs) == 0 {
-		return "no " + dns.TypeToString[h.rrtype] + " record"
+		return "no " + dnswire.TypeName(h.rrtype) + " record"
 	}
 	var s []string
 	for _, a := range h.addrs {
@@ -364,14 +371,13 @@ func (h records) list() string {
 // lookup asks the server itself (the primary the update goes to, not a resolver's cache) what it serves for
 // rrtype (A or AAAA).
 func (p *rfc2136) lookup(ctx context.Context, rrtype uint16) (records, error) {
-	m := new(dns.Msg)
-	m.SetQuestion(p.name, rrtype)
-	m.RecursionDesired = false
-	r, _, err := p.exchange(ctx, m, false)
+	m := dnswire.NewBuilder(dnswire.Header{ID: dnswire.NewID()})
+	m.Question(p.name, rrtype, dnswire.ClassINET)
+	r, _, err := p.exchange(ctx, m, time.Time{}, 0)
 	if err != nil {
 		return records{}, err
 	}
-	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
+	if r.Rcode != dnswire.RcodeSuccess && r.Rcode != dnswire.RcodeNameError {
 		return records{}, fmt.Errorf("query answered %s", rcodeName(r.Rcode))
 	}
 	if !r.Authoritative {
@@ -379,19 +385,15 @@ func (p *rfc2136) lookup(ctx context.Context, rrtype uint16) (records, error) {
 	}
 	h := records{rrtype: rrtype}
 	for _, rr := range r.Answer {
-		if !strings.EqualFold(rr.Header().Name, p.name) {
+		if !strings.EqualFold(rr.Name, p.name) {
 			continue
 		}
-		switch rr := rr.(type) {
-		case *dns.A:
-			if a, ok := netip.AddrFromSlice(rr.A.To4()); ok && rrtype == dns.TypeA {
-				h.addrs, h.ttls = append(h.addrs, a), append(h.ttls, rr.Hdr.Ttl)
+		switch rr.Type {
+		case dnswire.TypeA, dnswire.TypeAAAA:
+			if rr.Addr.IsValid() && rr.Type == rrtype {
+				h.addrs, h.ttls = append(h.addrs, rr.Addr), append(h.ttls, rr.TTL)
 			}
-		case *dns.AAAA:
-			if a, ok := netip.AddrFromSlice(rr.AAAA); ok && rrtype == dns.TypeAAAA {
-				h.addrs, h.ttls = append(h.addrs, a), append(h.ttls, rr.Hdr.Ttl)
-			}
-		case *dns.CNAME:
+		case dnswire.TypeCNAME:
 			h.cname = rr.Target
 		}
 	}
@@ -402,9 +404,19 @@ func (p *rfc2136) lookup(ctx context.Context, rrtype uint16) (records, error) {
 var errUnsigned = errors.New("the answer is not signed")
 
 // exchange sends m over TCP (no truncation, and an answer cannot be forged by one spoofed datagram) and reads
-// the answer. When sign is set, m carries a TSIG record and verr says whether the answer's signature verified
-// (nil) or why not.
-func (p *rfc2136) exchange(ctx context.Context, m *dns.Msg, sign bool) (r *dns.Msg, verr error, err error) {
+// the answer. With a signing time, m is signed with the key at that time, with time window fudge, and verr
+// says whether the answer's signature verified (nil) or why not.
+func (p *rfc2136) exchange(ctx context.Context, m *dnswire.Builder, signAt time.Time, fudge uint16) (r *dnswire.Msg, verr error, err error) {
+	wire, err := m.Finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	var mac []byte
+	if !signAt.IsZero() {
+		if wire, mac, err = dnswire.Sign(wire, p.key, signAt, fudge, nil); err != nil {
+			return nil, nil, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, DialTimeout+exchangeTimeout)
 	defer cancel()
 	dial := p.dial
@@ -423,50 +435,30 @@ func (p *rfc2136) exchange(ctx context.Context, m *dns.Msg, sign bool) (r *dns.M
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	var wire []byte
-	var mac string
-	if sign {
-		wire, mac, err = dns.TsigGenerate(m, p.secret, "", false)
-	} else {
-		wire, err = m.Pack()
+	if err := dnswire.WriteStream(conn, wire); err != nil {
+		return nil, nil, err
 	}
+	raw, err := dnswire.ReadStream(conn)
 	if err != nil {
 		return nil, nil, err
 	}
-	co := &dns.Conn{Conn: conn}
-	if _, err := co.Write(wire); err != nil {
-		return nil, nil, err
-	}
-	raw, err := co.ReadMsgHeader(nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	r = new(dns.Msg)
-	if err := r.Unpack(raw); err != nil {
+	if r, err = dnswire.Parse(raw); err != nil {
 		return nil, nil, fmt.Errorf("unreadable answer: %w", err)
 	}
-	if r.Id != m.Id {
+	if len(wire) >= 2 && r.ID != uint16(wire[0])<<8|uint16(wire[1]) {
 		return nil, nil, errors.New("answer to another message")
 	}
-	if sign {
-		if r.IsTsig() == nil {
+	if mac != nil {
+		if r.TSIG == nil {
 			verr = errUnsigned
 		} else {
-			verr = dns.TsigVerify(append([]byte(nil), raw...), p.secret, mac, false)
-			if errors.Is(verr, dns.ErrAuth) && r.Rcode == dns.RcodeNotAuth {
-				verr = verifyNotAuth(raw, p.secret, mac)
-			}
+			verr = dnswire.Verify(raw, r, p.key, mac, time.Now())
 		}
 	}
 	return r, verr, nil
 }
 
-func rcodeName(rc int) string {
-	if s, ok := dns.RcodeToString[rc]; ok {
-		return s
-	}
-	return fmt.Sprintf("RCODE%d", rc)
-}
+func rcodeName(rc int) string { return dnswire.RcodeName(rc) }
 
 func cnameMsg(name, target string) string {
 	n := strings.TrimSuffix(name, ".")
@@ -488,31 +480,31 @@ func cnameMsg(name, target string) string {
 //     transient, marked errUnsigned, and the provider holds after UnsignedRefusalsToHold in a row.
 //   - A signed answer is believed: YXRRSET means the prerequisite found a CNAME, REFUSED an update policy
 //     that does not allow the key this name, SERVFAIL is transient, anything else holds.
-func Classify(r *dns.Msg, verr error, name string, sent time.Time) (string, *provider.Error) {
+func Classify(r *dnswire.Msg, verr error, name string, sent time.Time) (string, *provider.Error) {
 	if r == nil {
 		return "", provider.Transient("no answer from the DNS server", verr)
 	}
 	answer := rcodeName(r.Rcode)
-	if t := r.IsTsig(); t != nil && t.Error != dns.RcodeSuccess {
-		answer += " (TSIG " + rcodeName(int(t.Error)) + ")"
-		if t.Error == dns.RcodeBadTime {
+	if t := r.TSIG; t != nil && t.Error != dnswire.RcodeSuccess {
+		answer += " (TSIG " + rcodeName(t.Error) + ")"
+		if t.Error == dnswire.RcodeBadTime {
 			return "", &provider.Error{Kind: provider.ErrTransient, Answer: answer, Msg: clockMsg(t, sent)}
 		}
 		switch t.Error {
-		case dns.RcodeBadSig:
+		case dnswire.RcodeBadSig:
 			return "", provider.AuthHold(answer, "the server knows the key but the signature does not verify: the secret or tsig_algorithm differs from the server's")
-		case dns.RcodeBadKey:
+		case dnswire.RcodeBadKey:
 			return "", provider.AuthHold(answer, "the server does not know the key: check tsig_key and tsig_algorithm")
 		}
 		return "", provider.AuthHold(answer, "the server rejected the TSIG key (check tsig_key, tsig_algorithm and the secret)")
 	}
-	trusted := verr == nil || errors.Is(verr, dns.ErrTime) // ErrTime: the MAC verified, only the time is off
+	trusted := verr == nil || errors.Is(verr, dnswire.ErrTime) // ErrTime: the MAC verified, only the time is off
 	if !trusted {
 		why := "unsigned"
 		if !errors.Is(verr, errUnsigned) {
 			why = "with a TSIG signature that does not verify (" + verr.Error() + ")"
 		}
-		if r.Rcode == dns.RcodeServerFailure {
+		if r.Rcode == dnswire.RcodeServerFailure {
 			return "", provider.Transient("the DNS server failed", errors.New(answer))
 		}
 		return "", &provider.Error{Kind: provider.ErrTransient, Answer: answer + " (" + strings.Fields(why)[0] + ")",
@@ -520,19 +512,19 @@ func Classify(r *dns.Msg, verr error, name string, sent time.Time) (string, *pro
 	}
 	n := strings.TrimSuffix(name, ".")
 	switch r.Rcode {
-	case dns.RcodeSuccess:
+	case dnswire.RcodeSuccess:
 		return answer, nil
-	case dns.RcodeYXRrset:
+	case dnswire.RcodeYXRrset:
 		return "", provider.Hold(answer, cnameMsg(name, ""))
-	case dns.RcodeNXRrset, dns.RcodeYXDomain, dns.RcodeNameError:
+	case dnswire.RcodeNXRrset, dnswire.RcodeYXDomain, dnswire.RcodeNameError:
 		return "", provider.Hold(answer, fmt.Sprintf("a prerequisite of the update of %s failed", n))
-	case dns.RcodeNotAuth:
+	case dnswire.RcodeNotAuth:
 		return "", provider.Hold(answer, "the server is not authoritative for the zone (check zone and server)")
-	case dns.RcodeNotZone:
+	case dnswire.RcodeNotZone:
 		return "", provider.Hold(answer, fmt.Sprintf("%s is not in the zone (check zone and hostname)", n))
-	case dns.RcodeRefused:
+	case dnswire.RcodeRefused:
 		return "", provider.AuthHold(answer, fmt.Sprintf("the server refused the update: its update policy does not allow this key to change %s", n))
-	case dns.RcodeServerFailure:
+	case dnswire.RcodeServerFailure:
 		return "", provider.Transient("the DNS server failed", errors.New(answer))
 	default:
 		return "", provider.Hold(answer, "the server rejected the update (check zone and hostname)")
@@ -541,7 +533,7 @@ func Classify(r *dns.Msg, verr error, name string, sent time.Time) (string, *pro
 
 // clockMsg says how far the router's clock is from the server's. RFC 8945 section 5.2.3 has the server put its
 // own time in the BADTIME answer's Other Data; servers that do not, leave only the request's time to quote.
-func clockMsg(t *dns.TSIG, sent time.Time) string {
+func clockMsg(t *dnswire.TSIG, sent time.Time) string {
 	const what = "the server rejected the update's time (BADTIME)"
 	if server, ok := serverTime(t, sent); ok {
 		return clockDiff(what, sent, server)
@@ -564,11 +556,13 @@ func clockDiff(what string, router, server time.Time) string {
 
 // serverTime reads the 48-bit time in a BADTIME answer's Other Data, or else a Time Signed that is not the
 // request's own (some servers sign the error with their clock).
-func serverTime(t *dns.TSIG, sent time.Time) (time.Time, bool) {
-	if t.OtherLen == 6 && len(t.OtherData) == 12 {
-		if v, err := strconv.ParseUint(t.OtherData, 16, 64); err == nil {
-			return time.Unix(int64(v), 0), true
+func serverTime(t *dnswire.TSIG, sent time.Time) (time.Time, bool) {
+	if len(t.Other) == 6 {
+		var v int64
+		for _, c := range t.Other {
+			v = v<<8 | int64(c)
 		}
+		return time.Unix(v, 0), true
 	}
 	if d := int64(t.TimeSigned) - sent.Unix(); t.TimeSigned != 0 && (d > Fudge || d < -Fudge) {
 		return time.Unix(int64(t.TimeSigned), 0), true
