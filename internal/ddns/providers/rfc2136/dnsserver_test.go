@@ -143,6 +143,9 @@ type serverOpts struct {
 	// skew, when set, starts the server under libfaketime with its clock this far ahead; setClock changes it
 	// while the server runs.
 	skew time.Duration
+	// algorithms, when set, adds a key per TSIG algorithm, named ALG-key (hmac-sha1-key...), with the same
+	// secret and the same right to update the zone (Knot and PowerDNS).
+	algorithms []string
 }
 
 func newDNSServer(t *testing.T, kind string) *dnsServer {
@@ -266,19 +269,35 @@ key:
   - id: %[4]s
     algorithm: hmac-sha256
     secret: %[5]s
-acl:
+%[6]sacl:
   - id: update
-    key: %[4]s
+    key: [%[4]s%[7]s]
     action: update
 zone:
   - domain: example.net
     storage: "%[1]s"
     file: example.net.zone
     acl: update
-`, b.dir, ip, port, b.key, b.secret))
+`, b.dir, ip, port, b.key, b.secret, knotKeys(o.algorithms, b.secret), knotKeyIDs(o.algorithms)))
 	b.write(t, "example.net.zone", zoneFile(ip))
 	b.start(t, o, knotd, "-c", conf)
 	return b
+}
+
+func knotKeys(algs []string, secret string) string {
+	var s strings.Builder
+	for _, alg := range algs {
+		fmt.Fprintf(&s, "  - id: %[1]s-key\n    algorithm: %[1]s\n    secret: %[2]s\n", alg, secret)
+	}
+	return s.String()
+}
+
+func knotKeyIDs(algs []string) string {
+	var s strings.Builder
+	for _, alg := range algs {
+		fmt.Fprintf(&s, ", %s-key", alg)
+	}
+	return s.String()
 }
 
 // startPowerDNS runs the PowerDNS Authoritative Server (pdns_server) on the gsqlite3 backend, the zone and the
@@ -309,6 +328,10 @@ func startPowerDNS(t *testing.T, o serverOpts) *dnsServer {
 		rec("other.example.net", "A", zoneOther) +
 		fmt.Sprintf("INSERT INTO tsigkeys (name, algorithm, secret) VALUES ('%s', 'hmac-sha256', '%s');\n", b.key, b.secret) +
 		fmt.Sprintf("INSERT INTO domainmetadata (domain_id, kind, content) VALUES (1, 'TSIG-ALLOW-DNSUPDATE', '%s');\n", b.key)
+	for _, alg := range o.algorithms {
+		sql += fmt.Sprintf("INSERT INTO tsigkeys (name, algorithm, secret) VALUES ('%[1]s-key', '%[1]s', '%[2]s');\n", alg, b.secret) +
+			fmt.Sprintf("INSERT INTO domainmetadata (domain_id, kind, content) VALUES (1, 'TSIG-ALLOW-DNSUPDATE', '%s-key');\n", alg)
+	}
 	db := filepath.Join(b.dir, "pdns.db")
 	cmd := exec.Command(sqlite, db)
 	cmd.Stdin = strings.NewReader(sql)
