@@ -108,7 +108,8 @@ func fqdn(s string) string {
 
 // isDomainName accepts what a DNS message can carry as a name in presentation format: labels of at most 63
 // octets (an escape, \X or \DDD, is one), no empty label except the root, at most 255 octets in all. It judges
-// exactly as the DNS library the discoverer sends the query with (source_test.go holds the two side by side).
+// exactly as miekg/dns does (source_test.go holds the two side by side), and internal/dnswire, which the
+// discoverer writes the query with, writes every name it accepts (publicip's FuzzDNSSourceName).
 func isDomainName(s string) bool {
 	const maxWire = 256 // the library's bound, counted with the length octet of each label
 	if s == "" {

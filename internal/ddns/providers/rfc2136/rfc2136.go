@@ -93,6 +93,11 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 	s.TSIGSecretFile, s.TSIGSecretEnv = ddnsconf.Secret(k, "tsig_secret_file", "tsig_secret_env")
 	s.Zone, _ = k.String("zone")
 	s.TSIGKey, _ = k.String("tsig_key")
+	for _, n := range [][2]string{{"zone", s.Zone}, {"tsig_key", s.TSIGKey}} {
+		if err := dnswire.CheckName(n[1]); n[1] != "" && err != nil {
+			k.Errorf(n[0], "write a DNS name: labels of 1 to 63 characters joined by dots", "%q cannot be sent in a DNS message: %v", n[1], err)
+		}
+	}
 	if alg, ok := k.OneOf("tsig_algorithm", algorithmNames()...); ok {
 		s.TSIGAlgorithm = alg
 	}

@@ -282,6 +282,31 @@ func signAnswer(t *testing.T, r, req *dns.Msg) *dns.Msg {
 	return out
 }
 
+// TestNewRefusesUnwritableNames: a tsig_key or zone that no DNS message can carry is an error when the provider
+// is built, naming the key, not a failure at every update.
+func TestNewRefusesUnwritableNames(t *testing.T) {
+	for name, c := range map[string]struct {
+		s    Settings
+		want string
+	}{
+		"empty label in the key": {Settings{Server: "192.0.2.53", Zone: "example.net", TSIGKey: "hairpin..key"}, `tsig_key "hairpin..key"`},
+		"label of 64 octets":     {Settings{Server: "192.0.2.53", Zone: "example.net", TSIGKey: strings.Repeat("k", 64)}, "longer than 63"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(provider.Entry{Provider: "rfc2136", Hostname: "home.example.net"}, &c.s,
+				provider.Env{SecretBlock: func(file, env string) (string, error) { return testSecret, nil }})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want it to say %q", err, c.want)
+			}
+		})
+	}
+	// Negative control: the same settings with a writable key build.
+	if _, err := New(provider.Entry{Provider: "rfc2136", Hostname: "home.example.net"}, &Settings{Server: "192.0.2.53", Zone: "example.net", TSIGKey: "hairpin-key"},
+		provider.Env{SecretBlock: func(file, env string) (string, error) { return testSecret, nil }}); err != nil {
+		t.Errorf("a writable key: %v", err)
+	}
+}
+
 func TestParseKeyFile(t *testing.T) {
 	const v = testSecret
 	cases := map[string]Key{
