@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -135,11 +134,9 @@ func (d *Daemon) ServeListener(ctx context.Context, l net.Listener) error {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
 		st := d.Status(r.Context())
 		st.Control = sl.ctl.Load().on
-		_ = enc.Encode(st)
+		_ = writeStatus(w, st)
 	})
 	mux.Handle("GET /metrics", d.metrics.handler())
 	pageRoutes(mux)
