@@ -48,6 +48,22 @@ type HostUpdater interface {
 	SetAllowHosts(ctx context.Context, sets []plan.AllowSet) error
 }
 
+// PrefixUpdater is a backend that can change the prefixes of an allow list in place (nftables): the cheap path
+// for a reload whose lists changed and nothing else. Without it such a reload is a full Apply.
+type PrefixUpdater interface {
+	// SetAllowPrefixes brings each changed list from its From prefixes, which must be what is installed, to
+	// its To prefixes in one atomic change, and changes nothing else. It fails, changing nothing, when the
+	// installed lists are not known to be the From ones; the caller then applies fully.
+	SetAllowPrefixes(ctx context.Context, changes []plan.PrefixChange) error
+}
+
+// Repairer is a backend whose Apply trusts some of what it installed earlier (an allow list's set is not
+// sent again while its record says it holds the list) and that can tell when that trust may be misplaced.
+// Repair is Apply that also rewrites such content whenever something else may have changed it since.
+type Repairer interface {
+	Repair(ctx context.Context, d *plan.Desired) error
+}
+
 // IPv6Updater is a backend that can replace its IPv6 addresses, LAN prefixes and IPv6 DNAT targets in place
 // (nftables): the cheap path for a prefix change. Without it every IPv6 change is a full Apply.
 type IPv6Updater interface {
@@ -62,6 +78,8 @@ type Call struct {
 	Addrs  []netip.Addr
 	Sets   []plan.AllowSet
 	V6     *plan.Desired6
+	// Prefixes are the lists SetAllowPrefixes was asked to change.
+	Prefixes []plan.PrefixChange
 }
 
 // Fake records calls and keeps the state a real backend would have.
@@ -75,9 +93,10 @@ type Fake struct {
 }
 
 var (
-	_ Backend     = (*Fake)(nil)
-	_ HostUpdater = (*Fake)(nil)
-	_ IPv6Updater = (*Fake)(nil)
+	_ Backend       = (*Fake)(nil)
+	_ HostUpdater   = (*Fake)(nil)
+	_ IPv6Updater   = (*Fake)(nil)
+	_ PrefixUpdater = (*Fake)(nil)
 )
 
 // SetIPv6 implements IPv6Updater.
@@ -109,6 +128,26 @@ func (f *Fake) SetAllowHosts(_ context.Context, sets []plan.AllowSet) error {
 			for i := range f.State.AllowSets {
 				if f.State.AllowSets[i].ID == s.ID {
 					f.State.AllowSets[i].HostAddrs = slices.Clone(s.HostAddrs)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// SetAllowPrefixes implements PrefixUpdater.
+func (f *Fake) SetAllowPrefixes(_ context.Context, changes []plan.PrefixChange) error {
+	if err := f.record(Call{Method: "SetAllowPrefixes", Prefixes: slices.Clone(changes)}); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.State != nil {
+		f.State.AllowSets = slices.Clone(f.State.AllowSets)
+		for _, c := range changes {
+			for i := range f.State.AllowSets {
+				if f.State.AllowSets[i].ID == c.ID {
+					f.State.AllowSets[i].Prefixes = c.To
 				}
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -140,7 +141,7 @@ func TestReloadRereadsAllowFile(t *testing.T) {
 		sets, _ := fake.List(context.Background(), "set")
 		var out []string
 		for _, s := range sets {
-			if !strings.HasPrefix(s, "allow_fwd-front-cam_") {
+			if !strings.HasPrefix(s, "allow_fwd-front-cam") {
 				continue
 			}
 			elems, _ := fake.ListElements(context.Background(), "set", s)
@@ -162,6 +163,63 @@ func TestReloadRereadsAllowFile(t *testing.T) {
 	}
 	if got := allowed(); !slices.Equal(got, []string{"192.0.2.0/25", "203.0.113.7/32"}) {
 		t.Errorf("allowed after reload: %v, want the file's new prefixes only", got)
+	}
+	if said(h.d, "allow list updated in place") != 1 {
+		t.Errorf("a reload that changes only a list's prefixes must change its set in place: %+v", h.d.Status(context.Background()).Events)
+	}
+}
+
+// A reload sends only what changed: nothing when the plan is the running one, the changed prefixes of an
+// allow list when only they changed, and a full apply for anything else.
+func TestReloadSendsOnlyTheDifference(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "office.txt")
+	write := func(path, text string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(list, "198.51.100.0/24\n192.0.2.0/25\n")
+	cfgPath := filepath.Join(dir, "hairpin.yaml")
+	text := "wan: {interface: wan0}\nlan: {interface: lan0}\nforwards:\n  - {name: front-cam, port: 8090, to: \"192.168.88.180:80\", allow: [" + list + "]}\n"
+	write(cfgPath, text)
+	h := start(t, text, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
+	h.load = func() (*config.Config, error) { return config.Load(cfgPath) }
+	reload := func() []backend.Call {
+		t.Helper()
+		before := len(h.be.Calls())
+		if err := h.d.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return h.be.Calls()[before:]
+	}
+	if calls := reload(); len(calls) != 0 {
+		t.Errorf("a reload of the same config sent %+v, want nothing", calls)
+	}
+	write(list, "198.51.100.0/24\n203.0.113.7\n")
+	calls := reload()
+	if len(calls) != 1 || calls[0].Method != "SetAllowPrefixes" || len(calls[0].Prefixes) != 1 {
+		t.Fatalf("a reload that changes one list's prefixes sent %+v, want one SetAllowPrefixes", calls)
+	}
+	removed, added := plan.DiffPrefixes(calls[0].Prefixes[0].From, calls[0].Prefixes[0].To)
+	if fmt.Sprint(removed, added) != "[192.0.2.0/25] [203.0.113.7/32]" {
+		t.Errorf("the change removes %v and adds %v", removed, added)
+	}
+	// The in-place change failing (a table changed under the daemon) falls back on the full apply.
+	write(list, "198.51.100.0/24\n")
+	h.be.Fail(errors.New("the ruleset changed meanwhile"))
+	if err := h.d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.be.Fail(nil)
+	if got := h.be.Calls(); got[len(got)-2].Method != "SetAllowPrefixes" || got[len(got)-1].Method != "Apply" {
+		t.Errorf("a failed change in place must be followed by a full apply: %+v", got[len(got)-2:])
+	}
+	// A second forward is a change of rules: a full apply.
+	write(cfgPath, text+"  - {name: back-cam, port: 8091, to: \"192.168.88.181:80\"}\n")
+	if calls := reload(); len(calls) != 1 || calls[0].Method != "Apply" {
+		t.Errorf("a reload that adds a forward sent %+v, want one Apply", calls)
 	}
 }
 
@@ -237,3 +295,17 @@ func (s *syncBuffer) Len() int {
 	defer s.mu.Unlock()
 	return s.b.Len()
 }
+
+// said counts the daemon's recent events that start with text.
+func said(d *Daemon, text string) int {
+	n := 0
+	for _, e := range d.Status(context.Background()).Events {
+		if strings.HasPrefix(e.Message, text) {
+			n++
+		}
+	}
+	return n
+}
+
+// reloads counts the reloads the daemon accepted.
+func reloads(d *Daemon) int { return said(d, "config reloaded") }

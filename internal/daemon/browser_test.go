@@ -194,11 +194,11 @@ forwards:
 		if !strings.Contains(text, "Reload config: refused (401)") {
 			t.Errorf("action result: %s", text)
 		}
-		calls := len(h.d.deps.Backend.(*backend.Fake).Calls())
+		before := reloads(h.d)
 		run(t, ctx, chromedp.SendKeys("#token", "t0ken-for-tests"), chromedp.Click(`button[data-action="reload"]`))
 		waitFor(t, ctx, "the reload with the token", func(s string) bool { return strings.Contains(s, "Reload config: reloaded") })
-		if got := len(h.d.deps.Backend.(*backend.Fake).Calls()); got != calls+1 {
-			t.Errorf("%d backend calls after the accepted reload, want %d", got, calls+1)
+		if got := reloads(h.d); got != before+1 {
+			t.Errorf("%d reloads after the accepted one, want %d", got, before+1)
 		}
 	})
 

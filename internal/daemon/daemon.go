@@ -343,7 +343,13 @@ func (d *Daemon) start(ctx context.Context, l *loop) error {
 // the config and addresses now, then bring what follows from them (upstream mappings, reachability, the
 // prober, public-address discovery, DDNS) up to date.
 func (d *Daemon) settle(ctx context.Context, l *loop, why string) {
-	d.applyFull(ctx, l, why)
+	if why == "reload" {
+		// A reload whose plan is the running one sends nothing; one whose allow lists (or WAN and host
+		// addresses) changed and nothing else sends only that. Anything else is a full apply.
+		d.update(ctx, l, why)
+	} else {
+		d.applyFull(ctx, l, why)
+	}
 	if bl, ok := d.deps.Backend.(backend.Blocker); ok {
 		for _, f := range bl.Blocking(ctx, d.cfg) {
 			d.event(slog.LevelWarn, "the rules are in place but the router stops them: "+f.What, "fix", f.Fix)
@@ -491,7 +497,7 @@ func (d *Daemon) update(ctx context.Context, l *loop, why string) {
 	d.mu.Lock()
 	have := d.installed
 	d.mu.Unlock()
-	if have != nil && sameExceptWAN(have, want) && plan.SameGuards(have, want) {
+	if have != nil && sameExceptWAN(have, want) && plan.SameGuardsExceptPrefixes(have, want) {
 		if d.updateSets(ctx, have, want) {
 			return
 		}
@@ -585,6 +591,26 @@ func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool 
 				"took", time.Since(hstart).Round(time.Microsecond))
 		}
 	}
+	if changed := plan.ChangedPrefixSets(have, want); len(changed) > 0 {
+		pu, ok := d.deps.Backend.(backend.PrefixUpdater)
+		if !ok {
+			return false
+		}
+		pstart := time.Now()
+		bctx, cancel := backendContext(ctx)
+		err := pu.SetAllowPrefixes(bctx, changed)
+		cancel()
+		d.metrics.change("allow_prefixes", time.Since(pstart), err)
+		if err != nil {
+			d.event(slog.LevelWarn, "allow list update in place failed; applying everything", "error", err)
+			return false
+		}
+		for _, c := range changed {
+			removed, added := plan.DiffPrefixes(c.From, c.To)
+			d.event(slog.LevelInfo, "allow list updated in place", "set", c.ID, "prefixes", len(c.To), "added", len(added), "removed", len(removed),
+				"took", time.Since(pstart).Round(time.Microsecond))
+		}
+	}
 	d.installedNow(want, time.Since(start))
 	return true
 }
@@ -594,7 +620,12 @@ func (d *Daemon) applyFull(ctx context.Context, l *loop, why string) {
 	want := d.desired()
 	start := time.Now()
 	bctx, cancel := backendContext(ctx)
-	err := d.deps.Backend.Apply(bctx, want)
+	apply := d.deps.Backend.Apply
+	if r, ok := d.deps.Backend.(backend.Repairer); ok && why == "resync" {
+		// The resync is what undoes hand edits, including those the backend's own records cannot see.
+		apply = r.Repair
+	}
+	err := apply(bctx, want)
 	cancel()
 	took := time.Since(start)
 	d.metrics.change("full", took, err)

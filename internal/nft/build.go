@@ -28,8 +28,9 @@ func Build(tx *knftables.Transaction, d *plan.Desired, keepCount ...map[string][
 // build adds to tx, a transaction on fam's table, everything needed to turn whatever that table holds into
 // d's side of fam. Both tables have the same object names, the DNAT map keyed the same way and the masquerade
 // scoped the same way (README.md); the IPv4 one also keeps the counting sets (existing lists their elements)
-// and the guards, whose allow-list prefix sets named in preloaded are already in place.
-func build(tx *knftables.Transaction, fam family, d *plan.Desired, existing map[string][]uint16, preloaded map[string]bool) {
+// and the guards, whose allow lists' sets are in place and named in sets (nil: declared here, with their
+// prefixes).
+func build(tx *knftables.Transaction, fam family, d *plan.Desired, existing map[string][]uint16, sets map[string]prefixSet) {
 	c := contentOf(fam, d)
 	comment := OwnerComment
 	tx.Add(&knftables.Table{Comment: &comment})
@@ -49,7 +50,7 @@ func build(tx *knftables.Transaction, fam family, d *plan.Desired, existing map[
 	}
 	addChains(tx, fam, d)
 	if fam.counts {
-		buildGuards(tx, d, preloaded)
+		buildGuards(tx, d, sets)
 	}
 }
 

@@ -7,6 +7,7 @@ package nft
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -42,6 +43,8 @@ type fakeKernel struct {
 	failRun error
 	// counts, when set, replaces the counters the fake reads (it keeps none itself).
 	counts map[string]map[uint16]backend.Counter
+	// gen counts the transactions run, as the kernel's ruleset generation does.
+	gen uint32
 }
 
 // run runs the IPv6 transaction first and the IPv4 one after; the fake cannot join the two into one, but
@@ -59,9 +62,37 @@ func (k *fakeKernel) run(ctx context.Context, tx, tx6 *knftables.Transaction) er
 		}
 	}
 	if tx == nil {
+		k.bump()
 		return nil
 	}
-	return k.fake.Run(ctx, tx)
+	if err := k.fake.Run(ctx, tx); err != nil {
+		return err
+	}
+	k.bump()
+	return nil
+}
+
+func (k *fakeKernel) bump() {
+	k.mu.Lock()
+	k.gen = nextGen(k.gen)
+	k.mu.Unlock()
+}
+
+func (k *fakeKernel) generation(context.Context) (uint32, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.gen, nil
+}
+
+// editSets refuses a generation that is not the current one, as the kernel does (ERESTART), then makes the
+// edits in one transaction.
+func (k *fakeKernel) editSets(ctx context.Context, gen uint32, edits []setEdit) error {
+	if now, _ := k.generation(ctx); now != gen {
+		return fmt.Errorf("the ruleset changed meanwhile (generation %d, not %d)", now, gen)
+	}
+	tx := k.fake.NewTransaction()
+	editTx(tx, edits)
+	return k.run(ctx, tx, nil)
 }
 
 // of is the fake holding fam's table.
@@ -231,11 +262,15 @@ func objectsFake(ctx context.Context, fake *knftables.Fake) (Objects, map[string
 		objs[key] = append(objs[key], names...)
 	}
 	counters := map[string]uint64{}
-	for _, name := range objs["counter"] {
-		counters[name] = 0
-	}
 	fake.RLock()
 	if fake.Table != nil {
+		for _, name := range objs["counter"] {
+			if c := fake.Table.Counters[name]; c != nil && c.Packets != nil {
+				counters[name] = *c.Packets
+			} else {
+				counters[name] = 0
+			}
+		}
 		for name, c := range fake.Table.Chains {
 			if c.Policy != nil && *c.Policy == knftables.DropPolicy {
 				objs[policyDrop] = append(objs[policyDrop], name)

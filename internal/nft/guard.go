@@ -43,30 +43,25 @@ var guardPrefixes = []string{chainGuard, chainGuardBase, chainLimitBase, setAllo
 // (whose own connections never pass prerouting) always reach the forward. Which forward a packet is for is one
 // verdict-map lookup on protocol and port, and whether its source is allowed one lookup per set, so the cost
 // does not grow with the number of forwards or prefixes.
-func buildGuards(tx *knftables.Transaction, d *plan.Desired, preloaded map[string]bool) {
+func buildGuards(tx *knftables.Transaction, d *plan.Desired, sets map[string]prefixSet) {
 	if len(d.Guards) == 0 {
 		// Nothing to check: no chain at all, so that unguarded forwards cost nothing per packet.
 		return
 	}
 	for _, s := range d.AllowSets {
-		if name := prefixSetName(s); len(s.Prefixes) > 0 && !preloaded[name] {
-			keys := make([]string, len(s.Prefixes))
-			for i, p := range s.Prefixes {
-				keys[i] = p.String()
-			}
-			// Never flushed: the name says what it holds.
-			tx.Add(&knftables.Set{Name: name, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
-			for _, k := range keys {
-				tx.Add(&knftables.Element{Set: name, Key: []string{k}})
-			}
+		if len(s.Prefixes) > 0 && sets == nil {
+			// `hairpin show`: the set with its prefixes, and its record, as on an empty machine.
+			declarePrefixSet(tx, s)
+		} else if ps, ok := sets[s.ID]; len(s.Prefixes) > 0 && ok && ps.loaded {
+			recordCounters(tx, ps.name, s.ID, s.Prefixes)
 		}
 		if len(s.Hosts) > 0 {
 			replaceSet(tx, &knftables.Set{Name: setHostsBase + s.ID, Type: "ipv4_addr"}, hostKeys(s))
 		}
 	}
-	sets := map[string]plan.AllowSet{}
+	byID := map[string]plan.AllowSet{}
 	for _, s := range d.AllowSets {
-		sets[s.ID] = s
+		byID[s.ID] = s
 	}
 
 	vmap := &knftables.Map{Name: mapGuardPorts, Type: "inet_proto . inet_service : verdict"}
@@ -74,7 +69,7 @@ func buildGuards(tx *knftables.Transaction, d *plan.Desired, preloaded map[strin
 	tx.Flush(vmap)
 	for _, g := range d.Guards {
 		// The jump targets must exist before the map elements that name them.
-		first := guardChains(tx, g, sets)
+		first := guardChains(tx, g, byID, sets)
 		for _, r := range d.Rules {
 			if r.Name != g.Forward {
 				continue
@@ -104,8 +99,19 @@ func buildGuards(tx *knftables.Transaction, d *plan.Desired, preloaded map[strin
 	}
 }
 
+// declarePrefixSet declares an allow list's set with its prefixes, and its record, under the list's first
+// name: what `hairpin show` prints. Apply loads the sets over netlink instead (preloadPrefixSets).
+func declarePrefixSet(tx *knftables.Transaction, s plan.AllowSet) {
+	name := prefixSetNames(s.ID)[0]
+	tx.Add(&knftables.Set{Name: name, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+	for _, p := range s.Prefixes {
+		tx.Add(&knftables.Element{Set: name, Key: []string{p.String()}})
+	}
+	tx.Add(recordCounter(name, s.ID, s.Prefixes))
+}
+
 // guardChains adds the chains of one guard and returns the one the verdict map jumps to.
-func guardChains(tx *knftables.Transaction, g plan.Guard, sets map[string]plan.AllowSet) string {
+func guardChains(tx *knftables.Transaction, g plan.Guard, byID map[string]plan.AllowSet, sets map[string]prefixSet) string {
 	pass := "accept"
 	if g.Limit != nil {
 		limit := chainLimitBase + g.Forward
@@ -133,9 +139,13 @@ func guardChains(tx *knftables.Transaction, g plan.Guard, sets map[string]plan.A
 	tx.Flush(c)
 	tx.Add(&knftables.Counter{Name: counterAllow + g.Forward})
 	for _, id := range g.Sets {
-		s := sets[id]
+		s := byID[id]
 		if len(s.Prefixes) > 0 {
-			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s %s", prefixSetName(s), pass)})
+			set := prefixSetNames(id)[0]
+			if ps, ok := sets[id]; ok {
+				set = ps.name
+			}
+			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s %s", set, pass)})
 		}
 		if len(s.Hosts) > 0 {
 			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s%s %s", setHostsBase, id, pass)})
@@ -163,10 +173,11 @@ type Objects map[string][]string
 // deleteUnwanted deletes every object of have that d does not use, after Build has emptied every chain and the
 // verdict map that could refer to them: guard objects d no longer needs, and anything someone else put into
 // hairpin's table (a foreign base chain there once kept DNATing a port through every resync).
-func deleteUnwanted(tx *knftables.Transaction, have Objects, d *plan.Desired) {
+func deleteUnwanted(tx *knftables.Transaction, have Objects, d *plan.Desired, sets map[string]prefixSet) {
 	want := map[string]bool{chainGuard: len(d.Guards) > 0, mapGuardPorts: len(d.Guards) > 0}
 	for _, s := range d.AllowSets {
-		want[prefixSetName(s)] = len(s.Prefixes) > 0
+		// The set in use and its record (a counter of the same name); the list's other set goes.
+		want[sets[s.ID].name] = len(s.Prefixes) > 0
 		want[setHostsBase+s.ID] = len(s.Hosts) > 0
 	}
 	for _, g := range d.Guards {

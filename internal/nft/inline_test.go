@@ -67,11 +67,12 @@ func TestInlineElementsInKernel(t *testing.T) {
 	old := testNS(t)
 	if err := withBackend(old, func(b *Backend) error {
 		k := b.k.(*netKernel)
-		if _, _, err := b.preloadPrefixSets(ctx, d, false, nil); err != nil {
+		sets, _, err := b.preloadPrefixSets(ctx, d, false, nil, nil, false)
+		if err != nil {
 			return err
 		}
 		tx, tx6 := b.newTx(ipv4), b.newTx(ipv6)
-		build(tx, ipv4, d, nil, map[string]bool{prefixSetName(d.AllowSets[0]): true, prefixSetName(d.AllowSets[1]): true})
+		build(tx, ipv4, d, nil, sets)
 		build(tx6, ipv6, d, nil, nil)
 		return runScript(ctx, k.nftPath, tx.String()+tx6.String())
 	}); err != nil {

@@ -42,6 +42,11 @@ type kernel interface {
 	setContent(ctx context.Context, fam family, c content) error
 	// ruleCounts counts the rules of each of hairpin's core chains (coreChains) in table ip hairpin.
 	ruleCounts(ctx context.Context) (map[string]int, error)
+	// generation reads the ruleset's generation ID, which every commit in the namespace changes.
+	generation(ctx context.Context) (uint32, error)
+	// editSets makes edits in one transaction that the kernel commits only if the ruleset is still at
+	// generation gen; it creates nothing.
+	editSets(ctx context.Context, gen uint32, edits []setEdit) error
 	// close releases what the kernel holds open (netlink sockets).
 	close() error
 }

@@ -90,20 +90,11 @@ func (k *netKernel) tableState(_ context.Context, fam family) (bool, bool, error
 	return k.tableStateLocked(fam)
 }
 
-func (k *netKernel) tableStateLocked(fam family) (bool, bool, error) {
-	if k.owner == nil {
-		c, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
-		if err != nil {
-			return false, false, fmt.Errorf("netlink: %w", err)
-		}
-		k.owner = c
-		k.dials++
-	}
-	exists, owned, err := tableStateNetlink(k.owner, fam)
-	if err != nil {
-		k.owner.Close()
-		k.owner = nil
-	}
+func (k *netKernel) tableStateLocked(fam family) (exists, owned bool, err error) {
+	err = k.withOwnerLocked(func(c *netlink.Conn) error {
+		exists, owned, err = tableStateNetlink(c, fam)
+		return err
+	})
 	return exists, owned, err
 }
 
@@ -187,6 +178,48 @@ func (k *netKernel) loadPrefixSet(_ context.Context, name string, prefixes []net
 		return errNeedRoot
 	}
 	return loadPrefixSetNetlink(name, prefixes)
+}
+
+func (k *netKernel) generation(context.Context) (uint32, error) {
+	if !isRoot() {
+		return 0, errNeedRoot
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var gen uint32
+	err := k.withOwnerLocked(func(c *netlink.Conn) (err error) {
+		gen, err = generationNetlink(c)
+		return err
+	})
+	return gen, err
+}
+
+func (k *netKernel) editSets(_ context.Context, gen uint32, edits []setEdit) error {
+	if !isRoot() {
+		return errNeedRoot
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.withOwnerLocked(func(c *netlink.Conn) error { return editSetsNetlink(c, gen, edits) })
+}
+
+// withOwnerLocked runs fn on the lasting plain netlink socket (the ownership query's), opened on first use and
+// dropped after an error, when an answer may be left unread in it. k.mu must be held.
+func (k *netKernel) withOwnerLocked(fn func(*netlink.Conn) error) error {
+	if k.owner == nil {
+		c, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
+		if err != nil {
+			return fmt.Errorf("netlink: %w", err)
+		}
+		k.owner = c
+		k.dials++
+	}
+	if err := fn(k.owner); err != nil {
+		k.owner.Close()
+		k.owner = nil
+		return err
+	}
+	return nil
 }
 
 func (k *netKernel) setHosts(ctx context.Context, want map[string][]netip.Addr) error {

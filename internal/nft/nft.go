@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/knftables"
 
@@ -58,6 +59,11 @@ type Backend struct {
 	// nft interpreter out of the router build.
 	build, build6 *knftables.Fake
 	k             kernel
+
+	mu sync.Mutex
+	// lastGen is the ruleset's generation ID after hairpin's last change through this backend (0: unknown),
+	// for Repair.
+	lastGen uint32
 }
 
 var (
@@ -116,49 +122,93 @@ func (b *Backend) checkOwned(ctx context.Context) (exists bool, err error) {
 	return exists, nil
 }
 
-// Apply implements backend.Backend: the whole table is rebuilt in one transaction.
+// Apply implements backend.Backend: the whole table is rebuilt in one transaction. An allow list's set in
+// place whose record says it holds the list is trusted and kept.
 func (b *Backend) Apply(ctx context.Context, d *plan.Desired) error {
+	trusted, err := b.apply(ctx, d, false)
+	if err == nil && trusted {
+		// A set kept on its record may hold a hand edit its record does not show.
+		b.noteGeneration(0)
+	}
+	return err
+}
+
+// Repair implements backend.Repairer: Apply that also loads every allow list's set afresh unless hairpin
+// knew them all to hold their lists at the ruleset's current generation (lastGen): a hand edit of a set's
+// elements leaves its record as it was, but not the generation.
+func (b *Backend) Repair(ctx context.Context, d *plan.Desired) error {
+	b.mu.Lock()
+	last := b.lastGen
+	b.mu.Unlock()
+	gen, err := b.k.generation(ctx)
+	_, err = b.apply(ctx, d, err != nil || last == 0 || gen != last)
+	return err
+}
+
+// apply rebuilds the table in one transaction; reload loads every allow list's set afresh instead of
+// trusting the record of one already in place. trusted says whether a set was kept on its record. After
+// success lastGen is the generation after the commit: the caller clears it when the sets are not known.
+func (b *Backend) apply(ctx context.Context, d *plan.Desired, reload bool) (trusted bool, err error) {
 	exists, err := b.checkOwned(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	have := map[string][]uint16{}
 	var objs Objects
+	var records map[string]uint64
 	if exists {
-		if objs, _, err = b.k.objects(ctx); err != nil {
-			return err
+		if objs, records, err = b.k.objects(ctx); err != nil {
+			return false, err
 		}
 		if have, err = b.k.countedPorts(ctx); err != nil {
-			return err
+			return false, err
 		}
 	}
-	preloaded, created, err := b.preloadPrefixSets(ctx, d, exists, objs)
+	sets, created, err := b.preloadPrefixSets(ctx, d, exists, objs, records, reload)
 	if err != nil {
-		return err
+		return false, err
+	}
+	for _, ps := range sets {
+		trusted = trusted || !ps.loaded
 	}
 	tx6, err := b.plan6(ctx, d)
 	if err != nil {
 		b.dropSets(ctx, created)
-		return err
+		return false, err
 	}
 	tx := b.newTx(ipv4)
-	build(tx, ipv4, d, have, preloaded)
-	deleteUnwanted(tx, objs, d)
+	build(tx, ipv4, d, have, sets)
+	deleteUnwanted(tx, objs, d, sets)
 	err = b.k.run(ctx, tx, tx6)
 	if err != nil && exists {
 		// A base chain of hairpin's that someone re-created with another hook, type or priority cannot be
 		// changed in place: delete and re-create hairpin's base chains, still in one transaction.
 		tx = b.newTx(ipv4)
 		recreateBaseChains(tx, objs)
-		build(tx, ipv4, d, have, preloaded)
-		deleteUnwanted(tx, objs, d)
+		build(tx, ipv4, d, have, sets)
+		deleteUnwanted(tx, objs, d, sets)
 		err = b.k.run(ctx, tx, tx6)
 	}
 	if err != nil {
 		b.dropSets(ctx, created)
-		return fmt.Errorf("nftables rejected the transaction, nothing was changed: %w", err)
+		b.noteGeneration(0)
+		return false, fmt.Errorf("nftables rejected the transaction, nothing was changed: %w", err)
 	}
-	return nil
+	// Read after the commit: a change someone made in between is taken for ours, and waits for the next
+	// repair after a later change to be undone.
+	gen, err := b.k.generation(ctx)
+	if err != nil {
+		gen = 0
+	}
+	b.noteGeneration(gen)
+	return trusted, nil
+}
+
+// noteGeneration records the ruleset's generation ID after a change of hairpin's (0: unknown).
+func (b *Backend) noteGeneration(gen uint32) {
+	b.mu.Lock()
+	b.lastGen = gen
+	b.mu.Unlock()
 }
 
 // plan6 builds the transaction for table ip6 hairpin: the IPv6 forwards of d, or the table's removal when d
@@ -191,22 +241,36 @@ func (b *Backend) plan6(ctx context.Context, d *plan.Desired) (*knftables.Transa
 	return nil, nil
 }
 
-// preloadPrefixSets loads every allow list's prefix set that is not in the table yet, before the transaction
-// that refers to it. A table that does not exist yet is created first, empty but for its ownership comment.
-func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists bool, objs Objects) (preloaded map[string]bool, created []string, err error) {
+// preloadPrefixSets picks, for every allow list with prefixes, the set the rules will use: the list's set
+// in place when its record (records, by name) matches the list and reload is false, else one of the list's two
+// names loaded now, before the transaction that points the rules at it. A table that does not exist yet is
+// created first, empty but for its ownership comment.
+func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists bool, objs Objects, records map[string]uint64, reload bool) (sets map[string]prefixSet, created []string, err error) {
 	have := map[string]bool{}
 	for _, name := range objs["set"] {
 		have[name] = true
 	}
-	preloaded = map[string]bool{}
+	hasRecord := map[string]bool{}
+	for _, name := range objs["counter"] {
+		hasRecord[name] = true
+	}
+	sets = map[string]prefixSet{}
 	for _, s := range d.AllowSets {
 		if len(s.Prefixes) == 0 {
 			continue
 		}
-		name := prefixSetName(s)
-		if have[name] {
-			preloaded[name] = true
-			continue
+		names := prefixSetNames(s.ID)
+		if !reload {
+			digest := prefixDigest(s.Prefixes)
+			for _, n := range names {
+				if have[n] && hasRecord[n] && records[n] == digest {
+					sets[s.ID] = prefixSet{name: n}
+					break
+				}
+			}
+			if _, ok := sets[s.ID]; ok {
+				continue
+			}
 		}
 		if !exists {
 			tx := b.newTx(ipv4)
@@ -217,14 +281,41 @@ func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists
 			}
 			exists = true
 		}
+		name, err := b.freeName(ctx, names, have)
+		if err != nil {
+			b.dropSets(ctx, created)
+			return nil, nil, fmt.Errorf("loading allow list %s: %w", s.ID, err)
+		}
 		if err := b.k.loadPrefixSet(ctx, name, s.Prefixes); err != nil {
 			b.dropSets(ctx, created)
 			return nil, nil, fmt.Errorf("loading allow list %s: %w", s.ID, err)
 		}
 		created = append(created, name)
-		preloaded[name] = true
+		sets[s.ID] = prefixSet{name: name, loaded: true}
 	}
-	return preloaded, created, nil
+	return sets, created, nil
+}
+
+// freeName returns the one of an allow list's two names that no set has, for a load. When both are taken
+// (an apply cut short between its load and its transaction, or a set made by hand), the one the rules do not
+// use is deleted first: the kernel refuses to delete the other.
+func (b *Backend) freeName(ctx context.Context, names [2]string, have map[string]bool) (string, error) {
+	for _, n := range names {
+		if !have[n] {
+			return n, nil
+		}
+	}
+	var err error
+	for _, n := range []string{names[1], names[0]} {
+		tx := b.newTx(ipv4)
+		tx.Delete(&knftables.Set{Name: n})
+		tx.Add(&knftables.Counter{Name: n})
+		tx.Delete(&knftables.Counter{Name: n})
+		if err = b.k.run(ctx, tx, nil); err == nil {
+			return n, nil
+		}
+	}
+	return "", fmt.Errorf("both sets %s and %s are in use: %w", names[0], names[1], err)
 }
 
 // dropSets deletes sets this apply created before its transaction failed; nothing refers to them.

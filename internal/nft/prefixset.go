@@ -3,7 +3,7 @@ package nft
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -12,27 +12,64 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 	"sigs.k8s.io/knftables"
-
-	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
-// An allow list's prefixes live in a set named after their content (prefixSetName). A list that did not
-// change keeps its set, so an apply or a resync does not send 100,000 prefixes again; a list that changed
-// gets a new set, loaded over netlink before the transaction that points the rules at it, and the old set
-// goes in that same transaction. Loading over netlink skips nft's parser and interval merging, which take
-// seconds for a country list.
+// An allow list's prefixes live in a set of a stable name, allow_ID (prefixSetNames), so that a list whose
+// prefixes change keeps its set and only the difference is sent (SetAllowPrefixes, allowdiff.go). Beside the
+// set, a named counter of the same name is its record: its packet count holds a digest of the prefixes the
+// set holds (prefixDigest), its byte count their number. An apply trusts a set whose record matches the list
+// and does not send its 100,000 prefixes again; one without a matching record is loaded afresh.
+//
+// A full apply never changes the content of a set the rules use: that would be a second commit outside the
+// apply's one transaction. A list whose set does not match is loaded over netlink into the list's other
+// name, allow_ID_b (or back into allow_ID), before the transaction that points the rules at it, records it
+// and deletes the old set; so the rules and the set change together, or neither does. Loading over netlink
+// skips nft's parser and interval merging, which take seconds for a country list.
 
-// prefixSetName is the set holding s's prefixes: the set ID and the first 8 bytes of a hash of the prefixes.
-func prefixSetName(s plan.AllowSet) string {
+// prefixSetNames are the two names an allow list's set takes, by the list's ID: never by its content.
+func prefixSetNames(id string) [2]string {
+	return [2]string{setAllowBase + id, setAllowBase + id + "_b"}
+}
+
+// prefixDigest is the record of a set holding prefixes: the first 8 bytes of a SHA-256 of their addresses and
+// lengths.
+func prefixDigest(prefixes []netip.Prefix) uint64 {
 	h := sha256.New()
-	var b [5]byte
-	for _, p := range s.Prefixes {
+	buf := make([]byte, 0, 5*1024)
+	for i, p := range prefixes {
 		a := p.Addr().As4()
-		copy(b[:4], a[:])
-		b[4] = byte(p.Bits())
-		h.Write(b[:])
+		buf = append(buf, a[0], a[1], a[2], a[3], byte(p.Bits()))
+		if len(buf) == cap(buf) || i == len(prefixes)-1 {
+			h.Write(buf)
+			buf = buf[:0]
+		}
 	}
-	return fmt.Sprintf("%s%s_%s", setAllowBase, s.ID, hex.EncodeToString(h.Sum(nil)[:8]))
+	return binary.BigEndian.Uint64(h.Sum(nil))
+}
+
+// recordComment explains the record counter to whoever lists the table.
+func recordComment(id string) string {
+	return "allow list " + id + ": packets = digest of its prefixes, bytes = their number"
+}
+
+// recordCounter is the record of set name holding prefixes.
+func recordCounter(name, id string, prefixes []netip.Prefix) *knftables.Counter {
+	digest, n, comment := prefixDigest(prefixes), uint64(len(prefixes)), recordComment(id)
+	return &knftables.Counter{Name: name, Packets: &digest, Bytes: &n, Comment: &comment}
+}
+
+// recordCounters writes the record of set name holding prefixes. The counter is added, deleted and added again
+// with its values: adding a counter that exists changes nothing, and a stale one of that name must not survive.
+func recordCounters(tx *knftables.Transaction, name, id string, prefixes []netip.Prefix) {
+	tx.Add(&knftables.Counter{Name: name})
+	tx.Delete(&knftables.Counter{Name: name})
+	tx.Add(recordCounter(name, id, prefixes))
+}
+
+// prefixSet is the set an apply points an allow list's rules at, and whether the apply loaded it.
+type prefixSet struct {
+	name   string
+	loaded bool
 }
 
 // prefixElements turns sorted, disjoint prefixes of fam into interval set elements the way nft does: each

@@ -275,12 +275,74 @@ func HostSetAddrs(hosts []string, hostAddrs map[string][]netip.Addr) []netip.Add
 // SameGuards reports whether a and b restrict forwards the same way, hostnames' addresses aside: when they
 // do, a change of those addresses is installed by updating the host sets alone.
 func SameGuards(a, b *Desired) bool {
+	return SameGuardsExceptPrefixes(a, b) && slices.EqualFunc(a.AllowSets, b.AllowSets, func(x, y AllowSet) bool {
+		return slices.Equal(x.Prefixes, y.Prefixes)
+	})
+}
+
+// SameGuardsExceptPrefixes is SameGuards that also lets the prefixes of an allow list change, as long as the
+// list has some before and after: the rules stay the same and only the elements of the list's set change
+// (ChangedPrefixSets).
+func SameGuardsExceptPrefixes(a, b *Desired) bool {
 	return slices.EqualFunc(a.Guards, b.Guards, func(x, y Guard) bool {
 		return x.Forward == y.Forward && x.Allow == y.Allow && slices.Equal(x.Sets, y.Sets) &&
 			(x.Limit == nil) == (y.Limit == nil) && (x.Limit == nil || *x.Limit == *y.Limit)
 	}) && slices.EqualFunc(a.AllowSets, b.AllowSets, func(x, y AllowSet) bool {
-		return x.ID == y.ID && slices.Equal(x.Prefixes, y.Prefixes) && slices.Equal(x.Hosts, y.Hosts)
+		return x.ID == y.ID && (len(x.Prefixes) == 0) == (len(y.Prefixes) == 0) && slices.Equal(x.Hosts, y.Hosts)
 	})
+}
+
+// PrefixChange is an allow list whose prefixes changed: From is what is installed, To what is wanted (both
+// sorted, disjoint and not empty).
+type PrefixChange struct {
+	ID       string
+	From, To []netip.Prefix
+}
+
+// ChangedPrefixSets lists the allow lists of want whose prefixes differ from have's; both must be
+// SameGuardsExceptPrefixes.
+func ChangedPrefixSets(have, want *Desired) []PrefixChange {
+	var out []PrefixChange
+	for i, s := range want.AllowSets {
+		if from := have.AllowSets[i].Prefixes; !slices.Equal(s.Prefixes, from) {
+			out = append(out, PrefixChange{ID: s.ID, From: from, To: s.Prefixes})
+		}
+	}
+	return out
+}
+
+// DiffPrefixes returns the prefixes of from that to lacks and those of to that from lacks; both sorted as
+// AllowSet.Prefixes are.
+func DiffPrefixes(from, to []netip.Prefix) (removed, added []netip.Prefix) {
+	i, j := 0, 0
+	for i < len(from) || j < len(to) {
+		switch c := comparePrefixes(from, to, i, j); {
+		case c < 0:
+			removed = append(removed, from[i])
+			i++
+		case c > 0:
+			added = append(added, to[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return removed, added
+}
+
+// comparePrefixes orders from[i] against to[j] as sortPrefixes does, an exhausted side last.
+func comparePrefixes(from, to []netip.Prefix, i, j int) int {
+	switch {
+	case j == len(to):
+		return -1
+	case i == len(from):
+		return 1
+	}
+	if c := from[i].Addr().Compare(to[j].Addr()); c != 0 {
+		return c
+	}
+	return from[i].Bits() - to[j].Bits()
 }
 
 // ChangedHostSets lists the sets of want whose host addresses differ from have's; both must be SameGuards.

@@ -1,0 +1,196 @@
+package nft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	gnft "github.com/google/nftables"
+
+	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
+	"github.com/hairpin-nat/hairpin/internal/plan"
+)
+
+// withFamily is the guarded plan with the family list holding prefixes.
+func withFamily(t *testing.T, prefixes ...string) *plan.Desired {
+	t.Helper()
+	d := guardedPlan(t, map[string][]netip.Addr{"phone.example.net": {netip.MustParseAddr("198.51.100.77")}}, &config.Limit{Count: 10, Unit: "minute", Burst: 20})
+	d.AllowSets[1].Prefixes = nil
+	for _, p := range prefixes {
+		d.AllowSets[1].Prefixes = append(d.AllowSets[1].Prefixes, netip.MustParsePrefix(p))
+	}
+	return d
+}
+
+// The change in place leaves the table as a full apply of the new plan on an empty machine does, and refuses
+// (changing nothing) when the set in place is not recorded as holding what the change starts from, or when
+// anything was committed since the generation it read.
+func TestSetAllowPrefixesFake(t *testing.T) {
+	ctx := context.Background()
+	from := withFamily(t, "192.0.2.0/25", "192.0.2.200/32", "203.0.113.0/24")
+	to := withFamily(t, "0.0.0.0/8", "192.0.2.0/25", "203.0.112.0/23")
+	b, fake := NewFake()
+	if err := b.Apply(ctx, from); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetAllowPrefixes(ctx, plan.ChangedPrefixSets(from, to)); err != nil {
+		t.Fatal(err)
+	}
+	fresh, freshFake := NewFake()
+	if err := fresh.Apply(ctx, to); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sortedLines(fake.Dump()), sortedLines(freshFake.Dump()); got != want {
+		t.Errorf("after the change in place the table differs from a full apply:\n%s\nwant\n%s", got, want)
+	}
+	// The record now says "to": a change from "from" again is refused.
+	if err := b.SetAllowPrefixes(ctx, plan.ChangedPrefixSets(from, to)); !errors.Is(err, errStaleRecord) {
+		t.Errorf("a change from prefixes the set does not hold: %v, want errStaleRecord", err)
+	}
+	// A commit between the generation read and the batch: the fake, like the kernel, refuses the batch.
+	k := b.k.(*fakeKernel)
+	gen, _ := k.generation(ctx)
+	k.bump()
+	if err := k.editSets(ctx, gen, nil); err == nil {
+		t.Error("a batch at a past generation was committed")
+	}
+	if got := sortedLines(fake.Dump()); got != sortedLines(freshFake.Dump()) {
+		t.Errorf("a refused change changed the table:\n%s", got)
+	}
+}
+
+// In the kernel: a change in place gives the set, element for element, that a full apply of the new list
+// gives (the interval ends nft writes included: a first prefix at 0.0.0.0 and back, adjacent prefixes, a /24
+// replaced by the /16 around it), in one batch at the generation read; a batch at an older generation is
+// refused and changes nothing; a resync after a hand edit of the set (Repair) puts back what the list says.
+func TestSetAllowPrefixesInKernel(t *testing.T) {
+	netnstest.NeedRoot(t, "changes sets in network namespaces")
+	ctx := context.Background()
+	steps := [][]string{
+		{"192.0.2.0/25", "192.0.2.128/25", "198.51.100.0/24", "203.0.113.0/24"},
+		{"0.0.0.0/8", "192.0.2.0/25", "198.51.100.0/24", "203.0.113.0/24", "255.255.255.255/32"},
+		{"192.0.2.128/25", "198.51.100.7/32", "203.0.0.0/16"},
+		{"10.0.0.0/8", "192.0.2.128/25", "198.51.100.7/32"},
+	}
+	ns := testNS(t)
+	list := func(ns string) string {
+		t.Helper()
+		out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "ip", Table).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft list: %v %s", err, out)
+		}
+		return string(out)
+	}
+	var b *Backend
+	if err := netns.Do(ns, func() (err error) { b, err = New(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	in := func(fn func() error) error { return netns.Do(ns, fn) }
+	prev := withFamily(t, steps[0]...)
+	if err := in(func() error { return b.Apply(ctx, prev) }); err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range steps[1:] {
+		next := withFamily(t, step...)
+		if err := in(func() error { return b.SetAllowPrefixes(ctx, plan.ChangedPrefixSets(prev, next)) }); err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+		fresh := testNS(t)
+		if err := withBackend(fresh, func(fb *Backend) error { return fb.Apply(ctx, next) }); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := sortedLines(list(ns)), sortedLines(list(fresh)); got != want {
+			t.Fatalf("step %d: after the change in place:\n%s\na full apply gives:\n%s", i+1, list(ns), list(fresh))
+		}
+		name := prefixSetNames("set-family")[0]
+		if got, want := rawElements(t, ns, name), rawElements(t, fresh, name); got != want {
+			t.Fatalf("step %d: the kernel holds the elements\n%s\nafter the change in place, and\n%s\nafter a full apply", i+1, got, want)
+		}
+		prev = next
+	}
+
+	// Someone commits anything between the generation read and the batch: the kernel refuses it (ERESTART).
+	before := list(ns)
+	var gen uint32
+	if err := in(func() (err error) { gen, err = b.k.generation(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	nftIn(t, ns, "add", "table", "ip", "someone_else")
+	next := withFamily(t, "192.0.2.0/24")
+	err := in(func() error {
+		return b.k.editSets(ctx, gen, []setEdit{{id: "set-family", name: prefixSetNames("set-family")[0], to: next.AllowSets[1].Prefixes,
+			added: next.AllowSets[1].Prefixes, fromOpen: true, toOpen: true}})
+	})
+	if err == nil || !strings.Contains(err.Error(), "changed meanwhile") {
+		t.Errorf("a batch at a past generation: %v, want a refusal", err)
+	}
+	if got := list(ns); got != before {
+		t.Errorf("a refused batch changed the table:\n%s\nwas\n%s", got, before)
+	}
+
+	// A hand edit of the set: an apply trusts the set's record, a repair after the edit does not.
+	nftIn(t, ns, "add", "element", "ip", Table, "allow_set-family", "{ 100.64.0.0/10 }")
+	if err := in(func() error { return b.Apply(ctx, prev) }); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list(ns), "100.64.0.0/10") {
+		t.Fatal("the apply was meant to trust the record (the negative control of the repair)")
+	}
+	nftIn(t, ns, "add", "element", "ip", Table, "allow_set-family", "{ 100.64.0.0/10 }")
+	if err := in(func() error { return b.Repair(ctx, prev) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(ns); strings.Contains(got, "100.64.0.0/10") {
+		t.Errorf("the repair left the hand-added element:\n%s", got)
+	}
+	// The repair loaded the list under its other name; at an unchanged generation the next repair trusts
+	// the record and loads nothing, and keeps trusting it.
+	for range 2 {
+		if err := in(func() error { return b.Repair(ctx, prev) }); err != nil {
+			t.Fatal(err)
+		}
+		if got := list(ns); !strings.Contains(got, "set allow_set-family_b {") || strings.Contains(got, "set allow_set-family {") {
+			t.Fatalf("a repair of an unchanged ruleset loaded the list again:\n%s", got)
+		}
+	}
+}
+
+// sortedLines is text with its lines sorted: listings that differ only in the order of their objects (the
+// kernel lists counters by creation, the fake elements by insertion) compare equal.
+func sortedLines(text string) string {
+	lines := strings.Split(text, "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// rawElements lists the elements of set name in ns as the kernel holds them (key and interval-end flag),
+// sorted: what nft's listing merges into prefixes.
+func rawElements(t *testing.T, ns, name string) string {
+	t.Helper()
+	var out []string
+	err := netns.Do(ns, func() error {
+		c, err := gnft.New()
+		if err != nil {
+			return err
+		}
+		elems, err := c.GetSetElements(&gnft.Set{Table: ipv4.table(), Name: name, KeyType: gnft.TypeIPAddr, Interval: true})
+		for _, e := range elems {
+			a, _ := netip.AddrFromSlice(e.Key)
+			out = append(out, fmt.Sprintf("%s end=%v", a, e.IntervalEnd))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
+}
