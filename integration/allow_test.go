@@ -9,7 +9,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -313,4 +315,68 @@ func (d *runningDaemon) mustDrop(t *testing.T, what, fwd string, limit bool, pro
 		return
 	}
 	d.waitStatus(t, what+" counted as a drop", func(s *daemon.Status) bool { return dropped(s) > before })
+}
+
+// TestAllowlistReloadInPlace: a prefix file of 2,000 lines allows the internet host to the front camera; the
+// file changes to allow the other host instead and the daemon is sent SIGHUP. The change reaches the kernel
+// as the difference alone (the daemon says so, and applies nothing in full), and it works: the newly allowed
+// host reaches the camera, and the one removed from the list is dropped and counted (the negative control:
+// the same host reached it before the change).
+func TestAllowlistReloadInPlace(t *testing.T) {
+	t.Parallel()
+	needRoot(t)
+	topo, _ := labWithCameras(t, lab.Options{})
+	other, otherAddr, err := topo.AddInternetHost(context.Background(), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &allowLab{topo: topo, other: other, otherAddr: otherAddr}
+	front := topo.Cameras[0]
+	dir := t.TempDir()
+	listPath := filepath.Join(dir, "office.txt")
+	writeList := func(allowed netip.Addr) {
+		t.Helper()
+		var b strings.Builder
+		for i := range 2000 {
+			fmt.Fprintf(&b, "100.%d.%d.0/24\n", 64+i/256, i%256)
+		}
+		fmt.Fprintf(&b, "%s\n", allowed)
+		if err := os.WriteFile(listPath, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeList(topo.InternetAddr)
+	socket := filepath.Join(dir, "hairpin.sock")
+	var b strings.Builder
+	fmt.Fprintf(&b, "daemon:\n  status: %s\nstate_dir: %s\nwan: {interface: %s}\nlan: {interface: %s}\nforwards:\n", socket, dir, topo.WANIf, topo.LANIf)
+	fmt.Fprintf(&b, "  - {name: %s, port: %d, to: \"%s:80\", allow: [%s]}\n", front.Name, front.Port, front.Addr, listPath)
+	cfg := filepath.Join(dir, "hairpin.yaml")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, topo, cfg, socket)
+	if a := l.get(topo.Internet, front.Port); !a.OK() || a.Caller != topo.InternetAddr {
+		t.Fatalf("the listed internet host to %s before the change: %v", front.Name, a)
+	}
+	d.mustDrop(t, "the unlisted host to "+front.Name+" before the change", front.Name, false, func() lab.Answer { return l.get(l.other, front.Port) })
+
+	writeList(l.otherAddr)
+	d.signal(t, syscall.SIGHUP)
+	d.waitStatus(t, "the list changed in place", func(s *daemon.Status) bool {
+		return slices.ContainsFunc(s.Events, func(e daemon.Event) bool { return strings.HasPrefix(e.Message, "allow list updated in place") })
+	})
+	if a := l.get(l.other, front.Port); !a.OK() || a.Caller != l.otherAddr {
+		t.Errorf("the newly listed host to %s: %v", front.Name, a)
+	}
+	d.mustDrop(t, "the host taken off the list to "+front.Name, front.Name, false, func() lab.Answer { return l.get(topo.Internet, front.Port) })
+	if log := d.log.String(); strings.Count(log, "rules applied") != 1 || !strings.Contains(log, "added=1 removed=1") {
+		t.Errorf("the reload must send the difference only (one full apply, at start):\n%s", log)
+	}
+	set, err := lab.Exec(context.Background(), topo.Router, "nft", "list", "set", "ip", "hairpin", "allow_fwd-"+front.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(set, l.otherAddr.String()) || strings.Contains(set, topo.InternetAddr.String()) {
+		t.Errorf("the kernel's set after the change:\n%s", set)
+	}
 }
