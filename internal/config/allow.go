@@ -279,7 +279,7 @@ func (d *decoder) allowFile(n *yaml.Node, key, path string) *allowFileRead {
 		return nil
 	}
 	d.allow.bytes += int64(len(data))
-	prefixes, issues := ParseAllowFile(path, data)
+	prefixes, issues := ParsePrefixFile(path, data)
 	for i, is := range issues {
 		if i == maxFileIssues {
 			d.errorf(n, key, "fix the lines above first", "%s has %d more bad lines", path, len(issues)-maxFileIssues)
@@ -288,7 +288,7 @@ func (d *decoder) allowFile(n *yaml.Node, key, path string) *allowFileRead {
 		is.Key = key
 		d.errs.add(is)
 	}
-	f := &allowFileRead{prefixes: NormalizePrefixes(prefixes)}
+	f := &allowFileRead{prefixes: prefixes}
 	d.allow.files[path] = f
 	return f
 }
