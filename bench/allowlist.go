@@ -222,7 +222,7 @@ func LoadAllowFile(path string) error {
 	if len(issues) > 0 {
 		return fmt.Errorf("%v", issues[0])
 	}
-	return nft.LoadPrefixSet("allow_bench", config.NormalizePrefixes(prefixes))
+	return nft.LoadPrefixSet("allow_bench", prefixes)
 }
 
 // loadInProcess times LoadAllowFile in a process of its own (this program), after creating hairpin's table.

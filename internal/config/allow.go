@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net/netip"
@@ -279,7 +278,7 @@ func (d *decoder) allowFile(n *yaml.Node, key, path string) *allowFileRead {
 		return nil
 	}
 	d.allow.bytes += int64(len(data))
-	prefixes, issues := ParsePrefixFile(path, data)
+	prefixes, issues := ParseAllowFile(path, data)
 	for i, is := range issues {
 		if i == maxFileIssues {
 			d.errorf(n, key, "fix the lines above first", "%s has %d more bad lines", path, len(issues)-maxFileIssues)
@@ -291,43 +290,6 @@ func (d *decoder) allowFile(n *yaml.Node, key, path string) *allowFileRead {
 	f := &allowFileRead{prefixes: prefixes}
 	d.allow.files[path] = f
 	return f
-}
-
-// ParseAllowFile reads a prefix file's contents. It does not sort; the caller normalizes.
-func ParseAllowFile(file string, data []byte) ([]netip.Prefix, []Issue) {
-	// One allocation for a list of one prefix a line: growing the slice by appending copied a country
-	// list's prefixes over and over, most of the parse. Only lines that start with a digit are counted, so a
-	// file of blank or comment lines allocates nothing.
-	out := make([]netip.Prefix, 0, min(digitLines(data), MaxAllowPrefixes))
-	var issues []Issue
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), 4096)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := sc.Bytes()
-		if i := bytes.IndexByte(text, '#'); i >= 0 {
-			text = text[:i]
-		}
-		text = bytes.TrimSpace(text)
-		if len(text) == 0 {
-			continue
-		}
-		p, err := parsePrefixBytes(text)
-		if err != nil {
-			issues = append(issues, Issue{File: file, Line: line, Col: 1, Problem: err.Error(), Hint: "one IPv4 prefix or address per line; # starts a comment"})
-			continue
-		}
-		if len(out) == MaxAllowPrefixes {
-			issues = append(issues, Issue{File: file, Line: line, Col: 1, Problem: fmt.Sprintf("more than %d prefixes", MaxAllowPrefixes), Hint: "aggregate the list"})
-			break
-		}
-		out = append(out, p)
-	}
-	if err := sc.Err(); err != nil {
-		issues = append(issues, Issue{File: file, Line: line + 1, Col: 1, Problem: "line too long or unreadable: " + err.Error(), Hint: "one IPv4 prefix or address per line"})
-	}
-	return out, issues
 }
 
 // digitLines counts the lines of data that start with a digit.
@@ -344,48 +306,6 @@ func digitLines(data []byte) int {
 		data = data[i+1:]
 	}
 	return n
-}
-
-// parsePrefixBytes is ParseAllowPrefix without allocating for the common case: a country list of 100,000
-// lines is parsed in a few milliseconds.
-func parsePrefixBytes(b []byte) (netip.Prefix, error) {
-	var a [4]byte
-	i, part := 0, 0
-	for part < 4 {
-		v, n := 0, 0
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' && n < 4 {
-			v = v*10 + int(b[i]-'0')
-			i++
-			n++
-		}
-		if n == 0 || n > 3 || v > 255 || (n > 1 && b[i-n] == '0') {
-			return ParseAllowPrefix(string(b))
-		}
-		a[part] = byte(v)
-		part++
-		if part < 4 {
-			if i >= len(b) || b[i] != '.' {
-				return ParseAllowPrefix(string(b))
-			}
-			i++
-		}
-	}
-	bits := 32
-	if i < len(b) {
-		if b[i] != '/' {
-			return ParseAllowPrefix(string(b))
-		}
-		v, err := strconv.Atoi(string(b[i+1:]))
-		if err != nil || v < 0 || v > 32 || len(b[i+1:]) > 2 || (len(b[i+1:]) > 1 && b[i+1] == '0') {
-			return ParseAllowPrefix(string(b))
-		}
-		bits = v
-	}
-	p := netip.PrefixFrom(netip.AddrFrom4(a), bits)
-	if p.Masked() != p {
-		return ParseAllowPrefix(string(b))
-	}
-	return p, nil
 }
 
 // allowSets reads the top-level allow_sets: name -> list.

@@ -10,7 +10,6 @@ import (
 
 	gnft "github.com/google/nftables"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 	"sigs.k8s.io/knftables"
 )
 
@@ -110,19 +109,7 @@ const prefixesPerMessage = 1000
 // socket sends by default, so the send buffer is raised for it (root may).
 func loadPrefixSetNetlink(name string, prefixes []netip.Prefix) error {
 	sndbuf := 128*len(prefixes) + 1<<20
-	conn, err := gnft.New(gnft.WithSockOptions(func(c *netlink.Conn) error {
-		raw, err := c.SyscallConn()
-		if err != nil {
-			return err
-		}
-		var serr error
-		if err := raw.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sndbuf)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}))
+	conn, err := gnft.New(gnft.WithSockOptions(func(c *netlink.Conn) error { return raiseSndbuf(c, sndbuf) }))
 	if err != nil {
 		return fmt.Errorf("netlink: %w", err)
 	}
