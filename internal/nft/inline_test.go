@@ -72,8 +72,8 @@ func TestInlineElementsInKernel(t *testing.T) {
 			return err
 		}
 		tx, tx6 := b.newTx(ipv4), b.newTx(ipv6)
-		build(tx, ipv4, d, nil, sets)
-		build(tx6, ipv6, d, nil, nil)
+		build(tx, ipv4, d, nil, sets, false)
+		build(tx6, ipv6, d, nil, nil, false)
 		return runScript(ctx, k.nftPath, tx.String()+tx6.String())
 	}); err != nil {
 		t.Fatal(err)
@@ -107,5 +107,38 @@ func TestInlineElementsUndeclared(t *testing.T) {
 	in := "add element ip hairpin wan_addrs { 192.0.2.1 }\n"
 	if got := inlineElements(in); got != in {
 		t.Errorf("inlineElements(%q) = %q", in, got)
+	}
+}
+
+// The real kernel's script declares the DNAT map with its elements directly (declareDNAT); it is the script the
+// element commands gave once merged and inlined, byte for byte: port ranges (one to one and all onto one port),
+// both protocols, the IPv6 table, and a plan without forwards.
+func TestDeclareDNAT(t *testing.T) {
+	ranged := camerasPlan(t)
+	ranged.Rules = append(ranged.Rules,
+		plan.Rule{Name: "range", Protocol: "udp", Port: config.PortRange{First: 9000, Last: 9003}, To: netip.MustParseAddr("192.168.88.50"), ToPort: config.PortRange{First: 7000, Last: 7003}},
+		plan.Rule{Name: "onto-one", Protocol: "tcp", Port: config.PortRange{First: 9100, Last: 9102}, To: netip.MustParseAddr("192.168.88.51"), ToPort: config.PortRange{First: 80, Last: 80}})
+	empty := camerasPlan(t)
+	empty.Rules = nil
+	guarded := guardedPlan(t, map[string][]netip.Addr{"phone.example.net": {netip.MustParseAddr("198.51.100.77")}}, nil)
+	for name, d := range map[string]*plan.Desired{"cameras": camerasPlan(t), "ranges": ranged, "none": empty, "guarded": guarded, "dual": dualPlan(t)} {
+		t.Run(name, func(t *testing.T) {
+			script := func(declare bool) string {
+				var out string
+				for _, fam := range []family{ipv4, ipv6} {
+					tx := knftables.NewFake(fam.knft, Table).NewTransaction()
+					build(tx, fam, d, map[string][]uint16{"tcp": {8090, 9999}}, nil, declare)
+					s, _ := splitCountDeletes(mergeElements(tx.String()), nil)
+					out += inlineElements(s)
+				}
+				return out
+			}
+			if got, want := script(true), script(false); got != want {
+				t.Errorf("declared DNAT map differs from the inlined element commands (-commands +declared):\n%s", lineDiff(want, got))
+			}
+			if name != "none" && !strings.Contains(script(true), "add map ip hairpin fwd_dnat { type inet_proto . inet_service : ipv4_addr . inet_service ; elements = { ") {
+				t.Errorf("no declared DNAT map in:\n%s", script(true))
+			}
+		})
 	}
 }

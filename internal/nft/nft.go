@@ -64,6 +64,9 @@ type Backend struct {
 	// lastGen is the ruleset's generation ID after hairpin's last change through this backend (0: unknown),
 	// for Repair.
 	lastGen uint32
+	// declareDNAT: the DNAT map's elements go to nft in the map's declaration (build.go, declareDNAT), for the
+	// real kernel; the fake kernel's knftables.Fake takes element commands.
+	declareDNAT bool
 }
 
 var (
@@ -83,7 +86,9 @@ func New() (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the nft command is not installed (apt-get install nftables): %w", err)
 	}
-	return newBackend(&netKernel{nftPath: path}), nil
+	b := newBackend(&netKernel{nftPath: path})
+	b.declareDNAT = true
+	return b, nil
 }
 
 // Close releases the netlink sockets the backend keeps open between calls.
@@ -105,7 +110,7 @@ func Render(d *plan.Desired) string {
 			continue
 		}
 		tx := knftables.NewFake(fam.knft, Table).NewTransaction()
-		build(tx, fam, d, nil, nil)
+		build(tx, fam, d, nil, nil, false)
 		out.WriteString(tx.String())
 	}
 	return out.String()
@@ -177,7 +182,7 @@ func (b *Backend) apply(ctx context.Context, d *plan.Desired, reload bool) (trus
 		return false, err
 	}
 	tx := b.newTx(ipv4)
-	build(tx, ipv4, d, have, sets)
+	build(tx, ipv4, d, have, sets, b.declareDNAT)
 	deleteUnwanted(tx, objs, d, sets)
 	err = b.k.run(ctx, tx, tx6)
 	if err != nil && exists {
@@ -185,7 +190,7 @@ func (b *Backend) apply(ctx context.Context, d *plan.Desired, reload bool) (trus
 		// changed in place: delete and re-create hairpin's base chains, still in one transaction.
 		tx = b.newTx(ipv4)
 		recreateBaseChains(tx, objs)
-		build(tx, ipv4, d, have, sets)
+		build(tx, ipv4, d, have, sets, b.declareDNAT)
 		deleteUnwanted(tx, objs, d, sets)
 		err = b.k.run(ctx, tx, tx6)
 	}
@@ -231,7 +236,7 @@ func (b *Backend) plan6(ctx context.Context, d *plan.Desired) (*knftables.Transa
 		comment := OwnerComment
 		tx.Add(&knftables.Table{Comment: &comment})
 		tx.Delete(&knftables.Table{})
-		build(tx, ipv6, d, nil, nil)
+		build(tx, ipv6, d, nil, nil, b.declareDNAT)
 		return tx, nil
 	case exists && owned:
 		tx := b.newTx(ipv6)
