@@ -130,13 +130,15 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]field) bo
 	if len(n.Content) > 2*shortMapping {
 		seen = make(map[string]bool, len(n.Content)/2)
 	}
+	keys := mappingKeys(path, n.Content)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		key := join(path, k.Value)
-		if k.Value == "" {
-			// An empty or non-scalar key would leave "FILE:L:C: : problem" with nothing to search for.
-			key = join(path, `""`)
+		size := len(keyName(k))
+		if path != "" {
+			size += len(path) + 1
 		}
+		key := keys[:size]
+		keys = keys[size:]
 		if seen != nil && seen[k.Value] || seen == nil && seenBefore(n.Content, i) {
 			d.errorf(k, key, "remove one of them", "key appears more than once")
 			continue
@@ -156,6 +158,34 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]field) bo
 		f(key, d.deref(v))
 	}
 	return true
+}
+
+// mappingKeys is the dotted path of every key of a mapping's content, one after the other in one string: one
+// allocation for a forward's keys instead of one each.
+func mappingKeys(path string, content []*yaml.Node) string {
+	size := 0
+	for i := 0; i+1 < len(content); i += 2 {
+		size += len(path) + 1 + len(keyName(content[i]))
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for i := 0; i+1 < len(content); i += 2 {
+		if path != "" {
+			b.WriteString(path)
+			b.WriteByte('.')
+		}
+		b.WriteString(keyName(content[i]))
+	}
+	return b.String()
+}
+
+// keyName is how a key is named in a dotted path. An empty or non-scalar key would leave "FILE:L:C: : problem"
+// with nothing to search for.
+func keyName(k *yaml.Node) string {
+	if k.Value == "" {
+		return `""`
+	}
+	return k.Value
 }
 
 // shortMapping is the most keys a mapping has for mapping to look for a repeated key by comparing with the keys

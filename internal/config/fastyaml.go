@@ -58,6 +58,8 @@ type fastParser struct {
 	ptrs  []*yaml.Node
 	slab  int          // the size of the next nodes slab: small files take small slabs
 	kids  []*yaml.Node // the children of the collections being read, innermost last
+	// keyAt-1 is where keyHere last looked, and keyColon what it found: the key's colon, or -1.
+	keyAt, keyColon int
 }
 
 func (p *fastParser) eof() bool { return p.pos >= len(p.src) }
@@ -263,8 +265,17 @@ func (p *fastParser) blockSeq(c int, indentless bool) *yaml.Node {
 }
 
 // keyHere reports whether a simple key starts at pos: a scalar on this line followed by ": " (or a colon at
-// the end of the line).
+// the end of the line). The answer is kept for key, which reads the key it found.
 func (p *fastParser) keyHere() bool {
+	if p.keyAt == p.pos+1 {
+		return p.keyColon >= 0
+	}
+	p.keyAt, p.keyColon = p.pos+1, p.findColon()
+	return p.keyColon >= 0
+}
+
+// findColon returns where the colon after a simple key at pos is, or -1.
+func (p *fastParser) findColon() int {
 	i := p.pos
 	switch c := p.at(i); c {
 	case '\'', '"':
@@ -273,47 +284,45 @@ func (p *fastParser) keyHere() bool {
 		for p.at(i) == ' ' {
 			i++
 		}
-		return p.at(i) == ':' && p.blankAt(i+1)
+		if p.at(i) == ':' && p.blankAt(i+1) {
+			return i
+		}
+		return -1
 	default:
 		if !plainStarts(c, p.at(i+1)) {
-			return false
+			return -1
 		}
 	}
 	for ; i < len(p.src); i++ {
 		switch p.src[i] {
 		case '\n':
-			return false
+			return -1
 		case ':':
 			if p.blankAt(i + 1) {
-				return true
+				return i
 			}
 		case '#':
 			if p.src[i-1] == ' ' {
-				return false
+				return -1
 			}
 		}
 	}
-	return false
+	return -1
 }
 
 // key reads the key keyHere found, and its colon.
 func (p *fastParser) key() *yaml.Node {
+	start, colon := p.pos, p.keyColon
+	if colon-start > 1000 {
+		panic(unsure{}) // yaml.v3 refuses a simple key longer than 1024 characters
+	}
 	var k *yaml.Node
-	start := p.pos
 	if c := p.src[p.pos]; c == '\'' || c == '"' {
 		k = p.quoted()
 	} else {
-		line, col := p.line, p.col()
-		for !(p.src[p.pos] == ':' && p.blankAt(p.pos+1)) {
-			p.pos++
-		}
-		k = p.plain(strings.TrimRight(p.src[start:p.pos], " "), line, col)
+		k = p.plain(strings.TrimRight(p.src[start:colon], " "), p.line, p.col())
 	}
-	p.skipSpaces()
-	if p.pos-start > 1000 {
-		panic(unsure{}) // yaml.v3 refuses a simple key longer than 1024 characters
-	}
-	p.pos++ // the ':'
+	p.pos = colon + 1
 	return k
 }
 
