@@ -3,9 +3,9 @@ package upnp
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -44,7 +44,11 @@ func describe(ctx context.Context, hc *http.Client, loc *url.URL) ([]*service, e
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("got HTTP status %s from %s", truncate(resp.Status), loc)
 	}
-	root, err := xmltree.Read(xml.NewDecoder(resp.Body))
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	root, err := xmltree.Parse(b)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +84,7 @@ func (s *service) call(ctx context.Context, action string, args ...string) (*xml
 		return nil, errors.New("the service has no control URL")
 	}
 	var body bytes.Buffer
-	body.WriteString(xml.Header + `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>`)
+	body.WriteString(xmltree.Header + `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>`)
 	fmt.Fprintf(&body, `<u:%s xmlns:u="%s">`, action, s.typ)
 	for i := 0; i+1 < len(args); i += 2 {
 		body.WriteString("<" + args[i] + ">" + xmltree.EscapeText(args[i+1]) + "</" + args[i] + ">")
@@ -101,7 +105,11 @@ func (s *service) call(ctx context.Context, action string, args ...string) (*xml
 	if resp.StatusCode != http.StatusOK && resp.ContentLength == 0 {
 		return nil, fmt.Errorf("the gateway answered HTTP %s", truncate(resp.Status))
 	}
-	env, err := xmltree.Read(xml.NewDecoder(resp.Body))
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	env, err := xmltree.Parse(answer)
 	if err != nil {
 		return nil, fmt.Errorf("the gateway's answer is not XML: %w", err)
 	}

@@ -9,11 +9,8 @@
 package namecheap
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -95,14 +92,12 @@ func parse(body []byte) (response, error) {
 	if len(body) >= 2 && (body[0] == 0xff && body[1] == 0xfe || body[0] == 0xfe && body[1] == 0xff) {
 		return r, fmt.Errorf("a UTF-16 answer")
 	}
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	dec.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
+	doc, err := xmltree.ParseCharset(body, func(label string) error {
 		if l := strings.ToLower(label); l == "utf-16" || l == "us-ascii" || l == "iso-8859-1" {
-			return in, nil
+			return nil
 		}
-		return nil, fmt.Errorf("charset %q", label)
-	}
-	doc, err := xmltree.Read(dec)
+		return fmt.Errorf("charset %q", label)
+	})
 	if err != nil {
 		return r, err
 	}

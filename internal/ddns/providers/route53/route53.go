@@ -9,7 +9,6 @@ package route53
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -173,7 +172,7 @@ func (ch *changeInfo) read(doc *xmltree.Element) {
 
 // changeRequest is the body of ChangeResourceRecordSets that UPSERTs name's record set of typ as value alone.
 func changeRequest(name, typ string, ttl int, value string) []byte {
-	return []byte(xml.Header + `<ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/">` +
+	return []byte(xmltree.Header + `<ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/">` +
 		`<ChangeBatch><Changes><Change><Action>UPSERT</Action><ResourceRecordSet>` +
 		`<Name>` + xmltree.EscapeText(name) + `</Name><Type>` + xmltree.EscapeText(typ) + `</Type><TTL>` + strconv.Itoa(ttl) + `</TTL>` +
 		`<ResourceRecords><ResourceRecord><Value>` + xmltree.EscapeText(value) + `</Value></ResourceRecord></ResourceRecords>` +
