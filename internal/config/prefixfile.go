@@ -69,72 +69,69 @@ func ParseAllowFile(file string, data []byte) ([]netip.Prefix, []Issue) {
 	return prefixesOfKeys(sortKeys(keys)), issues
 }
 
-// plainLine reads a line that is nothing but a prefix in its plain form (prefixKey) at the start of data, and
-// returns its key and the bytes it takes with its end of line; n is 0 for any other line.
+// plainLine reads, in one pass, a line that is nothing but a prefix in its plain form at the start of data: a
+// dotted quad without leading zeros and an optional /length without one, with no bits set past the length,
+// then the end of the line ("\n", "\r\n" or the end of data). It returns the prefix's key and the bytes the
+// line takes; n is 0 for any other line (spaces, comments, IPv6, junk), which ParseAllowPrefix then reads or
+// explains.
 func plainLine(data []byte) (key uint64, n int) {
-	end := min(len(data), 19) // "255.255.255.255/32\n"
-	i := 0
-	for i < end && data[i] != '\n' && data[i] != '\r' {
-		i++
-	}
-	key, ok := prefixKey(data[:i])
-	switch {
-	case !ok:
-		return 0, 0
-	case i == len(data):
-		return key, i
-	case data[i] == '\n':
-		return key, i + 1
-	case i+1 < len(data) && data[i] == '\r' && data[i+1] == '\n':
-		return key, i + 2
-	}
-	return 0, 0
-}
-
-// prefixKey parses the plain form of a line, a dotted quad with an optional /length, as netip.ParsePrefix
-// would, into its key; anything else (leading zeros, bits past the length, IPv6, junk) is left to
-// ParseAllowPrefix and its error.
-func prefixKey(b []byte) (uint64, bool) {
-	var key uint64
 	i := 0
 	for part := 0; part < 4; part++ {
-		v, n := 0, 0
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' && n < 4 {
-			v = v*10 + int(b[i]-'0')
+		if i >= len(data) || data[i]-'0' > 9 {
+			return 0, 0
+		}
+		v := uint64(data[i] - '0')
+		i++
+		for j := 0; j < 2 && v != 0 && i < len(data) && data[i]-'0' <= 9; j++ {
+			v = v*10 + uint64(data[i]-'0')
 			i++
-			n++
 		}
-		if n == 0 || n > 3 || v > 255 || (n > 1 && b[i-n] == '0') {
-			return 0, false
+		if v > 255 {
+			return 0, 0
 		}
-		key = key<<8 | uint64(v)
+		key = key<<8 | v
 		if part < 3 {
-			if i >= len(b) || b[i] != '.' {
-				return 0, false
+			if i >= len(data) || data[i] != '.' {
+				return 0, 0
 			}
 			i++
 		}
 	}
-	bits := 32
-	if i < len(b) {
-		if b[i] != '/' || len(b)-i-1 < 1 || len(b)-i-1 > 2 || (len(b)-i-1 == 2 && b[i+1] == '0') {
-			return 0, false
+	bits := uint64(32)
+	if i < len(data) && data[i] == '/' {
+		i++
+		if i >= len(data) || data[i]-'0' > 9 {
+			return 0, 0
 		}
-		bits = 0
-		for _, c := range b[i+1:] {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			bits = bits*10 + int(c-'0')
+		bits = uint64(data[i] - '0')
+		i++
+		if bits != 0 && i < len(data) && data[i]-'0' <= 9 {
+			bits = bits*10 + uint64(data[i]-'0')
+			i++
 		}
 		if bits > 32 {
-			return 0, false
+			return 0, 0
 		}
 	}
-	if key&netMask(bits) != key { // bits set past the length
-		return 0, false
+	if key&netMask(int(bits)) != key { // bits set past the length
+		return 0, 0
 	}
-	return key<<8 | uint64(bits), true
+	switch {
+	case i == len(data):
+	case data[i] == '\n':
+		i++
+	case data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n':
+		i += 2
+	default: // a digit after three, a space, a comment, ...
+		return 0, 0
+	}
+	return key<<8 | bits, i
+}
+
+// prefixKey is plainLine for a line already cut from its end of line.
+func prefixKey(b []byte) (uint64, bool) {
+	key, n := plainLine(b)
+	return key, n > 0 && n == len(b)
 }
 
 // netMask is the network mask of a /bits, as the low 32 bits.
@@ -143,8 +140,8 @@ func netMask(bits int) uint64 {
 }
 
 // sortKeys sorts keys, in place when they are sorted already (published lists usually are), else with an LSD
-// radix sort over the 40 bits, a byte at a time: five passes whatever the order, where a comparison sort of
-// 100,000 prefixes took tens of milliseconds.
+// radix sort over the 40 bits, a byte at a time: at most five passes whatever the order (a byte all keys share
+// takes none), where a comparison sort of 100,000 prefixes took tens of milliseconds.
 func sortKeys(keys []uint64) []uint64 {
 	sorted := true
 	for i := 1; i < len(keys); i++ {
@@ -161,6 +158,9 @@ func sortKeys(keys []uint64) []uint64 {
 		var count [257]int
 		for _, k := range src {
 			count[(k>>shift)&0xff+1]++
+		}
+		if count[(src[0]>>shift)&0xff+1] == len(src) {
+			continue // every key has this byte (the last byte of /24s, the length of a list of one length)
 		}
 		for i := 1; i < 257; i++ {
 			count[i] += count[i-1]
