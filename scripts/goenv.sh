@@ -1,11 +1,21 @@
 # Sourced by scripts/dist.sh and scripts/bench-size.sh: the release's architectures and their Go targets.
 # shellcheck shell=bash
 
-# The router build's flags: no lab (the demo needs a development machine) and no test doubles (nolab; tests
-# run without it), no HTTP/2 in net/http (nethttpomithttp2, 0.5 MB: every API hairpin calls and every page it
-# serves speaks HTTP/1.1), no inlining (-l: 10% smaller; the daemon spends its time waiting, the kernel carries
-# the packets).
-GOFLAGS_DIST=(-trimpath -tags nolab,nethttpomithttp2 -gcflags=all=-l)
+# The router build's flags: no inlining (-l: 10% smaller; the daemon spends its time waiting, the kernel
+# carries the packets); its tags come from disttags.
+GOFLAGS_DIST=(-trimpath -gcflags=all=-l)
+
+# disttags ARCH prints the router build's tags for one architecture: no lab (the demo needs a development
+# machine) and no test doubles (nolab; tests run without it), no HTTP/2 in net/http (nethttpomithttp2, 0.5 MB:
+# every API hairpin calls and every page it serves speaks HTTP/1.1), and on mips and mipsle no TLS server
+# (notlsserver, 0.17 MB: only `probe-server --tls-cert` serves TLS, and a probe server runs at a second site
+# or on a VPS, not on a 16 MB MIPS router; those builds refuse --tls-cert and say so).
+disttags() {
+  case $1 in
+  mips | mipsle) echo "nolab,nethttpomithttp2,notlsserver" ;;
+  *) echo "nolab,nethttpomithttp2" ;;
+  esac
+}
 
 # goenv ARCH prints the Go target of one of amd64 arm64 armv7 armv6 mips mipsle riscv64 (MIPS soft-float:
 # most MIPS routers have no FPU).

@@ -188,6 +188,11 @@ func probeServerCmd() *cli.Command {
 			"tests it only if that is the address the request came from (never one from X-Forwarded-For), at most\n" +
 			"--max-ports TCP ports per request and --rate requests per client per minute.",
 		Run: func(cmd *cli.Command) error {
+			if certFile != "" && serveTLS == nil {
+				return configError{errors.New("--tls-cert: this build has no TLS server (the mips and mipsle builds " +
+					"leave it out to fit small routers); run the probe server from another architecture's build, or " +
+					"behind a TLS proxy with --listen 127.0.0.1:9470")}
+			}
 			key, err := secret.Read(secretFile, secret.Options{Warn: func(msg string, args ...any) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+msg, fmt.Sprint(args...))
 			}})
@@ -211,7 +216,7 @@ func probeServerCmd() *cli.Command {
 				logger.Warn("probe server without --tls-cert: routers refuse plain http to anything but this machine")
 			}
 			if certFile != "" {
-				err = hs.ServeTLS(l, certFile, keyFile)
+				err = serveTLS(hs, l, certFile, keyFile)
 			} else {
 				err = hs.Serve(l)
 			}
@@ -223,7 +228,7 @@ func probeServerCmd() *cli.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", ":9470", "address to listen on")
 	cmd.Flags().StringVar(&secretFile, "secret-file", "/etc/hairpin/probe.secret", "file holding the shared secret (one line, mode 600)")
-	cmd.Flags().StringVar(&certFile, "tls-cert", "", "serve HTTPS with this certificate (and --tls-key)")
+	cmd.Flags().StringVar(&certFile, "tls-cert", "", "serve HTTPS with this certificate (and --tls-key); not in the mips and mipsle builds")
 	cmd.Flags().StringVar(&keyFile, "tls-key", "", "the certificate's key")
 	cmd.Flags().IntVar(&perMinute, "rate", 6, "requests per client address per minute")
 	cmd.Flags().IntVar(&maxPorts, "max-ports", probe.MaxPorts, "ports per request (at most 32)")
