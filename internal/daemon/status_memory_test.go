@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
@@ -49,4 +51,37 @@ func TestWriteStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAfterQuiet: the memory goes back once, releaseAfter after the last status request, not while a page keeps
+// asking every 3 s, and nothing is armed before the first request.
+func TestAfterQuiet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var runs atomic.Int32
+		q := afterQuiet{after: releaseAfter, fn: func() { runs.Add(1) }}
+		time.Sleep(time.Minute)
+		if ran := runs.Load(); ran != 0 {
+			t.Fatalf("ran %d times before any request", ran)
+		}
+		for range 10 { // a page open for 30 s
+			q.touch()
+			time.Sleep(3 * time.Second)
+			synctest.Wait()
+			if runs.Load() != 0 {
+				t.Fatalf("ran while the page still asked every 3 s")
+			}
+		}
+		time.Sleep(releaseAfter)
+		synctest.Wait()
+		if ran := runs.Load(); ran != 1 {
+			t.Fatalf("ran %d times %s after the last request; want once", ran, releaseAfter+3*time.Second)
+		}
+		q.touch() // `hairpin status` once, later
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if ran := runs.Load(); ran != 2 {
+			t.Fatalf("ran %d times after a second quiet spell; want 2", ran)
+		}
+		q.stop()
+	})
 }
