@@ -128,6 +128,9 @@ func Build(cfg *config.Config, obs Observed, opt Options) (*Desired, []string) {
 	d.haPair(cfg)
 
 	var warns []string
+	if len(cfg.Forwards) > 0 {
+		d.Rules = make([]Rule, 0, len(cfg.Forwards)) // one each, two for a forward of both protocols
+	}
 	for _, f := range cfg.Forwards {
 		for _, proto := range []config.Protocol{config.TCP, config.UDP} {
 			if f.Protocol.Has(proto) {
