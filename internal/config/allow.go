@@ -428,7 +428,7 @@ func (d *decoder) resolveAllow(cfg *Config, named map[string]*allowEntries, sets
 			item := d.fwdItems[i]
 			key := fmt.Sprintf("forwards[%d]", item.index)
 			if f.Limit != nil {
-				d.errorf(valueOf(item.node, "limit"), key+".limit", "limit connections on the router itself", "connection limits are not supported by the routeros backend")
+				d.errorf(item.value("limit"), key+".limit", "limit connections on the router itself", "connection limits are not supported by the routeros backend")
 			}
 		}
 	}

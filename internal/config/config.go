@@ -204,6 +204,9 @@ func isName(s string) bool {
 	return true
 }
 
+// fastYAML turns parseFast on; the tests compare with it off.
+var fastYAML = true
+
 // Parse validates data as a config file named file (the name is only used in messages).
 func Parse(file string, data []byte) (*Config, error) { return parse(file, data, "") }
 
@@ -217,9 +220,16 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 	cfg := Defaults()
 	cfg.File = file
 
-	root, fast := parseFast(data)
+	var root, streamed *yaml.Node
+	fast := false
+	if fastYAML {
+		root, streamed, fast = parseFast(data, d)
+		d.streamed = streamed
+	}
 	var dec *yaml.Decoder
 	if !fast {
+		// What forwardItem read before parseFast gave up is read again.
+		d = &decoder{file: file, data: data}
 		root = new(yaml.Node)
 		dec = yaml.NewDecoder(bytes.NewReader(data))
 		if err := dec.Decode(root); err != nil {

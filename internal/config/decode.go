@@ -73,6 +73,9 @@ type decoder struct {
 	// fwdItems[i] is the list item that became Config.Forwards[i]; items that failed to decode are skipped in
 	// Forwards, so the cross-checks need this to name the right item and line.
 	fwdItems []listItem
+	// fwd is forwards' state; streamed is the forwards list whose items parseFast handed to forwardItem.
+	fwd      *fwdState
+	streamed *yaml.Node
 	// fwdAllow[i] is the allow list of Config.Forwards[i], nil without one.
 	fwdAllow []*allowEntries
 	// ifnames are the interface names given, checked once the backend is known (checkInterfaceNames).
@@ -87,9 +90,58 @@ type ifnameNode struct {
 	name string
 }
 
+// listItem is the list item that became a forward, for the cross-checks' issues: its node, or, for an item of
+// the keys every forward has, only the positions the issues name (so parseFast can reuse its nodes).
 type listItem struct {
-	node  *yaml.Node
+	node  *yaml.Node // nil: the positions below
 	index int
+	line  int
+	col   int
+	vals  [3]keyPos // the values of name, port and to, where given
+}
+
+type keyPos struct {
+	key       string
+	line, col int
+}
+
+// plainItemKeys are the keys of an item that need nothing of its nodes once forwardItem returns; any other key
+// (allow, limit, to6) keeps them for later checks.
+var plainItemKeys = map[string]bool{"name": true, "port": true, "to": true, "protocol": true}
+
+// newListItem records item n, the i-th, and reports whether its nodes are no longer needed.
+func newListItem(n *yaml.Node, i int) (listItem, bool) {
+	li := listItem{index: i, line: n.Line, col: n.Column}
+	v := 0
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		k := n.Content[j].Value
+		if !plainItemKeys[k] || n.Content[j+1].Kind == yaml.AliasNode {
+			return listItem{node: n, index: i, line: n.Line, col: n.Column}, false
+		}
+		if k == "protocol" || seenBefore(n.Content, j) {
+			continue // value returns the first
+		}
+		if v == len(li.vals) {
+			return listItem{node: n, index: i, line: n.Line, col: n.Column}, false
+		}
+		li.vals[v] = keyPos{k, n.Content[j+1].Line, n.Content[j+1].Column}
+		v++
+	}
+	return li, true
+}
+
+// value is what valueOf gives for the item: the value of key, or the item itself without one; only its
+// position is read.
+func (li listItem) value(key string) *yaml.Node {
+	if li.node != nil {
+		return valueOf(li.node, key)
+	}
+	for _, v := range li.vals {
+		if v.key == key {
+			return &yaml.Node{Kind: yaml.ScalarNode, Line: v.line, Column: v.col}
+		}
+	}
+	return &yaml.Node{Kind: yaml.MappingNode, Line: li.line, Column: li.col}
 }
 
 func (d *decoder) errorf(n *yaml.Node, key, hint, format string, args ...any) {

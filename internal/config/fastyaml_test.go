@@ -7,12 +7,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
 // fastSeeds are the configs hairpin's users write: the examples, the starter config and the test configs.
@@ -112,6 +115,41 @@ func TestParseFast(t *testing.T) {
 	}
 }
 
+// The decoder reads the forwards parseFast streams exactly as it reads a tree: configs, issues and their
+// positions, over items whose nodes are reused and items that keep them (allow, limit, to6).
+func TestParseFastStreamsForwards(t *testing.T) {
+	cases := map[string]string{
+		"plain":      manyForwardsYAML(50),
+		"indentless": "wan: {interface: eth0}\nlan: {interface: br-lan}\nforwards:\n- name: a\n  port: 1\n  to: 192.168.88.2:80\n- name: b\n  port: 2\n  to: 192.168.88.3\n",
+		"issues": "wan: {interface: eth0}\nlan: {interface: br-lan, subnets: [192.168.88.0/24]}\nforwards:\n" +
+			"  - name: a\n    port: 8090\n    to: 192.168.88.2:80\n" +
+			"  - name: a\n    port: 8090\n    to: 192.168.88.255\n    protocol: tcpx\n" +
+			"  - name: c\n    port: 8091-8093\n    to: 10.9.9.9:80-81\n    colour: red\n" +
+			"  - ~\n  - name: d\n  -\n    port: 0\n" +
+			"  - name: e\n    name: f\n    port: 9000\n    to: 192.168.88.9\n",
+		"kept": "wan: {interface: eth0}\nlan: {interface: br-lan}\nbackend: routeros\nforwards:\n" +
+			"  - name: a\n    port: 1\n    to: 192.168.88.2\n    allow: [198.51.100.0/24]\n    limit: {new_per_source: 5/minute}\n" +
+			"  - name: b\n    port: 2\n    to: 192.168.88.3\n    to6: '[::1:2]:80'\n" +
+			"  - name: a\n    port: 1\n    to: 192.168.88.4\n",
+		"empty":  "wan: {interface: eth0}\nlan: {interface: br-lan}\nforwards:\n",
+		"twice":  "wan: {interface: eth0}\nlan: {interface: br-lan}\nforwards:\n  - {name: a, port: 1, to: 192.168.88.2}\nforwards:\n  - {name: b, port: 2, to: 192.168.88.2}\n",
+		"nested": "wan: {interface: eth0}\nlan: {interface: br-lan}\nddns:\n  - provider: duckdns\n    forwards:\n      - x\nforwards:\n  - name: a\n    port: 1\n    to: 192.168.88.2\n",
+		"late":   manyForwardsYAML(5) + "daemon:\n\tresync: 5m\n",
+	}
+	// Each case but these takes the fast path and streams its forwards: a tab is yaml.v3's, a second list is
+	// for yaml.v3 to read and the decoder to report, and an empty one has no items.
+	notStreamed := map[string]bool{"late": true, "twice": true, "empty": true}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			checkParseSame(t, []byte(in))
+			_, streamed, ok := parseFast([]byte(in), &decoder{})
+			if streamed := ok && streamed != nil; streamed == notStreamed[name] {
+				t.Errorf("parseFast streamed the forwards: %v, want %v", streamed, !notStreamed[name])
+			}
+		})
+	}
+}
+
 // FuzzParseFast holds parseFast to yaml.v3: whatever it accepts, yaml.v3 reads as one document with the same
 // tree.
 func FuzzParseFast(f *testing.F) {
@@ -124,13 +162,36 @@ func FuzzParseFast(f *testing.F) {
 	for _, s := range parseSeeds {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) { checkFast(t, data) })
+	readAllowFile = func(path string, _ int64) ([]byte, error) {
+		return nil, fmt.Errorf("fuzz: no file %s", path)
+	}
+	f.Cleanup(func() { readAllowFile = secret.ReadFile })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkFast(t, data)
+		checkParseSame(t, data)
+	})
+}
+
+// checkParseSame fails t unless Parse gives the same config, or the same issues, with parseFast and without:
+// whatever the fast path reads, streamed forwards included, the validation sees the same.
+func checkParseSame(t *testing.T, data []byte) {
+	t.Helper()
+	got, gotErr := Parse("same.yaml", data)
+	fastYAML = false
+	want, wantErr := Parse("same.yaml", data)
+	fastYAML = true
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		t.Fatalf("issues with parseFast:\n%v\nwith yaml.v3 alone:\n%v\nfor:\n%s", gotErr, wantErr, data)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("config with parseFast:\n%+v\nwith yaml.v3 alone:\n%+v\nfor:\n%s", got, want, data)
+	}
 }
 
 // checkFast reports whether parseFast read data, and fails t if its tree differs from yaml.v3's.
 func checkFast(t *testing.T, data []byte) bool {
 	t.Helper()
-	got, ok := parseFast(data)
+	got, _, ok := parseFast(data, nil)
 	if !ok {
 		return false
 	}

@@ -20,29 +20,51 @@ type fwdItem struct {
 }
 
 func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
+	if n == d.streamed {
+		// parseFast handed the items to forwardItem as it read them (fastyaml.go).
+		return d.fwd.out
+	}
 	items := d.sequence(n, path)
-	out := make([]Forward, 0, len(items))
-	d.fwdItems = make([]listItem, 0, len(items))
-	d.fwdAllow = make([]*allowEntries, 0, len(items))
-	// One table of keys for every item: the closures read and fill it, which is reset for each item. (A table
-	// per item, with its closures, was a fifth of the time a config of 50,000 forwards took to load.)
-	var it *fwdItem
-	fields := map[string]field{
+	d.startForwards(path, len(items))
+	for i, node := range items {
+		d.forwardItem(node, i)
+	}
+	return d.fwd.out
+}
+
+// fwdState is what forwards keeps while it reads the items.
+type fwdState struct {
+	path   string
+	fields map[string]field
+	item   fwdItem
+	out    []Forward
+	count  int // items read, decoded or not
+}
+
+// startForwards prepares forwardItem for a list of about n items at path.
+func (d *decoder) startForwards(path string, n int) {
+	f := &fwdState{path: path, out: make([]Forward, 0, n)}
+	d.fwd = f
+	d.fwdItems = make([]listItem, 0, n)
+	d.fwdAllow = make([]*allowEntries, 0, n)
+	// One table of keys for every item: the closures read and fill f.item, which is reset for each item. (A
+	// table per item, with its closures, was a fifth of the time a config of 50,000 forwards took to load.)
+	f.fields = map[string]field{
 		"name": func(k string, v *yaml.Node) {
-			it.hasName = true
+			f.item.hasName = true
 			s, ok := d.str(v, k)
 			if ok && !isName(s) {
 				d.errorf(v, k, "use 1 to 32 lowercase letters, digits and '-', not starting or ending with '-'", "%q is not a valid name", s)
 			}
-			it.f.Name = s
+			f.item.f.Name = s
 		},
 		"port": func(k string, v *yaml.Node) {
-			it.hasPort = true
-			it.f.Port, _ = d.portRange(v, k)
+			f.item.hasPort = true
+			f.item.f.Port, _ = d.portRange(v, k)
 		},
 		"to": func(k string, v *yaml.Node) {
-			it.hasTo = true
-			it.toNode = v
+			f.item.hasTo = true
+			f.item.toNode = v
 			s, ok := d.str(v, k)
 			if !ok {
 				return
@@ -56,69 +78,74 @@ func (d *decoder) forwards(n *yaml.Node, path string) []Forward {
 				d.errorf(v, k, "forward to a host's unicast IPv4 address on your LAN", "%s is not a unicast IPv4 address", addr)
 				return
 			}
-			it.f.To, it.toPort = addr, port
+			f.item.f.To, f.item.toPort = addr, port
 		},
 		"to6": func(k string, v *yaml.Node) {
 			var ok bool
-			if it.f.To6, it.to6Port, ok = d.to6(v, k); ok {
-				it.to6Node = v
+			if f.item.f.To6, f.item.to6Port, ok = d.to6(v, k); ok {
+				f.item.to6Node = v
 			}
 		},
 		"protocol": func(k string, v *yaml.Node) {
 			if s, ok := d.oneOf(v, k, "tcp", "udp", "both"); ok {
-				it.f.Protocol = Protocol(s)
+				f.item.f.Protocol = Protocol(s)
 			}
 		},
-		"allow": func(k string, v *yaml.Node) { it.allow = d.allowList(v, k, false) },
-		"limit": func(k string, v *yaml.Node) { it.f.Limit = d.limit(v, k) },
+		"allow": func(k string, v *yaml.Node) { f.item.allow = d.allowList(v, k, false) },
+		"limit": func(k string, v *yaml.Node) { f.item.f.Limit = d.limit(v, k) },
 	}
-	var item fwdItem
-	for i, node := range items {
-		key := path + "[" + strconv.Itoa(i) + "]"
-		if isNull(node) {
-			d.errorf(node, key, "write the forward's keys under the `-`, or remove the line", "empty list item")
-			continue
-		}
-		item = fwdItem{f: Forward{Protocol: TCP, Line: node.Line}}
-		it = &item
-		ok := d.mapping(node, key, fields)
-		if !ok {
-			continue
-		}
-		d.missing(item.hasName, node, key, "name", "front-cam")
-		d.missing(item.hasPort, node, key, "port", "8090")
-		d.missing(item.hasTo, node, key, "to", "192.168.88.180:80")
-		if item.toNode != nil && item.f.To.IsValid() && item.f.Port.First != 0 {
-			item.f.ToPort = item.f.Port
-			if item.toPort != "" {
-				r, err := parsePortRange(item.toPort)
-				if err != nil {
-					d.errorf(item.toNode, key+".to", "ports are 1 to 65535; a range is FIRST-LAST", "%v", err)
-				} else if r.Len() != item.f.Port.Len() && r.Len() != 1 {
-					d.errorf(item.toNode, key+".to", fmt.Sprintf("give %d internal ports to match port %s, or a single port", item.f.Port.Len(), item.f.Port),
-						"range %s has %d ports but the external range has %d", r, r.Len(), item.f.Port.Len())
-				} else {
-					item.f.ToPort = r
-				}
-			}
-		}
-		if item.to6Node != nil {
-			if item.f.ToPort.First != 0 {
-				d.finishTo6(&item.f, item.to6Node, key+".to6", item.to6Port)
+}
+
+// forwardItem reads the list item node, the i-th of forwards. It reports whether the item's nodes may be
+// reused once it returns: nothing kept refers to them (newListItem).
+func (d *decoder) forwardItem(node *yaml.Node, i int) (reuse bool) {
+	f := d.fwd
+	f.count++
+	key := f.path + "[" + strconv.Itoa(i) + "]"
+	if isNull(node) {
+		d.errorf(node, key, "write the forward's keys under the `-`, or remove the line", "empty list item")
+		return true
+	}
+	f.item = fwdItem{f: Forward{Protocol: TCP, Line: node.Line}}
+	item := &f.item
+	ok := d.mapping(node, key, f.fields)
+	if !ok {
+		return true
+	}
+	d.missing(item.hasName, node, key, "name", "front-cam")
+	d.missing(item.hasPort, node, key, "port", "8090")
+	d.missing(item.hasTo, node, key, "to", "192.168.88.180:80")
+	if item.toNode != nil && item.f.To.IsValid() && item.f.Port.First != 0 {
+		item.f.ToPort = item.f.Port
+		if item.toPort != "" {
+			r, err := parsePortRange(item.toPort)
+			if err != nil {
+				d.errorf(item.toNode, key+".to", "ports are 1 to 65535; a range is FIRST-LAST", "%v", err)
+			} else if r.Len() != item.f.Port.Len() && r.Len() != 1 {
+				d.errorf(item.toNode, key+".to", fmt.Sprintf("give %d internal ports to match port %s, or a single port", item.f.Port.Len(), item.f.Port),
+					"range %s has %d ports but the external range has %d", r, r.Len(), item.f.Port.Len())
 			} else {
-				item.f.To6 = Target6{} // `to` or `port` is wrong and reported; to6's port cannot be checked yet
-			}
-			if item.f.To6.IsValid() && (item.allow != nil || item.f.Limit != nil) {
-				d.errorf(item.to6Node, key+".to6", "remove to6, or remove allow and limit: allow lists and limits hold IPv4 sources only, and an IPv6 forward would let everyone in",
-					"a forward with an allow list or a limit cannot be forwarded on IPv6")
-				item.f.To6 = Target6{}
+				item.f.ToPort = r
 			}
 		}
-		out = append(out, item.f)
-		d.fwdItems = append(d.fwdItems, listItem{node: node, index: i})
-		d.fwdAllow = append(d.fwdAllow, item.allow)
 	}
-	return out
+	if item.to6Node != nil {
+		if item.f.ToPort.First != 0 {
+			d.finishTo6(&item.f, item.to6Node, key+".to6", item.to6Port)
+		} else {
+			item.f.To6 = Target6{} // `to` or `port` is wrong and reported; to6's port cannot be checked yet
+		}
+		if item.f.To6.IsValid() && (item.allow != nil || item.f.Limit != nil) {
+			d.errorf(item.to6Node, key+".to6", "remove to6, or remove allow and limit: allow lists and limits hold IPv4 sources only, and an IPv6 forward would let everyone in",
+				"a forward with an allow list or a limit cannot be forwarded on IPv6")
+			item.f.To6 = Target6{}
+		}
+	}
+	f.out = append(f.out, item.f)
+	li, reuse := newListItem(node, i)
+	d.fwdItems = append(d.fwdItems, li)
+	d.fwdAllow = append(d.fwdAllow, item.allow)
+	return reuse
 }
 
 // missing reports a required key the item at n lacks.
@@ -251,7 +278,7 @@ func (d *decoder) crossCheck(cfg *Config, doc, wanNode, lanNode, fwdNode *yaml.N
 		for i, f := range cfg.Forwards {
 			if f.To6.IID {
 				item := d.fwdItems[i]
-				d.warnf(valueOf(item.node, "to6"), fmt.Sprintf("forwards[%d].to6", item.index), "write the target's full IPv6 address (a ULA keeps it stable), or use backend linux",
+				d.warnf(item.value("to6"), fmt.Sprintf("forwards[%d].to6", item.index), "write the target's full IPv6 address (a ULA keeps it stable), or use backend linux",
 					"the routeros backend forwards a literal to6 address only (following the LAN prefix for an interface identifier would take a script on the router); this forward works on IPv4 only")
 			}
 		}
@@ -261,7 +288,7 @@ func (d *decoder) crossCheck(cfg *Config, doc, wanNode, lanNode, fwdNode *yaml.N
 			if d.fwdAllow[i] != nil || f.Limit != nil {
 				item := d.fwdItems[i]
 				d.warnf(lanNode, "lan.interface", "add `interface:` with the LAN's interface",
-					"without lan.interface, a LAN source address arriving on any interface but the WAN (a guest network, a VPN) passes the allow lists and limits, as LAN traffic does; forward %q (line %d) has them", f.Name, item.node.Line)
+					"without lan.interface, a LAN source address arriving on any interface but the WAN (a guest network, a VPN) passes the allow lists and limits, as LAN traffic does; forward %q (line %d) has them", f.Name, item.line)
 				break
 			}
 		}
@@ -272,7 +299,7 @@ func (d *decoder) crossCheck(cfg *Config, doc, wanNode, lanNode, fwdNode *yaml.N
 	switch {
 	case fwdNode == nil:
 		d.warnf(doc, "forwards", "add a `forwards:` list", "no forwards configured; hairpin will install an empty table")
-	case fwdNode.Kind == yaml.SequenceNode && len(fwdNode.Content) == 0 && len(cfg.DDNS) == 0:
+	case fwdNode.Kind == yaml.SequenceNode && d.fwd.count == 0 && len(cfg.DDNS) == 0:
 		// An empty list with nothing else to do is a config that does nothing, and says ok: most likely the
 		// forwards were commented out, or are still to be written.
 		d.errorf(fwdNode, "forwards", "add a forward (`- {name: cam, port: 8090, to: 192.168.88.180:80}`), or a `ddns:` entry to use hairpin for dynamic DNS only",
@@ -312,15 +339,15 @@ func (d *decoder) checkForwardSet(cfg *Config) {
 		item := d.fwdItems[i]
 		key := func() string { return "forwards[" + strconv.Itoa(item.index) + "]" } // built only for a problem
 		if j, dup := names[f.Name]; dup && f.Name != "" {
-			d.errorf(valueOf(item.node, "name"), key()+".name", fmt.Sprintf("forwards[%d] on line %d has it already; names must be unique", d.fwdItems[j].index, cfg.Forwards[j].Line), "duplicate name %q", f.Name)
+			d.errorf(item.value("name"), key()+".name", fmt.Sprintf("forwards[%d] on line %d has it already; names must be unique", d.fwdItems[j].index, cfg.Forwards[j].Line), "duplicate name %q", f.Name)
 		} else {
 			names[f.Name] = i
 		}
 		if p, which, ok := edgeOf(f.To, cfg.LAN.Subnets); f.To.IsValid() && ok {
-			d.errorf(valueOf(item.node, "to"), key()+".to", "forward to a host's own address inside "+p.String(),
+			d.errorf(item.value("to"), key()+".to", "forward to a host's own address inside "+p.String(),
 				"%s is the %s address of LAN subnet %s", f.To, which, p)
 		} else if len(cfg.LAN.Subnets) > 0 && f.To.IsValid() && !inAny(f.To, cfg.LAN.Subnets) {
-			d.warnf(valueOf(item.node, "to"), key()+".to", "hairpin masquerades only LAN-to-LAN flows; a target elsewhere works from the internet only", "%s is outside the LAN subnets", f.To)
+			d.warnf(item.value("to"), key()+".to", "hairpin masquerades only LAN-to-LAN flows; a target elsewhere works from the internet only", "%s is outside the LAN subnets", f.To)
 		}
 	}
 }
@@ -366,7 +393,7 @@ func (d *decoder) checkOverlaps(cfg *Config) {
 					reported[later] = true
 					f, g := cfg.Forwards[later], cfg.Forwards[earlier]
 					item := d.fwdItems[later]
-					d.errorf(valueOf(item.node, "port"), fmt.Sprintf("forwards[%d].port", item.index),
+					d.errorf(item.value("port"), fmt.Sprintf("forwards[%d].port", item.index),
 						fmt.Sprintf("%q on line %d uses %s %s; pick ports that do not overlap", g.Name, g.Line, p, g.Port),
 						"%s port %s overlaps another forward", p, f.Port)
 				}
