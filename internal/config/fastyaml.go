@@ -253,7 +253,9 @@ func (p *fastParser) blockMap(c int) *yaml.Node {
 
 // blockSeq reads the block sequence whose entries are in column c; an indentless one (the value of a key in
 // the same column) ends at the first line there that is not an entry.
-func (p *fastParser) blockSeq(c int, indentless bool) *yaml.Node { return p.blockSeqOf(c, indentless, false) }
+func (p *fastParser) blockSeq(c int, indentless bool) *yaml.Node {
+	return p.blockSeqOf(c, indentless, false)
+}
 
 // blockSeqOf is blockSeq; stream: its items go to p.stream, the forwards list's decoder, instead of Content.
 func (p *fastParser) blockSeqOf(c int, indentless, stream bool) *yaml.Node {
