@@ -12,7 +12,6 @@ import (
 	gnft "github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
@@ -43,6 +42,9 @@ type setEdit struct {
 func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixChange) error {
 	// The generation first: whatever is read after it (ownership, records) holds when the batch commits at it.
 	gen, err := b.k.generation(ctx)
+	if err == nil && gen == 0 {
+		err = errors.New("the kernel gave generation 0, which a batch cannot be guarded by") // 0 means "no check"
+	}
 	if err != nil {
 		return fmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
 	}
@@ -107,19 +109,6 @@ func nextGen(gen uint32) uint32 {
 		return 1
 	}
 	return gen + 1
-}
-
-// editTx is the edits as one knftables transaction, for the fake kernel.
-func editTx(tx *knftables.Transaction, edits []setEdit) {
-	for _, e := range edits {
-		recordCounters(tx, e.name, e.id, e.to)
-		for _, p := range e.removed {
-			tx.Delete(&knftables.Element{Set: e.name, Key: []string{p.String()}})
-		}
-		for _, p := range e.added {
-			tx.Add(&knftables.Element{Set: e.name, Key: []string{p.String()}})
-		}
-	}
 }
 
 // Netlink constants of nf_tables.h and libnftnl that golang.org/x/sys does not carry.

@@ -280,3 +280,29 @@ func objectsFake(ctx context.Context, fake *knftables.Fake) (Objects, map[string
 	fake.RUnlock()
 	return objs, counters, nil
 }
+
+// editTx is the edits as one knftables transaction, for the fake kernel.
+func editTx(tx *knftables.Transaction, edits []setEdit) {
+	for _, e := range edits {
+		recordCounters(tx, e.name, e.id, e.to)
+		for _, p := range e.removed {
+			tx.Delete(&knftables.Element{Set: e.name, Key: []string{p.String()}})
+		}
+		for _, p := range e.added {
+			tx.Add(&knftables.Element{Set: e.name, Key: []string{p.String()}})
+		}
+	}
+}
+
+// loadPrefixSetTx is the same load as one knftables transaction, for the fake kernel.
+func loadPrefixSetTx(ctx context.Context, run func(context.Context, *knftables.Transaction) error, tx *knftables.Transaction, name string, prefixes []netip.Prefix) error {
+	keys := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		keys[i] = p.String()
+	}
+	tx.Add(&knftables.Set{Name: name, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+	for _, k := range keys {
+		tx.Add(&knftables.Element{Set: name, Key: []string{k}})
+	}
+	return run(ctx, tx)
+}

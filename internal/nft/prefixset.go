@@ -1,7 +1,6 @@
 package nft
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -128,19 +127,6 @@ func loadPrefixSetNetlink(name string, prefixes []netip.Prefix) error {
 		return fmt.Errorf("loading %d prefixes into set %s: %w", len(prefixes), name, err)
 	}
 	return nil
-}
-
-// loadPrefixSetTx is the same load as one knftables transaction, for the fake kernel.
-func loadPrefixSetTx(ctx context.Context, run func(context.Context, *knftables.Transaction) error, tx *knftables.Transaction, name string, prefixes []netip.Prefix) error {
-	keys := make([]string, len(prefixes))
-	for i, p := range prefixes {
-		keys[i] = p.String()
-	}
-	tx.Add(&knftables.Set{Name: name, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
-	for _, k := range keys {
-		tx.Add(&knftables.Element{Set: name, Key: []string{k}})
-	}
-	return run(ctx, tx)
 }
 
 // LoadPrefixSet is the load Apply makes for an allow list that changed: it creates the interval set name in
