@@ -213,3 +213,51 @@ func rawElements(t *testing.T, ns, name string) string {
 	slices.Sort(out)
 	return strings.Join(out, "\n")
 }
+
+// The resync's repair loads the lists again only when something other than hairpin changed the ruleset since
+// it last knew them right: hairpin's own fast paths (WAN set, host sets) carry that knowledge through, a
+// foreign commit does not.
+func TestRepairTrustsOnlyItsOwnChanges(t *testing.T) {
+	ctx := context.Background()
+	b, fake := NewFake()
+	d := withFamily(t, "192.0.2.0/25", "203.0.113.0/24")
+	sets := func() string {
+		t.Helper()
+		names, err := fake.List(ctx, "set")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range names {
+			if strings.HasPrefix(n, "allow_set-family") {
+				out = append(out, n)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	if err := b.Repair(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	first := sets()
+	if err := b.SetWANAddrs(ctx, []netip.Addr{netip.MustParseAddr("203.0.113.9")}); err != nil {
+		t.Fatal(err)
+	}
+	moved := withFamily(t, "192.0.2.0/25", "203.0.113.0/24")
+	moved.AllowSets[0].HostAddrs = []netip.Addr{netip.MustParseAddr("198.51.100.99")}
+	if err := b.SetAllowHosts(ctx, plan.ChangedHostSets(d, moved)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Repair(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	if got := sets(); got != first {
+		t.Errorf("after hairpin's own fast paths the repair loaded the list again: %s, was %s", got, first)
+	}
+	b.k.(*fakeKernel).bump() // someone else commits
+	if err := b.Repair(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	if got := sets(); got == first {
+		t.Errorf("after a foreign commit the repair trusted the record: %s", got)
+	}
+}

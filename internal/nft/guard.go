@@ -284,7 +284,7 @@ func (b *Backend) SetAllowHosts(ctx context.Context, sets []plan.AllowSet) error
 	for _, s := range sets {
 		want[setHostsBase+s.ID] = s.HostAddrs
 	}
-	if err := b.k.setHosts(ctx, want); err != nil {
+	if err := b.carryGen(ctx, func() error { return b.k.setHosts(ctx, want) }); err != nil {
 		return fmt.Errorf("updating allowed host addresses (a full apply is needed): %w", err)
 	}
 	return nil

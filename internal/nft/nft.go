@@ -209,6 +209,30 @@ func (b *Backend) apply(ctx context.Context, d *plan.Desired, reload bool) (trus
 	return trusted, nil
 }
 
+// carryGen runs fn, a fast path that leaves the allow lists' sets alone, and keeps lastGen through it when the
+// generation moved by at most the one commit fn makes: otherwise every WAN or hostname change would make the
+// next resync load every list again. Read after fn's commit, so a commit by someone else in that instant,
+// when fn itself changed nothing, is taken for fn's (as after an apply). Nothing is read while lastGen is
+// unknown.
+func (b *Backend) carryGen(ctx context.Context, fn func() error) error {
+	b.mu.Lock()
+	last := b.lastGen
+	b.mu.Unlock()
+	err := fn()
+	if last == 0 {
+		return err
+	}
+	gen, gerr := b.k.generation(ctx)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err == nil && gerr == nil && b.lastGen == last && (gen == last || gen == nextGen(last)) {
+		b.lastGen = gen
+	} else {
+		b.lastGen = 0
+	}
+	return err
+}
+
 // noteGeneration records the ruleset's generation ID after a change of hairpin's (0: unknown).
 func (b *Backend) noteGeneration(gen uint32) {
 	b.mu.Lock()
@@ -347,7 +371,7 @@ func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 
 // AddWANAddrs implements backend.TwoStepWAN: the first commit of SetWANAddrs, which only adds.
 func (b *Backend) AddWANAddrs(ctx context.Context, addrs []netip.Addr) error {
-	if err := b.k.addWAN(ctx, addrs); err != nil {
+	if err := b.carryGen(ctx, func() error { return b.k.addWAN(ctx, addrs) }); err != nil {
 		return fmt.Errorf("updating the WAN address set (a full apply is needed): %w", err)
 	}
 	return nil
@@ -355,7 +379,7 @@ func (b *Backend) AddWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 
 // RetireWANAddrs implements backend.TwoStepWAN: the second commit of SetWANAddrs, which only removes.
 func (b *Backend) RetireWANAddrs(ctx context.Context, addrs []netip.Addr) error {
-	if err := b.k.retireWAN(ctx, addrs); err != nil {
+	if err := b.carryGen(ctx, func() error { return b.k.retireWAN(ctx, addrs) }); err != nil {
 		return fmt.Errorf("retiring old WAN addresses (a full apply is needed): %w", err)
 	}
 	return nil
@@ -365,7 +389,7 @@ func (b *Backend) RetireWANAddrs(ctx context.Context, addrs []netip.Addr) error 
 // alone replaces the content of table ip6 hairpin over netlink, in one batch (setContentNetlink). It never
 // creates anything: without hairpin's ip6 table it fails and the caller applies fully.
 func (b *Backend) SetIPv6(ctx context.Context, d *plan.Desired6) error {
-	if err := b.k.setContent(ctx, ipv6, contentOf6(d)); err != nil {
+	if err := b.carryGen(ctx, func() error { return b.k.setContent(ctx, ipv6, contentOf6(d)) }); err != nil {
 		return fmt.Errorf("updating the IPv6 sets (a full apply is needed): %w", err)
 	}
 	return nil
