@@ -255,3 +255,29 @@ func BenchmarkParseForwards(b *testing.B) {
 		})
 	}
 }
+
+var hostnameRule = regexp.MustCompile(`^(?i:[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?)(\.(?i:[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?))+\.?$`)
+
+// FuzzIsHostname holds isHostname to the regexp it replaced.
+func FuzzIsHostname(f *testing.F) {
+	for _, s := range []string{"h1.example.net", "_acme.example.net.", "a-.b", strings.Repeat("a", 64) + ".b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := isHostname(s), hostnameRule.MatchString(s); got != want {
+			t.Fatalf("isHostname(%q) = %v, the rule says %v", s, got, want)
+		}
+	})
+}
+
+func TestIsHostname(t *testing.T) {
+	rule := hostnameRule
+	long := strings.Repeat("a", 63)
+	for _, s := range []string{"", ".", "a", "a.", "a.b", "a.b.", "a.b..", ".a.b", "a..b", "A.B", "h1.example.net",
+		"_acme.example.net", "a._b", "-a.b", "a-.b", "a-b.c-d", "a_b.c", long + ".b", long + "a.b", "a.b.c.d.e",
+		"1.2.3.4", "x@y.z", "é.fr", "a b.c", "a.b/c", "[a].b", "`a.b", "a.{b"} {
+		if got, want := isHostname(s), rule.MatchString(s); got != want {
+			t.Errorf("isHostname(%q) = %v, the rule says %v", s, got, want)
+		}
+	}
+}
