@@ -220,6 +220,27 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 	cfg := Defaults()
 	cfg.File = file
 
+	// The document's keys. parseFast hands it each entry as it reads it (rootEntry), so the table comes first.
+	var wanNode, lanNode, fwdNode, setsNode, haNode *yaml.Node
+	named := map[string]*allowEntries{}
+	fields := map[string]field{
+		"backend": func(k string, v *yaml.Node) {
+			s, _ := d.oneOf(v, k, string(BackendLinux), string(BackendRouterOS))
+			cfg.Backend = BackendKind(s)
+		},
+		"state_dir":     func(k string, v *yaml.Node) { cfg.StateDir, _ = d.str(v, k) },
+		"wan":           func(k string, v *yaml.Node) { wanNode = v; d.wan(v, k, &cfg.WAN) },
+		"lan":           func(k string, v *yaml.Node) { lanNode = v; d.lan(v, k, &cfg.LAN) },
+		"forwards":      func(k string, v *yaml.Node) { fwdNode = v; cfg.Forwards = d.forwards(v, k) },
+		"allow_sets":    func(k string, v *yaml.Node) { setsNode = v; named = d.allowSets(v, k) },
+		"daemon":        func(k string, v *yaml.Node) { d.daemon(v, k, &cfg.Daemon) },
+		"ddns":          func(k string, v *yaml.Node) { cfg.DDNS = d.ddns(v, k) },
+		"routeros":      func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
+		"secret_owners": func(k string, v *yaml.Node) { cfg.SecretOwners = d.owners(v, k) },
+		"notify":        func(k string, v *yaml.Node) { cfg.Notify = d.notify(v, k) },
+		"ha":            func(k string, v *yaml.Node) { haNode = v; cfg.HA = d.ha(v, k) },
+	}
+	d.rootFields = fields
 	var root, streamed *yaml.Node
 	fast := false
 	if fastYAML {
@@ -247,25 +268,7 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 	if !fast {
 		d.extraDocuments(dec) // parseFast reads no document markers
 	}
-	var wanNode, lanNode, fwdNode, setsNode, haNode *yaml.Node
-	named := map[string]*allowEntries{}
-	d.mapping(doc, "", map[string]field{
-		"backend": func(k string, v *yaml.Node) {
-			s, _ := d.oneOf(v, k, string(BackendLinux), string(BackendRouterOS))
-			cfg.Backend = BackendKind(s)
-		},
-		"state_dir":     func(k string, v *yaml.Node) { cfg.StateDir, _ = d.str(v, k) },
-		"wan":           func(k string, v *yaml.Node) { wanNode = v; d.wan(v, k, &cfg.WAN) },
-		"lan":           func(k string, v *yaml.Node) { lanNode = v; d.lan(v, k, &cfg.LAN) },
-		"forwards":      func(k string, v *yaml.Node) { fwdNode = v; cfg.Forwards = d.forwards(v, k) },
-		"allow_sets":    func(k string, v *yaml.Node) { setsNode = v; named = d.allowSets(v, k) },
-		"daemon":        func(k string, v *yaml.Node) { d.daemon(v, k, &cfg.Daemon) },
-		"ddns":          func(k string, v *yaml.Node) { cfg.DDNS = d.ddns(v, k) },
-		"routeros":      func(k string, v *yaml.Node) { cfg.RouterOS = d.routeros(v, k) },
-		"secret_owners": func(k string, v *yaml.Node) { cfg.SecretOwners = d.owners(v, k) },
-		"notify":        func(k string, v *yaml.Node) { cfg.Notify = d.notify(v, k) },
-		"ha":            func(k string, v *yaml.Node) { haNode = v; cfg.HA = d.ha(v, k) },
-	})
+	d.mapping(doc, "", fields)
 	if export != "" {
 		cfg.Backend, d.export = export, true
 	}

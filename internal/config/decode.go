@@ -76,6 +76,9 @@ type decoder struct {
 	// fwd is forwards' state; streamed is the forwards list whose items parseFast handed to forwardItem.
 	fwd      *fwdState
 	streamed *yaml.Node
+	// rootFields are the document's keys; rootSeen those rootEntry has seen.
+	rootFields map[string]field
+	rootSeen   map[string]bool
 	// fwdAllow[i] is the allow list of Config.Forwards[i], nil without one.
 	fwdAllow []*allowEntries
 	// ifnames are the interface names given, checked once the backend is known (checkInterfaceNames).
@@ -201,7 +204,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]field) bo
 		f, ok := fields[k.Value]
 		if !ok {
 			hint := "" // the suggestion costs an edit distance per known key; skip it for issues only counted
-			if !d.errs.full() {
+			if d.errs.wants(k.Line, k.Column) {
 				hint = suggest(k.Value, fields)
 			}
 			d.errorf(k, key, hint, "unknown key")
@@ -238,6 +241,31 @@ func keyName(k *yaml.Node) string {
 		return `""`
 	}
 	return k.Value
+}
+
+// rootEntry is mapping's work on one key k of the document's mapping as parseFast reads it: a key it does not
+// know, or has seen before, is reported here and its entry is not kept (keep false), so that a file of
+// hundreds of thousands of unknown keys does not become a tree of them; mapping then finds every kept key new
+// and known. The issues are mapping's own, whatever the order they come in (wants, not full, decides a hint).
+func (d *decoder) rootEntry(k *yaml.Node) (keep bool) {
+	if d.rootSeen == nil {
+		d.rootSeen = map[string]bool{}
+	}
+	key := keyName(k)
+	if d.rootSeen[k.Value] {
+		d.errorf(k, key, "remove one of them", "key appears more than once")
+		return false
+	}
+	d.rootSeen[k.Value] = true
+	if _, ok := d.rootFields[k.Value]; !ok {
+		hint := ""
+		if d.errs.wants(k.Line, k.Column) {
+			hint = suggest(k.Value, d.rootFields)
+		}
+		d.errorf(k, key, hint, "unknown key")
+		return false
+	}
+	return true
 }
 
 // shortMapping is the most keys a mapping has for mapping to look for a repeated key by comparing with the keys

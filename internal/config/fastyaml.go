@@ -53,6 +53,9 @@ func parseFast(data []byte, stream itemStream) (doc, streamed *yaml.Node, ok boo
 type itemStream interface {
 	startForwards(path string, n int)
 	forwardItem(n *yaml.Node, i int) (reuse bool)
+	// rootEntry takes each key of the document's mapping once its value is read; an entry it does not keep
+	// leaves the tree and its nodes are reused.
+	rootEntry(k *yaml.Node) (keep bool)
 }
 
 // unsure stops parseFast: yaml.v3 reads the input instead.
@@ -214,8 +217,8 @@ func (p *fastParser) blockMap(c int) *yaml.Node {
 		if !p.keyHere() {
 			panic(unsure{})
 		}
+		nodes, ptrs := p.nodes, p.ptrs
 		k := p.key()
-		p.kids = append(p.kids, k)
 		stream := false
 		if root && p.stream != nil && k.Value == "forwards" {
 			if p.sawForwards {
@@ -242,7 +245,11 @@ func (p *fastParser) blockMap(c int) *yaml.Node {
 		} else {
 			v = p.inlineLine()
 		}
-		p.kids = append(p.kids, v)
+		if root && p.stream != nil && !p.stream.rootEntry(k) {
+			p.nodes, p.ptrs = nodes, ptrs
+		} else {
+			p.kids = append(p.kids, k, v)
+		}
 		if !p.goesOn(c) {
 			break
 		}

@@ -88,6 +88,16 @@ var fastCases = []struct {
 	{"a:\n  - b\n  c: d\n", false},
 }
 
+// manyBadForwards is a forwards list of n items, each with a problem.
+func manyBadForwards(n int) string {
+	var b strings.Builder
+	b.WriteString("forwards:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: F%d\n    port: %d\n    to: 192.168.88.%d\n    protocl: tcp\n", i, 70000+i, 2+i)
+	}
+	return b.String()
+}
+
 // manyForwardsYAML is a config of n forwards, as a generated one looks.
 func manyForwardsYAML(n int) string {
 	var b strings.Builder
@@ -135,6 +145,12 @@ func TestParseFastStreamsForwards(t *testing.T) {
 		"twice":  "wan: {interface: eth0}\nlan: {interface: br-lan}\nforwards:\n  - {name: a, port: 1, to: 192.168.88.2}\nforwards:\n  - {name: b, port: 2, to: 192.168.88.2}\n",
 		"nested": "wan: {interface: eth0}\nlan: {interface: br-lan}\nddns:\n  - provider: duckdns\n    forwards:\n      - x\nforwards:\n  - name: a\n    port: 1\n    to: 192.168.88.2\n",
 		"late":   manyForwardsYAML(5) + "daemon:\n\tresync: 5m\n",
+		"unknown": "wan: {interface: eth0}\nforwardz: 1\nlan: {interface: br-lan}\nwan: {interface: eth1}\n" +
+			"forwards:\n  - {name: a, port: 1, to: 192.168.88.2}\nk1: [a, {b: c}]\nk1:\n  x: y\ndeamon: {}\n",
+		// More issues than are listed, unknown keys before and after forwards' own: which are listed, and
+		// their hints, do not depend on the order they were found in.
+		"many": "wan: {interface: eth0}\nlan: {interface: br-lan}\n" + strings.Repeat("ha_: 1\nforwardz: 2\n", 40) +
+			manyBadForwards(60) + strings.Repeat("stat_dir: x\nnotfy: y\n", 40),
 	}
 	// Each case but these takes the fast path and streams its forwards: a tab is yaml.v3's, a second list is
 	// for yaml.v3 to read and the decoder to report, and an empty one has no items.
