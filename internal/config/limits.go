@@ -62,9 +62,6 @@ func (s *issueList) findLast() {
 	}
 }
 
-// full reports whether a new issue would only be counted, so callers can skip building it.
-func (s *issueList) full() bool { return len(s.list) >= MaxIssues }
-
 func before(a, b Issue) bool {
 	if a.Line != b.Line {
 		return a.Line < b.Line
