@@ -26,7 +26,7 @@ xzsize() { xz -9e -c "$1" | wc -c; }
 echo "Binary size, MiB (stripped; xz -9e), the router build against $BASE (goal: mipsle <= 10 MB, xz about 3.5 MB; amd64 <= 10 MB)"
 printf '%-8s %10s %8s %10s %8s %7s\n' arch now xz "$BASE" xz ratio
 for arch in "${ARCHS[@]}"; do
-  env CGO_ENABLED=0 GOOS=linux $(goenv "$arch") go build "${GOFLAGS_DIST[@]}" -tags "$(disttags "$arch")" -ldflags "-s -w" -o "$tmp/now-$arch" ./cmd/hairpin
+  env CGO_ENABLED=0 GOOS=linux $(goenv "$arch") go build "${GOFLAGS_DIST[@]}" -tags "$(disttags "$arch")" -ldflags "$(distldflags "$arch")" -o "$tmp/now-$arch" ./cmd/hairpin
   now=$(stat -c %s "$tmp/now-$arch")
   nowxz=$(xzsize "$tmp/now-$arch")
   if [ "$base" = 1 ]; then

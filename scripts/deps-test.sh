@@ -30,6 +30,7 @@ have xz       || need+=(xz-utils)    # make bench's compressed binary sizes
 have systemd-analyze || need+=(systemd)  # systemd-analyze verify of the unit in the package test
 have chromium || need+=(chromium)    # the status page's browser tests (chromedp drives it headless)
 have curl     || need+=(curl)        # the command docs/page.md tells users to type, run by a test
+have qemu-mipsel || need+=(qemu-user)  # runs the mips and mipsle router builds (dist's TestMIPSBuildsRun)
 # The HA pair's VRRP and connection-state sync (docs/ha.md): the tests and `lab --ha` run them in namespaces.
 [ -x /usr/sbin/keepalived ] || need+=(keepalived)
 [ -x /usr/sbin/conntrackd ] || need+=(conntrackd)

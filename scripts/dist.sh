@@ -70,7 +70,7 @@ for arch in "${ARCHS[@]}"; do
   bin=$build/$arch/hairpin
   echo "build linux/$arch"
   env CGO_ENABLED=0 GOOS=linux $(goenv "$arch") go build "${GOFLAGS_DIST[@]}" -tags "$(disttags "$arch")" \
-    -ldflags "-s -w -X main.version=$version -X main.commit=$commit" -o "$bin" ./cmd/hairpin
+    -ldflags "$(distldflags "$arch") -X main.version=$version -X main.commit=$commit" -o "$bin" ./cmd/hairpin
 
   name=hairpin_${version}_linux_${arch}
   stage=$build/archive/$name

@@ -17,6 +17,18 @@ disttags() {
   esac
 }
 
+# distldflags ARCH prints the router build's linker flags for one architecture: stripped (-s -w), and on mips
+# and mipsle segments aligned to 16 KiB instead of the linker's 64 KiB (-R 0x4000): the file then carries at
+# most 16 KiB of padding before each of its two later segments instead of up to 64 KiB (about 64 KB less
+# today), and it still loads on kernels with 4 KiB pages (every OpenWrt MIPS target) or 16 KiB pages; MIPS
+# kernels with 64 KiB pages cannot run it.
+distldflags() {
+  case $1 in
+  mips | mipsle) echo "-s -w -R 0x4000" ;;
+  *) echo "-s -w" ;;
+  esac
+}
+
 # goenv ARCH prints the Go target of one of amd64 arm64 armv7 armv6 mips mipsle riscv64 (MIPS soft-float:
 # most MIPS routers have no FPU).
 goenv() {
