@@ -52,7 +52,7 @@ type AllowOptions struct {
 
 // AllowList times loading a file of many prefixes as a forward's allow list, against nft -f loading the same
 // set (the baseline, in a table of its own), alternating round by round: hairpin's load itself (parse the
-// file, load the interval set over netlink, in this process), the first `hairpin apply` of a config with the
+// file, load the list's sets over netlink, in this process), the first `hairpin apply` of a config with the
 // list on a clean router, and `hairpin apply` again with the list unchanged. Memory is the peak resident size
 // of the process tree (GNU time).
 func AllowList(ctx context.Context, e *Env, opt AllowOptions) ([]Row, error) {
@@ -102,7 +102,7 @@ func AllowList(ctx context.Context, e *Env, opt AllowOptions) ([]Row, error) {
 		{"nft -f set", "the same interval set from an nft file", func() (timing, float64, error) {
 			return e.timed(ctx, "nft", "-f", floorPath)
 		}},
-		{"hairpin load", "parse the file, load the set over netlink", func() (timing, float64, error) {
+		{"hairpin load", "parse the file, load the sets (one per prefix length) over netlink", func() (timing, float64, error) {
 			return e.loadInProcess(ctx, listPath)
 		}},
 		{"hairpin apply", "first apply of a config with the list, full CLI", func() (timing, float64, error) {
@@ -293,29 +293,41 @@ func (e *Env) daemonReload(ctx context.Context, cfgPath, sock string, change fun
 		}
 		deadline := start.Add(30 * time.Second)
 		for time.Now().Before(deadline) {
-			// The set the rules use: its name is the list's (allow_fwd-cam, or allow_fwd-cam_b after a full
-			// apply swapped it), or, before stable names, the list's and a hash of its content.
+			// The sets the rules use: the list's (allow_fwd-cam, or allow_fwd-cam_b after a full apply swapped
+			// it), one per prefix length (allow_fwd-cam_24), or, before hash sets, one interval set of the
+			// list's name; before stable names, the list's and a hash of its content.
 			sets, err := gconn.GetSets(&gnft.Table{Name: nft.Table, Family: gnft.TableFamilyIPv4})
 			if err != nil {
 				return err
 			}
-			for _, set := range sets {
-				if !strings.HasPrefix(set.Name, "allow_"+id) {
-					continue
+			holds := func(p netip.Prefix) (bool, error) {
+				for _, set := range sets {
+					rest, ok := strings.CutPrefix(set.Name, "allow_"+id)
+					if !ok {
+						continue
+					}
+					rest = strings.TrimPrefix(rest, "_b")
+					if bits, err := strconv.Atoi(strings.TrimPrefix(rest, "_")); err == nil && bits != p.Bits() {
+						continue
+					}
+					if in, err := nft.SetHolds(conn, set.Name, p); in || err != nil {
+						return in, err
+					}
 				}
-				added, err := nft.SetHolds(conn, set.Name, changedPrefix)
-				if err != nil {
-					return err
-				}
-				still, err := nft.SetHolds(conn, set.Name, gone)
-				if err != nil {
-					return err
-				}
-				if added && !still {
-					took = time.Since(start)
-					cpuKernel = time.Duration(cpuNanos(pid) - cpu0)
-					return nil
-				}
+				return false, nil
+			}
+			added, err := holds(changedPrefix)
+			if err != nil {
+				return err
+			}
+			still, err := holds(gone)
+			if err != nil {
+				return err
+			}
+			if added && !still {
+				took = time.Since(start)
+				cpuKernel = time.Duration(cpuNanos(pid) - cpu0)
+				return nil
 			}
 			time.Sleep(100 * time.Microsecond)
 		}

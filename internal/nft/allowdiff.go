@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	gnft "github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
@@ -17,8 +16,8 @@ import (
 )
 
 // A reload whose allow lists changed, and nothing else, sends only the difference: the prefixes gone and the
-// prefixes new, as element deletions and additions on each list's set in place, and the set's record (the
-// counter beside it, prefixset.go) rewritten, all in one netlink batch. The batch carries the ruleset's
+// prefixes new, as element deletions and additions on each list's sets in place (one per prefix length), and
+// the list's record (the counter beside them, prefixset.go) rewritten, all in one netlink batch. The batch carries the ruleset's
 // generation ID read before the records were checked, so the kernel refuses it (ERESTART) if anything at all
 // was committed in between; and it is only built when the record of the set in place says it holds exactly
 // the prefixes the change starts from. On any doubt the caller applies fully.
@@ -30,12 +29,11 @@ var errStaleRecord = errors.New("no set of the allow list is recorded as holding
 // costs about the same.
 const maxEditPrefixes = 50_000
 
-// setEdit is one allow list's change in place: set name goes from holding from to holding to.
+// setEdit is one allow list's change in place: the sets of list name go from holding from to holding to.
 type setEdit struct {
-	id, name         string
-	removed, added   []netip.Prefix
-	fromOpen, toOpen bool // whether the set holds the interval end at 0.0.0.0 (prefixElements) before, after
-	to               []netip.Prefix
+	id, name       string
+	removed, added []netip.Prefix
+	to             []netip.Prefix
 }
 
 // SetAllowPrefixes implements backend.PrefixUpdater.
@@ -67,7 +65,7 @@ func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixCha
 		}
 		digest, name := prefixDigest(c.From), ""
 		for _, n := range prefixSetNames(c.ID) {
-			if sets[n] && slices.Contains(objs["counter"], n) && records[n] == digest {
+			if slices.Contains(objs["counter"], n) && records[n] == digest && hasSets(sets, n, c.From) {
 				name = n
 				break
 			}
@@ -75,10 +73,13 @@ func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixCha
 		if name == "" {
 			return fmt.Errorf("allow list %s (a full apply is needed): %w", c.ID, errStaleRecord)
 		}
+		if !slices.Equal(prefixLengths(c.From), prefixLengths(c.To)) {
+			// One rule per length: a length that comes or goes is a change of rules.
+			return fmt.Errorf("allow list %s: the prefix lengths it holds changed (a full apply is needed)", c.ID)
+		}
 		removed, added := plan.DiffPrefixes(c.From, c.To)
 		total += len(removed) + len(added)
-		edits = append(edits, setEdit{id: c.ID, name: name, removed: removed, added: added,
-			fromOpen: opensSet(c.From), toOpen: opensSet(c.To), to: c.To})
+		edits = append(edits, setEdit{id: c.ID, name: name, removed: removed, added: added, to: c.To})
 	}
 	if total > maxEditPrefixes {
 		return fmt.Errorf("%d prefixes changed, more than %d (a full apply is needed)", total, maxEditPrefixes)
@@ -96,11 +97,6 @@ func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixCha
 	}
 	b.mu.Unlock()
 	return nil
-}
-
-// opensSet reports whether prefixElements starts a set of prefixes with the interval end at 0.0.0.0.
-func opensSet(prefixes []netip.Prefix) bool {
-	return len(prefixes) > 0 && !prefixes[0].Addr().IsUnspecified()
 }
 
 // nextGen is the generation ID after one commit from gen: the kernel counts up and skips 0.
@@ -145,9 +141,9 @@ func generationNetlink(conn *netlink.Conn) (uint32, error) {
 }
 
 // editSetsNetlink sends edits as one batch that the kernel commits only if the ruleset is still at generation
-// gen (NFNL_BATCH_GENID): per set, its record counter deleted and added with the new digest, the elements of
-// the removed prefixes deleted and those of the added ones added, encoded as prefixElements encodes a full
-// load, so the set ends exactly as a load of the new list would leave it.
+// gen (NFNL_BATCH_GENID): per list, its record counter deleted and added with the new digest, the network
+// addresses of the removed prefixes deleted from their length's set and those of the added ones added, so the
+// sets end exactly as a load of the new list would leave them.
 func editSetsNetlink(conn *netlink.Conn, gen uint32, edits []setEdit) error {
 	var msgs []netlink.Message
 	add := func(typ uint16, flags netlink.HeaderFlags, ae *netlink.AttributeEncoder) error {
@@ -183,67 +179,41 @@ func editSetsNetlink(conn *netlink.Conn, gen uint32, edits []setEdit) error {
 		if err := add(unix.NFT_MSG_NEWOBJ, netlink.Create, rec); err != nil {
 			return err
 		}
-		var sentinel []byte
-		if e.fromOpen != e.toOpen {
-			sentinel = []byte{0, 0, 0, 0}
-		}
-		// Deletions first: an added interval may overlap one that goes (a /24 replaced by its /16).
-		delElems := prefixElements(ipv4, e.removed, false)
-		addElems := prefixElements(ipv4, e.added, false)
+		// Deletions first, so that the batch's messages read as the change they make.
 		for _, step := range []struct {
-			typ   uint16
-			flags netlink.HeaderFlags
-			elems []elemKey
-			open  bool
+			typ      uint16
+			flags    netlink.HeaderFlags
+			prefixes []netip.Prefix
 		}{
-			{unix.NFT_MSG_DELSETELEM, 0, keysOf(delElems), e.fromOpen && !e.toOpen},
-			{unix.NFT_MSG_NEWSETELEM, netlink.Create, keysOf(addElems), e.toOpen && !e.fromOpen},
+			{unix.NFT_MSG_DELSETELEM, 0, e.removed},
+			{unix.NFT_MSG_NEWSETELEM, netlink.Create, e.added},
 		} {
-			elems := step.elems
-			if step.open {
-				elems = append([]elemKey{{key: sentinel, end: true}}, elems...)
-			}
-			for i := 0; i < len(elems); i += 2 * prefixesPerMessage {
-				ae := encoder()
-				ae.String(unix.NFTA_SET_ELEM_LIST_TABLE, Table)
-				ae.String(unix.NFTA_SET_ELEM_LIST_SET, e.name)
-				chunk := elems[i:min(i+2*prefixesPerMessage, len(elems))]
-				ae.Nested(unix.NFTA_SET_ELEM_LIST_ELEMENTS, func(list *netlink.AttributeEncoder) error {
-					for _, el := range chunk {
-						list.Nested(unix.NFTA_LIST_ELEM, func(elem *netlink.AttributeEncoder) error {
-							elem.Nested(unix.NFTA_SET_ELEM_KEY, func(key *netlink.AttributeEncoder) error {
-								key.Bytes(unix.NFTA_DATA_VALUE, el.key)
+			for bits, keys := range lengthKeys(step.prefixes) {
+				for i := 0; i < len(keys); i += prefixesPerMessage {
+					ae := encoder()
+					ae.String(unix.NFTA_SET_ELEM_LIST_TABLE, Table)
+					ae.String(unix.NFTA_SET_ELEM_LIST_SET, lengthSet(e.name, bits))
+					chunk := keys[i:min(i+prefixesPerMessage, len(keys))]
+					ae.Nested(unix.NFTA_SET_ELEM_LIST_ELEMENTS, func(list *netlink.AttributeEncoder) error {
+						for _, k := range chunk {
+							list.Nested(unix.NFTA_LIST_ELEM, func(elem *netlink.AttributeEncoder) error {
+								elem.Nested(unix.NFTA_SET_ELEM_KEY, func(key *netlink.AttributeEncoder) error {
+									key.Bytes(unix.NFTA_DATA_VALUE, k[:])
+									return nil
+								})
 								return nil
 							})
-							if el.end {
-								elem.Uint32(unix.NFTA_SET_ELEM_FLAGS, unix.NFT_SET_ELEM_INTERVAL_END)
-							}
-							return nil
-						})
+						}
+						return nil
+					})
+					if err := add(step.typ, step.flags, ae); err != nil {
+						return err
 					}
-					return nil
-				})
-				if err := add(step.typ, step.flags, ae); err != nil {
-					return err
 				}
 			}
 		}
 	}
 	return sendBatch(conn, gen, msgs)
-}
-
-// elemKey is one interval set element: its key, and whether it ends an interval.
-type elemKey struct {
-	key []byte
-	end bool
-}
-
-func keysOf(elems []gnft.SetElement) []elemKey {
-	out := make([]elemKey, len(elems))
-	for i, e := range elems {
-		out[i] = elemKey{key: e.Key, end: e.IntervalEnd}
-	}
-	return out
 }
 
 func encoder() *netlink.AttributeEncoder {
@@ -313,8 +283,8 @@ func raiseSndbuf(conn *netlink.Conn, size int) error {
 	return serr
 }
 
-// SetHolds reports whether set name in hairpin's table has an interval starting at p's address (or holding
-// it), asking the kernel for that one element: the benchmark polls it to see when a change has reached the
+// SetHolds reports whether set name in hairpin's table holds p's network address (an interval set: has an
+// interval starting there or holding it), asking the kernel for that one element: the benchmark polls it to see when a change has reached the
 // kernel, at a cost that does not grow with the set. A missing set holds nothing.
 func SetHolds(conn *netlink.Conn, name string, p netip.Prefix) (bool, error) {
 	ae := encoder()

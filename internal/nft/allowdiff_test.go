@@ -37,10 +37,18 @@ func withFamily(t *testing.T, prefixes ...string) *plan.Desired {
 func TestSetAllowPrefixesFake(t *testing.T) {
 	ctx := context.Background()
 	from := withFamily(t, "192.0.2.0/25", "192.0.2.200/32", "203.0.113.0/24")
-	to := withFamily(t, "0.0.0.0/8", "192.0.2.0/25", "203.0.112.0/23")
+	to := withFamily(t, "0.0.0.0/24", "192.0.2.0/25", "203.0.112.7/32")
 	b, fake := NewFake()
 	if err := b.Apply(ctx, from); err != nil {
 		t.Fatal(err)
+	}
+	// A length that comes or goes is a change of rules: refused, nothing changed.
+	before := fake.Dump()
+	if err := b.SetAllowPrefixes(ctx, plan.ChangedPrefixSets(from, withFamily(t, "0.0.0.0/8", "192.0.2.0/25", "203.0.112.0/24"))); err == nil || !strings.Contains(err.Error(), "prefix lengths") {
+		t.Errorf("a change of the lengths a list holds: %v, want a refusal", err)
+	}
+	if got := fake.Dump(); got != before {
+		t.Errorf("a refused change changed the table:\n%s", got)
 	}
 	if err := b.SetAllowPrefixes(ctx, plan.ChangedPrefixSets(from, to)); err != nil {
 		t.Fatal(err)
@@ -68,18 +76,16 @@ func TestSetAllowPrefixesFake(t *testing.T) {
 	}
 }
 
-// In the kernel: a change in place gives the set, element for element, that a full apply of the new list
-// gives (the interval ends nft writes included: a first prefix at 0.0.0.0 and back, adjacent prefixes, a /24
-// replaced by the /16 around it), in one batch at the generation read; a batch at an older generation is
+// In the kernel: a change in place gives the sets, element for element, that a full apply of the new list
+// gives (a /24 replaced by the /16 around it, 255.255.255.255/32 going and coming back), in one batch at the generation read; a batch at an older generation is
 // refused and changes nothing; a resync after a hand edit of the set (Repair) puts back what the list says.
 func TestSetAllowPrefixesInKernel(t *testing.T) {
 	netnstest.NeedRoot(t, "changes sets in network namespaces")
 	ctx := context.Background()
 	steps := [][]string{
-		{"192.0.2.0/25", "192.0.2.128/25", "198.51.100.0/24", "203.0.113.0/24"},
-		{"0.0.0.0/8", "192.0.2.0/25", "198.51.100.0/24", "203.0.113.0/24", "255.255.255.255/32"},
-		{"192.0.2.128/25", "198.51.100.7/32", "203.0.0.0/16"},
-		{"10.0.0.0/8", "192.0.2.128/25", "198.51.100.7/32"},
+		{"192.0.2.0/25", "198.51.100.0/24", "203.0.113.0/24", "203.1.0.0/16", "255.255.255.255/32"},
+		{"10.1.0.0/16", "192.0.2.128/25", "198.51.100.0/24", "203.0.113.7/32"},
+		{"10.1.0.0/16", "192.0.2.128/25", "198.51.0.0/16", "203.0.114.0/24", "255.255.255.255/32"},
 	}
 	ns := testNS(t)
 	list := func(ns string) string {
@@ -112,9 +118,11 @@ func TestSetAllowPrefixesInKernel(t *testing.T) {
 		if got, want := sortedLines(list(ns)), sortedLines(list(fresh)); got != want {
 			t.Fatalf("step %d: after the change in place:\n%s\na full apply gives:\n%s", i+1, list(ns), list(fresh))
 		}
-		name := prefixSetNames("set-family")[0]
-		if got, want := rawElements(t, ns, name), rawElements(t, fresh, name); got != want {
-			t.Fatalf("step %d: the kernel holds the elements\n%s\nafter the change in place, and\n%s\nafter a full apply", i+1, got, want)
+		for _, bits := range prefixLengths(next.AllowSets[1].Prefixes) {
+			name := lengthSet(prefixSetNames("set-family")[0], bits)
+			if got, want := rawElements(t, ns, name), rawElements(t, fresh, name); got != want {
+				t.Fatalf("step %d: the kernel's set %s holds\n%s\nafter the change in place, and\n%s\nafter a full apply", i+1, name, got, want)
+			}
 		}
 		prev = next
 	}
@@ -126,8 +134,9 @@ func TestSetAllowPrefixesInKernel(t *testing.T) {
 			return err
 		}
 		defer c.Close()
-		for p, want := range map[string]bool{"10.0.0.0/8": true, "10.1.2.3/32": true, "203.0.0.0/16": false, "198.51.100.7/32": true} {
-			if got, err := SetHolds(c, prefixSetNames("set-family")[0], netip.MustParsePrefix(p)); err != nil || got != want {
+		for p, want := range map[string]bool{"198.51.0.0/16": true, "255.255.255.255/32": true, "198.51.100.0/24": false, "203.0.113.7/32": false, "10.1.0.0/16": true} {
+			pp := netip.MustParsePrefix(p)
+			if got, err := SetHolds(c, lengthSet(prefixSetNames("set-family")[0], pp.Bits()), pp); err != nil || got != want {
 				t.Errorf("SetHolds(%s) = %v, %v; want %v", p, got, err, want)
 			}
 		}
@@ -146,7 +155,7 @@ func TestSetAllowPrefixesInKernel(t *testing.T) {
 	next := withFamily(t, "192.0.2.0/24")
 	err := in(func() error {
 		return b.k.editSets(ctx, gen, []setEdit{{id: "set-family", name: prefixSetNames("set-family")[0], to: next.AllowSets[1].Prefixes,
-			added: next.AllowSets[1].Prefixes, fromOpen: true, toOpen: true}})
+			added: next.AllowSets[1].Prefixes}})
 	})
 	if err == nil || !strings.Contains(err.Error(), "changed meanwhile") {
 		t.Errorf("a batch at a past generation: %v, want a refusal", err)
@@ -156,18 +165,17 @@ func TestSetAllowPrefixesInKernel(t *testing.T) {
 	}
 
 	// A hand edit of the set: an apply trusts the set's record, a repair after the edit does not.
-	nftIn(t, ns, "add", "element", "ip", Table, "allow_set-family", "{ 100.64.0.0/10 }")
+	nftIn(t, ns, "add", "element", "ip", Table, "allow_set-family_24", "{ 100.64.7.0 }")
 	if err := in(func() error { return b.Apply(ctx, prev) }); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(list(ns), "100.64.0.0/10") {
+	if !strings.Contains(list(ns), "100.64.7.0") {
 		t.Fatal("the apply was meant to trust the record (the negative control of the repair)")
 	}
-	nftIn(t, ns, "add", "element", "ip", Table, "allow_set-family", "{ 100.64.0.0/10 }")
 	if err := in(func() error { return b.Repair(ctx, prev) }); err != nil {
 		t.Fatal(err)
 	}
-	if got := list(ns); strings.Contains(got, "100.64.0.0/10") {
+	if got := list(ns); strings.Contains(got, "100.64.7.0") {
 		t.Errorf("the repair left the hand-added element:\n%s", got)
 	}
 	// The repair loaded the list under its other name; at an unchanged generation the next repair trusts
@@ -176,7 +184,7 @@ func TestSetAllowPrefixesInKernel(t *testing.T) {
 		if err := in(func() error { return b.Repair(ctx, prev) }); err != nil {
 			t.Fatal(err)
 		}
-		if got := list(ns); !strings.Contains(got, "set allow_set-family_b {") || strings.Contains(got, "set allow_set-family {") {
+		if got := list(ns); !strings.Contains(got, "set allow_set-family_b_24 {") || strings.Contains(got, "set allow_set-family_24 {") {
 			t.Fatalf("a repair of an unchanged ruleset loaded the list again:\n%s", got)
 		}
 	}
@@ -191,7 +199,7 @@ func sortedLines(text string) string {
 }
 
 // rawElements lists the elements of set name in ns as the kernel holds them (key and interval-end flag),
-// sorted: what nft's listing merges into prefixes.
+// sorted.
 func rawElements(t *testing.T, ns, name string) string {
 	t.Helper()
 	var out []string
@@ -200,7 +208,7 @@ func rawElements(t *testing.T, ns, name string) string {
 		if err != nil {
 			return err
 		}
-		elems, err := c.GetSetElements(&gnft.Set{Table: ipv4.table(), Name: name, KeyType: gnft.TypeIPAddr, Interval: true})
+		elems, err := c.GetSetElements(&gnft.Set{Table: ipv4.table(), Name: name, KeyType: gnft.TypeIPAddr})
 		for _, e := range elems {
 			a, _ := netip.AddrFromSlice(e.Key)
 			out = append(out, fmt.Sprintf("%s end=%v", a, e.IntervalEnd))
@@ -233,6 +241,7 @@ func TestRepairTrustsOnlyItsOwnChanges(t *testing.T) {
 				out = append(out, n)
 			}
 		}
+		slices.Sort(out)
 		return strings.Join(out, " ")
 	}
 	if err := b.Repair(ctx, d); err != nil {

@@ -286,23 +286,21 @@ func editTx(tx *knftables.Transaction, edits []setEdit) {
 	for _, e := range edits {
 		recordCounters(tx, e.name, e.id, e.to)
 		for _, p := range e.removed {
-			tx.Delete(&knftables.Element{Set: e.name, Key: []string{p.String()}})
+			tx.Delete(&knftables.Element{Set: lengthSet(e.name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
 		}
 		for _, p := range e.added {
-			tx.Add(&knftables.Element{Set: e.name, Key: []string{p.String()}})
+			tx.Add(&knftables.Element{Set: lengthSet(e.name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
 		}
 	}
 }
 
 // loadPrefixSetTx is the same load as one knftables transaction, for the fake kernel.
 func loadPrefixSetTx(ctx context.Context, run func(context.Context, *knftables.Transaction) error, tx *knftables.Transaction, name string, prefixes []netip.Prefix) error {
-	keys := make([]string, len(prefixes))
-	for i, p := range prefixes {
-		keys[i] = p.String()
+	for _, bits := range prefixLengths(prefixes) {
+		tx.Add(&knftables.Set{Name: lengthSet(name, bits), Type: "ipv4_addr"})
 	}
-	tx.Add(&knftables.Set{Name: name, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
-	for _, k := range keys {
-		tx.Add(&knftables.Element{Set: name, Key: []string{k}})
+	for _, p := range prefixes {
+		tx.Add(&knftables.Element{Set: lengthSet(name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
 	}
 	return run(ctx, tx)
 }

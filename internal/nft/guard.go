@@ -26,7 +26,7 @@ const (
 	mapGuardPorts  = "guard_ports"   // protocol . port : jump guard_FORWARD
 	chainGuardBase = "guard_"        // + forward: the allowlist
 	chainLimitBase = "limit_"        // + forward: the connection limit
-	setAllowBase   = "allow_"        // + set ID: static prefixes (interval set)
+	setAllowBase   = "allow_"        // + set ID + _LEN: static prefixes of one length (hash set)
 	setHostsBase   = "allowhosts_"   // + set ID: current addresses of the set's hostnames
 	setMeterBase   = "meter_"        // + forward + limit: one bucket per source
 	counterAllow   = "drop_allow_"   // + forward
@@ -99,13 +99,15 @@ func buildGuards(tx *knftables.Transaction, d *plan.Desired, sets map[string]pre
 	}
 }
 
-// declarePrefixSet declares an allow list's set with its prefixes, and its record, under the list's first
+// declarePrefixSet declares an allow list's sets with their prefixes, and its record, under the list's first
 // name: what `hairpin show` prints. Apply loads the sets over netlink instead (preloadPrefixSets).
 func declarePrefixSet(tx *knftables.Transaction, s plan.AllowSet) {
 	name := prefixSetNames(s.ID)[0]
-	tx.Add(&knftables.Set{Name: name, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+	for _, bits := range prefixLengths(s.Prefixes) {
+		tx.Add(&knftables.Set{Name: lengthSet(name, bits), Type: "ipv4_addr"})
+	}
 	for _, p := range s.Prefixes {
-		tx.Add(&knftables.Element{Set: name, Key: []string{p.String()}})
+		tx.Add(&knftables.Element{Set: lengthSet(name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
 	}
 	tx.Add(recordCounter(name, s.ID, s.Prefixes))
 }
@@ -145,7 +147,9 @@ func guardChains(tx *knftables.Transaction, g plan.Guard, byID map[string]plan.A
 			if ps, ok := sets[id]; ok {
 				set = ps.name
 			}
-			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s %s", set, pass)})
+			for _, bits := range prefixLengths(s.Prefixes) {
+				tx.Add(&knftables.Rule{Chain: name, Rule: lengthMatch(set, bits) + " " + pass})
+			}
 		}
 		if len(s.Hosts) > 0 {
 			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s%s %s", setHostsBase, id, pass)})
@@ -176,8 +180,13 @@ type Objects map[string][]string
 func deleteUnwanted(tx *knftables.Transaction, have Objects, d *plan.Desired, sets map[string]prefixSet) {
 	want := map[string]bool{chainGuard: len(d.Guards) > 0, mapGuardPorts: len(d.Guards) > 0}
 	for _, s := range d.AllowSets {
-		// The set in use and its record (a counter of the same name); the list's other set goes.
-		want[sets[s.ID].name] = len(s.Prefixes) > 0
+		// The sets in use and their record (a counter of the list's name); the list's other sets go.
+		if len(s.Prefixes) > 0 {
+			want[sets[s.ID].name] = true
+			for _, bits := range prefixLengths(s.Prefixes) {
+				want[lengthSet(sets[s.ID].name, bits)] = true
+			}
+		}
 		want[setHostsBase+s.ID] = len(s.Hosts) > 0
 	}
 	for _, g := range d.Guards {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/knftables"
+
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/netns/netnstest"
@@ -114,8 +116,9 @@ func TestGuardsInKernel(t *testing.T) {
 	changed := guardedPlan(t, phone, &config.Limit{Count: 5, Unit: "second", Burst: 5})
 	changed.AllowSets[1].Prefixes = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("203.0.113.0/25")}
 	in(func() error { return b.Apply(ctx, changed) })
-	if got := list(); strings.Contains(got, "set allow_set-family {") || strings.Contains(got, "counter allow_set-family {") ||
-		!strings.Contains(got, "set allow_set-family_b {") || !strings.Contains(got, "counter allow_set-family_b {") || !strings.Contains(got, "203.0.113.0/25") {
+	if got := list(); strings.Contains(got, "set allow_set-family_2") || strings.Contains(got, "counter allow_set-family {") ||
+		!strings.Contains(got, "set allow_set-family_b_24 {") || !strings.Contains(got, "set allow_set-family_b_25 {") ||
+		!strings.Contains(got, "counter allow_set-family_b {") || !strings.Contains(got, "ip saddr & 255.255.255.128 == @allow_set-family_b_25") {
 		t.Errorf("a changed list must be loaded under its other name, the old set going:\n%s", got)
 	}
 	// No limit on the front camera any more.
@@ -148,9 +151,10 @@ func TestGuardsInKernel(t *testing.T) {
 	}
 }
 
-// TestPrefixSetNetlinkMatchesNft loads the same prefixes into one set over netlink (as Apply does) and into
-// another with nft -f: the kernel must hold the same intervals, edges included (a prefix at 0.0.0.0, one
-// ending at 255.255.255.255, adjacent prefixes), and lookups must agree.
+// TestPrefixSetNetlinkMatchesNft loads the same prefixes into one list's sets over netlink (as Apply does) and
+// into others with nft -f, one per length, as `hairpin show` declares them: the kernel must hold the same
+// elements in each, and a lookup of an address masked to each length must find exactly the addresses the
+// prefixes hold (a prefix at 0.0.0.0, one ending at 255.255.255.255, adjacent prefixes).
 func TestPrefixSetNetlinkMatchesNft(t *testing.T) {
 	ns := netnstest.New(t, "pset")
 	var prefixes []netip.Prefix
@@ -161,13 +165,11 @@ func TestPrefixSetNetlinkMatchesNft(t *testing.T) {
 		prefixes = append(prefixes, netip.PrefixFrom(netip.AddrFrom4([4]byte{100, byte(i >> 8), byte(i), 0}), 24+i%9))
 	}
 	prefixes = config.NormalizePrefixes(prefixes)
-	keys := make([]string, len(prefixes))
-	for i, p := range prefixes {
-		keys[i] = p.String()
-	}
-	script := fmt.Sprintf("add table ip %s\nadd set ip %s viaNft { type ipv4_addr; flags interval; elements = { %s } }\n", Table, Table, strings.Join(keys, ", "))
+	tx := knftables.NewFake(knftables.IPv4Family, Table).NewTransaction()
+	tx.Add(&knftables.Table{})
+	declarePrefixSet(tx, plan.AllowSet{ID: "viaNft", Prefixes: prefixes})
 	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
+	cmd.Stdin = strings.NewReader(tx.String())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("nft -f: %v %s", err, out)
 	}
@@ -182,15 +184,21 @@ func TestPrefixSetNetlinkMatchesNft(t *testing.T) {
 		s := string(out)
 		return s[strings.Index(s, `"elem"`):]
 	}
-	if a, b := elements("viaNetlink"), elements("viaNft"); a != b {
-		t.Errorf("the netlink-loaded set differs from nft's:\nnetlink %.500s\nnft     %.500s", a, b)
-	}
-	for _, probe := range []string{"0.1.2.3", "9.255.255.255", "10.0.0.200", "10.0.1.7", "10.0.1.8", "255.255.255.255", "255.255.255.254", "100.0.5.1"} {
-		get := func(set string) bool {
-			return exec.Command("ip", "netns", "exec", ns, "nft", "get", "element", "ip", Table, set, "{ "+probe+" }").Run() == nil
+	for _, bits := range prefixLengths(prefixes) {
+		if a, b := elements(lengthSet("viaNetlink", bits)), elements(lengthSet(setAllowBase+"viaNft", bits)); a != b {
+			t.Errorf("/%d: the netlink-loaded set differs from nft's:\nnetlink %.500s\nnft     %.500s", bits, a, b)
 		}
-		if a, b := get("viaNetlink"), get("viaNft"); a != b {
-			t.Errorf("%s: in the netlink set %v, in nft's %v", probe, a, b)
+	}
+	for _, probe := range []string{"0.1.2.3", "9.255.255.255", "10.0.0.200", "10.0.1.7", "10.0.1.8", "255.255.255.255", "255.255.255.254", "100.0.5.1", "100.0.6.1"} {
+		a := netip.MustParseAddr(probe)
+		found := false
+		for _, bits := range prefixLengths(prefixes) {
+			masked := netip.PrefixFrom(a, bits).Masked().Addr().String()
+			found = found || exec.Command("ip", "netns", "exec", ns, "nft", "get", "element", "ip", Table, lengthSet("viaNetlink", bits), "{ "+masked+" }").Run() == nil
+		}
+		want := slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(a) })
+		if found != want {
+			t.Errorf("%s: in the netlink sets %v, in the list %v", probe, found, want)
 		}
 	}
 }

@@ -292,7 +292,7 @@ func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists
 		if !reload {
 			digest := prefixDigest(s.Prefixes)
 			for _, n := range names {
-				if have[n] && hasRecord[n] && records[n] == digest {
+				if hasRecord[n] && records[n] == digest && hasSets(have, n, s.Prefixes) {
 					sets[s.ID] = prefixSet{name: n}
 					break
 				}
@@ -319,7 +319,9 @@ func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists
 			b.dropSets(ctx, created)
 			return nil, nil, fmt.Errorf("loading allow list %s: %w", s.ID, err)
 		}
-		created = append(created, name)
+		for _, bits := range prefixLengths(s.Prefixes) {
+			created = append(created, lengthSet(name, bits))
+		}
 		sets[s.ID] = prefixSet{name: name, loaded: true}
 	}
 	return sets, created, nil
@@ -330,21 +332,44 @@ func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists
 // use is deleted first: the kernel refuses to delete the other.
 func (b *Backend) freeName(ctx context.Context, names [2]string, have map[string]bool) (string, error) {
 	for _, n := range names {
-		if !have[n] {
+		if len(setsOf(have, n)) == 0 {
 			return n, nil
 		}
 	}
 	var err error
 	for _, n := range []string{names[1], names[0]} {
 		tx := b.newTx(ipv4)
-		tx.Delete(&knftables.Set{Name: n})
+		for _, set := range setsOf(have, n) {
+			tx.Delete(&knftables.Set{Name: set})
+		}
 		tx.Add(&knftables.Counter{Name: n})
 		tx.Delete(&knftables.Counter{Name: n})
 		if err = b.k.run(ctx, tx, nil); err == nil {
 			return n, nil
 		}
 	}
-	return "", fmt.Errorf("both sets %s and %s are in use: %w", names[0], names[1], err)
+	return "", fmt.Errorf("the sets of both %s and %s are in use: %w", names[0], names[1], err)
+}
+
+// setsOf are the sets of list name that have (set names) holds, whatever prefix lengths they are for.
+func setsOf(have map[string]bool, name string) []string {
+	var out []string
+	for bits := range 33 {
+		if have[lengthSet(name, bits)] {
+			out = append(out, lengthSet(name, bits))
+		}
+	}
+	return out
+}
+
+// hasSets reports whether have (set names) holds the set of list name for each length prefixes hold.
+func hasSets(have map[string]bool, name string, prefixes []netip.Prefix) bool {
+	for _, bits := range prefixLengths(prefixes) {
+		if !have[lengthSet(name, bits)] {
+			return false
+		}
+	}
+	return true
 }
 
 // dropSets deletes sets this apply created before its transaction failed; nothing refers to them.

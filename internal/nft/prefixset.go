@@ -6,23 +6,30 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 
 	gnft "github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 	"sigs.k8s.io/knftables"
 )
 
-// An allow list's prefixes live in a set of a stable name, allow_ID (prefixSetNames), so that a list whose
-// prefixes change keeps its set and only the difference is sent (SetAllowPrefixes, allowdiff.go). Beside the
-// set, a named counter of the same name is its record: its packet count holds a digest of the prefixes the
-// set holds (prefixDigest), its byte count their number. An apply trusts a set whose record matches the list
-// and does not send its 100,000 prefixes again; one without a matching record is loaded afresh.
+// An allow list's prefixes live in sets of a stable name, one hash set of addresses per prefix length the
+// list holds: allow_ID_24 holds the network addresses of the list's /24s, and the guard matches
+// `ip saddr & 255.255.255.0 @allow_ID_24` (prefixSetNames, lengthSet). A hash set, unlike an interval set
+// (an rbtree), takes a change of one element without rebuilding anything: in a set of 100,000 an addition
+// commits in about 0.1 ms where the interval set took 11 ms, so a list whose prefixes change keeps its sets
+// and only the difference is sent (SetAllowPrefixes, allowdiff.go). The cost is one lookup per length present
+// for a new connection from the internet. Beside the sets, a named counter of the list's name (allow_ID) is
+// its record: its packet count holds a digest of the prefixes the sets hold (prefixDigest), its byte count
+// their number. An apply trusts sets whose record matches the list and does not send their 100,000 prefixes
+// again; a list without a matching record is loaded afresh.
 //
 // A full apply never changes the content of a set the rules use: that would be a second commit outside the
-// apply's one transaction. A list whose set does not match is loaded over netlink into the list's other
-// name, allow_ID_b (or back into allow_ID), before the transaction that points the rules at it, records it
-// and deletes the old set; so the rules and the set change together, or neither does. Loading over netlink
-// skips nft's parser and interval merging, which take seconds for a country list.
+// apply's one transaction. A list whose sets do not match is loaded over netlink under the list's other
+// name, allow_ID_b (sets allow_ID_b_LEN), or back under allow_ID, before the transaction that points the
+// rules at it, records it and deletes the old sets; so the rules and the sets change together, or neither
+// does. Loading over netlink skips nft's parser, which takes seconds for a country list. Config IDs hold no
+// underscore, so allow_ID_b and allow_ID_LEN cannot be mistaken for another list's names.
 
 // prefixSetNames are the two names an allow list's set takes, by the list's ID: never by its content.
 func prefixSetNames(id string) [2]string {
@@ -99,37 +106,83 @@ func prefixElements(fam family, prefixes []netip.Prefix, first bool) []gnft.SetE
 	return out
 }
 
-// prefixesPerMessage keeps one netlink message's element list (two elements per prefix) under the 64 KiB an
-// attribute can hold.
-const prefixesPerMessage = 1000
+// prefixesPerMessage keeps one netlink message's element list under the 64 KiB an attribute can hold.
+const prefixesPerMessage = 2000
 
-// loadPrefixSetNetlink creates set name in hairpin's table and fills it, all in one netlink transaction: the
-// set appears complete or not at all. The batch is several megabytes for a big list, more than a netlink
-// socket sends by default, so the send buffer is raised for it (root may).
+// lengthSet is the set of list name holding its prefixes of length bits.
+func lengthSet(name string, bits int) string {
+	return name + "_" + strconv.Itoa(bits)
+}
+
+// prefixLengths are the lengths prefixes hold, in ascending order: one set and one rule each.
+func prefixLengths(prefixes []netip.Prefix) []int {
+	var have [33]bool
+	for _, p := range prefixes {
+		have[p.Bits()] = true
+	}
+	var out []int
+	for bits, ok := range have {
+		if ok {
+			out = append(out, bits)
+		}
+	}
+	return out
+}
+
+// lengthMatch is the guard's match of an address in the set of list name for prefixes of length bits.
+func lengthMatch(name string, bits int) string {
+	if bits == 32 {
+		return "ip saddr @" + lengthSet(name, bits)
+	}
+	m := uint32(0xffffffff) << (32 - bits)
+	return fmt.Sprintf("ip saddr & %d.%d.%d.%d @%s", m>>24, m>>16&0xff, m>>8&0xff, m&0xff, lengthSet(name, bits))
+}
+
+// lengthKeys are the elements of prefixes' sets, by length: each prefix's network address.
+func lengthKeys(prefixes []netip.Prefix) map[int][][4]byte {
+	out := map[int][][4]byte{}
+	for _, p := range prefixes {
+		out[p.Bits()] = append(out[p.Bits()], p.Masked().Addr().As4())
+	}
+	return out
+}
+
+// loadPrefixSetNetlink creates the sets of list name in hairpin's table, one per prefix length, and fills
+// them, all in one netlink transaction: they appear complete or not at all. The batch is megabytes for a big
+// list, more than a netlink socket sends by default, so the send buffer is raised for it (root may).
 func loadPrefixSetNetlink(name string, prefixes []netip.Prefix) error {
-	sndbuf := 128*len(prefixes) + 1<<20
+	sndbuf := 64*len(prefixes) + 1<<20
 	conn, err := gnft.New(gnft.WithSockOptions(func(c *netlink.Conn) error { return raiseSndbuf(c, sndbuf) }))
 	if err != nil {
 		return fmt.Errorf("netlink: %w", err)
 	}
 	defer conn.CloseLasting()
-	set := &gnft.Set{Table: ipv4.table(), Name: name, KeyType: gnft.TypeIPAddr, Interval: true}
-	if err := conn.AddSet(set, nil); err != nil {
-		return err
-	}
-	// Elements are built a message at a time: only the encoded messages stay until the flush.
-	for i := 0; i < len(prefixes); i += prefixesPerMessage {
-		if err := conn.SetAddElements(set, prefixElements(ipv4, prefixes[i:min(i+prefixesPerMessage, len(prefixes))], i == 0)); err != nil {
+	byLen := map[int]*gnft.Set{}
+	for _, bits := range prefixLengths(prefixes) {
+		byLen[bits] = &gnft.Set{Table: ipv4.table(), Name: lengthSet(name, bits), KeyType: gnft.TypeIPAddr}
+		if err := conn.AddSet(byLen[bits], nil); err != nil {
 			return err
 		}
 	}
+	for bits, keys := range lengthKeys(prefixes) {
+		for i := 0; i < len(keys); i += prefixesPerMessage {
+			chunk := keys[i:min(i+prefixesPerMessage, len(keys))]
+			elems := make([]gnft.SetElement, len(chunk))
+			for j, k := range chunk {
+				elems[j] = gnft.SetElement{Key: k[:]}
+			}
+			if err := conn.SetAddElements(byLen[bits], elems); err != nil {
+				return err
+			}
+		}
+	}
 	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("loading %d prefixes into set %s: %w", len(prefixes), name, err)
+		return fmt.Errorf("loading %d prefixes into the sets of %s: %w", len(prefixes), name, err)
 	}
 	return nil
 }
 
-// LoadPrefixSet is the load Apply makes for an allow list that changed: it creates the interval set name in
+// LoadPrefixSet is the load Apply makes for an allow list that changed: it creates the sets of list name in
 // hairpin's table (which must exist) holding prefixes, over netlink. The benchmark times it against nft -f.
 func LoadPrefixSet(name string, prefixes []netip.Prefix) error {
 	return loadPrefixSetNetlink(name, prefixes)

@@ -92,6 +92,17 @@ func (tr *tracer) chain(name string) bool {
 func (tr *tracer) rule(w []string) bool {
 	for len(w) > 0 {
 		switch {
+		case len(w) >= 5 && w[0] == "ip" && w[1] == "saddr" && w[2] == "&":
+			// The allow lists' lookup of a masked address in a set of network addresses.
+			mask := netip.MustParseAddr(w[3]).As4()
+			a := tr.pkt.src.As4()
+			for i := range a {
+				a[i] &= mask[i]
+			}
+			if !tr.inSet(w[4], netip.AddrFrom4(a).String()) {
+				return false
+			}
+			w = w[5:]
 		case len(w) >= 3 && w[0] == "ip" && (w[1] == "daddr" || w[1] == "saddr"):
 			a := tr.pkt.dst
 			if w[1] == "saddr" {
