@@ -372,7 +372,7 @@ func TestAllowlistReloadInPlace(t *testing.T) {
 	if log := d.log.String(); strings.Count(log, "rules applied") != 1 || !strings.Contains(log, "added=1 removed=1") {
 		t.Errorf("the reload must send the difference only (one full apply, at start):\n%s", log)
 	}
-	set, err := lab.Exec(context.Background(), topo.Router, "nft", "list", "set", "ip", "hairpin", "allow_fwd-"+front.Name)
+	set, err := lab.Exec(context.Background(), topo.Router, "nft", "list", "set", "ip", "hairpin", "allow_fwd-"+front.Name+"_32")
 	if err != nil {
 		t.Fatal(err)
 	}

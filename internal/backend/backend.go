@@ -3,6 +3,7 @@
 package backend
 
 import (
+	"errors"
 	"context"
 	"net/netip"
 	"slices"
@@ -53,9 +54,13 @@ type HostUpdater interface {
 type PrefixUpdater interface {
 	// SetAllowPrefixes brings each changed list from its From prefixes, which must be what is installed, to
 	// its To prefixes in one atomic change, and changes nothing else. It fails, changing nothing, when the
-	// installed lists are not known to be the From ones; the caller then applies fully.
+	// installed lists are not known to be the From ones, or with ErrRulesChange when the change is one of
+	// rules (nftables: a prefix length comes or goes); the caller then applies fully.
 	SetAllowPrefixes(ctx context.Context, changes []plan.PrefixChange) error
 }
+
+// ErrRulesChange says a change asked of a fast path is a change of rules, which only a full Apply makes.
+var ErrRulesChange = errors.New("a change of rules")
 
 // Repairer is a backend whose Apply trusts some of what it installed earlier (an allow list's set is not
 // sent again while its record says it holds the list) and that can tell when that trust may be misplaced.

@@ -122,11 +122,11 @@ func TestAllowedHostnameMovesUpdatesOnlyItsSet(t *testing.T) {
 	})
 }
 
-// A prefix file is read again on reload (SIGHUP): the new list is installed and the old one's set goes.
+// A prefix file is read again on reload (SIGHUP): the new list is installed and the old one's sets go.
 func TestReloadRereadsAllowFile(t *testing.T) {
 	dir := t.TempDir()
 	list := filepath.Join(dir, "office.txt")
-	if err := os.WriteFile(list, []byte("198.51.100.0/24\n"), 0o644); err != nil {
+	if err := os.WriteFile(list, []byte("198.51.100.0/24\n192.0.2.128/25\n203.0.113.9\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "hairpin.yaml")
@@ -141,31 +141,48 @@ func TestReloadRereadsAllowFile(t *testing.T) {
 		sets, _ := fake.List(context.Background(), "set")
 		var out []string
 		for _, s := range sets {
-			if !strings.HasPrefix(s, "allow_fwd-front-cam") {
+			// One set per prefix length: allow_fwd-front-cam_24 holds the /24s' addresses.
+			i := strings.LastIndexByte(s, '_')
+			if !strings.HasPrefix(s, "allow_fwd-front-cam") || i < 0 {
 				continue
 			}
 			elems, _ := fake.ListElements(context.Background(), "set", s)
 			for _, e := range elems {
-				out = append(out, e.Key...)
+				for _, k := range e.Key {
+					out = append(out, k+"/"+s[i+1:])
+				}
 			}
 		}
 		slices.Sort(out)
 		return out
 	}
-	if got := allowed(); !slices.Equal(got, []string{"198.51.100.0/24"}) {
+	if got := allowed(); !slices.Equal(got, []string{"192.0.2.128/25", "198.51.100.0/24", "203.0.113.9/32"}) {
 		t.Fatalf("allowed after start: %v", got)
 	}
-	if err := os.WriteFile(list, []byte("192.0.2.0/25\n203.0.113.7\n"), 0o644); err != nil {
+	if err := os.WriteFile(list, []byte("192.0.2.0/25\n203.0.113.7\n198.51.101.0/24\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.d.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := allowed(); !slices.Equal(got, []string{"192.0.2.0/25", "203.0.113.7/32"}) {
+	if got := allowed(); !slices.Equal(got, []string{"192.0.2.0/25", "198.51.101.0/24", "203.0.113.7/32"}) {
 		t.Errorf("allowed after reload: %v, want the file's new prefixes only", got)
 	}
 	if said(h.d, "allow list updated in place") != 1 {
 		t.Errorf("a reload that changes only a list's prefixes must change its set in place: %+v", h.d.Status(context.Background()).Events)
+	}
+	// A prefix length new to the list is a new rule: a full apply, planned, with no warning.
+	if err := os.WriteFile(list, []byte("10.0.0.0/8\n192.0.2.0/25\n203.0.113.7\n198.51.101.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := allowed(); !slices.Equal(got, []string{"10.0.0.0/8", "192.0.2.0/25", "198.51.101.0/24", "203.0.113.7/32"}) {
+		t.Errorf("allowed after a new prefix length: %v", got)
+	}
+	if said(h.d, "allow list updated in place") != 1 || said(h.d, "allow list update in place failed") != 0 {
+		t.Errorf("a new prefix length must be a full apply without a warning: %+v", h.d.Status(context.Background()).Events)
 	}
 }
 

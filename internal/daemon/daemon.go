@@ -600,6 +600,9 @@ func (d *Daemon) updateSets(ctx context.Context, have, want *plan.Desired) bool 
 		bctx, cancel := backendContext(ctx)
 		err := pu.SetAllowPrefixes(bctx, changed)
 		cancel()
+		if errors.Is(err, backend.ErrRulesChange) {
+			return false // one rule per prefix length: a new or gone length is a full apply, as planned
+		}
 		d.metrics.change("allow_prefixes", time.Since(pstart), err)
 		if err != nil {
 			d.event(slog.LevelWarn, "allow list update in place failed; applying everything", "error", err)

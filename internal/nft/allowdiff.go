@@ -12,6 +12,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -75,7 +76,7 @@ func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixCha
 		}
 		if !slices.Equal(prefixLengths(c.From), prefixLengths(c.To)) {
 			// One rule per length: a length that comes or goes is a change of rules.
-			return fmt.Errorf("allow list %s: the prefix lengths it holds changed (a full apply is needed)", c.ID)
+			return fmt.Errorf("allow list %s: the prefix lengths it holds changed: %w", c.ID, backend.ErrRulesChange)
 		}
 		removed, added := plan.DiffPrefixes(c.From, c.To)
 		total += len(removed) + len(added)
