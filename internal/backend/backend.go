@@ -3,8 +3,8 @@
 package backend
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"sync"

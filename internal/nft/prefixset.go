@@ -139,8 +139,8 @@ func lengthMatch(name string, bits int) string {
 }
 
 // lengthKeys are the elements of prefixes' sets, by length: each prefix's network address.
-func lengthKeys(prefixes []netip.Prefix) map[int][][4]byte {
-	out := map[int][][4]byte{}
+func lengthKeys(prefixes []netip.Prefix) *[33][][4]byte {
+	out := new([33][][4]byte)
 	for _, p := range prefixes {
 		out[p.Bits()] = append(out[p.Bits()], p.Masked().Addr().As4())
 	}
@@ -157,7 +157,7 @@ func loadPrefixSetNetlink(name string, prefixes []netip.Prefix) error {
 		return fmt.Errorf("netlink: %w", err)
 	}
 	defer conn.CloseLasting()
-	byLen := map[int]*gnft.Set{}
+	var byLen [33]*gnft.Set
 	for _, bits := range prefixLengths(prefixes) {
 		byLen[bits] = &gnft.Set{Table: ipv4.table(), Name: lengthSet(name, bits), KeyType: gnft.TypeIPAddr}
 		if err := conn.AddSet(byLen[bits], nil); err != nil {
