@@ -179,10 +179,12 @@ type Objects map[string][]string
 // hairpin's table (a foreign base chain there once kept DNATing a port through every resync).
 func deleteUnwanted(tx *knftables.Transaction, have Objects, d *plan.Desired, sets map[string]prefixSet) {
 	want := map[string]bool{chainGuard: len(d.Guards) > 0, mapGuardPorts: len(d.Guards) > 0}
+	records := map[string]bool{}
 	for _, s := range d.AllowSets {
-		// The sets in use and their record (a counter of the list's name); the list's other sets go.
+		// The sets in use and their record, a counter of the list's name: a set of that name (an interval set
+		// of an older hairpin) goes, as do the list's other sets.
 		if len(s.Prefixes) > 0 {
-			want[sets[s.ID].name] = true
+			records[sets[s.ID].name] = true
 			for _, bits := range prefixLengths(s.Prefixes) {
 				want[lengthSet(sets[s.ID].name, bits)] = true
 			}
@@ -210,7 +212,7 @@ func deleteUnwanted(tx *knftables.Transaction, have Objects, d *plan.Desired, se
 		{"counter", func(n string) { tx.Delete(&knftables.Counter{Name: n}) }},
 	} {
 		for _, n := range have[step.kind] {
-			if stale(n) {
+			if stale(n) && (step.kind != "counter" || !records[n]) {
 				step.do(n)
 			}
 		}

@@ -92,6 +92,14 @@ func TestGuardsInKernel(t *testing.T) {
 	if strings.Contains(got, "guard_back-cam") || strings.Contains(got, "pool-cam") {
 		t.Errorf("a forward without allow has no allowlist chain, and an open one no guard at all:\n%s", got)
 	}
+	// An older hairpin's interval set of a list's name, beside the record of that name, goes.
+	if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "add", "set", "ip", Table, "allow_set-family", "{ type ipv4_addr ; flags interval ; }").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	in(func() error { return b.Apply(ctx, full) })
+	if got := list(); strings.Contains(got, "set allow_set-family {") || !strings.Contains(got, "counter allow_set-family {") {
+		t.Errorf("the interval set of the list's name must go and its record stay:\n%s", got)
+	}
 
 	// The hostname moves: only its set changes.
 	moved := guardedPlan(t, map[string][]netip.Addr{"phone.example.net": {netip.MustParseAddr("203.0.113.99")}}, &config.Limit{Count: 10, Unit: "minute", Burst: 20})
