@@ -146,6 +146,14 @@ func TestGuardsInKernel(t *testing.T) {
 		return nil
 	})
 
+	// 0.0.0.0/0 is a set of its own length behind the mask 0.0.0.0, which nft and the kernel take.
+	everyone := guardedPlan(t, phone, nil)
+	everyone.AllowSets[1].Prefixes = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+	in(func() error { return b.Apply(ctx, everyone) })
+	if got := list(); !strings.Contains(got, "ip saddr & 0.0.0.0 == @allow_set-family") || !strings.Contains(got, "elements = { 0.0.0.0 }") {
+		t.Errorf("a list of 0.0.0.0/0:\n%s", got)
+	}
+
 	// Without any guard nothing of them stays, and the rest of the table is what an unguarded plan makes.
 	in(func() error { return b.Apply(ctx, camerasPlan(t)) })
 	got = list()
