@@ -250,8 +250,10 @@ func TestDaemonSignals(t *testing.T) {
 	d.waitStatus(t, "the rejected reload", func(s *daemon.Status) bool {
 		return slices.ContainsFunc(s.Events, func(e daemon.Event) bool { return strings.HasPrefix(e.Message, "reload rejected") })
 	})
+	// The event is in the status as soon as the loop records it; the log line reaches d.log through the
+	// daemon's stderr pipe a moment later.
 	for _, want := range []string{"port 99999 is out of range", "duplicate name"} {
-		if !strings.Contains(d.log.String(), want) {
+		if err := poll.Until(context.Background(), 5*time.Second, func() bool { return strings.Contains(d.log.String(), want) }); err != nil {
 			t.Errorf("the rejection does not say %q:\n%s", want, d.log.String())
 		}
 	}
