@@ -125,17 +125,8 @@ func (f *Fake) SetAllowHosts(_ context.Context, sets []plan.AllowSet) error {
 	if err := f.record(Call{Method: "SetAllowHosts", Sets: slices.Clone(sets)}); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.State != nil {
-		f.State.AllowSets = slices.Clone(f.State.AllowSets)
-		for _, s := range sets {
-			for i := range f.State.AllowSets {
-				if f.State.AllowSets[i].ID == s.ID {
-					f.State.AllowSets[i].HostAddrs = slices.Clone(s.HostAddrs)
-				}
-			}
-		}
+	for _, s := range sets {
+		f.editSet(s.ID, func(set *plan.AllowSet) { set.HostAddrs = slices.Clone(s.HostAddrs) })
 	}
 	return nil
 }
@@ -145,19 +136,26 @@ func (f *Fake) SetAllowPrefixes(_ context.Context, changes []plan.PrefixChange) 
 	if err := f.record(Call{Method: "SetAllowPrefixes", Prefixes: slices.Clone(changes)}); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.State != nil {
-		f.State.AllowSets = slices.Clone(f.State.AllowSets)
-		for _, c := range changes {
-			for i := range f.State.AllowSets {
-				if f.State.AllowSets[i].ID == c.ID {
-					f.State.AllowSets[i].Prefixes = c.To
-				}
-			}
-		}
+	for _, c := range changes {
+		f.editSet(c.ID, func(set *plan.AllowSet) { set.Prefixes = c.To })
 	}
 	return nil
+}
+
+// editSet changes the installed state's allow set id in a copy of the list, so plans handed out earlier keep
+// what they held.
+func (f *Fake) editSet(id string, edit func(*plan.AllowSet)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.State == nil {
+		return
+	}
+	f.State.AllowSets = slices.Clone(f.State.AllowSets)
+	for i := range f.State.AllowSets {
+		if f.State.AllowSets[i].ID == id {
+			edit(&f.State.AllowSets[i])
+		}
+	}
 }
 
 func (f *Fake) record(c Call) error {
