@@ -18,7 +18,7 @@ deps:
 	./scripts/deps-test.sh
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/hairpin
+	$(GO) build -tags lab -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/hairpin
 
 lab: deps-lab build
 	./$(BIN) lab --ipv6
@@ -27,7 +27,8 @@ lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GOBIN)/staticcheck ./...
+	$(GO) vet -tags lab ./cmd/hairpin
+	$(GOBIN)/staticcheck -tags lab ./...
 
 test: deps lint
 	$(GO) test -race -count=1 -timeout 30m ./...

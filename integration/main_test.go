@@ -36,7 +36,7 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	bin = filepath.Join(dir, "hairpin")
-	build := exec.Command("go", "build", "-race", "-o", bin, "../cmd/hairpin")
+	build := exec.Command("go", "build", "-race", "-tags", "lab", "-o", bin, "../cmd/hairpin")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Printf("building hairpin: %v\n%s", err, out)
 		return 1

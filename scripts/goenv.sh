@@ -5,9 +5,9 @@
 # carries the packets); its tags come from disttags.
 GOFLAGS_DIST=(-trimpath -gcflags=all=-l)
 
-# disttags ARCH prints the router build's tags for one architecture: no lab (the demo needs a development
-# machine) and no test doubles (nolab; tests run without it), no HTTP/2 in net/http (nethttpomithttp2, 0.5 MB:
-# every API hairpin calls and every page it serves speaks HTTP/1.1), and on mips and mipsle no TLS server
+# disttags ARCH prints the router build's tags for one architecture: no test doubles (nolab: the nft package's
+# fake kernel; tests run without the tag; the lab is in no build without the tag lab), no HTTP/2 in net/http
+# (nethttpomithttp2, 0.5 MB: every API hairpin calls and every page it serves speaks HTTP/1.1), and on mips and mipsle no TLS server
 # (notlsserver, 0.17 MB: only `probe-server --tls-cert` serves TLS, and a probe server runs at a second site
 # or on a VPS, not on a 16 MB MIPS router; those builds refuse --tls-cert and say so).
 disttags() {
