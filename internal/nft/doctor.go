@@ -2,13 +2,14 @@ package nft
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
+
+	gnft "github.com/google/nftables"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/doctor"
@@ -127,96 +128,15 @@ func forwardPolicy(ctx context.Context) doctor.Finding {
 	return doctor.Finding{Level: doctor.OK, What: "no forward chain drops by default"}
 }
 
-// forwardDrops lists ("family table chain") the forward-hook chains of other tables whose policy is drop:
-// those that accept no DNATed connection, and those that do. It lists only those chains' rules (never the
-// ruleset: its sets can be country-sized).
-func forwardDrops(ctx context.Context) (drops, fixed []string, err error) {
-	out, err := exec.CommandContext(ctx, "nft", "-j", "list", "chains").Output()
+// forwardDrops reads the forward chains of other tables over a netlink socket of its own
+// (forwardDropsNetlink).
+func forwardDrops(context.Context) (drops, fixed []string, err error) {
+	conn, err := gnft.New(gnft.AsLasting())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("netlink: %w", err)
 	}
-	var doc struct {
-		Nftables []struct {
-			Chain *struct {
-				Family string `json:"family"`
-				Table  string `json:"table"`
-				Name   string `json:"name"`
-				Hook   string `json:"hook"`
-				Policy string `json:"policy"`
-			} `json:"chain"`
-		} `json:"nftables"`
-	}
-	if err := json.Unmarshal(out, &doc); err != nil {
-		return nil, nil, err
-	}
-	for _, o := range doc.Nftables {
-		c := o.Chain
-		if c == nil || c.Hook != "forward" || c.Policy != "drop" || c.Table == Table {
-			continue
-		}
-		name := c.Family + " " + c.Table + " " + c.Name
-		if acceptsDNAT(ctx, c.Family, c.Table, c.Name, map[string]bool{}) {
-			fixed = append(fixed, name)
-		} else {
-			drops = append(drops, name)
-		}
-	}
-	return drops, fixed, nil
-}
-
-// acceptsDNAT reports whether chain, or a chain it jumps or goes to, has an accept rule matching DNATed
-// connections (ct status dnat). seen stops loops.
-func acceptsDNAT(ctx context.Context, family, table, chain string, seen map[string]bool) bool {
-	if seen[chain] || len(seen) > 64 {
-		return false
-	}
-	seen[chain] = true
-	out, err := exec.CommandContext(ctx, "nft", "-j", "list", "chain", family, table, chain).Output()
-	if err != nil {
-		return false
-	}
-	var doc struct {
-		Nftables []struct {
-			Rule *struct {
-				Expr []map[string]json.RawMessage `json:"expr"`
-			} `json:"rule"`
-		} `json:"nftables"`
-	}
-	if json.Unmarshal(out, &doc) != nil {
-		return false
-	}
-	for _, o := range doc.Nftables {
-		if o.Rule == nil {
-			continue
-		}
-		var dnat, accept bool
-		var jumps []string
-		for _, e := range o.Rule.Expr {
-			if m, ok := e["match"]; ok && strings.Contains(string(m), `"status"`) && strings.Contains(string(m), `"dnat"`) {
-				dnat = true
-			}
-			if _, ok := e["accept"]; ok {
-				accept = true
-			}
-			for _, k := range []string{"jump", "goto"} {
-				var j struct {
-					Target string `json:"target"`
-				}
-				if raw, ok := e[k]; ok && json.Unmarshal(raw, &j) == nil && j.Target != "" {
-					jumps = append(jumps, j.Target)
-				}
-			}
-		}
-		if dnat && accept {
-			return true
-		}
-		for _, j := range jumps {
-			if acceptsDNAT(ctx, family, table, j, seen) {
-				return true
-			}
-		}
-	}
-	return false
+	defer conn.CloseLasting()
+	return forwardDropsNetlink(conn)
 }
 
 // Blocking implements backend.Blocker: what on this machine stops every forward from working, for apply and
