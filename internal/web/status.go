@@ -33,6 +33,7 @@ const (
 	StatusPreconditionFailed          = 412
 	StatusRequestEntityTooLarge       = 413
 	StatusUnsupportedMediaType        = 415
+	StatusExpectationFailed           = 417
 	StatusUnprocessableEntity         = 422
 	StatusTooManyRequests             = 429
 	StatusRequestHeaderFieldsTooLarge = 431
@@ -65,6 +66,7 @@ var statusText = map[int]string{
 	StatusPreconditionFailed:          "Precondition Failed",
 	StatusRequestEntityTooLarge:       "Request Entity Too Large",
 	StatusUnsupportedMediaType:        "Unsupported Media Type",
+	StatusExpectationFailed:           "Expectation Failed",
 	StatusUnprocessableEntity:         "Unprocessable Entity",
 	StatusTooManyRequests:             "Too Many Requests",
 	StatusRequestHeaderFieldsTooLarge: "Request Header Fields Too Large",
