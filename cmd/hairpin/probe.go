@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/probe"
 	"github.com/hairpin-nat/hairpin/internal/publicip"
 	"github.com/hairpin-nat/hairpin/internal/secret"
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // probeSecret reads wan.probe's shared secret with the hardened secret reader.
@@ -205,7 +205,7 @@ func probeServerCmd() *cli.Command {
 			if err != nil {
 				return err
 			}
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			hs := &web.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 				WriteTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
 			go func() {
 				<-cmd.Context().Done()
@@ -220,7 +220,7 @@ func probeServerCmd() *cli.Command {
 			} else {
 				err = hs.Serve(l)
 			}
-			if errors.Is(err, http.ErrServerClosed) {
+			if errors.Is(err, web.ErrServerClosed) {
 				return nil
 			}
 			return err

@@ -2,32 +2,63 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"net/http"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
-
-	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/probe"
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // metrics are the daemon's Prometheus metrics, served at /metrics on the status listener in the text format.
-// The daemon's own events count in sets of its own (one per family, so each gets its HELP and TYPE line and a
-// test can run several daemons in one process); everything else is read from Status at scrape time.
+// The daemon's own events are counted here (per daemon, so a test can run several in one process); everything
+// else is read from Status at scrape time. The exposition is written by hand: the format is a dozen lines of
+// rules, and the libraries that write it link net/http for their push code.
 type metrics struct {
 	d             *Daemon
-	changes       *vm.Set
-	changeSeconds *vm.Set
-	wanChanges    *vm.Counter
-	publicChanges *vm.Counter
-	probes        *vm.Counter
-	events        *vm.Set
+	wanChanges    counter
+	publicChanges counter
+	probes        counter
+
+	mu            sync.Mutex
+	changes       map[changeKey]uint64
+	changeSeconds map[string]*histogram // by kind
+}
+
+type changeKey struct{ kind, result string }
+
+// counter is a monotonic count.
+type counter struct{ n atomic.Uint64 }
+
+func (c *counter) Inc()        { c.n.Add(1) }
+func (c *counter) Get() uint64 { return c.n.Load() }
+
+// histogram counts observations per upper bound of changeBuckets (not cumulated: the exposition does that).
+type histogram struct {
+	buckets [len(changeBuckets)]uint64
+	count   uint64
+	sum     float64
+}
+
+func (h *histogram) observe(v float64) {
+	h.count++
+	h.sum += v
+	for i, ub := range changeBuckets {
+		if v <= ub {
+			h.buckets[i]++
+			return
+		}
+	}
 }
 
 // family is one metric family's name, type and help as the exposition's HELP and TYPE lines give them.
@@ -54,19 +85,10 @@ var (
 )
 
 // changeBuckets are the histogram's upper bounds: 1 ms doubling to about 8 s.
-var changeBuckets = vm.ExponentialBuckets(0.001, 2, 14)
+var changeBuckets = [...]float64{0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192}
 
 func newMetrics(d *Daemon) *metrics {
-	events := vm.NewSet()
-	return &metrics{
-		d:             d,
-		changes:       vm.NewSet(),
-		changeSeconds: vm.NewSet(),
-		events:        events,
-		wanChanges:    events.NewCounter(famWANChanges.name),
-		publicChanges: events.NewCounter(famPublicChanges.name),
-		probes:        events.NewCounter(famProbes.name),
-	}
+	return &metrics{d: d, changes: map[changeKey]uint64{}, changeSeconds: map[string]*histogram{}}
 }
 
 func (m *metrics) change(kind string, took time.Duration, err error) {
@@ -74,12 +96,19 @@ func (m *metrics) change(kind string, took time.Duration, err error) {
 	if err != nil {
 		result = "error"
 	}
-	m.changes.GetOrCreateCounter(famChanges.name + labels("kind", kind, "result", result)).Inc()
-	m.changeSeconds.GetOrCreatePrometheusHistogramExt(famChangeSeconds.name+labels("kind", kind), changeBuckets).Update(took.Seconds())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.changes[changeKey{kind, result}]++
+	h := m.changeSeconds[kind]
+	if h == nil {
+		h = &histogram{}
+		m.changeSeconds[kind] = h
+	}
+	h.observe(took.Seconds())
 }
 
-func (m *metrics) handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (m *metrics) handler() web.Handler {
+	return web.HandlerFunc(func(w web.ResponseWriter, r *web.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
 		st := m.d.Status(ctx)
@@ -94,7 +123,7 @@ func (m *metrics) handler() http.Handler {
 // sample, as Prometheus's own client did, so scrapes and dashboards see the same text as before.
 func (m *metrics) write(w io.Writer, st *Status) {
 	out := map[family]*bytes.Buffer{}
-	add := func(f family, name string, v float64) {
+	line := func(f family, name, v string) {
 		b := out[f]
 		if b == nil {
 			b = &bytes.Buffer{}
@@ -102,21 +131,33 @@ func (m *metrics) write(w io.Writer, st *Status) {
 		}
 		b.WriteString(name)
 		b.WriteByte(' ')
-		b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		b.WriteString(v)
 		b.WriteByte('\n')
 	}
-	fromSet := func(f family, s *vm.Set) {
-		var b bytes.Buffer
-		s.WritePrometheus(&b)
-		if b.Len() > 0 {
-			out[f] = &b
-		}
+	add := func(f family, name string, v float64) { line(f, name, strconv.FormatFloat(v, 'g', -1, 64)) }
+	count := func(f family, name string, n uint64) { line(f, name, strconv.FormatUint(n, 10)) }
+
+	m.mu.Lock()
+	for _, k := range slices.SortedFunc(maps.Keys(m.changes), func(a, b changeKey) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.result, b.result))
+	}) {
+		count(famChanges, famChanges.name+labels("kind", k.kind, "result", k.result), m.changes[k])
 	}
-	fromSet(famChanges, m.changes)
-	fromSet(famChangeSeconds, m.changeSeconds)
-	add(famWANChanges, famWANChanges.name, float64(m.wanChanges.Get()))
-	add(famPublicChanges, famPublicChanges.name, float64(m.publicChanges.Get()))
-	add(famProbes, famProbes.name, float64(m.probes.Get()))
+	for _, kind := range slices.Sorted(maps.Keys(m.changeSeconds)) {
+		h := m.changeSeconds[kind]
+		var cum uint64
+		for i, ub := range changeBuckets {
+			cum += h.buckets[i]
+			count(famChangeSeconds, famChangeSeconds.name+"_bucket"+labels("kind", kind, "le", strconv.FormatFloat(ub, 'g', -1, 64)), cum)
+		}
+		count(famChangeSeconds, famChangeSeconds.name+"_bucket"+labels("kind", kind, "le", "+Inf"), h.count)
+		add(famChangeSeconds, famChangeSeconds.name+"_sum"+labels("kind", kind), h.sum)
+		count(famChangeSeconds, famChangeSeconds.name+"_count"+labels("kind", kind), h.count)
+	}
+	m.mu.Unlock()
+	count(famWANChanges, famWANChanges.name, m.wanChanges.Get())
+	count(famPublicChanges, famPublicChanges.name, m.publicChanges.Get())
+	count(famProbes, famProbes.name, m.probes.Get())
 
 	for _, f := range st.Forwards {
 		add(famPackets, famPackets.name+labels("forward", f.Name), float64(f.Packets))

@@ -34,7 +34,7 @@ func fullStatus() *Status {
 }
 
 // wantFamilies is the contract of /metrics: every family's name and type, as Prometheus's own client served
-// them before the daemon moved to VictoriaMetrics/metrics. Dashboards and alerts depend on it.
+// them before the daemon wrote its own exposition. Dashboards and alerts depend on it.
 var wantFamilies = []string{
 	"hairpin_ddns_state gauge",
 	"hairpin_double_nat gauge",

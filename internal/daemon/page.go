@@ -5,10 +5,11 @@ import (
 	"embed"
 	"errors"
 	"io"
-	"net/http"
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // The status page: one HTML file, its script and style sheet, all in the binary and served by the status
@@ -36,7 +37,7 @@ func PageSize() int {
 	return n
 }
 
-func pageHeaders(w http.ResponseWriter, contentType string) {
+func pageHeaders(w web.ResponseWriter, contentType string) {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Security-Policy", pageCSP)
@@ -47,7 +48,7 @@ func pageHeaders(w http.ResponseWriter, contentType string) {
 }
 
 // pageRoutes serves the page at / and its files beside it.
-func pageRoutes(mux *http.ServeMux) {
+func pageRoutes(mux *web.ServeMux) {
 	for path, file := range map[string]string{"/{$}": "index.html", "/page.js": "page.js", "/page.css": "page.css", "/favicon.svg": "favicon.svg"} {
 		body, err := pageFiles.ReadFile("page/" + file)
 		if err != nil {
@@ -55,7 +56,7 @@ func pageRoutes(mux *http.ServeMux) {
 		}
 		ctype := map[string]string{"index.html": "text/html; charset=utf-8", "page.js": "text/javascript; charset=utf-8",
 			"page.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}[file]
-		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("GET "+path, func(w web.ResponseWriter, r *web.Request) {
 			pageHeaders(w, ctype)
 			_, _ = w.Write(body)
 		})
@@ -65,34 +66,34 @@ func pageRoutes(mux *http.ServeMux) {
 // controlRoutes are the state-changing requests, each behind the listener's control setting, the Origin check
 // and, on TCP, the bearer token: POST /reload, POST /probe (probe now), POST /ddns/update (send the DNS
 // records now, at most once per forceEvery).
-func (d *Daemon) controlRoutes(mux *http.ServeMux, sl *statusListener) {
-	guard := func(h func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
+func (d *Daemon) controlRoutes(mux *web.ServeMux, sl *statusListener) {
+	guard := func(h func(w web.ResponseWriter, r *web.Request)) web.HandlerFunc {
+		return func(w web.ResponseWriter, r *web.Request) {
 			ctl := sl.ctl.Load()
 			if !ctl.on {
-				http.Error(w, "the status listener is read-only: reload with SIGHUP (systemctl reload hairpin), or set daemon.control", http.StatusForbidden)
+				web.Error(w, "the status listener is read-only: reload with SIGHUP (systemctl reload hairpin), or set daemon.control", web.StatusForbidden)
 				return
 			}
 			if err := sameOrigin(r); err != nil {
-				http.Error(w, err.Error(), http.StatusForbidden)
+				web.Error(w, err.Error(), web.StatusForbidden)
 				return
 			}
 			if !sl.unix && !bearer(r, ctl.token) {
 				w.Header().Set("WWW-Authenticate", "Bearer")
-				http.Error(w, "send the token of daemon.control_token_file as Authorization: Bearer TOKEN", http.StatusUnauthorized)
+				web.Error(w, "send the token of daemon.control_token_file as Authorization: Bearer TOKEN", web.StatusUnauthorized)
 				return
 			}
 			h(w, r)
 		}
 	}
-	mux.HandleFunc("POST /reload", guard(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /reload", guard(func(w web.ResponseWriter, r *web.Request) {
 		if err := d.Reload(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			web.Error(w, err.Error(), web.StatusUnprocessableEntity)
 			return
 		}
 		_, _ = io.WriteString(w, "reloaded\n")
 	}))
-	mux.HandleFunc("POST /probe", guard(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /probe", guard(func(w web.ResponseWriter, r *web.Request) {
 		reply := make(chan error, 1)
 		select {
 		case d.probeNow <- reply:
@@ -100,33 +101,33 @@ func (d *Daemon) controlRoutes(mux *http.ServeMux, sl *statusListener) {
 			return
 		}
 		if err := <-reply; err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
+			web.Error(w, err.Error(), web.StatusConflict)
 			return
 		}
 		_, _ = io.WriteString(w, "probing; the result shows in status in a few seconds\n")
 	}))
 	var forceMu sync.Mutex
 	var forced time.Time
-	mux.HandleFunc("POST /ddns/update", guard(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /ddns/update", guard(func(w web.ResponseWriter, r *web.Request) {
 		d.mu.Lock()
 		engine := d.ddns
 		d.mu.Unlock()
 		fe, ok := engine.(forcer)
 		if !ok {
-			http.Error(w, "no dynamic DNS configured", http.StatusConflict)
+			web.Error(w, "no dynamic DNS configured", web.StatusConflict)
 			return
 		}
 		forceMu.Lock()
 		if since := time.Since(forced); !forced.IsZero() && since < forceEvery {
 			forceMu.Unlock()
 			w.Header().Set("Retry-After", (forceEvery - since).Round(time.Second).String())
-			http.Error(w, "a DNS update was forced less than 30 s ago; wait a little", http.StatusTooManyRequests)
+			web.Error(w, "a DNS update was forced less than 30 s ago; wait a little", web.StatusTooManyRequests)
 			return
 		}
 		forced = time.Now()
 		forceMu.Unlock()
 		if err := fe.ForceUpdate(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
+			web.Error(w, err.Error(), web.StatusBadGateway)
 			return
 		}
 		_, _ = io.WriteString(w, "DNS records sent\n")
@@ -141,7 +142,7 @@ type forcer interface {
 // sameOrigin refuses a browser's request from another site: a page elsewhere could not add the token header
 // without a CORS preflight this listener never answers, but Origin (and Sec-Fetch-Site) make the refusal
 // explicit. Clients that are not browsers send neither.
-func sameOrigin(r *http.Request) error {
+func sameOrigin(r *web.Request) error {
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return errors.New("cross-site request refused")
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/secret"
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // Serve answers status requests on addr (a unix socket path, or host:port) until ctx ends. A unix socket is
@@ -133,8 +133,8 @@ func (d *Daemon) ServeListener(ctx context.Context, l net.Listener) error {
 	}()
 	quiet := afterQuiet{after: releaseAfter, fn: debug.FreeOSMemory}
 	defer quiet.stop()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+	mux := web.NewServeMux()
+	mux.HandleFunc("GET /status", func(w web.ResponseWriter, r *web.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		st := d.Status(r.Context())
@@ -148,15 +148,15 @@ func (d *Daemon) ServeListener(ctx context.Context, l net.Listener) error {
 	pageRoutes(mux)
 	d.controlRoutes(mux, sl)
 	capped := sl.capped
-	srv := &http.Server{Handler: capped.working(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+	srv := &web.Server{Handler: capped.working(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: connIdle, MaxHeaderBytes: 16 << 10, ConnState: capped.connState,
-		ConnContext: capped.connContext, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelDebug)}
+		ConnContext: capped.connContext, ErrorLog: d.log}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
 	d.log.Info("status listener", "address", sl.addr, "control", sl.ctl.Load().on)
-	if err := srv.Serve(capped); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(capped); err != nil && !errors.Is(err, web.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -200,7 +200,7 @@ func (q *afterQuiet) stop() {
 }
 
 // bearer reports whether r carries token as its bearer token, in constant time. An empty token matches nothing.
-func bearer(r *http.Request, token string) bool {
+func bearer(r *web.Request, token string) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
@@ -294,10 +294,10 @@ func (l *cappedListener) wake() {
 	}
 }
 
-// connState is the http.Server's ConnState hook: a connection waits again from the moment it goes idle.
-func (l *cappedListener) connState(c net.Conn, s http.ConnState) {
+// connState is the web.Server's ConnState hook: a connection waits again from the moment it goes idle.
+func (l *cappedListener) connState(c net.Conn, s web.ConnState) {
 	cc, ok := c.(*cappedConn)
-	if !ok || s != http.StateIdle {
+	if !ok || s != web.StateIdle {
 		return
 	}
 	l.mu.Lock()
@@ -312,8 +312,8 @@ func (l *cappedListener) connContext(ctx context.Context, c net.Conn) context.Co
 }
 
 // working marks a connection busy while a handler runs for it: only those count against the cap on work.
-func (l *cappedListener) working(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (l *cappedListener) working(h web.Handler) web.Handler {
+	return web.HandlerFunc(func(w web.ResponseWriter, r *web.Request) {
 		cc, _ := r.Context().Value(connKey{}).(*cappedConn)
 		l.setBusy(cc, true)
 		defer l.setBusy(cc, false)

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 var secret = []byte("a shared secret of the probe")
@@ -33,7 +35,7 @@ func newServer(t *testing.T) *testServer {
 		ts.dials.Add(1)
 		return d.DialContext(ctx, network, addr)
 	}
-	srv := httptest.NewServer(ts.Server)
+	srv := webtest.NewServer(ts.Server)
 	t.Cleanup(srv.Close)
 	ts.url = srv.URL
 	return ts

@@ -8,11 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // Server is `hairpin probe-server`.
@@ -64,20 +65,20 @@ func (s *Server) now() time.Time {
 }
 
 // ServeHTTP handles POST / (any path): verify, rate-limit, connect back, answer signed.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w web.ResponseWriter, r *web.Request) {
 	log := s.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST a signed probe request", http.StatusMethodNotAllowed)
+	if r.Method != web.MethodPost {
+		web.Error(w, "POST a signed probe request", web.StatusMethodNotAllowed)
 		return
 	}
 	// The address the request came from is the only one ever connected to. A proxy's X-Forwarded-For is not
 	// believed: it would let anyone name a target.
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		http.Error(w, "unknown caller", http.StatusBadRequest)
+		web.Error(w, "unknown caller", web.StatusBadRequest)
 		return
 	}
 	caller := peer.Addr().Unmap()
@@ -87,27 +88,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			msg = "the probe server is answering too many callers this minute; try again in a minute"
 		}
 		log.Debug("probe: refused", "client", caller, "why", why) // a flood must not flood the log too
-		http.Error(w, msg, http.StatusTooManyRequests)
+		web.Error(w, msg, web.StatusTooManyRequests)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := io.ReadAll(web.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
-		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
+		web.Error(w, "request too large", web.StatusRequestEntityTooLarge)
 		return
 	}
 	if !Verify(s.Secret, body, r.Header.Get(HeaderSig)) {
 		log.Warn("probe: bad signature", "client", caller)
-		http.Error(w, "bad signature: the request is not signed with this server's secret", http.StatusUnauthorized)
+		web.Error(w, "bad signature: the request is not signed with this server's secret", web.StatusUnauthorized)
 		return
 	}
 	var req Request
 	if err := json.Unmarshal(body, &req); err != nil {
-		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		web.Error(w, "bad request: "+err.Error(), web.StatusBadRequest)
 		return
 	}
 	if err := s.check(req, caller); err != nil {
 		log.Warn("probe: refused", "client", caller, "why", err)
-		http.Error(w, err.Error(), http.StatusForbidden)
+		web.Error(w, err.Error(), web.StatusForbidden)
 		return
 	}
 	ans := Answer{Address: caller.String(), Nonce: req.Nonce, Results: s.connectBack(r.Context(), caller, req.Ports)}
