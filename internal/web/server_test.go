@@ -30,7 +30,7 @@ import (
 )
 
 // serveTest runs s on a loopback listener and returns its address; the server is closed when the test ends.
-func serveTest(t *testing.T, s *Server) string {
+func serveTest(t testing.TB, s *Server) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -551,4 +551,116 @@ func TestServeMux(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServerHTTP10: an HTTP/1.0 client gets an HTTP/1.0 answer and a close; a long answer is not chunked
+// (1.0 has no chunks) but ends with the connection.
+func TestServerHTTP10(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 3*bufferLimit)
+	addr := serveTest(t, &Server{Handler: HandlerFunc(func(w ResponseWriter, r *Request) { io.WriteString(w, long) })})
+	c := dialRaw(t, addr)
+	fmt.Fprint(c, "GET / HTTP/1.0\r\n\r\n")
+	raw, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, body, _ := strings.Cut(string(raw), "\r\n\r\n")
+	if !strings.HasPrefix(head, "HTTP/1.0 200 OK\r\n") || strings.Contains(head, "chunked") || body != long {
+		t.Errorf("HTTP/1.0: head %q, %d body bytes", head, len(body))
+	}
+}
+
+// TestServerConnStates: a kept-alive connection goes new, active, idle, active, idle, closed, the sequence
+// the daemon's connection cap reads.
+func TestServerConnStates(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var states []string
+	s := &Server{Handler: echo, ConnState: func(_ net.Conn, st ConnState) {
+		mu.Lock()
+		states = append(states, st.String())
+		mu.Unlock()
+	}}
+	addr := serveTest(t, s)
+	c := dialRaw(t, addr)
+	br := bufio.NewReader(c)
+	for range 2 {
+		fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+	}
+	c.Close()
+	want := "new active idle active idle closed"
+	poll.Wait(t, "the connection closed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(states) == 6
+	})
+	if got := strings.Join(states, " "); got != want {
+		t.Errorf("states %q, want %q", got, want)
+	}
+}
+
+// FuzzServe sends arbitrary bytes to a real server: whatever they are, the server answers with well-formed
+// responses (or none) and ends the connection once the client has stopped sending, never hangs or panics.
+func FuzzServe(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
+		"HEAD / HTTP/1.0\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	mux := NewServeMux()
+	mux.Handle("/", echo)
+	mux.HandleFunc("GET /flush", func(w ResponseWriter, r *Request) {
+		io.WriteString(w, "a")
+		w.(Flusher).Flush()
+		io.WriteString(w, "b")
+	})
+	addr := serveTest(f, &Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		go func() {
+			c.Write(in)
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		out, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatalf("%q: %v after %q", in, err, out)
+		}
+		br := bufio.NewReader(bytes.NewReader(out))
+		for {
+			if _, err := br.Peek(1); err == io.EOF {
+				return
+			}
+			// An answer to HEAD has no body whatever its Content-Length: past one, the stream cannot be split
+			// without knowing which requests were HEAD, so only the first answer is read then.
+			var req *http.Request
+			head := bytes.Contains(in, []byte("HEAD"))
+			if head {
+				req = &http.Request{Method: "HEAD"}
+			}
+			resp, err := http.ReadResponse(br, req)
+			if err != nil {
+				t.Fatalf("%q: malformed answer %q: %v", in, out, err)
+			}
+			if head {
+				return
+			}
+			if _, err := io.ReadAll(resp.Body); err != nil && resp.StatusCode >= 200 {
+				t.Fatalf("%q: malformed answer body %q: %v", in, out, err)
+			}
+		}
+	})
 }
