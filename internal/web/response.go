@@ -151,6 +151,9 @@ func (w *response) writeHead(final bool) {
 	if _, ok := h["Date"]; !ok {
 		h.Set("Date", time.Now().UTC().Format(TimeFormat))
 	}
+	if strings.EqualFold(h.Get("Connection"), "close") {
+		w.closeAfter = true // the handler's own word
+	}
 	if w.closeAfter {
 		h.Set("Connection", "close")
 	}
