@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,9 +147,6 @@ func (w *response) writeHead(final bool) {
 	if !bodyAllowed(w.status) {
 		h.Del("Content-Length")
 	}
-	if _, ok := h["Date"]; !ok {
-		h.Set("Date", time.Now().UTC().Format(TimeFormat))
-	}
 	if strings.EqualFold(h.Get("Connection"), "close") {
 		w.closeAfter = true // the handler's own word
 	}
@@ -163,9 +159,29 @@ func (w *response) writeHead(final bool) {
 	} else {
 		bw.WriteString("HTTP/1.0 ")
 	}
-	bw.WriteString(statusLine(w.status))
+	c := w.conn
+	c.scratch = strconv.AppendInt(c.scratch[:0], int64(w.status), 10)
+	bw.Write(c.scratch)
+	bw.WriteByte(' ')
+	if text := StatusText(w.status); text != "" {
+		bw.WriteString(text)
+	} else {
+		bw.WriteString("status code ")
+		bw.Write(c.scratch)
+	}
 	bw.WriteString("\r\n")
-	for _, k := range slices.Sorted(maps.Keys(h)) {
+	if _, ok := h["Date"]; !ok {
+		bw.WriteString("Date: ")
+		c.scratch = time.Now().UTC().AppendFormat(c.scratch[:0], TimeFormat)
+		bw.Write(c.scratch)
+		bw.WriteString("\r\n")
+	}
+	c.keys = c.keys[:0]
+	for k := range h {
+		c.keys = append(c.keys, k)
+	}
+	slices.Sort(c.keys)
+	for _, k := range c.keys {
 		if !validFieldName(k) {
 			continue
 		}
@@ -179,7 +195,7 @@ func (w *response) writeHead(final bool) {
 	bw.WriteString("\r\n")
 	if len(w.buf) > 0 {
 		buf := w.buf
-		w.buf = nil
+		w.buf = w.buf[:0]
 		w.writeBody(buf)
 	}
 }

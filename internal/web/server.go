@@ -208,8 +208,14 @@ type conn struct {
 	br  *bufio.Reader
 	bw  *bufio.Writer
 	tls *tls.ConnectionState
+	// remote is the peer's address, as RemoteAddr gives it to every request.
+	remote string
 	// waiting (under srv.mu): between requests, where Shutdown may close the connection.
 	waiting bool
+	// Reused by each answer: the body held before the head goes out, the header's sorted keys, numbers.
+	body    []byte
+	keys    []string
+	scratch []byte
 }
 
 func (c *conn) setState(st ConnState) {
@@ -319,10 +325,13 @@ func (c *conn) exchange(parent context.Context, sr *serverRequest) bool {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	r := sr.req
-	r.RemoteAddr = c.rwc.RemoteAddr().String()
+	if c.remote == "" {
+		c.remote = c.rwc.RemoteAddr().String()
+	}
+	r.RemoteAddr = c.remote
 	r.TLS = c.tls
 	r.ctx = ctx
-	w := &response{conn: c, req: r, proto: sr.proto, header: Header{}, length: -1, closeAfter: sr.close}
+	w := &response{conn: c, req: r, proto: sr.proto, header: Header{}, length: -1, closeAfter: sr.close, buf: c.body[:0]}
 	body := &serverBody{r: r.Body, w: w}
 	if sr.expectContinue && r.ContentLength != 0 {
 		body.sendContinue = true
@@ -357,6 +366,9 @@ func (c *conn) exchange(parent context.Context, sr *serverRequest) bool {
 	}
 	if err := w.finish(); err != nil {
 		return false
+	}
+	if cap(w.buf) <= bufferLimit {
+		c.body = w.buf[:0]
 	}
 	return !w.closeAfter
 }

@@ -664,3 +664,47 @@ func FuzzServe(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkServerKeepAlive: requests on one kept-alive connection, this server beside net/http's serving the
+// same answer (a figure for the notes, not a goal in a timed test).
+func BenchmarkServerKeepAlive(b *testing.B) {
+	body := strings.Repeat("x", 1000)
+	for _, tc := range []struct {
+		name  string
+		serve func(l net.Listener) func()
+	}{
+		{"web", func(l net.Listener) func() {
+			s := &Server{Handler: HandlerFunc(func(w ResponseWriter, r *Request) { io.WriteString(w, body) })}
+			go s.Serve(l)
+			return func() { s.Close() }
+		}},
+		{"net/http", func(l net.Listener) func() {
+			s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) })}
+			go s.Serve(l)
+			return func() { s.Close() }
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tc.serve(l)()
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			b.ReportAllocs()
+			for b.Loop() {
+				io.WriteString(c, "GET /status HTTP/1.1\r\nHost: a\r\nUser-Agent: bench\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+			}
+		})
+	}
+}
