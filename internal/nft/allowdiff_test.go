@@ -208,7 +208,7 @@ func rawElements(t *testing.T, ns, name string) string {
 		if err != nil {
 			return err
 		}
-		elems, err := c.GetSetElements(&gnft.Set{Table: ipv4.table(), Name: name, KeyType: gnft.TypeIPAddr})
+		elems, err := c.GetSetElements(&gnft.Set{Table: &gnft.Table{Family: gnft.TableFamilyIPv4, Name: Table}, Name: name, KeyType: gnft.TypeIPAddr})
 		for _, e := range elems {
 			a, _ := netip.AddrFromSlice(e.Key)
 			out = append(out, fmt.Sprintf("%s end=%v", a, e.IntervalEnd))

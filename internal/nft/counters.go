@@ -9,10 +9,9 @@ import (
 	"os/exec"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
-	gnft "github.com/google/nftables"
+	"github.com/mdlayher/netlink"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 )
@@ -94,64 +93,22 @@ func portsByProto(perPort map[string]map[uint16]backend.Counter) map[string][]ui
 // countedPortsNetlink lists the counting sets' ports over netlink: an apply runs no nft process to read
 // them (a `nft -j list set` of each set cost two process starts and, with traffic on tens of thousands of
 // ports, a JSON document of them).
-func countedPortsNetlink(conn *gnft.Conn) (map[string][]uint16, error) {
+func countedPortsNetlink(conn *netlink.Conn) (map[string][]uint16, error) {
 	out := map[string][]uint16{}
 	for _, proto := range protocols {
-		elems, err := conn.GetSetElements(&gnft.Set{Table: ipv4.table(), Name: countSetBase + proto})
+		keys, err := setKeys(conn, ipv4, countSetBase+proto)
 		if isNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("set %s%s: %w", countSetBase, proto, err)
 		}
-		for _, e := range elems {
-			if len(e.Key) >= 2 {
-				out[proto] = append(out[proto], uint16(e.Key[0])<<8|uint16(e.Key[1]))
+		for _, k := range keys {
+			if len(k) >= 2 {
+				out[proto] = append(out[proto], uint16(k[0])<<8|uint16(k[1]))
 			}
 		}
-		s := out[proto]
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		slices.Sort(out[proto])
 	}
 	return out, nil
-}
-
-// splitCountDeletes takes the "delete element ip hairpin count_PROTO { P, ... }" statements out of a merged
-// script and adds their ports to stale, by protocol.
-func splitCountDeletes(script string, stale map[string][]uint16) (string, map[string][]uint16) {
-	prefix := "delete element ip " + Table + " " + countSetBase
-	if !strings.Contains(script, prefix) {
-		return script, stale
-	}
-	var out strings.Builder
-	for _, line := range strings.SplitAfter(script, "\n") {
-		rest, ok := strings.CutPrefix(line, prefix)
-		proto, elems, ok2 := strings.Cut(rest, " { ")
-		if !ok || !ok2 || !slices.Contains(protocols, proto) {
-			out.WriteString(line)
-			continue
-		}
-		if stale == nil {
-			stale = map[string][]uint16{}
-		}
-		for _, f := range strings.Split(strings.TrimSuffix(strings.TrimSpace(elems), "}"), ",") {
-			if p, err := strconv.ParseUint(strings.TrimSpace(f), 10, 16); err == nil {
-				stale[proto] = append(stale[proto], uint16(p))
-			}
-		}
-	}
-	return out.String(), stale
-}
-
-// deleteCountsNetlink deletes the elements of stale ports from the counting sets, in one batch.
-func deleteCountsNetlink(conn *gnft.Conn, stale map[string][]uint16) error {
-	for proto, ports := range stale {
-		elems := make([]gnft.SetElement, len(ports))
-		for i, p := range ports {
-			elems[i] = gnft.SetElement{Key: []byte{byte(p >> 8), byte(p)}}
-		}
-		if err := conn.SetDeleteElements(&gnft.Set{Table: ipv4.table(), Name: countSetBase + proto}, elems); err != nil {
-			return err
-		}
-	}
-	return conn.Flush()
 }

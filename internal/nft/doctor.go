@@ -9,7 +9,8 @@ import (
 	"os/exec"
 	"strings"
 
-	gnft "github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/doctor"
@@ -131,11 +132,11 @@ func forwardPolicy(ctx context.Context) doctor.Finding {
 // forwardDrops reads the forward chains of other tables over a netlink socket of its own
 // (forwardDropsNetlink).
 func forwardDrops(context.Context) (drops, fixed []string, err error) {
-	conn, err := gnft.New(gnft.AsLasting())
+	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("netlink: %w", err)
 	}
-	defer conn.CloseLasting()
+	defer conn.Close()
 	return forwardDropsNetlink(conn)
 }
 

@@ -3,7 +3,6 @@ package nft
 import (
 	"net/netip"
 
-	gnft "github.com/google/nftables"
 	"golang.org/x/sys/unix"
 	"sigs.k8s.io/knftables"
 
@@ -19,8 +18,6 @@ type family struct {
 	// addrType is the nft type of an address: ipv4_addr or ipv6_addr.
 	addrType string
 	knft     knftables.Family
-	gnft     gnft.TableFamily
-	keyType  gnft.SetDatatype
 	// af is the nfgenmsg family of a netlink question.
 	af byte
 	// notOwned is the error of a table of this family named hairpin that is not hairpin's.
@@ -30,10 +27,10 @@ type family struct {
 }
 
 var (
-	ipv4 = family{name: "ip", addrType: "ipv4_addr", knft: knftables.IPv4Family, gnft: gnft.TableFamilyIPv4,
-		keyType: gnft.TypeIPAddr, af: unix.AF_INET, notOwned: ErrNotOwned, counts: true}
-	ipv6 = family{name: "ip6", addrType: "ipv6_addr", knft: knftables.IPv6Family, gnft: gnft.TableFamilyIPv6,
-		keyType: gnft.TypeIP6Addr, af: unix.AF_INET6, notOwned: ErrNotOwned6}
+	ipv4 = family{name: "ip", addrType: "ipv4_addr", knft: knftables.IPv4Family,
+		af: unix.AF_INET, notOwned: ErrNotOwned, counts: true}
+	ipv6 = family{name: "ip6", addrType: "ipv6_addr", knft: knftables.IPv6Family,
+		af: unix.AF_INET6, notOwned: ErrNotOwned6}
 )
 
 // content is what one family's table holds that follows the router's addresses: the addresses forwards answer
@@ -71,6 +68,3 @@ func (f family) bytes(a netip.Addr) []byte {
 	b := a.As16()
 	return b[:]
 }
-
-// table names hairpin's table of this family for netlink operations, which need only the family and name.
-func (f family) table() *gnft.Table { return &gnft.Table{Family: f.gnft, Name: Table} }

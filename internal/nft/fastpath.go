@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	gnft "github.com/google/nftables"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/hairpin-nat/hairpin/internal/plan"
@@ -27,15 +27,14 @@ import (
 // addWANNetlink sends its batch before asking the kernel anything about the set: adding an element that is
 // already there changes nothing (no NLM_F_EXCL), so every wanted address is simply added, and the set is
 // named rather than looked up.
-func addWANNetlink(conn *gnft.Conn, fam family, addrs []netip.Addr) error {
+func addWANNetlink(conn *netlink.Conn, fam family, addrs []netip.Addr) error {
 	want := wanElements(fam, addrs)
 	if len(want) == 0 {
 		return nil
 	}
-	if err := conn.SetAddElements(wanSetRef(fam), want); err != nil {
-		return err
-	}
-	if err := conn.Flush(); err != nil {
+	b := &batch{fam: fam}
+	b.elems(unix.NFT_MSG_NEWSETELEM, setWAN, want)
+	if err := sendBatch(conn, 0, b.msgs); err != nil {
 		return fmt.Errorf("set %s: %w", setWAN, err)
 	}
 	return nil
@@ -44,10 +43,9 @@ func addWANNetlink(conn *gnft.Conn, fam family, addrs []netip.Addr) error {
 // retireWANNetlink is idempotent: it deletes what the set holds now and is not wanted. An element that went
 // away meanwhile (another writer, or a retry of an update a crash cut short) fails the batch with ENOENT; the
 // set is then read again and the removal retried.
-func retireWANNetlink(conn *gnft.Conn, fam family, addrs []netip.Addr) error {
-	set := wanSetRef(fam)
+func retireWANNetlink(conn *netlink.Conn, fam family, addrs []netip.Addr) error {
 	for try := 0; ; try++ {
-		current, err := conn.GetSetElements(set)
+		current, err := setKeys(conn, fam, setWAN)
 		if err != nil {
 			return fmt.Errorf("set %s: %w", setWAN, err)
 		}
@@ -55,10 +53,9 @@ func retireWANNetlink(conn *gnft.Conn, fam family, addrs []netip.Addr) error {
 		if len(del) == 0 {
 			return nil
 		}
-		if err := conn.SetDeleteElements(set, del); err != nil {
-			return err
-		}
-		err = conn.Flush()
+		b := &batch{fam: fam}
+		b.elems(unix.NFT_MSG_DELSETELEM, setWAN, del)
+		err = sendBatch(conn, 0, b.msgs)
 		if err == nil || try == 2 || !errors.Is(err, unix.ENOENT) {
 			return err
 		}
@@ -67,52 +64,37 @@ func retireWANNetlink(conn *gnft.Conn, fam family, addrs []netip.Addr) error {
 
 // setContentNetlink brings the content of fam's table to c in one netlink batch: the answering addresses,
 // the LAN prefixes and the DNAT map, each flushed and refilled. It creates nothing.
-func setContentNetlink(conn *gnft.Conn, fam family, c content) error {
-	table := fam.table()
-	wan := &gnft.Set{Table: table, Name: setWAN, KeyType: fam.keyType}
-	lan := &gnft.Set{Table: table, Name: setLAN, KeyType: fam.keyType, Interval: true}
-	dnat := &gnft.Set{Table: table, Name: mapDNAT, IsMap: true}
-	conn.FlushSet(wan)
-	conn.FlushSet(lan)
-	conn.FlushSet(dnat)
-	for _, add := range []struct {
-		set   *gnft.Set
-		elems []gnft.SetElement
-	}{{wan, wanElements(fam, c.wan)}, {lan, prefixElements(fam, c.lan, true)}, {dnat, dnatElements(fam, c.rules)}} {
-		if len(add.elems) == 0 {
-			continue
-		}
-		if err := conn.SetAddElements(add.set, add.elems); err != nil {
-			return err
-		}
-	}
-	if err := conn.Flush(); err != nil {
+func setContentNetlink(conn *netlink.Conn, fam family, c content) error {
+	b := &batch{fam: fam}
+	b.flushSet(setWAN)
+	b.flushSet(setLAN)
+	b.flushSet(mapDNAT)
+	b.elems(unix.NFT_MSG_NEWSETELEM, setWAN, wanElements(fam, c.wan))
+	b.elems(unix.NFT_MSG_NEWSETELEM, setLAN, prefixElements(fam, c.lan, true))
+	b.elems(unix.NFT_MSG_NEWSETELEM, mapDNAT, dnatElements(fam, c.rules))
+	if err := sendBatch(conn, 0, b.msgs); err != nil {
 		return fmt.Errorf("table %s %s: %w", fam.name, Table, err)
 	}
 	return nil
 }
 
-// wanSetRef names fam's WAN set for element operations, which need only the table and set names.
-func wanSetRef(fam family) *gnft.Set {
-	return &gnft.Set{Table: fam.table(), Name: setWAN}
-}
-
 // wanElements turns the addresses of addrs in fam into set elements.
-func wanElements(fam family, addrs []netip.Addr) []gnft.SetElement {
-	var out []gnft.SetElement
+func wanElements(fam family, addrs []netip.Addr) []elem {
+	var out []elem
 	for _, a := range addrs {
 		if fam.has(a) {
-			out = append(out, gnft.SetElement{Key: fam.bytes(a)})
+			out = append(out, elem{key: fam.bytes(a)})
 		}
 	}
 	return out
 }
 
-// wanDiff returns the elements to add and to delete to turn current into the addresses of want in fam.
-func wanDiff(fam family, current []gnft.SetElement, want []netip.Addr) (add, del []gnft.SetElement) {
+// wanDiff returns the elements to add and to delete to turn current (a set's keys) into the addresses of want
+// in fam.
+func wanDiff(fam family, current [][]byte, want []netip.Addr) (add, del []elem) {
 	have := map[netip.Addr]bool{}
-	for _, e := range current {
-		if a, ok := netip.AddrFromSlice(e.Key); ok {
+	for _, k := range current {
+		if a, ok := netip.AddrFromSlice(k); ok {
 			if fam.counts {
 				a = a.Unmap()
 			}
@@ -126,12 +108,12 @@ func wanDiff(fam family, current []gnft.SetElement, want []netip.Addr) (add, del
 		}
 		keep[a] = true
 		if !have[a] {
-			add = append(add, gnft.SetElement{Key: fam.bytes(a)})
+			add = append(add, elem{key: fam.bytes(a)})
 		}
 	}
 	for a := range have {
 		if !keep[a] {
-			del = append(del, gnft.SetElement{Key: fam.bytes(a)})
+			del = append(del, elem{key: fam.bytes(a)})
 		}
 	}
 	return add, del
@@ -139,8 +121,8 @@ func wanDiff(fam family, current []gnft.SetElement, want []netip.Addr) (add, del
 
 // dnatElements encodes the DNAT map's elements as the kernel holds them: each part of a concatenation in its
 // own 4-byte register, so the protocol (1 byte) and the ports (2 bytes, network order) are padded.
-func dnatElements(fam family, rules []plan.Rule) []gnft.SetElement {
-	var out []gnft.SetElement
+func dnatElements(fam family, rules []plan.Rule) []elem {
+	var out []elem
 	for _, r := range rules {
 		proto := byte(6)
 		if r.Protocol == "udp" {
@@ -150,7 +132,7 @@ func dnatElements(fam family, rules []plan.Rule) []gnft.SetElement {
 		r.Expand(func(ext, in uint16) bool {
 			key := []byte{proto, 0, 0, 0, byte(ext >> 8), byte(ext), 0, 0}
 			val := append(append([]byte{}, to...), byte(in>>8), byte(in), 0, 0)
-			out = append(out, gnft.SetElement{Key: key, Val: val})
+			out = append(out, elem{key: key, val: val})
 			return true
 		})
 	}

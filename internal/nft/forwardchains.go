@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	gnft "github.com/google/nftables"
-	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // forwardHook is the forward hook's number in every family that has one (NF_INET_FORWARD, NF_BR_FORWARD and
@@ -15,27 +15,26 @@ const forwardHook = 2
 // ctStatusDNAT is IPS_DST_NAT, the bit `ct status dnat` tests, in ct status's host byte order.
 const ctStatusDNAT = 1 << 5
 
-var familyNames = map[gnft.TableFamily]string{
-	gnft.TableFamilyIPv4: "ip", gnft.TableFamilyIPv6: "ip6", gnft.TableFamilyINet: "inet",
-	gnft.TableFamilyARP: "arp", gnft.TableFamilyBridge: "bridge", gnft.TableFamilyNetdev: "netdev",
+var familyNames = map[byte]string{
+	unix.NFPROTO_IPV4: "ip", unix.NFPROTO_IPV6: "ip6", unix.NFPROTO_INET: "inet",
+	unix.NFPROTO_ARP: "arp", unix.NFPROTO_BRIDGE: "bridge", unix.NFPROTO_NETDEV: "netdev",
 }
 
 // forwardDropsNetlink lists ("family table chain") the forward-hook chains of other tables whose policy is
 // drop: those that accept no DNATed connection, and those that do. It reads the chains over netlink and the
 // rules of only those chains and the chains they jump to (never the ruleset: its sets can be country-sized),
 // so the warning costs an apply a few round trips instead of two nft runs.
-func forwardDropsNetlink(conn *gnft.Conn) (drops, fixed []string, err error) {
-	chains, err := conn.ListChains()
+func forwardDropsNetlink(conn *netlink.Conn) (drops, fixed []string, err error) {
+	chains, err := listChains(conn, unix.NFPROTO_UNSPEC)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing chains: %w", err)
 	}
 	for _, c := range chains {
-		if c.Table == nil || c.Hooknum == nil || *c.Hooknum != forwardHook || c.Table.Family == gnft.TableFamilyNetdev ||
-			c.Policy == nil || *c.Policy != gnft.ChainPolicyDrop || c.Table.Name == Table {
+		if c.hook != forwardHook || c.af == unix.NFPROTO_NETDEV || c.policy != nfDrop || c.table == Table {
 			continue
 		}
-		name := familyNames[c.Table.Family] + " " + c.Table.Name + " " + c.Name
-		if acceptsDNATNetlink(conn, c.Table, c.Name, map[string]bool{}) {
+		name := familyNames[c.af] + " " + c.table + " " + c.name
+		if acceptsDNATNetlink(conn, c.af, c.table, c.name, map[string]bool{}) {
 			fixed = append(fixed, name)
 		} else {
 			drops = append(drops, name)
@@ -48,33 +47,32 @@ func forwardDropsNetlink(conn *gnft.Conn) (drops, fixed []string, err error) {
 // connections: a ct status load masked to the dnat bit and compared so that the bit must be set (`ct status
 // dnat`, `ct status & dnat == dnat`, `ct status & dnat != 0`). seen stops loops. A chain whose rules cannot be
 // read counts as not accepting.
-func acceptsDNATNetlink(conn *gnft.Conn, table *gnft.Table, chain string, seen map[string]bool) bool {
+func acceptsDNATNetlink(conn *netlink.Conn, af byte, table, chain string, seen map[string]bool) bool {
 	if seen[chain] || len(seen) > 64 {
 		return false
 	}
 	seen[chain] = true
-	rules, err := conn.GetRules(table, &gnft.Chain{Name: chain, Table: table})
+	rules, err := listRules(conn, af, table, chain)
 	if err != nil {
 		return false
 	}
 	for _, r := range rules {
 		var accept bool
 		var jumps []string
-		for _, e := range r.Exprs {
-			if v, ok := e.(*expr.Verdict); ok {
-				switch v.Kind {
-				case expr.VerdictAccept:
-					accept = true
-				case expr.VerdictJump, expr.VerdictGoto:
-					jumps = append(jumps, v.Chain)
-				}
+		for _, e := range r {
+			switch {
+			case e.name != "immediate" || e.dreg != unix.NFT_REG_VERDICT:
+			case e.verdict == nfAccept:
+				accept = true
+			case e.verdict == unix.NFT_JUMP || e.verdict == unix.NFT_GOTO:
+				jumps = append(jumps, e.chain)
 			}
 		}
-		if accept && matchesDNAT(r.Exprs) {
+		if accept && matchesDNAT(r) {
 			return true
 		}
 		for _, j := range jumps {
-			if acceptsDNATNetlink(conn, table, j, seen) {
+			if acceptsDNATNetlink(conn, af, table, j, seen) {
 				return true
 			}
 		}
@@ -84,23 +82,16 @@ func acceptsDNATNetlink(conn *gnft.Conn, table *gnft.Table, chain string, seen m
 
 // matchesDNAT finds, in a rule's expressions, ct status loaded into a register, masked with a mask holding the
 // dnat bit, and compared so that the match needs the bit set.
-func matchesDNAT(exprs []expr.Any) bool {
+func matchesDNAT(exprs []exprInfo) bool {
 	for i := 0; i+2 < len(exprs); i++ {
-		ct, ok := exprs[i].(*expr.Ct)
-		if !ok || ct.Key != expr.CtKeySTATUS || ct.SourceRegister {
+		ct, bw, cmp := exprs[i], exprs[i+1], exprs[i+2]
+		if ct.name != "ct" || ct.key != unix.NFT_CT_STATUS || ct.dreg < 0 ||
+			bw.name != "bitwise" || bw.sreg != ct.dreg || len(bw.data) != 4 ||
+			cmp.name != "cmp" || cmp.sreg != bw.dreg || len(cmp.data) != 4 {
 			continue
 		}
-		bw, ok := exprs[i+1].(*expr.Bitwise)
-		if !ok || bw.SourceRegister != ct.Register || len(bw.Mask) != 4 || binary.NativeEndian.Uint32(bw.Mask)&ctStatusDNAT == 0 {
-			continue
-		}
-		cmp, ok := exprs[i+2].(*expr.Cmp)
-		if !ok || cmp.Register != bw.DestRegister || len(cmp.Data) != 4 {
-			continue
-		}
-		v := binary.NativeEndian.Uint32(cmp.Data)
-		mask := binary.NativeEndian.Uint32(bw.Mask)
-		if (cmp.Op == expr.CmpOpNeq && v == 0 && mask == ctStatusDNAT) || (cmp.Op == expr.CmpOpEq && v&ctStatusDNAT != 0) {
+		mask, v := binary.NativeEndian.Uint32(bw.data), binary.NativeEndian.Uint32(cmp.data)
+		if (cmp.op == unix.NFT_CMP_NEQ && v == 0 && mask == ctStatusDNAT) || (cmp.op == unix.NFT_CMP_EQ && mask&ctStatusDNAT != 0 && v&ctStatusDNAT != 0) {
 			return true
 		}
 	}

@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	gnft "github.com/google/nftables"
-	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 	"sigs.k8s.io/knftables"
 
@@ -240,46 +239,40 @@ func dropsFromCounters(counters map[string]uint64) Drops {
 
 // objectsNetlink lists hairpin's chains, sets and named counters (with their packet counts) over netlink: no
 // elements are read, so a table holding 100,000 allowed prefixes lists as fast as an empty one.
-func objectsNetlink(conn *gnft.Conn) (Objects, map[string]uint64, error) {
-	table := ipv4.table()
+func objectsNetlink(conn *netlink.Conn) (Objects, map[string]uint64, error) {
 	objs := Objects{}
-	chains, err := conn.ListChainsOfTableFamily(gnft.TableFamilyIPv4)
+	chains, err := listChains(conn, ipv4.af)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing chains: %w", err)
 	}
 	for _, c := range chains {
-		if c.Table != nil && c.Table.Name == Table {
-			objs["chain"] = append(objs["chain"], c.Name)
-			if c.Policy != nil && *c.Policy == gnft.ChainPolicyDrop {
-				objs[policyDrop] = append(objs[policyDrop], c.Name)
+		if c.table == Table {
+			objs["chain"] = append(objs["chain"], c.name)
+			if c.policy == nfDrop {
+				objs[policyDrop] = append(objs[policyDrop], c.name)
 			}
 		}
 	}
-	sets, err := conn.GetSets(table)
+	sets, err := listSets(conn, ipv4)
 	if isNotFound(err) {
 		return objs, map[string]uint64{}, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing sets: %w", err)
 	}
-	for _, s := range sets {
-		objs["set"] = append(objs["set"], s.Name)
-	}
-	named, err := conn.GetNamedObjects(table)
+	objs["set"] = append(objs["set"], sets...)
+	named, err := listObjects(conn, ipv4)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing counters: %w", err)
 	}
 	counters := map[string]uint64{}
 	for _, o := range named {
-		if no, ok := o.(*gnft.NamedObj); ok && no.Type != gnft.ObjTypeCounter {
-			objs["object"] = append(objs["object"], no.Name) // quotas, limits, ...: never hairpin's
+		if o.typ != unix.NFT_OBJECT_COUNTER {
+			objs["object"] = append(objs["object"], o.name) // quotas, limits, ...: never hairpin's
+			continue
 		}
-		if no, ok := o.(*gnft.NamedObj); ok && no.Type == gnft.ObjTypeCounter {
-			objs["counter"] = append(objs["counter"], no.Name)
-			if c, ok := no.Obj.(*expr.Counter); ok {
-				counters[no.Name] = c.Packets
-			}
-		}
+		objs["counter"] = append(objs["counter"], o.name)
+		counters[o.name] = o.packets
 	}
 	for _, v := range objs {
 		slices.Sort(v)
@@ -303,33 +296,25 @@ func (b *Backend) SetAllowHosts(ctx context.Context, sets []plan.AllowSet) error
 
 // setHostsNetlink brings each named set to its addresses, all sets in one transaction. A missing set fails
 // the whole change.
-func setHostsNetlink(conn *gnft.Conn, want map[string][]netip.Addr) error {
+func setHostsNetlink(conn *netlink.Conn, want map[string][]netip.Addr) error {
+	b := &batch{fam: ipv4}
 	for _, name := range slices.Sorted(maps.Keys(want)) {
-		set, err := conn.GetSetByName(ipv4.table(), name)
-		if err != nil {
-			return fmt.Errorf("set %s: %w", name, err)
-		}
-		current, err := conn.GetSetElements(set)
+		current, err := setKeys(conn, ipv4, name)
 		if err != nil {
 			return fmt.Errorf("set %s: %w", name, err)
 		}
 		add, del := wanDiff(ipv4, current, want[name])
-		if len(add) > 0 {
-			if err := conn.SetAddElements(set, add); err != nil {
-				return err
-			}
-		}
-		if len(del) > 0 {
-			if err := conn.SetDeleteElements(set, del); err != nil {
-				return err
-			}
-		}
+		b.elems(unix.NFT_MSG_NEWSETELEM, name, add)
+		b.elems(unix.NFT_MSG_DELSETELEM, name, del)
 	}
-	return conn.Flush()
+	if len(b.msgs) == 0 {
+		return nil
+	}
+	return sendBatch(conn, 0, b.msgs)
 }
 
-// isNotFound reports whether a netlink error says the table (or object) does not exist. google/nftables
-// formats the kernel's errno into the message (%v, not %w), so errors.Is alone misses it.
+// isNotFound reports whether a netlink error says the table (or object) does not exist, whether the errno is
+// wrapped or only formatted into the message.
 func isNotFound(err error) bool {
 	return err != nil && (errors.Is(err, unix.ENOENT) || strings.HasSuffix(err.Error(), unix.ENOENT.Error()))
 }

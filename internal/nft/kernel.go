@@ -9,8 +9,8 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/backend"
 )
 
-// kernel is everything the backend asks of the kernel. The real one (netKernel) runs nft for transactions and
-// speaks netlink on the hot paths; the fake (fakeKernel) keeps the table in a knftables.Fake, so the unit tests
+// kernel is everything the backend asks of the kernel. The real one (netKernel) speaks netlink, transactions
+// included; the fake (fakeKernel) keeps the table in a knftables.Fake, so the unit tests
 // of this package and of the daemon run the same Backend code, fast path included, without root.
 type kernel interface {
 	// run commits tx (on table ip hairpin) and tx6 (on table ip6 hairpin) as one transaction: all of it or

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strconv"
 
-	gnft "github.com/google/nftables"
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 	"sigs.k8s.io/knftables"
 )
 
@@ -81,10 +81,10 @@ type prefixSet struct {
 // prefix is a start key and an interval-end key one past its last address, and an interval end at the
 // unspecified address opens the set when the first prefix does not start there (first says prefixes begin the
 // set).
-func prefixElements(fam family, prefixes []netip.Prefix, first bool) []gnft.SetElement {
-	out := make([]gnft.SetElement, 0, 2*len(prefixes)+1)
+func prefixElements(fam family, prefixes []netip.Prefix, first bool) []elem {
+	out := make([]elem, 0, 2*len(prefixes)+1)
 	if first && len(prefixes) > 0 && !prefixes[0].Addr().IsUnspecified() {
-		out = append(out, gnft.SetElement{Key: make([]byte, len(fam.bytes(prefixes[0].Addr()))), IntervalEnd: true})
+		out = append(out, elem{key: make([]byte, len(fam.bytes(prefixes[0].Addr()))), intervalEnd: true})
 	}
 	for _, p := range prefixes {
 		start := fam.bytes(p.Masked().Addr())
@@ -98,9 +98,9 @@ func prefixElements(fam family, prefixes []netip.Prefix, first bool) []gnft.SetE
 			end[i]++
 			carry = end[i] == 0
 		}
-		out = append(out, gnft.SetElement{Key: start})
+		out = append(out, elem{key: start})
 		if !carry {
-			out = append(out, gnft.SetElement{Key: end, IntervalEnd: true})
+			out = append(out, elem{key: end, intervalEnd: true})
 		}
 	}
 	return out
@@ -151,33 +151,28 @@ func lengthKeys(prefixes []netip.Prefix) *[33][][4]byte {
 // them, all in one netlink transaction: they appear complete or not at all. The batch is megabytes for a big
 // list, more than a netlink socket sends by default, so the send buffer is raised for it (root may).
 func loadPrefixSetNetlink(name string, prefixes []netip.Prefix) error {
-	sndbuf := 64*len(prefixes) + 1<<20
-	conn, err := gnft.New(gnft.WithSockOptions(func(c *netlink.Conn) error { return raiseSndbuf(c, sndbuf) }))
+	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
 	if err != nil {
 		return fmt.Errorf("netlink: %w", err)
 	}
-	defer conn.CloseLasting()
-	var byLen [33]*gnft.Set
+	defer conn.Close()
+	b := &batch{fam: ipv4}
+	byLen := lengthKeys(prefixes)
 	for _, bits := range prefixLengths(prefixes) {
-		byLen[bits] = &gnft.Set{Table: ipv4.table(), Name: lengthSet(name, bits), KeyType: gnft.TypeIPAddr}
-		if err := conn.AddSet(byLen[bits], nil); err != nil {
-			return err
-		}
+		b.addSet(setSpec{name: lengthSet(name, bits), typ: setTypes[ipv4.addrType]})
 	}
-	for bits, keys := range lengthKeys(prefixes) {
-		for i := 0; i < len(keys); i += prefixesPerMessage {
-			chunk := keys[i:min(i+prefixesPerMessage, len(keys))]
-			elems := make([]gnft.SetElement, len(chunk))
-			for j, k := range chunk {
-				elems[j] = gnft.SetElement{Key: k[:]}
-			}
-			if err := conn.SetAddElements(byLen[bits], elems); err != nil {
-				return err
-			}
+	for bits, keys := range byLen {
+		elems := make([]elem, len(keys))
+		for j := range keys {
+			elems[j] = elem{key: keys[j][:]}
 		}
+		b.elems(unix.NFT_MSG_NEWSETELEM, lengthSet(name, bits), elems)
 	}
-	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("loading %d prefixes into the sets of %s: %w", len(prefixes), name, err)
+	if b.err == nil {
+		b.err = sendBatch(conn, 0, b.msgs)
+	}
+	if b.err != nil {
+		return fmt.Errorf("loading %d prefixes into the sets of %s: %w", len(prefixes), name, b.err)
 	}
 	return nil
 }

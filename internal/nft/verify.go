@@ -2,9 +2,7 @@ package nft
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 
@@ -12,6 +10,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/doctor"
 	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/mdlayher/netlink"
 )
 
 // coreObjects are the chains, sets and maps every plan has; guard objects come and go with the plan.
@@ -111,28 +110,27 @@ func (b *Backend) extraRules(ctx context.Context) []string {
 	return out
 }
 
-// ruleCounts counts the rules of hairpin's core chains in the kernel. nft's JSON rather than netlink:
-// google/nftables cannot parse every expression hairpin writes.
-func (k *netKernel) ruleCounts(ctx context.Context) (map[string]int, error) {
+// ruleCounts counts the rules of hairpin's core chains in the kernel, over netlink; a chain that is not there
+// is left out.
+func (k *netKernel) ruleCounts(context.Context) (map[string]int, error) {
+	if !isRoot() {
+		return nil, errNeedRoot
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	out := map[string]int{}
-	data, err := exec.CommandContext(ctx, k.nftPath, "-j", "list", "table", "ip", Table).Output()
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		Nftables []struct {
-			Rule *struct {
-				Chain string `json:"chain"`
-			} `json:"rule"`
-		} `json:"nftables"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, err
-	}
-	for _, o := range doc.Nftables {
-		if o.Rule != nil && slices.Contains(coreChains, o.Rule.Chain) {
-			out[o.Rule.Chain]++
+	err := k.withConnLocked(func(c *netlink.Conn) error {
+		for _, chain := range coreChains {
+			rules, err := listRules(c, ipv4.af, Table, chain)
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out[chain] = len(rules)
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
