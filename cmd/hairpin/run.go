@@ -99,7 +99,8 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 		Backend:     drv.Backend,
 		Observe:     drv.Watch,
 		Logger:      logger,
-		Load:        func() (*config.Config, error) { return config.Load(path) },
+		Load:        func(prev *config.Config) (*config.Config, error) { return config.Reload(path, prev) },
+		PauseGC:     pauseGC,
 		SameBackend: backends.Same,
 		Ready: func() {
 			if err := daemon.NotifyReady(); err != nil {

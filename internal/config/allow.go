@@ -252,33 +252,14 @@ func ParseAllowPrefix(s string) (netip.Prefix, error) {
 }
 
 // NormalizePrefixes sorts prefixes and drops every one that lies inside another, which leaves them disjoint:
-// two CIDR prefixes either nest or do not meet.
+// two CIDR prefixes either nest or do not meet. The prefixes are IPv4 (ParseAllowPrefix); they are sorted and
+// normalized as keys, as a prefix file's are (prefixfile.go).
 func NormalizePrefixes(p []netip.Prefix) []netip.Prefix {
-	// Published lists usually come sorted; checking costs one pass, sorting them again several.
-	if !sort.IsSorted(byAddr(p)) {
-		sort.Sort(byAddr(p))
+	keys := make([]uint64, len(p))
+	for i, q := range p {
+		keys[i] = keyOf(q)
 	}
-	out := p[:0]
-	for _, q := range p {
-		if n := len(out); n > 0 && out[n-1].Contains(q.Addr()) {
-			continue
-		}
-		out = append(out, q)
-	}
-	return slices.Clip(out)
-}
-
-// byAddr orders prefixes by address, then by length. A sort.Interface rather than slices.SortFunc: see
-// "Binary size" in internal/ARCHITECTURE.md.
-type byAddr []netip.Prefix
-
-func (p byAddr) Len() int      { return len(p) }
-func (p byAddr) Swap(i, j int) { p[i], p[j] = p[j], p[i] }
-func (p byAddr) Less(i, j int) bool {
-	if c := p[i].Addr().Compare(p[j].Addr()); c != 0 {
-		return c < 0
-	}
-	return p[i].Bits() < p[j].Bits()
+	return prefixesOfKeys(sortKeys(keys))
 }
 
 // readAllowFile is replaced by the fuzz test, whose configs name arbitrary paths.
@@ -296,7 +277,7 @@ func (d *decoder) allowFile(n *yaml.Node, key, path string) *allowFileRead {
 	}
 	d.allow.files[path] = nil
 	left := MaxAllowFileBytes - d.allow.bytes
-	data, err := readAllowFile(path, left)
+	data, err := d.prev.readAllowFile(path, left)
 	if err != nil {
 		hint := "give a readable regular file of prefixes, one per line"
 		if left < MaxAllowFileBytes {
@@ -306,7 +287,17 @@ func (d *decoder) allowFile(n *yaml.Node, key, path string) *allowFileRead {
 		return nil
 	}
 	d.allow.bytes += int64(len(data))
-	prefixes, issues := ParseAllowFile(path, data)
+	var kf *keptFile
+	var issues []Issue
+	if old := d.prev.file(path); old != nil {
+		kf, _ = reparseAllowFile(old, data)
+	}
+	if kf == nil {
+		kf, issues = parseAllowFile(path, data)
+	}
+	if len(issues) == 0 {
+		d.kept = append(d.kept, kf)
+	}
 	for i, is := range issues {
 		if i == maxFileIssues {
 			d.errorf(n, key, "fix the lines above first", "%s has %d more bad lines", path, len(issues)-maxFileIssues)
@@ -315,7 +306,7 @@ func (d *decoder) allowFile(n *yaml.Node, key, path string) *allowFileRead {
 		is.Key = key
 		d.errs.add(is)
 	}
-	f := &allowFileRead{prefixes: prefixes}
+	f := &allowFileRead{prefixes: kf.prefixes}
 	d.allow.files[path] = f
 	return f
 }

@@ -157,16 +157,36 @@ type Config struct {
 	SecretOwners []int
 	// Warnings are problems that do not stop the config from being used.
 	Warnings Errors
+	// kept is what Load read, for Reload to compare and reuse (prefixreparse.go); nil from Parse.
+	kept *keptLoad
 }
 
 // Load reads and validates a config file. A returned error of type Errors lists every problem. The file must
 // be a regular file of at most MaxFileSize bytes: a FIFO or a device would block or never end.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return Reload(path, nil) }
+
+// Reload is Load for a config that was loaded before as prev (nil: it was not). A file that reads as it did
+// then costs a comparison: with the config file and every prefix file unchanged the result is a copy of prev,
+// and a prefix file that changed is read only where it changed. Whatever prev holds, the result and the errors
+// are Load's of the files as they are now.
+func Reload(path string, prev *Config) (*Config, error) {
 	data, err := secret.ReadFile(path, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data)
+	var kept *keptLoad
+	if prev != nil && prev.File == path {
+		kept = prev.kept
+	}
+	var read map[string][]byte
+	if kept != nil && bytes.Equal(kept.config, data) {
+		var same bool
+		if same, read = kept.filesUnchanged(); same {
+			c := *prev
+			return &c, nil
+		}
+	}
+	return parse(path, data, "", &lastLoad{kept: kept, read: read})
 }
 
 // LoadForExport is Load for a config that is exported for backend rather than run: it is checked by that
@@ -178,7 +198,7 @@ func LoadForExport(path string, backend BackendKind) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parse(path, data, backend)
+	return parse(path, data, backend, nil)
 }
 
 // Defaults is the config every file starts from: what a key left out means. `hairpin down` falls back on it
@@ -208,15 +228,19 @@ func isName(s string) bool {
 var fastYAML = true
 
 // Parse validates data as a config file named file (the name is only used in messages).
-func Parse(file string, data []byte) (*Config, error) { return parse(file, data, "") }
+func Parse(file string, data []byte) (*Config, error) { return parse(file, data, "", nil) }
 
-// parse is Parse; export names the backend the config is exported for ("" when it is run).
-func parse(file string, data []byte, export BackendKind) (*Config, error) {
+// parse is Parse; export names the backend the config is exported for ("" when it is run), and prev what the
+// config's last load read (Reload), which the result keeps when prev is not nil.
+func parse(file string, data []byte, export BackendKind, prev *lastLoad) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, Errors{{File: file, Line: 1, Col: 1, Key: "(file)", Problem: fmt.Sprintf("the file is %d bytes, more than the limit of %d (%d MiB)", len(data), MaxFileSize, MaxFileSize>>20),
 			Hint: "a config of 50,000 forwards is about 3 MB; check that this is the right file"}}
 	}
 	d := &decoder{file: file, data: data}
+	if prev != nil {
+		d.prev = *prev
+	}
 	cfg := Defaults()
 	cfg.File = file
 
@@ -250,7 +274,7 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 	var dec *yaml.Decoder
 	if !fast {
 		// What forwardItem read before parseFast gave up is read again.
-		d = &decoder{file: file, data: data}
+		d = &decoder{file: file, data: data, prev: d.prev}
 		root = new(yaml.Node)
 		dec = yaml.NewDecoder(bytes.NewReader(data))
 		if err := dec.Decode(root); err != nil {
@@ -288,6 +312,9 @@ func parse(file string, data []byte, export BackendKind) (*Config, error) {
 	cfg.Warnings = d.warns.result(file)
 	if errs := d.errs.result(file); len(errs) > 0 {
 		return nil, errs
+	}
+	if prev != nil {
+		cfg.kept = &keptLoad{config: data, files: d.kept}
 	}
 	return cfg, nil
 }

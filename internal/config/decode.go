@@ -85,6 +85,9 @@ type decoder struct {
 	ifnames []ifnameNode
 	// allow counts what the config's allow lists hold in total and keeps each prefix file read once.
 	allow allowBudget
+	// prev is what the last load of this config read (Reload); kept collects this load's prefix files.
+	prev lastLoad
+	kept []*keptFile
 }
 
 type ifnameNode struct {

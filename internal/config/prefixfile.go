@@ -11,7 +11,7 @@ import (
 // allowlist rows): the goal for the whole change is 10 ms. So ParseAllowFile reads it without a scanner and
 // into 40-bit keys (address << 8 | length) that sort as the prefixes do, sorts them with a radix sort when
 // they are not sorted already, drops covered ones on the keys, and only then makes the prefixes.
-// FuzzParseAllowFile holds it to netip (ParseAllowPrefix, line by line) and NormalizePrefixes.
+// FuzzParseAllowFile holds it to netip (ParseAllowPrefix, line by line) and a sort by netip.
 
 // maxPrefixLine is the longest line a prefix file may have (bufio.Scanner's 4 KiB buffer, which read it before).
 const maxPrefixLine = 4095
@@ -20,7 +20,19 @@ const maxPrefixLine = 4095
 // comments ignored. The prefixes come sorted and disjoint (NormalizePrefixes); the issues carry the file's
 // line numbers.
 func ParseAllowFile(file string, data []byte) ([]netip.Prefix, []Issue) {
-	keys := make([]uint64, 0, min(digitLines(data), MaxAllowPrefixes))
+	f, issues := parseAllowFile(file, data)
+	return f.prefixes, issues
+}
+
+// parseAllowFile is ParseAllowFile keeping what a later reparseAllowFile of the next version starts from.
+func parseAllowFile(file string, data []byte) (*keptFile, []Issue) {
+	keys, issues := lineKeys(file, data, make([]uint64, 0, min(digitLines(data), MaxAllowPrefixes)))
+	prefixes := prefixesOfKeys(sortKeys(keys))
+	return &keptFile{path: file, data: data, prefixes: prefixes, disjoint: len(prefixes) == len(keys)}, issues
+}
+
+// lineKeys appends to keys the key of each line of data that holds a prefix; the issues name data's lines.
+func lineKeys(file string, data []byte, keys []uint64) ([]uint64, []Issue) {
 	var issues []Issue
 	for line := 1; len(data) > 0; line++ {
 		// Nearly every line of a published list is a bare prefix: read it straight from data, in one pass.
@@ -66,7 +78,7 @@ func ParseAllowFile(file string, data []byte) ([]netip.Prefix, []Issue) {
 		}
 		keys = append(keys, key)
 	}
-	return prefixesOfKeys(sortKeys(keys)), issues
+	return keys, issues
 }
 
 // plainLine reads, in one pass, a line that is nothing but a prefix in its plain form at the start of data: a
@@ -180,19 +192,25 @@ func sortKeys(keys []uint64) []uint64 {
 func prefixesOfKeys(keys []uint64) []netip.Prefix {
 	kept := keys[:0]
 	for _, k := range keys {
-		if n := len(kept); n > 0 {
-			last := kept[n-1]
-			bits := int(last & 0xff)
-			if bits <= int(k&0xff) && (k>>8)&netMask(bits) == last>>8 {
-				continue
-			}
+		if n := len(kept); n == 0 || !covers(kept[n-1], k) {
+			kept = append(kept, k)
 		}
-		kept = append(kept, k)
 	}
 	out := make([]netip.Prefix, len(kept))
 	for i, k := range kept {
-		a := k >> 8
-		out[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), int(k&0xff))
+		out[i] = prefixOfKey(k)
 	}
 	return out
+}
+
+// covers reports whether the prefix of key a holds that of key b (or is it); a sorts before b.
+func covers(a, b uint64) bool {
+	bits := a & 0xff
+	return bits <= b&0xff && (b>>8)&netMask(int(bits)) == a>>8
+}
+
+// prefixOfKey is the prefix of a key.
+func prefixOfKey(k uint64) netip.Prefix {
+	a := k >> 8
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), int(k&0xff))
 }

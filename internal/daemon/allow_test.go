@@ -136,7 +136,7 @@ func TestReloadRereadsAllowFile(t *testing.T) {
 	}
 	be, fake := nft.NewFake()
 	h := startWith(t, text, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be)
-	h.load = func() (*config.Config, error) { return config.Load(cfgPath) }
+	h.reload = func(prev *config.Config) (*config.Config, error) { return config.Reload(cfgPath, prev) }
 	allowed := func() []string {
 		sets, _ := fake.List(context.Background(), "set")
 		var out []string
@@ -171,6 +171,19 @@ func TestReloadRereadsAllowFile(t *testing.T) {
 	if said(h.d, "allow list updated in place") != 1 {
 		t.Errorf("a reload that changes only a list's prefixes must change its set in place: %+v", h.d.Status(context.Background()).Events)
 	}
+	// A bad line where the file changed (read alone, config.Reload) is refused at its line, and the sets stay.
+	if err := os.WriteFile(list, []byte("192.0.2.0/25\n203.0.113.7/24\n198.51.101.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), list+":2") || !strings.Contains(err.Error(), "write 203.0.113.0/24") {
+		t.Errorf("a bad line in a reloaded list: %v, want it refused at %s:2 with the fix", err, list)
+	}
+	if got := allowed(); !slices.Equal(got, []string{"192.0.2.0/25", "198.51.101.0/24", "203.0.113.7/32"}) {
+		t.Errorf("allowed after a refused reload: %v, want the list as it was", got)
+	}
+	if err := os.WriteFile(list, []byte("192.0.2.0/25\n203.0.113.7\n198.51.101.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// A prefix length new to the list is a new rule: a full apply, planned, with no warning.
 	if err := os.WriteFile(list, []byte("10.0.0.0/8\n192.0.2.0/25\n203.0.113.7\n198.51.101.0/24\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -202,7 +215,7 @@ func TestReloadSendsOnlyTheDifference(t *testing.T) {
 	text := "wan: {interface: wan0}\nlan: {interface: lan0}\nforwards:\n  - {name: front-cam, port: 8090, to: \"192.168.88.180:80\", allow: [" + list + "]}\n"
 	write(cfgPath, text)
 	h := start(t, text, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}})
-	h.load = func() (*config.Config, error) { return config.Load(cfgPath) }
+	h.reload = func(prev *config.Config) (*config.Config, error) { return config.Reload(cfgPath, prev) }
 	reload := func() []backend.Call {
 		t.Helper()
 		before := len(h.be.Calls())

@@ -54,8 +54,13 @@ type Deps struct {
 	NewDiscoverer func(cfg *config.Config) (Discoverer, error)
 	// NewDDNS builds the dynamic-DNS engine for a config; nil or a nil result means no DDNS.
 	NewDDNS func(cfg *config.Config) (DDNS, error)
-	// Load reads the config again on reload.
-	Load func() (*config.Config, error)
+	// Load reads the config again on reload; prev is the running config, whose files it may compare with and
+	// reuse (config.Reload).
+	Load func(prev *config.Config) (*config.Config, error)
+	// PauseGC, when set, stops the garbage collector until resume is called: a reload runs under it up to
+	// the collection that ends it (settle), so the collector neither marks a config being built nor slows the
+	// writing of its prefixes with write barriers on the way from SIGHUP to the kernel.
+	PauseGC func() (resume func())
 	// SameBackend reports whether a reloaded config keeps the backend the daemon was given (backends.Same):
 	// another backend takes a restart. nil: every config keeps it.
 	SameBackend func(old, new *config.Config) bool

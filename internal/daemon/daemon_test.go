@@ -41,15 +41,17 @@ func mustConfig(t *testing.T, text string) *config.Config {
 
 // harness runs a daemon over a fake backend and a hand-fed observer.
 type harness struct {
-	t     *testing.T
-	d     *Daemon
-	be    *backend.Fake
-	obs   chan plan.Observed
-	ddns  *fakeDDNS
-	disc  *fakeDiscoverer
-	done  chan error
-	load  func() (*config.Config, error)
-	ready chan struct{}
+	t    *testing.T
+	d    *Daemon
+	be   *backend.Fake
+	obs  chan plan.Observed
+	ddns *fakeDDNS
+	disc *fakeDiscoverer
+	done chan error
+	load func() (*config.Config, error)
+	// reload, when set, is load given the running config (config.Reload).
+	reload func(prev *config.Config) (*config.Config, error)
+	ready  chan struct{}
 	// ddnsBuilt counts DDNS engines built: one at start, one per reload that changes DDNS settings.
 	ddnsBuilt atomic.Int32
 }
@@ -146,9 +148,14 @@ func startWithDeps(t *testing.T, cfgText string, first plan.Observed, public net
 		Observe:       func(ctx context.Context, _ *config.Config) (<-chan plan.Observed, error) { return h.obs, nil },
 		NewDiscoverer: func(*config.Config) (Discoverer, error) { return h.disc, nil },
 		NewDDNS:       func(*config.Config) (DDNS, error) { h.ddnsBuilt.Add(1); return h.ddns, nil },
-		Load:          func() (*config.Config, error) { return h.load() },
-		Ready:         func() { close(h.ready) },
-		Lookup:        harnessLookup,
+		Load: func(prev *config.Config) (*config.Config, error) {
+			if h.reload != nil {
+				return h.reload(prev)
+			}
+			return h.load()
+		},
+		Ready:  func() { close(h.ready) },
+		Lookup: harnessLookup,
 	}
 	if change != nil {
 		change(&deps)

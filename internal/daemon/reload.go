@@ -24,7 +24,13 @@ type reloadRequest struct {
 func (d *Daemon) Reload(ctx context.Context) error {
 	d.reloading.Lock()
 	defer d.reloading.Unlock()
-	cfg, err := d.deps.Load()
+	if d.deps.PauseGC != nil {
+		defer d.deps.PauseGC()()
+	}
+	d.mu.Lock()
+	prev := d.cfg
+	d.mu.Unlock()
+	cfg, err := d.deps.Load(prev)
 	if err != nil {
 		d.event(slog.LevelError, "reload rejected; the running config stays in force", "error", err)
 		d.tell(notify.Daemon, "config rejected", true, "reload rejected; the running config stays in force: "+err.Error(), "state", "config rejected")

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/poll"
@@ -77,5 +78,29 @@ func TestEventsStayShort(t *testing.T) {
 		if len(e.Message) > 20<<10 {
 			t.Errorf("an event of %d bytes", len(e.Message))
 		}
+	}
+}
+
+// TestReloadPausesGC: a reload runs with the collector paused (Deps.PauseGC) from reading the file to the end
+// of its change of rules, and resumes it even when the file is refused.
+func TestReloadPausesGC(t *testing.T) {
+	var paused, resumed int
+	var pausedDuringLoad bool
+	h := startWithDeps(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, &backend.Fake{}, func(d *Deps) {
+		d.PauseGC = func() func() { paused++; return func() { resumed++ } }
+	})
+	h.load = func() (*config.Config, error) {
+		pausedDuringLoad = paused == resumed+1
+		return mustConfig(t, baseConfig), nil
+	}
+	if err := h.d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.load = func() (*config.Config, error) { return nil, errors.New("refused") }
+	if err := h.d.Reload(context.Background()); err == nil {
+		t.Fatal("a refused config reloaded")
+	}
+	if !pausedDuringLoad || paused != 2 || resumed != 2 {
+		t.Errorf("paused %d, resumed %d, paused while loading %v; want each reload paused around its load and resumed", paused, resumed, pausedDuringLoad)
 	}
 }

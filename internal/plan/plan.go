@@ -317,6 +317,18 @@ func ChangedPrefixSets(have, want *Desired) []PrefixChange {
 // DiffPrefixes returns the prefixes of from that to lacks and those of to that from lacks; both sorted as
 // AllowSet.Prefixes are.
 func DiffPrefixes(from, to []netip.Prefix) (removed, added []netip.Prefix) {
+	// A reload's change is usually a few prefixes of a long list: the equal head and tail are skipped with ==,
+	// not ordered one by one.
+	n := min(len(from), len(to))
+	head := 0
+	for head < n && from[head] == to[head] {
+		head++
+	}
+	tail := 0
+	for tail < n-head && from[len(from)-1-tail] == to[len(to)-1-tail] {
+		tail++
+	}
+	from, to = from[head:len(from)-tail], to[head:len(to)-tail]
 	i, j := 0, 0
 	for i < len(from) || j < len(to) {
 		switch c := comparePrefixes(from, to, i, j); {

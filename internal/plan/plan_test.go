@@ -326,3 +326,34 @@ func TestBuildLANNetsNeverOverlap(t *testing.T) {
 		}
 	}
 }
+
+// DiffPrefixes gives what went and what came, wherever the change is in the lists (the equal head and tail
+// are skipped).
+func TestDiffPrefixes(t *testing.T) {
+	p := func(s ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, x := range s {
+			out = append(out, netip.MustParsePrefix(x))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name                     string
+		from, to, removed, added []netip.Prefix
+	}{
+		{"equal", p("10.0.0.0/8", "192.0.2.0/24"), p("10.0.0.0/8", "192.0.2.0/24"), nil, nil},
+		{"first swapped", p("10.0.0.0/8", "192.0.2.0/24"), p("11.0.0.0/8", "192.0.2.0/24"), p("10.0.0.0/8"), p("11.0.0.0/8")},
+		{"middle added", p("10.0.0.0/8", "192.0.2.0/24"), p("10.0.0.0/8", "172.16.0.0/12", "192.0.2.0/24"), nil, p("172.16.0.0/12")},
+		{"last gone", p("10.0.0.0/8", "192.0.2.0/24"), p("10.0.0.0/8"), p("192.0.2.0/24"), nil},
+		{"length changed", p("10.0.0.0/8", "192.0.2.0/24", "203.0.113.0/24"), p("10.0.0.0/8", "192.0.2.0/25", "203.0.113.0/24"), p("192.0.2.0/24"), p("192.0.2.0/25")},
+		{"all new", p("10.0.0.0/8"), p("11.0.0.0/8", "12.0.0.0/8"), p("10.0.0.0/8"), p("11.0.0.0/8", "12.0.0.0/8")},
+		{"from empty", nil, p("10.0.0.0/8"), nil, p("10.0.0.0/8")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			removed, added := DiffPrefixes(tt.from, tt.to)
+			if !slices.Equal(removed, tt.removed) || !slices.Equal(added, tt.added) {
+				t.Errorf("DiffPrefixes = %v, %v; want %v, %v", removed, added, tt.removed, tt.added)
+			}
+		})
+	}
+}
