@@ -197,34 +197,39 @@ func listRules(conn *netlink.Conn, af byte, table, chain string) ([][]exprInfo, 
 	if err != nil {
 		return nil, err
 	}
-	var out [][]exprInfo
+	out := make([][]exprInfo, 0, len(rs))
 	for _, r := range rs {
-		var rule []exprInfo
-		list, _ := attr(r.attrs, unix.NFTA_RULE_EXPRESSIONS)
-		eachAttr(list, func(typ uint16, e []byte) {
-			if typ != unix.NFTA_LIST_ELEM {
-				return
-			}
-			x := exprInfo{name: attrString(e, unix.NFTA_EXPR_NAME), dreg: -1, sreg: -1, key: -1, op: -1, verdict: -1}
-			d, _ := attr(e, unix.NFTA_EXPR_DATA)
-			switch x.name {
-			case "ct":
-				x.dreg, x.sreg, x.key = attrU32(d, unix.NFTA_CT_DREG, -1), attrU32(d, unix.NFTA_CT_SREG, -1), attrU32(d, unix.NFTA_CT_KEY, -1)
-			case "bitwise":
-				x.dreg, x.sreg, x.data = attrU32(d, unix.NFTA_BITWISE_DREG, -1), attrU32(d, unix.NFTA_BITWISE_SREG, -1), dataValue(d, unix.NFTA_BITWISE_MASK)
-			case "cmp":
-				x.sreg, x.op, x.data = attrU32(d, unix.NFTA_CMP_SREG, -1), attrU32(d, unix.NFTA_CMP_OP, -1), dataValue(d, unix.NFTA_CMP_DATA)
-			case "immediate":
-				x.dreg = attrU32(d, unix.NFTA_IMMEDIATE_DREG, -1)
-				data, _ := attr(d, unix.NFTA_IMMEDIATE_DATA)
-				if v, ok := attr(data, unix.NFTA_DATA_VERDICT); ok {
-					x.verdict = int64(int32(attrU32(v, unix.NFTA_VERDICT_CODE, 0)))
-					x.chain = attrString(v, unix.NFTA_VERDICT_CHAIN)
-				}
-			}
-			rule = append(rule, x)
-		})
-		out = append(out, rule)
+		out = append(out, decodeRule(r.attrs))
 	}
 	return out, nil
+}
+
+// decodeRule reads a rule's expressions from its attributes.
+func decodeRule(b []byte) []exprInfo {
+	var rule []exprInfo
+	list, _ := attr(b, unix.NFTA_RULE_EXPRESSIONS)
+	eachAttr(list, func(typ uint16, e []byte) {
+		if typ != unix.NFTA_LIST_ELEM {
+			return
+		}
+		x := exprInfo{name: attrString(e, unix.NFTA_EXPR_NAME), dreg: -1, sreg: -1, key: -1, op: -1, verdict: -1}
+		d, _ := attr(e, unix.NFTA_EXPR_DATA)
+		switch x.name {
+		case "ct":
+			x.dreg, x.sreg, x.key = attrU32(d, unix.NFTA_CT_DREG, -1), attrU32(d, unix.NFTA_CT_SREG, -1), attrU32(d, unix.NFTA_CT_KEY, -1)
+		case "bitwise":
+			x.dreg, x.sreg, x.data = attrU32(d, unix.NFTA_BITWISE_DREG, -1), attrU32(d, unix.NFTA_BITWISE_SREG, -1), dataValue(d, unix.NFTA_BITWISE_MASK)
+		case "cmp":
+			x.sreg, x.op, x.data = attrU32(d, unix.NFTA_CMP_SREG, -1), attrU32(d, unix.NFTA_CMP_OP, -1), dataValue(d, unix.NFTA_CMP_DATA)
+		case "immediate":
+			x.dreg = attrU32(d, unix.NFTA_IMMEDIATE_DREG, -1)
+			data, _ := attr(d, unix.NFTA_IMMEDIATE_DATA)
+			if v, ok := attr(data, unix.NFTA_DATA_VERDICT); ok {
+				x.verdict = int64(int32(attrU32(v, unix.NFTA_VERDICT_CODE, 0)))
+				x.chain = attrString(v, unix.NFTA_VERDICT_CHAIN)
+			}
+		}
+		rule = append(rule, x)
+	})
+	return rule
 }
