@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"strings"
 )
 
 // errChunk is every malformed chunked body: the connection cannot be reused after it.
@@ -115,7 +116,8 @@ func (c *chunkedReader) crlf() error {
 	return nil
 }
 
-// trailer skips trailer fields up to the empty line, at most maxHeaderBytes in all.
+// trailer skips trailer fields up to the empty line, at most maxHeaderBytes in all; each must be a field
+// line, as net/http requires.
 func (c *chunkedReader) trailer() error {
 	total := 0
 	for {
@@ -125,6 +127,9 @@ func (c *chunkedReader) trailer() error {
 		}
 		if len(line) == 0 {
 			return nil
+		}
+		if name, value, ok := strings.Cut(string(line), ":"); !ok || !validFieldName(name) || !validFieldValue(value) {
+			return errChunk
 		}
 		total += len(line)
 		if total > maxHeaderBytes {

@@ -28,6 +28,9 @@ type Request struct {
 	TLS *tls.ConnectionState
 
 	ctx context.Context
+	// getBody returns a new reader of the body NewRequest was given, to send the request again when a reused
+	// connection turns out closed.
+	getBody func() io.Reader
 }
 
 // NewRequest builds a request to send. A body of type *bytes.Reader, *strings.Reader or *bytes.Buffer gets
@@ -57,10 +60,16 @@ func NewRequest(ctx context.Context, method, rawURL string, body io.Reader) (*Re
 	case nil:
 	case *bytes.Reader:
 		r.ContentLength = int64(b.Len())
+		snap := *b
+		r.getBody = func() io.Reader { c := snap; return &c }
 	case *strings.Reader:
 		r.ContentLength = int64(b.Len())
+		snap := *b
+		r.getBody = func() io.Reader { c := snap; return &c }
 	case *bytes.Buffer:
 		r.ContentLength = int64(b.Len())
+		buf := b.Bytes()
+		r.getBody = func() io.Reader { return bytes.NewReader(buf) }
 	default:
 		r.ContentLength = -1
 	}
