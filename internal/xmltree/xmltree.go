@@ -488,7 +488,10 @@ func allowed(r rune) bool {
 		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
-// Child is e's first child named name, or nil. A nil e has no children.
+// Child is e's first child named name, or nil. A nil e has no children. Not inlined, nor are Path and TextOf:
+// the XML readers call them from about 70 places, and a copy of the loop at each grew the router build by ~11 KB.
+//
+//go:noinline
 func (e *Element) Child(name string) *Element {
 	if e == nil {
 		return nil
@@ -502,6 +505,8 @@ func (e *Element) Child(name string) *Element {
 }
 
 // Path follows Child through names: Path("a", "b") is Child("a").Child("b").
+//
+//go:noinline
 func (e *Element) Path(names ...string) *Element {
 	for _, n := range names {
 		e = e.Child(n)
@@ -524,6 +529,8 @@ func (e *Element) All(name string) []*Element {
 }
 
 // TextOf is the text of the element at Path(names...), or "" when there is none.
+//
+//go:noinline
 func (e *Element) TextOf(names ...string) string {
 	if c := e.Path(names...); c != nil {
 		return c.Text
