@@ -46,7 +46,7 @@ func SetupScript(cfg *config.Config) (string, error) {
 		secret = r.PasswordFile
 	}
 	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w := func(format string, args ...any) { line(&b, format, args...) }
 	w("# hairpin routeros setup for %s (%s): paste into the router's terminal as an admin.", host, cfg.File)
 	w("# Checked against the command schema of RouterOS %s; not tried on a real router.", CheckedReleases)
 	w("")
