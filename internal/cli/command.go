@@ -78,6 +78,10 @@ func (c *Command) CommandPath() string {
 	return c.parent.CommandPath() + " " + c.Name()
 }
 
+// root is not inlined, nor are Context, OutOrStdout and ErrOrStderr: every command calls them, and a copy of
+// the parent walk at each call grows the router build.
+//
+//go:noinline
 func (c *Command) root() *Command {
 	for c.parent != nil {
 		c = c.parent
@@ -86,6 +90,8 @@ func (c *Command) root() *Command {
 }
 
 // Context is the context Execute was given.
+//
+//go:noinline
 func (c *Command) Context() context.Context {
 	if ctx := c.root().ctx; ctx != nil {
 		return ctx
@@ -94,6 +100,8 @@ func (c *Command) Context() context.Context {
 }
 
 // OutOrStdout is where the command prints its results: Execute's stdout.
+//
+//go:noinline
 func (c *Command) OutOrStdout() io.Writer {
 	if w := c.root().out; w != nil {
 		return w
@@ -102,6 +110,8 @@ func (c *Command) OutOrStdout() io.Writer {
 }
 
 // ErrOrStderr is where the command prints warnings: Execute's stderr.
+//
+//go:noinline
 func (c *Command) ErrOrStderr() io.Writer {
 	if w := c.root().errOut; w != nil {
 		return w

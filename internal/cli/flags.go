@@ -31,6 +31,10 @@ type FlagSet struct {
 	flags []*Flag
 }
 
+// add is not inlined: each command defines its flags through it, and a copy at every definition grows the
+// router build.
+//
+//go:noinline
 func (fs *FlagSet) add(name, short, usage, kind string, v value) {
 	fs.flags = append(fs.flags, &Flag{Name: name, Short: short, Usage: usage, value: v, kind: kind, defValue: v.String()})
 }
