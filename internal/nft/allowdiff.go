@@ -256,18 +256,30 @@ func sendBatch(conn *netlink.Conn, gen uint32, msgs []netlink.Message) error {
 	if _, err := conn.SendMessages(all); err != nil {
 		return err
 	}
+	// The kernel answers every message in order, an acknowledgement or an error, after the whole batch: the
+	// acknowledgements before the first error count the messages it took.
 	for acked := 0; acked < len(msgs); {
-		replies, err := conn.Receive()
-		if err != nil {
-			if errors.Is(err, unix.ERESTART) {
-				return fmt.Errorf("the ruleset changed meanwhile: %w", err)
+		for _, err := range conn.ReceiveIter() {
+			if err != nil {
+				if errors.Is(err, unix.ERESTART) {
+					return fmt.Errorf("the ruleset changed meanwhile: %w", err)
+				}
+				return &refusal{index: acked, err: err}
 			}
-			return err
+			acked++
 		}
-		acked += len(replies)
 	}
 	return nil
 }
+
+// refusal is the kernel's refusal of a batch: the index of the first message it refused, and why.
+type refusal struct {
+	index int
+	err   error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
 
 // raiseSndbuf lets conn send a batch of size bytes (root may exceed the system's limit).
 func raiseSndbuf(conn *netlink.Conn, size int) error {

@@ -37,11 +37,13 @@ type compiler struct {
 	fresh bool
 	// run gathers consecutive element additions to one set into one message list.
 	runSet  string
+	runStmt string
 	run     []elem
 	runNets []netip.Prefix
 }
 
 func (c *compiler) line(line string) error {
+	c.b.stmt = line
 	verb, rest, _ := strings.Cut(line, " ")
 	kind, rest, _ := strings.Cut(rest, " ")
 	fam, rest, _ := strings.Cut(rest, " ")
@@ -323,7 +325,7 @@ func (c *compiler) addElement(rest string) error {
 	}
 	if name != c.runSet {
 		c.flushRun()
-		c.runSet = name
+		c.runSet, c.runStmt = name, c.b.stmt
 	}
 	inner, ok1 := strings.CutPrefix(body, "{ ")
 	inner, ok2 := strings.CutSuffix(inner, " }")
@@ -355,6 +357,9 @@ func (c *compiler) flushRun() {
 		return
 	}
 	es := append(c.run, prefixElements(c.b.fam, c.runNets, true)...)
+	stmt := c.b.stmt
+	c.b.stmt = c.runStmt
+	defer func() { c.b.stmt = stmt }()
 	c.b.elems(unix.NFT_MSG_NEWSETELEM, c.runSet, es)
 	c.runSet, c.run, c.runNets = "", nil, nil
 }

@@ -2,6 +2,7 @@ package nft
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -37,6 +38,7 @@ func (k *netKernel) run(_ context.Context, tx, tx6 *knftables.Transaction) error
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var msgs []netlink.Message
+	var stmts []string
 	var setID uint32
 	for _, t := range []struct {
 		fam family
@@ -50,12 +52,16 @@ func (k *netKernel) run(_ context.Context, tx, tx6 *knftables.Transaction) error
 		if err := compile(b, t.tx.String(), err == nil && !exists); err != nil {
 			return err
 		}
-		msgs, setID = append(msgs, b.msgs...), b.setID
+		msgs, stmts, setID = append(msgs, b.msgs...), append(stmts, b.stmts...), b.setID
 	}
 	if len(msgs) == 0 {
 		return nil
 	}
-	return k.withConnLocked(func(c *netlink.Conn) error { return sendBatch(c, 0, msgs) })
+	err := k.withConnLocked(func(c *netlink.Conn) error { return sendBatch(c, 0, msgs) })
+	if r := (*refusal)(nil); errors.As(err, &r) && r.index < len(stmts) {
+		err = fmt.Errorf("the kernel refused %.200q: %w", stmts[r.index], r.err)
+	}
+	return err
 }
 
 func (k *netKernel) portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {

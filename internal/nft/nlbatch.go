@@ -17,6 +17,10 @@ type batch struct {
 	msgs  []netlink.Message
 	setID uint32
 	err   error
+	// stmt is the statement the next messages are made of (compile sets it); stmts holds it for each message,
+	// so that a refusal names what the kernel refused.
+	stmt  string
+	stmts []string
 }
 
 // msg appends one message of type typ (NFT_MSG_*) on fam's table with the attributes in a.
@@ -28,6 +32,7 @@ func (b *batch) msg(typ uint16, flags netlink.HeaderFlags, a *attrs) {
 		Header: netlink.Header{Type: netlink.HeaderType(nfnlSubsysNFTables<<8 | int(typ)), Flags: netlink.Request | netlink.Acknowledge | flags},
 		Data:   append([]byte{b.fam.af, unix.NFNETLINK_V0, 0, 0}, a.b...),
 	})
+	b.stmts = append(b.stmts, b.stmt)
 }
 
 // attrs appends netlink attributes to a buffer: nft's own encoding (big-endian numbers, NUL-terminated
