@@ -179,7 +179,7 @@ func Reload(path string, prev *Config) (*Config, error) {
 		kept = prev.kept
 	}
 	var read map[string][]byte
-	if kept != nil && bytes.Equal(kept.config, data) {
+	if kept != nil && !kept.lookedUp && bytes.Equal(kept.config, data) {
 		var same bool
 		if same, read = kept.filesUnchanged(); same {
 			c := *prev
@@ -314,7 +314,7 @@ func parse(file string, data []byte, export BackendKind, prev *lastLoad) (*Confi
 		return nil, errs
 	}
 	if prev != nil {
-		cfg.kept = &keptLoad{config: data, files: d.kept}
+		cfg.kept = &keptLoad{config: data, files: d.kept, lookedUp: d.lookedUp}
 	}
 	return cfg, nil
 }
@@ -599,6 +599,7 @@ func (d *decoder) owners(n *yaml.Node, path string) []int {
 			out = append(out, uid)
 			continue
 		}
+		d.lookedUp = true
 		u, err := user.Lookup(s)
 		if err != nil {
 			d.errorf(c, key, "give a user name of this machine or a numeric uid", "no user %s", echo(s))

@@ -88,6 +88,8 @@ type decoder struct {
 	// prev is what the last load of this config read (Reload); kept collects this load's prefix files.
 	prev lastLoad
 	kept []*keptFile
+	// lookedUp: the config names a user (secret_owners), whose uid is looked up at each load.
+	lookedUp bool
 }
 
 type ifnameNode struct {

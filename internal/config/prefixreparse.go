@@ -15,10 +15,12 @@ import (
 // reads the whole file, so issues come with their lines exactly as from ParseAllowFile. FuzzReparseAllowFile
 // holds the two to the same result.
 
-// keptLoad is what a load read: the config file and the prefix files, in the order they were read.
+// keptLoad is what a load read: the config file and the prefix files, in the order they were read. A config
+// that names users (lookedUp) depends on more than its files, and is read again whatever its bytes.
 type keptLoad struct {
-	config []byte
-	files  []*keptFile
+	config   []byte
+	files    []*keptFile
+	lookedUp bool
 }
 
 // keptFile is a prefix file as a load read it, without a problem: its bytes and prefixes, and whether every

@@ -142,7 +142,7 @@ func TestReloadComparesAndRereads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if same == first || &prefixes(same)[0] != &prefixes(first)[0] {
+	if same == first || same.kept != first.kept || &prefixes(same)[0] != &prefixes(first)[0] {
 		t.Errorf("an unchanged reload must be a copy sharing the prefixes")
 	}
 	write(list, "198.51.100.0/24\n192.0.2.0/25\n# office\n203.0.113.10\n")
@@ -169,6 +169,20 @@ func TestReloadComparesAndRereads(t *testing.T) {
 	if moved.Forwards[0].Port.First != 8091 || &prefixes(moved)[0] != &prefixes(changed)[0] {
 		t.Errorf("a changed config with the list unchanged: port %v, prefixes shared %v", moved.Forwards[0].Port, &prefixes(moved)[0] == &prefixes(changed)[0])
 	}
+	// A config naming a user is read again however unchanged: the user's uid may have changed.
+	owners := filepath.Join(dir, "owners.yaml")
+	write(owners, "secret_owners: [root]\nwan: {interface: wan0}\nlan: {interface: lan0}\nforwards:\n  - {name: cam, port: 8090, to: 192.168.88.180, allow: ["+list+"]}\n")
+	named, err := Load(owners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Reload(owners, named)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.kept == named.kept || len(again.SecretOwners) != 1 {
+		t.Errorf("a config naming a user was not read again: owners %v", again.SecretOwners)
+	}
 }
 
 // BenchmarkReparseAllowFile is a one-line change of make bench's 100,000-line list, read alone.
@@ -180,6 +194,28 @@ func BenchmarkReparseAllowFile(b *testing.B) {
 	for b.Loop() {
 		if _, ok := reparseAllowFile(kept, data); !ok {
 			b.Fatal("not read alone")
+		}
+	}
+}
+
+// BenchmarkReloadUnchanged is a reload of a config with a 100,000-line list, neither changed: both files read
+// and compared.
+func BenchmarkReloadUnchanged(b *testing.B) {
+	dir := b.TempDir()
+	list, cfgPath := filepath.Join(dir, "list.txt"), filepath.Join(dir, "hairpin.yaml")
+	if err := os.WriteFile(list, bigList(100_000), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, []byte("wan: {interface: wan0}\nlan: {interface: lan0}\nforwards:\n  - {name: cam, port: 8090, to: 192.168.88.180, allow: ["+list+"]}\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := Load(cfgPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Reload(cfgPath, cfg); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
