@@ -15,13 +15,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
@@ -55,7 +56,7 @@ type disabledHost struct {
 }
 
 // WithHTTPClient sets the client of HTTP providers (tests pass httptest's, which trusts the test CA).
-func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.http = c } }
+func WithHTTPClient(c *web.Client) Option { return func(e *Engine) { e.http = c } }
 
 // WithDialer sets how DNS providers (rfc2136) reach their server; tests use it to reach a server inside a
 // network namespace of their own.
@@ -76,7 +77,7 @@ type Engine struct {
 	disabled     []disabledHost
 	log          *slog.Logger
 	clock        Clock
-	http         *http.Client
+	http         *web.Client
 	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
 	userAgent    string
 	hosts        []*host
@@ -205,25 +206,19 @@ func New(entries []provider.Entry, stateDir, userAgent string, logger *slog.Logg
 // seconds rather than at UpdateTimeout.
 const DialTimeout = 5 * time.Second
 
-// newHTTPClient verifies certificates against the system roots and follows no redirect from https to plain
-// http, which would send the credentials in clear. It has a transport of its own, so that closing its idle
+// newHTTPClient verifies certificates against the system roots, honours HTTPS_PROXY/NO_PROXY and follows no
+// redirect (a provider's API answers where it is asked; a 3xx is reported as the answer it is, and a redirect
+// to plain http would send the credentials in clear). It is the engine's own, so that closing its idle
 // connections on a WAN change touches no one else's.
-func newHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	tr.TLSHandshakeTimeout = 10 * time.Second
-	return &http.Client{
-		Transport: tr,
-		Timeout:   UpdateTimeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("stopped after 5 redirects")
-			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return errors.New("refusing a redirect from https to plain http")
-			}
-			return nil
+func newHTTPClient() *web.Client {
+	return &web.Client{
+		Timeout: UpdateTimeout,
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}
+			return d.DialContext(ctx, network, addr)
 		},
+		TLSHandshakeTimeout: 10 * time.Second,
+		Proxy:               web.ProxyFromEnvironment,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 // TestPartialSecretNeverShown: a provider answers "Z"*58 + " " + the secret. Answers are cut to 64
@@ -55,7 +56,7 @@ func TestPartialSecretNeverShown(t *testing.T) {
 				}
 				dir := t.TempDir()
 				e, err := ddns.New([]provider.Entry{tc.entry(srv.URL, writeSecret(t, secret))}, dir, testUA, slog.New(h),
-					ddns.WithHTTPClient(srv.Client()), ddns.WithClock(newFakeClock()))
+					ddns.WithHTTPClient(webtest.ClientOf(srv)), ddns.WithClock(newFakeClock()))
 				if err != nil {
 					t.Fatal(err)
 				}

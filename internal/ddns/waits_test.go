@@ -16,6 +16,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 // TestServerWaitCapped: Cloudflare answering 429 with Retry-After: 3153600000 (a century) pauses the hostname
@@ -31,7 +32,7 @@ func TestServerWaitCapped(t *testing.T) {
 	clock := newFakeClock()
 	logger, _ := newLogger(t)
 	entry := provider.Entry{Provider: "cloudflare", Hostname: "home.example.net", Settings: &cloudflare.Settings{Server: srv.URL + "/client/v4", ZoneID: "0123456789abcdef0123456789abcdef", TokenEnv: "HAIRPIN_TEST_CF_TOKEN", TTL: 60}}
-	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(clock))
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), testUA, logger, ddns.WithHTTPClient(webtest.ClientOf(srv)), ddns.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}

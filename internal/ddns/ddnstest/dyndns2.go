@@ -13,6 +13,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 // Dyndns2Server follows the DynDNS "Remote Access Update API" as documented by Dyn (help.dyn.com, "Perform
@@ -240,7 +241,7 @@ func (s *Dyndns2Setup) Engine(t *testing.T) *ddns.Engine {
 	logger, lb := NewLogger(t)
 	s.Log = lb
 	e, err := ddns.New([]provider.Entry{s.Entry}, s.Dir, UserAgent, logger,
-		ddns.WithHTTPClient(s.Srv.Client()), ddns.WithClock(s.Clock))
+		ddns.WithHTTPClient(webtest.ClientOf(s.Srv)), ddns.WithClock(s.Clock))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // API is a JSON HTTP API as most DNS hosts offer it: a base URL, credentials on every request, JSON in and
@@ -22,7 +23,7 @@ type API struct {
 	// Vendor names the provider in messages.
 	Vendor string
 	// Auth puts the credentials on a request (and may sign it: it sees the final URL and body).
-	Auth func(req *http.Request, body []byte) error
+	Auth func(req *web.Request, body []byte) error
 	// Message extracts the vendor's error message from an error body, for status; nil: the first line.
 	Message func(body []byte) string
 }
@@ -34,7 +35,7 @@ var ErrNotFound = errors.New("not found")
 // JSON body (nil: none), and decodes a 2xx answer into out (nil: ignored). A 404 is ErrNotFound; other
 // failures are typed as the engine needs them: 401/403 hold as auth failures, 429 and 5xx pause (at least
 // ServerTrouble, longer when Retry-After or a rate-limit reset header says so), other refusals hold.
-func (a *API) Call(ctx context.Context, method, path string, query url.Values, in, out any) (http.Header, error) {
+func (a *API) Call(ctx context.Context, method, path string, query url.Values, in, out any) (web.Header, error) {
 	u, err := url.Parse(a.Base.Scheme + "://" + a.Base.Host + strings.TrimSuffix(a.Base.EscapedPath(), "/") + path)
 	if err != nil {
 		return nil, Hold("", "the request path does not make a URL: "+err.Error())
@@ -48,7 +49,7 @@ func (a *API) Call(ctx context.Context, method, path string, query url.Values, i
 			return nil, err
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	req, err := web.NewRequest(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, Transient("building the request", err)
 	}
@@ -77,7 +78,7 @@ func (a *API) Call(ctx context.Context, method, path string, query url.Values, i
 }
 
 // Judge types a non-2xx answer; nil for 2xx.
-func (a *API) Judge(status int, header http.Header, body []byte) error {
+func (a *API) Judge(status int, header web.Header, body []byte) error {
 	if status/100 == 2 {
 		return nil
 	}
@@ -93,14 +94,14 @@ func (a *API) Judge(status int, header http.Header, body []byte) error {
 		answer += " " + msg
 	}
 	switch {
-	case status == http.StatusNotFound:
+	case status == web.StatusNotFound:
 		return &Error{Kind: ErrHold, Answer: Clean(answer), Msg: a.Vendor + " has no such zone or record", Err: ErrNotFound}
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == web.StatusUnauthorized || status == web.StatusForbidden:
 		return AuthHold(answer, a.Vendor+" refused the credentials (or they lack the permission to edit this zone)")
-	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
+	case status == web.StatusConflict || status == web.StatusPreconditionFailed:
 		// The record changed between our read and our write: read again, after the usual backoff.
 		return &Error{Kind: ErrTransient, Answer: Clean(answer), Msg: "the record changed meanwhile at " + a.Vendor}
-	case status == http.StatusTooManyRequests || status/100 == 5:
+	case status == web.StatusTooManyRequests || status/100 == 5:
 		return RetryLater(answer, max(ServerTrouble, RateLimitWait(header, time.Now())), a.Vendor+" is rate limiting or in trouble")
 	default:
 		return Hold(answer, a.Vendor+" refused the request")
@@ -109,7 +110,7 @@ func (a *API) Judge(status int, header http.Header, body []byte) error {
 
 // RateLimitWait reads how long a server asks to wait: Retry-After, or a rate-limit reset header as DNS APIs
 // send them (RateLimit-Reset, X-RateLimit-Reset: a Unix time, or seconds when small), capped at MaxWait.
-func RateLimitWait(h http.Header, now time.Time) time.Duration {
+func RateLimitWait(h web.Header, now time.Time) time.Duration {
 	if d := retryAfter(h.Get("Retry-After")); d > 0 {
 		return d
 	}

@@ -1,9 +1,10 @@
 package provider
 
 import (
-	"net/http"
 	"testing"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // RateLimitWait reads Retry-After first, then the reset headers DNS APIs send, as a Unix time (DigitalOcean,
@@ -13,16 +14,16 @@ func TestRateLimitWait(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	for _, c := range []struct {
 		name string
-		h    http.Header
+		h    web.Header
 		want time.Duration
 	}{
-		{"Retry-After seconds", http.Header{"Retry-After": {"120"}, "Ratelimit-Reset": {"1800000600"}}, 120 * time.Second},
-		{"RateLimit-Reset as Unix time", http.Header{"Ratelimit-Reset": {"1800000600"}}, 10 * time.Minute},
-		{"X-RateLimit-Reset as seconds", http.Header{"X-Ratelimit-Reset": {"30"}}, 30 * time.Second},
-		{"a reset in the past", http.Header{"Ratelimit-Reset": {"1799999000"}}, 0},
-		{"a reset a year away, capped", http.Header{"Ratelimit-Reset": {"1831536000"}}, MaxWait},
-		{"unreadable", http.Header{"Ratelimit-Reset": {"soon"}}, 0},
-		{"none", http.Header{}, 0},
+		{"Retry-After seconds", web.Header{"Retry-After": {"120"}, "Ratelimit-Reset": {"1800000600"}}, 120 * time.Second},
+		{"RateLimit-Reset as Unix time", web.Header{"Ratelimit-Reset": {"1800000600"}}, 10 * time.Minute},
+		{"X-RateLimit-Reset as seconds", web.Header{"X-Ratelimit-Reset": {"30"}}, 30 * time.Second},
+		{"a reset in the past", web.Header{"Ratelimit-Reset": {"1799999000"}}, 0},
+		{"a reset a year away, capped", web.Header{"Ratelimit-Reset": {"1831536000"}}, MaxWait},
+		{"unreadable", web.Header{"Ratelimit-Reset": {"soon"}}, 0},
+		{"none", web.Header{}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := RateLimitWait(c.h, now); got != c.want {
@@ -38,7 +39,7 @@ func TestJudge(t *testing.T) {
 	a := &API{Vendor: "X"}
 	for status, want := range map[int]error{200: nil, 204: nil, 401: ErrAuth, 403: ErrAuth, 404: ErrNotFound, 409: ErrTransient,
 		412: ErrTransient, 422: ErrHold, 429: ErrRetryLater, 500: ErrRetryLater, 503: ErrRetryLater} {
-		err := a.Judge(status, http.Header{}, []byte(`{"message":"x"}`))
+		err := a.Judge(status, web.Header{}, []byte(`{"message":"x"}`))
 		if (want == nil) != (err == nil) || want != nil && !isKind(err, want) {
 			t.Errorf("Judge(%d) = %v, want %v", status, err, want)
 		}
@@ -54,7 +55,7 @@ func FuzzJudge(f *testing.F) {
 	f.Add(429, []byte(`{"error":"slow down"}`), "120")
 	f.Add(500, []byte("<html>"), "")
 	f.Fuzz(func(t *testing.T, status int, body []byte, retry string) {
-		err := (&API{Vendor: "X"}).Judge(status, http.Header{"Retry-After": {retry}}, body)
+		err := (&API{Vendor: "X"}).Judge(status, web.Header{"Retry-After": {retry}}, body)
 		if status/100 == 2 {
 			if err != nil {
 				t.Fatal(err)

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // MaxBody caps how much of an answer is read; every documented answer is far smaller.
@@ -41,7 +42,7 @@ func ParseServer(raw, fallback string, env Env, hostname string) (*url.URL, erro
 
 // Do sends req with the user agent and returns the status, the (capped) body and the Retry-After delay if the
 // server gave one. Failures to get any answer are Transient.
-func Do(ctx context.Context, env Env, req *http.Request) (int, []byte, time.Duration, error) {
+func Do(ctx context.Context, env Env, req *web.Request) (int, []byte, time.Duration, error) {
 	status, header, body, err := DoHeader(ctx, env, req)
 	if err != nil {
 		return 0, nil, 0, err
@@ -50,12 +51,12 @@ func Do(ctx context.Context, env Env, req *http.Request) (int, []byte, time.Dura
 }
 
 // DoHeader is Do with the answer's headers, for providers that read rate-limit headers of their own.
-func DoHeader(ctx context.Context, env Env, req *http.Request) (int, http.Header, []byte, error) {
+func DoHeader(ctx context.Context, env Env, req *web.Request) (int, web.Header, []byte, error) {
 	req = req.WithContext(ctx)
 	req.Header.Set("User-Agent", env.UserAgent)
 	client := env.HTTP
 	if client == nil {
-		client = http.DefaultClient
+		client = defaultClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -69,6 +70,9 @@ func DoHeader(ctx context.Context, env Env, req *http.Request) (int, http.Header
 	return resp.StatusCode, resp.Header, body, nil
 }
 
+// defaultClient serves an Env without a client of its own (tests, hairpin ddns commands that build one Env).
+var defaultClient = &web.Client{Proxy: web.ProxyFromEnvironment}
+
 // retryAfter reads a Retry-After header, capped at MaxWait (a server asking for a century must not silence a
 // hostname for one, and a huge number must not overflow into a negative wait).
 func retryAfter(v string) time.Duration {
@@ -78,7 +82,7 @@ func retryAfter(v string) time.Duration {
 	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s > 0 {
 		return min(time.Duration(min(s, int64(MaxWait/time.Second)))*time.Second, MaxWait)
 	}
-	if t, err := http.ParseTime(v); err == nil {
+	if t, err := web.ParseTime(v); err == nil {
 		return min(time.Until(t), MaxWait)
 	}
 	return 0

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // OAuthToken gets and keeps an OAuth 2.0 access token from a token endpoint (RFC 6749 section 4.4 and RFC
@@ -26,7 +27,7 @@ type OAuthToken struct {
 }
 
 // Bearer puts a current token on req, asking the endpoint for one when needed.
-func (o *OAuthToken) Bearer(ctx context.Context, env Env, req *http.Request) error {
+func (o *OAuthToken) Bearer(ctx context.Context, env Env, req *web.Request) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.token == "" || time.Now().After(o.expires) {
@@ -34,7 +35,7 @@ func (o *OAuthToken) Bearer(ctx context.Context, env Env, req *http.Request) err
 		if err != nil {
 			return Hold("", "building the token request: "+err.Error())
 		}
-		treq, err := http.NewRequest(http.MethodPost, o.Endpoint, strings.NewReader(form.Encode()))
+		treq, err := web.NewRequest(context.Background(), web.MethodPost, o.Endpoint, strings.NewReader(form.Encode()))
 		if err != nil {
 			return Hold("", "the token endpoint is not a URL")
 		}
@@ -43,7 +44,7 @@ func (o *OAuthToken) Bearer(ctx context.Context, env Env, req *http.Request) err
 		if err != nil {
 			return err
 		}
-		if status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden {
+		if status == web.StatusBadRequest || status == web.StatusUnauthorized || status == web.StatusForbidden {
 			var e struct {
 				Error string `json:"error"`
 			}

@@ -10,8 +10,9 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // Provider points one hostname at an address.
@@ -33,7 +34,7 @@ type Paired interface {
 // Env is what a provider is built with.
 type Env struct {
 	// HTTP is the client for HTTP providers; it verifies certificates.
-	HTTP      *http.Client
+	HTTP      *web.Client
 	UserAgent string
 	Logger    *slog.Logger
 	// Dial, if set, opens connections for providers that speak DNS rather than HTTP (rfc2136).

@@ -3,10 +3,11 @@ package provider
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 )
@@ -105,7 +106,7 @@ func (s TokenSettings) Client(env Env, fallback, hostname, vendor string, messag
 	if err != nil {
 		return Token{}, err
 	}
-	auth := func(r *http.Request, _ []byte) error { r.Header.Set(header, prefix+tok); return nil }
+	auth := func(r *web.Request, _ []byte) error { r.Header.Set(header, prefix+tok); return nil }
 	return Token{API: &API{Env: env, Base: u, Vendor: vendor, Message: message, Auth: auth},
 		Hostname: strings.ToLower(strings.TrimSuffix(hostname, ".")), Settings: s}, nil
 }

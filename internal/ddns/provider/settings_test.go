@@ -3,10 +3,11 @@ package provider
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/url"
 	"sync"
 	"testing"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // TestOnce pins when a provider looks its zone up again: after a failure and after finding nothing, never after
@@ -98,7 +99,7 @@ func TestTokenClient(t *testing.T) {
 			if tok.Hostname != "home.example.net" || tok.Settings != s || tok.API.Base.String() != "https://api.example.net/v1" {
 				t.Fatalf("Token = %+v", tok)
 			}
-			r := &http.Request{Header: http.Header{}, URL: &url.URL{}}
+			r := &web.Request{Header: web.Header{}, URL: &url.URL{}}
 			if err := tok.API.Auth(r, nil); err != nil || r.Header.Get(tt.header) != tt.want {
 				t.Fatalf("%s = %q (%v); want %q", tt.header, r.Header.Get(tt.header), err, tt.want)
 			}

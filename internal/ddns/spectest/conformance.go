@@ -15,6 +15,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 // Fake is one provider's fake for the conformance tests: a spec Server over a Store.
@@ -63,7 +64,7 @@ func Conformance(t *testing.T, newFake func(t *testing.T) *Fake) {
 	}
 	engine := func(t *testing.T, f *Fake, family string, clock ddns.Clock) *ddns.Engine {
 		t.Helper()
-		opts := []ddns.Option{ddns.WithHTTPClient(f.Server.Client())}
+		opts := []ddns.Option{ddns.WithHTTPClient(webtest.ClientOf(f.Server))}
 		if clock != nil {
 			opts = append(opts, ddns.WithClock(clock))
 		}

@@ -12,11 +12,12 @@ package azure
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -103,7 +104,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 		}}
 	a := &azure{s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, ".")), hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}
 	a.api = &provider.API{Env: env, Base: u, Vendor: "Azure", Message: provider.CodeMessage,
-		Auth: func(r *http.Request, _ []byte) error { return tok.Bearer(r.Context(), env, r) }}
+		Auth: func(r *web.Request, _ []byte) error { return tok.Bearer(r.Context(), env, r) }}
 	return a, nil
 }
 
@@ -122,7 +123,7 @@ func (a *azure) findZone(ctx context.Context) (string, error) {
 		return z, nil
 	}
 	z, err := provider.FirstZone(ctx, a.hostname, "Azure resource group's", func(ctx context.Context, c string) error {
-		_, err := a.api.Call(ctx, http.MethodGet, a.zones()+url.PathEscape(c), version, nil, nil)
+		_, err := a.api.Call(ctx, web.MethodGet, a.zones()+url.PathEscape(c), version, nil, nil)
 		return err
 	})
 	if err == nil {
@@ -156,7 +157,7 @@ func (a *azure) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	typ, name := provider.RecordType(addr), provider.Relative(a.hostname, zone)
 	path := a.zones() + url.PathEscape(zone) + "/" + typ + "/" + url.PathEscape(name)
 	var cur recordSet
-	_, err = a.api.Call(ctx, http.MethodGet, path, version, nil, &cur)
+	_, err = a.api.Call(ctx, web.MethodGet, path, version, nil, &cur)
 	exists := err == nil
 	if err != nil && !provider.IsNotFound(err) {
 		return "", err
@@ -178,7 +179,7 @@ func (a *azure) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		set.Properties.A = []address{{IPv4: addr.String()}}
 	}
 	api := *a.api
-	api.Auth = func(r *http.Request, body []byte) error {
+	api.Auth = func(r *web.Request, body []byte) error {
 		if exists && cur.ETag != "" {
 			r.Header.Set("If-Match", cur.ETag)
 		} else if !exists {
@@ -186,7 +187,7 @@ func (a *azure) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		}
 		return a.api.Auth(r, body)
 	}
-	if _, err := api.Call(ctx, http.MethodPut, path, version, set, nil); err != nil {
+	if _, err := api.Call(ctx, web.MethodPut, path, version, set, nil); err != nil {
 		return "", err
 	}
 	if exists {

@@ -9,6 +9,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 // TestCloudflareAAAA: with family both the A and the AAAA record are separate records, each created once and
@@ -18,7 +19,7 @@ func TestCloudflareAAAA(t *testing.T) {
 	t.Setenv("HAIRPIN_TEST_CF_TOKEN", cfToken)
 	logger, _ := ddnstest.NewLogger(t)
 	entry := provider.Entry{Provider: "cloudflare", Hostname: "home.example.net", Family: "both", Settings: &cloudflare.Settings{Server: srv.URL + "/client/v4", ZoneID: cfZone, TokenEnv: "HAIRPIN_TEST_CF_TOKEN", TTL: 60}}
-	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, ddns.WithHTTPClient(srv.Client()))
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, ddns.WithHTTPClient(webtest.ClientOf(srv)))
 	if err != nil {
 		t.Fatal(err)
 	}

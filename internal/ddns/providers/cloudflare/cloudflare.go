@@ -10,12 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -144,14 +145,14 @@ func (c *cloudflare) Update(ctx context.Context, addr netip.Addr) (string, error
 	body := map[string]any{"type": typ, "name": c.hostname, "content": addr.String(), "ttl": c.ttl, "proxied": c.proxied}
 	switch {
 	case len(records) == 0:
-		if _, err := c.call(ctx, http.MethodPost, c.base.JoinPath("zones", c.zoneID, "dns_records"), body); err != nil {
+		if _, err := c.call(ctx, web.MethodPost, c.base.JoinPath("zones", c.zoneID, "dns_records"), body); err != nil {
 			return "", err
 		}
 		return "created", nil
 	case records[0].Content == addr.String():
 		return "unchanged", nil
 	default:
-		if _, err := c.call(ctx, http.MethodPatch, c.base.JoinPath("zones", c.zoneID, "dns_records", records[0].ID), body); err != nil {
+		if _, err := c.call(ctx, web.MethodPatch, c.base.JoinPath("zones", c.zoneID, "dns_records", records[0].ID), body); err != nil {
 			return "", err
 		}
 		return "updated", nil
@@ -173,7 +174,7 @@ func (c *cloudflare) findZone(ctx context.Context) error {
 	for _, name := range candidates {
 		u := c.base.JoinPath("zones")
 		u.RawQuery = url.Values{"name": {name}}.Encode()
-		res, err := c.call(ctx, http.MethodGet, u, nil)
+		res, err := c.call(ctx, web.MethodGet, u, nil)
 		if err != nil {
 			return err
 		}
@@ -197,7 +198,7 @@ func (c *cloudflare) findZone(ctx context.Context) error {
 func (c *cloudflare) lookup(ctx context.Context, typ string) ([]Record, error) {
 	u := c.base.JoinPath("zones", c.zoneID, "dns_records")
 	u.RawQuery = url.Values{"type": {typ}, "name": {c.hostname}}.Encode()
-	res, err := c.call(ctx, http.MethodGet, u, nil)
+	res, err := c.call(ctx, web.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +220,7 @@ func (c *cloudflare) call(ctx context.Context, method string, u *url.URL, body a
 	} else {
 		rd = bytes.NewReader(nil)
 	}
-	req, err := http.NewRequest(method, u.String(), rd)
+	req, err := web.NewRequest(context.Background(), method, u.String(), rd)
 	if err != nil {
 		return nil, provider.Transient("building the request", err)
 	}
@@ -247,14 +248,14 @@ func Parse(status int, body []byte, retryAfter time.Duration) (json.RawMessage, 
 	if len(env.Errors) > 0 {
 		answer = fmt.Sprintf("%d %s", env.Errors[0].Code, env.Errors[0].Message)
 	}
-	auth := status == http.StatusUnauthorized || status == http.StatusForbidden
+	auth := status == web.StatusUnauthorized || status == web.StatusForbidden
 	for _, e := range env.Errors {
 		auth = auth || authCodes[e.Code]
 	}
 	switch {
 	case auth:
 		return nil, provider.AuthHold(answer, "Cloudflare refused the token (it needs Zone.DNS edit permission on this zone)")
-	case status == http.StatusTooManyRequests || status >= 500:
+	case status == web.StatusTooManyRequests || status >= 500:
 		return nil, provider.RetryLater(answer, max(retryAfter, provider.ServerTrouble), "Cloudflare is rate limiting or in trouble")
 	case jsonErr != nil:
 		return nil, provider.RetryLater(answer, provider.ServerTrouble, "the answer is not the API's JSON envelope")

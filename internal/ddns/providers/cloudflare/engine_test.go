@@ -16,6 +16,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 // cloudflareServer follows Cloudflare API v4 (developers.cloudflare.com/api, "DNS Records for a Zone"):
@@ -142,7 +143,7 @@ func newCloudflareEngine(t *testing.T, srv *cloudflareServer, token, zone string
 	logger, lb := ddnstest.NewLogger(t)
 	clock := ddnstest.NewFakeClock()
 	entry := provider.Entry{Provider: "cloudflare", Hostname: "home.example.net", Settings: &cloudflare.Settings{Server: srv.URL + "/client/v4", ZoneID: zone, TokenEnv: "HAIRPIN_TEST_CF_TOKEN", TTL: 60}}
-	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(clock))
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, ddns.WithHTTPClient(webtest.ClientOf(srv)), ddns.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/cloudflare"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const specZone, specToken = "023e105f4ecef8ad9ca31a8372d0c353", "cf-spec-token-0123456789"
@@ -121,7 +122,7 @@ func TestCloudflareZoneByName(t *testing.T) {
 	f := newSpecFake(t)
 	e := f.Entry(t, "a.b.example.net", "")
 	e.Settings.(*cloudflare.Settings).ZoneID = ""
-	p, err := cloudflare.Def.Build(e, provider.Env{HTTP: f.Server.Client(), Secret: func(string, string) (string, error) { return specToken, nil }})
+	p, err := cloudflare.Def.Build(e, provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return specToken, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,13 +13,14 @@ package custom
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -55,7 +56,7 @@ var Def = provider.Define(provider.Def{Kind: provider.KindCustom, Contract: prov
 
 // Decode reads a custom entry's keys.
 func Decode(k provider.Keys, e provider.Entry) *Settings {
-	s := &Settings{Method: http.MethodGet}
+	s := &Settings{Method: web.MethodGet}
 	if m, ok := k.OneOf("method", "GET", "POST", "PUT", "PATCH"); ok {
 		s.Method = m
 	}
@@ -63,7 +64,7 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 	s.URL = ddnsconf.Endpoint(k, "url")
 	s.Headers, _ = k.Map("headers")
 	s.Body, _ = k.String("body")
-	if s.Body != "" && s.Method == http.MethodGet {
+	if s.Body != "" && s.Method == web.MethodGet {
 		k.Errorf("body", "use method: POST, PUT or PATCH", "a GET request carries no body")
 	}
 	for _, key := range []string{"url", "body"} {
@@ -187,12 +188,12 @@ func (c *custom) send(ctx context.Context, ip, ip6 netip.Addr) (string, error) {
 	if c.s.Body != "" {
 		body = strings.NewReader(c.fill(c.s.Body, ip, ip6, func(s string) string { return s }))
 	}
-	var req *http.Request
+	var req *web.Request
 	var err error
 	if body != nil {
-		req, err = http.NewRequest(c.s.Method, raw, body)
+		req, err = web.NewRequest(context.Background(), c.s.Method, raw, body)
 	} else {
-		req, err = http.NewRequest(c.s.Method, raw, nil)
+		req, err = web.NewRequest(context.Background(), c.s.Method, raw, nil)
 	}
 	if err != nil {
 		return "", provider.Hold("", "the url template does not give a valid URL once filled in")
@@ -224,9 +225,9 @@ func Judge(status int, body []byte, retryAfter time.Duration, want int, re *rege
 			line = fmt.Sprintf("HTTP %d", status)
 		}
 		return line, nil
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == web.StatusUnauthorized || status == web.StatusForbidden:
 		return "", provider.AuthHold(fmt.Sprintf("HTTP %d", status), "the server refused the credentials")
-	case status == http.StatusTooManyRequests || status/100 == 5:
+	case status == web.StatusTooManyRequests || status/100 == 5:
 		return "", provider.RetryLater(fmt.Sprintf("HTTP %d", status), max(provider.ServerTrouble, retryAfter), "the server asked for a pause or has trouble of its own")
 	case status/100 == 4:
 		return "", provider.Hold(fmt.Sprintf("HTTP %d %s", status, line), "the server refused the request; check the url, headers and body templates")

@@ -15,6 +15,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	_ "github.com/hairpin-nat/hairpin/internal/ddns/providers"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 // receiver records what arrives and answers with status and body.
@@ -60,7 +61,7 @@ func engine(t *testing.T, r *receiver, entry string) *ddns.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := ddns.New(cfg.DDNS, t.TempDir(), ddnstest.UserAgent, nil, ddns.WithHTTPClient(r.Client()))
+	e, err := ddns.New(cfg.DDNS, t.TempDir(), ddnstest.UserAgent, nil, ddns.WithHTTPClient(webtest.ClientOf(r)))
 	if err != nil {
 		t.Fatal(err)
 	}

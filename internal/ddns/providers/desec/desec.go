@@ -11,11 +11,12 @@ package desec
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -71,7 +72,7 @@ func (d *desec) findZone(ctx context.Context) (string, error) {
 		var out []struct {
 			Name string `json:"name"`
 		}
-		if _, err := d.API.Call(ctx, http.MethodGet, "/domains/", url.Values{"owns_qname": {d.Hostname}}, nil, &out); err != nil {
+		if _, err := d.API.Call(ctx, web.MethodGet, "/domains/", url.Values{"owns_qname": {d.Hostname}}, nil, &out); err != nil {
 			return "", err
 		}
 		if len(out) == 0 || out[0].Name == "" {
@@ -96,7 +97,7 @@ func (d *desec) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	sub := provider.Relative(d.Hostname, zone) // @ for the apex, as the URL wants it
 	path := "/domains/" + url.PathEscape(zone) + "/rrsets/" + url.PathEscape(sub) + "/" + typ + "/"
 	var have rrset
-	_, err = d.API.Call(ctx, http.MethodGet, path, nil, nil, &have)
+	_, err = d.API.Call(ctx, web.MethodGet, path, nil, nil, &have)
 	switch {
 	case provider.IsNotFound(err):
 		if sub == "@" {
@@ -108,13 +109,13 @@ func (d *desec) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			Records []string `json:"records"`
 			TTL     int      `json:"ttl"`
 		}{sub, typ, []string{addr.String()}, d.Settings.TTL}
-		_, err = d.API.Call(ctx, http.MethodPost, "/domains/"+url.PathEscape(zone)+"/rrsets/", nil, create, nil)
+		_, err = d.API.Call(ctx, web.MethodPost, "/domains/"+url.PathEscape(zone)+"/rrsets/", nil, create, nil)
 		return "created", err
 	case err != nil:
 		return "", err
 	case slices.Equal(have.Records, []string{addr.String()}):
 		return "unchanged", nil
 	}
-	_, err = d.API.Call(ctx, http.MethodPatch, path, nil, rrset{[]string{addr.String()}, d.Settings.TTL}, nil)
+	_, err = d.API.Call(ctx, web.MethodPatch, path, nil, rrset{[]string{addr.String()}, d.Settings.TTL}, nil)
 	return "updated", err
 }

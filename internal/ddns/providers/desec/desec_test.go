@@ -12,6 +12,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/desec"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const token = "i-T3b1h_OI-H9ab8tRS98stGtURe"
@@ -145,7 +146,7 @@ func TestDeSEC(t *testing.T) {
 func TestDeSECApex(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
-	p, err := desec.Def.Build(f.Entry(t, "example.net", ""), provider.Env{HTTP: f.Server.Client(), Secret: func(string, string) (string, error) { return token, nil }})
+	p, err := desec.Def.Build(f.Entry(t, "example.net", ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return token, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,10 @@ package digitalocean
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -74,7 +75,7 @@ func (d *digitalocean) findZone(ctx context.Context) (string, error) {
 			return d.Settings.Zone, nil
 		}
 		return provider.FirstZone(ctx, d.Hostname, "DigitalOcean", func(ctx context.Context, c string) error {
-			_, err := d.API.Call(ctx, http.MethodGet, "/v2/domains/"+url.PathEscape(c), nil, nil, nil)
+			_, err := d.API.Call(ctx, web.MethodGet, "/v2/domains/"+url.PathEscape(c), nil, nil, nil)
 			return err
 		})
 	})
@@ -99,7 +100,7 @@ func (d *digitalocean) Update(ctx context.Context, addr netip.Addr) (string, err
 			} `json:"links"`
 		}
 		q := url.Values{"type": {typ}, "name": {d.Hostname}, "per_page": {"200"}, "page": {fmt.Sprint(page)}}
-		if _, err := d.API.Call(ctx, http.MethodGet, base, q, nil, &out); err != nil {
+		if _, err := d.API.Call(ctx, web.MethodGet, base, q, nil, &out); err != nil {
 			return "", err
 		}
 		for i, r := range out.Records {
@@ -113,12 +114,12 @@ func (d *digitalocean) Update(ctx context.Context, addr netip.Addr) (string, err
 	}
 	switch {
 	case found == nil:
-		_, err = d.API.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: provider.Relative(d.Hostname, zone), Data: addr.String(), TTL: d.Settings.TTL}, nil)
+		_, err = d.API.Call(ctx, web.MethodPost, base, nil, record{Type: typ, Name: provider.Relative(d.Hostname, zone), Data: addr.String(), TTL: d.Settings.TTL}, nil)
 		return "created", err
 	case found.Data == addr.String():
 		return "unchanged", nil
 	default:
-		_, err = d.API.Call(ctx, http.MethodPatch, fmt.Sprintf("%s/%d", base, found.ID), nil, record{Type: typ, Data: addr.String(), TTL: d.Settings.TTL}, nil)
+		_, err = d.API.Call(ctx, web.MethodPatch, fmt.Sprintf("%s/%d", base, found.ID), nil, record{Type: typ, Data: addr.String(), TTL: d.Settings.TTL}, nil)
 		return "updated", err
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/digitalocean"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const token = "dop_v1_0123456789abcdef"
@@ -114,7 +115,7 @@ func TestDigitalOceanZoneDiscovery(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
 	e := f.Entry(t, "a.b.example.net", "")
-	p, err := digitalocean.Def.Build(e, provider.Env{HTTP: f.Server.Client(), Secret: func(file, _ string) (string, error) { return token, nil }})
+	p, err := digitalocean.Def.Build(e, provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(file, _ string) (string, error) { return token, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,11 @@ package dnsimple
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -75,7 +76,7 @@ func (d *dnsimple) find(ctx context.Context) (int64, string, error) {
 				} `json:"account"`
 			} `json:"data"`
 		}
-		if _, err := d.API.Call(ctx, http.MethodGet, "/whoami", nil, nil, &who); err != nil {
+		if _, err := d.API.Call(ctx, web.MethodGet, "/whoami", nil, nil, &who); err != nil {
 			return zoneID{}, err
 		}
 		if who.Data.Account == nil {
@@ -86,7 +87,7 @@ func (d *dnsimple) find(ctx context.Context) (int64, string, error) {
 				Name string `json:"name"`
 			} `json:"data"`
 		}
-		if _, err := d.API.Call(ctx, http.MethodGet, fmt.Sprintf("/%d/zones", who.Data.Account.ID), nil, nil, &zones); err != nil {
+		if _, err := d.API.Call(ctx, web.MethodGet, fmt.Sprintf("/%d/zones", who.Data.Account.ID), nil, nil, &zones); err != nil {
 			return zoneID{}, err
 		}
 		var names []string
@@ -127,7 +128,7 @@ func (d *dnsimple) Update(ctx context.Context, addr netip.Addr) (string, error) 
 	var out struct {
 		Data []record `json:"data"`
 	}
-	if _, err := d.API.Call(ctx, http.MethodGet, base, url.Values{"name": {name}, "type": {typ}}, nil, &out); err != nil {
+	if _, err := d.API.Call(ctx, web.MethodGet, base, url.Values{"name": {name}, "type": {typ}}, nil, &out); err != nil {
 		return "", err
 	}
 	var found *record
@@ -139,12 +140,12 @@ func (d *dnsimple) Update(ctx context.Context, addr netip.Addr) (string, error) 
 	}
 	switch {
 	case found == nil:
-		_, err = d.API.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: name, Content: addr.String(), TTL: d.Settings.TTL}, nil)
+		_, err = d.API.Call(ctx, web.MethodPost, base, nil, record{Type: typ, Name: name, Content: addr.String(), TTL: d.Settings.TTL}, nil)
 		return "created", err
 	case found.Content == addr.String():
 		return "unchanged", nil
 	default:
-		_, err = d.API.Call(ctx, http.MethodPatch, fmt.Sprintf("%s/%d", base, found.ID), nil, struct {
+		_, err = d.API.Call(ctx, web.MethodPatch, fmt.Sprintf("%s/%d", base, found.ID), nil, struct {
 			Content string `json:"content"`
 			TTL     int    `json:"ttl,omitempty"`
 		}{addr.String(), d.Settings.TTL}, nil)

@@ -10,13 +10,14 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 func newDuckFamilyEngine(t *testing.T, srv *duckServer, family, stateDir, tokenFile string) *ddns.Engine {
 	t.Helper()
 	logger, lb := ddnstest.NewLogger(t)
 	entry := provider.Entry{Provider: "duckdns", Hostname: "myhome", Family: family, Settings: &duckdns.Settings{Server: srv.URL, TokenFile: tokenFile}}
-	e, err := ddns.New([]provider.Entry{entry}, stateDir, ddnstest.UserAgent, logger, ddns.WithHTTPClient(srv.Client()))
+	e, err := ddns.New([]provider.Entry{entry}, stateDir, ddnstest.UserAgent, logger, ddns.WithHTTPClient(webtest.ClientOf(srv)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -104,7 +105,7 @@ func (d *duckdns) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		q.Set("ip", addr.Unmap().String())
 	}
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	req, err := web.NewRequest(context.Background(), web.MethodGet, u.String(), nil)
 	if err != nil {
 		return "", provider.Transient("building the request", provider.RedactURL(err))
 	}
@@ -121,11 +122,11 @@ func Parse(status int, body []byte) (string, error) {
 	answer := strings.TrimSpace(string(body))
 	first, _, _ := strings.Cut(answer, "\n")
 	switch {
-	case status == http.StatusOK && strings.TrimSpace(first) == "OK":
+	case status == web.StatusOK && strings.TrimSpace(first) == "OK":
 		return "OK", nil
 	case strings.TrimSpace(first) == "KO":
 		return "", provider.Hold("KO", "DuckDNS refused the update: the token or the domain is wrong")
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == web.StatusUnauthorized || status == web.StatusForbidden:
 		return "", provider.AuthHold(fmt.Sprintf("HTTP %d", status), "the server refused the token")
 	default:
 		return "", provider.RetryLater(first, provider.ServerTrouble, fmt.Sprintf("unexpected answer (HTTP %d)", status))

@@ -13,6 +13,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/duckdns"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 // duckServer follows the DuckDNS spec (https://www.duckdns.org/spec.jsp): GET
@@ -75,7 +76,7 @@ func newDuckEngine(t *testing.T, srv *duckServer, server, token, hostname string
 	t.Helper()
 	logger, lb := ddnstest.NewLogger(t)
 	entry := provider.Entry{Provider: "duckdns", Hostname: hostname, Settings: &duckdns.Settings{Server: server, TokenFile: ddnstest.WriteSecret(t, token)}}
-	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, ddns.WithHTTPClient(srv.Client()), ddns.WithClock(ddnstest.NewFakeClock()))
+	e, err := ddns.New([]provider.Entry{entry}, t.TempDir(), ddnstest.UserAgent, logger, ddns.WithHTTPClient(webtest.ClientOf(srv)), ddns.WithClock(ddnstest.NewFakeClock()))
 	if err != nil {
 		t.Fatal(err)
 	}

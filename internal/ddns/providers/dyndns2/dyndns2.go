@@ -12,11 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -127,7 +128,7 @@ func (d *dyndns2) UpdatePair(ctx context.Context, v4, v6 netip.Addr) (string, er
 		sent = []netip.Addr{v4, v6}
 	}
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	req, err := web.NewRequest(context.Background(), web.MethodGet, u.String(), nil)
 	if err != nil {
 		return "", err
 	}
@@ -204,7 +205,7 @@ func parse(status int, body []byte, sent []netip.Addr) (string, error) {
 		return "", provider.AuthHold(code, o.msg)
 	case known:
 		return "", provider.Hold(code, o.msg)
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == web.StatusUnauthorized || status == web.StatusForbidden:
 		return "", provider.AuthHold(fmt.Sprintf("HTTP %d", status), "the server refused the credentials")
 	default:
 		// An answer outside the protocol (an HTML error page, a proxy): not a reason to stop for good, but no

@@ -12,6 +12,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 // TestPresets: each preset's example entry parses to the provider's documented server, and an update goes to
@@ -51,7 +52,7 @@ func TestPresets(t *testing.T) {
 			local.Host = strings.TrimPrefix(srv.URL, "https://")
 			set.Server = local.String()
 			set.PasswordFile = ddnstest.WriteSecret(t, "pw-"+d.Config.Name)
-			e, err := ddns.New([]provider.Entry{ent}, t.TempDir(), ddnstest.UserAgent, nil, ddns.WithHTTPClient(srv.Client()))
+			e, err := ddns.New([]provider.Entry{ent}, t.TempDir(), ddnstest.UserAgent, nil, ddns.WithHTTPClient(webtest.ClientOf(srv)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +88,7 @@ func TestPresetPathChecked(t *testing.T) {
 	srv.Path = "/elsewhere"
 	ent := provider.Entry{Provider: "noip", Hostname: "home.example.net",
 		Settings: &dyndns2.Settings{Server: srv.URL + "/nic/update", Username: "me", PasswordFile: ddnstest.WriteSecret(t, "pw")}}
-	e, err := ddns.New([]provider.Entry{ent}, t.TempDir(), ddnstest.UserAgent, nil, ddns.WithHTTPClient(srv.Client()))
+	e, err := ddns.New([]provider.Entry{ent}, t.TempDir(), ddnstest.UserAgent, nil, ddns.WithHTTPClient(webtest.ClientOf(srv)))
 	if err != nil {
 		t.Fatal(err)
 	}

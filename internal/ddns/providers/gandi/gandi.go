@@ -8,10 +8,11 @@ package gandi
 
 import (
 	"context"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -66,7 +67,7 @@ func (g *gandi) findZone(ctx context.Context) (string, error) {
 			return z, nil
 		}
 		return provider.FirstZone(ctx, g.Hostname, "Gandi", func(ctx context.Context, c string) error {
-			_, err := g.API.Call(ctx, http.MethodGet, "/domains/"+url.PathEscape(c), nil, nil, nil)
+			_, err := g.API.Call(ctx, web.MethodGet, "/domains/"+url.PathEscape(c), nil, nil, nil)
 			return err
 		})
 	})
@@ -83,7 +84,7 @@ func (g *gandi) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	var cur struct {
 		Values []string `json:"rrset_values"`
 	}
-	_, err = g.API.Call(ctx, http.MethodGet, path, nil, nil, &cur)
+	_, err = g.API.Call(ctx, web.MethodGet, path, nil, nil, &cur)
 	switch {
 	case err != nil && !provider.IsNotFound(err):
 		return "", err
@@ -98,7 +99,7 @@ func (g *gandi) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		Values []string `json:"rrset_values"`
 		TTL    int      `json:"rrset_ttl"`
 	}{[]string{addr.String()}, g.Settings.TTL}
-	if _, err := g.API.Call(ctx, http.MethodPut, path, nil, in, nil); err != nil {
+	if _, err := g.API.Call(ctx, web.MethodPut, path, nil, in, nil); err != nil {
 		return "", err
 	}
 	return answer, nil

@@ -21,12 +21,13 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -154,7 +155,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 		}}
 	g := &gcloud{s: s, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")) + "."}
 	g.api = &provider.API{Env: env, Base: u, Vendor: "Google Cloud DNS", Message: message,
-		Auth: func(r *http.Request, _ []byte) error { return tok.Bearer(r.Context(), env, r) }}
+		Auth: func(r *web.Request, _ []byte) error { return tok.Bearer(r.Context(), env, r) }}
 	return g, nil
 }
 
@@ -193,7 +194,7 @@ func (g *gcloud) findZone(ctx context.Context) (string, error) {
 				DNSName string `json:"dnsName"`
 			} `json:"managedZones"`
 		}
-		if _, err := g.api.Call(ctx, http.MethodGet, g.project()+"/managedZones", url.Values{"dnsName": {c + "."}}, nil, &out); err != nil {
+		if _, err := g.api.Call(ctx, web.MethodGet, g.project()+"/managedZones", url.Values{"dnsName": {c + "."}}, nil, &out); err != nil {
 			return "", err
 		}
 		for _, mz := range out.Zones {
@@ -235,7 +236,7 @@ func (g *gcloud) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	var list struct {
 		RRSets []rrset `json:"rrsets"`
 	}
-	if _, err := g.api.Call(ctx, http.MethodGet, base+"/rrsets", url.Values{"name": {g.hostname}, "type": {typ}}, nil, &list); err != nil {
+	if _, err := g.api.Call(ctx, web.MethodGet, base+"/rrsets", url.Values{"name": {g.hostname}, "type": {typ}}, nil, &list); err != nil {
 		return "", err
 	}
 	ch := change{Additions: []rrset{{Kind: "dns#resourceRecordSet", Name: g.hostname, Type: typ, TTL: g.s.TTL, RRDatas: []string{addr.String()}}}}
@@ -249,7 +250,7 @@ func (g *gcloud) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		ch.Deletions, answer = []rrset{old}, "updated"
 	}
 	var got change
-	if _, err := g.api.Call(ctx, http.MethodPost, base+"/changes", nil, ch, &got); err != nil {
+	if _, err := g.api.Call(ctx, web.MethodPost, base+"/changes", nil, ch, &got); err != nil {
 		return "", err
 	}
 	delay := 500 * time.Millisecond
@@ -257,7 +258,7 @@ func (g *gcloud) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		if got.ID == "" {
 			return "", provider.RetryLater("no change id", provider.ServerTrouble, "Google's answer names no change to follow")
 		}
-		if _, err := g.api.Call(ctx, http.MethodGet, base+"/changes/"+url.PathEscape(got.ID), nil, nil, &got); err != nil {
+		if _, err := g.api.Call(ctx, web.MethodGet, base+"/changes/"+url.PathEscape(got.ID), nil, nil, &got); err != nil {
 			if ctx.Err() != nil {
 				return "", provider.Warn("pending", "Google accepted the change but had not applied it when the update's time ran out")
 			}

@@ -9,10 +9,11 @@ package godaddy
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -61,7 +62,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	creds := "sso-key " + s.APIKey + ":" + secret
 	api := &provider.API{Env: env, Base: u, Vendor: "GoDaddy", Message: message,
-		Auth: func(r *http.Request, _ []byte) error { r.Header.Set("Authorization", creds); return nil }}
+		Auth: func(r *web.Request, _ []byte) error { r.Header.Set("Authorization", creds); return nil }}
 	return &godaddy{api: api, s: s, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}, nil
 }
 
@@ -82,7 +83,7 @@ func (g *godaddy) findZone(ctx context.Context) (string, error) {
 			return z, nil
 		}
 		for _, z := range provider.ZoneCandidates(g.hostname) {
-			_, err := g.api.Call(ctx, http.MethodGet, "/v1/domains/"+url.PathEscape(z), nil, nil, nil)
+			_, err := g.api.Call(ctx, web.MethodGet, "/v1/domains/"+url.PathEscape(z), nil, nil, nil)
 			if provider.IsNotFound(err) {
 				continue
 			}
@@ -109,13 +110,13 @@ func (g *godaddy) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	typ := provider.RecordType(addr)
 	path := "/v1/domains/" + url.PathEscape(zone) + "/records/" + typ + "/" + url.PathEscape(provider.Relative(g.hostname, zone))
 	var have []record
-	if _, err := g.api.Call(ctx, http.MethodGet, path, nil, nil, &have); err != nil {
+	if _, err := g.api.Call(ctx, web.MethodGet, path, nil, nil, &have); err != nil {
 		return "", err
 	}
 	if len(have) == 1 && have[0].Data == addr.String() {
 		return "unchanged", nil
 	}
-	if _, err := g.api.Call(ctx, http.MethodPut, path, nil, []record{{Data: addr.String(), TTL: g.s.TTL}}, nil); err != nil {
+	if _, err := g.api.Call(ctx, web.MethodPut, path, nil, []record{{Data: addr.String(), TTL: g.s.TTL}}, nil); err != nil {
 		return "", err
 	}
 	if len(have) == 0 {

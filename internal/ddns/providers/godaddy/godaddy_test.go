@@ -11,6 +11,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/godaddy"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const (
@@ -107,7 +108,7 @@ func TestGoDaddyApexAndZone(t *testing.T) {
 	for _, host := range []string{"example.net", "a.b.example.net"} {
 		t.Run(host, func(t *testing.T) {
 			f := newFake(t)
-			p, err := godaddy.Def.Build(f.Entry(t, host, ""), provider.Env{HTTP: f.Server.Client(), Secret: func(string, string) (string, error) { return secret, nil }})
+			p, err := godaddy.Def.Build(f.Entry(t, host, ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return secret, nil }})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,10 +10,11 @@ package hetzner
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -62,7 +63,7 @@ func (h *hetzner) findZone(ctx context.Context) (string, error) {
 					Name string `json:"name"`
 				} `json:"zones"`
 			}
-			if _, err := h.API.Call(ctx, http.MethodGet, "/zones", url.Values{"name": {z}}, nil, &out); err != nil {
+			if _, err := h.API.Call(ctx, web.MethodGet, "/zones", url.Values{"name": {z}}, nil, &out); err != nil {
 				return "", err
 			}
 			if len(out.Zones) > 0 {
@@ -101,7 +102,7 @@ func (h *hetzner) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			Records []value `json:"records"`
 		} `json:"rrset"`
 	}
-	_, err = h.API.Call(ctx, http.MethodGet, rrset, nil, nil, &cur)
+	_, err = h.API.Call(ctx, web.MethodGet, rrset, nil, nil, &cur)
 	var act action
 	switch {
 	case provider.IsNotFound(err):
@@ -111,7 +112,7 @@ func (h *hetzner) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			TTL     int     `json:"ttl,omitempty"`
 			Records []value `json:"records"`
 		}{name, typ, h.Settings.TTL, []value{{addr.String()}}}
-		if _, err := h.API.Call(ctx, http.MethodPost, "/zones/"+url.PathEscape(zone)+"/rrsets", nil, in, &act); err != nil {
+		if _, err := h.API.Call(ctx, web.MethodPost, "/zones/"+url.PathEscape(zone)+"/rrsets", nil, in, &act); err != nil {
 			return "", err
 		}
 		return "created", h.wait(ctx, act)
@@ -123,7 +124,7 @@ func (h *hetzner) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	in := struct {
 		Records []value `json:"records"`
 	}{[]value{{addr.String()}}}
-	if _, err := h.API.Call(ctx, http.MethodPost, rrset+"/actions/set_records", nil, in, &act); err != nil {
+	if _, err := h.API.Call(ctx, web.MethodPost, rrset+"/actions/set_records", nil, in, &act); err != nil {
 		return "", err
 	}
 	return "updated", h.wait(ctx, act)
@@ -151,7 +152,7 @@ func (h *hetzner) wait(ctx context.Context, act action) error {
 		if act.Action.ID == 0 {
 			return provider.RetryLater("no action", provider.ServerTrouble, "Hetzner's answer names no action to wait for")
 		}
-		if _, err := h.API.Call(ctx, http.MethodGet, fmt.Sprintf("/zones/actions/%d", act.Action.ID), nil, nil, &act); err != nil {
+		if _, err := h.API.Call(ctx, web.MethodGet, fmt.Sprintf("/zones/actions/%d", act.Action.ID), nil, nil, &act); err != nil {
 			return err
 		}
 		if act.Action.Status != "running" {

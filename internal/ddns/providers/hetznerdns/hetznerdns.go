@@ -10,11 +10,12 @@ package hetznerdns
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -94,7 +95,7 @@ func (h *hetznerDNS) findZone(ctx context.Context) (string, string, error) {
 					Name string `json:"name"`
 				} `json:"zones"`
 			}
-			_, err := h.API.Call(ctx, http.MethodGet, "/zones", url.Values{"name": {z}}, nil, &out)
+			_, err := h.API.Call(ctx, web.MethodGet, "/zones", url.Values{"name": {z}}, nil, &out)
 			if provider.IsNotFound(err) {
 				continue
 			}
@@ -136,7 +137,7 @@ func (h *hetznerDNS) Update(ctx context.Context, addr netip.Addr) (string, error
 			pagination
 		}
 		q := url.Values{"zone_id": {zoneID}, "page": {strconv.Itoa(page)}, "per_page": {"100"}}
-		if _, err := h.API.Call(ctx, http.MethodGet, "/records", q, nil, &out); err != nil {
+		if _, err := h.API.Call(ctx, web.MethodGet, "/records", q, nil, &out); err != nil {
 			return "", err
 		}
 		for i, r := range out.Records {
@@ -152,11 +153,11 @@ func (h *hetznerDNS) Update(ctx context.Context, addr netip.Addr) (string, error
 	want := record{Name: name, TTL: h.Settings.TTL, Type: typ, Value: addr.String(), ZoneID: zoneID}
 	switch {
 	case found == nil:
-		_, err = h.API.Call(ctx, http.MethodPost, "/records", nil, want, nil)
+		_, err = h.API.Call(ctx, web.MethodPost, "/records", nil, want, nil)
 		return "created", err
 	case found.Value == addr.String():
 		return "unchanged", nil
 	}
-	_, err = h.API.Call(ctx, http.MethodPut, "/records/"+url.PathEscape(found.ID), nil, want, nil)
+	_, err = h.API.Call(ctx, web.MethodPut, "/records/"+url.PathEscape(found.ID), nil, want, nil)
 	return "updated", err
 }

@@ -9,10 +9,11 @@ package linode
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -87,7 +88,7 @@ func (l *linode) findZone(ctx context.Context) (string, int64, error) {
 				} `json:"data"`
 				page
 			}
-			if _, err := l.API.Call(ctx, http.MethodGet, "/v4/domains", url.Values{"page": {fmt.Sprint(p)}, "page_size": {"500"}}, nil, &out); err != nil {
+			if _, err := l.API.Call(ctx, web.MethodGet, "/v4/domains", url.Values{"page": {fmt.Sprint(p)}, "page_size": {"500"}}, nil, &out); err != nil {
 				return zoneID{}, err
 			}
 			for _, d := range out.Data {
@@ -139,7 +140,7 @@ func (l *linode) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			Data []record `json:"data"`
 			page
 		}
-		if _, err := l.API.Call(ctx, http.MethodGet, base, url.Values{"page": {fmt.Sprint(p)}, "page_size": {"500"}}, nil, &out); err != nil {
+		if _, err := l.API.Call(ctx, web.MethodGet, base, url.Values{"page": {fmt.Sprint(p)}, "page_size": {"500"}}, nil, &out); err != nil {
 			return "", err
 		}
 		for i, r := range out.Data {
@@ -154,12 +155,12 @@ func (l *linode) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	}
 	switch {
 	case found == nil:
-		_, err = l.API.Call(ctx, http.MethodPost, base, nil, record{Type: typ, Name: name, Target: addr.String(), TTL: l.Settings.TTL}, nil)
+		_, err = l.API.Call(ctx, web.MethodPost, base, nil, record{Type: typ, Name: name, Target: addr.String(), TTL: l.Settings.TTL}, nil)
 		return "created", err
 	case found.Target == addr.String():
 		return "unchanged", nil
 	default:
-		_, err = l.API.Call(ctx, http.MethodPut, fmt.Sprintf("%s/%d", base, found.ID), nil, struct {
+		_, err = l.API.Call(ctx, web.MethodPut, fmt.Sprintf("%s/%d", base, found.ID), nil, struct {
 			Target string `json:"target"`
 			TTL    int    `json:"ttl_sec,omitempty"`
 		}{addr.String(), l.Settings.TTL}, nil)

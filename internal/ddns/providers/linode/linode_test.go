@@ -14,6 +14,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const token = "linodepat0123456789abcdef"
@@ -125,7 +126,7 @@ func TestLinodePages(t *testing.T) {
 		f.Store.Add("example.net", fmt.Sprintf("h%d.example.net", i), "A", "192.0.2.1", 300)
 	}
 	f.Store.Add("example.net", "home.example.net", "A", "192.0.2.99", 300)
-	p, err := linode.Def.Build(f.Entry(t, "home.example.net", ""), provider.Env{HTTP: f.Server.Client(), Secret: func(string, string) (string, error) { return token, nil }})
+	p, err := linode.Def.Build(f.Entry(t, "home.example.net", ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return token, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

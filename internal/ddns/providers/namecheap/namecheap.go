@@ -11,10 +11,11 @@ package namecheap
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -124,7 +125,7 @@ func (n *namecheap) Update(ctx context.Context, addr netip.Addr) (string, error)
 	u := *n.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/update"
 	u.RawQuery = url.Values{"host": {n.host}, "domain": {n.domain}, "password": {n.password}, "ip": {addr.String()}}.Encode()
-	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	req, err := web.NewRequest(context.Background(), web.MethodGet, u.String(), nil)
 	if err != nil {
 		return "", provider.Transient("building the request", err)
 	}

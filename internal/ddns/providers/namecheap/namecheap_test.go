@@ -17,6 +17,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/namecheap"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const password = "7a0354e9ae547b9d30ab0ea4ff0a30f7"
@@ -98,7 +99,7 @@ func (f *fake) entry(t *testing.T, hostname string) provider.Entry {
 
 func (f *fake) engine(t *testing.T, hostname string, clock ddns.Clock) *ddns.Engine {
 	t.Helper()
-	opts := []ddns.Option{ddns.WithHTTPClient(f.srv.Client())}
+	opts := []ddns.Option{ddns.WithHTTPClient(webtest.ClientOf(f.srv))}
 	if clock != nil {
 		opts = append(opts, ddns.WithClock(clock))
 	}
@@ -200,7 +201,7 @@ func TestNamecheap(t *testing.T) {
 	t.Run("a domain Namecheap does not know is held with the zone: hint", func(t *testing.T) {
 		t.Parallel()
 		f := newFake(t)
-		p, err := namecheap.Def.Build(f.entry(t, "home.example.co.uk"), provider.Env{HTTP: f.srv.Client(), Secret: func(string, string) (string, error) { return password, nil }})
+		p, err := namecheap.Def.Build(f.entry(t, "home.example.co.uk"), provider.Env{HTTP: webtest.ClientOf(f.srv), Secret: func(string, string) (string, error) { return password, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +273,7 @@ func TestNamecheap(t *testing.T) {
 	t.Run("an IPv6 address is refused without a request", func(t *testing.T) {
 		t.Parallel()
 		f := newFake(t)
-		p, err := namecheap.Def.Build(f.entry(t, "home.example.net"), provider.Env{HTTP: f.srv.Client(), Secret: func(string, string) (string, error) { return password, nil }})
+		p, err := namecheap.Def.Build(f.entry(t, "home.example.net"), provider.Env{HTTP: webtest.ClientOf(f.srv), Secret: func(string, string) (string, error) { return password, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}

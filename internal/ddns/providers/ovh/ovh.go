@@ -17,12 +17,13 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -75,7 +76,7 @@ type ovh struct {
 }
 
 // Sign sets the application signature headers on req; now is the timestamp.
-func Sign(req *http.Request, body []byte, appKey, appSecret, consumer string, now time.Time) {
+func Sign(req *web.Request, body []byte, appKey, appSecret, consumer string, now time.Time) {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	sum := sha1.Sum([]byte(strings.Join([]string{appSecret, consumer, req.Method, req.URL.String(), string(body), ts}, "+")))
 	req.Header.Set("X-Ovh-Application", appKey)
@@ -104,7 +105,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 		}
 	}
 	api := &provider.API{Env: env, Base: u, Vendor: "OVHcloud", Message: message,
-		Auth: func(r *http.Request, body []byte) error {
+		Auth: func(r *web.Request, body []byte) error {
 			Sign(r, body, s.ApplicationKey, secret, consumer, time.Now())
 			return nil
 		}}
@@ -125,7 +126,7 @@ func message(body []byte) string {
 func (o *ovh) findZone(ctx context.Context) (string, error) {
 	return o.zone.Get(ctx, func(ctx context.Context) (string, error) {
 		var zones []string
-		if _, err := o.api.Call(ctx, http.MethodGet, "/domain/zone", nil, nil, &zones); err != nil {
+		if _, err := o.api.Call(ctx, web.MethodGet, "/domain/zone", nil, nil, &zones); err != nil {
 			return "", err
 		}
 		z, ok := strings.ToLower(strings.TrimSuffix(o.s.Zone, ".")), o.s.Zone != ""
@@ -151,7 +152,7 @@ func (o *ovh) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	}
 	base := "/domain/zone/" + url.PathEscape(zone)
 	var ids []int64
-	if _, err := o.api.Call(ctx, http.MethodGet, base+"/record", url.Values{"fieldType": {typ}, "subDomain": {sub}}, nil, &ids); err != nil {
+	if _, err := o.api.Call(ctx, web.MethodGet, base+"/record", url.Values{"fieldType": {typ}, "subDomain": {sub}}, nil, &ids); err != nil {
 		return "", err
 	}
 	answer := "created"
@@ -159,7 +160,7 @@ func (o *ovh) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		var rec struct {
 			Target string `json:"target"`
 		}
-		if _, err := o.api.Call(ctx, http.MethodGet, fmt.Sprintf("%s/record/%d", base, ids[0]), nil, nil, &rec); err != nil {
+		if _, err := o.api.Call(ctx, web.MethodGet, fmt.Sprintf("%s/record/%d", base, ids[0]), nil, nil, &rec); err != nil {
 			return "", err
 		}
 		if rec.Target == addr.String() {
@@ -169,7 +170,7 @@ func (o *ovh) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			Target string `json:"target"`
 			TTL    int    `json:"ttl"`
 		}{addr.String(), o.s.TTL}
-		if _, err := o.api.Call(ctx, http.MethodPut, fmt.Sprintf("%s/record/%d", base, ids[0]), nil, in, nil); err != nil {
+		if _, err := o.api.Call(ctx, web.MethodPut, fmt.Sprintf("%s/record/%d", base, ids[0]), nil, in, nil); err != nil {
 			return "", err
 		}
 		answer = "updated"
@@ -180,12 +181,12 @@ func (o *ovh) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			Target    string `json:"target"`
 			TTL       int    `json:"ttl"`
 		}{typ, sub, addr.String(), o.s.TTL}
-		if _, err := o.api.Call(ctx, http.MethodPost, base+"/record", nil, in, nil); err != nil {
+		if _, err := o.api.Call(ctx, web.MethodPost, base+"/record", nil, in, nil); err != nil {
 			return "", err
 		}
 	}
 	// Without the refresh OVH keeps serving the old zone.
-	if _, err := o.api.Call(ctx, http.MethodPost, base+"/refresh", nil, nil, nil); err != nil {
+	if _, err := o.api.Call(ctx, web.MethodPost, base+"/refresh", nil, nil, nil); err != nil {
 		return "", err
 	}
 	return answer, nil

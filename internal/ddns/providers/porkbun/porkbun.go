@@ -12,11 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -75,7 +76,7 @@ func message(body []byte) string {
 
 // call posts in (which carries the credentials) and types Porkbun's 400 refusals by their message.
 func (p *porkbun) call(ctx context.Context, path string, in, out any) error {
-	_, err := p.api.Call(ctx, http.MethodPost, path, nil, in, out)
+	_, err := p.api.Call(ctx, web.MethodPost, path, nil, in, out)
 	var pe *provider.Error
 	if err == nil || !errors.As(err, &pe) || !provider.IsHold(err) || pe.Auth {
 		return err

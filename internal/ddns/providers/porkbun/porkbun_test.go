@@ -14,6 +14,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/porkbun"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
+	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const (
@@ -139,7 +140,7 @@ func TestPorkbunZoneAndApex(t *testing.T) {
 			if host == "example.org" {
 				zone = host
 			}
-			p, err := porkbun.Def.Build(f.Entry(t, host, ""), provider.Env{HTTP: f.Server.Client(), Secret: func(string, string) (string, error) { return secret, nil }})
+			p, err := porkbun.Def.Build(f.Entry(t, host, ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return secret, nil }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,7 +169,7 @@ func TestPorkbunAPIAccessOff(t *testing.T) {
 		}
 		return spectest.Reply{Status: 400, Body: map[string]any{"status": "ERROR", "message": "Domain is not opted in to API access."}}
 	}
-	p, err := porkbun.Def.Build(f.Entry(t, "home.example.net", ""), provider.Env{HTTP: f.Server.Client(), Secret: func(string, string) (string, error) { return secret, nil }})
+	p, err := porkbun.Def.Build(f.Entry(t, "home.example.net", ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return secret, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -91,7 +92,7 @@ func (r *route53) call(ctx context.Context, method, path string, query url.Value
 	if query != nil {
 		u += "?" + query.Encode()
 	}
-	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	req, err := web.NewRequest(context.Background(), method, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, provider.Transient("building the request", err)
 	}
@@ -115,12 +116,12 @@ func (r *route53) call(ctx context.Context, method, path string, query url.Value
 	code := doc.TextOf("Error", "Code")
 	msg := fmt.Sprintf("HTTP %d %s %s", status, code, doc.TextOf("Error", "Message"))
 	switch {
-	case code == "Throttling" || code == "PriorRequestNotComplete" || status == http.StatusTooManyRequests || status/100 == 5:
+	case code == "Throttling" || code == "PriorRequestNotComplete" || status == web.StatusTooManyRequests || status/100 == 5:
 		return nil, provider.RetryLater(msg, max(provider.ServerTrouble, provider.RateLimitWait(header, time.Now())), "Route 53 is throttling or in trouble")
-	case status == http.StatusForbidden || status == http.StatusUnauthorized || strings.HasPrefix(code, "InvalidClientTokenId") ||
+	case status == web.StatusForbidden || status == web.StatusUnauthorized || strings.HasPrefix(code, "InvalidClientTokenId") ||
 		code == "SignatureDoesNotMatch" || code == "AccessDenied":
 		return nil, provider.AuthHold(msg, "AWS refused the credentials (the key needs route53:ListHostedZonesByName, ListResourceRecordSets, ChangeResourceRecordSets and GetChange)")
-	case status == http.StatusNotFound:
+	case status == web.StatusNotFound:
 		return nil, &provider.Error{Kind: provider.ErrHold, Answer: provider.Clean(msg), Msg: "Route 53 has no such hosted zone or change", Err: provider.ErrNotFound}
 	default:
 		return nil, provider.Hold(msg, "Route 53 refused the request")
@@ -141,7 +142,7 @@ func (r *route53) findZone(ctx context.Context) (string, error) {
 			candidates = []string{strings.ToLower(strings.TrimSuffix(r.s.Zone, "."))}
 		}
 		for _, c := range candidates {
-			doc, err := r.call(ctx, http.MethodGet, "/hostedzonesbyname", url.Values{"dnsname": {c}, "maxitems": {"1"}}, nil)
+			doc, err := r.call(ctx, web.MethodGet, "/hostedzonesbyname", url.Values{"dnsname": {c}, "maxitems": {"1"}}, nil)
 			if err != nil {
 				return "", err
 			}
@@ -187,14 +188,14 @@ func (r *route53) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	}
 	typ := provider.RecordType(addr)
 	path := "/hostedzone/" + url.PathEscape(zone) + "/rrset"
-	doc, err := r.call(ctx, http.MethodGet, path, url.Values{"name": {r.hostname}, "type": {typ}, "maxitems": {"1"}}, nil)
+	doc, err := r.call(ctx, web.MethodGet, path, url.Values{"name": {r.hostname}, "type": {typ}, "maxitems": {"1"}}, nil)
 	if err != nil {
 		return "", err
 	}
 	sets := doc.Child("ResourceRecordSets").All("ResourceRecordSet")
 	for _, s := range sets {
 		if _, err := xmltree.Int(s.TextOf("TTL")); err != nil {
-			return "", notTheXML(http.StatusOK)
+			return "", notTheXML(web.StatusOK)
 		}
 	}
 	if len(sets) > 0 {
@@ -204,7 +205,7 @@ func (r *route53) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			return "unchanged", nil
 		}
 	}
-	doc, err = r.call(ctx, http.MethodPost, path, nil, changeRequest(r.hostname, typ, r.s.TTL, addr.String()))
+	doc, err = r.call(ctx, web.MethodPost, path, nil, changeRequest(r.hostname, typ, r.s.TTL, addr.String()))
 	if err != nil {
 		return "", err
 	}
@@ -226,7 +227,7 @@ func (r *route53) wait(ctx context.Context, ch changeInfo) (string, error) {
 		if id == "" {
 			return "", provider.RetryLater("no change id", provider.ServerTrouble, "Route 53's answer names no change to follow")
 		}
-		doc, err := r.call(ctx, http.MethodGet, "/change/"+url.PathEscape(id), nil, nil)
+		doc, err := r.call(ctx, web.MethodGet, "/change/"+url.PathEscape(id), nil, nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return "", provider.Warn("PENDING", "Route 53 accepted the change but had not applied it everywhere when the update's time ran out")

@@ -4,11 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // Credentials sign requests with AWS Signature Version 4, written from AWS's specification ("Create a signed
@@ -25,7 +26,7 @@ type Credentials struct {
 // Sign adds X-Amz-Date (and the session token) to req and then its Authorization header, signing the method,
 // path, query, the headers host, x-amz-date, content-type and x-amz-security-token when present, and the
 // SHA-256 of body.
-func (c Credentials) Sign(req *http.Request, body []byte, now time.Time) {
+func (c Credentials) Sign(req *web.Request, body []byte, now time.Time) {
 	amzDate := now.UTC().Format("20060102T150405Z")
 	req.Header.Set("X-Amz-Date", amzDate)
 	if c.SessionToken != "" {
@@ -44,7 +45,7 @@ func (c Credentials) Sign(req *http.Request, body []byte, now time.Time) {
 
 // canonicalRequest is step 1: the method, the URI-encoded path, the sorted query, the signed headers in lower
 // case with their trimmed values, their names, and the payload's hash.
-func canonicalRequest(req *http.Request, body []byte) (signed, canonical string) {
+func canonicalRequest(req *web.Request, body []byte) (signed, canonical string) {
 	host := req.Host
 	if host == "" {
 		host = req.URL.Host

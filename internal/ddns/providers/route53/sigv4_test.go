@@ -1,10 +1,12 @@
 package route53
 
 import (
-	"net/http"
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // AWS's published Signature Version 4 test suite (aws-sig-v4-test-suite: get-vanilla,
@@ -17,7 +19,7 @@ func TestSigV4Vectors(t *testing.T) {
 	creds := Credentials{KeyID: "AKIDEXAMPLE", Secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", Region: "us-east-1", Service: "service"}
 	const prefix = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature="
 	sign := func(c Credentials, method, target string, at time.Time) string {
-		req, err := http.NewRequest(method, "https://example.amazonaws.com"+target, nil)
+		req, err := web.NewRequest(context.Background(), method, "https://example.amazonaws.com"+target, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

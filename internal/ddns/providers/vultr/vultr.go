@@ -8,10 +8,11 @@ package vultr
 
 import (
 	"context"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -84,7 +85,7 @@ func (v *vultr) findZone(ctx context.Context) (string, error) {
 			if cursor != "" {
 				q.Set("cursor", cursor)
 			}
-			if _, err := v.API.Call(ctx, http.MethodGet, "/domains", q, nil, &out); err != nil {
+			if _, err := v.API.Call(ctx, web.MethodGet, "/domains", q, nil, &out); err != nil {
 				return "", err
 			}
 			for _, d := range out.Domains {
@@ -132,7 +133,7 @@ func (v *vultr) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		if _, err := v.API.Call(ctx, http.MethodGet, base, q, nil, &out); err != nil {
+		if _, err := v.API.Call(ctx, web.MethodGet, base, q, nil, &out); err != nil {
 			return "", err
 		}
 		for i, r := range out.Records {
@@ -147,12 +148,12 @@ func (v *vultr) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	}
 	switch {
 	case found == nil:
-		_, err = v.API.Call(ctx, http.MethodPost, base, nil, record{Name: name, Type: typ, Data: addr.String(), TTL: v.Settings.TTL}, nil)
+		_, err = v.API.Call(ctx, web.MethodPost, base, nil, record{Name: name, Type: typ, Data: addr.String(), TTL: v.Settings.TTL}, nil)
 		return "created", err
 	case found.Data == addr.String():
 		return "unchanged", nil
 	default:
-		_, err = v.API.Call(ctx, http.MethodPatch, base+"/"+url.PathEscape(found.ID), nil, struct {
+		_, err = v.API.Call(ctx, web.MethodPatch, base+"/"+url.PathEscape(found.ID), nil, struct {
 			Data string `json:"data"`
 			TTL  int    `json:"ttl,omitempty"`
 		}{addr.String(), v.Settings.TTL}, nil)
