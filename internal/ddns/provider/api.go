@@ -103,6 +103,9 @@ func (a *API) Judge(status int, header web.Header, body []byte) error {
 		return &Error{Kind: ErrTransient, Answer: Clean(answer), Msg: "the record changed meanwhile at " + a.Vendor}
 	case status == web.StatusTooManyRequests || status/100 == 5:
 		return RetryLater(answer, max(ServerTrouble, RateLimitWait(header, time.Now())), a.Vendor+" is rate limiting or in trouble")
+	case status/100 == 3:
+		return Hold(Clean(fmt.Sprintf("HTTP %d to %s", status, redirectTarget(header.Get("Location")))),
+			a.Vendor+" redirected the request, which hairpin does not follow: set server: to the API's URL")
 	default:
 		return Hold(answer, a.Vendor+" refused the request")
 	}

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -38,11 +39,16 @@ func TestJudge(t *testing.T) {
 	t.Parallel()
 	a := &API{Vendor: "X"}
 	for status, want := range map[int]error{200: nil, 204: nil, 401: ErrAuth, 403: ErrAuth, 404: ErrNotFound, 409: ErrTransient,
-		412: ErrTransient, 422: ErrHold, 429: ErrRetryLater, 500: ErrRetryLater, 503: ErrRetryLater} {
+		412: ErrTransient, 422: ErrHold, 301: ErrHold, 302: ErrHold, 307: ErrHold, 429: ErrRetryLater, 500: ErrRetryLater, 503: ErrRetryLater} {
 		err := a.Judge(status, web.Header{}, []byte(`{"message":"x"}`))
 		if (want == nil) != (err == nil) || want != nil && !isKind(err, want) {
 			t.Errorf("Judge(%d) = %v, want %v", status, err, want)
 		}
+	}
+	// A redirect names where it points, but never the path or query, where a token may sit.
+	err := a.Judge(302, web.Header{"Location": {"https://api.example.net/v2/zones?token=SECRET"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 302 to https://api.example.net") || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("Judge(302) = %v", err)
 	}
 }
 

@@ -67,7 +67,20 @@ func DoHeader(ctx context.Context, env Env, req *web.Request) (int, web.Header, 
 	if err != nil {
 		return 0, nil, nil, Transient("reading the answer", err)
 	}
+	if resp.StatusCode/100 == 3 && resp.StatusCode != web.StatusNotModified && env.Logger != nil {
+		env.Logger.Warn("ddns: the server answered with a redirect, which hairpin does not follow; configure the URL it names",
+			"status", resp.StatusCode, "server", req.URL.Scheme+"://"+req.URL.Host, "to", redirectTarget(resp.Header.Get("Location")))
+	}
 	return resp.StatusCode, resp.Header, body, nil
+}
+
+// redirectTarget is a Location's scheme and host, never its path or query, where a token may sit.
+func redirectTarget(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" {
+		return "(a path on the same server)"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // defaultClient serves an Env without a client of its own (tests, hairpin ddns commands that build one Env).
