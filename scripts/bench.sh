@@ -12,7 +12,7 @@ fi
 for tool in ip nft iperf3 ss; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: run ./scripts/deps-test.sh" >&2; exit 1; }
 done
-[ -x bin/hairpin ] || go build -tags lab -o bin/hairpin ./cmd/hairpin
+[ -x bin/hairpin ] || CGO_ENABLED=0 go build -tags lab -o bin/hairpin ./cmd/hairpin
 go build -o bin/hairpin-bench ./bench/cmd/hairpin-bench
 # exec: Ctrl-C reaches hairpin-bench directly, which removes its namespaces and stops its processes.
 exec ./bin/hairpin-bench -bin bin/hairpin -out bench/results.txt "$@"

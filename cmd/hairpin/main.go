@@ -45,11 +45,9 @@ func (notExist) Is(target error) bool { return target == os.ErrNotExist }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	// The first signal asks for a clean stop; handing the signals back to the runtime then makes a second one
-	// end the process whatever it is waiting for.
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
+	// end the process whatever it is waiting for. (AfterFunc: no goroutine waits for a signal that most
+	// commands never get.)
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, version, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

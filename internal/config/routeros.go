@@ -224,8 +224,14 @@ func (d *decoder) checkRouterOSURL(r *RouterOS, n *yaml.Node, key string, v *yam
 	}
 }
 
-// linuxIfnameRE is the kernel's rule (dev_valid_name): at most 15 bytes, no whitespace, '/' or ':'.
-var linuxIfnameRE = regexp.MustCompile(`^[^\s/:]{1,15}$`)
+// isLinuxIfname is the kernel's rule (dev_valid_name): 1 to 15 characters, no whitespace, '/' or ':'
+// (`^[^\s/:]{1,15}$`, without a regexp compiled at every start).
+func isLinuxIfname(s string) bool {
+	if s == "" || utf8.RuneCountInString(s) > 15 {
+		return false
+	}
+	return !strings.ContainsAny(s, "\t\n\f\r /:")
+}
 
 // linuxStyleRE matches the names Linux gives interfaces (eth0, enp3s0, wlan0, br-lan, br0) and RouterOS does not
 // give any of its own: a config written for the Linux backend, exported for a MikroTik unchanged.
@@ -252,7 +258,7 @@ func (d *decoder) checkInterfaceNames(backend BackendKind) {
 				d.errorf(in.node, in.path, fmt.Sprintf("give the name as /interface print shows it: 1 to %d characters, no control characters", maxRouterOSIfname),
 					"%s is not a valid RouterOS interface name", echo(in.name))
 			}
-		case !linuxIfnameRE.MatchString(in.name) || in.name == "." || in.name == "..":
+		case !isLinuxIfname(in.name) || in.name == "." || in.name == "..":
 			hint := "interface names are 1 to 15 characters without spaces, '/' or ':'"
 			if strings.ContainsAny(in.name, " /:") {
 				hint += `; a RouterOS name such as "ether1 - uplink" needs backend: routeros`

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -153,6 +154,17 @@ func TestRouterOSPublicAddress(t *testing.T) {
 		}
 		if cfg.RouterOS.IPCloud != tt.cloud || cfg.RouterOS.PublicAddressSet != tt.explicit {
 			t.Errorf("%q: IPCloud %v PublicAddressSet %v, want %v %v", tt.extra, cfg.RouterOS.IPCloud, cfg.RouterOS.PublicAddressSet, tt.cloud, tt.explicit)
+		}
+	}
+}
+
+func TestIsLinuxIfname(t *testing.T) {
+	rule := regexp.MustCompile(`^[^\s/:]{1,15}$`)
+	for _, s := range []string{"", "eth0", "br-lan", "a/b", "a:b", "a b", "a\tb", "a\nb", "a\fb", "a\rb", "a\vb",
+		strings.Repeat("a", 15), strings.Repeat("a", 16), strings.Repeat("é", 15), strings.Repeat("é", 16), "\xff",
+		strings.Repeat("\xff", 15), strings.Repeat("\xff", 16), ".", "wan\x00"} {
+		if got, want := isLinuxIfname(s), rule.MatchString(s); got != want {
+			t.Errorf("isLinuxIfname(%q) = %v, the rule says %v", s, got, want)
 		}
 	}
 }

@@ -5,6 +5,8 @@
 package providers
 
 import (
+	"sync"
+
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/azure"
@@ -29,9 +31,12 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/vultr"
 )
 
-// All returns every provider, in the order the documentation lists them.
-func All() []provider.Def {
-	all := []provider.Def{
+// All returns every provider, in the order the documentation lists them. The list is built once per process
+// (the registration at start and hairpin init's flag help both read it); callers must not change it.
+func All() []provider.Def { return all() }
+
+var all = sync.OnceValue(func() []provider.Def {
+	list := []provider.Def{
 		dyndns2.Def,
 		rfc2136.Def,
 		cloudflare.Def,
@@ -53,8 +58,8 @@ func All() []provider.Def {
 		desec.Def,
 		hetznerdns.Def,
 	}
-	return append(all, dyndns2.Presets()...)
-}
+	return append(list, dyndns2.Presets()...)
+})
 
 func init() {
 	for _, p := range All() {
