@@ -21,9 +21,10 @@ type ApplyOptions struct {
 
 // ApplyTime times installing n forwards on a router without any table, alternating round by round: the full
 // `hairpin apply` CLI (config parsing and validation, plan, nft) against `nft -f` loading the same map by
-// itself (the floor). Three more variants show where the CLI's time goes: hairpin's nft backend alone
+// itself (the floor). Four more variants show where the CLI's time goes: hairpin's nft backend alone
 // in-process (plan already built), nft loading hairpin's finished table from a file (the kernel's and nft's
-// share), and `hairpin check` (config parsing and validation). Values are seconds by the clock and of CPU.
+// share), `hairpin check` (config parsing and validation) and `hairpin --version` (the process's start, which every
+// command pays). Values are seconds by the clock and of CPU.
 func ApplyTime(ctx context.Context, e *Env, opt ApplyOptions) ([]Row, error) {
 	var all []Row
 	for k, n := range opt.Sizes {
@@ -67,11 +68,15 @@ func applySize(ctx context.Context, e *Env, n, rounds int) ([]Row, error) {
 			took, _, err := Run(ctx, e.Topo.Router, "", e.Bin, "check", "-c", cfgPath)
 			return took, err
 		}},
+		{"hairpin --version", "process start only (runtime and package init), diagnosis", func() (timing, error) {
+			took, _, err := Run(ctx, e.Topo.Router, "", e.Bin, "--version")
+			return took, err
+		}},
 	}
 	wall := make([][]float64, len(variants))
 	cpu := make([][]float64, len(variants))
 	for round := range rounds {
-		for _, i := range Order(round, []int{0, 1, 2, 3, 4}) {
+		for _, i := range Order(round, []int{0, 1, 2, 3, 4, 5}) {
 			if err := e.Clean(ctx); err != nil {
 				return nil, err
 			}

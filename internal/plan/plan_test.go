@@ -1,10 +1,12 @@
 package plan
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -353,6 +355,26 @@ func TestDiffPrefixes(t *testing.T) {
 			removed, added := DiffPrefixes(tt.from, tt.to)
 			if !slices.Equal(removed, tt.removed) || !slices.Equal(added, tt.added) {
 				t.Errorf("DiffPrefixes = %v, %v; want %v, %v", removed, added, tt.removed, tt.added)
+			}
+		})
+	}
+}
+
+// BenchmarkBuild is the plan at size: `hairpin apply` of many forwards builds it once the config is read.
+func BenchmarkBuild(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		cfg := &config.Config{WAN: config.WAN{Interface: "wan0"}, LAN: config.LAN{Interface: "lan0"}}
+		for i := range n {
+			to := netip.AddrFrom4([4]byte{192, 168, 88, byte(2 + i%253)})
+			cfg.Forwards = append(cfg.Forwards, config.Forward{Name: fmt.Sprintf("f%d", i), Protocol: config.TCP,
+				Port: config.PortRange{First: uint16(1024 + i), Last: uint16(1024 + i)}, To: to,
+				ToPort: config.PortRange{First: uint16(80 + i%1000), Last: uint16(80 + i%1000)}})
+		}
+		obs := Observed{WANAddrs: addrs("203.0.113.7"), LANNets: nets("192.168.88.1/24")}
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Build(cfg, obs, Options{})
 			}
 		})
 	}
