@@ -21,6 +21,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/notify"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
@@ -100,7 +101,7 @@ type Daemon struct {
 	deps Deps
 	log  *slog.Logger
 
-	mu          sync.Mutex
+	mu          lock.Mutex
 	cfg         *config.Config
 	obs         plan.Observed
 	public      netip.Addr

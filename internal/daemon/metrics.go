@@ -10,11 +10,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/probe"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
@@ -29,7 +29,7 @@ type metrics struct {
 	publicChanges counter
 	probes        counter
 
-	mu            sync.Mutex
+	mu            lock.Mutex
 	changes       map[changeKey]uint64
 	changeSeconds map[string]*histogram // by kind
 }

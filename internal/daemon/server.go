@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
@@ -177,7 +177,7 @@ type afterQuiet struct {
 	after time.Duration
 	fn    func()
 
-	mu sync.Mutex
+	mu lock.Mutex
 	t  *time.Timer
 }
 
@@ -213,7 +213,7 @@ func capConns(l net.Listener, n int) *cappedListener {
 type cappedListener struct {
 	net.Listener
 	max   int
-	mu    sync.Mutex
+	mu    lock.Mutex
 	conns map[*cappedConn]*connSlot
 	freed chan struct{} // a connection closed or stopped working
 }

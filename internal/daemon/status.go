@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
@@ -17,6 +16,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/notify"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
@@ -271,7 +271,7 @@ func appendMissing(list []string, s string) []string {
 const countersEvery = time.Second
 
 type counterCache struct {
-	mu   sync.Mutex // held during a read, so concurrent requests wait for it and share it
+	mu   lock.Mutex // held during a read, so concurrent requests wait for it and share it
 	at   time.Time
 	plan *plan.Desired
 	vals map[string]backend.Counter
