@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/dnswire"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 )
 
 // Bounds and defaults.
@@ -79,7 +80,7 @@ type Resolver struct {
 
 	limit limiter
 
-	mu      sync.Mutex
+	mu      lock.Mutex
 	hosts   map[string]*host
 	changed chan struct{}
 	ctx     context.Context
@@ -88,7 +89,7 @@ type Resolver struct {
 // limiter spaces lookups at most LookupRate a second, with a burst of LookupBurst: each lookup takes the next
 // slot, and slots further back than the burst are forgotten.
 type limiter struct {
-	mu    sync.Mutex
+	mu    lock.Mutex
 	next  time.Time
 	burst int // LookupBurst when 0; tests lower it to exhaust the burst with fewer names
 }

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
-	"sync"
 
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -89,7 +89,7 @@ type Call struct {
 
 // Fake records calls and keeps the state a real backend would have.
 type Fake struct {
-	mu    sync.Mutex
+	mu    lock.Mutex
 	calls []Call
 	// State is what is installed; nil after Down.
 	State *plan.Desired

@@ -16,10 +16,10 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/upstream/natpmp"
 	"github.com/hairpin-nat/hairpin/internal/upstream/pcp"
 	"github.com/hairpin-nat/hairpin/internal/upstream/upnp"
@@ -135,7 +135,7 @@ type Manager struct {
 	wake chan struct{}
 	chg  chan struct{}
 
-	mu      sync.Mutex
+	mu      lock.Mutex
 	local   netip.Addr
 	gateway netip.Addr
 	wants   []Want
