@@ -168,8 +168,16 @@ func (c *Client) ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// replayable reports whether req can be sent a second time: no body, or one NewRequest can rebuild.
+// replayable reports whether req can be sent a second time after the server may have acted on it: only an
+// idempotent method by RFC 9110's safe list, whose body (if any) NewRequest can rebuild. PUT, PATCH, POST and
+// DELETE are never sent twice: RouterOS's REST PUT creates an entry, so a resend after a server closed the
+// connection having acted would create it twice (net/http does not resend them either).
 func replayable(req *Request) bool {
+	switch req.Method {
+	case "", MethodGet, MethodHead, "OPTIONS", "TRACE":
+	default:
+		return false
+	}
 	return req.Body == nil || req.getBody != nil
 }
 
