@@ -45,7 +45,7 @@ func runCmd(version string) *cli.Command {
 			if status != "" {
 				cfg.Daemon.Status = status
 			}
-			return runDaemon(cmd.Context(), version, cfg, path, logger)
+			return runDaemon(cmd.Context(), version, cfg, path, status, logger)
 		},
 	}
 	configFlag(cmd, &path)
@@ -75,7 +75,18 @@ func routerMemory() {
 // maxProcs is the daemon's default GOMAXPROCS ceiling.
 const maxProcs = 2
 
-func runDaemon(ctx context.Context, version string, cfg *config.Config, path string, logger *slog.Logger) error {
+// reloadConfig reads the config again for a reload. run's --status outranks the file for the daemon's whole
+// life: without it, every reload of a changed file would read as a change of the status listener, which only
+// a restart may make, and be refused.
+func reloadConfig(path, status string, prev *config.Config) (*config.Config, error) {
+	cfg, err := config.Reload(path, prev)
+	if err == nil && status != "" {
+		cfg.Daemon.Status = status
+	}
+	return cfg, err
+}
+
+func runDaemon(ctx context.Context, version string, cfg *config.Config, path, status string, logger *slog.Logger) error {
 	// One daemon per state directory: two would undo each other's rules at every resync.
 	release, err := daemon.Lock(cfg.StateDir)
 	if err != nil {
@@ -99,7 +110,7 @@ func runDaemon(ctx context.Context, version string, cfg *config.Config, path str
 		Backend:     drv.Backend,
 		Observe:     drv.Watch,
 		Logger:      logger,
-		Load:        func(prev *config.Config) (*config.Config, error) { return config.Reload(path, prev) },
+		Load:        func(prev *config.Config) (*config.Config, error) { return reloadConfig(path, status, prev) },
 		PauseGC:     pauseGC,
 		SameBackend: backends.Same,
 		Ready: func() {
