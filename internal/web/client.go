@@ -648,7 +648,12 @@ func (b *clientBody) Read(p []byte) (int, error) {
 }
 
 func (b *clientBody) Close() error {
-	b.mu.Lock()
+	if !b.mu.TryLock() {
+		// A Read is blocked in another goroutine: end it, as net/http's Close does; the connection is not
+		// reused then.
+		b.cc.conn.SetReadDeadline(aLongTimeAgo)
+		b.mu.Lock()
+	}
 	defer b.mu.Unlock()
 	b.closed = true
 	if !b.released {

@@ -19,6 +19,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/poll"
 	"golang.org/x/net/http/httpproxy"
 )
 
@@ -587,5 +588,45 @@ func TestReadResponseSSDP(t *testing.T) {
 	}
 	if resp.Header.Get("Location") != "http://192.0.2.1:5000/rootDesc.xml" || resp.Header.Get("Ext") != "" || len(resp.Header["Ext"]) != 1 {
 		t.Errorf("header %v", resp.Header)
+	}
+}
+
+// TestClientCloseUnblocksRead: closing a body ends a Read blocked on a silent server, as net/http's does.
+func TestClientCloseUnblocksRead(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("start"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	c := &Client{}
+	req, _ := NewRequest(context.Background(), "GET", srv.URL, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := io.ReadAll(resp.Body); done <- err }()
+	body := resp.Body.(*clientBody)
+	poll.Wait(t, "the reader blocked in the body", func() bool {
+		if body.mu.TryLock() {
+			body.mu.Unlock()
+			return false
+		}
+		return true
+	})
+	resp.Body.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("ReadAll ended without an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the blocked Read")
 	}
 }
