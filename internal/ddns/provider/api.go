@@ -159,7 +159,10 @@ func Relative(hostname, zone string) string {
 // larger than any home user's, and a server that always says "next" must not keep the update busy forever.
 const MaxPages = 50
 
-// RecordType is "A" for an IPv4 address, "AAAA" for an IPv6 one.
+// RecordType is "A" for an IPv4 address, "AAAA" for an IPv6 one. Not inlined: the providers call it at a dozen
+// places, and its netip checks copied into each grew the router build by ~5 KB.
+//
+//go:noinline
 func RecordType(addr netip.Addr) string {
 	if addr.Is6() && !addr.Is4In6() {
 		return "AAAA"
