@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
@@ -83,7 +84,7 @@ type Engine struct {
 	hosts        []*host
 	secrets      []string
 
-	mu   sync.Mutex
+	mu   lock.Mutex
 	addr netip.Addr
 	// addr6 is the IPv6 address AAAA records get (SetAddress6).
 	addr6 netip.Addr
@@ -105,11 +106,11 @@ type host struct {
 	wake chan struct{}
 
 	// send serialises updates of this host (the worker and ForceUpdate), and of its pair, which shares it.
-	send *sync.Mutex
+	send *lock.Mutex
 	// pair is the other family's host of the same entry when the provider carries both addresses in one
 	// request (provider.Paired); nil otherwise.
 	pair *host
-	mu   sync.Mutex // guards st, abort and sending
+	mu   lock.Mutex // guards st, abort and sending
 	st   state
 	// abort cancels the update in flight, which carries the address sending; nil when none is.
 	abort   context.CancelCauseFunc
@@ -233,7 +234,7 @@ func (e *Engine) newHost(ent provider.Entry, dir string, v6 bool) (*host, error)
 		file = strings.TrimSuffix(file, ".json") + "_aaaa.json"
 	}
 	h := &host{entry: ent, v6: v6, p: p, hash: configHash(ent, secrets), file: filepath.Join(dir, file),
-		wake: make(chan struct{}, 1), send: new(sync.Mutex)}
+		wake: make(chan struct{}, 1), send: new(lock.Mutex)}
 	h.st = e.load(h)
 	return h, nil
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -21,7 +21,7 @@ type OAuthToken struct {
 	// Vendor names the endpoint in messages; Refused is what a refusal (400, 401, 403) means for the user.
 	Vendor, Refused string
 
-	mu      sync.Mutex
+	mu      lock.Mutex
 	token   string
 	expires time.Time
 }

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -115,7 +115,7 @@ func (s TokenSettings) Client(env Env, fallback, hostname, vendor string, messag
 // use, kept once found (a zero value is not), looked for again after a failure. Safe for concurrent use: one
 // lookup at a time.
 type Once[T comparable] struct {
-	mu sync.Mutex
+	mu lock.Mutex
 	v  T
 }
 

@@ -15,8 +15,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -78,7 +78,7 @@ type azure struct {
 	api      *provider.API
 	hostname string
 	s        *Settings
-	mu       sync.Mutex
+	mu       lock.Mutex
 	zone     string
 }
 

@@ -13,9 +13,9 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -28,7 +28,7 @@ const DefaultServer = "https://api.cloudflare.com/client/v4"
 type cloudflare struct {
 	env      provider.Env
 	base     *url.URL
-	mu       sync.Mutex
+	mu       lock.Mutex
 	zoneID   string // found from zone or the hostname when the config gives none
 	zone     string
 	hostname string

@@ -24,9 +24,9 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -126,7 +126,7 @@ type gcloud struct {
 	api      *provider.API
 	hostname string // with the final dot
 	s        *Settings
-	mu       sync.Mutex
+	mu       lock.Mutex
 	zone     string
 }
 
