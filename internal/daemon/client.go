@@ -5,16 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"strings"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // Fetch asks a running daemon for its status.
 func Fetch(ctx context.Context, addr string) (*Status, error) {
 	client, url := clientFor(addr)
 	defer client.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/status", nil)
+	req, err := web.NewRequest(ctx, web.MethodGet, url+"/status", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -30,13 +31,13 @@ func Fetch(ctx context.Context, addr string) (*Status, error) {
 	return &s, nil
 }
 
-func clientFor(addr string) (*http.Client, string) {
+func clientFor(addr string) (*web.Client, string) {
 	if !strings.HasPrefix(addr, "/") {
-		return &http.Client{Timeout: 10 * time.Second}, "http://" + addr
+		return &web.Client{Timeout: 10 * time.Second}, "http://" + addr
 	}
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var dl net.Dialer
 		return dl.DialContext(ctx, "unix", addr)
-	}}
-	return &http.Client{Timeout: 10 * time.Second, Transport: tr}, "http://hairpin"
+	}
+	return &web.Client{Timeout: 10 * time.Second, Dial: dial}, "http://hairpin"
 }

@@ -338,7 +338,7 @@ func TestStatusServerOverUnixSocket(t *testing.T) {
 	if len(st.Forwards) != 1 || st.Forwards[0].Name != "front-cam" || st.WANAddrs[0] != wan1.String() {
 		t.Errorf("status = %+v", st)
 	}
-	client, base := clientFor(sock)
+	client, base := httpClientFor(sock)
 	resp, err := client.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)

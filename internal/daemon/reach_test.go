@@ -34,7 +34,7 @@ func TestReachabilityFollowsTheWAN(t *testing.T) {
 	defer cancel()
 	go func() { _ = h.d.Serve(ctx, sock) }()
 	poll.Wait(t, "status answers", func() bool { _, err := Fetch(ctx, sock); return err == nil })
-	client, base := clientFor(sock)
+	client, base := httpClientFor(sock)
 	resp, err := client.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)

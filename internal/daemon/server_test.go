@@ -40,7 +40,7 @@ func serve(t *testing.T, h *harness, addr string) string {
 
 func post(t *testing.T, addr, path, token string) (int, string) {
 	t.Helper()
-	client, base := clientFor(addr)
+	client, base := httpClientFor(addr)
 	req, _ := http.NewRequest(http.MethodPost, base+path, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
