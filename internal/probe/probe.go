@@ -18,10 +18,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // Limits of the protocol.
@@ -88,7 +89,7 @@ type Client struct {
 	Secret []byte
 	// Roots are the certificates trusted for the server (wan.probe.ca_file); nil: the system's.
 	Roots *x509.CertPool
-	HTTP  *http.Client
+	HTTP  *web.Client
 	Now   func() time.Time
 }
 
@@ -111,7 +112,7 @@ func (c *Client) Probe(ctx context.Context, expect netip.Addr, ports []Port) (*A
 	_, _ = rand.Read(nb)
 	req := Request{Address: expect.String(), Ports: ports, Time: now().Unix(), Nonce: hex.EncodeToString(nb)}
 	body, _ := json.Marshal(req)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
+	hr, err := web.NewRequest(ctx, web.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -120,13 +121,13 @@ func (c *Client) Probe(ctx context.Context, expect netip.Addr, ports []Port) (*A
 	hc := c.HTTP
 	if hc == nil {
 		// A fresh connection per probe: probes are rare, and a pooled connection from before a WAN address change
-		// would hang on an address that is gone.
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.DisableKeepAlives = true
-		tr.TLSClientConfig = &tls.Config{RootCAs: c.Roots, MinVersion: tls.VersionTLS12}
-		hc = &http.Client{Timeout: 30 * time.Second, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return errors.New("the probe server answered with a redirect; not followed")
-		}}
+		// would hang on an address that is gone. A redirect is not followed: it is an answer, refused below.
+		hc = &web.Client{
+			Timeout:           30 * time.Second,
+			TLSConfig:         &tls.Config{RootCAs: c.Roots, MinVersion: tls.VersionTLS12},
+			Proxy:             web.ProxyFromEnvironment,
+			DisableKeepAlives: true,
+		}
 	}
 	resp, err := hc.Do(hr)
 	if err != nil {
@@ -140,7 +141,7 @@ func (c *Client) Probe(ctx context.Context, expect netip.Addr, ports []Port) (*A
 	if len(data) > MaxBody {
 		return nil, errors.New("probe server: the answer is too large")
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != web.StatusOK {
 		msg := strings.TrimSpace(string(data))
 		if len(msg) > 200 {
 			msg = msg[:200]
