@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/dnswire"
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/hairpin-nat/hairpin/internal/publicip/source"
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // DefaultSources returns well-known public services that tell a client its address, for users who do not
@@ -51,7 +51,7 @@ type Options struct {
 	// Default net.Dialer.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// HTTPClient replaces the client built around Dial (tests with their own TLS roots).
-	HTTPClient *http.Client
+	HTTPClient *web.Client
 	// UserAgent is sent to HTTP sources. Default "hairpin (+https://github.com/hairpin-nat/hairpin)".
 	UserAgent string
 	// Logger receives rejected answers and failed sources. Nil discards.
@@ -63,7 +63,7 @@ type Options struct {
 type Discoverer struct {
 	sources []source.Source
 	opts    Options
-	http    *http.Client
+	http    *web.Client
 
 	mu     sync.Mutex
 	at     time.Time // when the cached answer was asked for; zero before the first round
@@ -114,17 +114,15 @@ func (d *Discoverer) defaults() {
 	d.http = o.HTTPClient
 	if d.http == nil {
 		dial := o.Dial
-		d.http = &http.Client{Transport: &http.Transport{
-			// No proxy: through one, the service would see the proxy's address.
-			Proxy: nil,
-			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+		// No proxy (the field unset): through one, the service would see the proxy's address. No redirect is
+		// followed: a 3xx is a failed source like any other non-200 answer.
+		d.http = &web.Client{
+			Dial: func(ctx context.Context, _, addr string) (net.Conn, error) {
 				return dial(ctx, "tcp4", addr)
 			},
-			ForceAttemptHTTP2:   true,
 			TLSHandshakeTimeout: o.Timeout,
-			MaxIdleConns:        4,
-			IdleConnTimeout:     90 * time.Second,
-		}}
+			UserAgent:           o.UserAgent,
+		}
 	}
 }
 
@@ -146,13 +144,23 @@ func (d *Discoverer) Discover(ctx context.Context) (netip.Addr, string, error) {
 		return d.addr, d.from, d.err
 	}
 	addr, from, err := d.round(ctx)
-	if ctx.Err() != nil && err != nil {
+	if err != nil && gaveUp(ctx) {
 		// The caller gave up; that says nothing about the sources, so do not cache it.
 		return addr, from, err
 	}
 	d.at, d.addr, d.from, d.err = now, addr, from, err
 	d.forgot = false
 	return addr, from, err
+}
+
+// gaveUp reports whether ctx has ended, or is about to: connections take its deadline as theirs, so a
+// source can fail with "i/o timeout" a moment before ctx.Err says so.
+func gaveUp(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // minRound is the floor between real rounds even after Forget, so that a flapping link cannot make the
@@ -257,7 +265,7 @@ func (d *Discoverer) ask(ctx context.Context, src source.Source) (netip.Addr, er
 const maxBody = 256
 
 func (d *Discoverer) askHTTP(ctx context.Context, src source.Source) (netip.Addr, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
+	req, err := web.NewRequest(ctx, web.MethodGet, src.URL, nil)
 	if err != nil {
 		return netip.Addr{}, err
 	}
@@ -272,7 +280,7 @@ func (d *Discoverer) askHTTP(ctx context.Context, src source.Source) (netip.Addr
 		return netip.Addr{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != web.StatusOK {
 		return netip.Addr{}, fmt.Errorf("HTTP status %s", resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))

@@ -20,6 +20,7 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/hairpin-nat/hairpin/internal/publicip/source"
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // httpIP serves body on 127.0.0.1 and counts requests.
@@ -281,8 +282,8 @@ func TestDiscoverMinInterval(t *testing.T) {
 }
 
 // closingClient closes each connection after its answer, for tests in a synctest bubble.
-func closingClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+func closingClient() *web.Client {
+	return &web.Client{DisableKeepAlives: true}
 }
 
 func TestDiscoverCancelNotCached(t *testing.T) {
