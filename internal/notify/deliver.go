@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // target is one notify entry with its worker's queue: at most one pending message per subject.
@@ -219,7 +219,7 @@ func (t *target) post(ctx context.Context, msg *pendingMsg) error {
 		return nil
 	}
 	err = fmt.Errorf("%s answered %s: %s", t.name, resp.Status, strings.TrimSpace(strings.ToValidUTF8(string(body), "")))
-	if resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests {
+	if resp.StatusCode/100 == 4 && resp.StatusCode != web.StatusRequestTimeout && resp.StatusCode != web.StatusTooManyRequests {
 		return permanentError{err}
 	}
 	return err
@@ -235,15 +235,12 @@ func (t *target) scrub(s string) string {
 	return s
 }
 
-// noRedirects keeps a message where the config sent it: a redirect could lead plain http off the LAN.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-func newRequest(ctx context.Context, method, u string, body []byte, contentType string) (*http.Request, error) {
+func newRequest(ctx context.Context, method, u string, body []byte, contentType string) (*web.Request, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	req, err := web.NewRequest(ctx, method, u, r)
 	if err != nil {
 		return nil, errors.New("building the request failed")
 	}

@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // maxText bounds a message's text: Discord takes 2,000 characters, the others more.
@@ -47,20 +48,20 @@ func (t *target) title(ev Event) string {
 }
 
 // request shapes msg for the target's service, as each service documents its webhook.
-func (t *target) request(ctx context.Context, msg *pendingMsg) (*http.Request, error) {
+func (t *target) request(ctx context.Context, msg *pendingMsg) (*web.Request, error) {
 	ev, text := msg.ev, t.text(msg)
 	u := t.url.String()
-	post := func(v any) (*http.Request, error) {
+	post := func(v any) (*web.Request, error) {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, err
 		}
-		return newRequest(ctx, http.MethodPost, u, b, "application/json")
+		return newRequest(ctx, web.MethodPost, u, b, "application/json")
 	}
 	switch t.entry.Format {
 	case "ntfy":
 		// ntfy: the body is the message; title, priority and tags go in headers.
-		req, err := newRequest(ctx, http.MethodPost, u, []byte(text), "text/plain; charset=utf-8")
+		req, err := newRequest(ctx, web.MethodPost, u, []byte(text), "text/plain; charset=utf-8")
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +111,7 @@ func (t *target) request(ctx context.Context, msg *pendingMsg) (*http.Request, e
 // heartbeat is a healthchecks ping: the URL itself while all is well, URL/fail with the reason as the body when
 // something is red. An Uptime Kuma push URL (/api/push/TOKEN) takes status=up|down and msg in its query
 // instead.
-func (t *target) heartbeat(ctx context.Context, ev Event) (*http.Request, error) {
+func (t *target) heartbeat(ctx context.Context, ev Event) (*web.Request, error) {
 	u := *t.url
 	if strings.Contains(u.Path, "/api/push/") {
 		q := u.Query()
@@ -121,12 +122,12 @@ func (t *target) heartbeat(ctx context.Context, ev Event) (*http.Request, error)
 			q.Set("msg", truncate(ev.Message, 200))
 		}
 		u.RawQuery = q.Encode()
-		return newRequest(ctx, http.MethodGet, u.String(), nil, "")
+		return newRequest(ctx, web.MethodGet, u.String(), nil, "")
 	}
 	if !ev.Severe {
-		return newRequest(ctx, http.MethodGet, u.String(), nil, "")
+		return newRequest(ctx, web.MethodGet, u.String(), nil, "")
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/fail"
 	u.RawPath = ""
-	return newRequest(ctx, http.MethodPost, u.String(), []byte(truncate(ev.Message, maxText)), "text/plain; charset=utf-8")
+	return newRequest(ctx, web.MethodPost, u.String(), []byte(truncate(ev.Message, maxText)), "text/plain; charset=utf-8")
 }

@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/secret"
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // Event kinds, as the config's events: lists name them.
@@ -74,7 +74,7 @@ type Options struct {
 	// StopWait bounds how long Flush waits for the last messages (default 3s).
 	StopWait time.Duration
 	// Client sends the requests (default: one with Timeout and the system's certificates).
-	Client *http.Client
+	Client *web.Client
 	// Hostname names the router in messages (default os.Hostname).
 	Hostname string
 	Logger   *slog.Logger
@@ -131,7 +131,9 @@ func New(entries []config.Notify, o Options) (*Notifier, error) {
 		o.Backoff = 2 * time.Second
 	}
 	if o.Client == nil {
-		o.Client = &http.Client{Timeout: o.Timeout, CheckRedirect: noRedirects}
+		// No redirect is followed (web never does): one could lead plain http off the LAN, and a 3xx is
+		// reported as the target's answer.
+		o.Client = &web.Client{Timeout: o.Timeout, Proxy: web.ProxyFromEnvironment}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
