@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -30,6 +29,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/secret"
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // Backend reconciles hairpin's items on one router. Its methods may be called from several goroutines; they
@@ -268,7 +268,7 @@ func (b *Backend) withLists(ctx context.Context, items []item) ([]item, error) {
 		return items, nil
 	}
 	if b.members == nil {
-		members, err := b.c.do(ctx, http.MethodGet, pathListMember, url.Values{".proplist": {"list,interface,disabled"}}, nil)
+		members, err := b.c.do(ctx, web.MethodGet, pathListMember, url.Values{".proplist": {"list,interface,disabled"}}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -414,7 +414,7 @@ func (b *Backend) unhook(ctx context.Context, path, prop string) error {
 // connections, and the WAN interface rule behind a second NAT). The rules carry their forward's name, so the
 // plan is not needed.
 func (b *Backend) Counters(ctx context.Context, _ *plan.Desired) (map[string]backend.Counter, error) {
-	entries, err := b.c.do(ctx, http.MethodGet, pathNAT, url.Values{".proplist": {".id,comment,bytes,packets"}}, nil)
+	entries, err := b.c.do(ctx, web.MethodGet, pathNAT, url.Values{".proplist": {".id,comment,bytes,packets"}}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +453,7 @@ func (b *Backend) Observe(ctx context.Context) (plan.Observed, error) {
 		}
 	}
 	if b.cloud {
-		got, err := b.c.do(ctx, http.MethodGet, pathCloud, url.Values{".proplist": {"public-address,ddns-enabled"}}, nil)
+		got, err := b.c.do(ctx, web.MethodGet, pathCloud, url.Values{".proplist": {"public-address,ddns-enabled"}}, nil)
 		if err != nil {
 			return obs, err
 		}
@@ -500,7 +500,7 @@ func (b *Backend) observe6(ctx context.Context, obs *plan.Observed) error {
 // LAN interface's, with their prefix length, of the family is accepts. Disabled, invalid and (on /ipv6)
 // deprecated addresses are skipped; props is the .proplist the menu takes.
 func (b *Backend) interfaceAddrs(ctx context.Context, path, props string, is func(netip.Addr) bool) (wan []netip.Addr, lan []netip.Prefix, err error) {
-	entries, err := b.c.do(ctx, http.MethodGet, path, url.Values{".proplist": {props}}, nil)
+	entries, err := b.c.do(ctx, web.MethodGet, path, url.Values{".proplist": {props}}, nil)
 	if err != nil {
 		return nil, nil, err
 	}

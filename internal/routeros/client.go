@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // maxReply bounds what is read from the router: a NAT table of thousands of rules is well under this.
@@ -32,7 +32,7 @@ type client struct {
 	host     string
 	user     string
 	password string
-	http     *http.Client
+	http     *web.Client
 	// fix tells the user where the password comes from, for the 401 message.
 	passwordSource string
 	fixCert        string
@@ -84,16 +84,16 @@ func newClient(cfg *config.RouterOS, password string, tc *tls.Config, timeout ti
 		return nil, fmt.Errorf("routeros url: %w", err)
 	}
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/rest") + "/rest"
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tc
-	tr.Proxy = nil // the router is on the LAN; a proxy would see the credentials
-	tr.MaxIdleConnsPerHost = 2
 	c := &client{
 		base:     u.String(),
 		host:     u.Hostname(),
 		user:     cfg.Username,
 		password: password,
-		http:     &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: noRedirect},
+		// No proxy (Proxy unset): the router is on the LAN, and a proxy would see the credentials. No
+		// redirect is followed (web never does): it would resend the credentials somewhere else, and RouterOS
+		// never redirects REST requests. Idle connections are kept: a TLS handshake per poll costs a
+		// MikroTik's CPU far more than the request.
+		http: &web.Client{TLSConfig: tc, Timeout: timeout, MaxIdleConnsPerHost: 2},
 	}
 	if cfg.PasswordFile != "" {
 		c.passwordSource = "the password in " + cfg.PasswordFile
@@ -108,12 +108,9 @@ func newClient(cfg *config.RouterOS, password string, tc *tls.Config, timeout ti
 	return c, nil
 }
 
-// A redirect would resend the credentials somewhere else; RouterOS never redirects REST requests.
-func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
 // isRead tells reads from writes for the request counters: GET and POST print change nothing.
 func isRead(method, path string) bool {
-	return method == http.MethodGet || method == http.MethodPost && strings.HasSuffix(path, "/print")
+	return method == web.MethodGet || method == web.MethodPost && strings.HasSuffix(path, "/print")
 }
 
 // do sends one request. path is relative to /rest and starts with '/'; body, when not nil, is sent as JSON.
@@ -131,7 +128,7 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	req, err := web.NewRequest(ctx, method, u, rd)
 	if err != nil {
 		return nil, &Error{Kind: BadReply, Op: op, Err: err}
 	}
@@ -230,10 +227,10 @@ func (c *client) certCommands() string {
 func (c *client) statusError(op string, status int, body []byte) error {
 	code, msg, detail, ok := ParseError(body)
 	switch status {
-	case http.StatusUnauthorized:
+	case web.StatusUnauthorized:
 		return &Error{Kind: Unauthorized, Op: op, Status: status, Message: msg, Detail: detail,
 			Fix: fmt.Sprintf("check routeros.username %q and %s; the user's group needs the read, write, api and rest-api policies", c.user, c.passwordSource)}
-	case http.StatusForbidden:
+	case web.StatusForbidden:
 		return &Error{Kind: Unauthorized, Op: op, Status: status, Message: msg, Detail: detail,
 			Fix: fmt.Sprintf("the login worked, but user %q's group lacks a policy this request needs: give the group read, write, api and rest-api (/user group set [find name=GROUP] policy=read,write,api,rest-api,...)", c.user)}
 	}

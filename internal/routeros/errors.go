@@ -3,8 +3,9 @@ package routeros
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // Kind says what went wrong talking to the router, so callers (and the status page) can react without
@@ -68,8 +69,8 @@ func (e *Error) Error() string {
 			what += ": " + e.Detail
 		}
 	case Unauthorized:
-		what = fmt.Sprintf("router rejected the login (%d %s)", e.Status, http.StatusText(e.Status))
-		if e.Status == http.StatusForbidden {
+		what = fmt.Sprintf("router rejected the login (%d %s)", e.Status, web.StatusText(e.Status))
+		if e.Status == web.StatusForbidden {
 			what = "router refused the request: the user lacks permissions (403 Forbidden)"
 		}
 	case CertMismatch:
@@ -121,13 +122,13 @@ func IsAPIError(err error) bool { return kindOf(err) == APIError }
 // IsNotFound reports whether RouterOS said the item does not exist (404): someone removed it meanwhile.
 func IsNotFound(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Kind == APIError && e.Status == http.StatusNotFound
+	return errors.As(err, &e) && e.Kind == APIError && e.Status == web.StatusNotFound
 }
 
 // fixFor suggests the usual cure for a RouterOS error reply.
 func fixFor(status int, detail string) string {
 	switch {
-	case status == http.StatusNotFound:
+	case status == web.StatusNotFound:
 		return "the item was removed meanwhile; the next reconcile recreates what hairpin needs"
 	case strings.HasPrefix(detail, "no such command"):
 		return "RouterOS has no such command or menu here: the REST API needs RouterOS v7 (hairpin's requests are checked against the schema of " +

@@ -2,10 +2,11 @@ package routeros
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // Writes are ordered so that every intermediate state is safe and a failure at any point converges on the
@@ -15,7 +16,7 @@ import (
 
 // readTable fetches a whole menu (the NAT table is small; its foreign rules are needed to place ours).
 func (b *Backend) readTable(ctx context.Context, path string, query url.Values) (*table, error) {
-	entries, err := b.c.do(ctx, http.MethodGet, path, query, nil)
+	entries, err := b.c.do(ctx, web.MethodGet, path, query, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +35,7 @@ func (b *Backend) readLists(ctx context.Context, allow ...string) (*table, error
 	for _, f := range allow {
 		query = append(query, "list="+ListAllowPrefix+f, "#|", "comment="+markAllow(f), "#|")
 	}
-	entries, err := b.c.do(ctx, http.MethodPost, pathAddrList+"/print", nil, map[string]any{
+	entries, err := b.c.do(ctx, web.MethodPost, pathAddrList+"/print", nil, map[string]any{
 		".proplist": ".id,list,address,comment,disabled",
 		".query":    query,
 	})
@@ -47,7 +48,7 @@ func (b *Backend) readLists(ctx context.Context, allow ...string) (*table, error
 // readLists6 fetches hairpin's /ipv6 firewall address-list entries: list hairpin-wan there, and the
 // entries marked as its wherever they were moved.
 func (b *Backend) readLists6(ctx context.Context) (*table, error) {
-	entries, err := b.c.do(ctx, http.MethodPost, pathAddrList6+"/print", nil, map[string]any{
+	entries, err := b.c.do(ctx, web.MethodPost, pathAddrList6+"/print", nil, map[string]any{
 		".proplist": ".id,list,address,comment,disabled",
 		".query":    []string{"list=" + ListWAN, "comment=" + markWAN, "#|"},
 	})
@@ -65,7 +66,7 @@ func (b *Backend) create(ctx context.Context, t *table, w item, before string) e
 	if before != "" {
 		body["place-before"] = before
 	}
-	got, err := b.c.do(ctx, http.MethodPut, t.path, nil, body)
+	got, err := b.c.do(ctx, web.MethodPut, t.path, nil, body)
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func (b *Backend) create(ctx context.Context, t *table, w item, before string) e
 }
 
 func (b *Backend) patch(ctx context.Context, t *table, id string, props Entry) error {
-	got, err := b.c.do(ctx, http.MethodPatch, t.path+"/"+id, nil, props)
+	got, err := b.c.do(ctx, web.MethodPatch, t.path+"/"+id, nil, props)
 	if err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func (b *Backend) patch(ctx context.Context, t *table, id string, props Entry) e
 
 // remove deletes one of hairpin's items; one that is already gone is fine.
 func (b *Backend) remove(ctx context.Context, t *table, id string) error {
-	if _, err := b.c.do(ctx, http.MethodDelete, t.path+"/"+id, nil, nil); err != nil && !IsNotFound(err) {
+	if _, err := b.c.do(ctx, web.MethodDelete, t.path+"/"+id, nil, nil); err != nil && !IsNotFound(err) {
 		return err
 	}
 	t.remove(id)
@@ -96,7 +97,7 @@ func (b *Backend) remove(ctx context.Context, t *table, id string) error {
 }
 
 func (b *Backend) move(ctx context.Context, t *table, id, before string) error {
-	if _, err := b.c.do(ctx, http.MethodPost, t.path+"/move", nil, map[string]string{"numbers": id, "destination": before}); err != nil {
+	if _, err := b.c.do(ctx, web.MethodPost, t.path+"/move", nil, map[string]string{"numbers": id, "destination": before}); err != nil {
 		return err
 	}
 	t.move(id, before)
