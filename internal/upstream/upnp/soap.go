@@ -5,12 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/web"
 	"github.com/hairpin-nat/hairpin/internal/xmltree"
 )
 
@@ -23,16 +22,16 @@ var serviceTypes = []string{"WANIPConnection:2", "WANIPConnection:1", "WANPPPCon
 type service struct {
 	typ     string
 	control *url.URL
-	hc      *http.Client
+	hc      *web.Client
 }
 
 // describe reads the device description at loc and lists every service of every device in it, with its
 // control URL resolved against the description's URLBase, or loc when it has none (UPnP Device Architecture
 // 1.0 §2.1). A control URL that does not parse is left nil.
-func describe(ctx context.Context, hc *http.Client, loc *url.URL) ([]*service, error) {
+func describe(ctx context.Context, hc *web.Client, loc *url.URL) ([]*service, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+	req, err := web.NewRequest(ctx, web.MethodGet, loc.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -41,10 +40,13 @@ func describe(ctx context.Context, hc *http.Client, loc *url.URL) ([]*service, e
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if err := refuseRedirect(resp); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != web.StatusOK {
 		return nil, fmt.Errorf("got HTTP status %s from %s", truncate(resp.Status), loc)
 	}
-	b, err := io.ReadAll(resp.Body)
+	b, err := readBody(resp)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +92,7 @@ func (s *service) call(ctx context.Context, action string, args ...string) (*xml
 		body.WriteString("<" + args[i] + ">" + xmltree.EscapeText(args[i+1]) + "</" + args[i] + ">")
 	}
 	fmt.Fprintf(&body, `</u:%s></s:Body></s:Envelope>`, action)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.control.String(), &body)
+	req, err := web.NewRequest(ctx, web.MethodPost, s.control.String(), &body)
 	if err != nil {
 		return nil, err
 	}
@@ -102,10 +104,13 @@ func (s *service) call(ctx context.Context, action string, args ...string) (*xml
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK && resp.ContentLength == 0 {
+	if err := refuseRedirect(resp); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != web.StatusOK && resp.ContentLength == 0 {
 		return nil, fmt.Errorf("the gateway answered HTTP %s", truncate(resp.Status))
 	}
-	answer, err := io.ReadAll(resp.Body)
+	answer, err := readBody(resp)
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +131,20 @@ func (s *service) call(ctx context.Context, action string, args ...string) (*xml
 		}
 		return nil, &Fault{Code: code, Text: e.TextOf("errorDescription")}
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != web.StatusOK {
 		return nil, fmt.Errorf("the gateway answered HTTP %s", truncate(resp.Status))
 	}
 	if len(b.Children) == 0 {
 		return nil, fmt.Errorf("the gateway's answer to %s is empty", action)
 	}
 	return b.Children[0], nil
+}
+
+// refuseRedirect says so when the gateway answers with a redirect: web never follows one, and a gateway that
+// sends one is pointing away from itself.
+func refuseRedirect(resp *web.Response) error {
+	if resp.StatusCode/100 != 3 {
+		return nil
+	}
+	return fmt.Errorf("the gateway answered with a redirect (HTTP %s); not followed", truncate(resp.Status))
 }

@@ -13,11 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // SSDP search targets, best first.
@@ -45,12 +46,12 @@ func ParseSSDP(b []byte, gateway netip.Addr) (Found, error) {
 	if len(b) > MaxDatagram {
 		return f, fmt.Errorf("SSDP answer of %d bytes is too long", len(b))
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
+	resp, err := web.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
 	if err != nil {
 		return f, fmt.Errorf("SSDP answer: %w", err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != web.StatusOK {
 		return f, fmt.Errorf("SSDP answer has status %d", resp.StatusCode)
 	}
 	f.ST = resp.Header.Get("ST")

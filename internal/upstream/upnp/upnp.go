@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
 // MaxBody bounds a device description or SOAP answer. Real descriptions are a few KiB.
@@ -47,68 +48,42 @@ type Client struct {
 	c       *service
 }
 
-// HTTPClient returns a client that only ever connects to gateway, follows no redirect, reads at most MaxBody
-// bytes of an answer and gives up after 5 seconds.
-func HTTPClient(local, gateway netip.Addr) *http.Client {
+// HTTPClient returns a client that only ever connects to gateway, follows no redirect (web never does: a 3xx
+// is an answer, and describe and call refuse anything but 200), reads at most 16 KiB of header (web's limit)
+// and gives up after 5 seconds. Bodies are bounded by readBody.
+func HTTPClient(local, gateway netip.Addr) *web.Client {
 	dialer := &net.Dialer{Timeout: 3 * time.Second}
 	if local.IsValid() {
 		dialer.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))
 	}
-	tr := &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return &web.Client{
+		Timeout: 5 * time.Second,
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ap, err := netip.ParseAddrPort(addr)
 			if err != nil || ap.Addr().Unmap() != gateway {
 				return nil, fmt.Errorf("refusing to connect to %s: only the gateway %s is asked", addr, gateway)
 			}
 			return dialer.DialContext(ctx, "tcp4", addr)
 		},
-		MaxResponseHeaderBytes: 16 << 10,
-		ResponseHeaderTimeout:  5 * time.Second,
-		DisableKeepAlives:      true,
-	}
-	return &http.Client{
-		Timeout:   5 * time.Second,
-		Transport: limitBody{tr},
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return errors.New("the gateway answered with a redirect; not followed")
-		},
+		ResponseHeaderTimeout: 5 * time.Second,
+		DisableKeepAlives:     true,
 	}
 }
 
-type limitBody struct{ rt http.RoundTripper }
-
-func (l limitBody) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := l.rt.RoundTrip(req)
+// readBody reads an answer's body, at most MaxBody bytes of it.
+func readBody(resp *web.Response) ([]byte, error) {
+	if resp.ContentLength > MaxBody {
+		return nil, fmt.Errorf("the gateway's answer of %d bytes is too large", resp.ContentLength)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
 		return nil, err
 	}
-	if resp.ContentLength > MaxBody {
-		resp.Body.Close()
-		return nil, fmt.Errorf("the gateway's answer of %d bytes is too large", resp.ContentLength)
+	if len(b) > MaxBody {
+		return nil, fmt.Errorf("the gateway's answer is larger than %d bytes", MaxBody)
 	}
-	resp.Body = &limitedReader{r: resp.Body, left: MaxBody}
-	return resp, nil
+	return b, nil
 }
-
-type limitedReader struct {
-	r    io.ReadCloser
-	left int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		return 0, fmt.Errorf("the gateway's answer is larger than %d bytes", MaxBody)
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	return n, err
-}
-
-func (l *limitedReader) Close() error { return l.r.Close() }
 
 // Connect discovers the gateway's IGD and picks its WAN connection service.
 func (c *Client) Connect(ctx context.Context) error {
