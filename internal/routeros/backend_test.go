@@ -601,3 +601,32 @@ func TestDownFailureHalfwayConverges(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionReused: RouterOS is polled, and a TLS handshake costs a MikroTik's CPU far more than a REST
+// request, so every request of an apply and the polls after it share one kept connection. The negative
+// control is the same backend with keep-alive off: one connection per request.
+func TestConnectionReused(t *testing.T) {
+	f := newFixture(t)
+	f.apply(f.desired())
+	for range 3 {
+		if _, err := f.b.Observe(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads, writes := f.r.Counts()
+	if n := f.r.Connections(); n != 1 {
+		t.Errorf("%d requests over %d connections, want 1", reads+writes, n)
+	}
+
+	f.b.c.http.DisableKeepAlives = true
+	f.b.c.http.CloseIdleConnections()
+	before := f.r.Connections()
+	f.r.ResetCounts()
+	if _, err := f.b.Observe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reads, _ = f.r.Counts()
+	if n := f.r.Connections() - before; reads < 2 || n != reads {
+		t.Errorf("without keep-alive: %d reads over %d connections, want one each", reads, n)
+	}
+}

@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -123,6 +124,7 @@ type Router struct {
 	failCode   int
 	failMsg    string
 	requests   []string
+	conns      int // TCP connections accepted
 	noProplist []string
 	delay      time.Duration
 	// The network Evaluate routes in (flow.go).
@@ -161,8 +163,22 @@ func Start(user, password string, opts ...Option) *Router {
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
 	// Tests of certificate pinning make handshakes fail on purpose; keep their noise out of the test log.
 	r.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	r.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			r.mu.Lock()
+			r.conns++
+			r.mu.Unlock()
+		}
+	}
 	r.srv.StartTLS()
 	return r
+}
+
+// Connections is how many TCP connections (each a TLS handshake) the router has accepted.
+func (r *Router) Connections() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conns
 }
 
 // Version is the RouterOS release the router runs.
