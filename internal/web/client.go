@@ -285,10 +285,14 @@ func (c *Client) takeIdle(key string) *clientConn {
 }
 
 // alive reports whether an idle connection is still open and silent: a server that closed it, or sent
-// something unasked (a 408, a TLS alert), makes it unusable. The check waits a millisecond at most.
+// something unasked (a 408, a TLS alert), makes it unusable. On a socket it peeks without waiting; on another
+// net.Conn (a Dial hook's own) it waits a millisecond at most.
 func (cc *clientConn) alive() bool {
 	if cc.br.Buffered() > 0 {
 		return false
+	}
+	if alive, ok := socketAlive(cc.conn); ok {
+		return alive
 	}
 	cc.conn.SetReadDeadline(time.Now().Add(time.Millisecond))
 	_, err := cc.br.Peek(1)
