@@ -113,9 +113,15 @@ type keyPos struct {
 	line, col int
 }
 
-// plainItemKeys are the keys of an item that need nothing of its nodes once forwardItem returns; any other key
-// (allow, limit, to6) keeps them for later checks.
-var plainItemKeys = map[string]bool{"name": true, "port": true, "to": true, "protocol": true}
+// plainItemKey reports whether k is a key of an item that needs nothing of its nodes once forwardItem returns;
+// any other key (allow, limit, to6) keeps them for later checks.
+func plainItemKey(k string) bool {
+	switch k {
+	case "name", "port", "to", "protocol":
+		return true
+	}
+	return false
+}
 
 // newListItem records item n, the i-th, and reports whether its nodes are no longer needed.
 func newListItem(n *yaml.Node, i int) (listItem, bool) {
@@ -123,7 +129,7 @@ func newListItem(n *yaml.Node, i int) (listItem, bool) {
 	v := 0
 	for j := 0; j+1 < len(n.Content); j += 2 {
 		k := n.Content[j].Value
-		if !plainItemKeys[k] || n.Content[j+1].Kind == yaml.AliasNode {
+		if !plainItemKey(k) || n.Content[j+1].Kind == yaml.AliasNode {
 			return listItem{node: n, index: i, line: n.Line, col: n.Column}, false
 		}
 		if k == "protocol" || seenBefore(n.Content, j) {
@@ -174,6 +180,12 @@ type field func(key string, value *yaml.Node)
 // mapping checks that n is a mapping, reports unknown and repeated keys, and hands each known value to its
 // field function. Keys are visited in file order so errors come out in file order.
 func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]field) bool {
+	return d.mappingKeyed(n, path, "", fields)
+}
+
+// mappingKeyed is mapping with the keys' dotted paths already built (mappingKeys(path, n.Content), as itemKeys
+// builds them with the item's path), or "" to build them here.
+func (d *decoder) mappingKeyed(n *yaml.Node, path, keys string, fields map[string]field) bool {
 	n = d.deref(n)
 	if n.Kind != yaml.MappingNode {
 		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
@@ -190,7 +202,9 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]field) bo
 	if len(n.Content) > 2*shortMapping {
 		seen = make(map[string]bool, len(n.Content)/2)
 	}
-	keys := mappingKeys(path, n.Content)
+	if keys == "" {
+		keys = mappingKeys(path, n.Content)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		size := len(keyName(k))
@@ -237,6 +251,35 @@ func mappingKeys(path string, content []*yaml.Node) string {
 		b.WriteString(keyName(content[i]))
 	}
 	return b.String()
+}
+
+// itemKeys is the path of the i-th item of the list at path ("forwards[12]") and, for the item's mapping content,
+// mappingKeys of that path, built in one allocation: the key paths of a forward are only read when one of its
+// values is wrong, and building them was a tenth of the time a config of 10,000 forwards took to load.
+func itemKeys(path string, i int, content []*yaml.Node) (key, keys string) {
+	var num [20]byte
+	index := strconv.AppendInt(num[:0], int64(i), 10)
+	n := len(path) + len(index) + 2
+	size := n
+	for j := 0; j+1 < len(content); j += 2 {
+		size += n + 1 + len(keyName(content[j]))
+	}
+	var b strings.Builder
+	b.Grow(size)
+	item := func() {
+		b.WriteString(path)
+		b.WriteByte('[')
+		b.Write(index)
+		b.WriteByte(']')
+	}
+	item()
+	for j := 0; j+1 < len(content); j += 2 {
+		item()
+		b.WriteByte('.')
+		b.WriteString(keyName(content[j]))
+	}
+	s := b.String()
+	return s[:n], s[n:]
 }
 
 // keyName is how a key is named in a dotted path. An empty or non-scalar key would leave "FILE:L:C: : problem"

@@ -297,3 +297,24 @@ func TestIsHostname(t *testing.T) {
 		}
 	}
 }
+
+// TestItemKeys: itemKeys builds in one string what the item's path and mappingKeys of it would be.
+func TestItemKeys(t *testing.T) {
+	keys := func(names ...string) []*yaml.Node {
+		var out []*yaml.Node
+		for _, n := range names {
+			out = append(out, &yaml.Node{Kind: yaml.ScalarNode, Value: n}, &yaml.Node{Kind: yaml.ScalarNode})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		i       int
+		content []*yaml.Node
+	}{{0, nil}, {7, keys("name")}, {12, keys("name", "port", "to", "protocol")}, {123456, keys("", "x", "name")}} {
+		key, got := itemKeys("forwards", c.i, c.content)
+		wantKey := "forwards[" + strconv.Itoa(c.i) + "]"
+		if want := mappingKeys(wantKey, c.content); key != wantKey || got != want {
+			t.Errorf("itemKeys(%d) = %q, %q; want %q, %q", c.i, key, got, wantKey, want)
+		}
+	}
+}

@@ -101,14 +101,19 @@ func (d *decoder) startForwards(path string, n int) {
 func (d *decoder) forwardItem(node *yaml.Node, i int) (reuse bool) {
 	f := d.fwd
 	f.count++
-	key := f.path + "[" + strconv.Itoa(i) + "]"
+	var key, keys string
+	if node.Kind == yaml.MappingNode {
+		key, keys = itemKeys(f.path, i, node.Content)
+	} else {
+		key = f.path + "[" + strconv.Itoa(i) + "]"
+	}
 	if isNull(node) {
 		d.errorf(node, key, "write the forward's keys under the `-`, or remove the line", "empty list item")
 		return true
 	}
 	f.item = fwdItem{f: Forward{Protocol: TCP, Line: node.Line}}
 	item := &f.item
-	ok := d.mapping(node, key, f.fields)
+	ok := d.mappingKeyed(node, key, keys, f.fields)
 	if !ok {
 		return true
 	}
