@@ -460,6 +460,9 @@ func (c *Client) writeRequest(bw *bufio.Writer, req *Request, proxy *url.URL) er
 		host = u.Host
 	}
 	host = strings.TrimSuffix(host, ":") // "example.com:" means the default port
+	if i, j := strings.Index(host, "%"), strings.LastIndex(host, "]"); strings.HasPrefix(host, "[") && i > 0 && j > i {
+		host = host[:i] + host[j:] // an IPv6 zone is the client's business, not the server's (RFC 6874)
+	}
 
 	bw.WriteString(method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\n")
 	if req.Header.Get("User-Agent") == "" {

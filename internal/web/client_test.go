@@ -702,3 +702,25 @@ func BenchmarkClientKeepAlive(b *testing.B) {
 		}
 	})
 }
+
+// TestClientIPv6Zone: a link-local URL's zone picks the interface but is not sent in Host, as net/http does.
+func TestClientIPv6Zone(t *testing.T) {
+	t.Parallel()
+	var host atomic.Value
+	addr, _ := rawServer(t, func(_ int, conn net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		host.Store(req.Host)
+		io.WriteString(conn, "HTTP/1.1 204 No Content\r\n\r\n")
+	})
+	c := &Client{Dial: func(ctx context.Context, n, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, n, addr)
+	}}
+	mustDo(t, c, "GET", "http://[fe80::1%25eth0]:8080/x", nil)
+	if got := host.Load(); got != "[fe80::1]:8080" {
+		t.Errorf("Host %q, want [fe80::1]:8080", got)
+	}
+}
