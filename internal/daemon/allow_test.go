@@ -20,7 +20,6 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/allowdns"
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
-	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -103,7 +102,7 @@ func TestAllowedHostnameMovesUpdatesOnlyItsSet(t *testing.T) {
 	t.Run("nft backend", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			dns.set("phone.example.net", phone1)
-			be, fake := nft.NewFake()
+			be, fake := newFakeNft()
 			startWith(t, allowConfig, first, netip.Addr{}, be)
 			hostSet := func() []string {
 				elems, _ := fake.ListElements(context.Background(), "set", "allowhosts_set-family")
@@ -134,7 +133,7 @@ func TestReloadRereadsAllowFile(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	be, fake := nft.NewFake()
+	be, fake := newFakeNft()
 	h := startWith(t, text, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be)
 	h.reload = func(prev *config.Config) (*config.Config, error) { return config.Reload(cfgPath, prev) }
 	allowed := func() []string {

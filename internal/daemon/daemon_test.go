@@ -18,10 +18,17 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/nft"
+	"github.com/hairpin-nat/hairpin/internal/nft/nftfake"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 	"sigs.k8s.io/knftables"
 )
+
+// newFakeNft is the nft backend over knftables' fake, and the fake of table ip hairpin.
+func newFakeNft() (*nft.Backend, *knftables.Fake) {
+	t := nftfake.New(nft.Table)
+	return nft.NewFakeOver(t), t.V4
+}
 
 const baseConfig = `wan: {interface: wan0}
 lan: {interface: lan0}
@@ -227,7 +234,7 @@ func TestAddressChangeTouchesOnlyTheWANSet(t *testing.T) {
 // kernel seam. A table removed behind the daemon's back makes the fast path refuse, and a full apply puts
 // everything back.
 func TestAddressChangeOverTheNftFastPath(t *testing.T) {
-	be, fake := nft.NewFake()
+	be, fake := newFakeNft()
 	h := startWith(t, baseConfig, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, netip.Addr{}, be)
 	wanSet := func() []string {
 		elems, _ := fake.ListElements(context.Background(), "set", "wan_addrs")

@@ -15,7 +15,6 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
-	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/poll"
 )
@@ -25,7 +24,7 @@ import (
 // even while the first observation is still to come (a router still unreachable, an interface not up yet).
 func TestInterruptedWANUpdateFinishedAtStart(t *testing.T) {
 	ctx := context.Background()
-	be, fake := nft.NewFake()
+	be, fake := newFakeNft()
 	cfg := mustConfig(t, baseConfig)
 	first, _ := plan.Build(cfg, plan.Observed{WANExists: true, WANAddrs: []netip.Addr{wan1}, LANNets: []netip.Prefix{lan}}, plan.Options{})
 	if err := be.Apply(ctx, first); err != nil {

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strconv"
 
-	"sigs.k8s.io/knftables"
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
@@ -17,7 +17,7 @@ var protocols = []string{"tcp", "udp"}
 // Build adds to tx (a transaction on table ip hairpin) everything needed to turn whatever hairpin's table
 // holds into d. keepCount lists the elements already in each counting set: they are left in place (so their
 // counters survive a re-apply) and only the difference is added or deleted.
-func Build(tx *knftables.Transaction, d *plan.Desired, keepCount ...map[string][]uint16) {
+func Build(tx *script.Transaction, d *plan.Desired, keepCount ...map[string][]uint16) {
 	var existing map[string][]uint16
 	if len(keepCount) > 0 {
 		existing = keepCount[0]
@@ -31,15 +31,15 @@ func Build(tx *knftables.Transaction, d *plan.Desired, keepCount ...map[string][
 // and the guards, whose allow lists' sets are in place and named in sets (nil: declared here, with their
 // prefixes). declare gives the DNAT map's elements in a second declaration of the map instead of one element
 // command each (declareDNAT).
-func build(tx *knftables.Transaction, fam family, d *plan.Desired, existing map[string][]uint16, sets map[string]prefixSet, declare bool) {
+func build(tx *script.Transaction, fam family, d *plan.Desired, existing map[string][]uint16, sets map[string]prefixSet, declare bool) {
 	c := contentOf(fam, d)
 	comment := OwnerComment
-	tx.Add(&knftables.Table{Comment: &comment})
+	tx.Add(&script.Table{Comment: &comment})
 
-	replaceSet(tx, &knftables.Set{Name: setWAN, Type: fam.addrType}, addrKeys(c.wan))
-	replaceSet(tx, &knftables.Set{Name: setLAN, Type: fam.addrType, Flags: []knftables.SetFlag{knftables.IntervalFlag}}, netKeys(c.lan))
+	replaceSet(tx, &script.Set{Name: setWAN, Type: fam.addrType}, addrKeys(c.wan))
+	replaceSet(tx, &script.Set{Name: setLAN, Type: fam.addrType, Flags: []script.SetFlag{script.IntervalFlag}}, netKeys(c.lan))
 
-	dnat := &knftables.Map{Name: mapDNAT, Type: "inet_proto . inet_service : " + fam.addrType + " . inet_service"}
+	dnat := &script.Map{Name: mapDNAT, Type: "inet_proto . inet_service : " + fam.addrType + " . inet_service"}
 	tx.Add(dnat)
 	tx.Flush(dnat)
 	if declare {
@@ -60,10 +60,10 @@ func build(tx *knftables.Transaction, fam family, d *plan.Desired, existing map[
 }
 
 // addDNAT adds one DNAT map element per external port of rules.
-func addDNAT(tx *knftables.Transaction, rules []plan.Rule) {
+func addDNAT(tx *script.Transaction, rules []plan.Rule) {
 	for _, r := range rules {
 		r.Expand(func(ext, in uint16) bool {
-			tx.Add(&knftables.Element{Map: mapDNAT,
+			tx.Add(&script.Element{Map: mapDNAT,
 				Key:   []string{r.Protocol, strconv.Itoa(int(ext))},
 				Value: []string{r.To.String(), strconv.Itoa(int(in))}})
 			return true
@@ -76,7 +76,7 @@ func addDNAT(tx *knftables.Transaction, rules []plan.Rule) {
 // An element command per port is a knftables object of six allocations, printed with fmt and then merged and
 // inlined line by line: for 50,000 forwards that was 50 ms of `hairpin apply`, more than reading the config.
 // The knftables fake keeps a map's type as it is given, so the fake kernel gets the element commands.
-func declareDNAT(tx *knftables.Transaction, m *knftables.Map, rules []plan.Rule) {
+func declareDNAT(tx *script.Transaction, m *script.Map, rules []plan.Rule) {
 	n := 0
 	for _, r := range rules {
 		n += r.Port.Len()
@@ -105,14 +105,14 @@ func declareDNAT(tx *knftables.Transaction, m *knftables.Map, rules []plan.Rule)
 		})
 	}
 	b = append(b, " }"...)
-	tx.Add(&knftables.Map{Name: m.Name, Type: string(b)})
+	tx.Add(&script.Map{Name: m.Name, Type: string(b)})
 }
 
-func replaceSet(tx *knftables.Transaction, s *knftables.Set, keys []string) {
+func replaceSet(tx *script.Transaction, s *script.Set, keys []string) {
 	tx.Add(s)
 	tx.Flush(s)
 	for _, k := range keys {
-		tx.Add(&knftables.Element{Set: s.Name, Key: []string{k}})
+		tx.Add(&script.Element{Set: s.Name, Key: []string{k}})
 	}
 }
 
@@ -121,31 +121,31 @@ func replaceSet(tx *knftables.Transaction, s *knftables.Set, keys []string) {
 // updates that counter on every packet after. So an apply inserts nothing here, which keeps the apply of tens
 // of thousands of forwards close to the cost of the DNAT map alone; it only deletes the elements of ports that
 // are no longer forwarded. Elements are never flushed, so counters survive a re-apply.
-func syncCountSet(tx *knftables.Transaction, proto string, want, have []uint16) {
+func syncCountSet(tx *script.Transaction, proto string, want, have []uint16) {
 	name := countSetBase + proto
 	size := uint64(65535)
 	// knftables has no field for a set's "counter" statement; it is declared after the type, which nft accepts.
-	tx.Add(&knftables.Set{Name: name, Type: "inet_service ; counter", Flags: []knftables.SetFlag{knftables.DynamicFlag}, Size: &size})
+	tx.Add(&script.Set{Name: name, Type: "inet_service ; counter", Flags: []script.SetFlag{script.DynamicFlag}, Size: &size})
 	for _, p := range have {
 		if _, found := slices.BinarySearch(want, p); !found {
-			tx.Delete(&knftables.Element{Set: name, Key: []string{strconv.Itoa(int(p))}})
+			tx.Delete(&script.Element{Set: name, Key: []string{strconv.Itoa(int(p))}})
 		}
 	}
 }
 
-func addChains(tx *knftables.Transaction, fam family, d *plan.Desired) {
+func addChains(tx *script.Transaction, fam family, d *plan.Desired) {
 	for _, c := range coreChainRules(fam, d) {
 		tx.Add(c.chain)
 		tx.Flush(c.chain)
 		for _, r := range c.rules {
-			tx.Add(&knftables.Rule{Chain: c.chain.Name, Rule: r})
+			tx.Add(&script.Rule{Chain: c.chain.Name, Rule: r})
 		}
 	}
 }
 
 // chainRules is one of hairpin's core chains and every rule it holds.
 type chainRules struct {
-	chain *knftables.Chain
+	chain *script.Chain
 	rules []string
 }
 
@@ -155,14 +155,14 @@ func coreChainRules(fam family, d *plan.Desired) []chainRules {
 	jump := fmt.Sprintf("%s daddr @%s jump %s", fam.name, setWAN, chainDNAT)
 	chains := []chainRules{
 		// The jump target must exist before the rules that jump to it.
-		{&knftables.Chain{Name: chainDNAT}, []string{fmt.Sprintf("dnat %s to meta l4proto . th dport map @%s", fam.name, mapDNAT)}},
-		{baseChain(chainPre, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority), append(lanIngressRules(fam, d), jump)},
+		{&script.Chain{Name: chainDNAT}, []string{fmt.Sprintf("dnat %s to meta l4proto . th dport map @%s", fam.name, mapDNAT)}},
+		{baseChain(chainPre, script.NATType, script.PreroutingHook, script.DNATPriority), append(lanIngressRules(fam, d), jump)},
 		// Connections the router itself opens to its public address (output hook) are forwarded too.
-		{baseChain(chainOut, knftables.NATType, knftables.OutputHook, knftables.DNATPriority), append(localRules(fam, d), jump)},
-		{baseChain(chainPost, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority), masqueradeRules(fam, d)},
+		{baseChain(chainOut, script.NATType, script.OutputHook, script.DNATPriority), append(localRules(fam, d), jump)},
+		{baseChain(chainPost, script.NATType, script.PostroutingHook, script.SNATPriority), masqueradeRules(fam, d)},
 	}
 	if fam.counts {
-		chains = append(chains, chainRules{baseChain(chainFwd, knftables.FilterType, knftables.ForwardHook, "filter - 5"), countRules()})
+		chains = append(chains, chainRules{baseChain(chainFwd, script.FilterType, script.ForwardHook, "filter - 5"), countRules()})
 	}
 	return chains
 }
@@ -221,9 +221,9 @@ func countRules() []string {
 
 // baseChain declares its policy: "add chain" with a policy resets one someone changed (a policy drop on
 // hairpin's prerouting chain once dropped every inbound packet through every resync).
-func baseChain(name string, typ knftables.BaseChainType, hook knftables.BaseChainHook, prio knftables.BaseChainPriority) *knftables.Chain {
-	accept := knftables.AcceptPolicy
-	return &knftables.Chain{Name: name, Type: &typ, Hook: &hook, Priority: &prio, Policy: &accept}
+func baseChain(name string, typ script.BaseChainType, hook script.BaseChainHook, prio script.BaseChainPriority) *script.Chain {
+	accept := script.AcceptPolicy
+	return &script.Chain{Name: name, Type: &typ, Hook: &hook, Priority: &prio, Policy: &accept}
 }
 
 func addrKeys(addrs []netip.Addr) []string {

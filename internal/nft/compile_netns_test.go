@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"golang.org/x/sys/unix"
-	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/plan"
@@ -17,14 +17,14 @@ import (
 // commands and all: the oracle TestCompileMatchesNft holds the netlink batch to.
 type nftKernel struct{ *netKernel }
 
-func (k nftKernel) run(ctx context.Context, tx, tx6 *knftables.Transaction) error {
-	var script string
-	for _, t := range []*knftables.Transaction{tx, tx6} {
+func (k nftKernel) run(ctx context.Context, tx, tx6 *script.Transaction) error {
+	var text string
+	for _, t := range []*script.Transaction{tx, tx6} {
 		if t != nil {
-			script += t.String()
+			text += t.String()
 		}
 	}
-	return runScript(ctx, k.nftPath, script)
+	return runScript(ctx, k.nftPath, text)
 }
 
 // TestCompileMatchesNft applies the same sequence of plans and hand edits in two namespaces, through nft
@@ -131,7 +131,7 @@ func TestRefusedBatchChangesNothing(t *testing.T) {
 			tx := b.newTx(ipv4)
 			build(tx, ipv4, next, nil, nil, true)
 			if bad {
-				tx.Add(&knftables.Rule{Chain: chainPre, Rule: "jump no_such_chain"})
+				tx.Add(&script.Rule{Chain: chainPre, Rule: "jump no_such_chain"})
 			}
 			return b.k.run(ctx, tx, nil)
 		})
@@ -158,7 +158,7 @@ func TestFirstApplyFlushesNothing(t *testing.T) {
 		t.Helper()
 		out := map[uint16]int{}
 		for _, fam := range []family{ipv4, ipv6} {
-			tx := knftables.NewFake(fam.knft, Table).NewTransaction()
+			tx := fam.newTx()
 			build(tx, fam, dualPlan(t), nil, nil, true)
 			b := &batch{fam: fam}
 			if err := compile(b, tx.String(), fresh); err != nil {
@@ -197,7 +197,7 @@ func TestCompileRefusesUnknown(t *testing.T) {
 		}
 	}
 	// The negative control: what build.go writes compiles.
-	tx := knftables.NewFake(knftables.IPv4Family, Table).NewTransaction()
+	tx := ipv4.newTx()
 	build(tx, ipv4, guardedPlan(t, nil, &config.Limit{Count: 1, Unit: "hour", Burst: 2}), map[string][]uint16{"tcp": {1}}, nil, true)
 	if err := compile(&batch{fam: ipv4}, tx.String(), false); err != nil {
 		t.Error(err)

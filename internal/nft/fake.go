@@ -1,7 +1,7 @@
 //go:build !nolab
 
 // The fake kernel is for the tests of this package and the daemon's; the router build (tag nolab) leaves it
-// and knftables' nft interpreter out.
+// out.
 
 package nft
 
@@ -14,29 +14,35 @@ import (
 	"strings"
 	"sync"
 
-	"sigs.k8s.io/knftables"
-
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 )
 
-// NewFake returns a backend over knftables.Fake, for tests without root. It takes the same paths as the real
-// backend, the WAN fast path included; the fake keeps no traffic counters (every port reads zero).
-func NewFake() (*Backend, *knftables.Fake) {
-	b, f, _ := NewFakeDual()
-	return b, f
+// FakeTables keeps hairpin's two tables in memory for tests without root (nftfake.Tables, over knftables'
+// fake: only tests import it).
+type FakeTables interface {
+	// Run runs tx on its family's table, all of it or nothing.
+	Run(ctx context.Context, tx *script.Transaction) error
+	// Table reports whether fam's table exists, and its comment.
+	Table(fam script.Family) (exists bool, comment *string)
+	// Elements lists the keys of set name in table ip; found is false when there is no such set.
+	Elements(ctx context.Context, set string) (keys [][]string, found bool, err error)
+	// Objects lists table ip's objects by kind (chain, set, map, counter), its named counters' packets and its
+	// chains whose policy is drop.
+	Objects(ctx context.Context) (names map[string][]string, packets map[string]uint64, drop []string, err error)
+	// RuleCounts counts the rules of each of chains in table ip that exists.
+	RuleCounts(chains []string) map[string]int
 }
 
-// NewFakeDual is NewFake that also returns the fake of table ip6 hairpin.
-func NewFakeDual() (*Backend, *knftables.Fake, *knftables.Fake) {
-	k := &fakeKernel{fake: knftables.NewFake(knftables.IPv4Family, Table), fake6: knftables.NewFake(knftables.IPv6Family, Table)}
-	return newBackend(k), k.fake, k.fake6
+// NewFakeOver returns a backend over t. It takes the same paths as the real backend, the WAN fast path
+// included; the fake keeps no traffic counters (every port reads zero).
+func NewFakeOver(t FakeTables) *Backend {
+	return newBackend(&fakeKernel{t: t})
 }
 
-// fakeKernel implements kernel over knftables.Fake.
+// fakeKernel implements kernel over FakeTables.
 type fakeKernel struct {
-	fake *knftables.Fake
-	// fake6 is table ip6 hairpin.
-	fake6 *knftables.Fake
+	t FakeTables
 
 	mu sync.Mutex
 	// failRun, when set, fails every transaction without changing the table.
@@ -49,7 +55,7 @@ type fakeKernel struct {
 
 // run runs the IPv6 transaction first and the IPv4 one after; the fake cannot join the two into one, but
 // the IPv6 one is the one a test makes fail (failRun fails both before either runs).
-func (k *fakeKernel) run(ctx context.Context, tx, tx6 *knftables.Transaction) error {
+func (k *fakeKernel) run(ctx context.Context, tx, tx6 *script.Transaction) error {
 	k.mu.Lock()
 	err := k.failRun
 	k.mu.Unlock()
@@ -57,7 +63,7 @@ func (k *fakeKernel) run(ctx context.Context, tx, tx6 *knftables.Transaction) er
 		return err
 	}
 	if tx6 != nil {
-		if err := k.fake6.Run(ctx, tx6); err != nil {
+		if err := k.t.Run(ctx, tx6); err != nil {
 			return err
 		}
 	}
@@ -65,7 +71,7 @@ func (k *fakeKernel) run(ctx context.Context, tx, tx6 *knftables.Transaction) er
 		k.bump()
 		return nil
 	}
-	if err := k.fake.Run(ctx, tx); err != nil {
+	if err := k.t.Run(ctx, tx); err != nil {
 		return err
 	}
 	k.bump()
@@ -90,27 +96,14 @@ func (k *fakeKernel) editSets(ctx context.Context, gen uint32, edits []setEdit) 
 	if now, _ := k.generation(ctx); now != gen {
 		return fmt.Errorf("the ruleset changed meanwhile (generation %d, not %d)", now, gen)
 	}
-	tx := k.fake.NewTransaction()
+	tx := ipv4.newTx()
 	editTx(tx, edits)
 	return k.run(ctx, tx, nil)
 }
 
-// of is the fake holding fam's table.
-func (k *fakeKernel) of(fam family) *knftables.Fake {
-	if fam.counts {
-		return k.fake
-	}
-	return k.fake6
-}
-
 func (k *fakeKernel) tableState(_ context.Context, fam family) (bool, bool, error) {
-	f := k.of(fam)
-	f.RLock()
-	defer f.RUnlock()
-	if f.Table == nil {
-		return false, false, nil
-	}
-	return true, f.Table.Comment != nil && *f.Table.Comment == OwnerComment, nil
+	exists, comment := k.t.Table(fam.knft)
+	return exists, comment != nil && *comment == OwnerComment, nil
 }
 
 func (k *fakeKernel) portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
@@ -122,16 +115,16 @@ func (k *fakeKernel) portCounters(ctx context.Context) (map[string]map[uint16]ba
 	}
 	out := map[string]map[uint16]backend.Counter{}
 	for _, proto := range protocols {
-		elems, err := k.fake.ListElements(ctx, "set", countSetBase+proto)
-		if knftables.IsNotFound(err) {
-			continue
-		}
+		keys, found, err := k.t.Elements(ctx, countSetBase+proto)
 		if err != nil {
 			return nil, err
 		}
+		if !found {
+			continue
+		}
 		out[proto] = map[uint16]backend.Counter{}
-		for _, e := range elems {
-			p, err := strconv.Atoi(e.Key[0])
+		for _, key := range keys {
+			p, err := strconv.Atoi(key[0])
 			if err != nil {
 				return nil, err
 			}
@@ -155,10 +148,10 @@ func (k *fakeKernel) addWAN(ctx context.Context, addrs []netip.Addr) error {
 		return err
 	}
 	// Elements only, no "add set": this path must never create anything.
-	tx := k.fake.NewTransaction()
+	tx := ipv4.newTx()
 	for _, a := range addrs {
 		if a.Is4() {
-			tx.Add(&knftables.Element{Set: setWAN, Key: []string{a.String()}})
+			tx.Add(&script.Element{Set: setWAN, Key: []string{a.String()}})
 		}
 	}
 	return k.run(ctx, tx, nil)
@@ -169,14 +162,14 @@ func (k *fakeKernel) retireWAN(ctx context.Context, addrs []netip.Addr) error {
 	if err := ipv4.mustOwn(k.tableState(ctx, ipv4)); err != nil {
 		return err
 	}
-	elems, err := k.fake.ListElements(ctx, "set", setWAN)
+	keys, _, err := k.t.Elements(ctx, setWAN)
 	if err != nil {
 		return err
 	}
-	tx := k.fake.NewTransaction()
-	for _, e := range elems {
-		if a, err := netip.ParseAddr(strings.Join(e.Key, "")); err != nil || !slices.Contains(addrs, a) {
-			tx.Delete(&knftables.Element{Set: setWAN, Key: e.Key})
+	tx := ipv4.newTx()
+	for _, key := range keys {
+		if a, err := netip.ParseAddr(strings.Join(key, "")); err != nil || !slices.Contains(addrs, a) {
+			tx.Delete(&script.Element{Set: setWAN, Key: key})
 		}
 	}
 	if tx.NumOperations() == 0 {
@@ -193,15 +186,15 @@ func (k *fakeKernel) setContent(ctx context.Context, fam family, c content) erro
 	if err := fam.mustOwn(k.tableState(ctx, fam)); err != nil {
 		return err
 	}
-	tx := k.of(fam).NewTransaction()
-	tx.Flush(&knftables.Set{Name: setWAN})
-	tx.Flush(&knftables.Set{Name: setLAN})
-	tx.Flush(&knftables.Map{Name: mapDNAT})
+	tx := fam.newTx()
+	tx.Flush(&script.Set{Name: setWAN})
+	tx.Flush(&script.Set{Name: setLAN})
+	tx.Flush(&script.Map{Name: mapDNAT})
 	for _, key := range addrKeys(c.wan) {
-		tx.Add(&knftables.Element{Set: setWAN, Key: []string{key}})
+		tx.Add(&script.Element{Set: setWAN, Key: []string{key}})
 	}
 	for _, key := range netKeys(c.lan) {
-		tx.Add(&knftables.Element{Set: setLAN, Key: []string{key}})
+		tx.Add(&script.Element{Set: setLAN, Key: []string{key}})
 	}
 	addDNAT(tx, c.rules)
 	if fam.counts {
@@ -211,96 +204,67 @@ func (k *fakeKernel) setContent(ctx context.Context, fam family, c content) erro
 }
 
 func (k *fakeKernel) objects(ctx context.Context) (Objects, map[string]uint64, error) {
-	return objectsFake(ctx, k.fake)
+	names, packets, drop, err := k.t.Objects(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	objs := Objects{}
+	for _, kind := range []string{"chain", "set", "map", "counter"} {
+		key := kind
+		if kind == "map" {
+			key = "set"
+		}
+		objs[key] = append(objs[key], names[kind]...)
+	}
+	if len(drop) > 0 {
+		objs[policyDrop] = drop
+	}
+	return objs, packets, nil
 }
 
 func (k *fakeKernel) loadPrefixSet(ctx context.Context, name string, prefixes []netip.Prefix) error {
-	return loadPrefixSetTx(ctx, func(ctx context.Context, tx *knftables.Transaction) error { return k.run(ctx, tx, nil) }, k.fake.NewTransaction(), name, prefixes)
+	return loadPrefixSetTx(ctx, func(ctx context.Context, tx *script.Transaction) error { return k.run(ctx, tx, nil) }, ipv4.newTx(), name, prefixes)
 }
 
 func (k *fakeKernel) setHosts(ctx context.Context, want map[string][]netip.Addr) error {
 	if err := ipv4.mustOwn(k.tableState(ctx, ipv4)); err != nil {
 		return err
 	}
-	tx := k.fake.NewTransaction()
+	tx := ipv4.newTx()
 	for name, addrs := range want {
 		// Flush without "add set": a missing set fails, as over netlink.
-		tx.Flush(&knftables.Set{Name: name})
+		tx.Flush(&script.Set{Name: name})
 		for _, a := range addrs {
-			tx.Add(&knftables.Element{Set: name, Key: []string{a.String()}})
+			tx.Add(&script.Element{Set: name, Key: []string{a.String()}})
 		}
 	}
 	return k.run(ctx, tx, nil)
 }
 
 func (k *fakeKernel) ruleCounts(context.Context) (map[string]int, error) {
-	out := map[string]int{}
-	k.fake.RLock()
-	defer k.fake.RUnlock()
-	if k.fake.Table == nil {
-		return out, nil
-	}
-	for _, c := range coreChains {
-		if ch := k.fake.Table.Chains[c]; ch != nil {
-			out[c] = len(ch.Rules)
-		}
-	}
-	return out, nil
+	return k.t.RuleCounts(coreChains), nil
 }
 
-func objectsFake(ctx context.Context, fake *knftables.Fake) (Objects, map[string]uint64, error) {
-	objs := Objects{}
-	for _, kind := range []string{"chain", "set", "map", "counter"} {
-		names, err := fake.List(ctx, kind)
-		if err != nil && !knftables.IsNotFound(err) {
-			return nil, nil, err
-		}
-		key := kind
-		if kind == "map" {
-			key = "set"
-		}
-		objs[key] = append(objs[key], names...)
-	}
-	counters := map[string]uint64{}
-	fake.RLock()
-	if fake.Table != nil {
-		for _, name := range objs["counter"] {
-			if c := fake.Table.Counters[name]; c != nil && c.Packets != nil {
-				counters[name] = *c.Packets
-			} else {
-				counters[name] = 0
-			}
-		}
-		for name, c := range fake.Table.Chains {
-			if c.Policy != nil && *c.Policy == knftables.DropPolicy {
-				objs[policyDrop] = append(objs[policyDrop], name)
-			}
-		}
-	}
-	fake.RUnlock()
-	return objs, counters, nil
-}
-
-// editTx is the edits as one knftables transaction, for the fake kernel.
-func editTx(tx *knftables.Transaction, edits []setEdit) {
+// editTx is the edits as one transaction, for the fake kernel.
+func editTx(tx *script.Transaction, edits []setEdit) {
 	for _, e := range edits {
 		recordCounters(tx, e.name, e.id, e.to)
 		for _, p := range e.removed {
-			tx.Delete(&knftables.Element{Set: lengthSet(e.name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
+			tx.Delete(&script.Element{Set: lengthSet(e.name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
 		}
 		for _, p := range e.added {
-			tx.Add(&knftables.Element{Set: lengthSet(e.name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
+			tx.Add(&script.Element{Set: lengthSet(e.name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
 		}
 	}
 }
 
-// loadPrefixSetTx is the same load as one knftables transaction, for the fake kernel.
-func loadPrefixSetTx(ctx context.Context, run func(context.Context, *knftables.Transaction) error, tx *knftables.Transaction, name string, prefixes []netip.Prefix) error {
+// loadPrefixSetTx is the same load as one transaction, for the fake kernel.
+func loadPrefixSetTx(ctx context.Context, run func(context.Context, *script.Transaction) error, tx *script.Transaction, name string, prefixes []netip.Prefix) error {
 	for _, bits := range prefixLengths(prefixes) {
-		tx.Add(&knftables.Set{Name: lengthSet(name, bits), Type: "ipv4_addr"})
+		tx.Add(&script.Set{Name: lengthSet(name, bits), Type: "ipv4_addr"})
 	}
 	for _, p := range prefixes {
-		tx.Add(&knftables.Element{Set: lengthSet(name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
+		tx.Add(&script.Element{Set: lengthSet(name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
 	}
 	return run(ctx, tx)
 }

@@ -3,8 +3,8 @@ package nft
 import (
 	"net/netip"
 
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"golang.org/x/sys/unix"
-	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
@@ -17,7 +17,7 @@ type family struct {
 	name string
 	// addrType is the nft type of an address: ipv4_addr or ipv6_addr.
 	addrType string
-	knft     knftables.Family
+	knft     script.Family
 	// af is the nfgenmsg family of a netlink question.
 	af byte
 	// notOwned is the error of a table of this family named hairpin that is not hairpin's.
@@ -27,9 +27,9 @@ type family struct {
 }
 
 var (
-	ipv4 = family{name: "ip", addrType: "ipv4_addr", knft: knftables.IPv4Family,
+	ipv4 = family{name: "ip", addrType: "ipv4_addr", knft: script.IPv4Family,
 		af: unix.AF_INET, notOwned: ErrNotOwned, counts: true}
-	ipv6 = family{name: "ip6", addrType: "ipv6_addr", knft: knftables.IPv6Family,
+	ipv6 = family{name: "ip6", addrType: "ipv6_addr", knft: script.IPv6Family,
 		af: unix.AF_INET6, notOwned: ErrNotOwned6}
 )
 
@@ -55,6 +55,9 @@ func contentOf(fam family, d *plan.Desired) content {
 func contentOf6(d *plan.Desired6) content {
 	return content{wan: d.WANAddrs, lan: d.LANNets, rules: d.Rules}
 }
+
+// newTx starts a transaction on this family's table.
+func (f family) newTx() *script.Transaction { return script.NewTransaction(f.knft, Table) }
 
 // has reports whether a is an address of this family.
 func (f family) has(a netip.Addr) bool { return a.Is4() == f.counts }

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
@@ -42,7 +42,7 @@ var guardPrefixes = []string{chainGuard, chainGuardBase, chainLimitBase, setAllo
 // (whose own connections never pass prerouting) always reach the forward. Which forward a packet is for is one
 // verdict-map lookup on protocol and port, and whether its source is allowed one lookup per set, so the cost
 // does not grow with the number of forwards or prefixes.
-func buildGuards(tx *knftables.Transaction, d *plan.Desired, sets map[string]prefixSet) {
+func buildGuards(tx *script.Transaction, d *plan.Desired, sets map[string]prefixSet) {
 	if len(d.Guards) == 0 {
 		// Nothing to check: no chain at all, so that unguarded forwards cost nothing per packet.
 		return
@@ -55,7 +55,7 @@ func buildGuards(tx *knftables.Transaction, d *plan.Desired, sets map[string]pre
 			recordCounters(tx, ps.name, s.ID, s.Prefixes)
 		}
 		if len(s.Hosts) > 0 {
-			replaceSet(tx, &knftables.Set{Name: setHostsBase + s.ID, Type: "ipv4_addr"}, hostKeys(s))
+			replaceSet(tx, &script.Set{Name: setHostsBase + s.ID, Type: "ipv4_addr"}, hostKeys(s))
 		}
 	}
 	byID := map[string]plan.AllowSet{}
@@ -63,7 +63,7 @@ func buildGuards(tx *knftables.Transaction, d *plan.Desired, sets map[string]pre
 		byID[s.ID] = s
 	}
 
-	vmap := &knftables.Map{Name: mapGuardPorts, Type: "inet_proto . inet_service : verdict"}
+	vmap := &script.Map{Name: mapGuardPorts, Type: "inet_proto . inet_service : verdict"}
 	tx.Add(vmap)
 	tx.Flush(vmap)
 	for _, g := range d.Guards {
@@ -74,12 +74,12 @@ func buildGuards(tx *knftables.Transaction, d *plan.Desired, sets map[string]pre
 				continue
 			}
 			for p := int(r.Port.First); p <= int(r.Port.Last); p++ {
-				tx.Add(&knftables.Element{Map: mapGuardPorts, Key: []string{r.Protocol, strconv.Itoa(p)}, Value: []string{"jump " + first}})
+				tx.Add(&script.Element{Map: mapGuardPorts, Key: []string{r.Protocol, strconv.Itoa(p)}, Value: []string{"jump " + first}})
 			}
 		}
 	}
 
-	base := baseChain(chainGuard, knftables.FilterType, knftables.PreroutingHook, guardPriority)
+	base := baseChain(chainGuard, script.FilterType, script.PreroutingHook, guardPriority)
 	tx.Add(base)
 	tx.Flush(base)
 	// The LAN is what enters on the LAN interface. A LAN address arriving on any other interface (the WAN, a
@@ -94,25 +94,25 @@ func buildGuards(tx *knftables.Transaction, d *plan.Desired, sets map[string]pre
 	}
 	rules = append(rules, fmt.Sprintf("ct state new ip daddr @%s meta l4proto . th dport vmap @%s", setWAN, mapGuardPorts))
 	for _, r := range rules {
-		tx.Add(&knftables.Rule{Chain: chainGuard, Rule: r})
+		tx.Add(&script.Rule{Chain: chainGuard, Rule: r})
 	}
 }
 
 // declarePrefixSet declares an allow list's sets with their prefixes, and its record, under the list's first
 // name: what `hairpin show` prints. Apply loads the sets over netlink instead (preloadPrefixSets).
-func declarePrefixSet(tx *knftables.Transaction, s plan.AllowSet) {
+func declarePrefixSet(tx *script.Transaction, s plan.AllowSet) {
 	name := prefixSetNames(s.ID)[0]
 	for _, bits := range prefixLengths(s.Prefixes) {
-		tx.Add(&knftables.Set{Name: lengthSet(name, bits), Type: "ipv4_addr"})
+		tx.Add(&script.Set{Name: lengthSet(name, bits), Type: "ipv4_addr"})
 	}
 	for _, p := range s.Prefixes {
-		tx.Add(&knftables.Element{Set: lengthSet(name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
+		tx.Add(&script.Element{Set: lengthSet(name, p.Bits()), Key: []string{p.Masked().Addr().String()}})
 	}
 	tx.Add(recordCounter(name, s.ID, s.Prefixes))
 }
 
 // guardChains adds the chains of one guard and returns the one the verdict map jumps to.
-func guardChains(tx *knftables.Transaction, g plan.Guard, byID map[string]plan.AllowSet, sets map[string]prefixSet) string {
+func guardChains(tx *script.Transaction, g plan.Guard, byID map[string]plan.AllowSet, sets map[string]prefixSet) string {
 	pass := "accept"
 	if g.Limit != nil {
 		limit := chainLimitBase + g.Forward
@@ -121,13 +121,13 @@ func guardChains(tx *knftables.Transaction, g plan.Guard, byID map[string]plan.A
 		size := meterSize
 		// A bucket must outlive its refill time, or a source that pauses would find a fresh burst early. The
 		// set is never flushed, so buckets survive a re-apply; a changed limit gets a set of its own name.
-		tx.Add(&knftables.Set{Name: meter, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag},
+		tx.Add(&script.Set{Name: meter, Type: "ipv4_addr", Flags: []script.SetFlag{script.DynamicFlag, script.TimeoutFlag},
 			Size: &size, Timeout: &expiry})
-		tx.Add(&knftables.Counter{Name: counterLimit + g.Forward})
-		c := &knftables.Chain{Name: limit}
+		tx.Add(&script.Counter{Name: counterLimit + g.Forward})
+		c := &script.Chain{Name: limit}
 		tx.Add(c)
 		tx.Flush(c)
-		tx.Add(&knftables.Rule{Chain: limit, Rule: fmt.Sprintf("update @%s { ip saddr limit rate over %d/%s burst %d packets } counter name %q drop",
+		tx.Add(&script.Rule{Chain: limit, Rule: fmt.Sprintf("update @%s { ip saddr limit rate over %d/%s burst %d packets } counter name %q drop",
 			meter, g.Limit.Count, g.Limit.Unit, g.Limit.Burst, counterLimit+g.Forward)})
 		if !g.Allow {
 			return limit
@@ -135,10 +135,10 @@ func guardChains(tx *knftables.Transaction, g plan.Guard, byID map[string]plan.A
 		pass = "goto " + limit
 	}
 	name := chainGuardBase + g.Forward
-	c := &knftables.Chain{Name: name}
+	c := &script.Chain{Name: name}
 	tx.Add(c)
 	tx.Flush(c)
-	tx.Add(&knftables.Counter{Name: counterAllow + g.Forward})
+	tx.Add(&script.Counter{Name: counterAllow + g.Forward})
 	for _, id := range g.Sets {
 		s := byID[id]
 		if len(s.Prefixes) > 0 {
@@ -147,14 +147,14 @@ func guardChains(tx *knftables.Transaction, g plan.Guard, byID map[string]plan.A
 				set = ps.name
 			}
 			for _, bits := range prefixLengths(s.Prefixes) {
-				tx.Add(&knftables.Rule{Chain: name, Rule: lengthMatch(set, bits) + " " + pass})
+				tx.Add(&script.Rule{Chain: name, Rule: lengthMatch(set, bits) + " " + pass})
 			}
 		}
 		if len(s.Hosts) > 0 {
-			tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s%s %s", setHostsBase, id, pass)})
+			tx.Add(&script.Rule{Chain: name, Rule: fmt.Sprintf("ip saddr @%s%s %s", setHostsBase, id, pass)})
 		}
 	}
-	tx.Add(&knftables.Rule{Chain: name, Rule: fmt.Sprintf("counter name %q drop", counterAllow+g.Forward)})
+	tx.Add(&script.Rule{Chain: name, Rule: fmt.Sprintf("counter name %q drop", counterAllow+g.Forward)})
 	return name
 }
 
@@ -176,7 +176,7 @@ type Objects map[string][]string
 // deleteUnwanted deletes every object of have that d does not use, after Build has emptied every chain and the
 // verdict map that could refer to them: guard objects d no longer needs, and anything someone else put into
 // hairpin's table (a foreign base chain there once kept DNATing a port through every resync).
-func deleteUnwanted(tx *knftables.Transaction, have Objects, d *plan.Desired, sets map[string]prefixSet) {
+func deleteUnwanted(tx *script.Transaction, have Objects, d *plan.Desired, sets map[string]prefixSet) {
 	want := map[string]bool{chainGuard: len(d.Guards) > 0, mapGuardPorts: len(d.Guards) > 0}
 	records := map[string]bool{}
 	for _, s := range d.AllowSets {
@@ -205,10 +205,10 @@ func deleteUnwanted(tx *knftables.Transaction, have Objects, d *plan.Desired, se
 		kind string
 		do   func(name string)
 	}{
-		{"chain", func(n string) { tx.Flush(&knftables.Chain{Name: n}) }},
-		{"set", func(n string) { tx.Delete(&knftables.Set{Name: n}) }},
-		{"chain", func(n string) { tx.Delete(&knftables.Chain{Name: n}) }},
-		{"counter", func(n string) { tx.Delete(&knftables.Counter{Name: n}) }},
+		{"chain", func(n string) { tx.Flush(&script.Chain{Name: n}) }},
+		{"set", func(n string) { tx.Delete(&script.Set{Name: n}) }},
+		{"chain", func(n string) { tx.Delete(&script.Chain{Name: n}) }},
+		{"counter", func(n string) { tx.Delete(&script.Counter{Name: n}) }},
 	} {
 		for _, n := range have[step.kind] {
 			if stale(n) && (step.kind != "counter" || !records[n]) {

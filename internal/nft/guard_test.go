@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/knftables"
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/netns"
@@ -181,8 +181,8 @@ func TestPrefixSetNetlinkMatchesNft(t *testing.T) {
 		prefixes = append(prefixes, netip.PrefixFrom(netip.AddrFrom4([4]byte{100, byte(i >> 8), byte(i), 0}), 24+i%9))
 	}
 	prefixes = config.NormalizePrefixes(prefixes)
-	tx := knftables.NewFake(knftables.IPv4Family, Table).NewTransaction()
-	tx.Add(&knftables.Table{})
+	tx := ipv4.newTx()
+	tx.Add(&script.Table{})
 	declarePrefixSet(tx, plan.AllowSet{ID: "viaNft", Prefixes: prefixes})
 	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(tx.String())

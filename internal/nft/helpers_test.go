@@ -8,10 +8,25 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/knftables"
+
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/netns"
+	"github.com/hairpin-nat/hairpin/internal/nft/nftfake"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
+
+// NewFake returns a backend over knftables' fake and the fake of table ip hairpin.
+func NewFake() (*Backend, *knftables.Fake) {
+	b, f, _ := NewFakeDual()
+	return b, f
+}
+
+// NewFakeDual is NewFake that also returns the fake of table ip6 hairpin.
+func NewFakeDual() (*Backend, *knftables.Fake, *knftables.Fake) {
+	t := nftfake.New(Table)
+	return NewFakeOver(t), t.V4, t.V6
+}
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata from the current output")
 

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/knftables"
-
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
@@ -17,7 +15,7 @@ import (
 func guardedScript(t *testing.T) (string, map[string][]uint16) {
 	t.Helper()
 	d := guardedPlan(t, map[string][]netip.Addr{"phone.example.net": {netip.MustParseAddr("198.51.100.77")}}, nil)
-	tx := knftables.NewFake(knftables.IPv4Family, Table).NewTransaction()
+	tx := ipv4.newTx()
 	Build(tx, d, map[string][]uint16{"tcp": {8090, 9999}, "udp": {53}})
 	s, stale := splitCountDeletes(mergeElements(tx.String()), nil)
 	return inlineElements(s), stale
@@ -45,7 +43,7 @@ func TestInlineElements(t *testing.T) {
 		t.Errorf("stale ports = %v, want tcp 9999 and udp 53", stale)
 	}
 	// Negative control: the merged script without the inlining does hold element commands.
-	tx := knftables.NewFake(knftables.IPv4Family, Table).NewTransaction()
+	tx := ipv4.newTx()
 	Build(tx, camerasPlan(t))
 	if !strings.Contains(mergeElements(tx.String()), "add element ip hairpin fwd_dnat {") {
 		t.Error("the control script has no element command to inline")
@@ -126,7 +124,7 @@ func TestDeclareDNAT(t *testing.T) {
 			script := func(declare bool) string {
 				var out string
 				for _, fam := range []family{ipv4, ipv6} {
-					tx := knftables.NewFake(fam.knft, Table).NewTransaction()
+					tx := fam.newTx()
 					build(tx, fam, d, map[string][]uint16{"tcp": {8090, 9999}}, nil, declare)
 					s, _ := splitCountDeletes(mergeElements(tx.String()), nil)
 					out += inlineElements(s)

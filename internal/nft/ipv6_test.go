@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/nft/nftfake"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -155,8 +156,9 @@ func (k fail6) tableState(ctx context.Context, fam family) (bool, bool, error) {
 // forwards fails there and changes nothing.
 func TestIPv4OnlyWithoutIPv6Kernel(t *testing.T) {
 	ctx := context.Background()
-	_, fake, fake6 := NewFakeDual()
-	b := newBackend(fail6{&fakeKernel{fake: fake, fake6: fake6}})
+	tables := nftfake.New(Table)
+	fake := tables.V4
+	b := newBackend(fail6{&fakeKernel{t: tables}})
 	apply(t, b, camerasPlan(t))
 	if fake.Table == nil {
 		t.Fatal("the IPv4 table was not installed")

@@ -4,18 +4,18 @@ import (
 	"context"
 	"net/netip"
 
-	"sigs.k8s.io/knftables"
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 )
 
 // kernel is everything the backend asks of the kernel. The real one (netKernel) speaks netlink, transactions
-// included; the fake (fakeKernel) keeps the table in a knftables.Fake, so the unit tests
+// included; the fake (fakeKernel) keeps the table in a script.Fake, so the unit tests
 // of this package and of the daemon run the same Backend code, fast path included, without root.
 type kernel interface {
 	// run commits tx (on table ip hairpin) and tx6 (on table ip6 hairpin) as one transaction: all of it or
 	// nothing. Either may be nil.
-	run(ctx context.Context, tx, tx6 *knftables.Transaction) error
+	run(ctx context.Context, tx, tx6 *script.Transaction) error
 	// tableState reports whether fam's table hairpin exists and carries the ownership comment.
 	tableState(ctx context.Context, fam family) (exists, owned bool, err error)
 	// portCounters reads the counting sets: the counter of every port that carried traffic, by protocol. A

@@ -7,9 +7,9 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-	"sigs.k8s.io/knftables"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 )
@@ -31,7 +31,7 @@ type netKernel struct {
 // run compiles both tables' scripts into one netlink batch (compile.go) and sends it on the lasting socket:
 // the kernel commits the IPv4 and the IPv6 table together or neither, and no nft process runs. A table
 // that does not exist yet is built without flushes (compile's fresh).
-func (k *netKernel) run(_ context.Context, tx, tx6 *knftables.Transaction) error {
+func (k *netKernel) run(_ context.Context, tx, tx6 *script.Transaction) error {
 	if !isRoot() {
 		return errNeedRoot
 	}
@@ -42,7 +42,7 @@ func (k *netKernel) run(_ context.Context, tx, tx6 *knftables.Transaction) error
 	var setID uint32
 	for _, t := range []struct {
 		fam family
-		tx  *knftables.Transaction
+		tx  *script.Transaction
 	}{{ipv4, tx}, {ipv6, tx6}} {
 		if t.tx == nil {
 			continue

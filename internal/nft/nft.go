@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"sigs.k8s.io/knftables"
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/plan"
@@ -52,12 +52,7 @@ var ErrNotInstalled = errors.New("table ip hairpin is not installed")
 
 // Backend implements backend.Backend with nftables.
 type Backend struct {
-	// build only assembles transactions as text: knftables' fake builds the same text as the real thing
-	// without the two nft runs knftables.New makes to probe the binary, which were most of the fixed cost of a
-	// small apply. Only its NewTransaction is called, never through knftables.Interface: that keeps the fake's
-	// nft interpreter out of the router build.
-	build, build6 *knftables.Fake
-	k             kernel
+	k kernel
 
 	mu sync.Mutex
 	// lastGen is the ruleset's generation ID after hairpin's last change through this backend (0: unknown),
@@ -75,7 +70,7 @@ var (
 )
 
 func newBackend(k kernel) *Backend {
-	return &Backend{build: knftables.NewFake(knftables.IPv4Family, Table), build6: knftables.NewFake(knftables.IPv6Family, Table), k: k}
+	return &Backend{k: k}
 }
 
 // New returns a backend that speaks netlink in the caller's network namespace (the nft binary reads only the
@@ -94,11 +89,8 @@ func New() (*Backend, error) {
 func (b *Backend) Close() error { return b.k.close() }
 
 // newTx starts a transaction on fam's table.
-func (b *Backend) newTx(fam family) *knftables.Transaction {
-	if fam.counts {
-		return b.build.NewTransaction()
-	}
-	return b.build6.NewTransaction()
+func (b *Backend) newTx(fam family) *script.Transaction {
+	return fam.newTx()
 }
 
 // Render returns the nftables script that applies d to an empty machine, for `hairpin show`.
@@ -108,7 +100,7 @@ func Render(d *plan.Desired) string {
 		if !fam.counts && d.V6 == nil {
 			continue
 		}
-		tx := knftables.NewFake(fam.knft, Table).NewTransaction()
+		tx := script.NewTransaction(fam.knft, Table)
 		build(tx, fam, d, nil, nil, false)
 		out.WriteString(tx.String())
 	}
@@ -242,7 +234,7 @@ func (b *Backend) noteGeneration(gen uint32) {
 // plan6 builds the transaction for table ip6 hairpin: the IPv6 forwards of d, or the table's removal when d
 // has none and the table is ours; nil when there is nothing to do. Someone else's ip6 hairpin table fails
 // only a plan that needs the table, and is never touched.
-func (b *Backend) plan6(ctx context.Context, d *plan.Desired) (*knftables.Transaction, error) {
+func (b *Backend) plan6(ctx context.Context, d *plan.Desired) (*script.Transaction, error) {
 	exists, owned, err := b.k.tableState(ctx, ipv6)
 	switch {
 	case err != nil && d.V6 == nil:
@@ -258,14 +250,14 @@ func (b *Backend) plan6(ctx context.Context, d *plan.Desired) (*knftables.Transa
 		tx := b.newTx(ipv6)
 		if exists {
 			comment := OwnerComment
-			tx.Add(&knftables.Table{Comment: &comment})
-			tx.Delete(&knftables.Table{})
+			tx.Add(&script.Table{Comment: &comment})
+			tx.Delete(&script.Table{})
 		}
 		build(tx, ipv6, d, nil, nil, b.declareDNAT)
 		return tx, nil
 	case exists && owned:
 		tx := b.newTx(ipv6)
-		tx.Delete(&knftables.Table{})
+		tx.Delete(&script.Table{})
 		return tx, nil
 	}
 	return nil, nil
@@ -305,7 +297,7 @@ func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists
 		if !exists {
 			tx := b.newTx(ipv4)
 			comment := OwnerComment
-			tx.Add(&knftables.Table{Comment: &comment})
+			tx.Add(&script.Table{Comment: &comment})
 			if err := b.k.run(ctx, tx, nil); err != nil {
 				return nil, nil, fmt.Errorf("creating table ip %s: %w", Table, err)
 			}
@@ -341,10 +333,10 @@ func (b *Backend) freeName(ctx context.Context, names [2]string, have map[string
 	for _, n := range []string{names[1], names[0]} {
 		tx := b.newTx(ipv4)
 		for _, set := range setsOf(have, n) {
-			tx.Delete(&knftables.Set{Name: set})
+			tx.Delete(&script.Set{Name: set})
 		}
-		tx.Add(&knftables.Counter{Name: n})
-		tx.Delete(&knftables.Counter{Name: n})
+		tx.Add(&script.Counter{Name: n})
+		tx.Delete(&script.Counter{Name: n})
 		if err = b.k.run(ctx, tx, nil); err == nil {
 			return n, nil
 		}
@@ -380,7 +372,7 @@ func (b *Backend) dropSets(ctx context.Context, names []string) {
 	}
 	tx := b.newTx(ipv4)
 	for _, n := range names {
-		tx.Delete(&knftables.Set{Name: n})
+		tx.Delete(&script.Set{Name: n})
 	}
 	_ = b.k.run(ctx, tx, nil)
 }
@@ -433,14 +425,14 @@ func (b *Backend) Down(ctx context.Context) error {
 	if err != nil {
 		exists6 = false
 	}
-	var tx, tx6 *knftables.Transaction
+	var tx, tx6 *script.Transaction
 	if exists {
 		tx = b.newTx(ipv4)
-		tx.Delete(&knftables.Table{})
+		tx.Delete(&script.Table{})
 	}
 	if exists6 && owned6 {
 		tx6 = b.newTx(ipv6)
-		tx6.Delete(&knftables.Table{})
+		tx6.Delete(&script.Table{})
 	}
 	if tx == nil && tx6 == nil {
 		return nil

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-	"sigs.k8s.io/knftables"
 )
 
 // An allow list's prefixes live in sets of a stable name, one hash set of addresses per prefix length the
@@ -58,16 +58,16 @@ func recordComment(id string) string {
 }
 
 // recordCounter is the record of set name holding prefixes.
-func recordCounter(name, id string, prefixes []netip.Prefix) *knftables.Counter {
+func recordCounter(name, id string, prefixes []netip.Prefix) *script.Counter {
 	digest, n, comment := prefixDigest(prefixes), uint64(len(prefixes)), recordComment(id)
-	return &knftables.Counter{Name: name, Packets: &digest, Bytes: &n, Comment: &comment}
+	return &script.Counter{Name: name, Packets: &digest, Bytes: &n, Comment: &comment}
 }
 
 // recordCounters writes the record of set name holding prefixes. The counter is added, deleted and added again
 // with its values: adding a counter that exists changes nothing, and a stale one of that name must not survive.
-func recordCounters(tx *knftables.Transaction, name, id string, prefixes []netip.Prefix) {
-	tx.Add(&knftables.Counter{Name: name})
-	tx.Delete(&knftables.Counter{Name: name})
+func recordCounters(tx *script.Transaction, name, id string, prefixes []netip.Prefix) {
+	tx.Add(&script.Counter{Name: name})
+	tx.Delete(&script.Counter{Name: name})
 	tx.Add(recordCounter(name, id, prefixes))
 }
 

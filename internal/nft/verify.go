@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"sigs.k8s.io/knftables"
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 
 	"github.com/hairpin-nat/hairpin/internal/doctor"
 	"github.com/hairpin-nat/hairpin/internal/plan"
@@ -27,11 +27,11 @@ const policyDrop = "policy-drop"
 
 // recreateBaseChains deletes the base chains of hairpin's that exist, so that Build adds them afresh in the
 // same transaction.
-func recreateBaseChains(tx *knftables.Transaction, have Objects) {
+func recreateBaseChains(tx *script.Transaction, have Objects) {
 	for _, c := range baseChains {
 		if slices.Contains(have["chain"], c) {
-			tx.Flush(&knftables.Chain{Name: c})
-			tx.Delete(&knftables.Chain{Name: c})
+			tx.Flush(&script.Chain{Name: c})
+			tx.Delete(&script.Chain{Name: c})
 		}
 	}
 }
