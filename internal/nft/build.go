@@ -73,9 +73,9 @@ func addDNAT(tx *script.Transaction, rules []plan.Rule) {
 
 // declareDNAT declares map m again with the elements addDNAT would add, in their text: the statement
 // inlineElements makes of the merged element commands, byte for byte (TestDeclareDNAT), written directly.
-// An element command per port is a knftables object of six allocations, printed with fmt and then merged and
-// inlined line by line: for 50,000 forwards that was 50 ms of `hairpin apply`, more than reading the config.
-// The knftables fake keeps a map's type as it is given, so the fake kernel gets the element commands.
+// An element command per port is an object of several allocations, printed and then merged and inlined line by
+// line: for 50,000 forwards that was 50 ms of `hairpin apply`, more than reading the config.
+// The knftables fake (nftfake) keeps a map's type as it is given, so the fake kernel gets the element commands.
 func declareDNAT(tx *script.Transaction, m *script.Map, rules []plan.Rule) {
 	n := 0
 	for _, r := range rules {
@@ -124,7 +124,8 @@ func replaceSet(tx *script.Transaction, s *script.Set, keys []string) {
 func syncCountSet(tx *script.Transaction, proto string, want, have []uint16) {
 	name := countSetBase + proto
 	size := uint64(65535)
-	// knftables has no field for a set's "counter" statement; it is declared after the type, which nft accepts.
+	// The script model, like knftables, has no field for a set's "counter" statement; it is declared after the
+	// type, which nft accepts.
 	tx.Add(&script.Set{Name: name, Type: "inet_service ; counter", Flags: []script.SetFlag{script.DynamicFlag}, Size: &size})
 	for _, p := range have {
 		if _, found := slices.BinarySearch(want, p); !found {

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// compile turns the script the apply builds for fam's table (build.go, guard.go, nft.go: knftables' text,
+// compile turns the script the apply builds for fam's table (build.go, guard.go, nft.go: the script model's text,
 // what `hairpin show` prints) into one netlink batch, the messages nft 1.0.6 sends for it. It knows exactly
 // the statements those builders write and refuses any other, so a new match or object in a builder fails
 // TestCompileMatchesNft (which applies both ways and compares `nft list table`) until it is taught here.
