@@ -39,3 +39,16 @@ for arch in "${ARCHS[@]}"; do
     printf '%-8s %10s %8s\n' "$arch" "$(mb "$now")" "$(mb "$nowxz")"
   fi
 done
+
+# What `go build` and `go install` give with no flags of ours: the size a user who builds it gets, and the
+# figure the budget is held to. GOARCH alone (no GOMIPS, no tags, no -gcflags).
+budget=10485760
+echo
+echo "Plain go build (-trimpath -ldflags \"-s -w\", CGO off, no tags), bytes (goal: <= $budget, 10 MiB)"
+for arch in mipsle amd64; do
+  env CGO_ENABLED=0 GOOS=linux GOARCH="$arch" GOMIPS= go build -trimpath -ldflags "-s -w" -o "$tmp/plain-$arch" ./cmd/hairpin
+  n=$(stat -c %s "$tmp/plain-$arch")
+  verdict=PASS
+  [ "$n" -le "$budget" ] || verdict=FAIL
+  printf '%-8s %10s  %s MiB  %s (%s bytes to spare)\n' "$arch" "$n" "$(mb "$n")" "$verdict" "$((budget - n))"
+done

@@ -5,5 +5,5 @@
 // redirects (a 3xx is an answer), cookies, forms, multipart, content sniffing and compression.
 //
 // Tests may use net/http freely (httptest servers as the far end, net/http as the parser oracle in fuzz
-// tests); code linked into cmd/hairpin must not, and TestNoNetHTTP in cmd/hairpin checks that.
+// tests); code linked into cmd/hairpin must not, and TestShippedDeps in cmd/hairpin checks that.
 package web
