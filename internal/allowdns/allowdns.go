@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/dnswire"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 )
 
@@ -346,20 +347,20 @@ func DNSLookup(servers []string) LookupFunc {
 				in, err = exchange(ctx, "tcp", s, id, fqdn, query)
 			}
 			if err != nil {
-				lastErr = fmt.Errorf("%s: %w", s, err)
+				lastErr = errfmt.Errorf("%s: %w", s, err)
 				continue
 			}
 			switch in.Rcode {
 			case dnswire.RcodeSuccess:
 			case dnswire.RcodeNameError:
-				return nil, 0, fmt.Errorf("%s does not exist (NXDOMAIN from %s)", name, s)
+				return nil, 0, errfmt.Errorf("%s does not exist (NXDOMAIN from %s)", name, s)
 			default:
-				lastErr = fmt.Errorf("%s answered %s", s, dnswire.RcodeName(in.Rcode))
+				lastErr = errfmt.Errorf("%s answered %s", s, dnswire.RcodeName(in.Rcode))
 				continue
 			}
 			addrs, ttl, err := answerFor(in.Answer, fqdn)
 			if err != nil {
-				return nil, 0, fmt.Errorf("%s (asked %s)", err, s)
+				return nil, 0, errfmt.Errorf("%s (asked %s)", err, s)
 			}
 			return addrs, ttl, nil
 		}
@@ -399,7 +400,7 @@ func exchange(ctx context.Context, network, server string, id uint16, name strin
 		}
 		m, err := dnswire.Parse(b)
 		if err != nil {
-			return nil, fmt.Errorf("unreadable answer: %w", err)
+			return nil, errfmt.Errorf("unreadable answer: %w", err)
 		}
 		if m.ID != id {
 			return nil, errors.New("answer to another query")
@@ -415,14 +416,14 @@ func exchange(ctx context.Context, network, server string, id uint16, name strin
 		n, err := conn.Read(buf)
 		if err != nil {
 			if ignored != nil {
-				err = fmt.Errorf("%w (after ignoring a datagram: %v)", err, ignored)
+				err = errfmt.Errorf("%w (after ignoring a datagram: %v)", err, ignored)
 			}
 			return nil, err
 		}
 		m, err := dnswire.Parse(buf[:n])
 		switch {
 		case err != nil:
-			ignored = fmt.Errorf("unreadable answer: %w", err)
+			ignored = errfmt.Errorf("unreadable answer: %w", err)
 		case !m.Response || m.ID != id || len(m.Question) > 1 || len(m.Question) == 1 && !dnswire.EqualNames(m.Question[0].Name, name):
 			ignored = errors.New("an answer to another query")
 		default:
@@ -449,7 +450,7 @@ func answerFor(answer []dnswire.RR, name string) ([]netip.Addr, time.Duration, e
 			break
 		}
 		if hops == maxCNAMEs {
-			return nil, 0, fmt.Errorf("%s: a chain of more than %d CNAMEs", strings.TrimSuffix(name, "."), maxCNAMEs)
+			return nil, 0, errfmt.Errorf("%s: a chain of more than %d CNAMEs", strings.TrimSuffix(name, "."), maxCNAMEs)
 		}
 		owner = next
 	}
@@ -461,7 +462,7 @@ func answerFor(answer []dnswire.RR, name string) ([]netip.Addr, time.Duration, e
 		}
 	}
 	if len(addrs) == 0 {
-		return nil, 0, fmt.Errorf("%s has no A record", strings.TrimSuffix(name, "."))
+		return nil, 0, errfmt.Errorf("%s has no A record", strings.TrimSuffix(name, "."))
 	}
 	return addrs, ttl, nil
 }

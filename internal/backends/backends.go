@@ -3,12 +3,12 @@
 package backends
 
 import (
-	"fmt"
 	"log/slog"
 	"reflect"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/routeros"
 )
@@ -21,7 +21,7 @@ func Open(cfg *config.Config, logger *slog.Logger) (*backend.Driver, error) {
 	case config.BackendRouterOS:
 		return routeros.Open(cfg, logger)
 	}
-	return nil, fmt.Errorf("unknown backend %q", cfg.Backend)
+	return nil, errfmt.Errorf("unknown backend %q", cfg.Backend)
 }
 
 // Preview is what `hairpin show` prints for cfg. show prints the nftables rules, its documented output, for

@@ -1,10 +1,11 @@
 package cli
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // A value is a flag's destination: Set parses one occurrence on the command line (a repeated list flag
@@ -61,7 +62,7 @@ func (fs *FlagSet) lookupShort(short string) *Flag {
 func (fs *FlagSet) MarkHidden(name string) error {
 	f := fs.lookup(name)
 	if f == nil {
-		return fmt.Errorf("no flag --%s", name)
+		return errfmt.Errorf("no flag --%s", name)
 	}
 	f.Hidden = true
 	return nil
@@ -272,11 +273,11 @@ func (s scope) parse(args []string) (rest []string, err error) {
 		case arg[1] == '-':
 			name, val, hasVal := strings.Cut(arg[2:], "=")
 			if name == "" || name[0] == '-' || name[0] == '=' {
-				return nil, fmt.Errorf("bad flag syntax: %s", arg)
+				return nil, errfmt.Errorf("bad flag syntax: %s", arg)
 			}
 			f := s.lookup(name)
 			if f == nil {
-				return nil, fmt.Errorf("unknown flag: --%s", name)
+				return nil, errfmt.Errorf("unknown flag: --%s", name)
 			}
 			switch {
 			case hasVal:
@@ -286,7 +287,7 @@ func (s scope) parse(args []string) (rest []string, err error) {
 				i++
 				val = args[i]
 			default:
-				return nil, fmt.Errorf("flag needs an argument: %s", arg)
+				return nil, errfmt.Errorf("flag needs an argument: %s", arg)
 			}
 			if err := f.set(val); err != nil {
 				return nil, err
@@ -296,7 +297,7 @@ func (s scope) parse(args []string) (rest []string, err error) {
 				c := arg[j : j+1]
 				f := s.lookupShort(c)
 				if f == nil {
-					return nil, fmt.Errorf("unknown shorthand flag: '%s' in %s", c, arg)
+					return nil, errfmt.Errorf("unknown shorthand flag: '%s' in %s", c, arg)
 				}
 				var val string
 				switch {
@@ -310,7 +311,7 @@ func (s scope) parse(args []string) (rest []string, err error) {
 					i++
 					val = args[i]
 				default:
-					return nil, fmt.Errorf("flag needs an argument: '%s' in %s", c, arg)
+					return nil, errfmt.Errorf("flag needs an argument: '%s' in %s", c, arg)
 				}
 				if err := f.set(val); err != nil {
 					return nil, err
@@ -323,7 +324,7 @@ func (s scope) parse(args []string) (rest []string, err error) {
 
 func (f *Flag) set(val string) error {
 	if err := f.value.Set(val); err != nil {
-		return fmt.Errorf("invalid argument %q for %q flag: %v", val, f.names(), err)
+		return errfmt.Errorf("invalid argument %q for %q flag: %v", val, f.names(), err)
 	}
 	return nil
 }

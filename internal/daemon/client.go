@@ -3,11 +3,11 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -21,12 +21,12 @@ func Fetch(ctx context.Context, addr string) (*Status, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("no hairpin daemon answers at %s (is `hairpin run` running?): %w", addr, err)
+		return nil, errfmt.Errorf("no hairpin daemon answers at %s (is `hairpin run` running?): %w", addr, err)
 	}
 	defer resp.Body.Close()
 	var s Status
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return nil, fmt.Errorf("reading status: %w", err)
+		return nil, errfmt.Errorf("reading status: %w", err)
 	}
 	return &s, nil
 }

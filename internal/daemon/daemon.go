@@ -21,6 +21,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/notify"
 	"github.com/hairpin-nat/hairpin/internal/plan"
@@ -378,7 +379,7 @@ func (d *Daemon) startObserver(ctx context.Context, l *loop) error {
 	ch, err := d.deps.Observe(obsCtx, d.cfg)
 	if err != nil {
 		cancel()
-		return fmt.Errorf("watching interfaces: %w", err)
+		return errfmt.Errorf("watching interfaces: %w", err)
 	}
 	l.obsCh, l.stopObs = ch, cancel
 	return nil
@@ -391,7 +392,7 @@ func (d *Daemon) setupPublic(l *loop) error {
 	}
 	disc, err := d.deps.NewDiscoverer(d.cfg)
 	if err != nil {
-		return fmt.Errorf("public address sources: %w", err)
+		return errfmt.Errorf("public address sources: %w", err)
 	}
 	l.discoverer = disc
 	return nil

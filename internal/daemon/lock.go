@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // LockFile is the single-instance lock's name in the state directory.
@@ -27,14 +29,14 @@ func Lock(dir string) (release func(), err error) {
 	path := filepath.Join(dir, LockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("single-instance lock: %w", err)
+		return nil, errfmt.Errorf("single-instance lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		defer f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another hairpin daemon (pid %s) is running for state directory %s (lock %s); stop it first", holder(f), dir, path)
+			return nil, errfmt.Errorf("another hairpin daemon (pid %s) is running for state directory %s (lock %s); stop it first", holder(f), dir, path)
 		}
-		return nil, fmt.Errorf("single-instance lock %s: %w", path, err)
+		return nil, errfmt.Errorf("single-instance lock %s: %w", path, err)
 	}
 	writePID(f)
 	return func() { f.Close() }, nil
@@ -100,7 +102,7 @@ func Holder(dir string) (int, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("single-instance lock: %w", err)
+		return 0, errfmt.Errorf("single-instance lock: %w", err)
 	}
 	defer f.Close()
 	if _, err := os.Stat("/proc/locks"); err == nil {

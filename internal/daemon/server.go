@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 	"github.com/hairpin-nat/hairpin/internal/web"
@@ -40,7 +40,7 @@ func (d *Daemon) Serve(ctx context.Context, addr string) error {
 func Listen(addr string) (net.Listener, error) {
 	l, err := listen(addr)
 	if err != nil {
-		return nil, fmt.Errorf("status listener %s: %w", addr, err)
+		return nil, errfmt.Errorf("status listener %s: %w", addr, err)
 	}
 	return l, nil
 }
@@ -366,7 +366,7 @@ func listen(addr string) (net.Listener, error) {
 	// that is not a socket is someone's file: never removed.
 	if fi, err := os.Lstat(addr); err == nil {
 		if fi.Mode().Type() != os.ModeSocket {
-			return nil, fmt.Errorf("%s exists and is not a socket; refusing to replace it (choose another path or move the file)", addr)
+			return nil, errfmt.Errorf("%s exists and is not a socket; refusing to replace it (choose another path or move the file)", addr)
 		}
 		if c, err := net.DialTimeout("unix", addr, 200*time.Millisecond); err == nil {
 			c.Close()

@@ -15,6 +15,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/notify"
@@ -158,7 +159,7 @@ func (d *Daemon) Status(ctx context.Context) Status {
 func Installed(ctx context.Context, cfg *config.Config, drv *backend.Driver) (Status, error) {
 	inst, isInst := drv.Backend.(backend.Installer)
 	if !isInst {
-		return Status{}, fmt.Errorf("backend %s cannot tell what is installed without the daemon", cfg.Backend)
+		return Status{}, errfmt.Errorf("backend %s cannot tell what is installed without the daemon", cfg.Backend)
 	}
 	obs, oerr := drv.Observe(ctx)
 	s := Status{NoDaemon: true}

@@ -12,7 +12,6 @@ package ddns
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -22,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
@@ -180,7 +180,7 @@ func New(entries []provider.Entry, stateDir, userAgent string, logger *slog.Logg
 		for _, fam := range ent.Families() {
 			h, err := e.newHost(ent, dir, fam == "ipv6")
 			if err != nil {
-				err = fmt.Errorf("ddns[%d] %s (%s): %w", i, ent.Hostname, ent.Provider, err)
+				err = errfmt.Errorf("ddns[%d] %s (%s): %w", i, ent.Hostname, ent.Provider, err)
 				if e.keepDisabled { // the caller reports it, from Status
 					for _, f := range ent.Families() {
 						e.disabled = append(e.disabled, disabledHost{entry: ent, v6: f == "ipv6", reason: err.Error()})
@@ -243,7 +243,7 @@ func (e *Engine) newHost(ent provider.Entry, dir string, v6 bool) (*host, error)
 func (e *Engine) build(ent provider.Entry) (provider.Provider, []string, error) {
 	reg, ok := providers.Lookup(ent.Provider)
 	if !ok {
-		return nil, nil, fmt.Errorf("unknown provider %q", ent.Provider)
+		return nil, nil, errfmt.Errorf("unknown provider %q", ent.Provider)
 	}
 	var secrets []string
 	read := func(lines bool) func(file, envName string) (string, error) {
@@ -442,7 +442,7 @@ func (e *Engine) updateAll(ctx context.Context, force bool) error {
 	var errs []error
 	for _, h := range e.hosts {
 		if _, err := e.attempt(ctx, h, force); err != nil {
-			errs = append(errs, fmt.Errorf("%s (%s): %w", h.entry.Hostname, h.entry.Provider, err))
+			errs = append(errs, errfmt.Errorf("%s (%s): %w", h.entry.Hostname, h.entry.Provider, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -2,10 +2,10 @@ package ddns
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
@@ -22,7 +22,7 @@ func readSecret(file, env string, o secret.Options, log *slog.Logger) (string, e
 	case env != "":
 		s, ok := os.LookupEnv(env)
 		if !ok || s == "" {
-			return "", fmt.Errorf("environment variable %s is not set or empty", env)
+			return "", errfmt.Errorf("environment variable %s is not set or empty", env)
 		}
 		return s, nil
 	default:

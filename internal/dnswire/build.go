@@ -4,7 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"fmt"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Builder writes a message section by section, in order: questions, then answer (an UPDATE's prerequisites),
@@ -102,7 +103,7 @@ func appendRR(b []byte, rr RR) ([]byte, error) {
 		return nil, err
 	}
 	if len(rr.Data) > 65535 {
-		return nil, fmt.Errorf("dnswire: record data of %d bytes", len(rr.Data))
+		return nil, errfmt.Errorf("dnswire: record data of %d bytes", len(rr.Data))
 	}
 	b = binary.BigEndian.AppendUint16(b, rr.Type)
 	b = binary.BigEndian.AppendUint16(b, rr.Class)

@@ -7,9 +7,10 @@ package dnswire
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"strconv"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Record types and classes hairpin reads or writes.
@@ -137,7 +138,7 @@ var (
 // reads as one with empty sections whatever its counts say: some resolvers answer REFUSED that way.
 func Parse(b []byte) (*Msg, error) {
 	if len(b) < headerLen {
-		return nil, fmt.Errorf("%w: %d bytes, a header alone is %d", ErrShort, len(b), headerLen)
+		return nil, errfmt.Errorf("%w: %d bytes, a header alone is %d", ErrShort, len(b), headerLen)
 	}
 	if len(b) > 65535 {
 		return nil, ErrLongMsg
@@ -162,12 +163,12 @@ func Parse(b []byte) (*Msg, error) {
 		var q Question
 		var err error
 		if q.Name, off, err = readName(b, off); err != nil {
-			return nil, fmt.Errorf("question: %w", err)
+			return nil, errfmt.Errorf("question: %w", err)
 		}
 		// A question cut short after its name ends the message (as the reference library reads it too).
 		if off+4 > len(b) {
 			if off != len(b) && off+2 != len(b) {
-				return nil, fmt.Errorf("question: %w", ErrShort)
+				return nil, errfmt.Errorf("question: %w", ErrShort)
 			}
 			if off+2 == len(b) {
 				q.Type = binary.BigEndian.Uint16(b[off:])
@@ -190,7 +191,7 @@ func Parse(b []byte) (*Msg, error) {
 			start := off
 			rr, next, err := readRR(b, off)
 			if err != nil {
-				return nil, fmt.Errorf("%s record %d: %w", sectionNames[s], len(*sec)+1, err)
+				return nil, errfmt.Errorf("%s record %d: %w", sectionNames[s], len(*sec)+1, err)
 			}
 			*sec = append(*sec, rr)
 			off = next
@@ -209,7 +210,7 @@ func Parse(b []byte) (*Msg, error) {
 		if rr := m.Additional[n-1]; rr.Type == TypeTSIG {
 			t, err := readTSIG(b, last)
 			if err != nil {
-				return nil, fmt.Errorf("TSIG record: %w", err)
+				return nil, errfmt.Errorf("TSIG record: %w", err)
 			}
 			m.TSIG, m.tsigAt = t, last
 		}
@@ -244,22 +245,22 @@ func readRR(b []byte, off int) (RR, int, error) {
 	switch rr.Type {
 	case TypeA:
 		if n != 4 {
-			return rr, 0, fmt.Errorf("%w: A record of %d bytes", ErrRdata, n)
+			return rr, 0, errfmt.Errorf("%w: A record of %d bytes", ErrRdata, n)
 		}
 		rr.Addr = netip.AddrFrom4([4]byte(rr.Data))
 	case TypeAAAA:
 		if n != 16 {
-			return rr, 0, fmt.Errorf("%w: AAAA record of %d bytes", ErrRdata, n)
+			return rr, 0, errfmt.Errorf("%w: AAAA record of %d bytes", ErrRdata, n)
 		}
 		rr.Addr = netip.AddrFrom16([16]byte(rr.Data))
 	case TypeCNAME:
 		// The target may point back into the message, not past the record's data.
 		t, next, err := readName(b[:end], off)
 		if err != nil {
-			return rr, 0, fmt.Errorf("CNAME target: %w", err)
+			return rr, 0, errfmt.Errorf("CNAME target: %w", err)
 		}
 		if next != end {
-			return rr, 0, fmt.Errorf("%w: CNAME record with %d bytes after its target", ErrRdata, end-next)
+			return rr, 0, errfmt.Errorf("%w: CNAME record with %d bytes after its target", ErrRdata, end-next)
 		}
 		rr.Target = t
 	}
@@ -280,7 +281,7 @@ func readName(b []byte, off int) (string, int, error) {
 	after, pointers, budget := 0, 0, maxNameOctets
 	for {
 		if off >= len(b) {
-			return "", 0, fmt.Errorf("%w: %w", ErrName, ErrShort)
+			return "", 0, errfmt.Errorf("%w: %w", ErrName, ErrShort)
 		}
 		c := int(b[off])
 		off++
@@ -296,10 +297,10 @@ func readName(b []byte, off int) (string, int, error) {
 				return string(s), after, nil
 			}
 			if off+c > len(b) {
-				return "", 0, fmt.Errorf("%w: %w", ErrName, ErrShort)
+				return "", 0, errfmt.Errorf("%w: %w", ErrName, ErrShort)
 			}
 			if budget -= c + 1; budget <= 0 {
-				return "", 0, fmt.Errorf("%w: longer than 255 octets", ErrName)
+				return "", 0, errfmt.Errorf("%w: longer than 255 octets", ErrName)
 			}
 			for _, ch := range b[off : off+c] {
 				s = appendEscaped(s, ch)
@@ -308,17 +309,17 @@ func readName(b []byte, off int) (string, int, error) {
 			off += c
 		case 0xC0:
 			if off >= len(b) {
-				return "", 0, fmt.Errorf("%w: %w", ErrName, ErrShort)
+				return "", 0, errfmt.Errorf("%w: %w", ErrName, ErrShort)
 			}
 			if pointers == 0 {
 				after = off + 1
 			}
 			if pointers++; pointers > maxPointers {
-				return "", 0, fmt.Errorf("%w: too many compression pointers", ErrName)
+				return "", 0, errfmt.Errorf("%w: too many compression pointers", ErrName)
 			}
 			off = (c&0x3F)<<8 | int(b[off])
 		default:
-			return "", 0, fmt.Errorf("%w: label type %#x", ErrName, c&0xC0)
+			return "", 0, errfmt.Errorf("%w: label type %#x", ErrName, c&0xC0)
 		}
 	}
 }
@@ -339,10 +340,10 @@ func appendEscaped(s []byte, ch byte) []byte {
 // octets, so that every name the config accepts can be sent.
 func appendName(b []byte, name string) ([]byte, error) {
 	if name == "" {
-		return nil, fmt.Errorf("%w: empty", ErrName)
+		return nil, errfmt.Errorf("%w: empty", ErrName)
 	}
 	if name = Fqdn(name); !isFqdn(name) {
-		return nil, fmt.Errorf("%w: %q ends in a backslash", ErrName, name[:len(name)-1])
+		return nil, errfmt.Errorf("%w: %q ends in a backslash", ErrName, name[:len(name)-1])
 	}
 	if name == "." {
 		return append(b, 0), nil
@@ -355,7 +356,7 @@ func appendName(b []byte, name string) ([]byte, error) {
 		switch ch {
 		case '\\':
 			if i+1 >= len(name) {
-				return nil, fmt.Errorf("%w: %q ends in a lone backslash", ErrName, name)
+				return nil, errfmt.Errorf("%w: %q ends in a lone backslash", ErrName, name)
 			}
 			if i+3 < len(name) && isDigit(name[i+1]) && isDigit(name[i+2]) && isDigit(name[i+3]) {
 				ch = (name[i+1]-'0')*100 + (name[i+2]-'0')*10 + (name[i+3] - '0')
@@ -366,7 +367,7 @@ func appendName(b []byte, name string) ([]byte, error) {
 			}
 		case '.':
 			if len(b)-lenAt == 1 {
-				return nil, fmt.Errorf("%w: %q has an empty label", ErrName, name)
+				return nil, errfmt.Errorf("%w: %q has an empty label", ErrName, name)
 			}
 			if i == len(name)-1 {
 				b = append(b, 0)
@@ -379,7 +380,7 @@ func appendName(b []byte, name string) ([]byte, error) {
 		b = append(b, ch)
 		n := len(b) - lenAt - 1
 		if n > 63 {
-			return nil, fmt.Errorf("%w: %q has a label longer than 63 octets", ErrName, name)
+			return nil, errfmt.Errorf("%w: %q has a label longer than 63 octets", ErrName, name)
 		}
 		b[lenAt] = byte(n)
 	}
@@ -392,7 +393,7 @@ const maxPackOctets = 257
 
 func checkLen(b []byte, start int, name string) ([]byte, error) {
 	if len(b)-start > maxPackOctets {
-		return nil, fmt.Errorf("%w: %q is longer than 255 octets", ErrName, name)
+		return nil, errfmt.Errorf("%w: %q is longer than 255 octets", ErrName, name)
 	}
 	return b, nil
 }

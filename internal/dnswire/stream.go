@@ -2,8 +2,9 @@ package dnswire
 
 import (
 	"encoding/binary"
-	"fmt"
 	"io"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // WriteStream writes msg as DNS over TCP frames it (RFC 1035 section 4.2.2): its length in two octets, then
@@ -24,7 +25,7 @@ func ReadStream(r io.Reader) ([]byte, error) {
 	}
 	n := int(binary.BigEndian.Uint16(l[:]))
 	if n < headerLen {
-		return nil, fmt.Errorf("%w: a message of %d bytes", ErrShort, n)
+		return nil, errfmt.Errorf("%w: a message of %d bytes", ErrShort, n)
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {

@@ -7,9 +7,10 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // TSIG algorithms' names on the wire (RFC 8945 section 6).
@@ -103,7 +104,7 @@ func Verify(msg []byte, m *Msg, k Key, requestMAC []byte, now time.Time) error {
 		return ErrNoSig
 	}
 	if !EqualNames(t.Key, k.Name) || !EqualNames(t.Algorithm, k.Algorithm) {
-		return fmt.Errorf("%w: %s (%s)", ErrKey, t.Key, t.Algorithm)
+		return errfmt.Errorf("%w: %s (%s)", ErrKey, t.Key, t.Algorithm)
 	}
 	body := append([]byte(nil), msg[:m.tsigAt]...)
 	binary.BigEndian.PutUint16(body, t.OrigID)
@@ -127,7 +128,7 @@ func Verify(msg []byte, m *Msg, k Key, requestMAC []byte, now time.Time) error {
 func (t *TSIG) sum(msg, secret, requestMAC []byte) ([]byte, error) {
 	h := algorithm(t.Algorithm)
 	if h == nil {
-		return nil, fmt.Errorf("%w: %s", ErrKeyAlg, t.Algorithm)
+		return nil, errfmt.Errorf("%w: %s", ErrKeyAlg, t.Algorithm)
 	}
 	mac := hmac.New(h, secret)
 	if requestMAC != nil {
@@ -189,7 +190,7 @@ func readTSIG(b []byte, off int) (*TSIG, error) {
 		return t, nil // a record without data
 	}
 	if t.Algorithm, off, err = readName(d, off); err != nil {
-		return nil, fmt.Errorf("algorithm: %w", err)
+		return nil, errfmt.Errorf("algorithm: %w", err)
 	}
 	field := func(n int) ([]byte, bool) {
 		if off == end {
@@ -243,7 +244,7 @@ func readTSIG(b []byte, off int) (*TSIG, error) {
 		return nil, ErrShort
 	}
 	if off+otherLen < end {
-		return nil, fmt.Errorf("%w: %d bytes after the TSIG record's fields", ErrRdata, end-off-otherLen)
+		return nil, errfmt.Errorf("%w: %d bytes after the TSIG record's fields", ErrRdata, end-off-otherLen)
 	}
 	t.Other = d[off:end:end]
 	return t, nil

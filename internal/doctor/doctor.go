@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/reach"
 )
 
@@ -40,7 +41,7 @@ func Report(w io.Writer, fs []Finding) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d problem(s) found", failed)
+		return errfmt.Errorf("%d problem(s) found", failed)
 	}
 	return nil
 }

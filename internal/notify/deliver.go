@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/url"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -211,14 +211,14 @@ func (t *target) post(ctx context.Context, msg *pendingMsg) error {
 		if errors.As(err, &ue) {
 			err = ue.Err // its text repeats the URL
 		}
-		return fmt.Errorf("%s: %w", t.name, err)
+		return errfmt.Errorf("%s: %w", t.name, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	err = fmt.Errorf("%s answered %s: %s", t.name, resp.Status, strings.TrimSpace(strings.ToValidUTF8(string(body), "")))
+	err = errfmt.Errorf("%s answered %s: %s", t.name, resp.Status, strings.TrimSpace(strings.ToValidUTF8(string(body), "")))
 	if resp.StatusCode/100 == 4 && resp.StatusCode != web.StatusRequestTimeout && resp.StatusCode != web.StatusTooManyRequests {
 		return permanentError{err}
 	}

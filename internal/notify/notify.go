@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
@@ -158,7 +159,7 @@ func New(entries []config.Notify, o Options) (*Notifier, error) {
 		n.targets = append(n.targets, t)
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
+		return nil, errfmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return n, nil
 }
@@ -171,7 +172,7 @@ func readURL(e config.Notify, log *slog.Logger) (string, error) {
 	case e.URLEnv != "":
 		v, ok := os.LookupEnv(e.URLEnv)
 		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set or empty", e.URLEnv)
+			return "", errfmt.Errorf("environment variable %s is not set or empty", e.URLEnv)
 		}
 		return strings.TrimSpace(v), nil
 	}

@@ -16,12 +16,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -131,12 +131,12 @@ func (c *Client) Probe(ctx context.Context, expect netip.Addr, ports []Port) (*A
 	}
 	resp, err := hc.Do(hr)
 	if err != nil {
-		return nil, fmt.Errorf("probe server: %w", err)
+		return nil, errfmt.Errorf("probe server: %w", err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("probe server: %w", err)
+		return nil, errfmt.Errorf("probe server: %w", err)
 	}
 	if len(data) > MaxBody {
 		return nil, errors.New("probe server: the answer is too large")
@@ -146,24 +146,24 @@ func (c *Client) Probe(ctx context.Context, expect netip.Addr, ports []Port) (*A
 		if len(msg) > 200 {
 			msg = msg[:200]
 		}
-		return nil, fmt.Errorf("probe server: %s: %s", resp.Status, printable(msg))
+		return nil, errfmt.Errorf("probe server: %s: %s", resp.Status, printable(msg))
 	}
 	if !Verify(c.Secret, data, resp.Header.Get(HeaderSig)) {
 		return nil, errors.New("probe server: the answer's signature does not match (wrong secret, or someone in between)")
 	}
 	var a Answer
 	if err := json.Unmarshal(data, &a); err != nil {
-		return nil, fmt.Errorf("probe server: %w", err)
+		return nil, errfmt.Errorf("probe server: %w", err)
 	}
 	if a.Nonce != req.Nonce {
 		return nil, errors.New("probe server: the answer is for another request")
 	}
 	got, err := netip.ParseAddr(a.Address)
 	if err != nil {
-		return nil, fmt.Errorf("probe server: bad address %q", printable(a.Address))
+		return nil, errfmt.Errorf("probe server: bad address %q", printable(a.Address))
 	}
 	if got.Unmap() != expect {
-		return nil, fmt.Errorf("probe server: it tested %s, not this router's public address %s (a relay in between, or the public address changed)", got, expect)
+		return nil, errfmt.Errorf("probe server: it tested %s, not this router's public address %s (a relay in between, or the public address changed)", got, expect)
 	}
 	return &a, nil
 }

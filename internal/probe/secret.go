@@ -1,10 +1,11 @@
 package probe
 
 import (
-	"fmt"
 	"os"
 
 	secretfile "github.com/hairpin-nat/hairpin/internal/secret"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // ReadSecret reads the shared secret (the import is renamed: the tests name their secret "secret") from the environment variable env, or else from file with the hardened
@@ -13,7 +14,7 @@ func ReadSecret(file, env string, o secretfile.Options) ([]byte, error) {
 	if env != "" {
 		s := os.Getenv(env)
 		if s == "" {
-			return nil, fmt.Errorf("environment variable %s is not set or empty", env)
+			return nil, errfmt.Errorf("environment variable %s is not set or empty", env)
 		}
 		return []byte(s), nil
 	}

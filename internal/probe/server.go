@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -129,7 +129,7 @@ func (s *Server) check(req Request, caller netip.Addr) error {
 	case err != nil:
 		return errors.New("the request must name the address to test (the caller's public address); update hairpin on the router")
 	case want.Unmap() != caller:
-		return fmt.Errorf("the probe server connects only back to the address the request comes from: it came from %s, not %s", caller, want)
+		return errfmt.Errorf("the probe server connects only back to the address the request comes from: it came from %s, not %s", caller, want)
 	case len(req.Ports) == 0:
 		return errors.New("no ports to probe")
 	case len(req.Ports) > maxPorts:

@@ -5,7 +5,6 @@ package publicip
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/dnswire"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/hairpin-nat/hairpin/internal/publicip/source"
 	"github.com/hairpin-nat/hairpin/internal/web"
@@ -83,7 +83,7 @@ func NewDiscoverer(sources []string, opts Options) (*Discoverer, error) {
 	for _, s := range sources {
 		src, err := source.Parse(s)
 		if err != nil {
-			return nil, fmt.Errorf("public address source %w", err)
+			return nil, errfmt.Errorf("public address source %w", err)
 		}
 		d.sources = append(d.sources, src)
 	}
@@ -225,7 +225,7 @@ func (d *Discoverer) round(ctx context.Context) (netip.Addr, string, error) {
 				return a.addr, a.src, nil
 			}
 			d.opts.Logger.Warn("public address source failed", "source", a.src, "err", a.err)
-			errs = append(errs, fmt.Errorf("%s: %w", a.src, a.err))
+			errs = append(errs, errfmt.Errorf("%s: %w", a.src, a.err))
 			if next < len(d.sources) {
 				start()
 				stagger.Reset(d.opts.Stagger)
@@ -237,10 +237,10 @@ func (d *Discoverer) round(ctx context.Context) (netip.Addr, string, error) {
 			}
 		case <-ctx.Done():
 			errs = append(errs, ctx.Err())
-			return netip.Addr{}, "", fmt.Errorf("public address: %w", errors.Join(errs...))
+			return netip.Addr{}, "", errfmt.Errorf("public address: %w", errors.Join(errs...))
 		}
 	}
-	return netip.Addr{}, "", fmt.Errorf("no public address from any source: %w", errors.Join(errs...))
+	return netip.Addr{}, "", errfmt.Errorf("no public address from any source: %w", errors.Join(errs...))
 }
 
 // ask queries one source within the per-source timeout.
@@ -281,14 +281,14 @@ func (d *Discoverer) askHTTP(ctx context.Context, src source.Source) (netip.Addr
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != web.StatusOK {
-		return netip.Addr{}, fmt.Errorf("HTTP status %s", resp.Status)
+		return netip.Addr{}, errfmt.Errorf("HTTP status %s", resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("reading the answer: %w", err)
+		return netip.Addr{}, errfmt.Errorf("reading the answer: %w", err)
 	}
 	if len(body) > maxBody {
-		return netip.Addr{}, fmt.Errorf("answer longer than %d bytes is not an address", maxBody)
+		return netip.Addr{}, errfmt.Errorf("answer longer than %d bytes is not an address", maxBody)
 	}
 	return parseHTTPBody(body)
 }
@@ -298,7 +298,7 @@ func parseHTTPBody(body []byte) (netip.Addr, error) {
 	text := strings.TrimSpace(string(body))
 	a, err := netip.ParseAddr(text)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("answer %q is not an address", truncate(text, 40))
+		return netip.Addr{}, errfmt.Errorf("answer %q is not an address", truncate(text, 40))
 	}
 	return checkPublic(a.Unmap())
 }
@@ -313,7 +313,7 @@ func truncate(s string, n int) string {
 // checkPublic accepts an IPv4 address that can be the router's address on the internet.
 func checkPublic(a netip.Addr) (netip.Addr, error) {
 	if why := ipclass.NotPublic(a); why != "" {
-		return netip.Addr{}, fmt.Errorf("answer %s is %s, not a public address", a, why)
+		return netip.Addr{}, errfmt.Errorf("answer %s is %s, not a public address", a, why)
 	}
 	return a, nil
 }
@@ -385,7 +385,7 @@ type dnsQuery struct {
 func newDNSQuery(name string) (dnsQuery, error) {
 	id, msg, err := dnswire.Query(name, dnswire.TypeA, true)
 	if err != nil {
-		return dnsQuery{}, fmt.Errorf("DNS name %s: %w", name, err)
+		return dnsQuery{}, errfmt.Errorf("DNS name %s: %w", name, err)
 	}
 	return dnsQuery{id, name, msg}, nil
 }
@@ -406,7 +406,7 @@ func parseDNSAnswer(b []byte, id uint16, name string) (netip.Addr, bool, error) 
 		return netip.Addr{}, false, nil
 	}
 	if m.Rcode != dnswire.RcodeSuccess {
-		return netip.Addr{}, true, fmt.Errorf("DNS answer is %s", dnswire.RcodeName(m.Rcode))
+		return netip.Addr{}, true, errfmt.Errorf("DNS answer is %s", dnswire.RcodeName(m.Rcode))
 	}
 	for _, rr := range m.Answer {
 		if rr.Type != dnswire.TypeA || !strings.EqualFold(rr.Name, name) {
@@ -418,5 +418,5 @@ func parseDNSAnswer(b []byte, id uint16, name string) (netip.Addr, bool, error) 
 		addr, err := checkPublic(rr.Addr)
 		return addr, true, err
 	}
-	return netip.Addr{}, true, fmt.Errorf("DNS answer has no A record for %s", name)
+	return netip.Addr{}, true, errfmt.Errorf("DNS answer has no A record for %s", name)
 }

@@ -4,9 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"net/netip"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // STUN (RFC 8489) as far as asking for the mapped address goes: one Binding request, and the
@@ -70,7 +71,7 @@ func parseSTUN(b []byte, id [stunTransactionSize]byte) (addr netip.Addr, ok bool
 	case stunBindingError:
 		return netip.Addr{}, true, errors.New("STUN answer is a binding error response, not a binding success")
 	default:
-		return netip.Addr{}, true, fmt.Errorf("STUN answer is message type 0x%04x, not a binding success", t)
+		return netip.Addr{}, true, errfmt.Errorf("STUN answer is message type 0x%04x, not a binding success", t)
 	}
 	var xored, mapped netip.Addr
 	for len(attrs) >= 4 {

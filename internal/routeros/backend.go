@@ -13,7 +13,6 @@ package routeros
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 	"github.com/hairpin-nat/hairpin/internal/web"
@@ -97,7 +97,7 @@ func New(cfg *config.RouterOS, logger *slog.Logger, opts ...Option) (*Backend, e
 	if cfg.CAFile != "" {
 		// A regular file of at most 1 MB: a FIFO or device named here would hang the start.
 		if caPEM, err = secret.ReadFile(cfg.CAFile, 1<<20); err != nil {
-			return nil, fmt.Errorf("routeros.ca_file: %w", err)
+			return nil, errfmt.Errorf("routeros.ca_file: %w", err)
 		}
 	}
 	tc, err := tlsConfig(cfg, caPEM)
@@ -128,7 +128,7 @@ func ReadPassword(cfg *config.RouterOS, logger *slog.Logger) (string, error) {
 	}
 	pw, err := readSecret(cfg.PasswordFile, cfg.PasswordEnv, cfg.ConfigDir, cfg.SecretOwners, logger)
 	if err != nil {
-		return "", fmt.Errorf("routeros.%w", err)
+		return "", errfmt.Errorf("routeros.%w", err)
 	}
 	return pw, nil
 }
@@ -139,7 +139,7 @@ func readSecret(file, env, configDir string, owners []int, logger *slog.Logger) 
 	if env != "" {
 		v, ok := os.LookupEnv(env)
 		if !ok || v == "" {
-			return "", fmt.Errorf("password_env: environment variable %s is not set or empty", env)
+			return "", errfmt.Errorf("password_env: environment variable %s is not set or empty", env)
 		}
 		return v, nil
 	}
@@ -149,7 +149,7 @@ func readSecret(file, env, configDir string, owners []int, logger *slog.Logger) 
 	pw, err := secret.Read(file, secret.Options{ConfigDir: configDir, Owners: owners,
 		Warn: func(msg string, args ...any) { logger.Warn("routeros: "+msg, args...) }})
 	if err != nil {
-		return "", fmt.Errorf("password_file: %w", err)
+		return "", errfmt.Errorf("password_file: %w", err)
 	}
 	return pw, nil
 }

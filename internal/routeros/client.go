@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -66,7 +67,7 @@ func tlsConfig(cfg *config.RouterOS, caPEM []byte) (*tls.Config, error) {
 	case len(caPEM) > 0:
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(caPEM) {
-			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", cfg.CAFile)
+			return nil, errfmt.Errorf("ca_file %s holds no PEM certificate", cfg.CAFile)
 		}
 		tc.RootCAs = pool
 	}
@@ -81,7 +82,7 @@ func (e *pinError) Error() string { return "certificate fingerprint mismatch" }
 func newClient(cfg *config.RouterOS, password string, tc *tls.Config, timeout time.Duration) (*client, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("routeros url: %w", err)
+		return nil, errfmt.Errorf("routeros url: %w", err)
 	}
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/rest") + "/rest"
 	c := &client{
@@ -235,7 +236,7 @@ func (c *client) statusError(op string, status int, body []byte) error {
 			Fix: fmt.Sprintf("the login worked, but user %q's group lacks a policy this request needs: give the group read, write, api and rest-api (/user group set [find name=GROUP] policy=read,write,api,rest-api,...)", c.user)}
 	}
 	if !ok {
-		return &Error{Kind: BadReply, Op: op, Status: status, Err: fmt.Errorf("HTTP %d without a RouterOS error body", status),
+		return &Error{Kind: BadReply, Op: op, Status: status, Err: errfmt.Errorf("HTTP %d without a RouterOS error body", status),
 			Fix: "check that routeros.url points at the router's www-ssl service, not another web server"}
 	}
 	if code != 0 {

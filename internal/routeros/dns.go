@@ -1,13 +1,13 @@
 package routeros
 
 import (
-	"fmt"
 	"log/slog"
 	"net/url"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dyndns2"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // DNSName is the name of the script `hairpin export routeros` writes for the config's dyndns2 entries: the
@@ -45,7 +45,7 @@ func DNSUpdates(cfg *config.Config, logger *slog.Logger) ([]DNSUpdate, error) {
 		s := e.Settings.(*dyndns2.Settings)
 		pw, err := readSecret(s.PasswordFile, s.PasswordEnv, e.ConfigDir, e.SecretOwners, logger)
 		if err != nil {
-			return nil, fmt.Errorf("ddns[%d] (%s): %w", i, e.Hostname, err)
+			return nil, errfmt.Errorf("ddns[%d] (%s): %w", i, e.Hostname, err)
 		}
 		out = append(out, DNSUpdate{Entry: i, Hostname: e.Hostname, URL: endpoint, Username: s.Username, Password: pw})
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Entry is one RouterOS item as the REST API shows it: every value is a string (RouterOS encodes numbers and
@@ -82,15 +84,15 @@ func (c *replyCounter) scan(b []byte) error {
 		case '{':
 			c.items, c.inItem = c.items+1, 0
 			if c.items > maxReplyItems {
-				return fmt.Errorf("reply holds more than %d items; hairpin reads only its own, so this is not the router's answer to its request (or the router holds far more hairpin items than any config makes)", maxReplyItems)
+				return errfmt.Errorf("reply holds more than %d items; hairpin reads only its own, so this is not the router's answer to its request (or the router holds far more hairpin items than any config makes)", maxReplyItems)
 			}
 		case ':':
 			c.props, c.inItem = c.props+1, c.inItem+1
 			if c.inItem > maxItemProperties {
-				return fmt.Errorf("reply holds an item of more than %d properties; no RouterOS menu has that many", maxItemProperties)
+				return errfmt.Errorf("reply holds an item of more than %d properties; no RouterOS menu has that many", maxItemProperties)
 			}
 			if c.props > maxReplyProperties {
-				return fmt.Errorf("reply holds more than %d properties", maxReplyProperties)
+				return errfmt.Errorf("reply holds more than %d properties", maxReplyProperties)
 			}
 		}
 	}
@@ -178,7 +180,7 @@ func parseReply(body []byte) ([]Entry, error) {
 func strictUnmarshal(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("reply is not RouterOS JSON: %w", err)
+		return errfmt.Errorf("reply is not RouterOS JSON: %w", err)
 	}
 	if dec.More() {
 		return errors.New("reply has data after the JSON value")
@@ -194,7 +196,7 @@ func toEntry(raw map[string]json.RawMessage) (Entry, error) {
 	for k, v := range raw {
 		s, err := scalar(v)
 		if err != nil {
-			return nil, fmt.Errorf("reply property %q: %w", k, err)
+			return nil, errfmt.Errorf("reply property %q: %w", k, err)
 		}
 		e[k] = s
 	}

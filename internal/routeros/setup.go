@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Policies is exactly what hairpin's REST user needs: read and write for its items, api and rest-api for the
@@ -33,7 +33,7 @@ func SetupScript(cfg *config.Config) (string, error) {
 	}
 	u, err := url.Parse(r.URL)
 	if err != nil || u.Hostname() == "" {
-		return "", fmt.Errorf("routeros.url %q names no router", r.URL)
+		return "", errfmt.Errorf("routeros.url %q names no router", r.URL)
 	}
 	host := u.Hostname()
 	san := "DNS:" + host
@@ -84,7 +84,7 @@ func ReadFingerprint(ctx context.Context, cfg *config.RouterOS) (string, error) 
 	}
 	u, err := url.Parse(cfg.URL)
 	if err != nil || u.Scheme != "https" {
-		return "", fmt.Errorf("routeros.url %q is not https://: there is no certificate to pin", cfg.URL)
+		return "", errfmt.Errorf("routeros.url %q is not https://: there is no certificate to pin", cfg.URL)
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -95,12 +95,12 @@ func ReadFingerprint(ctx context.Context, cfg *config.RouterOS) (string, error) 
 		Config: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}} //nolint:gosec // read-only, see above
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("reading the certificate of %s: %w (is www-ssl enabled with a certificate?)", addr, err)
+		return "", errfmt.Errorf("reading the certificate of %s: %w (is www-ssl enabled with a certificate?)", addr, err)
 	}
 	defer conn.Close()
 	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
 	if len(certs) == 0 {
-		return "", fmt.Errorf("%s presented no certificate", addr)
+		return "", errfmt.Errorf("%s presented no certificate", addr)
 	}
 	sum := sha256.Sum256(certs[0].Raw)
 	return config.FormatFingerprint(sum[:]), nil

@@ -3,11 +3,12 @@ package rtnl
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Addr is an interface address as the kernel describes it in RTM_NEWADDR.
@@ -33,7 +34,7 @@ func (c *Conn) Addrs(family uint8) ([]Addr, error) {
 // the address, except on a point-to-point link where IFA_LOCAL is ours and IFA_ADDRESS the peer's.
 func parseAddr(b []byte) (Addr, error) {
 	if len(b) < unix.SizeofIfAddrmsg {
-		return Addr{}, fmt.Errorf("address message of %d bytes, shorter than its header", len(b))
+		return Addr{}, errfmt.Errorf("address message of %d bytes, shorter than its header", len(b))
 	}
 	family, bits := b[0], int(b[1])
 	a := Addr{Flags: uint32(b[2]), Index: int(binary.NativeEndian.Uint32(b[4:8]))}
@@ -44,11 +45,11 @@ func parseAddr(b []byte) (Addr, error) {
 	case unix.AF_INET6:
 		size = 16
 	default:
-		return Addr{}, fmt.Errorf("address message of family %d", family)
+		return Addr{}, errfmt.Errorf("address message of family %d", family)
 	}
 	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofIfAddrmsg:])
 	if err != nil {
-		return Addr{}, fmt.Errorf("address message: %w", err)
+		return Addr{}, errfmt.Errorf("address message: %w", err)
 	}
 	var local, address netip.Addr
 	for ad.Next() {
@@ -62,10 +63,10 @@ func parseAddr(b []byte) (Addr, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return Addr{}, fmt.Errorf("address message: %w", err)
+		return Addr{}, errfmt.Errorf("address message: %w", err)
 	}
 	if bits > size*8 {
-		return Addr{}, fmt.Errorf("address message: prefix length %d in family %d", bits, family)
+		return Addr{}, errfmt.Errorf("address message: prefix length %d in family %d", bits, family)
 	}
 	switch {
 	case local.IsValid() && address.IsValid() && local != address:
@@ -87,7 +88,7 @@ func addrAttr(ad *netlink.AttributeDecoder, family uint8) netip.Addr {
 	ad.Do(func(b []byte) error {
 		a, ok := netip.AddrFromSlice(b)
 		if !ok || a.Is4() != (family == unix.AF_INET) {
-			return fmt.Errorf("address of %d bytes in family %d", len(b), family)
+			return errfmt.Errorf("address of %d bytes in family %d", len(b), family)
 		}
 		ip = a
 		return nil

@@ -5,12 +5,13 @@ package rtnl
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"runtime"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // ErrNotFound is wrapped by the error of a lookup whose interface does not exist.
@@ -48,7 +49,7 @@ func dial(ns *os.File) (*netlink.Conn, error) {
 	c, err := netlink.Dial(unix.NETLINK_ROUTE, &cfg)
 	runtime.KeepAlive(ns)
 	if err != nil {
-		return nil, fmt.Errorf("opening rtnetlink: %w", err)
+		return nil, errfmt.Errorf("opening rtnetlink: %w", err)
 	}
 	return c, nil
 }
@@ -70,7 +71,7 @@ func (c *Conn) get(typ, ans uint16, data []byte) ([]byte, error) {
 			return m.Data, nil
 		}
 	}
-	return nil, fmt.Errorf("rtnetlink: no answer of type %d to request %d", ans, typ)
+	return nil, errfmt.Errorf("rtnetlink: no answer of type %d to request %d", ans, typ)
 }
 
 // dump sends the dump request typ and returns the payloads of the answers of type ans. When the kernel
@@ -104,13 +105,13 @@ func (c *Conn) dump(typ, ans uint16, data []byte) ([][]byte, error) {
 func list[T any](c *Conn, typ, ans uint16, req []byte, parse func([]byte) (T, error), what string) ([]T, error) {
 	msgs, err := c.dump(typ, ans, req)
 	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", what, err)
+		return nil, errfmt.Errorf("listing %s: %w", what, err)
 	}
 	out := make([]T, 0, len(msgs))
 	for _, b := range msgs {
 		v, err := parse(b)
 		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", what, err)
+			return nil, errfmt.Errorf("listing %s: %w", what, err)
 		}
 		out = append(out, v)
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Link is an interface as the kernel describes it in RTM_NEWLINK.
@@ -51,14 +53,14 @@ func (c *Conn) LinkByIndex(index int) (Link, error) {
 func (c *Conn) link(req []byte, what string) (Link, error) {
 	b, err := c.get(unix.RTM_GETLINK, unix.RTM_NEWLINK, req)
 	if errors.Is(err, unix.ENODEV) {
-		return Link{}, fmt.Errorf("%s: %w", what, ErrNotFound)
+		return Link{}, errfmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	if err != nil {
-		return Link{}, fmt.Errorf("%s: %w", what, err)
+		return Link{}, errfmt.Errorf("%s: %w", what, err)
 	}
 	l, err := parseLink(b)
 	if err != nil {
-		return Link{}, fmt.Errorf("%s: %w", what, err)
+		return Link{}, errfmt.Errorf("%s: %w", what, err)
 	}
 	return l, nil
 }
@@ -71,7 +73,7 @@ func (c *Conn) Links() ([]Link, error) {
 // parseLink reads an RTM_NEWLINK or RTM_DELLINK payload: struct ifinfomsg, then attributes.
 func parseLink(b []byte) (Link, error) {
 	if len(b) < unix.SizeofIfInfomsg {
-		return Link{}, fmt.Errorf("link message of %d bytes, shorter than its header", len(b))
+		return Link{}, errfmt.Errorf("link message of %d bytes, shorter than its header", len(b))
 	}
 	l := Link{
 		Index: int(int32(binary.NativeEndian.Uint32(b[4:8]))),
@@ -79,7 +81,7 @@ func parseLink(b []byte) (Link, error) {
 	}
 	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofIfInfomsg:])
 	if err != nil {
-		return Link{}, fmt.Errorf("link message: %w", err)
+		return Link{}, errfmt.Errorf("link message: %w", err)
 	}
 	var data []byte
 	for ad.Next() {
@@ -101,12 +103,12 @@ func parseLink(b []byte) (Link, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return Link{}, fmt.Errorf("link message: %w", err)
+		return Link{}, errfmt.Errorf("link message: %w", err)
 	}
 	if l.Kind == "ip6tnl" && data != nil {
 		t, err := parseTunnel(data)
 		if err != nil {
-			return Link{}, fmt.Errorf("link message: tunnel of %s: %w", l.Name, err)
+			return Link{}, errfmt.Errorf("link message: tunnel of %s: %w", l.Name, err)
 		}
 		l.Tunnel = &t
 	}

@@ -2,11 +2,12 @@ package rtnl
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Route is a route as the kernel describes it in RTM_NEWROUTE.
@@ -48,7 +49,7 @@ func (c *Conn) DefaultRoutes(family uint8) ([]Route, error) {
 // parseRoute reads an RTM_NEWROUTE payload: struct rtmsg, then attributes.
 func parseRoute(b []byte) (Route, error) {
 	if len(b) < unix.SizeofRtMsg {
-		return Route{}, fmt.Errorf("route message of %d bytes, shorter than its header", len(b))
+		return Route{}, errfmt.Errorf("route message of %d bytes, shorter than its header", len(b))
 	}
 	family, bits := b[0], int(b[1])
 	r := Route{Table: uint32(b[4]), Type: b[7], Flags: binary.NativeEndian.Uint32(b[8:12])}
@@ -59,14 +60,14 @@ func parseRoute(b []byte) (Route, error) {
 	case unix.AF_INET6:
 		zero = netip.IPv6Unspecified()
 	default:
-		return Route{}, fmt.Errorf("route message of family %d", family)
+		return Route{}, errfmt.Errorf("route message of family %d", family)
 	}
 	if bits > zero.BitLen() {
-		return Route{}, fmt.Errorf("route message: prefix length %d in family %d", bits, family)
+		return Route{}, errfmt.Errorf("route message: prefix length %d in family %d", bits, family)
 	}
 	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofRtMsg:])
 	if err != nil {
-		return Route{}, fmt.Errorf("route message: %w", err)
+		return Route{}, errfmt.Errorf("route message: %w", err)
 	}
 	dst := zero
 	for ad.Next() {
@@ -84,7 +85,7 @@ func parseRoute(b []byte) (Route, error) {
 		}
 	}
 	if err := ad.Err(); err != nil {
-		return Route{}, fmt.Errorf("route message: %w", err)
+		return Route{}, errfmt.Errorf("route message: %w", err)
 	}
 	r.Dst = netip.PrefixFrom(dst, bits)
 	return r, nil

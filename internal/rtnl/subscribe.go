@@ -1,12 +1,13 @@
 package rtnl
 
 import (
-	"fmt"
 	"net/netip"
 	"os"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Change says that an interface or one of its addresses changed.
@@ -39,13 +40,13 @@ func Subscribe(ns *os.File, readBuffer int, groups ...uint32) (*Subscription, er
 	if readBuffer != 0 {
 		if err := c.SetReadBuffer(readBuffer); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("setting the receive buffer: %w", err)
+			return nil, errfmt.Errorf("setting the receive buffer: %w", err)
 		}
 	}
 	for _, g := range groups {
 		if err := c.JoinGroup(g); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("joining rtnetlink group %d: %w", g, err)
+			return nil, errfmt.Errorf("joining rtnetlink group %d: %w", g, err)
 		}
 	}
 	return &Subscription{c: c}, nil

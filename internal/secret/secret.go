@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // MaxSize bounds a secret file: passwords and API tokens are far shorter.
@@ -45,14 +47,14 @@ func open(path string) (*os.File, fs.FileInfo, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, fmt.Errorf("%s is %s, not a regular file", path, kind(fi.Mode()))
+		return nil, nil, errfmt.Errorf("%s is %s, not a regular file", path, kind(fi.Mode()))
 	}
 	return f, fi, nil
 }
 
 func read(f *os.File, fi fs.FileInfo, path string, limit int64) ([]byte, error) {
 	if fi.Size() > limit {
-		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d", path, fi.Size(), limit)
+		return nil, errfmt.Errorf("%s is %d bytes, more than the limit of %d", path, fi.Size(), limit)
 	}
 	// The file may grow between fstat and read; read one byte past the limit to notice. The buffer is sized by
 	// fstat: io.ReadAll's doubling copied a 1.5 MB prefix list about a dozen times.
@@ -63,7 +65,7 @@ func read(f *os.File, fi fs.FileInfo, path string, limit int64) ([]byte, error) 
 	}
 	data := b.Bytes()
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is more than the limit of %d bytes", path, limit)
+		return nil, errfmt.Errorf("%s is more than the limit of %d bytes", path, limit)
 	}
 	return data, nil
 }
@@ -112,7 +114,7 @@ func Read(path string, o Options) (string, error) {
 	defer f.Close()
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() && !slices.Contains(o.Owners, uid) {
-			return "", fmt.Errorf("%s is owned by uid %d, not by root or hairpin's user (uid %d); another user could change the secret: chown it, or list the owner in secret_owners", path, uid, os.Geteuid())
+			return "", errfmt.Errorf("%s is owned by uid %d, not by root or hairpin's user (uid %d); another user could change the secret: chown it, or list the owner in secret_owners", path, uid, os.Geteuid())
 		}
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 && o.Warn != nil {
@@ -124,10 +126,10 @@ func Read(path string, o Options) (string, error) {
 	}
 	s := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
 	if !o.Lines && strings.ContainsAny(s, "\r\n") {
-		return "", fmt.Errorf("%s has more than one line; put only the secret in it, on one line", path)
+		return "", errfmt.Errorf("%s has more than one line; put only the secret in it, on one line", path)
 	}
 	if strings.TrimSpace(s) == "" {
-		return "", fmt.Errorf("%s is empty", path)
+		return "", errfmt.Errorf("%s is empty", path)
 	}
 	return s, nil
 }
@@ -156,7 +158,7 @@ func checkLink(path, dir string) error {
 		return err
 	}
 	if rel, err := filepath.Rel(realDir, target); err != nil || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
-		return fmt.Errorf("%s is a symbolic link to %s, outside %s; refusing it (point the config at the file itself)", path, target, dir)
+		return errfmt.Errorf("%s is a symbolic link to %s, outside %s; refusing it (point the config at the file itself)", path, target, dir)
 	}
 	return nil
 }

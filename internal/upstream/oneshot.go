@@ -9,6 +9,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/doctor"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/wan"
@@ -22,12 +23,12 @@ func DeleteAll(ctx context.Context, cfg *config.Config) (int, netip.Addr, error)
 	}
 	addrs, _, err := wan.Addrs(cfg.WAN.Interface)
 	if err != nil || len(addrs) == 0 {
-		return 0, netip.Addr{}, fmt.Errorf("upstream mappings not deleted: the WAN interface has no address (they expire with their lease): %v", err)
+		return 0, netip.Addr{}, errfmt.Errorf("upstream mappings not deleted: the WAN interface has no address (they expire with their lease): %v", err)
 	}
 	gw := cfg.WAN.Upstream.Gateway
 	if !gw.IsValid() {
 		if gw, err = DefaultGateway(); err != nil {
-			return 0, netip.Addr{}, fmt.Errorf("upstream mappings not deleted: %w", err)
+			return 0, netip.Addr{}, errfmt.Errorf("upstream mappings not deleted: %w", err)
 		}
 	}
 	wants, _ := Wants(cfg)
@@ -35,7 +36,7 @@ func DeleteAll(ctx context.Context, cfg *config.Config) (int, netip.Addr, error)
 	defer cancel()
 	n, err := Delete(ctx, cfg.WAN.Upstream, Options{StateDir: cfg.StateDir}, addrs[0], gw, wants)
 	if err != nil {
-		return n, gw, fmt.Errorf("upstream mappings: %w", err)
+		return n, gw, errfmt.Errorf("upstream mappings: %w", err)
 	}
 	return n, gw, nil
 }

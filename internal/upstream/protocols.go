@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/upstream/natpmp"
 	"github.com/hairpin-nat/hairpin/internal/upstream/pcp"
 	"github.com/hairpin-nat/hairpin/internal/upstream/upnp"
@@ -148,7 +149,7 @@ func (p *natpmpProto) mapOne(ctx context.Context, w Want, lease time.Duration) (
 	p.ep.update(r.Epoch, p.clock())
 	if r.Mapped != w.Port {
 		_, _ = p.c.Map(ctx, natpmpOp(w.Protocol), w.Port, 0, 0)
-		return 0, fmt.Errorf("NAT-PMP: the gateway offered external port %d instead of %d (taken by another device?)", r.Mapped, w.Port)
+		return 0, errfmt.Errorf("NAT-PMP: the gateway offered external port %d instead of %d (taken by another device?)", r.Mapped, w.Port)
 	}
 	return time.Duration(r.Lifetime) * time.Second, nil
 }

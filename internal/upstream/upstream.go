@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/upstream/natpmp"
 	"github.com/hairpin-nat/hairpin/internal/upstream/pcp"
@@ -217,14 +218,14 @@ func loadKey(dir string) ([]byte, error) {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("upstream: %w", err)
+		return nil, errfmt.Errorf("upstream: %w", err)
 	}
 	tmp := file + ".tmp"
 	if err := os.WriteFile(tmp, k, 0o600); err != nil {
-		return nil, fmt.Errorf("upstream: %w", err)
+		return nil, errfmt.Errorf("upstream: %w", err)
 	}
 	if err := os.Rename(tmp, file); err != nil {
-		return nil, fmt.Errorf("upstream: %w", err)
+		return nil, errfmt.Errorf("upstream: %w", err)
 	}
 	return k, nil
 }
@@ -420,7 +421,7 @@ func (m *Manager) connect(ctx context.Context, local, gateway netip.Addr) proto 
 			m.changed()
 			return p
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", p.name(), err))
+		errs = append(errs, errfmt.Errorf("%s: %w", p.name(), err))
 	}
 	err := errors.Join(errs...)
 	m.mu.Lock()
@@ -656,7 +657,7 @@ func Delete(ctx context.Context, cfg config.Upstream, opt Options, local, gatewa
 	var errs []error
 	for _, w := range wants {
 		if err := m.call(ctx, func(ctx context.Context) error { return p.unmapOne(ctx, w) }); err != nil {
-			errs = append(errs, fmt.Errorf("%s %s %d: %w", w.Forward, w.Protocol, w.Port, err))
+			errs = append(errs, errfmt.Errorf("%s %s %d: %w", w.Forward, w.Protocol, w.Port, err))
 			continue
 		}
 		n++

@@ -2,13 +2,13 @@ package wan
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/rtnl"
 )
 
@@ -102,7 +102,7 @@ func Choose(links []Link, defaultIf, gw string) (wanIf, lanIf Choice, err error)
 		}
 	}
 	if len(cands) == 0 {
-		return wanIf, Choice{}, fmt.Errorf("no interface besides the WAN %s has a private IPv4 address, so the LAN is unknown: give it with --lan", defaultIf)
+		return wanIf, Choice{}, errfmt.Errorf("no interface besides the WAN %s has a private IPv4 address, so the LAN is unknown: give it with --lan", defaultIf)
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return len(cands[i].priv) > len(cands[j].priv) })
 	lanIf = Choice{Name: cands[0].name, Why: "holds the private address " + strings.Join(cands[0].priv, ", ") + " and is not the WAN"}

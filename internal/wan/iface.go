@@ -4,8 +4,9 @@ package wan
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // ErrNoInterface is wrapped by errors about an interface that does not exist.
@@ -20,7 +21,7 @@ func Addrs(ifname string) ([]netip.Addr, []netip.Prefix, error) {
 	}
 	st := snap[ifname]
 	if !st.Exists {
-		return nil, nil, fmt.Errorf("interface %q: %w (check the name with `ip -br link`)", ifname, ErrNoInterface)
+		return nil, nil, errfmt.Errorf("interface %q: %w (check the name with `ip -br link`)", ifname, ErrNoInterface)
 	}
 	return st.Addrs, st.Nets, nil
 }
@@ -33,7 +34,7 @@ func State(ifname string, ipv6 bool) (IfaceState, error) {
 	}
 	st := snap[ifname]
 	if !st.Exists {
-		return st, fmt.Errorf("interface %q: %w (check the name with `ip -br link`)", ifname, ErrNoInterface)
+		return st, errfmt.Errorf("interface %q: %w (check the name with `ip -br link`)", ifname, ErrNoInterface)
 	}
 	return st, nil
 }

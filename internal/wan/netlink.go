@@ -3,11 +3,11 @@ package wan
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/rtnl"
 )
 
@@ -106,7 +106,7 @@ func (s NetlinkSource) Subscribe(ctx context.Context) (<-chan Event, error) {
 	}
 	sub, err := rtnl.Subscribe(s.NS, rcvbuf, groups...)
 	if err != nil {
-		return nil, fmt.Errorf("interface and address subscription: %w", err)
+		return nil, errfmt.Errorf("interface and address subscription: %w", err)
 	}
 	out := make(chan Event, 64)
 	go forward(ctx, sub, out)

@@ -2,7 +2,6 @@ package wan
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // IfaceState is what the daemon needs to know about one watched interface.
@@ -186,14 +187,14 @@ func Watch(ctx context.Context, names []string, opts WatchOptions) (<-chan Snaps
 	events, err := w.opts.Source.Subscribe(subCtx)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("subscribing to interface changes: %w", err)
+		return nil, errfmt.Errorf("subscribing to interface changes: %w", err)
 	}
 	// Subscribe before listing: a change between the two then shows up as an event instead of being lost.
 	snap, idx, err := w.opts.Source.List(w.names)
 	if err != nil {
 		cancel()
 		drain(events)
-		return nil, fmt.Errorf("listing interfaces: %w", err)
+		return nil, errfmt.Errorf("listing interfaces: %w", err)
 	}
 	out := make(chan Snapshot, 1)
 	out <- snap

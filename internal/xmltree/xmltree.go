@@ -15,10 +15,11 @@ package xmltree
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // MaxDepth bounds the nesting of a document: the documents read here are a few levels deep.
@@ -48,7 +49,7 @@ func ParseCharset(b []byte, charset func(label string) error) (*Element, error) 
 	p := &parser{s: string(b), charset: charset, ns: map[string]string{}}
 	e, err := p.document()
 	if err != nil {
-		return nil, fmt.Errorf("XML at byte %d: %w", p.i, err)
+		return nil, errfmt.Errorf("XML at byte %d: %w", p.i, err)
 	}
 	return e, nil
 }
@@ -136,11 +137,11 @@ func (p *parser) document() (*Element, error) {
 			}
 			n := len(stack) - 1
 			if n < 0 {
-				return nil, fmt.Errorf("</%s> closes nothing", raw)
+				return nil, errfmt.Errorf("</%s> closes nothing", raw)
 			}
 			o := stack[n]
 			if raw != o.raw {
-				return nil, fmt.Errorf("<%s> closed by </%s>", o.raw, raw)
+				return nil, errfmt.Errorf("<%s> closed by </%s>", o.raw, raw)
 			}
 			p.close(o)
 			stack = stack[:n]
@@ -149,7 +150,7 @@ func (p *parser) document() (*Element, error) {
 			}
 		default:
 			if len(stack) == MaxDepth {
-				return nil, fmt.Errorf("XML nested deeper than %d elements", MaxDepth)
+				return nil, errfmt.Errorf("XML nested deeper than %d elements", MaxDepth)
 			}
 			o, empty, err := p.startTag()
 			if err != nil {
@@ -204,15 +205,15 @@ func (p *parser) startTag() (o *open, empty bool, err error) {
 			break
 		}
 		if !sp {
-			return nil, false, fmt.Errorf("a bad start tag <%s>", raw)
+			return nil, false, errfmt.Errorf("a bad start tag <%s>", raw)
 		}
 		name, ok := p.name()
 		if !ok {
-			return nil, false, fmt.Errorf("a bad attribute in <%s>", raw)
+			return nil, false, errfmt.Errorf("a bad attribute in <%s>", raw)
 		}
 		p.space()
 		if !p.take('=') {
-			return nil, false, fmt.Errorf("attribute %s of <%s> has no value", name, raw)
+			return nil, false, errfmt.Errorf("attribute %s of <%s> has no value", name, raw)
 		}
 		p.space()
 		v, err := p.attrValue()
@@ -246,7 +247,7 @@ func (p *parser) bind(o *open, attrs [][2]string) error {
 	}
 	switch {
 	case space == "xmlns" || o.raw == "xmlns":
-		return fmt.Errorf("an element named %s", o.raw)
+		return errfmt.Errorf("an element named %s", o.raw)
 	case space == "xml":
 		space = "http://www.w3.org/XML/1998/namespace"
 	default:
@@ -349,14 +350,14 @@ func (p *parser) procInst() error {
 		return nil
 	}
 	if v := pseudoAttr(content, "version"); v != "" && v != "1.0" {
-		return fmt.Errorf("XML version %q", v)
+		return errfmt.Errorf("XML version %q", v)
 	}
 	if enc := pseudoAttr(content, "encoding"); enc != "" && !strings.EqualFold(enc, "utf-8") {
 		if p.charset == nil {
-			return fmt.Errorf("encoding %q", enc)
+			return errfmt.Errorf("encoding %q", enc)
 		}
 		if err := p.charset(enc); err != nil {
-			return fmt.Errorf("encoding %q: %w", enc, err)
+			return errfmt.Errorf("encoding %q: %w", enc, err)
 		}
 	}
 	return nil
@@ -425,7 +426,7 @@ func unescape(raw string) ([]byte, error) {
 		default:
 			r, ok := charRef(ref)
 			if !ok {
-				return nil, fmt.Errorf("an unknown reference &%s;", ref)
+				return nil, errfmt.Errorf("an unknown reference &%s;", ref)
 			}
 			out = utf8.AppendRune(out, r)
 		}
@@ -475,7 +476,7 @@ func checkChars(s string) error {
 			return errors.New("invalid UTF-8")
 		}
 		if !allowed(r) {
-			return fmt.Errorf("illegal character code %U", r)
+			return errfmt.Errorf("illegal character code %U", r)
 		}
 		s = s[size:]
 	}

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Entry is one ddns entry of the config: a hostname to keep on the public address.
@@ -208,11 +210,11 @@ func checkHostPort(s string) error {
 		host = h
 		var p int
 		if _, err := fmt.Sscanf(port, "%d", &p); err != nil || p < 1 || p > 65535 || fmt.Sprint(p) != port {
-			return fmt.Errorf("%q has a bad port", s)
+			return errfmt.Errorf("%q has a bad port", s)
 		}
 	}
 	if host == "" || strings.ContainsAny(host, "/ ") {
-		return fmt.Errorf("%q is not a host or host:port", s)
+		return errfmt.Errorf("%q is not a host or host:port", s)
 	}
 	return nil
 }

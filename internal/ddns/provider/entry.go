@@ -1,9 +1,8 @@
 package provider
 
 import (
-	"fmt"
-
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Entry is one ddns entry of the config: the keys every entry has, and in Settings the provider's own, as its
@@ -61,7 +60,7 @@ func Define[S any](d Def, decode func(k Keys, e Entry) *S, build func(e Entry, s
 	d.Build = func(e Entry, env Env) (Provider, error) {
 		s, ok := e.Settings.(*S)
 		if !ok || s == nil {
-			return nil, fmt.Errorf("provider %s: the entry's settings are %T, not the provider's %T", name, e.Settings, s)
+			return nil, errfmt.Errorf("provider %s: the entry's settings are %T, not the provider's %T", name, e.Settings, s)
 		}
 		return build(e, s, env)
 	}

@@ -2,11 +2,12 @@ package provider
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // The kinds of failure. Test with errors.Is; an *Error matches its Kind, and ErrAuth when Auth is set.
@@ -125,7 +126,7 @@ func RedactURL(err error) error {
 		u.RawQuery, u.User, u.Fragment = "", nil, ""
 		safe = u.String()
 	}
-	return fmt.Errorf("%s %s: %w", ue.Op, safe, ue.Err)
+	return errfmt.Errorf("%s %s: %w", ue.Op, safe, ue.Err)
 }
 
 // MaxWait caps every wait a provider asks for or a state file holds: a wrong clock or a hostile server must not

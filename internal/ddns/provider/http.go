@@ -2,12 +2,12 @@ package provider
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -22,7 +22,7 @@ func ParseServer(raw, fallback string, env Env, hostname string) (*url.URL, erro
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("server %q is not a URL such as %s", raw, fallback)
+		return nil, errfmt.Errorf("server %q is not a URL such as %s", raw, fallback)
 	}
 	switch u.Scheme {
 	case "https":
@@ -32,10 +32,10 @@ func ParseServer(raw, fallback string, env Env, hostname string) (*url.URL, erro
 				"hostname", hostname, "server", u.Scheme+"://"+u.Host)
 		}
 	default:
-		return nil, fmt.Errorf("server %q: scheme must be https (or http, unencrypted)", raw)
+		return nil, errfmt.Errorf("server %q: scheme must be https (or http, unencrypted)", raw)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("server URL must not carry credentials; use username and password_file")
+		return nil, errfmt.Errorf("server URL must not carry credentials; use username and password_file")
 	}
 	return u, nil
 }

@@ -2,10 +2,10 @@ package provider
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"strings"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
@@ -45,14 +45,14 @@ func (s TokenSettings) Open(env Env, fallback, hostname string) (*url.URL, strin
 	}
 	tok, err := env.Secret(s.TokenFile, s.TokenEnv)
 	if err != nil {
-		return nil, "", fmt.Errorf("token: %w", err)
+		return nil, "", errfmt.Errorf("token: %w", err)
 	}
 	if tok == "" {
-		return nil, "", fmt.Errorf("token is empty")
+		return nil, "", errfmt.Errorf("token is empty")
 	}
 	// A token with a line break or a space can never be sent (net/http refuses the header).
 	if strings.IndexFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
-		return nil, "", fmt.Errorf("token holds a line break, a space or a control character; give the token alone, on one line")
+		return nil, "", errfmt.Errorf("token holds a line break, a space or a control character; give the token alone, on one line")
 	}
 	return u, tok, nil
 }
@@ -144,10 +144,10 @@ func OpenSecret(env Env, endpoint, fallback, hostname, file, envVar, what string
 	}
 	secret, err := env.Secret(file, envVar)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", what, err)
+		return nil, "", errfmt.Errorf("%s: %w", what, err)
 	}
 	if secret == "" || strings.ContainsAny(secret, " \t\r\n") {
-		return nil, "", fmt.Errorf("the %s is empty or holds a space or line break", what)
+		return nil, "", errfmt.Errorf("the %s is empty or holds a space or line break", what)
 	}
 	return u, secret, nil
 }

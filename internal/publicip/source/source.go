@@ -5,11 +5,12 @@ package source
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // DefaultDNSName is the name whose A record an OpenDNS-style resolver answers with the asker's address.
@@ -32,13 +33,13 @@ func Parse(s string) (Source, error) {
 	case strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {
-			return Source{}, fmt.Errorf("%q is not a valid URL", redact(s))
+			return Source{}, errfmt.Errorf("%q is not a valid URL", redact(s))
 		}
 		return Source{Raw: u.Redacted(), Kind: "http", URL: s}, nil
 	case strings.HasPrefix(s, "stun:"):
 		addr, err := hostPort(strings.TrimPrefix(s, "stun:"), "3478")
 		if err != nil {
-			return Source{}, fmt.Errorf("%q: %w", s, err)
+			return Source{}, errfmt.Errorf("%q: %w", s, err)
 		}
 		return Source{Raw: s, Kind: "stun", Addr: addr}, nil
 	case strings.HasPrefix(s, "dns:"):
@@ -47,15 +48,15 @@ func Parse(s string) (Source, error) {
 			name = DefaultDNSName
 		}
 		if !isDomainName(name) {
-			return Source{}, fmt.Errorf("%q: %q is not a domain name", s, name)
+			return Source{}, errfmt.Errorf("%q: %q is not a domain name", s, name)
 		}
 		addr, err := hostPort(server, "53")
 		if err != nil {
-			return Source{}, fmt.Errorf("%q: %w", s, err)
+			return Source{}, errfmt.Errorf("%q: %w", s, err)
 		}
 		return Source{Raw: s, Kind: "dns", Addr: addr, Name: fqdn(name)}, nil
 	}
-	return Source{}, fmt.Errorf("%q has an unknown scheme", redact(s))
+	return Source{}, errfmt.Errorf("%q has an unknown scheme", redact(s))
 }
 
 // redact hides a URL's password in messages about an entry that did not parse as a URL.
@@ -76,10 +77,10 @@ func hostPort(s, def string) (string, error) {
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil || host == "" {
-		return "", fmt.Errorf("%q is not host:port", s)
+		return "", errfmt.Errorf("%q is not host:port", s)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", fmt.Errorf("%q is not host:port (the port is a number from 1 to 65535)", s)
+		return "", errfmt.Errorf("%q is not host:port (the port is a number from 1 to 65535)", s)
 	}
 	return net.JoinHostPort(host, port), nil
 }

@@ -28,6 +28,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/upstream/udprt"
 )
 
@@ -101,16 +102,16 @@ func MarshalMap(op uint8, internal, external uint16, lifetime uint32) []byte {
 func ParseResponse(b []byte, op uint8) (Response, error) {
 	var r Response
 	if len(b) < 4 {
-		return r, fmt.Errorf("NAT-PMP answer of %d bytes is too short", len(b))
+		return r, errfmt.Errorf("NAT-PMP answer of %d bytes is too short", len(b))
 	}
 	if b[0] != 0 {
 		if b[0] == 2 {
 			return r, errors.New("the gateway answered with PCP, not NAT-PMP")
 		}
-		return r, fmt.Errorf("NAT-PMP answer has version %d", b[0])
+		return r, errfmt.Errorf("NAT-PMP answer has version %d", b[0])
 	}
 	if b[1] != 0x80|op {
-		return r, fmt.Errorf("NAT-PMP answer has opcode %d, want %d", b[1], 0x80|op)
+		return r, errfmt.Errorf("NAT-PMP answer has opcode %d, want %d", b[1], 0x80|op)
 	}
 	r.Op = op
 	r.Result = binary.BigEndian.Uint16(b[2:4])
@@ -122,7 +123,7 @@ func ParseResponse(b []byte, op uint8) (Response, error) {
 		want = 12
 	}
 	if len(b) != want {
-		return r, fmt.Errorf("NAT-PMP answer of %d bytes, want %d", len(b), want)
+		return r, errfmt.Errorf("NAT-PMP answer of %d bytes, want %d", len(b), want)
 	}
 	r.Epoch = binary.BigEndian.Uint32(b[4:8])
 	if op == OpExternal {
@@ -150,14 +151,14 @@ func (c *Client) External(ctx context.Context) (Response, error) {
 // Map asks for (lifetime 0: deletes) a mapping of internal port to external port.
 func (c *Client) Map(ctx context.Context, op uint8, internal, external uint16, lifetime uint32) (Response, error) {
 	if op != OpUDP && op != OpTCP {
-		return Response{}, fmt.Errorf("NAT-PMP opcode %d is not a mapping", op)
+		return Response{}, errfmt.Errorf("NAT-PMP opcode %d is not a mapping", op)
 	}
 	r, err := c.roundTrip(ctx, MarshalMap(op, internal, external, lifetime), op)
 	if err != nil {
 		return r, err
 	}
 	if r.Internal != internal {
-		return r, fmt.Errorf("NAT-PMP answer is for internal port %d, not %d", r.Internal, internal)
+		return r, errfmt.Errorf("NAT-PMP answer is for internal port %d, not %d", r.Internal, internal)
 	}
 	if lifetime > 0 && (r.Mapped == 0 || r.Lifetime == 0) {
 		return r, errors.New("NAT-PMP answer grants no mapping")

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/upstream/udprt"
 )
 
@@ -151,16 +152,16 @@ func ParseResponse(b []byte, op uint8) (Response, error) {
 	var r Response
 	switch {
 	case len(b) < 4:
-		return r, fmt.Errorf("PCP answer of %d bytes is too short", len(b))
+		return r, errfmt.Errorf("PCP answer of %d bytes is too short", len(b))
 	case len(b) > MaxMessage || len(b)%4 != 0:
-		return r, fmt.Errorf("PCP answer of %d bytes is not a PCP message", len(b))
+		return r, errfmt.Errorf("PCP answer of %d bytes is not a PCP message", len(b))
 	case b[0] == 0:
 		// A NAT-PMP-only server answers a PCP request with version 0 (RFC 6887 §9).
 		return r, &ResultError{Code: UnsuppVersion}
 	case b[0] != version:
-		return r, fmt.Errorf("PCP answer has version %d", b[0])
+		return r, errfmt.Errorf("PCP answer has version %d", b[0])
 	case b[1] != 0x80|op:
-		return r, fmt.Errorf("PCP answer has opcode %#x, want %#x", b[1], 0x80|op)
+		return r, errfmt.Errorf("PCP answer has opcode %#x, want %#x", b[1], 0x80|op)
 	}
 	r.Result = b[3]
 	if r.Result == UnsuppVersion && len(b) < headerLen+mapLen {
@@ -169,7 +170,7 @@ func ParseResponse(b []byte, op uint8) (Response, error) {
 		return r, &ResultError{Code: r.Result}
 	}
 	if len(b) < headerLen {
-		return r, fmt.Errorf("PCP answer of %d bytes is too short", len(b))
+		return r, errfmt.Errorf("PCP answer of %d bytes is too short", len(b))
 	}
 	r.Lifetime = binary.BigEndian.Uint32(b[4:8])
 	r.Epoch = binary.BigEndian.Uint32(b[8:12])
@@ -177,7 +178,7 @@ func ParseResponse(b []byte, op uint8) (Response, error) {
 		// Error answers carry the request's opcode body too (RFC 6887 §7.2, §8.3), so every MAP answer has its
 		// nonce: one without it is dropped like any datagram that is not the answer.
 		if len(b) < headerLen+mapLen {
-			return r, fmt.Errorf("PCP MAP answer of %d bytes is too short to carry the request's nonce", len(b))
+			return r, errfmt.Errorf("PCP MAP answer of %d bytes is too short to carry the request's nonce", len(b))
 		}
 		copy(r.Nonce[:], b[24:36])
 		r.Protocol = b[36]
@@ -200,7 +201,7 @@ func (r Request) answers(resp Response) error {
 	case resp.Nonce != r.Nonce:
 		return errors.New("PCP answer carries another nonce")
 	case resp.Protocol != r.Protocol || resp.Internal != r.Internal:
-		return fmt.Errorf("PCP answer is for protocol %d port %d, not %d port %d", resp.Protocol, resp.Internal, r.Protocol, r.Internal)
+		return errfmt.Errorf("PCP answer is for protocol %d port %d, not %d port %d", resp.Protocol, resp.Internal, r.Protocol, r.Internal)
 	}
 	return nil
 }

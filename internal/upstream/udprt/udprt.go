@@ -6,10 +6,11 @@ package udprt
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // RoundTrip dials gateway over UDP from local (any address when local is invalid), sends req, and retransmits
@@ -26,7 +27,7 @@ func RoundTrip[R any](ctx context.Context, proto string, gateway netip.AddrPort,
 	}
 	conn, err := d.DialContext(ctx, "udp4", gateway.String())
 	if err != nil {
-		return zero, fmt.Errorf("%s: %w", proto, err)
+		return zero, errfmt.Errorf("%s: %w", proto, err)
 	}
 	defer conn.Close()
 	wait := first
@@ -37,7 +38,7 @@ func RoundTrip[R any](ctx context.Context, proto string, gateway netip.AddrPort,
 	var lastErr error
 	for {
 		if _, err := conn.Write(req); err != nil {
-			return zero, fmt.Errorf("%s: %w", proto, err)
+			return zero, errfmt.Errorf("%s: %w", proto, err)
 		}
 		deadline := time.Now().Add(wait)
 		if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
@@ -52,7 +53,7 @@ func RoundTrip[R any](ctx context.Context, proto string, gateway netip.AddrPort,
 					break
 				}
 				// An ICMP port unreachable: nothing listens for the protocol there.
-				return zero, fmt.Errorf("%s: %w", proto, err)
+				return zero, errfmt.Errorf("%s: %w", proto, err)
 			}
 			r, err := parse(buf[:n])
 			if err == nil || final(err) {
@@ -62,9 +63,9 @@ func RoundTrip[R any](ctx context.Context, proto string, gateway netip.AddrPort,
 		}
 		if ctx.Err() != nil {
 			if lastErr != nil {
-				return zero, fmt.Errorf("%s: no valid answer (%v): %w", proto, lastErr, ctx.Err())
+				return zero, errfmt.Errorf("%s: no valid answer (%v): %w", proto, lastErr, ctx.Err())
 			}
-			return zero, fmt.Errorf("%s: no answer from %s: %w", proto, conn.RemoteAddr(), ctx.Err())
+			return zero, errfmt.Errorf("%s: no answer from %s: %w", proto, conn.RemoteAddr(), ctx.Err())
 		}
 		wait = min(2*wait, 4*time.Second)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 	"github.com/hairpin-nat/hairpin/internal/xmltree"
 )
@@ -44,7 +45,7 @@ func describe(ctx context.Context, hc *web.Client, loc *url.URL) ([]*service, er
 		return nil, err
 	}
 	if resp.StatusCode != web.StatusOK {
-		return nil, fmt.Errorf("got HTTP status %s from %s", truncate(resp.Status), loc)
+		return nil, errfmt.Errorf("got HTTP status %s from %s", truncate(resp.Status), loc)
 	}
 	b, err := readBody(resp)
 	if err != nil {
@@ -55,12 +56,12 @@ func describe(ctx context.Context, hc *web.Client, loc *url.URL) ([]*service, er
 		return nil, err
 	}
 	if root.Name != "root" {
-		return nil, fmt.Errorf("the description's document is <%s>, not <root>", truncate(root.Name))
+		return nil, errfmt.Errorf("the description's document is <%s>, not <root>", truncate(root.Name))
 	}
 	base := loc
 	if s := strings.TrimSpace(root.TextOf("URLBase")); s != "" {
 		if base, err = url.Parse(s); err != nil {
-			return nil, fmt.Errorf("URLBase %q: %w", truncate(s), err)
+			return nil, errfmt.Errorf("URLBase %q: %w", truncate(s), err)
 		}
 	}
 	var out []*service
@@ -108,7 +109,7 @@ func (s *service) call(ctx context.Context, action string, args ...string) (*xml
 		return nil, err
 	}
 	if resp.StatusCode != web.StatusOK && resp.ContentLength == 0 {
-		return nil, fmt.Errorf("the gateway answered HTTP %s", truncate(resp.Status))
+		return nil, errfmt.Errorf("the gateway answered HTTP %s", truncate(resp.Status))
 	}
 	answer, err := readBody(resp)
 	if err != nil {
@@ -116,7 +117,7 @@ func (s *service) call(ctx context.Context, action string, args ...string) (*xml
 	}
 	env, err := xmltree.Parse(answer)
 	if err != nil {
-		return nil, fmt.Errorf("the gateway's answer is not XML: %w", err)
+		return nil, errfmt.Errorf("the gateway's answer is not XML: %w", err)
 	}
 	const soapNS = "http://schemas.xmlsoap.org/soap/envelope/"
 	b := env.Child("Body")
@@ -127,15 +128,15 @@ func (s *service) call(ctx context.Context, action string, args ...string) (*xml
 		e := f.Path("detail", "UPnPError")
 		code, _ := xmltree.Int(e.TextOf("errorCode"))
 		if code == 0 {
-			return nil, fmt.Errorf("SOAP fault %s %s", truncate(f.TextOf("faultcode")), truncate(f.TextOf("faultstring")))
+			return nil, errfmt.Errorf("SOAP fault %s %s", truncate(f.TextOf("faultcode")), truncate(f.TextOf("faultstring")))
 		}
 		return nil, &Fault{Code: code, Text: e.TextOf("errorDescription")}
 	}
 	if resp.StatusCode != web.StatusOK {
-		return nil, fmt.Errorf("the gateway answered HTTP %s", truncate(resp.Status))
+		return nil, errfmt.Errorf("the gateway answered HTTP %s", truncate(resp.Status))
 	}
 	if len(b.Children) == 0 {
-		return nil, fmt.Errorf("the gateway's answer to %s is empty", action)
+		return nil, errfmt.Errorf("the gateway's answer to %s is empty", action)
 	}
 	return b.Children[0], nil
 }
@@ -146,5 +147,5 @@ func refuseRedirect(resp *web.Response) error {
 	if resp.StatusCode/100 != 3 {
 		return nil
 	}
-	return fmt.Errorf("the gateway answered with a redirect (HTTP %s); not followed", truncate(resp.Status))
+	return errfmt.Errorf("the gateway answered with a redirect (HTTP %s); not followed", truncate(resp.Status))
 }

@@ -11,13 +11,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -44,28 +44,28 @@ type Found struct {
 func ParseSSDP(b []byte, gateway netip.Addr) (Found, error) {
 	var f Found
 	if len(b) > MaxDatagram {
-		return f, fmt.Errorf("SSDP answer of %d bytes is too long", len(b))
+		return f, errfmt.Errorf("SSDP answer of %d bytes is too long", len(b))
 	}
 	resp, err := web.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
 	if err != nil {
-		return f, fmt.Errorf("SSDP answer: %w", err)
+		return f, errfmt.Errorf("SSDP answer: %w", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != web.StatusOK {
-		return f, fmt.Errorf("SSDP answer has status %d", resp.StatusCode)
+		return f, errfmt.Errorf("SSDP answer has status %d", resp.StatusCode)
 	}
 	f.ST = resp.Header.Get("ST")
 	if !strings.Contains(f.ST, "InternetGatewayDevice") {
-		return f, fmt.Errorf("SSDP answer is for %q, not an Internet Gateway Device", f.ST)
+		return f, errfmt.Errorf("SSDP answer is for %q, not an Internet Gateway Device", f.ST)
 	}
 	f.BootID = resp.Header.Get("BOOTID.UPNP.ORG")
 	loc := resp.Header.Get("LOCATION")
 	u, err := url.Parse(loc)
 	if err != nil || u.Scheme != "http" || u.User != nil {
-		return f, fmt.Errorf("SSDP LOCATION %q is not a plain http URL", loc)
+		return f, errfmt.Errorf("SSDP LOCATION %q is not a plain http URL", loc)
 	}
 	if err := onGateway(u, gateway); err != nil {
-		return f, fmt.Errorf("SSDP LOCATION %q: %w", loc, err)
+		return f, errfmt.Errorf("SSDP LOCATION %q: %w", loc, err)
 	}
 	f.Location = u
 	return f, nil
@@ -74,7 +74,7 @@ func ParseSSDP(b []byte, gateway netip.Addr) (Found, error) {
 func onGateway(u *url.URL, gateway netip.Addr) error {
 	host, err := netip.ParseAddr(u.Hostname())
 	if err != nil || host.Unmap() != gateway {
-		return fmt.Errorf("points away from the gateway %s", gateway)
+		return errfmt.Errorf("points away from the gateway %s", gateway)
 	}
 	return nil
 }
@@ -88,14 +88,14 @@ func Discover(ctx context.Context, local, gateway netip.Addr, wait time.Duration
 	}
 	conn, err := net.ListenUDP("udp4", laddr)
 	if err != nil {
-		return Found{}, fmt.Errorf("SSDP: %w", err)
+		return Found{}, errfmt.Errorf("SSDP: %w", err)
 	}
 	defer conn.Close()
 	for _, st := range searchTargets {
 		msg := "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: " + st + "\r\n\r\n"
 		for _, to := range []netip.AddrPort{netip.AddrPortFrom(gateway, 1900), ssdpGroup} {
 			if _, err := conn.WriteToUDPAddrPort([]byte(msg), to); err != nil && to.Addr() == gateway {
-				return Found{}, fmt.Errorf("SSDP: %w", err)
+				return Found{}, errfmt.Errorf("SSDP: %w", err)
 			}
 		}
 	}

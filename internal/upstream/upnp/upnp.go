@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -61,7 +62,7 @@ func HTTPClient(local, gateway netip.Addr) *web.Client {
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ap, err := netip.ParseAddrPort(addr)
 			if err != nil || ap.Addr().Unmap() != gateway {
-				return nil, fmt.Errorf("refusing to connect to %s: only the gateway %s is asked", addr, gateway)
+				return nil, errfmt.Errorf("refusing to connect to %s: only the gateway %s is asked", addr, gateway)
 			}
 			return dialer.DialContext(ctx, "tcp4", addr)
 		},
@@ -73,14 +74,14 @@ func HTTPClient(local, gateway netip.Addr) *web.Client {
 // readBody reads an answer's body, at most MaxBody bytes of it.
 func readBody(resp *web.Response) ([]byte, error) {
 	if resp.ContentLength > MaxBody {
-		return nil, fmt.Errorf("the gateway's answer of %d bytes is too large", resp.ContentLength)
+		return nil, errfmt.Errorf("the gateway's answer of %d bytes is too large", resp.ContentLength)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(b) > MaxBody {
-		return nil, fmt.Errorf("the gateway's answer is larger than %d bytes", MaxBody)
+		return nil, errfmt.Errorf("the gateway's answer is larger than %d bytes", MaxBody)
 	}
 	return b, nil
 }
@@ -97,12 +98,12 @@ func (c *Client) Connect(ctx context.Context) error {
 // ConnectURL reads the device description at loc (on the gateway) and picks its WAN connection service.
 func (c *Client) ConnectURL(ctx context.Context, loc *url.URL, bootID string) error {
 	if err := onGateway(loc, c.Gateway); err != nil {
-		return fmt.Errorf("UPnP description %s: %w", loc, err)
+		return errfmt.Errorf("UPnP description %s: %w", loc, err)
 	}
 	hc := HTTPClient(c.Local, c.Gateway)
 	services, err := describe(ctx, hc, loc)
 	if err != nil {
-		return fmt.Errorf("UPnP description: %w", err)
+		return errfmt.Errorf("UPnP description: %w", err)
 	}
 	for _, name := range serviceTypes {
 		for _, sv := range services {
@@ -124,12 +125,12 @@ func (c *Client) ConnectURL(ctx context.Context, loc *url.URL, bootID string) er
 func (c *Client) External(ctx context.Context) (netip.Addr, error) {
 	out, err := c.c.call(ctx, "GetExternalIPAddress")
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("UPnP GetExternalIPAddress: %w", err)
+		return netip.Addr{}, errfmt.Errorf("UPnP GetExternalIPAddress: %w", err)
 	}
 	s := out.TextOf("NewExternalIPAddress")
 	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("UPnP GetExternalIPAddress answered %q, not an IPv4 address", truncate(s))
+		return netip.Addr{}, errfmt.Errorf("UPnP GetExternalIPAddress answered %q, not an IPv4 address", truncate(s))
 	}
 	return a, nil
 }
@@ -149,7 +150,7 @@ func (c *Client) Map(ctx context.Context, proto string, port uint16, internal ne
 		err = add(0)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("UPnP AddPortMapping %s %d: %w", proto, port, err)
+		return 0, errfmt.Errorf("UPnP AddPortMapping %s %d: %w", proto, port, err)
 	}
 	return lease, nil
 }
@@ -158,7 +159,7 @@ func (c *Client) Map(ctx context.Context, proto string, port uint16, internal ne
 func (c *Client) Delete(ctx context.Context, proto string, port uint16) error {
 	_, err := c.c.call(ctx, "DeletePortMapping", "NewRemoteHost", "", "NewExternalPort", strconv.Itoa(int(port)), "NewProtocol", proto)
 	if err != nil && FaultCode(err) != CodeNoSuchEntry {
-		return fmt.Errorf("UPnP DeletePortMapping %s %d: %w", proto, port, err)
+		return errfmt.Errorf("UPnP DeletePortMapping %s %d: %w", proto, port, err)
 	}
 	return nil
 }

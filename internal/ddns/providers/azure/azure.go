@@ -11,11 +11,11 @@ package azure
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
@@ -94,7 +94,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	secret, err := env.Secret(s.PasswordFile, s.PasswordEnv)
 	if err != nil {
-		return nil, fmt.Errorf("client secret: %w", err)
+		return nil, errfmt.Errorf("client secret: %w", err)
 	}
 	tok := &provider.OAuthToken{Vendor: "Microsoft's identity platform", Refused: "Microsoft's identity platform refused the tenant, client ID or secret",
 		Endpoint: strings.TrimSuffix(login.String(), "/") + "/" + url.PathEscape(s.TenantID) + "/oauth2/v2.0/token",

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
@@ -90,7 +91,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	tok, err := env.Secret(s.TokenFile, s.TokenEnv)
 	if err != nil {
-		return nil, fmt.Errorf("token: %w", err)
+		return nil, errfmt.Errorf("token: %w", err)
 	}
 	if tok == "" {
 		return nil, errors.New("token is empty")

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -134,17 +135,17 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	var err error
 	if s.TokenFile != "" || s.TokenEnv != "" {
 		if c.token, err = env.Secret(s.TokenFile, s.TokenEnv); err != nil {
-			return nil, fmt.Errorf("token: %w", err)
+			return nil, errfmt.Errorf("token: %w", err)
 		}
 	}
 	if s.PasswordFile != "" || s.PasswordEnv != "" {
 		if c.password, err = env.Secret(s.PasswordFile, s.PasswordEnv); err != nil {
-			return nil, fmt.Errorf("password: %w", err)
+			return nil, errfmt.Errorf("password: %w", err)
 		}
 	}
 	if s.SuccessRegexp != "" {
 		if c.success, err = regexp.Compile(s.SuccessRegexp); err != nil {
-			return nil, fmt.Errorf("success_regexp: %w", err)
+			return nil, errfmt.Errorf("success_regexp: %w", err)
 		}
 	}
 	uses := s.URL + s.Body

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -78,11 +79,11 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	domain := Subdomain(e.Hostname)
 	if domain == "" || strings.Contains(domain, ".") {
-		return nil, fmt.Errorf("hostname %q is not a DuckDNS name such as home or home.duckdns.org", e.Hostname)
+		return nil, errfmt.Errorf("hostname %q is not a DuckDNS name such as home or home.duckdns.org", e.Hostname)
 	}
 	tok, err := env.Secret(s.TokenFile, s.TokenEnv)
 	if err != nil {
-		return nil, fmt.Errorf("token: %w", err)
+		return nil, errfmt.Errorf("token: %w", err)
 	}
 	if tok == "" {
 		return nil, errors.New("token is empty")

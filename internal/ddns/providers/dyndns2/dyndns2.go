@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -87,10 +88,10 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	pw, err := env.Secret(s.PasswordFile, s.PasswordEnv)
 	if err != nil {
-		return nil, fmt.Errorf("password: %w", err)
+		return nil, errfmt.Errorf("password: %w", err)
 	}
 	if e.Family != "" && s.IPv6Param != "myip" && s.IPv6Param != "myipv6" {
-		return nil, fmt.Errorf("family %s needs ipv6_param: myip or myipv6", e.Family)
+		return nil, errfmt.Errorf("family %s needs ipv6_param: myip or myipv6", e.Family)
 	}
 	return &dyndns2{env: env, endpoint: u, hostname: e.Hostname, username: s.Username, password: pw, ipv6Param: s.IPv6Param}, nil
 }

@@ -20,12 +20,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
@@ -84,21 +84,21 @@ type ServiceAccount struct {
 func ParseKey(data string) (*ServiceAccount, error) {
 	var sa ServiceAccount
 	if err := json.Unmarshal([]byte(data), &sa); err != nil {
-		return nil, fmt.Errorf("not a service account's JSON key: %w", err)
+		return nil, errfmt.Errorf("not a service account's JSON key: %w", err)
 	}
 	block, _ := pem.Decode([]byte(sa.PrivateKey))
 	if block == nil || sa.ClientEmail == "" {
-		return nil, fmt.Errorf("the JSON key has no client_email or no PEM private_key")
+		return nil, errfmt.Errorf("the JSON key has no client_email or no PEM private_key")
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
 		if k, err = x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
-			return nil, fmt.Errorf("private_key: %w", err)
+			return nil, errfmt.Errorf("private_key: %w", err)
 		}
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("private_key is not an RSA key")
+		return nil, errfmt.Errorf("private_key is not an RSA key")
 	}
 	sa.key = rk
 	if sa.TokenURI == "" {
@@ -142,11 +142,11 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	raw, err := read(s.TokenFile, s.TokenEnv)
 	if err != nil {
-		return nil, fmt.Errorf("service account key: %w", err)
+		return nil, errfmt.Errorf("service account key: %w", err)
 	}
 	sa, err := ParseKey(raw)
 	if err != nil {
-		return nil, fmt.Errorf("service account key: %w", err)
+		return nil, errfmt.Errorf("service account key: %w", err)
 	}
 	tok := &provider.OAuthToken{Endpoint: sa.TokenURI, Vendor: "Google's token endpoint", Refused: "Google refused the service account's key",
 		Form: func() (url.Values, error) {

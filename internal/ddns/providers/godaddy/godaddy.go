@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -54,11 +55,11 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	secret, err := env.Secret(s.PasswordFile, s.PasswordEnv)
 	if err != nil {
-		return nil, fmt.Errorf("API secret: %w", err)
+		return nil, errfmt.Errorf("API secret: %w", err)
 	}
 	bad := func(r rune) bool { return r <= ' ' || r == 0x7f }
 	if secret == "" || strings.IndexFunc(secret, bad) >= 0 || strings.IndexFunc(s.APIKey, bad) >= 0 {
-		return nil, fmt.Errorf("the API key or its secret is empty or holds a space, line break or control character")
+		return nil, errfmt.Errorf("the API key or its secret is empty or holds a space, line break or control character")
 	}
 	creds := "sso-key " + s.APIKey + ":" + secret
 	api := &provider.API{Env: env, Base: u, Vendor: "GoDaddy", Message: message,

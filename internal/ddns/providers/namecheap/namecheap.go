@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -72,7 +73,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 		domain = strings.Join(labels[max(len(labels)-2, 0):], ".")
 	}
 	if hostname != domain && !strings.HasSuffix(hostname, "."+domain) {
-		return nil, fmt.Errorf("zone %s does not hold %s", domain, hostname)
+		return nil, errfmt.Errorf("zone %s does not hold %s", domain, hostname)
 	}
 	return &namecheap{env: env, api: &provider.API{Env: env, Base: u, Vendor: "Namecheap"}, base: u, password: pw,
 		host: provider.Relative(hostname, domain), domain: domain}, nil
@@ -91,22 +92,22 @@ type response struct {
 func parse(body []byte) (response, error) {
 	var r response
 	if len(body) >= 2 && (body[0] == 0xff && body[1] == 0xfe || body[0] == 0xfe && body[1] == 0xff) {
-		return r, fmt.Errorf("a UTF-16 answer")
+		return r, errfmt.Errorf("a UTF-16 answer")
 	}
 	doc, err := xmltree.ParseCharset(body, func(label string) error {
 		if l := strings.ToLower(label); l == "utf-16" || l == "us-ascii" || l == "iso-8859-1" {
 			return nil
 		}
-		return fmt.Errorf("charset %q", label)
+		return errfmt.Errorf("charset %q", label)
 	})
 	if err != nil {
 		return r, err
 	}
 	if doc.Name != "interface-response" {
-		return r, fmt.Errorf("the answer is <%s>, not <interface-response>", doc.Name)
+		return r, errfmt.Errorf("the answer is <%s>, not <interface-response>", doc.Name)
 	}
 	if r.ErrCount, err = xmltree.Int(doc.TextOf("ErrCount")); err != nil {
-		return r, fmt.Errorf("ErrCount: %w", err)
+		return r, errfmt.Errorf("ErrCount: %w", err)
 	}
 	r.IP = doc.TextOf("IP")
 	if errs := doc.Child("errors"); errs != nil {

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -93,15 +94,15 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	secret, err := env.Secret(s.PasswordFile, s.PasswordEnv)
 	if err != nil {
-		return nil, fmt.Errorf("application secret: %w", err)
+		return nil, errfmt.Errorf("application secret: %w", err)
 	}
 	consumer, err := env.Secret(s.TokenFile, s.TokenEnv)
 	if err != nil {
-		return nil, fmt.Errorf("consumer key: %w", err)
+		return nil, errfmt.Errorf("consumer key: %w", err)
 	}
 	for _, v := range []string{s.ApplicationKey, secret, consumer} {
 		if v == "" || strings.ContainsAny(v, " \t\r\n") {
-			return nil, fmt.Errorf("the application key, application secret and consumer key must each be one word")
+			return nil, errfmt.Errorf("the application key, application secret and consumer key must each be one word")
 		}
 	}
 	api := &provider.API{Env: env, Base: u, Vendor: "OVHcloud", Message: message,

@@ -3,12 +3,13 @@ package rfc2136
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Key is a TSIG key as read from a secret file. Name and Algorithm are empty when the file gives only the
@@ -82,7 +83,7 @@ func parseBINDKey(s string) (Key, error) {
 		return Key{}, errors.New(`the key clause has no secret "..."; line`)
 	case 1:
 	default:
-		return Key{}, fmt.Errorf("the file holds %d key clauses; keep only the one for this hostname", len(clauses))
+		return Key{}, errfmt.Errorf("the file holds %d key clauses; keep only the one for this hostname", len(clauses))
 	}
 	k := Key{Name: clauses[0][1]}
 	body := clauses[0][2]
@@ -91,7 +92,7 @@ func parseBINDKey(s string) (Key, error) {
 	}
 	m := keyRE().bindSecret.FindStringSubmatch(body)
 	if m == nil {
-		return Key{}, fmt.Errorf(`key clause %q has no secret "..."; line`, k.Name)
+		return Key{}, errfmt.Errorf(`key clause %q has no secret "..."; line`, k.Name)
 	}
 	k.Secret = strings.TrimSpace(m[1])
 	return k, nil
@@ -113,7 +114,7 @@ func parseKnotKey(s string) (Key, error) {
 		return Key{}, errors.New("the file's key: list is empty")
 	case 1:
 	default:
-		return Key{}, fmt.Errorf("the file's key: list holds %d keys; keep only the one for this hostname", len(doc.Key))
+		return Key{}, errfmt.Errorf("the file's key: list holds %d keys; keep only the one for this hostname", len(doc.Key))
 	}
 	k := doc.Key[0]
 	return Key{Name: k.ID, Algorithm: k.Algorithm, Secret: strings.TrimSpace(k.Secret)}, nil

@@ -23,6 +23,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/dnswire"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Algorithms maps the config's tsig_algorithm to the wire name.
@@ -132,12 +133,12 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	if zone == "" {
 		_, parent, ok := strings.Cut(strings.TrimSuffix(e.Hostname, "."), ".")
 		if !ok {
-			return nil, fmt.Errorf("hostname %q has no parent zone; set zone", e.Hostname)
+			return nil, errfmt.Errorf("hostname %q has no parent zone; set zone", e.Hostname)
 		}
 		zone = parent
 	}
 	if !dnswire.IsSubDomain(zone, e.Hostname) {
-		return nil, fmt.Errorf("hostname %q is not inside zone %q", e.Hostname, zone)
+		return nil, errfmt.Errorf("hostname %q is not inside zone %q", e.Hostname, zone)
 	}
 	if s.TSIGKey == "" {
 		return nil, errors.New("rfc2136 needs tsig_key (the key's name on the server)")
@@ -148,21 +149,21 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	alg, ok := Algorithms[algName]
 	if !ok {
-		return nil, fmt.Errorf("tsig_algorithm %q is not one of %s", algName, strings.Join(algorithmNames(), ", "))
+		return nil, errfmt.Errorf("tsig_algorithm %q is not one of %s", algName, strings.Join(algorithmNames(), ", "))
 	}
 	raw, err := env.SecretBlock(s.TSIGSecretFile, s.TSIGSecretEnv)
 	if err != nil {
-		return nil, fmt.Errorf("tsig secret: %w", err)
+		return nil, errfmt.Errorf("tsig secret: %w", err)
 	}
 	k, err := ParseKeyFile(raw)
 	if k.Secret != "" && env.Sensitive != nil {
 		env.Sensitive(k.Secret)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("tsig secret: %w", err)
+		return nil, errfmt.Errorf("tsig secret: %w", err)
 	}
 	if err := k.agrees(s.TSIGKey, algName); err != nil {
-		return nil, fmt.Errorf("tsig secret %s: %w", secretSource(s), err)
+		return nil, errfmt.Errorf("tsig secret %s: %w", secretSource(s), err)
 	}
 	secret, err := base64.StdEncoding.DecodeString(k.Secret)
 	if err != nil {
@@ -170,7 +171,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	for _, n := range [][2]string{{"hostname", e.Hostname}, {"zone", zone}, {"tsig_key", s.TSIGKey}} {
 		if err := dnswire.CheckName(n[1]); err != nil {
-			return nil, fmt.Errorf("%s %q cannot be sent in a DNS message: %w", n[0], n[1], err)
+			return nil, errfmt.Errorf("%s %q cannot be sent in a DNS message: %w", n[0], n[1], err)
 		}
 	}
 	ttl := s.TTL
@@ -193,10 +194,10 @@ func secretSource(s *Settings) string {
 func (k Key) agrees(name, alg string) error {
 	var errs []error
 	if k.Name != "" && dnswire.CanonicalName(k.Name) != dnswire.CanonicalName(name) {
-		errs = append(errs, fmt.Errorf("the file is for key %q but tsig_key is %q (set tsig_key: %s)", k.Name, name, k.Name))
+		errs = append(errs, errfmt.Errorf("the file is for key %q but tsig_key is %q (set tsig_key: %s)", k.Name, name, k.Name))
 	}
 	if k.Algorithm != "" && k.Algorithm != alg {
-		errs = append(errs, fmt.Errorf("the file's key uses %s but tsig_algorithm is %s (set tsig_algorithm: %s)", k.Algorithm, alg, k.Algorithm))
+		errs = append(errs, errfmt.Errorf("the file's key uses %s but tsig_algorithm is %s (set tsig_algorithm: %s)", k.Algorithm, alg, k.Algorithm))
 	}
 	return errors.Join(errs...)
 }
@@ -383,7 +384,7 @@ func (p *rfc2136) lookup(ctx context.Context, rrtype uint16) (records, error) {
 		return records{}, err
 	}
 	if r.Rcode != dnswire.RcodeSuccess && r.Rcode != dnswire.RcodeNameError {
-		return records{}, fmt.Errorf("query answered %s", rcodeName(r.Rcode))
+		return records{}, errfmt.Errorf("query answered %s", rcodeName(r.Rcode))
 	}
 	if !r.Authoritative {
 		return records{}, errors.New("the server does not answer authoritatively for the name")
@@ -448,7 +449,7 @@ func (p *rfc2136) exchange(ctx context.Context, m *dnswire.Builder, signAt time.
 		return nil, nil, err
 	}
 	if r, err = dnswire.Parse(raw); err != nil {
-		return nil, nil, fmt.Errorf("unreadable answer: %w", err)
+		return nil, nil, errfmt.Errorf("unreadable answer: %w", err)
 	}
 	if len(wire) >= 2 && r.ID != uint16(wire[0])<<8|uint16(wire[1]) {
 		return nil, nil, errors.New("answer to another message")
