@@ -22,6 +22,8 @@ func TestShippedDeps(t *testing.T) {
 		"github.com/spf13/cobra",
 		"github.com/vishvananda/netlink",
 		"github.com/huin/goupnp",
+		"sigs.k8s.io/knftables",
+		"github.com/google/nftables",
 		"encoding/xml",
 		"text/template",
 	}
