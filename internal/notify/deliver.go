@@ -7,11 +7,11 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -24,7 +24,7 @@ type target struct {
 	secrets []string // parts of the URL scrubbed from error texts
 	wake    chan struct{}
 
-	mu      sync.Mutex
+	mu      lock.Mutex
 	pending map[string]*pendingMsg
 	order   []string             // pending keys, oldest first
 	last    map[string]time.Time // when each key was last sent

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
 
@@ -29,7 +30,7 @@ type Server struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	Now  func() time.Time
 
-	mu    sync.Mutex
+	mu    lock.Mutex
 	nonce generations[string] // nonces of the last 2*MaxSkew or more: a replayed request is refused
 	rate  generations[netip.Addr]
 }

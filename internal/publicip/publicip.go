@@ -11,12 +11,12 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/dnswire"
 	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/publicip/source"
 	"github.com/hairpin-nat/hairpin/internal/web"
 )
@@ -65,7 +65,7 @@ type Discoverer struct {
 	opts    Options
 	http    *web.Client
 
-	mu     sync.Mutex
+	mu     lock.Mutex
 	at     time.Time // when the cached answer was asked for; zero before the first round
 	addr   netip.Addr
 	from   string

@@ -21,12 +21,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 	"github.com/hairpin-nat/hairpin/internal/web"
@@ -47,7 +47,7 @@ type Backend struct {
 	cloudWarned bool
 	// members is /interface/list/member as this Apply read it (nil: not read yet).
 	members []Entry
-	mu      sync.Mutex
+	mu      lock.Mutex
 }
 
 var _ backend.Backend = (*Backend)(nil)
