@@ -16,6 +16,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/preflight"
 	"github.com/hairpin-nat/hairpin/internal/upstream"
@@ -230,7 +231,7 @@ func oneOwner(cmd *cli.Command, stateDir string, force bool, verb, advice string
 		return func() {}, nil // no daemon (or no way to tell): nothing to protect
 	}
 	if !force {
-		return nil, configError{fmt.Errorf("a hairpin daemon (PID %d) runs for state directory %s and owns the rules; %s. "+
+		return nil, configError{errfmt.Errorf("a hairpin daemon (PID %d) runs for state directory %s and owns the rules; %s. "+
 			"To %s anyway, add --force (the daemon re-applies its own config at its next event)", pid, stateDir, strings.ReplaceAll(advice, "%d", fmt.Sprint(pid)), verb)}
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "warning: a hairpin daemon (PID %d) runs for %s; --force: changing its rules anyway (it re-applies its config at its next event)\n", pid, stateDir)

@@ -11,6 +11,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/wan"
 )
 
@@ -63,7 +64,7 @@ provider asked for a pause waits for it.`,
 				return err
 			}
 			if len(cfg.DDNS) == 0 {
-				return configError{fmt.Errorf("%s has no ddns entries", path)}
+				return configError{errfmt.Errorf("%s has no ddns entries", path)}
 			}
 			addr, err := ddnsAddress(cfg, address)
 			if err != nil {
@@ -94,16 +95,16 @@ func ddnsAddress(cfg *config.Config, flag string) (netip.Addr, error) {
 	if flag != "" {
 		a, err := netip.ParseAddr(flag)
 		if err != nil || !a.Is4() {
-			return netip.Addr{}, configError{fmt.Errorf("--address %q is not an IPv4 address", flag)}
+			return netip.Addr{}, configError{errfmt.Errorf("--address %q is not an IPv4 address", flag)}
 		}
 		return a, nil
 	}
 	addrs, _, err := wan.Addrs(cfg.WAN.Interface)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("WAN %w; give the address with --address", err)
+		return netip.Addr{}, errfmt.Errorf("WAN %w; give the address with --address", err)
 	}
 	if len(addrs) == 0 {
-		return netip.Addr{}, fmt.Errorf("WAN interface %s has no IPv4 address; give one with --address", cfg.WAN.Interface)
+		return netip.Addr{}, errfmt.Errorf("WAN interface %s has no IPv4 address; give one with --address", cfg.WAN.Interface)
 	}
 	return addrs[0], nil
 }

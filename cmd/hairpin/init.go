@@ -12,6 +12,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/wan"
 )
 
@@ -41,7 +42,7 @@ a config (a file holding only comments, such as the package's placeholder, is no
 			if ddnsName != "" {
 				def, ok := providers.Lookup(ddnsName)
 				if !ok {
-					return configError{fmt.Errorf("--ddns %q: use one of %s", ddnsName, strings.Join(providers.Names(), ", "))}
+					return configError{errfmt.Errorf("--ddns %q: use one of %s", ddnsName, strings.Join(providers.Names(), ", "))}
 				}
 				s.DDNSExample = def.Example
 			}
@@ -70,7 +71,7 @@ a config (a file holding only comments, such as the package's placeholder, is no
 			if _, err := config.Parse(out, []byte(text)); err != nil {
 				var errs config.Errors
 				if errors.As(err, &errs) {
-					return configError{fmt.Errorf("the config would not be valid, nothing written:\n%s", errs.Error())}
+					return configError{errfmt.Errorf("the config would not be valid, nothing written:\n%s", errs.Error())}
 				}
 				return err
 			}
@@ -112,7 +113,7 @@ func refuseOverwrite(path string) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
-			return configError{fmt.Errorf("%s already holds a config; hairpin init never overwrites one: edit it, or write elsewhere with -o FILE", path)}
+			return configError{errfmt.Errorf("%s already holds a config; hairpin init never overwrites one: edit it, or write elsewhere with -o FILE", path)}
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hairpin-nat/hairpin/internal/cli"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lab"
 )
 
@@ -28,13 +29,13 @@ network namespaces, applies hairpin, and fetches every bookmark from the laptop,
 router. Then it turns hairpin's masquerade off to show the classic failure from the LAN. Needs root.`,
 		Run: func(cmd *cli.Command) error {
 			if isp != "" && !slices.Contains(lab.ISPKinds, isp) {
-				return configError{fmt.Errorf("--isp %q: use one of %s", isp, strings.Join(lab.ISPKinds, ", "))}
+				return configError{errfmt.Errorf("--isp %q: use one of %s", isp, strings.Join(lab.ISPKinds, ", "))}
 			}
 			if ipv6 && (doubleNAT || isp != "") {
-				return configError{fmt.Errorf("--ipv6 runs without --double-nat or --isp")}
+				return configError{errfmt.Errorf("--ipv6 runs without --double-nat or --isp")}
 			}
 			if ha && (ipv6 || doubleNAT || isp != "" || keep) {
-				return configError{fmt.Errorf("--ha runs without --ipv6, --double-nat, --isp and --keep")}
+				return configError{errfmt.Errorf("--ha runs without --ipv6, --double-nat, --isp and --keep")}
 			}
 			return runLab(cmd.Context(), cmd.OutOrStdout(), prefix, keep, doubleNAT, isp, ipv6, ha)
 		},
@@ -100,7 +101,7 @@ func runLab(ctx context.Context, out io.Writer, prefix string, keep, doubleNAT b
 		fmt.Fprintf(out, "Remove it with: hairpin lab down --prefix %s\n", prefix)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d check(s) did not behave as expected", failed)
+		return errfmt.Errorf("%d check(s) did not behave as expected", failed)
 	}
 	return nil
 }

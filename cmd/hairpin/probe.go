@@ -17,6 +17,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/ipclass"
 	"github.com/hairpin-nat/hairpin/internal/probe"
 	"github.com/hairpin-nat/hairpin/internal/publicip"
@@ -34,7 +35,7 @@ func probeSecret(cfg *config.Config, logger *slog.Logger) ([]byte, error) {
 			}
 		}})
 	if err != nil {
-		return nil, fmt.Errorf("wan.probe secret: %w", err)
+		return nil, errfmt.Errorf("wan.probe secret: %w", err)
 	}
 	return key, nil
 }
@@ -51,11 +52,11 @@ func probeClient(cfg *config.Config, logger *slog.Logger) (*probe.Client, error)
 		}
 		pem, err := readCAFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("wan.probe.ca_file: %w", err)
+			return nil, errfmt.Errorf("wan.probe.ca_file: %w", err)
 		}
 		c.Roots = x509.NewCertPool()
 		if !c.Roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("wan.probe.ca_file %s: no PEM certificate in it", f)
+			return nil, errfmt.Errorf("wan.probe.ca_file %s: no PEM certificate in it", f)
 		}
 	}
 	return c, nil
@@ -69,11 +70,11 @@ func readCAFile(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
+		return nil, errfmt.Errorf("%s is not a regular file", path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
 	if err == nil && len(data) > 1<<20 {
-		err = fmt.Errorf("%s is larger than 1 MiB", path)
+		err = errfmt.Errorf("%s is larger than 1 MiB", path)
 	}
 	return data, err
 }
@@ -148,7 +149,7 @@ func probeCmd() *cli.Command {
 			var expect netip.Addr
 			if expectFlag != "" {
 				if expect, err = netip.ParseAddr(expectFlag); err != nil {
-					return configError{fmt.Errorf("--expect %q is not an IP address", expectFlag)}
+					return configError{errfmt.Errorf("--expect %q is not an IP address", expectFlag)}
 				}
 			} else if expect, err = probeTarget(ctx, cfg); err != nil {
 				return err
@@ -166,7 +167,7 @@ func probeCmd() *cli.Command {
 			}
 			printProbe(cmd.OutOrStdout(), &st)
 			if n := st.Unreachable(); n > 0 {
-				return fmt.Errorf("%d of %d forwards cannot be reached from the internet (see hairpin doctor)", n, len(st.Results))
+				return errfmt.Errorf("%d of %d forwards cannot be reached from the internet (see hairpin doctor)", n, len(st.Results))
 			}
 			return nil
 		},
@@ -197,7 +198,7 @@ func probeServerCmd() *cli.Command {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+msg, fmt.Sprint(args...))
 			}})
 			if err != nil {
-				return configError{fmt.Errorf("--secret-file: %w", err)}
+				return configError{errfmt.Errorf("--secret-file: %w", err)}
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			srv := &probe.Server{Secret: []byte(key), Timeout: timeout, PerMinute: perMinute, MaxPorts: maxPorts, Logger: logger}

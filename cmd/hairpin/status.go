@@ -12,6 +12,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
@@ -49,18 +50,18 @@ Without a daemon it shows what the kernel holds now (after a one-shot hairpin ap
 				// Without a daemon (rules put in place by hairpin apply), show what the kernel holds.
 				if cfgErr != nil {
 					if errors.Is(cfgErr, os.ErrNotExist) {
-						return fmt.Errorf("%w; and no config at %s to read the rules by (hairpin init writes one)", err, path)
+						return errfmt.Errorf("%w; and no config at %s to read the rules by (hairpin init writes one)", err, path)
 					}
 					return err
 				}
 				drv, derr := openChanging(cfg, nil)
 				if derr != nil {
-					return fmt.Errorf("%w; and without the daemon: %v", err, derr)
+					return errfmt.Errorf("%w; and without the daemon: %v", err, derr)
 				}
 				defer closeBackend(drv)
 				kst, kerr := daemon.Installed(ctx, cfg, drv)
 				if kerr != nil {
-					return fmt.Errorf("%w; and without the daemon: %v", err, kerr)
+					return errfmt.Errorf("%w; and without the daemon: %v", err, kerr)
 				}
 				st = &kst
 				if !asJSON {

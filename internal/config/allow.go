@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
@@ -233,20 +234,20 @@ func ParseAllowPrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		var err error
 		if p, err = netip.ParsePrefix(s); err != nil {
-			return p, fmt.Errorf("%q is not an IPv4 prefix", s)
+			return p, errfmt.Errorf("%q is not an IPv4 prefix", s)
 		}
 	} else {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return p, fmt.Errorf("%q is not an IPv4 address", s)
+			return p, errfmt.Errorf("%q is not an IPv4 address", s)
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
 	if !p.Addr().Is4() {
-		return p, fmt.Errorf("%s is IPv6; hairpin forwards IPv4 only", s)
+		return p, errfmt.Errorf("%s is IPv6; hairpin forwards IPv4 only", s)
 	}
 	if p.Masked() != p {
-		return p, fmt.Errorf("%s has bits set past the /%d; write %s, or %s/32 for the one address", s, p.Bits(), p.Masked(), p.Addr())
+		return p, errfmt.Errorf("%s has bits set past the /%d; write %s, or %s/32 for the one address", s, p.Bits(), p.Masked(), p.Addr())
 	}
 	return p, nil
 }

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/secret"
 )
 
@@ -580,7 +581,7 @@ func checkStatusListen(s string) error {
 		return nil
 	}
 	if _, err := netip.ParseAddrPort(s); err != nil {
-		return fmt.Errorf("%q is neither an absolute socket path nor an IP:port", s)
+		return errfmt.Errorf("%q is neither an absolute socket path nor an IP:port", s)
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Notification events a notify entry may choose. An entry without events gets all of them.
@@ -132,10 +134,10 @@ func countGiven(given map[string]*yaml.Node, prefix string, keys ...string) int 
 func CheckNotifyURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("not a URL: %v", strings.TrimPrefix(err.Error(), "parse "+fmt.Sprintf("%q", s)+": "))
+		return errfmt.Errorf("not a URL: %v", strings.TrimPrefix(err.Error(), "parse "+fmt.Sprintf("%q", s)+": "))
 	}
 	if u.Host == "" || u.User != nil || u.Fragment != "" {
-		return fmt.Errorf("not an http(s) URL without credentials and fragment")
+		return errfmt.Errorf("not an http(s) URL without credentials and fragment")
 	}
 	switch u.Scheme {
 	case "https":
@@ -147,8 +149,8 @@ func CheckNotifyURL(s string) error {
 		if a, err := netip.ParseAddr(u.Hostname()); err == nil && (a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast()) {
 			return nil
 		}
-		return fmt.Errorf("plain http goes only to a loopback or LAN address, not %s", u.Hostname())
+		return errfmt.Errorf("plain http goes only to a loopback or LAN address, not %s", u.Hostname())
 	default:
-		return fmt.Errorf("scheme %q is not https", u.Scheme)
+		return errfmt.Errorf("scheme %q is not https", u.Scheme)
 	}
 }

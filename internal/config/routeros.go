@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // RouterOS is how to reach a MikroTik router's REST API when backend is routeros.
@@ -67,24 +69,24 @@ func ParseFingerprint(s string) ([]byte, error) {
 		rest, ok = strings.CutPrefix(s, "SHA256:")
 	}
 	if !ok {
-		return nil, fmt.Errorf("%q does not start with \"sha256:\"", s)
+		return nil, errfmt.Errorf("%q does not start with \"sha256:\"", s)
 	}
 	raw := rest
 	if strings.Contains(rest, ":") {
 		parts := strings.Split(rest, ":")
 		for _, p := range parts {
 			if len(p) != 2 {
-				return nil, fmt.Errorf("%q: separate every byte (two hex digits) with ':'", s)
+				return nil, errfmt.Errorf("%q: separate every byte (two hex digits) with ':'", s)
 			}
 		}
 		raw = strings.Join(parts, "")
 	}
 	b, err := hex.DecodeString(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not hexadecimal", s)
+		return nil, errfmt.Errorf("%q is not hexadecimal", s)
 	}
 	if len(b) != 32 {
-		return nil, fmt.Errorf("%q has %d bytes; a SHA-256 fingerprint has 32", s, len(b))
+		return nil, errfmt.Errorf("%q has %d bytes; a SHA-256 fingerprint has 32", s, len(b))
 	}
 	return b, nil
 }

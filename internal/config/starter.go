@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Starter is what `hairpin init` writes: the interfaces it chose and why, the forwards it was given, an entry
@@ -29,19 +31,19 @@ type StarterForward struct {
 func ParseForwardFlag(s string) (StarterForward, error) {
 	name, rest, ok := strings.Cut(s, "=")
 	if !ok || name == "" {
-		return StarterForward{}, fmt.Errorf("--forward %q: write NAME=PORT:HOST:PORT, e.g. front-cam=8090:192.168.88.180:80", s)
+		return StarterForward{}, errfmt.Errorf("--forward %q: write NAME=PORT:HOST:PORT, e.g. front-cam=8090:192.168.88.180:80", s)
 	}
 	port, to, ok := strings.Cut(rest, ":")
 	if !ok || to == "" {
-		return StarterForward{}, fmt.Errorf("--forward %q: write NAME=PORT:HOST:PORT, e.g. front-cam=8090:192.168.88.180:80", s)
+		return StarterForward{}, errfmt.Errorf("--forward %q: write NAME=PORT:HOST:PORT, e.g. front-cam=8090:192.168.88.180:80", s)
 	}
 	if !validName(name) {
-		return StarterForward{}, fmt.Errorf("--forward %q: the name must be 1-32 of a-z, 0-9 and '-'", s)
+		return StarterForward{}, errfmt.Errorf("--forward %q: the name must be 1-32 of a-z, 0-9 and '-'", s)
 	}
 	first, last, isRange := strings.Cut(port, "-")
 	for _, p := range []string{first, last} {
 		if _, err := strconv.ParseUint(p, 10, 16); err != nil && (p != "" || isRange) {
-			return StarterForward{}, fmt.Errorf("--forward %q: %q is not a port or a range like 8090-8093", s, port)
+			return StarterForward{}, errfmt.Errorf("--forward %q: %q is not a port or a range like 8090-8093", s, port)
 		}
 	}
 	return StarterForward{Name: name, Port: port, To: to}, nil
