@@ -1,83 +1,17 @@
 package nft
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
 	"maps"
-	"os/exec"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 )
-
-// readCounters lists the counting sets as JSON and returns the counter of every port, by protocol. A missing
-// table or set reads as empty.
-func readCounters(ctx context.Context, nftPath string) (map[string]map[uint16]backend.Counter, error) {
-	out := map[string]map[uint16]backend.Counter{}
-	for _, proto := range protocols {
-		cmd := exec.CommandContext(ctx, nftPath, "-j", "list", "set", "ip", Table, countSetBase+proto)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			if strings.Contains(stderr.String(), "No such file or directory") {
-				continue
-			}
-			return nil, fmt.Errorf("reading counters: %s", firstLines(strings.TrimSpace(stderr.String()), 2))
-		}
-		ports, err := parseCountSet(stdout.Bytes())
-		if err != nil {
-			return nil, err
-		}
-		out[proto] = ports
-	}
-	return out, nil
-}
-
-// parseCountSet reads `nft -j list set` output whose elements look like
-// {"elem": {"val": 8090, "counter": {"packets": 1, "bytes": 60}}}.
-func parseCountSet(data []byte) (map[uint16]backend.Counter, error) {
-	var doc struct {
-		Nftables []struct {
-			Set *struct {
-				Elem []json.RawMessage `json:"elem"`
-			} `json:"set"`
-		} `json:"nftables"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("parsing nft counters: %w", err)
-	}
-	out := map[uint16]backend.Counter{}
-	for _, o := range doc.Nftables {
-		if o.Set == nil {
-			continue
-		}
-		for _, raw := range o.Set.Elem {
-			var e struct {
-				Elem struct {
-					Val     uint16          `json:"val"`
-					Counter backend.Counter `json:"counter"`
-				} `json:"elem"`
-			}
-			if err := json.Unmarshal(raw, &e); err != nil {
-				// A bare number: an element without a counter.
-				var port uint16
-				if json.Unmarshal(raw, &port) == nil {
-					out[port] = backend.Counter{}
-					continue
-				}
-				return nil, fmt.Errorf("parsing nft counter element %s: %w", raw, err)
-			}
-			out[e.Elem.Val] = e.Elem.Counter
-		}
-	}
-	return out, nil
-}
 
 // portsByProto is the sorted ports of each protocol's counters.
 func portsByProto(perPort map[string]map[uint16]backend.Counter) map[string][]uint16 {
@@ -88,6 +22,81 @@ func portsByProto(perPort map[string]map[uint16]backend.Counter) map[string][]ui
 		out[proto] = s
 	}
 	return out
+}
+
+// nftaSetElemExpressions is NFTA_SET_ELEM_EXPRESSIONS, the list of an element's expressions when its set
+// declares more than one (golang.org/x/sys has no name for it).
+const nftaSetElemExpressions = 10
+
+// readCountersNetlink reads the counting sets over netlink: the counter of every port, by protocol, as
+// `nft -j list set` shows them (TestCountersNetlinkMatchNft), without an nft process per set each time the
+// status page or the metrics are read. A missing table or set reads as empty.
+func readCountersNetlink(conn *netlink.Conn) (map[string]map[uint16]backend.Counter, error) {
+	out := map[string]map[uint16]backend.Counter{}
+	for _, proto := range protocols {
+		ports, err := setCounters(conn, countSetBase+proto)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading counters of set %s%s: %w", countSetBase, proto, err)
+		}
+		out[proto] = ports
+	}
+	return out, nil
+}
+
+// setCounters reads the elements of counting set name in table ip hairpin, each port with its counter (zero
+// when the element has none).
+func setCounters(conn *netlink.Conn, name string) (map[uint16]backend.Counter, error) {
+	a := &attrs{}
+	a.str(unix.NFTA_SET_ELEM_LIST_TABLE, Table)
+	a.str(unix.NFTA_SET_ELEM_LIST_SET, name)
+	rs, err := dump(conn, ipv4.af, unix.NFT_MSG_GETSETELEM, a)
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint16]backend.Counter{}
+	for _, r := range rs {
+		countElems(r.attrs, out)
+	}
+	return out, nil
+}
+
+// countElems adds to out the port and counter of every element in b, the attributes of one NEWSETELEM answer.
+func countElems(b []byte, out map[uint16]backend.Counter) {
+	list, _ := attr(b, unix.NFTA_SET_ELEM_LIST_ELEMENTS)
+	eachAttr(list, func(typ uint16, e []byte) {
+		k := dataValue(e, unix.NFTA_SET_ELEM_KEY)
+		if typ != unix.NFTA_LIST_ELEM || len(k) < 2 {
+			return
+		}
+		var c backend.Counter
+		// One expression comes as NFTA_SET_ELEM_EXPR, several as a list of them.
+		eachAttr(e, func(typ uint16, d []byte) {
+			switch typ {
+			case unix.NFTA_SET_ELEM_EXPR:
+				counterOf(d, &c)
+			case nftaSetElemExpressions:
+				eachAttr(d, func(_ uint16, x []byte) { counterOf(x, &c) })
+			}
+		})
+		out[uint16(k[0])<<8|uint16(k[1])] = c
+	})
+}
+
+// counterOf reads expression x into c when it is a counter.
+func counterOf(x []byte, c *backend.Counter) {
+	if attrString(x, unix.NFTA_EXPR_NAME) != "counter" {
+		return
+	}
+	d, _ := attr(x, unix.NFTA_EXPR_DATA)
+	if b, ok := attr(d, unix.NFTA_COUNTER_BYTES); ok && len(b) == 8 {
+		c.Bytes = binary.BigEndian.Uint64(b)
+	}
+	if p, ok := attr(d, unix.NFTA_COUNTER_PACKETS); ok && len(p) == 8 {
+		c.Packets = binary.BigEndian.Uint64(p)
+	}
 }
 
 // countedPortsNetlink lists the counting sets' ports over netlink: an apply runs no nft process to read

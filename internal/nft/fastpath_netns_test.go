@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -108,5 +109,43 @@ func TestCountersWithoutTable(t *testing.T) {
 	}
 	if c := got["front-cam"]; c.Packets != 0 {
 		t.Errorf("front-cam counted %d packets without a table", c.Packets)
+	}
+}
+
+// The counters read over netlink are what `nft -j list set` shows of the counting sets, port by port: counters
+// set by hand to distinct values (packets and bytes swapped would show), an element of each protocol, and a
+// counted port the plan no longer forwards; then the sum per forward that `hairpin status` prints.
+func TestCountersNetlinkMatchNft(t *testing.T) {
+	ns := testNS(t)
+	ctx := context.Background()
+	if err := withBackend(ns, func(b *Backend) error { return b.Apply(ctx, camerasPlan(t)) }); err != nil {
+		t.Fatal(err)
+	}
+	nftIn(t, ns, "add", "element", "ip", Table, "count_tcp", "{ 8090 counter packets 5 bytes 300, 8091 counter packets 70000 bytes 9000000000, 9999 counter packets 1 bytes 2 }")
+	nftIn(t, ns, "add", "element", "ip", Table, "count_udp", "{ 53 counter packets 3 bytes 4 }")
+	var got, want map[string]map[uint16]backend.Counter
+	var sums map[string]backend.Counter
+	err := withBackend(ns, func(b *Backend) error {
+		var err error
+		if want, err = readCounters(ctx, b.k.(*netKernel).nftPath); err != nil {
+			return err
+		}
+		if got, err = b.k.portCounters(ctx); err != nil {
+			return err
+		}
+		sums, err = b.Counters(ctx, camerasPlan(t))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want["tcp"]) != 3 || want["tcp"][8091].Bytes != 9000000000 || want["udp"][53].Packets != 3 {
+		t.Fatalf("nft lists %v: the elements were not added as meant", want)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("netlink read %v, nft lists %v", got, want)
+	}
+	if c := sums["back-cam"]; c.Packets != 70000 || c.Bytes != 9000000000 {
+		t.Errorf("back-cam = %+v, want 70000 packets, 9000000000 bytes", c)
 	}
 }

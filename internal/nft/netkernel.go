@@ -16,7 +16,7 @@ import (
 
 // netKernel is the real kernel: everything, transactions included (run), goes over one netlink socket that
 // stays open for the backend's life and belongs to the network namespace of the thread that first used it.
-// The nft binary only reads the counters (portCounters, ruleCounts).
+// No nft process runs: nftPath, where nft is installed, serves the tests' oracle only.
 type netKernel struct {
 	nftPath string
 
@@ -64,11 +64,17 @@ func (k *netKernel) run(_ context.Context, tx, tx6 *script.Transaction) error {
 	return err
 }
 
-func (k *netKernel) portCounters(ctx context.Context) (map[string]map[uint16]backend.Counter, error) {
+func (k *netKernel) portCounters(context.Context) (perPort map[string]map[uint16]backend.Counter, err error) {
 	if !isRoot() {
 		return nil, errNeedRoot
 	}
-	return readCounters(ctx, k.nftPath)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	err = k.withConnLocked(func(c *netlink.Conn) error {
+		perPort, err = readCountersNetlink(c)
+		return err
+	})
+	return perPort, err
 }
 
 func (k *netKernel) countedPorts(context.Context) (ports map[string][]uint16, err error) {

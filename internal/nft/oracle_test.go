@@ -3,11 +3,15 @@ package nft
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hairpin-nat/hairpin/internal/backend"
 )
 
 // The apply's old path, the nft binary reading the script: kept as the tests' oracle (TestCompileMatchesNft,
@@ -141,4 +145,67 @@ func splitCountDeletes(script string, stale map[string][]uint16) (string, map[st
 		}
 	}
 	return out.String(), stale
+}
+
+// readCounters lists the counting sets as nft -j shows them, the oracle of readCountersNetlink, and returns the counter of every port, by protocol. A missing
+// table or set reads as empty.
+func readCounters(ctx context.Context, nftPath string) (map[string]map[uint16]backend.Counter, error) {
+	out := map[string]map[uint16]backend.Counter{}
+	for _, proto := range protocols {
+		cmd := exec.CommandContext(ctx, nftPath, "-j", "list", "set", "ip", Table, countSetBase+proto)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			if strings.Contains(stderr.String(), "No such file or directory") {
+				continue
+			}
+			return nil, fmt.Errorf("reading counters: %s", firstLines(strings.TrimSpace(stderr.String()), 2))
+		}
+		ports, err := parseCountSet(stdout.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		out[proto] = ports
+	}
+	return out, nil
+}
+
+// parseCountSet reads `nft -j list set` output whose elements look like
+// {"elem": {"val": 8090, "counter": {"packets": 1, "bytes": 60}}}.
+func parseCountSet(data []byte) (map[uint16]backend.Counter, error) {
+	var doc struct {
+		Nftables []struct {
+			Set *struct {
+				Elem []json.RawMessage `json:"elem"`
+			} `json:"set"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parsing nft counters: %w", err)
+	}
+	out := map[uint16]backend.Counter{}
+	for _, o := range doc.Nftables {
+		if o.Set == nil {
+			continue
+		}
+		for _, raw := range o.Set.Elem {
+			var e struct {
+				Elem struct {
+					Val     uint16          `json:"val"`
+					Counter backend.Counter `json:"counter"`
+				} `json:"elem"`
+			}
+			if err := json.Unmarshal(raw, &e); err != nil {
+				// A bare number: an element without a counter.
+				var port uint16
+				if json.Unmarshal(raw, &port) == nil {
+					out[port] = backend.Counter{}
+					continue
+				}
+				return nil, fmt.Errorf("parsing nft counter element %s: %w", raw, err)
+			}
+			out[e.Elem.Val] = e.Elem.Counter
+		}
+	}
+	return out, nil
 }
