@@ -70,6 +70,9 @@ type decoder struct {
 	errs    issueList
 	warns   issueList
 	aliases aliasBudget
+	// probing: forwardItem reads an item without its key paths; an issue is not reported but sets probeFailed,
+	// and the item is read again with them.
+	probing, probeFailed bool
 	// fwdItems[i] is the list item that became Config.Forwards[i]; items that failed to decode are skipped in
 	// Forwards, so the cross-checks need this to name the right item and line.
 	fwdItems []listItem
@@ -159,6 +162,10 @@ func (li listItem) value(key string) *yaml.Node {
 }
 
 func (d *decoder) errorf(n *yaml.Node, key, hint, format string, args ...any) {
+	if d.probing {
+		d.probeFailed = true
+		return
+	}
 	if !d.errs.wants(n.Line, n.Column) {
 		d.errs.skip()
 		return
@@ -167,6 +174,10 @@ func (d *decoder) errorf(n *yaml.Node, key, hint, format string, args ...any) {
 }
 
 func (d *decoder) warnf(n *yaml.Node, key, hint, format string, args ...any) {
+	if d.probing {
+		d.probeFailed = true
+		return
+	}
 	if !d.warns.wants(n.Line, n.Column) {
 		d.warns.skip()
 		return
@@ -202,7 +213,7 @@ func (d *decoder) mappingKeyed(n *yaml.Node, path, keys string, fields map[strin
 	if len(n.Content) > 2*shortMapping {
 		seen = make(map[string]bool, len(n.Content)/2)
 	}
-	if keys == "" {
+	if keys == "" && !d.probing {
 		keys = mappingKeys(path, n.Content)
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -211,8 +222,11 @@ func (d *decoder) mappingKeyed(n *yaml.Node, path, keys string, fields map[strin
 		if path != "" {
 			size += len(path) + 1
 		}
-		key := keys[:size]
-		keys = keys[size:]
+		key := ""
+		if !d.probing {
+			key = keys[:size]
+			keys = keys[size:]
+		}
 		if seen != nil && seen[k.Value] || seen == nil && seenBefore(n.Content, i) {
 			d.errorf(k, key, "remove one of them", "key appears more than once")
 			continue

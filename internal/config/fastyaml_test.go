@@ -318,3 +318,38 @@ func TestItemKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainItemIssues: an item read without its key paths (forwardItem's first reading) and found wrong is read
+// again with them, so its issues name the item like any other, and the items around it are kept.
+func TestPlainItemIssues(t *testing.T) {
+	data := "wan:\n  interface: wan0\nlan:\n  interface: lan0\nforwards:\n" +
+		"  - {name: a, port: 8090, to: 192.168.88.2}\n" +
+		"  - {name: B, port: 70000, to: 192.168.88.300, protocol: sctp}\n" +
+		"  - {name: c, port: 8092, to: 192.168.88.4, name: d}\n" +
+		"  - {port: 8093}\n" +
+		"  - {name: e, port: 8094-8095, to: '192.168.88.5:80-82'}\n" +
+		"  - {name: f, port: 8096, to: 192.168.88.6}\n"
+	_, err := Parse("hairpin.yaml", []byte(data))
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Parse = %v, want Errors", err)
+	}
+	got := errs.Error()
+	for _, want := range []string{
+		`hairpin.yaml:7:12: forwards[1].name: "B" is not a valid name`,
+		`hairpin.yaml:7:21: forwards[1].port: port 70000 is out of range`,
+		`hairpin.yaml:7:32: forwards[1].to: "192.168.88.300" is not an IPv4 address`,
+		`hairpin.yaml:7:58: forwards[1].protocol: "sctp" is not allowed`,
+		`hairpin.yaml:8:45: forwards[2].name: key appears more than once`,
+		`hairpin.yaml:9:5: forwards[3].name: required key is missing`,
+		`hairpin.yaml:9:5: forwards[3].to: required key is missing`,
+		`hairpin.yaml:10:36: forwards[4].to: range 80-82 has 3 ports but the external range has 2`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the issues lack %q:\n%s", want, got)
+		}
+	}
+	if n := errs.Count(); n != 8 {
+		t.Errorf("%d issues, want 8:\n%s", n, got)
+	}
+}

@@ -101,6 +101,17 @@ func (d *decoder) startForwards(path string, n int) {
 func (d *decoder) forwardItem(node *yaml.Node, i int) (reuse bool) {
 	f := d.fwd
 	f.count++
+	if node.Kind == yaml.MappingNode && plainItem(node) {
+		// Most items are right, and their key paths ("forwards[12].port") are only read to report an issue:
+		// read the item without them first, and again with them when it has one. A plain item's reading
+		// changes nothing but f.item, which is read afresh.
+		d.probing, d.probeFailed = true, false
+		d.readForward(node, "", "")
+		d.probing = false
+		if !d.probeFailed {
+			return d.keepForward(node, i)
+		}
+	}
 	var key, keys string
 	if node.Kind == yaml.MappingNode {
 		key, keys = itemKeys(f.path, i, node.Content)
@@ -111,11 +122,32 @@ func (d *decoder) forwardItem(node *yaml.Node, i int) (reuse bool) {
 		d.errorf(node, key, "write the forward's keys under the `-`, or remove the line", "empty list item")
 		return true
 	}
+	if !d.readForward(node, key, keys) {
+		return true
+	}
+	return d.keepForward(node, i)
+}
+
+// plainItem reports whether item n holds only keys whose reading changes nothing but the item read
+// (plainItemKey), with no alias among their values: an alias spends the file's alias budget.
+func plainItem(n *yaml.Node) bool {
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		if !plainItemKey(n.Content[j].Value) || n.Content[j].Kind != yaml.ScalarNode || n.Content[j+1].Kind == yaml.AliasNode {
+			return false
+		}
+	}
+	return true
+}
+
+// readForward reads item node into d.fwd.item; key is the item's path and keys mappingKeys of it (both "" while
+// d.probing). It reports false when the item is not a mapping.
+func (d *decoder) readForward(node *yaml.Node, key, keys string) bool {
+	f := d.fwd
 	f.item = fwdItem{f: Forward{Protocol: TCP, Line: node.Line}}
 	item := &f.item
 	ok := d.mappingKeyed(node, key, keys, f.fields)
 	if !ok {
-		return true
+		return false
 	}
 	d.missing(item.hasName, node, key, "name", "front-cam")
 	d.missing(item.hasPort, node, key, "port", "8090")
@@ -146,10 +178,16 @@ func (d *decoder) forwardItem(node *yaml.Node, i int) (reuse bool) {
 			item.f.To6 = Target6{}
 		}
 	}
-	f.out = append(f.out, item.f)
+	return true
+}
+
+// keepForward keeps d.fwd.item, read from item node, the i-th; reuse as forwardItem's.
+func (d *decoder) keepForward(node *yaml.Node, i int) (reuse bool) {
+	f := d.fwd
+	f.out = append(f.out, f.item.f)
 	li, reuse := newListItem(node, i)
 	d.fwdItems = append(d.fwdItems, li)
-	d.fwdAllow = append(d.fwdAllow, item.allow)
+	d.fwdAllow = append(d.fwdAllow, f.item.allow)
 	return reuse
 }
 
