@@ -25,21 +25,11 @@ const hint = "create the file (one line, chmod 600) or set the variable where ha
 // Secrets returns a line-numbered error for each secret that cannot be read or parsed, and a warning for each
 // that can but should not be (a file others can read).
 func Secrets(cfg *config.Config) (errs, warns config.Errors) {
+	c := &issues{file: cfg.File}
 	at := func(line int, key string) func(error) {
-		return func(err error) {
-			errs = append(errs, config.Issue{File: cfg.File, Line: max(line, 1), Col: 1, Key: key, Problem: err.Error(), Hint: hint})
-		}
+		return func(err error) { c.fail(line, key, err) }
 	}
-	warner := func(line int, key string) *slog.Logger {
-		return slog.New(&collector{add: func(msg string) {
-			// Only what the secret readers warn about: the rest (plain http, ...) the config's own checks say.
-			if !strings.Contains(msg, "readable by") {
-				return
-			}
-			warns = append(warns, config.Issue{File: cfg.File, Line: max(line, 1), Col: 1, Key: key, Problem: msg,
-				Hint: "chmod 600 the file: only root (or hairpin's user) should read it"})
-		}})
-	}
+	warner := c.warner
 	for i, ent := range cfg.DDNS {
 		key := fmt.Sprintf("ddns[%d] (%s)", i, ent.Hostname)
 		if err := ddns.Check(ent, warner(ent.Line, key)); err != nil {
@@ -72,7 +62,33 @@ func Secrets(cfg *config.Config) (errs, warns config.Errors) {
 			at(d.ControlTokenLine, "daemon.control_token_file")(err)
 		}
 	}
-	return errs, warns
+	return c.errs, c.warns
+}
+
+// issues collects Secrets' errors and warnings. Its methods are not inlined: Secrets calls them for every kind
+// of secret, and a copy at each call grew the router build.
+type issues struct {
+	file        string
+	errs, warns config.Errors
+}
+
+//go:noinline
+func (c *issues) fail(line int, key string, err error) {
+	c.errs = append(c.errs, config.Issue{File: c.file, Line: max(line, 1), Col: 1, Key: key, Problem: err.Error(), Hint: hint})
+}
+
+// warner is a logger whose warnings about a secret's file become warnings of the check.
+//
+//go:noinline
+func (c *issues) warner(line int, key string) *slog.Logger {
+	return slog.New(&collector{add: func(msg string) {
+		// Only what the secret readers warn about: the rest (plain http, ...) the config's own checks say.
+		if !strings.Contains(msg, "readable by") {
+			return
+		}
+		c.warns = append(c.warns, config.Issue{File: c.file, Line: max(line, 1), Col: 1, Key: key, Problem: msg,
+			Hint: "chmod 600 the file: only root (or hairpin's user) should read it"})
+	}})
 }
 
 // collector is a slog handler that keeps each warning's message and attributes as one line.
