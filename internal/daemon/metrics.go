@@ -118,23 +118,38 @@ func (m *metrics) handler() web.Handler {
 	})
 }
 
+// samples holds the exposition's sample lines by family. Its methods are not inlined: write calls them for
+// every metric, and a copy of the formatting at each call grew the router build.
+type samples map[family]*bytes.Buffer
+
+//go:noinline
+func (out samples) line(f family, name, v string) {
+	b := out[f]
+	if b == nil {
+		b = &bytes.Buffer{}
+		out[f] = b
+	}
+	b.WriteString(name)
+	b.WriteByte(' ')
+	b.WriteString(v)
+	b.WriteByte('\n')
+}
+
+//go:noinline
+func (out samples) add(f family, name string, v float64) {
+	out.line(f, name, strconv.FormatFloat(v, 'g', -1, 64))
+}
+
+//go:noinline
+func (out samples) count(f family, name string, n uint64) {
+	out.line(f, name, strconv.FormatUint(n, 10))
+}
+
 // write writes the exposition: families in name order, each with its HELP and TYPE line and only when it has a
 // sample, as Prometheus's own client did, so scrapes and dashboards see the same text as before.
 func (m *metrics) write(w io.Writer, st *Status) {
-	out := map[family]*bytes.Buffer{}
-	line := func(f family, name, v string) {
-		b := out[f]
-		if b == nil {
-			b = &bytes.Buffer{}
-			out[f] = b
-		}
-		b.WriteString(name)
-		b.WriteByte(' ')
-		b.WriteString(v)
-		b.WriteByte('\n')
-	}
-	add := func(f family, name string, v float64) { line(f, name, strconv.FormatFloat(v, 'g', -1, 64)) }
-	count := func(f family, name string, n uint64) { line(f, name, strconv.FormatUint(n, 10)) }
+	out := samples{}
+	add, count := out.add, out.count
 
 	m.mu.Lock()
 	keys := make([]changeKey, 0, len(m.changes))
