@@ -15,7 +15,9 @@ import (
 // booleans as strings too), ".id" is the item's internal id such as "*1A".
 type Entry map[string]string
 
-// ID is the item's internal id.
+// ID is the item's internal id (not inlined: see table.index).
+//
+//go:noinline
 func (e Entry) ID() string { return e[".id"] }
 
 // Limits of one reply beyond its size in bytes (maxReply). Decoded, every item and property costs far more
