@@ -676,6 +676,10 @@ func sameExceptWAN(a, b *plan.Desired) bool {
 		(a.V6 == nil) == (b.V6 == nil)
 }
 
+// fmtAddrs is a list of addresses for a log line, "none" when empty. Not inlined: a dozen log lines call it,
+// and a copy of the conversion to fmt's argument at each grew the router build.
+//
+//go:noinline
 func fmtAddrs(a []netip.Addr) string {
 	if len(a) == 0 {
 		return "none"
