@@ -111,9 +111,24 @@ type listItem struct {
 	vals  [3]keyPos // the values of name, port and to, where given
 }
 
+// keyPos is where the value of key (a positionKey, 0 for none) is. Small: a config of 10,000 forwards holds
+// 10,000 listItems.
 type keyPos struct {
-	key       string
-	line, col int
+	key       uint8
+	line, col int32
+}
+
+// positionKey numbers the keys whose values a listItem keeps the position of; 0: none of them.
+func positionKey(k string) uint8 {
+	switch k {
+	case "name":
+		return 1
+	case "port":
+		return 2
+	case "to":
+		return 3
+	}
+	return 0
 }
 
 // plainItemKey reports whether k is a key of an item that needs nothing of its nodes once forwardItem returns;
@@ -141,7 +156,7 @@ func newListItem(n *yaml.Node, i int) (listItem, bool) {
 		if v == len(li.vals) {
 			return listItem{node: n, index: i, line: n.Line, col: n.Column}, false
 		}
-		li.vals[v] = keyPos{k, n.Content[j+1].Line, n.Content[j+1].Column}
+		li.vals[v] = keyPos{positionKey(k), int32(n.Content[j+1].Line), int32(n.Content[j+1].Column)}
 		v++
 	}
 	return li, true
@@ -153,9 +168,11 @@ func (li listItem) value(key string) *yaml.Node {
 	if li.node != nil {
 		return valueOf(li.node, key)
 	}
-	for _, v := range li.vals {
-		if v.key == key {
-			return &yaml.Node{Kind: yaml.ScalarNode, Line: v.line, Column: v.col}
+	if k := positionKey(key); k != 0 {
+		for _, v := range li.vals {
+			if v.key == k {
+				return &yaml.Node{Kind: yaml.ScalarNode, Line: int(v.line), Column: int(v.col)}
+			}
 		}
 	}
 	return &yaml.Node{Kind: yaml.MappingNode, Line: li.line, Column: li.col}
