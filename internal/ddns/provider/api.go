@@ -133,10 +133,13 @@ func RateLimitWait(h web.Header, now time.Time) time.Duration {
 // IsNotFound reports whether err is a 404 from an API.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
+// Canonical is a DNS name as the providers compare it: lower case, without the final dot.
+func Canonical(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }
+
 // ZoneCandidates lists the names a hostname's zone may have, longest first: the hostname itself, then each
 // parent with at least two labels.
 func ZoneCandidates(hostname string) []string {
-	h := strings.ToLower(strings.TrimSuffix(hostname, "."))
+	h := Canonical(hostname)
 	var out []string
 	for strings.Count(h, ".") >= 1 {
 		out = append(out, h)
@@ -147,8 +150,8 @@ func ZoneCandidates(hostname string) []string {
 
 // Relative is the hostname relative to zone: "@" for the zone's apex, else the labels before it.
 func Relative(hostname, zone string) string {
-	h := strings.ToLower(strings.TrimSuffix(hostname, "."))
-	z := strings.ToLower(strings.TrimSuffix(zone, "."))
+	h := Canonical(hostname)
+	z := Canonical(zone)
 	if h == z {
 		return "@"
 	}
@@ -199,6 +202,12 @@ func PickZone(hostname string, zones []string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// NoDomain is the hold when nothing the account lists (what: "domain of this GoDaddy account") holds the
+// hostname.
+func NoDomain(what, hostname string) error {
+	return Hold("", fmt.Sprintf("no %s holds %s (set zone: if it is there)", what, hostname))
 }
 
 // NoZone is the hold when no zone of the account holds the hostname.

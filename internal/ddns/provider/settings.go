@@ -87,6 +87,16 @@ func DecodeKey(k Keys, e Entry, minTTL, maxTTL int) KeySettings {
 	return s
 }
 
+// DefineKey is Define for a provider whose entry holds KeySettings alone: its keys are KeyKeys, read by
+// DecodeKey with ttl in [minTTL, maxTTL], and build gets them as a *KeySettings.
+func DefineKey(d Def, minTTL, maxTTL int, build func(e Entry, s *KeySettings, env Env) (Provider, error)) Def {
+	d.Config.Keys = KeyKeys
+	return Define(d, func(k Keys, e Entry) *KeySettings {
+		s := DecodeKey(k, e, minTTL, maxTTL)
+		return &s
+	}, build)
+}
+
 // Token is what a token-authenticated API provider holds: its API, the hostname it keeps (lower case, without
 // the final dot) and its settings.
 type Token struct {
@@ -95,9 +105,38 @@ type Token struct {
 	Settings TokenSettings
 }
 
-// Bearer opens the settings (Open) into a Token whose API sends the token as "Authorization: Bearer".
-func (s TokenSettings) Bearer(env Env, fallback, hostname, vendor string, message func([]byte) string) (Token, error) {
-	return s.Client(env, fallback, hostname, vendor, message, "Authorization", "Bearer ")
+// TokenAPI describes a provider whose entry holds TokenSettings alone and whose API takes the token in one
+// header: what sets it apart from the others is its TTLs, its API's base URL and name, its error body and the
+// header the token goes in.
+type TokenAPI struct {
+	Def
+	// DefTTL is the ttl of an entry that gives none; MinTTL the smallest the vendor takes (the largest: 86400).
+	DefTTL, MinTTL int
+	// Endpoint is the vendor's base URL, for an entry that gives none; Vendor names the vendor in messages.
+	Endpoint, Vendor string
+	// Message reads the vendor's error body (API.Message).
+	Message func(body []byte) string
+	// Header carries the token after Prefix; none: "Authorization: Bearer".
+	Header, Prefix string
+}
+
+// DefineToken is Define for a TokenAPI: its entries' keys are TokenKeys, read by DecodeToken into a
+// *TokenSettings, and each entry's provider is what build makes of the Token those settings open (Client).
+func DefineToken(t TokenAPI, build func(Token) Provider) Def {
+	t.Config.Keys = TokenKeys
+	if t.Header == "" {
+		t.Header, t.Prefix = "Authorization", "Bearer "
+	}
+	return Define(t.Def, func(k Keys, _ Entry) *TokenSettings {
+		s := DecodeToken(k, t.DefTTL, t.MinTTL)
+		return &s
+	}, func(e Entry, s *TokenSettings, env Env) (Provider, error) {
+		tok, err := s.Client(env, t.Endpoint, e.Hostname, t.Vendor, t.Message, t.Header, t.Prefix)
+		if err != nil {
+			return nil, err
+		}
+		return build(tok), nil
+	})
 }
 
 // Client opens the settings (Open) into a Token whose API sends the token in header, after prefix.
@@ -108,7 +147,7 @@ func (s TokenSettings) Client(env Env, fallback, hostname, vendor string, messag
 	}
 	auth := func(r *web.Request, _ []byte) error { r.Header.Set(header, prefix+tok); return nil }
 	return Token{API: &API{Env: env, Base: u, Vendor: vendor, Message: message, Auth: auth},
-		Hostname: strings.ToLower(strings.TrimSuffix(hostname, ".")), Settings: s}, nil
+		Hostname: Canonical(hostname), Settings: s}, nil
 }
 
 // Once holds what a provider finds out once and keeps (its zone, the zone's ID, the account): found on first

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 
@@ -80,28 +81,35 @@ func TestOnce(t *testing.T) {
 }
 
 // TestTokenClient pins what every token provider's client is built from: the hostname folded to lower case
-// without its final dot, and the token sent in the header the vendor names.
+// without its final dot, the settings DefineToken decoded, and the token sent in the header the vendor names
+// (Authorization: Bearer when it names none).
 func TestTokenClient(t *testing.T) {
 	env := Env{Secret: func(file, env string) (string, error) { return map[string]string{"TOK": "s3cret"}[env], nil }}
 	tests := []struct {
-		name, header, prefix, want string
+		name, header, prefix, sent, want string
 	}{
-		{"bearer", "Authorization", "Bearer ", "Bearer s3cret"},
-		{"own header", "Auth-API-Token", "", "s3cret"},
+		{"bearer", "", "", "Authorization", "Bearer s3cret"},
+		{"token scheme", "Authorization", "Token ", "Authorization", "Token s3cret"},
+		{"own header", "Auth-API-Token", "", "Auth-API-Token", "s3cret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			var tok Token
+			def := DefineToken(TokenAPI{Endpoint: "https://api.example.net/v1", Vendor: "Example", DefTTL: 60, MinTTL: 30,
+				Header: tt.header, Prefix: tt.prefix}, func(t Token) Provider { tok = t; return nil })
+			if !slices.Equal(def.Config.Keys, TokenKeys) {
+				t.Fatalf("keys %v, want %v", def.Config.Keys, TokenKeys)
+			}
 			s := TokenSettings{TokenEnv: "TOK", TTL: 60}
-			tok, err := s.Client(env, "https://api.example.net/v1", "Home.Example.NET.", "Example", nil, tt.header, tt.prefix)
-			if err != nil {
+			if _, err := def.Build(Entry{Hostname: "Home.Example.NET.", Settings: &s}, env); err != nil {
 				t.Fatal(err)
 			}
-			if tok.Hostname != "home.example.net" || tok.Settings != s || tok.API.Base.String() != "https://api.example.net/v1" {
+			if tok.Hostname != "home.example.net" || tok.Settings != s || tok.API.Base.String() != "https://api.example.net/v1" || tok.API.Vendor != "Example" {
 				t.Fatalf("Token = %+v", tok)
 			}
 			r := &web.Request{Header: web.Header{}, URL: &url.URL{}}
-			if err := tok.API.Auth(r, nil); err != nil || r.Header.Get(tt.header) != tt.want {
-				t.Fatalf("%s = %q (%v); want %q", tt.header, r.Header.Get(tt.header), err, tt.want)
+			if err := tok.API.Auth(r, nil); err != nil || r.Header.Get(tt.sent) != tt.want {
+				t.Fatalf("%s = %q (%v); want %q", tt.sent, r.Header.Get(tt.sent), err, tt.want)
 			}
 		})
 	}

@@ -275,3 +275,12 @@ func Conformance(t *testing.T, newFake func(t *testing.T) *Fake) {
 		}
 	})
 }
+
+// TokenEntry is a Fake's Entry for a provider declared with provider.DefineToken: the Server as its endpoint,
+// token in a file, and ttl.
+func (s *Server) TokenEntry(name, token string, ttl int) func(t *testing.T, hostname, family string) provider.Entry {
+	return func(t *testing.T, hostname, family string) provider.Entry {
+		return provider.Entry{Provider: name, Hostname: hostname, Family: family, Settings: &provider.TokenSettings{
+			Endpoint: s.Endpoint(), TokenFile: ddnstest.WriteSecret(t, token), TTL: ttl}}
+	}
+}

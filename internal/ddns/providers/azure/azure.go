@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/hairpin-nat/hairpin/internal/errfmt"
-	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -78,8 +77,7 @@ type azure struct {
 	api      *provider.API
 	hostname string
 	s        *Settings
-	mu       lock.Mutex
-	zone     string
+	zone     provider.Once[string]
 }
 
 // New builds the provider for one entry.
@@ -102,7 +100,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 			return url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {secret},
 				"scope": {"https://management.azure.com/.default"}}, nil
 		}}
-	a := &azure{s: s, zone: strings.ToLower(strings.TrimSuffix(s.Zone, ".")), hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}
+	a := &azure{s: s, hostname: provider.Canonical(e.Hostname)}
 	a.api = &provider.API{Env: env, Base: u, Vendor: "Azure", Message: provider.CodeMessage,
 		Auth: func(r *web.Request, _ []byte) error { return tok.Bearer(r.Context(), env, r) }}
 	return a, nil
@@ -116,22 +114,15 @@ func (a *azure) zones() string {
 var version = url.Values{"api-version": {apiVersion}}
 
 func (a *azure) findZone(ctx context.Context) (string, error) {
-	a.mu.Lock()
-	z := a.zone
-	a.mu.Unlock()
-	if z != "" {
-		return z, nil
-	}
-	z, err := provider.FirstZone(ctx, a.hostname, "Azure resource group's", func(ctx context.Context, c string) error {
-		_, err := a.api.Call(ctx, web.MethodGet, a.zones()+url.PathEscape(c), version, nil, nil)
-		return err
+	return a.zone.Get(ctx, func(ctx context.Context) (string, error) {
+		if z := provider.Canonical(a.s.Zone); z != "" {
+			return z, nil
+		}
+		return provider.FirstZone(ctx, a.hostname, "Azure resource group's", func(ctx context.Context, c string) error {
+			_, err := a.api.Call(ctx, web.MethodGet, a.zones()+url.PathEscape(c), version, nil, nil)
+			return err
+		})
 	})
-	if err == nil {
-		a.mu.Lock()
-		a.zone = z
-		a.mu.Unlock()
-	}
-	return z, err
 }
 
 type address struct {

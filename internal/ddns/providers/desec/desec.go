@@ -10,7 +10,6 @@ package desec
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -26,32 +25,20 @@ import (
 const DefaultEndpoint = "https://desec.io/api/v1"
 
 // Settings are a desec entry's keys.
-type Settings struct{ provider.TokenSettings }
+type Settings = provider.TokenSettings
 
 // Def is the desec provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
+var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
 	Doc:     "https://desec.readthedocs.io/en/latest/dns/rrsets.html",
 	Example: "provider: desec\nhostname: home.example.dedyn.io\ntoken_file: /etc/hairpin/desec.token",
-	Config:  ddnsconf.Provider{Name: "desec", AAAA: true, Keys: provider.TokenKeys}},
-	Decode, New)
-
-// Decode reads a desec entry's keys; a domain's minimum TTL is 3600 seconds unless deSEC lowered it.
-func Decode(k provider.Keys, e provider.Entry) *Settings {
-	return &Settings{provider.DecodeToken(k, 3600, 60)}
-}
+	Config:  ddnsconf.Provider{Name: "desec", AAAA: true}},
+	Endpoint: DefaultEndpoint, Vendor: "deSEC", Message: message, Header: "Authorization", Prefix: "Token ",
+	DefTTL: 3600, MinTTL: 60}, // a domain's minimum TTL is 3600 seconds unless deSEC lowered it
+	func(t provider.Token) provider.Provider { return &desec{Token: t} })
 
 type desec struct {
 	provider.Token
 	zone provider.Once[string]
-}
-
-// New builds the provider for one entry.
-func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	t, err := s.Client(env, DefaultEndpoint, e.Hostname, "deSEC", message, "Authorization", "Token ")
-	if err != nil {
-		return nil, err
-	}
-	return &desec{Token: t}, nil
 }
 
 func message(body []byte) string {
@@ -66,7 +53,7 @@ func message(body []byte) string {
 
 func (d *desec) findZone(ctx context.Context) (string, error) {
 	return d.zone.Get(ctx, func(ctx context.Context) (string, error) {
-		if z := strings.ToLower(strings.TrimSuffix(d.Settings.Zone, ".")); z != "" {
+		if z := provider.Canonical(d.Settings.Zone); z != "" {
 			return z, nil
 		}
 		var out []struct {
@@ -76,7 +63,7 @@ func (d *desec) findZone(ctx context.Context) (string, error) {
 			return "", err
 		}
 		if len(out) == 0 || out[0].Name == "" {
-			return "", provider.Hold("", fmt.Sprintf("no domain of this deSEC account holds %s (set zone: if it is there)", d.Hostname))
+			return "", provider.NoDomain("domain of this deSEC account", d.Hostname)
 		}
 		return strings.ToLower(out[0].Name), nil
 	})

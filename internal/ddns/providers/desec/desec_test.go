@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/desec"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
@@ -118,10 +117,7 @@ func newFake(t *testing.T) *spectest.Fake {
 	}
 	auth := http.Header{"Authorization": {"Token " + token}, "Content-Type": {"application/json"}}
 	return &spectest.Fake{Server: srv, Store: st, Zone: "example.net", AAAA: true,
-		Entry: func(t *testing.T, hostname, family string) provider.Entry {
-			return provider.Entry{Provider: "desec", Hostname: hostname, Family: family, Settings: &desec.Settings{TokenSettings: provider.TokenSettings{
-				Endpoint: srv.Endpoint(), TokenFile: ddnstest.WriteSecret(t, token), TTL: 3600}}}
-		},
+		Entry:          srv.TokenEntry("desec", token, 3600),
 		BadCredentials: func() { bad.Store(true) },
 		Malformed: []spectest.Malformed{
 			{Why: "no Authorization header", Method: "GET", Path: "/api/v1/domains/"},

@@ -22,32 +22,20 @@ import (
 const DefaultEndpoint = "https://api.digitalocean.com"
 
 // Settings are a digitalocean entry's keys.
-type Settings struct{ provider.TokenSettings }
+type Settings = provider.TokenSettings
 
 // Def is the digitalocean provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
+var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
 	Doc:     "https://docs.digitalocean.com/reference/api/digitalocean/#tag/Domain-Records",
 	Example: "provider: digitalocean\nhostname: home.example.net\ntoken_file: /etc/hairpin/digitalocean.token",
-	Config:  ddnsconf.Provider{Name: "digitalocean", AAAA: true, Keys: provider.TokenKeys}},
-	Decode, New)
-
-// Decode reads a digitalocean entry's keys; DigitalOcean's smallest TTL is 30 seconds.
-func Decode(k provider.Keys, e provider.Entry) *Settings {
-	return &Settings{provider.DecodeToken(k, 60, 30)}
-}
+	Config:  ddnsconf.Provider{Name: "digitalocean", AAAA: true}},
+	Endpoint: DefaultEndpoint, Vendor: "DigitalOcean", Message: message,
+	DefTTL: 60, MinTTL: 30}, // DigitalOcean's smallest TTL is 30 seconds
+	func(t provider.Token) provider.Provider { return &digitalocean{Token: t} })
 
 type digitalocean struct {
 	provider.Token
 	zone provider.Once[string]
-}
-
-// New builds the provider for one entry.
-func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "DigitalOcean", message)
-	if err != nil {
-		return nil, err
-	}
-	return &digitalocean{Token: t}, nil
 }
 
 func message(body []byte) string {

@@ -23,19 +23,16 @@ import (
 const DefaultEndpoint = "https://api.dnsimple.com/v2"
 
 // Settings are a dnsimple entry's keys.
-type Settings struct{ provider.TokenSettings }
+type Settings = provider.TokenSettings
 
 // Def is the dnsimple provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
+var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
 	Doc:     "https://developer.dnsimple.com/v2/zones/records/",
 	Example: "provider: dnsimple\nhostname: home.example.net\ntoken_file: /etc/hairpin/dnsimple.token",
-	Config:  ddnsconf.Provider{Name: "dnsimple", AAAA: true, Keys: provider.TokenKeys}},
-	Decode, New)
-
-// Decode reads a dnsimple entry's keys.
-func Decode(k provider.Keys, e provider.Entry) *Settings {
-	return &Settings{provider.DecodeToken(k, 60, 1)}
-}
+	Config:  ddnsconf.Provider{Name: "dnsimple", AAAA: true}},
+	Endpoint: DefaultEndpoint, Vendor: "DNSimple", Message: message,
+	DefTTL: 60, MinTTL: 1},
+	func(t provider.Token) provider.Provider { return &dnsimple{Token: t} })
 
 type dnsimple struct {
 	provider.Token
@@ -46,15 +43,6 @@ type dnsimple struct {
 type zoneID struct {
 	account int64
 	name    string
-}
-
-// New builds the provider for one entry.
-func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "DNSimple", message)
-	if err != nil {
-		return nil, err
-	}
-	return &dnsimple{Token: t}, nil
 }
 
 func message(body []byte) string {
@@ -94,7 +82,7 @@ func (d *dnsimple) find(ctx context.Context) (int64, string, error) {
 		for _, z := range zones.Data {
 			names = append(names, z.Name)
 		}
-		z, ok := strings.ToLower(strings.TrimSuffix(d.Settings.Zone, ".")), d.Settings.Zone != ""
+		z, ok := provider.Canonical(d.Settings.Zone), d.Settings.Zone != ""
 		if !ok {
 			z, ok = provider.PickZone(d.Hostname, names)
 		}

@@ -8,9 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
-	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
-	"github.com/hairpin-nat/hairpin/internal/ddns/providers/dnsimple"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
 )
 
@@ -105,10 +102,7 @@ func newFake(t *testing.T) *spectest.Fake {
 	}
 	auth := http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
 	return &spectest.Fake{Server: srv, Store: st, Zone: "example.net", AAAA: true,
-		Entry: func(t *testing.T, hostname, family string) provider.Entry {
-			return provider.Entry{Provider: "dnsimple", Hostname: hostname, Family: family, Settings: &dnsimple.Settings{TokenSettings: provider.TokenSettings{
-				Endpoint: srv.Endpoint(), TokenFile: ddnstest.WriteSecret(t, token), TTL: 60}}}
-		},
+		Entry:          srv.TokenEntry("dnsimple", token, 60),
 		BadCredentials: func() { bad.Store(true) },
 		Malformed: []spectest.Malformed{
 			{Why: "no Authorization header", Method: "GET", Path: "/v2/whoami"},

@@ -22,32 +22,20 @@ import (
 const DefaultEndpoint = "https://api.gandi.net/v5/livedns"
 
 // Settings are a gandi entry's keys.
-type Settings struct{ provider.TokenSettings }
+type Settings = provider.TokenSettings
 
 // Def is the gandi provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
+var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
 	Doc:     "https://api.gandi.net/docs/livedns/",
 	Example: "provider: gandi\nhostname: home.example.net\ntoken_file: /etc/hairpin/gandi.token   # a personal access token",
-	Config:  ddnsconf.Provider{Name: "gandi", AAAA: true, Keys: provider.TokenKeys}},
-	Decode, New)
-
-// Decode reads a gandi entry's keys; LiveDNS's smallest TTL is 300 seconds.
-func Decode(k provider.Keys, e provider.Entry) *Settings {
-	return &Settings{provider.DecodeToken(k, 300, 300)}
-}
+	Config:  ddnsconf.Provider{Name: "gandi", AAAA: true}},
+	Endpoint: DefaultEndpoint, Vendor: "Gandi", Message: message,
+	DefTTL: 300, MinTTL: 300}, // LiveDNS's smallest TTL is 300 seconds
+	func(t provider.Token) provider.Provider { return &gandi{Token: t} })
 
 type gandi struct {
 	provider.Token
 	zone provider.Once[string]
-}
-
-// New builds the provider for one entry.
-func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "Gandi", message)
-	if err != nil {
-		return nil, err
-	}
-	return &gandi{Token: t}, nil
 }
 
 func message(body []byte) string {
@@ -63,7 +51,7 @@ func message(body []byte) string {
 
 func (g *gandi) findZone(ctx context.Context) (string, error) {
 	return g.zone.Get(ctx, func(ctx context.Context) (string, error) {
-		if z := strings.ToLower(strings.TrimSuffix(g.Settings.Zone, ".")); z != "" {
+		if z := provider.Canonical(g.Settings.Zone); z != "" {
 			return z, nil
 		}
 		return provider.FirstZone(ctx, g.Hostname, "Gandi", func(ctx context.Context, c string) error {

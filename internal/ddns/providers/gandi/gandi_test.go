@@ -6,9 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
-	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
-	"github.com/hairpin-nat/hairpin/internal/ddns/providers/gandi"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
 )
 
@@ -65,10 +62,7 @@ func newFake(t *testing.T) *spectest.Fake {
 	}
 	auth := http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
 	return &spectest.Fake{Server: srv, Store: st, Zone: "example.net", AAAA: true,
-		Entry: func(t *testing.T, hostname, family string) provider.Entry {
-			return provider.Entry{Provider: "gandi", Hostname: hostname, Family: family, Settings: &gandi.Settings{TokenSettings: provider.TokenSettings{
-				Endpoint: srv.Endpoint(), TokenFile: ddnstest.WriteSecret(t, token), TTL: 300}}}
-		},
+		Entry:          srv.TokenEntry("gandi", token, 300),
 		BadCredentials: func() { bad.Store(true) },
 		Malformed: []spectest.Malformed{
 			{Why: "no token", Method: "GET", Path: "/v5/livedns/domains/example.net"},

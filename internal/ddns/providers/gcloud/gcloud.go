@@ -153,7 +153,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 			assertion, err := sa.Assertion(Scope, time.Now())
 			return url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}, err
 		}}
-	g := &gcloud{s: s, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")) + "."}
+	g := &gcloud{s: s, hostname: provider.Canonical(e.Hostname) + "."}
 	g.api = &provider.API{Env: env, Base: u, Vendor: "Google Cloud DNS", Message: message,
 		Auth: func(r *web.Request, _ []byte) error { return tok.Bearer(r.Context(), env, r) }}
 	return g, nil

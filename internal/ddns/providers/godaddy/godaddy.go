@@ -8,7 +8,6 @@ package godaddy
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -25,20 +24,15 @@ const DefaultEndpoint = "https://api.godaddy.com"
 
 // Settings are a godaddy entry's keys: the API key, its secret from a file or the environment, the zone when
 // it is not to be found from the hostname, and the TTL.
-type Settings struct{ provider.KeySettings }
+type Settings = provider.KeySettings
 
 // Def is the godaddy provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
+var Def = provider.DefineKey(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
 	Doc: "https://developer.godaddy.com/doc/endpoint/domains",
 	Example: "provider: godaddy\nhostname: home.example.net\napi_key: dKD4Nx0123456789abcdef\n" +
 		"password_file: /etc/hairpin/godaddy.secret   # the API key's secret",
-	Config: ddnsconf.Provider{Name: "godaddy", AAAA: true, Keys: provider.KeyKeys}},
-	Decode, New)
-
-// Decode reads a godaddy entry's keys; GoDaddy's smallest TTL is 600 seconds.
-func Decode(k provider.Keys, e provider.Entry) *Settings {
-	return &Settings{provider.DecodeKey(k, e, 600, 604800)}
-}
+	Config: ddnsconf.Provider{Name: "godaddy", AAAA: true}},
+	600, 604800, New) // GoDaddy's smallest TTL is 600 seconds
 
 type godaddy struct {
 	api      *provider.API
@@ -64,7 +58,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	creds := "sso-key " + s.APIKey + ":" + secret
 	api := &provider.API{Env: env, Base: u, Vendor: "GoDaddy", Message: message,
 		Auth: func(r *web.Request, _ []byte) error { r.Header.Set("Authorization", creds); return nil }}
-	return &godaddy{api: api, s: s, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}, nil
+	return &godaddy{api: api, s: s, hostname: provider.Canonical(e.Hostname)}, nil
 }
 
 func message(body []byte) string {
@@ -80,7 +74,7 @@ func message(body []byte) string {
 
 func (g *godaddy) findZone(ctx context.Context) (string, error) {
 	return g.zone.Get(ctx, func(ctx context.Context) (string, error) {
-		if z := strings.ToLower(strings.TrimSuffix(g.s.Zone, ".")); z != "" {
+		if z := provider.Canonical(g.s.Zone); z != "" {
 			return z, nil
 		}
 		for _, z := range provider.ZoneCandidates(g.hostname) {
@@ -93,7 +87,7 @@ func (g *godaddy) findZone(ctx context.Context) (string, error) {
 			}
 			return z, nil
 		}
-		return "", provider.Hold("", fmt.Sprintf("no domain of this GoDaddy account holds %s (set zone: if it is there)", g.hostname))
+		return "", provider.NoDomain("domain of this GoDaddy account", g.hostname)
 	})
 }
 

@@ -77,8 +77,8 @@ func newFake(t *testing.T) *spectest.Fake {
 	auth := http.Header{"Authorization": {"sso-key " + key + ":" + secret}, "Content-Type": {"application/json"}}
 	return &spectest.Fake{Server: srv, Store: st, Zone: "example.net", AAAA: true,
 		Entry: func(t *testing.T, hostname, family string) provider.Entry {
-			return provider.Entry{Provider: "godaddy", Hostname: hostname, Family: family, Settings: &godaddy.Settings{KeySettings: provider.KeySettings{
-				Endpoint: srv.Endpoint(), APIKey: key, PasswordFile: ddnstest.WriteSecret(t, secret), TTL: 600}}}
+			return provider.Entry{Provider: "godaddy", Hostname: hostname, Family: family, Settings: &godaddy.Settings{
+				Endpoint: srv.Endpoint(), APIKey: key, PasswordFile: ddnstest.WriteSecret(t, secret), TTL: 600}}
 		},
 		BadCredentials: func() { bad.Store(true) },
 		Malformed: []spectest.Malformed{

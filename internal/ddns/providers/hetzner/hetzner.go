@@ -24,32 +24,20 @@ import (
 const DefaultEndpoint = "https://api.hetzner.cloud/v1"
 
 // Settings are a hetzner entry's keys.
-type Settings struct{ provider.TokenSettings }
+type Settings = provider.TokenSettings
 
 // Def is the hetzner provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
+var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
 	Doc:     "https://docs.hetzner.cloud/reference/cloud#zone-rrset-actions",
 	Example: "provider: hetzner\nhostname: home.example.net\ntoken_file: /etc/hairpin/hetzner.token",
-	Config:  ddnsconf.Provider{Name: "hetzner", AAAA: true, Keys: provider.TokenKeys}},
-	Decode, New)
-
-// Decode reads a hetzner entry's keys; the API's smallest TTL is 60 seconds.
-func Decode(k provider.Keys, e provider.Entry) *Settings {
-	return &Settings{provider.DecodeToken(k, 60, 60)}
-}
+	Config:  ddnsconf.Provider{Name: "hetzner", AAAA: true}},
+	Endpoint: DefaultEndpoint, Vendor: "Hetzner", Message: provider.CodeMessage,
+	DefTTL: 60, MinTTL: 60}, // the API's smallest TTL is 60 seconds
+	func(t provider.Token) provider.Provider { return &hetzner{Token: t} })
 
 type hetzner struct {
 	provider.Token
 	zone provider.Once[string]
-}
-
-// New builds the provider for one entry.
-func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "Hetzner", provider.CodeMessage)
-	if err != nil {
-		return nil, err
-	}
-	return &hetzner{Token: t}, nil
 }
 
 func (h *hetzner) findZone(ctx context.Context) (string, error) {

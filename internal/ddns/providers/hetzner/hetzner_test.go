@@ -7,9 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
-	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
-	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetzner"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
 )
 
@@ -125,10 +122,7 @@ func newFake(t *testing.T) *spectest.Fake {
 	}
 	auth := http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
 	return &spectest.Fake{Server: srv, Store: st, Zone: "example.net", AAAA: true,
-		Entry: func(t *testing.T, hostname, family string) provider.Entry {
-			return provider.Entry{Provider: "hetzner", Hostname: hostname, Family: family, Settings: &hetzner.Settings{TokenSettings: provider.TokenSettings{
-				Endpoint: srv.Endpoint(), TokenFile: ddnstest.WriteSecret(t, token), TTL: 60}}}
-		},
+		Entry:          srv.TokenEntry("hetzner", token, 60),
 		BadCredentials: func() { bad.Store(true) },
 		Malformed: []spectest.Malformed{
 			{Why: "no Authorization header", Method: "GET", Path: "/v1/zones?name=example.net"},

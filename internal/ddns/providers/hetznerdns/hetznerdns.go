@@ -9,7 +9,6 @@ package hetznerdns
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -25,19 +24,16 @@ import (
 const DefaultEndpoint = "https://dns.hetzner.com/api/v1"
 
 // Settings are a hetzner-dns entry's keys.
-type Settings struct{ provider.TokenSettings }
+type Settings = provider.TokenSettings
 
 // Def is the hetzner-dns provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
+var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
 	Doc:     "https://dns.hetzner.com/api-docs",
 	Example: "provider: hetzner-dns\nhostname: home.example.net\ntoken_file: /etc/hairpin/hetzner-dns.token",
-	Config:  ddnsconf.Provider{Name: "hetzner-dns", AAAA: true, Keys: provider.TokenKeys}},
-	Decode, New)
-
-// Decode reads a hetzner-dns entry's keys.
-func Decode(k provider.Keys, e provider.Entry) *Settings {
-	return &Settings{provider.DecodeToken(k, 60, 60)}
-}
+	Config:  ddnsconf.Provider{Name: "hetzner-dns", AAAA: true}},
+	Endpoint: DefaultEndpoint, Vendor: "Hetzner DNS", Message: message, Header: "Auth-API-Token", Prefix: "",
+	DefTTL: 60, MinTTL: 60},
+	func(t provider.Token) provider.Provider { return &hetznerDNS{Token: t} })
 
 type hetznerDNS struct {
 	provider.Token
@@ -47,15 +43,6 @@ type hetznerDNS struct {
 // zoneID is a zone the DNS Console holds: its name and its ID.
 type zoneID struct {
 	name, id string
-}
-
-// New builds the provider for one entry.
-func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	t, err := s.Client(env, DefaultEndpoint, e.Hostname, "Hetzner DNS", message, "Auth-API-Token", "")
-	if err != nil {
-		return nil, err
-	}
-	return &hetznerDNS{Token: t}, nil
 }
 
 func message(body []byte) string {
@@ -85,7 +72,7 @@ type pagination struct {
 func (h *hetznerDNS) findZone(ctx context.Context) (string, string, error) {
 	z, err := h.zone.Get(ctx, func(ctx context.Context) (zoneID, error) {
 		candidates := provider.ZoneCandidates(h.Hostname)
-		if z := strings.ToLower(strings.TrimSuffix(h.Settings.Zone, ".")); z != "" {
+		if z := provider.Canonical(h.Settings.Zone); z != "" {
 			candidates = []string{z}
 		}
 		for _, z := range candidates {
@@ -108,7 +95,7 @@ func (h *hetznerDNS) findZone(ctx context.Context) (string, string, error) {
 				}
 			}
 		}
-		return zoneID{}, provider.Hold("", fmt.Sprintf("no zone of this Hetzner DNS Console account holds %s (set zone: if it is there)", h.Hostname))
+		return zoneID{}, provider.NoDomain("zone of this Hetzner DNS Console account", h.Hostname)
 	})
 	return z.name, z.id, err
 }

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetznerdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
@@ -106,10 +105,7 @@ func newFake(t *testing.T) *spectest.Fake {
 	}
 	auth := http.Header{"Auth-API-Token": {token}, "Content-Type": {"application/json"}}
 	return &spectest.Fake{Server: srv, Store: st, Zone: "example.net", AAAA: true,
-		Entry: func(t *testing.T, hostname, family string) provider.Entry {
-			return provider.Entry{Provider: "hetzner-dns", Hostname: hostname, Family: family, Settings: &hetznerdns.Settings{TokenSettings: provider.TokenSettings{
-				Endpoint: srv.Endpoint(), TokenFile: ddnstest.WriteSecret(t, token), TTL: 60}}}
-		},
+		Entry:          srv.TokenEntry("hetzner-dns", token, 60),
 		BadCredentials: func() { bad.Store(true) },
 		Malformed: []spectest.Malformed{
 			{Why: "no Auth-API-Token header", Method: "GET", Path: "/api/v1/zones"},

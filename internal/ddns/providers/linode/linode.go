@@ -23,19 +23,16 @@ import (
 const DefaultEndpoint = "https://api.linode.com"
 
 // Settings are a linode entry's keys.
-type Settings struct{ provider.TokenSettings }
+type Settings = provider.TokenSettings
 
 // Def is the linode provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
+var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
 	Doc:     "https://techdocs.akamai.com/linode-api/reference/get-domain-records",
 	Example: "provider: linode\nhostname: home.example.net\ntoken_file: /etc/hairpin/linode.token",
-	Config:  ddnsconf.Provider{Name: "linode", AAAA: true, Keys: provider.TokenKeys}},
-	Decode, New)
-
-// Decode reads a linode entry's keys.
-func Decode(k provider.Keys, e provider.Entry) *Settings {
-	return &Settings{provider.DecodeToken(k, 300, 300)}
-}
+	Config:  ddnsconf.Provider{Name: "linode", AAAA: true}},
+	Endpoint: DefaultEndpoint, Vendor: "Linode", Message: message,
+	DefTTL: 300, MinTTL: 300},
+	func(t provider.Token) provider.Provider { return &linode{Token: t} })
 
 type linode struct {
 	provider.Token
@@ -46,15 +43,6 @@ type linode struct {
 type zoneID struct {
 	name string
 	id   int64
-}
-
-// New builds the provider for one entry.
-func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "Linode", message)
-	if err != nil {
-		return nil, err
-	}
-	return &linode{Token: t}, nil
 }
 
 // message reads the spec's error body, {errors: [{field, reason}]}.
@@ -102,7 +90,7 @@ func (l *linode) findZone(ctx context.Context) (string, int64, error) {
 		var z string
 		var ok bool
 		if l.Settings.Zone != "" {
-			z = strings.ToLower(strings.TrimSuffix(l.Settings.Zone, "."))
+			z = provider.Canonical(l.Settings.Zone)
 			_, ok = ids[z]
 		} else {
 			z, ok = provider.PickZone(l.Hostname, names)

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
@@ -94,10 +93,7 @@ func newFake(t *testing.T) *spectest.Fake {
 	}
 	auth := http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
 	return &spectest.Fake{Server: srv, Store: st, Zone: "example.net", AAAA: true,
-		Entry: func(t *testing.T, hostname, family string) provider.Entry {
-			return provider.Entry{Provider: "linode", Hostname: hostname, Family: family, Settings: &linode.Settings{TokenSettings: provider.TokenSettings{
-				Endpoint: srv.Endpoint(), TokenFile: ddnstest.WriteSecret(t, token), TTL: 300}}}
-		},
+		Entry:          srv.TokenEntry("linode", token, 300),
 		BadCredentials: func() { bad.Store(true) },
 		Malformed: []spectest.Malformed{
 			{Why: "no Authorization header", Method: "GET", Path: "/v4/domains"},

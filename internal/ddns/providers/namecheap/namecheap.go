@@ -66,8 +66,8 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	if err != nil {
 		return nil, err
 	}
-	hostname := strings.ToLower(strings.TrimSuffix(e.Hostname, "."))
-	domain := strings.ToLower(strings.TrimSuffix(s.Zone, "."))
+	hostname := provider.Canonical(e.Hostname)
+	domain := provider.Canonical(s.Zone)
 	if domain == "" {
 		labels := strings.Split(hostname, ".")
 		domain = strings.Join(labels[max(len(labels)-2, 0):], ".")

@@ -110,7 +110,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 			Sign(r, body, s.ApplicationKey, secret, consumer, time.Now())
 			return nil
 		}}
-	return &ovh{api: api, hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")), s: s}, nil
+	return &ovh{api: api, hostname: provider.Canonical(e.Hostname), s: s}, nil
 }
 
 func message(body []byte) string {
@@ -130,7 +130,7 @@ func (o *ovh) findZone(ctx context.Context) (string, error) {
 		if _, err := o.api.Call(ctx, web.MethodGet, "/domain/zone", nil, nil, &zones); err != nil {
 			return "", err
 		}
-		z, ok := strings.ToLower(strings.TrimSuffix(o.s.Zone, ".")), o.s.Zone != ""
+		z, ok := provider.Canonical(o.s.Zone), o.s.Zone != ""
 		if !ok {
 			z, ok = provider.PickZone(o.hostname, zones)
 		}

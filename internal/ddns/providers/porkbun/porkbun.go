@@ -11,7 +11,6 @@ package porkbun
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -28,20 +27,15 @@ const DefaultEndpoint = "https://api.porkbun.com/api/json/v3"
 
 // Settings are a porkbun entry's keys: the API key, the secret API key from a file or the environment, the
 // zone when it is not to be found from the hostname, and the TTL.
-type Settings struct{ provider.KeySettings }
+type Settings = provider.KeySettings
 
 // Def is the porkbun provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
+var Def = provider.DefineKey(provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
 	Doc: "https://porkbun.com/api/json/v3/documentation",
 	Example: "provider: porkbun\nhostname: home.example.net\napi_key: pk1_0123456789abcdef\n" +
 		"password_file: /etc/hairpin/porkbun.secret   # the secret API key (sk1_...)",
-	Config: ddnsconf.Provider{Name: "porkbun", AAAA: true, Keys: provider.KeyKeys}},
-	Decode, New)
-
-// Decode reads a porkbun entry's keys; Porkbun's smallest (and default) TTL is 600 seconds.
-func Decode(k provider.Keys, e provider.Entry) *Settings {
-	return &Settings{provider.DecodeKey(k, e, 600, 86400)}
-}
+	Config: ddnsconf.Provider{Name: "porkbun", AAAA: true}},
+	600, 86400, New) // Porkbun's smallest (and default) TTL is 600 seconds
 
 type porkbun struct {
 	api      *provider.API
@@ -60,7 +54,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	api := &provider.API{Env: env, Base: u, Vendor: "Porkbun", Message: message}
 	return &porkbun{api: api, key: s.APIKey, secret: secret, s: s,
-		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, "."))}, nil
+		hostname: provider.Canonical(e.Hostname)}, nil
 }
 
 func message(body []byte) string {
@@ -104,7 +98,7 @@ type record struct {
 
 func (p *porkbun) findZone(ctx context.Context) (string, error) {
 	return p.zone.Get(ctx, func(ctx context.Context) (string, error) {
-		if z := strings.ToLower(strings.TrimSuffix(p.s.Zone, ".")); z != "" {
+		if z := provider.Canonical(p.s.Zone); z != "" {
 			return z, nil
 		}
 		best := ""
@@ -125,7 +119,7 @@ func (p *porkbun) findZone(ctx context.Context) (string, error) {
 				return "", err
 			}
 			for _, d := range out.Domains {
-				z := strings.ToLower(strings.TrimSuffix(d.Domain, "."))
+				z := provider.Canonical(d.Domain)
 				if (p.hostname == z || strings.HasSuffix(p.hostname, "."+z)) && len(z) > len(best) {
 					best = z
 				}
@@ -136,7 +130,7 @@ func (p *porkbun) findZone(ctx context.Context) (string, error) {
 			}
 		}
 		if best == "" {
-			return "", provider.Hold("", fmt.Sprintf("no domain of this Porkbun account holds %s (set zone: if it is there)", p.hostname))
+			return "", provider.NoDomain("domain of this Porkbun account", p.hostname)
 		}
 		return best, nil
 	})

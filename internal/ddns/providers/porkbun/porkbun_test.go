@@ -104,8 +104,8 @@ func newFake(t *testing.T) *spectest.Fake {
 	good := `"apikey":"` + apiKey + `","secretapikey":"` + secret + `"`
 	return &spectest.Fake{Server: srv, Store: st, Zone: "example.net", AAAA: true,
 		Entry: func(t *testing.T, hostname, family string) provider.Entry {
-			return provider.Entry{Provider: "porkbun", Hostname: hostname, Family: family, Settings: &porkbun.Settings{KeySettings: provider.KeySettings{
-				Endpoint: srv.Endpoint(), APIKey: apiKey, PasswordFile: ddnstest.WriteSecret(t, secret), TTL: 600}}}
+			return provider.Entry{Provider: "porkbun", Hostname: hostname, Family: family, Settings: &porkbun.Settings{
+				Endpoint: srv.Endpoint(), APIKey: apiKey, PasswordFile: ddnstest.WriteSecret(t, secret), TTL: 600}}
 		},
 		BadCredentials: func() { bad.Store(true) },
 		Malformed: []spectest.Malformed{

@@ -83,7 +83,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	}
 	return &route53{env: env, base: u, s: s, now: time.Now,
 		creds:    Credentials{KeyID: s.AccessKeyID, Secret: secret, Region: s.Region, Service: "route53"},
-		hostname: strings.ToLower(strings.TrimSuffix(e.Hostname, ".")) + "."}, nil
+		hostname: provider.Canonical(e.Hostname) + "."}, nil
 }
 
 // call sends a signed request with body (XML, or nil) and returns the answer's document element.
@@ -139,7 +139,7 @@ func (r *route53) findZone(ctx context.Context) (string, error) {
 		}
 		candidates := provider.ZoneCandidates(r.hostname)
 		if r.s.Zone != "" {
-			candidates = []string{strings.ToLower(strings.TrimSuffix(r.s.Zone, "."))}
+			candidates = []string{provider.Canonical(r.s.Zone)}
 		}
 		for _, c := range candidates {
 			doc, err := r.call(ctx, web.MethodGet, "/hostedzonesbyname", url.Values{"dnsname": {c}, "maxitems": {"1"}}, nil)

@@ -22,32 +22,20 @@ import (
 const DefaultEndpoint = "https://api.vultr.com/v2"
 
 // Settings are a vultr entry's keys.
-type Settings struct{ provider.TokenSettings }
+type Settings = provider.TokenSettings
 
 // Def is the vultr provider.
-var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
+var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
 	Doc:     "https://www.vultr.com/api/#tag/dns",
 	Example: "provider: vultr\nhostname: home.example.net\ntoken_file: /etc/hairpin/vultr.token",
-	Config:  ddnsconf.Provider{Name: "vultr", AAAA: true, Keys: provider.TokenKeys}},
-	Decode, New)
-
-// Decode reads a vultr entry's keys.
-func Decode(k provider.Keys, e provider.Entry) *Settings {
-	return &Settings{provider.DecodeToken(k, 60, 1)}
-}
+	Config:  ddnsconf.Provider{Name: "vultr", AAAA: true}},
+	Endpoint: DefaultEndpoint, Vendor: "Vultr", Message: message,
+	DefTTL: 60, MinTTL: 1},
+	func(t provider.Token) provider.Provider { return &vultr{Token: t} })
 
 type vultr struct {
 	provider.Token
 	zone provider.Once[string]
-}
-
-// New builds the provider for one entry.
-func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	t, err := s.Bearer(env, DefaultEndpoint, e.Hostname, "Vultr", message)
-	if err != nil {
-		return nil, err
-	}
-	return &vultr{Token: t}, nil
 }
 
 // message reads the error body the API's description documents: {"error": "...", "status": N}.

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/ddnstest"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/vultr"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
@@ -98,10 +97,7 @@ func newFake(t *testing.T) *spectest.Fake {
 	}
 	auth := http.Header{"Authorization": {"Bearer " + key}, "Content-Type": {"application/json"}}
 	return &spectest.Fake{Server: srv, Store: st, Zone: "example.net", AAAA: true,
-		Entry: func(t *testing.T, hostname, family string) provider.Entry {
-			return provider.Entry{Provider: "vultr", Hostname: hostname, Family: family, Settings: &vultr.Settings{TokenSettings: provider.TokenSettings{
-				Endpoint: srv.Endpoint(), TokenFile: ddnstest.WriteSecret(t, key), TTL: 60}}}
-		},
+		Entry:          srv.TokenEntry("vultr", key, 60),
 		BadCredentials: func() { bad.Store(true) },
 		Malformed: []spectest.Malformed{
 			{Why: "no Authorization header", Method: "GET", Path: "/v2/domains"},
