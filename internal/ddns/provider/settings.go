@@ -39,20 +39,27 @@ func DecodeToken(k Keys, defTTL, minTTL int) TokenSettings {
 
 // Open reads the token and parses the endpoint (fallback: the vendor's own).
 func (s TokenSettings) Open(env Env, fallback, hostname string) (*url.URL, string, error) {
-	u, err := ParseServer(s.Endpoint, fallback, env, hostname)
+	return OpenToken(env, s.Endpoint, fallback, hostname, s.TokenFile, s.TokenEnv, "token")
+}
+
+// OpenToken parses the endpoint (fallback: the vendor's own) and reads a token that goes in a header from its
+// file or environment variable; what names it in the fix ("token", "API token"). A token with a line break or
+// a space can never be sent (net/http refuses the header), which would show up only as "no answer from the
+// server", again and again: it is refused here.
+func OpenToken(env Env, endpoint, fallback, hostname, file, envVar, what string) (*url.URL, string, error) {
+	u, err := ParseServer(endpoint, fallback, env, hostname)
 	if err != nil {
 		return nil, "", err
 	}
-	tok, err := env.Secret(s.TokenFile, s.TokenEnv)
+	tok, err := env.Secret(file, envVar)
 	if err != nil {
 		return nil, "", errfmt.Errorf("token: %w", err)
 	}
 	if tok == "" {
 		return nil, "", errfmt.Errorf("token is empty")
 	}
-	// A token with a line break or a space can never be sent (net/http refuses the header).
 	if strings.IndexFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
-		return nil, "", errfmt.Errorf("token holds a line break, a space or a control character; give the token alone, on one line")
+		return nil, "", errfmt.Errorf("token holds a line break, a space or a control character; give the %s alone, on one line", what)
 	}
 	return u, tok, nil
 }

@@ -8,14 +8,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
@@ -85,21 +83,9 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 
 // New builds the provider for one entry.
 func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, error) {
-	u, err := provider.ParseServer(s.Server, DefaultServer, env, e.Hostname)
+	u, tok, err := provider.OpenToken(env, s.Server, DefaultServer, e.Hostname, s.TokenFile, s.TokenEnv, "API token")
 	if err != nil {
 		return nil, err
-	}
-	tok, err := env.Secret(s.TokenFile, s.TokenEnv)
-	if err != nil {
-		return nil, errfmt.Errorf("token: %w", err)
-	}
-	if tok == "" {
-		return nil, errors.New("token is empty")
-	}
-	// A token with a line break or a space in it can never be sent (net/http refuses the header), which would
-	// show up only as "no answer from the server", again and again.
-	if strings.IndexFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
-		return nil, errors.New("token holds a line break, a space or a control character; give the API token alone, on one line")
 	}
 	ttl := s.TTL
 	if ttl <= 0 {
