@@ -158,6 +158,14 @@ func Relative(hostname, zone string) string {
 	return strings.TrimSuffix(h, "."+z)
 }
 
+// Subname is the hostname relative to zone as APIs that name the apex "" want it: Relative, "" for "@".
+func Subname(hostname, zone string) string {
+	if r := Relative(hostname, zone); r != "@" {
+		return r
+	}
+	return ""
+}
+
 // MaxPages bounds how many pages of a listing a provider reads: a zone of 200 records a page and 50 pages is
 // larger than any home user's, and a server that always says "next" must not keep the update busy forever.
 const MaxPages = 50

@@ -87,15 +87,12 @@ func (d *desec) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	_, err = d.API.Call(ctx, web.MethodGet, path, nil, nil, &have)
 	switch {
 	case provider.IsNotFound(err):
-		if sub == "@" {
-			sub = ""
-		}
 		create := struct {
 			Subname string   `json:"subname"`
 			Type    string   `json:"type"`
 			Records []string `json:"records"`
 			TTL     int      `json:"ttl"`
-		}{sub, typ, []string{addr.String()}, d.Settings.TTL}
+		}{provider.Subname(d.Hostname, zone), typ, []string{addr.String()}, d.Settings.TTL}
 		_, err = d.API.Call(ctx, web.MethodPost, "/domains/"+url.PathEscape(zone)+"/rrsets/", nil, create, nil)
 		return "created", err
 	case err != nil:

@@ -108,10 +108,7 @@ func (d *dnsimple) Update(ctx context.Context, addr netip.Addr) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	typ, name := provider.RecordType(addr), provider.Relative(d.Hostname, zone)
-	if name == "@" {
-		name = ""
-	}
+	typ, name := provider.RecordType(addr), provider.Subname(d.Hostname, zone)
 	base := fmt.Sprintf("/%d/zones/%s/records", account, url.PathEscape(zone))
 	var out struct {
 		Data []record `json:"data"`

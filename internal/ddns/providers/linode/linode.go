@@ -117,10 +117,7 @@ func (l *linode) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	typ, name := provider.RecordType(addr), provider.Relative(l.Hostname, zone)
-	if name == "@" {
-		name = ""
-	}
+	typ, name := provider.RecordType(addr), provider.Subname(l.Hostname, zone)
 	base := fmt.Sprintf("/v4/domains/%d/records", id)
 	var found *record
 	for p := 1; p <= provider.MaxPages && found == nil; p++ {

@@ -147,10 +147,7 @@ func (o *ovh) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	typ, sub := provider.RecordType(addr), provider.Relative(o.hostname, zone)
-	if sub == "@" {
-		sub = ""
-	}
+	typ, sub := provider.RecordType(addr), provider.Subname(o.hostname, zone)
 	base := "/domain/zone/" + url.PathEscape(zone)
 	var ids []int64
 	if _, err := o.api.Call(ctx, web.MethodGet, base+"/record", url.Values{"fieldType": {typ}, "subDomain": {sub}}, nil, &ids); err != nil {

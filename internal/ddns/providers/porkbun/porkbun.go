@@ -143,10 +143,7 @@ func (p *porkbun) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		return "", err
 	}
 	typ := provider.RecordType(addr)
-	sub := provider.Relative(p.hostname, zone)
-	if sub == "@" {
-		sub = ""
-	}
+	sub := provider.Subname(p.hostname, zone)
 	// The apex has no subdomain segment.
 	byName := "/" + url.PathEscape(zone) + "/" + typ
 	if sub != "" {

@@ -105,10 +105,7 @@ func (v *vultr) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	typ, name := provider.RecordType(addr), provider.Relative(v.Hostname, zone)
-	if name == "@" {
-		name = ""
-	}
+	typ, name := provider.RecordType(addr), provider.Subname(v.Hostname, zone)
 	base := "/domains/" + url.PathEscape(zone) + "/records"
 	var found *record
 	cursor := ""
