@@ -74,3 +74,35 @@ func FuzzJudge(f *testing.F) {
 		}
 	})
 }
+
+// TestNames pins how the providers name a hostname within its zone: folded to lower case without the final
+// dot, "@" or "" for the apex as the API wants it, and the zones it may lie in, longest first.
+func TestNames(t *testing.T) {
+	tests := []struct {
+		hostname, zone, canonical, relative, subname string
+	}{
+		{"Home.Example.NET.", "example.net", "home.example.net", "home", "home"},
+		{"example.net", "Example.Net.", "example.net", "@", ""},
+		{"a.b.example.net", "example.net", "a.b.example.net", "a.b", "a.b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.hostname, func(t *testing.T) {
+			if got := Canonical(tt.hostname); got != tt.canonical {
+				t.Errorf("Canonical = %q, want %q", got, tt.canonical)
+			}
+			if got := Relative(tt.hostname, tt.zone); got != tt.relative {
+				t.Errorf("Relative = %q, want %q", got, tt.relative)
+			}
+			if got := Subname(tt.hostname, tt.zone); got != tt.subname {
+				t.Errorf("Subname = %q, want %q", got, tt.subname)
+			}
+		})
+	}
+	if got := strings.Join(ZoneCandidates("Home.Example.NET."), " "); got != "home.example.net example.net" {
+		t.Errorf("ZoneCandidates = %q", got)
+	}
+	if err := NoDomain("domain of this Example account", "home.example.net"); !IsHold(err) ||
+		!strings.Contains(err.Error(), "no domain of this Example account holds home.example.net (set zone: if it is there)") {
+		t.Errorf("NoDomain = %v", err)
+	}
+}
