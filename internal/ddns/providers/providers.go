@@ -1,5 +1,6 @@
 // Package providers lists the dynamic-DNS providers: each is a package beside this file with its settings, its
-// Decode and its New, tied together in its Def, and one line below. Linking this package in hands config the
+// Decode and its New (or, for a token or key-and-secret API, a provider.DefineToken row or DefineKey call in
+// their place), tied together in its Def, and one line below. Linking this package in hands config the
 // providers' decoders (ddnsconf.Register), and the engine builds providers from the same list, so the two
 // cannot disagree about which providers exist.
 package providers
