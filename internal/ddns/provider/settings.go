@@ -113,10 +113,11 @@ type Token struct {
 }
 
 // TokenAPI describes a provider whose entry holds TokenSettings alone and whose API takes the token in one
-// header: what sets it apart from the others is its TTLs, its API's base URL and name, its error body and the
-// header the token goes in.
+// header: what sets it apart from the others is its name and documentation, its TTLs, its API's base URL and
+// name, its error body and the header the token goes in. Its Kind is KindAPI, and it publishes AAAA records too.
 type TokenAPI struct {
-	Def
+	// Name is the provider's name in configs; Contract, Doc and Example are Def's.
+	Name, Contract, Doc, Example string
 	// DefTTL is the ttl of an entry that gives none; MinTTL the smallest the vendor takes (the largest: 86400).
 	DefTTL, MinTTL int
 	// Endpoint is the vendor's base URL, for an entry that gives none; Vendor names the vendor in messages.
@@ -130,11 +131,12 @@ type TokenAPI struct {
 // DefineToken is Define for a TokenAPI: its entries' keys are TokenKeys, read by DecodeToken into a
 // *TokenSettings, and each entry's provider is what build makes of the Token those settings open (Client).
 func DefineToken(t TokenAPI, build func(Token) Provider) Def {
-	t.Config.Keys = TokenKeys
 	if t.Header == "" {
 		t.Header, t.Prefix = "Authorization", "Bearer "
 	}
-	return Define(t.Def, func(k Keys, _ Entry) *TokenSettings {
+	d := Def{Kind: KindAPI, Contract: t.Contract, Doc: t.Doc, Example: t.Example,
+		Config: ddnsconf.Provider{Name: t.Name, AAAA: true, Keys: TokenKeys}}
+	return Define(d, func(k Keys, _ Entry) *TokenSettings {
 		s := DecodeToken(k, t.DefTTL, t.MinTTL)
 		return &s
 	}, func(e Entry, s *TokenSettings, env Env) (Provider, error) {

@@ -17,22 +17,15 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/web"
 
-	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
-// DefaultEndpoint is the API's base URL.
-const DefaultEndpoint = "https://desec.io/api/v1"
-
-// Settings are a desec entry's keys.
-type Settings = provider.TokenSettings
-
 // Def is the desec provider.
-var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
-	Doc:     "https://desec.readthedocs.io/en/latest/dns/rrsets.html",
-	Example: "provider: desec\nhostname: home.example.dedyn.io\ntoken_file: /etc/hairpin/desec.token",
-	Config:  ddnsconf.Provider{Name: "desec", AAAA: true}},
-	Endpoint: DefaultEndpoint, Vendor: "deSEC", Message: message, Header: "Authorization", Prefix: "Token ",
+var Def = provider.DefineToken(provider.TokenAPI{Name: "desec", Vendor: "deSEC", Contract: provider.FromDocs,
+	Doc:      "https://desec.readthedocs.io/en/latest/dns/rrsets.html",
+	Example:  "provider: desec\nhostname: home.example.dedyn.io\ntoken_file: /etc/hairpin/desec.token",
+	Endpoint: "https://desec.io/api/v1",
+	Message:  message, Header: "Authorization", Prefix: "Token ",
 	DefTTL: 3600, MinTTL: 60}, // a domain's minimum TTL is 3600 seconds unless deSEC lowered it
 	func(t provider.Token) provider.Provider { return &desec{Token: t} })
 

@@ -14,23 +14,15 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/web"
 
-	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
-// DefaultEndpoint is the API's base URL; paths carry the /v2.
-const DefaultEndpoint = "https://api.digitalocean.com"
-
-// Settings are a digitalocean entry's keys.
-type Settings = provider.TokenSettings
-
 // Def is the digitalocean provider.
-var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
-	Doc:     "https://docs.digitalocean.com/reference/api/digitalocean/#tag/Domain-Records",
-	Example: "provider: digitalocean\nhostname: home.example.net\ntoken_file: /etc/hairpin/digitalocean.token",
-	Config:  ddnsconf.Provider{Name: "digitalocean", AAAA: true}},
-	Endpoint: DefaultEndpoint, Vendor: "DigitalOcean", Message: message,
-	DefTTL: 60, MinTTL: 30}, // DigitalOcean's smallest TTL is 30 seconds
+var Def = provider.DefineToken(provider.TokenAPI{Name: "digitalocean", Vendor: "DigitalOcean", Contract: provider.FromSpec,
+	Doc:      "https://docs.digitalocean.com/reference/api/digitalocean/#tag/Domain-Records",
+	Example:  "provider: digitalocean\nhostname: home.example.net\ntoken_file: /etc/hairpin/digitalocean.token",
+	Endpoint: "https://api.digitalocean.com",   // paths carry the /v2
+	Message:  message, DefTTL: 60, MinTTL: 30}, // DigitalOcean's smallest TTL is 30 seconds
 	func(t provider.Token) provider.Provider { return &digitalocean{Token: t} })
 
 type digitalocean struct {

@@ -15,23 +15,15 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/web"
 
-	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
-// DefaultEndpoint is the API's base URL.
-const DefaultEndpoint = "https://api.dnsimple.com/v2"
-
-// Settings are a dnsimple entry's keys.
-type Settings = provider.TokenSettings
-
 // Def is the dnsimple provider.
-var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
-	Doc:     "https://developer.dnsimple.com/v2/zones/records/",
-	Example: "provider: dnsimple\nhostname: home.example.net\ntoken_file: /etc/hairpin/dnsimple.token",
-	Config:  ddnsconf.Provider{Name: "dnsimple", AAAA: true}},
-	Endpoint: DefaultEndpoint, Vendor: "DNSimple", Message: message,
-	DefTTL: 60, MinTTL: 1},
+var Def = provider.DefineToken(provider.TokenAPI{Name: "dnsimple", Vendor: "DNSimple", Contract: provider.FromSpec,
+	Doc:      "https://developer.dnsimple.com/v2/zones/records/",
+	Example:  "provider: dnsimple\nhostname: home.example.net\ntoken_file: /etc/hairpin/dnsimple.token",
+	Endpoint: "https://api.dnsimple.com/v2",
+	Message:  message, DefTTL: 60, MinTTL: 1},
 	func(t provider.Token) provider.Provider { return &dnsimple{Token: t} })
 
 type dnsimple struct {

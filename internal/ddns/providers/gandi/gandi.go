@@ -14,23 +14,15 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/web"
 
-	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
-// DefaultEndpoint is LiveDNS's base URL.
-const DefaultEndpoint = "https://api.gandi.net/v5/livedns"
-
-// Settings are a gandi entry's keys.
-type Settings = provider.TokenSettings
-
 // Def is the gandi provider.
-var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
-	Doc:     "https://api.gandi.net/docs/livedns/",
-	Example: "provider: gandi\nhostname: home.example.net\ntoken_file: /etc/hairpin/gandi.token   # a personal access token",
-	Config:  ddnsconf.Provider{Name: "gandi", AAAA: true}},
-	Endpoint: DefaultEndpoint, Vendor: "Gandi", Message: message,
-	DefTTL: 300, MinTTL: 300}, // LiveDNS's smallest TTL is 300 seconds
+var Def = provider.DefineToken(provider.TokenAPI{Name: "gandi", Vendor: "Gandi", Contract: provider.FromDocs,
+	Doc:      "https://api.gandi.net/docs/livedns/",
+	Example:  "provider: gandi\nhostname: home.example.net\ntoken_file: /etc/hairpin/gandi.token   # a personal access token",
+	Endpoint: "https://api.gandi.net/v5/livedns",
+	Message:  message, DefTTL: 300, MinTTL: 300}, // LiveDNS's smallest TTL is 300 seconds
 	func(t provider.Token) provider.Provider { return &gandi{Token: t} })
 
 type gandi struct {

@@ -16,23 +16,15 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/web"
 
-	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
-// DefaultEndpoint is the Cloud API's base URL.
-const DefaultEndpoint = "https://api.hetzner.cloud/v1"
-
-// Settings are a hetzner entry's keys.
-type Settings = provider.TokenSettings
-
 // Def is the hetzner provider.
-var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
-	Doc:     "https://docs.hetzner.cloud/reference/cloud#zone-rrset-actions",
-	Example: "provider: hetzner\nhostname: home.example.net\ntoken_file: /etc/hairpin/hetzner.token",
-	Config:  ddnsconf.Provider{Name: "hetzner", AAAA: true}},
-	Endpoint: DefaultEndpoint, Vendor: "Hetzner", Message: provider.CodeMessage,
-	DefTTL: 60, MinTTL: 60}, // the API's smallest TTL is 60 seconds
+var Def = provider.DefineToken(provider.TokenAPI{Name: "hetzner", Vendor: "Hetzner", Contract: provider.FromSpec,
+	Doc:      "https://docs.hetzner.cloud/reference/cloud#zone-rrset-actions",
+	Example:  "provider: hetzner\nhostname: home.example.net\ntoken_file: /etc/hairpin/hetzner.token",
+	Endpoint: "https://api.hetzner.cloud/v1",
+	Message:  provider.CodeMessage, DefTTL: 60, MinTTL: 60}, // the API's smallest TTL is 60 seconds
 	func(t provider.Token) provider.Provider { return &hetzner{Token: t} })
 
 type hetzner struct {

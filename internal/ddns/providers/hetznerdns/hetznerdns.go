@@ -16,22 +16,15 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/web"
 
-	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
-// DefaultEndpoint is the API's base URL.
-const DefaultEndpoint = "https://dns.hetzner.com/api/v1"
-
-// Settings are a hetzner-dns entry's keys.
-type Settings = provider.TokenSettings
-
 // Def is the hetzner-dns provider.
-var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromDocs,
-	Doc:     "https://dns.hetzner.com/api-docs",
-	Example: "provider: hetzner-dns\nhostname: home.example.net\ntoken_file: /etc/hairpin/hetzner-dns.token",
-	Config:  ddnsconf.Provider{Name: "hetzner-dns", AAAA: true}},
-	Endpoint: DefaultEndpoint, Vendor: "Hetzner DNS", Message: message, Header: "Auth-API-Token", Prefix: "",
+var Def = provider.DefineToken(provider.TokenAPI{Name: "hetzner-dns", Vendor: "Hetzner DNS", Contract: provider.FromDocs,
+	Doc:      "https://dns.hetzner.com/api-docs",
+	Example:  "provider: hetzner-dns\nhostname: home.example.net\ntoken_file: /etc/hairpin/hetzner-dns.token",
+	Endpoint: "https://dns.hetzner.com/api/v1",
+	Message:  message, Header: "Auth-API-Token", Prefix: "",
 	DefTTL: 60, MinTTL: 60},
 	func(t provider.Token) provider.Provider { return &hetznerDNS{Token: t} })
 

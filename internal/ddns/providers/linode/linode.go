@@ -15,23 +15,15 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/web"
 
-	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
-// DefaultEndpoint is the API's base URL; paths carry the /v4.
-const DefaultEndpoint = "https://api.linode.com"
-
-// Settings are a linode entry's keys.
-type Settings = provider.TokenSettings
-
 // Def is the linode provider.
-var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
-	Doc:     "https://techdocs.akamai.com/linode-api/reference/get-domain-records",
-	Example: "provider: linode\nhostname: home.example.net\ntoken_file: /etc/hairpin/linode.token",
-	Config:  ddnsconf.Provider{Name: "linode", AAAA: true}},
-	Endpoint: DefaultEndpoint, Vendor: "Linode", Message: message,
-	DefTTL: 300, MinTTL: 300},
+var Def = provider.DefineToken(provider.TokenAPI{Name: "linode", Vendor: "Linode", Contract: provider.FromSpec,
+	Doc:      "https://techdocs.akamai.com/linode-api/reference/get-domain-records",
+	Example:  "provider: linode\nhostname: home.example.net\ntoken_file: /etc/hairpin/linode.token",
+	Endpoint: "https://api.linode.com", // paths carry the /v4
+	Message:  message, DefTTL: 300, MinTTL: 300},
 	func(t provider.Token) provider.Provider { return &linode{Token: t} })
 
 type linode struct {

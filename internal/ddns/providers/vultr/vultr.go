@@ -14,23 +14,15 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/web"
 
-	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 )
 
-// DefaultEndpoint is the API's base URL.
-const DefaultEndpoint = "https://api.vultr.com/v2"
-
-// Settings are a vultr entry's keys.
-type Settings = provider.TokenSettings
-
 // Def is the vultr provider.
-var Def = provider.DefineToken(provider.TokenAPI{Def: provider.Def{Kind: provider.KindAPI, Contract: provider.FromSpec,
-	Doc:     "https://www.vultr.com/api/#tag/dns",
-	Example: "provider: vultr\nhostname: home.example.net\ntoken_file: /etc/hairpin/vultr.token",
-	Config:  ddnsconf.Provider{Name: "vultr", AAAA: true}},
-	Endpoint: DefaultEndpoint, Vendor: "Vultr", Message: message,
-	DefTTL: 60, MinTTL: 1},
+var Def = provider.DefineToken(provider.TokenAPI{Name: "vultr", Vendor: "Vultr", Contract: provider.FromSpec,
+	Doc:      "https://www.vultr.com/api/#tag/dns",
+	Example:  "provider: vultr\nhostname: home.example.net\ntoken_file: /etc/hairpin/vultr.token",
+	Endpoint: "https://api.vultr.com/v2",
+	Message:  message, DefTTL: 60, MinTTL: 1},
 	func(t provider.Token) provider.Provider { return &vultr{Token: t} })
 
 type vultr struct {
