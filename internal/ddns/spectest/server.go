@@ -57,6 +57,16 @@ type Server struct {
 	calls    []string
 }
 
+// Serve loads the spec at path (a provider's testdata) and serves it, failing t when it does not load.
+func Serve(t testing.TB, path string) *Server {
+	t.Helper()
+	spec, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(t, spec)
+}
+
 // New serves spec over TLS on loopback.
 func New(t testing.TB, spec *Spec) *Server {
 	s := &Server{Spec: spec, t: t}

@@ -48,12 +48,8 @@ func loginServer(t *testing.T) *httptest.Server {
 // example.net. PUT honours If-Match (the etag) and If-None-Match: *, answering 412 when they do not hold.
 // Errors are the CloudError body.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/azure.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/azure.json")
 	login := loginServer(t)
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && r.Header.Get("Authorization") == "Bearer "+access }

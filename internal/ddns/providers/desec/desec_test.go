@@ -19,12 +19,8 @@ const token = "i-T3b1h_OI-H9ab8tRS98stGtURe"
 // newFake serves testdata/desec.docs.json, written by hand from deSEC's documentation, over an account holding
 // example.net. Errors are {detail}; every path must end with a slash.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/desec.docs.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/desec.docs.json")
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && r.Header.Get("Authorization") == "Token "+token }
 	srv.Refusal = func(status int, msg string) any {

@@ -20,12 +20,8 @@ const token = "dop_v1_0123456789abcdef"
 // newFake serves DigitalOcean's spec (testdata/digitalocean.json) over a store holding example.net. Errors are
 // the spec's {id, message} body.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/digitalocean.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/digitalocean.json")
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && r.Header.Get("Authorization") == "Bearer "+token }
 	srv.Refusal = func(status int, msg string) any {

@@ -16,12 +16,8 @@ const token = "dnsimpletoken0123456789"
 // newFake serves DNSimple's spec (testdata/dnsimple.json) for account 1010 holding example.net and
 // example.org. Errors are the spec's {message}.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/dnsimple.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net", "example.org")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/dnsimple.json")
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && r.Header.Get("Authorization") == "Bearer "+token }
 	srv.Refusal = func(status int, msg string) any {

@@ -14,12 +14,8 @@ const token = "gandi-pat-0123456789"
 // newFake serves testdata/gandi-docs.json, written by hand from Gandi's LiveDNS documentation (no vendor
 // spec exists), for the domain example.net.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/gandi-docs.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/gandi-docs.json")
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && r.Header.Get("Authorization") == "Bearer "+token }
 	srv.Refusal = func(status int, msg string) any {

@@ -85,12 +85,8 @@ func tokenServer(t *testing.T, pub *rsa.PublicKey, email, accessToken string) *h
 // says "done": a provider that does not follow its change sees the old record set. Errors are Google's
 // {error: {code, message, status}}.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/google.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/google.json")
 	srv.Prefix = "" // the document's paths carry /dns/v1
 	const email, access = "hairpin@my-project.iam.gserviceaccount.com", "ya29.test-access-token"
 	tok := tokenServer(t, &key(t).PublicKey, email, access)

@@ -22,12 +22,8 @@ const (
 // newFake serves testdata/godaddy.docs.json, written by hand from GoDaddy's documentation, over an account
 // holding example.net. Errors are {code, message}.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/godaddy.docs.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/godaddy.docs.json")
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool {
 		return !bad.Load() && r.Header.Get("Authorization") == "sso-key "+key+":"+secret

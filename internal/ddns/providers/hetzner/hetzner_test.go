@@ -17,12 +17,8 @@ const token = "hcloudtoken0123456789"
 // the action is polled, which then says "success", so a provider that does not wait for its action sees the
 // old record.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/hetzner.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/hetzner.json")
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && r.Header.Get("Authorization") == "Bearer "+token }
 	srv.Refusal = func(status int, msg string) any {

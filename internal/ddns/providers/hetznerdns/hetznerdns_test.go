@@ -21,12 +21,8 @@ const token = "LlGoDUQ39S6akqoav5meAsv5OIpeywhj"
 // newFake serves testdata/hetzner-dns.docs.json, written by hand from the DNS Console's documentation, over an
 // account holding example.net (zone id zn1). Errors are {message}; lists are paginated.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/hetzner-dns.docs.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/hetzner-dns.docs.json")
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && r.Header.Get("Auth-API-Token") == token }
 	srv.Refusal = func(status int, msg string) any {

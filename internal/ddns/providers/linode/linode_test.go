@@ -21,13 +21,9 @@ const token = "linodepat0123456789abcdef"
 // newFake serves Linode's spec (testdata/linode.json) over a store holding example.org (id 11) and
 // example.net (id 12). Errors are the spec's {errors: [{reason}]}.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/linode.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.org", "example.net")
 	ids := map[string]string{"11": "example.org", "12": "example.net"}
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/linode.json")
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && r.Header.Get("Authorization") == "Bearer "+token }
 	srv.Refusal = func(status int, msg string) any {

@@ -45,12 +45,8 @@ func verify(r *http.Request) bool {
 // Record changes are staged and served only after POST /domain/zone/{zone}/refresh, as the spec's summaries
 // warn, so a provider that does not refresh leaves the old record in place. Errors are OVH's {class, message}.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/ovh.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net", "example.org")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/ovh.json")
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && verify(r) }
 	srv.Refusal = func(status int, msg string) any {

@@ -26,12 +26,8 @@ const (
 // holding example.net and example.org. Credentials travel in the body; a wrong pair is refused with HTTP 400
 // {status: ERROR, message: "Invalid API key. (002)"}, as Porkbun answers it.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/porkbun.docs.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net", "example.org")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/porkbun.docs.json")
 	srv.AuthStatus = http.StatusBadRequest
 	srv.ReadRoles = []string{"find_zone", "list_records", "list_records_apex"}
 	var bad atomic.Bool

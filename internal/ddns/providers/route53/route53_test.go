@@ -55,12 +55,8 @@ func xmlError(code, msg string) []byte {
 // when GetChange is asked, which then says INSYNC: a provider that does not follow its change sees the old
 // record. Errors are restXml's ErrorResponse.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/route53.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/route53.json")
 	srv.Prefix = "" // the model's paths carry /2013-04-01
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && verify(r, secret) }

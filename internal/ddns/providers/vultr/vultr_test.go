@@ -21,12 +21,8 @@ const key = "VULTRAPIKEY0123456789"
 // newFake serves Vultr's spec (testdata/vultr.json) over a store holding example.net and example.org (so the
 // zone is picked from a list). Errors are {"error": ..., "status": N}, as the spec's description says.
 func newFake(t *testing.T) *spectest.Fake {
-	spec, err := spectest.Load("testdata/vultr.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := spectest.NewStore("example.net", "example.org")
-	srv := spectest.New(t, spec)
+	srv := spectest.Serve(t, "testdata/vultr.json")
 	var bad atomic.Bool
 	srv.Authorized = func(r *http.Request) bool { return !bad.Load() && r.Header.Get("Authorization") == "Bearer "+key }
 	srv.Refusal = func(status int, msg string) any { return map[string]any{"error": msg, "status": status} }
