@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -59,7 +60,7 @@ func (c *compiler) line(line string) error {
 	switch verb + " " + kind {
 	case "add table":
 		if name != "" {
-			m := commentRe.FindStringSubmatch(name + " " + body)
+			m := commentRe().FindStringSubmatch(name + " " + body)
 			if m == nil {
 				return fmt.Errorf("table options %q", rest)
 			}
@@ -115,9 +116,15 @@ func (c *compiler) line(line string) error {
 	return nil
 }
 
+// The table's and a counter's options, compiled at first use: every command's start would pay for them, and
+// only an apply with a table comment or a counter reads them.
 var (
-	commentRe = regexp.MustCompile(`^\{ comment ("(?:[^"\\]|\\.)*") ; \}$`)
-	counterRe = regexp.MustCompile(`^\{(?: packets (\d+) bytes (\d+) ;)?(?: comment ("(?:[^"\\]|\\.)*") ;)? \}$`)
+	commentRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\{ comment ("(?:[^"\\]|\\.)*") ; \}$`)
+	})
+	counterRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\{(?: packets (\d+) bytes (\d+) ;)?(?: comment ("(?:[^"\\]|\\.)*") ;)? \}$`)
+	})
 )
 
 func (c *compiler) addCounter(name, body string) error {
@@ -125,7 +132,7 @@ func (c *compiler) addCounter(name, body string) error {
 		c.b.addCounter(name, 0, 0, "")
 		return nil
 	}
-	m := counterRe.FindStringSubmatch(body)
+	m := counterRe().FindStringSubmatch(body)
 	if m == nil {
 		return fmt.Errorf("counter options %q", body)
 	}
