@@ -15,6 +15,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/cli"
 	"github.com/hairpin-nat/hairpin/internal/config"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // version and commit are set at build time: make build and make dist pass
@@ -134,7 +135,7 @@ func loadConfigWith(cmd *cli.Command, path string, load func(string) (*config.Co
 			// Still os.ErrNotExist for callers: down works without a config.
 			return nil, configError{notExist{missingConfig(path)}}
 		}
-		return nil, configError{fmt.Errorf("reading config: %w", err)}
+		return nil, configError{errfmt.Errorf("reading config: %w", err)}
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
@@ -170,5 +171,5 @@ func configFlag(cmd *cli.Command, dst *string) {
 
 // missingConfig says what to do when there is no config yet.
 func missingConfig(path string) error {
-	return fmt.Errorf("%s does not exist: write one with `hairpin init` (see hairpin init --help), or start from a file in examples/", path)
+	return errfmt.Errorf("%s does not exist: write one with `hairpin init` (see hairpin init --help), or start from a file in examples/", path)
 }

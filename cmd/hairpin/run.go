@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/daemon"
 	"github.com/hairpin-nat/hairpin/internal/ddns"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/publicip"
 	"github.com/hairpin-nat/hairpin/internal/upstream"
 )
@@ -39,7 +39,7 @@ func runCmd(version string) *cli.Command {
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return configError{fmt.Errorf("--log-level: %w", err)}
+				return configError{errfmt.Errorf("--log-level: %w", err)}
 			}
 			logger := slog.New(daemon.LogHandler(cmd.ErrOrStderr(), logFormat, level))
 			if status != "" {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // fwdItem is what forwards gathers about one list item besides the Forward itself.
@@ -226,7 +228,7 @@ func parsePortRange(s string) (PortRange, error) {
 		return PortRange{}, err
 	}
 	if b < a {
-		return PortRange{}, fmt.Errorf("range %s ends before it starts", s)
+		return PortRange{}, errfmt.Errorf("range %s ends before it starts", s)
 	}
 	return PortRange{a, b}, nil
 }
@@ -234,14 +236,14 @@ func parsePortRange(s string) (PortRange, error) {
 // parsePort takes decimal digits only: Atoi's sign ("+8095") and spaces (" 8096 ") would let a typo through.
 func parsePort(s string) (uint16, error) {
 	if s == "" || !allDigits(s) {
-		return 0, fmt.Errorf("%q is not a port number", s)
+		return 0, errfmt.Errorf("%q is not a port number", s)
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a port number", s)
+		return 0, errfmt.Errorf("%q is not a port number", s)
 	}
 	if v < 1 || v > 65535 {
-		return 0, fmt.Errorf("port %d is out of range", v)
+		return 0, errfmt.Errorf("port %d is out of range", v)
 	}
 	return uint16(v), nil
 }
@@ -260,10 +262,10 @@ func splitTarget(s string) (netip.Addr, string, error) {
 	host, port, hasPort := strings.Cut(s, ":")
 	addr, err := netip.ParseAddr(host)
 	if err != nil || strings.Count(s, ":") > 1 {
-		return netip.Addr{}, "", fmt.Errorf("%q is not an IPv4 address with an optional port", s)
+		return netip.Addr{}, "", errfmt.Errorf("%q is not an IPv4 address with an optional port", s)
 	}
 	if hasPort && port == "" {
-		return netip.Addr{}, "", fmt.Errorf("%q has a ':' but no port", s)
+		return netip.Addr{}, "", errfmt.Errorf("%q has a ':' but no port", s)
 	}
 	return addr, port, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -45,14 +45,14 @@ func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixCha
 		err = errors.New("the kernel gave generation 0, which a batch cannot be guarded by") // 0 means "no check"
 	}
 	if err != nil {
-		return fmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
+		return errfmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
 	}
 	if err := ipv4.mustOwn(b.k.tableState(ctx, ipv4)); err != nil {
-		return fmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
+		return errfmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
 	}
 	objs, records, err := b.k.objects(ctx)
 	if err != nil {
-		return fmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
+		return errfmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
 	}
 	sets := map[string]bool{}
 	for _, n := range objs["set"] {
@@ -62,7 +62,7 @@ func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixCha
 	total := 0
 	for _, c := range changes {
 		if len(c.From) == 0 || len(c.To) == 0 {
-			return fmt.Errorf("allow list %s: an empty list is a change of rules (a full apply is needed)", c.ID)
+			return errfmt.Errorf("allow list %s: an empty list is a change of rules (a full apply is needed)", c.ID)
 		}
 		digest, name := prefixDigest(c.From), ""
 		for _, n := range prefixSetNames(c.ID) {
@@ -72,22 +72,22 @@ func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixCha
 			}
 		}
 		if name == "" {
-			return fmt.Errorf("allow list %s (a full apply is needed): %w", c.ID, errStaleRecord)
+			return errfmt.Errorf("allow list %s (a full apply is needed): %w", c.ID, errStaleRecord)
 		}
 		if !slices.Equal(prefixLengths(c.From), prefixLengths(c.To)) {
 			// One rule per length: a length that comes or goes is a change of rules.
-			return fmt.Errorf("allow list %s: the prefix lengths it holds changed: %w", c.ID, backend.ErrRulesChange)
+			return errfmt.Errorf("allow list %s: the prefix lengths it holds changed: %w", c.ID, backend.ErrRulesChange)
 		}
 		removed, added := plan.DiffPrefixes(c.From, c.To)
 		total += len(removed) + len(added)
 		edits = append(edits, setEdit{id: c.ID, name: name, removed: removed, added: added, to: c.To})
 	}
 	if total > maxEditPrefixes {
-		return fmt.Errorf("%d prefixes changed, more than %d (a full apply is needed)", total, maxEditPrefixes)
+		return errfmt.Errorf("%d prefixes changed, more than %d (a full apply is needed)", total, maxEditPrefixes)
 	}
 	if err := b.k.editSets(ctx, gen, edits); err != nil {
 		b.noteGeneration(0)
-		return fmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
+		return errfmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
 	}
 	// The batch was the one commit since gen: the sets are known to hold their lists now if they were then.
 	b.mu.Lock()
@@ -121,7 +121,7 @@ func generationNetlink(conn *netlink.Conn) (uint32, error) {
 		Data:   []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
 	})
 	if err != nil {
-		return 0, fmt.Errorf("reading the ruleset generation: %w", err)
+		return 0, errfmt.Errorf("reading the ruleset generation: %w", err)
 	}
 	for _, m := range msgs {
 		if len(m.Data) < 4 {
@@ -262,7 +262,7 @@ func sendBatch(conn *netlink.Conn, gen uint32, msgs []netlink.Message) error {
 		for _, err := range conn.ReceiveIter() {
 			if err != nil {
 				if errors.Is(err, unix.ERESTART) {
-					return fmt.Errorf("the ruleset changed meanwhile: %w", err)
+					return errfmt.Errorf("the ruleset changed meanwhile: %w", err)
 				}
 				return &refusal{index: acked, err: err}
 			}

@@ -2,7 +2,6 @@ package nft
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // compile turns the script the apply builds for fam's table (build.go, guard.go, nft.go: the script model's text,
@@ -25,7 +26,7 @@ func compile(b *batch, script string, fresh bool) error {
 	c := &compiler{b: b, sets: map[string]setSpec{}, fresh: fresh}
 	for line := range strings.Lines(script) {
 		if err := c.line(strings.TrimSuffix(line, "\n")); err != nil {
-			return fmt.Errorf("compiling %.120q: %w", line, err)
+			return errfmt.Errorf("compiling %.120q: %w", line, err)
 		}
 	}
 	c.flushRun()
@@ -50,7 +51,7 @@ func (c *compiler) line(line string) error {
 	fam, rest, _ := strings.Cut(rest, " ")
 	table, rest, _ := strings.Cut(rest, " ")
 	if fam != c.b.fam.name || table != Table {
-		return fmt.Errorf("not table %s %s", c.b.fam.name, Table)
+		return errfmt.Errorf("not table %s %s", c.b.fam.name, Table)
 	}
 	if verb == "add" && kind == "element" {
 		return c.addElement(rest)
@@ -62,7 +63,7 @@ func (c *compiler) line(line string) error {
 		if name != "" {
 			m := commentRe().FindStringSubmatch(name + " " + body)
 			if m == nil {
-				return fmt.Errorf("table options %q", rest)
+				return errfmt.Errorf("table options %q", rest)
 			}
 			comment, err := strconv.Unquote(m[1])
 			if err != nil {
@@ -93,7 +94,7 @@ func (c *compiler) line(line string) error {
 	case "delete element":
 		s, ok := c.sets[name]
 		if !ok {
-			return fmt.Errorf("set %s not declared before", name)
+			return errfmt.Errorf("set %s not declared before", name)
 		}
 		es, err := c.elements(s, body)
 		if err != nil {
@@ -111,7 +112,7 @@ func (c *compiler) line(line string) error {
 		}
 		c.b.addRule(name, &exprs.attrs)
 	default:
-		return fmt.Errorf("unknown statement %s %s", verb, kind)
+		return errfmt.Errorf("unknown statement %s %s", verb, kind)
 	}
 	return nil
 }
@@ -134,7 +135,7 @@ func (c *compiler) addCounter(name, body string) error {
 	}
 	m := counterRe().FindStringSubmatch(body)
 	if m == nil {
-		return fmt.Errorf("counter options %q", body)
+		return errfmt.Errorf("counter options %q", body)
 	}
 	var packets, bytes uint64
 	var comment string
@@ -177,7 +178,7 @@ func (c *compiler) addChain(name, body string) error {
 	}
 	opts, ok := braced(body)
 	if !ok {
-		return fmt.Errorf("chain options %q", body)
+		return errfmt.Errorf("chain options %q", body)
 	}
 	var base baseHook
 	base.policy = nfAccept
@@ -188,7 +189,7 @@ func (c *compiler) addChain(name, body string) error {
 		case len(f) >= 6 && f[0] == "type" && f[2] == "hook" && f[4] == "priority":
 			h, ok := hooks[f[3]]
 			if !ok {
-				return fmt.Errorf("hook %q", f[3])
+				return errfmt.Errorf("hook %q", f[3])
 			}
 			p, err := priority(f[5:])
 			if err != nil {
@@ -198,15 +199,15 @@ func (c *compiler) addChain(name, body string) error {
 		case len(f) == 2 && f[0] == "policy":
 			p, ok := policies[f[1]]
 			if !ok {
-				return fmt.Errorf("policy %q", f[1])
+				return errfmt.Errorf("policy %q", f[1])
 			}
 			base.policy = p
 		default:
-			return fmt.Errorf("chain option %q", clause)
+			return errfmt.Errorf("chain option %q", clause)
 		}
 	}
 	if !haveHook {
-		return fmt.Errorf("chain options %q without a hook", body)
+		return errfmt.Errorf("chain options %q without a hook", body)
 	}
 	c.b.addChain(name, &base)
 	return nil
@@ -218,7 +219,7 @@ func priority(f []string) (int32, error) {
 	if err != nil {
 		p, ok := priorities[f[0]]
 		if !ok {
-			return 0, fmt.Errorf("priority %q", strings.Join(f, " "))
+			return 0, errfmt.Errorf("priority %q", strings.Join(f, " "))
 		}
 		base = int64(p)
 	}
@@ -235,7 +236,7 @@ func priority(f []string) (int32, error) {
 		}
 		return int32(base + d), nil
 	}
-	return 0, fmt.Errorf("priority %q", strings.Join(f, " "))
+	return 0, errfmt.Errorf("priority %q", strings.Join(f, " "))
 }
 
 // braced splits "{ A ; B ; }" into its clauses.
@@ -263,14 +264,14 @@ func (c *compiler) addSet(name, body string) error {
 	if i := strings.Index(body, " elements = { "); i >= 0 {
 		j := strings.LastIndex(body, " } ; }")
 		if j < i {
-			return fmt.Errorf("set elements of %s", name)
+			return errfmt.Errorf("set elements of %s", name)
 		}
 		elements = body[i+len(" elements = { ") : j]
 		body = body[:i] + " }"
 	}
 	opts, ok := braced(body)
 	if !ok {
-		return fmt.Errorf("set options %q", body)
+		return errfmt.Errorf("set options %q", body)
 	}
 	s := setSpec{name: name}
 	for _, clause := range opts {
@@ -279,7 +280,7 @@ func (c *compiler) addSet(name, body string) error {
 		case "type":
 			s.typ = setTypes[val]
 			if s.typ == nil {
-				return fmt.Errorf("set type %q", val)
+				return errfmt.Errorf("set type %q", val)
 			}
 		case "counter":
 			s.counter = true
@@ -293,7 +294,7 @@ func (c *compiler) addSet(name, body string) error {
 				case "timeout":
 					s.flags |= unix.NFT_SET_TIMEOUT
 				default:
-					return fmt.Errorf("set flag %q", f)
+					return errfmt.Errorf("set flag %q", f)
 				}
 			}
 		case "timeout":
@@ -309,11 +310,11 @@ func (c *compiler) addSet(name, body string) error {
 			}
 			s.size = uint32(n)
 		default:
-			return fmt.Errorf("set option %q", clause)
+			return errfmt.Errorf("set option %q", clause)
 		}
 	}
 	if s.typ == nil {
-		return fmt.Errorf("set %s without a type", name)
+		return errfmt.Errorf("set %s without a type", name)
 	}
 	c.b.addSet(s)
 	c.sets[name] = s
@@ -328,7 +329,7 @@ func (c *compiler) addElement(rest string) error {
 	name, body, _ := strings.Cut(rest, " ")
 	s, ok := c.sets[name]
 	if !ok {
-		return fmt.Errorf("set %s not declared before", name)
+		return errfmt.Errorf("set %s not declared before", name)
 	}
 	if name != c.runSet {
 		c.flushRun()
@@ -337,7 +338,7 @@ func (c *compiler) addElement(rest string) error {
 	inner, ok1 := strings.CutPrefix(body, "{ ")
 	inner, ok2 := strings.CutSuffix(inner, " }")
 	if !ok1 || !ok2 {
-		return fmt.Errorf("elements %q", body)
+		return errfmt.Errorf("elements %q", body)
 	}
 	if s.flags&unix.NFT_SET_INTERVAL != 0 {
 		for _, e := range strings.Split(inner, ", ") {
@@ -387,14 +388,14 @@ func (c *compiler) elements(s setSpec, body string) ([]elem, error) {
 	inner, ok1 := strings.CutPrefix(body, "{ ")
 	inner, ok2 := strings.CutSuffix(inner, " }")
 	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("elements %q", body)
+		return nil, errfmt.Errorf("elements %q", body)
 	}
 	parts := strings.Split(inner, ", ")
 	out := make([]elem, len(parts))
 	for i, p := range parts {
 		e, err := s.typ.elem(c.b.fam, p)
 		if err != nil {
-			return nil, fmt.Errorf("element %q of %s: %w", p, s.name, err)
+			return nil, errfmt.Errorf("element %q of %s: %w", p, s.name, err)
 		}
 		out[i] = e
 	}
@@ -440,7 +441,7 @@ var setTypes = map[string]*setType{
 func addrElem(fam family, s string) (elem, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil || !fam.has(a) {
-		return elem{}, fmt.Errorf("not an address of family %s", fam.name)
+		return elem{}, errfmt.Errorf("not an address of family %s", fam.name)
 	}
 	return elem{key: fam.bytes(a)}, nil
 }
@@ -457,11 +458,11 @@ func portElem(_ family, s string) (elem, error) {
 func portKey(s string) ([]byte, error) {
 	proto, port, ok := strings.Cut(s, " . ")
 	if !ok {
-		return nil, fmt.Errorf("key %q", s)
+		return nil, errfmt.Errorf("key %q", s)
 	}
 	n, ok := protoNumbers[proto]
 	if !ok {
-		return nil, fmt.Errorf("protocol %q", proto)
+		return nil, errfmt.Errorf("protocol %q", proto)
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil {
@@ -474,7 +475,7 @@ func portKey(s string) ([]byte, error) {
 func mapElem(s string) (key []byte, value string, err error) {
 	k, v, ok := strings.Cut(s, " : ")
 	if !ok {
-		return nil, "", fmt.Errorf("map element %q", s)
+		return nil, "", errfmt.Errorf("map element %q", s)
 	}
 	key, err = portKey(k)
 	return key, v, err
@@ -490,11 +491,11 @@ func dnatElem(fam family, s string) (elem, error) {
 	}
 	addr, port, ok := strings.Cut(v, " . ")
 	if !ok {
-		return elem{}, fmt.Errorf("value %q", v)
+		return elem{}, errfmt.Errorf("value %q", v)
 	}
 	a, err := netip.ParseAddr(addr)
 	if err != nil || !fam.has(a) {
-		return elem{}, fmt.Errorf("not an address of family %s: %q", fam.name, addr)
+		return elem{}, errfmt.Errorf("not an address of family %s: %q", fam.name, addr)
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil {
@@ -531,7 +532,7 @@ func verdictOf(f []string) (int32, string, error) {
 	case len(f) == 2 && f[0] == "goto":
 		return unix.NFT_GOTO, f[1], nil
 	}
-	return 0, "", fmt.Errorf("verdict %q", strings.Join(f, " "))
+	return 0, "", errfmt.Errorf("verdict %q", strings.Join(f, " "))
 }
 
 // compileRule turns the text of one rule of build.go or guard.go into nft's expressions for it. Each case
@@ -565,7 +566,7 @@ func compileRule(fam family, text string) (*exprList, error) {
 	setName := func() (string, error) {
 		s := next()
 		if !strings.HasPrefix(s, "@") || len(s) < 2 {
-			return "", fmt.Errorf("expected @set, got %q", s)
+			return "", errfmt.Errorf("expected @set, got %q", s)
 		}
 		return s[1:], nil
 	}
@@ -580,7 +581,7 @@ func compileRule(fam family, text string) (*exprList, error) {
 			}
 			name, err := strconv.Unquote(next())
 			if err != nil || len(name) >= unix.IFNAMSIZ {
-				return nil, fmt.Errorf("interface name in %q", text)
+				return nil, errfmt.Errorf("interface name in %q", text)
 			}
 			v := make([]byte, unix.IFNAMSIZ)
 			copy(v, name)
@@ -591,7 +592,7 @@ func compileRule(fam family, text string) (*exprList, error) {
 			field := next()
 			off, ok := addrOffsets[fam.name+" "+field]
 			if !ok {
-				return nil, fmt.Errorf("address field %q in %q", field, text)
+				return nil, errfmt.Errorf("address field %q in %q", field, text)
 			}
 			length := uint32(len(fam.bytes(netip.IPv4Unspecified())))
 			if !fam.counts {
@@ -601,7 +602,7 @@ func compileRule(fam family, text string) (*exprList, error) {
 			if expect("&") {
 				m, err := netip.ParseAddr(next())
 				if err != nil || !fam.has(m) {
-					return nil, fmt.Errorf("mask in %q", text)
+					return nil, errfmt.Errorf("mask in %q", text)
 				}
 				l.bitwise(reg1, fam.bytes(m), make([]byte, length))
 			}
@@ -628,7 +629,7 @@ func compileRule(fam family, text string) (*exprList, error) {
 			// ct load mark => reg 1 ; bitwise & BIT ; cmp neq 0
 			bit, err := strconv.ParseUint(next(), 0, 32)
 			if err != nil || !expect("!=", "0") {
-				return nil, fmt.Errorf("ct mark match in %q", text)
+				return nil, errfmt.Errorf("ct mark match in %q", text)
 			}
 			l.ctBit(unix.NFT_CT_MARK, uint32(bit))
 		case tok == "ct" && expect("original", fam.name, "daddr"):
@@ -647,7 +648,7 @@ func compileRule(fam family, text string) (*exprList, error) {
 			// ct load protocol => reg 1 , dir original ; cmp eq reg 1 PROTO
 			n, ok := protoNumbers[next()]
 			if !ok {
-				return nil, fmt.Errorf("protocol in %q", text)
+				return nil, errfmt.Errorf("protocol in %q", text)
 			}
 			l.ctLoad(unix.NFT_CT_PROTOCOL, ctDirOriginal, reg1)
 			l.cmp(unix.NFT_CMP_EQ, reg1, []byte{n})
@@ -666,13 +667,13 @@ func compileRule(fam family, text string) (*exprList, error) {
 				// dynset update reg_key 1 set S expr [ limit rate N/UNIT burst B type packets flags 0x1 ]
 				lim, err := limitOf(next(), t)
 				if err != nil {
-					return nil, fmt.Errorf("%w in %q", err, text)
+					return nil, errfmt.Errorf("%w in %q", err, text)
 				}
 				t = t[4:]
 				l.payload(unix.NFT_PAYLOAD_NETWORK_HEADER, addrOffsets["ip saddr"], 4, reg1)
 				l.dynsetUpdate(set, reg1, lim)
 			default:
-				return nil, fmt.Errorf("update statement in %q", text)
+				return nil, errfmt.Errorf("update statement in %q", text)
 			}
 		case tok == "counter" && expect("name"):
 			// objref type 1 name NAME
@@ -710,7 +711,7 @@ func compileRule(fam family, text string) (*exprList, error) {
 			// immediate reg 1 ADDR ; nat snat FAM addr_min reg 1
 			a, err := netip.ParseAddr(next())
 			if err != nil || !fam.has(a) {
-				return nil, fmt.Errorf("snat address in %q", text)
+				return nil, errfmt.Errorf("snat address in %q", text)
 			}
 			l.immediate(reg1, fam.bytes(a))
 			l.nat(unix.NFT_NAT_SNAT, fam, reg1, 0)
@@ -726,7 +727,7 @@ func compileRule(fam family, text string) (*exprList, error) {
 			}
 			l.verdict(code, chain)
 		default:
-			return nil, fmt.Errorf("statement at %q in %q", tok, text)
+			return nil, errfmt.Errorf("statement at %q in %q", tok, text)
 		}
 	}
 	return l, l.err
@@ -751,7 +752,7 @@ func limitOf(rate string, t []string) (*limitSpec, error) {
 	r, err := strconv.ParseUint(n, 10, 64)
 	u, uok := limitUnits[unit]
 	if !ok || err != nil || !uok || len(t) < 4 || t[0] != "burst" || t[2] != "packets" || t[3] != "}" {
-		return nil, fmt.Errorf("limit %q", rate)
+		return nil, errfmt.Errorf("limit %q", rate)
 	}
 	burst, err := strconv.ParseUint(t[1], 10, 32)
 	if err != nil {

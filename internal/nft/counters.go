@@ -2,7 +2,6 @@ package nft
 
 import (
 	"encoding/binary"
-	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // portsByProto is the sorted ports of each protocol's counters.
@@ -39,7 +39,7 @@ func readCountersNetlink(conn *netlink.Conn) (map[string]map[uint16]backend.Coun
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading counters of set %s%s: %w", countSetBase, proto, err)
+			return nil, errfmt.Errorf("reading counters of set %s%s: %w", countSetBase, proto, err)
 		}
 		out[proto] = ports
 	}
@@ -110,7 +110,7 @@ func countedPortsNetlink(conn *netlink.Conn) (map[string][]uint16, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("set %s%s: %w", countSetBase, proto, err)
+			return nil, errfmt.Errorf("set %s%s: %w", countSetBase, proto, err)
 		}
 		for _, k := range keys {
 			if len(k) >= 2 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/doctor"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
 	"github.com/hairpin-nat/hairpin/internal/wan"
@@ -135,7 +136,7 @@ func forwardPolicy(ctx context.Context) doctor.Finding {
 func forwardDrops(context.Context) (drops, fixed []string, err error) {
 	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("netlink: %w", err)
+		return nil, nil, errfmt.Errorf("netlink: %w", err)
 	}
 	defer conn.Close()
 	return forwardDropsNetlink(conn)

@@ -3,13 +3,13 @@ package nft
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/config"
 	"github.com/hairpin-nat/hairpin/internal/doctor"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 	"github.com/hairpin-nat/hairpin/internal/reach"
 	"github.com/hairpin-nat/hairpin/internal/wan"
@@ -82,7 +82,7 @@ func Observe(cfg *config.Config, lenient bool) (plan.Observed, []string, error) 
 	case lenient:
 		notes = append(notes, "WAN "+err.Error())
 	default:
-		return obs, nil, fmt.Errorf("WAN %w", err)
+		return obs, nil, errfmt.Errorf("WAN %w", err)
 	}
 	if cfg.LAN.Interface != "" && (len(cfg.LAN.Subnets) == 0 || ipv6 || cfg.HA != nil) {
 		l, err := wan.State(cfg.LAN.Interface, ipv6)
@@ -95,7 +95,7 @@ func Observe(cfg *config.Config, lenient bool) (plan.Observed, []string, error) 
 		case lenient:
 			notes = append(notes, "LAN "+err.Error())
 		default:
-			return obs, nil, fmt.Errorf("LAN %w", err)
+			return obs, nil, errfmt.Errorf("LAN %w", err)
 		}
 	}
 	return obs, notes, nil

@@ -7,7 +7,6 @@ package nft
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/nft/script"
 )
 
@@ -94,7 +94,7 @@ func (k *fakeKernel) generation(context.Context) (uint32, error) {
 // edits in one transaction.
 func (k *fakeKernel) editSets(ctx context.Context, gen uint32, edits []setEdit) error {
 	if now, _ := k.generation(ctx); now != gen {
-		return fmt.Errorf("the ruleset changed meanwhile (generation %d, not %d)", now, gen)
+		return errfmt.Errorf("the ruleset changed meanwhile (generation %d, not %d)", now, gen)
 	}
 	tx := ipv4.newTx()
 	editTx(tx, edits)

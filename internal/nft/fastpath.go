@@ -2,12 +2,12 @@ package nft
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -35,7 +35,7 @@ func addWANNetlink(conn *netlink.Conn, fam family, addrs []netip.Addr) error {
 	b := &batch{fam: fam}
 	b.elems(unix.NFT_MSG_NEWSETELEM, setWAN, want)
 	if err := sendBatch(conn, 0, b.msgs); err != nil {
-		return fmt.Errorf("set %s: %w", setWAN, err)
+		return errfmt.Errorf("set %s: %w", setWAN, err)
 	}
 	return nil
 }
@@ -47,7 +47,7 @@ func retireWANNetlink(conn *netlink.Conn, fam family, addrs []netip.Addr) error 
 	for try := 0; ; try++ {
 		current, err := setKeys(conn, fam, setWAN)
 		if err != nil {
-			return fmt.Errorf("set %s: %w", setWAN, err)
+			return errfmt.Errorf("set %s: %w", setWAN, err)
 		}
 		_, del := wanDiff(fam, current, addrs)
 		if len(del) == 0 {
@@ -73,7 +73,7 @@ func setContentNetlink(conn *netlink.Conn, fam family, c content) error {
 	b.elems(unix.NFT_MSG_NEWSETELEM, setLAN, prefixElements(fam, c.lan, true))
 	b.elems(unix.NFT_MSG_NEWSETELEM, mapDNAT, dnatElements(fam, c.rules))
 	if err := sendBatch(conn, 0, b.msgs); err != nil {
-		return fmt.Errorf("table %s %s: %w", fam.name, Table, err)
+		return errfmt.Errorf("table %s %s: %w", fam.name, Table, err)
 	}
 	return nil
 }

@@ -2,10 +2,11 @@ package nft
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // forwardHook is the forward hook's number in every family that has one (NF_INET_FORWARD, NF_BR_FORWARD and
@@ -27,7 +28,7 @@ var familyNames = map[byte]string{
 func forwardDropsNetlink(conn *netlink.Conn) (drops, fixed []string, err error) {
 	chains, err := listChains(conn, unix.NFPROTO_UNSPEC)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing chains: %w", err)
+		return nil, nil, errfmt.Errorf("listing chains: %w", err)
 	}
 	for _, c := range chains {
 		if c.hook != forwardHook || c.af == unix.NFPROTO_NETDEV || c.policy != nfDrop || c.table == Table {

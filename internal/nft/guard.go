@@ -11,10 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -243,7 +244,7 @@ func objectsNetlink(conn *netlink.Conn) (Objects, map[string]uint64, error) {
 	objs := Objects{}
 	chains, err := listChains(conn, ipv4.af)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing chains: %w", err)
+		return nil, nil, errfmt.Errorf("listing chains: %w", err)
 	}
 	for _, c := range chains {
 		if c.table == Table {
@@ -258,12 +259,12 @@ func objectsNetlink(conn *netlink.Conn) (Objects, map[string]uint64, error) {
 		return objs, map[string]uint64{}, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing sets: %w", err)
+		return nil, nil, errfmt.Errorf("listing sets: %w", err)
 	}
 	objs["set"] = append(objs["set"], sets...)
 	named, err := listObjects(conn, ipv4)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing counters: %w", err)
+		return nil, nil, errfmt.Errorf("listing counters: %w", err)
 	}
 	counters := map[string]uint64{}
 	for _, o := range named {
@@ -289,7 +290,7 @@ func (b *Backend) SetAllowHosts(ctx context.Context, sets []plan.AllowSet) error
 		want[setHostsBase+s.ID] = s.HostAddrs
 	}
 	if err := b.carryGen(ctx, func() error { return b.k.setHosts(ctx, want) }); err != nil {
-		return fmt.Errorf("updating allowed host addresses (a full apply is needed): %w", err)
+		return errfmt.Errorf("updating allowed host addresses (a full apply is needed): %w", err)
 	}
 	return nil
 }
@@ -301,7 +302,7 @@ func setHostsNetlink(conn *netlink.Conn, want map[string][]netip.Addr) error {
 	for _, name := range slices.Sorted(maps.Keys(want)) {
 		current, err := setKeys(conn, ipv4, name)
 		if err != nil {
-			return fmt.Errorf("set %s: %w", name, err)
+			return errfmt.Errorf("set %s: %w", name, err)
 		}
 		add, del := wanDiff(ipv4, current, want[name])
 		b.elems(unix.NFT_MSG_NEWSETELEM, name, add)

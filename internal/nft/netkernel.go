@@ -3,15 +3,15 @@ package nft
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 
-	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 )
 
 // netKernel is the real kernel: everything, transactions included (run), goes over one netlink socket that
@@ -59,7 +59,7 @@ func (k *netKernel) run(_ context.Context, tx, tx6 *script.Transaction) error {
 	}
 	err := k.withConnLocked(func(c *netlink.Conn) error { return sendBatch(c, 0, msgs) })
 	if r := (*refusal)(nil); errors.As(err, &r) && r.index < len(stmts) {
-		err = fmt.Errorf("the kernel refused %.200q: %w", stmts[r.index], r.err)
+		err = errfmt.Errorf("the kernel refused %.200q: %w", stmts[r.index], r.err)
 	}
 	return err
 }
@@ -195,7 +195,7 @@ func (k *netKernel) withConnLocked(fn func(*netlink.Conn) error) error {
 	if k.conn == nil {
 		c, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
 		if err != nil {
-			return fmt.Errorf("netlink: %w", err)
+			return errfmt.Errorf("netlink: %w", err)
 		}
 		k.conn = c
 		k.dials++

@@ -5,15 +5,14 @@ package nft
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"os/exec"
 	"strings"
 	"sync"
 
-	"github.com/hairpin-nat/hairpin/internal/nft/script"
-
 	"github.com/hairpin-nat/hairpin/internal/backend"
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
 
@@ -185,7 +184,7 @@ func (b *Backend) apply(ctx context.Context, d *plan.Desired, reload bool) (trus
 	if err != nil {
 		b.dropSets(ctx, created)
 		b.noteGeneration(0)
-		return false, fmt.Errorf("nftables rejected the transaction, nothing was changed: %w", err)
+		return false, errfmt.Errorf("nftables rejected the transaction, nothing was changed: %w", err)
 	}
 	// Read after the commit: a change someone made in between is taken for ours, and waits for the next
 	// repair after a later change to be undone.
@@ -296,18 +295,18 @@ func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists
 			comment := OwnerComment
 			tx.Add(&script.Table{Comment: &comment})
 			if err := b.k.run(ctx, tx, nil); err != nil {
-				return nil, nil, fmt.Errorf("creating table ip %s: %w", Table, err)
+				return nil, nil, errfmt.Errorf("creating table ip %s: %w", Table, err)
 			}
 			exists = true
 		}
 		name, err := b.freeName(ctx, names, have)
 		if err != nil {
 			b.dropSets(ctx, created)
-			return nil, nil, fmt.Errorf("loading allow list %s: %w", s.ID, err)
+			return nil, nil, errfmt.Errorf("loading allow list %s: %w", s.ID, err)
 		}
 		if err := b.k.loadPrefixSet(ctx, name, s.Prefixes); err != nil {
 			b.dropSets(ctx, created)
-			return nil, nil, fmt.Errorf("loading allow list %s: %w", s.ID, err)
+			return nil, nil, errfmt.Errorf("loading allow list %s: %w", s.ID, err)
 		}
 		for _, bits := range prefixLengths(s.Prefixes) {
 			created = append(created, lengthSet(name, bits))
@@ -338,7 +337,7 @@ func (b *Backend) freeName(ctx context.Context, names [2]string, have map[string
 			return n, nil
 		}
 	}
-	return "", fmt.Errorf("the sets of both %s and %s are in use: %w", names[0], names[1], err)
+	return "", errfmt.Errorf("the sets of both %s and %s are in use: %w", names[0], names[1], err)
 }
 
 // setsOf are the sets of list name that have (set names) holds, whatever prefix lengths they are for.
@@ -387,7 +386,7 @@ func (b *Backend) SetWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 // AddWANAddrs implements backend.TwoStepWAN: the first commit of SetWANAddrs, which only adds.
 func (b *Backend) AddWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 	if err := b.carryGen(ctx, func() error { return b.k.addWAN(ctx, addrs) }); err != nil {
-		return fmt.Errorf("updating the WAN address set (a full apply is needed): %w", err)
+		return errfmt.Errorf("updating the WAN address set (a full apply is needed): %w", err)
 	}
 	return nil
 }
@@ -395,7 +394,7 @@ func (b *Backend) AddWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 // RetireWANAddrs implements backend.TwoStepWAN: the second commit of SetWANAddrs, which only removes.
 func (b *Backend) RetireWANAddrs(ctx context.Context, addrs []netip.Addr) error {
 	if err := b.carryGen(ctx, func() error { return b.k.retireWAN(ctx, addrs) }); err != nil {
-		return fmt.Errorf("retiring old WAN addresses (a full apply is needed): %w", err)
+		return errfmt.Errorf("retiring old WAN addresses (a full apply is needed): %w", err)
 	}
 	return nil
 }
@@ -405,7 +404,7 @@ func (b *Backend) RetireWANAddrs(ctx context.Context, addrs []netip.Addr) error 
 // creates anything: without hairpin's ip6 table it fails and the caller applies fully.
 func (b *Backend) SetIPv6(ctx context.Context, d *plan.Desired6) error {
 	if err := b.carryGen(ctx, func() error { return b.k.setContent(ctx, ipv6, contentOf6(d)) }); err != nil {
-		return fmt.Errorf("updating the IPv6 sets (a full apply is needed): %w", err)
+		return errfmt.Errorf("updating the IPv6 sets (a full apply is needed): %w", err)
 	}
 	return nil
 }

@@ -2,10 +2,11 @@ package nft
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // batch is one nftables transaction as the netlink messages nft itself would send for it, built by hand: the
@@ -87,7 +88,7 @@ func (a *attrs) end(off int) {
 	n := len(a.b) - off
 	if n > 0xffff {
 		if a.err == nil {
-			a.err = fmt.Errorf("netlink attribute of %d bytes, more than 65535", n)
+			a.err = errfmt.Errorf("netlink attribute of %d bytes, more than 65535", n)
 		}
 		return
 	}

@@ -2,10 +2,11 @@ package nft
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Constants from the kernel's nf_tables.h and libnftnl's udata.h that golang.org/x/sys does not carry.
@@ -36,14 +37,14 @@ func tableStateNetlink(conn *netlink.Conn, fam family) (exists, owned bool, err 
 		return false, false, nil
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("reading table %s %s: %w", fam.name, Table, err)
+		return false, false, errfmt.Errorf("reading table %s %s: %w", fam.name, Table, err)
 	}
 	for _, m := range msgs {
 		if len(m.Data) > 4 {
 			return true, tableComment(m.Data[4:]) == OwnerComment, nil
 		}
 	}
-	return false, false, fmt.Errorf("reading table %s %s: empty answer from the kernel", fam.name, Table)
+	return false, false, errfmt.Errorf("reading table %s %s: empty answer from the kernel", fam.name, Table)
 }
 
 // tableComment finds the comment in a table's netlink attributes. The comment lives in NFTA_TABLE_USERDATA as

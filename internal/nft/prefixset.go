@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/nft/script"
 )
 
 // An allow list's prefixes live in sets of a stable name, one hash set of addresses per prefix length the
@@ -153,7 +155,7 @@ func lengthKeys(prefixes []netip.Prefix) *[33][][4]byte {
 func loadPrefixSetNetlink(name string, prefixes []netip.Prefix) error {
 	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
 	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
+		return errfmt.Errorf("netlink: %w", err)
 	}
 	defer conn.Close()
 	b := &batch{fam: ipv4}
@@ -172,7 +174,7 @@ func loadPrefixSetNetlink(name string, prefixes []netip.Prefix) error {
 		b.err = sendBatch(conn, 0, b.msgs)
 	}
 	if b.err != nil {
-		return fmt.Errorf("loading %d prefixes into the sets of %s: %w", len(prefixes), name, b.err)
+		return errfmt.Errorf("loading %d prefixes into the sets of %s: %w", len(prefixes), name, b.err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // Client sends requests over HTTP/1.1, with or without TLS, and keeps a few idle connections for reuse. Its
@@ -161,7 +162,7 @@ func (c *Client) ctxErr(ctx context.Context, err error) error {
 	}
 	if cerr != nil {
 		if errors.Is(cerr, context.DeadlineExceeded) && c.Timeout > 0 {
-			return fmt.Errorf("%w (Client.Timeout %s or the context's deadline)", cerr, c.Timeout)
+			return errfmt.Errorf("%w (Client.Timeout %s or the context's deadline)", cerr, c.Timeout)
 		}
 		return cerr
 	}
@@ -314,7 +315,7 @@ func (c *Client) newConn(ctx context.Context, key string, u *url.URL, proxy *url
 	if proxy != nil && proxy.Scheme == "https" {
 		tc, err := c.handshake(ctx, conn, proxy.Hostname(), nil)
 		if err != nil {
-			return nil, fmt.Errorf("proxy %s: %w", proxy.Host, err)
+			return nil, errfmt.Errorf("proxy %s: %w", proxy.Host, err)
 		}
 		conn = tc
 	}
@@ -371,7 +372,7 @@ func (c *Client) exchange(ctx context.Context, cancel context.CancelFunc, cc *cl
 	}
 	if err := c.writeRequest(cc.bw, req, proxy); err != nil {
 		if cc.reused && isConnGone(err) {
-			err = fmt.Errorf("%w: %w", errNoAnswer, err)
+			err = errfmt.Errorf("%w: %w", errNoAnswer, err)
 		}
 		return fail(err)
 	}
@@ -387,7 +388,7 @@ func (c *Client) exchange(ctx context.Context, cancel context.CancelFunc, cc *cl
 		r, m, err := readResponse(cc.br, req, maxHeaderBytes)
 		if err != nil {
 			if n == 0 && cc.reused && (err == io.EOF || isConnGone(err)) {
-				err = fmt.Errorf("%w: %w", errNoAnswer, err)
+				err = errfmt.Errorf("%w: %w", errNoAnswer, err)
 			}
 			return fail(err)
 		}
@@ -527,7 +528,7 @@ func (c *Client) writeRequest(bw *bufio.Writer, req *Request, proxy *url.URL) er
 			return err
 		}
 		if n != length {
-			return fmt.Errorf("web: request body is %d bytes, ContentLength says %d", n, length)
+			return errfmt.Errorf("web: request body is %d bytes, ContentLength says %d", n, length)
 		}
 	case body != nil:
 		cw := &chunkedWriter{w: bw}
@@ -647,7 +648,7 @@ func (b *clientBody) Read(p []byte) (int, error) {
 		b.release(true)
 	} else if err != nil {
 		if cerr := b.client.ctxErr(b.ctx, err); cerr != err {
-			err = fmt.Errorf("web: reading the response body: %w", cerr)
+			err = errfmt.Errorf("web: reading the response body: %w", cerr)
 		}
 		b.release(false)
 	}

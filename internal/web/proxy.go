@@ -3,13 +3,14 @@ package web
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/errfmt"
 )
 
 // ProxyFromEnvironment is a Client.Proxy that reads the proxy environment as net/http's does: HTTPS_PROXY (or
@@ -50,10 +51,10 @@ func parseProxy(raw string) (*url.URL, error) {
 		}
 	}
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("invalid proxy address %s", quote(raw))
+		return nil, errfmt.Errorf("invalid proxy address %s", quote(raw))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("proxy %s: only http and https proxies are supported", quote(u.Scheme+"://"+u.Host))
+		return nil, errfmt.Errorf("proxy %s: only http and https proxies are supported", quote(u.Scheme+"://"+u.Host))
 	}
 	return u, nil
 }
@@ -141,18 +142,18 @@ func (c *Client) connect(ctx context.Context, conn net.Conn, addr string, proxy 
 		msg += "Proxy-Authorization: " + auth + "\r\n"
 	}
 	if _, err := conn.Write([]byte(msg + "\r\n")); err != nil {
-		return fmt.Errorf("proxy %s: %w", proxy.Host, err)
+		return errfmt.Errorf("proxy %s: %w", proxy.Host, err)
 	}
 	br := bufio.NewReaderSize(conn, 1024)
 	resp, err := ReadResponse(br, &Request{Method: "CONNECT"})
 	if err != nil {
-		return fmt.Errorf("proxy %s: %w", proxy.Host, err)
+		return errfmt.Errorf("proxy %s: %w", proxy.Host, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("proxy %s refused the tunnel to %s: %s", proxy.Host, addr, resp.Status)
+		return errfmt.Errorf("proxy %s refused the tunnel to %s: %s", proxy.Host, addr, resp.Status)
 	}
 	if br.Buffered() > 0 {
-		return fmt.Errorf("proxy %s sent data before the TLS handshake", proxy.Host)
+		return errfmt.Errorf("proxy %s sent data before the TLS handshake", proxy.Host)
 	}
 	conn.SetDeadline(time.Time{})
 	if ctx.Err() != nil {
