@@ -11,10 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/nft/script"
 )
 
@@ -44,7 +44,7 @@ func NewFakeOver(t FakeTables) *Backend {
 type fakeKernel struct {
 	t FakeTables
 
-	mu sync.Mutex
+	mu lock.Mutex
 	// failRun, when set, fails every transaction without changing the table.
 	failRun error
 	// counts, when set, replaces the counters the fake reads (it keeps none itself).

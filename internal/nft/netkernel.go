@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"sync"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/nft/script"
 )
 
@@ -20,7 +20,7 @@ import (
 type netKernel struct {
 	nftPath string
 
-	mu sync.Mutex
+	mu lock.Mutex
 	// conn is opened on first use and dropped after an error, so a broken socket (or one with an answer left
 	// unread) is replaced, not reused.
 	conn *netlink.Conn

@@ -8,10 +8,10 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
-	"sync"
 
 	"github.com/hairpin-nat/hairpin/internal/backend"
 	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/nft/script"
 	"github.com/hairpin-nat/hairpin/internal/plan"
 )
@@ -53,7 +53,7 @@ var ErrNotInstalled = errors.New("table ip hairpin is not installed")
 type Backend struct {
 	k kernel
 
-	mu sync.Mutex
+	mu lock.Mutex
 	// lastGen is the ruleset's generation ID after hairpin's last change through this backend (0: unknown),
 	// for Repair.
 	lastGen uint32

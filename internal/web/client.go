@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/errfmt"
+	"github.com/hairpin-nat/hairpin/internal/lock"
 )
 
 // Client sends requests over HTTP/1.1, with or without TLS, and keeps a few idle connections for reuse. Its
@@ -47,7 +48,7 @@ type Client struct {
 	// UserAgent is the User-Agent sent when the request sets none; "" sends "hairpin".
 	UserAgent string
 
-	mu   sync.Mutex
+	mu   lock.Mutex
 	idle map[string][]*clientConn
 }
 

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/hairpin-nat/hairpin/internal/lock"
 )
 
 // A Handler answers one request. It must not use w or r after it returns.
@@ -70,7 +72,7 @@ type Server struct {
 	// ErrorLog receives handler panics (Error) and connection errors (Debug); nil discards them.
 	ErrorLog *slog.Logger
 
-	mu        sync.Mutex
+	mu        lock.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	wg        sync.WaitGroup
