@@ -20,7 +20,10 @@ func (h Header) Get(key string) string {
 // Values returns every value of key.
 func (h Header) Values(key string) []string { return h[textproto.CanonicalMIMEHeaderKey(key)] }
 
-// Set replaces the values of key with value.
+// Set replaces the values of key with value. Not inlined: it is called at dozens of sites, each of which would
+// carry its own copy (ARCHITECTURE.md, "Binary size").
+//
+//go:noinline
 func (h Header) Set(key, value string) { h[textproto.CanonicalMIMEHeaderKey(key)] = []string{value} }
 
 // Add appends value to the values of key.
