@@ -3,10 +3,8 @@ package nft
 import (
 	"encoding/binary"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -61,13 +59,9 @@ func (c *compiler) line(line string) error {
 	switch verb + " " + kind {
 	case "add table":
 		if name != "" {
-			m := commentRe().FindStringSubmatch(name + " " + body)
-			if m == nil {
+			comment, ok := tableOptions(name + " " + body)
+			if !ok {
 				return errfmt.Errorf("table options %q", rest)
-			}
-			comment, err := strconv.Unquote(m[1])
-			if err != nil {
-				return err
 			}
 			c.b.addTable(comment)
 			return nil
@@ -117,44 +111,77 @@ func (c *compiler) line(line string) error {
 	return nil
 }
 
-// The table's and a counter's options, compiled at first use: every command's start would pay for them, and
-// only an apply with a table comment or a counter reads them.
-var (
-	commentRe = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^\{ comment ("(?:[^"\\]|\\.)*") ; \}$`)
-	})
-	counterRe = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^\{(?: packets (\d+) bytes (\d+) ;)?(?: comment ("(?:[^"\\]|\\.)*") ;)? \}$`)
-	})
-)
+// tableOptions reads a table's options, `{ comment "..." ; }`, the one option the builders write.
+func tableOptions(opts string) (string, bool) {
+	q, ok := strings.CutPrefix(opts, "{ comment ")
+	if !ok {
+		return "", false
+	}
+	if q, ok = strings.CutSuffix(q, " ; }"); !ok {
+		return "", false
+	}
+	return unquoteAll(q)
+}
 
+// unquoteAll is the string q quotes, and whether q is one whole double-quoted string.
+func unquoteAll(q string) (string, bool) {
+	if p, err := strconv.QuotedPrefix(q); err != nil || p != q || q[0] != '"' {
+		return "", false
+	}
+	s, err := strconv.Unquote(q)
+	return s, err == nil
+}
+
+// addCounter adds a named counter with the options the builders write: `{ [packets N bytes N ;] [comment "..." ;] }`.
 func (c *compiler) addCounter(name, body string) error {
 	if body == "" {
 		c.b.addCounter(name, 0, 0, "")
 		return nil
 	}
-	m := counterRe().FindStringSubmatch(body)
-	if m == nil {
+	packets, bytes, comment, ok := counterOptions(body)
+	if !ok {
 		return errfmt.Errorf("counter options %q", body)
-	}
-	var packets, bytes uint64
-	var comment string
-	var err error
-	if m[1] != "" {
-		if packets, err = strconv.ParseUint(m[1], 10, 64); err != nil {
-			return err
-		}
-		if bytes, err = strconv.ParseUint(m[2], 10, 64); err != nil {
-			return err
-		}
-	}
-	if m[3] != "" {
-		if comment, err = strconv.Unquote(m[3]); err != nil {
-			return err
-		}
 	}
 	c.b.addCounter(name, packets, bytes, comment)
 	return nil
+}
+
+// counterOptions reads a counter's options: its values (0 when not given) and comment ("" when not given).
+func counterOptions(body string) (packets, bytes uint64, comment string, ok bool) {
+	rest, found := strings.CutPrefix(body, "{")
+	if !found {
+		return 0, 0, "", false
+	}
+	if rest, found = strings.CutSuffix(rest, " }"); !found {
+		return 0, 0, "", false
+	}
+	if values, found := strings.CutPrefix(rest, " packets "); found {
+		p, values, found1 := strings.Cut(values, " bytes ")
+		b, after, found2 := strings.Cut(values, " ;")
+		var perr, berr error
+		packets, perr = strconv.ParseUint(p, 10, 64)
+		bytes, berr = strconv.ParseUint(b, 10, 64)
+		if !found1 || !found2 || perr != nil || berr != nil {
+			return 0, 0, "", false
+		}
+		rest = after
+	}
+	if quoted, found := strings.CutPrefix(rest, " comment "); found {
+		q, err := strconv.QuotedPrefix(quoted)
+		if err != nil {
+			return 0, 0, "", false
+		}
+		if rest, found = strings.CutPrefix(quoted[len(q):], " ;"); !found {
+			return 0, 0, "", false
+		}
+		if comment, found = unquoteAll(q); !found {
+			return 0, 0, "", false
+		}
+	}
+	if rest != "" {
+		return 0, 0, "", false
+	}
+	return packets, bytes, comment, true
 }
 
 // Verdicts and the conntrack direction, from the kernel's netfilter.h and nf_conntrack_tuple_common.h.
