@@ -284,3 +284,15 @@ func (s *Server) TokenEntry(name, token string, ttl int) func(t *testing.T, host
 			Endpoint: s.Endpoint(), TokenFile: ddnstest.WriteSecret(t, token), TTL: ttl}}
 	}
 }
+
+// Build makes def's provider for hostname (family IPv4) straight against the fake, without the engine: the
+// tests that call Update step by step. Every secret it reads is secret.
+func (f *Fake) Build(t *testing.T, def provider.Def, hostname, secret string) provider.Provider {
+	t.Helper()
+	p, err := def.Build(f.Entry(t, hostname, ""), provider.Env{HTTP: webtest.ClientOf(f.Server),
+		Secret: func(string, string) (string, error) { return secret, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

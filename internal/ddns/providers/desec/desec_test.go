@@ -8,10 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/desec"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
-	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const token = "i-T3b1h_OI-H9ab8tRS98stGtURe"
@@ -138,10 +136,7 @@ func TestDeSEC(t *testing.T) {
 func TestDeSECApex(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
-	p, err := desec.Def.Build(f.Entry(t, "example.net", ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return token, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := f.Build(t, desec.Def, "example.net", token)
 	for _, a := range []string{"203.0.113.10", "203.0.113.11"} {
 		if _, err := p.Update(t.Context(), netip.MustParseAddr(a)); err != nil {
 			t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/godaddy"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
-	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const (
@@ -104,10 +103,7 @@ func TestGoDaddyApexAndZone(t *testing.T) {
 	for _, host := range []string{"example.net", "a.b.example.net"} {
 		t.Run(host, func(t *testing.T) {
 			f := newFake(t)
-			p, err := godaddy.Def.Build(f.Entry(t, host, ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return secret, nil }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := f.Build(t, godaddy.Def, host, secret)
 			if _, err := p.Update(t.Context(), netip.MustParseAddr("203.0.113.10")); err != nil {
 				t.Fatal(err)
 			}

@@ -10,10 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/hetznerdns"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
-	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const token = "LlGoDUQ39S6akqoav5meAsv5OIpeywhj"
@@ -130,10 +128,7 @@ func TestHetznerDNSPagesAndZone(t *testing.T) {
 		f.Store.Add("example.net", fmt.Sprintf("h%03d.example.net", i), "A", "192.0.2.1", 60)
 	}
 	f.Store.Add("example.net", "a.b.example.net", "A", "192.0.2.2", 60)
-	p, err := hetznerdns.Def.Build(f.Entry(t, "a.b.example.net", ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return token, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := f.Build(t, hetznerdns.Def, "a.b.example.net", token)
 	if ans, err := p.Update(t.Context(), netip.MustParseAddr("203.0.113.10")); err != nil || ans != "updated" {
 		t.Fatalf("%s %v", ans, err)
 	}

@@ -10,10 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/linode"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
-	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const token = "linodepat0123456789abcdef"
@@ -118,10 +116,7 @@ func TestLinodePages(t *testing.T) {
 		f.Store.Add("example.net", fmt.Sprintf("h%d.example.net", i), "A", "192.0.2.1", 300)
 	}
 	f.Store.Add("example.net", "home.example.net", "A", "192.0.2.99", 300)
-	p, err := linode.Def.Build(f.Entry(t, "home.example.net", ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return token, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := f.Build(t, linode.Def, "home.example.net", token)
 	if _, err := p.Update(t.Context(), netip.MustParseAddr("203.0.113.10")); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/porkbun"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
-	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const (
@@ -136,10 +135,7 @@ func TestPorkbunZoneAndApex(t *testing.T) {
 			if host == "example.org" {
 				zone = host
 			}
-			p, err := porkbun.Def.Build(f.Entry(t, host, ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return secret, nil }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := f.Build(t, porkbun.Def, host, secret)
 			for _, a := range []string{"203.0.113.10", "203.0.113.11"} {
 				if _, err := p.Update(t.Context(), netip.MustParseAddr(a)); err != nil {
 					t.Fatal(err)
@@ -165,11 +161,8 @@ func TestPorkbunAPIAccessOff(t *testing.T) {
 		}
 		return spectest.Reply{Status: 400, Body: map[string]any{"status": "ERROR", "message": "Domain is not opted in to API access."}}
 	}
-	p, err := porkbun.Def.Build(f.Entry(t, "home.example.net", ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return secret, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = p.Update(t.Context(), netip.MustParseAddr("203.0.113.10"))
+	p := f.Build(t, porkbun.Def, "home.example.net", secret)
+	_, err := p.Update(t.Context(), netip.MustParseAddr("203.0.113.10"))
 	if !provider.IsAuth(err) {
 		t.Fatalf("err = %v, want an auth hold", err)
 	}

@@ -10,10 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hairpin-nat/hairpin/internal/ddns/provider"
 	"github.com/hairpin-nat/hairpin/internal/ddns/providers/vultr"
 	"github.com/hairpin-nat/hairpin/internal/ddns/spectest"
-	"github.com/hairpin-nat/hairpin/internal/web/webtest"
 )
 
 const key = "VULTRAPIKEY0123456789"
@@ -121,10 +119,7 @@ func TestVultrPages(t *testing.T) {
 		f.Store.Add("example.net", fmt.Sprintf("h%d.example.net", i), "A", "192.0.2.1", 60)
 	}
 	f.Store.Add("example.net", "home.example.net", "A", "192.0.2.99", 60)
-	p, err := vultr.Def.Build(f.Entry(t, "home.example.net", ""), provider.Env{HTTP: webtest.ClientOf(f.Server), Secret: func(string, string) (string, error) { return key, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := f.Build(t, vultr.Def, "home.example.net", key)
 	if _, err := p.Update(t.Context(), netip.MustParseAddr("203.0.113.10")); err != nil {
 		t.Fatal(err)
 	}
