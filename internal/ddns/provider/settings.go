@@ -28,13 +28,23 @@ var TokenKeys = []string{"endpoint", "token_file", "token_env", "zone", "ttl"}
 // DecodeToken reads TokenSettings; ttl defaults to defTTL and must lie in [minTTL, 86400].
 func DecodeToken(k Keys, defTTL, minTTL int) TokenSettings {
 	s := TokenSettings{TTL: defTTL}
-	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
+	DecodeAPI(k, &s.Endpoint, &s.Zone, &s.TTL, minTTL, 86400)
 	s.TokenFile, s.TokenEnv = ddnsconf.Secret(k, "token_file", "token_env")
-	s.Zone, _ = k.String("zone")
-	if ttl, ok := k.Int("ttl", minTTL, 86400); ok {
-		s.TTL = ttl
-	}
 	return s
+}
+
+// DecodeAPI reads the keys every API provider has: endpoint, zone and, unless ttl is nil, ttl, which must lie
+// in [minTTL, maxTTL] and keeps its default when not given. Each reports its own mistakes at its own line, so
+// the order the keys are read in does not show.
+func DecodeAPI(k Keys, endpoint, zone *string, ttl *int, minTTL, maxTTL int) {
+	*endpoint = ddnsconf.Endpoint(k, "endpoint")
+	*zone, _ = k.String("zone")
+	if ttl == nil {
+		return
+	}
+	if v, ok := k.Int("ttl", minTTL, maxTTL); ok {
+		*ttl = v
+	}
 }
 
 // Open reads the token and parses the endpoint (fallback: the vendor's own).
@@ -83,14 +93,10 @@ var KeyKeys = []string{"endpoint", "api_key", "password_file", "password_env", "
 // [minTTL, maxTTL].
 func DecodeKey(k Keys, e Entry, minTTL, maxTTL int) KeySettings {
 	s := KeySettings{TTL: minTTL}
-	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
+	DecodeAPI(k, &s.Endpoint, &s.Zone, &s.TTL, minTTL, maxTTL)
 	ddnsconf.Require(k, e.Provider, "api_key")
 	s.APIKey, _ = k.String("api_key")
 	s.PasswordFile, s.PasswordEnv = ddnsconf.Secret(k, "password_file", "password_env")
-	s.Zone, _ = k.String("zone")
-	if ttl, ok := k.Int("ttl", minTTL, maxTTL); ok {
-		s.TTL = ttl
-	}
 	return s
 }
 

@@ -56,7 +56,7 @@ var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provide
 // Decode reads an azure entry's keys.
 func Decode(k provider.Keys, e provider.Entry) *Settings {
 	s := &Settings{TTL: 60}
-	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
+	provider.DecodeAPI(k, &s.Endpoint, &s.Zone, &s.TTL, 1, 86400)
 	s.LoginEndpoint = ddnsconf.Endpoint(k, "login_endpoint")
 	for _, key := range []string{"tenant_id", "client_id", "subscription_id", "resource_group"} {
 		ddnsconf.Require(k, e.Provider, key)
@@ -66,10 +66,6 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 	s.PasswordFile, s.PasswordEnv = ddnsconf.Secret(k, "password_file", "password_env")
 	s.SubscriptionID, _ = k.String("subscription_id")
 	s.ResourceGroup, _ = k.String("resource_group")
-	s.Zone, _ = k.String("zone")
-	if ttl, ok := k.Int("ttl", 1, 86400); ok {
-		s.TTL = ttl
-	}
 	return s
 }
 

@@ -61,14 +61,10 @@ var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provide
 // Decode reads a gcloud entry's keys.
 func Decode(k provider.Keys, e provider.Entry) *Settings {
 	s := &Settings{TTL: 60}
-	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
+	provider.DecodeAPI(k, &s.Endpoint, &s.Zone, &s.TTL, 1, 86400)
 	ddnsconf.Require(k, e.Provider, "project")
 	s.Project, _ = k.String("project")
 	s.TokenFile, s.TokenEnv = ddnsconf.Secret(k, "token_file", "token_env")
-	s.Zone, _ = k.String("zone")
-	if ttl, ok := k.Int("ttl", 1, 86400); ok {
-		s.TTL = ttl
-	}
 	return s
 }
 

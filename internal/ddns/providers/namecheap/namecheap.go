@@ -45,9 +45,8 @@ var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provide
 // Decode reads a namecheap entry's keys.
 func Decode(k provider.Keys, e provider.Entry) *Settings {
 	s := &Settings{}
-	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
+	provider.DecodeAPI(k, &s.Endpoint, &s.Zone, nil, 0, 0)
 	s.PasswordFile, s.PasswordEnv = ddnsconf.Secret(k, "password_file", "password_env")
-	s.Zone, _ = k.String("zone")
 	return s
 }
 

@@ -57,15 +57,11 @@ var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provide
 // Decode reads an ovh entry's keys.
 func Decode(k provider.Keys, e provider.Entry) *Settings {
 	s := &Settings{TTL: 60}
-	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
+	provider.DecodeAPI(k, &s.Endpoint, &s.Zone, &s.TTL, 60, 86400)
 	ddnsconf.Require(k, e.Provider, "application_key")
 	s.ApplicationKey, _ = k.String("application_key")
 	s.PasswordFile, s.PasswordEnv = ddnsconf.Secret(k, "password_file", "password_env")
 	s.TokenFile, s.TokenEnv = ddnsconf.Secret(k, "token_file", "token_env")
-	s.Zone, _ = k.String("zone")
-	if ttl, ok := k.Int("ttl", 60, 86400); ok {
-		s.TTL = ttl
-	}
 	return s
 }
 

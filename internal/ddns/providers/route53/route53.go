@@ -51,14 +51,10 @@ var Def = provider.Define(provider.Def{Kind: provider.KindAPI, Contract: provide
 // Decode reads a route53 entry's keys.
 func Decode(k provider.Keys, e provider.Entry) *Settings {
 	s := &Settings{TTL: 60, Region: "us-east-1"}
-	s.Endpoint = ddnsconf.Endpoint(k, "endpoint")
+	provider.DecodeAPI(k, &s.Endpoint, &s.Zone, &s.TTL, 0, 2147483647)
 	ddnsconf.Require(k, e.Provider, "access_key_id")
 	s.AccessKeyID, _ = k.String("access_key_id")
 	s.PasswordFile, s.PasswordEnv = ddnsconf.Secret(k, "password_file", "password_env")
-	s.Zone, _ = k.String("zone")
-	if ttl, ok := k.Int("ttl", 0, 2147483647); ok {
-		s.TTL = ttl
-	}
 	if r, ok := k.String("region"); ok {
 		s.Region = r
 	}
