@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/hairpin-nat/hairpin/internal/errfmt"
-	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -122,8 +121,7 @@ type gcloud struct {
 	api      *provider.API
 	hostname string // with the final dot
 	s        *Settings
-	mu       lock.Mutex
-	zone     string
+	zone     provider.Once[string]
 }
 
 // New builds the provider for one entry.
@@ -171,38 +169,28 @@ func message(body []byte) string {
 func (g *gcloud) project() string { return "/dns/v1/projects/" + url.PathEscape(g.s.Project) }
 
 func (g *gcloud) findZone(ctx context.Context) (string, error) {
-	g.mu.Lock()
-	z := g.zone
-	g.mu.Unlock()
-	if z != "" {
-		return z, nil
-	}
-	if g.s.Zone != "" {
-		g.mu.Lock()
-		g.zone = g.s.Zone
-		g.mu.Unlock()
-		return g.s.Zone, nil
-	}
-	for _, c := range provider.ZoneCandidates(g.hostname) {
-		var out struct {
-			Zones []struct {
-				Name    string `json:"name"`
-				DNSName string `json:"dnsName"`
-			} `json:"managedZones"`
+	return g.zone.Get(ctx, func(ctx context.Context) (string, error) {
+		if g.s.Zone != "" {
+			return g.s.Zone, nil
 		}
-		if _, err := g.api.Call(ctx, web.MethodGet, g.project()+"/managedZones", url.Values{"dnsName": {c + "."}}, nil, &out); err != nil {
-			return "", err
-		}
-		for _, mz := range out.Zones {
-			if strings.EqualFold(strings.TrimSuffix(mz.DNSName, "."), c) {
-				g.mu.Lock()
-				g.zone = mz.Name
-				g.mu.Unlock()
-				return mz.Name, nil
+		for _, c := range provider.ZoneCandidates(g.hostname) {
+			var out struct {
+				Zones []struct {
+					Name    string `json:"name"`
+					DNSName string `json:"dnsName"`
+				} `json:"managedZones"`
+			}
+			if _, err := g.api.Call(ctx, web.MethodGet, g.project()+"/managedZones", url.Values{"dnsName": {c + "."}}, nil, &out); err != nil {
+				return "", err
+			}
+			for _, mz := range out.Zones {
+				if strings.EqualFold(strings.TrimSuffix(mz.DNSName, "."), c) {
+					return mz.Name, nil
+				}
 			}
 		}
-	}
-	return "", provider.NoZone("Google Cloud", g.hostname)
+		return "", provider.NoZone("Google Cloud", g.hostname)
+	})
 }
 
 type rrset struct {
