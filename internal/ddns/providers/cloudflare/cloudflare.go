@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hairpin-nat/hairpin/internal/lock"
 	"github.com/hairpin-nat/hairpin/internal/web"
 
 	"github.com/hairpin-nat/hairpin/internal/config/ddnsconf"
@@ -27,8 +26,8 @@ const DefaultServer = "https://api.cloudflare.com/client/v4"
 type cloudflare struct {
 	env      provider.Env
 	base     *url.URL
-	mu       lock.Mutex
-	zoneID   string // found from zone or the hostname when the config gives none
+	givenID  string                // zone_id
+	zoneID   provider.Once[string] // zone_id, or found from zone or the hostname when the config gives none
 	zone     string
 	hostname string
 	token    string
@@ -91,7 +90,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	if ttl <= 0 {
 		ttl = 1 // Cloudflare's "automatic"
 	}
-	return &cloudflare{env: env, base: u, zoneID: s.ZoneID, zone: strings.TrimSuffix(s.Zone, "."), hostname: strings.TrimSuffix(e.Hostname, "."),
+	return &cloudflare{env: env, base: u, givenID: s.ZoneID, zone: strings.TrimSuffix(s.Zone, "."), hostname: strings.TrimSuffix(e.Hostname, "."),
 		token: tok, ttl: ttl, proxied: s.Proxied}, nil
 }
 
@@ -122,24 +121,25 @@ func (c *cloudflare) Update(ctx context.Context, addr netip.Addr) (string, error
 	if addr.Is6() {
 		typ = "AAAA"
 	}
-	if err := c.findZone(ctx); err != nil {
+	zoneID, err := c.findZone(ctx)
+	if err != nil {
 		return "", err
 	}
-	records, err := c.lookup(ctx, typ)
+	records, err := c.lookup(ctx, zoneID, typ)
 	if err != nil {
 		return "", err
 	}
 	body := map[string]any{"type": typ, "name": c.hostname, "content": addr.String(), "ttl": c.ttl, "proxied": c.proxied}
 	switch {
 	case len(records) == 0:
-		if _, err := c.call(ctx, web.MethodPost, c.base.JoinPath("zones", c.zoneID, "dns_records"), body); err != nil {
+		if _, err := c.call(ctx, web.MethodPost, c.base.JoinPath("zones", zoneID, "dns_records"), body); err != nil {
 			return "", err
 		}
 		return "created", nil
 	case records[0].Content == addr.String():
 		return "unchanged", nil
 	default:
-		if _, err := c.call(ctx, web.MethodPatch, c.base.JoinPath("zones", c.zoneID, "dns_records", records[0].ID), body); err != nil {
+		if _, err := c.call(ctx, web.MethodPatch, c.base.JoinPath("zones", zoneID, "dns_records", records[0].ID), body); err != nil {
 			return "", err
 		}
 		return "updated", nil
@@ -148,42 +148,41 @@ func (c *cloudflare) Update(ctx context.Context, addr netip.Addr) (string, error
 
 // findZone looks the zone's ID up by name (GET /zones?name=), the given zone or the hostname's longest parent
 // the token can see, when the config gives no zone_id.
-func (c *cloudflare) findZone(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.zoneID != "" {
-		return nil
-	}
-	candidates := provider.ZoneCandidates(c.hostname)
-	if c.zone != "" {
-		candidates = []string{strings.ToLower(c.zone)}
-	}
-	for _, name := range candidates {
-		u := c.base.JoinPath("zones")
-		u.RawQuery = url.Values{"name": {name}}.Encode()
-		res, err := c.call(ctx, web.MethodGet, u, nil)
-		if err != nil {
-			return err
+func (c *cloudflare) findZone(ctx context.Context) (string, error) {
+	return c.zoneID.Get(ctx, func(ctx context.Context) (string, error) {
+		if c.givenID != "" {
+			return c.givenID, nil
 		}
-		var zones []struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
+		candidates := provider.ZoneCandidates(c.hostname)
+		if c.zone != "" {
+			candidates = []string{strings.ToLower(c.zone)}
 		}
-		if err := json.Unmarshal(res, &zones); err != nil {
-			return provider.RetryLater("bad JSON", provider.ServerTrouble, "the zone list is not a JSON list")
-		}
-		for _, z := range zones {
-			if strings.EqualFold(z.Name, name) && z.ID != "" {
-				c.zoneID = z.ID
-				return nil
+		for _, name := range candidates {
+			u := c.base.JoinPath("zones")
+			u.RawQuery = url.Values{"name": {name}}.Encode()
+			res, err := c.call(ctx, web.MethodGet, u, nil)
+			if err != nil {
+				return "", err
+			}
+			var zones []struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			}
+			if err := json.Unmarshal(res, &zones); err != nil {
+				return "", provider.RetryLater("bad JSON", provider.ServerTrouble, "the zone list is not a JSON list")
+			}
+			for _, z := range zones {
+				if strings.EqualFold(z.Name, name) && z.ID != "" {
+					return z.ID, nil
+				}
 			}
 		}
-	}
-	return provider.NoZone("Cloudflare", c.hostname)
+		return "", provider.NoZone("Cloudflare", c.hostname)
+	})
 }
 
-func (c *cloudflare) lookup(ctx context.Context, typ string) ([]Record, error) {
-	u := c.base.JoinPath("zones", c.zoneID, "dns_records")
+func (c *cloudflare) lookup(ctx context.Context, zoneID, typ string) ([]Record, error) {
+	u := c.base.JoinPath("zones", zoneID, "dns_records")
 	u.RawQuery = url.Values{"type": {typ}, "name": {c.hostname}}.Encode()
 	res, err := c.call(ctx, web.MethodGet, u, nil)
 	if err != nil {
