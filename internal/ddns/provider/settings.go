@@ -165,6 +165,14 @@ func (s TokenSettings) Client(env Env, fallback, hostname, vendor string, messag
 		Hostname: Canonical(hostname), Settings: s}, nil
 }
 
+// Client is what an API provider with settings of its own holds beside them: its API, the hostname it keeps
+// (Canonical) and its zone, found once.
+type Client struct {
+	API      *API
+	Hostname string
+	Zone     Once[string]
+}
+
 // Once holds what a provider finds out once and keeps (its zone, the zone's ID, the account): found on first
 // use, kept once found (a zero value is not), looked for again after a failure. Safe for concurrent use: one
 // lookup at a time.

@@ -70,10 +70,8 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type azure struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	zone     provider.Once[string]
+	provider.Client
+	s *Settings
 }
 
 // New builds the provider for one entry.
@@ -96,8 +94,8 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 			return url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {secret},
 				"scope": {"https://management.azure.com/.default"}}, nil
 		}}
-	a := &azure{s: s, hostname: provider.Canonical(e.Hostname)}
-	a.api = &provider.API{Env: env, Base: u, Vendor: "Azure", Message: provider.CodeMessage,
+	a := &azure{Client: provider.Client{Hostname: provider.Canonical(e.Hostname)}, s: s}
+	a.API = &provider.API{Env: env, Base: u, Vendor: "Azure", Message: provider.CodeMessage,
 		Auth: func(r *web.Request, _ []byte) error { return tok.Bearer(r.Context(), env, r) }}
 	return a, nil
 }
@@ -110,12 +108,12 @@ func (a *azure) zones() string {
 var version = url.Values{"api-version": {apiVersion}}
 
 func (a *azure) findZone(ctx context.Context) (string, error) {
-	return a.zone.Get(ctx, func(ctx context.Context) (string, error) {
+	return a.Zone.Get(ctx, func(ctx context.Context) (string, error) {
 		if z := provider.Canonical(a.s.Zone); z != "" {
 			return z, nil
 		}
-		return provider.FirstZone(ctx, a.hostname, "Azure resource group's", func(ctx context.Context, c string) error {
-			_, err := a.api.Call(ctx, web.MethodGet, a.zones()+url.PathEscape(c), version, nil, nil)
+		return provider.FirstZone(ctx, a.Hostname, "Azure resource group's", func(ctx context.Context, c string) error {
+			_, err := a.API.Call(ctx, web.MethodGet, a.zones()+url.PathEscape(c), version, nil, nil)
 			return err
 		})
 	})
@@ -141,10 +139,10 @@ func (a *azure) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	typ, name := provider.RecordType(addr), provider.Relative(a.hostname, zone)
+	typ, name := provider.RecordType(addr), provider.Relative(a.Hostname, zone)
 	path := a.zones() + url.PathEscape(zone) + "/" + typ + "/" + url.PathEscape(name)
 	var cur recordSet
-	_, err = a.api.Call(ctx, web.MethodGet, path, version, nil, &cur)
+	_, err = a.API.Call(ctx, web.MethodGet, path, version, nil, &cur)
 	exists := err == nil
 	if err != nil && !provider.IsNotFound(err) {
 		return "", err
@@ -165,14 +163,14 @@ func (a *azure) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	} else {
 		set.Properties.A = []address{{IPv4: addr.String()}}
 	}
-	api := *a.api
+	api := *a.API
 	api.Auth = func(r *web.Request, body []byte) error {
 		if exists && cur.ETag != "" {
 			r.Header.Set("If-Match", cur.ETag)
 		} else if !exists {
 			r.Header.Set("If-None-Match", "*")
 		}
-		return a.api.Auth(r, body)
+		return a.API.Auth(r, body)
 	}
 	if _, err := api.Call(ctx, web.MethodPut, path, version, set, nil); err != nil {
 		return "", err

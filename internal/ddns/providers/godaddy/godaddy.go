@@ -35,10 +35,8 @@ var Def = provider.DefineKey(provider.Def{Kind: provider.KindAPI, Contract: prov
 	600, 604800, New) // GoDaddy's smallest TTL is 600 seconds
 
 type godaddy struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	zone     provider.Once[string]
+	provider.Client
+	s *Settings
 }
 
 // New builds the provider for one entry.
@@ -58,7 +56,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 	creds := "sso-key " + s.APIKey + ":" + secret
 	api := &provider.API{Env: env, Base: u, Vendor: "GoDaddy", Message: message,
 		Auth: func(r *web.Request, _ []byte) error { r.Header.Set("Authorization", creds); return nil }}
-	return &godaddy{api: api, s: s, hostname: provider.Canonical(e.Hostname)}, nil
+	return &godaddy{Client: provider.Client{API: api, Hostname: provider.Canonical(e.Hostname)}, s: s}, nil
 }
 
 func message(body []byte) string {
@@ -73,12 +71,12 @@ func message(body []byte) string {
 }
 
 func (g *godaddy) findZone(ctx context.Context) (string, error) {
-	return g.zone.Get(ctx, func(ctx context.Context) (string, error) {
+	return g.Zone.Get(ctx, func(ctx context.Context) (string, error) {
 		if z := provider.Canonical(g.s.Zone); z != "" {
 			return z, nil
 		}
-		for _, z := range provider.ZoneCandidates(g.hostname) {
-			_, err := g.api.Call(ctx, web.MethodGet, "/v1/domains/"+url.PathEscape(z), nil, nil, nil)
+		for _, z := range provider.ZoneCandidates(g.Hostname) {
+			_, err := g.API.Call(ctx, web.MethodGet, "/v1/domains/"+url.PathEscape(z), nil, nil, nil)
 			if provider.IsNotFound(err) {
 				continue
 			}
@@ -87,7 +85,7 @@ func (g *godaddy) findZone(ctx context.Context) (string, error) {
 			}
 			return z, nil
 		}
-		return "", provider.NoDomain("domain of this GoDaddy account", g.hostname)
+		return "", provider.NoDomain("domain of this GoDaddy account", g.Hostname)
 	})
 }
 
@@ -103,15 +101,15 @@ func (g *godaddy) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		return "", err
 	}
 	typ := provider.RecordType(addr)
-	path := "/v1/domains/" + url.PathEscape(zone) + "/records/" + typ + "/" + url.PathEscape(provider.Relative(g.hostname, zone))
+	path := "/v1/domains/" + url.PathEscape(zone) + "/records/" + typ + "/" + url.PathEscape(provider.Relative(g.Hostname, zone))
 	var have []record
-	if _, err := g.api.Call(ctx, web.MethodGet, path, nil, nil, &have); err != nil {
+	if _, err := g.API.Call(ctx, web.MethodGet, path, nil, nil, &have); err != nil {
 		return "", err
 	}
 	if len(have) == 1 && have[0].Data == addr.String() {
 		return "unchanged", nil
 	}
-	if _, err := g.api.Call(ctx, web.MethodPut, path, nil, []record{{Data: addr.String(), TTL: g.s.TTL}}, nil); err != nil {
+	if _, err := g.API.Call(ctx, web.MethodPut, path, nil, []record{{Data: addr.String(), TTL: g.s.TTL}}, nil); err != nil {
 		return "", err
 	}
 	if len(have) == 0 {

@@ -66,10 +66,8 @@ func Decode(k provider.Keys, e provider.Entry) *Settings {
 }
 
 type ovh struct {
-	api      *provider.API
-	hostname string
-	s        *Settings
-	zone     provider.Once[string]
+	provider.Client
+	s *Settings
 }
 
 // Sign sets the application signature headers on req; now is the timestamp.
@@ -106,7 +104,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 			Sign(r, body, s.ApplicationKey, secret, consumer, time.Now())
 			return nil
 		}}
-	return &ovh{api: api, hostname: provider.Canonical(e.Hostname), s: s}, nil
+	return &ovh{Client: provider.Client{API: api, Hostname: provider.Canonical(e.Hostname)}, s: s}, nil
 }
 
 func message(body []byte) string {
@@ -121,17 +119,17 @@ func message(body []byte) string {
 }
 
 func (o *ovh) findZone(ctx context.Context) (string, error) {
-	return o.zone.Get(ctx, func(ctx context.Context) (string, error) {
+	return o.Zone.Get(ctx, func(ctx context.Context) (string, error) {
 		var zones []string
-		if _, err := o.api.Call(ctx, web.MethodGet, "/domain/zone", nil, nil, &zones); err != nil {
+		if _, err := o.API.Call(ctx, web.MethodGet, "/domain/zone", nil, nil, &zones); err != nil {
 			return "", err
 		}
 		z, ok := provider.Canonical(o.s.Zone), o.s.Zone != ""
 		if !ok {
-			z, ok = provider.PickZone(o.hostname, zones)
+			z, ok = provider.PickZone(o.Hostname, zones)
 		}
 		if !ok {
-			return "", provider.NoZone("OVHcloud", o.hostname)
+			return "", provider.NoZone("OVHcloud", o.Hostname)
 		}
 		return z, nil
 	})
@@ -143,10 +141,10 @@ func (o *ovh) Update(ctx context.Context, addr netip.Addr) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	typ, sub := provider.RecordType(addr), provider.Subname(o.hostname, zone)
+	typ, sub := provider.RecordType(addr), provider.Subname(o.Hostname, zone)
 	base := "/domain/zone/" + url.PathEscape(zone)
 	var ids []int64
-	if _, err := o.api.Call(ctx, web.MethodGet, base+"/record", url.Values{"fieldType": {typ}, "subDomain": {sub}}, nil, &ids); err != nil {
+	if _, err := o.API.Call(ctx, web.MethodGet, base+"/record", url.Values{"fieldType": {typ}, "subDomain": {sub}}, nil, &ids); err != nil {
 		return "", err
 	}
 	answer := "created"
@@ -154,7 +152,7 @@ func (o *ovh) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		var rec struct {
 			Target string `json:"target"`
 		}
-		if _, err := o.api.Call(ctx, web.MethodGet, fmt.Sprintf("%s/record/%d", base, ids[0]), nil, nil, &rec); err != nil {
+		if _, err := o.API.Call(ctx, web.MethodGet, fmt.Sprintf("%s/record/%d", base, ids[0]), nil, nil, &rec); err != nil {
 			return "", err
 		}
 		if rec.Target == addr.String() {
@@ -164,7 +162,7 @@ func (o *ovh) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			Target string `json:"target"`
 			TTL    int    `json:"ttl"`
 		}{addr.String(), o.s.TTL}
-		if _, err := o.api.Call(ctx, web.MethodPut, fmt.Sprintf("%s/record/%d", base, ids[0]), nil, in, nil); err != nil {
+		if _, err := o.API.Call(ctx, web.MethodPut, fmt.Sprintf("%s/record/%d", base, ids[0]), nil, in, nil); err != nil {
 			return "", err
 		}
 		answer = "updated"
@@ -175,12 +173,12 @@ func (o *ovh) Update(ctx context.Context, addr netip.Addr) (string, error) {
 			Target    string `json:"target"`
 			TTL       int    `json:"ttl"`
 		}{typ, sub, addr.String(), o.s.TTL}
-		if _, err := o.api.Call(ctx, web.MethodPost, base+"/record", nil, in, nil); err != nil {
+		if _, err := o.API.Call(ctx, web.MethodPost, base+"/record", nil, in, nil); err != nil {
 			return "", err
 		}
 	}
 	// Without the refresh OVH keeps serving the old zone.
-	if _, err := o.api.Call(ctx, web.MethodPost, base+"/refresh", nil, nil, nil); err != nil {
+	if _, err := o.API.Call(ctx, web.MethodPost, base+"/refresh", nil, nil, nil); err != nil {
 		return "", err
 	}
 	return answer, nil

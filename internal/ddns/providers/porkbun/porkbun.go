@@ -38,12 +38,10 @@ var Def = provider.DefineKey(provider.Def{Kind: provider.KindAPI, Contract: prov
 	600, 86400, New) // Porkbun's smallest (and default) TTL is 600 seconds
 
 type porkbun struct {
-	api      *provider.API
-	key      string
-	secret   string
-	hostname string
-	s        *Settings
-	zone     provider.Once[string]
+	provider.Client
+	key    string
+	secret string
+	s      *Settings
 }
 
 // New builds the provider for one entry.
@@ -53,8 +51,7 @@ func New(e provider.Entry, s *Settings, env provider.Env) (provider.Provider, er
 		return nil, err
 	}
 	api := &provider.API{Env: env, Base: u, Vendor: "Porkbun", Message: message}
-	return &porkbun{api: api, key: s.APIKey, secret: secret, s: s,
-		hostname: provider.Canonical(e.Hostname)}, nil
+	return &porkbun{Client: provider.Client{API: api, Hostname: provider.Canonical(e.Hostname)}, key: s.APIKey, secret: secret, s: s}, nil
 }
 
 func message(body []byte) string {
@@ -70,7 +67,7 @@ func message(body []byte) string {
 
 // call posts in (which carries the credentials) and types Porkbun's 400 refusals by their message.
 func (p *porkbun) call(ctx context.Context, path string, in, out any) error {
-	_, err := p.api.Call(ctx, web.MethodPost, path, nil, in, out)
+	_, err := p.API.Call(ctx, web.MethodPost, path, nil, in, out)
 	var pe *provider.Error
 	if err == nil || !errors.As(err, &pe) || !provider.IsHold(err) || pe.Auth {
 		return err
@@ -97,7 +94,7 @@ type record struct {
 }
 
 func (p *porkbun) findZone(ctx context.Context) (string, error) {
-	return p.zone.Get(ctx, func(ctx context.Context) (string, error) {
+	return p.Zone.Get(ctx, func(ctx context.Context) (string, error) {
 		if z := provider.Canonical(p.s.Zone); z != "" {
 			return z, nil
 		}
@@ -120,7 +117,7 @@ func (p *porkbun) findZone(ctx context.Context) (string, error) {
 			}
 			for _, d := range out.Domains {
 				z := provider.Canonical(d.Domain)
-				if (p.hostname == z || strings.HasSuffix(p.hostname, "."+z)) && len(z) > len(best) {
+				if (p.Hostname == z || strings.HasSuffix(p.Hostname, "."+z)) && len(z) > len(best) {
 					best = z
 				}
 			}
@@ -130,7 +127,7 @@ func (p *porkbun) findZone(ctx context.Context) (string, error) {
 			}
 		}
 		if best == "" {
-			return "", provider.NoDomain("domain of this Porkbun account", p.hostname)
+			return "", provider.NoDomain("domain of this Porkbun account", p.Hostname)
 		}
 		return best, nil
 	})
@@ -143,7 +140,7 @@ func (p *porkbun) Update(ctx context.Context, addr netip.Addr) (string, error) {
 		return "", err
 	}
 	typ := provider.RecordType(addr)
-	sub := provider.Subname(p.hostname, zone)
+	sub := provider.Subname(p.Hostname, zone)
 	// The apex has no subdomain segment.
 	byName := "/" + url.PathEscape(zone) + "/" + typ
 	if sub != "" {
