@@ -35,6 +35,7 @@ type setEdit struct {
 	id, name       string
 	removed, added []netip.Prefix
 	to             []netip.Prefix
+	digest         uint64 // prefixDigest(to)
 }
 
 // SetAllowPrefixes implements backend.PrefixUpdater.
@@ -50,7 +51,7 @@ func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixCha
 	if err := ipv4.mustOwn(b.k.tableState(ctx, ipv4)); err != nil {
 		return errfmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
 	}
-	objs, records, err := b.k.objects(ctx)
+	objs, records, err := b.k.records(ctx)
 	if err != nil {
 		return errfmt.Errorf("changing allow lists in place (a full apply is needed): %w", err)
 	}
@@ -64,9 +65,9 @@ func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixCha
 		if len(c.From) == 0 || len(c.To) == 0 {
 			return errfmt.Errorf("allow list %s: an empty list is a change of rules (a full apply is needed)", c.ID)
 		}
-		digest, name := prefixDigest(c.From), ""
+		from, name := b.summary(c.ID, c.From), ""
 		for _, n := range prefixSetNames(c.ID) {
-			if slices.Contains(objs["counter"], n) && records[n] == digest && hasSets(sets, n, c.From) {
+			if slices.Contains(objs["counter"], n) && records[n] == from.digest && hasSets(sets, n, from.lengths) {
 				name = n
 				break
 			}
@@ -74,13 +75,14 @@ func (b *Backend) SetAllowPrefixes(ctx context.Context, changes []plan.PrefixCha
 		if name == "" {
 			return errfmt.Errorf("allow list %s (a full apply is needed): %w", c.ID, errStaleRecord)
 		}
-		if !slices.Equal(prefixLengths(c.From), prefixLengths(c.To)) {
+		to := b.summary(c.ID, c.To)
+		if !slices.Equal(from.lengths, to.lengths) {
 			// One rule per length: a length that comes or goes is a change of rules.
 			return errfmt.Errorf("allow list %s: the prefix lengths it holds changed: %w", c.ID, backend.ErrRulesChange)
 		}
 		removed, added := plan.DiffPrefixes(c.From, c.To)
 		total += len(removed) + len(added)
-		edits = append(edits, setEdit{id: c.ID, name: name, removed: removed, added: added, to: c.To})
+		edits = append(edits, setEdit{id: c.ID, name: name, removed: removed, added: added, to: c.To, digest: to.digest})
 	}
 	if total > maxEditPrefixes {
 		return errfmt.Errorf("%d prefixes changed, more than %d (a full apply is needed)", total, maxEditPrefixes)
@@ -172,7 +174,7 @@ func editSetsNetlink(conn *netlink.Conn, gen uint32, edits []setEdit) error {
 		rec.Uint32(unix.NFTA_OBJ_TYPE, unix.NFT_OBJECT_COUNTER)
 		rec.Nested(unix.NFTA_OBJ_DATA, func(nae *netlink.AttributeEncoder) error {
 			nae.Uint64(unix.NFTA_COUNTER_BYTES, uint64(len(e.to)))
-			nae.Uint64(unix.NFTA_COUNTER_PACKETS, prefixDigest(e.to))
+			nae.Uint64(unix.NFTA_COUNTER_PACKETS, e.digest)
 			return nil
 		})
 		comment := recordComment(e.id)

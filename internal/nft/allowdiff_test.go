@@ -2,6 +2,8 @@ package nft
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -268,5 +270,81 @@ func TestRepairTrustsOnlyItsOwnChanges(t *testing.T) {
 	}
 	if got := sets(); got == first {
 		t.Errorf("after a foreign commit the repair trusted the record: %s", got)
+	}
+}
+
+// A list's summary is its record's digest (the first 8 bytes of a SHA-256 of each prefix's address and length)
+// and its lengths; the memo answers only for the very slice it was made from: a list of the same length but
+// other content, or a shorter view of the same array, is read again.
+func TestSummaryMemo(t *testing.T) {
+	b, _ := NewFake()
+	list := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("198.51.100.7/32"), netip.MustParsePrefix("203.0.113.0/25")}
+	other := slices.Clone(list)
+	other[1] = netip.MustParsePrefix("198.51.100.8/32")
+	summaryOf := func(prefixes []netip.Prefix) listSummary {
+		var raw []byte
+		for _, p := range prefixes {
+			raw = append(raw, p.Addr().AsSlice()...)
+			raw = append(raw, byte(p.Bits()))
+		}
+		sum := sha256.Sum256(raw)
+		return listSummary{digest: binary.BigEndian.Uint64(sum[:8]), lengths: prefixLengths(prefixes)}
+	}
+	for _, tc := range []struct {
+		name     string
+		prefixes []netip.Prefix
+	}{
+		{"first read", list},
+		{"same slice again", list},
+		{"same length, another slice", other},
+		{"shorter view of the same array", list[:2]},
+		{"the first slice after the others", list},
+		{"empty", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, want := b.summary("family", tc.prefixes), summaryOf(tc.prefixes); got.digest != want.digest || !slices.Equal(got.lengths, want.lengths) {
+				t.Errorf("summary = %x %v, want %x %v", got.digest, got.lengths, want.digest, want.lengths)
+			}
+		})
+	}
+	// The memo is what answers for the same slice (a planted summary comes back).
+	b.summary("family", list)
+	b.mu.Lock()
+	b.summaries = []summaryMemo{{id: "family", prefixes: list, summary: listSummary{digest: 1}}}
+	b.mu.Unlock()
+	if got := b.summary("family", list).digest; got != 1 {
+		t.Errorf("the same slice was read again (digest %x), not taken from the memo", got)
+	}
+	// A full apply starts it afresh with the lists it applied, a repair that loads every list too.
+	reloadAll := func(ctx context.Context, d *plan.Desired) error {
+		b.noteGeneration(0) // the sets are not known: every list is loaded again
+		return b.Repair(ctx, d)
+	}
+	for _, apply := range []func(context.Context, *plan.Desired) error{b.Apply, reloadAll} {
+		d := withFamily(t, "192.0.2.0/24")
+		if err := apply(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+		b.mu.Lock()
+		memo := slices.Clone(b.summaries)
+		b.mu.Unlock()
+		var want []string
+		for _, s := range d.AllowSets {
+			if len(s.Prefixes) > 0 {
+				want = append(want, s.ID)
+			}
+		}
+		var got []string
+		for _, m := range memo {
+			got = append(got, m.id)
+			for _, s := range d.AllowSets {
+				if s.ID == m.id && &s.Prefixes[0] != &m.prefixes[0] {
+					t.Errorf("the memo of %s is not the applied slice", m.id)
+				}
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("after a full apply the memo holds lists %v, want the applied %v", got, want)
+		}
 	}
 }

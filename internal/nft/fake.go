@@ -203,6 +203,10 @@ func (k *fakeKernel) setContent(ctx context.Context, fam family, c content) erro
 	return k.run(ctx, nil, tx)
 }
 
+func (k *fakeKernel) records(ctx context.Context) (Objects, map[string]uint64, error) {
+	return k.objects(ctx)
+}
+
 func (k *fakeKernel) objects(ctx context.Context) (Objects, map[string]uint64, error) {
 	names, packets, drop, err := k.t.Objects(ctx)
 	if err != nil {

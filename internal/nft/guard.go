@@ -238,19 +238,22 @@ func dropsFromCounters(counters map[string]uint64) Drops {
 	return out
 }
 
-// objectsNetlink lists hairpin's chains, sets and named counters (with their packet counts) over netlink: no
-// elements are read, so a table holding 100,000 allowed prefixes lists as fast as an empty one.
-func objectsNetlink(conn *netlink.Conn) (Objects, map[string]uint64, error) {
+// objectsNetlink lists hairpin's chains (unless not chains), sets and named counters (with their packet
+// counts) over netlink: no elements are read, so a table holding 100,000 allowed prefixes lists as fast as an
+// empty one.
+func objectsNetlink(conn *netlink.Conn, chains bool) (Objects, map[string]uint64, error) {
 	objs := Objects{}
-	chains, err := listChains(conn, ipv4.af)
-	if err != nil {
-		return nil, nil, errfmt.Errorf("listing chains: %w", err)
-	}
-	for _, c := range chains {
-		if c.table == Table {
-			objs["chain"] = append(objs["chain"], c.name)
-			if c.policy == nfDrop {
-				objs[policyDrop] = append(objs[policyDrop], c.name)
+	if chains {
+		list, err := listChains(conn, ipv4.af)
+		if err != nil {
+			return nil, nil, errfmt.Errorf("listing chains: %w", err)
+		}
+		for _, c := range list {
+			if c.table == Table {
+				objs["chain"] = append(objs["chain"], c.name)
+				if c.policy == nfDrop {
+					objs[policyDrop] = append(objs[policyDrop], c.name)
+				}
 			}
 		}
 	}

@@ -32,6 +32,9 @@ type kernel interface {
 	// objects lists the table's chains, sets (maps included) and named counters, and reads the counters; a
 	// missing table lists as empty.
 	objects(ctx context.Context) (Objects, map[string]uint64, error)
+	// records is objects without the chains (Objects may hold them or not): the sets and named counters an
+	// allow list's change in place checks, one netlink dump fewer.
+	records(ctx context.Context) (Objects, map[string]uint64, error)
 	// setHosts brings each named host set to its addresses in one transaction, after checking the table is
 	// hairpin's; it changes nothing else.
 	setHosts(ctx context.Context, want map[string][]netip.Addr) error

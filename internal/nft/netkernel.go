@@ -146,6 +146,14 @@ func (k *netKernel) close() error {
 }
 
 func (k *netKernel) objects(context.Context) (objs Objects, counters map[string]uint64, err error) {
+	return k.readObjects(true)
+}
+
+func (k *netKernel) records(context.Context) (objs Objects, counters map[string]uint64, err error) {
+	return k.readObjects(false)
+}
+
+func (k *netKernel) readObjects(chains bool) (objs Objects, counters map[string]uint64, err error) {
 	if !isRoot() {
 		return nil, nil, errNeedRoot
 	}
@@ -153,7 +161,7 @@ func (k *netKernel) objects(context.Context) (objs Objects, counters map[string]
 	defer k.mu.Unlock()
 	err = k.withConnLocked(func(c *netlink.Conn) error {
 		var err error
-		objs, counters, err = objectsNetlink(c)
+		objs, counters, err = objectsNetlink(c, chains)
 		return err
 	})
 	return objs, counters, err

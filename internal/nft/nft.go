@@ -57,6 +57,8 @@ type Backend struct {
 	// lastGen is the ruleset's generation ID after hairpin's last change through this backend (0: unknown),
 	// for Repair.
 	lastGen uint32
+	// summaries: the last summary of each allow list's prefixes (summaryMemo).
+	summaries []summaryMemo
 	// declareDNAT: the DNAT map's elements go to nft in the map's declaration (build.go, declareDNAT), for the
 	// real kernel; the fake kernel's knftables.Fake takes element commands.
 	declareDNAT bool
@@ -272,16 +274,19 @@ func (b *Backend) preloadPrefixSets(ctx context.Context, d *plan.Desired, exists
 	for _, name := range objs["counter"] {
 		hasRecord[name] = true
 	}
+	b.mu.Lock()
+	b.summaries = nil
+	b.mu.Unlock()
 	sets = map[string]prefixSet{}
 	for _, s := range d.AllowSets {
 		if len(s.Prefixes) == 0 {
 			continue
 		}
-		names := prefixSetNames(s.ID)
+		// Summarized even when reloading, so that the memo knows the list a later change in place starts from.
+		names, sum := prefixSetNames(s.ID), b.summary(s.ID, s.Prefixes)
 		if !reload {
-			digest := prefixDigest(s.Prefixes)
 			for _, n := range names {
-				if hasRecord[n] && records[n] == digest && hasSets(have, n, s.Prefixes) {
+				if hasRecord[n] && records[n] == sum.digest && hasSets(have, n, sum.lengths) {
 					sets[s.ID] = prefixSet{name: n}
 					break
 				}
@@ -351,9 +356,9 @@ func setsOf(have map[string]bool, name string) []string {
 	return out
 }
 
-// hasSets reports whether have (set names) holds the set of list name for each length prefixes hold.
-func hasSets(have map[string]bool, name string, prefixes []netip.Prefix) bool {
-	for _, bits := range prefixLengths(prefixes) {
+// hasSets reports whether have (set names) holds the set of list name for each of lengths.
+func hasSets(have map[string]bool, name string, lengths []int) bool {
+	for _, bits := range lengths {
 		if !have[lengthSet(name, bits)] {
 			return false
 		}

@@ -40,18 +40,60 @@ func prefixSetNames(id string) [2]string {
 
 // prefixDigest is the record of a set holding prefixes: the first 8 bytes of a SHA-256 of their addresses and
 // lengths.
-func prefixDigest(prefixes []netip.Prefix) uint64 {
+func prefixDigest(prefixes []netip.Prefix) uint64 { return summarize(prefixes).digest }
+
+// listSummary is what the record check needs of a list's prefixes: their digest and the lengths they hold.
+type listSummary struct {
+	digest  uint64
+	lengths []int
+}
+
+// summarize reads prefixes once for their digest (prefixDigest) and their lengths (prefixLengths).
+func summarize(prefixes []netip.Prefix) listSummary {
 	h := sha256.New()
 	buf := make([]byte, 0, 5*1024)
+	var have [33]bool
 	for i, p := range prefixes {
-		a := p.Addr().As4()
-		buf = append(buf, a[0], a[1], a[2], a[3], byte(p.Bits()))
+		a, bits := p.Addr().As4(), p.Bits()
+		have[bits] = true
+		buf = append(buf, a[0], a[1], a[2], a[3], byte(bits))
 		if len(buf) == cap(buf) || i == len(prefixes)-1 {
 			h.Write(buf)
 			buf = buf[:0]
 		}
 	}
-	return binary.BigEndian.Uint64(h.Sum(nil))
+	return listSummary{digest: binary.BigEndian.Uint64(h.Sum(nil)), lengths: lengthsHeld(&have)}
+}
+
+// summaryMemo is the summary of the prefixes an allow list was last checked or recorded with, and the slice
+// that holds them. A config's prefix slices are never changed once loaded (config.Reload hands the running
+// config's slice on to the next config when a list did not change, and builds a new one when it did), so the
+// same slice has the same summary: a reload that changes one prefix of 100,000 does not read the running
+// list's 100,000 again. One slice per list is kept, the one the running config holds anyway; a full apply
+// starts the memo afresh, so that it holds no list the config no longer has.
+type summaryMemo struct {
+	id       string
+	prefixes []netip.Prefix
+	summary  listSummary
+}
+
+// summary is summarize(prefixes), from the memo when prefixes is the slice list id was last summarized from.
+// A summary is made under b.mu (about 0.5 ms for 100,000 prefixes), which guards nothing slow.
+func (b *Backend) summary(id string, prefixes []netip.Prefix) listSummary {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := 0
+	for i < len(b.summaries) && b.summaries[i].id != id {
+		i++
+	}
+	if i == len(b.summaries) {
+		b.summaries = append(b.summaries, summaryMemo{id: id})
+	}
+	m := &b.summaries[i]
+	if len(prefixes) == 0 || len(m.prefixes) != len(prefixes) || &m.prefixes[0] != &prefixes[0] {
+		m.prefixes, m.summary = prefixes, summarize(prefixes)
+	}
+	return m.summary
 }
 
 // recordComment explains the record counter to whoever lists the table.
@@ -122,6 +164,11 @@ func prefixLengths(prefixes []netip.Prefix) []int {
 	for _, p := range prefixes {
 		have[p.Bits()] = true
 	}
+	return lengthsHeld(&have)
+}
+
+// lengthsHeld lists the lengths have marks, in ascending order.
+func lengthsHeld(have *[33]bool) []int {
 	var out []int
 	for bits, ok := range have {
 		if ok {

@@ -78,8 +78,10 @@ type Desired struct {
 
 // AllowSet is one allow list with its hostnames' current addresses.
 type AllowSet struct {
-	ID       string
-	Prefixes []netip.Prefix // sorted, disjoint
+	ID string
+	// Prefixes are sorted and disjoint: the config's own slice, which nothing writes to once loaded (the nft
+	// backend knows a list it has seen by its slice).
+	Prefixes []netip.Prefix
 	Hosts    []string
 	// HostAddrs are the addresses Hosts resolve to now, sorted and unique; they change without a re-apply.
 	HostAddrs []netip.Addr
