@@ -75,7 +75,8 @@ func StartDownload(ctx context.Context, ns, url string) *Download {
 		}
 		defer resp.Body.Close()
 		// A download that stops moving for stallAfter is over: the connection is dead even if nobody said so.
-		stall := time.AfterFunc(stallAfter, func() { cancel(); d.stalled.Store(true) })
+		// Marked before the cancel: the read the cancel ends must already see why it ended.
+		stall := time.AfterFunc(stallAfter, func() { d.stalled.Store(true); cancel() })
 		defer stall.Stop()
 		buf := make([]byte, 32<<10)
 		for {
