@@ -22,6 +22,7 @@ import (
 	"github.com/hairpin-nat/hairpin/internal/netns"
 	"github.com/hairpin-nat/hairpin/internal/nft"
 	"github.com/hairpin-nat/hairpin/internal/plan"
+	"github.com/hairpin-nat/hairpin/internal/poll"
 )
 
 // allowPrefixes returns n disjoint public IPv4 prefixes of mixed lengths (/20 to /32), like a country list:
@@ -263,6 +264,12 @@ func (e *Env) daemonReload(ctx context.Context, cfgPath, sock string, change fun
 		return timing{}, 0, err
 	}
 	pid := cmd.Process.Pid
+	// A user edits the list of a daemon that has been running a while: wait until its start is over (the first
+	// apply of 100,000 prefixes leaves the collector working for a while after Installed), so the figure is the
+	// reload's own and not a race with the start's garbage collection.
+	if err := settled(ctx, pid); err != nil {
+		return timing{}, 0, err
+	}
 	// The reload's change of rules: in place, or (before it could be) a full apply.
 	applied := func(st *daemon.Status) bool {
 		for _, ev := range st.Events {
@@ -352,6 +359,22 @@ func (e *Env) daemonReload(ctx context.Context, cfgPath, sock string, change fun
 
 // cpuNanos is the CPU time pid's threads have run, in nanoseconds (/proc/PID/task/*/schedstat): finer than
 // the clock ticks of /proc/PID/stat, which cannot tell 2 ms from 9.
+// settled waits until pid's CPU time has not moved for a quarter of a second.
+func settled(ctx context.Context, pid int) error {
+	last, since := cpuNanos(pid), time.Now()
+	err := poll.Until(ctx, 30*time.Second, func() bool {
+		if now := cpuNanos(pid); now != last {
+			last, since = now, time.Now()
+			return false
+		}
+		return time.Since(since) >= 250*time.Millisecond
+	})
+	if err != nil {
+		return fmt.Errorf("the daemon did not go idle after its start: %w", err)
+	}
+	return nil
+}
+
 func cpuNanos(pid int) int64 {
 	tasks, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "schedstat"))
 	var sum int64
