@@ -4,8 +4,21 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 )
+
+// writeChunk frames p as one chunk of a chunked body (RFC 9112 7.1); lastChunk ends the body, no trailer.
+// bufio.Writer's error is sticky, so the last write's error is every write's.
+func writeChunk(bw *bufio.Writer, p []byte) error {
+	bw.WriteString(strconv.FormatInt(int64(len(p)), 16))
+	bw.WriteString("\r\n")
+	bw.Write(p)
+	_, err := bw.WriteString("\r\n")
+	return err
+}
+
+const lastChunk = "0\r\n\r\n"
 
 // errChunk is every malformed chunked body: the connection cannot be reused after it.
 var errChunk = errors.New("web: malformed chunked body")

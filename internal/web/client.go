@@ -207,7 +207,7 @@ func checkRequest(req *Request) error {
 			return errors.New("web: invalid header name " + quote(k))
 		}
 		for _, v := range vs {
-			if !validSendValue(v) {
+			if !validFieldValue(v) {
 				return errors.New("web: invalid character in the value of header " + quote(k))
 			}
 		}
@@ -217,10 +217,6 @@ func checkRequest(req *Request) error {
 	}
 	return nil
 }
-
-// validSendValue reports whether v may be sent as a header value: no CR, LF or NUL (which would end the line
-// or confuse the server), no other control character but tab.
-func validSendValue(v string) bool { return validFieldValue(v) }
 
 // connKey names the connections a request can use: the same scheme, host and port, through the same proxy.
 func connKey(u *url.URL, proxy *url.URL) string {
@@ -536,7 +532,7 @@ func (c *Client) writeRequest(bw *bufio.Writer, req *Request, proxy *url.URL) er
 		if _, err := io.Copy(cw, body); err != nil {
 			return err
 		}
-		bw.WriteString("0\r\n\r\n")
+		bw.WriteString(lastChunk)
 	}
 	return bw.Flush()
 }
@@ -548,10 +544,7 @@ func (cw *chunkedWriter) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	cw.w.WriteString(strconv.FormatInt(int64(len(p)), 16) + "\r\n")
-	cw.w.Write(p)
-	_, err := cw.w.WriteString("\r\n")
-	if err != nil {
+	if err := writeChunk(cw.w, p); err != nil {
 		return 0, err
 	}
 	return len(p), nil

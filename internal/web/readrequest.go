@@ -151,7 +151,7 @@ func readRequest(br *bufio.Reader, maxHead int) (*serverRequest, error) {
 		r.ContentLength = n
 		r.Body = &lengthBody{r: br, left: n}
 	default:
-		r.Body = eofReader{}
+		r.Body = noBody{}
 	}
 	return sr, nil
 }
@@ -262,7 +262,3 @@ func (b *lengthBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }

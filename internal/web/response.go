@@ -207,17 +207,12 @@ func (w *response) writeBody(p []byte) {
 	if len(p) == 0 || w.err != nil {
 		return
 	}
-	bw := w.conn.bw
 	if w.chunked {
-		bw.WriteString(strconv.FormatInt(int64(len(p)), 16))
-		bw.WriteString("\r\n")
-	}
-	if _, err := bw.Write(p); err != nil {
-		w.err = err
+		w.err = writeChunk(w.conn.bw, p)
 		return
 	}
-	if w.chunked {
-		bw.WriteString("\r\n")
+	if _, err := w.conn.bw.Write(p); err != nil {
+		w.err = err
 	}
 }
 
@@ -232,7 +227,7 @@ func (w *response) finish() error {
 	if !w.wroteHead {
 		w.writeHead(true)
 	} else if w.chunked && w.err == nil {
-		w.conn.bw.WriteString("0\r\n\r\n")
+		w.conn.bw.WriteString(lastChunk)
 	}
 	if err := w.conn.bw.Flush(); err != nil {
 		return err
